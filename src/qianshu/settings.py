@@ -1,0 +1,195 @@
+"""Qianshu settings: read from environment variables only (see README, "Configuration")."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from qianshu.config import env_bool, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(env_str("QIANSHU_DATA_DIR", str(Path.cwd() / "var"))).resolve()
+
+# Off unless explicitly switched on (``make run`` does, for local development only).
+DEBUG = env_bool("QIANSHU_DEBUG", False)
+
+
+def _dev_secret(name: str, nbytes: int) -> str:
+    """Development only: a random secret persisted under DATA_DIR so restarts keep keys usable."""
+    path = DATA_DIR / "dev-secrets.json"
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if name not in stored:
+        stored[name] = base64.urlsafe_b64encode(secrets.token_bytes(nbytes)).decode()
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    return stored[name]
+
+
+def _required_secret(name: str, nbytes: int) -> str:
+    value = env_secret(name)
+    if value:
+        return value
+    if DEBUG:
+        return _dev_secret(name, nbytes)
+    raise ImproperlyConfigured(
+        f"{name} (or {name}_FILE) must be set: Qianshu refuses to start without its secrets "
+        "outside development mode (QIANSHU_DEBUG=1)."
+    )
+
+
+SECRET_KEY = _required_secret("QIANSHU_SECRET_KEY", 48)
+# 32-byte key (base64) that wraps software keys (CA, seals) and, combined with each person's PIN,
+# person keys. Losing it makes every wrapped key unusable: back it up like a CA key.
+MASTER_KEY = _required_secret("QIANSHU_MASTER_KEY", 32)
+
+PUBLIC_URL = env_str("QIANSHU_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+ALLOWED_HOSTS = env_list("QIANSHU_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("QIANSHU_CSRF_TRUSTED_ORIGINS", [PUBLIC_URL])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "qianshu.core",
+    "qianshu.storage",
+    "qianshu.pki",
+    "qianshu.verification",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "qianshu.urls"
+WSGI_APPLICATION = "qianshu.wsgi.application"
+ASGI_APPLICATION = "qianshu.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'qianshu.sqlite3'}"),
+        conn_max_age=env_int("QIANSHU_DB_CONN_MAX_AGE", 60),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + a busy timeout let the web process and the worker share the file.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TASKS = {
+    "default": {
+        "BACKEND": env_str("QIANSHU_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default", "signing", "notifications"],
+    }
+}
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_str("QIANSHU_TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+# --- Blob store ---------------------------------------------------------------------------
+QIANSHU_STORAGE = env_str("QIANSHU_STORAGE", "local")  # local | s3
+QIANSHU_STORAGE_DIR = Path(env_str("QIANSHU_STORAGE_DIR", str(DATA_DIR / "blobs")))
+QIANSHU_S3 = {
+    "bucket_name": env_str("QIANSHU_S3_BUCKET"),
+    "endpoint_url": env_str("QIANSHU_S3_ENDPOINT_URL") or None,
+    "region_name": env_str("QIANSHU_S3_REGION") or None,
+    "access_key": env_secret("QIANSHU_S3_ACCESS_KEY") or None,
+    "secret_key": env_secret("QIANSHU_S3_SECRET_KEY") or None,
+    "location": env_str("QIANSHU_S3_PREFIX", "blobs"),
+}
+
+# --- Keys and PKI -------------------------------------------------------------------------
+QIANSHU_KEYSTORE = env_str("QIANSHU_KEYSTORE", "software")  # software | pkcs11
+QIANSHU_PKCS11 = {
+    "lib": env_str("QIANSHU_PKCS11_LIB", "/usr/lib/softhsm/libsofthsm2.so"),
+    "token": env_str("QIANSHU_PKCS11_TOKEN", "qianshu"),
+    "pin": env_secret("QIANSHU_PKCS11_PIN"),
+}
+QIANSHU_PKI_NAME = env_str("QIANSHU_PKI_NAME", "Qianshu")
+# PEM bundle of extra roots the verifier trusts besides the platform root.
+QIANSHU_EXTRA_TRUST_ROOTS = env_str("QIANSHU_EXTRA_TRUST_ROOTS")
+
+# --- Upload limits --------------------------------------------------------------------------
+QIANSHU_MAX_PDF_BYTES = env_int("QIANSHU_MAX_PDF_BYTES", 50 * 1024 * 1024)
+QIANSHU_MAX_PDF_PAGES = env_int("QIANSHU_MAX_PDF_PAGES", 500)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# --- E-mail and SMS -------------------------------------------------------------------------
+EMAIL_BACKEND = env_str(
+    "QIANSHU_EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("QIANSHU_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("QIANSHU_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("QIANSHU_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env_secret("QIANSHU_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env_bool("QIANSHU_EMAIL_TLS", False)
+EMAIL_USE_SSL = env_bool("QIANSHU_EMAIL_SSL", False)
+DEFAULT_FROM_EMAIL = env_str("QIANSHU_EMAIL_FROM", "Qianshu <noreply@localhost>")
+QIANSHU_SMS_BACKEND = env_str("QIANSHU_SMS_BACKEND", "console" if DEBUG else "http")
+QIANSHU_SMS_GATEWAY_URL = env_str("QIANSHU_SMS_GATEWAY_URL")
+QIANSHU_SMS_GATEWAY_SECRET = env_secret("QIANSHU_SMS_GATEWAY_SECRET")
+
+# --- Security -------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PUBLIC_URL.startswith("https://")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if PUBLIC_URL.startswith("https://"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("QIANSHU_LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,5 @@
+"""Qianshu signing core: PKI, key stores, TSA, seal images, PDF ingest, signing, verification.
+
+A plain library: no Django imports (enforced by an import-linter contract), no global state.
+Every public function raises only subclasses of :class:`qianshu.signing.errors.SigningError`.
+"""

@@ -1,0 +1,225 @@
+"""Visible stamps: images (handwritten signatures, seals, date and text) as signature appearances.
+
+Every visible mark Qianshu puts on a page is the appearance of a signature field, so adding it
+is "form filling" for earlier signatures, never a page content change.
+
+Encoding an image into PDF streams is the costly part of a visible signature (pyHanko's
+``PdfImage`` re-encodes on every use). :class:`StampImage` encodes once — Flate-compressed RGB
+and a separate alpha soft mask — and can be reused for any number of documents: callers should
+keep one per seal or signature image (e.g. in a dict keyed by :attr:`StampImage.sha256`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from PIL import Image, ImageDraw, ImageFont
+from pyhanko.pdf_utils import generic, layout
+from pyhanko.pdf_utils.content import PdfContent, ResourceType
+from pyhanko.pdf_utils.generic import pdf_name
+from pyhanko.stamp import StaticStampStyle
+
+from qianshu.signing.errors import ConfigurationError, ImageError
+
+MAX_STAMP_PX = 2000
+DEFAULT_TEXT_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+_TEXT_FONT_INDEX = 2  # "Noto Sans CJK SC" in Debian's collection
+
+
+@dataclass(frozen=True)
+class StampImage:
+    """An RGBA image pre-encoded as PDF image data (RGB + alpha soft mask)."""
+
+    width: int
+    height: int
+    rgb_flate: bytes
+    alpha_flate: bytes | None
+    sha256: str
+
+    @classmethod
+    def from_png(cls, data: bytes) -> StampImage:
+        """Decode a PNG (or any Pillow-readable image) and encode it for PDF."""
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                if img.width * img.height > MAX_STAMP_PX * MAX_STAMP_PX:
+                    raise ImageError("the stamp image is too large")
+                img.load()
+                return cls.from_image(img, hashlib.sha256(data).hexdigest())
+        except ImageError:
+            raise
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise ImageError(f"not a usable image: {exc}") from exc
+
+    @classmethod
+    def from_image(cls, img: Image.Image, sha256: str | None = None) -> StampImage:
+        rgba = img.convert("RGBA")
+        if rgba.width < 1 or rgba.height < 1:
+            raise ImageError("empty stamp image")
+        if sha256 is None:
+            sha256 = hashlib.sha256(rgba.tobytes()).hexdigest()
+        rgb = rgba.convert("RGB").tobytes()
+        alpha_band = rgba.getchannel("A")
+        alpha_lo, _ = alpha_band.getextrema()  # type: ignore[misc]
+        alpha = None if alpha_lo == 255 else zlib.compress(alpha_band.tobytes(), 6)
+        return cls(rgba.width, rgba.height, zlib.compress(rgb, 6), alpha, sha256)
+
+    def crop(self, left: int, top: int, right: int, bottom: int) -> StampImage:
+        """A part of this image (for cross-page seal slices)."""
+        rgb = Image.frombytes("RGB", (self.width, self.height), zlib.decompress(self.rgb_flate))
+        img = rgb.convert("RGBA")
+        if self.alpha_flate is not None:
+            img.putalpha(
+                Image.frombytes("L", (self.width, self.height), zlib.decompress(self.alpha_flate))
+            )
+        part = img.crop((left, top, right, bottom))
+        return StampImage.from_image(part, f"{self.sha256}:{left},{top},{right},{bottom}")
+
+
+class _EncodedImageContent(PdfContent):
+    """Draws a :class:`StampImage` in a box of its pixel size (the stamp layout scales it)."""
+
+    def __init__(self, image: StampImage) -> None:
+        super().__init__(box=layout.BoxConstraints(image.width, image.height))
+        self.image = image
+        self.name = "/Img" + uuid.uuid4().hex[:12]
+
+    def _xobject(self) -> generic.IndirectObject:
+        writer = self.writer
+        assert writer is not None
+        img = self.image
+        common = {
+            pdf_name("/Type"): pdf_name("/XObject"),
+            pdf_name("/Subtype"): pdf_name("/Image"),
+            pdf_name("/Width"): generic.NumberObject(img.width),
+            pdf_name("/Height"): generic.NumberObject(img.height),
+            pdf_name("/BitsPerComponent"): generic.NumberObject(8),
+            pdf_name("/Filter"): pdf_name("/FlateDecode"),
+        }
+        attrs = dict(common)
+        attrs[pdf_name("/ColorSpace")] = pdf_name("/DeviceRGB")
+        if img.alpha_flate is not None:
+            mask_attrs = dict(common)
+            mask_attrs[pdf_name("/ColorSpace")] = pdf_name("/DeviceGray")
+            mask = generic.StreamObject(
+                generic.DictionaryObject(mask_attrs), encoded_data=img.alpha_flate
+            )
+            attrs[pdf_name("/SMask")] = writer.add_object(mask)
+        stream = generic.StreamObject(generic.DictionaryObject(attrs), encoded_data=img.rgb_flate)
+        return writer.add_object(stream)
+
+    def render(self) -> bytes:
+        self.set_resource(
+            category=ResourceType.XOBJECT, name=pdf_name(self.name), value=self._xobject()
+        )
+        return b"q %d 0 0 %d 0 0 cm %s Do Q" % (
+            self.image.width, self.image.height, self.name.encode("ascii"),
+        )
+
+
+def stamp_style(image: StampImage) -> StaticStampStyle:
+    """A pyHanko stamp style that shows ``image`` fitted (aspect kept) in the field's box."""
+    return StaticStampStyle(
+        border_width=0,
+        background=_EncodedImageContent(image),
+        background_opacity=1.0,
+        background_layout=layout.SimpleBoxLayoutRule(
+            x_align=layout.AxisAlignment.ALIGN_MID,
+            y_align=layout.AxisAlignment.ALIGN_MID,
+            margins=layout.Margins.uniform(0),
+            inner_content_scaling=layout.InnerScaling.STRETCH_TO_FIT,
+        ),
+    )
+
+
+@lru_cache(maxsize=8)
+def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    try:
+        index = _TEXT_FONT_INDEX if path.endswith(".ttc") else 0
+        return ImageFont.truetype(path, size, index=index)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot load font {path}: {exc}") from exc
+
+
+def render_text_image(
+    text: str,
+    *,
+    height_px: int = 64,
+    color: tuple[int, int, int] = (20, 20, 20),
+    font_path: str = DEFAULT_TEXT_FONT,
+) -> bytes:
+    """Render one line of text (a signing date, a filled-in text field) to a transparent PNG."""
+    text = text.strip()
+    if not text or len(text) > 200:
+        raise ImageError("stamp text must be 1 to 200 characters")
+    font = _font(font_path, int(height_px * 0.75))
+    left, top, right, bottom = font.getbbox(text)
+    img = Image.new("RGBA", (right - left + 8, height_px), color + (0,))
+    draw = ImageDraw.Draw(img)
+    draw.text((4 - left, (height_px - (bottom - top)) // 2 - top), text, font=font,
+              fill=color + (255,))
+    out = io.BytesIO()
+    img.save(out, "PNG", optimize=False)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Rect:
+    """A rectangle on a page, in PDF points, origin bottom-left."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        return (self.x1, self.y1, self.x2, self.y2)
+
+
+def cross_page_slices(
+    page_sizes: list[tuple[float, float]] | tuple[tuple[float, float], ...],
+    pages: list[int] | tuple[int, ...],
+    *,
+    seal_size_pt: float,
+    center_y_pt: float | None = None,
+) -> list[tuple[int, Rect]]:
+    """Rectangles of a cross-page seal (骑缝章): one slice per page on the right page edge.
+
+    The seal of ``seal_size_pt`` is cut vertically into ``len(pages)`` equal strips; strip *i*
+    sits flush with the right edge of page ``pages[i]``. Laid side by side (the pages fanned
+    out) the strips make the whole seal. ``center_y_pt`` defaults to the middle of each page.
+    """
+    if len(pages) < 2:
+        raise ImageError("a cross-page seal needs at least two pages")
+    if len(set(pages)) != len(pages):
+        raise ImageError("a cross-page seal lists a page twice")
+    strip = seal_size_pt / len(pages)
+    out = []
+    for page in pages:
+        if not 0 <= page < len(page_sizes):
+            raise ImageError(f"page {page + 1} does not exist")
+        width, height = page_sizes[page]
+        cy = height / 2 if center_y_pt is None else center_y_pt
+        cy = min(max(cy, seal_size_pt / 2), height - seal_size_pt / 2)
+        out.append((page, Rect(width - strip, cy - seal_size_pt / 2, width, cy + seal_size_pt / 2)))
+    return out
+
+
+def slice_image(image: StampImage, parts: int) -> list[StampImage]:
+    """Cut ``image`` into ``parts`` vertical strips, left to right."""
+    if parts < 1:
+        raise ImageError("cannot slice into fewer than one part")
+    edges = [round(i * image.width / parts) for i in range(parts + 1)]
+    return [image.crop(edges[i], 0, edges[i + 1], image.height) for i in range(parts)]

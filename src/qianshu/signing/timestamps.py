@@ -1,0 +1,172 @@
+"""RFC 3161 time-stamp authority: answers TimeStampReq messages with signed TSTInfo tokens.
+
+:class:`TimeStampAuthority` is the responder (usable in process and behind an HTTP view that
+posts ``application/timestamp-query``); :class:`InProcessTimeStamper` plugs it into pyHanko as
+a :class:`pyhanko.sign.timestamps.TimeStamper` without a network round trip.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable, Sequence
+
+from asn1crypto import algos, cms, core, tsp
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
+from pyhanko.sign.timestamps import TimeStamper
+
+from qianshu.signing.errors import TimestampError
+from qianshu.signing.pki import CertifiedKey, utcnow
+
+# Private enterprise-style arc for Qianshu's TSA policy (documented in the README).
+TSA_POLICY_OID = "1.3.6.1.4.1.59213.1.1"
+_ACCEPTED_DIGESTS = {"sha256": 32, "sha384": 48, "sha512": 64}
+
+
+def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
+
+
+def _rejection(failure: str, text: str) -> tsp.TimeStampResp:
+    return tsp.TimeStampResp(
+        {
+            "status": tsp.PKIStatusInfo(
+                {
+                    "status": tsp.PKIStatus("rejection"),
+                    "status_string": tsp.PKIFreeText([text]),
+                    "fail_info": tsp.PKIFailureInfo({failure}),
+                }
+            )
+        }
+    )
+
+
+class TimeStampAuthority:
+    """An RFC 3161 responder signing with the platform TSA key.
+
+    Thread-safe and stateless apart from its key; serial numbers are 128-bit random values, so
+    several processes can answer requests at once without coordination.
+    """
+
+    def __init__(
+        self,
+        tsa: CertifiedKey,
+        chain: Sequence[x509.Certificate] = (),
+        *,
+        policy_oid: str = TSA_POLICY_OID,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self._key = tsa.key
+        self._cert = _asn1(tsa.certificate)
+        self._chain = [_asn1(c) for c in chain]
+        self._policy = policy_oid
+        self._clock = clock
+        self._ess = as_signing_certificate_v2(self._cert, "sha256")
+        self._sig_algo = "sha256_ecdsa" if self._key.algorithm == "ec" else "sha256_rsa"
+
+    @property
+    def certificate(self) -> asn1_x509.Certificate:
+        return self._cert
+
+    def respond(self, request_der: bytes) -> bytes:
+        """Answer a DER ``TimeStampReq``; malformed requests get a DER rejection, not an error."""
+        try:
+            request = tsp.TimeStampReq.load(request_der)
+            request.native  # noqa: B018 - force a full parse so garbage is caught here
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError):
+            return _rejection("bad_data_format", "malformed TimeStampReq").dump()
+        return self.stamp(request).dump()
+
+    def stamp(self, request: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        """Answer a parsed request."""
+        imprint = request["message_imprint"]
+        algorithm = imprint["hash_algorithm"]["algorithm"].native
+        if algorithm not in _ACCEPTED_DIGESTS:
+            return _rejection("bad_alg", f"unsupported hash algorithm {algorithm}")
+        if len(imprint["hashed_message"].native) != _ACCEPTED_DIGESTS[algorithm]:
+            return _rejection("bad_data_format", "hash length does not match its algorithm")
+        policy = request["req_policy"].native
+        if policy is not None and policy != self._policy:
+            return _rejection("unaccepted_policy", f"policy {policy} is not offered")
+        if request["extensions"].native:
+            return _rejection("unaccepted_extension", "extensions are not supported")
+        now = self._clock()
+        info: dict[str, object] = {
+            "version": "v1",
+            "policy": self._policy,
+            "message_imprint": imprint,
+            "serial_number": secrets.randbits(127),
+            "gen_time": now,
+            "accuracy": {"seconds": 1},
+            "tsa": asn1_x509.GeneralName(name="directory_name", value=self._cert.subject),
+        }
+        if request["nonce"].native is not None:
+            info["nonce"] = request["nonce"]
+        tst_info = tsp.TSTInfo(info)
+        try:
+            token = self._sign(tst_info.dump(), now, include_certs=bool(request["cert_req"].native))
+        except Exception as exc:  # noqa: BLE001 - a key failure is a TSA failure
+            raise TimestampError(f"the TSA could not sign: {type(exc).__name__}") from exc
+        return tsp.TimeStampResp(
+            {"status": tsp.PKIStatusInfo({"status": tsp.PKIStatus("granted")}),
+             "time_stamp_token": token}
+        )
+
+    def _sign(self, tst_info: bytes, now: dt.datetime, *, include_certs: bool) -> cms.ContentInfo:
+        import hashlib
+
+        signed_attrs = cms.CMSAttributes(
+            [
+                simple_cms_attribute("content_type", "tst_info"),
+                simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(now)})),
+                simple_cms_attribute("signing_certificate_v2", self._ess),
+                simple_cms_attribute("message_digest", hashlib.sha256(tst_info).digest()),
+            ]
+        )
+        signature = self._key.sign(signed_attrs.dump(), "sha256")
+        digest_algorithm = algos.DigestAlgorithm({"algorithm": "sha256"})
+        signer_info = cms.SignerInfo(
+            {
+                "version": "v1",
+                "sid": cms.SignerIdentifier(
+                    {
+                        "issuer_and_serial_number": cms.IssuerAndSerialNumber(
+                            {"issuer": self._cert.issuer,
+                             "serial_number": self._cert.serial_number}
+                        )
+                    }
+                ),
+                "digest_algorithm": digest_algorithm,
+                "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": self._sig_algo}),
+                "signed_attrs": signed_attrs,
+                "signature": signature,
+            }
+        )
+        signed_data: dict[str, object] = {
+            "version": "v3",
+            "digest_algorithms": cms.DigestAlgorithms((digest_algorithm,)),
+            "encap_content_info": cms.EncapsulatedContentInfo(
+                {"content_type": "tst_info", "content": cms.ParsableOctetString(tst_info)}
+            ),
+            "signer_infos": [signer_info],
+        }
+        if include_certs:
+            signed_data["certificates"] = [self._cert, *self._chain]
+        return cms.ContentInfo(
+            {"content_type": "signed_data", "content": cms.SignedData(signed_data)}
+        )
+
+
+class InProcessTimeStamper(TimeStamper):
+    """pyHanko time stamper that asks a :class:`TimeStampAuthority` directly."""
+
+    def __init__(self, authority: TimeStampAuthority) -> None:
+        super().__init__(include_nonce=True)
+        self._authority = authority
+
+    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        return self._authority.stamp(req)
