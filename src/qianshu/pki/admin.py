@@ -1,0 +1,27 @@
+from django.contrib import admin
+
+from qianshu.pki.models import IssuedCertificate, PlatformKey
+
+
+@admin.register(PlatformKey)
+class PlatformKeyAdmin(admin.ModelAdmin):
+    list_display = ("role", "created_at")
+    exclude = ("wrapped_key",)
+    readonly_fields = ("role", "certificate_der", "created_at")
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(IssuedCertificate)
+class IssuedCertificateAdmin(admin.ModelAdmin):
+    list_display = ("subject", "kind", "serial_hex", "not_after", "revoked_at")
+    list_filter = ("kind", "issuer_role")
+    search_fields = ("subject", "serial_hex")
+    readonly_fields = [f.name for f in IssuedCertificate._meta.fields]
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

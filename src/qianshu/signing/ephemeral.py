@@ -1,0 +1,105 @@
+"""An in-memory platform (CA hierarchy, TSA, revocation list) for tests, benchmarks and demos.
+
+Nothing is persisted: the Django side keeps its PKI in the database (``qianshu.pki``). This is
+the same machinery wired together in memory, so library-level tests and ``make bench`` exercise
+exactly the code production uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from cryptography import x509
+
+from qianshu.signing import pki
+from qianshu.signing.keys import SigningKey, SoftwareSigningKey, generate_private_key
+from qianshu.signing.signers import KeySigner, to_asn1
+from qianshu.signing.timestamps import InProcessTimeStamper, TimeStampAuthority
+from qianshu.signing.verify import TrustSettings
+
+
+def _key(algorithm: str = "ec-p256") -> SoftwareSigningKey:
+    return SoftwareSigningKey(generate_private_key(algorithm))
+
+
+@dataclass
+class EphemeralPlatform:
+    """A complete platform PKI held in memory, with a mutable revocation list."""
+
+    name: str = "Qianshu Test"
+    base_url: str = "http://127.0.0.1:8000"
+    key_algorithm: str = "ec-p256"
+    revoked: dict[int, pki.RevokedEntry] = field(default_factory=dict)
+    issued: dict[int, x509.Certificate] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.urls = pki.PkiUrls(self.base_url)
+        a = self.key_algorithm
+        self.pki = pki.create_platform_pki(
+            self.name, self.urls, keys=(_key(a), _key(a), _key(a), _key(a))
+        )
+        self.tsa = TimeStampAuthority(self.pki.tsa, self.pki.chain)
+        self.timestamper = InProcessTimeStamper(self.tsa)
+        self.revocation = pki.PlatformRevocation(self.pki, self._status, self._revoked_by)
+        platform_key = _key(a)
+        platform_cert = self._remember(
+            pki.issue_person_certificate(
+                self.pki.issuing,
+                pki.PersonIdentity(f"{self.name} Platform", "QS-PLATFORM"),
+                platform_key.public_key,
+                self.urls,
+            )
+        )
+        self.certifier = KeySigner(platform_key, platform_cert, self.pki.chain)
+
+    def _remember(self, cert: x509.Certificate) -> x509.Certificate:
+        self.issued[cert.serial_number] = cert
+        return cert
+
+    def _status(self, serial: int) -> pki.CertificateStatus:
+        entry = self.revoked.get(serial)
+        if entry is not None:
+            return pki.CertificateStatus("revoked", entry.revoked_at, entry.reason)
+        if serial in self.issued:
+            return pki.CertificateStatus("good")
+        return pki.CertificateStatus("unknown")
+
+    def _revoked_by(self, ca_id: str) -> list[pki.RevokedEntry]:
+        return list(self.revoked.values()) if ca_id == pki.ISSUING_ID else []
+
+    @property
+    def trust(self) -> TrustSettings:
+        return TrustSettings(roots=(to_asn1(self.pki.root.certificate),))
+
+    @property
+    def trust_roots(self) -> list:  # type: ignore[type-arg]
+        return [to_asn1(self.pki.root.certificate)]
+
+    def person_signer(self, name: str, key: SigningKey | None = None) -> KeySigner:
+        key = key or _key(self.key_algorithm)
+        cert = self._remember(
+            pki.issue_person_certificate(
+                self.pki.issuing, pki.PersonIdentity(name, pki.new_subject_id()),
+                key.public_key, self.urls,
+            )
+        )
+        return KeySigner(key, cert, self.pki.chain)
+
+    def seal_signer(
+        self, org_name: str, credit_code: str, seal_name: str, key: SigningKey | None = None
+    ) -> KeySigner:
+        key = key or _key(self.key_algorithm)
+        cert = self._remember(
+            pki.issue_seal_certificate(
+                self.pki.issuing,
+                pki.SealIdentity(org_name, credit_code, seal_name, pki.new_subject_id()),
+                key.public_key, self.urls,
+            )
+        )
+        return KeySigner(key, cert, self.pki.chain)
+
+    def revoke(self, serial: int, when: dt.datetime | None = None) -> None:
+        self.revoked[serial] = pki.RevokedEntry(
+            serial, when or pki.utcnow(), x509.ReasonFlags.key_compromise
+        )

@@ -1,0 +1,41 @@
+import json
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from qianshu.signing.verify import VALID, format_report, verify_pdf
+from qianshu.verification.trust import verifier_trust
+
+EXIT_CODES = {"valid": 0, "invalid": 1, "indeterminate": 2}
+
+
+class Command(BaseCommand):
+    help = (
+        "Verify the signatures of a PDF (ours or any other). Exit status: 0 valid, 1 invalid, "
+        "2 cannot be validated."
+    )
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("file", help="the PDF to verify ('-' reads standard input)")
+        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        parser.add_argument(
+            "--trust", metavar="PEM", help="also trust the root certificates in this PEM bundle"
+        )
+
+    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+        name = options["file"]
+        try:
+            data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        except OSError as exc:
+            raise CommandError(f"cannot read {name}: {exc.strerror}") from None
+        report = verify_pdf(data, verifier_trust(options["trust"]))
+        if options["json"]:
+            self.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            text = format_report(report)
+            style = self.style.SUCCESS if report.verdict == VALID else self.style.ERROR
+            first, _, rest = text.partition("\n")
+            self.stdout.write(style(first) + ("\n" + rest if rest else ""))
+        if report.verdict != VALID:
+            sys.exit(EXIT_CODES[report.verdict])
