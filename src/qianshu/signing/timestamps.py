@@ -31,8 +31,14 @@ def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
 
 
-def _rejection(failure: str, text: str) -> tsp.TimeStampResp:
-    return tsp.TimeStampResp(
+class _StatusOnlyResp(core.Sequence):
+    """A TimeStampResp without token (asn1crypto's class makes the optional token mandatory)."""
+
+    _fields = [("status", tsp.PKIStatusInfo)]
+
+
+def _rejection(failure: str, text: str) -> _StatusOnlyResp:
+    return _StatusOnlyResp(
         {
             "status": tsp.PKIStatusInfo(
                 {
@@ -81,8 +87,8 @@ class TimeStampAuthority:
             return _rejection("bad_data_format", "malformed TimeStampReq").dump()
         return self.stamp(request).dump()
 
-    def stamp(self, request: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        """Answer a parsed request."""
+    def stamp(self, request: tsp.TimeStampReq) -> tsp.TimeStampResp | _StatusOnlyResp:
+        """Answer a parsed request (a rejection carries only the status, as RFC 3161 says)."""
         imprint = request["message_imprint"]
         algorithm = imprint["hash_algorithm"]["algorithm"].native
         if algorithm not in _ACCEPTED_DIGESTS:
@@ -169,4 +175,9 @@ class InProcessTimeStamper(TimeStamper):
         self._authority = authority
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        return self._authority.stamp(req)
+        response = self._authority.stamp(req)
+        if isinstance(response, _StatusOnlyResp):
+            raise TimestampError(
+                "the TSA rejected the request: " + str(response["status"]["status_string"].native)
+            )
+        return response

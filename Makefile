@@ -1,0 +1,59 @@
+# Qianshu — two commands do all set-up: `make run` and `make test` (see README).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# `make run` is a local development start: debug on, SQLite and local files under var/.
+RUN_ENV := QIANSHU_DEBUG=1 QIANSHU_PUBLIC_URL=http://$(HOST):$(PORT)
+
+.PHONY: run test lint types contracts pytest bench install system-deps system-deps-test clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	./scripts/system-deps.sh
+
+system-deps-test:
+	./scripts/system-deps.sh test
+
+run: system-deps $(STAMP)
+	$(RUN_ENV) $(BIN)/qianshu migrate --noinput -v0
+	$(RUN_ENV) $(BIN)/qianshu init-pki --if-absent
+	@echo ""
+	@echo "Qianshu is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"
+	@echo ""
+	@trap 'kill 0' EXIT INT TERM; \
+	  $(RUN_ENV) $(BIN)/qianshu db_worker --queue-name '*' & \
+	  $(RUN_ENV) $(BIN)/qianshu runserver $(HOST):$(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test: system-deps-test $(STAMP) lint types contracts
+	$(BIN)/qianshu makemigrations --check --dry-run -v0 --settings=tests.settings
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: system-deps-test $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var artifacts .pytest_cache .mypy_cache .ruff_cache
