@@ -3,3 +3,7 @@
 A plain library: no Django imports (enforced by an import-linter contract), no global state.
 Every public function raises only subclasses of :class:`qianshu.signing.errors.SigningError`.
 """
+
+from qianshu.signing import _speedups
+
+_speedups.install()

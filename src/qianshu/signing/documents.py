@@ -36,9 +36,24 @@ from qianshu.signing.stamps import Rect, StampImage, stamp_style
 
 CERTIFICATION_FIELD = "QS-Certification"
 DOC_TIMESTAMP_FIELD = "QS-DocTimeStamp"
-# Room for the CMS: certificate chain (3 certs), signed attributes and the timestamp token.
-# Fixed size, so pyHanko skips its dry run that would build the CMS twice.
-SIGNATURE_BYTES_RESERVED = 24 * 1024
+# Room for the CMS beyond its certificates: signed attributes, the signature and the
+# timestamp token's own structure (hex-encoded, so twice the DER size).
+_CMS_OVERHEAD = 3072
+
+
+def _bytes_reserved(signer: signers.Signer | None, timestamper: TimeStamper | None) -> int:
+    """A tight, fixed /Contents size: pyHanko then skips the dry run that builds the CMS twice,
+    and verifiers have less hex to tokenise."""
+    der = _CMS_OVERHEAD
+    if signer is not None:
+        der += len(signer.signing_cert.dump()) + sum(
+            len(c.dump()) for c in signer.cert_registry
+        )
+        der += getattr(getattr(signer, "key", None), "max_signature_size", 512)
+    if timestamper is not None:
+        authority = getattr(timestamper, "authority", None)
+        der += authority.token_size_hint if authority is not None else 8192
+    return 2 * der
 _MAX_FIELD_NAME = 64
 
 
@@ -180,7 +195,7 @@ def _sign(
         pdf_signer.sign_pdf(
             writer,
             existing_fields_only=image is not None,
-            bytes_reserved=SIGNATURE_BYTES_RESERVED,
+            bytes_reserved=_bytes_reserved(signer, timestamper),
             output=out,
         )
     except SigningError:
@@ -318,7 +333,7 @@ def finish_document(
             writer,
             "sha256",
             validation_context=vc,
-            bytes_reserved=SIGNATURE_BYTES_RESERVED,
+            bytes_reserved=_bytes_reserved(None, timestamper),
             output=out,
         )
     except SigningError:

@@ -73,6 +73,12 @@ class TimeStampAuthority:
         self._clock = clock
         self._ess = as_signing_certificate_v2(self._cert, "sha256")
         self._sig_algo = "sha256_ecdsa" if self._key.algorithm == "ec" else "sha256_rsa"
+        # Upper bound of a token's DER size: certificates plus TSTInfo, attributes, signature.
+        self.token_size_hint = (
+            sum(len(c.dump()) for c in (self._cert, *self._chain))
+            + 1024
+            + self._key.max_signature_size
+        )
 
     @property
     def certificate(self) -> asn1_x509.Certificate:
@@ -172,10 +178,10 @@ class InProcessTimeStamper(TimeStamper):
 
     def __init__(self, authority: TimeStampAuthority) -> None:
         super().__init__(include_nonce=True)
-        self._authority = authority
+        self.authority = authority
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        response = self._authority.stamp(req)
+        response = self.authority.stamp(req)
         if isinstance(response, _StatusOnlyResp):
             raise TimestampError(
                 "the TSA rejected the request: " + str(response["status"]["status_string"].native)

@@ -270,25 +270,23 @@ def _revocation_state(status: SignatureStatus) -> str:
     return "unknown"
 
 
-def _signature_report(
+async def _signature_report(
     index: int,
     embedded: pdf_embedded.EmbeddedPdfSignature,
     trust: TrustSettings,
-    reader: PdfFileReader,
+    vc: ValidationContext,
     dss: _Dss,
+    signed_fields: set[str],
     covered_serials: set[int],
     last_doc_ts_revision: int | None,
 ) -> SignatureReport:
     is_timestamp = embedded.sig_object_type == "/DocTimeStamp"
-    vc = _validation_context(trust, dss)
     status: PdfSignatureStatus | DocumentTimestampStatus
     if is_timestamp:
-        status = asyncio.run(pdf_embedded.async_validate_pdf_timestamp(embedded, vc))
+        status = await pdf_embedded.async_validate_pdf_timestamp(embedded, vc)
         kind = "document_timestamp"
     else:
-        status = asyncio.run(
-            pdf_embedded.async_validate_pdf_signature(embedded, vc, vc)
-        )
+        status = await pdf_embedded.async_validate_pdf_signature(embedded, vc, vc)
         kind = "certification" if embedded.docmdp_level is not None else "signature"
     timestamp = None
     signing_time = None
@@ -322,7 +320,7 @@ def _signature_report(
         # proves the signature existed while it was valid, and the document timestamp protects
         # the embedded validation data. Validate at the time the timestamp proves.
         vc_past = _validation_context(trust, dss, moment=timestamp.time)  # type: ignore[union-attr]
-        status = asyncio.run(pdf_embedded.async_validate_pdf_signature(embedded, vc_past, vc))
+        status = await pdf_embedded.async_validate_pdf_signature(embedded, vc_past, vc)
     problems: list[str] = []
     warnings: list[str] = []
     verdict = VALID
@@ -366,9 +364,6 @@ def _signature_report(
     if status.docmdp_ok is False:
         problems.append("changes after signing exceed what the certification allows")
         verdict = INVALID
-    signed_fields = {
-        s.field_name for s in reader.embedded_signatures if s.field_name != embedded.field_name
-    }
     other_changes = [name for name in changed if name not in signed_fields]
     if other_changes:
         warnings.append("form fields changed after this signature: " + ", ".join(other_changes))
@@ -461,10 +456,22 @@ def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> Verifica
     last_doc_ts = max(doc_ts_revisions) if doc_ts_revisions else None
     dss = _Dss.read(reader)
     covered = dss.covered_serials()
-    reports = tuple(
-        _signature_report(i, sig, trust, reader, dss, covered, last_doc_ts)
-        for i, sig in enumerate(embedded)
-    )
+    signed_fields = {str(sig.field_name) for sig in embedded}
+    # One validation context for the whole document: certificate paths and revocation
+    # checks shared by several signatures are computed once.
+    vc = _validation_context(trust, dss)
+
+    async def validate_all() -> tuple[SignatureReport, ...]:
+        return tuple(
+            [
+                await _signature_report(
+                    i, sig, trust, vc, dss, signed_fields, covered, last_doc_ts
+                )
+                for i, sig in enumerate(embedded)
+            ]
+        )
+
+    reports = asyncio.run(validate_all())
     worst = max((r.verdict for r in reports), key=_RANK.__getitem__)
     if worst == VALID:
         reason = f"all {len(reports)} signatures are valid"
