@@ -115,20 +115,9 @@ def signature_fields(data: bytes) -> dict[str, bool]:
         raise PdfError(f"cannot list signature fields: {exc}") from exc
 
 
-def prepare_document(
-    data: bytes,
-    field_specs: Sequence[FieldSpec],
-    *,
-    certifier: signers.Signer,
-    timestamper: TimeStamper | None,
-    page_sizes: Sequence[tuple[float, float]],
-    details: SignatureDetails = SignatureDetails(reason="Qianshu: document prepared for signing"),
-    certify: bool = True,
-) -> bytes:
-    """Declare the signature fields and certify the document (DocMDP P=2, with timestamp).
-
-    ``page_sizes`` (from ingest) is used to check that every rectangle lies on its page.
-    """
+def _declare(
+    data: bytes, field_specs: Sequence[FieldSpec], page_sizes: Sequence[tuple[float, float]]
+) -> IncrementalPdfFileWriter:
     seen: set[str] = set()
     for spec in field_specs:
         _check_field_name(spec.name)
@@ -163,6 +152,40 @@ def prepare_document(
             )
     except Exception as exc:  # noqa: BLE001
         raise FieldError(f"cannot declare signature fields: {exc}") from exc
+    return writer
+
+
+def declare_fields(
+    data: bytes, field_specs: Sequence[FieldSpec], *, page_sizes: Sequence[tuple[float, float]]
+) -> bytes:
+    """Declare empty signature fields in an incremental update, without signing.
+
+    For documents that are not certified (no DocMDP lock): later signers fill these fields.
+    """
+    writer = _declare(data, field_specs, page_sizes)
+    out = io.BytesIO()
+    try:
+        writer.write(out)
+    except Exception as exc:  # noqa: BLE001
+        raise PdfError(f"cannot write the PDF: {exc}") from exc
+    return out.getvalue()
+
+
+def prepare_document(
+    data: bytes,
+    field_specs: Sequence[FieldSpec],
+    *,
+    certifier: signers.Signer,
+    timestamper: TimeStamper | None,
+    page_sizes: Sequence[tuple[float, float]],
+    details: SignatureDetails = SignatureDetails(reason="Qianshu: document prepared for signing"),
+    certify: bool = True,
+) -> bytes:
+    """Declare the signature fields and certify the document (DocMDP P=2, with timestamp).
+
+    ``page_sizes`` (from ingest) is used to check that every rectangle lies on its page.
+    """
+    writer = _declare(data, field_specs, page_sizes)
     meta = signers.PdfSignatureMetadata(
         field_name=CERTIFICATION_FIELD,
         certify=certify,
@@ -279,13 +302,15 @@ def collect_validation_data(
     certificates: Iterable[asn1_x509.Certificate], revocation: RevocationSource
 ) -> tuple[list[asn1_x509.Certificate], list[bytes], list[bytes]]:
     """Certificates, OCSP responses and CRLs covering every non-root certificate given."""
-    by_subject = {c.subject.dump(): c for c in certificates}
+    unique = {c.sha256: c for c in certificates}
+    # CA certificates by subject, to find each certificate's issuer (our CAs have unique names).
+    issuers = {c.subject.dump(): c for c in unique.values() if c.ca}
     ocsps: list[bytes] = []
     crls: dict[bytes, bytes] = {}
-    for cert in by_subject.values():
+    for cert in unique.values():
         if cert.self_signed != "no":
             continue
-        issuer = by_subject.get(cert.issuer.dump())
+        issuer = issuers.get(cert.issuer.dump())
         if issuer is None:
             continue
         if cert.ca:
@@ -296,7 +321,7 @@ def collect_validation_data(
             response = revocation.ocsp_response(cert, issuer)
             if response is not None:
                 ocsps.append(response)
-    return list(by_subject.values()), ocsps, list(crls.values())
+    return list(unique.values()), ocsps, list(crls.values())
 
 
 def finish_document(

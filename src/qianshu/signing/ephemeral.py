@@ -39,6 +39,8 @@ class EphemeralPlatform:
         self.pki = pki.create_platform_pki(
             self.name, self.urls, keys=(_key(a), _key(a), _key(a), _key(a))
         )
+        for service in (self.pki.tsa, self.pki.ocsp):
+            self._remember(service.certificate)
         self.tsa = TimeStampAuthority(self.pki.tsa, self.pki.chain)
         self.timestamper = InProcessTimeStamper(self.tsa)
         self.revocation = pki.PlatformRevocation(self.pki, self._status, self._revoked_by)

@@ -71,7 +71,25 @@ class TimeStampAuthority:
         self._chain = [_asn1(c) for c in chain]
         self._policy = policy_oid
         self._clock = clock
-        self._ess = as_signing_certificate_v2(self._cert, "sha256")
+        # Built once and parsed back from DER: asn1crypto re-serialises (copies) freshly built
+        # values each time they are embedded, which cost milliseconds per token.
+        self._ess_attr = cms.CMSAttribute.load(
+            simple_cms_attribute(
+                "signing_certificate_v2", as_signing_certificate_v2(self._cert, "sha256")
+            ).dump()
+        )
+        self._tsa_name = asn1_x509.GeneralName.load(
+            asn1_x509.GeneralName(name="directory_name", value=self._cert.subject).dump()
+        )
+        self._sid = cms.SignerIdentifier.load(
+            cms.SignerIdentifier(
+                {
+                    "issuer_and_serial_number": cms.IssuerAndSerialNumber(
+                        {"issuer": self._cert.issuer, "serial_number": self._cert.serial_number}
+                    )
+                }
+            ).dump()
+        )
         self._sig_algo = "sha256_ecdsa" if self._key.algorithm == "ec" else "sha256_rsa"
         # Upper bound of a token's DER size: certificates plus TSTInfo, attributes, signature.
         self.token_size_hint = (
@@ -114,7 +132,7 @@ class TimeStampAuthority:
             "serial_number": secrets.randbits(127),
             "gen_time": now,
             "accuracy": {"seconds": 1},
-            "tsa": asn1_x509.GeneralName(name="directory_name", value=self._cert.subject),
+            "tsa": self._tsa_name,
         }
         if request["nonce"].native is not None:
             info["nonce"] = request["nonce"]
@@ -135,7 +153,7 @@ class TimeStampAuthority:
             [
                 simple_cms_attribute("content_type", "tst_info"),
                 simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(now)})),
-                simple_cms_attribute("signing_certificate_v2", self._ess),
+                self._ess_attr,
                 simple_cms_attribute("message_digest", hashlib.sha256(tst_info).digest()),
             ]
         )
@@ -144,14 +162,7 @@ class TimeStampAuthority:
         signer_info = cms.SignerInfo(
             {
                 "version": "v1",
-                "sid": cms.SignerIdentifier(
-                    {
-                        "issuer_and_serial_number": cms.IssuerAndSerialNumber(
-                            {"issuer": self._cert.issuer,
-                             "serial_number": self._cert.serial_number}
-                        )
-                    }
-                ),
+                "sid": self._sid,
                 "digest_algorithm": digest_algorithm,
                 "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": self._sig_algo}),
                 "signed_attrs": signed_attrs,

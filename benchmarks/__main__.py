@@ -1,0 +1,261 @@
+"""``make bench``: signing and verification throughput, measured against baselines in-process.
+
+Prints, from one run:
+  1. signing throughput of our core (1-page PDF, visible seal, PAdES B-T with the in-process
+     TSA) against stock pyHanko (SimpleSigner, PdfImage stamp, DummyTimeStamper) doing the same,
+     on one core;
+  2. batch signing of N documents (default 1,000) with a process per core;
+  3. verification throughput of our verifier against poppler's pdfsig run as a whole process
+     per file (one core each), on the documents from (1) and on a 5-party B-LTA contract;
+  4. peak RSS of this process and of the batch workers.
+Targets (issue #2): >= 4x stock per core, >= 60 documents/s for the batch on 2 cores,
+verification at least as fast as pdfsig, peak RSS under 500 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from asn1crypto import keys as asn1_keys
+from cryptography.hazmat.primitives import serialization
+from PIL import Image
+from pyhanko.pdf_utils.images import PdfImage
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import signers as hsigners
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from pyhanko.stamp import StaticStampStyle
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from qianshu.signing import documents, pki, seals, stamps
+from qianshu.signing.ephemeral import EphemeralPlatform
+from qianshu.signing.keys import SoftwareSigningKey, generate_private_key
+from qianshu.signing.signers import KeySigner, to_asn1
+from qianshu.signing.testpdfs import make_test_pdf
+from qianshu.signing.verify import verify_pdf
+
+FIELD = "seal"
+RECT = stamps.Rect(380, 60, 530, 210)
+CREDIT_CODE = "91350100M000100Y43"
+
+
+def rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def base_document() -> bytes:
+    """A 1-page contract with one declared, empty signature field."""
+    pdf = make_test_pdf(pages=1)
+    return documents.declare_fields(
+        pdf, [documents.FieldSpec(FIELD, 0, RECT)], page_sizes=[(595.28, 841.89)]
+    )
+
+
+def seal_png() -> bytes:
+    return seals.render_round_seal(
+        seals.RoundSealSpec(org_name="厦门某某科技有限公司", seal_name="合同专用章",
+                            code="3502000012345")
+    )
+
+
+class Ours:
+    def __init__(self, platform: EphemeralPlatform, png: bytes) -> None:
+        self.signer = platform.seal_signer("厦门某某科技有限公司", CREDIT_CODE, "合同专用章")
+        self.timestamper = platform.timestamper
+        self.image = stamps.StampImage.from_png(png)  # encoded once, reused
+
+    def sign(self, data: bytes) -> bytes:
+        return documents.sign_turn(
+            data, [documents.Placement(FIELD, self.image)],
+            signer=self.signer, timestamper=self.timestamper,
+        )
+
+
+class Stock:
+    """What a straightforward pyHanko integration does: same key, same seal, same field."""
+
+    def __init__(self, platform: EphemeralPlatform, png: bytes) -> None:
+        key = generate_private_key("ec-p256")
+        signer = platform.seal_signer(
+            "厦门某某科技有限公司", CREDIT_CODE, "合同专用章", SoftwareSigningKey(key)
+        )
+        self.cert = signer.signing_cert
+        self.key = asn1_keys.PrivateKeyInfo.load(
+            key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption())
+        )
+        self.registry = SimpleCertificateStore.from_certs([to_asn1(c) for c in platform.pki.chain])
+        # pyHanko's in-process TSA (DummyTimeStamper) only signs with RSA keys.
+        tsa_key = SoftwareSigningKey(generate_private_key("rsa-2048"))
+        tsa = pki._issue_service(  # noqa: SLF001 - benchmark setup
+            platform.name, "Stock TSA", platform.pki.issuing, tsa_key, platform.urls,
+            pki.ExtendedKeyUsageOID.TIME_STAMPING, pki.utcnow(), 1,
+        )
+        self.timestamper = DummyTimeStamper(
+            tsa_cert=to_asn1(tsa.certificate),
+            tsa_key=asn1_keys.PrivateKeyInfo.load(tsa_key.private_key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption())),
+            certs_to_embed=SimpleCertificateStore.from_certs([to_asn1(platform.pki.issuing.certificate)]),
+        )
+        self.image = Image.open(io.BytesIO(png))
+        self.image.load()
+
+    def sign(self, data: bytes) -> bytes:
+        signer = hsigners.SimpleSigner(self.cert, self.key, self.registry)
+        style = StaticStampStyle(background=PdfImage(self.image), border_width=0,
+                                 background_opacity=1)
+        meta = hsigners.PdfSignatureMetadata(field_name=FIELD, subfilter=SigSeedSubFilter.PADES,
+                                             md_algorithm="sha256")
+        out = hsigners.PdfSigner(meta, signer, timestamper=self.timestamper,
+                                 stamp_style=style).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(data)))
+        return out.getvalue()
+
+
+def rate(fn, data: bytes, n: int) -> tuple[float, bytes]:  # type: ignore[no-untyped-def]
+    out = fn(data)  # warm-up
+    start = time.perf_counter()
+    for _ in range(n):
+        out = fn(data)
+    return n / (time.perf_counter() - start), out
+
+
+# --- batch: one platform signer per worker process -------------------------------------------
+_worker: Ours | None = None
+_worker_doc = b""
+
+
+def _init_worker(png: bytes, doc: bytes) -> None:
+    global _worker, _worker_doc
+    _worker = Ours(EphemeralPlatform(), png)
+    _worker_doc = doc
+
+
+def _sign_one(_: int) -> int:
+    assert _worker is not None
+    return len(_worker.sign(_worker_doc))
+
+
+def batch(png: bytes, doc: bytes, count: int, workers: int) -> float:
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(png, doc)) as pool:
+        list(pool.map(_sign_one, range(workers * 2)))  # start-up and warm-up
+        start = time.perf_counter()
+        sizes = list(pool.map(_sign_one, range(count), chunksize=8))
+        elapsed = time.perf_counter() - start
+    assert len(sizes) == count and min(sizes) > len(doc)
+    return count / elapsed
+
+
+def pdfsig_rate(pdf: bytes, root_pem: bytes, n: int) -> float | None:
+    if not shutil.which("pdfsig") or not shutil.which("certutil"):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        (t / "doc.pdf").write_bytes(pdf)
+        (t / "root.pem").write_bytes(root_pem)
+        db = f"sql:{t / 'nss'}"
+        (t / "nss").mkdir()
+        subprocess.run(["certutil", "-N", "-d", db, "--empty-password"], check=True)
+        subprocess.run(["certutil", "-A", "-d", db, "-n", "root", "-t", "CT,C,C", "-i",
+                        str(t / "root.pem")], check=True)
+        cmd = ["pdfsig", "-nssdir", db, "-no-ocsp", str(t / "doc.pdf")]
+        subprocess.run(cmd, capture_output=True, check=False)
+        start = time.perf_counter()
+        for _ in range(n):
+            subprocess.run(cmd, capture_output=True, check=False)
+        return n / (time.perf_counter() - start)
+
+
+def contract(platform: EphemeralPlatform, png: bytes) -> bytes:
+    """The seed 001 flow: prepare, supplier signs and seals (cross-page), buyer, tender office."""
+    pdf = make_test_pdf(pages=3)
+    sizes = [(595.28, 841.89)] * 3
+    slices = stamps.cross_page_slices(sizes, [0, 1, 2], seal_size_pt=120)
+    specs = [documents.FieldSpec("supplier-rep", 2, stamps.Rect(60, 80, 200, 130)),
+             documents.FieldSpec("supplier-seal", 2, stamps.Rect(60, 150, 180, 270)),
+             documents.FieldSpec("buyer-rep", 2, stamps.Rect(330, 80, 470, 130)),
+             documents.FieldSpec("tender-seal", 2, stamps.Rect(330, 150, 450, 270))]
+    specs += [documents.FieldSpec(f"supplier-cps-{p}", p, r) for p, r in slices]
+    seal = stamps.StampImage.from_png(png)
+    data = documents.prepare_document(pdf, specs, certifier=platform.certifier,
+                                      timestamper=platform.timestamper, page_sizes=sizes)
+    sig = stamps.StampImage.from_png(stamps.render_text_image("张三"))
+    ts = platform.timestamper
+    data = documents.sign_turn(data, [documents.Placement("supplier-rep", sig)],
+                               signer=platform.person_signer("张三"), timestamper=ts)
+    parts = stamps.slice_image(seal, 3)
+    data = documents.sign_turn(
+        data, [documents.Placement("supplier-seal", seal)]
+        + [documents.Placement(f"supplier-cps-{i}", parts[i]) for i in range(3)],
+        signer=platform.seal_signer("供应商公司", CREDIT_CODE, "公章"), timestamper=ts)
+    data = documents.sign_turn(data, [documents.Placement("buyer-rep", sig)],
+                               signer=platform.person_signer("李四"), timestamper=ts)
+    data = documents.sign_turn(data, [documents.Placement("tender-seal", seal)],
+                               signer=platform.seal_signer("招标办", CREDIT_CODE, "合同专用章"),
+                               timestamper=ts)
+    return documents.finish_document(data, timestamper=ts, revocation=platform.revocation,
+                                     trust_roots=platform.trust_roots)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--docs", type=int, default=1000, help="documents in the batch")
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
+    args = parser.parse_args(argv)
+    n_ours, n_stock, n_verify = (10, 3, 5) if args.quick else (150, 30, 60)
+    cores = os.cpu_count() or 1
+
+    platform = EphemeralPlatform()
+    png = seal_png()
+    doc = base_document()
+    root_pem = pki.certificate_pem(platform.pki.root.certificate)
+    print(f"Qianshu benchmarks — {cores} cores, Python {sys.version.split()[0]}")
+    print()
+
+    ours_rate, ours_pdf = rate(Ours(platform, png).sign, doc, n_ours)
+    stock_rate, stock_pdf = rate(Stock(platform, png).sign, doc, n_stock)
+    assert verify_pdf(ours_pdf, platform.trust).verdict == "valid"
+    print("1. Signing, one core (1-page PDF, visible seal, PAdES B-T, in-process TSA)")
+    print(f"   ours         {ours_rate:8.1f} docs/s")
+    print(f"   stock pyHanko{stock_rate:8.1f} docs/s")
+    print(f"   ratio        {ours_rate / stock_rate:8.2f}x   (target >= 4x)")
+    print()
+
+    batch_rate = batch(png, doc, 20 if args.quick else args.docs, cores)
+    print(f"2. Batch signing of {20 if args.quick else args.docs} documents, {cores} processes")
+    print(f"   ours         {batch_rate:8.1f} docs/s   (target >= 60 docs/s on 2 cores)")
+    print()
+
+    print("3. Verification, one core (whole report vs pdfsig as a process per file)")
+    full = contract(platform, png)
+    for label, pdf in (("1 signature, B-T      ", ours_pdf), ("5-party contract B-LTA", full)):
+        report = verify_pdf(pdf, platform.trust)
+        assert report.verdict == "valid", report.reason
+        our_v, _ = rate(lambda d: verify_pdf(d, platform.trust), pdf, n_verify)  # noqa: B023
+        theirs = pdfsig_rate(pdf, root_pem, n_verify)
+        sigs = len(report.signatures)
+        if theirs is None:
+            print(f"   {label} ({sigs} sigs): ours {our_v:6.1f}/s, pdfsig not installed")
+        else:
+            print(f"   {label} ({sigs} sigs): ours {our_v:6.1f}/s  pdfsig {theirs:6.1f}/s  "
+                  f"ratio {our_v / theirs:5.2f}x")
+    print("   (target: ratio >= 1 on the 1-signature document)")
+    print()
+    print("4. Peak RSS")
+    print(f"   this process {rss_mb():8.1f} MB")
+    print(f"   largest child{rss_mb(resource.RUSAGE_CHILDREN):8.1f} MB   (target < 500 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
