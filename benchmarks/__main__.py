@@ -38,7 +38,7 @@ from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from qianshu.signing import documents, pki, seals, stamps
-from qianshu.signing.ephemeral import EphemeralPlatform
+from qianshu.signing.ephemeral import EphemeralPlatform, procurement_contract
 from qianshu.signing.keys import SoftwareSigningKey, generate_private_key
 from qianshu.signing.signers import KeySigner, to_asn1
 from qianshu.signing.testpdfs import make_test_pdf
@@ -176,37 +176,6 @@ def pdfsig_rate(pdf: bytes, root_pem: bytes, n: int) -> float | None:
         return n / (time.perf_counter() - start)
 
 
-def contract(platform: EphemeralPlatform, png: bytes) -> bytes:
-    """The seed 001 flow: prepare, supplier signs and seals (cross-page), buyer, tender office."""
-    pdf = make_test_pdf(pages=3)
-    sizes = [(595.28, 841.89)] * 3
-    slices = stamps.cross_page_slices(sizes, [0, 1, 2], seal_size_pt=120)
-    specs = [documents.FieldSpec("supplier-rep", 2, stamps.Rect(60, 80, 200, 130)),
-             documents.FieldSpec("supplier-seal", 2, stamps.Rect(60, 150, 180, 270)),
-             documents.FieldSpec("buyer-rep", 2, stamps.Rect(330, 80, 470, 130)),
-             documents.FieldSpec("tender-seal", 2, stamps.Rect(330, 150, 450, 270))]
-    specs += [documents.FieldSpec(f"supplier-cps-{p}", p, r) for p, r in slices]
-    seal = stamps.StampImage.from_png(png)
-    data = documents.prepare_document(pdf, specs, certifier=platform.certifier,
-                                      timestamper=platform.timestamper, page_sizes=sizes)
-    sig = stamps.StampImage.from_png(stamps.render_text_image("张三"))
-    ts = platform.timestamper
-    data = documents.sign_turn(data, [documents.Placement("supplier-rep", sig)],
-                               signer=platform.person_signer("张三"), timestamper=ts)
-    parts = stamps.slice_image(seal, 3)
-    data = documents.sign_turn(
-        data, [documents.Placement("supplier-seal", seal)]
-        + [documents.Placement(f"supplier-cps-{i}", parts[i]) for i in range(3)],
-        signer=platform.seal_signer("供应商公司", CREDIT_CODE, "公章"), timestamper=ts)
-    data = documents.sign_turn(data, [documents.Placement("buyer-rep", sig)],
-                               signer=platform.person_signer("李四"), timestamper=ts)
-    data = documents.sign_turn(data, [documents.Placement("tender-seal", seal)],
-                               signer=platform.seal_signer("招标办", CREDIT_CODE, "合同专用章"),
-                               timestamper=ts)
-    return documents.finish_document(data, timestamper=ts, revocation=platform.revocation,
-                                     trust_roots=platform.trust_roots)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--docs", type=int, default=1000, help="documents in the batch")
@@ -237,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
 
     print("3. Verification, one core (whole report vs pdfsig as a process per file)")
-    full = contract(platform, png)
+    full = procurement_contract(
+        platform, make_test_pdf(pages=3), seal_png=png,
+        signature_png=stamps.render_text_image("张三"),
+    )[-1]
     for label, pdf in (("1 signature, B-T      ", ours_pdf), ("5-party contract B-LTA", full)):
         report = verify_pdf(pdf, platform.trust)
         assert report.verdict == "valid", report.reason

@@ -103,6 +103,16 @@ def _check_field_name(name: str) -> None:
         raise FieldError(f"invalid field name {name!r}: 1-{_MAX_FIELD_NAME} ASCII chars, no dot")
 
 
+def page_count(data: bytes) -> int:
+    """Number of pages, read with pyHanko's strict reader."""
+    try:
+        return int(_reader(data).root["/Pages"]["/Count"])
+    except PdfError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise PdfError(f"cannot count pages: {exc}") from exc
+
+
 def signature_fields(data: bytes) -> dict[str, bool]:
     """Names of the signature fields in the PDF, each with whether it is already signed."""
     reader = _reader(data)

@@ -105,3 +105,74 @@ class EphemeralPlatform:
         self.revoked[serial] = pki.RevokedEntry(
             serial, when or pki.utcnow(), x509.ReasonFlags.key_compromise
         )
+
+
+SUPPLIER_CODE = "91350100M000100Y43"
+BUYER_CODE = "91110000100000589A"
+
+
+def procurement_contract(
+    platform: EphemeralPlatform,
+    pdf: bytes,
+    *,
+    seal_png: bytes,
+    signature_png: bytes,
+    page_size: tuple[float, float] = (595.28, 841.89),
+) -> list[bytes]:
+    """The seed 001 flow on ``pdf``: every revision, from prepared to finished (B-LTA).
+
+    Supplier representative signs → supplier seals (round seal + cross-page seal over every
+    page) → buyer representative signs → the tendering office applies its 合同专用章 → finish.
+    """
+    from qianshu.signing import documents, stamps
+
+    pages = documents.page_count(pdf)
+    sizes = [page_size] * pages
+    last = pages - 1
+    slices = stamps.cross_page_slices(sizes, list(range(pages)), seal_size_pt=120)
+    specs = [
+        documents.FieldSpec("supplier-rep", last, stamps.Rect(60, 90, 210, 150)),
+        documents.FieldSpec("supplier-seal", last, stamps.Rect(70, 160, 190, 280)),
+        documents.FieldSpec("buyer-rep", last, stamps.Rect(330, 90, 480, 150)),
+        documents.FieldSpec("tender-seal", last, stamps.Rect(340, 160, 460, 280)),
+    ] + [documents.FieldSpec(f"supplier-cps-{p}", p, r) for p, r in slices]
+    seal = stamps.StampImage.from_png(seal_png)
+    signature = stamps.StampImage.from_png(signature_png)
+    ts = platform.timestamper
+    revisions = [
+        documents.prepare_document(
+            pdf, specs, certifier=platform.certifier, timestamper=ts, page_sizes=sizes
+        )
+    ]
+
+    def turn(signer: KeySigner, placements: list[documents.Placement], who: str) -> None:
+        revisions.append(
+            documents.sign_turn(
+                revisions[-1], placements, signer=signer, timestamper=ts,
+                details=documents.SignatureDetails(reason=f"{who}签署", location="Qianshu"),
+            )
+        )
+
+    turn(platform.person_signer("张三"), [documents.Placement("supplier-rep", signature)],
+         "供应商代表")
+    parts = stamps.slice_image(seal, pages)
+    turn(
+        platform.seal_signer("厦门某某供应链有限公司", SUPPLIER_CODE, "公章"),
+        [documents.Placement("supplier-seal", seal)]
+        + [documents.Placement(f"supplier-cps-{i}", parts[i]) for i in range(pages)],
+        "供应商",
+    )
+    turn(platform.person_signer("李四"), [documents.Placement("buyer-rep", signature)],
+         "采购人代表")
+    turn(
+        platform.seal_signer("某某大学招标办公室", BUYER_CODE, "合同专用章"),
+        [documents.Placement("tender-seal", seal)],
+        "招标办",
+    )
+    revisions.append(
+        documents.finish_document(
+            revisions[-1], timestamper=ts, revocation=platform.revocation,
+            trust_roots=platform.trust_roots,
+        )
+    )
+    return revisions
