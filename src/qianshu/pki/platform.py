@@ -31,7 +31,7 @@ def _status(serial: int) -> pki.CertificateStatus:
         return pki.CertificateStatus("unknown")
     if row.revoked_at is not None:
         return pki.CertificateStatus(
-            "revoked", row.revoked_at, x509.ReasonFlags(row.revocation_reason or "unspecified")
+            "revoked", row.revoked_at, x509.ReasonFlags[row.revocation_reason or "unspecified"]
         )
     return pki.CertificateStatus("good")
 
@@ -42,7 +42,7 @@ def _revoked(ca_id: str) -> list[pki.RevokedEntry]:
         pki.RevokedEntry(
             r.serial_number,
             r.revoked_at,  # type: ignore[arg-type]
-            x509.ReasonFlags(r.revocation_reason or "unspecified"),
+            x509.ReasonFlags[r.revocation_reason or "unspecified"],
         )
         for r in rows
     ]
