@@ -40,7 +40,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from qianshu.signing import documents, pki, seals, stamps
 from qianshu.signing.ephemeral import EphemeralPlatform, procurement_contract
 from qianshu.signing.keys import SoftwareSigningKey, generate_private_key
-from qianshu.signing.signers import KeySigner, to_asn1
+from qianshu.signing.signers import to_asn1
 from qianshu.signing.testpdfs import make_test_pdf
 from qianshu.signing.verify import verify_pdf
 
@@ -63,8 +63,9 @@ def base_document() -> bytes:
 
 def seal_png() -> bytes:
     return seals.render_round_seal(
-        seals.RoundSealSpec(org_name="厦门某某科技有限公司", seal_name="合同专用章",
-                            code="3502000012345")
+        seals.RoundSealSpec(
+            org_name="厦门某某科技有限公司", seal_name="合同专用章", code="3502000012345"
+        )
     )
 
 
@@ -76,8 +77,10 @@ class Ours:
 
     def sign(self, data: bytes) -> bytes:
         return documents.sign_turn(
-            data, [documents.Placement(FIELD, self.image)],
-            signer=self.signer, timestamper=self.timestamper,
+            data,
+            [documents.Placement(FIELD, self.image)],
+            signer=self.signer,
+            timestamper=self.timestamper,
         )
 
 
@@ -91,34 +94,52 @@ class Stock:
         )
         self.cert = signer.signing_cert
         self.key = asn1_keys.PrivateKeyInfo.load(
-            key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption())
+            key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
         )
         self.registry = SimpleCertificateStore.from_certs([to_asn1(c) for c in platform.pki.chain])
         # pyHanko's in-process TSA (DummyTimeStamper) only signs with RSA keys.
         tsa_key = SoftwareSigningKey(generate_private_key("rsa-2048"))
-        tsa = pki._issue_service(  # noqa: SLF001 - benchmark setup
-            platform.name, "Stock TSA", platform.pki.issuing, tsa_key, platform.urls,
-            pki.ExtendedKeyUsageOID.TIME_STAMPING, pki.utcnow(), 1,
+        tsa = pki._issue_service(
+            platform.name,
+            "Stock TSA",
+            platform.pki.issuing,
+            tsa_key,
+            platform.urls,
+            pki.ExtendedKeyUsageOID.TIME_STAMPING,
+            pki.utcnow(),
+            1,
         )
         self.timestamper = DummyTimeStamper(
             tsa_cert=to_asn1(tsa.certificate),
-            tsa_key=asn1_keys.PrivateKeyInfo.load(tsa_key.private_key.private_bytes(
-                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption())),
-            certs_to_embed=SimpleCertificateStore.from_certs([to_asn1(platform.pki.issuing.certificate)]),
+            tsa_key=asn1_keys.PrivateKeyInfo.load(
+                tsa_key.private_key.private_bytes(
+                    serialization.Encoding.DER,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            ),
+            certs_to_embed=SimpleCertificateStore.from_certs(
+                [to_asn1(platform.pki.issuing.certificate)]
+            ),
         )
         self.image = Image.open(io.BytesIO(png))
         self.image.load()
 
     def sign(self, data: bytes) -> bytes:
         signer = hsigners.SimpleSigner(self.cert, self.key, self.registry)
-        style = StaticStampStyle(background=PdfImage(self.image), border_width=0,
-                                 background_opacity=1)
-        meta = hsigners.PdfSignatureMetadata(field_name=FIELD, subfilter=SigSeedSubFilter.PADES,
-                                             md_algorithm="sha256")
-        out = hsigners.PdfSigner(meta, signer, timestamper=self.timestamper,
-                                 stamp_style=style).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(data)))
+        style = StaticStampStyle(
+            background=PdfImage(self.image), border_width=0, background_opacity=1
+        )
+        meta = hsigners.PdfSignatureMetadata(
+            field_name=FIELD, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256"
+        )
+        out = hsigners.PdfSigner(
+            meta, signer, timestamper=self.timestamper, stamp_style=style
+        ).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(data)))
         return out.getvalue()
 
 
@@ -166,8 +187,10 @@ def pdfsig_rate(pdf: bytes, root_pem: bytes, n: int) -> float | None:
         db = f"sql:{t / 'nss'}"
         (t / "nss").mkdir()
         subprocess.run(["certutil", "-N", "-d", db, "--empty-password"], check=True)
-        subprocess.run(["certutil", "-A", "-d", db, "-n", "root", "-t", "CT,C,C", "-i",
-                        str(t / "root.pem")], check=True)
+        subprocess.run(
+            ["certutil", "-A", "-d", db, "-n", "root", "-t", "CT,C,C", "-i", str(t / "root.pem")],
+            check=True,
+        )
         cmd = ["pdfsig", "-nssdir", db, "-no-ocsp", str(t / "doc.pdf")]
         subprocess.run(cmd, capture_output=True, check=False)
         start = time.perf_counter()
@@ -192,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
 
     ours_rate, ours_pdf = rate(Ours(platform, png).sign, doc, n_ours)
-    stock_rate, stock_pdf = rate(Stock(platform, png).sign, doc, n_stock)
+    stock_rate, _ = rate(Stock(platform, png).sign, doc, n_stock)
     assert verify_pdf(ours_pdf, platform.trust).verdict == "valid"
     print("1. Signing, one core (1-page PDF, visible seal, PAdES B-T, in-process TSA)")
     print(f"   ours         {ours_rate:8.1f} docs/s")
@@ -207,20 +230,24 @@ def main(argv: list[str] | None = None) -> int:
 
     print("3. Verification, one core (whole report vs pdfsig as a process per file)")
     full = procurement_contract(
-        platform, make_test_pdf(pages=3), seal_png=png,
+        platform,
+        make_test_pdf(pages=3),
+        seal_png=png,
         signature_png=stamps.render_text_image("张三"),
     )[-1]
     for label, pdf in (("1 signature, B-T      ", ours_pdf), ("5-party contract B-LTA", full)):
         report = verify_pdf(pdf, platform.trust)
         assert report.verdict == "valid", report.reason
-        our_v, _ = rate(lambda d: verify_pdf(d, platform.trust), pdf, n_verify)  # noqa: B023
+        our_v, _ = rate(lambda d: verify_pdf(d, platform.trust), pdf, n_verify)
         theirs = pdfsig_rate(pdf, root_pem, n_verify)
         sigs = len(report.signatures)
         if theirs is None:
             print(f"   {label} ({sigs} sigs): ours {our_v:6.1f}/s, pdfsig not installed")
         else:
-            print(f"   {label} ({sigs} sigs): ours {our_v:6.1f}/s  pdfsig {theirs:6.1f}/s  "
-                  f"ratio {our_v / theirs:5.2f}x")
+            print(
+                f"   {label} ({sigs} sigs): ours {our_v:6.1f}/s  pdfsig {theirs:6.1f}/s  "
+                f"ratio {our_v / theirs:5.2f}x"
+            )
     print("   (target: ratio >= 1 on the 1-signature document)")
     print()
     print("4. Peak RSS")

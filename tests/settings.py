@@ -7,8 +7,12 @@ os.environ.setdefault("QIANSHU_SECRET_KEY", "test-secret-key-not-for-production-
 os.environ.setdefault("QIANSHU_MASTER_KEY", "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=")
 os.environ.setdefault("QIANSHU_PUBLIC_URL", "http://127.0.0.1:8000")
 
-from qianshu.settings import *  # noqa: E402,F403
+from qianshu.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
-                     "QUEUES": ["default", "signing", "notifications"]}}
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        "QUEUES": ["default", "signing", "notifications"],
+    }
+}

@@ -49,7 +49,7 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
 
 
 def env_secret(name: str) -> str:
-    """Return the secret in ``NAME`` or in the file named by ``NAME_FILE``; '' when neither is set."""
+    """The secret in ``NAME``, else in the file named by ``NAME_FILE``; '' when neither is set."""
     value = os.environ.get(name)
     if value:
         return value.strip()

@@ -188,9 +188,7 @@ def test_finish_uses_database_revocation_state(platform) -> None:  # type: ignor
     )
     report = verify_pdf(final, platform.trust())
     assert report.verdict == "valid", report.reason
-    assert {s.pades_level for s in report.signatures if s.kind != "document_timestamp"} == {
-        "B-LTA"
-    }
+    assert {s.pades_level for s in report.signatures if s.kind != "document_timestamp"} == {"B-LTA"}
 
 
 def test_verify_command(platform, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -225,11 +223,15 @@ def test_init_pki_command(db) -> None:  # type: ignore[no-untyped-def]
 def test_console_command_maps_hyphens() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "qianshu", "init-pki", "--help"],
-        capture_output=True, text=True, env={
-            "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": ".",
+        capture_output=True,
+        text=True,
+        env={
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "PYTHONPATH": ".",
             "PATH": "/usr/bin:/bin",
         },
-        cwd=Path(__file__).resolve().parents[2], check=False,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "--if-absent" in result.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import shutil
 import subprocess
 from pathlib import Path
@@ -48,8 +49,9 @@ def platform() -> EphemeralPlatform:
 @pytest.fixture(scope="module")
 def revisions(platform: EphemeralPlatform) -> list[bytes]:
     seal = seals.render_round_seal(
-        seals.RoundSealSpec(org_name="厦门某某供应链有限公司", seal_name="合同专用章",
-                            code="3502000012345")
+        seals.RoundSealSpec(
+            org_name="厦门某某供应链有限公司", seal_name="合同专用章", code="3502000012345"
+        )
     )
     return procurement_contract(
         platform,
@@ -61,7 +63,7 @@ def revisions(platform: EphemeralPlatform) -> list[bytes]:
 
 def test_each_revision_extends_the_previous_one(revisions: list[bytes]) -> None:
     assert len(revisions) == len(STAGES)
-    for before, after in zip(revisions, revisions[1:], strict=False):
+    for before, after in itertools.pairwise(revisions):
         assert after.startswith(before), "an incremental update must keep earlier bytes"
 
 
@@ -79,7 +81,9 @@ def test_our_verifier_accepts_every_revision(
     assert len(report.signatures) == expected
 
 
-def test_final_file_is_b_lta_in_our_report(platform: EphemeralPlatform, revisions: list[bytes]) -> None:
+def test_final_file_is_b_lta_in_our_report(
+    platform: EphemeralPlatform, revisions: list[bytes]
+) -> None:
     report = verify_pdf(revisions[-1], platform.trust)
     assert report.document_timestamped
     signatures = [s for s in report.signatures if s.kind != "document_timestamp"]

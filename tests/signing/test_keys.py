@@ -133,9 +133,19 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Pkcs11KeyStore:
     conf.write_text(f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\n")
     os.environ["SOFTHSM2_CONF"] = str(conf)
     subprocess.run(
-        ["softhsm2-util", "--init-token", "--free", "--label", "qianshu-test",
-         "--pin", "1234", "--so-pin", "123456"],
-        check=True, capture_output=True,
+        [
+            "softhsm2-util",
+            "--init-token",
+            "--free",
+            "--label",
+            "qianshu-test",
+            "--pin",
+            "1234",
+            "--so-pin",
+            "123456",
+        ],
+        check=True,
+        capture_output=True,
     )
     return Pkcs11KeyStore(SOFTHSM_LIB, "qianshu-test", "1234")
 

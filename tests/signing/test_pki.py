@@ -67,7 +67,9 @@ def test_end_entity_certificates_name_platform_urls(platform: EphemeralPlatform)
     cdp = _ext(cert, ExtensionOID.CRL_DISTRIBUTION_POINTS)
     assert cdp[0].full_name[0].value == "https://sign.example.edu.cn/pki/crl/issuing.crl"  # type: ignore[index]
     subject = cert.subject
-    assert subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "厦门某某科技有限公司"
+    assert (
+        subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "厦门某某科技有限公司"
+    )
     assert subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)[0].value == "合同专用章"
     assert (
         subject.get_attributes_for_oid(NameOID.ORGANIZATION_IDENTIFIER)[0].value
@@ -85,18 +87,24 @@ def test_person_certificate_never_carries_an_id_number(platform: EphemeralPlatfo
                 platform.pki.issuing, pki.PersonIdentity("张三", bad), key.public_key, platform.urls
             )
     cert = pki.issue_person_certificate(
-        platform.pki.issuing, pki.PersonIdentity("张三", pki.new_subject_id()), key.public_key,
+        platform.pki.issuing,
+        pki.PersonIdentity("张三", pki.new_subject_id()),
+        key.public_key,
         platform.urls,
     )
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "张三"
-    assert not any(ch.isdigit() for ch in cert.subject.get_attributes_for_oid(
-        NameOID.COMMON_NAME)[0].value)
+    assert not any(
+        ch.isdigit() for ch in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    )
 
 
 def test_event_certificate_is_short_lived(platform: EphemeralPlatform) -> None:
     key = SoftwareSigningKey(generate_private_key())
     cert = pki.issue_event_certificate(
-        platform.pki.issuing, pki.PersonIdentity("李四", "QS123"), "EV-1", key.public_key,
+        platform.pki.issuing,
+        pki.PersonIdentity("李四", "QS123"),
+        "EV-1",
+        key.public_key,
         platform.urls,
     )
     assert cert.not_valid_after_utc - cert.not_valid_before_utc <= dt.timedelta(hours=25)
@@ -122,8 +130,10 @@ def test_seal_certificate_refuses_bad_credit_code(platform: EphemeralPlatform) -
     key = SoftwareSigningKey(generate_private_key())
     with pytest.raises(PkiError) as info:
         pki.issue_seal_certificate(
-            platform.pki.issuing, pki.SealIdentity("某公司", "91350100M000100Y44", "公章", "S"),
-            key.public_key, platform.urls,
+            platform.pki.issuing,
+            pki.SealIdentity("某公司", "91350100M000100Y44", "公章", "S"),
+            key.public_key,
+            platform.urls,
         )
     assert info.value.code == "credit_code"
 
@@ -171,9 +181,11 @@ def test_ocsp_answers_good_revoked_unknown_and_garbage(platform: EphemeralPlatfo
     assert resp.certificate_status == ocsp.OCSPCertStatus.GOOD
     assert resp.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == nonce
     platform.pki.ocsp.certificate.public_key().verify(  # type: ignore[call-arg]
-        resp.signature, resp.tbs_response_bytes, __import__(
-            "cryptography.hazmat.primitives.asymmetric.ec", fromlist=["ECDSA"]
-        ).ECDSA(hashes.SHA256()),
+        resp.signature,
+        resp.tbs_response_bytes,
+        __import__("cryptography.hazmat.primitives.asymmetric.ec", fromlist=["ECDSA"]).ECDSA(
+            hashes.SHA256()
+        ),
     )
     assert ask(as_crypto(revoked)).certificate_status == ocsp.OCSPCertStatus.REVOKED
     # A certificate we never issued (same issuer name, random serial): "unknown".
@@ -196,7 +208,9 @@ def test_ocsp_answers_good_revoked_unknown_and_garbage(platform: EphemeralPlatfo
     other = EphemeralPlatform()
     foreign = pki.answer_ocsp_request(
         _ocsp_request(other.pki.tsa.certificate, other.pki.issuing.certificate, None),
-        issuing, platform.pki.ocsp, lookup,
+        issuing,
+        platform.pki.ocsp,
+        lookup,
     )
     assert ocsp.load_der_ocsp_response(foreign).response_status == (
         ocsp.OCSPResponseStatus.UNAUTHORIZED
@@ -229,16 +243,20 @@ def test_tsa_token_verifies_and_binds_the_imprint(platform: EphemeralPlatform) -
     gen_time = tst_info["gen_time"].native
     assert abs((gen_time - dt.datetime.now(dt.UTC)).total_seconds()) < 5
     vc = ValidationContext(trust_roots=platform.trust_roots, allow_fetching=False)
-    status = asyncio.run(validate_tst_signed_data(
-        token["content"], vc, lambda algorithm: hashlib.new(algorithm, b"hello").digest()
-    ))
+    status = asyncio.run(
+        validate_tst_signed_data(
+            token["content"], vc, lambda algorithm: hashlib.new(algorithm, b"hello").digest()
+        )
+    )
     assert status["intact"] and status["valid"], status
     assert status["validation_path"] is not None  # chained to the platform root
     # Serial numbers are unique across requests.
     again = tsp.TimeStampResp.load(platform.tsa.respond(_tsq(b"hello").dump()))
-    serial2 = again["time_stamp_token"]["content"]["encap_content_info"]["content"].parsed[
-        "serial_number"
-    ].native
+    serial2 = (
+        again["time_stamp_token"]["content"]["encap_content_info"]["content"]
+        .parsed["serial_number"]
+        .native
+    )
     assert serial2 != tst_info["serial_number"].native
 
 

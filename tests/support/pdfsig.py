@@ -45,7 +45,18 @@ def nss_db(workdir: Path, roots_pem: list[bytes]) -> Path:
         path = workdir / f"root{i}.pem"
         path.write_bytes(pem)
         subprocess.run(
-            ["certutil", "-A", "-d", f"sql:{db}", "-n", f"root{i}", "-t", "CT,C,C", "-i", str(path)],
+            [
+                "certutil",
+                "-A",
+                "-d",
+                f"sql:{db}",
+                "-n",
+                f"root{i}",
+                "-t",
+                "CT,C,C",
+                "-i",
+                str(path),
+            ],
             check=True,
         )
     return db
@@ -137,6 +148,7 @@ def assert_all_trusted(result: PdfsigResult, *, skip_doc_timestamps: bool = True
         if sig.trusted:
             trusted_signers.add(sig.signer)
             continue
-        assert (
-            sig.pkix_error == NSS_REUSED_ISSUER_AND_SERIAL and sig.signer in trusted_signers
-        ), f"{sig.field_name}: {sig.certificate_validation} (NSS {sig.pkix_error})\n{result.output}"
+        assert sig.pkix_error == NSS_REUSED_ISSUER_AND_SERIAL and sig.signer in trusted_signers, (
+            f"{sig.field_name}: {sig.certificate_validation} (NSS {sig.pkix_error})\n"
+            + result.output
+        )

@@ -5,17 +5,17 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "testserver"}
 
 
 @register()
-def check_security(app_configs, **kwargs):  # type: ignore[no-untyped-def]
+def check_security(app_configs, **kwargs):
     from qianshu.pki.keystores import master_key
 
-    problems = []
+    problems: list[CheckMessage] = []
     try:
         master_key()
     except ImproperlyConfigured as exc:

@@ -50,7 +50,9 @@ def do_init_pki(*, name: str | None = None, force: bool = False) -> None:
                 raise PkiAlreadyInitialised("the platform PKI already exists")
             PlatformKey.objects.all().delete()
             IssuedCertificate.objects.all().delete()
-        keys = {role: SoftwareSigningKey(generate_private_key()) for role in PlatformKey.Role}
+        keys = {
+            str(role): SoftwareSigningKey(generate_private_key()) for role in PlatformKey.Role
+        }
         hierarchy = pki.create_platform_pki(
             name, urls(), keys=(keys["root"], keys["issuing"], keys["tsa"], keys["ocsp"])
         )
@@ -87,9 +89,7 @@ def do_issue_person_certificate(
     platform = load_platform()
     with transaction.atomic():
         if event_id is None:
-            cert = pki.issue_person_certificate(
-                platform.pki.issuing, person, public_key, urls()
-            )
+            cert = pki.issue_person_certificate(platform.pki.issuing, person, public_key, urls())
             kind = IssuedCertificate.Kind.PERSON
         else:
             cert = pki.issue_event_certificate(
@@ -110,7 +110,9 @@ def do_issue_seal_certificate(seal: pki.SealIdentity, public_key: PublicKey) -> 
 
 
 def do_revoke_certificate(
-    serial: int, *, reason: str = IssuedCertificate.Reason.UNSPECIFIED,
+    serial: int,
+    *,
+    reason: str = IssuedCertificate.Reason.UNSPECIFIED,
     when: dt.datetime | None = None,
 ) -> bool:
     """Revoke a certificate; returns False if it was already revoked. CRL and OCSP follow."""
@@ -122,5 +124,3 @@ def do_revoke_certificate(
         row.revocation_reason = reason
         row.save(update_fields=["revoked_at", "revocation_reason"])
     return True
-
-

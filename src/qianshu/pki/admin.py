@@ -9,10 +9,10 @@ class PlatformKeyAdmin(admin.ModelAdmin):
     exclude = ("wrapped_key",)
     readonly_fields = ("role", "certificate_der", "created_at")
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -23,5 +23,5 @@ class IssuedCertificateAdmin(admin.ModelAdmin):
     search_fields = ("subject", "serial_hex")
     readonly_fields = [f.name for f in IssuedCertificate._meta.fields]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None):
         return False

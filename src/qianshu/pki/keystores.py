@@ -10,7 +10,7 @@ from functools import cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from qianshu.signing.keys import Pkcs11KeyStore, PinKeyStore, SoftwareKeyStore
+from qianshu.signing.keys import PinKeyStore, Pkcs11KeyStore, SoftwareKeyStore
 
 
 def master_key() -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from typing import Any
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -12,6 +13,7 @@ from django.conf import settings
 from qianshu.pki.keystores import software_key_store
 from qianshu.pki.models import IssuedCertificate, PlatformKey
 from qianshu.signing import pki
+from qianshu.signing.pki import CertifiedKey, PlatformPki, PlatformRevocation
 from qianshu.signing.signers import KeySigner, to_asn1
 from qianshu.signing.timestamps import InProcessTimeStamper, TimeStampAuthority
 from qianshu.signing.verify import TrustSettings
@@ -59,8 +61,8 @@ def lookup_issued(serial: int) -> tuple[x509.Certificate, pki.CertificateStatus]
 class Platform:
     """The loaded platform: PKI, TSA, the platform's own certifying signer, revocation."""
 
-    pki: pki.PlatformPki
-    platform: pki.CertifiedKey
+    pki: PlatformPki
+    platform: CertifiedKey
     fingerprint: str
 
     @property
@@ -76,11 +78,11 @@ class Platform:
         return KeySigner(self.platform.key, self.platform.certificate, self.pki.chain)
 
     @property
-    def revocation(self) -> pki.PlatformRevocation:
+    def revocation(self) -> PlatformRevocation:
         # Revocation state is read from the database on every call, never cached.
-        return pki.PlatformRevocation(self.pki, _status, _revoked)
+        return PlatformRevocation(self.pki, _status, _revoked)
 
-    def trust(self, extra_roots: tuple = ()) -> TrustSettings:  # type: ignore[type-arg]
+    def trust(self, extra_roots: tuple[Any, ...] = ()) -> TrustSettings:
         return TrustSettings(roots=(to_asn1(self.pki.root.certificate), *extra_roots))
 
 
@@ -107,13 +109,13 @@ def load_platform() -> Platform:
             return cached
     store = software_key_store()
 
-    def certified(role: str) -> pki.CertifiedKey:
+    def certified(role: str) -> CertifiedKey:
         row = rows[role]
         key = store.unwrap(bytes(row.wrapped_key), f"pki:{role}")
-        return pki.CertifiedKey(x509.load_der_x509_certificate(bytes(row.certificate_der)), key)
+        return CertifiedKey(x509.load_der_x509_certificate(bytes(row.certificate_der)), key)
 
     loaded = Platform(
-        pki=pki.PlatformPki(
+        pki=PlatformPki(
             root=certified("root"),
             issuing=certified("issuing"),
             tsa=certified("tsa"),

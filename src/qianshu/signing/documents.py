@@ -46,14 +46,16 @@ def _bytes_reserved(signer: signers.Signer | None, timestamper: TimeStamper | No
     and verifiers have less hex to tokenise."""
     der = _CMS_OVERHEAD
     if signer is not None:
-        der += len(signer.signing_cert.dump()) + sum(
-            len(c.dump()) for c in signer.cert_registry
-        )
+        cert = signer.signing_cert
+        der += len(cert.dump()) if cert is not None else 2048
+        der += sum(len(c.dump()) for c in signer.cert_registry)
         der += getattr(getattr(signer, "key", None), "max_signature_size", 512)
     if timestamper is not None:
         authority = getattr(timestamper, "authority", None)
         der += authority.token_size_hint if authority is not None else 8192
     return 2 * der
+
+
 _MAX_FIELD_NAME = 64
 
 
@@ -87,14 +89,14 @@ class SignatureDetails:
 def _reader(data: bytes, *, strict: bool = True) -> PdfFileReader:
     try:
         return PdfFileReader(io.BytesIO(data), strict=strict)
-    except Exception as exc:  # noqa: BLE001 - any parser failure means a broken PDF
+    except Exception as exc:
         raise PdfError(f"cannot read the PDF: {type(exc).__name__}: {exc}") from exc
 
 
 def _writer(data: bytes) -> IncrementalPdfFileWriter:
     try:
         return IncrementalPdfFileWriter(io.BytesIO(data), strict=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise PdfError(f"cannot open the PDF for signing: {type(exc).__name__}: {exc}") from exc
 
 
@@ -109,7 +111,7 @@ def page_count(data: bytes) -> int:
         return int(_reader(data).root["/Pages"]["/Count"])
     except PdfError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise PdfError(f"cannot count pages: {exc}") from exc
 
 
@@ -121,7 +123,7 @@ def signature_fields(data: bytes) -> dict[str, bool]:
             name: value is not None
             for name, value, _ in fields.enumerate_sig_fields(reader, filled_status=None)
         }
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise PdfError(f"cannot list signature fields: {exc}") from exc
 
 
@@ -141,8 +143,11 @@ def _declare(
         if r.width <= 1 or r.height <= 1:
             raise FieldError(f"field {spec.name!r} is too small")
         tolerance = 1.0
-        if r.x1 < -tolerance or r.y1 < -tolerance or r.x2 > width + tolerance or (
-            r.y2 > height + tolerance
+        if (
+            r.x1 < -tolerance
+            or r.y1 < -tolerance
+            or r.x2 > width + tolerance
+            or (r.y2 > height + tolerance)
         ):
             raise FieldError(f"field {spec.name!r} lies outside its page")
     existing = signature_fields(data)
@@ -160,7 +165,7 @@ def _declare(
                     box=tuple(round(v, 3) for v in spec.rect.as_tuple()),  # type: ignore[arg-type]
                 ),
             )
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise FieldError(f"cannot declare signature fields: {exc}") from exc
     return writer
 
@@ -176,7 +181,7 @@ def declare_fields(
     out = io.BytesIO()
     try:
         writer.write(out)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise PdfError(f"cannot write the PDF: {exc}") from exc
     return out.getvalue()
 
@@ -233,7 +238,7 @@ def _sign(
         )
     except SigningError:
         raise
-    except Exception as exc:  # noqa: BLE001 - pyHanko and key errors come in many types
+    except Exception as exc:
         raise SignatureError(f"signing failed: {type(exc).__name__}: {exc}") from exc
     return out.getvalue()
 
@@ -373,6 +378,6 @@ def finish_document(
         )
     except SigningError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise SignatureError(f"finishing failed: {type(exc).__name__}: {exc}") from exc
     return out.getvalue()

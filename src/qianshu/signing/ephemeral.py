@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 
@@ -75,15 +76,17 @@ class EphemeralPlatform:
         return TrustSettings(roots=(to_asn1(self.pki.root.certificate),))
 
     @property
-    def trust_roots(self) -> list:  # type: ignore[type-arg]
+    def trust_roots(self) -> list[Any]:
         return [to_asn1(self.pki.root.certificate)]
 
     def person_signer(self, name: str, key: SigningKey | None = None) -> KeySigner:
         key = key or _key(self.key_algorithm)
         cert = self._remember(
             pki.issue_person_certificate(
-                self.pki.issuing, pki.PersonIdentity(name, pki.new_subject_id()),
-                key.public_key, self.urls,
+                self.pki.issuing,
+                pki.PersonIdentity(name, pki.new_subject_id()),
+                key.public_key,
+                self.urls,
             )
         )
         return KeySigner(key, cert, self.pki.chain)
@@ -96,7 +99,8 @@ class EphemeralPlatform:
             pki.issue_seal_certificate(
                 self.pki.issuing,
                 pki.SealIdentity(org_name, credit_code, seal_name, pki.new_subject_id()),
-                key.public_key, self.urls,
+                key.public_key,
+                self.urls,
             )
         )
         return KeySigner(key, cert, self.pki.chain)
@@ -148,13 +152,19 @@ def procurement_contract(
     def turn(signer: KeySigner, placements: list[documents.Placement], who: str) -> None:
         revisions.append(
             documents.sign_turn(
-                revisions[-1], placements, signer=signer, timestamper=ts,
+                revisions[-1],
+                placements,
+                signer=signer,
+                timestamper=ts,
                 details=documents.SignatureDetails(reason=f"{who}签署", location="Qianshu"),
             )
         )
 
-    turn(platform.person_signer("张三"), [documents.Placement("supplier-rep", signature)],
-         "供应商代表")
+    turn(
+        platform.person_signer("张三"),
+        [documents.Placement("supplier-rep", signature)],
+        "供应商代表",
+    )
     parts = stamps.slice_image(seal, pages)
     turn(
         platform.seal_signer("厦门某某供应链有限公司", SUPPLIER_CODE, "公章"),
@@ -162,8 +172,9 @@ def procurement_contract(
         + [documents.Placement(f"supplier-cps-{i}", parts[i]) for i in range(pages)],
         "供应商",
     )
-    turn(platform.person_signer("李四"), [documents.Placement("buyer-rep", signature)],
-         "采购人代表")
+    turn(
+        platform.person_signer("李四"), [documents.Placement("buyer-rep", signature)], "采购人代表"
+    )
     turn(
         platform.seal_signer("某某大学招标办公室", BUYER_CODE, "合同专用章"),
         [documents.Placement("tender-seal", seal)],
@@ -171,7 +182,9 @@ def procurement_contract(
     )
     revisions.append(
         documents.finish_document(
-            revisions[-1], timestamper=ts, revocation=platform.revocation,
+            revisions[-1],
+            timestamper=ts,
+            revocation=platform.revocation,
             trust_roots=platform.trust_roots,
         )
     )

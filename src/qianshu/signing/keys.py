@@ -53,7 +53,7 @@ def hash_algorithm(name: str) -> hashes.HashAlgorithm:
 
 
 def generate_private_key(algorithm: str = "ec-p256") -> PrivateKey:
-    """Generate a new private key in memory (``ec-p256``, ``ec-p384``, ``rsa-2048``, ``rsa-3072``)."""
+    """Generate a private key in memory: ``ec-p256``, ``ec-p384``, ``rsa-2048`` or ``rsa-3072``."""
     if algorithm == "ec-p256":
         return ec.generate_private_key(ec.SECP256R1())
     if algorithm == "ec-p384":
@@ -333,7 +333,7 @@ class Pkcs11KeyStore:
         from pkcs11.util.ec import encode_named_curve_parameters
 
         key_id = os.urandom(16)
-        attrs = {"store": True, "label": label, "id": key_id}
+        attrs: dict[str, Any] = {"store": True, "label": label, "id": key_id}
         try:
             with self.lock:
                 if algorithm.startswith("ec-"):
@@ -345,16 +345,20 @@ class Pkcs11KeyStore:
                     )
                     params.generate_keypair(
                         **attrs,
-                        private_template={pkcs11.Attribute.SENSITIVE: True,
-                                          pkcs11.Attribute.EXTRACTABLE: False},
+                        private_template={
+                            pkcs11.Attribute.SENSITIVE: True,
+                            pkcs11.Attribute.EXTRACTABLE: False,
+                        },
                     )
                 elif algorithm.startswith("rsa-"):
                     self._session.generate_keypair(
                         pkcs11.KeyType.RSA,
                         int(algorithm[4:]),
                         **attrs,
-                        private_template={pkcs11.Attribute.SENSITIVE: True,
-                                          pkcs11.Attribute.EXTRACTABLE: False},
+                        private_template={
+                            pkcs11.Attribute.SENSITIVE: True,
+                            pkcs11.Attribute.EXTRACTABLE: False,
+                        },
                     )
                 else:
                     raise KeyError(algorithm)
@@ -378,7 +382,9 @@ class Pkcs11KeyStore:
                 )
                 public: Any
                 if pub.key_type == pkcs11.KeyType.EC:
-                    public = serialization.load_der_public_key(encode_ec_public_key(pub))
+                    public = serialization.load_der_public_key(
+                        encode_ec_public_key(pub)  # type: ignore[arg-type]
+                    )
                 else:
                     public = rsa.RSAPublicNumbers(
                         int.from_bytes(pub[pkcs11.Attribute.PUBLIC_EXPONENT], "big"),

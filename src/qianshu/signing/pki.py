@@ -132,7 +132,7 @@ class CertificateStatus:
     reason: x509.ReasonFlags | None = None
 
 
-def _digest_for(key: SigningKey) -> hashes.HashAlgorithm:
+def _digest_for(key: SigningKey) -> hashes.SHA256:
     return hashes.SHA256()
 
 
@@ -188,7 +188,9 @@ def _distribution(
                 x509.UniformResourceIdentifier(urls.ocsp(issuer_id)),
             ),
         )
-    return builder.add_extension(x509.AuthorityInformationAccess(access), critical=False).add_extension(
+    return builder.add_extension(
+        x509.AuthorityInformationAccess(access), critical=False
+    ).add_extension(
         x509.CRLDistributionPoints(
             [
                 x509.DistributionPoint(
@@ -281,8 +283,12 @@ def create_issuing_ca(
         (NameOID.COMMON_NAME, f"{name} Issuing CA"),
     )
     builder = _builder(
-        subject, root.certificate.subject, key.public_key, now,
-        min(now + dt.timedelta(days=365 * years), root.certificate.not_valid_after_utc), None,
+        subject,
+        root.certificate.subject,
+        key.public_key,
+        now,
+        min(now + dt.timedelta(days=365 * years), root.certificate.not_valid_after_utc),
+        None,
     )
     builder = builder.add_extension(
         x509.BasicConstraints(ca=True, path_length=0), critical=True
@@ -292,8 +298,14 @@ def create_issuing_ca(
 
 
 def _issue_service(
-    name: str, role: str, issuing: CertifiedKey, key: SigningKey, urls: PkiUrls,
-    eku: x509.ObjectIdentifier, now: dt.datetime, years: int,
+    name: str,
+    role: str,
+    issuing: CertifiedKey,
+    key: SigningKey,
+    urls: PkiUrls,
+    eku: x509.ObjectIdentifier,
+    now: dt.datetime,
+    years: int,
 ) -> CertifiedKey:
     subject = _name(
         (NameOID.COUNTRY_NAME, "CN"),
@@ -301,8 +313,12 @@ def _issue_service(
         (NameOID.COMMON_NAME, f"{name} {role}"),
     )
     builder = _builder(
-        subject, issuing.certificate.subject, key.public_key, now,
-        min(now + dt.timedelta(days=365 * years), issuing.certificate.not_valid_after_utc), None,
+        subject,
+        issuing.certificate.subject,
+        key.public_key,
+        now,
+        min(now + dt.timedelta(days=365 * years), issuing.certificate.not_valid_after_utc),
+        None,
     )
     builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
     builder = builder.add_extension(_SERVICE_KU, critical=True)
@@ -330,8 +346,14 @@ def create_platform_pki(
     root = create_root_ca(name, root_key, now=now)
     issuing = create_issuing_ca(name, root, issuing_key, urls, now=now)
     tsa = _issue_service(
-        name, "Time Stamping Authority", issuing, tsa_key, urls,
-        ExtendedKeyUsageOID.TIME_STAMPING, now, 10,
+        name,
+        "Time Stamping Authority",
+        issuing,
+        tsa_key,
+        urls,
+        ExtendedKeyUsageOID.TIME_STAMPING,
+        now,
+        10,
     )
     ocsp_cert = _issue_service(
         name, "OCSP Responder", issuing, ocsp_key, urls, ExtendedKeyUsageOID.OCSP_SIGNING, now, 2
@@ -377,7 +399,11 @@ def issue_person_certificate(
         (NameOID.SERIAL_NUMBER, person.subject_id),
     )
     return _issue_end_entity(
-        issuing, subject, public_key, urls, now - dt.timedelta(minutes=5),
+        issuing,
+        subject,
+        public_key,
+        urls,
+        now - dt.timedelta(minutes=5),
         now + dt.timedelta(days=days),
     )
 
@@ -402,7 +428,11 @@ def issue_event_certificate(
         (NameOID.ORGANIZATIONAL_UNIT_NAME, f"Event {event_id}"),
     )
     return _issue_end_entity(
-        issuing, subject, public_key, urls, now - dt.timedelta(minutes=5),
+        issuing,
+        subject,
+        public_key,
+        urls,
+        now - dt.timedelta(minutes=5),
         now + dt.timedelta(hours=hours),
     )
 
@@ -442,7 +472,11 @@ def issue_seal_certificate(
         (NameOID.SERIAL_NUMBER, seal.seal_id),
     )
     return _issue_end_entity(
-        issuing, subject, public_key, urls, now - dt.timedelta(minutes=5),
+        issuing,
+        subject,
+        public_key,
+        urls,
+        now - dt.timedelta(minutes=5),
         now + dt.timedelta(days=days),
     )
 
@@ -477,9 +511,7 @@ def build_crl(
             item = item.add_extension(x509.CRLReason(entry.reason), critical=False)
         builder = builder.add_revoked_certificate(item.build())
     key = ca._ca_private_key()
-    return builder.sign(key.private_key, _digest_for(key)).public_bytes(
-        serialization.Encoding.DER
-    )
+    return builder.sign(key.private_key, _digest_for(key)).public_bytes(serialization.Encoding.DER)
 
 
 def _ocsp_error(status: ocsp.OCSPResponseStatus) -> bytes:
@@ -520,9 +552,7 @@ def ocsp_response(
     if nonce is not None:
         builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
     key = responder._ca_private_key()
-    return builder.sign(key.private_key, _digest_for(key)).public_bytes(
-        serialization.Encoding.DER
-    )
+    return builder.sign(key.private_key, _digest_for(key)).public_bytes(serialization.Encoding.DER)
 
 
 def answer_ocsp_request(

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from asn1crypto import tsp
 from pyhanko.sign import attributes
 from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign.signers import Signer
@@ -67,7 +67,7 @@ class KeySigner(Signer):
         super().__init__(
             signing_cert=to_asn1(certificate),
             cert_registry=store,
-            embed_roots=False  # the root is configured by the relying party,
+            embed_roots=False,  # the root is configured by the relying party,
         )
         self.key = key
         self.signed_attr_prov_spec = _PadesSignedAttributes(self.signing_cert)

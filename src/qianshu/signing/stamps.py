@@ -64,7 +64,7 @@ class StampImage:
             sha256 = hashlib.sha256(rgba.tobytes()).hexdigest()
         rgb = rgba.convert("RGB").tobytes()
         alpha_band = rgba.getchannel("A")
-        alpha_lo, _ = alpha_band.getextrema()  # type: ignore[misc]
+        alpha_lo, _ = alpha_band.getextrema()
         alpha = None if alpha_lo == 255 else zlib.compress(alpha_band.tobytes(), 6)
         return cls(rgba.width, rgba.height, zlib.compress(rgb, 6), alpha, sha256)
 
@@ -117,7 +117,9 @@ class _EncodedImageContent(PdfContent):
             category=ResourceType.XOBJECT, name=pdf_name(self.name), value=self._xobject()
         )
         return b"q %d 0 0 %d 0 0 cm %s Do Q" % (
-            self.image.width, self.image.height, self.name.encode("ascii"),
+            self.image.width,
+            self.image.height,
+            self.name.encode("ascii"),
         )
 
 
@@ -158,10 +160,11 @@ def render_text_image(
         raise ImageError("stamp text must be 1 to 200 characters")
     font = _font(font_path, int(height_px * 0.75))
     left, top, right, bottom = font.getbbox(text)
-    img = Image.new("RGBA", (right - left + 8, height_px), color + (0,))
+    img = Image.new("RGBA", (int(right - left) + 8, height_px), (*color, 0))
     draw = ImageDraw.Draw(img)
-    draw.text((4 - left, (height_px - (bottom - top)) // 2 - top), text, font=font,
-              fill=color + (255,))
+    draw.text(
+        (4 - left, (height_px - (bottom - top)) // 2 - top), text, font=font, fill=(*color, 255)
+    )
     out = io.BytesIO()
     img.save(out, "PNG", optimize=False)
     return out.getvalue()

@@ -139,11 +139,13 @@ class TimeStampAuthority:
         tst_info = tsp.TSTInfo(info)
         try:
             token = self._sign(tst_info.dump(), now, include_certs=bool(request["cert_req"].native))
-        except Exception as exc:  # noqa: BLE001 - a key failure is a TSA failure
+        except Exception as exc:
             raise TimestampError(f"the TSA could not sign: {type(exc).__name__}") from exc
         return tsp.TimeStampResp(
-            {"status": tsp.PKIStatusInfo({"status": tsp.PKIStatus("granted")}),
-             "time_stamp_token": token}
+            {
+                "status": tsp.PKIStatusInfo({"status": tsp.PKIStatus("granted")}),
+                "time_stamp_token": token,
+            }
         )
 
     def _sign(self, tst_info: bytes, now: dt.datetime, *, include_certs: bool) -> cms.ContentInfo:

@@ -31,13 +31,13 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation.status import SignatureStatus
 from pyhanko.sign.validation import pdf_embedded
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.status import (
     DocumentTimestampStatus,
     PdfSignatureStatus,
     SignatureCoverageLevel,
+    SignatureStatus,
 )
 from pyhanko_certvalidator import ValidationContext
 
@@ -181,14 +181,14 @@ def _chain_names(status: SignatureStatus) -> tuple[str, ...]:
 def _readers(data: bytes) -> tuple[PdfFileReader, bool]:
     try:
         return PdfFileReader(io.BytesIO(data), strict=True), True
-    except Exception as strict_exc:  # noqa: BLE001
+    except Exception as strict_exc:
         if "hybrid" in str(strict_exc).lower():
             raise _CannotValidate(
                 "cannot be validated (hybrid xref): the file mixes cross-reference styles"
             ) from strict_exc
         try:
             return PdfFileReader(io.BytesIO(data), strict=False), False
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _CannotValidate(f"the PDF cannot be read: {type(exc).__name__}") from exc
 
 
@@ -214,12 +214,12 @@ class _Dss:
         for ref in dss.ocsps:
             try:
                 ocsps.append(asn1_ocsp.OCSPResponse.load(ref.get_object().data))
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
                 continue
         for ref in dss.crls:
             try:
                 crls.append(asn1_crl.CertificateList.load(ref.get_object().data))
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
                 continue
         try:
             certs = tuple(dss.load_certs())
@@ -236,13 +236,13 @@ class _Dss:
                 for single in basic["tbs_response_data"]["responses"]:
                     if single["cert_status"].name == "good":
                         serials.add(single["cert_id"]["serial_number"].native)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
                 continue
         for crl in self.crls:
             try:
                 for entry in crl["tbs_cert_list"]["revoked_certificates"] or ():
                     serials.discard(entry["user_certificate"].native)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
                 continue
         return serials
 
@@ -337,7 +337,7 @@ async def _signature_report(
         indic = status.trust_problem_indic
         problems.append(
             "the signer's certificate chain is not trusted"
-            + (f" ({indic.name.lower()})" if indic is not None else "")
+            + (f" ({indic.standard_name.lower()})" if indic is not None else "")
         )
         verdict = max(verdict, INDETERMINATE, key=_RANK.__getitem__)
     if timestamp is not None and not (timestamp.intact and timestamp.valid):
@@ -450,9 +450,7 @@ def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> Verifica
             strict_parser=strict,
             **base,
         )
-    doc_ts_revisions = [
-        s.signed_revision for s in embedded if s.sig_object_type == "/DocTimeStamp"
-    ]
+    doc_ts_revisions = [s.signed_revision for s in embedded if s.sig_object_type == "/DocTimeStamp"]
     last_doc_ts = max(doc_ts_revisions) if doc_ts_revisions else None
     dss = _Dss.read(reader)
     covered = dss.covered_serials()
@@ -464,9 +462,7 @@ def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> Verifica
     async def validate_all() -> tuple[SignatureReport, ...]:
         return tuple(
             [
-                await _signature_report(
-                    i, sig, trust, vc, dss, signed_fields, covered, last_doc_ts
-                )
+                await _signature_report(i, sig, trust, vc, dss, signed_fields, covered, last_doc_ts)
                 for i, sig in enumerate(embedded)
             ]
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -14,7 +15,7 @@ from qianshu.signing.signers import to_asn1
 from qianshu.signing.verify import TrustSettings
 
 
-def extra_roots(path: str | None = None) -> tuple:  # type: ignore[type-arg]
+def extra_roots(path: str | None = None) -> tuple[Any, ...]:
     """Certificates from the PEM bundle in ``QIANSHU_EXTRA_TRUST_ROOTS`` (or ``path``)."""
     path = path if path is not None else settings.QIANSHU_EXTRA_TRUST_ROOTS
     if not path:

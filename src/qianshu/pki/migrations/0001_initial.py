@@ -4,46 +4,96 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='PlatformKey',
+            name="PlatformKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('root', '根证书'), ('issuing', '签发 CA'), ('tsa', '时间戳服务'), ('ocsp', 'OCSP 响应'), ('platform', '平台签章')], max_length=16, unique=True)),
-                ('certificate_der', models.BinaryField()),
-                ('wrapped_key', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("root", "根证书"),
+                            ("issuing", "签发 CA"),
+                            ("tsa", "时间戳服务"),
+                            ("ocsp", "OCSP 响应"),
+                            ("platform", "平台签章"),
+                        ],
+                        max_length=16,
+                        unique=True,
+                    ),
+                ),
+                ("certificate_der", models.BinaryField()),
+                ("wrapped_key", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': '平台密钥',
-                'verbose_name_plural': '平台密钥',
+                "verbose_name": "平台密钥",
+                "verbose_name_plural": "平台密钥",
             },
         ),
         migrations.CreateModel(
-            name='IssuedCertificate',
+            name="IssuedCertificate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('serial_hex', models.CharField(max_length=42, unique=True)),
-                ('issuer_role', models.CharField(max_length=16)),
-                ('kind', models.CharField(choices=[('ca', 'CA'), ('service', '服务'), ('person', '个人'), ('seal', '印章'), ('event', '事件证书')], max_length=16)),
-                ('subject', models.CharField(max_length=500)),
-                ('certificate_der', models.BinaryField()),
-                ('not_before', models.DateTimeField()),
-                ('not_after', models.DateTimeField()),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('revocation_reason', models.CharField(blank=True, choices=[('unspecified', '未指明'), ('key_compromise', '密钥泄露'), ('affiliation_changed', '隶属关系变更'), ('superseded', '已被取代'), ('cessation_of_operation', '停止使用')], max_length=32)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("serial_hex", models.CharField(max_length=42, unique=True)),
+                ("issuer_role", models.CharField(max_length=16)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("ca", "CA"),
+                            ("service", "服务"),
+                            ("person", "个人"),
+                            ("seal", "印章"),
+                            ("event", "事件证书"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("subject", models.CharField(max_length=500)),
+                ("certificate_der", models.BinaryField()),
+                ("not_before", models.DateTimeField()),
+                ("not_after", models.DateTimeField()),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "revocation_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("unspecified", "未指明"),
+                            ("key_compromise", "密钥泄露"),
+                            ("affiliation_changed", "隶属关系变更"),
+                            ("superseded", "已被取代"),
+                            ("cessation_of_operation", "停止使用"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': '已签发证书',
-                'verbose_name_plural': '已签发证书',
-                'indexes': [models.Index(fields=['issuer_role', 'revoked_at'], name='pki_issuedc_issuer__75e988_idx')],
+                "verbose_name": "已签发证书",
+                "verbose_name_plural": "已签发证书",
+                "indexes": [
+                    models.Index(
+                        fields=["issuer_role", "revoked_at"], name="pki_issuedc_issuer__75e988_idx"
+                    )
+                ],
             },
         ),
     ]

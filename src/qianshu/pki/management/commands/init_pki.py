@@ -7,17 +7,18 @@ from qianshu.pki.platform import is_initialised, load_platform
 class Command(BaseCommand):
     help = "Create the platform PKI (root CA, issuing CA, TSA, OCSP responder) if absent."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("--name", help="organisation name in the CA certificates")
         parser.add_argument(
-            "--force", action="store_true",
+            "--force",
+            action="store_true",
             help="replace an existing PKI (development only: earlier signatures become untrusted)",
         )
         parser.add_argument(
             "--if-absent", action="store_true", help="do nothing (exit 0) when a PKI exists"
         )
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         if options["if_absent"] and is_initialised():
             self.stdout.write("Platform PKI already initialised.")
             return
@@ -29,4 +30,6 @@ class Command(BaseCommand):
                 "it (every certificate issued so far becomes untrusted)."
             ) from None
         root = load_platform().pki.root.certificate
-        self.stdout.write(self.style.SUCCESS(f"Platform PKI created: {root.subject.rfc4514_string()}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Platform PKI created: {root.subject.rfc4514_string()}")
+        )

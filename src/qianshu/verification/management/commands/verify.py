@@ -16,14 +16,14 @@ class Command(BaseCommand):
         "2 cannot be validated."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("file", help="the PDF to verify ('-' reads standard input)")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
         parser.add_argument(
             "--trust", metavar="PEM", help="also trust the root certificates in this PEM bundle"
         )
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         name = options["file"]
         try:
             data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
