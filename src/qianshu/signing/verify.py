@@ -21,7 +21,6 @@ import asyncio
 import datetime as dt
 import hashlib
 import io
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -41,9 +40,11 @@ from pyhanko.sign.validation.status import (
 )
 from pyhanko_certvalidator import ValidationContext
 
+from qianshu.signing.errors import SigningError
+from qianshu.signing.isolation import Limits, run_limited
+
 VALID, INVALID, INDETERMINATE = "valid", "invalid", "indeterminate"
 _RANK = {VALID: 0, INDETERMINATE: 1, INVALID: 2}
-_EOF_RE = re.compile(rb"%%EOF[\r\n\t\f\x00 ]*\Z")
 _MOD_LEVELS = {
     ModificationLevel.NONE: "none",
     ModificationLevel.LTA_UPDATES: "lta_updates",
@@ -428,10 +429,28 @@ def verify_pdf(data: bytes, trust: TrustSettings) -> VerificationReport:
         )
 
 
+def verify_pdf_limited(
+    data: bytes, trust: TrustSettings, limits: Limits | None = None
+) -> VerificationReport:
+    """:func:`verify_pdf` in a child process with CPU and memory limits (for uploads)."""
+    try:
+        return run_limited(verify_pdf, data, trust, limits=limits or Limits())
+    except SigningError as exc:
+        return VerificationReport(
+            verdict=INDETERMINATE,
+            reason=f"cannot be validated: {exc}",
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+        )
+
+
 def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> VerificationReport:
     if not data.lstrip()[:1024].startswith(b"%PDF-") and b"%PDF-" not in data[:1024]:
         raise _CannotValidate("cannot be validated: the file is not a PDF")
-    if not _EOF_RE.search(data[-4096:]):
+    last_eof = data.rfind(b"%%EOF")
+    if last_eof < 0:
+        raise _CannotValidate("cannot be validated: the PDF is truncated (no %%EOF marker)")
+    if data[last_eof + 5 :].strip(b"\r\n\t\f\x00 "):
         return VerificationReport(
             verdict=INVALID,
             reason="data was appended after the end of the PDF (after the last %%EOF)",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from qianshu.signing.verify import VALID, format_report, verify_pdf
+from qianshu.signing.verify import VALID, format_report, verify_pdf_limited
 from qianshu.verification.trust import verifier_trust
 
 EXIT_CODES = {"valid": 0, "invalid": 1, "indeterminate": 2}
@@ -29,7 +29,7 @@ class Command(BaseCommand):
             data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
         except OSError as exc:
             raise CommandError(f"cannot read {name}: {exc.strerror}") from None
-        report = verify_pdf(data, verifier_trust(options["trust"]))
+        report = verify_pdf_limited(data, verifier_trust(options["trust"]))
         if options["json"]:
             self.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         else:

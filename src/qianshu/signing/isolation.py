@@ -1,0 +1,82 @@
+"""Run untrusted-input parsing in a child process with CPU-time and memory limits.
+
+A hostile PDF can make a parser spin or allocate without bound. :func:`run_limited` forks a
+child, sets ``RLIMIT_CPU`` and ``RLIMIT_AS`` there, runs the function and sends its (picklable)
+result back. If the child exceeds a limit, is killed or crashes, :class:`LimitExceeded` is
+raised in the parent, which is never affected.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, TypeVar
+
+from qianshu.signing.errors import SigningError
+
+T = TypeVar("T")
+
+
+class LimitExceeded(SigningError):
+    """The work exceeded its CPU time, memory or wall-clock limit, or its process died."""
+
+    code = "limit_exceeded"
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_seconds: int = 30
+    memory_bytes: int = 1536 * 1024 * 1024
+    wall_seconds: float = 60.0
+
+
+def _child(conn: Connection, limits: Limits, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        result = fn(*args)
+        conn.send(("ok", result))
+    except MemoryError:
+        conn.send(("limit", "memory limit exceeded"))
+    except BaseException as exc:  # noqa: BLE001 - report anything to the parent
+        conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"))
+    finally:
+        conn.close()
+
+
+def run_limited(fn: Callable[..., T], *args: Any, limits: Limits = Limits()) -> T:
+    """Call ``fn(*args)`` in a forked child under ``limits`` and return its result.
+
+    ``fn`` must be a module-level function with picklable arguments and result. Exceptions
+    in the child come back as :class:`SigningError` (never re-raised as their own type).
+    """
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_child, args=(child, limits, fn, args), daemon=True)
+    process.start()
+    child.close()
+    try:
+        if not parent.poll(limits.wall_seconds):
+            raise LimitExceeded(f"took longer than {limits.wall_seconds:g} s")
+        try:
+            status, value = parent.recv()
+        except EOFError:
+            process.join(5)
+            raise LimitExceeded(
+                f"the worker process died (exit code {process.exitcode}): "
+                "CPU or memory limit exceeded"
+            ) from None
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join(5)
+        parent.close()
+    if status == "ok":
+        return value  # type: ignore[no-any-return]
+    if status == "limit":
+        raise LimitExceeded(str(value))
+    raise SigningError(f"isolated call failed: {value}")

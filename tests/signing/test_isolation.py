@@ -1,0 +1,66 @@
+"""Resource-limited execution of untrusted parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from qianshu.signing.ephemeral import EphemeralPlatform
+from qianshu.signing.errors import SigningError
+from qianshu.signing.isolation import LimitExceeded, Limits, run_limited
+from qianshu.signing.verify import verify_pdf_limited
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def _hog() -> bytes:
+    blocks = []
+    while True:
+        blocks.append(bytearray(50 * 1024 * 1024))
+
+
+def _fail() -> None:
+    raise KeyError("boom")
+
+
+def test_result_comes_back() -> None:
+    assert run_limited(_square, 12) == 144
+
+
+def test_cpu_limit_stops_a_spinning_parser() -> None:
+    with pytest.raises(LimitExceeded):
+        run_limited(_spin, limits=Limits(cpu_seconds=1, wall_seconds=10))
+
+
+def test_memory_limit_stops_a_hog() -> None:
+    with pytest.raises(LimitExceeded):
+        run_limited(_hog, limits=Limits(memory_bytes=400 * 1024 * 1024, wall_seconds=20))
+
+
+def test_wall_clock_limit() -> None:
+    import time
+
+    with pytest.raises(LimitExceeded):
+        run_limited(time.sleep, 5, limits=Limits(wall_seconds=0.5))
+
+
+def test_child_errors_become_signing_errors() -> None:
+    with pytest.raises(SigningError) as info:
+        run_limited(_fail)
+    assert "KeyError" in str(info.value)
+
+
+def test_limited_verification_reports_instead_of_raising() -> None:
+    platform = EphemeralPlatform()
+    report = verify_pdf_limited(b"%PDF-1.7\n" + b"0" * 100, platform.trust)
+    assert report.verdict == "indeterminate"
+    report = verify_pdf_limited(
+        b"%PDF-1.7\n%%EOF\n", platform.trust, Limits(memory_bytes=1, wall_seconds=10)
+    )
+    assert report.verdict == "indeterminate"
