@@ -56,9 +56,7 @@ def rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 def base_document() -> bytes:
     """A 1-page contract with one declared, empty signature field."""
     pdf = make_test_pdf(pages=1)
-    return documents.declare_fields(
-        pdf, [documents.FieldSpec(FIELD, 0, RECT)], page_sizes=[(595.28, 841.89)]
-    )
+    return documents.declare_fields(pdf, [documents.FieldSpec(FIELD, 0, RECT)])
 
 
 def seal_png() -> bytes:

@@ -168,7 +168,6 @@ def _signed_document(platform) -> bytes:  # type: ignore[no-untyped-def]
         [documents.FieldSpec("sig", 0, stamps.Rect(60, 60, 200, 120))],
         certifier=platform.certifier,
         timestamper=platform.timestamper,
-        page_sizes=[(595.28, 841.89)],
     )
     return documents.sign_turn(
         data,

@@ -97,7 +97,6 @@ def test_pdf_signed_with_pin_unlocked_key_verifies() -> None:
         [documents.FieldSpec("sig", 0, stamps.Rect(50, 50, 200, 100))],
         certifier=platform.certifier,
         timestamper=platform.timestamper,
-        page_sizes=[(595, 842)],
     )
     image = stamps.StampImage.from_png(stamps.render_text_image("Alice"))
     signed = documents.sign_turn(
@@ -163,7 +162,6 @@ def test_pkcs11_keys_sign_pdfs(softhsm: Pkcs11KeyStore, algorithm: str) -> None:
         [documents.FieldSpec("seal", 0, stamps.Rect(300, 50, 420, 170))],
         certifier=platform.certifier,
         timestamper=platform.timestamper,
-        page_sizes=[(595, 842)],
     )
     image = stamps.StampImage.from_png(stamps.render_text_image("SEAL"))
     signed = documents.sign_turn(

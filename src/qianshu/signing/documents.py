@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from asn1crypto import cms
 from asn1crypto import crl as asn1_crl
@@ -105,16 +105,6 @@ def _check_field_name(name: str) -> None:
         raise FieldError(f"invalid field name {name!r}: 1-{_MAX_FIELD_NAME} ASCII chars, no dot")
 
 
-def page_count(data: bytes) -> int:
-    """Number of pages, read with pyHanko's strict reader."""
-    try:
-        return int(_reader(data).root["/Pages"]["/Count"])
-    except PdfError:
-        raise
-    except Exception as exc:
-        raise PdfError(f"cannot count pages: {exc}") from exc
-
-
 def signature_fields(data: bytes) -> dict[str, bool]:
     """Names of the signature fields in the PDF, each with whether it is already signed."""
     reader = _reader(data)
@@ -127,27 +117,56 @@ def signature_fields(data: bytes) -> dict[str, bool]:
         raise PdfError(f"cannot list signature fields: {exc}") from exc
 
 
-def _declare(
-    data: bytes, field_specs: Sequence[FieldSpec], page_sizes: Sequence[tuple[float, float]]
-) -> IncrementalPdfFileWriter:
+def page_boxes(data: bytes) -> list[Rect]:
+    """Each page's visible area (CropBox, else MediaBox) in its own, unrotated user space.
+
+    Field rectangles are expressed in this space (PDF points, origin bottom-left of the
+    unrotated page), which is what signature widget annotations use.
+    """
+    reader = _reader(data)
+    boxes = []
+    try:
+        count = int(reader.root["/Pages"]["/Count"])
+        for index in range(count):
+            page = reader.find_page_for_modification(index)[0].get_object()
+            box = _inherited(page, "/CropBox") or _inherited(page, "/MediaBox")
+            x1, y1, x2, y2 = (float(v) for v in box)
+            boxes.append(Rect(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)))
+    except Exception as exc:  # noqa: BLE001
+        raise PdfError(f"cannot read the page boxes: {type(exc).__name__}: {exc}") from exc
+    return boxes
+
+
+def _inherited(page: Any, key: str) -> Any:
+    node, depth = page, 0
+    while node is not None and depth < 64:
+        if key in node:
+            return node[key]
+        node = node.get("/Parent")
+        node = node.get_object() if node is not None else None
+        depth += 1
+    return None
+
+
+def _declare(data: bytes, field_specs: Sequence[FieldSpec]) -> IncrementalPdfFileWriter:
+    boxes = page_boxes(data)
     seen: set[str] = set()
     for spec in field_specs:
         _check_field_name(spec.name)
         if spec.name in seen or spec.name in (CERTIFICATION_FIELD, DOC_TIMESTAMP_FIELD):
             raise FieldError(f"field {spec.name!r} is declared twice")
         seen.add(spec.name)
-        if not 0 <= spec.page < len(page_sizes):
+        if not 0 <= spec.page < len(boxes):
             raise FieldError(f"field {spec.name!r} is on page {spec.page + 1}, which is missing")
-        width, height = page_sizes[spec.page]
-        r = spec.rect
+        box, r = boxes[spec.page], spec.rect
         if r.width <= 1 or r.height <= 1:
             raise FieldError(f"field {spec.name!r} is too small")
         tolerance = 1.0
         if (
-            r.x1 < -tolerance
-            or r.y1 < -tolerance
-            or r.x2 > width + tolerance
-            or (r.y2 > height + tolerance)
+            r.x1 < box.x1 - tolerance
+            or r.y1 < box.y1 - tolerance
+            or r.x2 > box.x2 + tolerance
+            or r.y2 > box.y2 + tolerance
         ):
             raise FieldError(f"field {spec.name!r} lies outside its page")
     existing = signature_fields(data)
@@ -170,14 +189,12 @@ def _declare(
     return writer
 
 
-def declare_fields(
-    data: bytes, field_specs: Sequence[FieldSpec], *, page_sizes: Sequence[tuple[float, float]]
-) -> bytes:
+def declare_fields(data: bytes, field_specs: Sequence[FieldSpec]) -> bytes:
     """Declare empty signature fields in an incremental update, without signing.
 
     For documents that are not certified (no DocMDP lock): later signers fill these fields.
     """
-    writer = _declare(data, field_specs, page_sizes)
+    writer = _declare(data, field_specs)
     out = io.BytesIO()
     try:
         writer.write(out)
@@ -192,15 +209,14 @@ def prepare_document(
     *,
     certifier: signers.Signer,
     timestamper: TimeStamper | None,
-    page_sizes: Sequence[tuple[float, float]],
     details: SignatureDetails = SignatureDetails(reason="Qianshu: document prepared for signing"),
     certify: bool = True,
 ) -> bytes:
     """Declare the signature fields and certify the document (DocMDP P=2, with timestamp).
 
-    ``page_sizes`` (from ingest) is used to check that every rectangle lies on its page.
+    Every rectangle must lie on its page (see :func:`page_boxes` for the coordinates).
     """
-    writer = _declare(data, field_specs, page_sizes)
+    writer = _declare(data, field_specs)
     meta = signers.PdfSignatureMetadata(
         field_name=CERTIFICATION_FIELD,
         certify=certify,

@@ -121,7 +121,6 @@ def procurement_contract(
     *,
     seal_png: bytes,
     signature_png: bytes,
-    page_size: tuple[float, float] = (595.28, 841.89),
 ) -> list[bytes]:
     """The seed 001 flow on ``pdf``: every revision, from prepared to finished (B-LTA).
 
@@ -130,10 +129,10 @@ def procurement_contract(
     """
     from qianshu.signing import documents, stamps
 
-    pages = documents.page_count(pdf)
-    sizes = [page_size] * pages
+    boxes = documents.page_boxes(pdf)
+    pages = len(boxes)
     last = pages - 1
-    slices = stamps.cross_page_slices(sizes, list(range(pages)), seal_size_pt=120)
+    slices = stamps.cross_page_slices(boxes, list(range(pages)), seal_size_pt=120)
     specs = [
         documents.FieldSpec("supplier-rep", last, stamps.Rect(60, 90, 210, 150)),
         documents.FieldSpec("supplier-seal", last, stamps.Rect(70, 160, 190, 280)),
@@ -144,9 +143,7 @@ def procurement_contract(
     signature = stamps.StampImage.from_png(signature_png)
     ts = platform.timestamper
     revisions = [
-        documents.prepare_document(
-            pdf, specs, certifier=platform.certifier, timestamper=ts, page_sizes=sizes
-        )
+        documents.prepare_document(pdf, specs, certifier=platform.certifier, timestamper=ts)
     ]
 
     def turn(signer: KeySigner, placements: list[documents.Placement], who: str) -> None:

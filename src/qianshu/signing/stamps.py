@@ -15,6 +15,7 @@ import hashlib
 import io
 import uuid
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -192,8 +193,8 @@ class Rect:
 
 
 def cross_page_slices(
-    page_sizes: list[tuple[float, float]] | tuple[tuple[float, float], ...],
-    pages: list[int] | tuple[int, ...],
+    page_boxes: Sequence[Rect],
+    pages: Sequence[int],
     *,
     seal_size_pt: float,
     center_y_pt: float | None = None,
@@ -201,8 +202,9 @@ def cross_page_slices(
     """Rectangles of a cross-page seal (骑缝章): one slice per page on the right page edge.
 
     The seal of ``seal_size_pt`` is cut vertically into ``len(pages)`` equal strips; strip *i*
-    sits flush with the right edge of page ``pages[i]``. Laid side by side (the pages fanned
-    out) the strips make the whole seal. ``center_y_pt`` defaults to the middle of each page.
+    sits flush with the right edge of page ``pages[i]`` (in the page's unrotated coordinates,
+    see :func:`qianshu.signing.documents.page_boxes`). Laid side by side — the pages fanned
+    out — the strips make the whole seal. ``center_y_pt`` defaults to the middle of each page.
     """
     if len(pages) < 2:
         raise ImageError("a cross-page seal needs at least two pages")
@@ -211,12 +213,13 @@ def cross_page_slices(
     strip = seal_size_pt / len(pages)
     out = []
     for page in pages:
-        if not 0 <= page < len(page_sizes):
+        if not 0 <= page < len(page_boxes):
             raise ImageError(f"page {page + 1} does not exist")
-        width, height = page_sizes[page]
-        cy = height / 2 if center_y_pt is None else center_y_pt
-        cy = min(max(cy, seal_size_pt / 2), height - seal_size_pt / 2)
-        out.append((page, Rect(width - strip, cy - seal_size_pt / 2, width, cy + seal_size_pt / 2)))
+        box = page_boxes[page]
+        half = seal_size_pt / 2
+        cy = (box.y1 + box.y2) / 2 if center_y_pt is None else center_y_pt
+        cy = min(max(cy, box.y1 + half), box.y2 - half)
+        out.append((page, Rect(box.x2 - strip, cy - half, box.x2, cy + half)))
     return out
 
 
