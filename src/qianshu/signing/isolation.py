@@ -76,7 +76,7 @@ def run_limited(fn: Callable[..., T], *args: Any, limits: Limits = Limits()) -> 
         process.join(5)
         parent.close()
     if status == "ok":
-        return value  # type: ignore[no-any-return]
+        return value
     if status == "limit":
         raise LimitExceeded(str(value))
     raise SigningError(f"isolated call failed: {value}")
