@@ -30,6 +30,7 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import pdf_embedded
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.status import (
@@ -42,6 +43,12 @@ from pyhanko_certvalidator import ValidationContext
 
 from qianshu.signing.errors import SigningError
 from qianshu.signing.isolation import Limits, run_limited
+from qianshu.signing.structure import (
+    changed_fields,
+    field_states,
+    shadowed_objects,
+    tail_is_single_trailer,
+)
 
 VALID, INVALID, INDETERMINATE = "valid", "invalid", "indeterminate"
 _RANK = {VALID: 0, INDETERMINATE: 1, INVALID: 2}
@@ -263,24 +270,40 @@ def _validation_context(
     )
 
 
-def _revocation_state(status: SignatureStatus) -> str:
+def _revocation_state(status: SignatureStatus, covered: bool) -> str:
     if status.revoked:
         return "revoked"
-    if status.trusted:
+    # "good" only when validation data in the file covers the certificate: with soft-fail
+    # checking and nothing embedded, nothing was actually looked up.
+    if status.trusted and covered:
         return "good"
-    return "unknown"
+    return "not_checked" if status.trusted else "unknown"
+
+
+@dataclass(frozen=True)
+class _Document:
+    """What every signature's check of one document shares."""
+
+    reader: PdfFileReader
+    trust: TrustSettings
+    vc: ValidationContext
+    dss: _Dss
+    signature_fields: frozenset[str]
+    covered_serials: frozenset[int]
+    last_doc_ts_revision: int | None
+    current_fields: dict[str, tuple[Any, Any]]
+
+
+def _really_changed(doc: _Document, embedded: pdf_embedded.EmbeddedPdfSignature) -> set[str]:
+    before = field_states(doc.reader.get_historical_root(embedded.signed_revision))
+    return changed_fields(before, doc.current_fields)
 
 
 async def _signature_report(
-    index: int,
-    embedded: pdf_embedded.EmbeddedPdfSignature,
-    trust: TrustSettings,
-    vc: ValidationContext,
-    dss: _Dss,
-    signed_fields: set[str],
-    covered_serials: set[int],
-    last_doc_ts_revision: int | None,
+    index: int, embedded: pdf_embedded.EmbeddedPdfSignature, doc: _Document
 ) -> SignatureReport:
+    trust, vc, dss = doc.trust, doc.vc, doc.dss
+    last_doc_ts_revision = doc.last_doc_ts_revision
     is_timestamp = embedded.sig_object_type == "/DocTimeStamp"
     status: PdfSignatureStatus | DocumentTimestampStatus
     if is_timestamp:
@@ -334,7 +357,7 @@ async def _signature_report(
     if status.revoked:
         problems.append("the signer's certificate was revoked")
         verdict = INVALID
-    elif not status.trusted:
+    elif not status.trusted and verdict == VALID:
         indic = status.trust_problem_indic
         problems.append(
             "the signer's certificate chain is not trusted"
@@ -353,7 +376,15 @@ async def _signature_report(
     changed: tuple[str, ...] = ()
     diff = status.diff_result
     if diff is not None and hasattr(diff, "changed_form_fields"):
-        changed = tuple(sorted(diff.changed_form_fields))
+        # pyHanko lists the fields that were allowed to change; keep the ones that did.
+        really = _really_changed(doc, embedded)
+        changed = tuple(
+            sorted(
+                name
+                for name in diff.changed_form_fields
+                if name in really or name in doc.signature_fields
+            )
+        )
     elif diff is not None:
         problems.append(f"suspicious change after signing: {diff}")
     if coverage not in ("entire_file", "entire_revision"):
@@ -365,10 +396,10 @@ async def _signature_report(
     if status.docmdp_ok is False:
         problems.append("changes after signing exceed what the certification allows")
         verdict = INVALID
-    other_changes = [name for name in changed if name not in signed_fields]
+    other_changes = [name for name in changed if name not in doc.signature_fields]
     if other_changes:
         warnings.append("form fields changed after this signature: " + ", ".join(other_changes))
-    ltv = status.signing_cert.serial_number in covered_serials
+    ltv = status.signing_cert.serial_number in doc.covered_serials
     if is_timestamp:
         pades = ""
     elif timestamp is None:
@@ -391,7 +422,7 @@ async def _signature_report(
         intact=bool(status.intact),
         valid=bool(status.valid),
         trusted=bool(status.trusted),
-        revocation=_revocation_state(status),
+        revocation=_revocation_state(status, ltv),
         signing_time=signing_time,
         signing_time_source=time_source,
         timestamp=timestamp,
@@ -453,13 +484,33 @@ def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> Verifica
     if data[last_eof + 5 :].strip(b"\r\n\t\f\x00 "):
         return VerificationReport(
             verdict=INVALID,
-            reason="data was appended after the end of the PDF (after the last %%EOF)",
+            reason="there is content after the last %%EOF marker: data was appended to the "
+            "file, or it is truncated",
             **base,
         )
     reader, strict = _readers(data)
     warnings: list[str] = []
     if not strict:
         warnings.append("the file is not well-formed; it was read with the lenient parser")
+        shadowed = shadowed_objects(reader, data)
+        if shadowed:
+            return VerificationReport(
+                verdict=INVALID,
+                reason="objects are defined again after the definitions the cross-reference "
+                "data uses, so viewers may show other content than was signed (objects "
+                + ", ".join(str(n) for n in shadowed[:10])
+                + ")",
+                warnings=tuple(warnings),
+                strict_parser=strict,
+                **base,
+            )
+    if not tail_is_single_trailer(reader, data):
+        return VerificationReport(
+            verdict=INVALID,
+            reason="data was hidden after the last revision (a repeated startxref / %%EOF)",
+            strict_parser=strict,
+            **base,
+        )
     embedded = list(reader.embedded_signatures)
     if not embedded:
         return VerificationReport(
@@ -471,20 +522,37 @@ def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> Verifica
         )
     doc_ts_revisions = [s.signed_revision for s in embedded if s.sig_object_type == "/DocTimeStamp"]
     last_doc_ts = max(doc_ts_revisions) if doc_ts_revisions else None
+    # pyHanko skips filled signature fields it cannot interpret (no or unknown /SubFilter):
+    # a value in a signature field that is not a verifiable signature is a forgery attempt.
+    filled = {str(name) for name, _, _ in enumerate_sig_fields(reader, filled_status=True)}
+    unverifiable = sorted(filled - {str(sig.field_name) for sig in embedded})
+    if unverifiable:
+        return VerificationReport(
+            verdict=INVALID,
+            reason="signature fields hold a value that is not a verifiable signature: "
+            + ", ".join(unverifiable),
+            warnings=tuple(warnings),
+            strict_parser=strict,
+            **base,
+        )
     dss = _Dss.read(reader)
-    covered = dss.covered_serials()
-    signed_fields = {str(sig.field_name) for sig in embedded}
-    # One validation context for the whole document: certificate paths and revocation
-    # checks shared by several signatures are computed once.
-    vc = _validation_context(trust, dss)
+    doc = _Document(
+        reader=reader,
+        trust=trust,
+        # One validation context for the whole document: certificate paths and revocation
+        # checks shared by several signatures are computed once.
+        vc=_validation_context(trust, dss),
+        dss=dss,
+        signature_fields=frozenset(
+            str(name) for name, _, _ in enumerate_sig_fields(reader, filled_status=None)
+        ),
+        covered_serials=frozenset(dss.covered_serials()),
+        last_doc_ts_revision=last_doc_ts,
+        current_fields=field_states(reader.root),
+    )
 
     async def validate_all() -> tuple[SignatureReport, ...]:
-        return tuple(
-            [
-                await _signature_report(i, sig, trust, vc, dss, signed_fields, covered, last_doc_ts)
-                for i, sig in enumerate(embedded)
-            ]
-        )
+        return tuple([await _signature_report(i, sig, doc) for i, sig in enumerate(embedded)])
 
     reports = asyncio.run(validate_all())
     worst = max((r.verdict for r in reports), key=_RANK.__getitem__)
