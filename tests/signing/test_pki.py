@@ -17,7 +17,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, N
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko_certvalidator import ValidationContext
 
-from qianshu.signing import pki
+from qianshu.signing import pki, revocation
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.errors import PkiError
 from qianshu.signing.keys import SoftwareSigningKey, generate_private_key
@@ -169,7 +169,7 @@ def test_ocsp_answers_good_revoked_unknown_and_garbage(platform: EphemeralPlatfo
     )
 
     def ask(signer_cert: x509.Certificate, nonce: bytes | None = None) -> ocsp.OCSPResponse:
-        der = pki.answer_ocsp_request(
+        der = revocation.answer_ocsp_request(
             _ocsp_request(signer_cert, issuing, nonce), issuing, platform.pki.ocsp, lookup
         )
         return ocsp.load_der_ocsp_response(der)
@@ -201,12 +201,12 @@ def test_ocsp_answers_good_revoked_unknown_and_garbage(platform: EphemeralPlatfo
         .sign(stranger_key, hashes.SHA256())
     )
     assert ask(stranger).certificate_status == ocsp.OCSPCertStatus.UNKNOWN
-    garbage = pki.answer_ocsp_request(b"\x30\x03junk", issuing, platform.pki.ocsp, lookup)
+    garbage = revocation.answer_ocsp_request(b"\x30\x03junk", issuing, platform.pki.ocsp, lookup)
     assert ocsp.load_der_ocsp_response(garbage).response_status == (
         ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     )
     other = EphemeralPlatform()
-    foreign = pki.answer_ocsp_request(
+    foreign = revocation.answer_ocsp_request(
         _ocsp_request(other.pki.tsa.certificate, other.pki.issuing.certificate, None),
         issuing,
         platform.pki.ocsp,
@@ -289,7 +289,7 @@ def test_ca_keys_must_be_software_keys(platform: EphemeralPlatform) -> None:
 
     ca = pki.CertifiedKey(platform.pki.issuing.certificate, Opaque())
     with pytest.raises(PkiError):
-        pki.build_crl(ca, [], crl_number=1)
+        revocation.build_crl(ca, [], crl_number=1)
 
 
 def test_certificates_load_round_trip(platform: EphemeralPlatform) -> None:

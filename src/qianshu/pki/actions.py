@@ -50,9 +50,7 @@ def do_init_pki(*, name: str | None = None, force: bool = False) -> None:
                 raise PkiAlreadyInitialised("the platform PKI already exists")
             PlatformKey.objects.all().delete()
             IssuedCertificate.objects.all().delete()
-        keys = {
-            str(role): SoftwareSigningKey(generate_private_key()) for role in PlatformKey.Role
-        }
+        keys = {str(role): SoftwareSigningKey(generate_private_key()) for role in PlatformKey.Role}
         hierarchy = pki.create_platform_pki(
             name, urls(), keys=(keys["root"], keys["issuing"], keys["tsa"], keys["ocsp"])
         )

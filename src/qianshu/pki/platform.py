@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from django.conf import settings
 
 from qianshu.pki.keystores import software_key_store
 from qianshu.pki.models import IssuedCertificate, PlatformKey
-from qianshu.signing import pki
-from qianshu.signing.pki import CertifiedKey, PlatformPki, PlatformRevocation
+from qianshu.signing import pki, revocation
+from qianshu.signing.pki import CertifiedKey, PlatformPki
+from qianshu.signing.revocation import PlatformRevocation
 from qianshu.signing.signers import KeySigner, to_asn1
 from qianshu.signing.timestamps import InProcessTimeStamper, TimeStampAuthority
 from qianshu.signing.verify import TrustSettings
@@ -27,21 +28,21 @@ def urls() -> pki.PkiUrls:
     return pki.PkiUrls(settings.PUBLIC_URL)
 
 
-def _status(serial: int) -> pki.CertificateStatus:
+def _status(serial: int) -> revocation.CertificateStatus:
     row = IssuedCertificate.objects.filter(serial_hex=format(serial, "x")).first()
     if row is None:
-        return pki.CertificateStatus("unknown")
+        return revocation.CertificateStatus("unknown")
     if row.revoked_at is not None:
-        return pki.CertificateStatus(
+        return revocation.CertificateStatus(
             "revoked", row.revoked_at, x509.ReasonFlags[row.revocation_reason or "unspecified"]
         )
-    return pki.CertificateStatus("good")
+    return revocation.CertificateStatus("good")
 
 
-def _revoked(ca_id: str) -> list[pki.RevokedEntry]:
+def _revoked(ca_id: str) -> list[revocation.RevokedEntry]:
     rows = IssuedCertificate.objects.filter(issuer_role=ca_id, revoked_at__isnull=False)
     return [
-        pki.RevokedEntry(
+        revocation.RevokedEntry(
             r.serial_number,
             r.revoked_at,  # type: ignore[arg-type]
             x509.ReasonFlags[r.revocation_reason or "unspecified"],
@@ -50,7 +51,7 @@ def _revoked(ca_id: str) -> list[pki.RevokedEntry]:
     ]
 
 
-def lookup_issued(serial: int) -> tuple[x509.Certificate, pki.CertificateStatus] | None:
+def lookup_issued(serial: int) -> tuple[x509.Certificate, revocation.CertificateStatus] | None:
     row = IssuedCertificate.objects.filter(serial_hex=format(serial, "x")).first()
     if row is None:
         return None

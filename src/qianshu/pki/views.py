@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from qianshu.pki.platform import PkiNotInitialised, Platform, load_platform, lookup_issued
-from qianshu.signing import pki
+from qianshu.signing import pki, revocation
 
 MAX_REQUEST_BYTES = 16 * 1024
 
@@ -63,7 +63,7 @@ def ocsp(request: HttpRequest, ca_id: str, encoded: str = "") -> HttpResponse:
             body = b""
     if len(body) > MAX_REQUEST_BYTES:
         return HttpResponseBadRequest("request too large")
-    answer = pki.answer_ocsp_request(
+    answer = revocation.answer_ocsp_request(
         body, platform.pki.issuing.certificate, platform.pki.ocsp, lookup_issued
     )
     return HttpResponse(answer, content_type="application/ocsp-response")

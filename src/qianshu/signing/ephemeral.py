@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography import x509
 
-from qianshu.signing import pki
+from qianshu.signing import pki, revocation
 from qianshu.signing.keys import SigningKey, SoftwareSigningKey, generate_private_key
 from qianshu.signing.signers import KeySigner, to_asn1
 from qianshu.signing.timestamps import InProcessTimeStamper, TimeStampAuthority
@@ -31,7 +31,7 @@ class EphemeralPlatform:
     name: str = "Qianshu Test"
     base_url: str = "http://127.0.0.1:8000"
     key_algorithm: str = "ec-p256"
-    revoked: dict[int, pki.RevokedEntry] = field(default_factory=dict)
+    revoked: dict[int, revocation.RevokedEntry] = field(default_factory=dict)
     issued: dict[int, x509.Certificate] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -44,7 +44,7 @@ class EphemeralPlatform:
             self._remember(service.certificate)
         self.tsa = TimeStampAuthority(self.pki.tsa, self.pki.chain)
         self.timestamper = InProcessTimeStamper(self.tsa)
-        self.revocation = pki.PlatformRevocation(self.pki, self._status, self._revoked_by)
+        self.revocation = revocation.PlatformRevocation(self.pki, self._status, self._revoked_by)
         platform_key = _key(a)
         platform_cert = self._remember(
             pki.issue_person_certificate(
@@ -60,15 +60,15 @@ class EphemeralPlatform:
         self.issued[cert.serial_number] = cert
         return cert
 
-    def _status(self, serial: int) -> pki.CertificateStatus:
+    def _status(self, serial: int) -> revocation.CertificateStatus:
         entry = self.revoked.get(serial)
         if entry is not None:
-            return pki.CertificateStatus("revoked", entry.revoked_at, entry.reason)
+            return revocation.CertificateStatus("revoked", entry.revoked_at, entry.reason)
         if serial in self.issued:
-            return pki.CertificateStatus("good")
-        return pki.CertificateStatus("unknown")
+            return revocation.CertificateStatus("good")
+        return revocation.CertificateStatus("unknown")
 
-    def _revoked_by(self, ca_id: str) -> list[pki.RevokedEntry]:
+    def _revoked_by(self, ca_id: str) -> list[revocation.RevokedEntry]:
         return list(self.revoked.values()) if ca_id == pki.ISSUING_ID else []
 
     @property
@@ -106,7 +106,7 @@ class EphemeralPlatform:
         return KeySigner(key, cert, self.pki.chain)
 
     def revoke(self, serial: int, when: dt.datetime | None = None) -> None:
-        self.revoked[serial] = pki.RevokedEntry(
+        self.revoked[serial] = revocation.RevokedEntry(
             serial, when or pki.utcnow(), x509.ReasonFlags.key_compromise
         )
 

@@ -14,12 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509 import ocsp
 from cryptography.x509.oid import (
     AuthorityInformationAccessOID,
     ExtendedKeyUsageOID,
@@ -73,7 +71,7 @@ class CertifiedKey:
     def certificate_der(self) -> bytes:
         return self.certificate.public_bytes(serialization.Encoding.DER)
 
-    def _ca_private_key(self) -> SoftwareSigningKey:
+    def ca_private_key(self) -> SoftwareSigningKey:
         if not isinstance(self.key, SoftwareSigningKey):
             raise PkiError("CA keys must be software keys (certificate builders need the key)")
         return self.key
@@ -116,24 +114,8 @@ class SealIdentity:
     overseas: bool = False
 
 
-@dataclass(frozen=True)
-class RevokedEntry:
-    serial_number: int
-    revoked_at: dt.datetime
-    reason: x509.ReasonFlags | None = None
-
-
-@dataclass(frozen=True)
-class CertificateStatus:
-    """What the caller knows about one serial number, for OCSP."""
-
-    status: str  # "good" | "revoked" | "unknown"
-    revoked_at: dt.datetime | None = None
-    reason: x509.ReasonFlags | None = None
-
-
-def _digest_for(key: SigningKey) -> hashes.SHA256:
-    return hashes.SHA256()
+# SHA-256 for every certificate, CRL and OCSP response the platform signs.
+HASH = hashes.SHA256()
 
 
 def _name(*attrs: tuple[x509.ObjectIdentifier, str]) -> x509.Name:
@@ -205,11 +187,10 @@ def _distribution(
     )
 
 
-def _sign(builder: x509.CertificateBuilder, issuer: CertifiedKey) -> x509.Certificate:
-    key = issuer._ca_private_key()
-    aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key)
+def _sign(builder: x509.CertificateBuilder, issuer_key: SoftwareSigningKey) -> x509.Certificate:
+    aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key)
     try:
-        return builder.add_extension(aki, critical=False).sign(key.private_key, _digest_for(key))
+        return builder.add_extension(aki, critical=False).sign(issuer_key.private_key, HASH)
     except (ValueError, TypeError) as exc:
         raise PkiError(f"cannot sign certificate: {exc}") from exc
 
@@ -263,7 +244,7 @@ def create_root_ca(
         .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
         .add_extension(_CA_KU, critical=True)
     )
-    cert = _sign(builder, CertifiedKey(certificate=None, key=key))  # type: ignore[arg-type]
+    cert = _sign(builder, key)
     return CertifiedKey(cert, key)
 
 
@@ -294,7 +275,7 @@ def create_issuing_ca(
         x509.BasicConstraints(ca=True, path_length=0), critical=True
     ).add_extension(_CA_KU, critical=True)
     builder = _distribution(builder, urls, ROOT_ID, ocsp_url=False)
-    return CertifiedKey(_sign(builder, root), key)
+    return CertifiedKey(_sign(builder, root.ca_private_key()), key)
 
 
 def _issue_service(
@@ -328,7 +309,7 @@ def _issue_service(
         builder = _distribution(builder, urls, ISSUING_ID, ocsp_url=False)
     else:
         builder = _distribution(builder, urls, ISSUING_ID)
-    return CertifiedKey(_sign(builder, issuing), key)
+    return CertifiedKey(_sign(builder, issuing.ca_private_key()), key)
 
 
 def create_platform_pki(
@@ -376,7 +357,7 @@ def _issue_end_entity(
     builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
     builder = builder.add_extension(_SIGNING_KU, critical=True)
     builder = _distribution(builder, urls, ISSUING_ID)
-    return _sign(builder, issuing)
+    return _sign(builder, issuing.ca_private_key())
 
 
 def issue_person_certificate(
@@ -481,149 +462,6 @@ def issue_seal_certificate(
     )
 
 
-def build_crl(
-    ca: CertifiedKey,
-    revoked: Iterable[RevokedEntry],
-    *,
-    crl_number: int,
-    now: dt.datetime | None = None,
-    next_update: dt.timedelta = dt.timedelta(days=1),
-) -> bytes:
-    """A DER CRL signed by ``ca`` listing ``revoked``."""
-    now = now or utcnow()
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca.certificate.subject)
-        .last_update(now)
-        .next_update(now + next_update)
-        .add_extension(x509.CRLNumber(crl_number), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key), critical=False
-        )
-    )
-    for entry in revoked:
-        item = (
-            x509.RevokedCertificateBuilder()
-            .serial_number(entry.serial_number)
-            .revocation_date(entry.revoked_at)
-        )
-        if entry.reason is not None:
-            item = item.add_extension(x509.CRLReason(entry.reason), critical=False)
-        builder = builder.add_revoked_certificate(item.build())
-    key = ca._ca_private_key()
-    return builder.sign(key.private_key, _digest_for(key)).public_bytes(serialization.Encoding.DER)
-
-
-def _ocsp_error(status: ocsp.OCSPResponseStatus) -> bytes:
-    return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(
-        serialization.Encoding.DER
-    )
-
-
-def ocsp_response(
-    certificate: x509.Certificate,
-    issuer: x509.Certificate,
-    status: CertificateStatus,
-    responder: CertifiedKey,
-    *,
-    now: dt.datetime | None = None,
-    nonce: bytes | None = None,
-    validity: dt.timedelta = dt.timedelta(hours=12),
-) -> bytes:
-    """A signed, successful OCSP response about ``certificate`` (for serving or embedding)."""
-    now = now or utcnow()
-    cert_status = {
-        "good": ocsp.OCSPCertStatus.GOOD,
-        "revoked": ocsp.OCSPCertStatus.REVOKED,
-        "unknown": ocsp.OCSPCertStatus.UNKNOWN,
-    }[status.status]
-    builder = ocsp.OCSPResponseBuilder().add_response(
-        cert=certificate,
-        issuer=issuer,
-        algorithm=hashes.SHA256(),
-        cert_status=cert_status,
-        this_update=now,
-        next_update=now + validity,
-        revocation_time=status.revoked_at if cert_status == ocsp.OCSPCertStatus.REVOKED else None,
-        revocation_reason=status.reason if cert_status == ocsp.OCSPCertStatus.REVOKED else None,
-    )
-    builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, responder.certificate)
-    builder = builder.certificates([responder.certificate])
-    if nonce is not None:
-        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
-    key = responder._ca_private_key()
-    return builder.sign(key.private_key, _digest_for(key)).public_bytes(serialization.Encoding.DER)
-
-
-def answer_ocsp_request(
-    request_der: bytes,
-    issuer: x509.Certificate,
-    responder: CertifiedKey,
-    lookup: Callable[[int], tuple[x509.Certificate, CertificateStatus] | None],
-    *,
-    now: dt.datetime | None = None,
-) -> bytes:
-    """Answer a DER OCSP request for certificates issued by ``issuer``.
-
-    ``lookup(serial)`` returns the certificate and its status, or ``None`` when the serial was
-    never issued (answered "unknown"). Malformed requests and requests about another issuer get
-    the matching unsuccessful response status instead of an exception.
-    """
-    try:
-        request = ocsp.load_der_ocsp_request(request_der)
-        serial = request.serial_number
-        algorithm = request.hash_algorithm
-        name_hash, key_hash = request.issuer_name_hash, request.issuer_key_hash
-    except (ValueError, TypeError):
-        return _ocsp_error(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-    try:
-        digest = hashes.Hash(algorithm)
-        digest.update(issuer.subject.public_bytes())
-        expected_name = digest.finalize()
-        spki = issuer.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        from asn1crypto import keys as asn1_keys
-
-        digest = hashes.Hash(algorithm)
-        digest.update(asn1_keys.PublicKeyInfo.load(spki)["public_key"].contents[1:])
-        expected_key = digest.finalize()
-    except (ValueError, TypeError):
-        return _ocsp_error(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-    if name_hash != expected_name or key_hash != expected_key:
-        return _ocsp_error(ocsp.OCSPResponseStatus.UNAUTHORIZED)
-    nonce = None
-    try:
-        nonce = request.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
-    except x509.ExtensionNotFound:
-        pass
-    found = lookup(serial)
-    if found is None:
-        # Never issued by us: "unknown", naming exactly the certificate id that was asked about.
-        now = now or utcnow()
-        builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
-            issuer_name_hash=name_hash,
-            issuer_key_hash=key_hash,
-            serial_number=serial,
-            algorithm=algorithm,
-            cert_status=ocsp.OCSPCertStatus.UNKNOWN,
-            this_update=now,
-            next_update=now + dt.timedelta(hours=1),
-            revocation_time=None,
-            revocation_reason=None,
-        )
-        builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, responder.certificate)
-        builder = builder.certificates([responder.certificate])
-        if nonce is not None:
-            builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
-        key = responder._ca_private_key()
-        return builder.sign(key.private_key, _digest_for(key)).public_bytes(
-            serialization.Encoding.DER
-        )
-    certificate, status = found
-    return ocsp_response(certificate, issuer, status, responder, now=now, nonce=nonce)
-
-
 def new_subject_id() -> str:
     """A random pseudonymous subject id for certificates (``QS`` + 24 hex digits)."""
     return "QS" + secrets.token_hex(12).upper()
@@ -648,53 +486,3 @@ def load_certificates_pem(data: bytes) -> list[x509.Certificate]:
         return x509.load_pem_x509_certificates(data)
     except ValueError as exc:
         raise PkiError(f"not a PEM certificate bundle: {exc}") from exc
-
-
-class PlatformRevocation:
-    """Revocation data for certificates of the platform hierarchy, built on demand.
-
-    ``status(serial)`` answers for certificates of the issuing CA; ``revoked(ca_id)`` lists what
-    the root (``ROOT_ID``) or issuing CA (``ISSUING_ID``) has revoked, for its CRL. CRL numbers
-    come from the clock, so they increase without stored state.
-    """
-
-    def __init__(
-        self,
-        pki: PlatformPki,
-        status: Callable[[int], CertificateStatus],
-        revoked: Callable[[str], Iterable[RevokedEntry]],
-    ) -> None:
-        self.pki = pki
-        self._status = status
-        self._revoked = revoked
-
-    def _is(self, cert: object, ours: CertifiedKey) -> bool:
-        from asn1crypto import x509 as asn1_x509
-
-        if isinstance(cert, asn1_x509.Certificate):
-            return bool(cert.dump() == ours.certificate_der)
-        return bool(cert == ours.certificate)
-
-    def ocsp_response(self, certificate: object, issuer: object) -> bytes | None:
-        if not self._is(issuer, self.pki.issuing):
-            return None
-        from asn1crypto import x509 as asn1_x509
-
-        if isinstance(certificate, asn1_x509.Certificate):
-            cert = x509.load_der_x509_certificate(certificate.dump())
-        else:
-            cert = certificate  # type: ignore[assignment]
-        return ocsp_response(
-            cert, self.pki.issuing.certificate, self._status(cert.serial_number), self.pki.ocsp
-        )
-
-    def crl(self, issuer: object) -> bytes | None:
-        for ca_id, ca in ((ROOT_ID, self.pki.root), (ISSUING_ID, self.pki.issuing)):
-            if self._is(issuer, ca):
-                return self.crl_for(ca_id)
-        return None
-
-    def crl_for(self, ca_id: str) -> bytes:
-        ca = self.pki.root if ca_id == ROOT_ID else self.pki.issuing
-        now = utcnow()
-        return build_crl(ca, self._revoked(ca_id), crl_number=int(now.timestamp()), now=now)

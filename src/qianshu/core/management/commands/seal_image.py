@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -49,9 +50,9 @@ class Command(BaseCommand):
         parser.add_argument("--color", default=default_colour, help="ink colour")
         parser.add_argument("-o", "--output", required=True, help="PNG file ('-' for stdout)")
 
-    def _spec(self, options: dict) -> SealSpec:  # type: ignore[type-arg]
+    def _spec(self, options: dict[str, Any]) -> SealSpec:
         colour = _colour(options["color"])
-        common: dict = {"color": colour}  # type: ignore[type-arg]
+        common: dict[str, Any] = {"color": colour}
         if options["border"] is not None:
             common["border_px"] = options["border"]
         if options["shape"] == "square":
