@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from qianshu.core import views as core_views
+
 urlpatterns = [
+    path("", core_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("pki/", include("qianshu.pki.urls")),
     path("verify/", include("qianshu.verification.urls")),
