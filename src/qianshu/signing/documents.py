@@ -132,7 +132,7 @@ def page_boxes(data: bytes) -> list[Rect]:
             box = _inherited(page, "/CropBox") or _inherited(page, "/MediaBox")
             x1, y1, x2, y2 = (float(v) for v in box)
             boxes.append(Rect(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise PdfError(f"cannot read the page boxes: {type(exc).__name__}: {exc}") from exc
     return boxes
 
