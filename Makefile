@@ -49,7 +49,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: system-deps-test $(STAMP) lint types contracts
-	$(BIN)/qianshu makemigrations --check --dry-run -v0 --settings=tests.settings
+	PYTHONPATH=. $(BIN)/qianshu makemigrations --check --dry-run -v0 --settings=tests.settings
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: system-deps-test $(STAMP)
