@@ -21,7 +21,9 @@ from qianshu.signing.keys import (
     SigningKey,
     SoftwareKeyStore,
 )
-from qianshu.signing.verify import verify_pdf
+from qianshu.signing.signers import KeySigner
+from qianshu.signing.testpdfs import make_test_pdf
+from qianshu.signing.verify import VerificationReport, verify_pdf
 
 MASTER = bytes(range(32))
 FAST_ARGON = Argon2Params(time_cost=1, memory_kib=1024)
@@ -91,32 +93,25 @@ def test_pdf_signed_with_pin_unlocked_key_verifies() -> None:
     store = PinKeyStore(MASTER, FAST_ARGON)
     wrapped, _ = store.create_key("482913", "person:alice")
     signer = platform.person_signer("Alice", store.unwrap(wrapped, "482913", "person:alice"))
-    pdf = _blank_pdf()
+    report = _sign_and_verify(platform, signer)
+    assert report.signatures[-1].signer_name == "Alice"
+
+
+def _sign_and_verify(platform: EphemeralPlatform, signer: KeySigner) -> VerificationReport:
+    """Prepare a one-page document, sign its one field with ``signer``; it must verify."""
     data = documents.prepare_document(
-        pdf,
-        [documents.FieldSpec("sig", 0, stamps.Rect(50, 50, 200, 100))],
+        make_test_pdf(pages=1, with_cjk_text=False),
+        [documents.FieldSpec("sig", 0, stamps.Rect(300, 50, 420, 170))],
         certifier=platform.certifier,
         timestamper=platform.timestamper,
     )
-    image = stamps.StampImage.from_png(stamps.render_text_image("Alice"))
+    image = stamps.StampImage.from_png(stamps.render_text_image("SIGN"))
     signed = documents.sign_turn(
         data, [documents.Placement("sig", image)], signer=signer, timestamper=platform.timestamper
     )
     report = verify_pdf(signed, platform.trust)
     assert report.verdict == "valid", report.reason
-    assert report.signatures[-1].signer_name == "Alice"
-
-
-def _blank_pdf() -> bytes:
-    import io
-
-    import pikepdf
-
-    pdf = pikepdf.new()
-    pdf.add_blank_page(page_size=(595, 842))
-    out = io.BytesIO()
-    pdf.save(out)
-    return out.getvalue()
+    return report
 
 
 SOFTHSM_LIB = "/usr/lib/softhsm/libsofthsm2.so"
@@ -157,18 +152,8 @@ def test_pkcs11_keys_sign_pdfs(softhsm: Pkcs11KeyStore, algorithm: str) -> None:
     _verify_signature(key, b"abc", again.sign(b"abc"))
     platform = EphemeralPlatform()
     signer = platform.seal_signer("某某科技有限公司", "91350100M000100Y43", "合同专用章", key)
-    data = documents.prepare_document(
-        _blank_pdf(),
-        [documents.FieldSpec("seal", 0, stamps.Rect(300, 50, 420, 170))],
-        certifier=platform.certifier,
-        timestamper=platform.timestamper,
-    )
-    image = stamps.StampImage.from_png(stamps.render_text_image("SEAL"))
-    signed = documents.sign_turn(
-        data, [documents.Placement("seal", image)], signer=signer, timestamper=platform.timestamper
-    )
-    report = verify_pdf(signed, platform.trust)
-    assert report.verdict == "valid", report.reason
+    report = _sign_and_verify(platform, signer)
+    assert report.signatures[-1].organisation_id == "91350100M000100Y43"
 
 
 def test_pkcs11_unknown_key_and_bad_token(softhsm: Pkcs11KeyStore) -> None:
