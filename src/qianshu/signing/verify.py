@@ -51,6 +51,7 @@ from qianshu.signing.structure import (
 )
 
 VALID, INVALID, INDETERMINATE = "valid", "invalid", "indeterminate"
+_WEAK_DIGESTS = {"sha1", "md5", "md2"}
 _RANK = {VALID: 0, INDETERMINATE: 1, INVALID: 2}
 _MOD_LEVELS = {
     ModificationLevel.NONE: "none",
@@ -348,9 +349,18 @@ async def _signature_report(
     problems: list[str] = []
     warnings: list[str] = []
     verdict = VALID
+    weak = status.md_algorithm.lower() in _WEAK_DIGESTS
     if not status.intact:
         problems.append("the signed content was changed (digest mismatch)")
         verdict = INVALID
+    elif weak:
+        # pyHanko's default policy refuses these algorithms: the signature may well be
+        # genuine, but it cannot be relied on any more.
+        problems.append(
+            f"the signature uses {status.md_algorithm.upper()}, a digest algorithm that is no "
+            "longer accepted"
+        )
+        verdict = INDETERMINATE
     elif not status.valid:
         problems.append("the cryptographic signature does not verify")
         verdict = INVALID
