@@ -7,16 +7,23 @@ Each guards against a way of showing readers content that the signatures do not 
 * :func:`shadowed_objects` — with the lenient reader, objects redefined later in the file than
   the definition the cross-reference data points to (repairing viewers show the later one);
 * :func:`field_states` / :func:`changed_fields` — which form fields really changed value or
-  appearance between two revisions (pyHanko reports the fields that were *allowed* to change).
+  appearance between two revisions (pyHanko reports the fields that were *allowed* to change);
+* :class:`DssMaterial` — the certificates, OCSP responses and CRLs in the document security
+  store, read leniently (an unreadable entry is skipped, never fatal).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 
 _OBJ_HEADER = re.compile(
     rb"(?<![0-9])(\d{1,10})[\x00\t\n\f\r ]+(\d{1,5})[\x00\t\n\f\r ]+obj(?![A-Za-z])"
@@ -97,3 +104,54 @@ def changed_fields(
     """Names of fields added, removed, or with another value or appearance."""
     names = set(before) | set(after)
     return {n for n in names if before.get(n) != after.get(n)}
+
+
+@dataclass(frozen=True)
+class DssMaterial:
+    """Validation material embedded in the document security store."""
+
+    certs: tuple[asn1_x509.Certificate, ...] = ()
+    ocsps: tuple[asn1_ocsp.OCSPResponse, ...] = ()
+    crls: tuple[asn1_crl.CertificateList, ...] = ()
+
+    @classmethod
+    def read(cls, reader: PdfFileReader) -> DssMaterial:
+        try:
+            dss = DocumentSecurityStore.read_dss(reader)
+        except Exception:  # noqa: BLE001 - no DSS (or a broken one) means no embedded revinfo
+            return cls()
+        ocsps, crls = [], []
+        for ref in dss.ocsps:
+            try:
+                ocsps.append(asn1_ocsp.OCSPResponse.load(ref.get_object().data))
+            except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
+                continue
+        for ref in dss.crls:
+            try:
+                crls.append(asn1_crl.CertificateList.load(ref.get_object().data))
+            except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
+                continue
+        try:
+            certs = tuple(dss.load_certs())
+        except Exception:  # noqa: BLE001
+            certs = ()
+        return cls(certs, tuple(ocsps), tuple(crls))
+
+    def covered_serials(self) -> set[int]:
+        """Serial numbers with a "good" OCSP answer in the DSS and not on any embedded CRL."""
+        serials: set[int] = set()
+        for resp in self.ocsps:
+            try:
+                basic = resp["response_bytes"]["response"].parsed
+                for single in basic["tbs_response_data"]["responses"]:
+                    if single["cert_status"].name == "good":
+                        serials.add(single["cert_id"]["serial_number"].native)
+            except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
+                continue
+        for crl in self.crls:
+            try:
+                for entry in crl["tbs_cert_list"]["revoked_certificates"] or ():
+                    serials.discard(entry["user_certificate"].native)
+            except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
+                continue
+        return serials

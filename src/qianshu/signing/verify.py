@@ -25,14 +25,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from asn1crypto import crl as asn1_crl
-from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import pdf_embedded
-from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.status import (
     DocumentTimestampStatus,
     PdfSignatureStatus,
@@ -44,6 +41,7 @@ from pyhanko_certvalidator import ValidationContext
 from qianshu.signing.errors import SigningError
 from qianshu.signing.isolation import Limits, run_limited
 from qianshu.signing.structure import (
+    DssMaterial,
     changed_fields,
     field_states,
     shadowed_objects,
@@ -205,59 +203,8 @@ class _CannotValidate(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class _Dss:
-    """Validation material embedded in the document security store."""
-
-    certs: tuple[asn1_x509.Certificate, ...] = ()
-    ocsps: tuple[asn1_ocsp.OCSPResponse, ...] = ()
-    crls: tuple[asn1_crl.CertificateList, ...] = ()
-
-    @classmethod
-    def read(cls, reader: PdfFileReader) -> _Dss:
-        try:
-            dss = DocumentSecurityStore.read_dss(reader)
-        except Exception:  # noqa: BLE001 - no DSS (or a broken one) means no embedded revinfo
-            return cls()
-        ocsps, crls = [], []
-        for ref in dss.ocsps:
-            try:
-                ocsps.append(asn1_ocsp.OCSPResponse.load(ref.get_object().data))
-            except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
-                continue
-        for ref in dss.crls:
-            try:
-                crls.append(asn1_crl.CertificateList.load(ref.get_object().data))
-            except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
-                continue
-        try:
-            certs = tuple(dss.load_certs())
-        except Exception:  # noqa: BLE001
-            certs = ()
-        return cls(certs, tuple(ocsps), tuple(crls))
-
-    def covered_serials(self) -> set[int]:
-        """Serial numbers with a "good" OCSP answer in the DSS and not on any embedded CRL."""
-        serials: set[int] = set()
-        for resp in self.ocsps:
-            try:
-                basic = resp["response_bytes"]["response"].parsed
-                for single in basic["tbs_response_data"]["responses"]:
-                    if single["cert_status"].name == "good":
-                        serials.add(single["cert_id"]["serial_number"].native)
-            except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
-                continue
-        for crl in self.crls:
-            try:
-                for entry in crl["tbs_cert_list"]["revoked_certificates"] or ():
-                    serials.discard(entry["user_certificate"].native)
-            except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
-                continue
-        return serials
-
-
 def _validation_context(
-    trust: TrustSettings, dss: _Dss, moment: dt.datetime | None = None
+    trust: TrustSettings, dss: DssMaterial, moment: dt.datetime | None = None
 ) -> ValidationContext:
     return ValidationContext(
         trust_roots=list(trust.roots),
@@ -288,7 +235,7 @@ class _Document:
     reader: PdfFileReader
     trust: TrustSettings
     vc: ValidationContext
-    dss: _Dss
+    dss: DssMaterial
     signature_fields: frozenset[str]
     covered_serials: frozenset[int]
     last_doc_ts_revision: int | None
@@ -545,7 +492,7 @@ def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> Verifica
             strict_parser=strict,
             **base,
         )
-    dss = _Dss.read(reader)
+    dss = DssMaterial.read(reader)
     doc = _Document(
         reader=reader,
         trust=trust,
