@@ -1,0 +1,65 @@
+"""Settings come from the environment; production refuses to start without its secrets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
+    return subprocess.run(
+        [sys.executable, "-m", "qianshu", *args],
+        env={**base, "DJANGO_SETTINGS_MODULE": "qianshu.settings", **env},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
+    result = _run({"QIANSHU_DATA_DIR": str(tmp_path)}, "check")
+    assert result.returncode != 0
+    assert "QIANSHU_SECRET_KEY" in result.stderr
+    assert not (tmp_path / "dev-secrets.json").exists()
+
+
+def test_secrets_from_files_and_checks(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("x" * 50)
+    master = tmp_path / "master"
+    master.write_text("too-short")
+    env = {
+        "QIANSHU_DATA_DIR": str(tmp_path),
+        "QIANSHU_SECRET_KEY_FILE": str(secret),
+        "QIANSHU_MASTER_KEY_FILE": str(master),
+    }
+    result = _run(env, "check")
+    assert result.returncode != 0
+    assert "qianshu.E001" in result.stderr
+    master.write_text("dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=")
+    assert _run(env, "check").returncode == 0
+    public = _run(
+        {**env, "QIANSHU_DEBUG": "1", "QIANSHU_PUBLIC_URL": "https://sign.example.cn"}, "check"
+    )
+    assert public.returncode != 0 and "qianshu.E002" in public.stderr
+
+
+def test_development_mode_generates_persistent_secrets(tmp_path: Path) -> None:
+    env = {"QIANSHU_DATA_DIR": str(tmp_path), "QIANSHU_DEBUG": "1"}
+    assert _run(env, "check").returncode == 0
+    stored = (tmp_path / "dev-secrets.json").read_text()
+    assert _run(env, "check").returncode == 0
+    assert (tmp_path / "dev-secrets.json").read_text() == stored
+    assert oct((tmp_path / "dev-secrets.json").stat().st_mode & 0o777) == "0o600"
+
+
+def test_bad_boolean_is_a_clear_error(tmp_path: Path) -> None:
+    result = _run({"QIANSHU_DATA_DIR": str(tmp_path), "QIANSHU_DEBUG": "maybe"}, "check")
+    assert result.returncode != 0 and "QIANSHU_DEBUG must be a boolean" in result.stderr
