@@ -42,9 +42,7 @@ _STAR_INNER_RATIO = math.sin(math.radians(18)) / math.sin(math.radians(54))
 Color: TypeAlias = tuple[int, int, int]
 
 
-# --------------------------------------------------------------------------------------------
-# Specs
-# --------------------------------------------------------------------------------------------
+# --- Specs ---
 
 
 @dataclass(frozen=True)
@@ -72,23 +70,18 @@ class RoundSealSpec:
     font_face: str | None = DEFAULT_FONT_FACE
 
     def __post_init__(self) -> None:
-        _check_text("org_name", self.org_name, MAX_NAME_CHARS, required=True)
-        _check_text("seal_name", self.seal_name, MAX_SEAL_NAME_CHARS, required=False)
-        _check_code(self.code)
         _check_size("size_px", self.size_px)
-        _check_common(self.color, self.texture, self.font_path, self.font_face)
-        _check_px("border_px", self.border_px, 1, self.size_px // 8)
-        for field in ("name_font_px", "seal_name_font_px", "code_font_px"):
-            _check_px(field, getattr(self, field), 6, self.size_px // 3)
+        _check_elliptic(self, self.size_px)
         spacing = self.char_spacing_deg
-        if spacing is not None:
-            if isinstance(spacing, bool) or not isinstance(spacing, (int, float)):
-                raise ImageError("char_spacing_deg must be a number of degrees")
-            if not 2 <= spacing <= 90 or spacing * len(self.org_name.strip()) > 320:
-                raise ImageError(
-                    "char_spacing_deg must be between 2 and 90 degrees and the name must span "
-                    "at most 320 degrees"
-                )
+        if spacing is not None and (
+            isinstance(spacing, bool)
+            or not isinstance(spacing, (int, float))
+            or not 2 <= spacing <= 90
+            or spacing * len(self.org_name.strip()) > 320
+        ):
+            raise ImageError(
+                "char_spacing_deg must be None or 2 to 90 degrees, the name spanning at most 320"
+            )
 
 
 @dataclass(frozen=True)
@@ -114,18 +107,11 @@ class OvalSealSpec:
     font_face: str | None = DEFAULT_FONT_FACE
 
     def __post_init__(self) -> None:
-        _check_text("org_name", self.org_name, MAX_NAME_CHARS, required=True)
-        _check_text("seal_name", self.seal_name, MAX_SEAL_NAME_CHARS, required=False)
-        _check_code(self.code)
         _check_size("width_px", self.width_px)
         _check_size("height_px", self.height_px)
         if not 0.5 <= self.height_px / self.width_px <= 1.0:
             raise ImageError("height_px must be between half and all of width_px for an oval seal")
-        _check_common(self.color, self.texture, self.font_path, self.font_face)
-        small = min(self.width_px, self.height_px)
-        _check_px("border_px", self.border_px, 1, small // 8)
-        for field in ("name_font_px", "seal_name_font_px", "code_font_px"):
-            _check_px(field, getattr(self, field), 6, small // 3)
+        _check_elliptic(self, self.height_px)
 
 
 @dataclass(frozen=True)
@@ -157,6 +143,16 @@ class SquareSealSpec:
 
 
 SealSpec: TypeAlias = RoundSealSpec | OvalSealSpec | SquareSealSpec
+
+
+def _check_elliptic(spec: RoundSealSpec | OvalSealSpec, small: int) -> None:
+    _check_text("org_name", spec.org_name, MAX_NAME_CHARS, required=True)
+    _check_text("seal_name", spec.seal_name, MAX_SEAL_NAME_CHARS, required=False)
+    _check_code(spec.code)
+    _check_common(spec.color, spec.texture, spec.font_path, spec.font_face)
+    _check_px("border_px", spec.border_px, 1, small // 8)
+    for field in ("name_font_px", "seal_name_font_px", "code_font_px"):
+        _check_px(field, getattr(spec, field), 6, small // 3)
 
 
 def _check_text(field: str, value: object, max_chars: int, *, required: bool) -> None:
@@ -210,9 +206,7 @@ def _check_common(color: object, texture: object, font_path: object, font_face: 
         raise ConfigurationError("font_face must be a font family name or None")
 
 
-# --------------------------------------------------------------------------------------------
-# Fonts
-# --------------------------------------------------------------------------------------------
+# --- Fonts ---
 
 
 @dataclass(frozen=True)
@@ -309,15 +303,12 @@ def _stamp(canvas: Image.Image, glyph: Image.Image, cx: float, cy: float) -> Non
 def _star(draw: ImageDraw.ImageDraw, cx: float, cy: float, radius: float) -> None:
     points = []
     for k in range(10):
-        r = radius if k % 2 == 0 else radius * _STAR_INNER_RATIO
-        angle = math.radians(-90 + 36 * k)
-        points.append((cx + r * math.cos(angle), cy + r * math.sin(angle)))
+        r, t = radius * (1 if k % 2 == 0 else _STAR_INNER_RATIO), math.radians(-90 + 36 * k)
+        points.append((cx + r * math.cos(t), cy + r * math.sin(t)))
     draw.polygon(points, fill=255)
 
 
-# --------------------------------------------------------------------------------------------
-# Text along an elliptical arc
-# --------------------------------------------------------------------------------------------
+# --- Text along an elliptical arc ---
 
 
 def _arc_places(
@@ -351,7 +342,7 @@ def _arc_places(
 def _arc_span_deg(n: int) -> float:
     """Angle the organisation name occupies on a round seal: wider for longer names."""
     return float(
-        np.interp(n, [1, 2, 3, 4, 5, 6, 10, 20, 40], [40, 95, 130, 160, 190, 205, 220, 245, 250])
+        np.interp(n, [1, 2, 3, 4, 5, 6, 10, 20, 40], [40, 80, 120, 155, 190, 205, 220, 245, 250])
     )
 
 
@@ -373,7 +364,7 @@ def _fit_arc_text(
             default=step,
         )
         scale = min(1.0, 0.9 * room / f)
-        if scale >= 0.62 or font_px or i == len(sizes) - 1:
+        if scale >= 0.55 or font_px or i == len(sizes) - 1:
             return f, max(scale, 0.3), places
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -384,28 +375,20 @@ def _ellipse_perimeter(a: float, b: float) -> float:
 
 
 def _draw_code(
-    canvas: Image.Image,
-    pen: _Pen,
-    code: str,
-    a: float,
-    b: float,
-    gap: float,
-    f: float,
-    c: tuple[float, float],
+    canvas: Image.Image, pen: _Pen, code: str, ab: tuple[float, float], inset: float, f: float
 ) -> None:
+    """The last 13 digits, condensed and tracked, along the lower arc ``inset`` px inside."""
     digits = code.strip()[-CODE_DIGITS:]
-    scale = 0.85
-    advances = [pen.advance(d) * f * scale * 1.3 for d in digits]
-    total = sum(advances)
-    offsets, pos = [], -total / 2
-    for adv in advances:
-        offsets.append(pos + adv / 2)
-        pos += adv
-    for digit, (x, y, angle) in zip(
-        digits, _arc_places(a, b, gap + f / 2, offsets, bottom=True), strict=True
-    ):
-        glyph = pen.glyph(digit, f * scale, f, angle)
-        _stamp(canvas, glyph, c[0] + x, c[1] + y)
+    advances = np.array([pen.advance(d) * f * 0.85 * 1.3 for d in digits])
+    offsets = (np.cumsum(advances) - advances / 2 - advances.sum() / 2).tolist()
+    places = _arc_places(*ab, inset + f / 2, offsets, bottom=True)
+    for digit, (x, y, angle) in zip(digits, places, strict=True):
+        _stamp(
+            canvas,
+            pen.glyph(digit, f * 0.85, f, angle),
+            canvas.width / 2 + x,
+            canvas.height / 2 + y,
+        )
 
 
 def _draw_line(
@@ -430,9 +413,7 @@ def _fit_line(
     return sizes[-1], 0.68
 
 
-# --------------------------------------------------------------------------------------------
-# Round and oval seals
-# --------------------------------------------------------------------------------------------
+# --- Round and oval seals ---
 
 
 def _render_elliptic(
@@ -468,25 +449,20 @@ def _render_elliptic(
     code = spec.code.strip()
     f_code = (spec.code_font_px * s) if spec.code_font_px else unit * 0.12
     if code:
-        _draw_code(canvas, pen, code, a, b, gap * 0.8, f_code, (cx, cy))
+        _draw_code(canvas, pen, code, (a, b), gap * 0.8, f_code)
     bottom_inset = (gap * 0.8 + f_code + unit * 0.04) if code else gap + unit * 0.12
 
     # Centre block: star and/or seal name; ``top`` is the seal name's top edge relative to cy.
     is_round = isinstance(spec, RoundSealSpec)
+    star_r = unit * (0.31 if is_round else 0.21)
+    star_cy = cy - (unit * (0.02 if is_round else 0.2) if seal_name else 0.0)
     if spec.star:
-        star_r = unit * (0.31 if is_round else 0.21)
-        star_cy = cy - (unit * 0.02 if is_round else unit * 0.2)
-        if not seal_name:
-            star_cy = cy
         _star(draw, cx, star_cy, star_r)
-        star_bottom = star_cy + star_r * math.cos(math.radians(36)) - cy
 
-        def top_of(f: float) -> float:
-            return star_bottom + unit * 0.08
-    else:
-
-        def top_of(f: float) -> float:
-            return unit * 0.1 - f / 2
+    def top_of(f: float) -> float:
+        if spec.star:  # just below the star's lower points
+            return star_cy + star_r * math.cos(math.radians(36)) - cy + unit * 0.08
+        return unit * 0.1 - f / 2
 
     if seal_name:
         # A corner is inside if it clears the code ring below and the name ring at the sides.
@@ -535,16 +511,14 @@ def render_oval_seal(spec: OvalSealSpec) -> bytes:
     return _finish(mask, spec)
 
 
-# --------------------------------------------------------------------------------------------
-# Square seals
-# --------------------------------------------------------------------------------------------
+# --- Square seals ---
 
 
 def square_seal_text(name: str, suffix: str | None = None) -> str:
     """The characters of a personal seal: the name plus 之印 / 印 when that fills the grid."""
     name = name.strip()
     if suffix is None:
-        suffix = {2: "之印", 3: "印", 5: "之印", 8: "印"}.get(len(name), "")
+        suffix = {2: "之印", 3: "印", 5: "印", 7: "之印", 8: "印"}.get(len(name), "")
     return name + suffix.strip()
 
 
@@ -559,11 +533,8 @@ def square_seal_columns(name: str, suffix: str | None = None) -> list[str]:
     cols = 1 if n == 1 else 2 if n <= 4 else 3 if n <= 9 else 4
     base, extra = divmod(n, cols)
     counts = [base + (1 if k >= cols - extra else 0) for k in range(cols)]
-    columns, pos = [], 0
-    for count in counts:
-        columns.append(text[pos : pos + count])
-        pos += count
-    return columns
+    ends = list(itertools.accumulate(counts))
+    return [text[end - count : end] for count, end in zip(counts, ends, strict=True)]
 
 
 def render_square_seal(spec: SquareSealSpec) -> bytes:
@@ -608,9 +579,7 @@ def render_seal(spec: SealSpec) -> bytes:
     raise ConfigurationError(f"unknown seal spec type: {type(spec).__name__}")
 
 
-# --------------------------------------------------------------------------------------------
-# Output
-# --------------------------------------------------------------------------------------------
+# --- Output ---
 
 
 def _finish(canvas: Image.Image, spec: SealSpec) -> bytes:
