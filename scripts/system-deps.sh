@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install the Debian packages Qianshu needs (when missing and running as root).
 #   run:  fonts-noto-cjk (seal images and stamp text)
-#   test: + poppler-utils (pdfsig, pdftoppm), libnss3-tools (certutil), softhsm2 (PKCS#11), gcc
+#   test: + poppler-utils (pdfsig, pdftoppm), libnss3-tools (certutil), softhsm2 (PKCS#11), gcc,
+#         chromium (Playwright browser tests drive Debian's Chromium), gettext (msgfmt)
 set -euo pipefail
 want=(fonts-noto-cjk)
 if [ "${1:-}" = "test" ]; then
-  want+=(poppler-utils libnss3-tools softhsm2 gcc)
+  want+=(poppler-utils libnss3-tools softhsm2 gcc chromium gettext)
 fi
 missing=()
 for pkg in "${want[@]}"; do
