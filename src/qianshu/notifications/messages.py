@@ -1,0 +1,230 @@
+"""Message kinds: what each notification says, by SMS and by e-mail.
+
+Texts are translatable strings whose source language is Simplified Chinese, with ``%(name)s``
+placeholders filled from the context given to ``do_queue_sms`` / ``do_queue_email``. They are
+rendered when the message is queued, in the recipient's language, and the outbox keeps the
+rendered text: what was sent never changes when a translation does.
+
+Adding a kind is one entry in ``KINDS``. The context keys a kind needs are the placeholders of its
+source strings, so they cannot drift apart from the texts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.functional import Promise
+from django.utils.html import conditional_escape
+from django.utils.translation import gettext_lazy as _
+
+__all__ = [
+    "KINDS",
+    "MessageContextError",
+    "MessageError",
+    "MessageKind",
+    "RenderedEmail",
+    "UnknownMessageKind",
+    "render_email",
+    "render_sms",
+    "resolve_language",
+]
+
+Text: TypeAlias = str | Promise
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+class MessageError(Exception):
+    """A notification cannot be built: a programming error in the caller, raised at queue time."""
+
+
+class UnknownMessageKind(MessageError, LookupError):
+    """No such message kind, or the kind has no text for the requested channel."""
+
+
+class MessageContextError(MessageError, ValueError):
+    """The context does not have exactly the keys the kind's texts use."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageKind:
+    """The texts of one kind of notification. ``None`` means the kind is not sent that way.
+
+    ``sensitive`` kinds (one-time codes) are always redacted after delivery, whatever the caller
+    passes. ``html`` is an optional HTML e-mail body (values are escaped); without it the plain
+    body is wrapped in ``notifications/email.html``.
+    """
+
+    sms: Text | None = None
+    subject: Text | None = None
+    body: Text | None = None
+    html: Text | None = None
+    sensitive: bool = False
+
+    def sms_keys(self) -> frozenset[str]:
+        return _placeholders(self.sms)
+
+    def email_keys(self) -> frozenset[str]:
+        return _placeholders(self.subject, self.body, self.html)
+
+
+def _code_kind(purpose: Text, sms: Text, body: Text) -> MessageKind:
+    return MessageKind(sms=sms, subject=purpose, body=body, sensitive=True)
+
+
+KINDS: dict[str, MessageKind] = {
+    "login_code": _code_kind(
+        _("登录验证码"),
+        _("您的登录验证码为 %(code)s，%(minutes)s 分钟内有效。如非本人操作，请忽略。"),
+        _("您的登录验证码为 %(code)s，%(minutes)s 分钟内有效。如非本人操作，请忽略本邮件。"),
+    ),
+    "reauth_code": _code_kind(
+        _("身份确认验证码"),
+        _("您正在进行身份确认，验证码为 %(code)s，%(minutes)s 分钟内有效。请勿告知他人。"),
+        _(
+            "您正在进行身份确认，验证码为 %(code)s，%(minutes)s 分钟内有效。"
+            "请勿将验证码告知他人；如非本人操作，请立即修改密码。"
+        ),
+    ),
+    "change_phone_code": _code_kind(
+        _("更换手机号验证码"),
+        _("您正在更换绑定手机号，验证码为 %(code)s，%(minutes)s 分钟内有效。请勿告知他人。"),
+        _(
+            "您正在更换账号绑定的手机号，验证码为 %(code)s，%(minutes)s 分钟内有效。"
+            "请勿将验证码告知他人；如非本人操作，请忽略本邮件。"
+        ),
+    ),
+    "pin_reset_code": _code_kind(
+        _("重置签署密码验证码"),
+        _("您正在重置签署密码，验证码为 %(code)s，%(minutes)s 分钟内有效。请勿告知他人。"),
+        _(
+            "您正在重置签署密码，验证码为 %(code)s，%(minutes)s 分钟内有效。"
+            "请勿将验证码告知他人；如非本人操作，请立即联系管理员。"
+        ),
+    ),
+    "identity_phone_code": _code_kind(
+        _("实名认证验证码"),
+        _("您正在进行实名认证，验证码为 %(code)s，%(minutes)s 分钟内有效。请勿告知他人。"),
+        _(
+            "您正在进行实名认证（手机号核验），验证码为 %(code)s，%(minutes)s 分钟内有效。"
+            "请勿将验证码告知他人。"
+        ),
+    ),
+    "verification_approved": MessageKind(
+        sms=_("%(name)s，您的实名认证已通过，现在可以签署文件了。"),
+        subject=_("实名认证已通过"),
+        body=_("%(name)s，您好：\n\n您的实名认证已通过，现在可以签署文件了。"),
+    ),
+    "verification_rejected": MessageKind(
+        sms=_("%(name)s，您的实名认证未通过，原因：%(reason)s。请登录后重新提交。"),
+        subject=_("实名认证未通过"),
+        body=_(
+            "%(name)s，您好：\n\n您的实名认证未通过。\n原因：%(reason)s\n\n"
+            "请登录后修改资料并重新提交。"
+        ),
+    ),
+    "email_changed": MessageKind(
+        sms=_("您的账号绑定邮箱已更改为 %(email)s。如非本人操作，请立即联系管理员。"),
+        subject=_("绑定邮箱已更改"),
+        body=_("您的账号绑定邮箱已更改为 %(email)s。\n\n如非本人操作，请立即联系管理员。"),
+    ),
+    "test_message": MessageKind(
+        sms=_("这是一条测试短信，收到即表示短信通道配置正确。"),
+        subject=_("签署测试邮件"),
+        body=_("这是一封测试邮件，收到即表示邮件通道配置正确。"),
+    ),
+}
+
+EMAIL_FOOTER = _("—— 签署电子签章平台\n此邮件由系统自动发送，请勿直接回复。")
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    body: str
+    html_body: str
+
+
+def get_kind(kind: str) -> MessageKind:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise UnknownMessageKind(f"unknown message kind {kind!r}") from None
+
+
+def resolve_language(language: str) -> str:
+    """The supported language closest to ``language`` (``en-us`` → ``en``), else the default."""
+    try:
+        return translation.get_supported_language_variant(language)
+    except LookupError:
+        return str(settings.LANGUAGE_CODE)
+
+
+def render_sms(kind: str, context: Mapping[str, object], *, language: str) -> str:
+    """The SMS text of ``kind`` in ``language``, with the configured signature in front."""
+    spec = get_kind(kind)
+    if spec.sms is None:
+        raise UnknownMessageKind(f"message kind {kind!r} has no SMS text")
+    _check_context(kind, spec, spec.sms_keys(), context)
+    with translation.override(resolve_language(language)):
+        text = _fill(kind, spec.sms, context)
+    return f"{settings.QIANSHU_SMS_SIGNATURE}{text}"
+
+
+def render_email(kind: str, context: Mapping[str, object], *, language: str) -> RenderedEmail:
+    """The subject, plain-text body and HTML body of ``kind`` in ``language``."""
+    spec = get_kind(kind)
+    if spec.subject is None or spec.body is None:
+        raise UnknownMessageKind(f"message kind {kind!r} has no e-mail text")
+    _check_context(kind, spec, spec.email_keys(), context)
+    with translation.override(resolve_language(language)):
+        # A subject is one line: a translation must not smuggle header line breaks in.
+        subject = " ".join(_fill(kind, spec.subject, context).split())
+        text = _fill(kind, spec.body, context)
+        footer = str(EMAIL_FOOTER)
+        if spec.html is not None:
+            escaped = {key: conditional_escape(str(value)) for key, value in context.items()}
+            html = _fill(kind, spec.html, escaped)
+        else:
+            html = render_to_string(
+                "notifications/email.html", {"subject": subject, "text": text, "footer": footer}
+            )
+    return RenderedEmail(subject=subject, body=f"{text}\n\n{footer}\n", html_body=html)
+
+
+def _check_context(
+    kind: str, spec: MessageKind, needed: frozenset[str], context: Mapping[str, object]
+) -> None:
+    given = set(context)
+    missing = needed - given
+    if missing:
+        raise MessageContextError(
+            f"message kind {kind!r} needs context keys {sorted(missing)} (given {sorted(given)})"
+        )
+    unknown = given - spec.sms_keys() - spec.email_keys()
+    if unknown:
+        raise MessageContextError(
+            f"message kind {kind!r} does not use context keys {sorted(unknown)}"
+        )
+
+
+def _fill(kind: str, text: Text, context: Mapping[str, object]) -> str:
+    try:
+        return str(text) % dict(context)
+    except (KeyError, ValueError, TypeError) as exc:
+        # Only a broken translation gets here: the source strings were checked against the context.
+        raise MessageContextError(f"cannot render message kind {kind!r}: {exc!r}") from exc
+
+
+def _placeholders(*texts: Text | None) -> frozenset[str]:
+    # Deactivated translations give the source strings: the keys are defined by those.
+    with translation.override(None):
+        return frozenset(
+            name for text in texts if text is not None for name in _PLACEHOLDER.findall(str(text))
+        )

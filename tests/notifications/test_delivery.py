@@ -1,0 +1,149 @@
+"""Delivery: claims, retries with backoff, redaction, and the development SMS backends."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+
+from qianshu.notifications.actions import do_queue_email, do_queue_sms, do_retry_messages
+from qianshu.notifications.models import REDACTED, OutboxMessage
+from qianshu.notifications.sms import ConsoleSmsBackend
+from qianshu.notifications.tasks import deliver_due_messages, deliver_message
+from tests.notifications.conftest import make_due
+
+PHONE = "13900139000"
+
+pytestmark = pytest.mark.django_db
+
+
+def deliver_outbox() -> str:
+    out = io.StringIO()
+    call_command("deliver_outbox", stdout=out)
+    return out.getvalue()
+
+
+def test_delivering_one_message_twice_sends_it_once(sms_sent: Any) -> None:
+    message = do_queue_sms(PHONE, "test_message", {})
+    first = deliver_message.enqueue(message.pk)
+    second = deliver_message.enqueue(message.pk)
+    assert (first.return_value, second.return_value) == ("sent", "skipped")
+    assert len(sms_sent()) == 1
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT and message.attempts == 1
+    assert message.delivery_attempts.count() == 1
+
+
+def test_message_claimed_by_a_live_worker_is_not_sent_again(sms_sent: Any) -> None:
+    message = do_queue_sms(PHONE, "test_message", {})
+    lease_end = timezone.now() + timedelta(minutes=5)
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status=OutboxMessage.Status.SENDING, attempts=1, next_attempt_at=lease_end
+    )
+    assert deliver_message.enqueue(message.pk).return_value == "skipped"
+    assert "nothing due" in deliver_outbox()
+    assert sms_sent() == []
+
+
+def test_message_of_a_dead_worker_is_sent_when_its_lease_ends(sms_sent: Any) -> None:
+    message = do_queue_sms(PHONE, "test_message", {})
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status=OutboxMessage.Status.SENDING,
+        attempts=1,
+        next_attempt_at=timezone.now() - timedelta(seconds=1),
+    )
+    assert deliver_outbox().strip() == "outbox: sent 1"
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT and message.attempts == 2
+    assert len(sms_sent()) == 1
+
+
+def test_failures_back_off_then_fail_after_max_attempts(
+    settings: Any, committed: Any, tmp_path: Path
+) -> None:
+    settings.QIANSHU_NOTIFY_MAX_ATTEMPTS = 3
+    settings.QIANSHU_SMS_FILE = tmp_path  # a directory: every append fails
+    message = committed(lambda: do_queue_sms(PHONE, "test_message", {}))
+    code = committed(lambda: do_queue_sms(PHONE, "login_code", {"code": "1", "minutes": 5}))
+    delays = []
+    for expected in (1, 2):
+        assert message.status == OutboxMessage.Status.PENDING
+        assert message.attempts == expected
+        assert "SmsError" in message.last_error
+        delays.append(message.next_attempt_at - message.delivery_attempts.last().finished_at)
+        # Not due before its time: the sweep leaves it alone.
+        assert "nothing due" in deliver_outbox()
+        make_due(message)
+        make_due(code)
+        assert deliver_outbox().strip() == "outbox: " + ("retry 2" if expected == 1 else "failed 2")
+        message.refresh_from_db()
+    assert delays == [timedelta(seconds=30), timedelta(minutes=2)]
+    assert message.status == OutboxMessage.Status.FAILED and message.attempts == 3
+    assert message.next_attempt_at is None
+    assert [a.ok for a in message.delivery_attempts.all()] == [False, False, False]
+    assert "测试短信" in message.body
+    # A code given up on is not kept, and so cannot be retried.
+    code.refresh_from_db()
+    assert code.status == OutboxMessage.Status.FAILED and code.body == REDACTED
+
+    # "Retry now" (admin) gives a failed message a new series of attempts.
+    settings.QIANSHU_SMS_FILE = tmp_path / "sms.log"
+    assert do_retry_messages([message.pk, code.pk]) == 1
+    assert deliver_due_messages.enqueue().return_value == {"sent": 1}
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT and message.attempts == 1
+    assert message.delivery_attempts.count() == 4
+
+
+def test_sensitive_text_is_kept_when_configured(settings: Any, committed: Any) -> None:
+    settings.QIANSHU_OUTBOX_KEEP_SENSITIVE = True
+    kept = committed(lambda: do_queue_sms(PHONE, "reauth_code", {"code": "777", "minutes": 3}))
+    assert kept.status == OutboxMessage.Status.SENT and "777" in kept.body
+    settings.QIANSHU_OUTBOX_KEEP_SENSITIVE = False
+    redacted = committed(
+        lambda: do_queue_email("wang@example.cn", "test_message", {}, sensitive=True)
+    )
+    assert redacted.body == redacted.html_body == REDACTED
+    plain = committed(lambda: do_queue_email("wang@example.cn", "test_message", {}))
+    assert "测试邮件" in plain.body
+    assert len(mail.outbox) == 2
+
+
+def test_email_through_the_locmem_backend(committed: Any) -> None:
+    message = committed(
+        lambda: do_queue_email(
+            "zhao@example.cn", "verification_approved", {"name": "赵六"}, language="en"
+        )
+    )
+    [email] = mail.outbox
+    assert email.to == ["zhao@example.cn"] and email.subject == "实名认证已通过"
+    assert "赵六" in email.body and email.extra_headers["X-Qianshu-Message-Id"] == str(message.uuid)
+    assert message.provider_message_id == email.extra_headers["Message-ID"]
+
+
+def test_console_backend_prints_the_message(
+    settings: Any, committed: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings.QIANSHU_SMS_BACKEND = "console"
+    message = committed(lambda: do_queue_sms(PHONE, "test_message", {}))
+    assert message.status == OutboxMessage.Status.SENT
+    out = capsys.readouterr().out
+    assert f"to {PHONE}: 【签署】这是一条测试短信" in out and str(message.uuid) in out
+    stream = io.StringIO()
+    ConsoleSmsBackend(stream).send(phone=PHONE, text="文本", message_id="m-1")
+    assert stream.getvalue() == f"[SMS m-1] to {PHONE}: 文本\n"
+
+
+def test_file_backend_appends_json_lines(committed: Any, sms_sent: Any) -> None:
+    committed(lambda: do_queue_sms(PHONE, "test_message", {}))
+    committed(lambda: do_queue_sms("+85291234567", "email_changed", {"email": "a@b.cn"}))
+    assert [(line["phone"], line["text"][:5]) for line in sms_sent()] == [
+        (PHONE, "【签署】这"),
+        ("+85291234567", "【签署】您"),
+    ]
