@@ -9,7 +9,7 @@ PORT ?= 8000
 # `make run` is a local development start: debug on, SQLite and local files under var/.
 RUN_ENV := QIANSHU_DEBUG=1 QIANSHU_PUBLIC_URL=http://$(HOST):$(PORT)
 
-.PHONY: run test lint types contracts pytest bench install system-deps system-deps-test clean
+.PHONY: run test lint types contracts pytest bench install system-deps system-deps-test clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,7 @@ system-deps-test:
 run: system-deps $(STAMP)
 	$(RUN_ENV) $(BIN)/qianshu migrate --noinput -v0
 	$(RUN_ENV) $(BIN)/qianshu init-pki --if-absent
+	$(RUN_ENV) $(BIN)/qianshu demo-data --if-absent
 	@echo ""
 	@echo "Qianshu is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"
 	@echo ""
@@ -54,6 +55,12 @@ test: system-deps-test $(STAMP) lint types contracts
 
 bench: system-deps-test $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Refresh the English catalogue from the Chinese source strings, then compile it (needs gettext).
+messages: $(STAMP)
+	cd src/qianshu && ../../$(BIN)/django-admin makemessages -l en --no-obsolete --no-location \
+	  --ignore 'signing/*' --ignore 'migrations/*'
+	cd src/qianshu && ../../$(BIN)/django-admin compilemessages -l en
 
 clean:
 	rm -rf $(VENV) var artifacts .pytest_cache .mypy_cache .ruff_cache

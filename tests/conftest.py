@@ -16,3 +16,16 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("QIANSHU_ARTIFACTS_DIR", ROOT / "artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last; tests marked ``postgres`` (real concurrency) skip on SQLite."""
+    from django.conf import settings
+
+    items.sort(key=lambda item: "browser" in item.keywords)
+    if "postgresql" in settings.DATABASES["default"]["ENGINE"]:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (DATABASE_URL=postgres://…)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)

@@ -16,3 +16,5 @@ TASKS = {
         "QUEUES": ["default", "signing", "notifications"],
     }
 }
+# SMS codes are printed (captured by pytest) unless a test configures another backend.
+QIANSHU_SMS_BACKEND = "console"

@@ -63,13 +63,16 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "qianshu.core",
+    "qianshu.accounts",
     "qianshu.storage",
     "qianshu.pki",
     "qianshu.verification",
+    "qianshu.notifications",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -80,6 +83,16 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "qianshu.urls"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:profile"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 WSGI_APPLICATION = "qianshu.wsgi.application"
 ASGI_APPLICATION = "qianshu.asgi.application"
 
@@ -94,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "qianshu.core.context_processors.shell",
             ],
         },
     },
@@ -129,7 +143,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# Only needed for `collectstatic` (e.g. to serve from a CDN); WhiteNoise serves from the apps.
+STATIC_ROOT = env_str("QIANSHU_STATIC_ROOT") or None
+# WhiteNoise serves the apps' static files straight from the package (no collectstatic step).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Blob store ---------------------------------------------------------------------------
 QIANSHU_STORAGE = env_str("QIANSHU_STORAGE", "local")  # local | s3
@@ -177,9 +195,29 @@ DEFAULT_FROM_EMAIL = env_str("QIANSHU_EMAIL_FROM", "Qianshu <noreply@localhost>"
 QIANSHU_SMS_BACKEND = env_str("QIANSHU_SMS_BACKEND", "console" if DEBUG else "http")
 QIANSHU_SMS_GATEWAY_URL = env_str("QIANSHU_SMS_GATEWAY_URL")
 QIANSHU_SMS_GATEWAY_SECRET = env_secret("QIANSHU_SMS_GATEWAY_SECRET")
+QIANSHU_SMS_GATEWAY_TIMEOUT = env_int("QIANSHU_SMS_GATEWAY_TIMEOUT", 10)  # seconds
+# Carrier-registered signature put before every SMS text; empty if the gateway adds it itself.
+QIANSHU_SMS_SIGNATURE = env_str("QIANSHU_SMS_SIGNATURE", "【签署】")
+QIANSHU_SMS_FILE = Path(env_str("QIANSHU_SMS_FILE", str(DATA_DIR / "sms.log")))
+# Seconds; a hung SMTP server must not stall a notifications worker.
+EMAIL_TIMEOUT = env_int("QIANSHU_EMAIL_TIMEOUT", 30)
+# Delivery attempts per message (backoff 30 s, 2 min, 10 min, 1 h, 6 h, 12 h, 24 h) before "failed".
+QIANSHU_NOTIFY_MAX_ATTEMPTS = env_int("QIANSHU_NOTIFY_MAX_ATTEMPTS", 8)
+# Keep the text of sensitive messages (codes) after delivery; off in production.
+QIANSHU_OUTBOX_KEEP_SENSITIVE = env_bool("QIANSHU_OUTBOX_KEEP_SENSITIVE", DEBUG)
+# Caps on SMS codes (besides one per 60 s per phone): per phone and per client IP, per hour.
+QIANSHU_SMS_LIMITS = {
+    "per_phone_hour": env_int("QIANSHU_SMS_PER_PHONE_HOUR", 10),
+    "per_ip_hour": env_int("QIANSHU_SMS_PER_IP_HOUR", 30),
+}
+# Number of reverse proxies in front of the web processes that append to X-Forwarded-For.
+QIANSHU_TRUSTED_PROXY_HOPS = env_int("QIANSHU_TRUSTED_PROXY_HOPS", 0)
+# Re-authentication (SMS code or password) stays fresh this long before sensitive changes.
+QIANSHU_REAUTH_SECONDS = env_int("QIANSHU_REAUTH_SECONDS", 600)
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env_int("QIANSHU_SESSION_SECONDS", 7 * 24 * 3600)
 SESSION_COOKIE_SECURE = PUBLIC_URL.startswith("https://")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True

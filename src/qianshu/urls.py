@@ -5,7 +5,9 @@ from qianshu.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("", include("qianshu.accounts.urls")),
     path("admin/", admin.site.urls),
     path("pki/", include("qianshu.pki.urls")),
     path("verify/", include("qianshu.verification.urls")),
+    path("dev/outbox/", include("qianshu.notifications.urls")),
 ]

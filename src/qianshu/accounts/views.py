@@ -1,0 +1,298 @@
+"""Login (SMS code or password), logout, re-authentication and the profile pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from qianshu.accounts import actions, codes
+from qianshu.accounts.decorators import reauth_required
+from qianshu.accounts.forms import (
+    ChangePhoneForm,
+    CodeLoginForm,
+    EmailForm,
+    PasswordLoginForm,
+    PhoneForm,
+    ProfileForm,
+    ReauthCodeForm,
+    ReauthPasswordForm,
+    SetPasswordForm,
+)
+from qianshu.accounts.models import User
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _next_url(request: HttpRequest, default: str = "accounts:profile") -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse(default)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+def _first_error(form: Any) -> str:
+    for errors in form.errors.values():
+        return str(errors[0])
+    return _("输入有误，请检查后重试。")
+
+
+def _send_result(request: HttpRequest, error: codes.CodeError | None) -> JsonResponse:
+    if error is None:
+        return JsonResponse(
+            {"ok": True, "message": _("验证码已发送，5 分钟内有效。"), "retry_after": 60}
+        )
+    return JsonResponse(
+        {"ok": False, "message": str(error), "retry_after": error.retry_after}, status=429
+    )
+
+
+def login_view(request: HttpRequest) -> HttpResponse:
+    """SMS-code login (the default); the first login with a new phone creates the account."""
+    next_url = _next_url(request)
+    if request.user.is_authenticated and request.method == "GET":
+        return HttpResponseRedirect(next_url)
+    initial_phone = request.GET.get("phone", "")
+    form = CodeLoginForm(initial={"phone": initial_phone})
+    if request.method == "POST":
+        if request.POST.get("action") == "send":
+            phone_form = PhoneForm(request.POST)
+            error: codes.CodeError | None = None
+            if phone_form.is_valid():
+                try:
+                    actions.do_send_login_code(request, phone_form.cleaned_data["phone"])
+                except codes.CodeError as exc:
+                    error = exc
+            else:
+                error = codes.CodeError(_first_error(phone_form))
+            if _wants_json(request):
+                return _send_result(request, error)
+            if error is None:
+                messages.success(request, _("验证码已发送，5 分钟内有效。"))
+            else:
+                messages.error(request, str(error))
+            form = CodeLoginForm(initial={"phone": request.POST.get("phone", "")})
+        else:
+            form = CodeLoginForm(request.POST)
+            if form.is_valid():
+                try:
+                    _user_obj, created = actions.do_login_with_code(
+                        request, form.cleaned_data["phone"], form.cleaned_data["code"]
+                    )
+                except codes.CodeError as exc:
+                    form.add_error("code", str(exc))
+                else:
+                    if created:
+                        messages.success(request, _("欢迎使用签署！请先完成个人实名认证。"))
+                    return HttpResponseRedirect(next_url)
+    return render(
+        request,
+        "accounts/login.html",
+        {"form": form, "next": next_url, "mode": "code"},
+        status=200 if not form.errors else 400,
+    )
+
+
+def password_login_view(request: HttpRequest) -> HttpResponse:
+    next_url = _next_url(request)
+    form = PasswordLoginForm(request, request.POST or None)
+    if request.method == "POST":
+        if form.is_valid() and form.user is not None:
+            actions.do_login_with_password(request, form.user)
+            return HttpResponseRedirect(next_url)
+        actions.do_record_failed_login(request, str(form.cleaned_data.get("phone", "")))
+    return render(
+        request,
+        "accounts/login.html",
+        {"form": form, "next": next_url, "mode": "password"},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    actions.do_logout(request)
+    messages.info(request, _("您已退出登录。"))
+    return redirect("accounts:login")
+
+
+@login_required
+def reauth_view(request: HttpRequest) -> HttpResponse:
+    """Confirm it is really the user before a sensitive change (SMS code or password)."""
+    user = _user(request)
+    next_url = _next_url(request)
+    code_form = ReauthCodeForm()
+    password_form = ReauthPasswordForm(user)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "send":
+            error: codes.CodeError | None = None
+            try:
+                actions.do_send_reauth_code(request, actor=user)
+            except codes.CodeError as exc:
+                error = exc
+            if _wants_json(request):
+                return _send_result(request, error)
+            if error is None:
+                messages.success(request, _("验证码已发送，5 分钟内有效。"))
+            else:
+                messages.error(request, str(error))
+        elif action == "password":
+            password_form = ReauthPasswordForm(user, request.POST)
+            if password_form.is_valid():
+                actions.do_reauthenticate_with_password(request, actor=user)
+                return HttpResponseRedirect(next_url)
+        else:
+            code_form = ReauthCodeForm(request.POST)
+            if code_form.is_valid():
+                try:
+                    actions.do_reauthenticate_with_code(
+                        request, code_form.cleaned_data["code"], actor=user
+                    )
+                except codes.CodeError as exc:
+                    code_form.add_error("code", str(exc))
+                else:
+                    return HttpResponseRedirect(next_url)
+    failed = bool(code_form.errors or password_form.errors)
+    return render(
+        request,
+        "accounts/reauth.html",
+        {
+            "code_form": code_form,
+            "password_form": password_form,
+            "has_password": user.has_usable_password(),
+            "next": next_url,
+        },
+        status=400 if failed else 200,
+    )
+
+
+@login_required
+def profile_view(request: HttpRequest) -> HttpResponse:
+    """个人中心: the account, its real-name status and links to the signing set-up."""
+    user = _user(request)
+    form = ProfileForm(request.POST or None, initial={"display_name": user.display_name})
+    if request.method == "POST":
+        if form.is_valid():
+            actions.do_update_profile(request, form.cleaned_data["display_name"], actor=user)
+            messages.success(request, _("已保存。"))
+            return redirect("accounts:profile")
+    return render(
+        request,
+        "accounts/profile.html",
+        {"form": form, "has_password": user.has_usable_password(), "centre": "profile"},
+        status=400 if form.errors else 200,
+    )
+
+
+@reauth_required
+def change_phone_view(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = ChangePhoneForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        phone = form.cleaned_data["phone"]
+        if request.POST.get("action") == "send":
+            error: codes.CodeError | None = None
+            if phone == user.phone:
+                error = codes.CodeError(_("新手机号与当前手机号相同。"))
+            else:
+                try:
+                    actions.do_send_change_phone_code(request, phone, actor=user)
+                except codes.CodeError as exc:
+                    error = exc
+            if _wants_json(request):
+                return _send_result(request, error)
+            if error is None:
+                messages.success(request, _("验证码已发送到新手机号。"))
+            else:
+                messages.error(request, str(error))
+        elif not form.cleaned_data.get("code"):
+            form.add_error("code", _("请输入发送到新手机号的验证码。"))
+        else:
+            try:
+                actions.do_change_phone(request, phone, form.cleaned_data["code"], actor=user)
+            except codes.CodeError as exc:
+                form.add_error("code", str(exc))
+            except actions.PhoneTaken:
+                form.add_error("phone", _("该手机号无法使用，请换一个手机号。"))
+            else:
+                messages.success(request, _("手机号已更换，其他设备上的登录已退出。"))
+                return redirect("accounts:profile")
+    elif request.method == "POST" and _wants_json(request):
+        return _send_result(request, codes.CodeError(_first_error(form)))
+    return render(
+        request,
+        "accounts/change_phone.html",
+        {"form": form, "centre": "profile"},
+        status=400 if form.errors else 200,
+    )
+
+
+@reauth_required
+def change_email_view(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = EmailForm(request.POST or None, initial={"email": user.email})
+    if request.method == "POST" and form.is_valid():
+        actions.do_change_email(request, form.cleaned_data["email"], actor=user)
+        messages.success(request, _("电子邮箱已更新。"))
+        return redirect("accounts:profile")
+    return render(
+        request,
+        "accounts/change_email.html",
+        {"form": form, "centre": "profile"},
+        status=400 if form.errors else 200,
+    )
+
+
+@reauth_required
+def set_password_view(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = SetPasswordForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        actions.do_set_password(request, form.cleaned_data["password1"], actor=user)
+        messages.success(request, _("登录密码已设置，其他设备上的登录已退出。"))
+        return redirect("accounts:profile")
+    return render(
+        request,
+        "accounts/set_password.html",
+        {"form": form, "centre": "profile"},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def logout_others_view(request: HttpRequest) -> HttpResponse:
+    actions.do_logout_other_sessions(request, actor=_user(request))
+    messages.success(request, _("其他设备上的登录已全部退出。"))
+    return redirect("accounts:profile")
+
+
+@require_POST
+def set_language_view(request: HttpRequest) -> HttpResponse:
+    """Switch the UI language (remembered on the account when logged in)."""
+    from django.views.i18n import set_language
+
+    language = request.POST.get("language", "")
+    response = set_language(request)
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        actions.do_set_language(request, language, actor=_user(request))
+    return response
