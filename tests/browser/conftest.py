@@ -99,3 +99,18 @@ def shot(artifacts_dir: Path, request: pytest.FixtureRequest) -> Callable[[Any, 
         return path
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def _browser_settings(settings: Any, tmp_path: Path, live_server: Any) -> None:
+    """DEBUG for the development outbox page (codes are read there), blobs in a tmp dir,
+    links (QR codes, SMS) pointing at the live server."""
+    from qianshu.storage.blobs import reset_blob_store_cache
+
+    settings.DEBUG = True
+    settings.QIANSHU_OUTBOX_KEEP_SENSITIVE = True
+    settings.QIANSHU_SMS_BACKEND = "console"
+    settings.QIANSHU_STORAGE = "local"
+    settings.QIANSHU_STORAGE_DIR = tmp_path / "blobs"
+    settings.PUBLIC_URL = live_server.url
+    reset_blob_store_cache()

@@ -37,3 +37,23 @@ def login_by_sms(page: Any, phone: str) -> None:
     page.get_by_label("验证码").fill(code)
     page.get_by_role("button", name="登录 / 注册").click()
     page.wait_for_url("**/me/")
+
+
+def draw_strokes(page: Any, selector: str = "#signature-canvas") -> None:
+    """Write a few mouse strokes (a rough 王 and a loop) on a drawing canvas."""
+    box = page.locator(selector).bounding_box()
+    assert box, "canvas not visible"
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    strokes = [
+        [(0.2, 0.3), (0.45, 0.28), (0.6, 0.3)],
+        [(0.22, 0.5), (0.4, 0.52), (0.58, 0.5)],
+        [(0.18, 0.72), (0.4, 0.7), (0.62, 0.72)],
+        [(0.4, 0.25), (0.41, 0.5), (0.4, 0.75)],
+        [(0.7, 0.4), (0.78, 0.3), (0.86, 0.45), (0.78, 0.7), (0.7, 0.55), (0.9, 0.5)],
+    ]
+    for stroke in strokes:
+        page.mouse.move(x0 + stroke[0][0] * w, y0 + stroke[0][1] * h)
+        page.mouse.down()
+        for fx, fy in stroke[1:]:
+            page.mouse.move(x0 + fx * w, y0 + fy * h, steps=8)
+        page.mouse.up()

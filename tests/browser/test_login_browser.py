@@ -12,13 +12,6 @@ from tests.browser.flows import login_by_sms
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(autouse=True)
-def _debug_outbox(settings: Any) -> None:
-    settings.DEBUG = True  # the development outbox page
-    settings.QIANSHU_OUTBOX_KEEP_SENSITIVE = True
-    settings.QIANSHU_SMS_BACKEND = "console"
-
-
 def test_login_with_code_from_outbox(page: Any, shot: Any, size: str) -> None:
     phone = "13800000011" if size == "phone" else "13800000012"
     page.goto("/login/")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from qianshu.accounts import views
+from qianshu.accounts import signature_urls, views
 
 app_name = "accounts"
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("me/email/", views.change_email_view, name="change-email"),
     path("me/password/", views.set_password_view, name="set-password"),
     path("me/sessions/logout-others/", views.logout_others_view, name="logout-others"),
+    *signature_urls.urlpatterns,
 ]
