@@ -18,3 +18,7 @@ TASKS = {
 }
 # SMS codes are printed (captured by pytest) unless a test configures another backend.
 QIANSHU_SMS_BACKEND = "console"
+# Identity: the sandbox provider (allowed although DEBUG is off) and cheap PIN hashing.
+QIANSHU_IDENTITY_PROVIDER = "sandbox"
+QIANSHU_IDENTITY_SANDBOX_ALLOWED = True
+QIANSHU_PIN_ARGON2 = {"time_cost": 1, "memory_kib": 8, "parallelism": 1}

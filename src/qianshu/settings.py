@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "qianshu.pki",
     "qianshu.verification",
     "qianshu.notifications",
+    "qianshu.identity",
+    "qianshu.backoffice",
 ]
 
 MIDDLEWARE = [
@@ -214,6 +216,25 @@ QIANSHU_SMS_LIMITS = {
 QIANSHU_TRUSTED_PROXY_HOPS = env_int("QIANSHU_TRUSTED_PROXY_HOPS", 0)
 # Re-authentication (SMS code or password) stays fresh this long before sensitive changes.
 QIANSHU_REAUTH_SECONDS = env_int("QIANSHU_REAUTH_SECONDS", 600)
+
+# --- Identity -------------------------------------------------------------------------------
+# Personal real-name verification: `sandbox` (development; confirms anybody, see
+# qianshu.identity.providers.sandbox) or `http` (the signed JSON identity gateway).
+QIANSHU_IDENTITY_PROVIDER = env_str("QIANSHU_IDENTITY_PROVIDER", "sandbox" if DEBUG else "http")
+# The sandbox is refused when DEBUG is off unless this is set (a staging system).
+QIANSHU_IDENTITY_SANDBOX_ALLOWED = env_bool("QIANSHU_IDENTITY_SANDBOX_ALLOWED", False)
+QIANSHU_IDENTITY_GATEWAY_URL = env_str("QIANSHU_IDENTITY_GATEWAY_URL")
+QIANSHU_IDENTITY_GATEWAY_SECRET = env_secret("QIANSHU_IDENTITY_GATEWAY_SECRET")
+QIANSHU_IDENTITY_GATEWAY_TIMEOUT = env_int("QIANSHU_IDENTITY_GATEWAY_TIMEOUT", 15)  # seconds
+# Verification attempts (any method) per user per 24 hours.
+QIANSHU_IDENTITY_ATTEMPTS_PER_DAY = env_int("QIANSHU_IDENTITY_ATTEMPTS_PER_DAY", 10)
+# Argon2id cost of the key derived from each signing PIN (stored with each wrapped key, so
+# raising it later only affects keys wrapped from then on).
+QIANSHU_PIN_ARGON2 = {
+    "time_cost": env_int("QIANSHU_PIN_ARGON2_TIME_COST", 3),
+    "memory_kib": env_int("QIANSHU_PIN_ARGON2_MEMORY_KIB", 64 * 1024),
+    "parallelism": env_int("QIANSHU_PIN_ARGON2_PARALLELISM", 1),
+}
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

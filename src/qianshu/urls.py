@@ -10,4 +10,6 @@ urlpatterns = [
     path("pki/", include("qianshu.pki.urls")),
     path("verify/", include("qianshu.verification.urls")),
     path("dev/outbox/", include("qianshu.notifications.urls")),
+    path("me/identity/", include("qianshu.identity.urls")),
+    path("backoffice/", include("qianshu.backoffice.urls")),
 ]

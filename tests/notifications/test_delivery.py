@@ -122,7 +122,7 @@ def test_email_through_the_locmem_backend(committed: Any) -> None:
         )
     )
     [email] = mail.outbox
-    assert email.to == ["zhao@example.cn"] and email.subject == "实名认证已通过"
+    assert email.to == ["zhao@example.cn"] and email.subject == "Identity verification approved"
     assert "赵六" in email.body and email.extra_headers["X-Qianshu-Message-Id"] == str(message.uuid)
     assert message.provider_message_id == email.extra_headers["Message-ID"]
 

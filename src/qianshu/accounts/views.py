@@ -198,7 +198,12 @@ def profile_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/profile.html",
-        {"form": form, "has_password": user.has_usable_password(), "centre": "profile"},
+        {
+            "form": form,
+            "has_password": user.has_usable_password(),
+            "centre": "profile",
+            "profile_cards": ["identity/_profile_card.html"],
+        },
         status=400 if form.errors else 200,
     )
 

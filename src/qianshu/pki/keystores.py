@@ -10,7 +10,7 @@ from functools import cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from qianshu.signing.keys import PinKeyStore, Pkcs11KeyStore, SoftwareKeyStore
+from qianshu.signing.keys import Argon2Params, PinKeyStore, Pkcs11KeyStore, SoftwareKeyStore
 
 
 def master_key() -> bytes:
@@ -30,8 +30,14 @@ def software_key_store() -> SoftwareKeyStore:
 
 
 def pin_key_store() -> PinKeyStore:
-    # A separate secret derived from the master key: combined with each person's PIN.
-    return PinKeyStore(hashlib.sha256(b"qianshu/pin-server-secret/v1" + master_key()).digest())
+    """Person keys under Argon2id(PIN) + a server secret derived from the master key.
+
+    New keys use the cost of ``QIANSHU_PIN_ARGON2``; each wrapped key records its own cost, so
+    keys wrapped under an older setting still open.
+    """
+    secret = hashlib.sha256(b"qianshu/pin-server-secret/v1" + master_key()).digest()
+    params = getattr(settings, "QIANSHU_PIN_ARGON2", None)
+    return PinKeyStore(secret, Argon2Params(**params) if params else None)
 
 
 @cache

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from qianshu.backoffice import views
+
+app_name = "backoffice"
+
+urlpatterns = [
+    path("", views.home_view, name="home"),
+    path("identity/", views.identity_queue_view, name="identity-queue"),
+    path("identity/<uuid:attempt_uuid>/", views.identity_review_view, name="identity-review"),
+    path(
+        "identity/<uuid:attempt_uuid>/photo/<str:which>/",
+        views.identity_photo_view,
+        name="identity-photo",
+    ),
+    path(
+        "identity/<uuid:attempt_uuid>/decide/",
+        views.identity_decide_view,
+        name="identity-decide",
+    ),
+]

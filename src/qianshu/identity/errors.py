@@ -1,0 +1,104 @@
+"""Refusals of the identity actions; ``str(exc)`` is a message for the user, in their language."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+
+class IdentityError(Exception):
+    """Base class: a refusal with a user-facing message."""
+
+    default_message = ""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or _(self.default_message))
+
+
+class VerificationRefused(IdentityError):
+    """A new verification attempt is not allowed (already verified, review pending, ...)."""
+
+
+class AlreadyVerified(VerificationRefused):
+    default_message = "您已完成实名认证，无需重复认证。"
+
+
+class ReviewPending(VerificationRefused):
+    default_message = "您的人工审核申请正在处理中，请耐心等待审核结果。"
+
+
+class MethodNotAllowed(VerificationRefused):
+    default_message = "该证件类型不支持此认证方式，请选择人工审核。"
+
+
+class IdentityTaken(VerificationRefused):
+    default_message = "该证件已用于其他账户的实名认证，如有疑问请联系平台客服。"
+
+
+class AttemptsExhausted(VerificationRefused):
+    default_message = "今日认证次数已用完，请明天再试。"
+
+
+class AttemptNotActive(IdentityError):
+    default_message = "本次认证已结束，请重新发起认证。"
+
+
+class AlreadyDecided(IdentityError):
+    default_message = "该申请已由其他运营人员处理。"
+
+
+class NotVerified(IdentityError):
+    default_message = "请先完成个人实名认证。"
+
+
+class PinError(IdentityError):
+    """Base class of signing PIN refusals."""
+
+
+class NoCredential(PinError):
+    default_message = "您尚未设置签署密码。"
+
+
+class CertificateExpired(NoCredential):
+    default_message = "您的个人证书已过期，请重置签署密码以签发新证书。"
+
+
+class CredentialExists(PinError):
+    default_message = "您已设置签署密码，如需更改请使用修改或重置。"
+
+
+class SamePin(PinError):
+    default_message = "新签署密码不能与原密码相同。"
+
+
+class IdNumberMismatch(PinError):
+    default_message = "证件号码与实名认证信息不一致。"
+
+
+class ResetLocked(PinError):
+    default_message = "证件号码错误次数过多，请 15 分钟后再试。"
+
+
+class PinLocked(PinError):
+    """Too many wrong PINs: signing is locked until ``until``."""
+
+    def __init__(self, until: dt.datetime) -> None:
+        self.until = until
+        local = timezone.localtime(until)
+        super().__init__(
+            _("签署密码错误次数过多，已锁定至 %(time)s，请稍后再试或重置签署密码。")
+            % {"time": date_format(local, "Y-m-d H:i")}
+        )
+
+
+class WrongPin(PinError):
+    """The PIN is wrong; ``remaining_attempts`` more wrong PINs lock signing."""
+
+    def __init__(self, remaining_attempts: int) -> None:
+        self.remaining_attempts = remaining_attempts
+        super().__init__(
+            _("签署密码错误，还可以尝试 %(count)s 次。") % {"count": remaining_attempts}
+        )

@@ -1,0 +1,2 @@
+"""Pages of the identity app: verification (``verification``), signing PIN (``pin``) and the
+person certificate (``certificate``)."""
