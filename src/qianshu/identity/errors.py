@@ -7,6 +7,7 @@ import datetime as dt
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 
 class IdentityError(Exception):
@@ -23,35 +24,35 @@ class VerificationRefused(IdentityError):
 
 
 class AlreadyVerified(VerificationRefused):
-    default_message = "您已完成实名认证，无需重复认证。"
+    default_message = gettext_noop("您已完成实名认证，无需重复认证。")
 
 
 class ReviewPending(VerificationRefused):
-    default_message = "您的人工审核申请正在处理中，请耐心等待审核结果。"
+    default_message = gettext_noop("您的人工审核申请正在处理中，请耐心等待审核结果。")
 
 
 class MethodNotAllowed(VerificationRefused):
-    default_message = "该证件类型不支持此认证方式，请选择人工审核。"
+    default_message = gettext_noop("该证件类型不支持此认证方式，请选择人工审核。")
 
 
 class IdentityTaken(VerificationRefused):
-    default_message = "该证件已用于其他账户的实名认证，如有疑问请联系平台客服。"
+    default_message = gettext_noop("该证件已用于其他账户的实名认证，如有疑问请联系平台客服。")
 
 
 class AttemptsExhausted(VerificationRefused):
-    default_message = "今日认证次数已用完，请明天再试。"
+    default_message = gettext_noop("今日认证次数已用完，请明天再试。")
 
 
 class AttemptNotActive(IdentityError):
-    default_message = "本次认证已结束，请重新发起认证。"
+    default_message = gettext_noop("本次认证已结束，请重新发起认证。")
 
 
 class AlreadyDecided(IdentityError):
-    default_message = "该申请已由其他运营人员处理。"
+    default_message = gettext_noop("该申请已由其他运营人员处理。")
 
 
 class NotVerified(IdentityError):
-    default_message = "请先完成个人实名认证。"
+    default_message = gettext_noop("请先完成个人实名认证。")
 
 
 class PinError(IdentityError):
@@ -59,27 +60,27 @@ class PinError(IdentityError):
 
 
 class NoCredential(PinError):
-    default_message = "您尚未设置签署密码。"
+    default_message = gettext_noop("您尚未设置签署密码。")
 
 
 class CertificateExpired(NoCredential):
-    default_message = "您的个人证书已过期，请重置签署密码以签发新证书。"
+    default_message = gettext_noop("您的个人证书已过期，请重置签署密码以签发新证书。")
 
 
 class CredentialExists(PinError):
-    default_message = "您已设置签署密码，如需更改请使用修改或重置。"
+    default_message = gettext_noop("您已设置签署密码，如需更改请使用修改或重置。")
 
 
 class SamePin(PinError):
-    default_message = "新签署密码不能与原密码相同。"
+    default_message = gettext_noop("新签署密码不能与原密码相同。")
 
 
 class IdNumberMismatch(PinError):
-    default_message = "证件号码与实名认证信息不一致。"
+    default_message = gettext_noop("证件号码与实名认证信息不一致。")
 
 
 class ResetLocked(PinError):
-    default_message = "证件号码错误次数过多，请 15 分钟后再试。"
+    default_message = gettext_noop("证件号码错误次数过多，请 15 分钟后再试。")
 
 
 class PinLocked(PinError):

@@ -200,30 +200,18 @@ def do_start_face_verification(
         declaration.person, return_url(attempt_uuid), request_id=str(attempt_uuid)
     )
     with transaction.atomic():
-        if isinstance(started, ProviderError):
-            attempt = _new_attempt(
-                actor,
-                declaration,
-                Method.FACE,
-                provider=provider.name,
-                status=Status.ERROR,
-                reason=started.reason,
-                attempt_uuid=attempt_uuid,
-                request=request,
-            )
-            url = None
-        else:
-            attempt = _new_attempt(
-                actor,
-                declaration,
-                Method.FACE,
-                provider=provider.name,
-                status=Status.STARTED,
-                provider_ref=started.token,
-                attempt_uuid=attempt_uuid,
-                request=request,
-            )
-            url = started.url
+        attempt = _new_attempt(
+            actor,
+            declaration,
+            Method.FACE,
+            provider=provider.name,
+            status=Status.ERROR if isinstance(started, ProviderError) else Status.STARTED,
+            reason=started.reason if isinstance(started, ProviderError) else "",
+            provider_ref="" if isinstance(started, ProviderError) else started.token,
+            attempt_uuid=attempt_uuid,
+            request=request,
+        )
+        url = None if isinstance(started, ProviderError) else started.url
         record_event(
             "identity_verification_started",
             user=actor,
