@@ -413,7 +413,7 @@ def _check_image(stream: pikepdf.Stream, limits: IngestLimits) -> None:
         )
 
 
-def _field_types(pdf: pikepdf.Pdf) -> list[tuple[str, pikepdf.Object]]:
+def _field_types(pdf: pikepdf.Pdf) -> list[tuple[str, object]]:
     """(field type, value) of every terminal form field; qpdf follows /Kids and inheritance."""
     if not isinstance(pdf.Root.get("/AcroForm"), pikepdf.Dictionary):
         return []
