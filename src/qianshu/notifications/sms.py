@@ -12,21 +12,24 @@ and retries later.
 from __future__ import annotations
 
 import abc
-import hashlib
-import hmac
 import json
 import sys
-import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import urlparse
+from typing import IO
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+
+from qianshu.core.gateways import (
+    GatewayConfigError,
+    GatewayError,
+    check_gateway,
+    json_object,
+    sign_request,
+    signed_post,
+)
 
 __all__ = [
     "BACKENDS",
@@ -95,18 +98,6 @@ class FileSmsBackend(SmsBackend):
         return ""
 
 
-def sign_request(secret: str, timestamp: str, body: bytes) -> str:
-    """The ``X-Qianshu-Signature`` value: ``sha256=`` + hex HMAC-SHA256 of ``timestamp.body``."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return f"sha256={mac.hexdigest()}"
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A gateway that redirects is misconfigured; following would re-send or drop the body.
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
 class HttpSmsBackend(SmsBackend):
     """Production adapter: hands each SMS to an HTTP gateway that talks to the carriers.
 
@@ -133,59 +124,33 @@ class HttpSmsBackend(SmsBackend):
     """
 
     def __init__(self, url: str, secret: str, *, timeout: float = 10.0) -> None:
-        if not url or not secret:
-            raise SmsError(
-                "the http SMS backend needs QIANSHU_SMS_GATEWAY_URL and QIANSHU_SMS_GATEWAY_SECRET"
+        try:
+            check_gateway(
+                url,
+                secret,
+                url_setting="QIANSHU_SMS_GATEWAY_URL",
+                key_setting="QIANSHU_SMS_GATEWAY_SECRET",
             )
-        if urlparse(url).scheme not in ("http", "https"):
-            raise SmsError("QIANSHU_SMS_GATEWAY_URL must be an http:// or https:// URL")
+        except GatewayConfigError as exc:
+            raise SmsError(f"the http SMS backend: {exc}") from exc
         self.url = url
         self.secret = secret
         self.timeout = timeout
-        self._opener = urllib.request.build_opener(_NoRedirects)
 
     def send(self, *, phone: str, text: str, message_id: str) -> str:
-        body = json.dumps(
-            {"phone": phone, "text": text, "message_id": message_id}, ensure_ascii=False
-        ).encode()
-        timestamp = str(int(time.time()))
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
-            self.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json; charset=utf-8",
-                "User-Agent": "Qianshu-SMS/1",
-                "X-Qianshu-Timestamp": timestamp,
-                "X-Qianshu-Signature": sign_request(self.secret, timestamp, body),
-            },
-        )
+        payload = {"phone": phone, "text": text, "message_id": message_id}
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                status = response.status
-                answer = response.read(_MAX_RESPONSE_BYTES)
-        except urllib.error.HTTPError as exc:
-            detail = _snippet(exc.read(512)) if exc.fp is not None else ""
-            exc.close()
-            raise SmsError(f"SMS gateway answered HTTP {exc.code} {detail}".rstrip()) from exc
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise SmsError(f"SMS gateway unreachable: {reason}") from exc
-        if not 200 <= status < 300:
-            raise SmsError(f"SMS gateway answered HTTP {status} {_snippet(answer)}".rstrip())
+            answer = signed_post(
+                self.url, self.secret, payload, timeout=self.timeout, user_agent="Qianshu-SMS/1"
+            )
+        except GatewayError as exc:
+            raise SmsError(f"SMS {exc}") from exc
         return _provider_id(answer)
 
 
-def _snippet(data: bytes) -> str:
-    return data[:200].decode("utf-8", "replace").strip()
-
-
 def _provider_id(answer: bytes) -> str:
-    try:
-        data = json.loads(answer)
-    except ValueError:
-        return ""
-    if isinstance(data, dict) and isinstance(data.get("id"), str | int):
+    data = json_object(answer)
+    if data is not None and isinstance(data.get("id"), str | int):
         return str(data["id"])[:255]
     return ""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from qianshu.core.gateways import GatewayConfigError
 from qianshu.identity.providers.base import (
     CheckResult,
     FaceSession,
@@ -13,7 +14,7 @@ from qianshu.identity.providers.base import (
     Person,
     ProviderError,
 )
-from qianshu.identity.providers.http import GatewayConfigError, HttpProvider
+from qianshu.identity.providers.http import HttpProvider
 from qianshu.identity.providers.sandbox import SandboxProvider
 
 __all__ = [

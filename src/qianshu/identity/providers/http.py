@@ -40,18 +40,18 @@ Redirects are not followed.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
-import time
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import urlparse
 
 from django.utils.translation import gettext as _
 
+from qianshu.core.gateways import (
+    GatewayError,
+    check_gateway,
+    json_object,
+    signed_post,
+)
 from qianshu.identity.providers.base import (
     CheckResult,
     FaceSession,
@@ -64,23 +64,6 @@ from qianshu.identity.providers.base import (
 
 log = logging.getLogger(__name__)
 
-_MAX_RESPONSE_BYTES = 64 * 1024
-
-
-class GatewayConfigError(Exception):
-    """The http provider is missing its URL or secret, or the URL is not http(s)."""
-
-
-def sign_request(secret: str, timestamp: str, body: bytes) -> str:
-    """The ``X-Qianshu-Signature`` value: ``sha256=`` + hex HMAC-SHA256 of ``timestamp.body``."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return f"sha256={mac.hexdigest()}"
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
 
 def _unavailable() -> ProviderError:
     return ProviderError(_("身份核验服务暂时不可用，请稍后再试。"), retryable=True)
@@ -90,54 +73,32 @@ class HttpProvider(IdentityProvider):
     name = "http"
 
     def __init__(self, url: str, secret: str, *, timeout: float = 15.0) -> None:
-        if not url or not secret:
-            raise GatewayConfigError(
-                "the http identity provider needs QIANSHU_IDENTITY_GATEWAY_URL and "
-                "QIANSHU_IDENTITY_GATEWAY_SECRET"
-            )
-        if urlparse(url).scheme not in ("http", "https"):
-            raise GatewayConfigError("QIANSHU_IDENTITY_GATEWAY_URL must be an http(s) URL")
-        self.url = url.rstrip("/")
+        self.url = check_gateway(
+            url,
+            secret,
+            url_setting="QIANSHU_IDENTITY_GATEWAY_URL",
+            key_setting="QIANSHU_IDENTITY_GATEWAY_SECRET",
+        )
         self.secret = secret
         self.timeout = timeout
-        self._opener = urllib.request.build_opener(_NoRedirects)
 
     def _post(self, operation: str, payload: dict[str, str]) -> dict[str, Any] | ProviderError:
-        body = json.dumps(payload, ensure_ascii=False).encode()
-        timestamp = str(int(time.time()))
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
-            f"{self.url}/{operation}",
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json; charset=utf-8",
-                "User-Agent": "Qianshu-Identity/1",
-                "X-Qianshu-Timestamp": timestamp,
-                "X-Qianshu-Request-Id": payload["request_id"],
-                "X-Qianshu-Signature": sign_request(self.secret, timestamp, body),
-            },
-        )
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                status = response.status
-                answer = response.read(_MAX_RESPONSE_BYTES)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            log.warning("identity gateway %s answered HTTP %s", operation, exc.code)
-            if exc.code >= 500:
+            answer = signed_post(
+                f"{self.url}/{operation}",
+                self.secret,
+                payload,
+                timeout=self.timeout,
+                user_agent="Qianshu-Identity/1",
+                request_id=payload["request_id"],
+            )
+        except GatewayError as exc:
+            log.warning("identity gateway %s: %s", operation, exc)
+            if exc.retryable:
                 return _unavailable()
             return ProviderError(_("身份核验请求被拒绝，请联系平台管理员。"), retryable=False)
-        except (urllib.error.URLError, OSError) as exc:
-            log.warning("identity gateway %s unreachable: %s", operation, exc)
-            return _unavailable()
-        if not 200 <= status < 300:
-            log.warning("identity gateway %s answered HTTP %s", operation, status)
-            return ProviderError(_("身份核验请求被拒绝，请联系平台管理员。"), retryable=False)
-        try:
-            data = json.loads(answer)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
+        data = json_object(answer)
+        if data is None:
             log.warning("identity gateway %s answered a non-JSON body", operation)
             return _unavailable()
         return data
