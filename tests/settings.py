@@ -22,3 +22,9 @@ QIANSHU_SMS_BACKEND = "console"
 QIANSHU_IDENTITY_PROVIDER = "sandbox"
 QIANSHU_IDENTITY_SANDBOX_ALLOWED = True
 QIANSHU_PIN_ARGON2 = {"time_cost": 1, "memory_kib": 8, "parallelism": 1}
+# Organisations: the sandbox bank provider (allowed although DEBUG is off) and a platform account.
+QIANSHU_BANK_PROVIDER = "sandbox"
+QIANSHU_BANK_SANDBOX_ALLOWED = True
+QIANSHU_PLATFORM_BANK_NAME = "测试银行北京分行"
+QIANSHU_PLATFORM_ACCOUNT_NAME = "签署平台测试账户"
+QIANSHU_PLATFORM_ACCOUNT_NUMBER = "6200000000000001"

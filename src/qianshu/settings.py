@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "qianshu.core",
     "qianshu.accounts",
+    "qianshu.orgs",
     "qianshu.storage",
     "qianshu.pki",
     "qianshu.verification",
@@ -110,6 +111,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "qianshu.core.context_processors.shell",
+                "qianshu.orgs.context.switcher",
             ],
         },
     },
@@ -257,3 +259,26 @@ LOGGING = {
         "pyhanko_certvalidator": {"level": "ERROR"},
     },
 }
+
+# --- Organisations ----------------------------------------------------------------------------
+# 对公打款认证 goes through a bank provider: `sandbox` (development; pays nothing, see
+# qianshu.orgs.providers.sandbox) or `http` (the signed JSON bank gateway).
+QIANSHU_BANK_PROVIDER = env_str("QIANSHU_BANK_PROVIDER", "sandbox" if DEBUG else "http")
+# The sandbox is refused when DEBUG is off unless this is set (a staging system).
+QIANSHU_BANK_SANDBOX_ALLOWED = env_bool("QIANSHU_BANK_SANDBOX_ALLOWED", False)
+QIANSHU_BANK_GATEWAY_URL = env_str("QIANSHU_BANK_GATEWAY_URL")
+QIANSHU_BANK_GATEWAY_SECRET = env_secret("QIANSHU_BANK_GATEWAY_SECRET")
+QIANSHU_BANK_GATEWAY_TIMEOUT = env_int("QIANSHU_BANK_GATEWAY_TIMEOUT", 15)  # seconds
+# The platform's corporate account that organisations pay (我给平台打款); that direction is
+# offered only when all three are set.
+QIANSHU_PLATFORM_BANK_NAME = env_str("QIANSHU_PLATFORM_BANK_NAME", "沙箱银行" if DEBUG else "")
+QIANSHU_PLATFORM_ACCOUNT_NAME = env_str(
+    "QIANSHU_PLATFORM_ACCOUNT_NAME", "签署平台（沙箱）" if DEBUG else ""
+)
+QIANSHU_PLATFORM_ACCOUNT_NUMBER = env_str(
+    "QIANSHU_PLATFORM_ACCOUNT_NUMBER", "6200000000000001" if DEBUG else ""
+)
+# New micro-deposits (平台给我打款) per organisation per 24 hours; each allows 3 tries.
+QIANSHU_ORG_DEPOSITS_PER_DAY = env_int("QIANSHU_ORG_DEPOSITS_PER_DAY", 3)
+# Legal-representative authorisation SMS per organisation per 24 hours.
+QIANSHU_ORG_LEGAL_REP_SMS_PER_DAY = env_int("QIANSHU_ORG_LEGAL_REP_SMS_PER_DAY", 5)

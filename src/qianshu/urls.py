@@ -12,4 +12,5 @@ urlpatterns = [
     path("dev/outbox/", include("qianshu.notifications.urls")),
     path("me/identity/", include("qianshu.identity.urls")),
     path("backoffice/", include("qianshu.backoffice.urls")),
+    path("orgs/", include("qianshu.orgs.urls")),
 ]

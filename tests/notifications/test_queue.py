@@ -94,7 +94,9 @@ def test_every_kind_renders_on_both_channels() -> None:
         assert email.subject and "%(" not in email.subject + email.body, kind
         # Values are escaped in the HTML part.
         assert "<code>" not in email.html_body, kind
-    assert OutboxMessage.objects.filter(sensitive=True).count() == 2 * 5
+    code_kinds = [kind for kind, spec in KINDS.items() if spec.sensitive]
+    assert len(code_kinds) == 6  # login, reauth, change phone, PIN reset, identity, signing
+    assert OutboxMessage.objects.filter(sensitive=True).count() == 2 * len(code_kinds)
 
 
 def test_unknown_kind_and_wrong_context_fail_at_queue_time() -> None:

@@ -24,6 +24,12 @@ def _identity_pending() -> int:
     return VerificationAttempt.objects.pending_review().count()
 
 
+def _orgs_pending() -> int:
+    from qianshu.orgs.verification_review import orgs_awaiting_review
+
+    return orgs_awaiting_review().count()
+
+
 QUEUES: list[Queue] = [
     Queue(
         key="identity",
@@ -31,5 +37,12 @@ QUEUES: list[Queue] = [
         description=_("护照、港澳台通行证等证件及自愿选择人工审核的个人实名认证申请。"),
         url_name="backoffice:identity-queue",
         count=_identity_pending,
+    ),
+    Queue(
+        key="orgs",
+        title=_("组织认证审核"),
+        description=_("待确认的对公打款（我给平台打款）及组织管理员提交人工审核的组织机构认证。"),
+        url_name="backoffice:org-queue",
+        count=_orgs_pending,
     ),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from qianshu.backoffice import views
+from qianshu.backoffice import org_views, views
 
 app_name = "backoffice"
 
@@ -18,4 +18,8 @@ urlpatterns = [
         views.identity_decide_view,
         name="identity-decide",
     ),
+    path("orgs/", org_views.org_queue_view, name="org-queue"),
+    path("orgs/<uuid:org_uuid>/", org_views.org_review_view, name="org-review"),
+    path("orgs/<uuid:org_uuid>/licence/", org_views.org_licence_view, name="org-licence"),
+    path("orgs/<uuid:org_uuid>/decide/", org_views.org_decide_view, name="org-decide"),
 ]

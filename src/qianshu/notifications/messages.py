@@ -116,6 +116,14 @@ KINDS: dict[str, MessageKind] = {
             "请勿将验证码告知他人。"
         ),
     ),
+    "sign_code": _code_kind(
+        _("签署确认验证码"),
+        _("您正在签署文件，验证码为 %(code)s，%(minutes)s 分钟内有效。请勿告知他人。"),
+        _(
+            "您正在签署文件，验证码为 %(code)s，%(minutes)s 分钟内有效。"
+            "验证码仅用于本次签署，请勿告知他人。"
+        ),
+    ),
     "verification_approved": MessageKind(
         sms=_("%(name)s，您的实名认证已通过，现在可以签署文件了。"),
         subject=_("实名认证已通过"),
@@ -133,6 +141,54 @@ KINDS: dict[str, MessageKind] = {
         sms=_("您的账号绑定邮箱已更改为 %(email)s。如非本人操作，请立即联系管理员。"),
         subject=_("绑定邮箱已更改"),
         body=_("您的账号绑定邮箱已更改为 %(email)s。\n\n如非本人操作，请立即联系管理员。"),
+    ),
+    "org_invitation": MessageKind(
+        sms=_("%(inviter)s 邀请您以%(role)s身份加入“%(org)s”，请点击 %(link)s 登录后接受邀请。"),
+        subject=_("加入组织邀请"),
+        body=_(
+            "您好：\n\n%(inviter)s 邀请您以%(role)s身份加入“%(org)s”。\n"
+            "请打开以下链接，登录后接受或拒绝邀请：\n%(link)s"
+        ),
+    ),
+    "legal_rep_authorisation": MessageKind(
+        sms=_(
+            "%(name)s，“%(org)s”正在进行组织机构认证，需要您作为法定代表人确认授权，"
+            "请点击 %(link)s 登录后处理。"
+        ),
+        subject=_("组织机构认证：法定代表人授权"),
+        body=_(
+            "%(name)s，您好：\n\n“%(org)s”正在进行组织机构认证，需要您作为法定代表人"
+            "在线确认授权。请打开以下链接，登录后查看并同意或拒绝：\n%(link)s"
+        ),
+    ),
+    "org_verified": MessageKind(
+        sms=_("“%(org)s”已通过组织机构认证，现在可以制作印章了。"),
+        subject=_("组织机构认证已通过"),
+        body=_("您好：\n\n“%(org)s”已通过组织机构认证，现在可以制作电子印章并授权成员使用。"),
+    ),
+    "org_rejected": MessageKind(
+        sms=_("“%(org)s”的组织机构认证未通过，原因：%(reason)s。请登录后修改并重新提交。"),
+        subject=_("组织机构认证未通过"),
+        body=_(
+            "您好：\n\n“%(org)s”的组织机构认证未通过。\n原因：%(reason)s\n\n"
+            "请登录后修改资料并重新提交。"
+        ),
+    ),
+    "seal_grant_approval": MessageKind(
+        sms=_(
+            "%(name)s，“%(org)s”申请将您的“%(seal)s”授权给 %(grantee)s 使用，"
+            "请点击 %(link)s 登录后同意或拒绝。"
+        ),
+        subject=_("法定代表人章授权确认"),
+        body=_(
+            "%(name)s，您好：\n\n“%(org)s”申请将您的“%(seal)s”授权给 %(grantee)s 使用。"
+            "\n请打开以下链接，登录后同意或拒绝：\n%(link)s"
+        ),
+    ),
+    "seal_granted": MessageKind(
+        sms=_("“%(org)s”已授权您使用“%(seal)s”，有效期至 %(until)s。"),
+        subject=_("印章授权通知"),
+        body=_("您好：\n\n“%(org)s”已授权您使用“%(seal)s”，有效期至 %(until)s。"),
     ),
     "test_message": MessageKind(
         sms=_("这是一条测试短信，收到即表示短信通道配置正确。"),

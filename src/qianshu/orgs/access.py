@@ -1,0 +1,115 @@
+"""Permission-checked fetches for organisations. Missing and forbidden both raise Http404."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from qianshu.accounts.models import User
+from qianshu.orgs.models import Membership, Organization, Seal, SealGrant
+
+Role = Membership.Role
+ANY_ROLE = (Role.ADMIN, Role.SEAL_KEEPER, Role.MEMBER)
+ADMIN_ONLY = (Role.ADMIN,)
+
+
+def _uuid(value: object) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise Http404 from None
+
+
+def membership_of(actor: User, org: Organization) -> Membership | None:
+    if not actor.is_authenticated:
+        return None
+    return Membership.objects.filter(org=org, user=actor).first()
+
+
+def access_org_by_uuid(
+    actor: User, org_uuid: object, *, roles: Iterable[str] = ANY_ROLE
+) -> tuple[Organization, Membership]:
+    """The organisation and the actor's membership, if the actor holds one of ``roles``."""
+    if not actor.is_authenticated:
+        raise Http404
+    membership = (
+        Membership.objects.select_related("org")
+        .filter(org__uuid=_uuid(org_uuid), user=actor)
+        .first()
+    )
+    if membership is None:
+        raise Http404
+    if membership.role not in set(roles):
+        raise Http404
+    return membership.org, membership
+
+
+def access_seal_by_uuid(
+    actor: User, org: Organization, seal_uuid: object, *, include_destroyed: bool = False
+) -> Seal:
+    """A seal of ``org`` (which the caller has already accessed with the right role)."""
+    seals = Seal.objects.filter(org=org, uuid=_uuid(seal_uuid))
+    if not include_destroyed:
+        seals = seals.exclude(status=Seal.Status.DESTROYED)
+    seal = seals.first()
+    if seal is None:
+        raise Http404
+    return seal
+
+
+def current_grant(actor: User, seal: Seal) -> SealGrant | None:
+    """The actor's grant that allows using ``seal`` right now, if any (and the seal is active,
+    and the actor is still a member of the seal's organisation)."""
+    if not actor.is_authenticated or not seal.is_usable:
+        return None
+    if not Membership.objects.filter(org_id=seal.org_id, user=actor).exists():
+        return None
+    now = timezone.now()
+    return (
+        SealGrant.objects.filter(
+            seal=seal,
+            grantee=actor,
+            status=SealGrant.Status.ACTIVE,
+            valid_from__lte=now,
+            valid_until__gt=now,
+        )
+        .order_by("-valid_until")
+        .first()
+    )
+
+
+def usable_seals(actor: User, org: Organization | None = None) -> QuerySet[Seal]:
+    """Seals the actor may use now (through a current grant), optionally of one organisation."""
+    now = timezone.now()
+    seals = Seal.objects.filter(
+        status=Seal.Status.ACTIVE,
+        org__memberships__user=actor,
+        grants__grantee=actor,
+        grants__status=SealGrant.Status.ACTIVE,
+        grants__valid_from__lte=now,
+        grants__valid_until__gt=now,
+    )
+    if org is not None:
+        seals = seals.filter(org=org)
+    return seals.select_related("org").distinct()
+
+
+def access_usable_seal(actor: User, seal_uuid: object) -> tuple[Seal, SealGrant]:
+    """A seal the actor may use now, with the grant that allows it; 404 otherwise."""
+    seal = Seal.objects.select_related("org").filter(uuid=_uuid(seal_uuid)).first()
+    if seal is None:
+        raise Http404
+    grant = current_grant(actor, seal)
+    if grant is None:
+        raise Http404
+    return seal, grant
+
+
+def organisations_of(actor: User) -> QuerySet[Organization]:
+    if not actor.is_authenticated:
+        return Organization.objects.none()
+    return Organization.objects.filter(memberships__user=actor).order_by("name")

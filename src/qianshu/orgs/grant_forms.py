@@ -1,0 +1,250 @@
+"""Forms of the seal grant, seal use and usage log pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from qianshu.accounts.forms import PhoneField
+from qianshu.accounts.models import User
+from qianshu.orgs.grants import DEFAULT_POSITION, MAX_GRANT_DAYS, POSITIONS
+from qianshu.orgs.models import Organization, Seal, SealUsage
+from qianshu.signing.errors import (
+    EncryptedPdfError,
+    NotAPdfError,
+    PdfError,
+    PdfTooLargeError,
+)
+from qianshu.signing.ingest import MIB, IngestedPdf, IngestLimits, ingest_pdf
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+# Documents sealed through the seal-use page; module-level so tests can lower it.
+SEAL_USE_LIMITS = IngestLimits(max_bytes=20 * MIB, max_pages=300)
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs=attrs, format=DATETIME_FORMAT)
+
+
+def _datetime_field(label: Any) -> forms.DateTimeField:
+    return forms.DateTimeField(
+        label=label,
+        widget=LocalDateTimeInput(),
+        input_formats=[DATETIME_FORMAT, "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        error_messages={"required": _("请选择时间。"), "invalid": _("请输入正确的时间。")},
+    )
+
+
+class OptionalPhoneField(PhoneField):
+    def clean(self, value: Any) -> str:
+        if not str(value or "").strip():
+            return ""
+        return super().clean(value)
+
+
+class MemberChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.get_full_name()}（{obj.masked_phone}）"
+
+
+class GrantForm(forms.Form):
+    """印章授权: which seal, to which member, for which period."""
+
+    seal = forms.ModelChoiceField(
+        label=_("印章"),
+        queryset=Seal.objects.none(),
+        empty_label=_("请选择印章"),
+        error_messages={
+            "required": _("请选择印章。"),
+            "invalid_choice": _("请选择本组织启用中的印章。"),
+        },
+    )
+    grantee = MemberChoiceField(
+        label=_("被授权人"),
+        queryset=User.objects.none(),
+        empty_label=_("请选择成员"),
+        error_messages={
+            "required": _("请选择被授权的成员。"),
+            "invalid_choice": _("只能授权给本组织的成员。"),
+        },
+    )
+    valid_from = _datetime_field(_("生效时间"))
+    valid_until = _datetime_field(_("截止时间"))
+    legal_rep_phone = OptionalPhoneField(
+        label=_("法定代表人手机号"),
+        required=False,
+        help_text=_("授权法定代表人章时必填：法定代表人将收到短信，登录并本人同意后授权才生效。"),
+    )
+    note = forms.CharField(
+        label=_("备注"),
+        required=False,
+        max_length=200,
+        error_messages={"max_length": _("备注最多 200 个字。")},
+    )
+
+    def __init__(self, org: Organization, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.org = org
+        seal_field = self.fields["seal"]
+        assert isinstance(seal_field, forms.ModelChoiceField)
+        seal_field.queryset = Seal.objects.filter(org=org, status=Seal.Status.ACTIVE)
+        grantee_field = self.fields["grantee"]
+        assert isinstance(grantee_field, forms.ModelChoiceField)
+        grantee_field.queryset = User.objects.filter(memberships__org=org).order_by(
+            "display_name", "phone"
+        )
+        if not self.is_bound:
+            now = timezone.localtime().replace(second=0, microsecond=0)
+            self.initial.setdefault("valid_from", now)
+            self.initial.setdefault("valid_until", now + dt.timedelta(days=365))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("valid_from"), data.get("valid_until")
+        if start and end:
+            if end <= start:
+                self.add_error("valid_until", _("截止时间必须晚于生效时间。"))
+            elif end <= timezone.now():
+                self.add_error("valid_until", _("截止时间必须晚于当前时间。"))
+            elif end - start > dt.timedelta(days=MAX_GRANT_DAYS):
+                self.add_error("valid_until", _("授权期限最长 5 年。"))
+        seal = data.get("seal")
+        if (
+            seal is not None
+            and seal.kind == Seal.Kind.LEGAL_REP
+            and not data.get("legal_rep_phone")
+        ):
+            if "legal_rep_phone" not in self.errors:
+                self.add_error(
+                    "legal_rep_phone",
+                    _("授权法定代表人章需要法定代表人本人同意，请填写法定代表人手机号。"),
+                )
+        return data
+
+
+class SealUseForm(forms.Form):
+    """用印: the PDF, where the stamp goes, and the user's own signing PIN."""
+
+    document = forms.FileField(
+        label=_("待盖章文件（PDF）"),
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
+        error_messages={
+            "required": _("请选择要盖章的 PDF 文件。"),
+            "empty": _("文件是空的，请重新选择。"),
+            "invalid": _("请选择要盖章的 PDF 文件。"),
+        },
+    )
+    page = forms.IntegerField(
+        label=_("盖章页码"),
+        required=False,
+        min_value=1,
+        help_text=_("留空则盖在最后一页。"),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "placeholder": _("最后一页")}),
+        error_messages={"invalid": _("请输入正确的页码。"), "min_value": _("页码从 1 开始。")},
+    )
+    position = forms.ChoiceField(
+        label=_("盖章位置"),
+        choices=list(POSITIONS.items()),
+        initial=DEFAULT_POSITION,
+        error_messages={"required": _("请选择盖章位置。"), "invalid_choice": _("请选择盖章位置。")},
+    )
+    pin = forms.CharField(
+        label=_("签署密码"),
+        min_length=6,
+        max_length=6,
+        strip=True,
+        help_text=_("请输入您本人的 6 位签署密码，以确认由您本人用印。"),
+        widget=forms.PasswordInput(
+            attrs={"inputmode": "numeric", "autocomplete": "off", "pattern": "[0-9]*"}
+        ),
+        error_messages={
+            "required": _("请输入签署密码。"),
+            "min_length": _("签署密码为 6 位数字。"),
+            "max_length": _("签署密码为 6 位数字。"),
+        },
+    )
+
+    ingested: IngestedPdf | None = None
+
+    def clean_pin(self) -> str:
+        pin = str(self.cleaned_data["pin"])
+        if not pin.isdigit():
+            raise ValidationError(_("签署密码为 6 位数字。"))
+        return pin
+
+    def clean_document(self) -> UploadedFile:
+        upload = self.cleaned_data["document"]
+        limits = SEAL_USE_LIMITS
+        if upload.size is not None and upload.size > limits.max_bytes:
+            raise ValidationError(
+                _("文件超过 %(size)s MB，请压缩后再上传。") % {"size": limits.max_bytes // MIB}
+            )
+        data = upload.read()
+        try:
+            self.ingested = ingest_pdf(data, limits)
+        except NotAPdfError:
+            raise ValidationError(_("只能上传 PDF 文件，该文件不是 PDF。")) from None
+        except EncryptedPdfError:
+            raise ValidationError(_("该 PDF 已加密或设置了密码，请上传未加密的文件。")) from None
+        except PdfTooLargeError:
+            raise ValidationError(
+                _("文件过大（最多 %(size)s MB、%(pages)s 页），请拆分或压缩后再上传。")
+                % {"size": limits.max_bytes // MIB, "pages": limits.max_pages}
+            ) from None
+        except PdfError:
+            raise ValidationError(_("该 PDF 文件已损坏，无法读取。")) from None
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        page = data.get("page")
+        if self.ingested is not None and page is not None and page > self.ingested.page_count:
+            self.add_error(
+                "page", _("文件只有 %(count)s 页。") % {"count": self.ingested.page_count}
+            )
+        return data
+
+    @property
+    def document_name(self) -> str:
+        upload = self.cleaned_data["document"]
+        name = str(getattr(upload, "name", "") or "").replace("\\", "/").rsplit("/", 1)[-1]
+        return name.strip()[:200] or "document.pdf"
+
+
+class UsageFilterForm(forms.Form):
+    """用印记录 filters: by seal and by member."""
+
+    seal = forms.ModelChoiceField(
+        label=_("印章"), queryset=Seal.objects.none(), required=False, empty_label=_("全部印章")
+    )
+    member = MemberChoiceField(
+        label=_("用印人"), queryset=User.objects.none(), required=False, empty_label=_("全部成员")
+    )
+
+    def __init__(self, org: Organization, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        seal_field = self.fields["seal"]
+        assert isinstance(seal_field, forms.ModelChoiceField)
+        seal_field.queryset = Seal.objects.filter(org=org)
+        member_field = self.fields["member"]
+        assert isinstance(member_field, forms.ModelChoiceField)
+        # Former members stay in the log, so offer everyone who ever used one of the seals too.
+        member_field.queryset = (
+            (
+                User.objects.filter(memberships__org=org)
+                | User.objects.filter(
+                    pk__in=SealUsage.objects.filter(seal__org=org).values("user_id")
+                )
+            )
+            .distinct()
+            .order_by("display_name", "phone")
+        )

@@ -1,0 +1,342 @@
+"""Pages of the organisation overview (组织概况), members and roles (成员管理), invitations and
+the personal / organisation context switcher."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from qianshu.accounts.models import User
+from qianshu.identity.models import PersonIdentity
+from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid
+from qianshu.orgs.context import acting_org, set_acting_org
+from qianshu.orgs.member_forms import InviteForm, RoleForm, SwitchForm
+from qianshu.orgs.members import (
+    MemberError,
+    access_invitation_by_uuid,
+    access_member_by_id,
+    do_accept_invitation,
+    do_change_member_role,
+    do_decline_invitation,
+    do_invite_member,
+    do_leave_org,
+    do_remove_member,
+    do_revoke_invitation,
+    do_transfer_admin,
+    invitation_by_token,
+    invitation_state,
+    pending_invitations,
+    person_name,
+)
+from qianshu.orgs.models import Invitation, Membership, Organization, Seal
+
+Role = Membership.Role
+ROLE_ORDER = {Role.ADMIN: 0, Role.SEAL_KEEPER: 1, Role.MEMBER: 2}
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _context(org: Organization, membership: Membership, section: str) -> dict[str, Any]:
+    return {"org": org, "membership": membership, "section": section, "nav": "orgs"}
+
+
+def _first_error(form: Any) -> str:
+    for errors in form.errors.values():
+        return str(errors[0])
+    return _("输入有误，请检查后重试。")
+
+
+# --- 组织概况 ---
+
+
+@require_GET
+@login_required
+def detail_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
+    """The organisation at a glance: identity, verification status, my role, counts, links."""
+    org, membership = access_org_by_uuid(_user(request), org_uuid)
+    context = _context(org, membership, "overview")
+    context.update(
+        member_count=Membership.objects.filter(org=org).count(),
+        seal_count=Seal.objects.filter(org=org).exclude(status=Seal.Status.DESTROYED).count(),
+        is_admin=membership.role == Role.ADMIN,
+        is_acting=(current := acting_org(request)) is not None and current.pk == org.pk,
+    )
+    return render(request, "orgs/detail.html", context)
+
+
+# --- 成员管理 ---
+
+
+def _member_rows(org: Organization) -> list[dict[str, Any]]:
+    memberships = list(Membership.objects.select_related("user").filter(org=org))
+    names = dict(
+        PersonIdentity.objects.filter(user_id__in=[m.user_id for m in memberships]).values_list(
+            "user_id", "name"
+        )
+    )
+    memberships.sort(key=lambda m: (ROLE_ORDER.get(Role(m.role), 9), m.created_at, m.pk))
+    rows = []
+    for m in memberships:
+        name = names.get(m.user_id) or m.user.get_full_name()
+        rows.append(
+            {
+                "membership": m,
+                "name": name,
+                "show_phone": name != m.user.masked_phone,
+                "verified": m.user_id in names,
+                "role_form": RoleForm(initial={"role": m.role}, prefix=f"m{m.pk}"),
+            }
+        )
+    return rows
+
+
+def _render_members(
+    request: HttpRequest,
+    org: Organization,
+    membership: Membership,
+    *,
+    invite_form: InviteForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    is_admin = membership.role == Role.ADMIN
+    rows = _member_rows(org)
+    context = _context(org, membership, "members")
+    context.update(
+        rows=rows,
+        is_admin=is_admin,
+        admin_count=sum(1 for row in rows if row["membership"].role == Role.ADMIN),
+        invite_form=(invite_form or InviteForm()) if is_admin else None,
+        invitations=(
+            [
+                {"invitation": inv, "inviter": person_name(inv.invited_by)}
+                for inv in pending_invitations(org)
+            ]
+            if is_admin
+            else []
+        ),
+    )
+    return render(request, "orgs/members/list.html", context, status=status)
+
+
+@require_GET
+@login_required
+def members_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
+    """The member list (every member sees it); administrators also invite and manage."""
+    org, membership = access_org_by_uuid(_user(request), org_uuid)
+    return _render_members(request, org, membership)
+
+
+@require_POST
+@login_required
+def invite_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
+    user = _user(request)
+    org, membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            _invitation, _token = do_invite_member(
+                org, data["phone"], data["role"], actor=user, request=request
+            )
+        except MemberError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                _("已向 %(phone)s 发送邀请短信，对方登录后接受即可加入，7 天内有效。")
+                % {"phone": data["phone"]},
+            )
+            return redirect("orgs:members", org.uuid)
+    return _render_members(request, org, membership, invite_form=form, status=400)
+
+
+@require_POST
+@login_required
+def invitation_revoke_view(
+    request: HttpRequest, org_uuid: uuid.UUID, invitation_uuid: uuid.UUID
+) -> HttpResponse:
+    user = _user(request)
+    org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
+    invitation = access_invitation_by_uuid(org, invitation_uuid)
+    try:
+        do_revoke_invitation(invitation, actor=user, request=request)
+    except MemberError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("邀请已撤销，短信中的链接已失效。"))
+    return redirect("orgs:members", org.uuid)
+
+
+@require_POST
+@login_required
+def member_role_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int) -> HttpResponse:
+    user = _user(request)
+    org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
+    target = access_member_by_id(org, member_id)
+    form = RoleForm(request.POST, prefix=f"m{target.pk}")
+    if not form.is_valid():
+        messages.error(request, _first_error(form))
+        return redirect("orgs:members", org.uuid)
+    try:
+        changed = do_change_member_role(
+            target, form.cleaned_data["role"], actor=user, request=request
+        )
+    except MemberError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("%(name)s 的角色已设为%(role)s。")
+            % {"name": person_name(changed.user), "role": changed.get_role_display()},
+        )
+    return redirect("orgs:members", org.uuid)
+
+
+@require_POST
+@login_required
+def member_remove_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int) -> HttpResponse:
+    user = _user(request)
+    org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
+    target = access_member_by_id(org, member_id)
+    name = person_name(target.user)
+    try:
+        revoked = do_remove_member(target, actor=user, request=request)
+    except MemberError as exc:
+        messages.error(request, str(exc))
+        return redirect("orgs:members", org.uuid)
+    if target.user_id == user.pk:
+        messages.success(request, _("您已退出“%(org)s”。") % {"org": org.name})
+        return redirect("home")
+    text = _("已将 %(name)s 移出组织。") % {"name": name}
+    if revoked:
+        text += " " + _("其 %(count)d 项印章授权已同时撤销。") % {"count": revoked}
+    messages.success(request, text)
+    return redirect("orgs:members", org.uuid)
+
+
+@require_POST
+@login_required
+def member_transfer_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int) -> HttpResponse:
+    user = _user(request)
+    org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
+    target = access_member_by_id(org, member_id)
+    try:
+        do_transfer_admin(target, actor=user, request=request)
+    except MemberError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("已将管理员转让给 %(name)s，您现在是普通成员。") % {"name": person_name(target.user)},
+        )
+    return redirect("orgs:members", org.uuid)
+
+
+@require_POST
+@login_required
+def leave_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
+    user = _user(request)
+    org, _membership = access_org_by_uuid(user, org_uuid)
+    try:
+        do_leave_org(org, actor=user, request=request)
+    except MemberError as exc:
+        messages.error(request, str(exc))
+        return redirect("orgs:members", org.uuid)
+    acting_org(request)  # drops the stale choice from the session if it was this organisation
+    messages.success(request, _("您已退出“%(org)s”。") % {"org": org.name})
+    return redirect("home")
+
+
+# --- 成员邀请 (the invitee's page) ---
+
+
+def _render_invitation(
+    request: HttpRequest, invitation: Invitation, *, error: str = "", needs_identity: bool = False
+) -> HttpResponse:
+    user = _user(request)
+    state = invitation_state(invitation)
+    membership = Membership.objects.filter(org=invitation.org, user=user).first()
+    context = {
+        "invitation": invitation,
+        "org": invitation.org,
+        "state": state,
+        "inviter": person_name(invitation.invited_by),
+        "wrong_phone": state == Invitation.Status.PENDING and user.phone != invitation.phone,
+        "membership": membership,
+        "error": error,
+        "needs_identity": needs_identity,
+    }
+    return render(request, "orgs/invitation.html", context, status=400 if error else 200)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invitation_view(request: HttpRequest, token: str) -> HttpResponse:
+    """Open an invitation link: log in with the invited phone, then accept or decline."""
+    invitation = invitation_by_token(token)
+    if invitation is None:
+        return render(request, "orgs/invitation_invalid.html", status=404)
+    if not request.user.is_authenticated:
+        query = urlencode({"phone": invitation.phone, "next": request.path})
+        return HttpResponseRedirect(f"{reverse('accounts:login')}?{query}")
+    if request.method == "GET":
+        return _render_invitation(request, invitation)
+    user = _user(request)
+    decision = request.POST.get("decision")
+    try:
+        if decision == "accept":
+            membership = do_accept_invitation(invitation, actor=user, request=request)
+        elif decision == "decline":
+            do_decline_invitation(invitation, actor=user, request=request)
+        else:
+            raise MemberError(_("请选择接受或拒绝邀请。"))
+    except MemberError as exc:
+        invitation.refresh_from_db()
+        return _render_invitation(
+            request, invitation, error=str(exc), needs_identity=exc.needs_identity
+        )
+    if decision == "decline":
+        messages.info(request, _("您已拒绝加入“%(org)s”。") % {"org": invitation.org.name})
+        return redirect("orgs:invitation", token)
+    messages.success(
+        request,
+        _("您已加入“%(org)s”，角色：%(role)s。可在顶部切换到该组织。")
+        % {"org": invitation.org.name, "role": membership.get_role_display()},
+    )
+    return redirect("orgs:detail", invitation.org.uuid)
+
+
+# --- 个人 / 组织 切换 ---
+
+
+@require_POST
+@login_required
+def switch_view(request: HttpRequest) -> HttpResponse:
+    """Act personally or for one of the user's organisations (404 for any other uuid)."""
+    form = SwitchForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _first_error(form))
+        return redirect("home")
+    org_uuid = form.cleaned_data["org"]
+    if org_uuid is None:
+        set_acting_org(request, None)
+        messages.success(request, _("已切换到个人。"))
+        return redirect("home")
+    org, _membership = access_org_by_uuid(_user(request), org_uuid)
+    set_acting_org(request, org)
+    messages.success(request, _("已切换到“%(org)s”。") % {"org": org.name})
+    return redirect("orgs:detail", org.uuid)

@@ -1,0 +1,373 @@
+"""Organisations, their verification, members, seals, seal grants and seal usage."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Organization(models.Model):
+    """An organisation (企业, 政府, 事业单位 …). Only a verified one gets seals."""
+
+    class Kind(models.TextChoices):
+        ENTERPRISE = "enterprise", _("企业")
+        INDIVIDUAL_BUSINESS = "individual_business", _("个体工商户")
+        GOVERNMENT = "government", _("政府")
+        INSTITUTION = "institution", _("事业单位")
+        OTHER = "other", _("其他大陆组织")
+        OVERSEAS = "overseas", _("港澳台及海外组织")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("待认证")
+        PENDING = "pending", _("认证中")
+        VERIFIED = "verified", _("已认证")
+        REJECTED = "rejected", _("认证未通过")
+
+    class Method(models.TextChoices):
+        LEGAL_REP = "legal_rep", _("法定代表人认证")
+        DEPOSIT_TO_ORG = "deposit_to_org", _("对公打款（平台给我打款）")
+        DEPOSIT_TO_PLATFORM = "deposit_to_platform", _("对公打款（我给平台打款）")
+        OPERATOR = "operator", _("人工审核")
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("组织类型"), max_length=32, choices=Kind.choices)
+    name = models.CharField(_("组织机构名称"), max_length=100)
+    # 18-character unified social credit code; overseas organisations use registration_number.
+    credit_code = models.CharField(_("统一社会信用代码"), max_length=18, blank=True)
+    registration_number = models.CharField(_("注册号码"), max_length=64, blank=True)
+    legal_rep_name = models.CharField(_("法定代表人"), max_length=64)
+    licence = models.ForeignKey(
+        "storage.Blob", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        _("认证状态"), max_length=16, choices=Status.choices, default=Status.DRAFT
+    )
+    method = models.CharField(_("认证方式"), max_length=32, choices=Method.choices, blank=True)
+    rejected_reason = models.CharField(_("驳回原因"), max_length=300, blank=True)
+    # Set when an operator must look at it (licence review) in the back office.
+    needs_review = models.BooleanField(_("待运营审核"), default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    verified_at = models.DateTimeField(_("认证时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("组织机构")
+        verbose_name_plural = _("组织机构")
+        constraints = [
+            # A credit code names one verified organisation.
+            models.UniqueConstraint(
+                fields=["credit_code"],
+                condition=models.Q(status="verified") & ~models.Q(credit_code=""),
+                name="orgs_one_verified_org_per_credit_code",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("orgs:detail", args=[self.uuid])
+
+    @property
+    def is_verified(self) -> bool:
+        return self.status == self.Status.VERIFIED
+
+    @property
+    def is_overseas(self) -> bool:
+        return self.kind == self.Kind.OVERSEAS
+
+    @property
+    def identifier(self) -> str:
+        """The credit code, or the registration number of an overseas organisation."""
+        return self.credit_code or self.registration_number
+
+
+class OrgVerification(models.Model):
+    """One attempt to verify an organisation: a legal-representative authorisation or a
+    corporate bank transfer in either direction."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("进行中")
+        SUCCEEDED = "succeeded", _("已通过")
+        FAILED = "failed", _("未通过")
+        EXPIRED = "expired", _("已失效")
+        CANCELLED = "cancelled", _("已取消")
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="verifications")
+    method = models.CharField(max_length=32, choices=Organization.Method.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(max_length=300, blank=True)
+    # Legal-representative authorisation: an SMS link (only the token's hash is stored).
+    legal_rep_phone = models.CharField(max_length=20, blank=True)
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Corporate transfer: the declared account (number encrypted, shown masked).
+    bank_name = models.CharField(max_length=100, blank=True)
+    account_name = models.CharField(max_length=100, blank=True)
+    account_number_encrypted = models.BinaryField(null=True, blank=True)
+    account_number_masked = models.CharField(max_length=40, blank=True)
+    # Platform -> organisation: HMAC of the amount paid, the organisation must enter it.
+    # Organisation -> platform: the unique amount (in fen) and memo code it must pay.
+    amount_hmac = models.CharField(max_length=64, blank=True)
+    amount_fen = models.PositiveIntegerField(null=True, blank=True)
+    reference_code = models.CharField(max_length=32, blank=True)
+    tries = models.PositiveSmallIntegerField(default=0)
+    provider_ref = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("组织认证记录")
+        verbose_name_plural = _("组织认证记录")
+        ordering: ClassVar[list[str]] = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.org} {self.method} {self.status}"
+
+
+class Membership(models.Model):
+    """A person's place in an organisation."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", _("管理员")
+        SEAL_KEEPER = "seal_keeper", _("用印人")
+        MEMBER = "member", _("成员")
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("角色"), max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(_("加入时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("组织成员")
+        verbose_name_plural = _("组织成员")
+        constraints = [
+            models.UniqueConstraint(fields=["org", "user"], name="orgs_one_membership_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.org} ({self.role})"
+
+
+class Invitation(models.Model):
+    """An invitation by phone (SMS link); the invitee accepts after logging in."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待接受")
+        ACCEPTED = "accepted", _("已接受")
+        DECLINED = "declined", _("已拒绝")
+        REVOKED = "revoked", _("已撤销")
+        EXPIRED = "expired", _("已过期")
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    phone = models.CharField(_("手机号"), max_length=20)
+    role = models.CharField(_("角色"), max_length=16, choices=Membership.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("成员邀请")
+        verbose_name_plural = _("成员邀请")
+        ordering: ClassVar[list[str]] = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.org} → {self.phone}"
+
+
+class Seal(models.Model):
+    """An electronic seal: image, its own key in the key store and a certificate."""
+
+    class Kind(models.TextChoices):
+        OFFICIAL = "official", _("公章")
+        CONTRACT = "contract", _("合同专用章")
+        FINANCE = "finance", _("财务专用章")
+        HR = "hr", _("人事专用章")
+        LEGAL_REP = "legal_rep", _("法定代表人章")
+        CUSTOM = "custom", _("其他印章")
+
+    class Source(models.TextChoices):
+        GENERATED = "generated", _("自动生成")
+        PHOTO = "photo", _("上传图片")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("启用")
+        DISABLED = "disabled", _("停用")
+        DESTROYED = "destroyed", _("已销毁")
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="seals")
+    kind = models.CharField(_("印章类型"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("印章名称"), max_length=40)
+    source = models.CharField(_("制作方式"), max_length=16, choices=Source.choices)
+    # The generator specification (shape, size, font size, spacing, code …) when generated.
+    spec = models.JSONField(default=dict, blank=True)
+    image = models.ForeignKey("storage.Blob", on_delete=models.PROTECT, related_name="+")
+    key_store = models.CharField(max_length=16)  # "software" | "pkcs11"
+    key_reference = models.BinaryField()  # wrapped key (software) or object id (pkcs11)
+    certificate = models.ForeignKey(
+        "pki.IssuedCertificate", on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        _("状态"), max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    destroyed_at = models.DateTimeField(_("销毁时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("印章")
+        verbose_name_plural = _("印章")
+        ordering: ClassVar[list[str]] = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.org} {self.name}"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class SealGrant(models.Model):
+    """印章授权: a member may use a seal for a period. A legal representative's seal is granted
+    only with the legal representative's own approval."""
+
+    class Status(models.TextChoices):
+        AWAITING_LEGAL_REP = "awaiting_legal_rep", _("待法定代表人同意")
+        ACTIVE = "active", _("有效")
+        REFUSED = "refused", _("法定代表人已拒绝")
+        REVOKED = "revoked", _("已撤销")
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    seal = models.ForeignKey(Seal, on_delete=models.CASCADE, related_name="grants")
+    grantee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="seal_grants"
+    )
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    valid_from = models.DateTimeField(_("生效时间"))
+    valid_until = models.DateTimeField(_("截止时间"))
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.ACTIVE)
+    legal_rep_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    legal_rep_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(_("备注"), max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("印章授权")
+        verbose_name_plural = _("印章授权")
+        ordering: ClassVar[list[str]] = ["-created_at"]
+        indexes = [models.Index(fields=["grantee", "status", "valid_until"])]
+
+    def __str__(self) -> str:
+        return f"{self.seal} → {self.grantee}"
+
+    def is_current(self, now: Any = None) -> bool:
+        now = now or timezone.now()
+        return self.status == self.Status.ACTIVE and self.valid_from <= now < self.valid_until
+
+
+class SealUsage(models.Model):
+    """用印记录: who used which seal on which document, when (append-only)."""
+
+    seal = models.ForeignKey(Seal, on_delete=models.PROTECT, related_name="usages")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    grant = models.ForeignKey(
+        SealGrant, null=True, blank=True, on_delete=models.PROTECT, related_name="usages"
+    )
+    document_name = models.CharField(_("文件名称"), max_length=200)
+    document_sha256 = models.CharField(_("文件摘要"), max_length=64)
+    # Set by the envelopes app when the use was part of an envelope (a later issue).
+    reference = models.CharField(max_length=100, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(_("用印时间"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("用印记录")
+        verbose_name_plural = _("用印记录")
+        ordering: ClassVar[list[str]] = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.seal} {self.document_name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError("seal usage records are append-only")
+        super().save(*args, **kwargs)
+
+
+class OrgEvent(models.Model):
+    """Append-only audit of an organisation (verification steps, members, seals, grants)."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=64)
+    detail = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("组织日志")
+        verbose_name_plural = _("组织日志")
+        ordering: ClassVar[list[str]] = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.org} {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError("organisation events are append-only")
+        super().save(*args, **kwargs)

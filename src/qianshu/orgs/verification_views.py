@@ -1,0 +1,511 @@
+"""我的组织, 创建组织 and 组织机构认证 pages, the licence views, the legal representative's
+authorisation page and the sandbox bank page (沙箱)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from qianshu.accounts.models import User
+from qianshu.accounts.phones import mask_phone
+from qianshu.identity.access import verified_identity
+from qianshu.orgs import verification as actions
+from qianshu.orgs import verification_deposits as deposits
+from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid
+from qianshu.orgs.licences import PDF, PreviewError, licence_preview
+from qianshu.orgs.models import Membership, Organization, OrgVerification
+from qianshu.orgs.providers import BankUnavailable, sandbox_active
+from qianshu.orgs.providers import sandbox as bank_sandbox
+from qianshu.orgs.verification import OrgError
+from qianshu.orgs.verification_forms import (
+    METHOD_HELP,
+    AmountForm,
+    BankAccountForm,
+    LegalRepDecisionForm,
+    LegalRepPhoneForm,
+    MethodForm,
+    OrgForm,
+)
+from qianshu.orgs.verification_review import do_request_manual_review
+
+log = logging.getLogger(__name__)
+Method = Organization.Method
+Status = OrgVerification.Status
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _posted(request: HttpRequest) -> Any:
+    return request.POST if request.method == "POST" else None
+
+
+def _admin_org(request: HttpRequest, org_uuid: uuid.UUID) -> tuple[Organization, Membership]:
+    return access_org_by_uuid(_user(request), org_uuid, roles=ADMIN_ONLY)
+
+
+def _org_context(org: Organization, membership: Membership, **extra: Any) -> dict[str, Any]:
+    return {"org": org, "membership": membership, "section": "verify", "nav": "orgs", **extra}
+
+
+def _bank_unavailable(request: HttpRequest, exc: BankUnavailable) -> None:
+    log.error("bank provider unavailable: %s", exc)
+    messages.error(request, _("对公打款服务暂不可用，请稍后再试，或选择其他认证方式。"))
+
+
+# --- 我的组织 / 创建组织 / 修改资料 ---
+
+
+@login_required
+def org_list_view(request: HttpRequest) -> HttpResponse:
+    """我的组织: every organisation the user belongs to, with role and status."""
+    user = _user(request)
+    memberships = (
+        Membership.objects.filter(user=user).select_related("org").order_by("org__name", "pk")
+    )
+    return render(
+        request,
+        "orgs/verify/org_list.html",
+        {
+            "memberships": memberships,
+            "verified_person": verified_identity(user) is not None,
+            "nav": "orgs",
+        },
+    )
+
+
+@login_required
+def org_create_view(request: HttpRequest) -> HttpResponse:
+    """创建组织: only a verified person; the creator becomes 管理员."""
+    user = _user(request)
+    if verified_identity(user) is None:
+        return render(request, "orgs/create.html", {"not_verified": True, "nav": "orgs"})
+    form = OrgForm(_posted(request), request.FILES if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            org = actions.do_create_org(
+                kind=data["kind"],
+                name=data["name"],
+                credit_code=data["credit_code"],
+                registration_number=data["registration_number"],
+                legal_rep_name=data["legal_rep_name"],
+                licence=data["licence"],
+                actor=user,
+                request=request,
+            )
+        except actions.CreditCodeTaken as exc:
+            form.add_error("credit_code", str(exc))
+        except OrgError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("组织已创建，请选择认证方式完成组织机构认证。"))
+            return redirect("orgs:verify", org_uuid=org.uuid)
+    return render(
+        request,
+        "orgs/create.html",
+        {"form": form, "nav": "orgs"},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def org_edit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
+    """修改认证资料 of an unverified organisation (e.g. after 认证未通过)."""
+    user = _user(request)
+    org, membership = _admin_org(request, org_uuid)
+    if org.is_verified:
+        messages.info(request, str(actions.AlreadyVerified()))
+        return redirect("orgs:verify", org_uuid=org.uuid)
+    initial = {
+        "kind": org.kind,
+        "name": org.name,
+        "credit_code": org.credit_code,
+        "registration_number": org.registration_number,
+        "legal_rep_name": org.legal_rep_name,
+    }
+    form = OrgForm(
+        _posted(request),
+        request.FILES if request.method == "POST" else None,
+        initial=initial,
+        licence_required=org.licence_id is None,
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            actions.do_update_org(
+                org,
+                kind=data["kind"],
+                name=data["name"],
+                credit_code=data["credit_code"],
+                registration_number=data["registration_number"],
+                legal_rep_name=data["legal_rep_name"],
+                licence=data["licence"],
+                actor=user,
+                request=request,
+            )
+        except actions.CreditCodeTaken as exc:
+            form.add_error("credit_code", str(exc))
+        except OrgError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("认证资料已更新，请重新选择认证方式。"))
+            return redirect("orgs:verify", org_uuid=org.uuid)
+    return render(
+        request,
+        "orgs/verify/edit.html",
+        _org_context(org, membership, form=form),
+        status=400 if form.errors else 200,
+    )
+
+
+# --- 组织机构认证 ---
+
+_METHOD_PAGES: dict[str, str] = {
+    Method.LEGAL_REP: "orgs:verify-legal-rep",
+    Method.DEPOSIT_TO_ORG: "orgs:verify-deposit",
+    Method.DEPOSIT_TO_PLATFORM: "orgs:verify-platform-deposit",
+}
+
+
+@login_required
+def verify_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
+    """组织机构认证: the organisation's data and licence, its status, the verification in
+    progress and the choice of method (下一步 → the method's page)."""
+    org, membership = _admin_org(request, org_uuid)
+    form = MethodForm(_posted(request))
+    if request.method == "POST" and not org.is_verified and form.is_valid():
+        return redirect(_METHOD_PAGES[form.cleaned_data["method"]], org_uuid=org.uuid)
+    pending = None if org.is_verified else actions.pending_verification(org)
+    return render(
+        request,
+        "orgs/verify/status.html",
+        _org_context(
+            org,
+            membership,
+            form=form,
+            pending=pending,
+            pending_url=_METHOD_PAGES.get(pending.method) if pending else None,
+            history=org.verifications.select_related("decided_by")[:10],
+            licence_is_pdf=bool(org.licence and org.licence.content_type == PDF),
+            sandbox=sandbox_active(),
+        ),
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def legal_rep_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
+    """法定代表人认证: SMS the legal representative, or authorise directly if that is you."""
+    user = _user(request)
+    org, membership = _admin_org(request, org_uuid)
+    if org.is_verified:
+        return redirect("orgs:verify", org_uuid=org.uuid)
+    form = LegalRepPhoneForm(_posted(request))
+    action = request.POST.get("action") if request.method == "POST" else None
+    try:
+        if action == "self":
+            actions.do_authorise_as_legal_rep(org, actor=user, request=request)
+            messages.success(request, _("认证成功，组织已通过认证。"))
+            return redirect("orgs:verify", org_uuid=org.uuid)
+        if action == "send" and form.is_valid():
+            actions.do_request_legal_rep_authorisation(
+                org, form.cleaned_data["phone"], actor=user, request=request
+            )
+            messages.success(
+                request,
+                _("授权短信已发送至 %(phone)s，请提醒法定代表人在 7 天内登录确认。")
+                % {"phone": mask_phone(form.cleaned_data["phone"])},
+            )
+            return redirect("orgs:verify-legal-rep", org_uuid=org.uuid)
+    except OrgError as exc:
+        messages.error(request, str(exc))
+        return redirect("orgs:verify-legal-rep", org_uuid=org.uuid)
+    pending = actions.pending_verification(org)
+    if pending is not None and pending.method != Method.LEGAL_REP:
+        pending = None
+    return render(
+        request,
+        "orgs/verify/legal_rep.html",
+        _org_context(
+            org,
+            membership,
+            form=form,
+            pending=pending,
+            pending_phone=mask_phone(pending.legal_rep_phone) if pending else "",
+            is_legal_rep=actions.is_legal_rep(user, org),
+            help=METHOD_HELP[Method.LEGAL_REP],
+        ),
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
+    """平台给我打款: declare the account, then type the amount received (3 tries)."""
+    user = _user(request)
+    org, membership = _admin_org(request, org_uuid)
+    if org.is_verified:
+        return redirect("orgs:verify", org_uuid=org.uuid)
+    pending = actions.pending_verification(org)
+    transfer = pending if pending and pending.method == Method.DEPOSIT_TO_ORG else None
+    action = request.POST.get("action") if request.method == "POST" else None
+    account_form = BankAccountForm(
+        org, request.POST if action == "request" else None, initial={"account_name": org.name}
+    )
+    amount_form = AmountForm(request.POST if action == "confirm" else None)
+    if action == "request" and account_form.is_valid():
+        try:
+            deposits.do_request_micro_deposit(
+                org, account_form.account(), actor=user, request=request
+            )
+        except BankUnavailable as exc:
+            _bank_unavailable(request, exc)
+        except OrgError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("平台已向您的对公账户打款，请查询到账金额后填写。"))
+        return redirect("orgs:verify-deposit", org_uuid=org.uuid)
+    if action == "confirm" and transfer is not None and amount_form.is_valid():
+        try:
+            deposits.do_confirm_micro_deposit(
+                transfer, amount_form.cleaned_data["amount"], actor=user, request=request
+            )
+        except deposits.WrongAmount as exc:
+            amount_form.add_error("amount", str(exc))
+        except OrgError as exc:
+            messages.error(request, str(exc))
+            return redirect("orgs:verify-deposit", org_uuid=org.uuid)
+        else:
+            messages.success(request, _("打款金额正确，组织已通过认证。"))
+            return redirect("orgs:verify", org_uuid=org.uuid)
+    if action == "confirm" and transfer is None:
+        messages.error(request, str(actions.VerificationNotActive()))
+        return redirect("orgs:verify-deposit", org_uuid=org.uuid)
+    show_account_form = transfer is None or request.GET.get("new") == "1" or action == "request"
+    return render(
+        request,
+        "orgs/verify/deposit.html",
+        _org_context(
+            org,
+            membership,
+            transfer=transfer,
+            tries_left=deposits.DEPOSIT_TRIES - transfer.tries if transfer else 0,
+            account_form=account_form,
+            amount_form=amount_form,
+            show_account_form=show_account_form,
+            help=METHOD_HELP[Method.DEPOSIT_TO_ORG],
+            sandbox=sandbox_active(),
+        ),
+        status=400 if account_form.errors or amount_form.errors else 200,
+    )
+
+
+@login_required
+def platform_deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
+    """我给平台打款: the platform's account, the amount and memo code; 我已打款 asks the bank."""
+    user = _user(request)
+    org, membership = _admin_org(request, org_uuid)
+    if org.is_verified:
+        return redirect("orgs:verify", org_uuid=org.uuid)
+    pending = actions.pending_verification(org)
+    payment = pending if pending and pending.method == Method.DEPOSIT_TO_PLATFORM else None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "request":
+                deposits.do_request_platform_deposit(org, actor=user, request=request)
+            elif action == "check" and payment is not None:
+                if deposits.do_check_platform_deposit(payment, actor=user, request=request):
+                    messages.success(request, _("平台已收到您的打款，组织已通过认证。"))
+                    return redirect("orgs:verify", org_uuid=org.uuid)
+                messages.info(
+                    request,
+                    _(
+                        "暂未查询到您的打款。银行到账可能需要一些时间，请稍后再查询；"
+                        "平台工作人员也会核对到账情况。"
+                    ),
+                )
+            elif action == "check":
+                messages.error(request, str(actions.VerificationNotActive()))
+        except BankUnavailable as exc:
+            _bank_unavailable(request, exc)
+        except OrgError as exc:
+            messages.error(request, str(exc))
+        return redirect("orgs:verify-platform-deposit", org_uuid=org.uuid)
+    return render(
+        request,
+        "orgs/verify/platform_deposit.html",
+        _org_context(
+            org,
+            membership,
+            payment=payment,
+            amount_yuan=f"{(payment.amount_fen or 0) / 100:.2f}" if payment else "",
+            account=deposits.platform_account(),
+            help=METHOD_HELP[Method.DEPOSIT_TO_PLATFORM],
+            sandbox=sandbox_active(),
+        ),
+    )
+
+
+@login_required
+@require_POST
+def manual_review_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
+    """提交人工审核: the operators check the licence and decide."""
+    org, _membership = _admin_org(request, org_uuid)
+    try:
+        do_request_manual_review(org, actor=_user(request), request=request)
+    except OrgError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("已提交人工审核，平台工作人员将尽快审核您的营业执照。"))
+    return redirect("orgs:verify", org_uuid=org.uuid)
+
+
+# --- Licence ---
+
+
+def licence_response(org: Organization, *, preview: bool) -> HttpResponseBase:
+    """The licence (or its preview image) inline, never cached (used by the back office too)."""
+    blob = org.licence
+    if blob is None:
+        raise Http404("no licence")
+    data, content_type = blob.read(), blob.content_type
+    if preview:
+        try:
+            data, content_type = licence_preview(data, content_type)
+        except PreviewError:
+            raise Http404("the licence cannot be previewed") from None
+    response = HttpResponse(data, content_type=content_type)
+    name = "licence.pdf" if content_type == PDF else "licence"
+    disposition = "attachment" if content_type == PDF else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@never_cache
+def licence_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponseBase:
+    """The uploaded licence file (administrators only)."""
+    org, _membership = _admin_org(request, org_uuid)
+    return licence_response(org, preview=False)
+
+
+@login_required
+@never_cache
+def licence_preview_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponseBase:
+    """The licence as an image: a picture as uploaded, a PDF's first page (administrators)."""
+    org, _membership = _admin_org(request, org_uuid)
+    return licence_response(org, preview=True)
+
+
+# --- The legal representative's page ---
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def legal_rep_authorise_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The SMS link: the legal representative sees what they authorise, and approves or
+    refuses. Anybody else (not verified, or another verified name) gets a refusal page."""
+    user = _user(request)
+    verification = actions.access_legal_rep_request(token)
+    org = verification.org
+    context: dict[str, Any] = {"verification": verification, "org": org, "token": token}
+    if verification.status != Status.PENDING or actions.is_expired(verification):
+        decided = verification.status in (Status.SUCCEEDED, Status.FAILED)
+        return render(
+            request, "orgs/verify/legal_rep_closed.html", context, status=200 if decided else 410
+        )
+    if not actions.is_legal_rep(user, org):
+        if request.method == "POST":
+            # Recorded in the organisation log; nothing else changes.
+            with contextlib.suppress(OrgError):
+                actions.do_decide_legal_rep(
+                    verification, approve=False, actor=user, request=request
+                )
+        context["not_verified"] = verified_identity(user) is None
+        return render(request, "orgs/verify/legal_rep_refused.html", context, status=403)
+    form = LegalRepDecisionForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        approve = form.cleaned_data["decision"] == "approve"
+        try:
+            actions.do_decide_legal_rep(
+                verification,
+                approve=approve,
+                reason=form.cleaned_data["reason"],
+                actor=user,
+                request=request,
+            )
+        except OrgError as exc:
+            messages.error(request, str(exc))
+            return redirect("orgs:legal-rep-authorise", token=token)
+        verification.refresh_from_db()
+        context["verification"] = verification
+        return render(request, "orgs/verify/legal_rep_closed.html", context)
+    context["form"] = form
+    context["asked_by"] = verified_identity(verification.created_by)
+    return render(
+        request,
+        "orgs/verify/legal_rep_authorise.html",
+        context,
+        status=400 if form.errors else 200,
+    )
+
+
+# --- Sandbox (development) ---
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sandbox_bank_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
+    """沙箱银行: what the sandbox paid to this organisation, and a button that makes the payment
+    to the platform (only while the sandbox bank provider is in use)."""
+    if not sandbox_active():
+        raise Http404("the sandbox is off")
+    org, membership = _admin_org(request, org_uuid)
+    pending = actions.pending_verification(org)
+    if request.method == "POST":
+        if pending is None or pending.method != Method.DEPOSIT_TO_PLATFORM:
+            raise Http404("nothing to pay")
+        bank_sandbox.mark_incoming(pending.reference_code, pending.amount_fen or 0, org.name)
+        messages.success(request, _("（沙箱）已模拟向平台账户打款。"))
+        return redirect("orgs:verify-platform-deposit", org_uuid=org.uuid)
+    transfers = []
+    for transfer in org.verifications.filter(method=Method.DEPOSIT_TO_ORG).exclude(provider_ref="")[
+        :10
+    ]:
+        entry = bank_sandbox.micro_deposit(transfer.provider_ref)
+        if entry is not None:
+            transfers.append(
+                {
+                    "transfer": transfer,
+                    "amount": f"{entry['amount_fen'] / 100:.2f}",
+                    "memo": entry.get("memo", ""),
+                }
+            )
+    return render(
+        request,
+        "orgs/verify/sandbox_bank.html",
+        _org_context(
+            org,
+            membership,
+            transfers=transfers,
+            payment=pending if pending and pending.method == Method.DEPOSIT_TO_PLATFORM else None,
+        ),
+    )
