@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import translation
 
 from qianshu.accounts.models import User
 from qianshu.notifications.models import OutboxMessage
@@ -273,6 +274,21 @@ def test_micro_deposit_right_amount_verifies(admin: User, draft_org: Organizatio
         "org_verified",
     ]
     assert "已认证" in client.get(f"/orgs/{draft_org.uuid}/verify/").content.decode()
+
+
+def test_the_micro_deposit_memo_does_not_follow_the_page_language(
+    admin: User, draft_org: Organization
+) -> None:
+    client = Client(headers={"accept-language": "en"})
+    client.force_login(admin)
+    try:
+        assert request_deposit(client, draft_org).status_code == 302
+        page = client.get(f"/orgs/{draft_org.uuid}/verify/deposit/").content.decode()
+    finally:
+        translation.deactivate()  # the English request left English active in this thread
+    entry = bank_sandbox.micro_deposit(OrgVerification.objects.get(org=draft_org).provider_ref)
+    assert entry is not None and entry["memo"] == "签署组织认证"
+    assert 'reference "签署组织认证"' in page  # what to look for on the bank statement
 
 
 def test_three_wrong_amounts_void_the_transfer_then_a_new_one(

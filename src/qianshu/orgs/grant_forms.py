@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from qianshu.accounts.forms import PhoneField
@@ -53,7 +54,10 @@ class OptionalPhoneField(PhoneField):
 
 class MemberChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return f"{obj.get_full_name()}（{obj.masked_phone}）"
+        return gettext("%(name)s（%(phone)s）") % {
+            "name": obj.get_full_name(),
+            "phone": obj.masked_phone,
+        }
 
 
 class GrantForm(forms.Form):
@@ -208,8 +212,11 @@ class SealUseForm(forms.Form):
         data = super().clean() or {}
         page = data.get("page")
         if self.ingested is not None and page is not None and page > self.ingested.page_count:
+            count = self.ingested.page_count
             self.add_error(
-                "page", _("文件只有 %(count)s 页。") % {"count": self.ingested.page_count}
+                "page",
+                ngettext("文件只有 %(count)s 页。", "文件只有 %(count)s 页。", count)
+                % {"count": count},
             )
         return data
 
@@ -227,7 +234,10 @@ class UsageFilterForm(forms.Form):
         label=_("印章"), queryset=Seal.objects.none(), required=False, empty_label=_("全部印章")
     )
     member = MemberChoiceField(
-        label=_("用印人"), queryset=User.objects.none(), required=False, empty_label=_("全部成员")
+        label=pgettext_lazy("usage log", "用印人"),
+        queryset=User.objects.none(),
+        required=False,
+        empty_label=_("全部成员"),
     )
 
     def __init__(self, org: Organization, *args: Any, **kwargs: Any) -> None:

@@ -17,6 +17,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from qianshu.accounts.models import User
@@ -329,7 +330,15 @@ def _usage_csv(usages: list[SealUsage], org: Organization) -> HttpResponse:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        [_("用印时间"), _("印章"), _("用印人"), _("手机号"), _("文件名称"), _("文件摘要"), "IP"]
+        [
+            _("用印时间"),
+            _("印章"),
+            pgettext("usage log", "用印人"),
+            _("手机号"),
+            _("文件名称"),
+            _("文件摘要"),
+            "IP",
+        ]
     )
     for usage in usages:
         writer.writerow(

@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from qianshu.accounts.audit import client_ip
@@ -364,7 +364,11 @@ def _seal_pdf(seal: Seal, pdf: IngestedPdf, page: int | None, position: str) -> 
         boxes = documents.page_boxes(pdf.data)
         index = len(boxes) - 1 if page is None else page - 1
         if not 0 <= index < len(boxes):
-            raise SealUseError(_("文件只有 %(count)s 页。") % {"count": len(boxes)})
+            count = len(boxes)
+            raise SealUseError(
+                ngettext("文件只有 %(count)s 页。", "文件只有 %(count)s 页。", count)
+                % {"count": count}
+            )
         width = PERSONAL_SEAL_WIDTH_PT if seal.kind == Seal.Kind.LEGAL_REP else SEAL_WIDTH_PT
         field_name = f"QS-Seal-{uuid.uuid4().hex[:16]}"
         rect = seal_rect(boxes[index], image, position, width)

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -223,7 +224,9 @@ def member_remove_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int
         return redirect("home")
     text = _("已将 %(name)s 移出组织。") % {"name": name}
     if revoked:
-        text += " " + _("其 %(count)d 项印章授权已同时撤销。") % {"count": revoked}
+        text += " " + ngettext(
+            "其 %(count)d 项印章授权已同时撤销。", "其 %(count)d 项印章授权已同时撤销。", revoked
+        ) % {"count": revoked}
     messages.success(request, text)
     return redirect("orgs:members", org.uuid)
 

@@ -10,6 +10,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Organization(models.Model):
@@ -149,8 +150,8 @@ class Membership(models.Model):
 
     class Role(models.TextChoices):
         ADMIN = "admin", _("管理员")
-        SEAL_KEEPER = "seal_keeper", _("用印人")
-        MEMBER = "member", _("成员")
+        SEAL_KEEPER = "seal_keeper", pgettext_lazy("role", "用印人")
+        MEMBER = "member", pgettext_lazy("role", "成员")
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
@@ -221,12 +222,12 @@ class Seal(models.Model):
         CUSTOM = "custom", _("其他印章")
 
     class Source(models.TextChoices):
-        GENERATED = "generated", _("自动生成")
+        GENERATED = "generated", pgettext_lazy("seal source", "自动生成")
         PHOTO = "photo", _("上传图片")
 
     class Status(models.TextChoices):
-        ACTIVE = "active", _("启用")
-        DISABLED = "disabled", _("停用")
+        ACTIVE = "active", pgettext_lazy("seal status", "启用")
+        DISABLED = "disabled", pgettext_lazy("seal status", "停用")
         DESTROYED = "destroyed", _("已销毁")
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

@@ -316,6 +316,17 @@ class SealPhotoForm(forms.Form):
         return upload
 
 
+class SealKindSelect(forms.Select):
+    """The seal type; each option carries the name a seal of that type starts with (Chinese,
+    whatever the page's language), which the name field follows (seal-editor.js)."""
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(*args, **kwargs)
+        if option["value"]:
+            option["attrs"]["data-seal-name"] = seal_specs.default_name(str(option["value"]))
+        return option
+
+
 class SealPhotoSaveForm(forms.Form):
     """保存 a cleaned photo: its name and type."""
 
@@ -323,7 +334,7 @@ class SealPhotoSaveForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("印章类型"),
         choices=Seal.Kind.choices,
-        widget=forms.Select(attrs={"data-name-follows": "id_name"}),
+        widget=SealKindSelect(attrs={"data-name-follows": "id_name"}),
         error_messages={"required": _("请选择印章类型。"), "invalid_choice": _("请选择印章类型。")},
     )
     name = forms.CharField(

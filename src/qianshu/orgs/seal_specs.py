@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from qianshu.orgs.models import Organization, Seal
@@ -104,7 +105,14 @@ def credit_code_digits(org: Organization) -> str:
 
 
 def default_name(kind: str) -> str:
-    return "" if kind == Seal.Kind.CUSTOM else str(Seal.Kind(kind).label)
+    """The name a new seal of ``kind`` starts with: its type's Chinese name (公章, 合同专用章 …;
+    none for 其他印章) whatever the language of the page, since the name is printed on the seal
+    and in its certificate. Chinese is the source language: its labels are the untranslated ones.
+    """
+    if kind == Seal.Kind.CUSTOM:
+        return ""
+    with translation.override("zh-hans"):
+        return str(Seal.Kind(kind).label)
 
 
 def default_params(org: Organization, kind: str) -> dict[str, Any]:

@@ -366,7 +366,7 @@ def seal_upload_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
                     initial={
                         "reference": reference,
                         "kind": Seal.Kind.OFFICIAL,
-                        "name": Seal.Kind.OFFICIAL.label,
+                        "name": seal_specs.default_name(Seal.Kind.OFFICIAL),
                     }
                 )
                 return _upload_preview(request, org, membership, png, save_form)

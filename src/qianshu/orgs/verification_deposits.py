@@ -58,6 +58,9 @@ Status = OrgVerification.Status
 DEPOSIT_LIFE = dt.timedelta(days=7)
 DEPOSIT_TRIES = 3
 _MEMO_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+# The note of the platform's micro-deposit, shown on the organisation's bank statement: a fixed
+# reference for the bank, never in the language of the page that asked for the transfer.
+MICRO_DEPOSIT_MEMO = "签署组织认证"
 
 
 @functools.cache
@@ -130,7 +133,7 @@ def do_request_micro_deposit(
     verification_uuid = uuid.uuid4()
     amount = 1 + secrets.randbelow(99)
     result = provider.pay_micro_deposit(
-        account, amount, memo=_("签署组织认证"), request_id=str(verification_uuid)
+        account, amount, memo=MICRO_DEPOSIT_MEMO, request_id=str(verification_uuid)
     )
     fields: dict[str, object] = {
         "uuid": verification_uuid,

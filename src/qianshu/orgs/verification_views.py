@@ -305,6 +305,7 @@ def deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
             membership,
             transfer=transfer,
             tries_left=deposits.DEPOSIT_TRIES - transfer.tries if transfer else 0,
+            memo=deposits.MICRO_DEPOSIT_MEMO,
             account_form=account_form,
             amount_form=amount_form,
             show_account_form=show_account_form,

@@ -129,17 +129,20 @@
     showFields();
   }
 
+  /* The seal name follows the type until edited. Each option names its seal in Chinese
+     (data-seal-name, empty for a custom seal): the option text is in the page's language. */
   function setupNameFollows(select) {
     var name = document.getElementById(select.dataset.nameFollows);
     if (!name) { return; }
-    var previous = select.options[select.selectedIndex].text;
+    function sealName(option) { return option.dataset.sealName || ""; }
+    var previous = sealName(select.options[select.selectedIndex]);
     select.addEventListener("change", function () {
       var option = select.options[select.selectedIndex];
       if (name.value.trim() === "" || name.value.trim() === previous) {
-        name.value = option.value === "custom" ? "" : option.text;
-        if (option.value === "custom") { name.focus(); }
+        name.value = sealName(option);
+        if (!name.value) { name.focus(); }
       }
-      previous = option.text;
+      previous = sealName(option);
     });
   }
 
