@@ -550,3 +550,18 @@ def test_profile_card_template(alice: User) -> None:
     alice.refresh_from_db()
     html = render_to_string("identity/_profile_card.html", {"user": alice})
     assert "已认证" in html and "何建宇" in html
+
+
+def test_verification_leads_back_to_the_page_that_asked_for_it(alice: Any) -> None:
+    """A first-time signer sent to 实名认证 from a document goes back to it afterwards."""
+    from tests.identity.helpers import logged_in, verify_with_bank4
+
+    client = logged_in(alice)
+    client.get("/me/identity/start/?next=/envelopes/0b4c9d38-0000-4000-8000-000000000000/sign/")
+    attempt = verify_with_bank4(client)
+    page = client.get(f"/me/identity/attempts/{attempt.uuid}/").content.decode()
+    assert 'href="/envelopes/0b4c9d38-0000-4000-8000-000000000000/sign/"' in page
+    # Another site is never a place to go back to.
+    other = logged_in(alice)
+    other.get("/me/identity/start/?next=https://evil.example/")
+    assert other.session.get("identity_return") is None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, QueryDict
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
 from qianshu.accounts.models import User
@@ -38,3 +40,21 @@ def wants_json(request: HttpRequest) -> bool:
 def posted(request: HttpRequest) -> QueryDict | None:
     """The form data of a POST (even an empty one, so it is validated), else None."""
     return request.POST if request.method == "POST" else None
+
+
+RETURN_KEY = "identity_return"
+
+
+def remember_return(request: HttpRequest) -> None:
+    """Keep ``?next=`` (a page of this site, e.g. the document a first-time signer was about to
+    sign) to go back to once verification succeeds."""
+    candidate = request.GET.get("next", "")
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        request.session[RETURN_KEY] = candidate
+
+
+def return_url(request: HttpRequest) -> str:
+    """Where 返回 leads after verification: the remembered page, else the status page."""
+    return str(request.session.get(RETURN_KEY) or reverse("identity:status"))

@@ -48,7 +48,13 @@ from qianshu.identity.forms import (
 from qianshu.identity.models import Method, SandboxFaceSession, VerificationAttempt, methods_for
 from qianshu.identity.providers import ProviderUnavailable, get_provider, sandbox_allowed
 from qianshu.identity.providers.sandbox import record_face_outcome
-from qianshu.identity.views.common import current_user, posted, steps
+from qianshu.identity.views.common import (
+    current_user,
+    posted,
+    remember_return,
+    return_url,
+    steps,
+)
 
 log = logging.getLogger(__name__)
 Status = VerificationAttempt.Status
@@ -116,9 +122,10 @@ def status_view(request: HttpRequest) -> HttpResponse:
 def start_view(request: HttpRequest) -> HttpResponse:
     """Step 1 (身份信息): document type, name, number and phone, checked before anything else."""
     user = current_user(request)
+    remember_return(request)
     if access.verified_identity(user) is not None:
         messages.info(request, str(AlreadyVerified()))
-        return redirect("identity:status")
+        return redirect(return_url(request))
     if access.pending_review(user) is not None:
         messages.info(request, str(ReviewPending()))
         return redirect("identity:status")
@@ -332,6 +339,7 @@ def result_view(request: HttpRequest, attempt_uuid: uuid.UUID) -> HttpResponse:
             has_draft=draft is not None,
             other_methods=other_methods,
             steps=steps(3, attempt.get_method_display()),
+            back_url=return_url(request),
         ),
     )
 
