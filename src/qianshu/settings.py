@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "qianshu.core",
     "qianshu.accounts",
     "qianshu.orgs",
+    "qianshu.envelopes",
     "qianshu.storage",
     "qianshu.pki",
     "qianshu.verification",
@@ -257,6 +258,8 @@ LOGGING = {
     "loggers": {
         "pyhanko": {"level": "ERROR"},
         "pyhanko_certvalidator": {"level": "ERROR"},
+        # fontTools logs every glyph of every subset (evidence reports) at INFO.
+        "fontTools": {"level": "WARNING"},
     },
 }
 

@@ -13,4 +13,5 @@ urlpatterns = [
     path("me/identity/", include("qianshu.identity.urls")),
     path("backoffice/", include("qianshu.backoffice.urls")),
     path("orgs/", include("qianshu.orgs.urls")),
+    path("", include("qianshu.envelopes.urls")),
 ]

@@ -190,6 +190,71 @@ KINDS: dict[str, MessageKind] = {
         subject=_("印章授权通知"),
         body=_("您好：\n\n“%(org)s”已授权您使用“%(seal)s”，有效期至 %(until)s。"),
     ),
+    "envelope_sign_request": MessageKind(
+        sms=_("%(initiator)s 发起了“%(title)s”，请您%(action)s%(deadline)s：%(link)s"),
+        subject=_("请签署：%(title)s"),
+        body=_(
+            "您好：\n\n%(initiator)s 发起了签署任务“%(title)s”（编号 %(number)s），"
+            "请您%(action)s%(deadline)s。\n%(note)s\n请打开以下链接，登录后查看并处理：\n%(link)s"
+        ),
+    ),
+    "envelope_reminder": MessageKind(
+        sms=_("提醒：“%(title)s”正在等待您%(action)s%(deadline)s：%(link)s"),
+        subject=_("提醒：%(title)s 等待您处理"),
+        body=_(
+            "您好：\n\n签署任务“%(title)s”（编号 %(number)s）正在等待您%(action)s"
+            "%(deadline)s。\n请打开以下链接处理：\n%(link)s"
+        ),
+    ),
+    "envelope_progress": MessageKind(
+        sms=_("“%(title)s”：%(who)s 已%(action)s，当前进度 %(progress)s。"),
+        subject=_("%(title)s：%(who)s 已%(action)s"),
+        body=_(
+            "您好：\n\n您发起的“%(title)s”（编号 %(number)s）中，%(who)s 已%(action)s，"
+            "当前进度 %(progress)s。\n%(link)s"
+        ),
+    ),
+    "envelope_rejected": MessageKind(
+        sms=_("“%(title)s”已被 %(who)s 拒签，原因：%(reason)s。任务已结束。"),
+        subject=_("%(title)s 已被拒签"),
+        body=_(
+            "您好：\n\n“%(title)s”（编号 %(number)s）已被 %(who)s 拒签，任务已结束。\n"
+            "原因：%(reason)s\n%(link)s"
+        ),
+    ),
+    "envelope_completed": MessageKind(
+        sms=_("“%(title)s”已完成签署，可登录下载签署文件：%(link)s"),
+        subject=_("%(title)s 已完成签署"),
+        body=_(
+            "您好：\n\n“%(title)s”（编号 %(number)s）已由各方签署完成。\n"
+            "签署文件与签署报告可在以下地址下载：\n%(link)s"
+        ),
+    ),
+    "envelope_cc": MessageKind(
+        sms=_("%(initiator)s 抄送给您：“%(title)s”已完成签署，查看：%(link)s"),
+        subject=_("抄送：%(title)s 已完成签署"),
+        body=_(
+            "您好：\n\n%(initiator)s 将已完成签署的“%(title)s”（编号 %(number)s）抄送给您，"
+            "签署文件见附件，也可在以下地址查看：\n%(link)s"
+        ),
+    ),
+    "envelope_recalled": MessageKind(
+        sms=_("%(initiator)s 已撤回“%(title)s”，您无需再处理。"),
+        subject=_("%(title)s 已撤回"),
+        body=_(
+            "您好：\n\n%(initiator)s 已撤回签署任务“%(title)s”（编号 %(number)s），您无需再处理。"
+        ),
+    ),
+    "envelope_expired": MessageKind(
+        sms=_("“%(title)s”已过签署截止时间，任务已结束。"),
+        subject=_("%(title)s 已过期"),
+        body=_("您好：\n\n签署任务“%(title)s”（编号 %(number)s）已过签署截止时间，任务已结束。"),
+    ),
+    "envelope_voided": MessageKind(
+        sms=_("“%(title)s”已作废，作废声明已由各方签署。"),
+        subject=_("%(title)s 已作废"),
+        body=_("您好：\n\n“%(title)s”（编号 %(number)s）已作废，作废声明已由各方签署。\n%(link)s"),
+    ),
     "test_message": MessageKind(
         sms=_("这是一条测试短信，收到即表示短信通道配置正确。"),
         subject=_("签署测试邮件"),

@@ -1,0 +1,528 @@
+"""Starting an envelope (发起签署): drafts, documents, recipients, fields, and sending.
+
+A draft is edited freely by its initiator. :func:`do_send_envelope` then prepares every
+document — declares the signature field of every field of every recipient and has the platform
+sign it: a certification signature (DocMDP, form filling allowed) when every field is known, or
+an approval signature when some recipient places its own fields while signing (a new signature
+field after a certification signature would be an illegal change) — and starts the routing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import pikepdf
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from qianshu.accounts.models import User
+from qianshu.accounts.phones import normalize_phone
+from qianshu.envelopes import audit, convert, routing
+from qianshu.envelopes.errors import EnvelopeError
+from qianshu.envelopes.geometry import Box, fits
+from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Revision
+from qianshu.orgs.models import Organization, Seal
+from qianshu.pki.platform import PkiNotInitialised, load_platform
+from qianshu.signing import documents, stamps
+from qianshu.signing.errors import (
+    EncryptedPdfError,
+    NotAPdfError,
+    PdfError,
+    PdfTooLargeError,
+    SigningError,
+)
+from qianshu.signing.ingest import MIB, IngestLimits, ingest_pdf
+from qianshu.storage.actions import do_store_blob
+
+log = logging.getLogger(__name__)
+
+MAX_DOCUMENTS = 10
+MAX_RECIPIENTS = 30
+MAX_FIELDS = 300
+MAX_TITLE = 100
+DOCUMENT_LIMITS = IngestLimits(max_bytes=20 * MIB, max_pages=300)
+MAX_DEADLINE_DAYS = 366 * 2
+
+Role = Recipient.Role
+Kind = Field.Kind
+# Which field kinds each role may have.
+KINDS_FOR_ROLE: dict[str, frozenset[str]] = {
+    Role.SIGN: frozenset({Kind.SIGNATURE, Kind.DATE, Kind.TEXT}),
+    Role.SEAL: frozenset({Kind.SEAL, Kind.CROSS_PAGE_SEAL, Kind.DATE}),
+    Role.APPROVE: frozenset(),
+    Role.CC: frozenset(),
+}
+
+
+def _new_number() -> str:
+    """A task number (任务编号): QS + date (Beijing) + 8 random digits."""
+    today = timezone.localdate()
+    return f"QS{today:%Y%m%d}{secrets.randbelow(10**8):08d}"
+
+
+def _clean_title(title: str) -> str:
+    title = " ".join(str(title or "").split())
+    if not title:
+        raise EnvelopeError(_("请输入任务名称。"))
+    if len(title) > MAX_TITLE:
+        raise EnvelopeError(_("任务名称最多 %(n)d 个字。") % {"n": MAX_TITLE})
+    return title
+
+
+def _clean_deadline(deadline: dt.datetime | None) -> dt.datetime | None:
+    if deadline is None:
+        return None
+    now = timezone.now()
+    if deadline <= now:
+        raise EnvelopeError(_("签署截止时间必须晚于现在。"))
+    if deadline > now + dt.timedelta(days=MAX_DEADLINE_DAYS):
+        raise EnvelopeError(_("签署截止时间最长为两年。"))
+    return deadline
+
+
+def do_create_draft(
+    *,
+    title: str,
+    actor: User,
+    message: str = "",
+    deadline: dt.datetime | None = None,
+    auto_remind: bool = True,
+    org: Organization | None = None,
+    request: HttpRequest | None = None,
+) -> Envelope:
+    """A new draft envelope of ``actor`` (for ``org`` when acting for an organisation)."""
+    title = _clean_title(title)
+    deadline = _clean_deadline(deadline)
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                envelope = Envelope.objects.create(
+                    number=_new_number(),
+                    title=title,
+                    message=message.strip()[:500],
+                    initiator=actor,
+                    initiator_org=org,
+                    deadline=deadline,
+                    auto_remind=auto_remind,
+                )
+                audit.record(envelope, "created", actor=actor, request=request, title=title)
+            return envelope
+        except IntegrityError:  # a task number taken: draw another
+            continue
+    raise EnvelopeError(_("系统繁忙，请稍后再试。"))
+
+
+def do_update_draft(
+    envelope: Envelope,
+    *,
+    title: str,
+    message: str,
+    deadline: dt.datetime | None,
+    auto_remind: bool,
+    actor: User,
+) -> Envelope:
+    """Change the title, message, deadline or reminders of a draft."""
+    envelope.title = _clean_title(title)
+    envelope.message = message.strip()[:500]
+    envelope.deadline = _clean_deadline(deadline)
+    envelope.auto_remind = auto_remind
+    envelope.save(update_fields=["title", "message", "deadline", "auto_remind"])
+    return envelope
+
+
+def _flatten_rotation(data: bytes) -> bytes:
+    """Apply any /Rotate of an unsigned document to its pages' content, so that fields and page
+    images share one orientation (signature widgets would otherwise turn with the page)."""
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        if not any(int(page.obj.get("/Rotate", 0)) % 360 for page in pdf.pages):
+            return data
+        for page in pdf.pages:
+            page.flatten_rotation()
+        out = io.BytesIO()
+        pdf.save(out)
+        return out.getvalue()
+
+
+def ingest_upload(data: bytes, filename: str) -> tuple[bytes, str]:
+    """Turn an upload (PDF, or DOCX when LibreOffice is installed) into a PDF to sign, with its
+    display name. Raises :class:`EnvelopeError` with a clear message for anything unusable."""
+    name = (filename or "").strip() or "document.pdf"
+    if convert.is_office_document(name, data):
+        data = convert.docx_to_pdf(data)
+        name = name.rsplit(".", 1)[0] + ".pdf"
+    try:
+        ingested = ingest_pdf(data, DOCUMENT_LIMITS)
+    except NotAPdfError:
+        raise EnvelopeError(
+            _("“%(name)s”不是 PDF 文件，请上传 PDF（或 Word 文档）。") % {"name": name}
+        ) from None
+    except EncryptedPdfError:
+        raise EnvelopeError(
+            _("“%(name)s”有密码保护，请上传未加密的文件。") % {"name": name}
+        ) from None
+    except PdfTooLargeError:
+        raise EnvelopeError(
+            _("“%(name)s”太大：文件最大 20 MB，最多 300 页。") % {"name": name}
+        ) from None
+    except PdfError:
+        raise EnvelopeError(
+            _("“%(name)s”已损坏，无法打开，请检查后重新上传。") % {"name": name}
+        ) from None
+    if ingested.already_signed:
+        raise EnvelopeError(_("“%(name)s”已含有数字签名，请上传未签名的文件。") % {"name": name})
+    try:
+        pdf = _flatten_rotation(ingested.data)
+    except Exception as exc:  # pikepdf raises several types on odd page trees
+        log.warning("cannot flatten page rotation of %s: %s", name, exc)
+        raise EnvelopeError(
+            _("“%(name)s”的页面无法处理，请另存为 PDF 后重新上传。") % {"name": name}
+        ) from exc
+    if not name.lower().endswith(".pdf"):
+        name += ".pdf"
+    return pdf, name[:200]
+
+
+def do_add_document(envelope: Envelope, data: bytes, filename: str, *, actor: User) -> Document:
+    """Add a document to a draft (checked, normalised, stored as revision 0)."""
+    pdf, name = ingest_upload(data, filename)
+    try:
+        boxes = documents.page_boxes(pdf)
+    except PdfError as exc:
+        raise EnvelopeError(
+            _("“%(name)s”已损坏，无法打开，请检查后重新上传。") % {"name": name}
+        ) from exc
+    blob = do_store_blob(pdf, content_type="application/pdf")
+    with transaction.atomic():
+        locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
+        if not locked.is_draft():
+            raise EnvelopeError(_("任务已发起，不能再修改文件。"))
+        count = locked.documents.count()
+        if count >= MAX_DOCUMENTS:
+            raise EnvelopeError(_("每个任务最多 %(n)d 份文件。") % {"n": MAX_DOCUMENTS})
+        document = Document.objects.create(
+            envelope=locked,
+            position=count,
+            name=name,
+            original=blob,
+            current=blob,
+            page_boxes=[[b.x1, b.y1, b.x2, b.y2] for b in boxes],
+        )
+        Revision.objects.create(
+            document=document, number=0, blob=blob, action=Revision.Action.UPLOADED
+        )
+        audit.record(
+            locked,
+            "created",
+            actor=actor,
+            document_name=name,
+            sha256_after=blob.sha256,
+            step="document_added",
+        )
+    return document
+
+
+def do_remove_document(document: Document, *, actor: User) -> None:
+    with transaction.atomic():
+        envelope = Envelope.objects.select_for_update().get(pk=document.envelope_id)
+        if not envelope.is_draft():
+            raise EnvelopeError(_("任务已发起，不能再修改文件。"))
+        document.delete()
+        for position, doc in enumerate(envelope.documents.order_by("position", "id")):
+            if doc.position != position:
+                Document.objects.filter(pk=doc.pk).update(position=position)
+
+
+@dataclass(frozen=True)
+class RecipientInput:
+    role: str
+    routing_order: int
+    name: str
+    phone: str = ""
+    email: str = ""
+    contact_name: str = ""
+    org_credit_code: str = ""
+    required_seal_kind: str = ""
+    id: int | None = None  # an existing recipient of the draft to keep (with its fields)
+
+
+def _clean_recipient(item: RecipientInput, index: int) -> dict[str, object]:
+    label = _("第 %(n)d 个签署方") % {"n": index + 1}
+    if item.role not in Role.values:
+        raise EnvelopeError(_("%(who)s：请选择签署方类型。") % {"who": label})
+    name = " ".join(item.name.split())
+    if not name:
+        raise EnvelopeError(
+            _("%(who)s：请输入组织名称。") % {"who": label}
+            if item.role == Role.SEAL
+            else _("%(who)s：请输入姓名。") % {"who": label}
+        )
+    if len(name) > (100 if item.role == Role.SEAL else 64):
+        raise EnvelopeError(_("%(who)s：名称太长。") % {"who": label})
+    if not 1 <= int(item.routing_order) <= 99:
+        raise EnvelopeError(_("%(who)s：签署顺序应为 1–99。") % {"who": label})
+    phone = ""
+    if item.phone.strip():
+        try:
+            phone = normalize_phone(item.phone)
+        except ValidationError:
+            raise EnvelopeError(_("%(who)s：手机号码不正确。") % {"who": label}) from None
+    email = item.email.strip()
+    if email:
+        from django.core.validators import validate_email
+
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise EnvelopeError(_("%(who)s：电子邮箱不正确。") % {"who": label}) from None
+    if not phone and not email:
+        raise EnvelopeError(_("%(who)s：请填写手机号或电子邮箱。") % {"who": label})
+    if item.role != Role.SEAL and (item.required_seal_kind or item.org_credit_code):
+        raise EnvelopeError(_("%(who)s：只有企业盖章方可以指定印章。") % {"who": label})
+    if item.required_seal_kind and item.required_seal_kind not in Seal.Kind.values:
+        raise EnvelopeError(_("%(who)s：请选择正确的印章类型。") % {"who": label})
+    code = item.org_credit_code.strip().upper()
+    if code and len(code) != 18:
+        raise EnvelopeError(_("%(who)s：统一社会信用代码应为 18 位。") % {"who": label})
+    return {
+        "role": item.role,
+        "routing_order": int(item.routing_order),
+        "name": name,
+        "phone": phone,
+        "email": email,
+        "contact_name": " ".join(item.contact_name.split())[:64],
+        "org_credit_code": code,
+        "required_seal_kind": item.required_seal_kind,
+    }
+
+
+def do_set_recipients(
+    envelope: Envelope, items: Sequence[RecipientInput], *, actor: User
+) -> list[Recipient]:
+    """Replace the draft's recipients. Recipients named by ``id`` are updated and keep their
+    fields (unless their role no longer allows a field's kind); the others are removed."""
+    if len(items) > MAX_RECIPIENTS:
+        raise EnvelopeError(_("每个任务最多 %(n)d 个签署方。") % {"n": MAX_RECIPIENTS})
+    cleaned = [_clean_recipient(item, i) for i, item in enumerate(items)]
+    with transaction.atomic():
+        locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
+        if not locked.is_draft():
+            raise EnvelopeError(_("任务已发起，不能再修改签署方。"))
+        existing = {r.pk: r for r in locked.recipients.all()}
+        keep: list[Recipient] = []
+        for item, values in zip(items, cleaned, strict=True):
+            recipient = existing.get(item.id) if item.id is not None else None
+            if recipient is None:
+                recipient = Recipient(envelope=locked, **values)
+            else:
+                for key, value in values.items():
+                    setattr(recipient, key, value)
+            recipient.save()
+            recipient.fields.exclude(kind__in=KINDS_FOR_ROLE[recipient.role]).delete()
+            keep.append(recipient)
+        Recipient.objects.filter(envelope=locked).exclude(pk__in=[r.pk for r in keep]).delete()
+    return keep
+
+
+@dataclass(frozen=True)
+class FieldInput:
+    recipient_id: int
+    document_id: int
+    kind: str
+    page: int
+    rect: stamps.Rect  # PDF points; for a cross-page seal: its vertical position (y1, y2)
+    pages: tuple[int, ...] = ()
+    label: str = ""
+    value: str = ""
+
+
+def check_field(item: FieldInput, recipient: Recipient, document: Document) -> dict[str, object]:
+    """The model values of a field, or :class:`EnvelopeError` saying what is wrong with it."""
+    if item.kind not in KINDS_FOR_ROLE[recipient.role]:
+        raise EnvelopeError(
+            _("“%(who)s”不能有“%(kind)s”。")
+            % {
+                "who": recipient.name,
+                "kind": Kind(item.kind).label if item.kind in Kind.values else item.kind,
+            }
+        )
+    boxes = [Box.of(b) for b in document.page_boxes]
+    if item.kind == Kind.CROSS_PAGE_SEAL:
+        pages = sorted(set(item.pages))
+        if len(pages) < 2:
+            raise EnvelopeError(_("骑缝章至少需要跨两页。"))
+        if pages[0] < 0 or pages[-1] >= len(boxes):
+            raise EnvelopeError(_("骑缝章的页码超出了文件页数。"))
+        page = pages[0]
+        if not 40 <= item.rect.height <= 200:
+            raise EnvelopeError(_("骑缝章的大小应在 40–200 磅之间。"))
+    else:
+        pages = []
+        page = item.page
+        if not 0 <= page < len(boxes):
+            raise EnvelopeError(_("签署位置的页码超出了文件页数。"))
+        if not fits(boxes[page], item.rect):
+            raise EnvelopeError(_("签署位置超出了页面范围，或太小。"))
+    label = " ".join(item.label.split())[:60]
+    value = " ".join(item.value.split())[:200]
+    return {
+        "document": document,
+        "recipient": recipient,
+        "kind": item.kind,
+        "page": page,
+        "x1": item.rect.x1,
+        "y1": item.rect.y1,
+        "x2": item.rect.x2,
+        "y2": item.rect.y2,
+        "pages": pages,
+        "label": label,
+        "value": value,
+    }
+
+
+def do_set_fields(envelope: Envelope, items: Sequence[FieldInput], *, actor: User) -> list[Field]:
+    """Replace the fields the initiator placed on the draft's documents."""
+    if len(items) > MAX_FIELDS:
+        raise EnvelopeError(_("签署位置最多 %(n)d 个。") % {"n": MAX_FIELDS})
+    with transaction.atomic():
+        locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
+        if not locked.is_draft():
+            raise EnvelopeError(_("任务已发起，不能再修改签署位置。"))
+        recipients = {r.pk: r for r in locked.recipients.all()}
+        docs = {d.pk: d for d in locked.documents.all()}
+        values = []
+        for item in items:
+            recipient = recipients.get(item.recipient_id)
+            document = docs.get(item.document_id)
+            if recipient is None or document is None:
+                raise EnvelopeError(_("签署位置对应的签署方或文件不存在，请刷新页面。"))
+            values.append(check_field(item, recipient, document))
+        Field.objects.filter(envelope=locked).delete()
+        created = [Field.objects.create(envelope=locked, **v) for v in values]
+    return created
+
+
+def problems(envelope: Envelope) -> list[str]:
+    """What keeps a draft from being sent, as messages for the initiator."""
+    out: list[str] = []
+    docs = list(envelope.documents.all())
+    recipients = list(envelope.recipients.all())
+    if not docs:
+        out.append(_("请至少上传一份文件。"))
+    if not any(r.acts for r in recipients):
+        out.append(_("请至少添加一个签署方（抄送人不算）。"))
+    if envelope.deadline is not None and envelope.deadline <= timezone.now():
+        out.append(_("签署截止时间已过，请重新设置。"))
+    return out
+
+
+def field_specs(document: Document, fields: Iterable[Field]) -> list[documents.FieldSpec]:
+    """The PDF signature fields of ``fields`` on ``document`` (a cross-page seal is one strip
+    per page on the right edge, see :func:`qianshu.signing.stamps.cross_page_slices`)."""
+    boxes = [stamps.Rect(*b) for b in document.page_boxes]
+    specs = []
+    for f in fields:
+        if f.kind == Kind.CROSS_PAGE_SEAL:
+            slices = stamps.cross_page_slices(
+                boxes,
+                list(f.pages),
+                seal_size_pt=f.y2 - f.y1,
+                center_y_pt=(f.y1 + f.y2) / 2,
+            )
+            specs += [
+                documents.FieldSpec(name, page, rect)
+                for name, (page, rect) in zip(f.pdf_field_names(), slices, strict=True)
+            ]
+        else:
+            rect = stamps.Rect(f.x1, f.y1, f.x2, f.y2)
+            specs.append(documents.FieldSpec(f.pdf_field_names()[0], f.page, rect))
+    return specs
+
+
+def _prepare(envelope: Envelope, certify: bool) -> None:
+    platform = load_platform()
+    for document in envelope.documents.select_for_update().order_by("position", "id"):
+        source = document.current.read()
+        before = document.current_id
+        try:
+            prepared = documents.prepare_document(
+                source,
+                field_specs(document, document.fields.order_by("id")),
+                certifier=platform.certifier,
+                timestamper=platform.timestamper,
+                details=documents.SignatureDetails(
+                    reason=f"{envelope.number} {envelope.title}"[:200], location="Qianshu"
+                ),
+                certify=certify,
+            )
+        except SigningError as exc:
+            log.warning("preparing %s of %s failed: %s", document.pk, envelope.number, exc)
+            raise EnvelopeError(
+                _("文件“%(name)s”无法发起签署，请检查签署位置后重试。") % {"name": document.name}
+            ) from exc
+        blob = do_store_blob(prepared, content_type="application/pdf")
+        number = document.revision + 1
+        Revision.objects.create(
+            document=document, number=number, blob=blob, action=Revision.Action.PREPARED
+        )
+        Document.objects.filter(pk=document.pk, revision=document.revision).update(
+            revision=number, current=blob, certified=certify
+        )
+        audit.record(
+            envelope,
+            "sent",
+            actor=envelope.initiator,
+            document_name=document.name,
+            sha256_before=before,
+            sha256_after=blob.sha256,
+            certified=certify,
+        )
+
+
+def do_send_envelope(
+    envelope: Envelope, *, actor: User, request: HttpRequest | None = None
+) -> Envelope:
+    """Send a draft: prepare its documents and notify the first recipients in routing order."""
+    with transaction.atomic():
+        locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
+        if not locked.is_draft():
+            raise EnvelopeError(_("任务已经发起。"))
+        found = problems(locked)
+        if found:
+            raise EnvelopeError(found[0])
+        recipients = list(locked.recipients.all())
+        # A recipient that places its own fields while signing rules out certification.
+        certify = all(r.fields.exists() for r in recipients if r.role in (Role.SIGN, Role.SEAL))
+        try:
+            _prepare(locked, certify)
+        except PkiNotInitialised as exc:
+            raise EnvelopeError(_("平台证书服务尚未初始化，请联系平台运营人员。")) from exc
+        now = timezone.now()
+        locked.status = Envelope.Status.IN_PROGRESS
+        locked.sent_at = now
+        locked.save(update_fields=["status", "sent_at"])
+        audit.record(
+            locked,
+            "sent",
+            actor=actor,
+            request=request,
+            recipients=len(recipients),
+            deadline=locked.deadline.isoformat() if locked.deadline else "",
+        )
+        routing.advance(locked, now=now)
+    return locked
+
+
+def do_delete_draft(envelope: Envelope, *, actor: User) -> None:
+    with transaction.atomic():
+        locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
+        if not locked.is_draft():
+            raise EnvelopeError(_("只能删除草稿。"))
+        locked.delete()

@@ -1,0 +1,179 @@
+"""Confirming a signing: the signing PIN, or an SMS code bound to what the signer saw.
+
+A person with a signing PIN confirms with it, which unlocks their own key. A person without one
+confirms with an SMS code bound to the envelope and the document hashes shown to them (or, for
+批量签署, to every envelope and hash of the batch); the signature then uses a one-time event
+certificate whose key exists only for that signing. An organisation's member confirms with
+their own PIN or code, and the seal's key signs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+
+from qianshu.accounts import codes
+from qianshu.accounts.audit import client_ip
+from qianshu.accounts.models import OneTimeCode, User
+from qianshu.envelopes.errors import ConfirmationError
+from qianshu.envelopes.models import Envelope, Recipient
+from qianshu.identity.access import active_credential, verified_identity
+from qianshu.identity.actions import do_unlock_signing_key
+from qianshu.identity.errors import PinError
+from qianshu.orgs.models import Seal
+from qianshu.orgs.seals import seal_signing_key
+from qianshu.pki.actions import do_issue_person_certificate
+from qianshu.pki.models import IssuedCertificate
+from qianshu.pki.platform import Platform
+from qianshu.signing import pki
+from qianshu.signing.keys import SigningKey, SoftwareSigningKey, generate_private_key
+from qianshu.signing.signers import KeySigner
+
+
+def confirmation_binding(envelope: Envelope, seen: Mapping[int, str]) -> str:
+    """What an SMS signing code is bound to: this envelope and the document hashes seen."""
+    digest = hashlib.sha256(
+        "|".join(f"{doc}:{sha}" for doc, sha in sorted(seen.items())).encode()
+    ).hexdigest()
+    return f"{envelope.uuid}:{digest}"[:100]
+
+
+def needs_code(actor: User) -> bool:
+    """Signers without a signing PIN confirm with an SMS code (one-time event certificate)."""
+    return active_credential(actor) is None
+
+
+def batch_binding(items: Sequence[tuple[Envelope, Mapping[int, str]]]) -> str:
+    """What the SMS code of a batch signing is bound to: every envelope and hash in it."""
+    digest = hashlib.sha256(
+        "\n".join(sorted(confirmation_binding(e, seen) for e, seen in items)).encode()
+    ).hexdigest()
+    return f"batch:{digest}"
+
+
+def do_send_signing_code(
+    binding: str,
+    *,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> None:
+    """Send the SMS code that confirms a signing bound to ``binding`` (see
+    :func:`confirmation_binding`, :func:`batch_binding`); raises ``codes.CodeError`` when
+    rate-limited."""
+    codes.issue_code(
+        actor.phone,
+        OneTimeCode.Purpose.SIGN,
+        binding=binding,
+        ip=client_ip(request),
+        language=actor.language or "zh-hans",
+    )
+
+
+@dataclass
+class _Key:
+    key: SigningKey
+    certificate: x509.Certificate
+    issued: IssuedCertificate | None = None
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The signer's confirmation of one or more signings (批量签署: one for all).
+
+    ``person_key`` is the person's own key when the signing PIN unlocked it; after an SMS code
+    it is None and each signing gets a one-time event key. ``signers`` keeps the pyHanko
+    signer of each key already used under this confirmation, so that a batch builds it (and
+    loads a seal's key) once.
+    """
+
+    actor_id: int
+    method: str  # "pin" | "sms"
+    person_key: _Key | None = None
+    signers: dict[str, tuple[_Key, KeySigner]] = field(default_factory=dict, compare=False)
+
+
+def confirm_signing(
+    *,
+    pin: str | None,
+    code: str | None,
+    binding: str,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> Confirmation:
+    """Check the signing PIN, or the SMS code bound to ``binding``; raise
+    :class:`ConfirmationError` with the reason otherwise (wrong PINs are counted)."""
+    if pin:
+        try:
+            key, certificate = do_unlock_signing_key(actor, pin, request=request)
+        except PinError as exc:
+            raise ConfirmationError(str(exc)) from exc
+        return Confirmation(actor.pk, "pin", _Key(key, certificate, _issued(certificate)))
+    if code:
+        try:
+            codes.check_code(
+                actor.phone,
+                OneTimeCode.Purpose.SIGN,
+                code,
+                binding=binding,
+                ip=client_ip(request),
+            )
+        except codes.CodeError as exc:
+            raise ConfirmationError(str(exc)) from exc
+        return Confirmation(actor.pk, "sms")
+    raise ConfirmationError(
+        _("请输入签署密码。") if not needs_code(actor) else _("请输入短信验证码。")
+    )
+
+
+def _event_key(recipient: Recipient, actor: User) -> _Key:
+    """A key made for this signing only, certified by a one-time event certificate."""
+    identity = verified_identity(actor)
+    assert identity is not None  # checked before
+    key = SoftwareSigningKey(generate_private_key())
+    certificate = do_issue_person_certificate(
+        pki.PersonIdentity(identity.name, f"QS-U{actor.pk}"),
+        key.public_key,
+        # Not the task number: its 16 digits look like an ID-card number to the PKI guard.
+        event_id=f"R{recipient.pk}-{recipient.envelope.uuid.hex[:12]}",
+    )
+    return _Key(key, certificate, _issued(certificate))
+
+
+def _issued(certificate: x509.Certificate) -> IssuedCertificate | None:
+    return IssuedCertificate.objects.filter(
+        serial_hex=format(certificate.serial_number, "x")
+    ).first()
+
+
+def seal_signer(
+    confirmation: Confirmation, seal: Seal, platform: Platform
+) -> tuple[_Key, KeySigner]:
+    cached = confirmation.signers.get(f"seal:{seal.pk}")
+    if cached is None:
+        key = _Key(
+            seal_signing_key(seal),
+            x509.load_der_x509_certificate(bytes(seal.certificate.certificate_der)),
+            seal.certificate,
+        )
+        cached = (key, KeySigner(key.key, key.certificate, platform.pki.chain))
+        confirmation.signers[f"seal:{seal.pk}"] = cached
+    return cached
+
+
+def person_signer(
+    confirmation: Confirmation, recipient: Recipient, actor: User, platform: Platform
+) -> tuple[_Key, KeySigner]:
+    if confirmation.person_key is None:  # an SMS code: a key for this signing only
+        key = _event_key(recipient, actor)
+        return key, KeySigner(key.key, key.certificate, platform.pki.chain)
+    cached = confirmation.signers.get("person")
+    if cached is None:
+        key = confirmation.person_key
+        cached = (key, KeySigner(key.key, key.certificate, platform.pki.chain))
+        confirmation.signers["person"] = cached
+    return cached

@@ -1,0 +1,301 @@
+"""Completion and the early ends of an envelope: recall (撤回), expiry, reminders (催签), void
+(作废 by a void statement every party signs), and downloads recorded in the audit trail.
+
+:func:`do_complete_envelope` runs in a task once the last party has acted: it embeds validation
+data and a document timestamp in every document (PAdES B-LTA), writes the evidence report
+(签署报告, signed by the platform), marks the envelope completed and tells everyone. It is
+idempotent and safe to repeat after a crash (the timers re-schedule a completion that did not
+happen).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from qianshu.accounts.models import User
+from qianshu.envelopes import audit, routing
+from qianshu.envelopes.errors import EnvelopeError
+from qianshu.envelopes.models import Document, Envelope, Recipient, Revision
+from qianshu.pki.platform import load_platform
+from qianshu.signing import documents
+from qianshu.signing.signers import to_asn1
+from qianshu.storage.actions import do_store_blob
+
+log = logging.getLogger(__name__)
+
+Status = Envelope.Status
+REMIND_INTERVAL = dt.timedelta(hours=1)
+AUTO_REMIND_BEFORE = dt.timedelta(hours=24)
+STUCK_COMPLETION = dt.timedelta(minutes=2)
+
+
+def _turn_recipients(envelope: Envelope) -> list[Recipient]:
+    return list(
+        envelope.recipients.filter(
+            status__in=(Recipient.Status.PENDING, Recipient.Status.VIEWED)
+        ).exclude(role=Recipient.Role.CC)
+    )
+
+
+def _end(envelope: Envelope, status: str, reason: str = "") -> None:
+    envelope.status = status
+    envelope.ended_at = timezone.now()
+    envelope.end_reason = reason[:300]
+    envelope.save(update_fields=["status", "ended_at", "end_reason"])
+
+
+def _involved(envelope: Envelope) -> list[Recipient]:
+    """Recipients who were told about the envelope (their turn came) — not CCs."""
+    return list(
+        envelope.recipients.exclude(status=Recipient.Status.WAITING).exclude(role=Recipient.Role.CC)
+    )
+
+
+def _base_context(envelope: Envelope) -> dict[str, object]:
+    return {
+        "initiator": routing.initiator_label(envelope),
+        "title": envelope.title,
+        "number": envelope.number,
+        "link": routing.envelope_url(envelope),
+    }
+
+
+def do_recall(
+    envelope: Envelope, *, reason: str = "", actor: User, request: HttpRequest | None = None
+) -> None:
+    """撤回: the initiator ends an envelope in progress; nobody can sign it any more."""
+    with transaction.atomic():
+        locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
+        if locked.initiator_id != actor.pk:
+            raise EnvelopeError(_("只有发起人可以撤回。"))
+        if not locked.is_active():
+            raise EnvelopeError(_("只能撤回签署中的任务。"))
+        reason = " ".join(reason.split())
+        _end(locked, Status.RECALLED, reason)
+        audit.record(locked, "recalled", actor=actor, request=request, reason=reason)
+        for recipient in _involved(locked):
+            if recipient.status != Recipient.Status.DONE:
+                routing.send(recipient, "envelope_recalled", _base_context(locked))
+
+
+def do_remind(envelope: Envelope, *, actor: User, request: HttpRequest | None = None) -> int:
+    """催签: remind everyone whose turn it is (at most once an hour each). Returns how many."""
+    with transaction.atomic():
+        locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
+        if locked.initiator_id != actor.pk:
+            raise EnvelopeError(_("只有发起人可以催签。"))
+        if not locked.is_active():
+            raise EnvelopeError(_("只能催签签署中的任务。"))
+        sent = _remind(locked, actor=actor, request=request, automatic=False)
+        if not sent:
+            raise EnvelopeError(_("刚刚已经提醒过，请一小时后再催签。"))
+    return sent
+
+
+def _remind(
+    envelope: Envelope, *, actor: User | None, request: HttpRequest | None, automatic: bool
+) -> int:
+    now = timezone.now()
+    sent = 0
+    for recipient in _turn_recipients(envelope):
+        if recipient.last_reminded_at and now - recipient.last_reminded_at < REMIND_INTERVAL:
+            continue
+        routing.notify_turn(recipient, "envelope_reminder")
+        Recipient.objects.filter(pk=recipient.pk).update(last_reminded_at=now)
+        audit.record(
+            envelope,
+            "reminded",
+            actor=actor,
+            recipient=recipient,
+            request=request,
+            to=recipient.name,
+            automatic=automatic,
+        )
+        sent += 1
+    return sent
+
+
+def expire_due(now: dt.datetime | None = None, limit: int = 500) -> int:
+    """End envelopes whose deadline has passed (过期). Returns how many."""
+    now = now or timezone.now()
+    ids = list(
+        Envelope.objects.filter(status=Status.IN_PROGRESS, deadline__lte=now).values_list(
+            "pk", flat=True
+        )[:limit]
+    )
+    count = 0
+    for pk in ids:
+        with transaction.atomic():
+            envelope = Envelope.objects.select_for_update().get(pk=pk)
+            if not envelope.is_active() or envelope.deadline is None or envelope.deadline > now:
+                continue
+            if envelope.all_signed_at is not None:
+                continue  # everyone signed in time: completion is under way
+            _end(envelope, Status.EXPIRED, _("已过签署截止时间"))
+            audit.record(envelope, "expired", deadline=envelope.deadline.isoformat())
+            routing.notify_initiator(envelope, "envelope_expired", {})
+            for recipient in _turn_recipients(envelope):
+                routing.send(recipient, "envelope_expired", _base_context(envelope))
+            count += 1
+    return count
+
+
+def remind_before_deadline(now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Automatic reminder, once, a day before the deadline. Returns how many envelopes."""
+    now = now or timezone.now()
+    ids = list(
+        Envelope.objects.filter(
+            status=Status.IN_PROGRESS,
+            auto_remind=True,
+            deadline_reminded_at__isnull=True,
+            deadline__gt=now,
+            deadline__lte=now + AUTO_REMIND_BEFORE,
+        ).values_list("pk", flat=True)[:limit]
+    )
+    for pk in ids:
+        with transaction.atomic():
+            envelope = Envelope.objects.select_for_update().get(pk=pk)
+            if envelope.deadline_reminded_at is not None or not envelope.is_active():
+                continue
+            _remind(envelope, actor=None, request=None, automatic=True)
+            envelope.deadline_reminded_at = now
+            envelope.save(update_fields=["deadline_reminded_at"])
+    return len(ids)
+
+
+def stuck_completions(now: dt.datetime | None = None) -> list[int]:
+    """Envelopes signed by everyone whose completion did not happen (a worker died)."""
+    now = now or timezone.now()
+    return list(
+        Envelope.objects.filter(
+            status=Status.IN_PROGRESS, all_signed_at__lte=now - STUCK_COMPLETION
+        ).values_list("pk", flat=True)[:100]
+    )
+
+
+def _finish_document(envelope: Envelope, document: Document) -> None:
+    platform = load_platform()
+    locked = Document.objects.select_for_update().select_related("current").get(pk=document.pk)
+    if locked.finished:
+        return
+    data = locked.current.read()
+    final = documents.finish_document(
+        data,
+        timestamper=platform.timestamper,
+        revocation=platform.revocation,
+        trust_roots=[to_asn1(platform.pki.root.certificate)],
+    )
+    blob = do_store_blob(final, content_type="application/pdf")
+    number = locked.revision + 1
+    Revision.objects.create(
+        document=locked, number=number, blob=blob, action=Revision.Action.FINISHED
+    )
+    Document.objects.filter(pk=locked.pk, revision=locked.revision).update(
+        revision=number, current=blob, finished=True
+    )
+    audit.record(
+        envelope,
+        "completed",
+        document_name=locked.name,
+        sha256_before=locked.current_id,
+        sha256_after=blob.sha256,
+        step="b_lta",
+    )
+
+
+def do_complete_envelope(envelope_id: int) -> bool:
+    """Finish every document (B-LTA), write the signed evidence report, mark the envelope
+    completed and notify everyone. Returns False when there is nothing to do."""
+    from qianshu.envelopes.reports import build_signed_report
+
+    with transaction.atomic():
+        envelope = Envelope.objects.select_for_update().filter(pk=envelope_id).first()
+        if envelope is None or not envelope.is_active() or envelope.all_signed_at is None:
+            return False
+        for document in envelope.documents.order_by("position", "id"):
+            _finish_document(envelope, document)
+        now = timezone.now()
+        envelope.status = Status.COMPLETED
+        envelope.completed_at = now
+        envelope.ended_at = now
+        audit.record(envelope, "completed", step="envelope")
+        envelope.report = build_signed_report(envelope)
+        envelope.save(update_fields=["status", "completed_at", "ended_at", "report"])
+        _notify_completed(envelope)
+        if envelope.kind == Envelope.Kind.VOID_STATEMENT and envelope.voids_id is not None:
+            _void_original(envelope)
+    return True
+
+
+def _notify_completed(envelope: Envelope) -> None:
+    context = _base_context(envelope)
+    if envelope.kind == Envelope.Kind.STANDARD:
+        routing.notify_initiator(envelope, "envelope_completed", {})
+    attachments = tuple(
+        (d.name, d.current.read(), "application/pdf")
+        for d in envelope.documents.select_related("current")
+    )
+    initiator = envelope.initiator
+    for recipient in envelope.recipients.all():
+        if recipient.role == Recipient.Role.CC:
+            routing.send(recipient, "envelope_cc", context, attachments=attachments)
+        elif envelope.kind == Envelope.Kind.STANDARD:
+            if recipient.user_id == initiator.pk or recipient.phone == initiator.phone:
+                continue  # the initiator was told above
+            routing.send(recipient, "envelope_completed", context)
+
+
+def _void_original(statement: Envelope) -> None:
+    original = Envelope.objects.select_for_update().get(pk=statement.voids_id or 0)
+    if original.status != Status.COMPLETED:
+        return
+    original.status = Status.VOIDED
+    original.ended_at = timezone.now()
+    original.end_reason = statement.void_reason
+    original.save(update_fields=["status", "ended_at", "end_reason"])
+    audit.record(
+        original,
+        "voided",
+        actor=statement.initiator,
+        statement=statement.number,
+        reason=statement.void_reason,
+    )
+    routing.notify_initiator(original, "envelope_voided", {})
+    for recipient in original.recipients.all():
+        routing.send(
+            recipient,
+            "envelope_voided",
+            {
+                "title": original.title,
+                "number": original.number,
+                "link": routing.envelope_url(original),
+            },
+        )
+
+
+def do_record_download(
+    envelope: Envelope,
+    what: str,
+    *,
+    actor: User,
+    request: HttpRequest | None = None,
+    document: Document | None = None,
+) -> None:
+    """下载: every download of a document or the report is part of the audit trail."""
+    with transaction.atomic():
+        locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
+        audit.record(
+            locked,
+            "downloaded",
+            actor=actor,
+            request=request,
+            document_name=document.name if document else "",
+            sha256_after=document.current_id if document else "",
+            what=what,
+        )

@@ -1,0 +1,182 @@
+"""Demo envelopes for a local start (``make run``, development only).
+
+Makes the demo people of ``demo-data`` real-name verified (as if by the identity sandbox) with
+the signing PIN ``DEMO_PIN`` and a handwritten signature, a verified organisation of charlie's
+with a 合同专用章 granted to him, and a sample procurement contract from alice: bob signs, then
+charlie seals for the organisation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils import timezone
+
+from qianshu.accounts.models import User
+from qianshu.accounts.signatures import SignatureImage, do_save_signature
+from qianshu.envelopes import compose
+from qianshu.envelopes.models import Envelope
+from qianshu.identity import crypto, idcards
+from qianshu.identity.actions import do_set_signing_pin
+from qianshu.identity.models import Method, PersonIdentity
+from qianshu.orgs.models import Membership, Organization, Seal, SealGrant
+from qianshu.orgs.seal_specs import build_spec, default_name, default_params
+from qianshu.orgs.seals import do_create_generated_seal
+from qianshu.signing import stamps
+from qianshu.signing.testpdfs import make_test_pdf
+
+DEMO_PIN = "246813"
+DEMO_TITLE = "采购合同（示例）"
+PEOPLE = {
+    "13800000001": ("王爱丽", "11010119900307"),
+    "13800000002": ("李博文", "11010119880512"),
+    "13800000003": ("张查理", "11010119851120"),
+}
+ORG_NAME = "示例科技有限公司"
+ORG_CODE_BODY = "91110108MA01D3ME7"
+
+
+def _resident_id(first14: str, seq: str) -> str:
+    first17 = first14 + seq
+    return first17 + idcards.gb11643_check_char(first17)
+
+
+def _credit_code(body: str) -> str:
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    weights = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+    total = sum(alphabet.index(c) * w for c, w in zip(body, weights, strict=True))
+    return body + alphabet[(31 - total % 31) % 31]
+
+
+def _verify(user: User, name: str, number: str) -> None:
+    if PersonIdentity.objects.filter(user=user).exists():
+        return
+    PersonIdentity.objects.create(
+        user=user,
+        id_type="resident_id",
+        name=name,
+        number_encrypted=crypto.encrypt(number, user_id=user.pk),
+        number_hmac=crypto.number_hmac("resident_id", number),
+        number_masked=idcards.mask_number(number),
+        birth_date=idcards.resident_birth_date(number),
+        method=Method.FACE,
+    )
+    do_set_signing_pin(DEMO_PIN, actor=user)
+    png = stamps.render_text_image(name, height_px=120)
+    do_save_signature(SignatureImage.from_png(png), source="drawn", actor=user)
+
+
+def _organisation(admin: User) -> tuple[Organization, Seal]:
+    org = Organization.objects.filter(name=ORG_NAME, status=Organization.Status.VERIFIED).first()
+    if org is None:
+        org = Organization.objects.create(
+            kind=Organization.Kind.ENTERPRISE,
+            name=ORG_NAME,
+            credit_code=_credit_code(ORG_CODE_BODY),
+            legal_rep_name=PEOPLE[admin.phone][0],
+            status=Organization.Status.VERIFIED,
+            method=Organization.Method.OPERATOR,
+            created_by=admin,
+            verified_at=timezone.now(),
+        )
+        Membership.objects.create(org=org, user=admin, role=Membership.Role.ADMIN)
+    seal = org.seals.filter(kind=Seal.Kind.CONTRACT, status=Seal.Status.ACTIVE).first()
+    if seal is None:
+        params = default_params(org, Seal.Kind.CONTRACT)
+        seal = do_create_generated_seal(
+            org,
+            kind=Seal.Kind.CONTRACT,
+            name=default_name(Seal.Kind.CONTRACT),
+            spec=build_spec(org, params),
+            params=params,
+            actor=admin,
+        )
+        now = timezone.now()
+        SealGrant.objects.create(
+            seal=seal,
+            grantee=admin,
+            granted_by=admin,
+            valid_from=now,
+            valid_until=now + dt.timedelta(days=365),
+        )
+    return org, seal
+
+
+class Command(BaseCommand):
+    help = "Create verified demo signers, a demo organisation with a seal, and a sample envelope."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--if-absent", action="store_true", help="do nothing if the sample envelope exists"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError("demo data is for development only (QIANSHU_DEBUG=1)")
+        people = {u.phone: u for u in User.objects.filter(phone__in=PEOPLE)}
+        if len(people) != len(PEOPLE):
+            raise CommandError("run `qianshu demo-data` first (the demo accounts are missing)")
+        if not Envelope.objects.filter(title=DEMO_TITLE).exists():
+            with transaction.atomic():
+                for index, (phone, (name, first14)) in enumerate(PEOPLE.items(), start=1):
+                    _verify(people[phone], name, _resident_id(first14, f"{index:03d}"))
+                alice, bob, charlie = (people[p] for p in PEOPLE)
+                org, _seal = _organisation(charlie)
+                self._envelope(alice, bob, charlie, org)
+        elif not options["if_absent"]:
+            self.stdout.write("the sample envelope already exists")
+        url = settings.PUBLIC_URL
+        self.stdout.write(
+            f"\nSample envelope “{DEMO_TITLE}”: bob (13800000002) signs first — it is in his "
+            f"待我签署 at {url}/envelopes/ — then charlie (13800000003) seals it for "
+            f"{ORG_NAME}. Signing PIN of alice, bob and charlie: {DEMO_PIN}\n"
+        )
+
+    def _envelope(self, alice: User, bob: User, charlie: User, org: Organization) -> None:
+        envelope = compose.do_create_draft(
+            title=DEMO_TITLE,
+            message="请核对合同金额与交付时间后签署。",
+            actor=alice,
+            deadline=timezone.now() + dt.timedelta(days=14),
+        )
+        document = compose.do_add_document(
+            envelope, make_test_pdf(pages=3), "采购合同.pdf", actor=alice
+        )
+        bob_r, org_r = compose.do_set_recipients(
+            envelope,
+            [
+                compose.RecipientInput("sign", 1, PEOPLE[bob.phone][0], bob.phone),
+                compose.RecipientInput("seal", 2, org.name, charlie.phone, contact_name="张查理"),
+            ],
+            actor=alice,
+        )
+        last = document.page_count - 1
+        box = stamps.Rect(*document.page_boxes[last])
+        compose.do_set_fields(
+            envelope,
+            [
+                compose.FieldInput(
+                    bob_r.pk, document.pk, "signature", last, stamps.Rect(72, 110, 200, 160)
+                ),
+                compose.FieldInput(
+                    bob_r.pk, document.pk, "date", last, stamps.Rect(72, 86, 182, 106)
+                ),
+                compose.FieldInput(
+                    org_r.pk, document.pk, "seal", last, stamps.Rect(330, 90, 449, 209)
+                ),
+                compose.FieldInput(
+                    org_r.pk,
+                    document.pk,
+                    "cross_page_seal",
+                    0,
+                    stamps.Rect(box.x2 - 119, 360, box.x2, 479),
+                    pages=tuple(range(document.page_count)),
+                ),
+            ],
+            actor=alice,
+        )
+        compose.do_send_envelope(envelope, actor=alice)

@@ -1,0 +1,32 @@
+"""``qianshu envelope-timers``: expiry, reminders before deadlines, retried completions.
+
+Run it every minute from cron (or once with ``--loop``, as ``make run`` does).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from qianshu.envelopes.tasks import run_timers
+
+
+class Command(BaseCommand):
+    help = "Expire overdue envelopes, send deadline reminders and retry unfinished completions."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--loop", action="store_true", help="repeat until interrupted")
+        parser.add_argument("--interval", type=int, default=60, help="seconds between runs")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        while True:
+            result = run_timers()
+            if options["verbosity"] > 1 or any(result.values()):
+                self.stdout.write(
+                    "expired {expired}, reminded {reminded}, completed {completed}".format(**result)
+                )
+            if not options["loop"]:
+                return
+            time.sleep(max(options["interval"], 1))

@@ -1,0 +1,153 @@
+"""The evidence report (签署报告) of a completed envelope: built from the database, rendered by
+the signing core, certified and time-stamped by the platform (PAdES B-LTA)."""
+
+from __future__ import annotations
+
+from cryptography import x509
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import override
+
+from qianshu.accounts.phones import mask_phone
+from qianshu.envelopes import audit
+from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
+from qianshu.envelopes.routing import initiator_label
+from qianshu.identity.models import PersonIdentity
+from qianshu.pki.platform import load_platform
+from qianshu.signing import documents, reports
+from qianshu.signing.signers import to_asn1
+from qianshu.storage.actions import do_store_blob
+from qianshu.storage.models import Blob
+
+REPORT_LANGUAGE = "zh-hans"
+
+
+def _time(value: object) -> str:
+    if value is None:
+        return ""
+    return date_format(timezone.localtime(value), "Y-m-d H:i:s")  # type: ignore[arg-type]
+
+
+def _verify_url() -> str:
+    try:
+        path = reverse("verification:page")
+    except NoReverseMatch:
+        path = "/"
+    return settings.PUBLIC_URL.rstrip("/") + path
+
+
+def _issuer(der: bytes | memoryview) -> str:
+    return x509.load_der_x509_certificate(bytes(der)).issuer.rfc4514_string()
+
+
+def _party(recipient: Recipient) -> reports.ReportParty:
+    identity = ""
+    acted_by = ""
+    if recipient.role == Recipient.Role.SEAL:
+        if recipient.org_id is not None:
+            identity = recipient.org.identifier  # type: ignore[union-attr]
+        if recipient.acted_by_id is not None:
+            acted_by = audit.person_label(recipient.acted_by)
+        name = recipient.org.name if recipient.org_id else recipient.name  # type: ignore[union-attr]
+    else:
+        person = (
+            PersonIdentity.objects.filter(user_id=recipient.user_id).first()
+            if recipient.user_id
+            else None
+        )
+        identity = person.number_masked if person else ""
+        name = person.name if person else recipient.name
+    certificate = recipient.certificate
+    return reports.ReportParty(
+        order=recipient.routing_order,
+        role=str(recipient.get_role_display()),
+        name=name,
+        identity=identity,
+        contact=mask_phone(recipient.phone) if recipient.phone else recipient.email,
+        status=str(recipient.get_status_display()),
+        acted_at=_time(recipient.done_at),
+        acted_by=acted_by,
+        seal_name=recipient.seal.name if recipient.seal_id else "",  # type: ignore[union-attr]
+        certificate_subject=certificate.subject if certificate else "",
+        certificate_serial=certificate.serial_hex if certificate else "",
+        certificate_issuer=_issuer(certificate.certificate_der) if certificate else "",
+        certificate_validity=(
+            f"{_time(certificate.not_before)} 至 {_time(certificate.not_after)}"
+            if certificate
+            else ""
+        ),
+    )
+
+
+def _event(event: AuditEvent) -> reports.ReportEvent:
+    detail = event.detail or {}
+    parts = [event.document_name] if event.document_name else []
+    for key in ("reason", "to", "seal", "what", "step"):
+        if detail.get(key):
+            parts.append(str(detail[key]))
+    return reports.ReportEvent(
+        time=_time(event.created_at),
+        actor=event.actor_name or "平台",
+        action=str(event.get_action_display()),
+        ip=event.ip or "",
+        detail=" · ".join(parts),
+        sha256_before=event.sha256_before,
+        sha256_after=event.sha256_after,
+    )
+
+
+def evidence_report(envelope: Envelope) -> reports.EvidenceReport:
+    """The report's content (labels in Chinese, times in Beijing time)."""
+    with override(REPORT_LANGUAGE):
+        docs = []
+        for document in envelope.documents.select_related("current"):
+            fields = documents.signature_fields(document.current.read())
+            docs.append(
+                reports.ReportDocument(
+                    name=document.name,
+                    pages=document.page_count,
+                    original_sha256=document.original_id,
+                    final_sha256=document.current_id,
+                    signatures=sum(1 for filled in fields.values() if filled),
+                )
+            )
+        recipients = envelope.recipients.select_related("org", "seal", "certificate", "acted_by")
+        return reports.EvidenceReport(
+            title=envelope.title,
+            number=envelope.number,
+            initiator=initiator_label(envelope),
+            status=str(envelope.get_status_display()),
+            created_at=_time(envelope.sent_at or envelope.created_at),
+            completed_at=_time(envelope.completed_at),
+            generated_at=_time(timezone.now()),
+            platform_name=settings.QIANSHU_PKI_NAME,
+            verify_url=_verify_url(),
+            audit_head=audit.chain_head(envelope),
+            documents=tuple(docs),
+            parties=tuple(_party(r) for r in recipients),
+            events=tuple(_event(e) for e in envelope.events.order_by("seq")),
+        )
+
+
+def build_signed_report(envelope: Envelope) -> Blob:
+    """Render the report, certify it with the platform key and finish it as B-LTA; store it."""
+    platform = load_platform()
+    pdf = reports.render_evidence_report(evidence_report(envelope))
+    signed = documents.prepare_document(
+        pdf,
+        [],
+        certifier=platform.certifier,
+        timestamper=platform.timestamper,
+        details=documents.SignatureDetails(
+            reason=f"签署报告 {envelope.number}", location="Qianshu"
+        ),
+    )
+    final = documents.finish_document(
+        signed,
+        timestamper=platform.timestamper,
+        revocation=platform.revocation,
+        trust_roots=[to_asn1(platform.pki.root.certificate)],
+    )
+    return do_store_blob(final, content_type="application/pdf")

@@ -1,0 +1,121 @@
+"""签署详情: an envelope's page (status, documents, parties, audit trail) and the initiator's
+actions on it (撤回, 催签, 作废)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from qianshu.accounts.decorators import login_required
+from qianshu.accounts.models import User
+from qianshu.envelopes import lifecycle, routing, voiding
+from qianshu.envelopes.access import (
+    access_envelope_by_uuid,
+    access_initiated_by_uuid,
+    recipient_for,
+    turn_of,
+)
+from qianshu.envelopes.errors import EnvelopeError
+from qianshu.envelopes.models import Envelope
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def detail_context(envelope: Envelope, user: User) -> dict[str, Any]:
+    done, total = routing.progress(envelope)
+    recipients = list(
+        envelope.recipients.select_related("org", "seal", "acted_by").order_by(
+            "routing_order", "id"
+        )
+    )
+    statements = list(envelope.void_statements.order_by("-created_at"))
+    return {
+        "envelope": envelope,
+        "nav": "envelopes",
+        "documents": list(envelope.documents.order_by("position", "id")),
+        "recipients": recipients,
+        "events": list(envelope.events.order_by("-seq")[:200]),
+        "progress": f"{done}/{total}",
+        "initiator_label": routing.initiator_label(envelope),
+        "my_turn": turn_of(user, envelope),
+        "mine": recipient_for(user, envelope),
+        "is_initiator": envelope.initiator_id == user.pk,
+        "void_statements": statements,
+        "open_void": next((s for s in statements if s.is_active()), None),
+        "can_void": voiding.can_request_void(envelope, user),
+    }
+
+
+@require_GET
+@login_required
+def detail_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
+    user = _user(request)
+    envelope = access_envelope_by_uuid(user, envelope_uuid)
+    if envelope.is_draft():
+        return HttpResponseRedirect(reverse("envelopes:edit", args=[envelope.uuid]))
+    return render(request, "envelopes/detail.html", detail_context(envelope, user))
+
+
+@require_POST
+@login_required
+def recall_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
+    user = _user(request)
+    envelope = access_initiated_by_uuid(user, envelope_uuid)
+    try:
+        lifecycle.do_recall(
+            envelope, reason=request.POST.get("reason", "")[:300], actor=user, request=request
+        )
+    except EnvelopeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("已撤回，签署方将收到通知。"))
+    return HttpResponseRedirect(envelope.get_absolute_url())
+
+
+@require_POST
+@login_required
+def remind_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
+    user = _user(request)
+    envelope = access_initiated_by_uuid(user, envelope_uuid)
+    try:
+        sent = lifecycle.do_remind(envelope, actor=user, request=request)
+    except EnvelopeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            ngettext("已提醒 %(n)d 位签署方。", "已提醒 %(n)d 位签署方。", sent) % {"n": sent},
+        )
+    return HttpResponseRedirect(envelope.get_absolute_url())
+
+
+@login_required
+def void_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
+    """作废: the initiator of a completed envelope starts a void statement all parties sign."""
+    user = _user(request)
+    envelope = access_initiated_by_uuid(user, envelope_uuid)
+    error = ""
+    reason = ""
+    if request.method == "POST":
+        reason = request.POST.get("reason", "")
+        try:
+            statement = voiding.do_request_void(envelope, reason, actor=user, request=request)
+        except EnvelopeError as exc:
+            error = str(exc)
+        else:
+            messages.success(request, _("作废声明已发起，各方签署后原文件将作废。"))
+            return HttpResponseRedirect(statement.get_absolute_url())
+    context = detail_context(envelope, user)
+    context.update({"error": error, "reason": reason})
+    return render(request, "envelopes/void.html", context, status=400 if error else 200)

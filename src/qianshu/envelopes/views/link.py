@@ -1,0 +1,48 @@
+"""The recipient link (``/s/<token>/``) sent by SMS and e-mail.
+
+Not logged in: SMS-code login with the recipient's phone filled in, then back here. Logged in
+as the right person: straight to the document (signing page on their turn, the envelope's
+page otherwise). Logged in as someone else: a page saying which number the link was sent to.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+
+from qianshu.accounts.phones import mask_phone
+from qianshu.envelopes.links import recipient_from_token
+from qianshu.envelopes.models import Recipient
+from qianshu.envelopes.turns import do_claim_recipient
+
+
+def link_view(request: HttpRequest, token: str) -> HttpResponse:
+    recipient = recipient_from_token(token)
+    if recipient is None:
+        return render(request, "envelopes/link_invalid.html", status=404)
+    envelope = recipient.envelope
+    if not request.user.is_authenticated:
+        query = {"next": request.path}
+        if recipient.phone:
+            query["phone"] = recipient.phone
+        return HttpResponseRedirect(f"{reverse('accounts:login')}?{urlencode(query)}")
+    user = request.user
+    if recipient.role != Recipient.Role.SEAL:
+        wrong = (recipient.user_id is not None and recipient.user_id != user.pk) or (
+            recipient.user_id is None and recipient.phone and recipient.phone != user.phone
+        )
+        if wrong:
+            return render(
+                request,
+                "envelopes/link_wrong_account.html",
+                {"masked_phone": mask_phone(recipient.phone) if recipient.phone else ""},
+                status=403,
+            )
+        if recipient.user_id is None:
+            do_claim_recipient(recipient, actor=user, request=request)
+    if envelope.is_active() and recipient.is_turn:
+        return HttpResponseRedirect(reverse("envelopes:sign", args=[envelope.uuid]))
+    return HttpResponseRedirect(envelope.get_absolute_url())

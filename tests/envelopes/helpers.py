@@ -1,0 +1,196 @@
+"""Helpers of the envelope tests: verified signers with a PIN, organisations with a granted
+seal, and a builder of drafts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from collections.abc import Sequence
+
+from django.test import TestCase
+from django.utils import timezone
+
+from qianshu.accounts.models import User
+from qianshu.accounts.signatures import SignatureImage, do_save_signature
+from qianshu.envelopes import compose, turns
+from qianshu.envelopes.models import Document, Envelope, Field, Recipient
+from qianshu.identity.actions import do_set_signing_pin
+from qianshu.orgs.models import Membership, Organization, Seal, SealGrant
+from qianshu.signing import stamps
+from qianshu.signing.testpdfs import make_test_pdf
+from tests.orgs.conftest import make_verified_org, make_verified_person
+from tests.orgs.seal_helpers import make_seal
+
+PIN = "802461"
+_signature_png: bytes | None = None
+_counter = itertools.count(1)
+
+
+def signature_png() -> bytes:
+    global _signature_png
+    if _signature_png is None:
+        _signature_png = stamps.render_text_image("签名", height_px=96)
+    return _signature_png
+
+
+def make_signer(name: str, phone: str | None = None, *, real_name: str | None = None) -> User:
+    """A verified person with a signing PIN (``PIN``) and a default handwritten signature."""
+    user = make_verified_person(name, phone, real_name=real_name)
+    do_set_signing_pin(PIN, actor=user)
+    do_save_signature(SignatureImage.from_png(signature_png()), source="drawn", actor=user)
+    return user
+
+
+def real_name(user: User) -> str:
+    return user.person_identity.name  # type: ignore[attr-defined]
+
+
+def make_seal_org(
+    admin: User,
+    name: str = "北京测试科技有限公司",
+    *,
+    keeper: User | None = None,
+    kind: str = Seal.Kind.CONTRACT,
+) -> Organization:
+    """A verified organisation of ``admin`` with one seal of ``kind`` granted to ``keeper``."""
+    org = make_verified_org(admin, name=name)
+    keeper = keeper or admin
+    if keeper != admin:
+        Membership.objects.create(org=org, user=keeper, role=Membership.Role.SEAL_KEEPER)
+    seal = make_seal(org, admin, kind=kind)
+    now = timezone.now()
+    SealGrant.objects.create(
+        seal=seal,
+        grantee=keeper,
+        granted_by=admin,
+        valid_from=now - dt.timedelta(minutes=1),
+        valid_until=now + dt.timedelta(days=30),
+    )
+    return org
+
+
+def seal_of(org: Organization) -> Seal:
+    return Seal.objects.filter(org=org).first()  # type: ignore[return-value]
+
+
+class Builder:
+    """Drafts for tests: ``build.draft(alice, [("sign", 1, bob), ("seal", 2, org)])``."""
+
+    def draft(
+        self,
+        initiator: User,
+        parties: Sequence[tuple[str, int, User | Organization | str]],
+        *,
+        pages: int = 2,
+        documents: int = 1,
+        fields: bool = True,
+        title: str = "采购合同",
+        deadline: dt.datetime | None = None,
+        file_stem: str = "合同",
+    ) -> Envelope:
+        envelope = compose.do_create_draft(title=title, actor=initiator, deadline=deadline)
+        for i in range(documents):
+            compose.do_add_document(
+                envelope, make_test_pdf(pages=pages), f"{file_stem}{i + 1}.pdf", actor=initiator
+            )
+        items = []
+        for role, order, who in parties:
+            if isinstance(who, Organization):
+                items.append(
+                    compose.RecipientInput(
+                        role=role,
+                        routing_order=order,
+                        name=who.name,
+                        phone=who.memberships.first().user.phone,  # type: ignore[union-attr]
+                    )
+                )
+            elif isinstance(who, User):
+                items.append(
+                    compose.RecipientInput(
+                        role=role, routing_order=order, name=real_name(who), phone=who.phone
+                    )
+                )
+            else:  # an e-mail address
+                items.append(
+                    compose.RecipientInput(role=role, routing_order=order, name="外部", email=who)
+                )
+        recipients = compose.do_set_recipients(envelope, items, actor=initiator)
+        if fields:
+            self.fields(envelope, recipients)
+        return envelope
+
+    def fields(self, envelope: Envelope, recipients: Sequence[Recipient]) -> list[Field]:
+        """One field per acting recipient on each document: signature + date for a person,
+        seal for an organisation, laid out in a grid on the last page."""
+        items = []
+        for document in envelope.documents.all():
+            last = document.page_count - 1
+            for index, recipient in enumerate(r for r in recipients if r.acts):
+                x = 40 + (index % 3) * 180
+                y = 40 + (index // 3) * 130
+                if recipient.role == Recipient.Role.SIGN:
+                    items.append(
+                        field(document, recipient, "signature", last, (x, y, x + 120, y + 48))
+                    )
+                    items.append(
+                        field(document, recipient, "date", last, (x, y + 52, x + 110, y + 74))
+                    )
+                elif recipient.role == Recipient.Role.SEAL:
+                    items.append(field(document, recipient, "seal", last, (x, y, x + 110, y + 110)))
+        return compose.do_set_fields(envelope, items, actor=envelope.initiator)
+
+
+def field(
+    document: Document,
+    recipient: Recipient,
+    kind: str,
+    page: int,
+    rect: tuple[float, float, float, float],
+    pages: tuple[int, ...] = (),
+) -> compose.FieldInput:
+    return compose.FieldInput(
+        recipient_id=recipient.pk,
+        document_id=document.pk,
+        kind=kind,
+        page=page,
+        rect=stamps.Rect(*rect),
+        pages=pages,
+    )
+
+
+def seen(envelope: Envelope) -> dict[int, str]:
+    """The document hashes a signer sees now."""
+    return {d.pk: d.current_id for d in envelope.documents.all()}  # type: ignore[misc]
+
+
+def all_fields(recipient: Recipient) -> list[turns.StagedField]:
+    return [turns.StagedField(field_id=f.pk) for f in recipient.fields.all()]
+
+
+def sign(
+    recipient: Recipient,
+    actor: User,
+    *,
+    pin: str | None = PIN,
+    code: str | None = None,
+    seal: Seal | None = None,
+    key: str | None = None,
+    extra: Sequence[turns.StagedField] = (),
+) -> turns.SignOutcome:
+    """Sign (or seal) every field of ``recipient`` as ``actor``."""
+    recipient.refresh_from_db()
+    request = turns.SignRequest(
+        key=key or uuid.uuid4().hex,
+        seen=seen(recipient.envelope),
+        fields=[*all_fields(recipient), *extra],
+        seal_uuid=str(seal.uuid) if seal else None,
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return turns.do_sign(
+            recipient, request, pin=pin if code is None else None, code=code, actor=actor
+        )
+
+
+def next_phone() -> str:
+    return f"1390000{next(_counter):04d}"

@@ -1,0 +1,38 @@
+"""The demo data of `make run`: verified signers, an organisation with a seal, a sample task."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from qianshu.envelopes.models import Envelope
+from qianshu.pki.actions import do_init_pki
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_envelope_is_waiting_for_bob(settings: Any) -> None:
+    settings.DEBUG = True
+    do_init_pki(name="测试平台")
+    with pytest.raises(CommandError, match="demo-data"):
+        call_command("demo_envelopes", stdout=io.StringIO())
+    call_command("demo_data", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("demo_envelopes", "--if-absent", stdout=out)
+    assert "246813" in out.getvalue()
+    envelope = Envelope.objects.get()
+    assert envelope.status == Envelope.Status.IN_PROGRESS
+    first = envelope.recipients.get(routing_order=1)
+    assert first.phone == "13800000002" and first.status == "pending"
+    call_command("demo_envelopes", "--if-absent", stdout=io.StringIO())
+    assert Envelope.objects.count() == 1
+
+
+def test_demo_envelopes_refuse_without_debug(settings: Any) -> None:
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="development only"):
+        call_command("demo_envelopes", stdout=io.StringIO())

@@ -1,0 +1,426 @@
+"""Envelope actions beyond the happy path: rejection, recall, expiry, reminders, CC, void,
+SMS-code signing, free placement, cross-page seals, checks that refuse, the audit chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import uuid
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import TestCase
+from django.utils import timezone
+
+from qianshu.envelopes import compose, confirmations, lifecycle, tasks, turns, voiding
+from qianshu.envelopes.audit import check_chain
+from qianshu.envelopes.errors import DocumentChanged, EnvelopeError, NotYourTurn
+from qianshu.envelopes.models import AuditEvent, Envelope, Field, Recipient
+from qianshu.notifications.models import OutboxMessage
+from qianshu.pki.models import IssuedCertificate
+from qianshu.pki.platform import load_platform
+from qianshu.signing import documents
+from qianshu.signing.stamps import Rect
+from qianshu.signing.verify import verify_pdf
+from tests.envelopes.helpers import all_fields, field, real_name, seal_of, seen, sign
+from tests.orgs.conftest import make_verified_person
+from tests.support.accounts import sms_code
+
+pytestmark = pytest.mark.django_db
+
+
+def _send(envelope: Envelope) -> Envelope:
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        compose.do_send_envelope(envelope, actor=envelope.initiator)
+    envelope.refresh_from_db()
+    return envelope
+
+
+def _valid(data: bytes) -> Any:
+    report = verify_pdf(data, load_platform().trust())
+    assert report.verdict == "valid", report.reason
+    for signature in report.signatures:
+        assert signature.intact and signature.trusted, signature
+        assert signature.modification_level in ("none", "form_filling", "lta_updates"), signature
+    return report
+
+
+def _sms(phone: str, kind: str) -> list[OutboxMessage]:
+    return list(OutboxMessage.objects.filter(channel="sms", recipient=phone, kind=kind))
+
+
+def test_rejection_ends_the_envelope_and_tells_the_others(people: dict, build: Any) -> None:
+    alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
+    envelope = _send(build.draft(alice, [("sign", 1, bob), ("sign", 2, charlie)]))
+    first = envelope.recipients.get(routing_order=1)
+    with pytest.raises(EnvelopeError, match="原因"):
+        turns.do_reject(first, "  ", actor=bob)
+    turns.do_reject(first, "金额有误", actor=bob)
+    envelope.refresh_from_db()
+    assert envelope.status == Envelope.Status.REJECTED and envelope.end_reason == "金额有误"
+    assert _sms(alice.phone, "envelope_rejected")
+    assert not _sms(charlie.phone, "envelope_sign_request")  # never reached
+    with pytest.raises(NotYourTurn):
+        sign(envelope.recipients.get(routing_order=2), charlie)
+    assert envelope.events.filter(action="rejected").exists()
+
+
+def test_recall_stops_signing(people: dict, build: Any) -> None:
+    alice, bob = people["alice"], people["bob"]
+    envelope = _send(build.draft(alice, [("sign", 1, bob)]))
+    with pytest.raises(EnvelopeError):
+        lifecycle.do_recall(envelope, actor=bob)
+    lifecycle.do_recall(envelope, reason="条款要改", actor=alice)
+    envelope.refresh_from_db()
+    assert envelope.status == Envelope.Status.RECALLED
+    assert _sms(bob.phone, "envelope_recalled")
+    with pytest.raises(NotYourTurn, match="已撤回"):
+        sign(envelope.recipients.get(), bob)
+    with pytest.raises(EnvelopeError):
+        lifecycle.do_recall(envelope, actor=alice)
+
+
+def test_expiry_by_the_timer(people: dict, build: Any) -> None:
+    alice, bob = people["alice"], people["bob"]
+    deadline = timezone.now() + dt.timedelta(hours=2)
+    envelope = _send(build.draft(alice, [("sign", 1, bob)], deadline=deadline))
+    assert tasks.run_timers()["expired"] == 0
+    later = deadline + dt.timedelta(minutes=1)
+    assert lifecycle.expire_due(now=later) == 1
+    envelope.refresh_from_db()
+    assert envelope.status == Envelope.Status.EXPIRED
+    assert _sms(alice.phone, "envelope_expired") and _sms(bob.phone, "envelope_expired")
+    assert lifecycle.expire_due(now=later) == 0
+
+
+def test_reminders_by_hand_and_before_the_deadline(people: dict, build: Any) -> None:
+    alice, bob = people["alice"], people["bob"]
+    deadline = timezone.now() + dt.timedelta(hours=30)
+    envelope = _send(build.draft(alice, [("sign", 1, bob)], deadline=deadline))
+    assert lifecycle.do_remind(envelope, actor=alice) == 1
+    with pytest.raises(EnvelopeError, match="一小时"):
+        lifecycle.do_remind(envelope, actor=alice)
+    with pytest.raises(EnvelopeError):
+        lifecycle.do_remind(envelope, actor=bob)
+    assert len(_sms(bob.phone, "envelope_reminder")) == 1
+    # A day before the deadline, once (the manual reminder was more than an hour earlier).
+    Recipient.objects.update(last_reminded_at=timezone.now() - dt.timedelta(hours=2))
+    soon = deadline - dt.timedelta(hours=20)
+    assert lifecycle.remind_before_deadline(now=soon) == 1
+    assert lifecycle.remind_before_deadline(now=soon) == 0
+    assert len(_sms(bob.phone, "envelope_reminder")) == 2
+    assert envelope.events.filter(action="reminded").count() == 2
+
+
+def test_cc_gets_the_completed_file(people: dict, build: Any) -> None:
+    alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
+    draft = build.draft(alice, [("sign", 1, bob), ("cc", 1, charlie)])
+    compose.do_set_recipients(
+        draft,
+        [
+            compose.RecipientInput(r.role, r.routing_order, r.name, r.phone, id=r.pk)
+            for r in draft.recipients.all()
+        ]
+        + [compose.RecipientInput("cc", 1, "档案室", email="archive@example.com")],
+        actor=alice,
+    )
+    envelope = _send(draft)
+    assert not _sms(charlie.phone, "envelope_sign_request")
+    sign(envelope.recipients.get(role="sign"), bob)
+    envelope.refresh_from_db()
+    assert envelope.status == Envelope.Status.COMPLETED
+    assert _sms(charlie.phone, "envelope_cc")
+    mail = OutboxMessage.objects.get(channel="email", recipient="archive@example.com")
+    assert mail.kind == "envelope_cc" and mail.attachments
+
+
+def test_parallel_step_waits_for_everyone(people: dict, build: Any) -> None:
+    alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
+    envelope = _send(
+        build.draft(alice, [("sign", 1, bob), ("sign", 1, charlie), ("sign", 2, alice)])
+    )
+    statuses = dict(envelope.recipients.values_list("name", "status"))
+    assert statuses[real_name(bob)] == statuses[real_name(charlie)] == "pending"
+    assert statuses[real_name(alice)] == "waiting"
+    sign(envelope.recipients.get(name=real_name(charlie)), charlie)
+    assert envelope.recipients.get(name=real_name(alice)).status == "waiting"
+    sign(envelope.recipients.get(name=real_name(bob)), bob)
+    assert envelope.recipients.get(name=real_name(alice)).status == "pending"
+    sign(envelope.recipients.get(name=real_name(alice)), alice)
+    envelope.refresh_from_db()
+    assert envelope.status == Envelope.Status.COMPLETED
+    _valid(envelope.documents.get().current.read())
+
+
+def test_sms_code_signing_uses_a_one_time_event_certificate(people: dict, build: Any) -> None:
+    alice = people["alice"]
+    dave = make_verified_person("dave", "13800000044", real_name="赵大卫")  # no PIN set
+    from qianshu.accounts.signatures import SignatureImage, do_save_signature
+    from tests.envelopes.helpers import signature_png
+
+    do_save_signature(SignatureImage.from_png(signature_png()), source="drawn", actor=dave)
+    envelope = _send(build.draft(alice, [("sign", 1, dave)]))
+    recipient = envelope.recipients.get()
+    assert confirmations.needs_code(dave)
+    binding = confirmations.confirmation_binding(envelope, seen(envelope))
+    confirmations.do_send_signing_code(binding, actor=dave)
+    code = sms_code(dave.phone, "sign_code")
+    with pytest.raises(EnvelopeError, match="验证码"):
+        sign(recipient, dave, code="000000" if code != "000000" else "111111")
+    # The code is bound to this envelope and these hashes: another binding does not take it.
+    with pytest.raises(EnvelopeError):
+        confirmations.confirm_signing(pin=None, code=code, binding="other", actor=dave)
+    sign(recipient, dave, code=code)
+    recipient.refresh_from_db()
+    assert recipient.status == "done"
+    assert recipient.certificate is not None
+    assert recipient.certificate.kind == IssuedCertificate.Kind.EVENT
+    _valid(envelope.documents.get().current.read())
+
+
+def test_a_person_whose_verified_name_differs_cannot_sign(people: dict, build: Any) -> None:
+    alice, bob = people["alice"], people["bob"]
+    draft = build.draft(alice, [("sign", 1, bob)], fields=False)
+    compose.do_set_recipients(
+        draft, [compose.RecipientInput("sign", 1, "别人", bob.phone)], actor=alice
+    )
+    envelope = _send(draft)
+    with pytest.raises(EnvelopeError, match="实名信息不一致"):
+        sign(envelope.recipients.get(), bob)
+
+
+def test_an_unverified_person_is_told_to_verify(people: dict, build: Any) -> None:
+    from tests.support.accounts import make_user
+
+    alice = people["alice"]
+    erin = make_user("erin", phone="13800000055")
+    draft = build.draft(alice, [("sign", 1, alice)], fields=False)
+    compose.do_set_recipients(
+        draft, [compose.RecipientInput("sign", 1, "鄂琳", erin.phone)], actor=alice
+    )
+    envelope = _send(draft)
+    with pytest.raises(EnvelopeError, match="实名认证"):
+        turns.check_signer(envelope.recipients.get(), erin)
+
+
+def test_document_seen_must_be_a_revision_of_it(people: dict, build: Any) -> None:
+    alice, bob = people["alice"], people["bob"]
+    envelope = _send(build.draft(alice, [("sign", 1, bob)]))
+    recipient = envelope.recipients.get()
+    request = turns.SignRequest(
+        key=uuid.uuid4().hex,
+        seen={envelope.documents.get().pk: "0" * 64},
+        fields=all_fields(recipient),
+    )
+    with pytest.raises(DocumentChanged):
+        turns.do_sign(recipient, request, pin="802461", actor=bob)
+    assert envelope.documents.get().revision == 1
+
+
+def test_every_field_must_be_staged(people: dict, build: Any) -> None:
+    alice, bob = people["alice"], people["bob"]
+    envelope = _send(build.draft(alice, [("sign", 1, bob)]))
+    recipient = envelope.recipients.get()
+    staged = all_fields(recipient)[:1]
+    request = turns.SignRequest(key="x", seen=seen(envelope), fields=staged)
+    with pytest.raises(EnvelopeError, match="未签署"):
+        turns.do_sign(recipient, request, pin="802461", actor=bob)
+
+
+def test_a_member_without_a_grant_cannot_seal(people: dict, seal_org: Any, build: Any) -> None:
+    from qianshu.orgs.models import Membership
+
+    alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
+    org = seal_org(charlie, "某某大学招标办公室")
+    Membership.objects.create(org=org, user=bob, role=Membership.Role.MEMBER)
+    envelope = _send(build.draft(alice, [("seal", 1, org)]))
+    recipient = envelope.recipients.get()
+    with pytest.raises(EnvelopeError, match="授权"):
+        sign(recipient, bob, seal=seal_of(org))
+    assert envelope.documents.get().revision == 1
+    sign(recipient, charlie, seal=seal_of(org))
+
+
+def test_required_seal_kind_is_enforced(people: dict, seal_org: Any, build: Any) -> None:
+    alice, charlie = people["alice"], people["charlie"]
+    org = seal_org(charlie, "某某大学招标办公室", kind="finance")
+    draft = build.draft(alice, [("seal", 1, org)])
+    recipient = draft.recipients.get()
+    compose.do_set_recipients(
+        draft,
+        [
+            compose.RecipientInput(
+                "seal", 1, org.name, charlie.phone, required_seal_kind="contract", id=recipient.pk
+            )
+        ],
+        actor=alice,
+    )
+    envelope = _send(draft)
+    with pytest.raises(EnvelopeError):
+        sign(envelope.recipients.get(), charlie, seal=seal_of(org))
+
+
+def test_free_placement_and_a_cross_page_seal(people: dict, seal_org: Any, build: Any) -> None:
+    """指定位置签署: recipients without fields place them while signing; the document is then
+    prepared with an approval signature, not certified."""
+    alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
+    org = seal_org(charlie, "厦门某某供应链有限公司")
+    envelope = _send(
+        build.draft(alice, [("sign", 1, bob), ("seal", 2, org)], pages=3, fields=False)
+    )
+    document = envelope.documents.get()
+    assert not document.certified
+    bob_recipient = envelope.recipients.get(role="sign")
+    free_signature = turns.StagedField(
+        document_id=document.pk, kind="signature", page=2, rect=Rect(60, 90, 200, 146)
+    )
+    sign(bob_recipient, bob, extra=[free_signature])
+    org_recipient = envelope.recipients.get(role="seal")
+    seal_field = turns.StagedField(
+        document_id=document.pk, kind="seal", page=2, rect=Rect(300, 80, 419, 199)
+    )
+    cross_page = turns.StagedField(
+        document_id=document.pk,
+        kind="cross_page_seal",
+        page=0,
+        rect=Rect(0, 360, 0, 479),
+        pages=(0, 1, 2),
+    )
+    sign(org_recipient, charlie, seal=seal_of(org), extra=[seal_field, cross_page])
+    envelope.refresh_from_db()
+    assert envelope.status == Envelope.Status.COMPLETED
+    data = envelope.documents.get().current.read()
+    report = _valid(data)
+    names = set(documents.signature_fields(data))
+    cross = Field.objects.get(kind="cross_page_seal")
+    assert set(cross.pdf_field_names()) <= names and len(cross.pdf_field_names()) == 3
+    assert Field.objects.filter(placed_by_signer=True).count() == 3
+    assert len(report.signatures) >= 1 + 1 + 1 + 3
+
+
+def test_free_placement_is_refused_on_a_certified_document(people: dict, build: Any) -> None:
+    alice, bob = people["alice"], people["bob"]
+    envelope = _send(build.draft(alice, [("sign", 1, bob)]))
+    document = envelope.documents.get()
+    assert document.certified
+    extra = turns.StagedField(
+        document_id=document.pk, kind="signature", page=0, rect=Rect(300, 300, 420, 350)
+    )
+    with pytest.raises(EnvelopeError, match="指定位置"):
+        sign(envelope.recipients.get(), bob, extra=[extra])
+
+
+def test_text_fields_need_a_value(people: dict, build: Any) -> None:
+    alice, bob = people["alice"], people["bob"]
+    draft = build.draft(alice, [("sign", 1, bob)], fields=False)
+    recipient = draft.recipients.get()
+    document = draft.documents.get()
+    compose.do_set_fields(
+        draft,
+        [
+            field(document, recipient, "signature", 1, (40, 40, 160, 88)),
+            compose.FieldInput(
+                recipient.pk, document.pk, "text", 1, Rect(40, 100, 200, 122), label="考核等次"
+            ),
+        ],
+        actor=alice,
+    )
+    envelope = _send(draft)
+    recipient.refresh_from_db()
+    text = recipient.fields.get(kind="text")
+    staged = [turns.StagedField(field_id=f.pk) for f in recipient.fields.all()]
+    request = turns.SignRequest(key="a", seen=seen(envelope), fields=staged)
+    with pytest.raises(EnvelopeError, match="考核等次"):
+        turns.do_sign(recipient, request, pin="802461", actor=bob)
+    staged = [
+        turns.StagedField(field_id=f.pk, value="优秀" if f.pk == text.pk else "")
+        for f in recipient.fields.all()
+    ]
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        turns.do_sign(
+            recipient,
+            turns.SignRequest(key="b", seen=seen(envelope), fields=staged),
+            pin="802461",
+            actor=bob,
+        )
+    text.refresh_from_db()
+    assert text.value == "优秀" and text.filled_at is not None
+
+
+def test_void_statement_signed_by_all_voids_the_original(
+    people: dict, seal_org: Any, build: Any
+) -> None:
+    alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
+    org = seal_org(charlie, "厦门某某供应链有限公司")
+    envelope = _send(build.draft(alice, [("sign", 1, bob), ("seal", 2, org)]))
+    sign(envelope.recipients.get(role="sign"), bob)
+    sign(envelope.recipients.get(role="seal"), charlie, seal=seal_of(org))
+    envelope.refresh_from_db()
+    assert envelope.status == Envelope.Status.COMPLETED
+    with pytest.raises(EnvelopeError):
+        voiding.do_request_void(envelope, "", actor=alice)
+    with pytest.raises(EnvelopeError):
+        voiding.do_request_void(envelope, "重复签署", actor=bob)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        statement = voiding.do_request_void(envelope, "重复签署", actor=alice)
+    assert statement.kind == Envelope.Kind.VOID_STATEMENT and statement.status == "in_progress"
+    assert statement.documents.get().certified
+    with pytest.raises(EnvelopeError):  # only one statement at a time
+        voiding.do_request_void(envelope, "again", actor=alice)
+    sign(statement.recipients.get(role="sign"), bob)
+    envelope.refresh_from_db()
+    assert envelope.status == Envelope.Status.COMPLETED  # not yet: the seal is missing
+    sign(statement.recipients.get(role="seal"), charlie, seal=seal_of(org))
+    envelope.refresh_from_db()
+    statement.refresh_from_db()
+    assert statement.status == Envelope.Status.COMPLETED
+    assert envelope.status == Envelope.Status.VOIDED
+    assert envelope.events.filter(action="voided").exists()
+    _valid(statement.documents.get().current.read())
+
+
+def test_audit_chain_reports_the_first_altered_row(people: dict, build: Any) -> None:
+    alice, bob = people["alice"], people["bob"]
+    envelope = _send(build.draft(alice, [("sign", 1, bob)]))
+    sign(envelope.recipients.get(), bob)
+    assert check_chain(envelope) is None
+    out = io.StringIO()
+    call_command("check_audit", stdout=out)
+    assert "intact" in out.getvalue()
+    events = list(envelope.events.order_by("seq"))
+    target = events[3]
+    AuditEvent.objects.filter(pk=target.pk).update(ip="10.0.0.66")  # bypasses save()
+    broken = check_chain(envelope)
+    assert broken is not None and broken.seq == target.seq
+    with pytest.raises(CommandError):
+        call_command("check_audit", envelope.number, stdout=io.StringIO())
+    AuditEvent.objects.filter(pk=target.pk).update(ip=target.ip)
+    AuditEvent.objects.filter(pk=events[1].pk).delete()
+    broken = check_chain(envelope)
+    assert broken is not None and broken.seq == 2
+    with pytest.raises(ValueError):
+        events[0].save()
+
+
+def test_a_failed_completion_is_retried_by_the_timers(people: dict, build: Any) -> None:
+    alice, bob = people["alice"], people["bob"]
+    envelope = _send(build.draft(alice, [("sign", 1, bob)]))
+    recipient = envelope.recipients.get()
+    # The completion task never ran (a worker died): no on-commit callbacks executed.
+    turns.do_sign(
+        recipient,
+        turns.SignRequest(key="k", seen=seen(envelope), fields=all_fields(recipient)),
+        pin="802461",
+        actor=bob,
+    )
+    envelope.refresh_from_db()
+    assert envelope.status == "in_progress" and envelope.all_signed_at is not None
+    Envelope.objects.filter(pk=envelope.pk).update(
+        all_signed_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    assert tasks.run_timers()["completed"] == 1
+    envelope.refresh_from_db()
+    assert envelope.status == Envelope.Status.COMPLETED
+    assert not lifecycle.do_complete_envelope(envelope.pk)  # idempotent
