@@ -29,11 +29,13 @@ run: system-deps $(STAMP)
 	$(RUN_ENV) $(BIN)/qianshu migrate --noinput -v0
 	$(RUN_ENV) $(BIN)/qianshu init-pki --if-absent
 	$(RUN_ENV) $(BIN)/qianshu demo-data --if-absent
+	$(RUN_ENV) $(BIN)/qianshu demo-envelopes --if-absent
 	@echo ""
 	@echo "Qianshu is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"
 	@echo ""
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(RUN_ENV) $(BIN)/qianshu db_worker --queue-name '*' & \
+	  $(RUN_ENV) $(BIN)/qianshu envelope-timers --loop & \
 	  $(RUN_ENV) $(BIN)/qianshu runserver $(HOST):$(PORT)
 
 lint: $(STAMP)
