@@ -1,0 +1,229 @@
+"""Envelope benchmarks on PostgreSQL (part of ``make bench``).
+
+5. The 待我签署 list of one user among 100,000 envelopes: server time per request (Django test
+   client, no network), target under 50 ms.
+6. Batch signing of 200 tasks through the batch path (``batch.do_batch_sign``: one PIN, one
+   signature per document, each in its own transaction with row locks, blob and audit trail),
+   against the signing core's own throughput measured in the same run (section 1).
+
+A throwaway database ``qianshu_bench`` is created on the PostgreSQL server of
+``QIANSHU_BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/postgres``) and
+dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import statistics
+import tempfile
+import time
+from typing import Any
+
+BENCH_DB = "qianshu_bench"
+SERVER = os.environ.get("QIANSHU_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def _admin_connection() -> Any:
+    import psycopg
+
+    return psycopg.connect(SERVER, autocommit=True)
+
+
+def _reset_database() -> None:
+    with _admin_connection() as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+
+
+def _drop_database() -> None:
+    with _admin_connection() as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+
+
+def _setup_django(blob_dir: str) -> None:
+    base = SERVER.rsplit("/", 1)[0]
+    os.environ["DATABASE_URL"] = f"{base}/{BENCH_DB}"
+    os.environ["QIANSHU_STORAGE"] = "local"
+    os.environ["QIANSHU_STORAGE_DIR"] = blob_dir
+    os.environ["QIANSHU_DATA_DIR"] = blob_dir
+    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _seed(total: int, rng: random.Random) -> Any:
+    """``total`` envelopes among 1,000 people; returns the user whose list is measured.
+
+    Every envelope has an initiator and two or three recipients; about 1 in 500 is waiting for
+    the measured user (so they have ~200 tasks in 待我签署 and many more in the other tabs).
+    """
+    from django.utils import timezone
+
+    from qianshu.accounts.models import User
+    from qianshu.envelopes.models import Envelope, Recipient
+
+    users = User.objects.bulk_create(
+        [User(phone=f"137{i:08d}", display_name=f"用户{i}") for i in range(1000)]
+    )
+    me = users[0]
+    now = timezone.now()
+    statuses = ["in_progress"] * 6 + ["completed"] * 3 + ["rejected"]
+    batch = 5000
+    for start in range(0, total, batch):
+        envelopes = []
+        for i in range(start, min(start + batch, total)):
+            sent = now - dt.timedelta(minutes=i)
+            envelopes.append(
+                Envelope(
+                    number=f"QB{i:012d}",
+                    title=f"采购合同 {i}",
+                    initiator=users[rng.randrange(1, len(users))],
+                    status=rng.choice(statuses),
+                    sent_at=sent,
+                    created_at=sent,
+                    deadline=sent + dt.timedelta(days=30),
+                )
+            )
+        Envelope.objects.bulk_create(envelopes)
+        recipients = []
+        for envelope in envelopes:
+            mine = rng.randrange(500) == 0
+            for order in range(1, rng.choice((3, 4))):
+                user = me if (mine and order == 1) else users[rng.randrange(1, len(users))]
+                if envelope.status == "in_progress":
+                    status = "pending" if order == 1 else "waiting"
+                else:
+                    status = "done"
+                recipients.append(
+                    Recipient(
+                        envelope=envelope,
+                        routing_order=order,
+                        role="sign",
+                        name=user.display_name,
+                        phone=user.phone,
+                        user=user,
+                        status=status,
+                    )
+                )
+        Recipient.objects.bulk_create(recipients)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return me
+
+
+def list_bench(total: int, requests: int) -> dict[str, float]:
+    """Server time of the list pages for one user among ``total`` envelopes."""
+    from django.test import Client
+    from django.urls import reverse
+
+    rng = random.Random(20261201)
+    me = _seed(total, rng)
+    client = Client()
+    client.force_login(me)
+    url = reverse("envelopes:list")
+    results = {}
+    for tab in ("todo", "others", "completed"):
+        client.get(url, {"tab": tab})  # warm-up
+        times = []
+        for _ in range(requests):
+            start = time.perf_counter()
+            response = client.get(url, {"tab": tab})
+            times.append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200
+        results[tab] = statistics.median(times)
+        results[f"{tab}_p95"] = sorted(times)[int(len(times) * 0.95) - 1]
+    return results
+
+
+def batch_bench(count: int) -> float:
+    """Documents per second of ``batch.do_batch_sign`` over ``count`` tasks."""
+    from tests.envelopes.helpers import PIN, field
+    from tests.orgs.conftest import make_verified_person
+
+    from qianshu.accounts.signatures import SignatureImage, do_save_signature
+    from qianshu.envelopes import batch, compose
+    from qianshu.identity.actions import do_set_signing_pin
+    from qianshu.pki.actions import do_init_pki
+    from qianshu.signing import stamps
+    from qianshu.signing.testpdfs import make_test_pdf
+
+    do_init_pki(name="Bench")
+    signer = make_verified_person("bench", "13600000001", real_name="批量签署人")
+    other = make_verified_person("other", "13600000002", real_name="后续签署人")
+    do_set_signing_pin(PIN, actor=signer)
+    png = stamps.render_text_image("批量签署人", height_px=96)
+    do_save_signature(SignatureImage.from_png(png), source="drawn", actor=signer)
+    pdf = make_test_pdf(pages=1)
+    for i in range(count):
+        envelope = compose.do_create_draft(title=f"考核表 {i}", actor=other)
+        document = compose.do_add_document(envelope, pdf, "考核表.pdf", actor=other)
+        mine, theirs = compose.do_set_recipients(
+            envelope,
+            [
+                compose.RecipientInput("sign", 1, "批量签署人", signer.phone),
+                compose.RecipientInput("sign", 2, "后续签署人", other.phone),
+            ],
+            actor=other,
+        )
+        compose.do_set_fields(
+            envelope,
+            [
+                field(document, mine, "signature", 0, (60, 90, 180, 138)),
+                field(document, theirs, "signature", 0, (300, 90, 420, 138)),
+            ],
+            actor=other,
+        )
+        compose.do_send_envelope(envelope, actor=other)
+    items = batch.pending_items(signer)
+    assert len(items) == count, len(items)
+    start = time.perf_counter()
+    results = batch.do_batch_sign(items, pin=PIN, actor=signer)
+    elapsed = time.perf_counter() - start
+    failed = [r for r in results if not r.ok]
+    assert not failed, failed[:3]
+    return count / elapsed
+
+
+def run(core_rate: float, *, quick: bool) -> None:
+    """Print sections 5 and 6 (skipped when PostgreSQL is not reachable)."""
+    try:
+        _reset_database()
+    except Exception as exc:
+        print(f"5./6. Envelope benchmarks skipped: PostgreSQL not reachable ({exc})")
+        return
+    try:
+        with tempfile.TemporaryDirectory(prefix="qianshu-bench-") as blobs:
+            _setup_django(blobs)
+            total = 10_000 if quick else 100_000
+            lists = list_bench(total, 10 if quick else 50)
+            print(f"5. 待我签署 list among {total:,} envelopes (PostgreSQL, server time/request)")
+            for tab, label in (
+                ("todo", "待我签署"),
+                ("others", "待他人签署"),
+                ("completed", "已完成签署"),
+            ):
+                print(
+                    f"   {label:6s} median {lists[tab]:6.1f} ms   p95 {lists[tab + '_p95']:6.1f} ms"
+                )
+            print("   (target: 待我签署 under 50 ms)")
+            print()
+            count = 20 if quick else 200
+            rate = batch_bench(count)
+            print(f"6. Batch signing of {count} tasks through the batch path (one PIN)")
+            print(f"   batch path   {rate:8.1f} docs/s   (target >= 30 docs/s)")
+            print(f"   signing core {core_rate:8.1f} docs/s   (section 1, same run)")
+            print(f"   ratio        {rate / core_rate:8.2f}   (what the workflow costs on top)")
+            print()
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        _drop_database()

@@ -1,0 +1,12 @@
+"""Settings of the envelope benchmarks: the test settings (fixed secrets, sandbox providers,
+cheap PIN hashing), but background work is queued in the database as in production (a worker
+would run it) instead of running inline."""
+
+from tests.settings import *  # noqa: F403
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "signing", "notifications"],
+    }
+}
