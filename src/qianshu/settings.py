@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 from pathlib import Path
 
@@ -262,6 +263,11 @@ LOGGING = {
         "fontTools": {"level": "WARNING"},
     },
 }
+
+# --- Envelopes --------------------------------------------------------------------------------
+# 批量签署 of many tasks is spread over this many forked processes (PostgreSQL only; the
+# signer's unlocked key never leaves the web process's memory). Default: one per core.
+QIANSHU_BATCH_PROCESSES = env_int("QIANSHU_BATCH_PROCESSES", min(os.cpu_count() or 1, 4))
 
 # --- Organisations ----------------------------------------------------------------------------
 # 对公打款认证 goes through a bank provider: `sandbox` (development; pays nothing, see

@@ -153,3 +153,33 @@ def test_a_signing_process_killed_half_way_leaves_a_consistent_envelope() -> Non
     report = verify_pdf(envelope.documents.get().current.read(), load_platform().trust())
     assert report.verdict == "valid", report.reason
     assert killed, "the signing process finished before it could be killed"
+
+
+def test_a_large_batch_is_signed_by_several_processes(settings: Any) -> None:
+    """批量签署 over two forked processes: every task signed once, every document valid."""
+    from qianshu.envelopes import batch
+    from qianshu.envelopes.audit import check_chain
+    from tests.envelopes.helpers import PIN
+
+    settings.QIANSHU_BATCH_PROCESSES = 2
+    do_init_pki(name="测试平台")
+    initiator, signer = _signers(2)
+    envelopes = []
+    for _ in range(2 * batch.MIN_ITEMS_PER_PROCESS):
+        envelope = Builder().draft(initiator, [("sign", 1, signer), ("sign", 2, initiator)])
+        compose.do_send_envelope(envelope, actor=initiator)
+        envelopes.append(envelope)
+    items = batch.pending_items(signer)
+    assert len(items) == len(envelopes) and batch._processes(len(items)) == 2
+    results = batch.do_batch_sign(items, pin=PIN, actor=signer)
+    assert all(r.ok for r in results), [r.message for r in results if not r.ok]
+    # A resubmission of the same batch (same keys) signs nothing again.
+    again = batch.do_batch_sign(items, pin=PIN, actor=signer)
+    assert all(r.ok and r.repeated for r in again)
+    trust = load_platform().trust()
+    for envelope in envelopes:
+        document = envelope.documents.get()
+        assert document.revision == 2  # prepared + one signing turn
+        assert verify_pdf(document.current.read(), trust).verdict == "valid"
+        assert envelope.recipients.get(routing_order=1).status == Recipient.Status.DONE
+        assert check_chain(envelope) is None

@@ -20,24 +20,29 @@ from django.utils import timezone
 from qianshu.accounts.audit import client_ip, user_agent
 from qianshu.accounts.models import User
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
+from qianshu.identity.models import PersonIdentity
 
 GENESIS = "0" * 64
+
+
+def person_identity(user: User) -> PersonIdentity | None:
+    """The user's verified identity, looked up once per user object (an action asks several
+    times: the real-name check, audit events, notifications)."""
+    if not hasattr(user, "_qianshu_identity"):
+        from qianshu.identity.access import verified_identity
+
+        user._qianshu_identity = verified_identity(user)  # type: ignore[attr-defined]
+    return user._qianshu_identity  # type: ignore[attr-defined]
 
 
 def person_label(user: User | None) -> str:
     """A user's verified name if there is one, else the display name or masked phone."""
     if user is None:
         return ""
-    cached = getattr(user, "_qianshu_label", None)
-    if cached is not None:
-        return str(cached)
-    from qianshu.identity.access import verified_identity
-
-    identity = verified_identity(user)
-    label = identity.name if identity is not None else user.display_name or user.masked_phone
-    # Asked for several times per action (audit events, notifications) on the same object.
-    user._qianshu_label = label  # type: ignore[attr-defined]
-    return label
+    identity = person_identity(user) if user.is_authenticated else None
+    if identity is not None:
+        return identity.name
+    return user.display_name or user.masked_phone
 
 
 def _canonical(event: AuditEvent) -> bytes:

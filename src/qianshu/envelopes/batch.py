@@ -7,10 +7,11 @@ need more — text to fill in, placing the fields oneself (指定位置签署), 
 user cannot use, a real-name problem — are listed as 需单独签署 and left out.
 
 The user confirms once: the signing PIN, or without a PIN one SMS code bound to every task and
-the document hashes shown (:func:`qianshu.envelopes.confirmations.batch_binding`). Then each task is
-signed by :func:`qianshu.envelopes.turns.do_sign` in its own transaction, so one failure does
-not undo the others; each task has its own idempotency key, made when the batch page was shown,
-so a resubmitted page signs every task once.
+the document hashes shown (:func:`qianshu.envelopes.confirmations.batch_binding`). Then each
+task is signed by :func:`qianshu.envelopes.turns.do_sign` in its own transaction, so one
+failure does not undo the others; each task has its own idempotency key, made when the batch
+page was shown, so a resubmitted page signs every task once. A large batch on PostgreSQL is
+spread over ``QIANSHU_BATCH_PROCESSES`` forked processes (one per core by default).
 """
 
 from __future__ import annotations
@@ -396,20 +397,104 @@ def do_batch_sign(
     confirmation = confirmations.confirm_signing(
         pin=pin, code=code, binding=batch_binding_of(items), actor=actor, request=request
     )
-    results = []
-    for item in items:
-        req = turns.SignRequest(
-            key=item.key, seen=item.seen, fields=item.fields, seal_uuid=item.seal_uuid
+    processes = _processes(len(items))
+    if processes > 1:
+        return _sign_in_processes(items, confirmation, actor, request, processes)
+    return [_sign_item(item, confirmation, actor, request) for item in items]
+
+
+def _sign_item(
+    item: BatchItem,
+    confirmation: confirmations.Confirmation,
+    actor: User,
+    request: HttpRequest | None,
+) -> BatchResult:
+    req = turns.SignRequest(
+        key=item.key, seen=item.seen, fields=item.fields, seal_uuid=item.seal_uuid
+    )
+    try:
+        outcome = turns.do_sign(
+            item.recipient, req, confirmation=confirmation, actor=actor, request=request
         )
-        try:
-            outcome = turns.do_sign(
-                item.recipient, req, confirmation=confirmation, actor=actor, request=request
-            )
-        except EnvelopeError as exc:
-            results.append(BatchResult(item, ok=False, message=str(exc)))
-        except Exception:  # one broken task must not stop the others
-            log.exception("batch signing of recipient %s failed", item.recipient.pk)
-            results.append(BatchResult(item, ok=False, message=_("签署失败，请稍后重试。")))
-        else:
-            results.append(BatchResult(item, ok=True, repeated=outcome.repeated))
-    return results
+    except EnvelopeError as exc:
+        return BatchResult(item, ok=False, message=str(exc))
+    except Exception:  # one broken task must not stop the others
+        log.exception("batch signing of recipient %s failed", item.recipient.pk)
+        return BatchResult(item, ok=False, message=_("签署失败，请稍后重试。"))
+    return BatchResult(item, ok=True, repeated=outcome.repeated)
+
+
+# --- several processes ------------------------------------------------------------------------
+# Signing is CPU-bound Python, so one process uses one core. A large batch is split over
+# forked children of this process: the unlocked key (or the permission to make event keys)
+# stays in memory and is never serialised or handed to the task queue's workers, which is what
+# sole control requires. Each child opens its own database connection and blob store client.
+
+_FORKED: tuple[Sequence[BatchItem], confirmations.Confirmation, User, HttpRequest | None] | None = (
+    None
+)
+MIN_ITEMS_PER_PROCESS = 8
+
+
+def _processes(count: int) -> int:
+    from django.conf import settings
+    from django.db import connection
+
+    wanted = int(getattr(settings, "QIANSHU_BATCH_PROCESSES", 1) or 1)
+    if wanted < 2 or count < 2 * MIN_ITEMS_PER_PROCESS:
+        return 1
+    # SQLite serialises writers (nothing to gain), and an open transaction cannot be shared.
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return max(1, min(wanted, count // MIN_ITEMS_PER_PROCESS))
+
+
+def _child_started() -> None:
+    from django.db import connections
+
+    from qianshu.storage.blobs import reset_blob_store_cache
+
+    for conn in connections.all(initialized_only=True):
+        # The parent closed its connections before forking; never reuse an inherited socket.
+        conn.connection = None
+    reset_blob_store_cache()
+
+
+def _sign_forked(index: int) -> tuple[int, bool, str, bool]:
+    assert _FORKED is not None
+    items, confirmation, actor, request = _FORKED
+    result = _sign_item(items[index], confirmation, actor, request)
+    return index, result.ok, result.message, result.repeated
+
+
+def _sign_in_processes(
+    items: Sequence[BatchItem],
+    confirmation: confirmations.Confirmation,
+    actor: User,
+    request: HttpRequest | None,
+    processes: int,
+) -> list[BatchResult]:
+    import multiprocessing
+
+    from django.db import connections
+
+    global _FORKED
+    connections.close_all()
+    _FORKED = (items, confirmation, actor, request)
+    done: dict[int, BatchResult] = {}
+    try:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(processes, initializer=_child_started) as pool:
+            chunk = max(1, len(items) // (processes * 4))
+            for index, ok, message, repeated in pool.imap_unordered(
+                _sign_forked, range(len(items)), chunksize=chunk
+            ):
+                done[index] = BatchResult(items[index], ok, message, repeated)
+    except Exception:  # a child died: the tasks it did not report are failures
+        log.exception("batch signing processes failed")
+    finally:
+        _FORKED = None
+    failed = _("签署失败，请稍后重试。")
+    return [
+        done.get(i) or BatchResult(item, ok=False, message=failed) for i, item in enumerate(items)
+    ]

@@ -144,17 +144,17 @@ def notify_initiator(envelope: Envelope, kind: str, context: Mapping[str, object
 
 def progress(envelope: Envelope) -> tuple[int, int]:
     """(done, total) of the acting recipients: the list's "1/4"."""
-    rows = [r.status for r in envelope.recipients.all() if r.role != Recipient.Role.CC]
-    return sum(1 for s in rows if s == Status.DONE), len(rows)
+    rows = envelope.recipients.exclude(role=Recipient.Role.CC).values_list("status", flat=True)
+    statuses = list(rows)
+    return sum(1 for s in statuses if s == Status.DONE), len(statuses)
 
 
 def advance(envelope: Envelope, *, now: dt.datetime | None = None) -> list[Recipient]:
     """Activate the next routing order if the current one is done; schedule completion when
     nobody is left. Returns the recipients activated now."""
     now = now or timezone.now()
-    acting = [
-        r for r in envelope.recipients.select_for_update().order_by("routing_order", "id") if r.acts
-    ]
+    rows = envelope.recipients.select_for_update(of=("self",)).select_related("user")
+    acting = [r for r in rows.order_by("routing_order", "id") if r.acts]
     remaining = [r for r in acting if r.status != Status.DONE]
     if not remaining:
         if envelope.all_signed_at is None:

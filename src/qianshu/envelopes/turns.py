@@ -42,7 +42,6 @@ from qianshu.envelopes.confirmations import (
 )
 from qianshu.envelopes.errors import ConfirmationError, DocumentChanged, EnvelopeError, NotYourTurn
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Revision, Submission
-from qianshu.identity.access import verified_identity
 from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.models import Membership, Seal, SealGrant, SealUsage
 from qianshu.orgs.seals import SealError
@@ -100,7 +99,7 @@ def check_signer(recipient: Recipient, actor: User) -> None:
     """Real-name checks before a person signs (also used by the signing page to guide them)."""
     if recipient.role == Role.APPROVE:
         return
-    identity = verified_identity(actor)
+    identity = audit.person_identity(actor)
     if identity is None:
         raise EnvelopeError(_("签署前请先完成个人实名认证。"))
     if recipient.role == Role.SIGN and not _same_name(identity.name, recipient.name):
@@ -111,7 +110,11 @@ def check_signer(recipient: Recipient, actor: User) -> None:
 
 
 def _lock(recipient: Recipient) -> tuple[Envelope, Recipient]:
-    envelope = Envelope.objects.select_for_update().get(pk=recipient.envelope_id)
+    envelope = (
+        Envelope.objects.select_for_update(of=("self",))
+        .select_related("initiator", "initiator_org")
+        .get(pk=recipient.envelope_id)
+    )
     return envelope, Recipient.objects.select_for_update().get(pk=recipient.pk)
 
 
@@ -556,14 +559,11 @@ def _after_step(envelope: Envelope, recipient: Recipient, actor: User) -> None:
     routing.advance(envelope)
     done, total = routing.progress(envelope)
     if envelope.initiator_id != actor.pk and done < total:
+        who = recipient.name if recipient.role == Role.SEAL else audit.person_label(actor)
         routing.notify_initiator(
             envelope,
             "envelope_progress",
-            {
-                "who": audit.person_label(actor) if recipient.role != Role.SEAL else recipient.name,
-                "action": routing.action_label(recipient),
-                "progress": f"{done}/{total}",
-            },
+            {"who": who, "action": routing.action_label(recipient), "progress": f"{done}/{total}"},
         )
 
 
