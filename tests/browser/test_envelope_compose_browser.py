@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from qianshu.envelopes.geometry import SEAL_SIZE, SIGNATURE_SIZE, Box
+from qianshu.envelopes.geometry import SEAL_SIZE, SIGNATURE_SIZE
 from qianshu.envelopes.models import Envelope, Field
 from qianshu.envelopes.views.documents import page_image
 from qianshu.notifications.models import OutboxMessage
@@ -208,7 +208,7 @@ def test_compose_place_fields_and_send(
     page.get_by_text("已保存 3 个签署位置。").wait_for()
     fields = {f.kind: f for f in Field.objects.filter(envelope=envelope)}
     assert set(fields) == {"signature", "seal", "cross_page_seal"}
-    box = Box.of(document.page_boxes[0])
+    box = document.boxes()[0]
     sig = fields["signature"]
     assert (sig.recipient_id, sig.page) == (signer.pk, 0)
     assert sig.x2 - sig.x1 == pytest.approx(SIGNATURE_SIZE[0], abs=0.5)

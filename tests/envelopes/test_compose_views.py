@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from qianshu.accounts.models import User
 from qianshu.envelopes.compose_forms import BEIJING
-from qianshu.envelopes.geometry import Box, to_pdf
+from qianshu.envelopes.geometry import to_pdf
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient
 from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.context import SESSION_KEY
@@ -174,7 +174,7 @@ def test_compose_upload_recipients_fields_and_send(people: dict, seal_org: Any) 
     response = post_fields(client, envelope, placed)
     assert response.status_code == 200, response.content
     assert response.json()["ok"] is True and response.json()["count"] == 4
-    box = Box.of(document.page_boxes[1])
+    box = document.boxes()[1]
     signature = Field.objects.get(envelope=envelope, kind="signature")
     expected = to_pdf(box, 0.1, 0.75, 0.2, 0.057)
     assert signature.page == 1

@@ -27,7 +27,7 @@ from qianshu.accounts.models import User
 from qianshu.accounts.phones import normalize_phone
 from qianshu.envelopes import audit, convert, routing
 from qianshu.envelopes.errors import EnvelopeError
-from qianshu.envelopes.geometry import Box, fits
+from qianshu.envelopes.geometry import fits
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Revision
 from qianshu.orgs.models import Organization, Seal
 from qianshu.pki.platform import PkiNotInitialised, load_platform
@@ -353,7 +353,7 @@ def check_field(item: FieldInput, recipient: Recipient, document: Document) -> d
                 "kind": Kind(item.kind).label if item.kind in Kind.values else item.kind,
             }
         )
-    boxes = [Box.of(b) for b in document.page_boxes]
+    boxes = document.boxes()
     if item.kind == Kind.CROSS_PAGE_SEAL:
         pages = sorted(set(item.pages))
         if len(pages) < 2:
@@ -426,7 +426,7 @@ def problems(envelope: Envelope) -> list[str]:
 def field_specs(document: Document, fields: Iterable[Field]) -> list[documents.FieldSpec]:
     """The PDF signature fields of ``fields`` on ``document`` (a cross-page seal is one strip
     per page on the right edge, see :func:`qianshu.signing.stamps.cross_page_slices`)."""
-    boxes = [stamps.Rect(*b) for b in document.page_boxes]
+    boxes = document.boxes()
     specs = []
     for f in fields:
         if f.kind == Kind.CROSS_PAGE_SEAL:

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from qianshu.accounts.phones import normalize_phone
 from qianshu.envelopes import compose
-from qianshu.envelopes.geometry import Box, to_fractions, to_pdf
+from qianshu.envelopes.geometry import to_fractions, to_pdf
 from qianshu.envelopes.models import Document, Field, Recipient
 from qianshu.orgs.models import Seal
 from qianshu.signing.stamps import Rect
@@ -318,7 +318,7 @@ def _field_input(item: Any, documents: dict[int, Document]) -> compose.FieldInpu
     document = documents.get(document_id)
     if document is None:
         raise FieldPayloadError(_gettext("签署位置对应的签署方或文件不存在，请刷新页面。"))
-    boxes = [Box.of(b) for b in document.page_boxes]
+    boxes = document.boxes()
     top, height = _number(item, "top"), _number(item, "height")
     if kind == Kind.CROSS_PAGE_SEAL:
         raw_pages = item.get("pages")
@@ -386,7 +386,7 @@ def fields_from_json(body: bytes, documents: dict[int, Document]) -> list[compos
 
 def field_fractions(field: Field, document: Document) -> dict[str, Any]:
     """A stored field as the editor places it (fractions of its page, origin top-left)."""
-    boxes = [Box.of(b) for b in document.page_boxes]
+    boxes = document.boxes()
     page = field.page if 0 <= field.page < len(boxes) else 0
     box = boxes[page]
     rect = Rect(field.x1, field.y1, field.x2, field.y2)

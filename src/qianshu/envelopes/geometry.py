@@ -8,8 +8,6 @@ only by the page box offset and the flipped y axis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from qianshu.signing.stamps import Rect
 
 # Default sizes of new fields, in PDF points (a 42 mm seal is ~119 pt).
@@ -21,30 +19,7 @@ MIN_SIDE_PT = 12.0
 CROSS_PAGE_SEAL_PT = 119.0  # the whole seal, cut into one strip per page
 
 
-@dataclass(frozen=True)
-class Box:
-    """A page's visible area in PDF points."""
-
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-
-    @property
-    def width(self) -> float:
-        return self.x2 - self.x1
-
-    @property
-    def height(self) -> float:
-        return self.y2 - self.y1
-
-    @classmethod
-    def of(cls, value: list[float] | tuple[float, ...]) -> Box:
-        x1, y1, x2, y2 = (float(v) for v in value)
-        return cls(x1, y1, x2, y2)
-
-
-def to_pdf(box: Box, left: float, top: float, width: float, height: float) -> Rect:
+def to_pdf(box: Rect, left: float, top: float, width: float, height: float) -> Rect:
     """A rectangle given in fractions of the page (origin top-left) in PDF points."""
     x1 = box.x1 + left * box.width
     x2 = x1 + width * box.width
@@ -53,7 +28,7 @@ def to_pdf(box: Box, left: float, top: float, width: float, height: float) -> Re
     return Rect(x1, y1, x2, y2)
 
 
-def to_fractions(box: Box, rect: Rect) -> dict[str, float]:
+def to_fractions(box: Rect, rect: Rect) -> dict[str, float]:
     """The inverse of :func:`to_pdf`, rounded for JSON."""
     return {
         "left": round((rect.x1 - box.x1) / box.width, 6),
@@ -63,7 +38,7 @@ def to_fractions(box: Box, rect: Rect) -> dict[str, float]:
     }
 
 
-def fits(box: Box, rect: Rect, tolerance: float = 1.0) -> bool:
+def fits(box: Rect, rect: Rect, tolerance: float = 1.0) -> bool:
     """Whether ``rect`` lies on the page and is not too small."""
     return (
         rect.width >= MIN_SIDE_PT

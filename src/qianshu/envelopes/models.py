@@ -21,6 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from qianshu.signing.stamps import Rect
+
 
 class Envelope(models.Model):
     class Status(models.TextChoices):
@@ -123,6 +125,10 @@ class Document(models.Model):
     @property
     def page_count(self) -> int:
         return len(self.page_boxes)
+
+    def boxes(self) -> list[Rect]:
+        """Each page's visible area in PDF points (see ``page_boxes``)."""
+        return [Rect(*box) for box in self.page_boxes]
 
     @property
     def sha256(self) -> str:

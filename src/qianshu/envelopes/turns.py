@@ -28,7 +28,6 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from qianshu.accounts.audit import client_ip
 from qianshu.accounts.models import HandwrittenSignature, User
 from qianshu.envelopes import audit, routing
 from qianshu.envelopes.access import seal_matches
@@ -42,8 +41,8 @@ from qianshu.envelopes.confirmations import (
 )
 from qianshu.envelopes.errors import ConfirmationError, DocumentChanged, EnvelopeError, NotYourTurn
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Revision, Submission
-from qianshu.orgs.audit import record_org_event
-from qianshu.orgs.models import Membership, Seal, SealGrant, SealUsage
+from qianshu.orgs.grants import record_seal_use
+from qianshu.orgs.models import Membership, Seal, SealGrant
 from qianshu.orgs.seals import SealError
 from qianshu.pki.platform import Platform, load_platform
 from qianshu.signing import documents, stamps
@@ -489,7 +488,15 @@ def do_sign(
                     confirmation=confirmation.method,
                 )
                 if seal is not None and grant is not None:
-                    _log_seal_use(seal, grant, envelope, document, after, actor, request)
+                    record_seal_use(
+                        seal,
+                        grant,
+                        actor=actor,
+                        request=request,
+                        document_name=document.name,
+                        sha256=after,
+                        reference=envelope.number,
+                    )
             now = timezone.now()
             locked.status = Recipient.Status.DONE
             locked.done_at = now
@@ -519,39 +526,6 @@ def _needs(recipient: Recipient, req: SignRequest, kind: str) -> bool:
     if any(s.field_id is None and s.kind == kind for s in req.fields):
         return True
     return recipient.fields.filter(kind=kind).exists()
-
-
-def _log_seal_use(
-    seal: Seal,
-    grant: SealGrant,
-    envelope: Envelope,
-    document: Document,
-    sha256: str,
-    actor: User,
-    request: HttpRequest | None,
-) -> None:
-    usage = SealUsage.objects.create(
-        seal=seal,
-        user=actor,
-        grant=grant,
-        document_name=document.name[:200],
-        document_sha256=sha256,
-        reference=envelope.number,
-        ip=client_ip(request),
-    )
-    record_org_event(
-        seal.org,
-        "seal_used",
-        actor=actor,
-        request=request,
-        seal=str(seal.uuid),
-        seal_name=seal.name,
-        grant=str(grant.uuid),
-        usage=usage.pk,
-        envelope=envelope.number,
-        document_name=document.name,
-        output_sha256=sha256,
-    )
 
 
 def _after_step(envelope: Envelope, recipient: Recipient, actor: User) -> None:

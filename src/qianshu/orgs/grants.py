@@ -403,6 +403,46 @@ def _seal_pdf(seal: Seal, pdf: IngestedPdf, page: int | None, position: str) -> 
         raise SealUseError(_("盖章失败，请检查文件后重试。")) from exc
 
 
+def record_seal_use(
+    seal: Seal,
+    grant: SealGrant,
+    *,
+    actor: User,
+    request: HttpRequest | None,
+    document_name: str,
+    sha256: str,
+    reference: str = "",
+    **detail: str,
+) -> SealUsage:
+    """用印记录: a ``SealUsage`` row and an organisation event for one use of ``seal`` (here,
+    or on an envelope: ``reference`` is then its task number). Call inside the transaction
+    that applied the seal."""
+    usage = SealUsage.objects.create(
+        seal=seal,
+        user=actor,
+        grant=grant,
+        document_name=document_name[:200],
+        document_sha256=sha256,
+        reference=reference,
+        ip=client_ip(request),
+    )
+    record_org_event(
+        seal.org,
+        "seal_used",
+        actor=actor,
+        request=request,
+        seal=str(seal.uuid),
+        seal_name=seal.name,
+        grant=str(grant.uuid),
+        usage=usage.pk,
+        document_name=usage.document_name,
+        output_sha256=sha256,
+        **({"envelope": reference} if reference else {}),
+        **detail,
+    )
+    return usage
+
+
 def sealed_filename(document_name: str) -> str:
     stem = document_name[:-4] if document_name.lower().endswith(".pdf") else document_name
     return f"{stem}（已盖章）.pdf"
@@ -435,25 +475,13 @@ def do_use_seal(
         seal, locked = _check_grant_still_current(grant, actor)
         data = _seal_pdf(seal, pdf, page, position)
         blob = do_store_blob(data, content_type="application/pdf")
-        usage = SealUsage.objects.create(
-            seal=seal,
-            user=actor,
-            grant=locked,
-            document_name=document_name[:200],
-            document_sha256=blob.sha256,
-            ip=client_ip(request),
-        )
-        record_org_event(
-            seal.org,
-            "seal_used",
+        usage = record_seal_use(
+            seal,
+            locked,
             actor=actor,
             request=request,
-            seal=str(seal.uuid),
-            seal_name=seal.name,
-            grant=str(locked.uuid),
-            usage=usage.pk,
-            document_name=usage.document_name,
+            document_name=document_name,
+            sha256=blob.sha256,
             input_sha256=pdf.sha256,
-            output_sha256=blob.sha256,
         )
     return SealedDocument(data=data, filename=sealed_filename(usage.document_name), usage=usage)

@@ -220,7 +220,7 @@ def _basics_context(
     org: Organization | None = envelope.initiator_org if envelope else acting_org(request)
     documents = _documents(envelope)
     for document in documents:
-        box = geometry.Box.of(document.page_boxes[0])
+        box = document.boxes()[0]
         document.thumb_url = _page_url(envelope, document, 0, 400)  # type: ignore[arg-type,attr-defined]
         document.thumb_height = round(60 * box.height / box.width)  # type: ignore[attr-defined]
     if envelope is not None:

@@ -86,7 +86,7 @@ KIND_LABELS: dict[str, Any] = {
 }
 
 
-def _field_data(field: Field, boxes: list[geometry.Box]) -> dict[str, Any]:
+def _field_data(field: Field, boxes: list[stamps.Rect]) -> dict[str, Any]:
     """A field in fractions of its page(s), as the viewer draws it."""
     data: dict[str, Any] = {
         "id": field.pk,
@@ -132,7 +132,7 @@ def _viewer(envelope: Envelope, recipient: Recipient) -> tuple[list[dict[str, An
     mine: list[dict[str, Any]] = []
     others: list[dict[str, Any]] = []
     for document in documents:
-        boxes = [geometry.Box.of(b) for b in document.page_boxes]
+        boxes = document.boxes()
         pages = []
         for index, box in enumerate(boxes):
             pages.append(
@@ -357,7 +357,7 @@ def _free_field(documents: dict[int, Document], item: dict[str, Any]) -> turns.S
     kind = item.get("kind")
     if document is None or kind not in Kind.values:
         raise BadInput(_("签署位置对应的文件不存在，请刷新页面。"))
-    boxes = [geometry.Box.of(b) for b in document.page_boxes]
+    boxes = document.boxes()
     pages: tuple[int, ...] = ()
     if kind == Kind.CROSS_PAGE_SEAL:
         raw = item.get("pages")
