@@ -105,6 +105,23 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def _wait_for_signing_lock(timeout: float) -> bool:
+    """Whether another backend took a row lock on envelopes_envelope (SELECT … FOR UPDATE holds
+    a RowShareLock on the table until its transaction ends) within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON l.relation = c.oid "
+                "WHERE c.relname = 'envelopes_envelope' AND l.mode = 'RowShareLock' "
+                "AND l.pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.005)
+    return False
+
+
 def test_a_signing_process_killed_half_way_leaves_a_consistent_envelope() -> None:
     do_init_pki(name="测试平台")
     initiator, signer = _signers(2)
@@ -134,7 +151,9 @@ def test_a_signing_process_killed_half_way_leaves_a_consistent_envelope() -> Non
     assert process.stdout is not None
     line = process.stdout.readline()
     assert line.strip() == "signing", process.stderr.read() if process.stderr else ""
-    time.sleep(0.3)  # well inside the 24 signatures of the turn (each one a few 10 ms)
+    # Kill it once it holds the envelope's row lock, i.e. inside the signing transaction,
+    # with the 24 signatures of the turn still to make.
+    assert _wait_for_signing_lock(timeout=30), "the child never started its signing transaction"
     killed = process.poll() is None
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
