@@ -93,9 +93,6 @@ class Envelope(models.Model):
     def is_active(self) -> bool:
         return self.status == self.Status.IN_PROGRESS
 
-    def has_ended(self) -> bool:
-        return self.status not in (self.Status.DRAFT, self.Status.IN_PROGRESS)
-
 
 class Document(models.Model):
     envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="documents")
