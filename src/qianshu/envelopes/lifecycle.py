@@ -237,12 +237,16 @@ def _notify_completed(envelope: Envelope) -> None:
     context = _base_context(envelope)
     if envelope.kind == Envelope.Kind.STANDARD:
         routing.notify_initiator(envelope, "envelope_completed", {})
-    attachments = tuple(
-        (d.name, d.current.read(), "application/pdf")
-        for d in envelope.documents.select_related("current")
-    )
+    recipients = list(envelope.recipients.all())
+    # The signed files go to CCs by e-mail: read them only when someone gets them.
+    attachments: tuple[tuple[str, bytes, str], ...] = ()
+    if any(r.role == Recipient.Role.CC and r.email for r in recipients):
+        attachments = tuple(
+            (d.name, d.current.read(), "application/pdf")
+            for d in envelope.documents.select_related("current")
+        )
     initiator = envelope.initiator
-    for recipient in envelope.recipients.all():
+    for recipient in recipients:
         if recipient.role == Recipient.Role.CC:
             routing.send(recipient, "envelope_cc", context, attachments=attachments)
         elif envelope.kind == Envelope.Kind.STANDARD:
