@@ -20,7 +20,6 @@ Playwright's event loop does: :func:`off_loop` runs them in a worker thread.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import io
 import itertools
 import re
@@ -33,7 +32,6 @@ from typing import Any, TypeVar
 
 import pikepdf
 from django.db import connection, connections
-from django.utils import timezone
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESStatus
 from pyhanko.sign.validation.ades import ades_lta_validation
@@ -50,13 +48,13 @@ from pyhanko_certvalidator.registry import SimpleTrustManager
 from qianshu.accounts.models import User
 from qianshu.envelopes.models import Envelope, Field
 from qianshu.envelopes.views.documents import _RENDER_LOCK, WIDTHS, page_image
-from qianshu.orgs.models import Membership, Organization, Seal, SealGrant
+from qianshu.orgs.models import Membership, Organization, Seal
 from qianshu.pki.platform import load_platform
 from qianshu.signing import pki, testpdfs
 from qianshu.signing.pages import render_page
 from qianshu.signing.verify import VerificationReport, verify_pdf
 from tests.browser.flows import read_code_from_outbox
-from tests.envelopes.helpers import PIN, make_signer
+from tests.envelopes.helpers import PIN, grant_seal, make_signer
 from tests.orgs.conftest import make_verified_org
 from tests.orgs.seal_helpers import make_seal
 from tests.support import pdfsig
@@ -136,20 +134,12 @@ def organisation(
     org = make_verified_org(admin, name=name, kind=kind, legal_rep_name=admin.display_name)
     for user in members:
         Membership.objects.get_or_create(org=org, user=user)
-    now = timezone.now()
     for seal_kind, keeper in seals:
         if keeper != admin:
             Membership.objects.get_or_create(
                 org=org, user=keeper, defaults={"role": Membership.Role.SEAL_KEEPER}
             )
-        seal = make_seal(org, admin, kind=seal_kind)
-        SealGrant.objects.create(
-            seal=seal,
-            grantee=keeper,
-            granted_by=admin,
-            valid_from=now - dt.timedelta(minutes=1),
-            valid_until=now + dt.timedelta(days=30),
-        )
+        grant_seal(make_seal(org, admin, kind=seal_kind), keeper, admin)
     return org
 
 

@@ -58,16 +58,20 @@ def make_seal_org(
     keeper = keeper or admin
     if keeper != admin:
         Membership.objects.create(org=org, user=keeper, role=Membership.Role.SEAL_KEEPER)
-    seal = make_seal(org, admin, kind=kind)
+    grant_seal(make_seal(org, admin, kind=kind), keeper, admin)
+    return org
+
+
+def grant_seal(seal: Seal, keeper: User, admin: User) -> SealGrant:
+    """A grant of ``seal`` to ``keeper``, current for the next 30 days."""
     now = timezone.now()
-    SealGrant.objects.create(
+    return SealGrant.objects.create(
         seal=seal,
         grantee=keeper,
         granted_by=admin,
         valid_from=now - dt.timedelta(minutes=1),
         valid_until=now + dt.timedelta(days=30),
     )
-    return org
 
 
 def seal_of(org: Organization) -> Seal:

@@ -18,11 +18,11 @@ import uuid
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
-from django.utils import timezone
 
 from qianshu.accounts.models import User
 from qianshu.envelopes.models import Envelope, Recipient
-from qianshu.orgs.models import Membership, Organization, Seal, SealGrant
+from qianshu.orgs.access import usable_seals
+from qianshu.orgs.models import Membership, Organization, Seal
 
 
 def _uuid(value: object) -> uuid.UUID:
@@ -33,17 +33,9 @@ def _uuid(value: object) -> uuid.UUID:
 
 
 def granted_seals(actor: User) -> QuerySet[Seal]:
-    """Active seals the actor may use right now (current grant, still a member)."""
-    now = timezone.now()
-    return Seal.objects.filter(
-        status=Seal.Status.ACTIVE,
-        org__status=Organization.Status.VERIFIED,
-        org__memberships__user=actor,
-        grants__grantee=actor,
-        grants__status=SealGrant.Status.ACTIVE,
-        grants__valid_from__lte=now,
-        grants__valid_until__gt=now,
-    ).distinct()
+    """Active seals of verified organisations the actor may use right now (current grant,
+    still a member)."""
+    return usable_seals(actor).filter(org__status=Organization.Status.VERIFIED)
 
 
 def seal_matches(recipient: Recipient, seal: Seal) -> bool:

@@ -29,9 +29,14 @@ def person_identity(user: User) -> PersonIdentity | None:
     """The user's verified identity, looked up once per user object (an action asks several
     times: the real-name check, audit events, notifications)."""
     if not hasattr(user, "_qianshu_identity"):
-        from qianshu.identity.access import verified_identity
+        related = User.person_identity
+        if related.is_cached(user):  # joined already (select_related("…person_identity"))
+            found = related.related.get_cached_value(user)
+        else:
+            from qianshu.identity.access import verified_identity
 
-        user._qianshu_identity = verified_identity(user)  # type: ignore[attr-defined]
+            found = verified_identity(user)
+        user._qianshu_identity = found  # type: ignore[attr-defined]
     return user._qianshu_identity  # type: ignore[attr-defined]
 
 

@@ -30,8 +30,9 @@ from qianshu.accounts.models import HandwrittenSignature, User
 from qianshu.envelopes import confirmations, turns
 from qianshu.envelopes.access import seal_matches, visible_envelopes
 from qianshu.envelopes.errors import EnvelopeError
-from qianshu.envelopes.lists import Viewer, initiator_label, tab_queryset
+from qianshu.envelopes.lists import Viewer, tab_queryset
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient
+from qianshu.envelopes.routing import initiator_label
 from qianshu.orgs.models import Organization, Seal
 
 log = logging.getLogger(__name__)

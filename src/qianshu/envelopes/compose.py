@@ -29,6 +29,7 @@ from qianshu.envelopes import audit, convert, routing
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.geometry import fits
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Revision
+from qianshu.envelopes.revisions import append_revision
 from qianshu.orgs.models import Organization, Seal
 from qianshu.pki.platform import PkiNotInitialised, load_platform
 from qianshu.signing import documents, stamps
@@ -450,7 +451,6 @@ def _prepare(envelope: Envelope, certify: bool) -> None:
     platform = load_platform()
     for document in envelope.documents.select_for_update().order_by("position", "id"):
         source = document.current.read()
-        before = document.current_id
         try:
             prepared = documents.prepare_document(
                 source,
@@ -467,13 +467,8 @@ def _prepare(envelope: Envelope, certify: bool) -> None:
             raise EnvelopeError(
                 _("文件“%(name)s”无法发起签署，请检查签署位置后重试。") % {"name": document.name}
             ) from exc
-        blob = do_store_blob(prepared, content_type="application/pdf")
-        number = document.revision + 1
-        Revision.objects.create(
-            document=document, number=number, blob=blob, action=Revision.Action.PREPARED
-        )
-        Document.objects.filter(pk=document.pk, revision=document.revision).update(
-            revision=number, current=blob, certified=certify
+        before = append_revision(
+            document, prepared, action=Revision.Action.PREPARED, certified=certify
         )
         audit.record(
             envelope,
@@ -481,7 +476,7 @@ def _prepare(envelope: Envelope, certify: bool) -> None:
             actor=envelope.initiator,
             document_name=document.name,
             sha256_before=before,
-            sha256_after=blob.sha256,
+            sha256_after=document.current_id,
             certified=certify,
         )
 

@@ -22,10 +22,10 @@ from qianshu.accounts.models import User
 from qianshu.envelopes import audit, routing
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Document, Envelope, Recipient, Revision
+from qianshu.envelopes.revisions import append_revision
 from qianshu.pki.platform import load_platform
 from qianshu.signing import documents
 from qianshu.signing.signers import to_asn1
-from qianshu.storage.actions import do_store_blob
 
 log = logging.getLogger(__name__)
 
@@ -191,20 +191,13 @@ def _finish_document(envelope: Envelope, document: Document) -> None:
         revocation=platform.revocation,
         trust_roots=[to_asn1(platform.pki.root.certificate)],
     )
-    blob = do_store_blob(final, content_type="application/pdf")
-    number = locked.revision + 1
-    Revision.objects.create(
-        document=locked, number=number, blob=blob, action=Revision.Action.FINISHED
-    )
-    Document.objects.filter(pk=locked.pk, revision=locked.revision).update(
-        revision=number, current=blob, finished=True
-    )
+    before = append_revision(locked, final, action=Revision.Action.FINISHED, finished=True)
     audit.record(
         envelope,
         "completed",
         document_name=locked.name,
-        sha256_before=locked.current_id,
-        sha256_after=blob.sha256,
+        sha256_before=before,
+        sha256_after=locked.current_id,
         step="b_lta",
     )
 

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
 from qianshu.accounts.models import User
+from qianshu.envelopes import routing
 from qianshu.envelopes.access import granted_seals
 from qianshu.envelopes.models import Document, Envelope, Recipient
 from qianshu.orgs.models import Membership, Seal
@@ -366,18 +367,6 @@ class Row:
         return pgettext("button", "签署")
 
 
-def initiator_label(envelope: Envelope) -> str:
-    """发起方, as :func:`qianshu.envelopes.routing.initiator_label`, from the joined rows (the
-    organisation, else the initiator's verified name, display name or masked phone)."""
-    if envelope.initiator_org_id is not None:
-        return envelope.initiator_org.name  # type: ignore[union-attr]
-    user = envelope.initiator
-    identity = getattr(user, "person_identity", None)
-    if identity is not None:
-        return identity.name
-    return user.display_name or user.masked_phone
-
-
 def rows_for(viewer: Viewer, envelopes: Sequence[Envelope], *, start: int, tab: str) -> list[Row]:
     """The rows of a page: progress, the user's turn and the documents in a fixed number of
     queries."""
@@ -411,7 +400,7 @@ def rows_for(viewer: Viewer, envelopes: Sequence[Envelope], *, start: int, tab: 
             Row(
                 envelope=envelope,
                 index=start + offset,
-                initiator=initiator_label(envelope),
+                initiator=routing.initiator_label(envelope),
                 done=int(count.get("done", 0)),
                 total=int(count.get("total", 0)),
                 turn=turns.get(envelope.pk),

@@ -41,6 +41,7 @@ from qianshu.envelopes.confirmations import (
 )
 from qianshu.envelopes.errors import ConfirmationError, DocumentChanged, EnvelopeError, NotYourTurn
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Revision, Submission
+from qianshu.envelopes.revisions import append_revision
 from qianshu.orgs.grants import record_seal_use
 from qianshu.orgs.models import Membership, Seal, SealGrant
 from qianshu.orgs.seals import SealError
@@ -359,14 +360,11 @@ def _sign_document(
     platform: Platform,
 ) -> tuple[Document, str, str]:
     """Sign one document on top of its latest revision; returns it with (before, after)."""
-    from qianshu.storage.actions import do_store_blob
-
     document = (
         Document.objects.select_for_update().select_related("current").get(pk=plan.document.pk)
     )
     _check_seen(document, seen)
     data = document.current.read()
-    before = document.current_id
     for new in plan.new_fields:
         new.document = document
         new.save()
@@ -381,28 +379,14 @@ def _sign_document(
     signed = documents.sign_turn(
         data, placements, signer=signer, timestamper=platform.timestamper, details=details
     )
-    blob = do_store_blob(signed, content_type="application/pdf")
-    number = document.revision + 1
-    Revision.objects.create(
-        document=document,
-        number=number,
-        blob=blob,
-        action=Revision.Action.SIGNED,
-        recipient=recipient,
-    )
-    swapped = Document.objects.filter(pk=document.pk, revision=document.revision).update(
-        revision=number, current=blob
-    )
-    if swapped != 1:  # only possible without row locks (SQLite): the caller retries
-        raise DocumentChanged(_("文件正在被其他人签署，请稍后重试。"))
-    document.revision, document.current = number, blob
+    before = append_revision(document, signed, action=Revision.Action.SIGNED, recipient=recipient)
     now = timezone.now()
     filled = {f.pk: f for f, _part, _image in plan.placements}
     texts = [f for f in filled.values() if f.kind == Kind.TEXT]
     Field.objects.filter(pk__in=set(filled) - {f.pk for f in texts}).update(filled_at=now)
     for f in texts:
         Field.objects.filter(pk=f.pk).update(filled_at=now, value=f.value)
-    return document, before, blob.sha256
+    return document, before, str(document.current_id)
 
 
 def do_sign(

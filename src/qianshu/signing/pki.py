@@ -418,15 +418,28 @@ def issue_event_certificate(
     )
 
 
+_CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def credit_code_check_char(first17: str) -> str:
+    """The GB 32100-2015 check character for the first 17 characters of a credit code.
+
+    Raises :class:`PkiError` for a body that is not 17 characters of the code alphabet.
+    """
+    body = first17.strip().upper()
+    if len(body) != 17 or any(c not in _CREDIT_ALPHABET for c in body):
+        raise PkiError("a credit code body is 17 characters of 0-9 and A-Y without I O S V Z")
+    total = sum(_CREDIT_ALPHABET.index(c) * w for c, w in zip(body, _CREDIT_WEIGHTS, strict=True))
+    return _CREDIT_ALPHABET[(31 - total % 31) % 31]
+
+
 def validate_credit_code(code: str) -> bool:
     """GB 32100-2015 unified social credit code check digit."""
-    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-    weights = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
     code = code.strip().upper()
     if not _CREDIT_CODE_RE.fullmatch(code):
         return False
-    total = sum(alphabet.index(c) * w for c, w in zip(code[:17], weights, strict=True))
-    return alphabet[(31 - total % 31) % 31] == code[17]
+    return credit_code_check_char(code[:17]) == code[17]
 
 
 def issue_seal_certificate(

@@ -26,7 +26,7 @@ from qianshu.identity.models import Method, PersonIdentity
 from qianshu.orgs.models import Membership, Organization, Seal, SealGrant
 from qianshu.orgs.seal_specs import build_spec, default_name, default_params
 from qianshu.orgs.seals import do_create_generated_seal
-from qianshu.signing import stamps
+from qianshu.signing import pki, stamps
 from qianshu.signing.testpdfs import make_test_pdf
 
 DEMO_PIN = "246813"
@@ -43,13 +43,6 @@ ORG_CODE_BODY = "91110108MA01D3ME7"
 def _resident_id(first14: str, seq: str) -> str:
     first17 = first14 + seq
     return first17 + idcards.gb11643_check_char(first17)
-
-
-def _credit_code(body: str) -> str:
-    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-    weights = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-    total = sum(alphabet.index(c) * w for c, w in zip(body, weights, strict=True))
-    return body + alphabet[(31 - total % 31) % 31]
 
 
 def _verify(user: User, name: str, number: str) -> None:
@@ -76,7 +69,7 @@ def _organisation(admin: User) -> tuple[Organization, Seal]:
         org = Organization.objects.create(
             kind=Organization.Kind.ENTERPRISE,
             name=ORG_NAME,
-            credit_code=_credit_code(ORG_CODE_BODY),
+            credit_code=ORG_CODE_BODY + pki.credit_code_check_char(ORG_CODE_BODY),
             legal_rep_name=PEOPLE[admin.phone][0],
             status=Organization.Status.VERIFIED,
             method=Organization.Method.OPERATOR,

@@ -1,0 +1,47 @@
+"""Appending a revision to a document: the one place where a document's bytes change.
+
+The caller holds the document row lock (``select_for_update``) and made ``data`` on top of the
+current revision. The new bytes become an immutable blob, a :class:`Revision` row records them,
+and ``Document.revision`` moves on by compare-and-swap, so a writer that did not hold the lock
+(SQLite has no row locks) fails instead of silently replacing someone else's revision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from qianshu.envelopes.errors import DocumentChanged
+from qianshu.envelopes.models import Document, Recipient, Revision
+from qianshu.storage.actions import do_store_blob
+
+
+def append_revision(
+    document: Document,
+    data: bytes,
+    *,
+    action: str,
+    recipient: Recipient | None = None,
+    **changes: Any,
+) -> str:
+    """Store ``data`` as the document's next revision; returns the previous revision's SHA-256.
+
+    ``changes`` are further document columns to set in the same update (``certified``,
+    ``finished``). ``document`` is updated in memory too.
+    """
+    before = document.current_id
+    blob = do_store_blob(data, content_type="application/pdf")
+    number = document.revision + 1
+    Revision.objects.create(
+        document=document, number=number, blob=blob, action=action, recipient=recipient
+    )
+    swapped = Document.objects.filter(pk=document.pk, revision=document.revision).update(
+        revision=number, current=blob, **changes
+    )
+    if swapped != 1:
+        raise DocumentChanged(_("文件正在被其他人签署，请稍后重试。"))
+    document.revision, document.current = number, blob
+    for name, value in changes.items():
+        setattr(document, name, value)
+    return str(before)
