@@ -107,9 +107,14 @@ def test_passport_manual_review_approved_by_an_operator(
     operator.get_by_role("button", name="登录").click()
     operator.goto("/backoffice/identity/")
     operator.get_by_test_id("review-open").first.click()
+    # Wait (up to the default timeout) for each photo to load and decode: checking right after
+    # the click raced the images on a busy machine.
     for photo in ("review-photo-front", "review-photo-handheld"):
-        loaded = operator.get_by_test_id(photo).evaluate("img => img.complete && img.naturalWidth")
-        assert loaded
+        operator.wait_for_function(
+            "id => { const img = document.querySelector(`[data-testid='${id}']`);"
+            " return img !== null && img.complete && img.naturalWidth > 0; }",
+            arg=photo,
+        )
     shot(operator, "review")
     operator.once("dialog", lambda dialog: dialog.accept())
     operator.get_by_test_id("review-approve").click()
