@@ -33,6 +33,7 @@ from qianshu.notifications.actions import do_queue_sms
 from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.licences import Licence
 from qianshu.orgs.models import Membership, Organization, OrgVerification
+from qianshu.orgs.signals import org_verified
 from qianshu.storage.actions import do_store_blob
 
 Method = Organization.Method
@@ -249,6 +250,7 @@ def mark_verified(
         method=verification.method,
         verification=str(verification.uuid),
     )
+    org_verified.send(sender=Organization, org=org)
     for admin in _admins(org):
         do_queue_sms(admin.phone, "org_verified", {"org": org.name}, language=admin.language)
 
