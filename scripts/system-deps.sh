@@ -2,11 +2,12 @@
 # Install the Debian packages Qianshu needs (when missing and running as root).
 #   run:  fonts-noto-cjk (seal images and stamp text)
 #   test: + poppler-utils (pdfsig, pdftoppm), libnss3-tools (certutil), softhsm2 (PKCS#11), gcc,
-#         chromium (Playwright browser tests drive Debian's Chromium), gettext (msgfmt)
+#         chromium (Playwright browser tests drive Debian's Chromium), gettext (msgfmt),
+#         libreoffice-writer-nogui (Word → PDF conversion of uploads; its test must run, not skip)
 set -euo pipefail
 want=(fonts-noto-cjk)
 if [ "${1:-}" = "test" ]; then
-  want+=(poppler-utils libnss3-tools softhsm2 gcc chromium gettext)
+  want+=(poppler-utils libnss3-tools softhsm2 gcc chromium gettext libreoffice-writer-nogui)
 fi
 missing=()
 for pkg in "${want[@]}"; do
