@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,6 @@ from django.test import Client
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
-from qianshu.accounts.actions import REAUTH_SESSION_KEY
 from qianshu.accounts.models import User
 from qianshu.identity import crypto
 from qianshu.identity.models import Method, PersonIdentity
@@ -41,6 +39,7 @@ from qianshu.orgs.models import Membership, Organization
 from qianshu.pki.actions import do_init_pki
 from qianshu.storage.actions import do_store_blob
 from qianshu.storage.blobs import reset_blob_store_cache
+from tests.identity.helpers import logged_in
 from tests.orgs.gateways import Gateway, running_gateway
 from tests.support.accounts import PERSONAS, make_user
 
@@ -90,13 +89,7 @@ def licence_pdf(pad: int = 0) -> bytes:
 
 def client_for(user: User, *, reauth: bool = True) -> Client:
     """A client logged in as ``user``; ``reauth``: re-authenticated just now."""
-    client = Client()
-    client.force_login(user)
-    if reauth:
-        session = client.session
-        session[REAUTH_SESSION_KEY] = int(time.time())
-        session.save()
-    return client
+    return logged_in(user, reauth=reauth)
 
 
 def resident_id(seq: int) -> str:

@@ -331,9 +331,11 @@ def test_a_sealed_document_can_be_sealed_again_but_not_a_certified_one(
     certified = documents.prepare_document(
         make_test_pdf(), [], certifier=load_platform().certifier, timestamper=None
     )
-    response = post_use(client, org, seal, certified)
+    response = post_use(client, org, seal, certified, pin=WRONG_PIN)
     assert response.status_code == 400 and "认证签名锁定" in text(response)
     assert SealUsage.objects.count() == 2
+    credential = active_credential(keeper)
+    assert credential is not None and credential.failed_attempts == 0  # refused before the PIN
 
 
 # --- hostile files ------------------------------------------------------------------------
@@ -395,20 +397,6 @@ def test_a_hostile_signed_upload_is_refused_before_the_pin(
     assert credential is not None and credential.failed_attempts == 0  # the PIN was not tried
     assert not SealUsage.objects.exists()
     assert not OrgEvent.objects.filter(action="seal_used").exists()
-
-
-def test_a_certified_upload_is_refused_before_the_pin(
-    org: Organization, seal: Seal, keeper: User, grant: SealGrant
-) -> None:
-    from qianshu.signing import documents
-
-    certified = documents.prepare_document(
-        make_test_pdf(), [], certifier=load_platform().certifier, timestamper=None
-    )
-    response = post_use(client_for(keeper), org, seal, certified, pin=WRONG_PIN)
-    assert response.status_code == 400 and "认证签名锁定" in text(response)
-    credential = active_credential(keeper)
-    assert credential is not None and credential.failed_attempts == 0
 
 
 def test_an_unsigned_upload_is_normalised_before_sealing(

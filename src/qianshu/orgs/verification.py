@@ -213,6 +213,38 @@ def start_verification(
     return verification
 
 
+def failed_attempt(
+    org: Organization,
+    method: str,
+    reason: str,
+    *,
+    registry: RegistryOutcome,
+    actor: User,
+    **fields: object,
+) -> OrgVerification:
+    """Keep an attempt that failed as it started (for the history and the operator)."""
+    failed = OrgVerification(
+        org=org,
+        method=method,
+        status=Status.FAILED,
+        reason=reason[:300],
+        created_by=actor,
+        decided_at=timezone.now(),
+        **fields,
+    )
+    registry.apply(failed)
+    failed.save()
+    return failed
+
+
+def reject_org(org: Organization, reason: str) -> None:
+    """认证未通过 with ``reason``, shown to the administrators (``org`` locked)."""
+    org.status = OrgStatus.REJECTED
+    org.rejected_reason = reason[:300]
+    org.needs_review = False
+    org.save(update_fields=["status", "rejected_reason", "needs_review"])
+
+
 def registry_gate(
     org: Organization, method: str, *, actor: User, request: HttpRequest | None
 ) -> RegistryOutcome:
@@ -230,20 +262,8 @@ def registry_gate(
     with transaction.atomic():
         org = lock_org(org)
         _cancel_pending(org, actor=actor, request=request)
-        failed = OrgVerification(
-            org=org,
-            method=method,
-            status=Status.FAILED,
-            reason=outcome.reason[:300],
-            created_by=actor,
-            decided_at=timezone.now(),
-        )
-        outcome.apply(failed)
-        failed.save()
-        org.status = OrgStatus.REJECTED
-        org.rejected_reason = outcome.reason[:300]
-        org.needs_review = False
-        org.save(update_fields=["status", "rejected_reason", "needs_review"])
+        failed = failed_attempt(org, method, outcome.reason, registry=outcome, actor=actor)
+        reject_org(org, outcome.reason)
         record_org_event(
             org,
             "registry_refused",
@@ -393,10 +413,7 @@ def do_recheck_registry(
             verification.reason = outcome.reason[:300]
             verification.decided_at = timezone.now()
             fields += ["status", "reason", "decided_at"]
-            org.status = OrgStatus.REJECTED
-            org.rejected_reason = outcome.reason[:300]
-            org.needs_review = False
-            org.save(update_fields=["status", "rejected_reason", "needs_review"])
+            reject_org(org, outcome.reason)
         verification.save(update_fields=fields)
         record_org_event(
             org,

@@ -43,6 +43,7 @@ from qianshu.orgs.verification import (
     TransferVoid,
     VerificationNotActive,
     WrongAmount,
+    failed_attempt,
     finish_verification,
     is_expired,
     lock_org,
@@ -173,17 +174,9 @@ def do_request_micro_deposit(
                 verification=str(verification.uuid),
             )
             return verification
-        verification = OrgVerification(
-            org=org,
-            method=Method.DEPOSIT_TO_ORG,
-            status=Status.FAILED,
-            reason=result.reason[:300],
-            created_by=actor,
-            decided_at=timezone.now(),
-            **fields,
+        verification = failed_attempt(
+            org, Method.DEPOSIT_TO_ORG, result.reason, registry=registry, actor=actor, **fields
         )
-        registry.apply(verification)
-        verification.save()
         record_org_event(
             org,
             "deposit_failed",

@@ -35,12 +35,12 @@ from qianshu.orgs.verification import (
     lock_org,
     lock_pending,
     registry_gate,
+    reject_org,
     start_verification,
     tell_admins_rejected,
 )
 
 Method = Organization.Method
-OrgStatus = Organization.Status
 Status = OrgVerification.Status
 Evidence = OrgVerification.Evidence
 
@@ -99,6 +99,28 @@ def do_request_legal_rep_authorisation(
     return verification
 
 
+def _approved(
+    org: Organization,
+    verification: OrgVerification,
+    *,
+    actor: User,
+    request: HttpRequest | None,
+    **detail: object,
+) -> None:
+    """The legal representative approved: the method's proof (inside the transaction)."""
+    record_org_event(
+        org,
+        "legal_rep_approved",
+        actor=actor,
+        request=request,
+        verification=str(verification.uuid),
+        **detail,
+    )
+    finish_verification(
+        org, verification, evidence=Evidence.LEGAL_REP_APPROVED, actor=actor, request=request
+    )
+
+
 def do_authorise_as_legal_rep(
     org: Organization, *, actor: User, request: HttpRequest | None = None
 ) -> OrgVerification:
@@ -120,21 +142,7 @@ def do_authorise_as_legal_rep(
             request=request,
             legal_rep_phone=actor.phone,
         )
-        record_org_event(
-            org,
-            "legal_rep_approved",
-            actor=actor,
-            request=request,
-            direct=True,
-            verification=str(verification.uuid),
-        )
-        finish_verification(
-            org,
-            verification,
-            evidence=Evidence.LEGAL_REP_APPROVED,
-            actor=actor,
-            request=request,
-        )
+        _approved(org, verification, actor=actor, request=request, direct=True)
     return verification
 
 
@@ -180,20 +188,7 @@ def do_decide_legal_rep(
         verification = lock_pending(verification, Method.LEGAL_REP)
         org = lock_org(verification.org)
         if approve:
-            record_org_event(
-                org,
-                "legal_rep_approved",
-                actor=actor,
-                request=request,
-                verification=str(verification.uuid),
-            )
-            finish_verification(
-                org,
-                verification,
-                evidence=Evidence.LEGAL_REP_APPROVED,
-                actor=actor,
-                request=request,
-            )
+            _approved(org, verification, actor=actor, request=request)
             return verification
         why = _("法定代表人拒绝授权")
         if clean_reason(reason):
@@ -203,10 +198,7 @@ def do_decide_legal_rep(
         verification.decided_by = actor
         verification.decided_at = timezone.now()
         verification.save(update_fields=["status", "reason", "decided_by", "decided_at"])
-        org.status = OrgStatus.REJECTED
-        org.rejected_reason = why[:300]
-        org.needs_review = False
-        org.save(update_fields=["status", "rejected_reason", "needs_review"])
+        reject_org(org, why)
         record_org_event(
             org,
             "legal_rep_refused",

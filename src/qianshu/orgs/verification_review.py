@@ -25,6 +25,7 @@ from qianshu.orgs.verification import (
     clean_reason,
     lock_org,
     mark_verified,
+    reject_org,
     start_verification,
     tell_admins_rejected,
 )
@@ -135,10 +136,7 @@ def do_reject_org(
         org.verifications.filter(status__in=OPEN).update(
             status=Status.FAILED, reason=reason, decided_by=actor, decided_at=now
         )
-        org.status = OrgStatus.REJECTED
-        org.rejected_reason = reason
-        org.needs_review = False
-        org.save(update_fields=["status", "rejected_reason", "needs_review"])
+        reject_org(org, reason)
         record_org_event(org, "operator_rejected", actor=actor, request=request, reason=reason)
         tell_admins_rejected(org, reason)
     return org
