@@ -291,3 +291,15 @@ QIANSHU_PLATFORM_ACCOUNT_NUMBER = env_str(
 QIANSHU_ORG_DEPOSITS_PER_DAY = env_int("QIANSHU_ORG_DEPOSITS_PER_DAY", 3)
 # Legal-representative authorisation SMS per organisation per 24 hours.
 QIANSHU_ORG_LEGAL_REP_SMS_PER_DAY = env_int("QIANSHU_ORG_LEGAL_REP_SMS_PER_DAY", 5)
+# 企业三要素: name + credit code + legal representative checked against a business registry
+# before an organisation counts as verified. `none` (no registry: every organisation goes to
+# an operator, 人工审核), `sandbox` (development; see qianshu.orgs.providers.registry.sandbox)
+# or `http` (the signed JSON registry gateway).
+QIANSHU_REGISTRY_PROVIDER = env_str("QIANSHU_REGISTRY_PROVIDER", "sandbox" if DEBUG else "none")
+# The sandbox is refused when DEBUG is off unless this is set (a staging system).
+QIANSHU_REGISTRY_SANDBOX_ALLOWED = env_bool("QIANSHU_REGISTRY_SANDBOX_ALLOWED", False)
+QIANSHU_REGISTRY_GATEWAY_URL = env_str("QIANSHU_REGISTRY_GATEWAY_URL")
+QIANSHU_REGISTRY_GATEWAY_SECRET = env_secret("QIANSHU_REGISTRY_GATEWAY_SECRET")
+QIANSHU_REGISTRY_GATEWAY_TIMEOUT = env_int("QIANSHU_REGISTRY_GATEWAY_TIMEOUT", 15)  # seconds
+# Registry checks (each one a paid call) per organisation per 24 hours.
+QIANSHU_ORG_REGISTRY_CHECKS_PER_DAY = env_int("QIANSHU_ORG_REGISTRY_CHECKS_PER_DAY", 10)

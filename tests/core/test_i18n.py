@@ -21,8 +21,8 @@ from qianshu.accounts.models import User
 from qianshu.orgs.grants import do_grant_seal, do_revoke_grant
 from qianshu.orgs.members import do_invite_member
 from qianshu.orgs.models import Membership, Organization, Seal, SealUsage
-from qianshu.orgs.verification import do_request_legal_rep_authorisation
 from qianshu.orgs.verification_deposits import do_request_platform_deposit
+from qianshu.orgs.verification_legal_rep import do_request_legal_rep_authorisation
 from qianshu.pki.actions import do_init_pki
 from qianshu.storage.blobs import reset_blob_store_cache
 from tests.orgs.conftest import licence_png, make_verified_org, make_verified_person

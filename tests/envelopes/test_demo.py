@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from qianshu.envelopes.models import Envelope
+from qianshu.orgs.models import Organization
 from qianshu.pki.actions import do_init_pki
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +31,12 @@ def test_demo_envelope_is_waiting_for_bob(settings: Any) -> None:
     assert first.phone == "13800000002" and first.status == "pending"
     call_command("demo_envelopes", "--if-absent", stdout=io.StringIO())
     assert Envelope.objects.count() == 1
+    # The demo organisation was verified the way a user does it: the legal representative's
+    # own authorisation, confirmed by the (sandbox) business registry.
+    org = Organization.objects.get(name="示例科技有限公司")
+    assert org.status == Organization.Status.VERIFIED and org.method == "legal_rep"
+    attempt = org.verifications.get()
+    assert attempt.registry_result == "passed" and attempt.evidence == "legal_rep_approved"
 
 
 def test_demo_envelopes_refuse_without_debug(settings: Any) -> None:

@@ -10,7 +10,11 @@ Other org test modules use these directly (pytest finds them through this confte
 - ``verified_org(admin, name=…, credit_code=…, …)``: a VERIFIED ``Organization`` with ``admin``
   as its 管理员, written straight to the database;
 - ``valid_credit_code(body=None)`` (plain function): an 18-character code passing GB 32100;
-- ``licence_png()`` / ``licence_pdf(pad=0)`` (plain functions): licence files that pass the checks.
+- ``licence_png()`` / ``licence_pdf(pad=0)`` (plain functions): licence files that pass the checks;
+- ``gateway``: a signed-JSON gateway on loopback (``tests/orgs/gateways.py``);
+- ``client_for(user, reauth=True)`` (plain function): a test client logged in as ``user``, by
+  default freshly re-authenticated (organisation admin actions that hand out or remove power
+  ask for it; ``reauth=False`` gives a stale session).
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pikepdf
 import pytest
+from django.test import Client
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
@@ -34,6 +39,8 @@ from qianshu.orgs.models import Membership, Organization
 from qianshu.pki.actions import do_init_pki
 from qianshu.storage.actions import do_store_blob
 from qianshu.storage.blobs import reset_blob_store_cache
+from tests.identity.helpers import logged_in
+from tests.orgs.gateways import Gateway, running_gateway
 from tests.support.accounts import PERSONAS, make_user
 
 _ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -80,6 +87,11 @@ def licence_pdf(pad: int = 0) -> bytes:
     return out.getvalue()
 
 
+def client_for(user: User, *, reauth: bool = True) -> Client:
+    """A client logged in as ``user``; ``reauth``: re-authenticated just now."""
+    return logged_in(user, reauth=reauth)
+
+
 def resident_id(seq: int) -> str:
     body = f"11010119800101{seq % 1000:03d}"
     total = sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True))
@@ -97,8 +109,16 @@ def blob_dir(settings: Any, tmp_path: Path) -> Path:
     settings.QIANSHU_IDENTITY_SANDBOX_ALLOWED = True
     settings.QIANSHU_BANK_PROVIDER = "sandbox"
     settings.QIANSHU_BANK_SANDBOX_ALLOWED = True
+    settings.QIANSHU_REGISTRY_PROVIDER = "sandbox"
+    settings.QIANSHU_REGISTRY_SANDBOX_ALLOWED = True
     reset_blob_store_cache()
     return path
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    with running_gateway() as state:
+        yield state
 
 
 @pytest.fixture

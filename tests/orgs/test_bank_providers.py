@@ -3,14 +3,7 @@ the http adapter against a real gateway on loopback that checks the signature.""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -30,8 +23,8 @@ from qianshu.orgs.providers import (
 from qianshu.orgs.providers import sandbox as bank_sandbox
 from qianshu.orgs.providers.http import HttpBankProvider
 from qianshu.orgs.providers.sandbox import SandboxBankProvider
+from tests.orgs.gateways import SECRET, Gateway
 
-SECRET = "bank-gateway-test-secret"
 ACCOUNT = BankAccount("中国工商银行北京分行", "北京星河测试科技有限公司", "6222020012345678")
 
 
@@ -111,61 +104,6 @@ def test_unknown_and_unconfigured_providers(settings: Any) -> None:
 # --- http adapter ----------------------------------------------------------------------
 
 
-@dataclass
-class Gateway:
-    url: str = ""
-    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    rejected: int = 0
-    answers: dict[str, tuple[int, Any]] = field(default_factory=dict)
-
-
-def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            timestamp = self.headers.get("X-Qianshu-Timestamp", "")
-            expected = hmac.new(
-                SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256
-            ).hexdigest()
-            fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) < 300
-            signature = self.headers.get("X-Qianshu-Signature", "")
-            if not (fresh and hmac.compare_digest(signature, f"sha256={expected}")):
-                gateway.rejected += 1
-                self._answer(401, {"error": "bad signature"})
-                return
-            operation = self.path.removeprefix("/bankgw/")
-            payload = json.loads(body)
-            assert self.headers["X-Qianshu-Request-Id"] == payload["request_id"]
-            gateway.requests.append((operation, payload))
-            status, answer = gateway.answers.get(operation, (500, {"result": "error"}))
-            self._answer(status, answer)
-
-        def _answer(self, status: int, payload: Any) -> None:
-            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
-@pytest.fixture
-def gateway() -> Iterator[Gateway]:
-    state = Gateway()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/bankgw"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
 def test_http_micro_deposit(gateway: Gateway) -> None:
     provider = HttpBankProvider(gateway.url, SECRET, timeout=5)
     gateway.answers["micro-deposit"] = (200, {"result": "paid", "reference": "B2024-1"})
@@ -224,7 +162,7 @@ def test_a_wrong_secret_is_rejected_by_the_gateway(gateway: Gateway) -> None:
 
 
 def test_an_unreachable_gateway_is_a_retryable_error() -> None:
-    provider = HttpBankProvider("http://127.0.0.1:9/bankgw", SECRET, timeout=2)
+    provider = HttpBankProvider("http://127.0.0.1:9/gw", SECRET, timeout=2)
     result = provider.pay_micro_deposit(ACCOUNT, 1, memo="m", request_id="v")
     assert isinstance(result, BankError) and result.retryable
 
@@ -266,7 +204,7 @@ def test_the_deposit_flow_through_the_http_gateway(
     org.refresh_from_db()
     assert org.status == Organization.Status.VERIFIED
     # A gateway that is down: the page says so, nothing is paid.
-    settings.QIANSHU_BANK_GATEWAY_URL = "http://127.0.0.1:9/bankgw"
+    settings.QIANSHU_BANK_GATEWAY_URL = "http://127.0.0.1:9/gw"
     org2 = verified_org(admin, name="第二家公司", status=Organization.Status.DRAFT)
     response = client.post(
         f"/orgs/{org2.uuid}/verify/deposit/",

@@ -16,6 +16,7 @@ from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.access import current_grant, usable_seals
 from qianshu.orgs.grants import GrantError, do_grant_seal, do_revoke_grant
 from qianshu.orgs.models import Membership, Organization, OrgEvent, Seal, SealGrant, SealUsage
+from tests.orgs.conftest import client_for
 from tests.orgs.seal_helpers import make_seal
 from tests.support.accounts import PERSONAS, latest_sms
 
@@ -41,12 +42,6 @@ def seal(org: Organization, alice: User, pki: None) -> Seal:
 @pytest.fixture
 def legal_rep_seal(org: Organization, alice: User, pki: None) -> Seal:
     return make_seal(org, alice, kind=Seal.Kind.LEGAL_REP)
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def period(start: dt.timedelta = dt.timedelta(0), days: int = 365) -> dict[str, str]:
@@ -112,7 +107,8 @@ def test_grant_then_bob_sees_the_seal_in_my_seals(
     assert image.status_code == 200 and image["Content-Type"] == "image/png"
     assert client_for(bob).get(f"/orgs/{org.uuid}/seals/{seal.uuid}/use/").status_code == 200
     listing = client_for(alice).get(f"/orgs/{org.uuid}/grants/")
-    assert "bob" in text(listing) and "有效" in text(listing)
+    # bob has no verified name: 未实名 and his masked phone, never his nickname
+    assert "未实名（138****0002）" in text(listing) and "有效" in text(listing)
 
 
 def test_revoke_takes_effect_at_once(org: Organization, seal: Seal, alice: User, bob: User) -> None:

@@ -58,6 +58,7 @@ from qianshu.orgs.models import (
 from qianshu.signing.testpdfs import make_test_pdf
 from qianshu.storage.actions import do_store_blob
 from qianshu.storage.models import Blob
+from tests.orgs.conftest import client_for
 from tests.orgs.seal_helpers import make_seal
 from tests.support.accounts import make_user
 
@@ -165,6 +166,7 @@ ROWS: dict[str, Row] = {
     "verify-deposit": Row(Level.ADMIN, ("GET", "POST"), lambda s: {"action": "start"}),
     "verify-platform-deposit": Row(Level.ADMIN, ("GET", "POST")),
     "verify-manual": Row(Level.ADMIN, ("POST",)),
+    "verify-registry-recheck": Row(Level.ADMIN, ("POST",)),
     # 沙箱银行: POST pays a pending transfer to the platform; there is none in this world, so the
     # allowed administrator gets 404 too (positive control for GET only).
     "verify-sandbox-bank": Row(Level.ADMIN, ("GET", "POST"), positive_post=False),
@@ -329,9 +331,8 @@ def world(
 
 
 def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    # Freshly re-authenticated: a recent re-authentication must not open anything either.
+    return client_for(user)
 
 
 def _request(client: Client, method: str, url: str, row: Row, side: Side) -> Any:

@@ -26,6 +26,7 @@ from qianshu.orgs.members import (
     token_hash,
 )
 from qianshu.orgs.models import Invitation, Membership, Organization, OrgEvent, Seal, SealGrant
+from tests.orgs.conftest import client_for
 from tests.orgs.seal_helpers import make_seal
 from tests.support.accounts import PERSONAS, latest_sms, make_user
 
@@ -33,12 +34,6 @@ pytestmark = pytest.mark.django_db
 
 Role = Membership.Role
 LINK = re.compile(r"(https?://\S+/orgs/invitations/([A-Za-z0-9_\-]+)/)")
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def events(org: Organization, action: str) -> list[OrgEvent]:

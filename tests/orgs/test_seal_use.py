@@ -1,10 +1,19 @@
-"""用印: a member with a current grant seals a PDF with the seal's key, confirmed by their PIN."""
+"""用印: a member with a current grant seals a PDF with the seal's key, confirmed by their PIN.
+
+Hostile files (issue 10, item 10), at the end: a signed upload cannot be normalised without
+breaking its signatures, so one that carries JavaScript, actions, attachments, form fields or
+broken signatures is refused — with a clear message, before the PIN is asked for (the file is
+checked in a limited child process while the form is validated: a wrong PIN sent along is not
+even counted). An unsigned upload is normalised as at ingest. A failure while signing, after
+the PIN, is a form error that keeps the input, never a 500.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +25,7 @@ from django.test import Client
 from django.utils import timezone
 
 from qianshu.accounts.models import User
+from qianshu.identity.access import active_credential
 from qianshu.identity.actions import do_set_signing_pin
 from qianshu.orgs import grant_forms
 from qianshu.orgs.grants import do_revoke_grant
@@ -23,9 +33,17 @@ from qianshu.orgs.models import Membership, Organization, OrgEvent, Seal, SealGr
 from qianshu.pki.platform import load_platform
 from qianshu.signing.ingest import IngestLimits
 from qianshu.signing.pages import render_page
-from qianshu.signing.testpdfs import make_encrypted_pdf, make_test_pdf
+from qianshu.signing.testpdfs import (
+    make_encrypted_pdf,
+    make_pdf_with_attachments,
+    make_pdf_with_form_fields,
+    make_pdf_with_javascript,
+    make_signed_pdf,
+    make_test_pdf,
+)
 from qianshu.signing.verify import verify_pdf
 from qianshu.storage.models import Blob
+from tests.orgs.conftest import client_for
 from tests.orgs.seal_helpers import make_seal
 
 pytestmark = pytest.mark.django_db
@@ -63,12 +81,6 @@ def grant(seal: Seal, keeper: User, alice: User) -> SealGrant:
         valid_from=now - dt.timedelta(hours=1),
         valid_until=now + dt.timedelta(days=30),
     )
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def use_url(org: Organization, seal: Seal) -> str:
@@ -319,6 +331,128 @@ def test_a_sealed_document_can_be_sealed_again_but_not_a_certified_one(
     certified = documents.prepare_document(
         make_test_pdf(), [], certifier=load_platform().certifier, timestamper=None
     )
-    response = post_use(client, org, seal, certified)
+    response = post_use(client, org, seal, certified, pin=WRONG_PIN)
     assert response.status_code == 400 and "认证签名锁定" in text(response)
     assert SealUsage.objects.count() == 2
+    credential = active_credential(keeper)
+    assert credential is not None and credential.failed_attempts == 0  # refused before the PIN
+
+
+# --- hostile files ------------------------------------------------------------------------
+
+WRONG_PIN = "000000"
+
+
+def _same_length(data: bytes, old: bytes, new: bytes) -> bytes:
+    """Replace the first ``old`` by ``new`` of the same length: the cross-reference offsets
+    stay right, so only the signature is broken, not the file."""
+    assert len(old) == len(new) and old in data
+    return data.replace(old, new, 1)
+
+
+def _digest_broken(signed: bytes) -> bytes:
+    """Change one byte of page content inside the signed byte range."""
+    match = re.search(rb"BT\s", signed)
+    assert match is not None
+    at = match.start()
+    return signed[:at] + b"bt" + signed[at + 2 :]
+
+
+HOSTILE_SIGNED: dict[str, tuple[Callable[[], bytes], str]] = {
+    "javascript": (lambda: make_signed_pdf(make_pdf_with_javascript()), "JavaScript 脚本"),
+    "attachments": (lambda: make_signed_pdf(make_pdf_with_attachments()), "嵌入的附件"),
+    "form-fields": (lambda: make_signed_pdf(make_pdf_with_form_fields()), "表单域"),
+    "no-byte-range": (
+        lambda: _same_length(make_signed_pdf(), b"/ByteRange", b"/ByteRangX"),
+        "已有的签名无法验证",
+    ),
+    "no-contents": (
+        lambda: _same_length(make_signed_pdf(), b"/Contents <", b"/Contentx <"),
+        "已有的签名无法验证",
+    ),
+    "bad-hex": (
+        lambda: re.sub(
+            rb"/Contents <[0-9a-fA-F]{6}", b"/Contents <zzzzzz", make_signed_pdf(), count=1
+        ),
+        "已有的签名无法验证",
+    ),
+    "digest-mismatch": (lambda: _digest_broken(make_signed_pdf()), "已有的签名无法验证"),
+    "data-after-eof": (
+        lambda: make_signed_pdf() + b"\n9 0 obj\n<< /JS (app.alert(1)) >>\nendobj\n",
+        "已有的签名无法验证",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_SIGNED))
+def test_a_hostile_signed_upload_is_refused_before_the_pin(
+    name: str, org: Organization, seal: Seal, keeper: User, grant: SealGrant
+) -> None:
+    build, message = HOSTILE_SIGNED[name]
+    response = post_use(client_for(keeper), org, seal, build(), pin=WRONG_PIN, page="1")
+    assert response.status_code == 400
+    assert message in text(response)
+    assert 'name="page" value="1"' in text(response)  # what the user chose stays
+    credential = active_credential(keeper)
+    assert credential is not None and credential.failed_attempts == 0  # the PIN was not tried
+    assert not SealUsage.objects.exists()
+    assert not OrgEvent.objects.filter(action="seal_used").exists()
+
+
+def test_an_unsigned_upload_is_normalised_before_sealing(
+    org: Organization, seal: Seal, keeper: User, grant: SealGrant
+) -> None:
+    response = post_use(client_for(keeper), org, seal, make_pdf_with_javascript())
+    assert response.status_code == 200, text(response)
+    sealed = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    with pikepdf.open(io.BytesIO(sealed)) as pdf:
+        assert "/OpenAction" not in pdf.Root and "/AA" not in pdf.Root
+        names = pdf.Root.get("/Names")
+        assert names is None or "/JavaScript" not in names
+        for page in pdf.pages:
+            for annot in page.obj.get("/Annots", []):
+                action = annot.get("/A")
+                assert action is None or action.get("/S") in (pikepdf.Name.URI, pikepdf.Name.GoTo)
+    assert b"/JavaScript" not in sealed and b"/Launch" not in sealed
+    report = verify_pdf(sealed, load_platform().trust())
+    assert report.verdict == "valid", report.reason
+
+
+def test_a_clean_third_party_signature_can_be_sealed_on(
+    org: Organization, seal: Seal, keeper: User, grant: SealGrant
+) -> None:
+    signed = make_signed_pdf(make_test_pdf(pages=2))
+    response = post_use(client_for(keeper), org, seal, signed)
+    assert response.status_code == 200, text(response)
+    sealed = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    assert sealed.startswith(signed)
+    report = verify_pdf(sealed, load_platform().trust())
+    signatures = [s for s in report.signatures if s.kind == "signature"]
+    assert len(signatures) == 2 and all(s.intact and s.valid for s in signatures)
+    ours = signatures[-1]
+    assert ours.trusted and ours.organisation == org.name
+    assert SealUsage.objects.count() == 1
+
+
+def test_a_failure_while_signing_is_a_form_error_that_keeps_the_input(
+    org: Organization,
+    seal: Seal,
+    keeper: User,
+    grant: SealGrant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from qianshu.orgs import grants
+
+    def explode(*args: object, **kwargs: object) -> bytes:
+        raise KeyError("/ByteRange")  # what a parser deep in pyHanko may raise
+
+    monkeypatch.setattr(grants.documents, "sign_turn", explode)
+    response = post_use(
+        client_for(keeper), org, seal, make_test_pdf(pages=2), page="2", position="top_left"
+    )
+    assert response.status_code == 400
+    assert "盖章失败，请检查文件后重试" in text(response)
+    assert 'name="page" value="2"' in text(response)
+    assert re.search(r'<option value="top_left" selected', text(response))
+    assert not SealUsage.objects.exists()
+    assert not OrgEvent.objects.filter(action="seal_used").exists()

@@ -35,6 +35,7 @@ from qianshu.pki.models import IssuedCertificate
 from qianshu.pki.platform import load_platform
 from qianshu.signing.seals import SquareSealSpec, render_seal, square_seal_text
 from qianshu.signing.signers import to_asn1
+from tests.orgs.conftest import client_for
 
 FONT = "/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc"
 LEGAL_REP = "张三"
@@ -132,9 +133,8 @@ def org(pki: None, admin: User, verified_org: Callable[..., Organization]) -> Or
 
 
 @pytest.fixture
-def admin_client(client: Client, admin: User) -> Client:
-    client.force_login(admin)
-    return client
+def admin_client(admin: User) -> Client:
+    return client_for(admin)
 
 
 def url(name: str, org: Organization, seal: Seal | None = None) -> str:

@@ -13,15 +13,10 @@ from django.urls import reverse
 from qianshu.accounts.models import User
 from qianshu.orgs.context import SESSION_KEY, acting_org
 from qianshu.orgs.models import Membership, Organization
+from tests.orgs.conftest import client_for
 from tests.support.accounts import make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def offered(html: str) -> list[str]:

@@ -19,7 +19,7 @@ from qianshu.orgs.models import Membership, Organization, OrgEvent, OrgVerificat
 from qianshu.orgs.providers import sandbox as bank_sandbox
 from qianshu.orgs.verification_deposits import account_number, amount_hmac
 from qianshu.signing.pki import validate_credit_code
-from tests.orgs.conftest import licence_pdf, licence_png, valid_credit_code
+from tests.orgs.conftest import client_for, licence_pdf, licence_png, valid_credit_code
 from tests.support.accounts import latest_sms, make_user
 
 pytestmark = pytest.mark.django_db
@@ -36,12 +36,6 @@ PUBLIC_CODES = [
     "91310000132200821H",  # 上海汽车集团股份有限公司
 ]
 COMPANY = "北京星河测试科技有限公司"
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def org_data(**extra: Any) -> dict[str, Any]:
@@ -268,6 +262,7 @@ def test_micro_deposit_right_amount_verifies(admin: User, draft_org: Organizatio
     assert latest_sms(admin.phone, "org_verified").body.count(COMPANY) == 1
     assert events(draft_org) == [
         "org_created",
+        "registry_checked",
         "deposit_paid",
         "deposit_amount_wrong",
         "deposit_confirmed",

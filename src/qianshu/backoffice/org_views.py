@@ -1,5 +1,7 @@
 """运营后台: 组织认证审核 — organisations waiting for an operator (a payment to the platform to
-confirm, or a manual review), with the licence inline; approve, or reject with a reason."""
+confirm, a manual review, or a method's proof that cannot verify the organisation by itself),
+with the licence inline, the business-registry answer, the method's proof and the verified
+organisations of the same name; approve, or reject with a reason."""
 
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from qianshu.backoffice.decorators import staff_required
 from qianshu.backoffice.forms import RejectForm
 from qianshu.orgs.licences import PDF
 from qianshu.orgs.models import Membership, Organization, OrgEvent
-from qianshu.orgs.verification import OrgError, pending_verification
+from qianshu.orgs.people import IDENTITY
+from qianshu.orgs.registry_checks import review_reasons, same_name_orgs
+from qianshu.orgs.verification import OrgError, open_verification
 from qianshu.orgs.verification_deposits import platform_account
 from qianshu.orgs.verification_review import (
     access_org_for_review,
@@ -51,7 +55,7 @@ def org_queue_view(request: HttpRequest) -> HttpResponse:
     """Organisations waiting for an operator (oldest first), and the latest decisions."""
     pending = list(orgs_awaiting_review().select_related("created_by"))
     for org in pending:
-        org.pending = pending_verification(org)  # type: ignore[attr-defined]
+        org.pending = open_verification(org)  # type: ignore[attr-defined]
     recent = (
         OrgEvent.objects.filter(action__in=["operator_approved", "operator_rejected"])
         .select_related("org", "actor")
@@ -69,16 +73,22 @@ def org_queue_view(request: HttpRequest) -> HttpResponse:
 def org_review_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """One organisation: the licence inline, the declared data, the payment to confirm."""
     org = access_org_for_review(_staff(request), org_uuid)
-    admins = Membership.objects.filter(org=org, role=Membership.Role.ADMIN).select_related("user")
+    admins = Membership.objects.filter(org=org, role=Membership.Role.ADMIN).select_related(
+        "user", f"user__{IDENTITY}"
+    )
+    current = open_verification(org) or org.verifications.first()
     return render(
         request,
         "backoffice/org_review.html",
         {
             "org": org,
-            "pending": pending_verification(org),
+            "pending": open_verification(org),
+            "current": current,
+            "reasons": review_reasons(org, current) if current else [],
+            "same_name": same_name_orgs(org),
             "admins": admins,
             "account": platform_account(),
-            "events": org.events.select_related("actor")[:30],
+            "events": org.events.select_related("actor", f"actor__{IDENTITY}")[:30],
             "licence_is_pdf": bool(org.licence and org.licence.content_type == PDF),
             "form": RejectForm(),
             "presets": ORG_PRESET_REASONS,

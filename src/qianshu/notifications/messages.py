@@ -174,6 +174,18 @@ KINDS: dict[str, MessageKind] = {
             "请登录后修改资料并重新提交。"
         ),
     ),
+    "org_same_name": MessageKind(
+        sms=_(
+            "平台上有另一组织以“%(org)s”的名称申请组织机构认证，已转平台人工审核。"
+            "如非贵单位所为，请留意并联系平台。"
+        ),
+        subject=_("同名组织申请认证提醒"),
+        body=_(
+            "您好：\n\n平台上有另一组织以“%(org)s”的名称申请组织机构认证。"
+            "该申请不会自动通过，已转平台工作人员人工审核。\n\n"
+            "如非贵单位所为，请留意并联系平台。"
+        ),
+    ),
     "seal_grant_approval": MessageKind(
         sms=_(
             "%(name)s，“%(org)s”申请将您的“%(seal)s”授权给 %(grantee)s 使用，"

@@ -30,6 +30,13 @@ def membership_of(actor: User, org: Organization) -> Membership | None:
     return Membership.objects.filter(org=org, user=actor).first()
 
 
+def org_admins(org: Organization) -> list[User]:
+    """The organisation's administrators (for notifications, not a permission check)."""
+    return [
+        m.user for m in Membership.objects.filter(org=org, role=Role.ADMIN).select_related("user")
+    ]
+
+
 def access_org_by_uuid(
     actor: User, org_uuid: object, *, roles: Iterable[str] = ANY_ROLE
 ) -> tuple[Organization, Membership]:

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from qianshu.orgs.providers import PROVIDERS, sandbox_allowed
+from qianshu.orgs.providers import PROVIDERS, registry, sandbox_allowed
 
 
 @register()
@@ -32,6 +32,32 @@ def check_bank_provider(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 hint="Set QIANSHU_BANK_PROVIDER=http with the gateway URL and secret, or "
                 "QIANSHU_BANK_SANDBOX_ALLOWED=1 on a test system.",
                 id="qianshu.orgs.E001",
+            )
+        ]
+    return []
+
+
+@register()
+def check_registry_provider(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    name = settings.QIANSHU_REGISTRY_PROVIDER
+    if name not in registry.PROVIDERS:
+        return [
+            Error(
+                f"QIANSHU_REGISTRY_PROVIDER={name!r} is not a known business-registry provider.",
+                hint="Use none (every organisation goes to an operator), sandbox (development) "
+                "or http (the registry gateway).",
+                id="qianshu.orgs.E004",
+            )
+        ]
+    if name == "sandbox" and not registry.sandbox_allowed():
+        return [
+            Error(
+                "The sandbox business registry confirms almost any organisation; it is refused "
+                "when QIANSHU_DEBUG is off.",
+                hint="Set QIANSHU_REGISTRY_PROVIDER=http with the gateway URL and secret, none "
+                "(operators review every organisation), or QIANSHU_REGISTRY_SANDBOX_ALLOWED=1 "
+                "on a test system.",
+                id="qianshu.orgs.E005",
             )
         ]
     return []
@@ -69,3 +95,22 @@ def check_bank_gateway(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
             )
         )
     return messages
+
+
+@register(deploy=True)
+def check_registry_gateway(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if settings.QIANSHU_REGISTRY_PROVIDER != "http":
+        return []
+    missing = [
+        name
+        for name in ("QIANSHU_REGISTRY_GATEWAY_URL", "QIANSHU_REGISTRY_GATEWAY_SECRET")
+        if not getattr(settings, name)
+    ]
+    if not missing:
+        return []
+    return [
+        Error(
+            f"The http business-registry provider needs {' and '.join(missing)}.",
+            id="qianshu.orgs.E006",
+        )
+    ]

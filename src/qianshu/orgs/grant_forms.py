@@ -16,17 +16,41 @@ from qianshu.accounts.forms import PhoneField
 from qianshu.accounts.models import User
 from qianshu.orgs.grants import DEFAULT_POSITION, MAX_GRANT_DAYS, POSITIONS
 from qianshu.orgs.models import Organization, Seal, SealUsage
+from qianshu.orgs.people import IDENTITY, person_label, real_name
+from qianshu.pki.platform import load_platform
+from qianshu.signing.appending import accept_for_stamping_isolated
 from qianshu.signing.errors import (
+    BrokenSignatureError,
+    CertifiedPdfError,
     EncryptedPdfError,
     NotAPdfError,
     PdfError,
     PdfTooLargeError,
+    SignedActiveContentError,
 )
-from qianshu.signing.ingest import MIB, IngestedPdf, IngestLimits, ingest_pdf
+from qianshu.signing.ingest import MIB, IngestedPdf, IngestLimits
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 # Documents sealed through the seal-use page; module-level so tests can lower it.
 SEAL_USE_LIMITS = IngestLimits(max_bytes=20 * MIB, max_pages=300)
+
+# What a signed upload may not carry (IngestedPdf report names), in the user's words.
+ACTIVE_CONTENT_WORDS = {
+    "javascript": _("JavaScript 脚本"),
+    "open_action": _("打开文件时自动执行的动作"),
+    "additional_actions": _("自动执行的动作"),
+    "actions": _("链接以外的动作"),
+    "embedded_files": _("嵌入的附件"),
+    "media": _("多媒体内容"),
+    "xfa": _("XFA 表单"),
+    "form_fields": _("表单域"),
+    "annotations": _("批注"),
+}
+
+
+def _active_content_words(found: tuple[str, ...]) -> str:
+    names = dict.fromkeys(item.split(":", 1)[0] for item in found)
+    return gettext("、").join(str(ACTIVE_CONTENT_WORDS.get(name, name)) for name in names)
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -53,11 +77,13 @@ class OptionalPhoneField(PhoneField):
 
 
 class MemberChoiceField(forms.ModelChoiceField):
+    """A member, named by the verified name and masked phone (未实名 + phone otherwise)."""
+
     def label_from_instance(self, obj: Any) -> str:
-        return gettext("%(name)s（%(phone)s）") % {
-            "name": obj.get_full_name(),
-            "phone": obj.masked_phone,
-        }
+        name = real_name(obj)
+        if not name:
+            return person_label(obj)
+        return gettext("%(name)s（%(phone)s）") % {"name": name, "phone": obj.masked_phone}
 
 
 class GrantForm(forms.Form):
@@ -103,8 +129,10 @@ class GrantForm(forms.Form):
         seal_field.queryset = Seal.objects.filter(org=org, status=Seal.Status.ACTIVE)
         grantee_field = self.fields["grantee"]
         assert isinstance(grantee_field, forms.ModelChoiceField)
-        grantee_field.queryset = User.objects.filter(memberships__org=org).order_by(
-            "display_name", "phone"
+        grantee_field.queryset = (
+            User.objects.filter(memberships__org=org)
+            .select_related(IDENTITY)
+            .order_by(f"{IDENTITY}__name", "phone")
         )
         if not self.is_bound:
             now = timezone.localtime().replace(second=0, microsecond=0)
@@ -186,6 +214,8 @@ class SealUseForm(forms.Form):
         return pin
 
     def clean_document(self) -> UploadedFile:
+        """Check the upload in a limited child process before the PIN is asked for: a signed
+        PDF is accepted only if it can be sealed as it is (``qianshu.signing.appending``)."""
         upload = self.cleaned_data["document"]
         limits = SEAL_USE_LIMITS
         if upload.size is not None and upload.size > limits.max_bytes:
@@ -194,7 +224,7 @@ class SealUseForm(forms.Form):
             )
         data = upload.read()
         try:
-            self.ingested = ingest_pdf(data, limits)
+            self.ingested = accept_for_stamping_isolated(data, limits, load_platform().trust())
         except NotAPdfError:
             raise ValidationError(_("只能上传 PDF 文件，该文件不是 PDF。")) from None
         except EncryptedPdfError:
@@ -203,6 +233,20 @@ class SealUseForm(forms.Form):
             raise ValidationError(
                 _("文件过大（最多 %(size)s MB、%(pages)s 页），请拆分或压缩后再上传。")
                 % {"size": limits.max_bytes // MIB, "pages": limits.max_pages}
+            ) from None
+        except SignedActiveContentError as exc:
+            raise ValidationError(
+                _(
+                    "该文件已含有数字签名，同时包含%(what)s。这些内容无法在不破坏已有签名的情况下"
+                    "移除，不能在其上盖章。请上传未签名的原始文件，或不含这些内容的文件。"
+                )
+                % {"what": _active_content_words(exc.found)}
+            ) from None
+        except CertifiedPdfError:
+            raise ValidationError(_("该文件已被认证签名锁定，不能再追加印章。")) from None
+        except BrokenSignatureError:
+            raise ValidationError(
+                _("该文件中已有的签名无法验证，或文件在签名后被改动过，不能在其上盖章。")
             ) from None
         except PdfError:
             raise ValidationError(_("该 PDF 文件已损坏，无法读取。")) from None
@@ -256,5 +300,6 @@ class UsageFilterForm(forms.Form):
                 )
             )
             .distinct()
-            .order_by("display_name", "phone")
+            .select_related(IDENTITY)
+            .order_by(f"{IDENTITY}__name", "phone")
         )

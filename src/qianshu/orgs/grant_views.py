@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -40,14 +41,17 @@ from qianshu.orgs.grants import (
     do_use_seal,
     grant_for_token,
     legal_rep_refusal,
-    person_name,
     sealed_filename,
 )
 from qianshu.orgs.models import Membership, Organization, Seal, SealGrant, SealUsage
+from qianshu.orgs.people import IDENTITY, person_label, real_name
+from qianshu.orgs.reauth import kept_input, needs_reauth, reauth_redirect
 from qianshu.storage.models import Blob
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 USAGE_PAGE_SIZE = 20
+# The grant form's fields, kept across a re-authentication.
+GRANT_FIELDS = ("seal", "grantee", "valid_from", "valid_until", "legal_rep_phone", "note")
 
 
 def _user(request: HttpRequest) -> User:
@@ -89,10 +93,14 @@ def _grant_state(grant: SealGrant, now: datetime, members: set[int]) -> tuple[st
 
 @login_required
 def grants_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
-    """Grant a seal to a member; current, pending and ended grants."""
+    """Grant a seal to a member (after a fresh re-authentication); current, pending and ended
+    grants."""
     user = _user(request)
     org, membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
-    form = GrantForm(org, _posted(request))
+    here = reverse("orgs:grants", args=[org.uuid])
+    if request.method == "POST" and needs_reauth(request):
+        return reauth_redirect(request, here, keep=GRANT_FIELDS)
+    form = GrantForm(org, _posted(request), initial=kept_input(request, here))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -118,13 +126,15 @@ def grants_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
                 messages.success(
                     request,
                     _("已将“%(seal)s”授权给 %(name)s。")
-                    % {"seal": grant.seal.name, "name": grant.grantee.get_full_name()},
+                    % {"seal": grant.seal.name, "name": person_label(grant.grantee)},
                 )
             return redirect("orgs:grants", org.uuid)
     now = timezone.now()
     members = set(Membership.objects.filter(org=org).values_list("user_id", flat=True))
     rows: dict[str, list[dict[str, object]]] = {"current": [], "pending": [], "ended": []}
-    grants = SealGrant.objects.filter(seal__org=org).select_related("seal", "grantee", "granted_by")
+    grants = SealGrant.objects.filter(seal__org=org).select_related(
+        "seal", "grantee", f"grantee__{IDENTITY}", "granted_by"
+    )
     for grant in grants[:500]:
         group, state, badge = _grant_state(grant, now, members)
         rows[group].append({"grant": grant, "state": state, "badge": badge})
@@ -148,7 +158,7 @@ def grants_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
 def revoke_grant_view(
     request: HttpRequest, org_uuid: uuid.UUID, grant_uuid: uuid.UUID
 ) -> HttpResponse:
-    """撤销: effective at once."""
+    """撤销: effective at once (after a fresh re-authentication)."""
     user = _user(request)
     org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     grant = (
@@ -158,6 +168,8 @@ def revoke_grant_view(
     )
     if grant is None:
         raise Http404
+    if needs_reauth(request):
+        return reauth_redirect(request, reverse("orgs:grants", args=[org.uuid]))
     try:
         do_revoke_grant(grant, actor=user, request=request)
     except GrantError as exc:
@@ -166,7 +178,7 @@ def revoke_grant_view(
         messages.success(
             request,
             _("已撤销 %(name)s 对“%(seal)s”的授权。")
-            % {"name": grant.grantee.get_full_name(), "seal": grant.seal.name},
+            % {"name": person_label(grant.grantee), "seal": grant.seal.name},
         )
     return redirect("orgs:grants", org.uuid)
 
@@ -200,7 +212,7 @@ def grant_decision_view(request: HttpRequest, token: str) -> HttpResponse:
         "grant": grant,
         "org": grant.seal.org,
         "refusal": legal_rep_refusal(grant, user),
-        "grantee_name": person_name(grant.grantee),
+        "grantee_name": person_label(grant.grantee),
         "needs_identity": verified_identity(user) is None,
     }
     return render(request, "orgs/grants/decision.html", context)
@@ -347,7 +359,7 @@ def _usage_csv(usages: list[SealUsage], org: Organization) -> HttpResponse:
                 for value in (
                     timezone.localtime(usage.created_at, SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
                     usage.seal.name,
-                    usage.user.get_full_name(),
+                    real_name(usage.user) or _("未实名"),
                     usage.user.masked_phone,
                     usage.document_name,
                     usage.document_sha256,
@@ -369,7 +381,9 @@ def usage_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     user = _user(request)
     org, membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     filters = UsageFilterForm(org, request.GET or None)
-    usages = SealUsage.objects.filter(seal__org=org).select_related("seal", "user")
+    usages = SealUsage.objects.filter(seal__org=org).select_related(
+        "seal", "user", f"user__{IDENTITY}"
+    )
     if filters.is_valid():
         if filters.cleaned_data.get("seal"):
             usages = usages.filter(seal=filters.cleaned_data["seal"])

@@ -42,6 +42,7 @@ from qianshu.identity.actions import do_unlock_signing_key
 from qianshu.notifications.actions import do_queue_sms
 from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.models import Membership, Organization, Seal, SealGrant, SealUsage
+from qianshu.orgs.people import person_label
 from qianshu.orgs.seals import SealError, seal_signing_key
 from qianshu.pki.platform import load_platform
 from qianshu.signing import documents
@@ -86,13 +87,6 @@ def token_hash(token: str) -> str:
 
 def _local(moment: dt.datetime) -> str:
     return date_format(timezone.localtime(moment), "Y-m-d H:i")
-
-
-def person_name(user: User) -> str:
-    """The verified real name when there is one (the legal representative must know who gets
-    their seal), else the account's display name."""
-    identity = verified_identity(user)
-    return identity.name if identity is not None else user.get_full_name()
 
 
 def _is_member(org: Organization, user: User) -> bool:
@@ -187,7 +181,7 @@ def do_grant_seal(
                     "name": org.legal_rep_name,
                     "org": org.name,
                     "seal": locked.name,
-                    "grantee": person_name(grantee),
+                    "grantee": person_label(grantee),
                     "link": link,
                 },
                 sensitive=True,
@@ -400,6 +394,9 @@ def _seal_pdf(seal: Seal, pdf: IngestedPdf, page: int | None, position: str) -> 
         raise SealUseError(str(exc)) from exc
     except SigningError as exc:
         log.warning("sealing with seal %s failed: %s", seal.uuid, exc)
+        raise SealUseError(_("盖章失败，请检查文件后重试。")) from exc
+    except Exception as exc:  # a parser on a hostile file: a message, never a 500
+        log.exception("sealing with seal %s failed unexpectedly", seal.uuid)
         raise SealUseError(_("盖章失败，请检查文件后重试。")) from exc
 
 

@@ -18,7 +18,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from qianshu.accounts.models import User
-from qianshu.identity.models import PersonIdentity
 from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid
 from qianshu.orgs.context import acting_org, set_acting_org
 from qianshu.orgs.member_forms import InviteForm, RoleForm, SwitchForm
@@ -37,9 +36,10 @@ from qianshu.orgs.members import (
     invitation_by_token,
     invitation_state,
     pending_invitations,
-    person_name,
 )
 from qianshu.orgs.models import Invitation, Membership, Organization, Seal
+from qianshu.orgs.people import IDENTITY, person_label, real_name
+from qianshu.orgs.reauth import kept_input, needs_reauth, reauth_redirect
 
 Role = Membership.Role
 ROLE_ORDER = {Role.ADMIN: 0, Role.SEAL_KEEPER: 1, Role.MEMBER: 2}
@@ -53,6 +53,10 @@ def _user(request: HttpRequest) -> User:
 
 def _context(org: Organization, membership: Membership, section: str) -> dict[str, Any]:
     return {"org": org, "membership": membership, "section": section, "nav": "orgs"}
+
+
+def _members_path(org: Organization) -> str:
+    return reverse("orgs:members", args=[org.uuid])
 
 
 def _first_error(form: Any) -> str:
@@ -83,22 +87,21 @@ def detail_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
 
 
 def _member_rows(org: Organization) -> list[dict[str, Any]]:
-    memberships = list(Membership.objects.select_related("user").filter(org=org))
-    names = dict(
-        PersonIdentity.objects.filter(user_id__in=[m.user_id for m in memberships]).values_list(
-            "user_id", "name"
-        )
+    """Members by role, named by their verified name (未实名 + masked phone otherwise)."""
+    memberships = list(
+        Membership.objects.select_related("user", f"user__{IDENTITY}").filter(org=org)
     )
     memberships.sort(key=lambda m: (ROLE_ORDER.get(Role(m.role), 9), m.created_at, m.pk))
     rows = []
     for m in memberships:
-        name = names.get(m.user_id) or m.user.get_full_name()
+        name = real_name(m.user)
         rows.append(
             {
                 "membership": m,
-                "name": name,
-                "show_phone": name != m.user.masked_phone,
-                "verified": m.user_id in names,
+                # The row's badge says 未实名; the masked phone stands for the name then.
+                "name": name or m.user.masked_phone,
+                "show_phone": bool(name),
+                "verified": bool(name),
                 "role_form": RoleForm(initial={"role": m.role}, prefix=f"m{m.pk}"),
             }
         )
@@ -120,10 +123,14 @@ def _render_members(
         rows=rows,
         is_admin=is_admin,
         admin_count=sum(1 for row in rows if row["membership"].role == Role.ADMIN),
-        invite_form=(invite_form or InviteForm()) if is_admin else None,
+        invite_form=(
+            (invite_form or InviteForm(initial=kept_input(request, request.path)))
+            if is_admin
+            else None
+        ),
         invitations=(
             [
-                {"invitation": inv, "inviter": person_name(inv.invited_by)}
+                {"invitation": inv, "inviter": person_label(inv.invited_by)}
                 for inv in pending_invitations(org)
             ]
             if is_admin
@@ -146,6 +153,8 @@ def members_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
 def invite_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     user = _user(request)
     org, membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
+    if request.POST.get("role") == Role.ADMIN and needs_reauth(request):
+        return reauth_redirect(request, _members_path(org), keep=("phone", "role"))
     form = InviteForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -192,6 +201,8 @@ def member_role_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int) 
     if not form.is_valid():
         messages.error(request, _first_error(form))
         return redirect("orgs:members", org.uuid)
+    if Role.ADMIN in (form.cleaned_data["role"], target.role) and needs_reauth(request):
+        return reauth_redirect(request, _members_path(org))
     try:
         changed = do_change_member_role(
             target, form.cleaned_data["role"], actor=user, request=request
@@ -202,7 +213,7 @@ def member_role_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int) 
         messages.success(
             request,
             _("%(name)s 的角色已设为%(role)s。")
-            % {"name": person_name(changed.user), "role": changed.get_role_display()},
+            % {"name": person_label(changed.user), "role": changed.get_role_display()},
         )
     return redirect("orgs:members", org.uuid)
 
@@ -213,7 +224,9 @@ def member_remove_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int
     user = _user(request)
     org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     target = access_member_by_id(org, member_id)
-    name = person_name(target.user)
+    if needs_reauth(request):
+        return reauth_redirect(request, _members_path(org))
+    name = person_label(target.user)
     try:
         revoked = do_remove_member(target, actor=user, request=request)
     except MemberError as exc:
@@ -237,6 +250,8 @@ def member_transfer_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: i
     user = _user(request)
     org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     target = access_member_by_id(org, member_id)
+    if needs_reauth(request):
+        return reauth_redirect(request, _members_path(org))
     try:
         do_transfer_admin(target, actor=user, request=request)
     except MemberError as exc:
@@ -244,7 +259,8 @@ def member_transfer_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: i
     else:
         messages.success(
             request,
-            _("已将管理员转让给 %(name)s，您现在是普通成员。") % {"name": person_name(target.user)},
+            _("已将管理员转让给 %(name)s，您现在是普通成员。")
+            % {"name": person_label(target.user)},
         )
     return redirect("orgs:members", org.uuid)
 
@@ -277,7 +293,7 @@ def _render_invitation(
         "invitation": invitation,
         "org": invitation.org,
         "state": state,
-        "inviter": person_name(invitation.invited_by),
+        "inviter": person_label(invitation.invited_by),
         "wrong_phone": state == Invitation.Status.PENDING and user.phone != invitation.phone,
         "membership": membership,
         "error": error,

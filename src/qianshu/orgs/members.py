@@ -36,6 +36,7 @@ from qianshu.identity.access import verified_identity
 from qianshu.notifications.actions import do_queue_sms
 from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.models import Invitation, Membership, Organization, SealGrant
+from qianshu.orgs.people import person_label
 
 Role = Membership.Role
 
@@ -60,12 +61,6 @@ class MemberError(Exception):
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def person_name(user: User) -> str:
-    """The verified real name, or the display name (or masked phone) of an unverified user."""
-    identity = verified_identity(user)
-    return identity.name if identity is not None else user.get_full_name()
 
 
 def invitation_by_token(token: str) -> Invitation | None:
@@ -135,7 +130,7 @@ def _require_verified_for_admin(user: User, role: str) -> None:
     if role == Role.ADMIN and verified_identity(user) is None:
         raise MemberError(
             _("管理员须为已实名认证的个人，%(name)s 尚未完成个人实名认证。")
-            % {"name": user.get_full_name()},
+            % {"name": person_label(user)},
             needs_identity=True,
         )
 
@@ -216,7 +211,7 @@ def do_invite_member(
             phone,
             "org_invitation",
             {
-                "inviter": person_name(actor),
+                "inviter": person_label(actor),
                 "role": Role(role).label,
                 "org": locked.name,
                 "link": link,

@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from qianshu.orgs.names import fold_name
+
 
 class Organization(models.Model):
     """An organisation (企业, 政府, 事业单位 …). Only a verified one gets seals."""
@@ -39,6 +41,8 @@ class Organization(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(_("组织类型"), max_length=32, choices=Kind.choices)
     name = models.CharField(_("组织机构名称"), max_length=100)
+    # fold_name(name), kept by save(): organisations with the same name are found by it.
+    name_key = models.CharField(max_length=100, blank=True, db_index=True, editable=False)
     # 18-character unified social credit code; overseas organisations use registration_number.
     credit_code = models.CharField(_("统一社会信用代码"), max_length=18, blank=True)
     registration_number = models.CharField(_("注册号码"), max_length=64, blank=True)
@@ -74,6 +78,13 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.name_key = fold_name(self.name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("orgs:detail", args=[self.uuid])
 
@@ -92,15 +103,36 @@ class Organization(models.Model):
 
 
 class OrgVerification(models.Model):
-    """One attempt to verify an organisation: a legal-representative authorisation or a
-    corporate bank transfer in either direction."""
+    """One attempt to verify an organisation: a legal-representative authorisation, a
+    corporate bank transfer in either direction or a manual review.
+
+    Every attempt also carries the business-registry check of the organisation's name, credit
+    code and legal representative (``registry_*``, see ``qianshu.orgs.registry_checks``) and,
+    once the method's own proof is in, what that proof was (``evidence*``). An attempt whose
+    proof is in but that cannot verify the organisation by itself (no registry pass, a verified
+    organisation of the same name, an overseas organisation) waits in ``review`` for an
+    operator.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", _("进行中")
+        REVIEW = "review", _("待人工审核")
         SUCCEEDED = "succeeded", _("已通过")
         FAILED = "failed", _("未通过")
         EXPIRED = "expired", _("已失效")
         CANCELLED = "cancelled", _("已取消")
+
+    class Registry(models.TextChoices):
+        PASSED = "passed", _("工商登记信息一致")
+        FAILED = "failed", _("工商登记信息不一致")
+        ERROR = "error", _("工商登记信息暂时无法核验")
+        UNAVAILABLE = "unavailable", _("未接入工商登记核验")
+        OVERSEAS = "overseas", _("境外组织，需人工审核")
+
+    class Evidence(models.TextChoices):
+        LEGAL_REP_APPROVED = "legal_rep_approved", _("法定代表人已确认授权")
+        DEPOSIT_CONFIRMED = "deposit_confirmed", _("打款金额已确认")
+        PLATFORM_DEPOSIT_RECEIVED = "platform_deposit_received", _("平台已收到对公打款")
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="verifications")
@@ -129,6 +161,22 @@ class OrgVerification(models.Model):
     reference_code = models.CharField(max_length=32, blank=True)
     tries = models.PositiveSmallIntegerField(default=0)
     provider_ref = models.CharField(max_length=100, blank=True)
+    # The business-registry check (企业三要素) of the data in ``registry_checked``.
+    registry_result = models.CharField(max_length=16, choices=Registry.choices, blank=True)
+    registry_reason = models.CharField(max_length=300, blank=True)
+    registry_provider = models.CharField(max_length=16, blank=True)
+    registry_checked = models.JSONField(default=dict, blank=True)
+    registry_checked_at = models.DateTimeField(null=True, blank=True)
+    # The method's own proof, once it is in (kept when the attempt waits for an operator).
+    evidence = models.CharField(max_length=32, choices=Evidence.choices, blank=True)
+    evidence_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    evidence_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

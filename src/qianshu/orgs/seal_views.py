@@ -25,6 +25,7 @@ from qianshu.accounts.models import User
 from qianshu.orgs import seal_specs
 from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid, access_seal_by_uuid
 from qianshu.orgs.models import Membership, Organization, Seal
+from qianshu.orgs.reauth import kept_input, needs_reauth, reauth_redirect
 from qianshu.orgs.seal_forms import (
     DestroySealForm,
     SealPhotoForm,
@@ -102,6 +103,8 @@ def seal_disable_view(
     request: HttpRequest, org_uuid: uuid.UUID, seal_uuid: uuid.UUID
 ) -> HttpResponse:
     org, _membership, seal = _admin_seal(request, org_uuid, seal_uuid)
+    if needs_reauth(request):
+        return reauth_redirect(request, reverse("orgs:seals", args=[org.uuid]))
     try:
         do_disable_seal(seal, actor=_user(request), request=request)
     except SealError as exc:
@@ -119,6 +122,8 @@ def seal_enable_view(
     org, membership, seal = _admin_seal(request, org_uuid, seal_uuid)
     if not org.is_verified:
         return _not_verified(request, org, membership)
+    if needs_reauth(request):
+        return reauth_redirect(request, reverse("orgs:seals", args=[org.uuid]))
     try:
         do_enable_seal(seal, actor=_user(request), request=request)
     except SealError as exc:
@@ -133,12 +138,19 @@ def seal_enable_view(
 def seal_destroy_view(
     request: HttpRequest, org_uuid: uuid.UUID, seal_uuid: uuid.UUID
 ) -> HttpResponse:
-    """销毁: irreversible, confirmed by typing the seal's name."""
+    """销毁: irreversible, confirmed by typing the seal's name, after a fresh
+    re-authentication (asked for as the page opens)."""
     org, membership, seal = _admin_seal(request, org_uuid, seal_uuid)
     if seal.status == Seal.Status.DESTROYED:
         messages.error(request, _("印章已经销毁。"))
         return redirect("orgs:seals", org.uuid)
-    form = DestroySealForm(seal, request.POST if request.method == "POST" else None)
+    if needs_reauth(request):
+        return reauth_redirect(request, request.path, keep=("confirm_name",))
+    form = DestroySealForm(
+        seal,
+        request.POST if request.method == "POST" else None,
+        initial=kept_input(request, request.path),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             do_destroy_seal(seal, actor=_user(request), request=request)

@@ -1,48 +1,53 @@
 """组织机构认证: creating an organisation and verifying it.
 
 Methods (the manual's words): （推荐）法定代表人认证 — an SMS link the legal representative opens,
-logged in as a verified person of that name —, and 对公打款认证 in both directions: 平台给我打款
-(the platform pays a random 0.01–0.99 元 that the administrator types back, 3 tries per transfer)
-and 我给平台打款 (the organisation pays a shown amount with a memo code; the bank provider or an
-operator confirms receipt). An administrator can also send the organisation to manual review.
+logged in as a verified person of that name (``verification_legal_rep``) —, and 对公打款认证 in
+both directions (``verification_deposits``): 平台给我打款 (the platform pays a random 0.01–0.99 元
+that the administrator types back, 3 tries per transfer) and 我给平台打款 (the organisation pays a
+shown amount with a memo code; the bank provider or an operator confirms receipt). An
+administrator can also send the organisation to manual review (``verification_review``).
 
-This module: the refusals, the shared steps (start a verification, mark the organisation
-verified), creating and editing an organisation, and 法定代表人认证 (only the SHA-256 of a link
-token is stored). The transfers are in ``verification_deposits``, the operators' side in
-``verification_review``; every state change writes its organisation-log event in its transaction.
+A method's proof alone never verifies an organisation (``registry_checks``): the business
+registry is asked when an attempt starts — a mismatch ends it at once —, and when the proof is
+in, :func:`finish_verification` verifies the organisation only if the registry confirmed its
+data and no verified organisation has its name; otherwise the attempt waits, with its proof,
+for an operator. :func:`mark_verified` refuses anything else unless an operator decides.
+
+This module: the refusals, the shared steps (start an attempt, finish it, mark the organisation
+verified, send it to an operator, re-ask the registry), creating and editing an organisation.
+Every state change writes its organisation-log event in its transaction.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import secrets
-
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import Http404, HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from qianshu.accounts.models import User
-from qianshu.accounts.phones import mask_phone
 from qianshu.identity.access import verified_identity
 from qianshu.notifications.actions import do_queue_sms
+from qianshu.orgs import registry_checks
+from qianshu.orgs.access import org_admins
 from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.licences import Licence
 from qianshu.orgs.models import Membership, Organization, OrgVerification
+from qianshu.orgs.names import same_name
+from qianshu.orgs.registry_checks import RegistryOutcome, review_reasons
 from qianshu.orgs.signals import org_verified
 from qianshu.storage.actions import do_store_blob
 
 Method = Organization.Method
 OrgStatus = Organization.Status
 Status = OrgVerification.Status
+Registry = OrgVerification.Registry
+Evidence = OrgVerification.Evidence
 
-LEGAL_REP_LINK_LIFE = dt.timedelta(days=7)
 MAX_REASON_LENGTH = 200
-_NAME_FOLD = str.maketrans({"（": "(", "）": ")", "•": "·", "・": "·", "．": "·"})
+# An attempt still open: its method is under way (pending) or an operator must decide (review).
+OPEN = (Status.PENDING, Status.REVIEW)
 
 
 # --- Refusals (``str(exc)`` is a message for the user) ---
@@ -111,16 +116,24 @@ class TransferVoid(OrgError):
     default_message = gettext_noop("金额错误次数过多，本次打款已失效，请重新申请打款。")
 
 
+class RegistryMismatch(OrgError):
+    """The business registry says the declared data are wrong (its reason for the user)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(_("工商登记信息核验未通过：%(reason)s") % {"reason": reason})
+
+
+class NeedsOperator(OrgError):
+    """Guard of :func:`mark_verified`: only an operator may verify this organisation now."""
+
+    default_message = gettext_noop("该组织需经平台人工审核后才能完成认证。")
+
+
+class NothingToRecheck(OrgError):
+    default_message = gettext_noop("当前没有需要重新核验工商登记信息的认证。")
+
+
 # --- Helpers ---
-
-
-def same_name(a: str, b: str) -> bool:
-    """Names compare equal ignoring spaces, full-width brackets and the kind of middle dot."""
-
-    def fold(value: str) -> str:
-        return "".join(value.split()).translate(_NAME_FOLD).casefold()
-
-    return bool(a.strip()) and fold(a) == fold(b)
 
 
 def is_legal_rep(actor: User, org: Organization) -> bool:
@@ -129,26 +142,18 @@ def is_legal_rep(actor: User, org: Organization) -> bool:
     return identity is not None and same_name(identity.name, org.legal_rep_name)
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def pending_verification(org: Organization) -> OrgVerification | None:
     """The organisation's verification in progress, if any (at most one is pending)."""
     return org.verifications.filter(status=Status.PENDING).order_by("-created_at").first()
 
 
+def open_verification(org: Organization) -> OrgVerification | None:
+    """The attempt in progress or waiting for an operator, if any (at most one is open)."""
+    return org.verifications.filter(status__in=OPEN).order_by("-created_at").first()
+
+
 def is_expired(verification: OrgVerification) -> bool:
     return verification.expires_at is not None and verification.expires_at <= timezone.now()
-
-
-def _admins(org: Organization) -> list[User]:
-    return [
-        m.user
-        for m in Membership.objects.filter(org=org, role=Membership.Role.ADMIN).select_related(
-            "user"
-        )
-    ]
 
 
 def lock_org(org: Organization) -> Organization:
@@ -171,7 +176,7 @@ def lock_pending(verification: OrgVerification, method: str) -> OrgVerification:
 
 def _cancel_pending(org: Organization, *, actor: User | None, request: HttpRequest | None) -> None:
     now = timezone.now()
-    for old in org.verifications.select_for_update().filter(status=Status.PENDING):
+    for old in org.verifications.select_for_update().filter(status__in=OPEN):
         old.status = Status.CANCELLED
         old.decided_at = now
         old.save(update_fields=["status", "decided_at"])
@@ -189,16 +194,17 @@ def start_verification(
     org: Organization,
     method: str,
     *,
+    registry: RegistryOutcome,
     actor: User,
     request: HttpRequest | None,
     **fields: object,
 ) -> OrgVerification:
-    """Replace any verification in progress by a new pending one (inside the transaction,
-    ``org`` locked)."""
+    """Replace any open attempt by a new pending one carrying the registry's answer (inside
+    the transaction, ``org`` locked)."""
     _cancel_pending(org, actor=actor, request=request)
-    verification = OrgVerification.objects.create(
-        org=org, method=method, created_by=actor, **fields
-    )
+    verification = OrgVerification(org=org, method=method, created_by=actor, **fields)
+    registry.apply(verification)
+    verification.save()
     org.status = OrgStatus.PENDING
     org.method = method
     org.needs_review = method in (Method.DEPOSIT_TO_PLATFORM, Method.OPERATOR)
@@ -207,14 +213,84 @@ def start_verification(
     return verification
 
 
+def failed_attempt(
+    org: Organization,
+    method: str,
+    reason: str,
+    *,
+    registry: RegistryOutcome,
+    actor: User,
+    **fields: object,
+) -> OrgVerification:
+    """Keep an attempt that failed as it started (for the history and the operator)."""
+    failed = OrgVerification(
+        org=org,
+        method=method,
+        status=Status.FAILED,
+        reason=reason[:300],
+        created_by=actor,
+        decided_at=timezone.now(),
+        **fields,
+    )
+    registry.apply(failed)
+    failed.save()
+    return failed
+
+
+def reject_org(org: Organization, reason: str) -> None:
+    """认证未通过 with ``reason``, shown to the administrators (``org`` locked)."""
+    org.status = OrgStatus.REJECTED
+    org.rejected_reason = reason[:300]
+    org.needs_review = False
+    org.save(update_fields=["status", "rejected_reason", "needs_review"])
+
+
+def registry_gate(
+    org: Organization, method: str, *, actor: User, request: HttpRequest | None
+) -> RegistryOutcome:
+    """Ask the registry before an attempt by ``method`` starts (outside a transaction).
+
+    A mismatch ends it here: the failed attempt is kept (the operator and the history show the
+    registry's reason), the organisation is 认证未通过 and ``RegistryMismatch`` is raised. Any
+    other answer lets the method start; without a pass its proof will wait for an operator.
+    """
+    if org.is_verified:
+        raise AlreadyVerified()
+    outcome = registry_checks.run_registry_check(org, actor=actor, request=request)
+    if outcome.result != Registry.FAILED:
+        return outcome
+    with transaction.atomic():
+        org = lock_org(org)
+        _cancel_pending(org, actor=actor, request=request)
+        failed = failed_attempt(org, method, outcome.reason, registry=outcome, actor=actor)
+        reject_org(org, outcome.reason)
+        record_org_event(
+            org,
+            "registry_refused",
+            actor=actor,
+            request=request,
+            method=method,
+            reason=outcome.reason,
+            verification=str(failed.uuid),
+        )
+    raise RegistryMismatch(outcome.reason)
+
+
 def mark_verified(
     org: Organization,
     verification: OrgVerification,
     *,
     actor: User | None,
     request: HttpRequest | None,
+    by_operator: bool = False,
 ) -> None:
-    """The verification succeeded: the organisation is verified, its admins told by SMS."""
+    """The organisation is verified, its admins told by SMS (inside the transaction, ``org``
+    locked). Refused with ``NeedsOperator`` unless an operator decides (``by_operator``) or
+    the registry confirmed the organisation's data and no verified organisation has its name
+    (:func:`~qianshu.orgs.registry_checks.review_reasons`)."""
+    registry_checks.lock_name(org)
+    if not by_operator and review_reasons(org, verification):
+        raise NeedsOperator()
     if (
         org.credit_code
         and Organization.objects.filter(credit_code=org.credit_code, status=OrgStatus.VERIFIED)
@@ -227,7 +303,7 @@ def mark_verified(
     verification.decided_at = now
     verification.decided_by = actor
     verification.save(update_fields=["status", "decided_at", "decided_by"])
-    org.verifications.filter(status=Status.PENDING).exclude(pk=verification.pk).update(
+    org.verifications.filter(status__in=OPEN).exclude(pk=verification.pk).update(
         status=Status.CANCELLED, decided_at=now
     )
     org.status = OrgStatus.VERIFIED
@@ -249,14 +325,117 @@ def mark_verified(
         request=request,
         method=verification.method,
         verification=str(verification.uuid),
+        by_operator=by_operator,
+        registry=verification.registry_result,
     )
     org_verified.send(sender=Organization, org=org)
-    for admin in _admins(org):
+    for admin in org_admins(org):
         do_queue_sms(admin.phone, "org_verified", {"org": org.name}, language=admin.language)
 
 
+def finish_verification(
+    org: Organization,
+    verification: OrgVerification,
+    *,
+    evidence: str,
+    actor: User,
+    request: HttpRequest | None,
+) -> bool:
+    """The method's proof (``evidence``) is in: verify the organisation (True) or, when it
+    needs an operator, keep the proof and send the attempt to review (False). Inside the
+    transaction, ``org`` and ``verification`` locked."""
+    verification.evidence = evidence
+    verification.evidence_by = actor if actor.is_authenticated else None
+    verification.evidence_at = timezone.now()
+    verification.save(update_fields=["evidence", "evidence_by", "evidence_at"])
+    registry_checks.lock_name(org)
+    reasons = review_reasons(org, verification)
+    if not reasons:
+        mark_verified(org, verification, actor=actor, request=request)
+        return True
+    send_to_review(org, verification, reasons, actor=actor, request=request)
+    return False
+
+
+def send_to_review(
+    org: Organization,
+    verification: OrgVerification,
+    reasons: list[str],
+    *,
+    actor: User,
+    request: HttpRequest | None,
+) -> None:
+    """The attempt waits for an operator (no expiry while it does); organisations of the same
+    name are told. Inside the transaction, ``org`` locked."""
+    verification.status = Status.REVIEW
+    verification.expires_at = None
+    verification.save(update_fields=["status", "expires_at"])
+    org.status = OrgStatus.PENDING
+    org.needs_review = True
+    org.save(update_fields=["status", "needs_review"])
+    record_org_event(
+        org,
+        "review_required",
+        actor=actor,
+        request=request,
+        method=verification.method,
+        reasons=reasons,
+        registry=verification.registry_result,
+        verification=str(verification.uuid),
+    )
+    if registry_checks.SAME_NAME in reasons:
+        registry_checks.tell_same_name_orgs(org)
+
+
+def do_recheck_registry(
+    org: Organization, *, actor: User, request: HttpRequest | None = None
+) -> OrgVerification:
+    """重新核验: ask the registry again for the open attempt that has no pass (it was down,
+    or the daily limit was reached). A pass on an attempt waiting for an operator with its
+    proof verifies the organisation if nothing else needs the operator; a mismatch ends the
+    attempt (``RegistryMismatch``)."""
+    current = open_verification(org)
+    if (
+        current is None
+        or org.is_overseas
+        or current.registry_result not in (Registry.ERROR, Registry.UNAVAILABLE)
+    ):
+        raise NothingToRecheck()
+    outcome = registry_checks.run_registry_check(org, actor=actor, request=request)
+    with transaction.atomic():
+        org = lock_org(org)
+        verification = OrgVerification.objects.select_for_update().get(pk=current.pk)
+        if verification.status not in OPEN:
+            raise VerificationNotActive()
+        fields = outcome.apply(verification)
+        if outcome.result == Registry.FAILED:
+            verification.status = Status.FAILED
+            verification.reason = outcome.reason[:300]
+            verification.decided_at = timezone.now()
+            fields += ["status", "reason", "decided_at"]
+            reject_org(org, outcome.reason)
+        verification.save(update_fields=fields)
+        record_org_event(
+            org,
+            "registry_rechecked",
+            actor=actor,
+            request=request,
+            result=outcome.result,
+            verification=str(verification.uuid),
+        )
+        if outcome.result == Registry.FAILED:
+            tell_admins_rejected(org, outcome.reason)
+        elif verification.status == Status.REVIEW:
+            registry_checks.lock_name(org)
+            if not review_reasons(org, verification):
+                mark_verified(org, verification, actor=actor, request=request)
+    if outcome.result == Registry.FAILED:
+        raise RegistryMismatch(outcome.reason)
+    return verification
+
+
 def tell_admins_rejected(org: Organization, reason: str) -> None:
-    for admin in _admins(org):
+    for admin in org_admins(org):
         do_queue_sms(
             admin.phone,
             "org_rejected",
@@ -361,145 +540,3 @@ def do_update_org(
         org.save()
         record_org_event(org, "org_updated", actor=actor, request=request, changed=changed)
     return org
-
-
-# --- 法定代表人认证 ---
-
-
-def legal_rep_link(token: str) -> str:
-    return settings.PUBLIC_URL + reverse("orgs:legal-rep-authorise", args=[token])
-
-
-def do_request_legal_rep_authorisation(
-    org: Organization, phone: str, *, actor: User, request: HttpRequest | None = None
-) -> OrgVerification:
-    """SMS the legal representative a 7-day link to approve or refuse the verification."""
-    since = timezone.now() - dt.timedelta(days=1)
-    sent = org.verifications.filter(method=Method.LEGAL_REP, created_at__gte=since).count()
-    if sent >= settings.QIANSHU_ORG_LEGAL_REP_SMS_PER_DAY:
-        raise TooManyMessages()
-    token = secrets.token_urlsafe(32)
-    recipient = User.objects.filter(phone=phone).first()
-    with transaction.atomic():
-        org = lock_org(org)
-        verification = start_verification(
-            org,
-            Method.LEGAL_REP,
-            actor=actor,
-            request=request,
-            legal_rep_phone=phone,
-            token_hash=token_hash(token),
-            expires_at=timezone.now() + LEGAL_REP_LINK_LIFE,
-        )
-        record_org_event(
-            org,
-            "legal_rep_requested",
-            actor=actor,
-            request=request,
-            phone=mask_phone(phone),
-            verification=str(verification.uuid),
-        )
-        do_queue_sms(
-            phone,
-            "legal_rep_authorisation",
-            {"name": org.legal_rep_name, "org": org.name, "link": legal_rep_link(token)},
-            language=recipient.language if recipient else "zh-hans",
-        )
-    return verification
-
-
-def do_authorise_as_legal_rep(
-    org: Organization, *, actor: User, request: HttpRequest | None = None
-) -> OrgVerification:
-    """The administrator is the legal representative (verified name equal): authorise now."""
-    if not is_legal_rep(actor, org):
-        raise NotLegalRep()
-    with transaction.atomic():
-        org = lock_org(org)
-        verification = start_verification(
-            org, Method.LEGAL_REP, actor=actor, request=request, legal_rep_phone=actor.phone
-        )
-        record_org_event(
-            org,
-            "legal_rep_approved",
-            actor=actor,
-            request=request,
-            direct=True,
-            verification=str(verification.uuid),
-        )
-        mark_verified(org, verification, actor=actor, request=request)
-    return verification
-
-
-def access_legal_rep_request(token: str) -> OrgVerification:
-    """The legal-representative authorisation a link token names (whatever its state)."""
-    verification = (
-        OrgVerification.objects.select_related("org", "created_by")
-        .filter(method=Method.LEGAL_REP, token_hash=token_hash(token))
-        .exclude(token_hash="")
-        .first()
-    )
-    if verification is None:
-        raise Http404("no such authorisation")
-    return verification
-
-
-def do_decide_legal_rep(
-    verification: OrgVerification,
-    *,
-    approve: bool,
-    reason: str = "",
-    actor: User,
-    request: HttpRequest | None = None,
-) -> OrgVerification:
-    """The legal representative approves (→ verified) or refuses (→ 认证未通过, with reason).
-
-    Refused with ``NotLegalRep`` (recorded in the log, nothing else changes) unless ``actor`` is
-    a verified person whose verified name is the declared legal representative.
-    """
-    org = verification.org
-    if not is_legal_rep(actor, org):
-        with transaction.atomic():
-            record_org_event(
-                org,
-                "legal_rep_mismatch",
-                actor=actor,
-                request=request,
-                verification=str(verification.uuid),
-            )
-        raise NotLegalRep()
-    with transaction.atomic():
-        verification = lock_pending(verification, Method.LEGAL_REP)
-        org = lock_org(verification.org)
-        if approve:
-            record_org_event(
-                org,
-                "legal_rep_approved",
-                actor=actor,
-                request=request,
-                verification=str(verification.uuid),
-            )
-            mark_verified(org, verification, actor=actor, request=request)
-            return verification
-        why = _("法定代表人拒绝授权")
-        if clean_reason(reason):
-            why = f"{why}：{clean_reason(reason)}"
-        verification.status = Status.FAILED
-        verification.reason = why[:300]
-        verification.decided_by = actor
-        verification.decided_at = timezone.now()
-        verification.save(update_fields=["status", "reason", "decided_by", "decided_at"])
-        org.status = OrgStatus.REJECTED
-        org.rejected_reason = why[:300]
-        org.needs_review = False
-        org.save(update_fields=["status", "rejected_reason", "needs_review"])
-        record_org_event(
-            org,
-            "legal_rep_refused",
-            actor=actor,
-            request=request,
-            reason=why,
-            verification=str(verification.uuid),
-        )
-        tell_admins_rejected(org, why)
-    return verification

@@ -43,10 +43,12 @@ from qianshu.orgs.verification import (
     TransferVoid,
     VerificationNotActive,
     WrongAmount,
+    failed_attempt,
+    finish_verification,
     is_expired,
     lock_org,
     lock_pending,
-    mark_verified,
+    registry_gate,
     start_verification,
 )
 from qianshu.pki.keystores import master_key
@@ -54,6 +56,7 @@ from qianshu.pki.keystores import master_key
 Method = Organization.Method
 OrgStatus = Organization.Status
 Status = OrgVerification.Status
+Evidence = OrgVerification.Evidence
 
 DEPOSIT_LIFE = dt.timedelta(days=7)
 DEPOSIT_TRIES = 3
@@ -119,9 +122,10 @@ def do_request_micro_deposit(
 ) -> OrgVerification:
     """Ask the bank provider to pay a random 0.01–0.99 元 to the declared account.
 
-    Raises ``TooManyTransfers`` beyond the daily limit, ``BankFailed`` when the bank refuses the
-    account or cannot be reached (the failed transfer is recorded and counts), and
-    ``BankUnavailable`` when the provider is misconfigured.
+    Raises ``TooManyTransfers`` beyond the daily limit, ``RegistryMismatch`` when the business
+    registry says the organisation's data are wrong (nothing is paid then), ``BankFailed`` when
+    the bank refuses the account or cannot be reached (the failed transfer is recorded and
+    counts), and ``BankUnavailable`` when the provider is misconfigured.
     """
     if org.is_verified:
         raise AlreadyVerified()
@@ -130,6 +134,7 @@ def do_request_micro_deposit(
     if transfers.count() >= settings.QIANSHU_ORG_DEPOSITS_PER_DAY:
         raise TooManyTransfers()
     provider = get_bank_provider()
+    registry = registry_gate(org, Method.DEPOSIT_TO_ORG, actor=actor, request=request)
     verification_uuid = uuid.uuid4()
     amount = 1 + secrets.randbelow(99)
     result = provider.pay_micro_deposit(
@@ -150,6 +155,7 @@ def do_request_micro_deposit(
             verification = start_verification(
                 org,
                 Method.DEPOSIT_TO_ORG,
+                registry=registry,
                 actor=actor,
                 request=request,
                 amount_hmac=amount_hmac(verification_uuid, amount),
@@ -168,14 +174,8 @@ def do_request_micro_deposit(
                 verification=str(verification.uuid),
             )
             return verification
-        verification = OrgVerification.objects.create(
-            org=org,
-            method=Method.DEPOSIT_TO_ORG,
-            status=Status.FAILED,
-            reason=result.reason[:300],
-            created_by=actor,
-            decided_at=timezone.now(),
-            **fields,
+        verification = failed_attempt(
+            org, Method.DEPOSIT_TO_ORG, result.reason, registry=registry, actor=actor, **fields
         )
         record_org_event(
             org,
@@ -198,8 +198,9 @@ def do_confirm_micro_deposit(
     actor: User,
     request: HttpRequest | None = None,
 ) -> OrgVerification:
-    """Check the amount the administrator read on the statement: right → verified; wrong →
-    ``WrongAmount`` (tries left) and, at the third wrong amount, ``TransferVoid``."""
+    """Check the amount the administrator read on the statement: right → verified (or, see
+    ``finish_verification``, an operator's review); wrong → ``WrongAmount`` (tries left) and, at
+    the third wrong amount, ``TransferVoid``."""
     with transaction.atomic():
         verification = lock_pending(verification, Method.DEPOSIT_TO_ORG)
         org = lock_org(verification.org)
@@ -212,7 +213,13 @@ def do_confirm_micro_deposit(
                 request=request,
                 verification=str(verification.uuid),
             )
-            mark_verified(org, verification, actor=actor, request=request)
+            finish_verification(
+                org,
+                verification,
+                evidence=Evidence.DEPOSIT_CONFIRMED,
+                actor=actor,
+                request=request,
+            )
             return verification
         verification.tries += 1
         remaining = DEPOSIT_TRIES - verification.tries
@@ -253,11 +260,13 @@ def do_request_platform_deposit(
     account with; the organisation appears in the operators' queue until it is confirmed."""
     if platform_account() is None:
         raise PlatformAccountMissing()
+    registry = registry_gate(org, Method.DEPOSIT_TO_PLATFORM, actor=actor, request=request)
     with transaction.atomic():
         org = lock_org(org)
         verification = start_verification(
             org,
             Method.DEPOSIT_TO_PLATFORM,
+            registry=registry,
             actor=actor,
             request=request,
             amount_fen=1 + secrets.randbelow(99),
@@ -280,7 +289,8 @@ def do_check_platform_deposit(
     verification: OrgVerification, *, actor: User, request: HttpRequest | None = None
 ) -> bool:
     """我已打款: ask the bank provider whether the payment arrived; True when it did (then the
-    organisation is verified). Raises ``BankFailed`` if the bank cannot answer."""
+    organisation is verified, or waits for an operator: see ``finish_verification``). Raises
+    ``BankFailed`` if the bank cannot answer."""
     if verification.status != Status.PENDING or is_expired(verification):
         raise VerificationNotActive()
     if not throttles.hit(f"org-incoming-check:{verification.pk}", limit=20, window=3600):
@@ -316,7 +326,13 @@ def do_check_platform_deposit(
                 provider=provider.name,
                 verification=str(verification.uuid),
             )
-            mark_verified(org, verification, actor=actor, request=request)
+            finish_verification(
+                org,
+                verification,
+                evidence=Evidence.PLATFORM_DEPOSIT_RECEIVED,
+                actor=actor,
+                request=request,
+            )
     if isinstance(received, BankError):
         raise BankFailed(received.reason)
     return received

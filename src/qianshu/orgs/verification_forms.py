@@ -12,8 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from qianshu.accounts.forms import PhoneField
 from qianshu.orgs.licences import Licence, read_licence
 from qianshu.orgs.models import Organization
+from qianshu.orgs.names import same_name
 from qianshu.orgs.providers import BankAccount
-from qianshu.orgs.verification import same_name
 from qianshu.orgs.verification_deposits import parse_amount_fen, platform_account
 from qianshu.signing.pki import validate_credit_code
 

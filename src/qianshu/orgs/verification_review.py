@@ -1,23 +1,31 @@
 """人工审核: organisations waiting for a platform operator (a payment to the platform to confirm,
-or a licence to check), and the operator's decision — the first of two decisions wins."""
+a licence to check, or a method's proof that cannot verify the organisation by itself: no
+business-registry pass, a verified organisation of the same name, an overseas organisation),
+and the operator's decision — the first of two decisions wins. An operator's approval is the
+one way to verify an organisation without a registry pass; it is an ``operator_approved``
+event naming the operator."""
 
 from __future__ import annotations
 
 import uuid
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from qianshu.accounts.models import User
+from qianshu.orgs import registry_checks
 from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.models import Organization, OrgVerification
 from qianshu.orgs.verification import (
+    OPEN,
     AlreadyDecided,
+    AlreadyVerified,
     clean_reason,
     lock_org,
     mark_verified,
+    reject_org,
     start_verification,
     tell_admins_rejected,
 )
@@ -33,17 +41,26 @@ Status = OrgVerification.Status
 def do_request_manual_review(
     org: Organization, *, actor: User, request: HttpRequest | None = None
 ) -> OrgVerification:
-    """Send the organisation to the operators, who check the licence and decide."""
+    """Send the organisation to the operators, who check the licence and decide. The registry
+    is asked too (its answer, even a mismatch, is for the operator to weigh), and verified
+    organisations of the same name are told."""
+    if org.is_verified:
+        raise AlreadyVerified()
+    registry = registry_checks.run_registry_check(org, actor=actor, request=request)
     with transaction.atomic():
         org = lock_org(org)
-        verification = start_verification(org, Method.OPERATOR, actor=actor, request=request)
+        verification = start_verification(
+            org, Method.OPERATOR, registry=registry, actor=actor, request=request
+        )
         record_org_event(
             org,
             "manual_review_requested",
             actor=actor,
             request=request,
+            registry=registry.result,
             verification=str(verification.uuid),
         )
+        registry_checks.tell_same_name_orgs(org)
     return verification
 
 
@@ -76,14 +93,15 @@ def _lock_for_decision(org: Organization) -> Organization:
 def do_approve_org(
     org: Organization, *, actor: User, request: HttpRequest | None = None
 ) -> Organization:
-    """An operator approves: the licence is right (and, for 我给平台打款, the payment arrived)."""
+    """An operator approves: the licence is right (and, for 我给平台打款, the payment arrived);
+    the organisation is verified whatever the registry said."""
     with transaction.atomic():
         org = _lock_for_decision(org)
+        awaiting = Q(status=Status.REVIEW) | Q(
+            status=Status.PENDING, method__in=[Method.DEPOSIT_TO_PLATFORM, Method.OPERATOR]
+        )
         verification = (
-            org.verifications.select_for_update()
-            .filter(status=Status.PENDING, method__in=[Method.DEPOSIT_TO_PLATFORM, Method.OPERATOR])
-            .order_by("-created_at")
-            .first()
+            org.verifications.select_for_update().filter(awaiting).order_by("-created_at").first()
         )
         if verification is None:
             verification = OrgVerification.objects.create(
@@ -96,8 +114,12 @@ def do_approve_org(
             request=request,
             method=verification.method,
             verification=str(verification.uuid),
+            # What the operator overrode, for the record.
+            registry=verification.registry_result,
+            evidence=verification.evidence,
+            same_name=[str(o.uuid) for o in registry_checks.same_name_orgs(org)],
         )
-        mark_verified(org, verification, actor=actor, request=request)
+        mark_verified(org, verification, actor=actor, request=request, by_operator=True)
     return org
 
 
@@ -111,13 +133,10 @@ def do_reject_org(
     with transaction.atomic():
         org = _lock_for_decision(org)
         now = timezone.now()
-        org.verifications.filter(status=Status.PENDING).update(
+        org.verifications.filter(status__in=OPEN).update(
             status=Status.FAILED, reason=reason, decided_by=actor, decided_at=now
         )
-        org.status = OrgStatus.REJECTED
-        org.rejected_reason = reason
-        org.needs_review = False
-        org.save(update_fields=["status", "rejected_reason", "needs_review"])
+        reject_org(org, reason)
         record_org_event(org, "operator_rejected", actor=actor, request=request, reason=reason)
         tell_admins_rejected(org, reason)
     return org

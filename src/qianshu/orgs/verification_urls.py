@@ -18,6 +18,11 @@ urlpatterns: list[URLPattern] = [
     ),
     path("<uuid:org_uuid>/verify/manual/", views.manual_review_view, name="verify-manual"),
     path(
+        "<uuid:org_uuid>/verify/registry/",
+        views.registry_recheck_view,
+        name="verify-registry-recheck",
+    ),
+    path(
         "<uuid:org_uuid>/verify/sandbox-bank/",
         views.sandbox_bank_view,
         name="verify-sandbox-bank",

@@ -22,11 +22,14 @@ from qianshu.accounts.phones import mask_phone
 from qianshu.identity.access import verified_identity
 from qianshu.orgs import verification as actions
 from qianshu.orgs import verification_deposits as deposits
+from qianshu.orgs import verification_legal_rep as legal_rep
 from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid
 from qianshu.orgs.licences import PDF, PreviewError, licence_preview
 from qianshu.orgs.models import Membership, Organization, OrgVerification
 from qianshu.orgs.providers import BankUnavailable, sandbox_active
 from qianshu.orgs.providers import sandbox as bank_sandbox
+from qianshu.orgs.providers.registry import registry_configured
+from qianshu.orgs.registry_checks import review_message, review_reasons, same_name_orgs
 from qianshu.orgs.verification import OrgError
 from qianshu.orgs.verification_forms import (
     METHOD_HELP,
@@ -42,6 +45,7 @@ from qianshu.orgs.verification_review import do_request_manual_review
 log = logging.getLogger(__name__)
 Method = Organization.Method
 Status = OrgVerification.Status
+Registry = OrgVerification.Registry
 
 
 def _user(request: HttpRequest) -> User:
@@ -65,6 +69,20 @@ def _org_context(org: Organization, membership: Membership, **extra: Any) -> dic
 def _bank_unavailable(request: HttpRequest, exc: BankUnavailable) -> None:
     log.error("bank provider unavailable: %s", exc)
     messages.error(request, _("对公打款服务暂不可用，请稍后再试，或选择其他认证方式。"))
+
+
+def _proof_accepted(request: HttpRequest, org: Organization, verified_text: str) -> None:
+    """After a method's proof: verified, or (why) waiting for an operator."""
+    org.refresh_from_db()
+    if org.is_verified:
+        messages.success(request, verified_text)
+        return
+    current = actions.open_verification(org)
+    reasons = review_reasons(org, current) if current is not None else []
+    messages.info(
+        request,
+        _("%(why)s已转人工审核，审核结果将以短信通知您。") % {"why": review_message(reasons)},
+    )
 
 
 # --- 我的组织 / 创建组织 / 修改资料 ---
@@ -190,7 +208,10 @@ def verify_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     form = MethodForm(_posted(request))
     if request.method == "POST" and not org.is_verified and form.is_valid():
         return redirect(_METHOD_PAGES[form.cleaned_data["method"]], org_uuid=org.uuid)
-    pending = None if org.is_verified else actions.pending_verification(org)
+    pending = None if org.is_verified else actions.open_verification(org)
+    review_why = ""
+    if pending is not None and pending.status == Status.REVIEW:
+        review_why = review_message(review_reasons(org, pending))
     return render(
         request,
         "orgs/verify/status.html",
@@ -199,7 +220,15 @@ def verify_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
             membership,
             form=form,
             pending=pending,
-            pending_url=_METHOD_PAGES.get(pending.method) if pending else None,
+            pending_url=_METHOD_PAGES.get(pending.method) if pending and not review_why else None,
+            review_why=review_why,
+            can_recheck=bool(
+                pending
+                and registry_configured()
+                and not org.is_overseas
+                and pending.registry_result in (Registry.ERROR, Registry.UNAVAILABLE)
+            ),
+            same_name=not org.is_verified and same_name_orgs(org).exists(),
             history=org.verifications.select_related("decided_by")[:10],
             licence_is_pdf=bool(org.licence and org.licence.content_type == PDF),
             sandbox=sandbox_active(),
@@ -219,11 +248,11 @@ def legal_rep_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     action = request.POST.get("action") if request.method == "POST" else None
     try:
         if action == "self":
-            actions.do_authorise_as_legal_rep(org, actor=user, request=request)
-            messages.success(request, _("认证成功，组织已通过认证。"))
+            legal_rep.do_authorise_as_legal_rep(org, actor=user, request=request)
+            _proof_accepted(request, org, _("认证成功，组织已通过认证。"))
             return redirect("orgs:verify", org_uuid=org.uuid)
         if action == "send" and form.is_valid():
-            actions.do_request_legal_rep_authorisation(
+            legal_rep.do_request_legal_rep_authorisation(
                 org, form.cleaned_data["phone"], actor=user, request=request
             )
             messages.success(
@@ -291,7 +320,7 @@ def deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
             messages.error(request, str(exc))
             return redirect("orgs:verify-deposit", org_uuid=org.uuid)
         else:
-            messages.success(request, _("打款金额正确，组织已通过认证。"))
+            _proof_accepted(request, org, _("打款金额正确，组织已通过认证。"))
             return redirect("orgs:verify", org_uuid=org.uuid)
     if action == "confirm" and transfer is None:
         messages.error(request, str(actions.VerificationNotActive()))
@@ -332,7 +361,7 @@ def platform_deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResp
                 deposits.do_request_platform_deposit(org, actor=user, request=request)
             elif action == "check" and payment is not None:
                 if deposits.do_check_platform_deposit(payment, actor=user, request=request):
-                    messages.success(request, _("平台已收到您的打款，组织已通过认证。"))
+                    _proof_accepted(request, org, _("平台已收到您的打款，组织已通过认证。"))
                     return redirect("orgs:verify", org_uuid=org.uuid)
                 messages.info(
                     request,
@@ -374,6 +403,28 @@ def manual_review_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpRespons
         messages.error(request, str(exc))
     else:
         messages.success(request, _("已提交人工审核，平台工作人员将尽快审核您的营业执照。"))
+    return redirect("orgs:verify", org_uuid=org.uuid)
+
+
+@login_required
+@require_POST
+def registry_recheck_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
+    """重新核验: ask the business registry again when it could not answer before."""
+    org, _membership = _admin_org(request, org_uuid)
+    try:
+        verification = actions.do_recheck_registry(org, actor=_user(request), request=request)
+    except OrgError as exc:
+        messages.error(request, str(exc))
+        return redirect("orgs:verify", org_uuid=org.uuid)
+    if verification.status == Status.SUCCEEDED:
+        messages.success(request, _("工商登记信息核验通过，组织已通过认证。"))
+    elif verification.registry_result == Registry.PASSED:
+        messages.success(request, _("工商登记信息核验通过。"))
+    else:
+        messages.error(
+            request,
+            verification.registry_reason or _("工商登记信息暂时无法核验，请稍后再试。"),
+        )
     return redirect("orgs:verify", org_uuid=org.uuid)
 
 
@@ -425,11 +476,11 @@ def legal_rep_authorise_view(request: HttpRequest, token: str) -> HttpResponse:
     """The SMS link: the legal representative sees what they authorise, and approves or
     refuses. Anybody else (not verified, or another verified name) gets a refusal page."""
     user = _user(request)
-    verification = actions.access_legal_rep_request(token)
+    verification = legal_rep.access_legal_rep_request(token)
     org = verification.org
     context: dict[str, Any] = {"verification": verification, "org": org, "token": token}
     if verification.status != Status.PENDING or actions.is_expired(verification):
-        decided = verification.status in (Status.SUCCEEDED, Status.FAILED)
+        decided = verification.status in (Status.SUCCEEDED, Status.FAILED, Status.REVIEW)
         return render(
             request, "orgs/verify/legal_rep_closed.html", context, status=200 if decided else 410
         )
@@ -437,7 +488,7 @@ def legal_rep_authorise_view(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "POST":
             # Recorded in the organisation log; nothing else changes.
             with contextlib.suppress(OrgError):
-                actions.do_decide_legal_rep(
+                legal_rep.do_decide_legal_rep(
                     verification, approve=False, actor=user, request=request
                 )
         context["not_verified"] = verified_identity(user) is None
@@ -446,7 +497,7 @@ def legal_rep_authorise_view(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         approve = form.cleaned_data["decision"] == "approve"
         try:
-            actions.do_decide_legal_rep(
+            legal_rep.do_decide_legal_rep(
                 verification,
                 approve=approve,
                 reason=form.cleaned_data["reason"],

@@ -364,7 +364,12 @@ def finish_document(
 ) -> bytes:
     """Embed validation data for every signature, then add a document timestamp (PAdES B-LTA)."""
     reader = _reader(data)
-    if not reader.embedded_signatures:
+    try:
+        # Reading the earlier signatures of a hostile file raises pyHanko's own errors.
+        signatures = reader.embedded_signatures
+    except Exception as exc:
+        raise SignatureError(f"cannot read the signatures: {type(exc).__name__}: {exc}") from exc
+    if not signatures:
         raise SignatureError("the document has no signature to finish")
     try:
         certs, ocsp_ders, crl_ders = collect_validation_data(

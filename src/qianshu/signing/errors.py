@@ -102,3 +102,28 @@ class SignatureError(SigningError):
     """Applying a signature failed."""
 
     code = "signature"
+
+
+class SignedActiveContentError(PdfError):
+    """An already signed PDF carries content that normalisation would remove (JavaScript,
+    actions, embedded files, form fields …); it cannot be removed without breaking the existing
+    signatures. ``found`` lists the categories (``IngestedPdf.removed`` names)."""
+
+    code = "signed_active_content"
+
+    def __init__(self, message: str = "", *, found: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.found = found
+
+
+class CertifiedPdfError(PdfError):
+    """The PDF carries a certification signature (DocMDP): nothing may be added to it."""
+
+    code = "certified_pdf"
+
+
+class BrokenSignatureError(PdfError):
+    """A signature already in the PDF is unreadable, not intact or does not verify, or the file
+    was changed after it in a way that hides content."""
+
+    code = "broken_signature"

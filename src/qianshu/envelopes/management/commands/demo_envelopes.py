@@ -4,18 +4,26 @@ Makes the demo people of ``demo-data`` real-name verified (as if by the identity
 the signing PIN ``DEMO_PIN`` and a handwritten signature, a verified organisation of charlie's
 with a 合同专用章 granted to him, and a sample procurement contract from alice: bob signs, then
 charlie seals for the organisation.
+
+The organisation is verified the way a user does it: charlie creates it with a licence picture
+and, being its legal representative, authorises it himself; the business registry (the sandbox
+in development) confirms it. Where that ends in an operator's review (e.g. with
+``QIANSHU_REGISTRY_PROVIDER=none``), the demo operator approves it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image, ImageDraw
 
+from qianshu.accounts.management.commands.demo_data import OPERATOR_PHONE
 from qianshu.accounts.models import User
 from qianshu.accounts.signatures import SignatureImage, do_save_signature
 from qianshu.envelopes import compose
@@ -23,9 +31,13 @@ from qianshu.envelopes.models import Envelope
 from qianshu.identity import crypto, idcards
 from qianshu.identity.actions import do_set_signing_pin
 from qianshu.identity.models import Method, PersonIdentity
-from qianshu.orgs.models import Membership, Organization, Seal, SealGrant
+from qianshu.orgs.licences import check_licence
+from qianshu.orgs.models import Organization, Seal, SealGrant
 from qianshu.orgs.seal_specs import build_spec, default_name, default_params
 from qianshu.orgs.seals import do_create_generated_seal
+from qianshu.orgs.verification import do_create_org
+from qianshu.orgs.verification_legal_rep import do_authorise_as_legal_rep
+from qianshu.orgs.verification_review import do_approve_org
 from qianshu.signing import pki, stamps
 from qianshu.signing.testpdfs import make_test_pdf
 
@@ -63,20 +75,46 @@ def _verify(user: User, name: str, number: str) -> None:
     do_save_signature(SignatureImage.from_png(png), source="drawn", actor=user)
 
 
+def _licence_picture() -> bytes:
+    """A plain picture standing for the demo company's scanned 营业执照."""
+    image = Image.new("RGB", (900, 620), (250, 246, 236))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((16, 16, 884, 604), outline=(180, 30, 30), width=8)
+    text = stamps.render_text_image(f"营业执照（示例）{ORG_NAME}", height_px=56)
+    with Image.open(io.BytesIO(text)) as title:
+        title.thumbnail((800, 80))
+        image.paste(title, ((900 - title.width) // 2, 60), title.convert("RGBA"))
+    for y in range(200, 560, 48):
+        draw.line((90, y, 810, y), fill=(70, 70, 70), width=4)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def _verified_organisation(admin: User) -> Organization:
+    """Create and verify the demo organisation through the verification actions."""
+    org = do_create_org(
+        kind=Organization.Kind.ENTERPRISE,
+        name=ORG_NAME,
+        credit_code=ORG_CODE_BODY + pki.credit_code_check_char(ORG_CODE_BODY),
+        registration_number="",
+        legal_rep_name=PEOPLE[admin.phone][0],
+        licence=check_licence(_licence_picture(), "营业执照.png"),
+        actor=admin,
+    )
+    do_authorise_as_legal_rep(org, actor=admin)
+    org.refresh_from_db()
+    if not org.is_verified:  # no registry configured, or it could not answer: the operator
+        operator = User.objects.get(phone=OPERATOR_PHONE)
+        do_approve_org(org, actor=operator)
+        org.refresh_from_db()
+    return org
+
+
 def _organisation(admin: User) -> tuple[Organization, Seal]:
     org = Organization.objects.filter(name=ORG_NAME, status=Organization.Status.VERIFIED).first()
     if org is None:
-        org = Organization.objects.create(
-            kind=Organization.Kind.ENTERPRISE,
-            name=ORG_NAME,
-            credit_code=ORG_CODE_BODY + pki.credit_code_check_char(ORG_CODE_BODY),
-            legal_rep_name=PEOPLE[admin.phone][0],
-            status=Organization.Status.VERIFIED,
-            method=Organization.Method.OPERATOR,
-            created_by=admin,
-            verified_at=timezone.now(),
-        )
-        Membership.objects.create(org=org, user=admin, role=Membership.Role.ADMIN)
+        org = _verified_organisation(admin)
     seal = org.seals.filter(kind=Seal.Kind.CONTRACT, status=Seal.Status.ACTIVE).first()
     if seal is None:
         params = default_params(org, Seal.Kind.CONTRACT)
