@@ -136,7 +136,7 @@ def backend(request: pytest.FixtureRequest) -> Backend:
             path = local.path(sha256)
             path.chmod(0o644)
             path.write_bytes(data)
-            path.chmod(0o444)
+            path.chmod(0o400)
 
         def local_names() -> list[str]:
             return sorted(
