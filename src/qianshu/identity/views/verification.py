@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -165,6 +166,9 @@ def method_view(request: HttpRequest, user: User, declaration: Declaration) -> H
     )
 
 
+# The consent form's answer is a redirect to the identity provider's face page, which the
+# browser checks against this page's form-action: allow https targets here, and only here.
+@csp_update({"form-action": ["https:"]})
 @_with_declaration(Method.FACE)
 def face_view(request: HttpRequest, user: User, declaration: Declaration) -> HttpResponse:
     """人脸识别: consent, then off to the provider's face comparison page."""
