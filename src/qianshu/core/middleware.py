@@ -23,7 +23,6 @@ from collections.abc import Callable
 
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from django.utils.cache import cc_delim_re
 
 NO_STORE = "private, no-store"
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
@@ -33,7 +32,7 @@ _KEEP = frozenset({"public", "immutable"})
 def cache_directives(response: HttpResponseBase) -> set[str]:
     """The directive names of the response's ``Cache-Control`` header, lowercase."""
     header = response.get("Cache-Control", "")
-    return {part.split("=", 1)[0].strip().lower() for part in cc_delim_re.split(header) if part}
+    return {part.split("=", 1)[0].strip().lower() for part in header.split(",") if part.strip()}
 
 
 class PrivacyHeadersMiddleware:
