@@ -83,7 +83,8 @@ def test_plaintext_is_encrypted_repointed_and_removed(blob_dir: Path) -> None:
     first = legacy_attempt(alice, front, hand)
     second = legacy_attempt(bob, front, hand)  # the same photos, stored once
     png_licence = do_store_blob(licence_png(), content_type="image/png")
-    pdf_licence = do_store_blob(licence_pdf(), content_type="application/pdf")
+    pdf = licence_pdf()
+    pdf_licence = do_store_blob(pdf, content_type="application/pdf")
     image_org = legacy_org(alice, png_licence, "图片执照有限公司")
     pdf_org = legacy_org(alice, pdf_licence, "PDF执照有限公司")
     # The same picture is also somebody's handwritten signature: it must stay.
@@ -107,7 +108,7 @@ def test_plaintext_is_encrypted_repointed_and_removed(blob_dir: Path) -> None:
     pdf_org.refresh_from_db()
     assert image_org.licence.is_encrypted and image_org.licence_preview_id == image_org.licence_id
     assert image_org.licence.read() == licence_png()
-    assert pdf_org.licence.read() == licence_pdf()
+    assert pdf_org.licence.read() == pdf
     assert pdf_org.licence_preview.is_encrypted
     assert pdf_org.licence_preview.read().startswith(b"\x89PNG")
     store = get_blob_store()

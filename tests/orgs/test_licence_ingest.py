@@ -12,10 +12,10 @@ import io
 import resource
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from qianshu.accounts.models import User
@@ -25,6 +25,7 @@ from qianshu.storage import encryption
 from qianshu.storage.actions import do_store_blob
 from qianshu.storage.models import Blob
 from tests.orgs.conftest import licence_pdf, licence_png, valid_credit_code
+from tests.orgs.test_licences import upload
 
 pytestmark = pytest.mark.django_db
 
@@ -45,17 +46,8 @@ def bomb_pdf(inflated: int = 2 * GIB) -> bytes:
     return out.getvalue()
 
 
-def create(client: Client, name: str, data: bytes) -> object:
-    return client.post(
-        "/orgs/new/",
-        {
-            "kind": "enterprise",
-            "name": "北京执照测试有限公司",
-            "credit_code": valid_credit_code(),
-            "legal_rep_name": "赵法人",
-            "licence": SimpleUploadedFile(name, data, content_type="application/pdf"),
-        },
-    )
+def create(client: Client, name: str, data: bytes) -> Any:
+    return upload(client, name, data, "application/pdf")
 
 
 @pytest.fixture
@@ -80,8 +72,8 @@ def test_a_decompression_bomb_is_refused_at_upload_in_a_child(client: Client) ->
 
     response = create(client, "执照-bomb.pdf", data)
 
-    assert response.status_code == 400  # type: ignore[attr-defined]
-    page = response.content.decode()  # type: ignore[attr-defined]
+    assert response.status_code == 400
+    page = response.content.decode()
     assert "“执照-bomb.pdf”打开时需要的内存或时间过多" in page
     assert not Organization.objects.exists() and not Blob.objects.exists()
     # The web process itself never inflated the stream (it would have needed gigabytes).
@@ -91,7 +83,7 @@ def test_a_decompression_bomb_is_refused_at_upload_in_a_child(client: Client) ->
 def test_the_preview_is_rendered_once_and_served_from_its_blob(
     client: Client, blob_dir: Path
 ) -> None:
-    assert create(client, "执照.pdf", licence_pdf()).status_code == 302  # type: ignore[attr-defined]
+    assert create(client, "执照.pdf", licence_pdf()).status_code == 302
     org = Organization.objects.select_related("licence", "licence_preview").get()
     assert org.licence is not None and org.licence_preview is not None
     assert org.licence.encryption_purpose == encryption.ORG_LICENCE
@@ -114,7 +106,7 @@ def test_the_preview_is_rendered_once_and_served_from_its_blob(
 def test_licences_and_previews_are_ciphertext_on_disk(client: Client, blob_dir: Path) -> None:
     marker = b"LICENCE-MARKER-91110000"
     data = licence_pdf().replace(b"%%EOF", b"%" + marker + b"\n%%EOF")
-    assert create(client, "执照.pdf", data).status_code == 302  # type: ignore[attr-defined]
+    assert create(client, "执照.pdf", data).status_code == 302
     org = Organization.objects.get()
 
     on_disk = stored_files(blob_dir)
@@ -182,16 +174,7 @@ def test_an_unrenderable_older_licence_never_500s_nor_renders_twice(
 
 
 def test_a_picture_is_its_own_preview(client: Client) -> None:
-    response = client.post(
-        "/orgs/new/",
-        {
-            "kind": "enterprise",
-            "name": "北京执照测试有限公司",
-            "credit_code": valid_credit_code(),
-            "legal_rep_name": "赵法人",
-            "licence": SimpleUploadedFile("执照.png", licence_png(), content_type="image/png"),
-        },
-    )
+    response = upload(client, "执照.png", licence_png(), "image/png")
     assert response.status_code == 302
     org = Organization.objects.get()
     assert org.licence_preview_id == org.licence_id and Blob.objects.count() == 1
