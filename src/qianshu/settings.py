@@ -77,7 +77,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside WhiteNoise, so that static files carry the policy too.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Inside WhiteNoise: static files keep their long cache lifetime.
+    "qianshu.core.middleware.PrivacyHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -246,9 +250,48 @@ SESSION_COOKIE_AGE = env_int("QIANSHU_SESSION_SECONDS", 7 * 24 * 3600)
 SESSION_COOKIE_SECURE = PUBLIC_URL.startswith("https://")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if PUBLIC_URL.startswith("https://"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS (seconds; 0 = off) only takes effect with an https QIANSHU_PUBLIC_URL: browsers then
+# refuse plain http to this host for that long. `qianshu check --deploy` warns while it is off.
+QIANSHU_HSTS_SECONDS = env_int("QIANSHU_HSTS_SECONDS", 0)
+QIANSHU_HSTS_INCLUDE_SUBDOMAINS = env_bool("QIANSHU_HSTS_INCLUDE_SUBDOMAINS", False)
+QIANSHU_HSTS_PRELOAD = env_bool("QIANSHU_HSTS_PRELOAD", False)
+SECURE_HSTS_SECONDS = QIANSHU_HSTS_SECONDS if PUBLIC_URL.startswith("https://") else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = QIANSHU_HSTS_INCLUDE_SUBDOMAINS
+SECURE_HSTS_PRELOAD = QIANSHU_HSTS_PRELOAD
+# Redirect plain http requests to https (usually the reverse proxy does it). The PKI endpoints
+# stay reachable over http: OCSP and CRL clients do not follow redirects.
+QIANSHU_SSL_REDIRECT = env_bool("QIANSHU_SSL_REDIRECT", False)
+SECURE_SSL_REDIRECT = QIANSHU_SSL_REDIRECT
+SECURE_REDIRECT_EXEMPT = [r"^pki/"]
+# Django's own HSTS / redirect deploy checks are replaced by qianshu.W020 / W021, which name
+# the QIANSHU_* settings; more check ids to silence can be listed in QIANSHU_SILENCED_CHECKS.
+SILENCED_SYSTEM_CHECKS = [
+    "security.W004",
+    "security.W008",
+    *env_list("QIANSHU_SILENCED_CHECKS", []),
+]
+# Content-Security-Policy (django-csp): no inline script anywhere, nothing from other origins.
+# Style attributes stay allowed (templates set aspect-ratio and colours per page and field);
+# <style> elements are refused where the browser knows style-src-elem.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "style-src-elem": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 LOGGING = {
     "version": 1,

@@ -15,7 +15,7 @@ from django.test import Client
 from PIL import Image
 
 from qianshu.accounts.models import User
-from qianshu.orgs.licences import PDF, check_licence, licence_preview
+from qianshu.orgs.licences import PDF, check_licence
 from qianshu.orgs.models import Organization
 from qianshu.storage.models import Blob
 from tests.orgs.conftest import licence_pdf, licence_png, valid_credit_code
@@ -147,11 +147,11 @@ def test_check_licence_on_bytes() -> None:
     assert check_licence(licence_pdf()).is_pdf
 
 
-def test_licence_preview() -> None:
-    png = licence_png()
-    assert licence_preview(png, "image/png") == (png, "image/png")
-    image, content_type = licence_preview(licence_pdf(), PDF)
-    assert content_type == "image/png"
-    with Image.open(io.BytesIO(image)) as page:
+def test_a_pdf_licence_is_rendered_once_at_upload() -> None:
+    assert check_licence(licence_png()).preview is None  # a picture is its own preview
+    preview = check_licence(licence_pdf()).preview
+    assert preview is not None
+    with Image.open(io.BytesIO(preview)) as page:
+        assert page.format == "PNG"
         assert page.width == 1000
         assert abs(page.height - round(1000 * 842 / 595)) <= 1

@@ -136,7 +136,7 @@ def backend(request: pytest.FixtureRequest) -> Backend:
             path = local.path(sha256)
             path.chmod(0o644)
             path.write_bytes(data)
-            path.chmod(0o444)
+            path.chmod(0o400)
 
         def local_names() -> list[str]:
             return sorted(
@@ -157,3 +157,15 @@ def backend(request: pytest.FixtureRequest) -> Backend:
         return sorted(obj["Key"] for obj in response.get("Contents", []))
 
     return Backend("s3", s3, corrupt_object, s3_names)
+
+
+@pytest.fixture(params=["local", "s3"])
+def configured_store(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> str:
+    """The configured blob store (``get_blob_store()``) is a local directory, then S3."""
+    settings.QIANSHU_STORAGE = request.param
+    if request.param == "local":
+        settings.QIANSHU_STORAGE_DIR = tmp_path / "blobs"
+    else:
+        server: S3Server = request.getfixturevalue("s3_server")
+        settings.QIANSHU_S3 = server.settings(request.getfixturevalue("s3_location"))
+    return str(request.param)

@@ -12,20 +12,9 @@ from qianshu.storage.actions import do_store_blob
 from qianshu.storage.blobs import get_blob_store
 from qianshu.storage.errors import BlobCorrupted, BlobStoreError
 from qianshu.storage.models import Blob
-from tests.storage.conftest import S3Server, _free_port
+from tests.storage.conftest import _free_port
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(params=["local", "s3"])
-def configured_store(request: pytest.FixtureRequest, settings: Settings, tmp_path: Path) -> str:
-    settings.QIANSHU_STORAGE = request.param
-    if request.param == "local":
-        settings.QIANSHU_STORAGE_DIR = tmp_path / "blobs"
-    else:
-        server: S3Server = request.getfixturevalue("s3_server")
-        settings.QIANSHU_S3 = server.settings(request.getfixturevalue("s3_location"))
-    return str(request.param)
 
 
 def test_store_blob_writes_blob_and_row(configured_store: str) -> None:

@@ -22,7 +22,7 @@ def test_layout_and_read_only_file(local_store: LocalBlobStore) -> None:
     path = local_store.root / sha256[:2] / sha256[2:4] / sha256
     assert local_store.path(sha256) == path
     assert path.read_bytes() == b"layout"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert stat.S_IMODE(path.stat().st_mode) == 0o400
     assert [p.name for p in path.parent.iterdir()] == [sha256]
 
 

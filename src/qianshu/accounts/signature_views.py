@@ -46,6 +46,7 @@ from qianshu.accounts.signatures import (
     prepare_uploaded_signature,
     signature_count,
 )
+from qianshu.core.downloads import content_disposition
 
 HANDOFF_SESSION_KEY = "qianshu_signature_handoff"
 POLL_INTERVAL_MS = 2000
@@ -119,7 +120,9 @@ def signature_image_view(request: HttpRequest, signature_id: int) -> HttpRespons
     response = HttpResponse(signature.image.read(), content_type="image/png")
     # The picture behind an id never changes, but it is personal: browser cache only.
     response["Cache-Control"] = "private, max-age=86400"
-    response["Content-Disposition"] = f'inline; filename="signature-{signature.pk}.png"'
+    response["Content-Disposition"] = content_disposition(
+        f"signature-{signature.pk}.png", inline=True
+    )
     return response
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,6 +22,7 @@ from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from qianshu.accounts.models import User
+from qianshu.core.downloads import content_disposition, file_response
 from qianshu.identity.access import verified_identity
 from qianshu.identity.errors import PinError
 from qianshu.orgs.access import (
@@ -313,14 +314,9 @@ def seal_use_view(
         except SealUseError as exc:
             form.add_error(None, str(exc))
         else:
-            response = FileResponse(
-                io.BytesIO(sealed.data),
-                as_attachment=True,
-                filename=sealed.filename,
-                content_type="application/pdf",
+            return file_response(
+                io.BytesIO(sealed.data), filename=sealed.filename, content_type="application/pdf"
             )
-            response["Cache-Control"] = "no-store"
-            return response
     context = _context(seal.org, membership, "my-seals") | {
         "seal": seal,
         "grant": grant,
@@ -371,7 +367,7 @@ def _usage_csv(usages: list[SealUsage], org: Organization) -> HttpResponse:
         "\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8"
     )  # BOM: Excel reads UTF-8
     stamp = timezone.localtime(timezone.now(), SHANGHAI).strftime("%Y%m%d")
-    response["Content-Disposition"] = f'attachment; filename="seal-usage-{stamp}.csv"'
+    response["Content-Disposition"] = content_disposition(f"seal-usage-{stamp}.csv")
     return response
 
 
@@ -417,9 +413,8 @@ def usage_download_view(
     blob = Blob.objects.filter(sha256=usage.document_sha256).first() if usage else None
     if usage is None or blob is None:
         raise Http404
-    return FileResponse(
+    return file_response(
         blob.open_stream(),
-        as_attachment=True,
         filename=sealed_filename(usage.document_name),
         content_type="application/pdf",
     )

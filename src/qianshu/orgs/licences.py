@@ -1,13 +1,21 @@
 """Business licence (营业执照) uploads: JPG, JPEG, PNG or PDF by content, at most 5 MB.
 
-The file's name and declared type are ignored: a PDF is recognised by ``%PDF-`` and must open
-with pikepdf (unencrypted, with at least one page); an image must be a JPEG or PNG that Pillow
-verifies and decodes completely. A preview (PNG) is the image itself or the PDF's first page.
+The file's name and declared type are ignored: a PDF is recognised by ``%PDF-``; an image must be
+a JPEG or PNG that Pillow verifies and decodes completely (at most 50 megapixels).
+
+A PDF is opened and its first page rendered once, at upload, in a child process with CPU-time and
+memory limits (``signing.isolation``): a decompression bomb (a 2 MB file whose stream inflates to
+gigabytes) or a page that takes too long is refused then, with a message naming the file, and
+never reaches the web process. The rendered page is the licence's preview, stored once next to
+the licence; pages only ever serve that stored image. For a picture, the picture is the preview.
+
+Licences and previews are stored encrypted at rest (``storage.encryption``).
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,8 +25,14 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
-from qianshu.signing.errors import EncryptedPdfError, PdfError
+from qianshu.orgs.models import Organization
+from qianshu.signing.errors import EncryptedPdfError, PdfError, SigningError
+from qianshu.signing.isolation import LimitExceeded, Limits, run_limited
 from qianshu.signing.pages import open_pikepdf, render_page
+from qianshu.storage import encryption
+from qianshu.storage.actions import do_delete_blob, do_store_encrypted_blob
+from qianshu.storage.errors import BlobStoreError
+from qianshu.storage.models import Blob
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
@@ -31,6 +45,13 @@ MIN_LICENCE_SIDE = 200
 PREVIEW_WIDTH = 1000
 _IMAGE_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png"}
 PDF = "application/pdf"
+PNG = "image/png"
+# A licence is one scanned page: rendering it at 1000 px takes well under a second and a few
+# tens of MB. A web process (about 250 MB of address space) forked with these limits cannot be
+# made to inflate a bomb or spin.
+LICENCE_LIMITS = Limits(cpu_seconds=10, memory_bytes=1024 * 1024 * 1024, wall_seconds=30)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,6 +60,8 @@ class Licence:
 
     data: bytes
     content_type: str  # image/jpeg, image/png or application/pdf
+    # A PDF's first page rendered as PNG at upload; None for a picture (its own preview).
+    preview: bytes | None = None
 
     @property
     def is_pdf(self) -> bool:
@@ -76,25 +99,69 @@ def check_licence(data: bytes, name: str = "") -> Licence:
     return _check_image(data, name)
 
 
-def _check_pdf(data: bytes, name: str) -> Licence:
+_OK, _ENCRYPTED, _DAMAGED = "ok", "encrypted", "damaged"
+
+
+def _open_and_render(data: bytes) -> tuple[str, bytes]:
+    """Runs in the limited child: open the PDF, count its pages, render the first one.
+
+    Returns a status and the PNG rather than raising, because exceptions come back from the
+    child only as text.
+    """
     try:
         pdf = open_pikepdf(data)
     except EncryptedPdfError:
-        raise _error(
-            _("“%(name)s”已加密或设置了密码，请上传未加密的 PDF 文件。"), name, "encrypted"
-        ) from None
+        return _ENCRYPTED, b""
     except PdfError:
-        raise _damaged(name) from None
+        return _DAMAGED, b""
     try:
-        try:
-            pages = len(pdf.pages)
-        except Exception as exc:  # qpdf errors on a broken page tree
-            raise _damaged(name) from exc
-        if pages < 1:
-            raise _damaged(name)
+        pages = len(pdf.pages)
+    except Exception:  # noqa: BLE001 - qpdf raises several types on a broken page tree
+        return _DAMAGED, b""
     finally:
         pdf.close()
-    return Licence(data=data, content_type=PDF)
+    if pages < 1:
+        return _DAMAGED, b""
+    try:
+        return _OK, render_page(data, 0, width_px=PREVIEW_WIDTH, fmt="png")
+    except EncryptedPdfError:
+        return _ENCRYPTED, b""
+    except PdfError:
+        return _DAMAGED, b""
+
+
+def render_licence_preview(data: bytes) -> tuple[str, bytes]:
+    """Open and render a licence PDF in a child under ``LICENCE_LIMITS``: ``("ok", png)``,
+    ``("encrypted", b"")``, ``("damaged", b"")``, or ``("limit", b"")`` when the child ran out
+    of CPU time, memory or time."""
+    try:
+        return run_limited(_open_and_render, data, limits=LICENCE_LIMITS)
+    except LimitExceeded as exc:
+        log.warning("licence PDF refused: %s", exc)
+        return "limit", b""
+    except SigningError as exc:  # the child crashed: treat the file as damaged
+        log.warning("licence PDF could not be rendered: %s", exc)
+        return _DAMAGED, b""
+
+
+def _check_pdf(data: bytes, name: str) -> Licence:
+    status, preview = render_licence_preview(data)
+    if status == _ENCRYPTED:
+        raise _error(
+            _("“%(name)s”已加密或设置了密码，请上传未加密的 PDF 文件。"), name, "encrypted"
+        )
+    if status == "limit":
+        raise _error(
+            _(
+                "“%(name)s”打开时需要的内存或时间过多（可能含有异常压缩的内容），无法预览。"
+                "请重新扫描，或导出为普通 PDF 后上传。"
+            ),
+            name,
+            "too_complex",
+        )
+    if status != _OK:
+        raise _damaged(name)
+    return Licence(data=data, content_type=PDF, preview=preview)
 
 
 def _check_image(data: bytes, name: str) -> Licence:
@@ -140,15 +207,58 @@ def _damaged(name: str) -> ValidationError:
     return _error(_("“%(name)s”已损坏，无法打开，请重新扫描或导出后上传。"), name, "damaged")
 
 
-class PreviewError(Exception):
-    """The stored licence cannot be rendered (it passed the checks, so this is rare)."""
+def do_store_licence(licence: Licence) -> tuple[Blob, Blob]:
+    """Store a checked licence and its preview, both encrypted; return ``(licence, preview)``
+    (the same blob for a picture). Blobs only: the caller names them from the organisation."""
+    blob = do_store_encrypted_blob(
+        licence.data, content_type=licence.content_type, purpose=encryption.ORG_LICENCE
+    )
+    if licence.preview is None:
+        return blob, blob
+    preview = do_store_encrypted_blob(
+        licence.preview, content_type=PNG, purpose=encryption.ORG_LICENCE_PREVIEW
+    )
+    return blob, preview
 
 
-def licence_preview(data: bytes, content_type: str) -> tuple[bytes, str]:
-    """What to show inline: an image as it is, a PDF's first page rendered as PNG."""
-    if content_type != PDF:
-        return data, content_type
-    try:
-        return render_page(data, 0, width_px=PREVIEW_WIDTH, fmt="png"), "image/png"
-    except PdfError as exc:
-        raise PreviewError(str(exc)) from exc
+def do_make_licence_preview(org: Organization) -> Blob | None:
+    """The organisation's stored preview, made now (bounded, once) if it has none yet: for
+    organisations stored before previews were kept.
+
+    A PDF that cannot be rendered gets the licence itself as its "preview", which pages take as
+    "no inline preview": it is not rendered again on every view. ``None`` if there is no
+    licence or it cannot be read now (not recorded: the store may be back later).
+    """
+    licence = org.licence
+    if licence is None or org.licence_preview_id is not None:
+        return org.licence_preview
+    if licence.content_type != PDF:
+        preview = licence
+    else:
+        try:
+            data = licence.read()
+        except BlobStoreError as exc:
+            log.error("licence of organisation %s unreadable: %s", org.uuid, exc)
+            return None
+        status, png = render_licence_preview(data)
+        preview = (
+            do_store_encrypted_blob(png, content_type=PNG, purpose=encryption.ORG_LICENCE_PREVIEW)
+            if status == _OK
+            else licence
+        )
+    # Only if nobody stored one meanwhile, and for the licence it was made from.
+    made = Organization.objects.filter(
+        pk=org.pk, licence=licence, licence_preview__isnull=True
+    ).update(licence_preview=preview)
+    if not made:
+        if preview.pk != licence.pk:
+            do_delete_blob(preview.sha256)
+        org.refresh_from_db(fields=["licence", "licence_preview"])
+        return org.licence_preview
+    org.licence_preview = preview
+    return preview
+
+
+def can_preview(blob: Blob | None) -> bool:
+    """Whether ``blob`` (an organisation's ``licence_preview``) is an image to show inline."""
+    return blob is not None and blob.content_type in {PNG, "image/jpeg"}

@@ -50,6 +50,12 @@ class Organization(models.Model):
     licence = models.ForeignKey(
         "storage.Blob", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The image pages show for the licence, made once at upload (orgs.licences): a PDF's first
+    # page, or the picture itself. Naming the licence PDF itself means "cannot be rendered"
+    # (never tried again). Empty only for licences stored before previews were kept.
+    licence_preview = models.ForeignKey(
+        "storage.Blob", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     status = models.CharField(
         _("认证状态"), max_length=16, choices=Status.choices, default=Status.DRAFT
     )

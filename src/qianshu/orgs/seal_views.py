@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from qianshu.accounts import throttles
 from qianshu.accounts.models import User
+from qianshu.core.downloads import content_disposition
 from qianshu.orgs import seal_specs
 from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid, access_seal_by_uuid
 from qianshu.orgs.models import Membership, Organization, Seal
@@ -178,7 +179,7 @@ def seal_certificate_view(
     response = HttpResponse(
         bytes(certificate.certificate_der), content_type="application/pkix-cert"
     )
-    response["Content-Disposition"] = f'attachment; filename="seal-{certificate.serial_hex}.cer"'
+    response["Content-Disposition"] = content_disposition(f"seal-{certificate.serial_hex}.cer")
     response["Cache-Control"] = "private, no-cache"
     return response
 
@@ -195,7 +196,7 @@ def seal_image_view(
     response = HttpResponse(seal.image.read(), content_type="image/png")
     # The picture behind a seal id never changes; it is the organisation's: browser cache only.
     response["Cache-Control"] = "private, max-age=86400"
-    response["Content-Disposition"] = f'inline; filename="seal-{seal.uuid}.png"'
+    response["Content-Disposition"] = content_disposition(f"seal-{seal.uuid}.png", inline=True)
     return response
 
 

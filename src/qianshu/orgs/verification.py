@@ -32,12 +32,11 @@ from qianshu.notifications.actions import do_queue_sms
 from qianshu.orgs import registry_checks
 from qianshu.orgs.access import org_admins
 from qianshu.orgs.audit import record_org_event
-from qianshu.orgs.licences import Licence
+from qianshu.orgs.licences import Licence, do_store_licence
 from qianshu.orgs.models import Membership, Organization, OrgVerification
 from qianshu.orgs.names import same_name
 from qianshu.orgs.registry_checks import RegistryOutcome, review_reasons
 from qianshu.orgs.signals import org_verified
-from qianshu.storage.actions import do_store_blob
 
 Method = Organization.Method
 OrgStatus = Organization.Status
@@ -477,7 +476,7 @@ def do_create_org(
     if verified_identity(actor) is None:
         raise NotVerifiedPerson()
     check_credit_code_free(credit_code)
-    blob = do_store_blob(licence.data, content_type=licence.content_type)
+    blob, preview = do_store_licence(licence)
     with transaction.atomic():
         org = Organization.objects.create(
             kind=kind,
@@ -486,6 +485,7 @@ def do_create_org(
             registration_number=registration_number,
             legal_rep_name=legal_rep_name,
             licence=blob,
+            licence_preview=preview,
             created_by=actor,
         )
         Membership.objects.create(org=org, user=actor, role=Membership.Role.ADMIN)
@@ -518,7 +518,7 @@ def do_update_org(
     """Correct an unverified organisation's data (e.g. after 认证未通过). A verification in
     progress is cancelled: it was asked for the old data."""
     check_credit_code_free(credit_code, exclude=org)
-    blob = do_store_blob(licence.data, content_type=licence.content_type) if licence else None
+    blob, preview = do_store_licence(licence) if licence else (None, None)
     with transaction.atomic():
         org = lock_org(org)
         values = {
@@ -532,7 +532,7 @@ def do_update_org(
         for key, value in changed.items():
             setattr(org, key, value)
         if blob is not None and blob.pk != org.licence_id:
-            org.licence = blob
+            org.licence, org.licence_preview = blob, preview
             changed["licence"] = blob.sha256
         _cancel_pending(org, actor=actor, request=request)
         org.status = OrgStatus.DRAFT

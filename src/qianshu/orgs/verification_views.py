@@ -19,12 +19,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from qianshu.accounts.models import User
 from qianshu.accounts.phones import mask_phone
+from qianshu.core.downloads import file_response
 from qianshu.identity.access import verified_identity
 from qianshu.orgs import verification as actions
 from qianshu.orgs import verification_deposits as deposits
 from qianshu.orgs import verification_legal_rep as legal_rep
 from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid
-from qianshu.orgs.licences import PDF, PreviewError, licence_preview
+from qianshu.orgs.licences import PDF, PNG, can_preview, do_make_licence_preview
 from qianshu.orgs.models import Membership, Organization, OrgVerification
 from qianshu.orgs.providers import BankUnavailable, sandbox_active
 from qianshu.orgs.providers import sandbox as bank_sandbox
@@ -41,6 +42,7 @@ from qianshu.orgs.verification_forms import (
     OrgForm,
 )
 from qianshu.orgs.verification_review import do_request_manual_review
+from qianshu.storage.errors import BlobStoreError
 
 log = logging.getLogger(__name__)
 Method = Organization.Method
@@ -432,22 +434,22 @@ def registry_recheck_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResp
 
 
 def licence_response(org: Organization, *, preview: bool) -> HttpResponseBase:
-    """The licence (or its preview image) inline, never cached (used by the back office too)."""
-    blob = org.licence
-    if blob is None:
-        raise Http404("no licence")
-    data, content_type = blob.read(), blob.content_type
-    if preview:
-        try:
-            data, content_type = licence_preview(data, content_type)
-        except PreviewError:
-            raise Http404("the licence cannot be previewed") from None
-    response = HttpResponse(data, content_type=content_type)
-    name = "licence.pdf" if content_type == PDF else "licence"
-    disposition = "attachment" if content_type == PDF else "inline"
-    response["Content-Disposition"] = f'{disposition}; filename="{name}"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+    """The licence file, or its stored preview image, never cached (used by the back office
+    too). Decrypted on the fly; a preview is never rendered here (see ``orgs.licences``)."""
+    blob = (org.licence_preview or do_make_licence_preview(org)) if preview else org.licence
+    if blob is None or (preview and not can_preview(blob)):
+        raise Http404("no licence or no preview")
+    try:
+        data = blob.read()
+    except BlobStoreError as exc:
+        log.error("licence of organisation %s unreadable: %s", org.uuid, exc)
+        raise Http404("the licence cannot be read") from None
+    if blob.content_type == PDF:
+        return file_response(data, filename="licence.pdf", content_type=PDF)
+    extension = "png" if blob.content_type == PNG else "jpg"
+    return file_response(
+        data, filename=f"licence.{extension}", content_type=blob.content_type, inline=True
+    )
 
 
 @login_required

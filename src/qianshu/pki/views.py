@@ -11,6 +11,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from qianshu.core.downloads import content_disposition
 from qianshu.pki.platform import PkiNotInitialised, Platform, load_platform, lookup_issued
 from qianshu.signing import pki, revocation
 
@@ -36,7 +37,7 @@ def _ca(platform: Platform, ca_id: str) -> pki.CertifiedKey:
 def ca_certificate(request: HttpRequest, ca_id: str) -> HttpResponse:
     cert = _ca(_platform(), ca_id).certificate
     response = HttpResponse(cert.public_bytes(Encoding.DER), content_type="application/pkix-cert")
-    response["Content-Disposition"] = f'attachment; filename="{ca_id}.crt"'
+    response["Content-Disposition"] = content_disposition(f"{ca_id}.crt")
     return response
 
 

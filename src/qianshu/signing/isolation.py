@@ -8,6 +8,7 @@ raised in the parent, which is never affected.
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import resource
 import traceback
@@ -36,6 +37,10 @@ class Limits:
 
 def _child(conn: Connection, limits: Limits, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     try:
+        # A native library that runs out of memory aborts: no core dump of a large process, and
+        # no fault-handler traceback on the parent's stderr (the parent reports the limit).
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        faulthandler.disable()
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
         result = fn(*args)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import models, transaction
 
+from qianshu.storage import encryption
 from qianshu.storage.blobs import get_blob_store
 from qianshu.storage.models import Blob
 
 MAX_CONTENT_TYPE_LENGTH = 255
+
+
+def _check_content_type(content_type: str) -> None:
+    if not content_type or len(content_type) > MAX_CONTENT_TYPE_LENGTH:
+        raise ValueError(f"content_type must be 1 to {MAX_CONTENT_TYPE_LENGTH} characters")
 
 
 def do_store_blob(data: bytes, *, content_type: str) -> Blob:
@@ -18,11 +24,59 @@ def do_store_blob(data: bytes, *, content_type: str) -> Blob:
     Idempotent: storing the same bytes again returns the existing row unchanged, including the
     content type it was first stored with. Raises ``BlobStoreError`` if the store fails.
     """
-    if not content_type or len(content_type) > MAX_CONTENT_TYPE_LENGTH:
-        raise ValueError(f"content_type must be 1 to {MAX_CONTENT_TYPE_LENGTH} characters")
+    _check_content_type(content_type)
     sha256 = get_blob_store().put(data)
     with transaction.atomic():
         blob, _created = Blob.objects.get_or_create(
             sha256=sha256, defaults={"size": len(data), "content_type": content_type}
         )
     return blob
+
+
+def do_store_encrypted_blob(data: bytes, *, content_type: str, purpose: str) -> Blob:
+    """Store ``data`` encrypted at rest (see ``storage.encryption``) as a new blob of its own.
+
+    The random nonce makes every call a new ciphertext, hence a new blob: encrypted blobs are
+    never shared between rows, and ``Blob.read()`` gives back ``data``.
+    """
+    _check_content_type(content_type)
+    sealed = encryption.encrypt(data, purpose=purpose, content_type=content_type)
+    sha256 = get_blob_store().put(sealed)
+    with transaction.atomic():
+        blob, _created = Blob.objects.get_or_create(
+            sha256=sha256,
+            defaults={
+                "size": len(sealed),
+                "content_type": content_type,
+                "encryption_purpose": purpose,
+            },
+        )
+    return blob
+
+
+def blob_references(sha256: str) -> int:
+    """How many rows name the blob through a foreign key (every model, every field)."""
+    count = 0
+    for relation in Blob._meta.get_fields(include_hidden=True):
+        if not (relation.one_to_many or relation.one_to_one) or not relation.auto_created:
+            continue
+        assert isinstance(relation, models.ForeignObjectRel)
+        field = relation.field
+        count += field.model._default_manager.filter(**{field.name: sha256}).count()
+    return count
+
+
+def do_delete_blob(sha256: str) -> bool:
+    """Delete a blob and its row if no row refers to it any more; say whether it was deleted.
+
+    The row goes first, in a transaction that re-checks the references (every foreign key to
+    ``Blob`` is PROTECT, so a reference added meanwhile makes the delete fail rather than
+    dangle); the stored bytes are removed after the commit.
+    """
+    with transaction.atomic():
+        blob = Blob.objects.select_for_update().filter(sha256=sha256).first()
+        if blob is None or blob_references(sha256):
+            return False
+        blob.delete()
+    get_blob_store().delete(sha256)
+    return True

@@ -1,8 +1,9 @@
 """Content-addressed, immutable blob store.
 
 A blob is identified by the lowercase hex SHA-256 of its bytes. Blobs are written once and never
-changed or deleted through this interface (garbage collection is a separate, later concern), and
-every full read checks the bytes against the id, so damage or tampering at rest is detected.
+changed; the only deletion is of a blob nothing refers to any more (``delete``, used when a
+plaintext blob is replaced by its encrypted copy), and every full read checks the bytes against the
+id, so damage or tampering at rest is detected.
 
 Two backends: ``LocalBlobStore`` (a directory, the default) and ``S3BlobStore`` (any S3-compatible
 object store, in ``qianshu.storage.s3``). ``get_blob_store()`` returns the configured one.
@@ -18,6 +19,7 @@ import hashlib
 import io
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Hashable
 from pathlib import Path
@@ -146,8 +148,8 @@ class BlobStore(abc.ABC):
     """Content-addressed, immutable blob store.
 
     Every method taking a blob id raises ``InvalidBlobId`` for anything but 64 lowercase hex
-    characters; all errors are ``BlobStoreError`` subclasses. There is deliberately no
-    ``delete``: stored blobs are immutable.
+    characters; all errors are ``BlobStoreError`` subclasses. Stored blobs are immutable;
+    ``delete`` exists only for blobs that no row refers to any more.
     """
 
     @abc.abstractmethod
@@ -171,6 +173,14 @@ class BlobStore(abc.ABC):
         """The stored size in bytes (content not checked); ``BlobNotFound`` if missing."""
 
     @abc.abstractmethod
+    def delete(self, sha256: str) -> None:
+        """Remove a blob (nothing if it is not stored).
+
+        Only for a blob no ``Blob`` row names any more (``storage.actions.do_delete_blob``
+        checks that): content addressing means every row with this id would lose its bytes.
+        """
+
+    @abc.abstractmethod
     def open_stream(self, sha256: str) -> BinaryIO:
         """A binary file object for streaming a large blob without loading it in memory.
 
@@ -186,7 +196,11 @@ class BlobStore(abc.ABC):
 
 
 class LocalBlobStore(BlobStore):
-    """Blobs as read-only files ``root/ab/cd/<sha256>``.
+    """Blobs as read-only files ``root/ab/cd/<sha256>``, readable by their owner only.
+
+    Files are mode 0400 and the directories this store creates 0700, set explicitly whatever the
+    process umask: the store holds identity photos and contracts, which no other local account
+    may read (0400 rather than 0600: nothing ever writes a blob in place).
 
     A put writes a temporary file in the blob's directory, fsyncs it, then publishes it with a
     hard link, which fails if the blob appeared meanwhile: a crash never leaves a partial blob
@@ -195,7 +209,8 @@ class LocalBlobStore(BlobStore):
     writer can only replace the file with identical bytes).
     """
 
-    file_mode = 0o444
+    file_mode = 0o400
+    dir_mode = 0o700
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
@@ -252,6 +267,16 @@ class LocalBlobStore(BlobStore):
         except OSError as exc:
             raise BlobStoreError(f"cannot stat blob {sha256}: {exc}") from exc
 
+    def delete(self, sha256: str) -> None:
+        path = self.path(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise BlobStoreError(f"cannot delete blob {sha256}: {exc}") from exc
+        _fsync_dir(path.parent)
+
     def open_stream(self, sha256: str) -> BinaryIO:
         path = self.path(sha256)
         try:
@@ -263,15 +288,31 @@ class LocalBlobStore(BlobStore):
         return verifying_stream(raw, sha256, wrap_errors=(OSError,))
 
     def _make_dirs(self, directory: Path) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.is_dir():
+            self.root.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.root, self.dir_mode)
         # Fan-out directories: fsync the parent of each one created, so that the blob's
         # directory entry survives a crash along with the blob itself.
         for path in (directory.parent, directory):
             try:
-                path.mkdir()
+                path.mkdir(mode=self.dir_mode)
             except FileExistsError:
                 continue
+            os.chmod(path, self.dir_mode)  # mkdir's mode is filtered by the umask
             _fsync_dir(path.parent)
+
+    def restrict_permissions(self) -> int:
+        """Give every blob file mode 0400 and every directory 0700 (stores written by older
+        versions had world-readable files); return how many entries were changed."""
+        changed = 0
+        if not self.root.is_dir():
+            return 0
+        for path in [self.root, *self.root.rglob("*")]:
+            mode = self.dir_mode if path.is_dir() else self.file_mode
+            if stat.S_IMODE(path.lstat().st_mode) != mode and not path.is_symlink():
+                os.chmod(path, mode)
+                changed += 1
+        return changed
 
 
 # errno values meaning "this file system cannot make hard links".

@@ -26,3 +26,7 @@ class BlobCorrupted(BlobStoreError):
         super().__init__(f"blob {sha256} is corrupted: its content hashes to {actual}")
         self.sha256 = sha256
         self.actual = actual
+
+
+class BlobDecryptionError(BlobStoreError):
+    """An encrypted blob does not decrypt: another master key, or the blob or its row altered."""

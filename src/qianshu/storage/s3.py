@@ -168,6 +168,12 @@ class S3BlobStore(BlobStore):
         except BotoCoreError as exc:
             raise BlobStoreError(f"cannot look up blob {sha256}: {exc}") from exc
 
+    def delete(self, sha256: str) -> None:
+        try:
+            self._client.delete_object(Bucket=self.bucket_name, Key=self.key(sha256))
+        except _BACKEND_ERRORS as exc:
+            raise BlobStoreError(f"cannot delete blob {sha256}: {exc}") from exc
+
     def open_stream(self, sha256: str) -> BinaryIO:
         return verifying_stream(self._get_body(sha256), sha256, wrap_errors=_BACKEND_ERRORS)
 

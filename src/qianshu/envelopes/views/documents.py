@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from qianshu.accounts.decorators import login_required
+from qianshu.core.downloads import file_response
 from qianshu.envelopes.access import access_envelope_by_uuid
 from qianshu.envelopes.lifecycle import do_record_download
 from qianshu.envelopes.models import Document, PageImage, Revision
@@ -87,15 +88,9 @@ def page_image_view(
 
 
 def _pdf_response(data: bytes, filename: str) -> HttpResponse:
-    from urllib.parse import quote
-
-    response = HttpResponse(data, content_type="application/pdf")
-    ascii_name = filename.encode("ascii", "ignore").decode() or "document.pdf"
-    response["Content-Disposition"] = (
-        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return file_response(
+        data, filename=filename, content_type="application/pdf", default_name="document.pdf"
     )
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 @require_GET

@@ -40,7 +40,9 @@ from qianshu.identity.providers import (
     ProviderError,
     get_provider,
 )
-from qianshu.storage.actions import do_store_blob
+from qianshu.storage import encryption
+from qianshu.storage.actions import do_store_encrypted_blob
+from qianshu.storage.models import Blob
 
 Status = VerificationAttempt.Status
 # A phone three-factor attempt waits this long for its SMS code.
@@ -53,6 +55,12 @@ class Photo:
 
     data: bytes
     content_type: str
+
+
+def _store_photo(photo: Photo) -> Blob:
+    return do_store_encrypted_blob(
+        photo.data, content_type=photo.content_type, purpose=encryption.IDENTITY_PHOTO
+    )
 
 
 def _language() -> str:
@@ -409,8 +417,9 @@ def do_submit_manual_review(
     check_can_start(actor, declaration, Method.MANUAL)
     _count_attempt(actor)
     # Blobs first: a row never names a missing blob (an aborted request leaves an orphan blob).
-    front_blob = do_store_blob(front.data, content_type=front.content_type)
-    handheld_blob = do_store_blob(handheld.data, content_type=handheld.content_type)
+    # Encrypted at rest: only the platform (master key) can read ID photos.
+    front_blob = _store_photo(front)
+    handheld_blob = _store_photo(handheld)
     with transaction.atomic():
         attempt = _new_attempt(
             actor,

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
+from qianshu.core.downloads import content_disposition
 from qianshu.identity import access
 from qianshu.identity.models import SigningCredential
 from qianshu.identity.views.common import current_user
@@ -103,5 +104,5 @@ def certificate_download_view(request: HttpRequest, serial: str, fmt: str) -> Ht
         raise Http404("unknown format")
     response = HttpResponse(body, content_type=content_type)
     name = f"qianshu-{credential.certificate.serial_hex}.{fmt}"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Content-Disposition"] = content_disposition(name)
     return response

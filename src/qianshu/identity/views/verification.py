@@ -8,11 +8,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
@@ -27,6 +27,7 @@ from django.views.decorators.http import require_http_methods
 
 from qianshu.accounts.codes import CodeError
 from qianshu.accounts.models import User
+from qianshu.core.downloads import file_response
 from qianshu.identity import access, actions
 from qianshu.identity.drafts import Declaration, clear_draft, load_draft, save_draft
 from qianshu.identity.errors import (
@@ -55,6 +56,7 @@ from qianshu.identity.views.common import (
     return_url,
     steps,
 )
+from qianshu.storage.errors import BlobStoreError
 
 log = logging.getLogger(__name__)
 Status = VerificationAttempt.Status
@@ -164,6 +166,9 @@ def method_view(request: HttpRequest, user: User, declaration: Declaration) -> H
     )
 
 
+# The consent form's answer is a redirect to the identity provider's face page, which the
+# browser checks against this page's form-action: allow https targets here, and only here.
+@csp_update({"form-action": ["https:"]})
 @_with_declaration(Method.FACE)
 def face_view(request: HttpRequest, user: User, declaration: Declaration) -> HttpResponse:
     """人脸识别: consent, then off to the provider's face comparison page."""
@@ -358,11 +363,15 @@ def photo_response(attempt: VerificationAttempt, which: str) -> HttpResponseBase
     blob = {"front": attempt.front_photo, "handheld": attempt.handheld_photo}.get(which)
     if blob is None:
         raise Http404("no such photo")
-    response = FileResponse(blob.open_stream(), content_type=blob.content_type)
-    response["Content-Length"] = str(blob.size)
-    response["Content-Disposition"] = "inline"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    try:
+        stream = blob.open_stream()  # decrypted here: photos are encrypted at rest, ≤ 5 MB
+    except BlobStoreError as exc:
+        log.error("identity photo %s of attempt %s unreadable: %s", which, attempt.uuid, exc)
+        raise Http404("the photo cannot be read") from None
+    extension = "png" if blob.content_type == "image/png" else "jpg"
+    return file_response(
+        stream, filename=f"id-{which}.{extension}", content_type=blob.content_type, inline=True
+    )
 
 
 @require_http_methods(["GET", "POST"])
