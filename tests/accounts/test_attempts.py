@@ -97,9 +97,7 @@ def test_parallel_wrong_passwords_get_at_most_five_evaluations(settings: Any) ->
     results = in_parallel(TRIES, guess)
     assert results.count("wrong") == 5, results
     assert results.count("locked") == TRIES - 5, results
-    right = Client().post(
-        "/login/password/", {"phone": ALICE, "password": "correct horse battery"}
-    )
+    right = Client().post("/login/password/", {"phone": ALICE, "password": "correct horse battery"})
     assert right.status_code == 400 and "错误次数过多" in right.content.decode()
     assert RateLimit.objects.get(key=f"pw-fail:phone:{ALICE}").count == 5
 
@@ -162,9 +160,7 @@ def test_parallel_wrong_signing_pins_get_at_most_five_evaluations(
 
     def guess(i: int) -> str:
         payload = {**body, "key": uuid.uuid4().hex, "pin": f"{900001 + i}"}
-        response = clients[i].post(
-            submit_url, json.dumps(payload), content_type="application/json"
-        )
+        response = clients[i].post(submit_url, json.dumps(payload), content_type="application/json")
         message = response.json().get("message", "")
         return "locked" if "锁定" in message else ("wrong" if "错误" in message else message)
 

@@ -121,7 +121,9 @@ def test_signing_link_logs_in_without_showing_the_number() -> None:
     assert sent.status_code == 200 and sent.json()["ok"]
     assert_no_phone(sent.content.decode(), bob.phone)
     # a wrong code re-renders the page, still masked
-    wrong = visitor.post("/login/", {"action": "login", "hint": hint, "code": "000000", "next": link})
+    wrong = visitor.post(
+        "/login/", {"action": "login", "hint": hint, "code": "000000", "next": link}
+    )
     assert wrong.status_code == 400
     assert_no_phone(wrong.content.decode(), bob.phone)
     assert "138****0002" in wrong.content.decode()
@@ -153,7 +155,9 @@ def test_invitation_link_logs_in_without_showing_the_number() -> None:
     org = make_verified_org(alice, name="甲方科技有限公司")
     admin = Client()
     admin.force_login(alice)
-    admin.post(reverse("orgs:member-invite", args=[org.uuid]), {"phone": BOB, "role": "seal_keeper"})
+    admin.post(
+        reverse("orgs:member-invite", args=[org.uuid]), {"phone": BOB, "role": "seal_keeper"}
+    )
     body = OutboxMessage.objects.filter(recipient=BOB, kind="org_invitation").get().body
     path = "/orgs/invitations/" + body.split("/orgs/invitations/")[1].split("/")[0] + "/"
     visitor = Client()

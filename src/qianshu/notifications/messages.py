@@ -142,6 +142,33 @@ KINDS: dict[str, MessageKind] = {
         subject=_("绑定邮箱已更改"),
         body=_("您的账号绑定邮箱已更改为 %(email)s。\n\n如非本人操作，请立即联系管理员。"),
     ),
+    "phone_changed": MessageKind(
+        sms=_(
+            "您的签署账号绑定手机号已更换为 %(phone)s，所有设备已退出登录。"
+            "如非本人操作，请立即联系平台客服。"
+        ),
+    ),
+    "phone_changed_by_operator": MessageKind(
+        sms=_(
+            "平台运营人员已将您的签署账号绑定手机号更换为 %(phone)s（原因：%(reason)s），"
+            "所有设备已退出登录。如有疑问，请立即联系平台客服。"
+        ),
+    ),
+    "phone_bound": MessageKind(
+        sms=_("本手机号已绑定签署账号（原手机号 %(old)s）。如非本人申请，请联系平台客服。"),
+    ),
+    "identity_revoked": MessageKind(
+        sms=_(
+            "平台运营人员已撤销您的实名认证（原因：%(reason)s），个人数字证书已吊销，"
+            "所有设备已退出登录。继续签署前请重新完成实名认证。"
+        ),
+    ),
+    "credential_revoked": MessageKind(
+        sms=_(
+            "平台运营人员已吊销您的个人数字证书（原因：%(reason)s），所有设备已退出登录。"
+            "继续签署前请重置签署密码。"
+        ),
+    ),
     "org_invitation": MessageKind(
         sms=_("%(inviter)s 邀请您以%(role)s身份加入“%(org)s”，请点击 %(link)s 登录后接受邀请。"),
         subject=_("加入组织邀请"),

@@ -237,11 +237,20 @@ def _batch_page(
         "plan": plan,
         "ids": ids,
         "seal_choices": choices,
-        "needs_code": confirmations.needs_code(user),
+        **_confirmation_context(user, plan),
         "masked_phone": user.masked_phone,
         "error": error,
     }
     return render(request, "envelopes/lists/batch.html", context, status=status)
+
+
+def _confirmation_context(user: User, plan: batch.BatchPlan) -> dict[str, Any]:
+    """How the batch is confirmed: the PIN (and until when it is locked), or an SMS code (and
+    why it cannot be used now)."""
+    if not confirmations.needs_code(user):
+        return {"needs_code": False, "pin_locked_until": confirmations.pin_locked_until(user)}
+    envelopes = [task.envelope for task in plan.ready]
+    return {"needs_code": True, "sms_refusal": confirmations.sms_refusal(user, envelopes)}
 
 
 def _store_results(
