@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from qianshu.accounts.models import SecurityEvent, User
+from qianshu.envelopes.confirmations import sms_refusal
 from qianshu.identity.actions import do_approve_verification, do_set_signing_pin
 from qianshu.identity.errors import NewKeyHeld, NewPinByReset, OwnReview
 from qianshu.identity.models import PersonIdentity, SigningCredential, VerificationAttempt
@@ -216,6 +217,8 @@ def test_after_an_operator_phone_change_no_first_pin_or_sms_key(
     assert held.value.until == expected
     html = logged_in(carol).get(reverse("identity:pin")).content.decode()
     assert 'data-testid="pin-held"' in html and "pin-set-form" not in html
+    # nor an event key: SMS-code signing waits too
+    assert "不能设置签署密码或使用短信验证码签署" in str(sms_refusal(carol, []))
     # after the hold, the person may set a first PIN
     type(carol).objects.filter(pk=carol.pk).update(
         phone_changed_at=timezone.now() - dt.timedelta(hours=73)
