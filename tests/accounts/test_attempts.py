@@ -48,6 +48,22 @@ def login(client: Client, phone: str, code: str, *, ip: str) -> Any:
     return client.post("/login/", {"action": "login", "phone": phone, "code": code}, REMOTE_ADDR=ip)
 
 
+def outcome(html: str, wrong: str) -> str:
+    """ "locked" (refused unchecked), "wrong" (checked and wrong) or "other"."""
+    if "错误次数过多" in html:
+        return "locked"
+    return "wrong" if wrong in html else "other"
+
+
+def sessions_of(user: Any, count: int) -> list[Client]:
+    clients = []
+    for _ in range(count):
+        client = Client()
+        client.force_login(user)
+        clients.append(client)
+    return clients
+
+
 def in_parallel(count: int, attempt: Callable[[int], str]) -> list[str]:
     """Run ``attempt(i)`` in ``count`` threads released together; each thread has its own
     database connection (Django's are per thread) and closes it at the end."""
@@ -90,9 +106,7 @@ def test_parallel_wrong_passwords_get_at_most_five_evaluations(settings: Any) ->
             )
             .content.decode()
         )
-        if "错误次数过多" in html:
-            return "locked"
-        return "wrong" if "手机号或密码错误" in html else "other"
+        return outcome(html, "手机号或密码错误")
 
     results = in_parallel(TRIES, guess)
     assert results.count("wrong") == 5, results
@@ -107,21 +121,11 @@ def test_parallel_wrong_passwords_get_at_most_five_evaluations(settings: Any) ->
 def test_parallel_wrong_reauth_passwords_get_at_most_five_evaluations(settings: Any) -> None:
     settings.PASSWORD_HASHERS = [SLOW_HASHER]
     alice = make_user("alice", password="correct horse battery")
-    clients = []
-    for _ in range(TRIES):
-        client = Client()
-        client.force_login(alice)
-        clients.append(client)
+    clients = sessions_of(alice, TRIES)
 
     def guess(i: int) -> str:
-        html = (
-            clients[i]
-            .post("/me/reauth/", {"action": "password", "password": f"wrong-{i}"})
-            .content.decode()
-        )
-        if "错误次数过多" in html:
-            return "locked"
-        return "wrong" if "密码错误" in html else "other"
+        response = clients[i].post("/me/reauth/", {"action": "password", "password": f"w{i}"})
+        return outcome(response.content.decode(), "密码错误")
 
     results = in_parallel(TRIES, guess)
     assert results.count("wrong") == 5, results
@@ -151,11 +155,7 @@ def test_parallel_wrong_signing_pins_get_at_most_five_evaluations(
         "seen": {str(k): v for k, v in seen(envelope).items()},
         "fields": [{"field": f.pk} for f in recipient.fields.all()],
     }
-    clients = []
-    for _ in range(TRIES):
-        client = Client()
-        client.force_login(bob)
-        clients.append(client)
+    clients = sessions_of(bob, TRIES)
     submit_url = reverse("envelopes:sign-submit", args=[envelope.uuid])
 
     def guess(i: int) -> str:

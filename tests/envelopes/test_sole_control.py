@@ -23,20 +23,13 @@ from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.identity.models import SigningCredential
 from qianshu.notifications.models import OutboxMessage
 from tests.envelopes.helpers import PIN, make_signer, next_phone, seal_of, seen, signature_png
-from tests.envelopes.test_batch import form_data, items_for
-from tests.envelopes.test_sign_views import client_for, page_data, submit, url
+from tests.envelopes.test_batch import ask_batch_code, items_for, open_batch
+from tests.envelopes.test_sign_views import client_for, page_data, sent, submit, url
 from tests.identity.helpers import logged_in
 from tests.orgs.conftest import make_verified_person
 from tests.support.accounts import sms_code
 
 pytestmark = pytest.mark.django_db
-
-
-def sent(build: Any, initiator: User, parties: list, **kwargs: Any) -> Envelope:
-    envelope = build.draft(initiator, parties, **kwargs)
-    compose.do_send_envelope(envelope, actor=initiator)
-    envelope.refresh_from_db()
-    return envelope
 
 
 def seen_json(envelope: Envelope) -> dict[str, str]:
@@ -132,16 +125,9 @@ def test_pin_holder_cannot_batch_sign_with_an_sms_code(people: dict, build: Any)
     alice, bob = people["alice"], people["bob"]
     envelopes = [sent(build, alice, [("sign", 1, bob)], title=f"合同{i}") for i in range(2)]
     client = client_for(bob)
-    html = client.get(
-        reverse("envelopes:batch-sign"), {"ids": [str(e.uuid) for e in envelopes]}
-    ).content.decode()
+    html, data = open_batch(client, envelopes)
     assert 'name="pin"' in html and 'data-testid="batch-send-code"' not in html
-    data = form_data(html)
-    refused = client.post(
-        reverse("envelopes:batch-sign"),
-        {**data, "action": "send"},
-        headers={"X-Requested-With": "fetch"},
-    )
+    refused = ask_batch_code(client, data)
     assert refused.status_code in (400, 429) and not refused.json()["ok"]
     assert sign_codes_to(bob.phone) == 0
     items = items_for(bob, envelopes)

@@ -16,21 +16,21 @@ from qianshu.identity.errors import ResetHeld
 from qianshu.identity.holds import new_key_held_until, pin_reset_held_until
 from qianshu.identity.models import SigningCredential
 from qianshu.notifications.models import OutboxMessage
-from tests.identity.helpers import GOOD_ID, logged_in, verify_with_bank4
+from tests.identity.helpers import GOOD_ID
+from tests.identity.test_pin import set_pin, verified_alice
 from tests.support.accounts import sms_code
 
 pytestmark = pytest.mark.django_db
 
-PIN = "482913"
+__all__ = ["verified_alice"]  # the fixture
+
 NEW_PHONE = "13900000077"
 
 
 @pytest.fixture
-def alice_with_pin(alice: User, platform_pki: None) -> Client:
-    client = logged_in(alice)
-    verify_with_bank4(client)
-    assert client.post("/me/identity/pin/", {"pin1": PIN, "pin2": PIN}).status_code == 302
-    return client
+def alice_with_pin(verified_alice: Client) -> Client:
+    assert set_pin(verified_alice).status_code == 302
+    return verified_alice
 
 
 def change_own_phone(client: Client, alice: User) -> None:

@@ -11,12 +11,14 @@ before acting.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import redirect, render
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -25,7 +27,7 @@ from django.views.decorators.http import require_POST
 from qianshu.accounts.actions import PhoneTaken, do_set_phone, recently_authenticated
 from qianshu.accounts.models import SecurityEvent, User
 from qianshu.accounts.phones import normalize_phone
-from qianshu.backoffice.decorators import staff_required
+from qianshu.backoffice.decorators import View, staff_required
 from qianshu.backoffice.user_forms import OperatorPhoneForm, ReasonForm, UserSearchForm
 from qianshu.identity import access
 from qianshu.identity.actions import do_revoke_identity, do_revoke_signing_credential
@@ -51,11 +53,24 @@ def _person(operator: User, user_id: int) -> User:
     return person
 
 
-def _reauth(request: HttpRequest, user_id: int) -> HttpResponse | None:
-    if recently_authenticated(request):
-        return None
-    page = reverse("backoffice:user", args=[user_id])
-    return HttpResponseRedirect(f"{reverse('accounts:reauth')}?{urlencode({'next': page})}")
+def operator_action(handle: Callable[[HttpRequest, User, User], None]) -> View:
+    """A POST action of the user page: by an operator, on another person's account, after a
+    fresh re-authentication (else to the re-authentication, then back to the user page)."""
+
+    @staff_required
+    @require_POST
+    @wraps(handle)
+    def view(request: HttpRequest, user_id: int) -> HttpResponseBase:
+        operator = _operator(request)
+        person = _person(operator, user_id)
+        page = reverse("backoffice:user", args=[person.pk])
+        if not recently_authenticated(request):
+            query = urlencode({"next": page})
+            return HttpResponseRedirect(f"{reverse('accounts:reauth')}?{query}")
+        handle(request, operator, person)
+        return HttpResponseRedirect(page)
+
+    return view
 
 
 @staff_required
@@ -105,13 +120,9 @@ def _form_errors(request: HttpRequest, form: ReasonForm) -> None:
         return
 
 
-@staff_required
-@require_POST
-def user_phone_view(request: HttpRequest, user_id: int) -> HttpResponse:
-    operator = _operator(request)
-    person = _person(operator, user_id)
-    if (refused := _reauth(request, person.pk)) is not None:
-        return refused
+@operator_action
+def user_phone_view(request: HttpRequest, operator: User, person: User) -> None:
+    """更换手机号: the same action as the person's own change (see ``do_set_phone``)."""
     form = OperatorPhoneForm(request.POST)
     if not form.is_valid():
         _form_errors(request, form)
@@ -132,52 +143,42 @@ def user_phone_view(request: HttpRequest, user_id: int) -> HttpResponse:
             messages.success(
                 request, _("手机号已更换，用户的所有登录已退出，原手机号和新手机号已收到短信。")
             )
-    return redirect("backoffice:user", user_id=person.pk)
 
 
-def _revocation(
+def _revoke(
     request: HttpRequest,
-    user_id: int,
+    operator: User,
+    person: User,
     action: Callable[..., object],
     done: str,
-) -> HttpResponse:
-    operator = _operator(request)
-    person = _person(operator, user_id)
-    if (refused := _reauth(request, person.pk)) is not None:
-        return refused
+) -> None:
     form = ReasonForm(request.POST)
     if not form.is_valid():
         _form_errors(request, form)
+        return
+    try:
+        action(person, form.cleaned_data["reason"], actor=operator, request=request)
+    except IdentityError as exc:
+        messages.error(request, str(exc))
     else:
-        try:
-            action(person, form.cleaned_data["reason"], actor=operator, request=request)
-        except IdentityError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, done)
-    return redirect("backoffice:user", user_id=person.pk)
+        messages.success(request, done)
 
 
-@staff_required
-@require_POST
-def user_identity_revoke_view(request: HttpRequest, user_id: int) -> HttpResponse:
+@operator_action
+def user_identity_revoke_view(request: HttpRequest, operator: User, person: User) -> None:
     """撤销实名认证 (also revokes the credential); to correct a name or number, the person then
     verifies again."""
-    return _revocation(
-        request,
-        user_id,
-        do_revoke_identity,
-        _("实名认证已撤销，个人证书已吊销，用户已收到短信。"),
-    )
+    done = _("实名认证已撤销，个人证书已吊销，用户已收到短信。")
+    _revoke(request, operator, person, do_revoke_identity, done)
 
 
-@staff_required
-@require_POST
-def user_credential_revoke_view(request: HttpRequest, user_id: int) -> HttpResponse:
+@operator_action
+def user_credential_revoke_view(request: HttpRequest, operator: User, person: User) -> None:
     """吊销个人证书: the person gets a new key only through the PIN reset."""
-    return _revocation(
+    _revoke(
         request,
-        user_id,
+        operator,
+        person,
         do_revoke_signing_credential,
         _("个人证书已吊销，用户已收到短信。"),
     )

@@ -92,15 +92,20 @@ def until_text(until: dt.datetime) -> str:
     return date_format(timezone.localtime(until), "Y-m-d H:i")
 
 
-class PinLocked(PinError):
-    """Too many wrong PINs: signing is locked until ``until``."""
+class PinUntil(PinError):
+    """A refusal that lasts until ``until`` (the message says when)."""
+
+    template = ""
 
     def __init__(self, until: dt.datetime) -> None:
         self.until = until
-        super().__init__(
-            _("签署密码错误次数过多，已锁定至 %(time)s，请稍后再试或重置签署密码。")
-            % {"time": until_text(until)}
-        )
+        super().__init__(_(self.template) % {"time": until_text(until)})
+
+
+class PinLocked(PinUntil):
+    """Too many wrong PINs: signing is locked until ``until``."""
+
+    template = gettext_noop("签署密码错误次数过多，已锁定至 %(time)s，请稍后再试或重置签署密码。")
 
 
 class NewPinByReset(PinError):
@@ -111,32 +116,22 @@ class NewPinByReset(PinError):
     )
 
 
-class ResetHeld(PinError):
+class ResetHeld(PinUntil):
     """A PIN reset shortly after a phone change waits until ``until``."""
 
-    def __init__(self, until: dt.datetime) -> None:
-        self.until = until
-        super().__init__(
-            _(
-                "账号绑定手机号近期已更换，为保护您的签署密钥，%(time)s 之后才能重置签署密码。"
-                "如非本人操作，请立即联系平台客服。"
-            )
-            % {"time": until_text(until)}
-        )
+    template = gettext_noop(
+        "账号绑定手机号近期已更换，为保护您的签署密钥，%(time)s 之后才能重置签署密码。"
+        "如非本人操作，请立即联系平台客服。"
+    )
 
 
-class NewKeyHeld(PinError):
+class NewKeyHeld(PinUntil):
     """After an operator changed the phone: no first PIN and no SMS-code signing until ``until``."""
 
-    def __init__(self, until: dt.datetime) -> None:
-        self.until = until
-        super().__init__(
-            _(
-                "账号绑定手机号已由平台运营人员更换，为保护您的签署权限，%(time)s 之前"
-                "不能设置签署密码或使用短信验证码签署。"
-            )
-            % {"time": until_text(until)}
-        )
+    template = gettext_noop(
+        "账号绑定手机号已由平台运营人员更换，为保护您的签署权限，%(time)s 之前"
+        "不能设置签署密码或使用短信验证码签署。"
+    )
 
 
 class WrongPin(PinError):

@@ -283,28 +283,25 @@ def sign_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
         if help_context is None:
             return HttpResponseRedirect(envelope.get_absolute_url())
         return render(request, "envelopes/sign/no_seal.html", {**base, **help_context})
+    guide = {**base, "recipient": recipient, "initiator_label": routing.initiator_label(envelope)}
     try:
         turns.check_signer(recipient, user)
     except EnvelopeError as exc:
-        context = {
-            **base,
-            "recipient": recipient,
-            "reason": str(exc),
-            "needs_identity": verified_identity(user) is None,
-            "initiator_label": routing.initiator_label(envelope),
-        }
-        return render(request, "envelopes/sign/blocked.html", context)
+        guide.update(
+            guide_id="sign-blocked",
+            reason=str(exc),
+            needs_identity=verified_identity(user) is None,
+        )
+        return render(request, "envelopes/sign/blocked.html", guide)
     if recipient.role != Role.APPROVE and confirmations.needs_code(user):
         refusal = confirmations.sms_refusal(user, [envelope])
         if refusal is not None:  # no SMS code here: set a PIN first, or wait
-            context = {
-                **base,
-                "recipient": recipient,
-                "reason": refusal,
-                "may_set_pin": new_key_held_until(user) is None,
-                "initiator_label": routing.initiator_label(envelope),
-            }
-            return render(request, "envelopes/sign/needs_pin.html", context)
+            guide.update(
+                guide_id="sign-needs-pin",
+                reason=refusal,
+                may_set_pin=new_key_held_until(user) is None,
+            )
+            return render(request, "envelopes/sign/needs_pin.html", guide)
     turns.do_mark_viewed(recipient, actor=user, request=request)
     return render(request, "envelopes/sign/page.html", _turn_context(envelope, recipient, user))
 
