@@ -349,7 +349,8 @@ def _send_code(
     if request.headers.get("X-Requested-With") == "fetch":
         if error:
             return JsonResponse(
-                {"ok": False, "message": error, "retry_after": retry_after}, status=429
+                {"ok": False, "message": error, "retry_after": retry_after},
+                status=429 if retry_after else 400,  # rate-limited, or refused (a PIN holder)
             )
         return JsonResponse(
             {"ok": True, "message": _("验证码已发送，5 分钟内有效。"), "retry_after": 60}
