@@ -243,6 +243,9 @@ QIANSHU_PIN_ARGON2 = {
     "memory_kib": env_int("QIANSHU_PIN_ARGON2_MEMORY_KIB", 64 * 1024),
     "parallelism": env_int("QIANSHU_PIN_ARGON2_PARALLELISM", 1),
 }
+# After a phone change a PIN reset (and, after an operator's change, a first PIN or SMS-code
+# signing) waits this many hours, so that taking over a phone gives no new signing key at once.
+QIANSHU_PIN_RESET_HOLD_HOURS = env_int("QIANSHU_PIN_RESET_HOLD_HOURS", 72)
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -403,12 +403,14 @@ def read_link_from_outbox(context: Any, phone: str) -> str:
 
 
 def login_from_sms_link(page: Any, phone: str, shot: Shots, name: str) -> str:
-    """Open the SMS link, log in with the code (phone filled in), land on the signing page."""
+    """Open the SMS link, log in with the code (the phone shown masked, never in the URL),
+    land on the signing page."""
     link = read_link_from_outbox(page.context, phone)
     page.goto(link)
     page.wait_for_url("**/login/?*")
-    phone_box = page.get_by_label("手机号")
-    assert phone_box.input_value() == phone, "the link fills in the recipient's phone"
+    assert phone not in page.url, "the link never puts the number into the URL"
+    shown = page.get_by_test_id("login-hinted-phone").inner_text()
+    assert f"{phone[:3]}****{phone[-4:]}" in shown and phone not in shown
     page.get_by_role("button", name="获取验证码").click()
     page.locator(".send-result").filter(has_text="验证码已发送").wait_for()
     shot(page, f"{name}-login")

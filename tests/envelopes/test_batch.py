@@ -316,6 +316,22 @@ def form_data(html: str) -> dict[str, list[str]]:
     return data
 
 
+def open_batch(client: Client, envelopes: Sequence[Envelope]) -> tuple[str, dict]:
+    """The batch page of ``envelopes`` and the data its form posts back."""
+    url = reverse("envelopes:batch-sign")
+    html = client.get(url, {"ids": [str(e.uuid) for e in envelopes]}).content.decode()
+    return html, form_data(html)
+
+
+def ask_batch_code(client: Client, data: dict) -> Any:
+    """获取验证码 on the batch page (as its script does)."""
+    return client.post(
+        reverse("envelopes:batch-sign"),
+        {**data, "action": "send"},
+        headers={"X-Requested-With": "fetch"},
+    )
+
+
 def test_batch_pages_from_the_list_to_the_result(people: dict, build: Any) -> None:
     alice, bob = people["alice"], people["bob"]
     envelopes = tasks_for(build, alice, bob, 2)
@@ -369,16 +385,9 @@ def test_batch_page_with_sms_code(people: dict, build: Any) -> None:
     envelopes = tasks_for(build, alice, erin, 2)
     client = Client()
     client.force_login(erin)
-    html = client.get(
-        reverse("envelopes:batch-sign"), {"ids": [str(e.uuid) for e in envelopes]}
-    ).content.decode()
+    html, data = open_batch(client, envelopes)
     assert 'data-testid="batch-send-code"' in html and 'name="pin"' not in html
-    data = form_data(html)
-    sent = client.post(
-        reverse("envelopes:batch-sign"),
-        {**data, "action": "send"},
-        headers={"X-Requested-With": "fetch"},
-    )
+    sent = ask_batch_code(client, data)
     assert sent.status_code == 200 and sent.json()["ok"]
     code = sms_code(erin.phone)
     done = client.post(reverse("envelopes:batch-sign"), {**data, "code": code, "action": "sign"})

@@ -165,13 +165,15 @@ def test_sms_code_signing_uses_a_one_time_event_certificate(people: dict, build:
     recipient = envelope.recipients.get()
     assert confirmations.needs_code(dave)
     binding = confirmations.confirmation_binding(envelope, seen(envelope))
-    confirmations.do_send_signing_code(binding, actor=dave)
+    confirmations.do_send_signing_code(binding, envelopes=[envelope], actor=dave)
     code = sms_code(dave.phone, "sign_code")
     with pytest.raises(EnvelopeError, match="验证码"):
         sign(recipient, dave, code="000000" if code != "000000" else "111111")
     # The code is bound to this envelope and these hashes: another binding does not take it.
     with pytest.raises(EnvelopeError):
-        confirmations.confirm_signing(pin=None, code=code, binding="other", actor=dave)
+        confirmations.confirm_signing(
+            pin=None, code=code, binding="other", envelopes=[envelope], actor=dave
+        )
     sign(recipient, dave, code=code)
     recipient.refresh_from_db()
     assert recipient.status == "done"

@@ -6,13 +6,15 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import login, logout, update_session_auth_hash
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.utils import translation
+from django.utils import timezone, translation
 
 from qianshu.accounts import codes
 from qianshu.accounts.audit import client_ip, record_event
 from qianshu.accounts.models import User
+from qianshu.accounts.phones import mask_phone
 
 REAUTH_SESSION_KEY = "qianshu_reauth_at"
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -78,8 +80,7 @@ def do_logout(request: HttpRequest) -> None:
 def do_logout_other_sessions(request: HttpRequest, *, actor: User) -> None:
     """End every session of ``actor`` except this one (the session hash salt is rotated)."""
     with transaction.atomic():
-        actor.session_salt = User._meta.get_field("session_salt").get_default()
-        actor.save(update_fields=["session_salt"])
+        end_all_sessions(actor)
         record_event("logout_other_sessions", user=actor, request=request)
     update_session_auth_hash(request, actor)
 
@@ -126,8 +127,65 @@ class PhoneTaken(Exception):
     pass
 
 
+def end_all_sessions(user: User) -> None:
+    """Rotate the session salt: every session of ``user`` ends. Inside the caller's transaction;
+    a view that keeps the user's own session calls ``update_session_auth_hash`` afterwards."""
+    user.session_salt = User._meta.get_field("session_salt").get_default()
+    user.save(update_fields=["session_salt"])
+
+
+def check_operator(user: User, actor: User) -> None:
+    """An action on another person's account is for active platform operators only."""
+    if actor.pk != user.pk and not (actor.is_active and actor.is_staff):
+        raise PermissionDenied("operators only")
+
+
+def do_set_phone(
+    user: User,
+    new_phone: str,
+    *,
+    actor: User,
+    request: HttpRequest | None = None,
+    reason: str = "",
+) -> None:
+    """Move ``user``'s account to ``new_phone``: the user's own change (after the code sent to
+    the new phone, :func:`do_change_phone`) or an operator's (``actor`` is staff, with a
+    ``reason``, from the back office).
+
+    Every session of the user ends; the old phone and the new one are told by SMS; the security
+    event names the operator; the time starts the hold on new signing keys (identity.holds).
+    Raises ``PhoneTaken``.
+    """
+    from qianshu.notifications.actions import do_queue_sms
+
+    check_operator(user, actor)
+    old = user.phone
+    by_operator = actor.pk != user.pk
+    language = user.language or "zh-hans"
+    try:
+        with transaction.atomic():
+            user.phone = new_phone
+            user.phone_changed_at = timezone.now()
+            user.phone_changed_by = actor
+            user.save(update_fields=["phone", "phone_changed_at", "phone_changed_by"])
+            end_all_sessions(user)
+            detail: dict[str, object] = {"old": old[-4:], "new": new_phone[-4:]}
+            if by_operator:
+                detail.update(operator=actor.pk, reason=reason)
+            record_event("phone_changed", user=user, request=request, **detail)
+            told: dict[str, object] = {"phone": mask_phone(new_phone)}
+            if by_operator:
+                told["reason"] = reason
+            kind = "phone_changed_by_operator" if by_operator else "phone_changed"
+            do_queue_sms(old, kind, told, language=language)
+            do_queue_sms(new_phone, "phone_bound", {"old": mask_phone(old)}, language=language)
+    except IntegrityError:
+        user.refresh_from_db()
+        raise PhoneTaken from None
+
+
 def do_change_phone(request: HttpRequest, new_phone: str, code: str, *, actor: User) -> None:
-    """Move the account to ``new_phone`` after the code sent there is confirmed.
+    """The user moves their account to ``new_phone`` after the code sent there is confirmed.
 
     Raises ``codes.CodeError`` or ``PhoneTaken``. Other sessions are ended.
     """
@@ -138,18 +196,7 @@ def do_change_phone(request: HttpRequest, new_phone: str, code: str, *, actor: U
         binding=f"user:{actor.pk}",
         ip=client_ip(request),
     )
-    old = actor.phone
-    try:
-        with transaction.atomic():
-            actor.phone = new_phone
-            actor.session_salt = User._meta.get_field("session_salt").get_default()
-            actor.save(update_fields=["phone", "session_salt"])
-            record_event(
-                "phone_changed", user=actor, request=request, old=old[-4:], new=new_phone[-4:]
-            )
-    except IntegrityError:
-        actor.phone = old
-        raise PhoneTaken from None
+    do_set_phone(actor, new_phone, actor=actor, request=request)
     update_session_auth_hash(request, actor)
 
 

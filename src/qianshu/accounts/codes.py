@@ -150,14 +150,18 @@ def check_code(
 ) -> None:
     """Accept ``code`` once, or raise ``CodeInvalid`` / ``CodeLocked``.
 
-    A wrong, expired, used or other-purpose code gets the same message. Five wrong codes burn the
-    code and lock the phone for 15 minutes; wrong codes are also capped per IP.
+    A wrong, expired, used or other-purpose code gets the same message. Only a guess at an
+    outstanding code (sent to this phone for this purpose and binding, unused, unexpired) counts
+    against the phone: five wrong ones burn the code and lock the phone for 15 minutes, so that
+    nobody can lock a phone out of every SMS flow by guessing codes that were never sent. Every
+    wrong code counts against the client address (capped per hour).
     """
     _check_not_locked(phone, ip)
     code = (code or "").strip()
     now = timezone.now()
     ok = False
     with transaction.atomic():
+        # The row lock serialises parallel guesses at one code: each is counted in turn.
         row = (
             OneTimeCode.objects.select_for_update()
             .filter(
@@ -185,7 +189,8 @@ def check_code(
     if ok:
         throttles.reset(f"code-fail:phone:{phone}")
         return
-    throttles.hit(f"code-fail:phone:{phone}", limit=LOCKOUT_WRONG, window=LOCKOUT_WINDOW)
+    if row is not None:
+        throttles.hit(f"code-fail:phone:{phone}", limit=LOCKOUT_WRONG, window=LOCKOUT_WINDOW)
     if ip:
         throttles.hit(f"code-fail:ip:{ip}", limit=IP_WRONG_LIMIT, window=3600)
     raise CodeInvalid(_("验证码错误或已失效，请重新获取。"))

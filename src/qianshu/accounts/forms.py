@@ -15,6 +15,10 @@ from qianshu.accounts.audit import client_ip
 from qianshu.accounts.models import User
 from qianshu.accounts.phones import normalize_phone
 
+PASSWORD_LIMIT = 5  # wrong passwords per phone (login and re-authentication together)
+PASSWORD_IP_LIMIT = 50  # wrong passwords per client address
+PASSWORD_WINDOW = 15 * 60
+
 CODE_WIDGET = forms.TextInput(
     attrs={
         "inputmode": "numeric",
@@ -88,22 +92,26 @@ class PasswordLoginForm(forms.Form):
         phone, password = data.get("phone"), data.get("password")
         if not phone or not password:
             return data
-        ip = client_ip(self.request) or "unknown"
-        for key, limit in ((f"pw-fail:phone:{phone}", 5), (f"pw-fail:ip:{ip}", 50)):
-            verdict = throttles.exceeded(key, limit=limit, window=15 * 60)
+        ip_key = f"pw-fail:ip:{client_ip(self.request) or 'unknown'}"
+        phone_key = f"pw-fail:phone:{phone}"
+        # Counted before the password is checked (see throttles): a success gives it back.
+        verdict = throttles.hit(phone_key, limit=PASSWORD_LIMIT, window=PASSWORD_WINDOW)
+        if verdict:
+            verdict = throttles.hit(ip_key, limit=PASSWORD_IP_LIMIT, window=PASSWORD_WINDOW)
             if not verdict:
-                raise forms.ValidationError(
-                    _("密码错误次数过多，请 %(minutes)s 分钟后再试，或使用验证码登录。"),
-                    params={"minutes": max(1, verdict.retry_after // 60)},
-                    code="locked",
-                )
+                throttles.refund(phone_key)
+        if not verdict:
+            raise forms.ValidationError(
+                _("密码错误次数过多，请 %(minutes)s 分钟后再试，或使用验证码登录。"),
+                params={"minutes": max(1, verdict.retry_after // 60)},
+                code="locked",
+            )
         user = authenticate(self.request, username=phone, password=password)
         if user is None:
-            throttles.hit(f"pw-fail:phone:{phone}", limit=5, window=15 * 60)
-            throttles.hit(f"pw-fail:ip:{ip}", limit=50, window=15 * 60)
             # The same message whether the phone has no account, no password or another one.
             raise forms.ValidationError(_("手机号或密码错误。"), code="invalid_login")
-        throttles.reset(f"pw-fail:phone:{phone}")
+        throttles.reset(phone_key)
+        throttles.refund(ip_key)
         self.user = user
         return data
 
@@ -124,11 +132,12 @@ class ReauthPasswordForm(forms.Form):
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
         key = f"pw-fail:phone:{self.user.phone}"
-        if not throttles.exceeded(key, limit=5, window=15 * 60):
+        # Counted before the check, as for the login (see throttles).
+        if not throttles.hit(key, limit=PASSWORD_LIMIT, window=PASSWORD_WINDOW):
             raise forms.ValidationError(_("密码错误次数过多，请稍后再试，或使用验证码。"))
         if not self.user.check_password(password):
-            throttles.hit(key, limit=5, window=15 * 60)
             raise forms.ValidationError(_("密码错误。"))
+        throttles.reset(key)
         return str(password)
 
 

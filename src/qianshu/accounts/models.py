@@ -53,6 +53,20 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(_("注册时间"), default=timezone.now)
     # Part of the session hash: changing it ends every other session ("log out other sessions").
     session_salt = models.CharField(max_length=32, default=_new_session_salt, editable=False)
+    # The last phone change and who made it (the user, or an operator): a new signing key is
+    # held for a while after it (see identity.holds), so taking over a phone does not give one.
+    phone_changed_at = models.DateTimeField(
+        _("手机号更换时间"), null=True, blank=True, editable=False
+    )
+    phone_changed_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        verbose_name=_("手机号更换人"),
+    )
 
     objects = UserManager()
 
@@ -76,6 +90,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         return salted_hmac(
             key_salt, f"{self.password}:{self.session_salt}", secret=secret, algorithm="sha256"
         ).hexdigest()
+
+    def phone_changed_by_operator(self) -> bool:
+        """Whether the last phone change was made by someone else (an operator)."""
+        return self.phone_changed_at is not None and self.phone_changed_by_id != self.pk
 
     @property
     def masked_phone(self) -> str:

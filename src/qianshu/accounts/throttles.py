@@ -1,4 +1,10 @@
-"""Database-backed rate limits shared by every web process."""
+"""Database-backed rate limits shared by every web process.
+
+Attempt limits (wrong passwords, wrong ID numbers) are *reserved*: :func:`hit` counts the attempt
+under the row lock before the secret is checked, and a success then calls :func:`reset` (or
+:func:`refund`). Checking first and counting afterwards would let parallel guesses all pass the
+check before any of them is counted.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from qianshu.accounts.models import RateLimit
@@ -25,9 +32,12 @@ def hit(key: str, *, limit: int, window: int, cooldown: int = 0) -> Verdict:
     ``cooldown`` seconds of the previous allowed event. A refused event is not counted."""
     now = timezone.now()
     with transaction.atomic():
-        row, _ = RateLimit.objects.select_for_update().get_or_create(
-            key=key, defaults={"window_start": now, "count": 0}
+        # INSERT … ON CONFLICT DO NOTHING, then lock: parallel first events of a key neither
+        # fail on the unique key nor create two rows (PostgreSQL; SQLite serialises writers).
+        RateLimit.objects.bulk_create(
+            [RateLimit(key=key, window_start=now, count=0)], ignore_conflicts=True
         )
+        row = RateLimit.objects.select_for_update().get(key=key)
         if cooldown and row.last_at and now - row.last_at < dt.timedelta(seconds=cooldown):
             remaining = row.last_at + dt.timedelta(seconds=cooldown) - now
             return Verdict(False, max(1, int(remaining.total_seconds()) + 1))
@@ -56,3 +66,8 @@ def exceeded(key: str, *, limit: int, window: int) -> Verdict:
 
 def reset(key: str) -> None:
     RateLimit.objects.filter(key=key).delete()
+
+
+def refund(key: str) -> None:
+    """Give back one event counted by :func:`hit` (an attempt that turned out to succeed)."""
+    RateLimit.objects.filter(key=key, count__gt=0).update(count=F("count") - 1)

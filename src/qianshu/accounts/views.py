@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from qianshu.accounts import actions, codes
+from qianshu.accounts import actions, codes, hints
 from qianshu.accounts.decorators import reauth_required
 from qianshu.accounts.forms import (
     ChangePhoneForm,
@@ -28,6 +28,7 @@ from qianshu.accounts.forms import (
     SetPasswordForm,
 )
 from qianshu.accounts.models import User
+from qianshu.accounts.phones import mask_phone
 
 
 def _user(request: HttpRequest) -> User:
@@ -65,16 +66,30 @@ def _send_result(request: HttpRequest, error: codes.CodeError | None) -> JsonRes
     )
 
 
+def _hinted_phone(request: HttpRequest) -> tuple[str, str | None]:
+    """The login hint of a link (see ``hints``) and the phone it names; ("", None) without a
+    valid one."""
+    hint = str(request.POST.get("hint") or request.GET.get("hint") or "")
+    phone = hints.phone_from_hint(hint)
+    return (hint, phone) if phone else ("", None)
+
+
 def login_view(request: HttpRequest) -> HttpResponse:
-    """SMS-code login (the default); the first login with a new phone creates the account."""
+    """SMS-code login (the default); the first login with a new phone creates the account.
+
+    From a link, a hint names the phone: the page shows it masked and the code goes there,
+    whatever phone is posted beside it."""
     next_url = _next_url(request)
     if request.user.is_authenticated and request.method == "GET":
         return HttpResponseRedirect(next_url)
-    initial_phone = request.GET.get("phone", "")
-    form = CodeLoginForm(initial={"phone": initial_phone})
+    hint, hinted_phone = _hinted_phone(request)
+    form = CodeLoginForm()
     if request.method == "POST":
+        data = request.POST.copy()
+        if hinted_phone:
+            data["phone"] = hinted_phone
         if request.POST.get("action") == "send":
-            phone_form = PhoneForm(request.POST)
+            phone_form = PhoneForm(data)
             error: codes.CodeError | None = None
             if phone_form.is_valid():
                 try:
@@ -89,9 +104,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("验证码已发送，5 分钟内有效。"))
             else:
                 messages.error(request, str(error))
-            form = CodeLoginForm(initial={"phone": request.POST.get("phone", "")})
+            form = CodeLoginForm(initial={"phone": "" if hinted_phone else data.get("phone", "")})
         else:
-            form = CodeLoginForm(request.POST)
+            form = CodeLoginForm(data)
             if form.is_valid():
                 try:
                     _user_obj, created = actions.do_login_with_code(
@@ -103,12 +118,14 @@ def login_view(request: HttpRequest) -> HttpResponse:
                     if created:
                         messages.success(request, _("欢迎使用签署！请先完成个人实名认证。"))
                     return HttpResponseRedirect(next_url)
-    return render(
-        request,
-        "accounts/login.html",
-        {"form": form, "next": next_url, "mode": "code"},
-        status=200 if not form.errors else 400,
-    )
+    context = {
+        "form": form,
+        "next": next_url,
+        "mode": "code",
+        "hint": hint,
+        "masked_phone": mask_phone(hinted_phone) if hinted_phone else "",
+    }
+    return render(request, "accounts/login.html", context, status=400 if form.errors else 200)
 
 
 def password_login_view(request: HttpRequest) -> HttpResponse:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from qianshu.backoffice import org_views, views
+from qianshu.backoffice import org_views, user_views, views
 
 app_name = "backoffice"
 
@@ -17,6 +17,19 @@ urlpatterns = [
         "identity/<uuid:attempt_uuid>/decide/",
         views.identity_decide_view,
         name="identity-decide",
+    ),
+    path("users/", user_views.user_search_view, name="users"),
+    path("users/<int:user_id>/", user_views.user_view, name="user"),
+    path("users/<int:user_id>/phone/", user_views.user_phone_view, name="user-phone"),
+    path(
+        "users/<int:user_id>/identity/revoke/",
+        user_views.user_identity_revoke_view,
+        name="user-identity-revoke",
+    ),
+    path(
+        "users/<int:user_id>/credential/revoke/",
+        user_views.user_credential_revoke_view,
+        name="user-credential-revoke",
     ),
     path("orgs/", org_views.org_queue_view, name="org-queue"),
     path("orgs/<uuid:org_uuid>/", org_views.org_review_view, name="org-review"),

@@ -6,8 +6,10 @@ that organisation (one per organisation) on every seal and cross-page seal field
 need more — text to fill in, placing the fields oneself (指定位置签署), an approval, a seal the
 user cannot use, a real-name problem — are listed as 需单独签署 and left out.
 
-The user confirms once: the signing PIN, or without a PIN one SMS code bound to every task and
-the document hashes shown (:func:`qianshu.envelopes.confirmations.batch_binding`). Then each
+The user confirms once: the signing PIN, or — for a person who never had a PIN — one SMS code
+bound to every task and the document hashes shown
+(:func:`qianshu.envelopes.confirmations.batch_binding`); tasks whose envelope does not allow SMS
+codes then need a PIN and are left out. Then each
 task is signed by :func:`qianshu.envelopes.turns.do_sign` in its own transaction, so one
 failure does not undo the others; each task has its own idempotency key, made when the batch
 page was shown, so a resubmitted page signs every task once. A large batch on PostgreSQL is
@@ -178,7 +180,9 @@ def _may_act(viewer: Viewer, recipient: Recipient) -> bool:
     return bool(recipient.phone) and recipient.phone == viewer.user.phone
 
 
-def _problem(task: BatchTask, actor: User, signature: HandwrittenSignature | None) -> str:
+def _problem(
+    task: BatchTask, actor: User, signature: HandwrittenSignature | None, *, by_code: bool
+) -> str:
     envelope, recipient = task.envelope, task.recipient
     if not envelope.is_active():
         return _("该任务%(status)s，不能再签署。") % {"status": envelope.get_status_display()}
@@ -194,6 +198,8 @@ def _problem(task: BatchTask, actor: User, signature: HandwrittenSignature | Non
         return _("您没有可用于该任务的印章，请联系组织管理员授权。")
     if signature is None and any(f.kind == Kind.SIGNATURE for f in task.fields):
         return _("您还没有保存手写签名，请先在“个人签章”中添加签名，或单独签署。")
+    if by_code and not envelope.allow_sms_signing:
+        return _("发起方要求使用签署密码签署该任务，请先设置签署密码。")
     try:
         turns.check_signer(recipient, actor)
     except EnvelopeError as exc:
@@ -238,6 +244,7 @@ def plan_batch(
         .order_by("-is_default", "-created_at")
         .first()
     )
+    by_code = confirmations.needs_code(actor)
     tasks = []
     for envelope in envelopes:
         recipient = recipients.get(envelope.pk)
@@ -251,7 +258,7 @@ def plan_batch(
             documents=documents[envelope.pk],
             seals=_usable(viewer, recipient) if recipient and recipient.role == Role.SEAL else [],
         )
-        task.problem = _problem(task, actor, signature)
+        task.problem = _problem(task, actor, signature, by_code=by_code)
         earlier = posted.get(str(envelope.uuid))
         if earlier is not None and recipient is not None and earlier.recipient_id == recipient.pk:
             task.key, task.seen = earlier.key, dict(earlier.seen)
@@ -366,7 +373,13 @@ def do_send_batch_code(
     rate-limited)."""
     if not items:
         raise EnvelopeError(_("没有可以批量签署的任务。"))
-    confirmations.do_send_signing_code(batch_binding_of(items), actor=actor, request=request)
+    confirmations.do_send_signing_code(
+        batch_binding_of(items), envelopes=_envelopes(items), actor=actor, request=request
+    )
+
+
+def _envelopes(items: Sequence[BatchItem]) -> list[Envelope]:
+    return [item.recipient.envelope for item in items]
 
 
 def _check_items(items: Sequence[BatchItem]) -> None:
@@ -396,7 +409,12 @@ def do_batch_sign(
     before by the same key (a resubmission), or the reason it failed."""
     _check_items(items)
     confirmation = confirmations.confirm_signing(
-        pin=pin, code=code, binding=batch_binding_of(items), actor=actor, request=request
+        pin=pin,
+        code=code,
+        binding=batch_binding_of(items),
+        envelopes=_envelopes(items),
+        actor=actor,
+        request=request,
     )
     processes = _processes(len(items))
     if processes > 1:

@@ -96,6 +96,7 @@ def do_create_draft(
     message: str = "",
     deadline: dt.datetime | None = None,
     auto_remind: bool = True,
+    allow_sms_signing: bool = True,
     org: Organization | None = None,
     request: HttpRequest | None = None,
 ) -> Envelope:
@@ -113,6 +114,7 @@ def do_create_draft(
                     initiator_org=org,
                     deadline=deadline,
                     auto_remind=auto_remind,
+                    allow_sms_signing=allow_sms_signing,
                 )
                 audit.record(envelope, "created", actor=actor, request=request, title=title)
             return envelope
@@ -128,14 +130,18 @@ def do_update_draft(
     message: str,
     deadline: dt.datetime | None,
     auto_remind: bool,
+    allow_sms_signing: bool = True,
     actor: User,
 ) -> Envelope:
-    """Change the title, message, deadline or reminders of a draft."""
+    """Change the title, message, deadline, reminders or SMS-code signing of a draft."""
     envelope.title = _clean_title(title)
     envelope.message = message.strip()[:500]
     envelope.deadline = _clean_deadline(deadline)
     envelope.auto_remind = auto_remind
-    envelope.save(update_fields=["title", "message", "deadline", "auto_remind"])
+    envelope.allow_sms_signing = allow_sms_signing
+    envelope.save(
+        update_fields=["title", "message", "deadline", "auto_remind", "allow_sms_signing"]
+    )
     return envelope
 
 

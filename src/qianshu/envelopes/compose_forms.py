@@ -63,7 +63,7 @@ class BeijingDateTimeField(forms.DateTimeField):
 
 
 class DraftForm(forms.Form):
-    """任务名称, 签署截止, 截止前自动提醒, 签署说明."""
+    """任务名称, 签署截止, 截止前自动提醒, 签署说明, and whether SMS-code signing is allowed."""
 
     title = forms.CharField(
         label=_("任务名称"),
@@ -80,6 +80,9 @@ class DraftForm(forms.Form):
         error_messages={"invalid": _("请输入正确的日期和时间。")},
     )
     auto_remind = forms.BooleanField(label=_("截止前自动提醒"), required=False, initial=True)
+    allow_sms_signing = forms.BooleanField(
+        label=_("允许未设置签署密码的签署人使用短信验证码签署"), required=False, initial=True
+    )
     message = forms.CharField(
         label=_("签署说明"),
         required=False,

@@ -1,20 +1,25 @@
 """Confirming a signing: the signing PIN, or an SMS code bound to what the signer saw.
 
-A person with a signing PIN confirms with it, which unlocks their own key. A person without one
-confirms with an SMS code bound to the envelope and the document hashes shown to them (or, for
-批量签署, to every envelope and hash of the batch); the signature then uses a one-time event
-certificate whose key exists only for that signing. An organisation's member confirms with
-their own PIN or code, and the seal's key signs.
+Sole control (DESIGN.md §3): a person who has, or had, a signing credential confirms only with
+the PIN, which unlocks their own key — never by SMS code, whether the PIN is locked, the
+certificate expired or an operator revoked it (then: wait, or reset the PIN). Only a person who
+never had a credential may confirm with an SMS code bound to the envelope and the document
+hashes shown (or, for 批量签署, to every envelope and hash of the batch), and only on envelopes
+that allow it (``Envelope.allow_sms_signing``) and not right after an operator changed their
+phone; the signature then uses a one-time event certificate whose key exists only for that
+signing. An organisation's member confirms a seal the same way, and the seal's key signs.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qianshu.accounts import codes
@@ -22,9 +27,10 @@ from qianshu.accounts.audit import client_ip
 from qianshu.accounts.models import OneTimeCode, User
 from qianshu.envelopes.errors import ConfirmationError
 from qianshu.envelopes.models import Envelope, Recipient
-from qianshu.identity.access import active_credential, verified_identity
+from qianshu.identity.access import active_credential, has_signing_credential, verified_identity
 from qianshu.identity.actions import do_unlock_signing_key
-from qianshu.identity.errors import PinError
+from qianshu.identity.errors import NewKeyHeld, PinError, until_text
+from qianshu.identity.holds import new_key_held_until
 from qianshu.orgs.models import Seal
 from qianshu.orgs.seals import seal_signing_key
 from qianshu.pki.actions import do_issue_person_certificate
@@ -44,8 +50,41 @@ def confirmation_binding(envelope: Envelope, seen: Mapping[int, str]) -> str:
 
 
 def needs_code(actor: User) -> bool:
-    """Signers without a signing PIN confirm with an SMS code (one-time event certificate)."""
-    return active_credential(actor) is None
+    """Whether ``actor`` confirms by SMS code: only a person who never had a signing credential
+    (everybody else confirms with the PIN; see :func:`sms_refusal` for the other conditions)."""
+    return not has_signing_credential(actor)
+
+
+def pin_locked_until(actor: User) -> dt.datetime | None:
+    """Until when the actor's PIN is locked after wrong tries, or None."""
+    credential = active_credential(actor)
+    if credential is not None and credential.locked_at(timezone.now()):
+        return credential.locked_until
+    return None
+
+
+def _pin_required(actor: User) -> str:
+    locked = pin_locked_until(actor)
+    if locked is not None:
+        return _(
+            "签署密码已锁定至 %(time)s，请到时再试或重置签署密码；"
+            "已设置签署密码的签署人不能使用短信验证码签署。"
+        ) % {"time": until_text(locked)}
+    if active_credential(actor) is None:  # revoked by an operator
+        return _("您的个人数字证书已吊销，请先重置签署密码，再使用签署密码签署。")
+    return _("您已设置签署密码，请使用签署密码确认签署。")
+
+
+def sms_refusal(actor: User, envelopes: Iterable[Envelope]) -> str | None:
+    """Why ``actor`` may not confirm a signing of ``envelopes`` by SMS code, or None."""
+    if has_signing_credential(actor):
+        return _pin_required(actor)
+    if any(not envelope.allow_sms_signing for envelope in envelopes):
+        return _("发起方要求使用签署密码签署，请先设置签署密码。")
+    held = new_key_held_until(actor)
+    if held is not None:
+        return str(NewKeyHeld(held))
+    return None
 
 
 def batch_binding(items: Sequence[tuple[Envelope, Mapping[int, str]]]) -> str:
@@ -59,12 +98,17 @@ def batch_binding(items: Sequence[tuple[Envelope, Mapping[int, str]]]) -> str:
 def do_send_signing_code(
     binding: str,
     *,
+    envelopes: Sequence[Envelope],
     actor: User,
     request: HttpRequest | None = None,
 ) -> None:
-    """Send the SMS code that confirms a signing bound to ``binding`` (see
-    :func:`confirmation_binding`, :func:`batch_binding`); raises ``codes.CodeError`` when
-    rate-limited."""
+    """Send the SMS code that confirms a signing of ``envelopes`` bound to ``binding`` (see
+    :func:`confirmation_binding`, :func:`batch_binding`). Raises :class:`ConfirmationError`
+    when the actor may not confirm by code (:func:`sms_refusal`: nothing is sent) and
+    ``codes.CodeError`` when rate-limited."""
+    refusal = sms_refusal(actor, envelopes)
+    if refusal is not None:
+        raise ConfirmationError(refusal)
     codes.issue_code(
         actor.phone,
         OneTimeCode.Purpose.SIGN,
@@ -102,11 +146,13 @@ def confirm_signing(
     pin: str | None,
     code: str | None,
     binding: str,
+    envelopes: Sequence[Envelope],
     actor: User,
     request: HttpRequest | None = None,
 ) -> Confirmation:
-    """Check the signing PIN, or the SMS code bound to ``binding``; raise
-    :class:`ConfirmationError` with the reason otherwise (wrong PINs are counted)."""
+    """Check the signing PIN, or the SMS code bound to ``binding`` for a signing of
+    ``envelopes``; raise :class:`ConfirmationError` with the reason otherwise (wrong PINs are
+    counted; a code is refused, unchecked, when :func:`sms_refusal` says so)."""
     if pin:
         try:
             key, certificate = do_unlock_signing_key(actor, pin, request=request)
@@ -114,6 +160,9 @@ def confirm_signing(
             raise ConfirmationError(str(exc)) from exc
         return Confirmation(actor.pk, "pin", _Key(key, certificate, _issued(certificate)))
     if code:
+        refusal = sms_refusal(actor, envelopes)
+        if refusal is not None:
+            raise ConfirmationError(refusal)
         try:
             codes.check_code(
                 actor.phone,
@@ -128,6 +177,14 @@ def confirm_signing(
     raise ConfirmationError(
         _("请输入签署密码。") if not needs_code(actor) else _("请输入短信验证码。")
     )
+
+
+def check_confirmation(confirmation: Confirmation, envelope: Envelope, actor: User) -> None:
+    """A confirmation checked earlier (批量签署) applies to this signing of ``envelope``."""
+    if confirmation.actor_id != actor.pk:
+        raise ConfirmationError(_("签署确认无效，请重新输入。"))
+    if confirmation.method == "sms" and not envelope.allow_sms_signing:
+        raise ConfirmationError(_("发起方要求使用签署密码签署，请先设置签署密码。"))
 
 
 def _event_key(recipient: Recipient, actor: User) -> _Key:

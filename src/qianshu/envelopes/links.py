@@ -2,7 +2,7 @@
 
 The token carries only the recipient's id, signed with the secret key; it expires after
 ``LINK_MAX_AGE`` (and is useless once the envelope has ended). Opening it leads to SMS-code login
-with the recipient's phone filled in, then straight to the document.
+to the recipient's phone (shown masked, never in the URL), then straight to the document.
 """
 
 from __future__ import annotations

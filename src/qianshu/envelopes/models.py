@@ -55,6 +55,11 @@ class Envelope(models.Model):
     )
     deadline = models.DateTimeField(_("签署截止"), null=True, blank=True)
     auto_remind = models.BooleanField(_("截止前自动提醒"), default=True)
+    # Off: every signer confirms with a signing PIN (one without a PIN sets one first); on, a
+    # signer who never had a PIN may confirm with an SMS code (one-time event certificate).
+    allow_sms_signing = models.BooleanField(
+        _("允许未设置签署密码的签署人使用短信验证码签署"), default=True
+    )
     # A void statement points at the completed envelope it voids.
     voids = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="void_statements"

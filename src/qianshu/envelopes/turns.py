@@ -4,8 +4,9 @@ Signing is the one place where documents change, and it is serialised per envelo
 
 1. Outside any lock: the idempotency key is looked up (a retried submit returns the first
    result and signs nothing), the signer's confirmation is checked — the signing PIN unlocks the
-   person's key (wrong PINs are counted even if signing later fails), or an SMS code bound to
-   this envelope and the document hashes the signer saw — and the stamp images are prepared.
+   person's key (wrong PINs are counted even if signing later fails), or — for a signer who
+   never had a PIN, where the envelope allows it — an SMS code bound to this envelope and the
+   document hashes the signer saw — and the stamp images are prepared.
 2. In one transaction: the envelope row is locked, then each document row; the document the
    signer saw must be the current revision or an earlier one (later revisions only add other
    parties' signatures in declared fields); the stamps are signed on top of the *latest*
@@ -34,12 +35,13 @@ from qianshu.envelopes.access import seal_matches
 from qianshu.envelopes.compose import FieldInput, check_field, field_specs
 from qianshu.envelopes.confirmations import (
     Confirmation,
+    check_confirmation,
     confirm_signing,
     confirmation_binding,
     person_signer,
     seal_signer,
 )
-from qianshu.envelopes.errors import ConfirmationError, DocumentChanged, EnvelopeError, NotYourTurn
+from qianshu.envelopes.errors import DocumentChanged, EnvelopeError, NotYourTurn
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Revision, Submission
 from qianshu.envelopes.revisions import append_revision
 from qianshu.orgs.grants import record_seal_use
@@ -421,11 +423,12 @@ def do_sign(
             pin=pin,
             code=code,
             binding=confirmation_binding(recipient.envelope, req.seen),
+            envelopes=[recipient.envelope],
             actor=actor,
             request=request,
         )
-    elif confirmation.actor_id != actor.pk:
-        raise ConfirmationError(_("签署确认无效，请重新输入。"))
+    else:
+        check_confirmation(confirmation, recipient.envelope, actor)
     signature = _signature_image(req, actor) if _needs(recipient, req, Kind.SIGNATURE) else None
     try:
         with transaction.atomic():

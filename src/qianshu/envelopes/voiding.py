@@ -83,6 +83,7 @@ def do_request_void(
             message=reason,
             actor=actor,
             deadline=timezone.now() + dt.timedelta(days=STATEMENT_DAYS),
+            allow_sms_signing=original.allow_sms_signing,  # confirmed as the original was
             org=original.initiator_org,
             request=request,
         )

@@ -50,6 +50,15 @@ def active_credential(user: User) -> SigningCredential | None:
     )
 
 
+def has_signing_credential(user: User) -> bool:
+    """Whether the user has, or had, a signing credential (in use, locked, expired, or revoked
+    by an operator). Such a person confirms signings only with the PIN — never by SMS code — and
+    gets a new key only by resetting the PIN."""
+    if not user.is_authenticated:
+        return False
+    return SigningCredential.objects.filter(user=user).exists()
+
+
 def access_attempt_by_uuid(user: User, attempt_uuid: uuid.UUID) -> VerificationAttempt:
     """One of the user's own verification attempts."""
     attempt = VerificationAttempt.objects.filter(uuid=attempt_uuid).first()

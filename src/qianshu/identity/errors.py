@@ -51,6 +51,10 @@ class AlreadyDecided(IdentityError):
     default_message = gettext_noop("该申请已由其他运营人员处理。")
 
 
+class OwnReview(IdentityError):
+    default_message = gettext_noop("不能审核自己的实名认证申请，请由其他运营人员审核。")
+
+
 class NotVerified(IdentityError):
     default_message = gettext_noop("请先完成个人实名认证。")
 
@@ -83,16 +87,51 @@ class ResetLocked(PinError):
     default_message = gettext_noop("证件号码错误次数过多，请 15 分钟后再试。")
 
 
-class PinLocked(PinError):
-    """Too many wrong PINs: signing is locked until ``until``."""
+def until_text(until: dt.datetime) -> str:
+    """A time limit as users read it (local time, to the minute)."""
+    return date_format(timezone.localtime(until), "Y-m-d H:i")
+
+
+class PinUntil(PinError):
+    """A refusal that lasts until ``until`` (the message says when)."""
+
+    template = ""
 
     def __init__(self, until: dt.datetime) -> None:
         self.until = until
-        local = timezone.localtime(until)
-        super().__init__(
-            _("签署密码错误次数过多，已锁定至 %(time)s，请稍后再试或重置签署密码。")
-            % {"time": date_format(local, "Y-m-d H:i")}
-        )
+        super().__init__(_(self.template) % {"time": until_text(until)})
+
+
+class PinLocked(PinUntil):
+    """Too many wrong PINs: signing is locked until ``until``."""
+
+    template = gettext_noop("签署密码错误次数过多，已锁定至 %(time)s，请稍后再试或重置签署密码。")
+
+
+class NewPinByReset(PinError):
+    """The person had a credential (revoked since): a new key only through the reset."""
+
+    default_message = gettext_noop(
+        "您的个人数字证书已吊销，请通过“重置签署密码”设置新的签署密码（需短信验证码和证件号码）。"
+    )
+
+
+class ResetHeld(PinUntil):
+    """A PIN reset shortly after a phone change waits until ``until``."""
+
+    template = gettext_noop(
+        "账号绑定手机号近期已更换，为保护您的签署密钥，%(time)s 之后才能重置签署密码。"
+        "如非本人操作，请立即联系平台客服。"
+    )
+
+
+class NewKeyHeld(PinUntil):
+    """After an operator changed the phone: no first PIN and no SMS-code signing until ``until``."""
+
+    template = gettext_noop(
+        "账号绑定手机号已由平台运营人员更换，为保护您的签署权限，%(time)s 之前"
+        "不能设置签署密码或使用短信验证码签署。"
+    )
 
 
 class WrongPin(PinError):

@@ -11,12 +11,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from qianshu.accounts.hints import login_url
 from qianshu.accounts.models import User
 from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid
 from qianshu.orgs.context import acting_org, set_acting_org
@@ -305,13 +305,13 @@ def _render_invitation(
 @never_cache
 @require_http_methods(["GET", "POST"])
 def invitation_view(request: HttpRequest, token: str) -> HttpResponse:
-    """Open an invitation link: log in with the invited phone, then accept or decline."""
+    """Open an invitation link: log in with the invited phone (an opaque hint, shown masked),
+    then accept or decline."""
     invitation = invitation_by_token(token)
     if invitation is None:
         return render(request, "orgs/invitation_invalid.html", status=404)
     if not request.user.is_authenticated:
-        query = urlencode({"phone": invitation.phone, "next": request.path})
-        return HttpResponseRedirect(f"{reverse('accounts:login')}?{query}")
+        return HttpResponseRedirect(login_url(request.path, invitation.phone))
     if request.method == "GET":
         return _render_invitation(request, invitation)
     user = _user(request)

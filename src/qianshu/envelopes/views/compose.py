@@ -161,6 +161,7 @@ def _save_basics(
                 message=data.get("message", ""),
                 deadline=data.get("deadline"),
                 auto_remind=data.get("auto_remind", True),
+                allow_sms_signing=data.get("allow_sms_signing", True),
                 org=acting_org(request),
                 actor=user,
                 request=request,
@@ -176,6 +177,7 @@ def _save_basics(
                 message=data["message"],
                 deadline=data["deadline"],
                 auto_remind=data["auto_remind"],
+                allow_sms_signing=data["allow_sms_signing"],
                 actor=user,
             )
         except EnvelopeError as exc:
@@ -253,12 +255,13 @@ def _basics_context(
 def _basics(request: HttpRequest, user: User, envelope: Envelope | None) -> HttpResponse:
     template = "envelopes/compose/basics.html"
     if request.method != "POST":
-        initial: dict[str, Any] = {"auto_remind": True}
+        initial: dict[str, Any] = {"auto_remind": True, "allow_sms_signing": True}
         if envelope is not None:
             initial = {
                 "title": envelope.title,
                 "deadline": envelope.deadline,
                 "auto_remind": envelope.auto_remind,
+                "allow_sms_signing": envelope.allow_sms_signing,
                 "message": envelope.message,
             }
         form = DraftForm(initial=initial)

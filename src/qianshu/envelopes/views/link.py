@@ -1,18 +1,18 @@
 """The recipient link (``/s/<token>/``) sent by SMS and e-mail.
 
-Not logged in: SMS-code login with the recipient's phone filled in, then back here. Logged in
+Not logged in: SMS-code login to the recipient's phone (named by an opaque hint, shown masked:
+the number never appears in the URL), then back here. Logged in
 as the right person: straight to the document (signing page on their turn, the envelope's
 page otherwise). Logged in as someone else: a page saying which number the link was sent to.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
+from qianshu.accounts.hints import login_url
 from qianshu.accounts.phones import mask_phone
 from qianshu.envelopes.links import recipient_from_token
 from qianshu.envelopes.models import Recipient
@@ -25,10 +25,7 @@ def link_view(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "envelopes/link_invalid.html", status=404)
     envelope = recipient.envelope
     if not request.user.is_authenticated:
-        query = {"next": request.path}
-        if recipient.phone:
-            query["phone"] = recipient.phone
-        return HttpResponseRedirect(f"{reverse('accounts:login')}?{urlencode(query)}")
+        return HttpResponseRedirect(login_url(request.path, recipient.phone))
     user = request.user
     if recipient.role != Recipient.Role.SEAL:
         wrong = (recipient.user_id is not None and recipient.user_id != user.pk) or (

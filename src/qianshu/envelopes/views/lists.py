@@ -237,11 +237,20 @@ def _batch_page(
         "plan": plan,
         "ids": ids,
         "seal_choices": choices,
-        "needs_code": confirmations.needs_code(user),
+        **_confirmation_context(user, plan),
         "masked_phone": user.masked_phone,
         "error": error,
     }
     return render(request, "envelopes/lists/batch.html", context, status=status)
+
+
+def _confirmation_context(user: User, plan: batch.BatchPlan) -> dict[str, Any]:
+    """How the batch is confirmed: the PIN (and until when it is locked), or an SMS code (and
+    why it cannot be used now)."""
+    if not confirmations.needs_code(user):
+        return {"needs_code": False, "pin_locked_until": confirmations.pin_locked_until(user)}
+    envelopes = [task.envelope for task in plan.ready]
+    return {"needs_code": True, "sms_refusal": confirmations.sms_refusal(user, envelopes)}
 
 
 def _store_results(
@@ -340,7 +349,8 @@ def _send_code(
     if request.headers.get("X-Requested-With") == "fetch":
         if error:
             return JsonResponse(
-                {"ok": False, "message": error, "retry_after": retry_after}, status=429
+                {"ok": False, "message": error, "retry_after": retry_after},
+                status=429 if retry_after else 400,  # rate-limited, or refused (a PIN holder)
             )
         return JsonResponse(
             {"ok": True, "message": _("验证码已发送，5 分钟内有效。"), "retry_after": 60}

@@ -3,7 +3,8 @@
 * ``sign_view`` — 签署文件列表 and the document viewer (the recipient link leads here); or a
   page that says what is missing first (实名认证, a name that does not match, 印章授权).
 * ``sign_submit_view`` — 提交签署 (JSON in, JSON out) → :func:`turns.do_sign`.
-* ``sign_code_view`` — the SMS code that confirms a signing for someone without a signing PIN.
+* ``sign_code_view`` — the SMS code that confirms a signing for someone who never had a signing
+  PIN (refused to everybody else, and where the envelope does not allow it).
 * ``approve_view`` (同意), ``reject_view`` (拒签 / 退回, with a reason), ``done_view`` (the result).
 """
 
@@ -36,6 +37,7 @@ from qianshu.envelopes.errors import ConfirmationError, DocumentChanged, Envelop
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Submission
 from qianshu.envelopes.views.documents import WIDTHS
 from qianshu.identity.access import verified_identity
+from qianshu.identity.holds import new_key_held_until
 from qianshu.orgs.models import Membership, Seal
 from qianshu.signing import stamps
 
@@ -231,6 +233,7 @@ def _turn_context(envelope: Envelope, recipient: Recipient, user: User) -> dict[
         "is_seal": recipient.role == Role.SEAL,
         "free": data["free"],
         "needs_code": data["needsCode"],
+        "pin_locked_until": None if data["needsCode"] else confirmations.pin_locked_until(user),
         "masked_phone": user.masked_phone,
         "reasons": [_("文件内容有误"), _("签署方信息有误"), _("签署位置有误"), _("暂不签署")],
     }
@@ -280,17 +283,25 @@ def sign_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
         if help_context is None:
             return HttpResponseRedirect(envelope.get_absolute_url())
         return render(request, "envelopes/sign/no_seal.html", {**base, **help_context})
+    guide = {**base, "recipient": recipient, "initiator_label": routing.initiator_label(envelope)}
     try:
         turns.check_signer(recipient, user)
     except EnvelopeError as exc:
-        context = {
-            **base,
-            "recipient": recipient,
-            "reason": str(exc),
-            "needs_identity": verified_identity(user) is None,
-            "initiator_label": routing.initiator_label(envelope),
-        }
-        return render(request, "envelopes/sign/blocked.html", context)
+        guide.update(
+            guide_id="sign-blocked",
+            reason=str(exc),
+            needs_identity=verified_identity(user) is None,
+        )
+        return render(request, "envelopes/sign/blocked.html", guide)
+    if recipient.role != Role.APPROVE and confirmations.needs_code(user):
+        refusal = confirmations.sms_refusal(user, [envelope])
+        if refusal is not None:  # no SMS code here: set a PIN first, or wait
+            guide.update(
+                guide_id="sign-needs-pin",
+                reason=refusal,
+                may_set_pin=new_key_held_until(user) is None,
+            )
+            return render(request, "envelopes/sign/needs_pin.html", guide)
     turns.do_mark_viewed(recipient, actor=user, request=request)
     return render(request, "envelopes/sign/page.html", _turn_context(envelope, recipient, user))
 
@@ -497,10 +508,15 @@ def sign_code_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
         return _error(str(exc))
     try:
         confirmations.do_send_signing_code(
-            confirmations.confirmation_binding(envelope, seen), actor=user, request=request
+            confirmations.confirmation_binding(envelope, seen),
+            envelopes=[envelope],
+            actor=user,
+            request=request,
         )
     except codes.CodeError as exc:
         return _error(str(exc), 429, retry_after=exc.retry_after)
+    except ConfirmationError as exc:  # a PIN holder, or no SMS codes for this envelope
+        return _error(str(exc), confirm=True)
     return JsonResponse(
         {
             "ok": True,

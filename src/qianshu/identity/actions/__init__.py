@@ -1,7 +1,7 @@
 """State changes of the identity app (see STYLE.md): verification, review, signing PIN.
 
 Public API for other apps: ``do_unlock_signing_key(user, pin)`` (envelope signing) and the
-exceptions it raises, re-exported here.
+exceptions it raises, re-exported here; the operator actions of the back office.
 """
 
 from qianshu.identity.actions.credentials import (
@@ -12,6 +12,7 @@ from qianshu.identity.actions.credentials import (
     do_unlock_signing_key,
     subject_id_for,
 )
+from qianshu.identity.actions.operator import do_revoke_identity, do_revoke_signing_credential
 from qianshu.identity.actions.review import do_approve_verification, do_reject_verification
 from qianshu.identity.actions.verification import (
     Photo,
@@ -46,6 +47,8 @@ __all__ = [
     "do_finish_face_verification",
     "do_reject_verification",
     "do_reset_signing_pin",
+    "do_revoke_identity",
+    "do_revoke_signing_credential",
     "do_send_phone3_code",
     "do_send_pin_reset_code",
     "do_set_signing_pin",

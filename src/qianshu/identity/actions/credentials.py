@@ -24,13 +24,17 @@ from qianshu.identity.errors import (
     CertificateExpired,
     CredentialExists,
     IdNumberMismatch,
+    NewKeyHeld,
+    NewPinByReset,
     NoCredential,
     NotVerified,
     PinLocked,
+    ResetHeld,
     ResetLocked,
     SamePin,
     WrongPin,
 )
+from qianshu.identity.holds import new_key_held_until, pin_reset_held_until
 from qianshu.identity.models import PersonIdentity, SigningCredential
 from qianshu.identity.pins import LOCK_MINUTES, MAX_WRONG_PINS, person_key_store
 from qianshu.pki.actions import do_issue_person_certificate, do_revoke_certificate
@@ -77,6 +81,26 @@ def _issue_credential(
     return credential
 
 
+def _check_first_pin(actor: User) -> None:
+    """A first PIN is for a person who never had a credential (after a revocation, a new key
+    comes only through the reset), and not right after an operator changed the phone."""
+    if SigningCredential.objects.filter(user=actor, replaced_at__isnull=True).exists():
+        raise CredentialExists()
+    if SigningCredential.objects.filter(user=actor).exists():
+        raise NewPinByReset()
+    held = new_key_held_until(actor)
+    if held is not None:
+        raise NewKeyHeld(held)
+
+
+def retire_credential(credential: SigningCredential, now: dt.datetime, reason: str) -> None:
+    """Take ``credential`` out of use and revoke its certificate (CRL and OCSP follow). Inside
+    the caller's transaction, with the credential row locked."""
+    credential.replaced_at = now
+    credential.save(update_fields=["replaced_at"])
+    do_revoke_certificate(credential.certificate.serial_number, reason=reason)
+
+
 def do_set_signing_pin(
     pin: str, *, actor: User, request: HttpRequest | None = None
 ) -> SigningCredential:
@@ -85,14 +109,12 @@ def do_set_signing_pin(
     The PIN is assumed checked against the PIN rules (``pins.pin_problem``) by the form.
     """
     identity = _identity(actor)
-    if SigningCredential.objects.filter(user=actor, replaced_at__isnull=True).exists():
-        raise CredentialExists()
+    _check_first_pin(actor)
     credential, key = _prepare_credential(actor, pin)
     with transaction.atomic():
         # Serialise per user: two parallel requests must not both issue a certificate.
         User.objects.select_for_update().filter(pk=actor.pk).first()
-        if SigningCredential.objects.filter(user=actor, replaced_at__isnull=True).exists():
-            raise CredentialExists()
+        _check_first_pin(actor)
         _issue_credential(credential, key, identity)
         record_event(
             "signing_pin_set",
@@ -201,7 +223,11 @@ def do_change_signing_pin(
 
 
 def do_send_pin_reset_code(*, actor: User, request: HttpRequest | None = None) -> None:
-    """Send the SMS code that confirms a PIN reset to the account's phone. Raises ``CodeError``."""
+    """Send the SMS code that confirms a PIN reset to the account's phone. Raises ``CodeError``,
+    or ``ResetHeld`` shortly after a phone change."""
+    held = pin_reset_held_until(actor)
+    if held is not None:
+        raise ResetHeld(held)
     codes.issue_code(
         actor.phone,
         codes.Purpose.PIN_RESET,
@@ -224,9 +250,13 @@ def do_reset_signing_pin(
     """Forgotten PIN: after the SMS code and the verified ID number, revoke the old certificate
     (superseded) and issue a new key and certificate under the new PIN. Also ends a lock.
 
-    Raises ``codes.CodeError``, ``IdNumberMismatch``, ``ResetLocked`` or ``NotVerified``.
+    Raises ``codes.CodeError``, ``IdNumberMismatch``, ``ResetLocked``, ``ResetHeld`` (within
+    ``QIANSHU_PIN_RESET_HOLD_HOURS`` of a phone change) or ``NotVerified``.
     """
     identity = _identity(actor)
+    held = pin_reset_held_until(actor)
+    if held is not None:
+        raise ResetHeld(held)
     throttle_key = f"pin-reset-id:user:{actor.pk}"
     if not throttles.exceeded(throttle_key, limit=RESET_ID_FAILURES, window=RESET_WINDOW):
         raise ResetLocked()
@@ -237,9 +267,11 @@ def do_reset_signing_pin(
         binding=f"user:{actor.pk}",
         ip=client_ip(request),
     )
+    # Counted before the comparison (see accounts.throttles); a match resets the count.
+    if not throttles.hit(throttle_key, limit=RESET_ID_FAILURES, window=RESET_WINDOW):
+        raise ResetLocked()
     given = crypto.number_hmac(identity.id_type, id_number)
     if not hmac.compare_digest(given, identity.number_hmac):
-        throttles.hit(throttle_key, limit=RESET_ID_FAILURES, window=RESET_WINDOW)
         with transaction.atomic():
             record_event("signing_pin_reset_refused", user=actor, request=request)
         raise IdNumberMismatch()
@@ -255,11 +287,7 @@ def do_reset_signing_pin(
             .first()
         )
         if old is not None:
-            old.replaced_at = now
-            old.save(update_fields=["replaced_at"])
-            do_revoke_certificate(
-                old.certificate.serial_number, reason=IssuedCertificate.Reason.SUPERSEDED
-            )
+            retire_credential(old, now, IssuedCertificate.Reason.SUPERSEDED)
         _issue_credential(credential, key, identity)
         record_event(
             "signing_pin_reset",

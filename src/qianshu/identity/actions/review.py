@@ -11,7 +11,7 @@ from django.utils import timezone
 from qianshu.accounts.audit import record_event
 from qianshu.accounts.models import User
 from qianshu.identity.actions.verification import create_identity
-from qianshu.identity.errors import AlreadyDecided
+from qianshu.identity.errors import AlreadyDecided, OwnReview
 from qianshu.identity.models import Method, VerificationAttempt
 from qianshu.notifications.actions import do_queue_sms
 
@@ -36,11 +36,14 @@ def do_approve_verification(
 ) -> VerificationAttempt:
     """Approve a manual review: the identity is verified and the user told by SMS.
 
-    Raises ``AlreadyDecided`` if another operator decided first, ``IdentityTaken`` if the
-    document was verified by another account meanwhile (then reject it instead).
+    Raises ``OwnReview`` for the operator's own account, ``AlreadyDecided`` if another operator
+    decided first, ``IdentityTaken`` if the document was verified by another account meanwhile
+    (then reject it instead).
     """
     with transaction.atomic():
         attempt = _lock_pending(attempt_uuid)
+        if attempt.user_id == actor.pk:
+            raise OwnReview()  # an operator never verifies their own account
         create_identity(attempt)
         now = timezone.now()
         attempt.status = Status.APPROVED
@@ -72,6 +75,8 @@ def do_reject_verification(
         raise ValueError("a rejection needs a reason")
     with transaction.atomic():
         attempt = _lock_pending(attempt_uuid)
+        if attempt.user_id == actor.pk:
+            raise OwnReview()
         now = timezone.now()
         attempt.status = Status.REJECTED
         attempt.reason = reason

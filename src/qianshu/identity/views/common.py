@@ -45,6 +45,17 @@ def posted(request: HttpRequest) -> QueryDict | None:
 RETURN_KEY = "identity_return"
 
 
+def safe_next(request: HttpRequest) -> str | None:
+    """``?next=`` when it is a page of this site (e.g. the signing page that sent a signer to
+    set a PIN), else None."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return str(candidate)
+    return None
+
+
 def remember_return(request: HttpRequest) -> None:
     """Keep ``?next=`` (a page of this site, e.g. the document a first-time signer was about to
     sign) to go back to once verification succeeds."""

@@ -12,9 +12,10 @@ from django.utils.translation import gettext as _
 from qianshu.accounts.codes import CodeError
 from qianshu.accounts.decorators import reauth_required
 from qianshu.identity import access, actions
-from qianshu.identity.errors import PinError
+from qianshu.identity.errors import PinError, ResetHeld
 from qianshu.identity.forms import ChangePinForm, ResetPinForm, SetPinForm
-from qianshu.identity.views.common import current_user, posted, wants_json
+from qianshu.identity.holds import new_key_held_until, pin_reset_held_until
+from qianshu.identity.views.common import current_user, posted, safe_next, wants_json
 
 
 @reauth_required
@@ -26,8 +27,13 @@ def pin_view(request: HttpRequest) -> HttpResponse:
     if identity is None:
         return render(request, "identity/pin.html", context)
     credential = access.active_credential(user)
-    context["credential"] = credential
+    next_url = safe_next(request)
+    context.update({"credential": credential, "next": next_url})
     if credential is None:
+        if access.has_signing_credential(user):  # revoked: a new key only by the reset
+            context["needs_reset"] = True
+            return render(request, "identity/pin.html", context)
+        context["held_until"] = new_key_held_until(user)
         set_form = SetPinForm(identity, posted(request))
         if request.method == "POST" and set_form.is_valid():
             try:
@@ -36,9 +42,9 @@ def pin_view(request: HttpRequest) -> HttpResponse:
                 )
             except PinError as exc:
                 messages.error(request, str(exc))
-                return redirect("identity:pin")
+                return redirect(request.get_full_path())
             messages.success(request, _("签署密码已设置，您的个人数字证书已签发。"))
-            return redirect("identity:certificate")
+            return redirect(next_url or "identity:certificate")
         context["form"] = set_form
         return render(request, "identity/pin.html", context, status=400 if set_form.errors else 200)
     change_form = ChangePinForm(identity, posted(request))
@@ -69,20 +75,22 @@ def pin_reset_view(request: HttpRequest) -> HttpResponse:
     if identity is None:
         return render(request, "identity/pin_reset.html", context)
     form = ResetPinForm(identity)
+    next_url = safe_next(request)
+    context.update({"held_until": pin_reset_held_until(user), "next": next_url})
     if request.method == "POST" and request.POST.get("action") == "send":
-        error: CodeError | None = None
+        error: CodeError | PinError | None = None
         try:
             actions.do_send_pin_reset_code(actor=user, request=request)
-        except CodeError as exc:
+        except (CodeError, PinError) as exc:
             error = exc
         if wants_json(request):
             if error is None:
                 return JsonResponse(
                     {"ok": True, "message": _("验证码已发送，5 分钟内有效。"), "retry_after": 60}
                 )
+            retry_after = error.retry_after if isinstance(error, CodeError) else 0
             return JsonResponse(
-                {"ok": False, "message": str(error), "retry_after": error.retry_after},
-                status=429,
+                {"ok": False, "message": str(error), "retry_after": retry_after}, status=429
             )
         if error is None:
             messages.success(request, _("验证码已发送，5 分钟内有效。"))
@@ -101,13 +109,15 @@ def pin_reset_view(request: HttpRequest) -> HttpResponse:
                 )
             except CodeError as exc:
                 form.add_error("code", str(exc))
+            except ResetHeld as exc:
+                form.add_error(None, str(exc))
             except PinError as exc:
                 form.add_error("id_number", str(exc))
             else:
                 messages.success(
                     request, _("签署密码已重置，原证书已吊销，新的个人数字证书已签发。")
                 )
-                return redirect("identity:certificate")
+                return redirect(next_url or "identity:certificate")
     context["form"] = form
     context["masked_phone"] = user.masked_phone
     return render(request, "identity/pin_reset.html", context, status=400 if form.errors else 200)
