@@ -6,12 +6,9 @@ next periodic anchor. Events come from real logins over HTTP."""
 from __future__ import annotations
 
 import base64
-import io
 from typing import Any
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.test import Client
 
 from qianshu.accounts.audit import (
@@ -27,6 +24,7 @@ from qianshu.core.models import AuditChain
 from qianshu.envelopes import audit
 from qianshu.pki.actions import do_init_pki
 from tests.support.accounts import PERSONAS, make_user, sms_code
+from tests.support.audit import audit_findings
 
 pytestmark = pytest.mark.django_db
 
@@ -63,16 +61,6 @@ def _events(key: str) -> list[SecurityEvent]:
     return list(SecurityEvent.objects.filter(chain__key=key).order_by("seq"))
 
 
-def _check() -> str:
-    out = io.StringIO()
-    try:
-        call_command("check_audit", "--security", stdout=out)
-    except CommandError as exc:
-        assert exc.returncode == 1
-        return out.getvalue()
-    return ""
-
-
 def test_logins_chain_per_user_and_anonymously(alice: User) -> None:
     mine = _events(chain_key(alice.pk))
     assert {e.action for e in mine} >= {"login", "logout"} and mine[-1].seq == len(mine)
@@ -80,7 +68,7 @@ def test_logins_chain_per_user_and_anonymously(alice: User) -> None:
     assert {e.action for e in anonymous} >= {"login_code_sent", "login_failed"}
     for key in (chain_key(alice.pk), ANONYMOUS):
         assert check_security_chain(_chain(key)) == []
-    assert _check() == ""
+    assert audit_findings("--security") == ""
 
 
 def test_a_deleted_tail_with_the_head_moved_back_shows_after_an_anchor(alice: User) -> None:
@@ -92,7 +80,7 @@ def test_a_deleted_tail_with_the_head_moved_back_shows_after_an_anchor(alice: Us
     AuditChain.objects.filter(key=key).update(count=len(events) - 1, head=events[-2].mac)
     problems = check_security_chain(_chain(key))
     assert problems and problems[0].seq == len(events) and "anchor #1" in problems[0].reason
-    assert "anchor #1" in _check()
+    assert "anchor #1" in audit_findings("--security")
 
 
 def test_a_rewritten_event_re_maced_under_a_wrong_key_is_detected(
@@ -113,7 +101,7 @@ def test_a_rewritten_event_re_maced_under_a_wrong_key_is_detected(
     AuditChain.objects.filter(key=key).update(head=prev)
     problems = check_security_chain(_chain(key))
     assert problems and problems[0].seq == 2
-    assert "event 2 was altered" in _check()
+    assert "event 2 was altered" in audit_findings("--security")
 
 
 def test_a_deleted_anonymous_event_and_a_moved_event_are_detected(alice: User) -> None:
@@ -123,7 +111,7 @@ def test_a_deleted_anonymous_event_and_a_moved_event_are_detected(alice: User) -
     bob = make_user("bob")
     mine = _events(chain_key(alice.pk))
     SecurityEvent.objects.filter(pk=mine[0].pk).update(user=bob)
-    assert "moved to another user" in _check()
+    assert "moved to another user" in audit_findings("--security")
 
 
 def test_a_deleted_user_leaves_the_chain_intact(db: Any) -> None:

@@ -5,12 +5,9 @@ is gone, and a long silence are reported by ``qianshu check-audit --anchors``.""
 from __future__ import annotations
 
 import datetime as dt
-import io
 from typing import Any
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.utils import timezone
 
 from qianshu.core import anchors
@@ -20,6 +17,7 @@ from qianshu.orgs.audit import chain_key, record_org_event
 from qianshu.pki.actions import do_init_pki
 from tests.orgs.conftest import make_verified_org
 from tests.support.accounts import make_user
+from tests.support.audit import audit_findings
 
 pytestmark = pytest.mark.django_db
 
@@ -31,16 +29,6 @@ def org(db: Any) -> Any:
     org = make_verified_org(alice)
     record_org_event(org, "seal_created", actor=alice)
     return org
-
-
-def _check_anchors() -> str:
-    out = io.StringIO()
-    try:
-        call_command("check_audit", "--anchors", stdout=out)
-    except CommandError as exc:
-        assert exc.returncode == 1
-        return out.getvalue()
-    return ""
 
 
 def test_anchors_cover_what_moved_and_link_to_each_other(org: Any) -> None:
@@ -57,7 +45,7 @@ def test_anchors_cover_what_moved_and_link_to_each_other(org: Any) -> None:
     assert third is not None and third.seq == 3
     assert third.prev_digest == AuditAnchor.objects.get(seq=2).digest
     assert anchors.check_anchor(third) is None
-    assert _check_anchors() == ""
+    assert audit_findings("--anchors") == ""
 
 
 def test_the_timers_anchor_once_per_interval(org: Any, settings: Any) -> None:
@@ -75,14 +63,14 @@ def test_deleted_altered_and_forged_anchors_are_reported(org: Any) -> None:
         record_org_event(org, "seal_used", actor=None)
         audit.anchor_all()
     AuditAnchor.objects.filter(seq=2).delete()
-    assert "anchor #2 is missing" in _check_anchors()
+    assert "anchor #2 is missing" in audit_findings("--anchors")
     third = AuditAnchor.objects.get(seq=3)
     entry = AuditAnchorEntry.objects.get(anchor=third)
     AuditAnchorEntry.objects.filter(pk=entry.pk).update(count=99)
-    assert "digest mismatch" in _check_anchors()
+    assert "digest mismatch" in audit_findings("--anchors")
     AuditAnchorEntry.objects.filter(pk=entry.pk).update(count=entry.count)
     AuditAnchor.objects.filter(pk=third.pk).update(token_time=timezone.now())
-    assert "recorded time differs" in _check_anchors()
+    assert "recorded time differs" in audit_findings("--anchors")
 
 
 def test_a_chain_that_vanished_after_its_anchor_is_reported(org: Any) -> None:
@@ -91,11 +79,13 @@ def test_a_chain_that_vanished_after_its_anchor_is_reported(org: Any) -> None:
 
     OrgEvent.objects.filter(org=org).delete()
     AuditChain.objects.filter(key=chain_key(org.pk)).delete()
-    assert f"{chain_key(org.pk)}: an anchor covers this chain but it is gone" in _check_anchors()
+    assert f"{chain_key(org.pk)}: an anchor covers this chain but it is gone" in audit_findings(
+        "--anchors"
+    )
 
 
 def test_a_silent_anchor_job_is_a_warning(org: Any) -> None:
     audit.anchor_all()
     found = audit_checks.anchor_findings(stale_after=dt.timedelta(0))
     assert [f.warning for f in found] == [True]
-    assert _check_anchors() == ""  # a warning does not fail the check
+    assert audit_findings("--anchors") == ""  # a warning does not fail the check

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.test import Client
 
 from qianshu.core import chains
@@ -26,6 +23,7 @@ from qianshu.pki.platform import load_platform
 from qianshu.signing import timestamps
 from qianshu.storage.actions import do_store_blob
 from tests.envelopes.helpers import sign
+from tests.support.audit import audit_findings, run_check_audit
 
 pytestmark = pytest.mark.django_db
 
@@ -44,24 +42,12 @@ def _completed(people: dict, build: Any) -> Envelope:
     lifecycle.do_record_download(envelope, "report", actor=bob)
     envelope.refresh_from_db()
     assert check_chain(envelope) is None
-    assert _check(envelope.number) == ""
+    assert audit_findings(envelope.number) == ""
     return envelope
 
 
 def _events(envelope: Envelope) -> list[AuditEvent]:
     return list(envelope.events.order_by("seq"))
-
-
-def _check(*args: str) -> str:
-    """check-audit's output; "" when it exits 0, the findings when it exits 1."""
-    out = io.StringIO()
-    try:
-        call_command("check_audit", *args, stdout=out)
-    except CommandError as exc:
-        assert exc.returncode == 1, exc
-        return out.getvalue()
-    assert "intact" in out.getvalue()
-    return ""
 
 
 def _set_head(envelope: Envelope, count: int, head: str) -> None:
@@ -101,7 +87,7 @@ def test_deleting_the_last_events_of_a_completed_envelope_is_detected(
     events = _events(envelope)
     AuditEvent.objects.filter(pk__in=[e.pk for e in events[-2:]]).delete()
     assert _first_break(envelope) == events[-2].seq
-    assert f"event {events[-2].seq}" in _check(envelope.number)
+    assert f"event {events[-2].seq}" in audit_findings(envelope.number)
 
 
 def test_tail_deleted_and_head_moved_back_shows_against_the_completion_time_stamp(
@@ -119,7 +105,9 @@ def test_tail_deleted_and_head_moved_back_shows_against_the_completion_time_stam
     problems = audit.check_envelope(envelope)
     assert problems and problems[0].seq == completion.seq - 1
     assert any("completion time-stamp" in p.reason for p in problems)
-    assert any("stored evidence report" in line for line in _check(envelope.number).splitlines())
+    assert any(
+        "stored evidence report" in line for line in audit_findings(envelope.number).splitlines()
+    )
 
 
 def test_tail_after_completion_deleted_shows_against_the_periodic_anchor(
@@ -133,7 +121,7 @@ def test_tail_after_completion_deleted_shows_against_the_periodic_anchor(
     _set_head(envelope, events[-2].seq, events[-2].mac)
     found = check_chain(envelope)
     assert found is not None and found.seq == events[-1].seq and "anchor #1" in found.reason
-    assert "anchor #1" in _check(envelope.number)
+    assert "anchor #1" in audit_findings(envelope.number)
 
 
 def test_a_deleted_middle_event_is_detected(people: dict, build: Any) -> None:
@@ -141,7 +129,7 @@ def test_a_deleted_middle_event_is_detected(people: dict, build: Any) -> None:
     events = _events(envelope)
     AuditEvent.objects.filter(pk=events[3].pk).delete()
     assert _first_break(envelope) == events[3].seq
-    assert f"event {events[3].seq} missing" in _check(envelope.number)
+    assert f"event {events[3].seq} missing" in audit_findings(envelope.number)
 
 
 def test_an_edited_event_rehashed_with_plain_sha256_to_the_end_is_detected(
@@ -152,7 +140,7 @@ def test_an_edited_event_rehashed_with_plain_sha256_to_the_end_is_detected(
     events[2].ip = "10.6.6.6"
     _relink(envelope, events, 2, _plain_sha256)
     assert _first_break(envelope) == events[2].seq
-    assert f"event {events[2].seq} was altered" in _check(envelope.number)
+    assert f"event {events[2].seq} was altered" in audit_findings(envelope.number)
 
 
 def test_an_edited_event_re_maced_under_a_wrong_key_is_detected(
@@ -171,7 +159,7 @@ def test_an_edited_event_re_maced_under_a_wrong_key_is_detected(
     _relink(envelope, events, 4, wrong_key)
     settings.MASTER_KEY = ours
     assert _first_break(envelope) == events[4].seq
-    assert _check(envelope.number)
+    assert audit_findings(envelope.number)
 
 
 def test_two_swapped_events_are_detected(people: dict, build: Any) -> None:
@@ -181,44 +169,44 @@ def test_two_swapped_events_are_detected(people: dict, build: Any) -> None:
     AuditEvent.objects.filter(pk=second.pk).update(seq=first.seq)
     AuditEvent.objects.filter(pk=first.pk).update(seq=second.seq)
     assert _first_break(envelope) == first.seq
-    assert _check(envelope.number)
+    assert audit_findings(envelope.number)
 
 
 def test_a_changed_head_or_count_on_the_envelope_row_is_detected(people: dict, build: Any) -> None:
     envelope = _completed(people, build)
     events = _events(envelope)
     _set_head(envelope, events[-1].seq, "f" * 64)
-    assert "differs from the head held by the envelope row" in _check(envelope.number)
+    assert "differs from the head held by the envelope row" in audit_findings(envelope.number)
     _set_head(envelope, events[-1].seq + 3, events[-1].mac)
-    assert f"event {events[-1].seq + 1}" in _check(envelope.number)
+    assert f"event {events[-1].seq + 1}" in audit_findings(envelope.number)
 
 
 def test_a_changed_completion_time_stamp_is_detected(people: dict, build: Any) -> None:
     envelope = _completed(people, build)
     entry = AuditAnchorEntry.objects.get(chain=audit.chain_id(envelope))
     AuditAnchorEntry.objects.filter(pk=entry.pk).update(head="e" * 64)
-    out = _check(envelope.number)
+    out = audit_findings(envelope.number)
     assert "entries were changed" in out and f"event {entry.count} differs" in out
     AuditAnchorEntry.objects.filter(pk=entry.pk).update(head=entry.head)
-    assert _check(envelope.number) == ""
+    assert audit_findings(envelope.number) == ""
     # A genuine token of our TSA, but over something else, put in its place.
     forged = timestamps.stamp_digest(load_platform().tsa, hashlib.sha256(b"other").digest())
     AuditAnchor.objects.filter(pk=entry.anchor_id).update(token=forged)
-    assert "token is not valid" in _check(envelope.number)
+    assert "token is not valid" in audit_findings(envelope.number)
     # The completion anchor deleted altogether.
     AuditAnchor.objects.filter(pk=entry.anchor_id).delete()
-    assert "completion time-stamp over event" in _check(envelope.number)
+    assert "completion time-stamp over event" in audit_findings(envelope.number)
 
 
 def test_a_replaced_stored_report_is_detected(people: dict, build: Any) -> None:
     envelope = _completed(people, build)
     other = _completed(people, build)
     Envelope.objects.filter(pk=envelope.pk).update(report=other.report)
-    out = _check(envelope.number)
+    out = audit_findings(envelope.number)
     assert "stored evidence report" in out
     plain = do_store_blob(b"%PDF-1.7 not a report", content_type="application/pdf")
     Envelope.objects.filter(pk=envelope.pk).update(report=plain)
-    assert "stored evidence report" in _check(envelope.number)
+    assert "stored evidence report" in audit_findings(envelope.number)
 
 
 def test_the_report_prints_and_embeds_head_count_and_token(people: dict, build: Any) -> None:
@@ -274,12 +262,7 @@ def test_a_kept_report_shows_what_the_database_lost(
 
 
 def _report_check(path: Any) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("check_audit", "--report", str(path), stdout=out)
-    except CommandError as exc:
-        return exc.returncode, out.getvalue()
-    return 0, out.getvalue()
+    return run_check_audit("--report", str(path))
 
 
 def test_the_envelope_page_shows_the_verdict(people: dict, build: Any) -> None:

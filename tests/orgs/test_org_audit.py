@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 from typing import Any
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from qianshu.accounts.models import User
 from qianshu.core import chains
@@ -21,6 +18,7 @@ from qianshu.envelopes import audit
 from qianshu.orgs.audit import chain_key, check_org_chain, event_content, record_org_event
 from qianshu.orgs.models import Organization, OrgEvent
 from tests.orgs.conftest import make_verified_org
+from tests.support.audit import audit_findings
 
 pytestmark = pytest.mark.django_db
 
@@ -47,23 +45,13 @@ def _first_break(org: Organization) -> int:
     return problems[0].seq
 
 
-def _check_orgs() -> str:
-    out = io.StringIO()
-    try:
-        call_command("check_audit", "--orgs", stdout=out)
-    except CommandError as exc:
-        assert exc.returncode == 1
-        return out.getvalue()
-    return ""
-
-
 def test_events_are_chained_per_organisation(org: Organization, alice: User) -> None:
     other = make_verified_org(alice, name="同名有限公司")
     record_org_event(other, "seal_created", actor=alice, seal="合同专用章")
     assert [e.seq for e in _events(org)] == list(range(1, 7))
     assert [e.seq for e in _events(other)] == [1]
     assert _chain(org).count == 6 and _chain(org).head == _events(org)[-1].mac
-    assert check_org_chain(_chain(org)) == [] and _check_orgs() == ""
+    assert check_org_chain(_chain(org)) == [] and audit_findings("--orgs") == ""
 
 
 def test_a_deleted_tail_is_detected_by_the_row_and_after_rollback_by_the_anchor(
@@ -83,7 +71,7 @@ def test_a_deleted_tail_is_detected_by_the_row_and_after_rollback_by_the_anchor(
     OrgEvent.objects.filter(org=org, seq=6).delete()
     AuditChain.objects.filter(key=chain_key(org.pk)).update(count=5, head=events[-2].mac)
     assert _first_break(org) == 6
-    assert "anchor #1" in _check_orgs()
+    assert "anchor #1" in audit_findings("--orgs")
 
 
 def _copy(event: OrgEvent) -> dict[str, Any]:
@@ -121,7 +109,7 @@ def test_a_rewritten_event_is_detected_however_it_is_relinked(
     relink(lambda e, prev: chains.event_mac("m1", chain_key(org.pk), e.seq, prev, event_content(e)))
     settings.MASTER_KEY = ours
     assert _first_break(org) == 3
-    assert "event 3 was altered" in _check_orgs()
+    assert "event 3 was altered" in audit_findings("--orgs")
 
 
 def test_deleted_swapped_or_moved_events_are_detected(org: Organization, alice: User) -> None:
@@ -141,7 +129,7 @@ def test_deleted_swapped_or_moved_events_are_detected(org: Organization, alice: 
     # An event shown under another organisation of the same name.
     impostor = make_verified_org(alice, name=org.name)
     OrgEvent.objects.filter(pk=events[0].pk).update(org=impostor)
-    assert "moved to another organisation" in _check_orgs()
+    assert "moved to another organisation" in audit_findings("--orgs")
 
 
 def test_a_deleted_user_leaves_the_log_intact(org: Organization) -> None:

@@ -202,6 +202,20 @@ def append(key: str, event: Event, content: Callable[[Event], Mapping[str, Any]]
     return event
 
 
+def chain_existing(
+    key: str, events: Sequence[Any], content: Callable[[Any], Mapping[str, Any]]
+) -> str:
+    """Chain events written before there was a chain (an upgrade): number them in the given
+    order and MAC them under :data:`UPGRADED_KEY_ID`; the caller saves them. Returns the
+    head."""
+    prev = GENESIS
+    for seq, event in enumerate(events, start=1):
+        event.seq, event.key_id, event.prev_mac = seq, UPGRADED_KEY_ID, prev
+        event.mac = event_mac(UPGRADED_KEY_ID, key, seq, prev, content(event))
+        prev = event.mac
+    return prev
+
+
 def check_chain_events(
     chain: AuditChain,
     events: Iterable[Event],

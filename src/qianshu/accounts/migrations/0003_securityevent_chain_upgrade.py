@@ -7,29 +7,21 @@ from django.db import migrations
 
 def upgrade(apps, schema_editor):
     from qianshu.accounts.audit import chain_key, event_content
-    from qianshu.core.chains import GENESIS, UPGRADED_KEY_ID, event_mac
+    from qianshu.core.chains import chain_existing
 
     AuditChain = apps.get_model("core", "AuditChain")
     SecurityEvent = apps.get_model("accounts", "SecurityEvent")
     user_ids = SecurityEvent.objects.values_list("user_id", flat=True).distinct()
     for user_id in sorted(set(user_ids), key=lambda u: (u is not None, u or 0)):
-        key = chain_key(user_id)
-        chain = AuditChain.objects.create(key=key)
+        chain = AuditChain.objects.create(key=chain_key(user_id))
         events = list(SecurityEvent.objects.filter(user_id=user_id).order_by("created_at", "pk"))
-        prev = GENESIS
-        for seq, event in enumerate(events, start=1):
-            event.chain_id, event.seq, event.key_id, event.prev_mac = (
-                chain.pk,
-                seq,
-                UPGRADED_KEY_ID,
-                prev,
-            )
-            event.mac = event_mac(UPGRADED_KEY_ID, key, seq, prev, event_content(event))
-            prev = event.mac
+        for event in events:
+            event.chain_id = chain.pk
+        head = chain_existing(chain.key, events, event_content)
         SecurityEvent.objects.bulk_update(
             events, ["chain", "seq", "key_id", "prev_mac", "mac"], batch_size=500
         )
-        AuditChain.objects.filter(pk=chain.pk).update(count=len(events), head=prev)
+        AuditChain.objects.filter(pk=chain.pk).update(count=len(events), head=head)
 
 
 class Migration(migrations.Migration):

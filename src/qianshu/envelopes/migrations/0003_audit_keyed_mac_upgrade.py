@@ -62,14 +62,8 @@ def upgrade(apps, schema_editor):
         if not events:
             continue
         found = _legacy_break(events, envelope.uuid)
-        if found is None:
-            chain, prev = f"envelope:{envelope.uuid}", GENESIS
-            for event in events:
-                event.key_id, event.prev_mac = chains.UPGRADED_KEY_ID, prev
-                event.mac = chains.event_mac(
-                    chains.UPGRADED_KEY_ID, chain, event.seq, prev, event_content(event)
-                )
-                prev = event.mac
+        if found is None:  # numbered 1…n already: numbering again changes nothing
+            chains.chain_existing(f"envelope:{envelope.uuid}", events, event_content)
         else:
             for event in events:
                 event.key_id = chains.LEGACY_KEY_ID

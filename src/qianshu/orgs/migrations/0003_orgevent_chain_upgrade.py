@@ -5,30 +5,22 @@ from django.db import migrations
 
 
 def upgrade(apps, schema_editor):
-    from qianshu.core.chains import GENESIS, UPGRADED_KEY_ID, event_mac
+    from qianshu.core.chains import chain_existing
     from qianshu.orgs.audit import chain_key, event_content
 
     AuditChain = apps.get_model("core", "AuditChain")
     OrgEvent = apps.get_model("orgs", "OrgEvent")
     org_ids = OrgEvent.objects.values_list("org_id", flat=True).distinct().order_by("org_id")
     for org_id in list(org_ids):
-        key = chain_key(org_id)
-        chain = AuditChain.objects.create(key=key)
+        chain = AuditChain.objects.create(key=chain_key(org_id))
         events = list(OrgEvent.objects.filter(org_id=org_id).order_by("created_at", "pk"))
-        prev = GENESIS
-        for seq, event in enumerate(events, start=1):
-            event.chain_id, event.seq, event.key_id, event.prev_mac = (
-                chain.pk,
-                seq,
-                UPGRADED_KEY_ID,
-                prev,
-            )
-            event.mac = event_mac(UPGRADED_KEY_ID, key, seq, prev, event_content(event))
-            prev = event.mac
+        for event in events:
+            event.chain_id = chain.pk
+        head = chain_existing(chain.key, events, event_content)
         OrgEvent.objects.bulk_update(
             events, ["chain", "seq", "key_id", "prev_mac", "mac"], batch_size=500
         )
-        AuditChain.objects.filter(pk=chain.pk).update(count=len(events), head=prev)
+        AuditChain.objects.filter(pk=chain.pk).update(count=len(events), head=head)
 
 
 class Migration(migrations.Migration):
