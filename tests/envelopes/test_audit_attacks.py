@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.db import connection
+from django.test import Client, TestCase
+from django.urls import reverse
 
 from qianshu.core import chains
 from qianshu.core.models import AuditAnchor, AuditAnchorEntry
-from qianshu.envelopes import audit, lifecycle
+from qianshu.envelopes import audit, batch, lifecycle, voiding
 from qianshu.envelopes.audit import check_chain
 from qianshu.envelopes.models import AuditEvent, Envelope
 from qianshu.pki.platform import load_platform
 from qianshu.signing import timestamps
 from qianshu.storage.actions import do_store_blob
-from tests.envelopes.helpers import sign
+from tests.envelopes.helpers import PIN, seal_of, sign
 from tests.support.audit import audit_findings, run_check_audit
 
 pytestmark = pytest.mark.django_db
@@ -289,3 +293,91 @@ def test_a_stale_copy_of_the_envelope_cannot_move_the_head_back(people: dict, bu
     seqs = [e.seq for e in _events(envelope)]
     assert seqs == list(range(1, len(seqs) + 1))
     assert Envelope.objects.get(pk=envelope.pk).audit_count == len(seqs)
+
+
+def test_raw_sql_tampering_is_detected(people: dict, build: Any) -> None:
+    envelope = _completed(people, build)
+    event = _events(envelope)[1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE envelopes_auditevent SET action = %s WHERE id = %s", ["recalled", event.pk]
+        )
+    assert _first_break(envelope) == event.seq
+
+
+def test_normal_flows_keep_every_trail_intact(people: dict, build: Any, seal_org: Any) -> None:
+    """Compose, send, sign, seal, batch sign, complete, download over HTTP, void, anchor: every
+    envelope, organisation and security trail and every anchor checks intact."""
+    from tests.envelopes.test_lifecycle import _send
+
+    alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
+    org = seal_org(charlie, "厦门某某供应链有限公司")
+    envelope = _send(build.draft(alice, [("sign", 1, bob), ("seal", 2, org)], documents=2))
+    sign(envelope.recipients.get(role="sign"), bob)
+    sign(envelope.recipients.get(role="seal"), charlie, seal=seal_of(org))
+    others = [_send(build.draft(alice, [("sign", 1, bob)])) for _ in range(2)]
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        results = batch.do_batch_sign(batch.pending_items(bob), pin=PIN, actor=bob)
+    assert len(results) == 2 and all(r.ok for r in results)
+    client = Client()
+    client.force_login(alice)
+    document = envelope.documents.first()
+    assert document is not None
+    url = reverse("envelopes:download", args=[envelope.uuid, document.pk])
+    assert client.get(url).status_code == 200
+    envelope.refresh_from_db()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        statement = voiding.do_request_void(envelope, "重复签署", actor=alice)
+    sign(statement.recipients.get(role="sign"), bob)
+    sign(statement.recipients.get(role="seal"), charlie, seal=seal_of(org))
+    assert Envelope.objects.get(pk=envelope.pk).status == Envelope.Status.VOIDED
+    assert audit.anchor_all() is not None
+    for item in (envelope, statement, *others):
+        assert check_chain(item) is None
+    assert audit_findings() == ""
+
+
+def test_check_audit_refuses_bad_input_with_a_message(db: Any, tmp_path: Any) -> None:
+    from qianshu.pki.actions import do_init_pki
+
+    do_init_pki(name="测试平台")
+    garbage = tmp_path / "garbage.pdf"
+    garbage.write_bytes(b"%PDF-1.7\n" + b"\x00" * 100)
+    code, out = run_check_audit("--report", str(garbage))
+    assert code == 1 and "signature is not valid" in out
+    code, _ = run_check_audit("--report", str(tmp_path / "missing.pdf"))
+    assert code == 2
+    code, _ = run_check_audit("QS-NO-SUCH")
+    assert code == 2
+
+
+def test_a_kept_report_with_a_rewritten_attachment_fails_its_signature(
+    people: dict, build: Any, tmp_path: Any
+) -> None:
+    """Someone edits the report's qianshu-audit.json in an incremental update (the way PDF
+    editors save) to match a shortened chain: the platform's certification no longer holds."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    from qianshu.envelopes.reports import AUDIT_ATTACHMENT
+    from qianshu.signing.reports import read_attachment
+
+    envelope = _completed(people, build)
+    data = envelope.report.read()  # type: ignore[union-attr]
+    content = json.loads(read_attachment(data, AUDIT_ATTACHMENT) or b"")
+    content["count"] -= 2
+    writer = IncrementalPdfFileWriter(io.BytesIO(data))
+    spec = writer.root["/Names"]["/EmbeddedFiles"]["/Names"][1].get_object()
+    files = spec["/EF"]
+    stream = generic.StreamObject(
+        {generic.NameObject("/Type"): generic.NameObject("/EmbeddedFile")},
+        stream_data=json.dumps(content).encode(),
+    )
+    files[generic.NameObject("/F")] = writer.add_object(stream)
+    writer.update_container(files)
+    out = io.BytesIO()
+    writer.write(out)
+    kept = tmp_path / "edited.pdf"
+    kept.write_bytes(out.getvalue())
+    code, found = run_check_audit("--report", str(kept))
+    assert code == 1 and "signature is not valid" in found

@@ -211,10 +211,6 @@ def completion_anchor(envelope: Envelope) -> AuditAnchor:
     return anchors.make_anchor(AuditAnchor.Kind.COMPLETION, [entry])
 
 
-def chain_head(envelope: Envelope) -> str:
-    return envelope.audit_head
-
-
 def _moved_envelopes(limit: int) -> list[tuple[int, str, int, str]]:
     rows = (
         Envelope.objects.exclude(status=Envelope.Status.DRAFT)

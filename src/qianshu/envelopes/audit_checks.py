@@ -39,6 +39,7 @@ from qianshu.signing import reports as report_pdf
 from qianshu.signing import timestamps
 from qianshu.signing.errors import SigningError, TimestampError
 from qianshu.signing.verify import verify_pdf_limited
+from qianshu.storage.errors import BlobStoreError
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,11 @@ def _report_checkpoint(content: dict[str, Any], source: str) -> tuple[Checkpoint
     entries = [(str(c), int(n), str(h)) for c, n, h in anchor["entries"]]
     if [content["chain"], point.count, point.head] not in [list(e) for e in entries]:
         return point, "its time-stamp does not cover the head it prints"
-    digest = anchors.anchor_digest(str(anchor.get("prev", "")), entries)
-    if digest.hex() != anchor.get("digest"):
+    digest = anchors.anchor_digest(anchor["prev"], entries)
+    if digest.hex() != anchor["digest"]:
         return point, "its time-stamp entries do not give its digest"
     try:
-        token = base64.b64decode(str(anchor["token"]), validate=True)
+        token = base64.b64decode(anchor["token"], validate=True)
         timestamps.check_token(token, digest, load_platform().trust().roots)
     except (TimestampError, binascii.Error, ValueError) as exc:
         return point, f"its time-stamp token is not valid: {exc}"
@@ -81,24 +82,23 @@ def _completion_digests(envelope: Envelope) -> set[str]:
 
 
 def _stored_report(envelope: Envelope) -> tuple[list[Checkpoint], list[str]]:
-    """The head held by the envelope's stored evidence report, and its problems. A report is
-    required to carry one when the keyed-MAC trail recorded the completion."""
+    """The head held by the envelope's stored evidence report, and its problems. A report must
+    carry one when the keyed-MAC trail recorded the completion."""
     required = audit.completion_event(envelope) is not None
-    if envelope.report_id is None:
-        return [], ["the evidence report is missing"] if required else []
+    raw = None
     try:
-        data = envelope.report.read()  # type: ignore[union-attr]
-        raw = report_pdf.read_attachment(data, reports.AUDIT_ATTACHMENT, isolated=False)
+        if envelope.report is not None:
+            data = envelope.report.read()
+            raw = report_pdf.read_attachment(data, reports.AUDIT_ATTACHMENT, isolated=False)
         if raw is None:
-            return [], [
-                "the stored evidence report carries no audit time-stamp"
-            ] if required else []
+            missing = "the stored evidence report carries no audit time-stamp (or is missing)"
+            return [], [missing] if required else []
         content = reports.parse_audit_attachment(raw)
-    except (SigningError, ValueError, KeyError, OSError) as exc:
+    except (SigningError, BlobStoreError, ValueError) as exc:
         return [], [f"the stored evidence report cannot be read: {exc}"]
     point, problem = _report_checkpoint(content, "the stored evidence report")
     problems = [f"the stored evidence report: {problem}"] if problem else []
-    if content["anchor"].get("digest") not in _completion_digests(envelope):
+    if content["anchor"]["digest"] not in _completion_digests(envelope):
         problems.append("the stored evidence report's time-stamp is not the completion anchor")
     return [point], problems
 
@@ -148,12 +148,21 @@ def chain_findings(*, orgs: bool, security: bool) -> Iterator[tuple[int, list[Fi
 
 def _gone_chains() -> Iterator[str]:
     """Chains some anchor covers that no longer exist (their events were deleted)."""
-    named = AuditAnchorEntry.objects.values_list("chain", flat=True).distinct()
-    envelopes = {f"envelope:{u}" for u in Envelope.objects.values_list("uuid", flat=True)}
-    keys = set(AuditChain.objects.values_list("key", flat=True))
-    for chain in named.iterator(chunk_size=2000):
-        if chain not in envelopes and chain not in keys:
-            yield chain
+    named = AuditAnchorEntry.objects.values_list("chain", flat=True).distinct().order_by("chain")
+    batch: list[str] = []
+    for chain in [*named.iterator(chunk_size=2000), None]:
+        if chain is not None:
+            batch.append(chain)
+            if len(batch) < 1000:
+                continue
+        uuids = [c.removeprefix("envelope:") for c in batch if c.startswith("envelope:")]
+        found = {
+            f"envelope:{u}"
+            for u in Envelope.objects.filter(uuid__in=uuids).values_list("uuid", flat=True)
+        }
+        found |= set(AuditChain.objects.filter(key__in=batch).values_list("key", flat=True))
+        yield from (c for c in batch if c not in found)
+        batch = []
 
 
 def anchor_findings(*, stale_after: dt.timedelta) -> list[Finding]:
@@ -189,6 +198,14 @@ def anchor_findings(*, stale_after: dt.timedelta) -> list[Finding]:
         found.append(
             Finding("periodic anchors", f"the last one is {anchors.describe(last)}", warning=True)
         )
+    elif last is None and AuditChain.objects.exclude(key=anchors.ANCHORS).exists():
+        found.append(
+            Finding(
+                "periodic anchors",
+                "none yet: run the envelope timers or qianshu anchor-audit",
+                warning=True,
+            )
+        )
     return found
 
 
@@ -217,7 +234,7 @@ def report_file_findings(data: bytes, label: str) -> tuple[str, list[Finding]]:
         if raw is None:
             return "", [Finding(subject, "it carries no audit time-stamp (made before it existed)")]
         content = reports.parse_audit_attachment(raw)
-    except (SigningError, ValueError, KeyError) as exc:
+    except (SigningError, ValueError) as exc:
         return "", [Finding(subject, f"its audit attachment cannot be read: {exc}")]
     point, problem = _report_checkpoint(content, f"the report {label}")
     if problem is not None:
@@ -229,7 +246,7 @@ def report_file_findings(data: bytes, label: str) -> tuple[str, list[Finding]]:
         Finding(_envelope_subject(envelope), f"broken at event {p.seq}: {p.reason}")
         for p in audit.check_envelope(envelope, extra=[point])
     ]
-    if content["anchor"].get("digest") not in _completion_digests(envelope):
+    if content["anchor"]["digest"] not in _completion_digests(envelope):
         found.append(
             Finding(
                 _envelope_subject(envelope),

@@ -137,19 +137,22 @@ def audit_attachment(envelope: Envelope, anchor: AuditAnchor) -> bytes:
 
 
 def parse_audit_attachment(data: bytes) -> dict[str, Any]:
-    """The fields of ``qianshu-audit.json`` checked for shape; raises ValueError."""
+    """The content of ``qianshu-audit.json``, its shape checked (what a check reads is there
+    with its type). Raises ValueError."""
     content = json.loads(data)
     anchor = content.get("anchor") if isinstance(content, dict) else None
     if not isinstance(anchor, dict) or content.get("format") != AUDIT_FORMAT:
         raise ValueError("not a Qianshu audit attachment")
-    if not isinstance(content.get("count"), int) or not isinstance(content.get("head"), str):
-        raise ValueError("count or head missing")
-    entries = anchor.get("entries")
-    if not isinstance(entries, list) or not all(
-        isinstance(e, list) and len(e) == 3 and isinstance(e[1], int) for e in entries
-    ):
-        raise ValueError("anchor entries malformed")
-    base64.b64decode(str(anchor.get("token", "")), validate=True)
+    fields = {"envelope": str, "number": str, "chain": str, "count": int, "head": str}
+    anchor_fields = {"prev": str, "digest": str, "token": str, "entries": list}
+    for holder, expected in ((content, fields), (anchor, anchor_fields)):
+        for name, kind in expected.items():
+            if not isinstance(holder.get(name), kind) or isinstance(holder.get(name), bool):
+                raise ValueError(f"{name} missing or malformed")
+    for entry in anchor["entries"]:
+        shape = isinstance(entry, list) and len(entry) == 3
+        if not shape or not isinstance(entry[1], int) or not isinstance(entry[2], str):
+            raise ValueError("anchor entries malformed")
     return content
 
 
