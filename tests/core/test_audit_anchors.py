@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.db import models
 from django.utils import timezone
 
 from qianshu.core import anchors
@@ -89,3 +90,19 @@ def test_a_silent_anchor_job_is_a_warning(org: Any) -> None:
     found = audit_checks.anchor_findings(stale_after=dt.timedelta(0))
     assert [f.warning for f in found] == [True]
     assert audit_findings("--anchors") == ""  # a warning does not fail the check
+
+
+def test_many_moved_chains_are_spread_over_several_anchors(org: Any) -> None:
+    for n in range(4):
+        record_org_event(
+            make_verified_org(make_user(f"u{n}", phone=f"1370000100{n}")), "x", actor=None
+        )
+    sources = [audit.ENVELOPE_SOURCE, anchors.CHAIN_SOURCE]
+    assert anchors.anchor_heads(sources, limit=2) == 5
+    periodic = AuditAnchor.objects.filter(kind="periodic").order_by("seq")
+    assert [a.entries.count() for a in periodic] == [2, 2, 1]
+    assert (
+        not AuditChain.objects.exclude(key=anchors.ANCHORS)
+        .exclude(anchored_count=models.F("count"))
+        .exists()
+    )

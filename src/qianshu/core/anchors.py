@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 FORMAT = "qianshu-audit-anchor/1"
 ANCHORS = "anchors"  # the AuditChain row that numbers periodic anchors (and serialises them)
 MAX_ENTRIES = 5000
+MAX_ANCHORS_PER_RUN = 100  # a run ends even if chains keep moving faster than it anchors
 
 Entry = tuple[str, int, str]  # chain, count, head
 
@@ -157,7 +158,7 @@ def anchor_heads(
     that. Returns how many chains were anchored, or None when no anchor was due. Several
     processes may call this at once: the ``anchors`` row serialises them."""
     total = 0
-    while True:
+    for _run in range(MAX_ANCHORS_PER_RUN):
         marks: list[tuple[AnchorSource, int, int]] = []
         with transaction.atomic():
             sequence = lock_chain(ANCHORS)
@@ -181,4 +182,5 @@ def anchor_heads(
         total += len(entries)
         log.info("audit anchor #%s: %s chains, digest %s", seq, len(entries), anchor.digest)
         if len(entries) < limit:
-            return total
+            break
+    return total
