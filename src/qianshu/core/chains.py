@@ -42,8 +42,6 @@ LEGACY_KEY_ID = "sha256"
 _LABELS = {KEY_ID: b"qianshu/audit-mac/v1", UPGRADED_KEY_ID: b"qianshu/audit-mac/v1"}
 MAX_PROBLEMS = 5
 
-__all__ = ["GENESIS", "KEY_ID"]
-
 
 @cache
 def _derive(master: bytes, label: bytes) -> bytes:

@@ -31,12 +31,10 @@ from django.utils import timezone
 from qianshu.accounts.audit import client_ip, user_agent
 from qianshu.accounts.models import User
 from qianshu.core import anchors, chains
-from qianshu.core.chains import GENESIS, ChainBreak, Checkpoint, Link
+from qianshu.core.chains import ChainBreak, Checkpoint, Link
 from qianshu.core.models import AuditAnchor
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.identity.models import PersonIdentity
-
-__all__ = ["GENESIS", "ChainBreak", "check_chain", "record"]
 
 
 def person_identity(user: User) -> PersonIdentity | None:
