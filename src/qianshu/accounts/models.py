@@ -14,6 +14,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from qianshu.accounts.phones import mask_phone
+from qianshu.core.models import ChainedEvent
 
 
 def _new_session_salt() -> str:
@@ -158,8 +159,11 @@ class RateLimit(models.Model):
         return f"{self.key}: {self.count}"
 
 
-class SecurityEvent(models.Model):
-    """Append-only record of security-relevant account events (logins, code sends, changes)."""
+class SecurityEvent(ChainedEvent):
+    """Append-only record of security-relevant account events (logins, code sends, changes),
+    chained with a keyed MAC per user (chain ``user:<id>``; events without a user in the chain
+    ``anonymous``, see accounts/audit.py). ``user`` may become NULL when the user is deleted;
+    the chain still names them."""
 
     user = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="security_events"
@@ -170,7 +174,7 @@ class SecurityEvent(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    class Meta:
+    class Meta(ChainedEvent.Meta):
         verbose_name = _("安全事件")
         verbose_name_plural = _("安全事件")
         ordering: ClassVar[list[str]] = ["-created_at"]

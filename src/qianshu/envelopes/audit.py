@@ -1,28 +1,40 @@
-"""The envelope audit trail: append-only, hash-chained events, and the check of the chain.
+"""The envelope audit trail: append-only events chained with a keyed MAC, and its check.
 
-Each event's hash is SHA-256 over a canonical JSON of its content (sequence number, action,
-actor, time in UTC, IP, user agent, document hashes, detail) and the previous event's hash.
-Changing, deleting or reordering a row makes :func:`check_chain` report the first broken link.
+Event *n*'s MAC covers its content (action, actor, time in UTC, IP, user agent, document
+hashes, detail), its number, the envelope and event *n−1*'s MAC (see :mod:`qianshu.core.chains`).
+The envelope row keeps the count and the head (the last MAC).
+
+Concurrency: :func:`record` moves the head with one compare-and-swap ``UPDATE`` of the envelope
+row (count and head as the caller's copy has them), which also locks the row until the
+transaction ends; only when the copy is stale does it read the row ``FOR UPDATE`` and retry.
+Actions lock the envelope first anyway, so events of one envelope are written one at a time
+and an action's copy is current: one UPDATE per event, no read of earlier events. The event
+row is inserted after the swap succeeded, so ``seq`` never collides.
+
+At completion a time-stamp token of the platform TSA is taken over (envelope, count, head)
+(a completion anchor, :mod:`qianshu.core.anchors`) and the evidence report prints head, count
+and the token's time and embeds the token. :func:`check_envelope` compares the events with the
+row, the anchors and the stored report, and says where they differ.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
 from qianshu.accounts.audit import client_ip, user_agent
 from qianshu.accounts.models import User
+from qianshu.core import anchors, chains
+from qianshu.core.chains import ChainBreak, Checkpoint, Link
+from qianshu.core.models import AuditAnchor
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.identity.models import PersonIdentity
-
-GENESIS = "0" * 64
 
 
 def person_identity(user: User) -> PersonIdentity | None:
@@ -50,11 +62,15 @@ def person_label(user: User | None) -> str:
     return user.display_name or user.masked_phone
 
 
-def _canonical(event: AuditEvent) -> bytes:
+def chain_id(envelope: Envelope) -> str:
+    """The envelope's chain as MACs and anchors name it."""
+    return f"envelope:{envelope.uuid}"
+
+
+def event_content(event: AuditEvent) -> dict[str, Any]:
+    """What an event's MAC covers besides its place in the chain."""
     created = event.created_at.astimezone(dt.UTC) if event.created_at else None
-    content = {
-        "envelope": str(event.envelope.uuid),
-        "seq": event.seq,
+    return {
         "action": event.action,
         "actor": event.actor_id,
         "actor_name": event.actor_name,
@@ -66,13 +82,7 @@ def _canonical(event: AuditEvent) -> bytes:
         "before": event.sha256_before,
         "after": event.sha256_after,
         "detail": event.detail,
-        "prev": event.prev_hash,
     }
-    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-
-
-def event_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(_canonical(event)).hexdigest()
 
 
 def record(
@@ -88,14 +98,11 @@ def record(
     **detail: Any,
 ) -> AuditEvent:
     """Append an event. Call inside the action's transaction, with the envelope row locked
-    (``select_for_update``) so that two events never take the same sequence number."""
-    last = (
-        AuditEvent.objects.filter(envelope=envelope).order_by("-seq").values("seq", "hash").first()
-    )
+    (``select_for_update``) before the action reads what it decides on; the row stays locked
+    and its count and head move with the event (``envelope`` is updated too)."""
     actor = actor if actor is not None and actor.is_authenticated else None
     event = AuditEvent(
         envelope=envelope,
-        seq=(last["seq"] + 1) if last else 1,
         action=action,
         actor=actor,
         actor_name=person_label(actor)[:100],
@@ -107,40 +114,121 @@ def record(
         sha256_before=sha256_before,
         sha256_after=sha256_after,
         detail=detail,
-        prev_hash=last["hash"] if last else GENESIS,
+        key_id=chains.KEY_ID,
     )
-    event.hash = event_hash(event)
-    event.save()
+    content = event_content(event)
+    chain = chain_id(envelope)
+    count, head = envelope.audit_count, envelope.audit_head
+    with transaction.atomic(savepoint=False):
+        while True:
+            mac = chains.event_mac(chains.KEY_ID, chain, count + 1, head, content)
+            swapped = Envelope.objects.filter(
+                pk=envelope.pk, audit_count=count, audit_head=head
+            ).update(audit_count=count + 1, audit_head=mac)
+            if swapped:
+                break
+            # A stale copy: lock the row and take its head (at most one retry, as the lock is
+            # ours from here on).
+            count, head = (
+                Envelope.objects.select_for_update()
+                .filter(pk=envelope.pk)
+                .values_list("audit_count", "audit_head")
+                .get()
+            )
+        event.seq, event.prev_mac, event.mac = count + 1, head, mac
+        event.save()
+    envelope.audit_count, envelope.audit_head = event.seq, mac
     return event
 
 
-@dataclass(frozen=True)
-class ChainBreak:
-    seq: int
-    reason: str
+def _links(envelope: Envelope) -> Iterable[Link]:
+    for event in AuditEvent.objects.filter(envelope=envelope).order_by("seq", "pk").iterator():
+        yield Link(event.seq, event.key_id, event.prev_mac, event.mac, event_content(event))
 
 
-def check_events(events: Iterable[AuditEvent]) -> ChainBreak | None:
-    """The first broken link of one envelope's events (in ``seq`` order), or None."""
-    previous = GENESIS
-    expected_seq = 1
-    for event in events:
-        if event.seq != expected_seq:
-            return ChainBreak(expected_seq, f"event {expected_seq} is missing")
-        if event.prev_hash != previous:
-            return ChainBreak(event.seq, "the link to the previous event does not match")
-        if event_hash(event) != event.hash:
-            return ChainBreak(event.seq, "the event was altered after it was written")
-        previous = event.hash
-        expected_seq += 1
-    return None
+def completion_event(envelope: Envelope) -> AuditEvent | None:
+    """The completion event written by the keyed-MAC trail (a time-stamp must cover it)."""
+    return (
+        AuditEvent.objects.filter(
+            envelope=envelope, action="completed", detail__step="envelope", key_id=chains.KEY_ID
+        )
+        .order_by("seq")
+        .first()
+    )
+
+
+def _missing_completion_anchor(envelope: Envelope, points: list[Checkpoint]) -> ChainBreak | None:
+    event = completion_event(envelope)
+    if event is None:
+        return None
+    completion = [p for p in points if p.source.startswith("the completion time-stamp")]
+    if any(p.count == event.seq for p in completion):
+        return None
+    return ChainBreak(event.seq, f"the completion time-stamp over event {event.seq} is missing")
+
+
+def check_envelope(envelope: Envelope, *, extra: Iterable[Checkpoint] = ()) -> list[ChainBreak]:
+    """Every problem of the envelope's audit trail, first break first: events altered,
+    missing, inserted or reordered; a count or head on the envelope row that the events do not
+    give; a head held by an anchor (completion time-stamp, periodic anchor) or by ``extra``
+    checkpoints (an evidence report) that the chain no longer holds; a missing completion
+    time-stamp. Anchors' own tokens are checked by :func:`check_anchor_tokens`."""
+    points = anchors.checkpoints(chain_id(envelope))
+    # Read the row now: the caller's copy may predate the last events.
+    count, head = (
+        Envelope.objects.filter(pk=envelope.pk).values_list("audit_count", "audit_head").get()
+    )
+    row = Checkpoint(count, head, "the envelope row")
+    problems = chains.check_links(chain_id(envelope), _links(envelope), [row, *points, *extra])
+    missing = _missing_completion_anchor(envelope, points)
+    if missing is not None:
+        problems.append(missing)
+    return sorted(problems, key=lambda p: p.seq)
 
 
 def check_chain(envelope: Envelope) -> ChainBreak | None:
-    events = AuditEvent.objects.filter(envelope=envelope).select_related("envelope")
-    return check_events(events.order_by("seq"))
+    """The first problem of the envelope's audit trail, or None when it is intact."""
+    problems = check_envelope(envelope)
+    return problems[0] if problems else None
 
 
-def chain_head(envelope: Envelope) -> str:
-    last = AuditEvent.objects.filter(envelope=envelope).order_by("-seq").values("hash").first()
-    return last["hash"] if last else GENESIS
+def check_anchor_tokens(envelope: Envelope) -> list[str]:
+    """What is wrong with the anchors that cover this envelope (digest, token, time)."""
+    found = []
+    ids = AuditAnchor.objects.filter(entries__chain=chain_id(envelope)).distinct().order_by("pk")
+    for anchor in ids:
+        problem = anchors.check_anchor(anchor)
+        if problem is not None:
+            found.append(f"{anchors.describe(anchor)}: {problem}")
+    return found
+
+
+def completion_anchor(envelope: Envelope) -> AuditAnchor:
+    """Time-stamp the envelope's head now (at completion, after the completion event)."""
+    entry = (chain_id(envelope), envelope.audit_count, envelope.audit_head)
+    return anchors.make_anchor(AuditAnchor.Kind.COMPLETION, [entry])
+
+
+def _moved_envelopes(limit: int) -> list[tuple[int, str, int, str]]:
+    rows = (
+        Envelope.objects.exclude(status=Envelope.Status.DRAFT)
+        .exclude(audit_count=F("audit_anchored_count"))
+        .order_by("pk")
+        .values_list("pk", "uuid", "audit_count", "audit_head")[:limit]
+    )
+    return [(pk, f"envelope:{uuid}", count, head) for pk, uuid, count, head in rows]
+
+
+def _mark_envelope(pk: int, count: int) -> None:
+    Envelope.objects.filter(pk=pk, audit_anchored_count__lt=count).update(
+        audit_anchored_count=count
+    )
+
+
+ENVELOPE_SOURCE = anchors.AnchorSource(_moved_envelopes, _mark_envelope)
+
+
+def anchor_all(*, due_after: dt.timedelta | None = None) -> int | None:
+    """A periodic anchor over every envelope, organisation and user chain that moved (see
+    :func:`qianshu.core.anchors.anchor_heads`)."""
+    return anchors.anchor_heads([ENVELOPE_SOURCE, anchors.CHAIN_SOURCE], due_after=due_after)

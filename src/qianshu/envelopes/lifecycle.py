@@ -2,10 +2,11 @@
 (作废 by a void statement every party signs), and downloads recorded in the audit trail.
 
 :func:`do_complete_envelope` runs in a task once the last party has acted: it embeds validation
-data and a document timestamp in every document (PAdES B-LTA), writes the evidence report
-(签署报告, signed by the platform), marks the envelope completed and tells everyone. It is
-idempotent and safe to repeat after a crash (the timers re-schedule a completion that did not
-happen).
+data and a document timestamp in every document (PAdES B-LTA), time-stamps the audit chain's
+head (a completion anchor), writes the evidence report (签署报告, signed by the platform, with
+the head, the count and the time-stamp token), marks the envelope completed and tells
+everyone. It is idempotent and safe to repeat after a crash (the timers re-schedule a
+completion that did not happen).
 """
 
 from __future__ import annotations
@@ -218,7 +219,9 @@ def do_complete_envelope(envelope_id: int) -> bool:
         envelope.completed_at = now
         envelope.ended_at = now
         audit.record(envelope, "completed", step="envelope")
-        envelope.report = build_signed_report(envelope)
+        # The time-stamp covers the chain up to the completion event; the report prints it.
+        anchor = audit.completion_anchor(envelope)
+        envelope.report = build_signed_report(envelope, anchor)
         envelope.save(update_fields=["status", "completed_at", "ended_at", "report"])
         _notify_completed(envelope)
         if envelope.kind == Envelope.Kind.VOID_STATEMENT and envelope.voids_id is not None:

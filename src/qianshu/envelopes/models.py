@@ -21,7 +21,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from qianshu.core.models import GENESIS
 from qianshu.signing.stamps import Rect
+
+AUDIT_FIELDS = frozenset({"audit_count", "audit_head", "audit_anchored_count"})
 
 
 class Envelope(models.Model):
@@ -76,6 +79,11 @@ class Envelope(models.Model):
     report = models.ForeignKey(
         "storage.Blob", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The audit chain (envelopes/audit.py): how many events, the last one's MAC, and how many
+    # the last periodic anchor covered. Written only by the audit trail's own UPDATEs.
+    audit_count = models.PositiveIntegerField(default=0)
+    audit_head = models.CharField(max_length=64, default=GENESIS)
+    audit_anchored_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("签署任务")
@@ -84,10 +92,27 @@ class Envelope(models.Model):
         indexes = [
             models.Index(fields=["status", "deadline"], name="env_status_deadline"),
             models.Index(fields=["initiator", "status", "-sent_at"], name="env_initiator_status"),
+            # The periodic audit anchor looks for chains that moved since it last ran.
+            models.Index(
+                fields=["id"],
+                condition=~models.Q(audit_count=models.F("audit_anchored_count")),
+                name="env_audit_unanchored",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.number} {self.title}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A full save of a copy loaded before an event was recorded must not move the audit
+        # head back: the chain fields are left to the audit trail unless named explicitly.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in AUDIT_FIELDS
+            ]
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("envelopes:detail", args=[self.uuid])
@@ -313,8 +338,9 @@ class Field(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Append-only, hash-chained log of an envelope: each row's hash covers its content and the
-    previous row's hash, so editing or deleting any row breaks the chain from there on."""
+    """Append-only log of an envelope, chained with a keyed MAC (see envelopes/audit.py): each
+    row's MAC covers its content and the previous row's MAC; the envelope keeps the count and
+    the head, anchors and the evidence report keep copies of heads."""
 
     class Action(models.TextChoices):
         CREATED = "created", pgettext_lazy("audit action", "创建")
@@ -336,13 +362,25 @@ class AuditEvent(models.Model):
     envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveIntegerField()
     action = models.CharField(max_length=24, choices=Action.choices)
+    # The ids stay as recorded when the user or recipient row goes (no database constraint,
+    # nothing set to NULL): the MAC covers them.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     # Names as they were at the time (the chain must not depend on other tables).
     actor_name = models.CharField(max_length=100, blank=True)
     recipient = models.ForeignKey(
-        Recipient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Recipient,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     created_at = models.DateTimeField(default=timezone.now)
     ip = models.GenericIPAddressField(null=True, blank=True)
@@ -351,8 +389,9 @@ class AuditEvent(models.Model):
     sha256_before = models.CharField(max_length=64, blank=True)
     sha256_after = models.CharField(max_length=64, blank=True)
     detail = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16)
+    prev_mac = models.CharField(max_length=64)
+    mac = models.CharField(max_length=64)
 
     class Meta:
         verbose_name = _("签署日志")

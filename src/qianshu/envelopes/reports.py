@@ -1,7 +1,18 @@
 """The evidence report (签署报告) of a completed envelope: built from the database, rendered by
-the signing core, certified and time-stamped by the platform (PAdES B-LTA)."""
+the signing core, certified and time-stamped by the platform (PAdES B-LTA).
+
+The report prints the audit chain's head, its event count and the time of the completion
+time-stamp, and embeds ``qianshu-audit.json`` (:func:`audit_attachment`): the envelope, count,
+head and the anchor with its time-stamp token, so that whoever keeps the report can later have
+the platform's audit trail checked against it (``qianshu check-audit --report FILE.pdf``).
+"""
 
 from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Any
 
 from cryptography import x509
 from django.conf import settings
@@ -11,6 +22,8 @@ from django.utils.formats import date_format
 from django.utils.translation import override
 
 from qianshu.accounts.phones import mask_phone
+from qianshu.core import anchors
+from qianshu.core.models import AuditAnchor
 from qianshu.envelopes import audit
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.envelopes.routing import initiator_label
@@ -22,6 +35,8 @@ from qianshu.storage.actions import do_store_blob
 from qianshu.storage.models import Blob
 
 REPORT_LANGUAGE = "zh-hans"
+AUDIT_ATTACHMENT = "qianshu-audit.json"
+AUDIT_FORMAT = "qianshu-audit-report/1"
 
 
 def _time(value: object) -> str:
@@ -98,7 +113,52 @@ def _event(event: AuditEvent) -> reports.ReportEvent:
     )
 
 
-def evidence_report(envelope: Envelope) -> reports.EvidenceReport:
+def audit_attachment(envelope: Envelope, anchor: AuditAnchor) -> bytes:
+    """The machine-readable copy of the chain's head and its completion time-stamp."""
+    entries = anchors.entries_of(anchor)
+    content = {
+        "format": AUDIT_FORMAT,
+        "envelope": str(envelope.uuid),
+        "number": envelope.number,
+        "chain": audit.chain_id(envelope),
+        "count": envelope.audit_count,
+        "head": envelope.audit_head,
+        "mac": "HMAC-SHA256",
+        "anchor": {
+            "format": anchors.FORMAT,
+            "prev": anchor.prev_digest,
+            "entries": sorted([list(e) for e in entries]),
+            "digest": anchor.digest,
+            "time": anchor.token_time.astimezone(dt.UTC).isoformat(),
+            "token": base64.b64encode(bytes(anchor.token)).decode(),
+        },
+    }
+    return json.dumps(content, ensure_ascii=False, indent=1).encode()
+
+
+def parse_audit_attachment(data: bytes) -> dict[str, Any]:
+    """The content of ``qianshu-audit.json``, its shape checked (what a check reads is there
+    with its type). Raises ValueError."""
+    content = json.loads(data)
+    anchor = content.get("anchor") if isinstance(content, dict) else None
+    if not isinstance(anchor, dict) or content.get("format") != AUDIT_FORMAT:
+        raise ValueError("not a Qianshu audit attachment")
+    fields = {"envelope": str, "number": str, "chain": str, "count": int, "head": str}
+    anchor_fields = {"prev": str, "digest": str, "token": str, "entries": list}
+    for holder, expected in ((content, fields), (anchor, anchor_fields)):
+        for name, kind in expected.items():
+            if not isinstance(holder.get(name), kind) or isinstance(holder.get(name), bool):
+                raise ValueError(f"{name} missing or malformed")
+    for entry in anchor["entries"]:
+        shape = isinstance(entry, list) and len(entry) == 3
+        if not shape or not isinstance(entry[1], int) or not isinstance(entry[2], str):
+            raise ValueError("anchor entries malformed")
+    return content
+
+
+def evidence_report(
+    envelope: Envelope, anchor: AuditAnchor | None = None
+) -> reports.EvidenceReport:
     """The report's content (labels in Chinese, times in Beijing time)."""
     with override(REPORT_LANGUAGE):
         docs = []
@@ -124,17 +184,31 @@ def evidence_report(envelope: Envelope) -> reports.EvidenceReport:
             generated_at=_time(timezone.now()),
             platform_name=settings.QIANSHU_PKI_NAME,
             verify_url=_verify_url(),
-            audit_head=audit.chain_head(envelope),
+            audit_head=envelope.audit_head,
+            audit_count=envelope.audit_count,
+            audit_timestamp=_time(anchor.token_time) if anchor else "",
+            attachments=(
+                (
+                    reports.ReportAttachment(
+                        AUDIT_ATTACHMENT,
+                        audit_attachment(envelope, anchor),
+                        description="Qianshu audit chain head and time-stamp token",
+                    ),
+                )
+                if anchor
+                else ()
+            ),
             documents=tuple(docs),
             parties=tuple(_party(r) for r in recipients),
             events=tuple(_event(e) for e in envelope.events.order_by("seq")),
         )
 
 
-def build_signed_report(envelope: Envelope) -> Blob:
-    """Render the report, certify it with the platform key and finish it as B-LTA; store it."""
+def build_signed_report(envelope: Envelope, anchor: AuditAnchor | None = None) -> Blob:
+    """Render the report, certify it with the platform key and finish it as B-LTA; store it.
+    ``anchor``: the completion time-stamp over the audit chain (printed and embedded)."""
     platform = load_platform()
-    pdf = reports.render_evidence_report(evidence_report(envelope))
+    pdf = reports.render_evidence_report(evidence_report(envelope, anchor))
     signed = documents.prepare_document(
         pdf,
         [],

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
+from django.conf import settings
 from django_tasks import task
 
-from qianshu.envelopes import lifecycle
+from qianshu.envelopes import audit, lifecycle
+from qianshu.pki.platform import is_initialised
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +21,9 @@ def complete_envelope(envelope_id: int) -> bool:
 
 
 def run_timers() -> dict[str, int]:
-    """Expire overdue envelopes, send the reminders before deadlines, and retry completions a
-    worker did not finish. Safe to run from several machines at once (rows are locked)."""
+    """Expire overdue envelopes, send the reminders before deadlines, retry completions a
+    worker did not finish, and time-stamp the audit chains' heads when an anchor is due. Safe
+    to run from several machines at once (rows are locked)."""
     expired = lifecycle.expire_due()
     reminded = lifecycle.remind_before_deadline()
     stuck = lifecycle.stuck_completions()
@@ -28,4 +32,16 @@ def run_timers() -> dict[str, int]:
             lifecycle.do_complete_envelope(envelope_id)
         except Exception:  # one broken envelope must not stop the others
             log.exception("completing envelope %s failed", envelope_id)
-    return {"expired": expired, "reminded": reminded, "completed": len(stuck)}
+    anchored = 0
+    try:
+        if is_initialised():  # the anchors' time-stamps come from the platform TSA
+            interval = dt.timedelta(seconds=settings.QIANSHU_AUDIT_ANCHOR_SECONDS)
+            anchored = audit.anchor_all(due_after=interval) or 0
+    except Exception:  # the other timers must keep running; the next round retries
+        log.exception("anchoring the audit chains failed")
+    return {
+        "expired": expired,
+        "reminded": reminded,
+        "completed": len(stuck),
+        "anchored": anchored,
+    }

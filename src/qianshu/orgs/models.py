@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from qianshu.core.models import ChainedEvent
 from qianshu.orgs.names import fold_name
 
 
@@ -402,19 +403,27 @@ class SealUsage(models.Model):
         super().save(*args, **kwargs)
 
 
-class OrgEvent(models.Model):
-    """Append-only audit of an organisation (verification steps, members, seals, grants)."""
+class OrgEvent(ChainedEvent):
+    """Append-only audit of an organisation (verification steps, members, seals, grants),
+    chained with a keyed MAC per organisation (chain ``org:<id>``, see orgs/audit.py)."""
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
+    # The id stays as recorded when the user goes (no constraint, nothing set to NULL): the
+    # MAC covers it.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     action = models.CharField(max_length=64)
     detail = models.JSONField(default=dict, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    class Meta:
+    class Meta(ChainedEvent.Meta):
         verbose_name = _("组织日志")
         verbose_name_plural = _("组织日志")
         ordering: ClassVar[list[str]] = ["-created_at"]

@@ -2,8 +2,11 @@
 
 The caller passes already formatted and translated strings (times in Asia/Shanghai, status labels);
 this module only lays them out: summary, documents with their SHA-256, parties with certificate
-details, every audit event, the audit chain head and the verification URL (also as a QR code).
-The output is an unsigned PDF; the platform signs it afterwards with an incremental signature.
+details, every audit event, the audit chain's head, event count and time-stamp time, and the
+verification URL (also as a QR code). Attachments (the audit chain's time-stamp token in
+machine-readable form) are embedded as PDF file attachments; :func:`read_attachment` reads one
+back. The output is an unsigned PDF; the platform signs it afterwards with an incremental
+signature.
 
 Fonts are embedded as subsets. fpdf2 would parse and subset the whole 65,535-glyph CJK face on
 every document (~0.35 s per face); instead the face is cut down here to the characters the
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import pikepdf
 import qrcode
 import qrcode.constants
 import qrcode.image.pil
@@ -31,6 +36,7 @@ from fpdf.enums import TableCellFillMode, XPos, YPos
 from fpdf.fonts import FontFace, TTFFont
 
 from qianshu.signing.errors import ConfigurationError, PdfError, SigningError
+from qianshu.signing.isolation import Limits, run_limited
 
 DEFAULT_REPORT_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 DEFAULT_REPORT_BOLD_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
@@ -80,8 +86,21 @@ class ReportEvent:
 
 
 @dataclass(frozen=True)
+class ReportAttachment:
+    """A file embedded in the report (for machines: e.g. the audit chain's time-stamp token)."""
+
+    name: str
+    data: bytes
+    mime_type: str = "application/json"
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class EvidenceReport:
-    """Everything the evidence report shows; every text is final (formatted and translated)."""
+    """Everything the evidence report shows; every text is final (formatted and translated).
+
+    ``audit_count`` defaults to the number of events; ``audit_timestamp`` is the time of the
+    time-stamp token over the chain's head (empty: none)."""
 
     title: str
     number: str
@@ -97,6 +116,9 @@ class EvidenceReport:
     parties: tuple[ReportParty, ...]
     events: tuple[ReportEvent, ...]
     timezone_label: str = "北京时间 (UTC+8)"
+    audit_count: int | None = None
+    audit_timestamp: str = ""
+    attachments: tuple[ReportAttachment, ...] = ()
 
 
 _FAMILY = "report"
@@ -111,6 +133,8 @@ _ZEBRA = (246, 247, 249)
 _MAX_TEXT = 1000
 _MAX_SHORT = 80  # narrow columns of the event table (time, action, IP)
 _MAX_URL = 1000  # comfortably inside QR code version 40
+MAX_ATTACHMENT = 256 * 1024
+_ATTACHMENT_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _EMPTY = "—"
 _REPLACEMENT = "□"
 _INVISIBLE = frozenset({"Cc", "Cf", "Mn", "Me"})  # joiners, variation selectors, stray controls
@@ -137,7 +161,11 @@ _EVENT_HEAD = (
 ).split("|")
 _EVENT_WIDTHS = (29, 27, 17, 25, 45, 35)
 _EVENT_NOTE = "共 {n} 条记录，时间为{tz}。|前|后|无操作记录 No events".split("|")
-_CHAIN = "审计链头哈希 Chain head|事件数量 Events".split("|")
+_CHAIN = (
+    "审计链头 Chain head (HMAC-SHA256)|事件数量 Events|时间戳 Time-stamp (TSA)"
+    "|附件 {name} 含时间戳令牌，可据此核验审计链头。"
+    "|Attachment {name} holds the time-stamp token over the chain head for verification."
+).split("|")
 _NOTE = (
     "本报告由平台签名，任何修改都会使签名失效。可在以下地址验证文件：",
     "This report is signed by the platform; any change invalidates the signature. "
@@ -250,6 +278,22 @@ def _validate(report: EvidenceReport) -> None:
             _check(item, kind, f"report.{name}[{i}]")
     if len(report.verify_url) > _MAX_URL:
         raise PdfError("report.verify_url is too long for a QR code", code="evidence_report")
+    if report.audit_count is not None and (
+        type(report.audit_count) is not int or report.audit_count < 0
+    ):
+        raise PdfError("report.audit_count must be a count", code="evidence_report")
+    if not isinstance(report.attachments, tuple | list):
+        raise PdfError("report.attachments must be a tuple", code="evidence_report")
+    for i, item in enumerate(report.attachments):
+        _check(item, ReportAttachment, f"report.attachments[{i}]")
+        if not _ATTACHMENT_NAME.match(item.name):
+            raise PdfError(
+                f"report.attachments[{i}].name is not a plain file name", code="evidence_report"
+            )
+        if not isinstance(item.data, bytes) or len(item.data) > MAX_ATTACHMENT:
+            raise PdfError(
+                f"report.attachments[{i}].data must be bytes up to 256 KiB", code="evidence_report"
+            )
 
 
 def _qr_png(url: str) -> io.BytesIO:
@@ -485,10 +529,22 @@ class _ReportPdf(FPDF):
     def chain(self) -> None:
         report = self.report
         self.section(3)
-        self.kv_table(
-            [((_CHAIN[0], report.audit_head),), ((_CHAIN[1], str(len(report.events))),)],
-            col_widths=(40, 138),
-        )
+        count = len(report.events) if report.audit_count is None else report.audit_count
+        rows: list[tuple[Pair, ...]] = [
+            ((_CHAIN[0], report.audit_head),),
+            ((_CHAIN[1], str(count)),),
+        ]
+        if report.audit_timestamp:
+            rows.append(((_CHAIN[2], report.audit_timestamp),))
+        self.kv_table(rows, col_widths=(40, 138))
+        for attachment in report.attachments:
+            self.ln(2)
+            self.set_font(_FAMILY, "", 7.5)
+            self.set_text_color(*_MUTED)
+            for line in _CHAIN[3:5]:
+                self.multi_cell(
+                    0, 4, line.format(name=attachment.name), new_x=XPos.LMARGIN, new_y=YPos.NEXT
+                )
         self.ln(4)
         url = self.t(report.verify_url)
         self.set_font(_FAMILY, "", 8.5)
@@ -504,7 +560,9 @@ def _report_text(report: EvidenceReport) -> Iterable[str]:
     for obj in objects:
         for field in dataclasses.fields(obj):
             value = getattr(obj, field.name)
-            yield value if isinstance(value, str) else str(value)
+            if field.name != "attachments":
+                yield value if isinstance(value, str) else str(value)
+    yield from (a.name for a in report.attachments)
 
 
 def render_evidence_report(
@@ -546,6 +604,14 @@ def render_evidence_report(
             pdf.set_author(_clean(report.platform_name, regular.codepoints))
             pdf.set_creator("Qianshu")
             pdf.set_lang("zh-CN")
+            for attachment in report.attachments:
+                pdf.embed_file(
+                    bytes=attachment.data,
+                    basename=attachment.name,
+                    mime_type=attachment.mime_type,
+                    desc=attachment.description,
+                    compress=True,
+                )
             pdf.add_page()
             pdf.title_block()
             pdf.summary()
@@ -564,3 +630,30 @@ def render_evidence_report(
             if isinstance(font, TTFFont):
                 font.ttfont.close()
     return data
+
+
+def _attachment(data: bytes, name: str) -> bytes | None:
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        spec = pdf.attachments.get(name)
+        if spec is None:
+            return None
+        content = spec.get_file()
+        if int(content.size) > MAX_ATTACHMENT:
+            raise PdfError("the attachment is too large", code="evidence_report")
+        return bytes(content.read_bytes())
+
+
+def read_attachment(data: bytes, name: str, *, isolated: bool = True) -> bytes | None:
+    """The bytes of the file attachment ``name`` of a PDF (None: there is none). Read in a
+    limited child process unless ``isolated`` is False (for the platform's own stored files).
+    Raises :class:`PdfError` when the file cannot be read."""
+    try:
+        if not isolated:
+            return _attachment(data, name)
+        return run_limited(_attachment, data, name, limits=Limits(cpu_seconds=10, wall_seconds=30))
+    except PdfError:
+        raise
+    except Exception as exc:  # pikepdf and the child process raise many types on damaged files
+        raise PdfError(
+            f"cannot read the report's attachment: {exc}", code="evidence_report"
+        ) from exc

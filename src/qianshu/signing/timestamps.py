@@ -3,11 +3,17 @@
 :class:`TimeStampAuthority` is the responder (usable in process and behind an HTTP view that
 posts ``application/timestamp-query``); :class:`InProcessTimeStamper` plugs it into pyHanko as
 a :class:`pyhanko.sign.timestamps.TimeStamper` without a network round trip.
+
+:func:`stamp_digest` and :func:`check_token` handle stand-alone tokens over a SHA-256 digest
+(the audit trail's anchors): a token is kept as DER and checked later against the trusted roots
+at the time it names, so it stays checkable after the TSA certificate expires.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import hashlib
 import secrets
 from collections.abc import Callable, Sequence
 
@@ -16,6 +22,8 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.timestamps import TimeStamper
+from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
+from pyhanko_certvalidator import ValidationContext
 
 from qianshu.signing.errors import TimestampError
 from qianshu.signing.pki import CertifiedKey, utcnow
@@ -200,3 +208,87 @@ class InProcessTimeStamper(TimeStamper):
                 "the TSA rejected the request: " + str(response["status"]["status_string"].native)
             )
         return response
+
+
+def stamp_digest(authority: TimeStampAuthority, digest: bytes) -> bytes:
+    """A time-stamp token (DER ``ContentInfo``, TSA certificates included) over a SHA-256
+    ``digest``. Raises :class:`TimestampError` when the authority refuses or cannot sign."""
+    if len(digest) != _ACCEPTED_DIGESTS["sha256"]:
+        raise TimestampError("a SHA-256 digest has 32 bytes")
+    request = tsp.TimeStampReq(
+        {
+            "version": "v1",
+            "message_imprint": tsp.MessageImprint(
+                {
+                    "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+                    "hashed_message": digest,
+                }
+            ),
+            "nonce": secrets.randbits(63),
+            "cert_req": True,
+        }
+    )
+    response = authority.stamp(request)
+    if isinstance(response, _StatusOnlyResp):
+        raise TimestampError(
+            "the TSA rejected the request: " + str(response["status"]["status_string"].native)
+        )
+    return bytes(response["time_stamp_token"].dump())
+
+
+def token_time(token: bytes) -> dt.datetime:
+    """The time a token names (``genTime``), read without checking anything."""
+    return _tst_info(token)["gen_time"].native
+
+
+def _tst_info(token: bytes) -> tsp.TSTInfo:
+    try:
+        info = cms.ContentInfo.load(bytes(token))
+        if info["content_type"].native != "signed_data":
+            raise TimestampError("the token is not CMS SignedData")
+        content = info["content"]["encap_content_info"]["content"]
+        tst_info = content.parsed if isinstance(content, core.ParsableOctetString) else None
+        if not isinstance(tst_info, tsp.TSTInfo):
+            raise TimestampError("the token does not hold a TSTInfo")
+        tst_info.native  # noqa: B018 - force a full parse so garbage is caught here
+    except TimestampError:
+        raise
+    except Exception as exc:  # asn1crypto raises many types on malformed DER
+        raise TimestampError(f"the token cannot be read: {type(exc).__name__}") from exc
+    return tst_info
+
+
+def check_token(token: bytes, digest: bytes, roots: Sequence[asn1_x509.Certificate]) -> dt.datetime:
+    """Check a token from :func:`stamp_digest`: it is intact, covers ``digest`` (SHA-256) and
+    was signed by a TSA certificate that chains to one of ``roots`` at the time it names.
+    Returns that time; raises :class:`TimestampError` saying what is wrong otherwise."""
+    gen_time = token_time(token)
+    signed_data = cms.ContentInfo.load(bytes(token))["content"]
+    context = ValidationContext(
+        trust_roots=list(roots),
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+        moment=gen_time,
+    )
+
+    def expected(algorithm: str) -> bytes:
+        if algorithm != "sha256":
+            raise TimestampError(f"the token uses {algorithm}, not SHA-256")
+        return digest
+
+    try:
+        status = asyncio.run(validate_tst_signed_data(signed_data, context, expected))
+    except TimestampError:
+        raise
+    except Exception as exc:  # pyHanko raises many types on malformed or foreign tokens
+        raise TimestampError(f"the token cannot be validated: {type(exc).__name__}") from exc
+    if not status.get("intact") or not status.get("valid"):
+        raise TimestampError("the token does not cover this digest or its signature is invalid")
+    if status.get("trust_problem_indic") is not None:
+        raise TimestampError("the token was not signed by a trusted time-stamp authority")
+    return gen_time
+
+
+def digest_of(data: bytes) -> bytes:
+    """SHA-256 of ``data`` (what :func:`stamp_digest` expects)."""
+    return hashlib.sha256(data).digest()

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
-from qianshu.envelopes import lifecycle, routing, voiding
+from qianshu.envelopes import audit, lifecycle, routing, voiding
 from qianshu.envelopes.access import (
     access_envelope_by_uuid,
     access_initiated_by_uuid,
@@ -40,12 +40,16 @@ def detail_context(envelope: Envelope, user: User) -> dict[str, Any]:
         )
     )
     statements = list(envelope.void_statements.order_by("-created_at"))
+    # One HMAC per event and two small queries: cheap enough for every view of the page.
+    audit_break = audit.check_chain(envelope)
     return {
         "envelope": envelope,
         "nav": "envelopes",
         "documents": list(envelope.documents.order_by("position", "id")),
         "recipients": recipients,
         "events": list(envelope.events.order_by("-seq")[:200]),
+        "audit_break": audit_break,
+        "audit_count": envelope.audit_count,
         "progress": f"{done}/{total}",
         "initiator_label": routing.initiator_label(envelope),
         "my_turn": turn_of(user, envelope),
