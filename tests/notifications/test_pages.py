@@ -65,6 +65,26 @@ def test_admin_lists_messages_and_retries_them(client: Client, django_user_model
     assert message.status == OutboxMessage.Status.PENDING and message.attempts == 0
 
 
+def test_admin_never_shows_a_pending_code(client: Client, django_user_model: Any) -> None:
+    """An operator with /admin/ must not read a login code that is still waiting to be sent:
+    with it they could sign in as the person."""
+    admin = django_user_model._default_manager.create_superuser(
+        **{django_user_model.USERNAME_FIELD: "13500135000", "password": "admin-password"}
+    )
+    client.force_login(admin)
+    code = do_queue_sms("13600136000", "login_code", {"code": "135790", "minutes": 5})
+    plain = do_queue_sms("13600136000", "test_message", {})
+    assert OutboxMessage.objects.get(pk=code.pk).body.count("135790") == 1  # not yet redacted
+    detail = client.get(reverse("admin:notifications_outboxmessage_change", args=[code.pk]))
+    assert detail.status_code == 200
+    html = detail.content.decode()
+    assert "135790" not in html and "不向运营人员显示" in html
+    listing = client.get(reverse("admin:notifications_outboxmessage_changelist"))
+    assert "135790" not in listing.content.decode()
+    other = client.get(reverse("admin:notifications_outboxmessage_change", args=[plain.pk]))
+    assert "测试短信" in other.content.decode()
+
+
 def _check_ids(deploy: bool = False) -> set[str]:
     return {
         message.id

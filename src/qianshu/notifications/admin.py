@@ -11,6 +11,8 @@ from django.utils.translation import ngettext
 from qianshu.notifications.actions import do_retry_messages
 from qianshu.notifications.models import DeliveryAttempt, OutboxMessage
 
+SENSITIVE_HIDDEN = _("（含一次性验证码，不向运营人员显示）")
+
 
 class DeliveryAttemptInline(admin.TabularInline[DeliveryAttempt, OutboxMessage]):
     model = DeliveryAttempt
@@ -48,9 +50,8 @@ class OutboxMessageAdmin(admin.ModelAdmin[OutboxMessage]):
         "recipient",
         "kind",
         "language",
-        "subject",
-        "body",
-        "html_body",
+        "shown_subject",
+        "shown_body",
         "attachments",
         "sensitive",
         "status",
@@ -61,6 +62,18 @@ class OutboxMessageAdmin(admin.ModelAdmin[OutboxMessage]):
         "created_at",
         "provider_message_id",
     ]
+
+    exclude = ["subject", "body", "html_body"]
+
+    # A one-time code (login, re-authentication, signing …) is never shown to an operator, not
+    # even before it is delivered: with it an operator could sign in as the person.
+    @admin.display(description=_("主题"))
+    def shown_subject(self, obj: OutboxMessage) -> str:
+        return str(SENSITIVE_HIDDEN) if obj.sensitive else obj.subject
+
+    @admin.display(description=_("内容"))
+    def shown_body(self, obj: OutboxMessage) -> str:
+        return str(SENSITIVE_HIDDEN) if obj.sensitive else obj.body
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
