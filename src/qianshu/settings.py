@@ -268,6 +268,12 @@ LOGGING = {
 # 批量签署 of many tasks is spread over this many forked processes (PostgreSQL only; the
 # signer's unlocked key never leaves the web process's memory). Default: one per core.
 QIANSHU_BATCH_PROCESSES = env_int("QIANSHU_BATCH_PROCESSES", min(os.cpu_count() or 1, 4))
+# 发起签署 notifies people by SMS in the platform's name: envelopes a person may send, and
+# envelopes sent in one organisation's name, in any 24 hours (a rolling window).
+QIANSHU_SEND_PER_USER_DAY = env_int("QIANSHU_SEND_PER_USER_DAY", 200)
+QIANSHU_SEND_PER_ORG_DAY = env_int("QIANSHU_SEND_PER_ORG_DAY", 5000)
+# 下载 of ticked tasks as one ZIP: at most this many bytes of files (refused before streaming).
+QIANSHU_ZIP_MAX_BYTES = env_int("QIANSHU_ZIP_MAX_BYTES", 512 * 1024 * 1024)
 
 # --- Organisations ----------------------------------------------------------------------------
 # 对公打款认证 goes through a bank provider: `sandbox` (development; pays nothing, see

@@ -107,6 +107,7 @@ class Builder:
                         routing_order=order,
                         name=who.name,
                         phone=who.memberships.first().user.phone,  # type: ignore[union-attr]
+                        org_uuid=str(who.uuid),  # chosen in the search: bound
                     )
                 )
             elif isinstance(who, User):

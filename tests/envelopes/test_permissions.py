@@ -50,6 +50,7 @@ ROWS: dict[str, Row] = {
     "list": Row(Who.ANYONE, ("get",)),
     "drafts": Row(Who.ANYONE, ("get",)),
     "new": Row(Who.ANYONE, ("get",)),
+    "org-search": Row(Who.ANYONE, ("get",)),  # verified people only: see test_binding
     "batch-sign": Row(Who.ANYONE, ("get",)),
     "batch-result": Row(Who.ANYONE, ("get",)),
     "download-zip": Row(Who.ANYONE, ()),  # by ids: see test_zip_download_leaks_nothing

@@ -59,7 +59,7 @@ def _involved(envelope: Envelope) -> list[Recipient]:
 
 def _base_context(envelope: Envelope) -> dict[str, object]:
     return {
-        "initiator": routing.initiator_label(envelope),
+        "initiator": routing.sender_label(envelope),
         "title": envelope.title,
         "number": envelope.number,
         "link": routing.envelope_url(envelope),
