@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from django.test import TestCase
+from django.test import Client, TestCase
+from django.urls import reverse
 from django.utils import timezone
 
 from qianshu.accounts.models import User
@@ -199,3 +202,28 @@ def sign(
 
 def next_phone() -> str:
     return f"1390000{next(_counter):04d}"
+
+
+def client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def submit_over_http(
+    client: Client, recipient: Recipient, *, seal: Seal | None = None, pin: str = PIN
+) -> Any:
+    """提交签署 of every field of ``recipient`` through the signing endpoint (JSON)."""
+    recipient.refresh_from_db()
+    envelope = recipient.envelope
+    body = {
+        "key": uuid.uuid4().hex,
+        "recipient": recipient.pk,
+        "seen": {str(k): v for k, v in seen(envelope).items()},
+        "fields": [{"field": f.pk} for f in recipient.fields.all()],
+        "seal": str(seal.uuid) if seal else None,
+        "pin": pin,
+    }
+    url = reverse("envelopes:sign-submit", args=[envelope.uuid])
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(url, json.dumps(body), content_type="application/json")

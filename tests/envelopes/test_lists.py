@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from qianshu.accounts.models import User
-from qianshu.envelopes import compose, lifecycle, lists, turns
+from qianshu.envelopes import compose, downloads, lifecycle, lists, turns
 from qianshu.envelopes.access import visible_envelopes
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.orgs.models import Membership, Organization
@@ -463,6 +463,45 @@ def test_download_needs_a_selection_and_caps_it(people: dict) -> None:
     assert client.get(reverse("envelopes:download-zip")).status_code == 405
     garbage = client.post(reverse("envelopes:download-zip"), {"ids": ["../../etc", "1"]})
     assert garbage.status_code == 302
+
+
+def test_download_zip_is_streamed_in_small_chunks(world: dict, monkeypatch: Any) -> None:
+    """No archive is assembled in a temporary file: the response streams as it is written,
+    each chunk about one read of a blob, however large the selection."""
+    monkeypatch.setattr(downloads, "CHUNK", 2048)
+    bob, completed, pending = world["bob"], world["completed"], world["bob_now"]
+    response = client_of(bob).post(
+        reverse("envelopes:download-zip"), {"ids": [str(completed.uuid), str(pending.uuid)]}
+    )
+    assert response.status_code == 200 and response.streaming
+    assert not response.has_header("Content-Length")
+    chunks = list(response.streaming_content)
+    total = sum(d.current.size for d in completed.documents.all()) + completed.report.size
+    assert len(chunks) > total // 2048
+    assert max(len(c) for c in chunks) <= 2048 + 1024  # a read plus entry headers
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    assert archive.testzip() is None
+    assert archive.read(f"{pending.number}/合同1.pdf") == pending.documents.get().current.read()
+
+
+def test_download_zip_over_the_size_cap_is_refused_before_streaming(
+    world: dict, settings: Any
+) -> None:
+    bob, completed = world["bob"], world["completed"]
+    size = sum(d.current.size for d in completed.documents.all()) + completed.report.size
+    client = client_of(bob)
+    back = reverse("envelopes:list") + "?tab=completed"
+    settings.QIANSHU_ZIP_MAX_BYTES = size - 1
+    data = {"ids": [str(completed.uuid)], "next": back}
+    response = client.post(reverse("envelopes:download-zip"), data)
+    assert response.status_code == 302 and response["Location"] == back
+    assert not response.streaming
+    assert "超过单次下载上限" in client.get(back).content.decode()
+    assert not AuditEvent.objects.filter(envelope=completed, action="downloaded").exists()
+    settings.QIANSHU_ZIP_MAX_BYTES = size
+    response = client.post(reverse("envelopes:download-zip"), data)
+    assert response.status_code == 200 and response.streaming
+    assert len(_zip(response).namelist()) == 2
 
 
 def test_login_required(db: Any) -> None:
