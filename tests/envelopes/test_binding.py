@@ -192,7 +192,7 @@ def test_the_zip_download_contains_only_what_the_user_may_open(
     assert response.status_code == 404
 
 
-# --- composing: choose a verified organisation, or name one by name + credit code ---------------
+# --- composing: choose a verified organisation, or name one by name + credit code ----------------
 
 
 def _compose(client: Client, seal_row: dict[str, Any], pdf: bytes) -> Any:
@@ -286,7 +286,7 @@ def test_compose_refuses_an_unverified_or_forged_organisation(companies: dict) -
         assert not Recipient.objects.exists()
 
 
-# --- the organisation search of the compose page ------------------------------------------------
+# --- the organisation search of the compose page -------------------------------------------------
 
 
 def test_org_search_by_name_or_exact_code_for_verified_people_only(
@@ -319,7 +319,7 @@ def test_org_search_by_name_or_exact_code_for_verified_people_only(
     assert statuses[-1] == 429
 
 
-# --- binding when the named organisation verifies -----------------------------------------------
+# --- binding when the named organisation verifies ------------------------------------------------
 
 
 def _named_draft(build: Builder, alice: User, name: str, code: str, title: str) -> Envelope:
@@ -407,7 +407,7 @@ def test_a_same_named_organisation_with_another_code_verifying_binds_nothing(
     _shut_out(bob, active)
 
 
-# --- the contact person's link --------------------------------------------------------------------
+# --- the contact person's link -------------------------------------------------------------------
 
 
 def _link_state(user: User, recipient: Recipient) -> tuple[int, str]:
@@ -447,9 +447,13 @@ def test_the_contact_persons_link_says_what_is_missing_without_documents(
     assert _link_state(companies["mallory"], step) == (200, "org_pending")
     assert mine.is_verified is False
     assert _link_state(companies["trudy"], step) == (200, "unbound")
+    # 创建组织并认证 opens the form with the name and credit code filled in
+    query = {"name": "新设某某有限公司", "credit_code": code}
+    form = client_for(companies["trudy"]).get(reverse("orgs:create"), query).content.decode()
+    assert 'value="新设某某有限公司"' in form and f'value="{code}"' in form
 
 
-# --- existing rows, void statements ----------------------------------------------------------------
+# --- existing rows, void statements --------------------------------------------------------------
 
 
 def test_existing_steps_are_bound_only_where_it_is_unambiguous(people: dict) -> None:

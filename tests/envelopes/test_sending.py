@@ -63,7 +63,7 @@ def _still_a_draft(envelope: Envelope) -> None:
     assert not envelope.events.filter(action="sent").exists()
 
 
-# --- who may send ---------------------------------------------------------------------------------
+# --- who may send --------------------------------------------------------------------------------
 
 
 def test_an_unverified_person_cannot_send(people: dict, build: Builder) -> None:
@@ -116,7 +116,7 @@ def test_a_former_member_cannot_send_in_the_organisations_name(people: dict) -> 
     assert envelope.is_active() and envelope.initiator_org == org
 
 
-# --- how much -------------------------------------------------------------------------------------
+# --- how much ------------------------------------------------------------------------------------
 
 
 def test_the_personal_limit_stops_the_next_send_and_keeps_the_draft(
@@ -167,7 +167,7 @@ def test_the_organisation_limit_counts_every_member(
     assert _post_send(client_for(charlie), personal).status_code == 302
 
 
-# --- what people are told -----------------------------------------------------------------------
+# --- what people are told ------------------------------------------------------------------------
 
 
 def test_the_sms_names_the_verified_sender_and_old_unverified_initiators_are_marked(
@@ -203,7 +203,7 @@ def test_the_sms_names_the_verified_sender_and_old_unverified_initiators_are_mar
     )
 
 
-# --- races (PostgreSQL) ---------------------------------------------------------------------------
+# --- races (PostgreSQL) --------------------------------------------------------------------------
 
 
 @pytest.mark.postgres

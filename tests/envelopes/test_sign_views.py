@@ -728,9 +728,13 @@ def test_seal_recipient_without_a_usable_seal_is_told_what_to_do(
     html = response.content.decode()
     assert response.status_code == 200 and 'data-state="unbound"' in html
     assert "上海某某有限公司" in html and code in html
-    create = reverse("orgs:create") + "?" + urlencode({"name": "上海某某有限公司", "credit_code": code})
+    create = (
+        reverse("orgs:create") + "?" + urlencode({"name": "上海某某有限公司", "credit_code": code})
+    )
     assert escape(create) in html
-    assert reverse("envelopes:download", args=[envelope.uuid, envelope.documents.get().pk]) not in html
+    assert (
+        reverse("envelopes:download", args=[envelope.uuid, envelope.documents.get().pk]) not in html
+    )
     assert client_for(dave).get(url("sign", envelope)).status_code == 404
     assert client_for(dave).get(envelope.get_absolute_url()).status_code == 404
     assert submit(client_for(dave), envelope, recipient, pin=PIN).status_code == 404

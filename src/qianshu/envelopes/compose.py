@@ -297,7 +297,9 @@ def _clean_recipient(item: RecipientInput, index: int) -> dict[str, object]:
         try:
             party = binding.resolve_seal_party(name, item.org_credit_code, item.org_uuid)
         except EnvelopeError as exc:
-            raise EnvelopeError(_("%(who)s：") % {"who": label} + str(exc)) from None
+            raise EnvelopeError(
+                _("%(who)s：%(problem)s") % {"who": label, "problem": str(exc)}
+            ) from None
         org, name, code = party.org, party.name, party.credit_code
     return {
         "role": item.role,

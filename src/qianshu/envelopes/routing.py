@@ -53,7 +53,7 @@ def initiator_verified(envelope: Envelope) -> bool:
     return audit.person_identity(envelope.initiator) is not None
 
 
-def sender_label(envelope: Envelope) -> Promise:
+def sender_label(envelope: Envelope) -> str | Promise:
     """Who sent it, as notifications name them: the verified person, and the verified
     organisation they sent for — marked 未认证 when either is not (older envelopes)."""
     person = audit.person_label(envelope.initiator)

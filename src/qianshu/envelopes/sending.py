@@ -53,8 +53,7 @@ def sender_problems(envelope: Envelope, actor: User) -> list[str]:
     if org is not None:
         if not org.is_verified:
             out.append(
-                _("“%(org)s”尚未完成组织机构认证，不能以该组织的名义发起签署。")
-                % {"org": org.name}
+                _("“%(org)s”尚未完成组织机构认证，不能以该组织的名义发起签署。") % {"org": org.name}
             )
         if not Membership.objects.filter(org=org, user=actor).exists():
             out.append(
@@ -73,7 +72,9 @@ def _retry_at(sent: QuerySet[Envelope], count: int, limit: int) -> dt.datetime:
     """When the window holds fewer than ``limit`` sends again: the send that must age out first
     is the (count − limit + 1)-th oldest in the window."""
     oldest = list(sent.order_by("sent_at").values_list("sent_at", flat=True)[: count - limit + 1])
-    return oldest[-1] + WINDOW
+    last = oldest[-1]
+    assert last is not None  # the window is on sent_at
+    return last + WINDOW
 
 
 def _check(sent: QuerySet[Envelope], limit: int, message: str, values: dict[str, object]) -> None:
@@ -93,7 +94,10 @@ def lock_quota(actor: User, org_id: int | None, *, now: dt.datetime) -> None:
     _check(
         Envelope.objects.filter(initiator=actor, sent_at__gte=since),
         settings.QIANSHU_SEND_PER_USER_DAY,
-        _("您在 24 小时内最多可发起 %(n)d 个签署任务，已达上限，请于 %(time)s 后再发起。草稿已保存。"),
+        _(
+            "您在 24 小时内最多可发起 %(n)d 个签署任务，已达上限，"
+            "请于 %(time)s 后再发起。草稿已保存。"
+        ),
         {},
     )
     if org_id is None:

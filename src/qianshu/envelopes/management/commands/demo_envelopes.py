@@ -144,7 +144,12 @@ class Command(BaseCommand):
             [
                 compose.RecipientInput("sign", 1, PEOPLE[bob.phone][0], bob.phone),
                 compose.RecipientInput(
-                    "seal", 2, org.name, charlie.phone, contact_name="张查理", org_uuid=str(org.uuid)
+                    "seal",
+                    2,
+                    org.name,
+                    charlie.phone,
+                    contact_name="张查理",
+                    org_uuid=str(org.uuid),
                 ),
             ],
             actor=alice,
