@@ -4,8 +4,8 @@
   (:func:`person`), verified organisations with seals granted to their keepers
   (:func:`organisation`), and the one-page evaluation form (:func:`make_evaluation_form`);
 * 发起签署 through the UI: :func:`act_for` (the top bar's 切换身份), :func:`fill_recipients`
-  (organisations chosen in the search, :func:`choose_org`), :func:`place_field` (drag from the palette with the mouse, tap-then-tap with a finger),
-  :func:`save_fields`, :func:`send`;
+  (organisations chosen in the search, :func:`choose_org`), :func:`place_field` (drag from the
+  palette with the mouse, tap-then-tap with a finger), :func:`save_fields`, :func:`send`;
 * a party's turn: :func:`login_from_sms_link` (the link in the outbox → SMS-code login with the
   phone filled in → the signing page), :func:`open_document`, :func:`stamp` (一键盖章 with the
   saved signature, a signature drawn on the pad, or a chosen seal), :func:`submit_with_pin`

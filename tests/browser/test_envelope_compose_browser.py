@@ -1,7 +1,7 @@
 """发起签署 in the browser, at phone and desktop size: alice uploads a 2-page PDF, adds a person
-and an organisation (chosen in the organisation search among two of the same name), drags a signature and a seal onto the page (mouse on desktop, touch on the
-phone), resizes the seal, saves, and sends. The fields end up where they were dropped, in PDF
-points."""
+and an organisation (chosen in the organisation search among two of the same name), drags a
+signature and a seal onto the page (mouse on desktop, touch on the phone), resizes the seal,
+saves, and sends. The fields end up where they were dropped, in PDF points."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.test import Client, TestCase
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, reverse
 from django.utils import timezone
 
 from qianshu.accounts.models import User
@@ -227,3 +227,15 @@ def submit_over_http(
     url = reverse("envelopes:sign-submit", args=[envelope.uuid])
     with TestCase.captureOnCommitCallbacks(execute=True):
         return client.post(url, json.dumps(body), content_type="application/json")
+
+
+def url_names(patterns: Sequence[Any]) -> set[str]:
+    """Every URL name under ``patterns`` (through includes): the permission matrices need a row
+    for each."""
+    names: set[str] = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            names |= url_names(pattern.url_patterns)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.add(pattern.name)
+    return names

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 from django.test import Client, TestCase
-from django.urls import URLPattern, URLResolver, reverse
+from django.urls import reverse
 
 from qianshu.envelopes import compose
 from qianshu.envelopes import urls as envelope_urls
 from qianshu.envelopes.links import recipient_token
 from qianshu.envelopes.models import AuditEvent, Envelope, Field, Recipient, Revision
-from tests.envelopes.helpers import make_signer, sign
+from tests.envelopes.helpers import make_signer, sign, url_names
 
 pytestmark = pytest.mark.django_db
 
@@ -73,16 +73,6 @@ ROWS: dict[str, Row] = {
     "approve": Row(Who.TURN, ("post",)),
     "reject": Row(Who.TURN, ("post",)),
 }
-
-
-def _names(patterns: list[Any]) -> set[str]:
-    names: set[str] = set()
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            names |= _names(pattern.url_patterns)
-        elif isinstance(pattern, URLPattern) and pattern.name:
-            names.add(pattern.name)
-    return names
 
 
 def _params(name: str) -> list[str]:
@@ -166,7 +156,7 @@ def _allowed(row: Row, world: dict[str, Any]) -> tuple[list[Any], list[Any]]:
 
 
 def test_every_envelopes_url_is_in_the_matrix() -> None:
-    missing = _names(envelope_urls.urlpatterns) - set(ROWS)
+    missing = url_names(envelope_urls.urlpatterns) - set(ROWS)
     assert not missing, f"add rows for: {sorted(missing)}"
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 from django.test import Client, TestCase
-from django.urls import URLPattern, URLResolver, reverse
+from django.urls import URLPattern, reverse
 
 from qianshu.accounts.models import User
 from qianshu.envelopes import compose
@@ -43,6 +43,7 @@ from tests.envelopes.helpers import (
     make_signer,
     seal_of,
     submit_over_http,
+    url_names,
 )
 from tests.orgs import test_idor
 from tests.orgs.conftest import make_verified_org, make_verified_person
@@ -100,16 +101,6 @@ ROWS: dict[str, Row] = {
 }
 
 
-def _names(patterns: list[Any]) -> set[str]:
-    names: set[str] = set()
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            names |= _names(pattern.url_patterns)
-        elif isinstance(pattern, URLPattern) and pattern.name:
-            names.add(pattern.name)
-    return names
-
-
 def _pattern(name: str) -> URLPattern:
     for pattern in envelope_urls.urlpatterns:
         if isinstance(pattern, URLPattern) and pattern.name == name:
@@ -118,7 +109,7 @@ def _pattern(name: str) -> URLPattern:
 
 
 def test_every_envelope_url_has_a_row() -> None:
-    missing = sorted(_names(envelope_urls.urlpatterns) - set(ROWS))
+    missing = sorted(url_names(envelope_urls.urlpatterns) - set(ROWS))
     assert not missing, f"add rows to the same-name matrix for: {missing}"
 
 
@@ -350,21 +341,19 @@ def _zip_names(response: Any) -> list[str]:
 
 @pytest.fixture
 def twins(pki: None) -> dict[str, Any]:
-    a = test_idor._build_side(
-        make_verified_person,
-        make_verified_org,
-        org_name=NAME,
-        admin=("alice", "13800000001"),
-        keeper=("bob", "13800000002"),
-        grantee=("dave", "13800000004"),
-    )
-    b = test_idor._build_side(
-        make_verified_person,
-        make_verified_org,
-        org_name=NAME,
-        admin=("charlie", "13800000003"),
-        keeper=("frank", "13800000006"),
-        grantee=("erin", "13800000005"),
+    a, b = (
+        test_idor._build_side(
+            make_verified_person,
+            make_verified_org,
+            org_name=NAME,
+            admin=admin,
+            keeper=keeper,
+            grantee=grantee,
+        )
+        for admin, keeper, grantee in (
+            (("alice", "13800000001"), ("bob", "13800000002"), ("dave", "13800000004")),
+            (("charlie", "13800000003"), ("frank", "13800000006"), ("erin", "13800000005")),
+        )
     )
     assert a.org.name == b.org.name and a.org.credit_code != b.org.credit_code
     cora = make_verified_person("cora", "13800000070", real_name="柯拉")

@@ -168,28 +168,21 @@ def _bind_in(envelope: Envelope, org: Organization) -> None:
         role=Role.SEAL, org__isnull=True, org_credit_code=org.credit_code
     )
     for recipient in recipients.order_by("routing_order", "id"):
-        if same_name(recipient.name, org.name):
+        bound = same_name(recipient.name, org.name)
+        if bound:
             recipient.org = org
             recipient.save(update_fields=["org"])
-            audit.record(
-                envelope,
-                "org_bound",
-                recipient=recipient,
-                org=str(org.uuid),
-                org_name=org.name,
-                credit_code=org.credit_code,
-            )
-            continue
         audit.record(
             envelope,
-            "org_not_bound",
+            "org_bound" if bound else "org_not_bound",
             recipient=recipient,
             org=str(org.uuid),
             org_name=org.name,
             credit_code=org.credit_code,
             named=recipient.name,
         )
-        _tell_initiator(envelope, recipient, org)
+        if not bound:
+            _tell_initiator(envelope, recipient, org)
 
 
 def _tell_initiator(envelope: Envelope, recipient: Recipient, org: Organization) -> None:
