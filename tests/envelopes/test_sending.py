@@ -203,6 +203,24 @@ def test_the_sms_names_the_verified_sender_and_old_unverified_initiators_are_mar
     )
 
 
+def test_an_unverified_initiator_cannot_send_reminders_either(
+    people: dict, build: Builder
+) -> None:
+    """催签 of an envelope sent before the rules: the platform does not text for them."""
+    bob = people["bob"]
+    zed = make_user("zed", phone="13900000031")
+    envelope = build.draft(zed, [("sign", 1, bob)])
+    Envelope.objects.filter(pk=envelope.pk).update(
+        status=Envelope.Status.IN_PROGRESS, sent_at=timezone.now()
+    )
+    envelope.recipients.update(status="pending")
+    client = client_for(zed)
+    response = client.post(reverse("envelopes:remind", args=[envelope.uuid]), follow=True)
+    assert "发起签署前，请先完成个人实名认证。" in response.content.decode()
+    assert not OutboxMessage.objects.filter(kind="envelope_reminder").exists()
+    assert not envelope.events.filter(action="reminded").exists()
+
+
 # --- races (PostgreSQL) --------------------------------------------------------------------------
 
 
