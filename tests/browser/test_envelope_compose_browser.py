@@ -129,7 +129,7 @@ def test_compose_place_fields_and_send(
     assert rows.count() == 2
     seal_row = rows.nth(1)
     assert seal_row.locator("input[name$='-routing_order']").input_value() == "2"
-    assert seal_row.get_by_text("组织名称").is_visible()
+    assert seal_row.get_by_text("组织名称", exact=True).is_visible()
     # 企业盖章: search the verified organisations, see both of that name, choose by credit code
     seal_row.get_by_test_id("org-query").fill("厦门某某")
     results = seal_row.get_by_test_id("org-result")
