@@ -486,6 +486,8 @@ def fill_recipients(page: Any, rows: Sequence[Row]) -> None:
             item.locator("input[name$='-contact_name']").fill(row.contact)
             if row.seal_kind:
                 item.locator("select[name$='-required_seal_kind']").select_option(row.seal_kind)
+        else:
+            item.locator("input[name$='-name']").fill(row.name)
         item.locator("input[name$='-phone']").fill(row.phone)
     assert page.get_by_test_id("recipient-row").count() == len(rows)
 
