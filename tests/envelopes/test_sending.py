@@ -203,9 +203,7 @@ def test_the_sms_names_the_verified_sender_and_old_unverified_initiators_are_mar
     )
 
 
-def test_an_unverified_initiator_cannot_send_reminders_either(
-    people: dict, build: Builder
-) -> None:
+def test_an_unverified_initiator_cannot_send_reminders_either(people: dict, build: Builder) -> None:
     """催签 of an envelope sent before the rules: the platform does not text for them."""
     bob = people["bob"]
     zed = make_user("zed", phone="13900000031")
