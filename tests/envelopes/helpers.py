@@ -239,3 +239,22 @@ def url_names(patterns: Sequence[Any]) -> set[str]:
         elif isinstance(pattern, URLPattern) and pattern.name:
             names.add(pattern.name)
     return names
+
+
+def envelope_url(name: str, envelope: Envelope) -> str:
+    """``envelopes:<name>`` for ``envelope``, its parameters filled from the URL pattern (the
+    first document, page 0)."""
+    from qianshu.envelopes import urls as envelope_urls
+
+    pattern = next(p for p in envelope_urls.urlpatterns if getattr(p, "name", "") == name)
+    kwargs: dict[str, Any] = {}
+    for param in pattern.pattern.converters:  # type: ignore[attr-defined]
+        if param == "envelope_uuid":
+            kwargs[param] = envelope.uuid
+        elif param == "document_id":
+            kwargs[param] = envelope.documents.first().pk  # type: ignore[union-attr]
+        elif param == "page":
+            kwargs[param] = 0
+        else:
+            raise AssertionError(f"no value for <{param}> of {name}: add it to envelope_url")
+    return reverse(f"envelopes:{name}", kwargs=kwargs)

@@ -26,7 +26,7 @@ from qianshu.envelopes import compose
 from qianshu.envelopes import urls as envelope_urls
 from qianshu.envelopes.links import recipient_token
 from qianshu.envelopes.models import AuditEvent, Envelope, Field, Recipient, Revision
-from tests.envelopes.helpers import make_signer, sign, url_names
+from tests.envelopes.helpers import envelope_url, make_signer, sign, url_names
 
 pytestmark = pytest.mark.django_db
 
@@ -106,20 +106,6 @@ def world(people: dict, build: Any) -> dict[str, Any]:
     }
 
 
-def _url(name: str, envelope: Envelope) -> str:
-    kwargs: dict[str, Any] = {}
-    for param in _params(name):
-        if param == "envelope_uuid":
-            kwargs[param] = envelope.uuid
-        elif param == "document_id":
-            kwargs[param] = envelope.documents.first().pk  # type: ignore[union-attr]
-        elif param == "page":
-            kwargs[param] = 0
-        else:
-            raise AssertionError(f"no value for <{param}> of {name}: add it to _url")
-    return reverse(f"envelopes:{name}", kwargs=kwargs)
-
-
 def _state() -> tuple[Any, ...]:
     return (
         AuditEvent.objects.count(),
@@ -166,7 +152,11 @@ def test_permission_matrix(name: str, world: dict[str, Any]) -> None:
     if not row.methods:
         return
     envelope = world[row.target]
-    url = _url(name, envelope) if "envelope_uuid" in _params(name) else reverse(f"envelopes:{name}")
+    url = (
+        envelope_url(name, envelope)
+        if "envelope_uuid" in _params(name)
+        else reverse(f"envelopes:{name}")
+    )
     allowed, refused = _allowed(row, world)
     for user in refused:
         for method in row.methods:
@@ -192,7 +182,7 @@ def test_the_initiator_cannot_act_on_a_signers_turn(world: dict[str, Any]) -> No
     client = _client(alice)
     before = _state()
     for name in ("sign-submit", "approve", "reject", "sign-code"):
-        status = _call(client, "post", _url(name, active))
+        status = _call(client, "post", envelope_url(name, active))
         assert status in (302, 404), (name, status)
     assert _state() == before
 

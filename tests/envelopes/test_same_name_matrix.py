@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 from django.test import Client, TestCase
-from django.urls import URLPattern, reverse
+from django.urls import reverse
 
 from qianshu.accounts.models import User
 from qianshu.envelopes import compose
@@ -39,6 +39,7 @@ from tests.envelopes.helpers import (
     PIN,
     Builder,
     client_for,
+    envelope_url,
     make_seal_org,
     make_signer,
     seal_of,
@@ -99,13 +100,6 @@ ROWS: dict[str, Row] = {
     "approve": Row(Who.TURN, ("post",)),
     "reject": Row(Who.TURN, ("post",)),
 }
-
-
-def _pattern(name: str) -> URLPattern:
-    for pattern in envelope_urls.urlpatterns:
-        if isinstance(pattern, URLPattern) and pattern.name == name:
-            return pattern
-    raise AssertionError(name)
 
 
 def test_every_envelope_url_has_a_row() -> None:
@@ -201,20 +195,6 @@ def _state() -> tuple[Any, ...]:
     )
 
 
-def _url(name: str, envelope: Envelope) -> str:
-    kwargs: dict[str, Any] = {}
-    for param in _pattern(name).pattern.converters:  # type: ignore[attr-defined]
-        if param == "envelope_uuid":
-            kwargs[param] = envelope.uuid
-        elif param == "document_id":
-            kwargs[param] = envelope.documents.first().pk  # type: ignore[union-attr]
-        elif param == "page":
-            kwargs[param] = 0
-        else:
-            raise AssertionError(f"no value for <{param}> of {name}: add it to _url")
-    return reverse(f"envelopes:{name}", kwargs=kwargs)
-
-
 def _call(client: Client, method: str, url: str, world: dict[str, Any]) -> int:
     if method == "get":
         return client.get(url).status_code
@@ -232,7 +212,7 @@ def test_same_name_matrix(name: str, world: dict[str, Any]) -> None:
     failures: list[str] = []
     positive: list[tuple[str, str]] = []
     for target in row.targets:
-        url = _url(name, world[target])
+        url = envelope_url(name, world[target])
         allowed, neutral = _allowed(row, target, people)
         for key in sorted(set(people) - allowed - neutral):
             for method in row.methods:
