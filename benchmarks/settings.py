@@ -10,3 +10,6 @@ TASKS = {
         "QUEUES": ["default", "signing", "notifications"],
     }
 }
+
+# The batch benchmark sends hundreds of envelopes from one person within seconds.
+QIANSHU_SEND_PER_USER_DAY = 100_000

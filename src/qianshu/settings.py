@@ -317,6 +317,12 @@ QIANSHU_BATCH_PROCESSES = env_int("QIANSHU_BATCH_PROCESSES", min(os.cpu_count() 
 # The envelope timers time-stamp the heads of every audit chain that moved this often
 # (seconds); check-audit warns when the last such anchor is older than twice that.
 QIANSHU_AUDIT_ANCHOR_SECONDS = env_int("QIANSHU_AUDIT_ANCHOR_SECONDS", 3600)
+# 发起签署 notifies people by SMS in the platform's name: envelopes a person may send, and
+# envelopes sent in one organisation's name, in any 24 hours (a rolling window).
+QIANSHU_SEND_PER_USER_DAY = env_int("QIANSHU_SEND_PER_USER_DAY", 200)
+QIANSHU_SEND_PER_ORG_DAY = env_int("QIANSHU_SEND_PER_ORG_DAY", 5000)
+# 下载 of ticked tasks as one ZIP: at most this many bytes of files (refused before streaming).
+QIANSHU_ZIP_MAX_BYTES = env_int("QIANSHU_ZIP_MAX_BYTES", 512 * 1024 * 1024)
 
 # --- Organisations ----------------------------------------------------------------------------
 # 对公打款认证 goes through a bank provider: `sandbox` (development; pays nothing, see

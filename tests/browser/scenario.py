@@ -3,9 +3,9 @@
 * the world, written to the database: verified people with a signing PIN and a saved signature
   (:func:`person`), verified organisations with seals granted to their keepers
   (:func:`organisation`), and the one-page evaluation form (:func:`make_evaluation_form`);
-* 发起签署 through the UI: :func:`act_for` (the top bar's 切换身份), :func:`fill_recipients`,
-  :func:`place_field` (drag from the palette with the mouse, tap-then-tap with a finger),
-  :func:`save_fields`, :func:`send`;
+* 发起签署 through the UI: :func:`act_for` (the top bar's 切换身份), :func:`fill_recipients`
+  (organisations chosen in the search, :func:`choose_org`), :func:`place_field` (drag from the
+  palette with the mouse, tap-then-tap with a finger), :func:`save_fields`, :func:`send`;
 * a party's turn: :func:`login_from_sms_link` (the link in the outbox → SMS-code login with the
   phone filled in → the signing page), :func:`open_document`, :func:`stamp` (一键盖章 with the
   saved signature, a signature drawn on the pad, or a chosen seal), :func:`submit_with_pin`
@@ -483,13 +483,32 @@ def fill_recipients(page: Any, rows: Sequence[Row]) -> None:
         item = page.get_by_test_id("recipient-row").nth(index)
         item.locator(f"input[type=radio][value={row.role}]").check()
         assert item.locator("input[name$='-routing_order']").input_value() == str(index + 1)
-        item.locator("input[name$='-name']").fill(row.name)
         if row.role == "seal":
+            choose_org(item, row.name)
             item.locator("input[name$='-contact_name']").fill(row.contact)
             if row.seal_kind:
                 item.locator("select[name$='-required_seal_kind']").select_option(row.seal_kind)
+        else:
+            item.locator("input[name$='-name']").fill(row.name)
         item.locator("input[name$='-phone']").fill(row.phone)
     assert page.get_by_test_id("recipient-row").count() == len(rows)
+
+
+def choose_org(row: Any, name: str, code: str = "") -> None:
+    """企业盖章: search the verified organisations by ``name`` and choose the one called that
+    (with credit code ``code`` when several share the name); the row then shows it as chosen,
+    its name and credit code read-only."""
+    row.get_by_test_id("org-query").fill(name)
+    results = row.get_by_test_id("org-result")
+    results.first.wait_for()
+    wanted = results.filter(has_text=code) if code else results.filter(has_text=name)
+    wanted.first.click()
+    chosen = row.get_by_test_id("org-chosen")
+    chosen.wait_for()
+    assert name in chosen.inner_text()
+    assert row.locator("input[name$='-org']").input_value()
+    assert row.locator("input[name$='-name']").input_value() == name
+    assert row.locator("input[name$='-name']").get_attribute("readonly") is not None
 
 
 def open_editor(page: Any, envelope: Envelope) -> None:

@@ -1,7 +1,7 @@
 """发起签署 in the browser, at phone and desktop size: alice uploads a 2-page PDF, adds a person
-and an organisation, drags a signature and a seal onto the page (mouse on desktop, touch on the
-phone), resizes the seal, saves, and sends. The fields end up where they were dropped, in PDF
-points."""
+and an organisation (chosen in the organisation search among two of the same name), drags a
+signature and a seal onto the page (mouse on desktop, touch on the phone), resizes the seal,
+saves, and sends. The fields end up where they were dropped, in PDF points."""
 
 from __future__ import annotations
 
@@ -104,6 +104,8 @@ def test_compose_place_fields_and_send(
     bob = make_signer("bob")
     charlie = make_signer("charlie")
     org = make_seal_org(charlie, "厦门某某供应链有限公司")
+    # another verified organisation of the same name: the search shows both, with their codes
+    twin = make_seal_org(make_signer("mallory", "13800000066"), "厦门某某供应链有限公司")
     pdf = tmp_path / "采购合同.pdf"
     pdf.write_bytes(make_test_pdf(pages=2))
     pointer = Pointer(page, touch=size == "phone")
@@ -127,8 +129,21 @@ def test_compose_place_fields_and_send(
     assert rows.count() == 2
     seal_row = rows.nth(1)
     assert seal_row.locator("input[name$='-routing_order']").input_value() == "2"
-    assert seal_row.get_by_text("组织名称").is_visible()
-    seal_row.locator("input[name$='-name']").fill(org.name)
+    assert seal_row.get_by_text("组织名称", exact=True).is_visible()
+    # 企业盖章: search the verified organisations, see both of that name, choose by credit code
+    seal_row.get_by_test_id("org-query").fill("厦门某某")
+    results = seal_row.get_by_test_id("org-result")
+    results.nth(1).wait_for()
+    assert results.count() == 2
+    assert org.credit_code in results.all_inner_texts()[0] + results.all_inner_texts()[1]
+    assert twin.credit_code in "".join(results.all_inner_texts())
+    shot(page, "2-org-search")
+    results.filter(has_text=org.credit_code).click()
+    chosen = seal_row.get_by_test_id("org-chosen")
+    chosen.wait_for()
+    assert org.name in chosen.inner_text() and org.credit_code in chosen.inner_text()
+    assert seal_row.locator("input[name$='-org_credit_code']").input_value() == org.credit_code
+    assert seal_row.locator("input[name$='-name']").get_attribute("readonly") is not None
     seal_row.locator("input[name$='-contact_name']").fill(real_name(charlie))
     seal_row.locator("input[name$='-phone']").fill(charlie.phone)
     seal_row.locator("select[name$='-required_seal_kind']").select_option("contract")
@@ -146,6 +161,7 @@ def test_compose_place_fields_and_send(
     envelope = Envelope.objects.get(initiator=alice)
     document = envelope.documents.get()
     signer, sealer = envelope.recipients.order_by("routing_order")
+    assert (sealer.org, sealer.org_credit_code) == (org, org.credit_code)  # bound, not the twin
     first_page = page.get_by_test_id("editor-page").nth(0)
     page_box = first_page.bounding_box()
     assert page_box and page_box["width"] > 300

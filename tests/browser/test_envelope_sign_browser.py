@@ -181,14 +181,18 @@ def test_redraw_a_signature_on_the_pad_for_this_signing(page: Any, shot: Any, si
     _valid(envelope)
 
 
-def _seal_envelope(initiator: Any, org_name: str, phone: str) -> Envelope:
+def _seal_envelope(initiator: Any, org: Any, phone: str) -> Envelope:
     from qianshu.signing.testpdfs import make_test_pdf
 
     envelope = compose.do_create_draft(title="采购合同", actor=initiator)
     compose.do_add_document(envelope, make_test_pdf(pages=3), "合同.pdf", actor=initiator)
     compose.do_set_recipients(
         envelope,
-        [compose.RecipientInput(role="seal", routing_order=1, name=org_name, phone=phone)],
+        [
+            compose.RecipientInput(
+                role="seal", routing_order=1, name=org.name, phone=phone, org_uuid=str(org.uuid)
+            )
+        ],
         actor=initiator,
     )
     compose.do_send_envelope(envelope, actor=initiator)
@@ -199,7 +203,7 @@ def _seal_envelope(initiator: Any, org_name: str, phone: str) -> Envelope:
 def test_seal_placed_by_dragging_with_a_cross_page_seal(new_context: Any, shot: Any) -> None:
     alice, bob, charlie = make_signer("alice"), make_signer("bob"), make_signer("charlie")
     org = make_seal_org(charlie, "厦门某某供应链有限公司", keeper=bob)
-    envelope = off_loop(_seal_envelope, alice, org.name, bob.phone)
+    envelope = off_loop(_seal_envelope, alice, org, bob.phone)
     page = new_context("desktop").new_page()
     login_by_sms(page, bob.phone)
     _open_viewer(page, envelope, shot)

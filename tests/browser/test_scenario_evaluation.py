@@ -104,6 +104,7 @@ def _start(page: Any, w: World, tmp_path: Path, shots: scenario.Shots) -> Envelo
     assert own.locator("input[name$='-contact_name']").input_value() == "孙丽"
     assert own.locator("input[name$='-phone']").input_value() == w.hr.phone
     assert own.locator("input[name$='-routing_order']").input_value() == "4"
+    assert own.get_by_test_id("org-chosen").is_visible()  # the verified university, chosen
     shots(page, "hr-recipients")
     envelope = Envelope.objects.get(initiator=w.hr)
     scenario.open_editor(page, envelope)
@@ -329,9 +330,15 @@ def _sent_form(w: World, title: str) -> Envelope:
                 name=DEPARTMENT,
                 phone=w.keeper.phone,
                 contact_name="吴凯",
+                org_uuid=str(w.department.uuid),
             ),
             Input(
-                role="seal", routing_order=4, name=UNIVERSITY, phone=w.hr.phone, contact_name="孙丽"
+                role="seal",
+                routing_order=4,
+                name=UNIVERSITY,
+                phone=w.hr.phone,
+                contact_name="孙丽",
+                org_uuid=str(w.university.uuid),
             ),
         ],
         actor=w.hr,

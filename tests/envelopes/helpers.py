@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from django.test import TestCase
+from django.test import Client, TestCase
+from django.urls import URLPattern, URLResolver, reverse
 from django.utils import timezone
 
 from qianshu.accounts.models import User
@@ -107,6 +110,7 @@ class Builder:
                         routing_order=order,
                         name=who.name,
                         phone=who.memberships.first().user.phone,  # type: ignore[union-attr]
+                        org_uuid=str(who.uuid),  # chosen in the search: bound
                     )
                 )
             elif isinstance(who, User):
@@ -198,3 +202,59 @@ def sign(
 
 def next_phone() -> str:
     return f"1390000{next(_counter):04d}"
+
+
+def client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def submit_over_http(
+    client: Client, recipient: Recipient, *, seal: Seal | None = None, pin: str = PIN
+) -> Any:
+    """提交签署 of every field of ``recipient`` through the signing endpoint (JSON)."""
+    recipient.refresh_from_db()
+    envelope = recipient.envelope
+    body = {
+        "key": uuid.uuid4().hex,
+        "recipient": recipient.pk,
+        "seen": {str(k): v for k, v in seen(envelope).items()},
+        "fields": [{"field": f.pk} for f in recipient.fields.all()],
+        "seal": str(seal.uuid) if seal else None,
+        "pin": pin,
+    }
+    url = reverse("envelopes:sign-submit", args=[envelope.uuid])
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(url, json.dumps(body), content_type="application/json")
+
+
+def url_names(patterns: Sequence[Any]) -> set[str]:
+    """Every URL name under ``patterns`` (through includes): the permission matrices need a row
+    for each."""
+    names: set[str] = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            names |= url_names(pattern.url_patterns)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.add(pattern.name)
+    return names
+
+
+def envelope_url(name: str, envelope: Envelope) -> str:
+    """``envelopes:<name>`` for ``envelope``, its parameters filled from the URL pattern (the
+    first document, page 0)."""
+    from qianshu.envelopes import urls as envelope_urls
+
+    pattern = next(p for p in envelope_urls.urlpatterns if getattr(p, "name", "") == name)
+    kwargs: dict[str, Any] = {}
+    for param in pattern.pattern.converters:  # type: ignore[attr-defined]
+        if param == "envelope_uuid":
+            kwargs[param] = envelope.uuid
+        elif param == "document_id":
+            kwargs[param] = envelope.documents.first().pk  # type: ignore[union-attr]
+        elif param == "page":
+            kwargs[param] = 0
+        else:
+            raise AssertionError(f"no value for <{param}> of {name}: add it to envelope_url")
+    return reverse(f"envelopes:{name}", kwargs=kwargs)

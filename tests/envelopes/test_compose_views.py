@@ -117,6 +117,7 @@ def test_compose_upload_recipients_fields_and_send(people: dict, seal_org: Any) 
                 "role": "seal",
                 "routing_order": 2,
                 "name": org.name,
+                "org": str(org.uuid),  # chosen in the organisation search
                 "contact_name": "张查理",
                 "phone": charlie.phone,
                 "required_seal_kind": "contract",
@@ -142,6 +143,7 @@ def test_compose_upload_recipients_fields_and_send(people: dict, seal_org: Any) 
         "张查理",
         "contract",
     )
+    assert (sealer.org, sealer.name, sealer.org_credit_code) == (org, org.name, org.credit_code)
 
     # step 2: the editor page, then the JSON save
     response = client.get(reverse("envelopes:fields", args=[envelope.uuid]))
@@ -354,7 +356,21 @@ def test_a_bad_upload_says_why_and_keeps_everything_else(
                 "phone": "13900000001",
                 "org_credit_code": "123",
             },
-            "统一社会信用代码应为 18 位。",
+            "统一社会信用代码应为 18 位，您输入了 3 位。",
+        ),
+        (
+            {"role": "seal", "name": "某某公司", "contact_name": "王", "phone": "13900000001"},
+            "请输入统一社会信用代码。",
+        ),
+        (
+            {
+                "role": "seal",
+                "name": "某某公司",
+                "contact_name": "王",
+                "phone": "13900000001",
+                "org_credit_code": "91110108MA01D3ME70",
+            },
+            "统一社会信用代码校验位不正确，请核对。",
         ),
         (
             {"name": "李博文", "phone": "13900000001", "routing_order": "abc"},
@@ -369,6 +385,8 @@ def test_a_bad_upload_says_why_and_keeps_everything_else(
         "no-name",
         "no-contact-person",
         "credit-code",
+        "no-credit-code",
+        "credit-code-check-digit",
         "order",
         "role",
     ],

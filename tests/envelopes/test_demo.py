@@ -29,6 +29,9 @@ def test_demo_envelope_is_waiting_for_bob(settings: Any) -> None:
     assert envelope.status == Envelope.Status.IN_PROGRESS
     first = envelope.recipients.get(routing_order=1)
     assert first.phone == "13800000002" and first.status == "pending"
+    seal_step = envelope.recipients.get(routing_order=2)
+    assert seal_step.org is not None and seal_step.org.name == "示例科技有限公司"  # bound
+    assert seal_step.org_credit_code == seal_step.org.credit_code
     call_command("demo_envelopes", "--if-absent", stdout=io.StringIO())
     assert Envelope.objects.count() == 1
     # The demo organisation was verified the way a user does it: the legal representative's

@@ -254,7 +254,13 @@ def test_required_seal_kind_is_enforced(people: dict, seal_org: Any, build: Any)
         draft,
         [
             compose.RecipientInput(
-                "seal", 1, org.name, charlie.phone, required_seal_kind="contract", id=recipient.pk
+                "seal",
+                1,
+                org.name,
+                charlie.phone,
+                required_seal_kind="contract",
+                id=recipient.pk,
+                org_uuid=str(org.uuid),
             )
         ],
         actor=alice,

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from qianshu.accounts.models import User
-from qianshu.envelopes import compose, lifecycle, lists, turns
+from qianshu.envelopes import compose, downloads, lifecycle, lists, turns
 from qianshu.envelopes.access import visible_envelopes
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.orgs.models import Membership, Organization
@@ -71,7 +71,13 @@ def quick(
     for order, (role, state, who) in enumerate(parties, start=1):
         if isinstance(who, Organization):
             Recipient.objects.create(
-                envelope=envelope, routing_order=order, role=role, name=who.name, status=state
+                envelope=envelope,
+                routing_order=order,
+                role=role,
+                name=who.name,
+                org_credit_code=who.credit_code,
+                org=who,  # bound, as when chosen in the search
+                status=state,
             )
         else:
             Recipient.objects.create(
@@ -218,8 +224,10 @@ def test_an_admin_of_the_recipient_org_without_a_grant_does_not_get_it_to_sign(
     dave, org = world["dave"], world["org"]
     Membership.objects.create(org=org, user=dave, role=Membership.Role.ADMIN)
     client = client_of(dave)
-    # known by name only, the task is not the administrator's (access.visible_envelopes agrees)
+    # named only (not bound), the task is nobody's in the organisation
+    Recipient.objects.filter(envelope=world["seal"]).update(org=None)
     assert all(rows(client, tab=tab) == [] for tab in TABS)
+    assert not visible_envelopes(dave).filter(pk=world["seal"].pk).exists()
     Recipient.objects.filter(envelope=world["seal"]).update(org=org)
     assert rows(client, tab="todo") == []
     assert rows(client, tab="others") == [str(world["seal"].uuid)]
@@ -457,6 +465,45 @@ def test_download_needs_a_selection_and_caps_it(people: dict) -> None:
     assert garbage.status_code == 302
 
 
+def test_download_zip_is_streamed_in_small_chunks(world: dict, monkeypatch: Any) -> None:
+    """No archive is assembled in a temporary file: the response streams as it is written,
+    each chunk about one read of a blob, however large the selection."""
+    monkeypatch.setattr(downloads, "CHUNK", 2048)
+    bob, completed, pending = world["bob"], world["completed"], world["bob_now"]
+    response = client_of(bob).post(
+        reverse("envelopes:download-zip"), {"ids": [str(completed.uuid), str(pending.uuid)]}
+    )
+    assert response.status_code == 200 and response.streaming
+    assert not response.has_header("Content-Length")
+    chunks = list(response.streaming_content)
+    total = sum(d.current.size for d in completed.documents.all()) + completed.report.size
+    assert len(chunks) > total // 2048
+    assert max(len(c) for c in chunks) <= 2048 + 1024  # a read plus entry headers
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    assert archive.testzip() is None
+    assert archive.read(f"{pending.number}/合同1.pdf") == pending.documents.get().current.read()
+
+
+def test_download_zip_over_the_size_cap_is_refused_before_streaming(
+    world: dict, settings: Any
+) -> None:
+    bob, completed = world["bob"], world["completed"]
+    size = sum(d.current.size for d in completed.documents.all()) + completed.report.size
+    client = client_of(bob)
+    back = reverse("envelopes:list") + "?tab=completed"
+    settings.QIANSHU_ZIP_MAX_BYTES = size - 1
+    data = {"ids": [str(completed.uuid)], "next": back}
+    response = client.post(reverse("envelopes:download-zip"), data)
+    assert response.status_code == 302 and response["Location"] == back
+    assert not response.streaming
+    assert "超过单次下载上限" in client.get(back).content.decode()
+    assert not AuditEvent.objects.filter(envelope=completed, action="downloaded").exists()
+    settings.QIANSHU_ZIP_MAX_BYTES = size
+    response = client.post(reverse("envelopes:download-zip"), data)
+    assert response.status_code == 200 and response.streaming
+    assert len(_zip(response).namelist()) == 2
+
+
 def test_login_required(db: Any) -> None:
     response = Client().get(reverse("envelopes:list"))
     assert response.status_code == 302 and "login" in response["Location"]
@@ -467,17 +514,22 @@ def test_tab_queryset_rejects_unknown_tabs(people: dict) -> None:
         lists.tab_queryset(lists.Viewer.of(people["bob"]), "drafts")
 
 
-def test_seal_task_by_name_for_an_unbound_organisation(people: dict, seal_org: Any) -> None:
-    """An organisation recipient known by name (and credit code) before anyone sealed."""
+def test_seal_tasks_follow_the_binding_never_the_name(people: dict, seal_org: Any) -> None:
+    """A seal task is the organisation's only when bound to it: the same name (even with the
+    same credit code) on an unbound recipient lists nothing for its seal keeper."""
     alice, bob = people["alice"], people["bob"]
     org = seal_org(alice, "杭州某某网络有限公司", keeper=bob)
     good = quick(alice, [("seal", "pending", org)])
-    wrong_code = quick(alice, [("seal", "pending", org)])
-    Recipient.objects.filter(envelope=wrong_code).update(org_credit_code="9" * 18)
+    by_name = quick(alice, [("seal", "pending", org)])
+    Recipient.objects.filter(envelope=by_name).update(org=None, org_credit_code="")
+    by_name_and_code = quick(alice, [("seal", "pending", org)])
+    Recipient.objects.filter(envelope=by_name_and_code).update(org=None)
     wrong_kind = quick(alice, [("seal", "pending", org)])
     Recipient.objects.filter(envelope=wrong_kind).update(required_seal_kind="finance")
     right_kind = quick(alice, [("seal", "pending", org)])
-    Recipient.objects.filter(envelope=right_kind).update(
-        required_seal_kind=seal_of(org).kind, org_credit_code=org.credit_code
-    )
-    assert set(rows(client_of(bob))) == {str(good.uuid), str(right_kind.uuid)}
+    Recipient.objects.filter(envelope=right_kind).update(required_seal_kind=seal_of(org).kind)
+    client = client_of(bob)
+    assert set(rows(client)) == {str(good.uuid), str(right_kind.uuid)}
+    assert set(rows(client, tab="others")) == {str(wrong_kind.uuid)}  # bound, not his seal type
+    unbound = {str(by_name.uuid), str(by_name_and_code.uuid)}
+    assert all(not unbound & set(rows(client, tab=tab)) for tab in TABS)

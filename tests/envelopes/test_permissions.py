@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 from django.test import Client, TestCase
-from django.urls import URLPattern, URLResolver, reverse
+from django.urls import reverse
 
 from qianshu.envelopes import compose
 from qianshu.envelopes import urls as envelope_urls
 from qianshu.envelopes.links import recipient_token
 from qianshu.envelopes.models import AuditEvent, Envelope, Field, Recipient, Revision
-from tests.envelopes.helpers import make_signer, sign
+from tests.envelopes.helpers import envelope_url, make_signer, sign, url_names
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +50,7 @@ ROWS: dict[str, Row] = {
     "list": Row(Who.ANYONE, ("get",)),
     "drafts": Row(Who.ANYONE, ("get",)),
     "new": Row(Who.ANYONE, ("get",)),
+    "org-search": Row(Who.ANYONE, ("get",)),  # verified people only: see test_binding
     "batch-sign": Row(Who.ANYONE, ("get",)),
     "batch-result": Row(Who.ANYONE, ("get",)),
     "download-zip": Row(Who.ANYONE, ()),  # by ids: see test_zip_download_leaks_nothing
@@ -72,16 +73,6 @@ ROWS: dict[str, Row] = {
     "approve": Row(Who.TURN, ("post",)),
     "reject": Row(Who.TURN, ("post",)),
 }
-
-
-def _names(patterns: list[Any]) -> set[str]:
-    names: set[str] = set()
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            names |= _names(pattern.url_patterns)
-        elif isinstance(pattern, URLPattern) and pattern.name:
-            names.add(pattern.name)
-    return names
 
 
 def _params(name: str) -> list[str]:
@@ -113,20 +104,6 @@ def world(people: dict, build: Any) -> dict[str, Any]:
         "active": active,
         "completed": completed,
     }
-
-
-def _url(name: str, envelope: Envelope) -> str:
-    kwargs: dict[str, Any] = {}
-    for param in _params(name):
-        if param == "envelope_uuid":
-            kwargs[param] = envelope.uuid
-        elif param == "document_id":
-            kwargs[param] = envelope.documents.first().pk  # type: ignore[union-attr]
-        elif param == "page":
-            kwargs[param] = 0
-        else:
-            raise AssertionError(f"no value for <{param}> of {name}: add it to _url")
-    return reverse(f"envelopes:{name}", kwargs=kwargs)
 
 
 def _state() -> tuple[Any, ...]:
@@ -165,7 +142,7 @@ def _allowed(row: Row, world: dict[str, Any]) -> tuple[list[Any], list[Any]]:
 
 
 def test_every_envelopes_url_is_in_the_matrix() -> None:
-    missing = _names(envelope_urls.urlpatterns) - set(ROWS)
+    missing = url_names(envelope_urls.urlpatterns) - set(ROWS)
     assert not missing, f"add rows for: {sorted(missing)}"
 
 
@@ -175,7 +152,11 @@ def test_permission_matrix(name: str, world: dict[str, Any]) -> None:
     if not row.methods:
         return
     envelope = world[row.target]
-    url = _url(name, envelope) if "envelope_uuid" in _params(name) else reverse(f"envelopes:{name}")
+    url = (
+        envelope_url(name, envelope)
+        if "envelope_uuid" in _params(name)
+        else reverse(f"envelopes:{name}")
+    )
     allowed, refused = _allowed(row, world)
     for user in refused:
         for method in row.methods:
@@ -201,7 +182,7 @@ def test_the_initiator_cannot_act_on_a_signers_turn(world: dict[str, Any]) -> No
     client = _client(alice)
     before = _state()
     for name in ("sign-submit", "approve", "reject", "sign-code"):
-        status = _call(client, "post", _url(name, active))
+        status = _call(client, "post", envelope_url(name, active))
         assert status in (302, 404), (name, status)
     assert _state() == before
 

@@ -8,14 +8,17 @@ import io
 import json
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 from PIL import Image, ImageDraw
 
 from qianshu.accounts.signatures import SignatureImage, do_save_signature
 from qianshu.envelopes import compose
+from qianshu.envelopes.links import recipient_token
 from qianshu.envelopes.models import AuditEvent, Envelope, Field, Recipient, Revision
 from qianshu.identity.models import SigningCredential
 from qianshu.orgs.models import SealUsage
@@ -23,7 +26,7 @@ from qianshu.pki.platform import load_platform
 from qianshu.signing.stamps import Rect
 from qianshu.signing.verify import verify_pdf
 from tests.envelopes.helpers import PIN, make_signer, next_phone, seal_of, seen, signature_png
-from tests.orgs.conftest import make_verified_person
+from tests.orgs.conftest import make_verified_person, valid_credit_code
 from tests.support.accounts import make_user, sms_code
 
 pytestmark = pytest.mark.django_db
@@ -600,7 +603,15 @@ def test_seal_with_a_granted_seal_and_a_cross_page_seal(
     compose.do_add_document(envelope, make_test_pdf(pages=3), "合同.pdf", actor=alice)
     compose.do_set_recipients(
         envelope,
-        [compose.RecipientInput(role="seal", routing_order=1, name=org.name, phone=bob.phone)],
+        [
+            compose.RecipientInput(
+                role="seal",
+                routing_order=1,
+                name=org.name,
+                phone=bob.phone,
+                org_uuid=str(org.uuid),
+            )
+        ],
         actor=alice,
     )
     compose.do_send_envelope(envelope, actor=alice)
@@ -689,25 +700,44 @@ def test_seal_recipient_without_a_usable_seal_is_told_what_to_do(
     assert 'data-testid="sign-no-seal"' in html and "印章授权" in html
     assert reverse("orgs:grants", args=[org.uuid]) in html
 
-    # a contact person who is not a member of the organisation at all
+    # the contact person of an organisation not on the platform yet: the link says which
+    # organisation must verify (name and credit code, 创建组织 prefilled), and shows no document
     dave = make_signer("dave", next_phone())
     envelope = compose.do_create_draft(title="采购合同", actor=alice)
     from qianshu.signing.testpdfs import make_test_pdf
 
+    code = valid_credit_code()
     compose.do_add_document(envelope, make_test_pdf(pages=1), "合同.pdf", actor=alice)
     compose.do_set_recipients(
         envelope,
         [
             compose.RecipientInput(
-                role="seal", routing_order=1, name="上海某某有限公司", phone=dave.phone
+                role="seal",
+                routing_order=1,
+                name="上海某某有限公司",
+                phone=dave.phone,
+                org_credit_code=code,
             )
         ],
         actor=alice,
     )
     compose.do_send_envelope(envelope, actor=alice)
-    html = client_for(dave).get(url("sign", envelope)).content.decode()
-    assert "上海某某有限公司" in html and reverse("orgs:create") in html
-    assert submit(client_for(dave), envelope, envelope.recipients.get(), pin=PIN).status_code == 404
+    recipient = envelope.recipients.get()
+    assert recipient.org is None
+    response = client_for(dave).get(reverse("envelopes:link", args=[recipient_token(recipient)]))
+    html = response.content.decode()
+    assert response.status_code == 200 and 'data-state="unbound"' in html
+    assert "上海某某有限公司" in html and code in html
+    create = (
+        reverse("orgs:create") + "?" + urlencode({"name": "上海某某有限公司", "credit_code": code})
+    )
+    assert escape(create) in html
+    assert (
+        reverse("envelopes:download", args=[envelope.uuid, envelope.documents.get().pk]) not in html
+    )
+    assert client_for(dave).get(url("sign", envelope)).status_code == 404
+    assert client_for(dave).get(envelope.get_absolute_url()).status_code == 404
+    assert submit(client_for(dave), envelope, recipient, pin=PIN).status_code == 404
 
 
 # --- 拒签 / 审批 -------------------------------------------------------------------------------

@@ -3,11 +3,15 @@
 Who takes part in an envelope:
 
 * its initiator, and the administrators of the organisation it was sent for;
-* a person recipient: the account bound to it, or — before anyone is bound — the account with
-  the recipient's phone number;
-* a seal recipient (an organisation): the members of that organisation who hold a current grant
-  of a matching seal (any of them may seal for it), its administrators, and the contact person
-  the link was sent to.
+* a person recipient (signer, approver, CC): the account bound to it, or — before anyone is
+  bound — the account with the recipient's phone number;
+* a seal recipient (an organisation): only through the organisation it is bound to
+  (``Recipient.org``, set when the initiator chose a verified organisation, or when the
+  organisation it named by credit code and name verified — see :mod:`qianshu.envelopes.binding`):
+  that organisation's members who hold a current grant of one of its seals, and its
+  administrators. Nothing here looks at an organisation's name: another organisation with the
+  same name, or with the same credit code but not verified, sees nothing. The contact person the
+  link was sent to gets no documents by being the contact (the link page tells them what to do).
 
 Drafts are visible to their initiator only.
 """
@@ -39,30 +43,24 @@ def granted_seals(actor: User) -> QuerySet[Seal]:
 
 
 def seal_matches(recipient: Recipient, seal: Seal) -> bool:
-    """Whether ``seal`` may seal for the organisation recipient."""
-    if recipient.org_id is not None and seal.org_id != recipient.org_id:
+    """Whether ``seal`` may seal for the seal recipient: a seal of the verified organisation the
+    recipient is bound to, of the required type if there is one. An unbound recipient has no
+    matching seal at all."""
+    if recipient.role != Recipient.Role.SEAL or recipient.org_id is None:
         return False
-    org = seal.org
-    if recipient.org_id is None:
-        if org.name != recipient.name or not org.is_verified:
-            return False
-        if recipient.org_credit_code and org.credit_code != recipient.org_credit_code:
-            return False
+    if seal.org_id != recipient.org_id or not seal.org.is_verified:
+        return False
     return not recipient.required_seal_kind or seal.kind == recipient.required_seal_kind
 
 
 def usable_seals_for(actor: User, recipient: Recipient) -> list[Seal]:
     """The seals ``actor`` may apply for the organisation ``recipient``."""
-    if recipient.role != Recipient.Role.SEAL or not actor.is_authenticated:
+    if recipient.role != Recipient.Role.SEAL or recipient.org_id is None:
         return []
-    seals = granted_seals(actor).select_related("org", "image")
-    if recipient.org_id is not None:
-        seals = seals.filter(org_id=recipient.org_id)
-    else:
-        seals = seals.filter(org__name=recipient.name)
-    return [
-        seal for seal in seals.order_by("org_id", "created_at") if seal_matches(recipient, seal)
-    ]
+    if not actor.is_authenticated:
+        return []
+    seals = granted_seals(actor).filter(org_id=recipient.org_id).select_related("org", "image")
+    return [seal for seal in seals.order_by("created_at", "id") if seal_matches(recipient, seal)]
 
 
 def _admin_org_ids(actor: User) -> list[int]:
@@ -74,20 +72,21 @@ def _admin_org_ids(actor: User) -> list[int]:
 
 
 def person_recipients_q(actor: User) -> Q:
-    """Recipient rows that stand for ``actor`` as a person."""
-    return Q(user=actor) | Q(user__isnull=True, phone=actor.phone)
+    """Recipient rows that stand for ``actor`` as a person (never a seal recipient: its phone is
+    the contact's, and an organisation is reached through its binding only)."""
+    person = Q(user=actor)
+    if actor.phone:
+        person |= Q(user__isnull=True, phone=actor.phone)
+    return ~Q(role=Recipient.Role.SEAL) & person
 
 
 def org_recipients_q(actor: User) -> Q:
-    """Seal recipient rows the actor may act for (current grant of a seal of that organisation)
-    or administers."""
+    """Seal recipient rows bound to an organisation the actor may seal for (a current grant of
+    one of its seals) or administers."""
     grant_orgs = granted_seals(actor).values("org_id")
-    grant_names = granted_seals(actor).values("org__name")
     admin_orgs = _admin_org_ids(actor)
-    return Q(role=Recipient.Role.SEAL) & (
-        Q(org_id__in=grant_orgs)
-        | Q(org__isnull=True, name__in=grant_names)
-        | Q(org_id__in=admin_orgs)
+    return Q(role=Recipient.Role.SEAL, org__isnull=False) & (
+        Q(org_id__in=grant_orgs) | Q(org_id__in=admin_orgs)
     )
 
 
@@ -180,7 +179,10 @@ def access_turn_by_uuid(actor: User, envelope_uuid: object) -> tuple[Envelope, R
 def recipient_for(actor: User, envelope: Envelope) -> Recipient | None:
     """The actor's own recipient row in the envelope (any status), for showing their part."""
     for recipient in envelope.recipients.select_related("org"):
-        if recipient.role == Recipient.Role.CC:
+        if recipient.role == Recipient.Role.SEAL:
+            if recipient.acted_by_id == actor.pk or can_act_as(actor, recipient):
+                return recipient
+        elif recipient.role == Recipient.Role.CC:
             if recipient.user_id == actor.pk or (
                 recipient.user_id is None and recipient.phone == actor.phone
             ):

@@ -6,3 +6,11 @@ class EnvelopesConfig(AppConfig):
     name = "qianshu.envelopes"
     verbose_name = _("签署任务")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from qianshu.envelopes.binding import bind_verified_org
+        from qianshu.orgs.signals import org_verified
+
+        # Seal recipients that named an organisation by credit code and name are bound when it
+        # verifies, in the same transaction.
+        org_verified.connect(bind_verified_org, dispatch_uid="qianshu.envelopes.bind_verified_org")

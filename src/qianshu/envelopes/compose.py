@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
 from qianshu.accounts.phones import normalize_phone
-from qianshu.envelopes import audit, convert, routing
+from qianshu.envelopes import audit, binding, convert, routing, sending
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.geometry import fits
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Revision
@@ -258,6 +258,7 @@ class RecipientInput:
     org_credit_code: str = ""
     required_seal_kind: str = ""
     id: int | None = None  # an existing recipient of the draft to keep (with its fields)
+    org_uuid: str = ""  # a seal recipient: the verified organisation chosen in the search
 
 
 def _clean_recipient(item: RecipientInput, index: int) -> dict[str, object]:
@@ -291,13 +292,21 @@ def _clean_recipient(item: RecipientInput, index: int) -> dict[str, object]:
             raise EnvelopeError(_("%(who)s：电子邮箱不正确。") % {"who": label}) from None
     if not phone and not email:
         raise EnvelopeError(_("%(who)s：请填写手机号或电子邮箱。") % {"who": label})
-    if item.role != Role.SEAL and (item.required_seal_kind or item.org_credit_code):
-        raise EnvelopeError(_("%(who)s：只有企业盖章方可以指定印章。") % {"who": label})
+    if item.role != Role.SEAL and (
+        item.required_seal_kind or item.org_credit_code or item.org_uuid
+    ):
+        raise EnvelopeError(_("%(who)s：只有企业盖章方可以指定组织和印章。") % {"who": label})
     if item.required_seal_kind and item.required_seal_kind not in Seal.Kind.values:
         raise EnvelopeError(_("%(who)s：请选择正确的印章类型。") % {"who": label})
-    code = item.org_credit_code.strip().upper()
-    if code and len(code) != 18:
-        raise EnvelopeError(_("%(who)s：统一社会信用代码应为 18 位。") % {"who": label})
+    org, code = None, ""
+    if item.role == Role.SEAL:
+        try:
+            party = binding.resolve_seal_party(name, item.org_credit_code, item.org_uuid)
+        except EnvelopeError as exc:
+            raise EnvelopeError(
+                _("%(who)s：%(problem)s") % {"who": label, "problem": str(exc)}
+            ) from None
+        org, name, code = party.org, party.name, party.credit_code
     return {
         "role": item.role,
         "routing_order": int(item.routing_order),
@@ -307,6 +316,7 @@ def _clean_recipient(item: RecipientInput, index: int) -> dict[str, object]:
         "contact_name": " ".join(item.contact_name.split())[:64],
         "org_credit_code": code,
         "required_seal_kind": item.required_seal_kind,
+        "org": org,
     }
 
 
@@ -490,11 +500,21 @@ def _prepare(envelope: Envelope, certify: bool) -> None:
 def do_send_envelope(
     envelope: Envelope, *, actor: User, request: HttpRequest | None = None
 ) -> Envelope:
-    """Send a draft: prepare its documents and notify the first recipients in routing order."""
+    """Send a draft: prepare its documents and notify the first recipients in routing order.
+    Only a verified sender may, in an organisation's name only as a current member of that
+    verified organisation, and within the 24-hour limits (:mod:`qianshu.envelopes.sending`);
+    a refusal leaves the draft as it was."""
     with transaction.atomic():
-        locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
+        # The sender's rows first (see sending.lock_quota), then the envelope.
+        sending.lock_quota(actor, envelope.initiator_org_id, now=timezone.now())
+        locked = (
+            Envelope.objects.select_for_update(of=("self",))
+            .select_related("initiator_org")
+            .get(pk=envelope.pk)
+        )
         if not locked.is_draft():
             raise EnvelopeError(_("任务已经发起。"))
+        sending.check_sender(locked, actor)
         found = problems(locked)
         if found:
             raise EnvelopeError(found[0])

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _gettext
 from django.utils.translation import gettext_lazy as _
 
 from qianshu.accounts.phones import normalize_phone
-from qianshu.envelopes import compose
+from qianshu.envelopes import binding, compose
 from qianshu.envelopes.geometry import to_fractions, to_pdf
 from qianshu.envelopes.models import Document, Field, Recipient
 from qianshu.orgs.models import Seal
@@ -158,7 +158,14 @@ class RecipientRowForm(forms.Form):
         widget=forms.EmailInput(attrs={"autocomplete": "off"}),
     )
     contact_name = forms.CharField(label=_("联系人"), required=False, max_length=200)
-    org_credit_code = forms.CharField(label=_("统一社会信用代码"), required=False, max_length=40)
+    org_credit_code = forms.CharField(
+        label=_("统一社会信用代码"),
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    # A seal recipient: the uuid of the verified organisation chosen in the search (组织搜索).
+    org = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
     required_seal_kind = forms.ChoiceField(
         label=_("指定印章类型"),
         required=False,
@@ -166,7 +173,7 @@ class RecipientRowForm(forms.Form):
         error_messages={"invalid_choice": _("请选择正确的印章类型。")},
     )
 
-    TEXT_FIELDS = ("name", "phone", "email", "contact_name", "org_credit_code")
+    TEXT_FIELDS = ("name", "phone", "email", "contact_name", "org_credit_code", "org")
 
     def is_blank(self) -> bool:
         """Nothing typed in the row (a spare row of the page)."""
@@ -184,6 +191,7 @@ class RecipientRowForm(forms.Form):
             data["contact_name"] = ""
             data["org_credit_code"] = ""
             data["required_seal_kind"] = ""
+            data["org"] = ""
         name = " ".join(str(data.get("name") or "").split())
         data["name"] = name
         if not name:
@@ -214,10 +222,14 @@ class RecipientRowForm(forms.Form):
                 "phone",
                 _("请填写联系人手机号或电子邮箱。") if is_seal else _("请填写手机号或电子邮箱。"),
             )
-        code = "".join(str(data.get("org_credit_code") or "").split()).upper()
+        code = binding.normalise_code(str(data.get("org_credit_code") or ""))
         data["org_credit_code"] = code
-        if code and len(code) != 18:
-            self.add_error("org_credit_code", _("统一社会信用代码应为 18 位。"))
+        data["org"] = str(data.get("org") or "").strip()
+        if is_seal and not data["org"]:
+            # An organisation not chosen in the search is named by its credit code too.
+            problem = binding.credit_code_problem(code)
+            if problem:
+                self.add_error("org_credit_code", problem)
         return data
 
     def to_input(self) -> compose.RecipientInput:
@@ -232,6 +244,7 @@ class RecipientRowForm(forms.Form):
             org_credit_code=data["org_credit_code"],
             required_seal_kind=data["required_seal_kind"] or "",
             id=data.get("rid"),
+            org_uuid=data.get("org") or "",
         )
 
 
@@ -274,6 +287,7 @@ def recipient_initial(recipients: list[Recipient]) -> list[dict[str, Any]]:
             "contact_name": r.contact_name,
             "org_credit_code": r.org_credit_code,
             "required_seal_kind": r.required_seal_kind,
+            "org": str(r.org.uuid) if r.org is not None and r.role == Role.SEAL else "",
         }
         for r in recipients
     ]

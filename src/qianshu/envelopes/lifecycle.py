@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
-from qianshu.envelopes import audit, routing
+from qianshu.envelopes import audit, routing, sending
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Document, Envelope, Recipient, Revision
 from qianshu.envelopes.revisions import append_revision
@@ -60,7 +60,7 @@ def _involved(envelope: Envelope) -> list[Recipient]:
 
 def _base_context(envelope: Envelope) -> dict[str, object]:
     return {
-        "initiator": routing.initiator_label(envelope),
+        "initiator": routing.sender_label(envelope),
         "title": envelope.title,
         "number": envelope.number,
         "link": routing.envelope_url(envelope),
@@ -93,6 +93,7 @@ def do_remind(envelope: Envelope, *, actor: User, request: HttpRequest | None = 
             raise EnvelopeError(_("只有发起人可以催签。"))
         if not locked.is_active():
             raise EnvelopeError(_("只能催签签署中的任务。"))
+        sending.check_sender(locked, actor)  # a reminder is an SMS in the platform's name too
         sent = _remind(locked, actor=actor, request=request, automatic=False)
         if not sent:
             raise EnvelopeError(_("刚刚已经提醒过，请一小时后再催签。"))

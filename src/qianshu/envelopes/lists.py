@@ -5,7 +5,8 @@ for the user; drafts are never listed (草稿箱 is the compose pages' list).
 
 * 待我签署 (``todo``): in progress, and one of its recipients is the user's turn now — a person
   recipient that is the user (the bound account, or before binding the user's phone), or an
-  organisation recipient one of the user's granted seals may seal for.
+  organisation recipient bound to an organisation one of the user's granted seals belongs to
+  (never by the organisation's name).
 * 待他人签署 (``others``): in progress, the user takes part (initiator, administrator of the
   organisation it was sent for, or an acting recipient), and it is not the user's turn.
 * 已完成签署 (``completed``), 已作废 (``voided``: voided, and the envelopes that ended without
@@ -91,24 +92,25 @@ DEFAULT_TAB = "todo"
 
 def person_q(actor: User) -> Q:
     """Recipient rows that are ``actor`` as a person: the bound account, or — before anyone is
-    bound — the account with the recipient's phone (never "no phone" matching "no phone")."""
+    bound — the account with the recipient's phone (never "no phone" matching "no phone").
+    Seal recipients never: their phone is the contact's, not the organisation's."""
     q = Q(user=actor)
     if actor.phone:
         q |= Q(user__isnull=True, phone=actor.phone)
-    return q
+    return ~Q(role=Role.SEAL) & q
 
 
 def seal_turn_q(seals: Sequence[Seal]) -> Q:
-    """Seal recipient rows one of ``seals`` (the actor's granted seals, with ``org`` loaded) may
-    seal for: the same test as :func:`qianshu.envelopes.access.seal_matches`, as a query."""
-    q = Q(pk__in=[])
+    """Seal recipient rows one of ``seals`` (the actor's granted seals) may seal for: the same
+    test as :func:`qianshu.envelopes.access.seal_matches`, as a query — bound to the seal's
+    organisation, of the required type if any."""
+    kinds: dict[int, set[str]] = defaultdict(lambda: {""})
     for seal in seals:
-        org = seal.org
-        same_org = Q(org_id=seal.org_id) | (
-            Q(org__isnull=True, name=org.name) & Q(org_credit_code__in=["", org.credit_code])
-        )
-        q |= Q(role=Role.SEAL) & same_org & Q(required_seal_kind__in=["", seal.kind])
-    return q
+        kinds[seal.org_id].add(seal.kind)
+    q = Q(pk__in=[])
+    for org_id, org_kinds in sorted(kinds.items()):
+        q |= Q(org_id=org_id, required_seal_kind__in=sorted(org_kinds))
+    return Q(role=Role.SEAL) & q
 
 
 @dataclass
@@ -143,14 +145,8 @@ class Viewer:
         """Seal recipient rows the user sees as a member: :func:`qianshu.envelopes.access.
         org_recipients_q` with the organisations resolved up front, so that the database gets
         plain values it can look up in the recipient indexes."""
-        q = Q(pk__in=[])
-        grant_orgs = sorted({seal.org_id for seal in self.seals})
-        grant_names = sorted({seal.org.name for seal in self.seals})
-        if grant_orgs:
-            q |= Q(org_id__in=grant_orgs) | Q(org__isnull=True, name__in=grant_names)
-        if self.admin_org_ids:
-            q |= Q(org_id__in=self.admin_org_ids)
-        return Q(role=Role.SEAL) & q
+        org_ids = sorted({seal.org_id for seal in self.seals} | set(self.admin_org_ids))
+        return Q(role=Role.SEAL, org_id__in=org_ids)
 
     def involved_ids(
         self, statuses: Sequence[str], *, except_todo: bool = False
@@ -344,6 +340,7 @@ class Row:
     envelope: Envelope
     index: int  # 序号 across pages
     initiator: str  # 发起方
+    initiator_verified: bool = True  # False: marked 未认证 (sent before sending needed it)
     done: int = 0
     total: int = 0
     turn: Recipient | None = None  # the user's step now (待我签署)
@@ -401,6 +398,7 @@ def rows_for(viewer: Viewer, envelopes: Sequence[Envelope], *, start: int, tab: 
                 envelope=envelope,
                 index=start + offset,
                 initiator=routing.initiator_label(envelope),
+                initiator_verified=routing.initiator_verified(envelope),
                 done=int(count.get("done", 0)),
                 total=int(count.get("total", 0)),
                 turn=turns.get(envelope.pk),
@@ -437,82 +435,3 @@ def list_envelopes(
     start = (page.number - 1) * PAGE_SIZE + 1
     rows = rows_for(viewer, list(page.object_list), start=start, tab=tab)
     return Listing(TAB_BY_SLUG[tab], filters, page, rows, count)
-
-
-# --- 下载: ticked envelopes as one ZIP ---------------------------------------------------------
-
-MAX_DOWNLOAD = 50
-_UNSAFE = str.maketrans({c: "_" for c in '/\\:*?"<>|\x00'})
-
-
-def access_envelopes_for_download(actor: User, uuids: Sequence[str]) -> list[Envelope]:
-    """The ticked envelopes the actor may open (sent ones only), in the order ticked; others are
-    left out without a trace (a guessed or foreign id never reveals anything)."""
-    from qianshu.envelopes.access import visible_envelopes
-
-    found = {
-        str(e.uuid): e
-        for e in visible_envelopes(actor)
-        .exclude(status=Status.DRAFT)
-        .filter(uuid__in=list(uuids))
-        .select_related("report")
-    }
-    return [found[u] for u in uuids if u in found]
-
-
-def _safe_name(name: str, fallback: str) -> str:
-    name = " ".join(name.translate(_UNSAFE).split()).strip(". ")
-    return name[:150] or fallback
-
-
-def _unique(name: str, used: set[str]) -> str:
-    stem, dot, ext = name.rpartition(".")
-    if not dot:
-        stem, ext = name, ""
-    candidate, n = name, 1
-    while candidate.lower() in used:
-        n += 1
-        candidate = f"{stem}({n}).{ext}" if ext else f"{stem}({n})"
-    used.add(candidate.lower())
-    return candidate
-
-
-def do_download_archive(envelopes: Sequence[Envelope], *, actor: User, request: Any = None) -> Any:
-    """下载: a ZIP (in a temporary file, rewound) with one folder per task number holding the
-    current PDF of each document — the signed final file once completed — and the 签署报告 when
-    there is one. Each envelope's download is written to its audit trail."""
-    import shutil
-    import tempfile
-    import zipfile
-
-    from qianshu.envelopes.lifecycle import do_record_download
-
-    stamp = timezone.localtime().timetuple()[:6]
-    out = tempfile.TemporaryFile()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-        for envelope in envelopes:
-            folder = _safe_name(envelope.number, "task")
-            used: set[str] = set()
-            documents = envelope.documents.select_related("current").order_by("position", "id")
-            for index, document in enumerate(documents, start=1):
-                name = _unique(_safe_name(document.name, f"document-{index}.pdf"), used)
-                info = zipfile.ZipInfo(f"{folder}/{name}", date_time=stamp)
-                with (
-                    archive.open(info, "w", force_zip64=True) as entry,
-                    document.current.open_stream() as source,
-                ):
-                    shutil.copyfileobj(source, entry, 1024 * 1024)
-            if envelope.report is not None:
-                name = _unique(_("签署报告-%(number)s.pdf") % {"number": envelope.number}, used)
-                info = zipfile.ZipInfo(
-                    f"{folder}/{_safe_name(name, 'report.pdf')}", date_time=stamp
-                )
-                with (
-                    archive.open(info, "w", force_zip64=True) as entry,
-                    envelope.report.open_stream() as source,
-                ):
-                    shutil.copyfileobj(source, entry, 1024 * 1024)
-    for envelope in envelopes:
-        do_record_download(envelope, "archive", actor=actor, request=request)
-    out.seek(0)
-    return out

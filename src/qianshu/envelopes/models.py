@@ -98,6 +98,8 @@ class Envelope(models.Model):
                 condition=~models.Q(audit_count=models.F("audit_anchored_count")),
                 name="env_audit_unanchored",
             ),
+            # The organisation's 24-hour send limit counts its envelopes by sending time.
+            models.Index(fields=["initiator_org", "sent_at"], name="env_org_sent"),
         ]
 
     def __str__(self) -> str:
@@ -214,15 +216,18 @@ class Recipient(models.Model):
     envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="recipients")
     routing_order = models.PositiveSmallIntegerField(_("签署顺序"), default=1)
     role = models.CharField(_("角色"), max_length=16, choices=Role.choices)
-    # A person's name, or the organisation's name for a seal recipient.
+    # A person's name, or the organisation's name for a seal recipient (as chosen or typed; a
+    # bound recipient shows its organisation's name, and only ``org`` decides who may seal).
     name = models.CharField(_("名称"), max_length=100)
     phone = models.CharField(_("手机号"), max_length=20, blank=True, db_index=True)
     email = models.EmailField(_("电子邮箱"), blank=True)
-    # Seal recipients: the contact person's name, an optional credit code and seal type.
+    # Seal recipients: the contact person's name, the credit code and an optional seal type.
     contact_name = models.CharField(_("联系人"), max_length=64, blank=True)
     org_credit_code = models.CharField(_("统一社会信用代码"), max_length=18, blank=True)
     required_seal_kind = models.CharField(_("指定印章类型"), max_length=16, blank=True)
-    # Who the recipient turned out to be: the person, or the organisation once a member acts.
+    # Who the recipient turned out to be: the person once they act; for a seal recipient, the
+    # verified organisation it is bound to (chosen when composing, or bound when the
+    # organisation it named by credit code and name verified). Unbound: nobody may seal.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -264,11 +269,11 @@ class Recipient(models.Model):
             models.Index(fields=["user", "status"], name="env_recipient_user"),
             models.Index(fields=["phone", "status"], name="env_recipient_phone"),
             models.Index(fields=["org", "status"], name="env_recipient_org"),
-            # Seal recipients not yet bound to an organisation are found by its name.
+            # Unbound seal recipients are found by credit code when an organisation verifies.
             models.Index(
-                fields=["name", "status"],
-                name="env_recipient_seal_name",
-                condition=models.Q(role="seal"),
+                fields=["org_credit_code"],
+                name="env_recipient_unbound_code",
+                condition=models.Q(role="seal", org__isnull=True),
             ),
         ]
 
@@ -358,6 +363,10 @@ class AuditEvent(models.Model):
         VOID_REQUESTED = "void_requested", pgettext_lazy("audit action", "发起作废")
         VOIDED = "voided", pgettext_lazy("audit action", "作废")
         DOWNLOADED = "downloaded", pgettext_lazy("audit action", "下载")
+        # A seal recipient named by credit code and name, bound (or not: another name) when
+        # that organisation verified.
+        ORG_BOUND = "org_bound", pgettext_lazy("audit action", "绑定盖章组织")
+        ORG_NOT_BOUND = "org_not_bound", pgettext_lazy("audit action", "盖章组织名称不符")
 
     envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveIntegerField()

@@ -45,6 +45,31 @@ def initiator_label(envelope: Envelope) -> str:
     return audit.person_label(envelope.initiator)
 
 
+def initiator_verified(envelope: Envelope) -> bool:
+    """Whether 发起方 is verified: the organisation it was sent for, else the initiator's
+    real-name identity. Envelopes sent before sending needed it are shown marked 未认证."""
+    if envelope.initiator_org_id is not None:
+        return envelope.initiator_org.is_verified  # type: ignore[union-attr]
+    return audit.person_identity(envelope.initiator) is not None
+
+
+def sender_label(envelope: Envelope) -> str | Promise:
+    """Who sent it, as notifications name them: the verified person, and the verified
+    organisation they sent for — marked 未认证 when either is not (older envelopes)."""
+    person = audit.person_label(envelope.initiator)
+    person_ok = audit.person_identity(envelope.initiator) is not None
+    org = envelope.initiator_org if envelope.initiator_org_id is not None else None
+
+    def text() -> str:
+        who = person if person_ok else _("%(name)s（未认证）") % {"name": person}
+        if org is None:
+            return who
+        org_name = org.name if org.is_verified else _("%(name)s（未认证）") % {"name": org.name}
+        return _("%(org)s（经办人：%(person)s）") % {"org": org_name, "person": who}
+
+    return lazy(text, str)()
+
+
 _ACTIONS = {
     Recipient.Role.SIGN: pgettext_lazy("action", "签署"),
     Recipient.Role.SEAL: pgettext_lazy("action", "盖章"),
@@ -118,7 +143,7 @@ def notify_turn(recipient: Recipient, kind: str = "envelope_sign_request") -> No
     envelope = recipient.envelope
     # Lazy labels: rendered in the recipient's language when the message is queued.
     context: dict[str, object] = {
-        "initiator": initiator_label(envelope),
+        "initiator": sender_label(envelope),
         "title": envelope.title,
         "number": envelope.number,
         "action": action_label(recipient),

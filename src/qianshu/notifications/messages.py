@@ -319,6 +319,19 @@ KINDS: dict[str, MessageKind] = {
         subject=_("%(title)s 已作废"),
         body=_("您好：\n\n“%(title)s”（编号 %(number)s）已作废，作废声明已由各方签署。\n%(link)s"),
     ),
+    "envelope_org_mismatch": MessageKind(
+        sms=_(
+            "“%(title)s”的盖章方“%(name)s”未能绑定：统一社会信用代码 %(code)s 的组织以"
+            "“%(org)s”的名称完成了认证，名称不一致，暂时无人可以盖章。请核对签署方：%(link)s"
+        ),
+        subject=_("%(title)s：盖章方未能绑定组织"),
+        body=_(
+            "您好：\n\n“%(title)s”（编号 %(number)s）的盖章方填写为“%(name)s”、统一社会信用代码"
+            " %(code)s。该信用代码的组织已以“%(org)s”的名称完成了组织认证，与填写的名称不一致，"
+            "因此没有把该盖章环节交给它，目前无人可以为该盖章方盖章。\n"
+            "请核对签署方信息；如确为该组织，请撤回后重新发起并在签署方中选择它：\n%(link)s"
+        ),
+    ),
     "test_message": MessageKind(
         sms=_("这是一条测试短信，收到即表示短信通道配置正确。"),
         subject=_("签署测试邮件"),

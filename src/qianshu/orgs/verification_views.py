@@ -114,7 +114,13 @@ def org_create_view(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if verified_identity(user) is None:
         return render(request, "orgs/create.html", {"not_verified": True, "nav": "orgs"})
-    form = OrgForm(_posted(request), request.FILES if request.method == "POST" else None)
+    # A seal step's link (envelopes) prefills the organisation it waits for: ?name=&credit_code=
+    prefill = {key: request.GET.get(key, "")[:100] for key in ("name", "credit_code")}
+    form = OrgForm(
+        _posted(request),
+        request.FILES if request.method == "POST" else None,
+        initial={key: value for key, value in prefill.items() if value},
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
-from qianshu.envelopes import compose, geometry, routing
+from qianshu.envelopes import compose, geometry, routing, sending
 from qianshu.envelopes.access import access_draft_by_uuid, access_initiated_by_uuid
 from qianshu.envelopes.audit import person_label
 from qianshu.envelopes.compose_forms import (
@@ -39,6 +39,7 @@ from qianshu.envelopes.compose_forms import (
 )
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient
+from qianshu.identity.access import verified_identity
 from qianshu.orgs.context import acting_org
 from qianshu.orgs.models import Organization, Seal
 
@@ -96,7 +97,9 @@ def _page_url(envelope: Envelope, document: Document, page: int, width: int) -> 
 
 def _recipients(envelope: Envelope) -> list[Recipient]:
     return list(
-        envelope.recipients.annotate(field_count=Count("fields")).order_by("routing_order", "id")
+        envelope.recipients.select_related("org")
+        .annotate(field_count=Count("fields"))
+        .order_by("routing_order", "id")
     )
 
 
@@ -196,7 +199,7 @@ def _save_basics(
 
 def _saved_rows(envelope: Envelope) -> Any:
     """The recipient rows of the draft as stored (with their ids)."""
-    recipients = list(envelope.recipients.order_by("routing_order", "id"))
+    recipients = list(envelope.recipients.select_related("org").order_by("routing_order", "id"))
     return RecipientFormSet(initial=recipient_initial(recipients), prefix=RECIPIENT_PREFIX)
 
 
@@ -496,7 +499,7 @@ def fields_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
 # --- step 3: 确认发起 ----------------------------------------------------------------------
 
 
-def _send_context(envelope: Envelope) -> dict[str, Any]:
+def _send_context(envelope: Envelope, user: User) -> dict[str, Any]:
     recipients = _recipients(envelope)
     for recipient in recipients:
         kind = recipient.required_seal_kind
@@ -513,7 +516,9 @@ def _send_context(envelope: Envelope) -> dict[str, Any]:
             for r in recipients
             if r.role in (Role.SIGN, Role.SEAL) and not r.field_count  # type: ignore[attr-defined]
         ],
-        "problems": compose.problems(envelope),
+        "problems": sending.sender_problems(envelope, user) + compose.problems(envelope),
+        "needs_identity": verified_identity(user) is None,
+        "unbound": [r for r in recipients if r.role == Role.SEAL and r.org_id is None],
         "initiator_label": routing.initiator_label(envelope),
         "step": 3,
     }
@@ -537,7 +542,7 @@ def send_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
         else:
             messages.success(request, _("已发起，已通知第一位签署方。"))
             return HttpResponseRedirect(envelope.get_absolute_url())
-    context = _send_context(envelope)
+    context = _send_context(envelope, user)
     context["error"] = error
     return render(request, "envelopes/compose/send.html", context, status=400 if error else 200)
 

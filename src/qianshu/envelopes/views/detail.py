@@ -52,6 +52,7 @@ def detail_context(envelope: Envelope, user: User) -> dict[str, Any]:
         "audit_count": envelope.audit_count,
         "progress": f"{done}/{total}",
         "initiator_label": routing.initiator_label(envelope),
+        "initiator_verified": routing.initiator_verified(envelope),
         "my_turn": turn_of(user, envelope),
         "mine": recipient_for(user, envelope),
         "is_initiator": envelope.initiator_id == user.pk,

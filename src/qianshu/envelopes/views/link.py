@@ -4,6 +4,11 @@ Not logged in: SMS-code login to the recipient's phone (named by an opaque hint,
 the number never appears in the URL), then back here. Logged in
 as the right person: straight to the document (signing page on their turn, the envelope's
 page otherwise). Logged in as someone else: a page saying which number the link was sent to.
+
+A seal recipient's link is the contact person's way in, but being the contact gives no
+documents: whoever may act for the organisation the step is bound to (a grant holder, an
+administrator) goes to the document; anyone else sees what must happen first — for an unbound
+step, which organisation (name and credit code) must verify, with 创建组织 prefilled.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from qianshu.accounts.hints import login_url
+from qianshu.accounts.models import User
 from qianshu.accounts.phones import mask_phone
+from qianshu.envelopes.access import visible_envelopes
 from qianshu.envelopes.links import recipient_from_token
 from qianshu.envelopes.models import Recipient
 from qianshu.envelopes.turns import do_claim_recipient
+from qianshu.envelopes.views.seal_help import seal_help
 
 
 def link_view(request: HttpRequest, token: str) -> HttpResponse:
@@ -27,7 +35,13 @@ def link_view(request: HttpRequest, token: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return HttpResponseRedirect(login_url(request.path, recipient.phone))
     user = request.user
-    if recipient.role != Recipient.Role.SEAL:
+    assert isinstance(user, User)
+    if recipient.role == Recipient.Role.SEAL:
+        if not visible_envelopes(user).filter(pk=envelope.pk).exists():
+            if not envelope.is_active():
+                return render(request, "envelopes/link_invalid.html", status=404)
+            return render(request, "envelopes/sign/no_seal.html", seal_help(user, recipient))
+    else:
         wrong = (recipient.user_id is not None and recipient.user_id != user.pk) or (
             recipient.user_id is None and recipient.phone and recipient.phone != user.phone
         )

@@ -9,25 +9,25 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
     JsonResponse,
+    StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from qianshu.accounts.codes import CodeError
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
-from qianshu.envelopes import batch, confirmations, lists
+from qianshu.envelopes import batch, confirmations, downloads, lists
 from qianshu.envelopes.errors import ConfirmationError, EnvelopeError
 from qianshu.envelopes.models import Envelope
 
@@ -100,7 +100,7 @@ def list_view(request: HttpRequest) -> HttpResponse:
         "page_obj": listing.page,
         "page_links": _page_links(listing),
         "status_choices": statuses if len(statuses) > 1 else [],
-        "max_selected": lists.MAX_DOWNLOAD,
+        "max_selected": downloads.MAX_TASKS,
         "current": request.get_full_path(),
         "preview": _preview_data(listing.rows),
     }
@@ -157,32 +157,37 @@ def _preview_data(rows: list[lists.Row]) -> dict[str, Any]:
 @require_POST
 @login_required
 def download_zip_view(request: HttpRequest) -> HttpResponseBase:
-    """下载: the ticked tasks (``ids``) as one ZIP; ids the user cannot open are left out, and
-    none at all is a 404."""
+    """下载: the ticked tasks (``ids``) as one streamed ZIP; ids the user cannot open are left
+    out, and none at all is a 404. Too many tasks or too many bytes are refused with a message
+    before anything is sent."""
     user = _user(request)
     ids = _uuids(request.POST.getlist("ids"))
     if not ids:
         messages.error(request, _("请先勾选要下载的任务。"))
         return _back(request)
-    if len(ids) > lists.MAX_DOWNLOAD:
+    if len(ids) > downloads.MAX_TASKS:
         messages.error(
             request,
-            _("一次最多下载 %(n)d 个任务，请减少勾选后重试。") % {"n": lists.MAX_DOWNLOAD},
+            _("一次最多下载 %(n)d 个任务，请减少勾选后重试。") % {"n": downloads.MAX_TASKS},
         )
         return _back(request)
-    envelopes = lists.access_envelopes_for_download(user, ids)
+    envelopes = downloads.access_envelopes_for_download(user, ids)
     if not envelopes:
         raise Http404
-    archive = lists.do_download_archive(envelopes, actor=user, request=request)
+    try:
+        archive = downloads.plan_archive(envelopes)
+    except EnvelopeError as exc:
+        messages.error(request, str(exc))
+        return _back(request)
+    stream = downloads.do_download_archive(archive, actor=user, request=request)
     if len(envelopes) == 1:
         filename = f"{envelopes[0].number}.zip"
     else:
         filename = _("签署文件-%(time)s.zip") % {
             "time": timezone.localtime().strftime("%Y%m%d-%H%M%S")
         }
-    response = FileResponse(
-        archive, as_attachment=True, filename=filename, content_type="application/zip"
-    )
+    response = StreamingHttpResponse(stream, content_type="application/zip")
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     response["Cache-Control"] = "private, no-store"
     return response
 

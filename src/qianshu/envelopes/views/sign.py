@@ -36,9 +36,10 @@ from qianshu.envelopes.access import (
 from qianshu.envelopes.errors import ConfirmationError, DocumentChanged, EnvelopeError, NotYourTurn
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Submission
 from qianshu.envelopes.views.documents import WIDTHS
+from qianshu.envelopes.views.seal_help import seal_help
 from qianshu.identity.access import verified_identity
 from qianshu.identity.holds import new_key_held_until
-from qianshu.orgs.models import Membership, Seal
+from qianshu.orgs.models import Membership
 from qianshu.signing import stamps
 
 Role = Recipient.Role
@@ -224,6 +225,7 @@ def _turn_context(envelope: Envelope, recipient: Recipient, user: User) -> dict[
         "recipient": recipient,
         "nav": "envelopes",
         "initiator_label": routing.initiator_label(envelope),
+        "initiator_verified": routing.initiator_verified(envelope),
         "action_label": routing.action_label(recipient),
         "documents": documents,
         "signing_data": data,
@@ -240,32 +242,17 @@ def _turn_context(envelope: Envelope, recipient: Recipient, user: User) -> dict[
 
 
 def _seal_help(user: User, envelope: Envelope) -> dict[str, Any] | None:
-    """Why a person who was asked to seal for an organisation cannot do it yet: a seal recipient
-    on its turn the person is the contact of, or a member of the organisation, without a seal."""
-    memberships = list(Membership.objects.filter(user=user).select_related("org"))
+    """Why a member of the organisation a pending seal step is bound to cannot seal it (no grant
+    of a matching seal), e.g. its administrator. By the binding only, never by a name."""
+    orgs = set(Membership.objects.filter(user=user).values_list("org_id", flat=True))
     pending = envelope.recipients.filter(
-        role=Role.SEAL, status__in=(Recipient.Status.PENDING, Recipient.Status.VIEWED)
-    ).select_related("org")
-    for recipient in pending:
-        if recipient.org_id is not None:
-            mine = [m for m in memberships if m.org_id == recipient.org_id]
-        else:
-            mine = [m for m in memberships if m.org.name == recipient.name]
-        contact = bool(recipient.phone) and recipient.phone == user.phone
-        if not mine and not contact:
-            continue
-        verified = [m for m in mine if m.org.is_verified]
-        membership = verified[0] if verified else None
-        return {
-            "seal_recipient": recipient,
-            "membership": membership,
-            "org": membership.org if membership else (mine[0].org if mine else None),
-            "is_admin": membership is not None and membership.role == Membership.Role.ADMIN,
-            "required_kind": recipient.required_seal_kind,
-            "required_kind_label": dict(Seal.Kind.choices).get(
-                recipient.required_seal_kind, recipient.required_seal_kind
-            ),
-        }
+        role=Role.SEAL,
+        org__isnull=False,
+        status__in=(Recipient.Status.PENDING, Recipient.Status.VIEWED),
+    ).select_related("org", "envelope")
+    for recipient in pending.order_by("routing_order", "id"):
+        if recipient.org_id in orgs:
+            return seal_help(user, recipient)
     return None
 
 
@@ -283,7 +270,12 @@ def sign_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
         if help_context is None:
             return HttpResponseRedirect(envelope.get_absolute_url())
         return render(request, "envelopes/sign/no_seal.html", {**base, **help_context})
-    guide = {**base, "recipient": recipient, "initiator_label": routing.initiator_label(envelope)}
+    guide = {
+        **base,
+        "recipient": recipient,
+        "initiator_label": routing.initiator_label(envelope),
+        "initiator_verified": routing.initiator_verified(envelope),
+    }
     try:
         turns.check_signer(recipient, user)
     except EnvelopeError as exc:

@@ -181,7 +181,14 @@ class Command(BaseCommand):
             envelope,
             [
                 compose.RecipientInput("sign", 1, PEOPLE[bob.phone][0], bob.phone),
-                compose.RecipientInput("seal", 2, org.name, charlie.phone, contact_name="张查理"),
+                compose.RecipientInput(
+                    "seal",
+                    2,
+                    org.name,
+                    charlie.phone,
+                    contact_name="张查理",
+                    org_uuid=str(org.uuid),
+                ),
             ],
             actor=alice,
         )

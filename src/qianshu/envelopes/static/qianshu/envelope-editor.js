@@ -148,7 +148,8 @@
           var me = addBar.dataset;
           if (me.orgName) {
             addRow("seal", {
-              name: me.orgName, contact_name: me.meName, phone: me.mePhone, org_credit_code: me.orgCode || ""
+              name: me.orgName, contact_name: me.meName, phone: me.mePhone, org_credit_code: me.orgCode || "",
+              org: me.orgUuid || ""
             });
           } else {
             addRow("sign", { name: me.meName, phone: me.mePhone });

@@ -1,0 +1,116 @@
+"""Who may send (发起签署), and how much.
+
+Sending makes the platform text and e-mail people in its own name, and puts the sender's name
+on the message as 发起方; so it costs trust:
+
+* the sender is a real-name verified person (实名认证);
+* sending in an organisation's name (the 个人/组织 switcher's acting organisation, stored as
+  ``Envelope.initiator_org``) needs that organisation verified and the sender a current member;
+* at most ``QIANSHU_SEND_PER_USER_DAY`` envelopes per sender and ``QIANSHU_SEND_PER_ORG_DAY``
+  per organisation in any 24 hours (a rolling window over ``Envelope.sent_at``).
+
+The limits are counted atomically: :func:`lock_quota` runs first in the sending transaction and
+locks the sender's user row, then the organisation's row (this order everywhere; an
+organisation's verification locks only the organisation, then envelopes), so two sends by the
+same person or organisation count one after the other, and the envelope sent now is counted by
+the next one once this transaction commits. A refused send rolls back and leaves the draft as
+it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from qianshu.accounts.models import User
+from qianshu.envelopes.errors import EnvelopeError
+from qianshu.envelopes.models import Envelope
+from qianshu.identity.access import verified_identity
+from qianshu.orgs.models import Membership, Organization
+
+WINDOW = dt.timedelta(hours=24)
+
+
+class SendLimitReached(EnvelopeError):
+    """The sender or the organisation has sent its allowance for 24 hours."""
+
+    def __init__(self, message: str, retry_at: dt.datetime) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+def sender_problems(envelope: Envelope, actor: User) -> list[str]:
+    """Why ``actor`` may not send ``envelope`` (empty when they may), as messages."""
+    out: list[str] = []
+    if verified_identity(actor) is None:
+        out.append(_("发起签署前，请先完成个人实名认证。"))
+    org = envelope.initiator_org
+    if org is not None:
+        if not org.is_verified:
+            out.append(
+                _("“%(org)s”尚未完成组织机构认证，不能以该组织的名义发起签署。") % {"org": org.name}
+            )
+        if not Membership.objects.filter(org=org, user=actor).exists():
+            out.append(
+                _("您已不是“%(org)s”的成员，不能以该组织的名义发起签署。") % {"org": org.name}
+            )
+    return out
+
+
+def check_sender(envelope: Envelope, actor: User) -> None:
+    problems = sender_problems(envelope, actor)
+    if problems:
+        raise EnvelopeError(problems[0])
+
+
+def _retry_at(sent: QuerySet[Envelope], count: int, limit: int) -> dt.datetime:
+    """When the window holds fewer than ``limit`` sends again: the send that must age out first
+    is the (count − limit + 1)-th oldest in the window."""
+    oldest = list(sent.order_by("sent_at").values_list("sent_at", flat=True)[: count - limit + 1])
+    last = oldest[-1]
+    assert last is not None  # the window is on sent_at
+    return last + WINDOW
+
+
+def _check(sent: QuerySet[Envelope], limit: int, message: str, values: dict[str, object]) -> None:
+    count = sent.count()
+    if count < limit:
+        return
+    retry_at = _retry_at(sent, count, limit)
+    when = date_format(timezone.localtime(retry_at), "Y-m-d H:i")
+    raise SendLimitReached(message % {**values, "n": limit, "time": when}, retry_at)
+
+
+def lock_quota(actor: User, org_id: int | None, *, now: dt.datetime) -> None:
+    """Lock the sender (and the organisation) and refuse with :class:`SendLimitReached` when a
+    24-hour allowance is used up. Call first in the sending transaction."""
+    User.objects.select_for_update().filter(pk=actor.pk).first()
+    since = now - WINDOW
+    _check(
+        Envelope.objects.filter(initiator=actor, sent_at__gte=since),
+        settings.QIANSHU_SEND_PER_USER_DAY,
+        _(
+            "您在 24 小时内最多可发起 %(n)d 个签署任务，已达上限，"
+            "请于 %(time)s 后再发起。草稿已保存。"
+        ),
+        {},
+    )
+    if org_id is None:
+        return
+    org = Organization.objects.select_for_update().filter(pk=org_id).first()
+    if org is None:
+        return
+    _check(
+        Envelope.objects.filter(initiator_org_id=org_id, sent_at__gte=since),
+        settings.QIANSHU_SEND_PER_ORG_DAY,
+        _(
+            "“%(org)s”在 24 小时内最多可发起 %(n)d 个签署任务，已达上限，"
+            "请于 %(time)s 后再发起。草稿已保存。"
+        ),
+        {"org": org.name},
+    )
