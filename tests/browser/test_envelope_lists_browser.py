@@ -76,7 +76,7 @@ def test_bob_searches_his_list_and_batch_signs_two_tasks(page: Any, shot: Any, s
     assert rows.count() == 1
     shot(page, "2-search")
     page.get_by_test_id("list-reset").click()
-    page.wait_for_function("document.querySelectorAll('[data-testid=list-row]').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=list-row]').length === 3")
 
     # 高级搜索: 发起方 — nobody but alice sent bob anything
     page.get_by_test_id("list-advanced").locator("summary").click()
@@ -87,7 +87,7 @@ def test_bob_searches_his_list_and_batch_signs_two_tasks(page: Any, shot: Any, s
     assert page.get_by_test_id("list-advanced").get_attribute("open") is not None
     shot(page, "2b-advanced")
     page.get_by_test_id("list-reset").click()
-    page.wait_for_function("document.querySelectorAll('[data-testid=list-row]').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=list-row]').length === 3")
 
     # 预览: the pages of the document in a dialog
     loan = page.locator(f'[data-envelope="{w["loan"].uuid}"]')
@@ -97,7 +97,7 @@ def test_bob_searches_his_list_and_batch_signs_two_tasks(page: Any, shot: Any, s
     images = dialog.locator("img")
     assert images.count() == 3
     page.wait_for_function(
-        "document.querySelector('#lists-preview img').complete && "
+        "() => document.querySelector('#lists-preview img').complete && "
         "document.querySelector('#lists-preview img').naturalWidth > 0"
     )
     shot(page, "3-preview")

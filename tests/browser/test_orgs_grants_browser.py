@@ -63,8 +63,10 @@ def test_alice_grants_a_seal_and_bob_sees_and_uses_it(
     card = bob_page.get_by_test_id("my-seal")
     card.wait_for()
     assert bob_page.get_by_test_id("my-seal-name").inner_text() == "合同专用章"
-    loaded = card.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
-    assert loaded
+    # The card shows before its picture has loaded: wait for the picture.
+    bob_page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=card.locator("img").element_handle()
+    )
     shot(bob_page, "my-seals")
 
     # … and uses it on a PDF, confirming with his PIN

@@ -42,14 +42,15 @@ def test_generate_a_contract_seal_then_upload_a_seal_photo(page: Any, shot: Any,
     page.get_by_test_id("seal-add-generate").click()
     page.get_by_test_id("seal-kinds").wait_for()
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('.seal-kind img')).every(i => i.naturalWidth > 0)"
+        "() => Array.from(document.querySelectorAll('.seal-kind img'))"
+        ".every(i => i.naturalWidth > 0)"
     )
     shot(page, "choose-type")
     page.get_by_test_id("seal-kind-contract").click()
 
     # The default specification with its preview.
     preview = page.get_by_test_id("seal-preview")
-    page.wait_for_function("document.getElementById('seal-preview').naturalWidth === 400")
+    page.wait_for_function("() => document.getElementById('seal-preview').naturalWidth === 400")
     assert page.locator("#id_name").input_value() == "合同专用章"
     assert page.get_by_test_id("seal-refresh").is_hidden()  # the preview follows changes
     before_url = preview.get_attribute("data-preview-url")
@@ -59,9 +60,9 @@ def test_generate_a_contract_seal_then_upload_a_seal_photo(page: Any, shot: Any,
     # A bigger seal: the preview is redrawn (new parameters, new picture).
     page.locator("#id_size_mm").fill("46")
     page.wait_for_function(
-        "document.getElementById('seal-preview').dataset.previewUrl.includes('size_mm=46')"
+        "() => document.getElementById('seal-preview').dataset.previewUrl.includes('size_mm=46')"
     )
-    page.wait_for_function("document.getElementById('seal-preview').naturalWidth === 460")
+    page.wait_for_function("() => document.getElementById('seal-preview').naturalWidth === 460")
     after_url = preview.get_attribute("data-preview-url")
     assert after_url != before_url
     assert preview.get_attribute("src").startswith("blob:")
@@ -75,7 +76,7 @@ def test_generate_a_contract_seal_then_upload_a_seal_photo(page: Any, shot: Any,
     assert "字间距过大" in error.inner_text()
     shot(page, "generator-refused")
     page.locator("#id_spacing_deg").fill("")
-    page.wait_for_function("document.querySelector('.seal-preview-error').hidden")
+    page.wait_for_function("() => document.querySelector('.seal-preview-error').hidden")
     shot(page, "generator-edited")
 
     page.get_by_test_id("seal-create").click()
@@ -102,7 +103,7 @@ def test_generate_a_contract_seal_then_upload_a_seal_photo(page: Any, shot: Any,
     page.get_by_test_id("seal-photo-submit").click()
     cleaned = page.get_by_test_id("seal-photo-preview")
     cleaned.wait_for()
-    page.wait_for_function("document.getElementById('seal-photo-preview').naturalWidth > 300")
+    page.wait_for_function("() => document.getElementById('seal-photo-preview').naturalWidth > 300")
     page.locator("#id_kind").select_option("finance")
     assert page.locator("#id_name").input_value() == "财务专用章"  # follows the type
     shot(page, "upload-preview")
@@ -114,7 +115,8 @@ def test_generate_a_contract_seal_then_upload_a_seal_photo(page: Any, shot: Any,
     names = page.get_by_test_id("seal-name").all_inner_texts()
     assert names == ["合同专用章", "财务专用章"]
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('.seal-card img')).every(i => i.naturalWidth > 0)"
+        "() => Array.from(document.querySelectorAll('.seal-card img'))"
+        ".every(i => i.naturalWidth > 0)"
     )
     shot(page, "list")
     photo = Seal.objects.get(org=org, source="photo")
