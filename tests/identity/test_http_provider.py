@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -28,76 +21,20 @@ from qianshu.identity.providers import (
 )
 from qianshu.identity.providers.http import HttpProvider
 from tests.identity.helpers import GOOD_CARD, GOOD_ID, declare, logged_in
+from tests.support.gateways import Gateway, running_gateway
 
 SECRET = "identity-gateway-test-secret"
 PERSON = Person(name="何建宇", id_type="resident_id", id_number=GOOD_ID)
 
 
-@dataclass
-class Gateway:
-    url: str = ""
-    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    rejected: int = 0
-    # operation -> (status, JSON answer); default: {"result": "passed"}
-    answers: dict[str, tuple[int, Any]] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            timestamp = self.headers.get("X-Qianshu-Timestamp", "")
-            expected = hmac.new(
-                SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256
-            ).hexdigest()
-            fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) < 300
-            signature = self.headers.get("X-Qianshu-Signature", "")
-            if not (fresh and hmac.compare_digest(signature, f"sha256={expected}")):
-                gateway.rejected += 1
-                self._answer(401, {"error": "bad signature"})
-                return
-            operation = self.path.removeprefix("/idgw/")
-            payload = json.loads(body)
-            assert self.headers["X-Qianshu-Request-Id"] == payload["request_id"]
-            gateway.requests.append((operation, payload))
-            time.sleep(gateway.delay)
-            status, answer = gateway.answers.get(operation, (200, {"result": "passed"}))
-            self._answer(status, answer)
-
-        def _answer(self, status: int, payload: Any) -> None:
-            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-            self.send_response(status)
-            if status in (301, 302):
-                self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
 @pytest.fixture
 def gateway(settings: Any) -> Iterator[Gateway]:
-    state = Gateway()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/idgw"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    settings.QIANSHU_IDENTITY_PROVIDER = "http"
-    settings.QIANSHU_IDENTITY_GATEWAY_URL = state.url
-    settings.QIANSHU_IDENTITY_GATEWAY_SECRET = SECRET
-    settings.QIANSHU_IDENTITY_GATEWAY_TIMEOUT = 2
-    try:
+    with running_gateway(SECRET, default=(200, {"result": "passed"})) as state:
+        settings.QIANSHU_IDENTITY_PROVIDER = "http"
+        settings.QIANSHU_IDENTITY_GATEWAY_URL = state.url
+        settings.QIANSHU_IDENTITY_GATEWAY_SECRET = SECRET
+        settings.QIANSHU_IDENTITY_GATEWAY_TIMEOUT = 2
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def provider() -> HttpProvider:

@@ -11,7 +11,7 @@ Other org test modules use these directly (pytest finds them through this confte
   as its 管理员, written straight to the database;
 - ``valid_credit_code(body=None)`` (plain function): an 18-character code passing GB 32100;
 - ``licence_png()`` / ``licence_pdf(pad=0)`` (plain functions): licence files that pass the checks;
-- ``gateway``: a signed-JSON gateway on loopback (``tests/orgs/gateways.py``);
+- ``gateway``: a signed-JSON gateway on loopback (``tests/support/gateways.py``);
 - ``client_for(user, reauth=True)`` (plain function): a test client logged in as ``user``, by
   default freshly re-authenticated (organisation admin actions that hand out or remove power
   ask for it; ``reauth=False`` gives a stale session).
@@ -40,8 +40,8 @@ from qianshu.pki.actions import do_init_pki
 from qianshu.storage.actions import do_store_blob
 from qianshu.storage.blobs import reset_blob_store_cache
 from tests.identity.helpers import logged_in
-from tests.orgs.gateways import Gateway, running_gateway
 from tests.support.accounts import PERSONAS, make_user
+from tests.support.gateways import Gateway, running_gateway
 
 _ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)

@@ -23,7 +23,7 @@ from qianshu.orgs.providers import (
 from qianshu.orgs.providers import sandbox as bank_sandbox
 from qianshu.orgs.providers.http import HttpBankProvider
 from qianshu.orgs.providers.sandbox import SandboxBankProvider
-from tests.orgs.gateways import SECRET, Gateway
+from tests.support.gateways import SECRET, Gateway
 
 ACCOUNT = BankAccount("中国工商银行北京分行", "北京星河测试科技有限公司", "6222020012345678")
 
