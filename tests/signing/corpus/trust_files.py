@@ -1,0 +1,282 @@
+"""Corpus files about time and trust: revocation before and after the proof of existence,
+expired certificates, validation data outside the protection of a document time-stamp,
+forged OCSP responses, copied and broken signature time-stamps, archive renewal.
+
+The platform PKI is created an hour before "now"; signatures here are time-stamped 40
+minutes ago by the platform TSA with its clock set back, revocations dated around that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable
+
+from asn1crypto import cms
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
+from cryptography import x509
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+from qianshu.signing import documents, pki, revocation
+from qianshu.signing.ephemeral import EphemeralPlatform
+from qianshu.signing.keys import SoftwareSigningKey, generate_private_key
+from qianshu.signing.signers import KeySigner
+from qianshu.signing.structure import DssMaterial
+from qianshu.signing.timestamps import InProcessTimeStamper, TimeStampAuthority
+from tests.signing import helpers
+
+MINUTE = dt.timedelta(minutes=1)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def stamper_at(platform: EphemeralPlatform, when: dt.datetime) -> InProcessTimeStamper:
+    """The platform TSA with its clock set to ``when``."""
+    return InProcessTimeStamper(
+        TimeStampAuthority(platform.pki.tsa, platform.pki.chain, clock=lambda: when)
+    )
+
+
+def signer_since(
+    platform: EphemeralPlatform, name: str, since: dt.datetime, *, hours: int | None = None
+) -> KeySigner:
+    """A person certificate valid from ``since`` (an event certificate for ``hours`` if given)."""
+    key = SoftwareSigningKey(generate_private_key("ec-p256"))
+    identity = pki.PersonIdentity(name, pki.new_subject_id())
+    if hours is None:
+        cert = pki.issue_person_certificate(
+            platform.pki.issuing, identity, key.public_key, platform.urls, now=since
+        )
+    else:
+        cert = pki.issue_event_certificate(
+            platform.pki.issuing, identity, "E1", key.public_key, platform.urls,
+            now=since, hours=hours,
+        )  # fmt: skip
+    platform.issued[cert.serial_number] = cert
+    return KeySigner(key, cert, platform.pki.chain)
+
+
+def signed_at(platform: EphemeralPlatform, when: dt.datetime, signer: KeySigner) -> bytes:
+    """Prepared and signed by ``signer``, both time-stamped at ``when``."""
+    ts = stamper_at(platform, when)
+    prepared = documents.prepare_document(
+        helpers.make_pdf(), helpers.DEFAULT_FIELDS, certifier=platform.certifier, timestamper=ts
+    )
+    return documents.sign_turn(
+        prepared,
+        [documents.Placement(helpers.PERSON_FIELD, helpers.signature_image("Alice"))],
+        signer=signer,
+        timestamper=ts,
+    )
+
+
+def _revoke(platform: EphemeralPlatform, signer: KeySigner, when: dt.datetime) -> None:
+    platform.revoke(signer.signing_cert.serial_number, when)
+
+
+# --- revocation and expiry relative to the proof of existence ---------------------------------
+
+
+def revoked_after_poe(platform: EphemeralPlatform) -> bytes:
+    """Time-stamped 40 minutes ago, revoked 20 minutes ago, finished now: still valid."""
+    signer = signer_since(platform, "Alice", now() - 55 * MINUTE)
+    signed = signed_at(platform, now() - 40 * MINUTE, signer)
+    _revoke(platform, signer, now() - 20 * MINUTE)
+    return helpers.finish(platform, signed)
+
+
+def revoked_before_poe(platform: EphemeralPlatform) -> bytes:
+    """Revoked 45 minutes ago, time-stamped 40 minutes ago: invalid."""
+    signer = signer_since(platform, "Alice", now() - 55 * MINUTE)
+    _revoke(platform, signer, now() - 45 * MINUTE)
+    signed = signed_at(platform, now() - 40 * MINUTE, signer)
+    return helpers.finish(platform, signed)
+
+
+def expired_after_poe(platform: EphemeralPlatform) -> bytes:
+    """A one-hour event certificate, time-stamped while valid, expired before finishing."""
+    signer = signer_since(platform, "Alice", now() - 58 * MINUTE, hours=1)
+    signed = signed_at(platform, now() - 40 * MINUTE, signer)
+    return helpers.finish(platform, signed)
+
+
+# --- validation data without (or with forged) protection --------------------------------------
+
+
+def _ocsp(
+    platform: EphemeralPlatform,
+    cert: x509.Certificate,
+    status: revocation.CertificateStatus,
+    *,
+    responder: pki.CertifiedKey | None = None,
+    at: dt.datetime | None = None,
+) -> asn1_ocsp.OCSPResponse:
+    der = revocation.ocsp_response(
+        cert, platform.pki.issuing.certificate, status, responder or platform.pki.ocsp, now=at
+    )
+    return asn1_ocsp.OCSPResponse.load(der)
+
+
+def _forger() -> pki.CertifiedKey:
+    """An OCSP responder of another hierarchy: not authorised by our issuing CA."""
+    return EphemeralPlatform(name="Forger").pki.ocsp
+
+
+def _append_dss(data: bytes, ocsps: list[asn1_ocsp.OCSPResponse]) -> bytes:
+    writer = IncrementalPdfFileWriter(io.BytesIO(data))
+    DocumentSecurityStore.supply_dss_in_writer(writer, None, certs=(), ocsps=ocsps, crls=())
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def unprotected_dss_revoked(platform: EphemeralPlatform) -> bytes:
+    """B-LTA, then a DSS update that no time-stamp covers saying the signer is revoked:
+    a genuine response (revoked after the proof of existence) and a forged one (revoked
+    before it). Neither changes the verdict."""
+    signer = signer_since(platform, "Alice", now() - 55 * MINUTE)
+    finished = helpers.finish(platform, signed_at(platform, now() - 40 * MINUTE, signer))
+    cert = platform.issued[signer.signing_cert.serial_number]
+    _revoke(platform, signer, now() - MINUTE)
+    return _append_dss(
+        finished,
+        [
+            _ocsp(platform, cert, revocation.CertificateStatus("revoked", now() - MINUTE)),
+            _ocsp(
+                platform,
+                cert,
+                revocation.CertificateStatus("revoked", now() - 50 * MINUTE),
+                responder=_forger(),
+            ),
+        ],
+    )
+
+
+def unprotected_dss_no_upgrade(platform: EphemeralPlatform) -> bytes:
+    """Revoked before its proof of existence (invalid), then an unprotected DSS update with
+    a genuine "good" response from before the revocation: still invalid."""
+    signer = signer_since(platform, "Alice", now() - 55 * MINUTE)
+    old_good = _ocsp(
+        platform,
+        platform.issued[signer.signing_cert.serial_number],
+        revocation.CertificateStatus("good"),
+        at=now() - 50 * MINUTE,
+    )
+    _revoke(platform, signer, now() - 45 * MINUTE)
+    finished = helpers.finish(platform, signed_at(platform, now() - 40 * MINUTE, signer))
+    return _append_dss(finished, [old_good])
+
+
+def forged_ocsp_under_doc_timestamp(platform: EphemeralPlatform) -> bytes:
+    """B-T, then a DSS with a forged "good" OCSP response and a document time-stamp over it
+    (anyone can get one): forged data verifies nothing, so no B-LT / B-LTA label."""
+    signer = signer_since(platform, "Alice", now() - 55 * MINUTE)
+    signed = signed_at(platform, now() - 40 * MINUTE, signer)
+    forged = _ocsp(
+        platform,
+        platform.issued[signer.signing_cert.serial_number],
+        revocation.CertificateStatus("good"),
+        responder=_forger(),
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    DocumentSecurityStore.supply_dss_in_writer(writer, None, certs=(), ocsps=[forged], crls=())
+    out = io.BytesIO()
+    PdfTimeStamper(platform.timestamper, field_name="Archive1").timestamp_pdf(
+        writer, "sha256", output=out
+    )
+    return out.getvalue()
+
+
+def renew(platform: EphemeralPlatform, data: bytes, field: str) -> bytes:
+    """Archive renewal: fresh validation data and another document time-stamp."""
+    reader = PdfFileReader(io.BytesIO(data))
+    certs, ocsp_ders, crl_ders = documents.collect_validation_data(
+        [*DssMaterial.read(reader).certs, *platform.trust_roots], platform.revocation
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(data))
+    DocumentSecurityStore.supply_dss_in_writer(
+        writer,
+        None,
+        certs=certs,
+        ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in ocsp_ders],
+        crls=[asn1_crl.CertificateList.load(c) for c in crl_ders],
+    )
+    out = io.BytesIO()
+    PdfTimeStamper(platform.timestamper, field_name=field).timestamp_pdf(
+        writer, "sha256", output=out
+    )
+    return out.getvalue()
+
+
+def renewed_archive(platform: EphemeralPlatform) -> bytes:
+    """B-LTA, then a renewal with a second document time-stamp field."""
+    finished = helpers.signed_document(platform).finished
+    assert finished is not None
+    return renew(platform, finished, "QS-DocTimeStamp-2")
+
+
+# --- signature time-stamps: copied from another signature, broken -----------------------------
+
+
+def _contents(data: bytes, field: str) -> tuple[int, int]:
+    """(start, end) of the hex /Contents string of ``field``'s signature."""
+    reader = PdfFileReader(io.BytesIO(data), strict=False)
+    for sig in reader.embedded_signatures:
+        if str(sig.field_name) == field:
+            a, b, c, _ = (int(v) for v in sig.byte_range)
+            return a + b, c
+    raise AssertionError(f"no signature in field {field!r}")
+
+
+def _load_cms(data: bytes, field: str) -> cms.ContentInfo:
+    start, end = _contents(data, field)
+    # /Contents is padded with zeros after the DER value.
+    return cms.ContentInfo.load(bytes.fromhex(data[start + 1 : end - 1].decode()), strict=False)
+
+
+def _replace_cms(data: bytes, field: str, change: Callable[[cms.ContentInfo], None]) -> bytes:
+    """Rewrite the CMS of ``field``'s signature in place (the /Contents is not signed)."""
+    start, end = _contents(data, field)
+    info = cms.ContentInfo.load(_load_cms(data, field).dump())
+    change(info)
+    new_hex = info.dump(force=True).hex().encode()
+    room = end - start - 2
+    assert len(new_hex) <= room, "the new CMS does not fit"
+    return data[: start + 1] + new_hex.ljust(room, b"0") + data[end - 1 :]
+
+
+def _token_attr(info: cms.ContentInfo) -> cms.CMSAttribute:
+    for attr in info["content"]["signer_infos"][0]["unsigned_attrs"]:
+        if attr["type"].native == "signature_time_stamp_token":
+            return attr
+    raise AssertionError("no signature time-stamp")
+
+
+def copied_signature_timestamp(platform: EphemeralPlatform) -> bytes:
+    """The seal's signature carries the person signature's time-stamp token (copied)."""
+    signed = helpers.signed_document(platform, finished=False).signed
+    token = _token_attr(_load_cms(signed, helpers.PERSON_FIELD))["values"][0]
+
+    def swap(info: cms.ContentInfo) -> None:
+        _token_attr(info)["values"] = [token]
+
+    return _replace_cms(signed, helpers.SEAL_FIELD, swap)
+
+
+def broken_signature_timestamp(platform: EphemeralPlatform) -> bytes:
+    """The seal's time-stamp token has a corrupted signature value."""
+    signed = helpers.signed_document(platform, finished=False).signed
+
+    def corrupt(info: cms.ContentInfo) -> None:
+        signer_info = _token_attr(info)["values"][0]["content"]["signer_infos"][0]
+        value = bytearray(signer_info["signature"].native)
+        value[-3] ^= 0x55
+        signer_info["signature"] = bytes(value)
+
+    return _replace_cms(signed, helpers.SEAL_FIELD, corrupt)
