@@ -532,6 +532,18 @@ async def judge_document_timestamp(
     )
 
 
+async def document_timestamp_holds(embedded: EmbeddedPdfSignature, contexts: Contexts) -> bool:
+    """Whether a document time-stamp is intact, valid and trusted now (revocation aside):
+    a first look, to find the newest time-stamp that protects validation data."""
+    try:
+        kwargs = await validate_tst_signed_data(
+            embedded.signed_data, contexts.at(None, revocation=False), embedded.compute_digest
+        )
+    except Exception:  # noqa: BLE001 - a broken time-stamp protects nothing
+        return False
+    return bool(kwargs["intact"]) and _trusted(kwargs)
+
+
 def cannot_validate(
     index: int, field_name: str, exc: BaseException, *, revision: int = -1
 ) -> SignatureReport:

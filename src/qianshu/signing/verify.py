@@ -55,6 +55,7 @@ from qianshu.signing.ltv import Contexts
 from qianshu.signing.signatures import (
     DocumentContext,
     cannot_validate,
+    document_timestamp_holds,
     judge_document_timestamp,
     judge_signature,
 )
@@ -238,21 +239,17 @@ def _structure(data: bytes) -> tuple[PdfFileReader, bool, list[str]] | Verificat
     return reader, strict, warnings
 
 
-def _evidence(
+async def _evidence(
     reader: PdfFileReader, embedded: list[tuple[int, EmbeddedPdfSignature]], trust: TrustSettings
 ) -> tuple[int | None, DssMaterial, DssMaterial]:
     """The revision of the newest intact, trusted document time-stamp, the DSS it covers,
     and the validation material added after it."""
-    quick = DocumentContext(reader, Contexts(trust, DssMaterial()), _DIFF_POLICY)
     latest = DssMaterial.read(reader)
-    for index, sig in reversed(embedded):
+    first_look = Contexts(trust, DssMaterial(certs=latest.certs))
+    for _, sig in reversed(embedded):
         if sig.sig_object_type != "/DocTimeStamp":
             continue
-        try:
-            report = asyncio.run(judge_document_timestamp(index, sig, quick, None))
-        except Exception:  # noqa: BLE001, S112 - a broken time-stamp covers nothing
-            continue
-        if report.intact and report.valid and report.trusted:
+        if await document_timestamp_holds(sig, first_look):
             revision = sig.signed_revision
             covered = DssMaterial.read(reader.get_historical_resolver(revision))
             return revision, covered, latest.minus(covered)
@@ -320,6 +317,22 @@ def _changes(
         return [cannot], None
 
 
+async def _judge_document(
+    reader: PdfFileReader, embedded: list[tuple[int, EmbeddedPdfSignature]], trust: TrustSettings
+) -> tuple[int | None, list[SignatureReport], DssMaterial]:
+    covered_revision, covered, uncovered = await _evidence(reader, embedded, trust)
+    doc = DocumentContext(
+        reader=reader,
+        contexts=Contexts(trust, covered),
+        diff_policy=_DIFF_POLICY,
+        uncovered=uncovered,
+        signature_fields=frozenset(
+            node.name for node in iter_fields(reader.root) if node.field_type == "/Sig"
+        ),
+    )
+    return covered_revision, await _judge_all(embedded, doc), uncovered
+
+
 def _freed_in_use(reader: PdfFileReader, first: int) -> list[ChangeReport]:
     """Objects freed in a later revision although the document still uses them: what was
     signed (a page's content, say) no longer shows."""
@@ -358,22 +371,13 @@ def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> Verifica
             warnings=tuple(warnings),
             **common,
         )
-    covered_revision, covered, uncovered = _evidence(reader, embedded, trust)
+    covered_revision, reports, uncovered = asyncio.run(_judge_document(reader, embedded, trust))
     if uncovered:
         warnings.append(
             "validation data added after the last document time-stamp is not protected by "
             f"it and was not used for the verdict ({uncovered.describe()})"
         )
-    doc = DocumentContext(
-        reader=reader,
-        contexts=Contexts(trust, covered),
-        diff_policy=_DIFF_POLICY,
-        uncovered=uncovered,
-        signature_fields=frozenset(
-            str(name) for name, _, _ in enumerate_sig_fields(reader, filled_status=None)
-        ),
-    )
-    reports = asyncio.run(_judge_all(embedded, doc)) + broken
+    reports += broken
     reports.sort(key=lambda r: r.index)
     changes, completed = _changes(data, reader, embedded)
     verdict = worst(*(r.verdict for r in reports), *(c.verdict for c in changes))
