@@ -12,6 +12,10 @@ tools write that do not change what a reader sees:
   revision refers to any more (a freed object that is still used would vanish from a page:
   that stays an illegal change).
 * **A choice field's selection index** ``/I`` may change together with its value ``/V``.
+* **One signature, several widgets** (a cross-page seal: one signature field with a widget on
+  each page): when the field receives its signature, each of its existing widgets may receive
+  an appearance (only ``/AP`` and ``/AS`` change; new appearance streams only). pyHanko
+  handles fields with exactly one widget.
 
 Everything else — pages, content streams, annotations other than form-field widgets,
 signature fields' values — is judged by pyHanko's rules unchanged.
@@ -38,7 +42,14 @@ from pyhanko.sign.diff_analysis import (
     WhitelistRule,
     XrefStreamRule,
 )
+from pyhanko.sign.diff_analysis.commons import compare_dicts
 from pyhanko.sign.diff_analysis.constants import VALUE_UPDATE_KEYS
+from pyhanko.sign.diff_analysis.form_rules_api import (
+    FieldComparisonContext,
+    FieldComparisonSpec,
+    FormUpdate,
+)
+from pyhanko.sign.diff_analysis.rules.form_field_rules import BaseFieldModificationRule
 from pyhanko.sign.diff_analysis.rules_api import ReferenceUpdate
 
 _DSS_STREAM_ARRAYS = ("/Certs", "/OCSPs", "/CRLs")
@@ -113,6 +124,39 @@ class _DssRule(WhitelistRule):
                 raise SuspiciousModification("a DSS entry holds something other than streams")
 
 
+class _SignatureWidgetsRule(BaseFieldModificationRule):
+    """Appearances for the widgets of a multi-widget signature field, as it is signed."""
+
+    def check_form_field(
+        self, fq_name: str, spec: FieldComparisonSpec, context: FieldComparisonContext
+    ) -> Iterable[tuple[ModificationLevel, FormUpdate]]:
+        if spec.field_type != "/Sig" or spec.old_field_ref is None or spec.new_field_ref is None:
+            return
+        old_field, new_field = spec.old_field, spec.new_field
+        if old_field is None or new_field is None or "/V" in old_field or "/V" not in new_field:
+            return
+        try:
+            old_kids, new_kids = old_field.raw_get("/Kids"), new_field.raw_get("/Kids")
+        except KeyError:
+            return
+        old_refs = [k.reference for k in _deref(old_kids) if isinstance(k, generic.IndirectObject)]
+        new_refs = [k.reference for k in _deref(new_kids) if isinstance(k, generic.IndirectObject)]
+        if not old_refs or old_refs != new_refs or len(old_refs) != len(_deref(new_kids)):
+            return
+        for ref in new_refs:
+            old_widget, new_widget = context.old(ref), context.new(ref)
+            if "/T" in new_widget or new_widget.get("/Subtype") != "/Widget":
+                return
+            compare_dicts(old_widget, new_widget, {"/AP", "/AS"})
+            yield ModificationLevel.FORM_FILLING, FormUpdate(ref, field_name=fq_name)
+            if "/AP" in new_widget:
+                fresh = context.new.collect_dependencies(
+                    new_widget.raw_get("/AP"), since_revision=context.old.revision + 1
+                )
+                for dep in fresh:
+                    yield ModificationLevel.FORM_FILLING, FormUpdate(dep, field_name=fq_name)
+
+
 class _FreedOrphanRule(WhitelistRule):
     """Freeing an object is fine when the new revision no longer refers to it."""
 
@@ -142,6 +186,7 @@ def diff_policy() -> StandardDiffPolicy:
             field_rules=[
                 SigFieldCreationRule(),
                 SigFieldModificationRule(),
+                _SignatureWidgetsRule(),
                 GenericFieldModificationRule(value_update_keys=VALUE_UPDATE_KEYS | {"/I"}),
             ],
         ),

@@ -426,7 +426,7 @@ async def judge_signature(
     other_changes = [n for n in changed if n not in doc.signature_fields]
     if other_changes:
         warnings.append("form fields changed after this signature: " + ", ".join(other_changes))
-    level = await _pades_level(embedded, doc, validate, judged, tst, archive)
+    level = await _pades_level(embedded, doc, validate, judged, tst if tst_ok else None, archive)
     sig_obj = embedded.sig_object
     signing_time = tst_report.time if tst_ok and tst_report else None
     claimed = extract_self_reported_ts(embedded.signer_info) or embedded.self_reported_timestamp

@@ -378,6 +378,12 @@ def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> Verifica
             f"it and was not used for the verdict ({uncovered.describe()})"
         )
     reports += broken
+    for report in reports:
+        if report.timestamp is not None and report.timestamp.verdict != VALID:
+            warnings.append(
+                f"the time-stamp of signature {report.index + 1} ({report.field_name}) cannot "
+                "be relied on: " + "; ".join(report.timestamp.problems)
+            )
     reports.sort(key=lambda r: r.index)
     changes, completed = _changes(data, reader, embedded)
     verdict = worst(*(r.verdict for r in reports), *(c.verdict for c in changes))

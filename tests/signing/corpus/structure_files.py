@@ -7,6 +7,7 @@ cross-reference data, indirect /Kids and a bogus signature field next to a good 
 from __future__ import annotations
 
 import io
+import re
 
 import pikepdf
 from asn1crypto import crl as asn1_crl
@@ -31,11 +32,9 @@ def _save(pdf: pikepdf.Pdf, **kwargs: object) -> bytes:
     return out.getvalue()
 
 
-def _sign_field(
-    data: bytes, field: str, platform: EphemeralPlatform, name: str, *, strict: bool = True
-) -> bytes:
+def _sign_field(data: bytes, field: str, platform: EphemeralPlatform, name: str) -> bytes:
     """Sign an existing field the way another product would: stock pyHanko, no appearance."""
-    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=strict)
+    writer = IncrementalPdfFileWriter(io.BytesIO(data))
     meta = signers.PdfSignatureMetadata(
         field_name=field, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256"
     )
@@ -304,51 +303,44 @@ def choice_index_change(platform: EphemeralPlatform) -> bytes:
 # --- hybrid-reference files -------------------------------------------------------------------
 
 
-def _hybrid(data: bytes) -> bytes:
+_OBJ = re.compile(rb"(?<![0-9])(\d+) 0 obj")
+
+
+def _hybrid(data: bytes, *, conflict: bool = False) -> bytes:
     """Turn a PDF with a cross-reference stream into a hybrid-reference file.
 
     A classic table listing the uncompressed objects is appended to the same revision, with
     ``/XRefStm`` pointing at the existing stream (which also lists the compressed ones).
+    ``conflict`` adds a second definition of page 1's content that only the table uses.
     """
-    reader_pdf = pikepdf.open(io.BytesIO(data))
-    xref_stream_at = rawpdf.last_startxref(data)
-    end = data.rindex(b"startxref")
-    body = data[:end]
-    offsets: dict[int, int] = {}
-    import re
-
-    for match in re.finditer(rb"(?<![0-9])(\d+) 0 obj", body):
-        offsets[int(match.group(1))] = match.start()
-    xref_number = max(offsets, key=lambda n: offsets[n] if offsets[n] < xref_stream_at + 1 else -1)
-    offsets.pop(xref_number, None)
-    size = int(reader_pdf.trailer.Size)
-    root = reader_pdf.trailer.Root.objgen
-    reader_pdf.close()
+    stream_at = rawpdf.last_startxref(data)
+    body = data[: data.rindex(b"startxref")]
+    offsets = {int(m.group(1)): m.start() for m in _OBJ.finditer(body) if m.start() != stream_at}
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        size = int(pdf.trailer.Size)
+        root, _ = pdf.trailer.Root.objgen
+        content, _ = pdf.pages[0].Contents.objgen
+    if conflict:
+        # Another definition of page 1's text: the table points to it, the stream does not.
+        text = b"BT /F1 18 Tf 72 760 Td (Contract page 1: the buyer pays 900 yuan) Tj ET"
+        offsets[content] = len(body)
+        body += b"%d 0 obj\n<< /Length %d >>\nstream\n%s\nendstream\nendobj\n" % (
+            content,
+            len(text),
+            text,
+        )
     table = bytearray(b"xref\n0 1\n0000000000 65535 f\r\n")
     for number in sorted(offsets):
         table += b"%d 1\n%010d 00000 n\r\n" % (number, offsets[number])
-    classic_at = len(body)
-    trailer = b"trailer\n<< /Size %d /Root %d %d R /XRefStm %d >>\n" % (
-        size,
-        root[0],
-        root[1],
-        xref_stream_at,
-    )
-    return body + bytes(table) + trailer + b"startxref\n%d\n%%%%EOF\n" % classic_at
+    trailer = b"trailer\n<< /Size %d /Root %d 0 R /XRefStm %d >>\n" % (size, root, stream_at)
+    return body + bytes(table) + trailer + b"startxref\n%d\n%%%%EOF\n" % len(body)
 
 
-def hybrid_reference(platform: EphemeralPlatform) -> bytes:
+def hybrid_reference(platform: EphemeralPlatform, *, conflict: bool = False) -> bytes:
     """A hybrid-reference file (classic table + /XRefStm), signed by a lenient third party."""
     with pikepdf.open(io.BytesIO(helpers.make_pdf(2))) as pdf:
         streams = _save(pdf, object_stream_mode=pikepdf.ObjectStreamMode.generate)
-    hybrid = _hybrid(streams)
-    declared = documents.declare_fields  # the strict writer refuses hybrid files
-    del declared
-    return _sign_field_new(hybrid, platform)
-
-
-def _sign_field_new(data: bytes, platform: EphemeralPlatform) -> bytes:
-    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+    writer = IncrementalPdfFileWriter(io.BytesIO(_hybrid(streams, conflict=conflict)), strict=False)
     meta = signers.PdfSignatureMetadata(
         field_name="Signature1", subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256"
     )
@@ -357,6 +349,11 @@ def _sign_field_new(data: bytes, platform: EphemeralPlatform) -> bytes:
         meta, platform.person_signer("Hu Bo"), timestamper=platform.timestamper
     ).sign_pdf(writer, output=out)
     return out.getvalue()
+
+
+def hybrid_reference_conflict(platform: EphemeralPlatform) -> bytes:
+    """A hybrid-reference file whose table and stream disagree about the catalog."""
+    return hybrid_reference(platform, conflict=True)
 
 
 # --- indirect /Kids and a bogus signature field -----------------------------------------------
@@ -423,3 +420,87 @@ def bogus_field_beside_good(platform: EphemeralPlatform) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+# --- one signature, one widget per page (a cross-page seal) -----------------------------------
+
+
+def _with_multi_widget_field(pages: int = 2) -> bytes:
+    """A signature field "cps" with a widget on the right edge of every page, each showing a
+    slice of a seal (as painted when the field is filled; declared before signing)."""
+    with pikepdf.open(io.BytesIO(helpers.make_pdf(pages))) as pdf:
+        parent = pdf.make_indirect(pikepdf.Dictionary(FT=pikepdf.Name.Sig, T=pikepdf.String("cps")))
+        kids = []
+        for page in pdf.pages:
+            widget = pdf.make_indirect(
+                pikepdf.Dictionary(
+                    Type=pikepdf.Name.Annot,
+                    Subtype=pikepdf.Name.Widget,
+                    Parent=parent,
+                    Rect=[555, 400, 595, 520],
+                    F=4,
+                    P=page.obj,
+                )
+            )
+            page.Annots = pdf.make_indirect(pikepdf.Array([widget]))
+            kids.append(widget)
+        parent.Kids = pikepdf.Array(kids)
+        pdf.Root.AcroForm = pdf.make_indirect(
+            pikepdf.Dictionary(Fields=pikepdf.Array([parent]), SigFlags=3)
+        )
+        return _save(pdf, object_stream_mode=pikepdf.ObjectStreamMode.disable)
+
+
+def multi_widget_signature(platform: EphemeralPlatform) -> bytes:
+    """Certified with the field declared, then one seal signature painting every widget.
+
+    pyHanko signs only single-widget fields, so the signature value is written by hand: an
+    incremental update with the appearances and a placeholder signature, then filled in.
+    """
+    prepared = documents.prepare_document(
+        _with_multi_widget_field(),
+        [],
+        certifier=platform.certifier,
+        timestamper=platform.timestamper,
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(prepared))
+    value = writer.add_object(
+        generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Sig"),
+                pdf_name("/Filter"): pdf_name("/Adobe.PPKLite"),
+                pdf_name("/SubFilter"): pdf_name("/ETSI.CAdES.detached"),
+                pdf_name("/ByteRange"): generic.ArrayObject(
+                    [generic.NumberObject(v) for v in (0, 9999999999, 9999999999, 9999999999)]
+                ),
+                pdf_name("/Contents"): generic.ByteStringObject(bytes(8000)),
+            }
+        )
+    )
+    for ref in writer.root["/AcroForm"].raw_get("/Fields"):
+        field = ref.get_object()
+        if field.get("/T") != "cps":
+            continue
+        field[pdf_name("/V")] = value
+        writer.mark_update(ref)
+        for kid in field.raw_get("/Kids"):
+            appearance = writer.add_object(
+                generic.StreamObject(
+                    {
+                        pdf_name("/Type"): pdf_name("/XObject"),
+                        pdf_name("/Subtype"): pdf_name("/Form"),
+                        pdf_name("/BBox"): generic.ArrayObject(
+                            [generic.NumberObject(v) for v in (0, 0, 40, 120)]
+                        ),
+                    },
+                    stream_data=b"q 0.86 0 0 RG 4 w 2 2 36 116 re S Q",
+                )
+            )
+            kid.get_object()[pdf_name("/AP")] = generic.DictionaryObject(
+                {pdf_name("/N"): appearance}
+            )
+            writer.mark_update(kid)
+    out = io.BytesIO()
+    writer.write(out)
+    signer = platform.seal_signer("Acme Ltd", helpers.CREDIT_CODE, "Cross-page seal")
+    return rawpdf.fill_signature_in_place(out.getvalue(), signer, platform.timestamper)

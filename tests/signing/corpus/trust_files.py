@@ -65,8 +65,10 @@ def signer_since(
 def signed_at(platform: EphemeralPlatform, when: dt.datetime, signer: KeySigner) -> bytes:
     """Prepared and signed by ``signer``, both time-stamped at ``when``."""
     ts = stamper_at(platform, when)
+    # The platform's own certificate is only five minutes old: certify with an older one.
+    certifier = signer_since(platform, f"{platform.name} Platform", when - 10 * MINUTE)
     prepared = documents.prepare_document(
-        helpers.make_pdf(), helpers.DEFAULT_FIELDS, certifier=platform.certifier, timestamper=ts
+        helpers.make_pdf(), helpers.DEFAULT_FIELDS, certifier=certifier, timestamper=ts
     )
     return documents.sign_turn(
         prepared,
@@ -101,9 +103,9 @@ def revoked_before_poe(platform: EphemeralPlatform) -> bytes:
 
 def expired_after_poe(platform: EphemeralPlatform) -> bytes:
     """A one-hour event certificate, time-stamped while valid, expired before finishing."""
-    signer = signer_since(platform, "Alice", now() - 58 * MINUTE, hours=1)
+    signer = signer_since(platform, "Alice", now() - 62 * MINUTE, hours=1)
     signed = signed_at(platform, now() - 40 * MINUTE, signer)
-    return helpers.finish(platform, signed)
+    return finish_by_hand(platform, signed)
 
 
 # --- validation data without (or with forged) protection --------------------------------------
@@ -280,3 +282,85 @@ def broken_signature_timestamp(platform: EphemeralPlatform) -> bytes:
         signer_info["signature"] = bytes(value)
 
     return _replace_cms(signed, helpers.SEAL_FIELD, corrupt)
+
+
+class _RevocationAt:
+    """Revocation data as the platform would have served it at ``at``, valid ``minutes``."""
+
+    def __init__(self, platform: EphemeralPlatform, at: dt.datetime, minutes: int) -> None:
+        self.platform, self.at, self.validity = platform, at, dt.timedelta(minutes=minutes)
+
+    def ocsp_response(self, certificate: object, issuer: object) -> bytes | None:
+        p = self.platform
+        serial = certificate.serial_number  # type: ignore[attr-defined]
+        cert = p.issued.get(serial)
+        if cert is None:
+            return None
+        return revocation.ocsp_response(
+            cert,
+            p.pki.issuing.certificate,
+            revocation.CertificateStatus("good"),
+            p.pki.ocsp,
+            now=self.at,
+            validity=self.validity,
+        )
+
+    def crl(self, issuer: object) -> bytes | None:
+        return revocation.build_crl(
+            self.platform.pki.root, [], crl_number=1, now=self.at, next_update=self.validity
+        )
+
+
+def finish_by_hand(
+    platform: EphemeralPlatform,
+    signed: bytes,
+    *,
+    at: dt.datetime | None = None,
+    revocation_source: object | None = None,
+) -> bytes:
+    """Validation data for every certificate, then a document time-stamp (at ``at``).
+
+    Like :func:`~qianshu.signing.documents.finish_document`, without validating anything on
+    the way (it refuses expired certificates).
+    """
+    reader = PdfFileReader(io.BytesIO(signed))
+    certs, ocsp_ders, crl_ders = documents.collect_validation_data(
+        [*_signature_certs(reader), *platform.trust_roots],
+        revocation_source or platform.revocation,  # type: ignore[arg-type]
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    DocumentSecurityStore.supply_dss_in_writer(
+        writer,
+        None,
+        certs=certs,
+        ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in ocsp_ders],
+        crls=[asn1_crl.CertificateList.load(c) for c in crl_ders],
+    )
+    stamper = stamper_at(platform, at) if at is not None else platform.timestamper
+    out = io.BytesIO()
+    PdfTimeStamper(stamper, field_name="QS-DocTimeStamp").timestamp_pdf(
+        writer, "sha256", output=out
+    )
+    return out.getvalue()
+
+
+def stale_validation_data(platform: EphemeralPlatform) -> bytes:
+    """Finished 35 minutes ago with revocation data valid for 5 minutes: verified today, the
+    data is long stale, but it was fresh at the time its document time-stamp proves."""
+    signer = signer_since(platform, "Alice", now() - 55 * MINUTE)
+    signed = signed_at(platform, now() - 40 * MINUTE, signer)
+    at = now() - 35 * MINUTE
+    return finish_by_hand(platform, signed, at=at, revocation_source=_RevocationAt(platform, at, 5))
+
+
+def _signature_certs(reader: PdfFileReader) -> list[object]:
+    found = {}
+    for sig in reader.embedded_signatures:
+        containers = [sig.signed_data]
+        for attr in sig.signer_info["unsigned_attrs"] or ():
+            if attr["type"].native == "signature_time_stamp_token":
+                containers += [token["content"] for token in attr["values"]]
+        for signed_data in containers:
+            for choice in signed_data["certificates"] or ():
+                found[choice.chosen.sha256] = choice.chosen
+    return list(found.values())
