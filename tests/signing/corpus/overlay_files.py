@@ -24,7 +24,7 @@ from tests.signing import helpers
 AMOUNT = "123,456.00"
 FORGED_AMOUNT = "¥923,456.00"
 # Blank space on page 1 of the contract below the signature block (points).
-BLANK = stamps.Rect(300, 90, 420, 140)
+BLANK = stamps.Rect(300, 75, 420, 125)
 
 
 @functools.cache

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Callable
 
 from asn1crypto import cms
 from asn1crypto import crl as asn1_crl
@@ -242,46 +241,48 @@ def _load_cms(data: bytes, field: str) -> cms.ContentInfo:
     return cms.ContentInfo.load(bytes.fromhex(data[start + 1 : end - 1].decode()), strict=False)
 
 
-def _replace_cms(data: bytes, field: str, change: Callable[[cms.ContentInfo], None]) -> bytes:
-    """Rewrite the CMS of ``field``'s signature in place (the /Contents is not signed)."""
-    start, end = _contents(data, field)
-    info = cms.ContentInfo.load(_load_cms(data, field).dump())
-    change(info)
-    new_hex = info.dump(force=True).hex().encode()
-    room = end - start - 2
-    assert len(new_hex) <= room, "the new CMS does not fit"
-    return data[: start + 1] + new_hex.ljust(room, b"0") + data[end - 1 :]
+class _ReplayingTimeStamper(InProcessTimeStamper):
+    """Answers every request with one recorded token, as a forger copying it would."""
+
+    def __init__(self, authority: TimeStampAuthority, token: cms.ContentInfo) -> None:
+        super().__init__(authority)
+        self.token = token
+
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
+        return self.token
 
 
-def _token_attr(info: cms.ContentInfo) -> cms.CMSAttribute:
+def _token(info: cms.ContentInfo) -> cms.ContentInfo:
     for attr in info["content"]["signer_infos"][0]["unsigned_attrs"]:
         if attr["type"].native == "signature_time_stamp_token":
-            return attr
+            return attr["values"][0]  # type: ignore[no-any-return]
     raise AssertionError("no signature time-stamp")
 
 
 def copied_signature_timestamp(platform: EphemeralPlatform) -> bytes:
     """The seal's signature carries the person signature's time-stamp token (copied)."""
-    signed = helpers.signed_document(platform, finished=False).signed
-    token = _token_attr(_load_cms(signed, helpers.PERSON_FIELD))["values"][0]
-
-    def swap(info: cms.ContentInfo) -> None:
-        _token_attr(info)["values"] = [token]
-
-    return _replace_cms(signed, helpers.SEAL_FIELD, swap)
+    prepared = helpers.prepare(platform, helpers.make_pdf())
+    signed, _ = helpers.sign_person(platform, prepared)
+    token = _token(_load_cms(signed, helpers.PERSON_FIELD))
+    return documents.sign_turn(
+        signed,
+        [documents.Placement(helpers.SEAL_FIELD, helpers.seal_image())],
+        signer=platform.seal_signer("Acme Ltd", helpers.CREDIT_CODE, "Contract seal"),
+        timestamper=_ReplayingTimeStamper(platform.tsa, token),
+    )
 
 
 def broken_signature_timestamp(platform: EphemeralPlatform) -> bytes:
-    """The seal's time-stamp token has a corrupted signature value."""
+    """The seal's time-stamp token has a corrupted signature value (one byte changed in
+    place: /Contents is not covered by the signature's byte range)."""
     signed = helpers.signed_document(platform, finished=False).signed
-
-    def corrupt(info: cms.ContentInfo) -> None:
-        signer_info = _token_attr(info)["values"][0]["content"]["signer_infos"][0]
-        value = bytearray(signer_info["signature"].native)
-        value[-3] ^= 0x55
-        signer_info["signature"] = bytes(value)
-
-    return _replace_cms(signed, helpers.SEAL_FIELD, corrupt)
+    start, end = _contents(signed, helpers.SEAL_FIELD)
+    info = _load_cms(signed, helpers.SEAL_FIELD)
+    value = _token(info)["content"]["signer_infos"][0]["signature"].native
+    hex_value = value.hex().upper().encode()  # pyHanko writes upper-case hex
+    at = signed.index(hex_value, start, end) + len(hex_value) - 4  # a digit of a late byte
+    flipped = b"0" if signed[at : at + 1] != b"0" else b"1"
+    return signed[:at] + flipped + signed[at + 1 :]
 
 
 class _RevocationAt:
