@@ -69,4 +69,4 @@ def _rdn_values(self: Any, rdn: Any) -> Any:
 def install() -> None:
     """Swap in the fast routines (idempotent)."""
     generic.read_hex_string_from_stream = read_hex_string_from_stream
-    asn1_x509.RelativeDistinguishedName._get_values = _rdn_values  # type: ignore[method-assign]
+    asn1_x509.RelativeDistinguishedName._get_values = _rdn_values

@@ -139,15 +139,20 @@ class _SignatureWidgetsRule(BaseFieldModificationRule):
             old_kids, new_kids = old_field.raw_get("/Kids"), new_field.raw_get("/Kids")
         except KeyError:
             return
-        old_refs = [k.reference for k in _deref(old_kids) if isinstance(k, generic.IndirectObject)]
-        new_refs = [k.reference for k in _deref(new_kids) if isinstance(k, generic.IndirectObject)]
-        if not old_refs or old_refs != new_refs or len(old_refs) != len(_deref(new_kids)):
+        old_list, new_list = _deref(old_kids), _deref(new_kids)
+        if not isinstance(old_list, generic.ArrayObject) or not isinstance(
+            new_list, generic.ArrayObject
+        ):
+            return
+        old_refs = [k.reference for k in old_list if isinstance(k, generic.IndirectObject)]
+        new_refs = [k.reference for k in new_list if isinstance(k, generic.IndirectObject)]
+        if not old_refs or old_refs != new_refs or len(old_refs) != len(new_list):
             return
         for ref in new_refs:
             old_widget, new_widget = context.old(ref), context.new(ref)
             if "/T" in new_widget or new_widget.get("/Subtype") != "/Widget":
                 return
-            compare_dicts(old_widget, new_widget, {"/AP", "/AS"})
+            compare_dicts(old_widget, new_widget, frozenset({"/AP", "/AS"}))
             yield ModificationLevel.FORM_FILLING, FormUpdate(ref, field_name=fq_name)
             if "/AP" in new_widget:
                 fresh = context.new.collect_dependencies(

@@ -52,7 +52,7 @@ def get(dictionary: Any, key: str, default: Any = None) -> Any:
     ``dict.get`` on a pyHanko dictionary returns indirect references as they are (an
     indirect ``/Kids`` array is then not iterable); this always dereferences.
     """
-    if not isinstance(dictionary, dict):
+    if not isinstance(dictionary, generic.DictionaryObject):
         return default
     try:
         return deref(dictionary.raw_get(key))
@@ -151,9 +151,9 @@ def still_used(handler: Any, refs: set[tuple[int, int]], limit: int = 200_000) -
                 continue
             seen.add(key)
             obj = obj.get_object()
-        if isinstance(obj, dict):
+        if isinstance(obj, generic.DictionaryObject):
             stack.extend(obj.raw_get(k) for k in obj)
-        elif isinstance(obj, list):
+        elif isinstance(obj, generic.ArrayObject):
             stack.extend(obj.raw_get(i) for i in range(len(obj)))
     return found
 

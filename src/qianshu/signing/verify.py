@@ -207,7 +207,7 @@ def _structure(data: bytes) -> tuple[PdfFileReader, bool, list[str]] | Verificat
     last_eof = data.rfind(b"%%EOF")
     if last_eof < 0:
         raise _CannotValidate("cannot be validated: the PDF is truncated (no %%EOF marker)")
-    base = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    base: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     if data[last_eof + 5 :].strip(b"\r\n\t\f\x00 "):
         return VerificationReport(
             verdict=INVALID,

@@ -44,7 +44,7 @@ def _load_validation_without_signing_api() -> None:
         return
     package = importlib.util.module_from_spec(spec)
     sys.modules["pyhanko.sign"] = package
-    pyhanko.sign = package  # type: ignore[attr-defined]
+    pyhanko.sign = package
 
 
 def render(report: VerificationReport, *, as_json: bool, color: bool = False) -> str:
@@ -81,23 +81,8 @@ def _trust(extra_path: str | None) -> TrustSettings:
     from qianshu.signing.verdicts import TrustSettings
     from qianshu.verification import roots
 
-    try:
-        ders = roots.trust_roots_der(extra_path)
-    except roots.UnsupportedDatabase:
-        return _trust_through_django(extra_path)
+    ders = roots.trust_roots_der(extra_path)
     return TrustSettings(roots=tuple(asn1_x509.Certificate.load(d) for d in ders))
-
-
-def _trust_through_django(extra_path: str | None) -> TrustSettings:
-    import os
-
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qianshu.settings")
-    django.setup()
-    from qianshu.verification.trust import verifier_trust
-
-    return verifier_trust(extra_path)
 
 
 def main(argv: list[str] | None = None, *, stdout: TextIO | None = None) -> int:
@@ -115,11 +100,11 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None) -> int:
     for logger in ("pyhanko", "pyhanko_certvalidator"):
         logging.getLogger(logger).setLevel(logging.CRITICAL)
     from qianshu.signing.verify import verify_pdf_limited
-    from qianshu.verification.roots import RootsError
+    from qianshu.verification.roots import RootsError, UnsupportedDatabase
 
     try:
         trust = _trust(args.trust)
-    except RootsError as exc:
+    except (RootsError, UnsupportedDatabase) as exc:
         print(f"qianshu verify: {exc}", file=sys.stderr)
         return 2
     report = verify_pdf_limited(data, trust)

@@ -6,8 +6,8 @@ The platform root is the certificate of the platform key with role ``root`` (the
 ``pki_platformkey`` table of :mod:`qianshu.pki`), read with one plain SQL query from the
 database the settings would use: ``DATABASE_URL``, else the SQLite file in
 ``QIANSHU_DATA_DIR`` (``./var``), exactly as ``settings.py`` derives it. Only SQLite and
-PostgreSQL URLs are read this way; for any other database :class:`UnsupportedDatabase` tells
-the caller to take the Django route.
+PostgreSQL URLs are read (the databases the platform supports); any other raises
+:class:`UnsupportedDatabase`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def platform_root_der(url: str | None = None) -> bytes | None:
         return _sqlite_root(unquote(urlsplit(url).path[1:]))
     if scheme in _POSTGRES_SCHEMES:
         return _postgres_root(url)
-    raise UnsupportedDatabase(f"cannot read a {scheme!r} database without Django")
+    raise UnsupportedDatabase(
+        f"cannot read the platform root from a {scheme!r} database: pass --trust ROOTS.pem"
+    )
 
 
 def _sqlite_root(path: str) -> bytes | None:
