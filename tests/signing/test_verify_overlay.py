@@ -19,7 +19,7 @@ from qianshu.signing import documents
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.verify import INVALID, VALID, VerificationReport, format_report, verify_pdf
 from tests.signing import helpers
-from tests.signing.corpus import overlay_files, trust_files
+from tests.signing.corpus import overlay_files
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_overlay_after_completion_fails(platform: EphemeralPlatform) -> None:
     assert report.verdict == INVALID, text
     assert report.completed_revision is not None
     assert {"added_after_completion", "covers_page_content"} <= _kinds(report), text
-    assert "after the document was completed" in report.reason
+    assert "after the document was completed and locked" in report.reason
     # The attacker's signature itself is genuine: only the change analysis catches it.
     mallory = next(s for s in report.signatures if s.field_name == "mallory")
     assert (mallory.intact, mallory.valid, mallory.trusted) == (True, True, True), text
@@ -54,20 +54,44 @@ def test_overlay_before_completion_fails(platform: EphemeralPlatform) -> None:
     assert "123,456.00" in report.reason
 
 
-def test_self_placed_signature_on_blank_space_stays_valid(platform: EphemeralPlatform) -> None:
-    data = overlay_files.self_placed_on_blank(platform)
-    report = verify_pdf(data, platform.trust)
+@pytest.mark.parametrize("locked", [False, True], ids=["time-stamped", "locked"])
+def test_self_placed_signature_on_blank_space_stays_valid(
+    platform: EphemeralPlatform, locked: bool
+) -> None:
+    build = overlay_files.self_placed_locked if locked else overlay_files.self_placed_on_blank
+    report = verify_pdf(build(platform), platform.trust)
     assert report.verdict == VALID, format_report(report)
-    assert not report.changes
-    assert report.completed_revision == report.revisions - 2  # the finishing time-stamp
+    assert not report.changes and not report.warnings
+    stamp = next(s for s in report.signatures if s.kind == "document_timestamp")
+    assert report.completed_revision == (stamp.revision if locked else None)
 
 
-def test_self_placed_signature_over_text_fails(platform: EphemeralPlatform) -> None:
-    """After a signature, a new appearance may not paint over printed text (by design)."""
+def test_self_placed_signature_through_printed_text_is_reported(
+    platform: EphemeralPlatform,
+) -> None:
+    """Signers placing their own fields draw through labels and stamp over company names:
+    ink over the text, which stays visible. Reported, not failed."""
     report = verify_pdf(overlay_files.self_placed_over_text(platform), platform.trust)
+    assert report.verdict == VALID, format_report(report)
+    assert _kinds(report) == {"draws_over_page_content"}
+    assert any("draws over" in w and "日期" in w for w in report.warnings)
+
+
+@pytest.mark.parametrize(
+    "background",
+    [(255, 255, 255, 255), (255, 250, 205, 255), (225, 225, 225, 255)],
+    ids=["white", "cream", "light-grey"],
+)
+def test_any_opaque_light_patch_over_text_fails(
+    platform: EphemeralPlatform, background: tuple[int, int, int, int]
+) -> None:
+    """Not just white: a tinted patch hides the printed amount as well."""
+    rect = overlay_files.text_rect(overlay_files.contract(), overlay_files.AMOUNT)
+    image = overlay_files.forged_amount_image(rect, background=background)
+    data = overlay_files.overlay(platform, overlay_files.uncertified_signed(platform), image)
+    report = verify_pdf(data, platform.trust)
     assert report.verdict == INVALID, format_report(report)
     assert _kinds(report) == {"covers_page_content"}
-    assert "日期" in report.reason
 
 
 def test_predeclared_field_over_text_may_be_filled(platform: EphemeralPlatform) -> None:
@@ -105,12 +129,23 @@ def test_anything_added_after_completion_fails(platform: EphemeralPlatform, buil
     assert report.verdict == INVALID, format_report(report)
     assert _kinds(report) == {"added_after_completion"}
     assert all(c.revision > report.completed_revision for c in report.changes)  # type: ignore[operator]
+    assert "completed and locked" in report.reason
+
+
+def test_signature_after_an_unlocked_time_stamp_is_reported_not_failed(
+    platform: EphemeralPlatform,
+) -> None:
+    """PAdES allows signing after a document time-stamp (one party's archive time-stamp,
+    then the next signer; our seal-use flow seals a sealed document again): without a
+    completion lock, the later signature is reported, not failed."""
+    report = verify_pdf(overlay_files.signature_after_unlocked_timestamp(platform), platform.trust)
+    assert report.verdict == VALID, format_report(report)
+    assert _kinds(report) == {"added_after_timestamp"}
+    assert any("no completion lock" in w for w in report.warnings)
 
 
 def test_archive_renewal_after_completion_is_allowed(platform: EphemeralPlatform) -> None:
-    finished = overlay_files.self_placed_on_blank(platform)
-    renewed = trust_files.renew(platform, finished, "QS-DocTimeStamp-2")
-    report = verify_pdf(renewed, platform.trust)
+    report = verify_pdf(overlay_files.renewal_after_completion(platform), platform.trust)
     assert report.verdict == VALID, format_report(report)
     stamps_ = [s for s in report.signatures if s.kind == "document_timestamp"]
     assert [s.verdict for s in stamps_] == [VALID, VALID]

@@ -2,19 +2,26 @@
 
 The region of the widget is rendered as the page looked in the revision before the change
 and as it looks after it, form fields and annotations included. A pixel is *content* when it
-is inked before the change (not near-white), grown by :data:`GROW_PT` so that strokes added
-right next to a glyph (turning a "1" into a "4") count too; it is *painted over* when the
-change alters it. The appearance covers content when at least :data:`MIN_PIXELS` content
-pixels are altered — an appearance drawn next to the text, or a transparent seal image
-whose ink lies beside the text, does not.
+is inked before the change (not near-white). Two outcomes matter:
 
-PDFium is loaded only when a check is needed (most documents never need one).
+* the change **hides** content: at least :data:`MIN_PIXELS` content pixels became much
+  lighter (luminance up by more than :data:`HIDDEN_LIGHTER`) — an opaque patch laid over
+  text, the way the forged amount is shown, or any appearance that paints the page's
+  printed text out of sight;
+* the change **draws over** content: it alters at least :data:`MIN_PIXELS` pixels of the
+  content grown by :data:`GROW_PT` (so strokes added right next to a glyph count) without
+  hiding it — ink of a handwritten signature through a printed label, a seal stamped over a
+  company name (multiplied with the page, or in a strong colour over black text).
+
+An appearance drawn beside the text, or a transparent seal image whose ink lies beside it,
+does neither. PDFium is loaded only when a check is needed (most documents never need one).
 """
 
 from __future__ import annotations
 
 import ctypes
 import math
+from dataclasses import dataclass
 from typing import Any
 
 SCALE = 2.0  # pixels per PDF point
@@ -22,6 +29,7 @@ GROW_PT = 1.5
 MIN_PIXELS = 8
 INK = 200  # a channel value below this is ink
 CHANGED = 48  # a channel that moved by more than this changed
+HIDDEN_LIGHTER = 96  # content whose luminance rose by more than this is hidden
 MARGIN_PT = 2.0
 _MAX_TEXT = 80
 
@@ -77,19 +85,35 @@ def _render(data: bytes, page_index: int, rect: Rect) -> tuple[Any, str]:
         pdf.close()
 
 
-def covered_content(before: bytes, after: bytes, page_index: int, rect: Rect) -> str | None:
-    """What ``after`` paints over in ``rect`` on the page (the text there, or "graphics"),
-    or None when the change only touches blank parts of the page.
+@dataclass(frozen=True)
+class Coverage:
+    """What a change does to the page content under a widget."""
 
-    ``before`` and ``after`` are the whole document at two revisions.
-    """
+    hides: bool  # False: it only draws over it
+    text: str  # the page text there, or "graphics"
+
+
+def _luminance(pixels: Any) -> Any:
+    return pixels[:, :, 0] * 0.299 + pixels[:, :, 1] * 0.587 + pixels[:, :, 2] * 0.114
+
+
+def covered_content(before: bytes, after: bytes, page_index: int, rect: Rect) -> Coverage | None:
+    """What ``after`` does to the content in ``rect`` on the page, or None when the change only
+    touches blank parts of it. ``before`` and ``after`` are the whole document at two
+    revisions."""
     import numpy as np
 
     old, text = _render(before, page_index, rect)
     new, _ = _render(after, page_index, rect)
-    if old.size == 0 or old.shape != new.shape:
-        return None if old.shape == new.shape else "graphics"
+    label = (text[:_MAX_TEXT] + ("…" if len(text) > _MAX_TEXT else "")) or "graphics"
+    if old.shape != new.shape:
+        return Coverage(True, label)
+    if old.size == 0:
+        return None
     ink = old.min(axis=2) < INK
+    lighter = _luminance(new.astype(np.float32)) - _luminance(old.astype(np.float32))
+    if int((ink & (lighter > HIDDEN_LIGHTER)).sum()) >= MIN_PIXELS:
+        return Coverage(True, label)
     grow = max(1, round(GROW_PT * SCALE))
     content = ink.copy()
     for dy in range(-grow, grow + 1):
@@ -97,5 +121,15 @@ def covered_content(before: bytes, after: bytes, page_index: int, rect: Rect) ->
             content |= np.roll(np.roll(ink, dy, axis=0), dx, axis=1)
     changed = (np.abs(old.astype(np.int16) - new.astype(np.int16)) > CHANGED).any(axis=2)
     if int((changed & content).sum()) < MIN_PIXELS:
+        return None
+    return Coverage(False, label)
+
+
+def content_under(data: bytes, page_index: int, rect: Rect) -> str | None:
+    """What page content lies in ``rect`` now (the text there, or "graphics"), or None when the
+    area is blank. For placing a new field after a signature where it will not cover anything
+    (the verifier fails a document whose later appearance paints over page content)."""
+    pixels, text = _render(data, page_index, rect)
+    if pixels.size == 0 or int((pixels.min(axis=2) < INK).sum()) < MIN_PIXELS:
         return None
     return (text[:_MAX_TEXT] + ("…" if len(text) > _MAX_TEXT else "")) or "graphics"

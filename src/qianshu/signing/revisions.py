@@ -2,26 +2,35 @@
 
 pyHanko's difference analysis answers "is this change allowed by the PDF rules for that
 signature?" — and filling in a form, adding a signature field or a new signature is allowed
-by those rules. Two kinds of change are nonetheless unacceptable on a signed contract, and
-this module finds them (the verifier fails the document for each):
+by those rules. Some changes are nonetheless unacceptable on a signed contract; this module
+finds them:
 
-1. **Anything added after completion.** A document is *completed* at the first revision that
-   (a) holds a document time-stamp, (b) comes after at least one signature, and (c) has no
-   empty signature field left: nobody else was expected to sign. After that revision only
+1. **Anything added after completion** (fails the document). A document is *completed* at
+   the first revision whose signature or document time-stamp locks it: its field carries a
+   ``/Lock`` with ``/Action /All`` (or a PDF 2.0 ``/P 1``), or its signature a FieldMDP
+   reference locking all fields or a DocMDP reference with ``/P 1``. After that revision only
    validation data (DSS/VRI updates, freed objects) and further document time-stamps (archive
-   renewal: a new document time-stamp field whose widget is invisible) may follow. Any other
-   field, widget or signature added later is reported as ``added_after_completion``. (Our
-   platform completes documents this way; the field lock of the final time-stamp makes the
-   same promise to other tools.)
+   renewal: a new time-stamp field with an invisible widget) may follow; any other field,
+   widget or signature added later is ``added_after_completion``. Our platform's final
+   signature or document time-stamp carries such a lock.
+   A document without a lock is still *time-stamped as complete* at the first document
+   time-stamp that follows a signature and leaves no empty signature field. PAdES allows
+   more signatures after that (one party's archive time-stamp, then the next signer; our own
+   seal-use flow seals a sealed document again), so additions after it are reported, as
+   ``added_after_timestamp``, without failing the document.
 2. **New appearances over page content.** After the first signature (or document
    time-stamp), a widget whose appearance is new or changed in a revision — a new signature
-   field's stamp, a moved field — must not paint over the page content as it was before that
-   revision (text, images, earlier stamps): ``covers_page_content``. The exception is a field
-   that already existed, with the same rectangle on the same page, in the revision of the
-   first signature: every signer saw that box, and filling it is what it is for. Whether
-   something is painted over content is measured on rendered pixels
-   (:mod:`qianshu.signing.overlap`), not on rectangles.
-3. A signature field's appearance changed after it was signed: ``signature_repainted``.
+   field's stamp, a moved field — is measured against the page content as it was before
+   that revision (text, images, earlier stamps), on rendered pixels
+   (:mod:`qianshu.signing.overlap`). An appearance that *hides* content (an opaque patch over
+   the printed amount) fails the document: ``covers_page_content``. One that only *draws
+   over* it (a signature's ink through a printed label, a seal stamped over a company name —
+   what signers placing their own fields do) is reported, ``draws_over_page_content``,
+   without failing the document. A field that already existed, with the same rectangle on
+   the same page, in the revision of the first signature is exempt: every signer saw that
+   box, and filling it is what it is for.
+3. A signature field's appearance changed after it was signed: ``signature_repainted``
+   (fails the document).
 
 Revisions are numbered as pyHanko numbers them: 0 is the original file.
 """
@@ -30,13 +39,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from qianshu.signing.structure import MAX_DEPTH, deref, get, iter_fields
-from qianshu.signing.verdicts import INVALID, ChangeReport
+
+if TYPE_CHECKING:
+    from qianshu.signing.overlap import Coverage
+from qianshu.signing.verdicts import INVALID, VALID, ChangeReport
 
 _HIDDEN_FLAGS = 2 | 32  # annotation flags Hidden, NoView
 _MAX_PAGES = 10_000
@@ -65,6 +77,7 @@ class Inventory:
     widgets: dict[tuple[int, int], Widget]
     fields: dict[str, str]  # name -> field type
     values: dict[str, str]  # signature field name -> "/Sig" | "/DocTimeStamp" | "other"
+    locking: frozenset[str] = frozenset()  # signature fields whose value locks the document
 
     def empty_signature_fields(self) -> set[str]:
         return {n for n, t in self.fields.items() if t == "/Sig" and n not in self.values}
@@ -148,12 +161,15 @@ def inventory(handler: Any, revision: int) -> Inventory:
     widgets: dict[tuple[int, int], Widget] = {}
     fields: dict[str, str] = {}
     values: dict[str, str] = {}
+    locking: set[str] = set()
     for node in iter_fields(root):
         fields[node.name] = node.field_type
         if node.field_type == "/Sig" and "/V" in node.field:
             value = get(node.field, "/V")
             kind = get(value, "/Type")
             values[node.name] = str(kind) if kind in ("/Sig", "/DocTimeStamp") else "other"
+            if _locks_everything(node.field, value):
+                locking.add(node.name)
         for ref, widget in node.widgets:
             key = _key(ref)
             if key is not None and isinstance(widget, dict):
@@ -161,7 +177,23 @@ def inventory(handler: Any, revision: int) -> Inventory:
     for key, annot in annot_widgets.items():
         if key not in widgets:  # a widget on a page that no field lists
             widgets[key] = _widget(key, str(get(annot, "/T") or ""), "", annot, page_of)
-    return Inventory(revision, widgets, fields, values)
+    return Inventory(revision, widgets, fields, values, frozenset(locking))
+
+
+def _locks_everything(field: Any, value: Any) -> bool:
+    """Whether a signature (or time-stamp) value closes the whole document for changes."""
+    lock = get(field, "/Lock")
+    if get(lock, "/Action") == "/All" or get(lock, "/P") == 1:
+        return True
+    references = get(value, "/Reference")
+    for raw in references if isinstance(references, list) else ():
+        reference = deref(raw)
+        method, params = get(reference, "/TransformMethod"), get(reference, "/TransformParams")
+        if method == "/FieldMDP" and get(params, "/Action") == "/All":
+            return True
+        if method == "/DocMDP" and get(params, "/P") == 1:
+            return True
+    return False
 
 
 def _widget(
@@ -180,7 +212,17 @@ def _widget(
 
 
 def completion_revision(inventories: dict[int, Inventory]) -> int | None:
-    """The revision that completed the document (module docstring, rule 1), or None."""
+    """The revision whose signature or time-stamp locked the document (rule 1), or None."""
+    for revision in sorted(inventories):
+        inv = inventories[revision]
+        previous = inventories.get(revision - 1)
+        if any(previous is None or name not in previous.values for name in inv.locking):
+            return revision
+    return None
+
+
+def timestamped_revision(inventories: dict[int, Inventory]) -> int | None:
+    """The first document time-stamp after a signature that leaves no empty signature field."""
     signed_before = False
     for revision in sorted(inventories):
         inv = inventories[revision]
@@ -206,7 +248,7 @@ class Painted:
     widget: Widget
 
 
-OverlapCheck = Callable[[int, Widget], str | None]
+OverlapCheck = Callable[[int, Widget], "Coverage | None"]
 
 
 def findings(
@@ -223,12 +265,15 @@ def findings(
     """
     reports: list[ChangeReport] = []
     completed = completion_revision(inventories)
+    stamped = timestamped_revision(inventories) if completed is None else None
     baseline = inventories[first_signed]
     for revision in sorted(r for r in inventories if r > first_signed):
         before, after = inventories[revision - 1], inventories[revision]
         flagged: set[tuple[int, int]] = set()
         if completed is not None and revision > completed:
-            reports += _added_after_completion(before, after, completed, flagged)
+            reports += _added_later(before, after, completed, flagged, locked=True)
+        elif stamped is not None and revision > stamped:
+            reports += _added_later(before, after, stamped, set(), locked=False)
         for widget in _painted(before, after, changed_refs(revision)):
             if widget.key in flagged or widget.hidden or widget.page is None:
                 continue
@@ -250,19 +295,23 @@ def findings(
             if declared and (declared.page, declared.rect) == (widget.page, widget.rect):
                 continue  # a box every signer saw, filled in where it was declared
             covered = covers_content(revision, widget)
-            if covered is not None:
-                reports.append(
-                    ChangeReport(
-                        revision,
-                        INVALID,
-                        "covers_page_content",
-                        f"field {widget.field!r} added in revision {revision}, after a "
-                        f"signature, paints over the page content on page {widget.page + 1}"
-                        + (f": {covered}" if covered else ""),
-                        widget.field,
-                        widget.page,
-                    )
+            if covered is None:
+                continue
+            if covered.hides:
+                kind, verdict, verb = "covers_page_content", INVALID, "paints over"
+            else:
+                kind, verdict, verb = "draws_over_page_content", VALID, "draws over"
+            reports.append(
+                ChangeReport(
+                    revision,
+                    verdict,
+                    kind,
+                    f"field {widget.field!r} added in revision {revision}, after a signature, "
+                    f"{verb} the page content on page {widget.page + 1}: {covered.text}",
+                    widget.field,
+                    widget.page,
                 )
+            )
     return reports
 
 
@@ -281,9 +330,15 @@ def _painted(
             yield widget
 
 
-def _added_after_completion(
-    before: Inventory, after: Inventory, completed: int, flagged: set[tuple[int, int]]
+def _added_later(
+    before: Inventory,
+    after: Inventory,
+    closed: int,
+    flagged: set[tuple[int, int]],
+    *,
+    locked: bool,
 ) -> list[ChangeReport]:
+    """What ``after`` adds beyond validation data and archive time-stamps (rule 1)."""
     revision = after.revision
     archive = {
         name
@@ -293,13 +348,21 @@ def _added_after_completion(
     reports: list[ChangeReport] = []
 
     def report(what: str, field: str, page: int | None = None) -> None:
+        if locked:
+            kind, verdict = "added_after_completion", INVALID
+            when = f"after the document was completed and locked (revision {closed})"
+        else:
+            kind, verdict = "added_after_timestamp", VALID
+            when = (
+                f"after the document time-stamp of revision {closed} (the document carries no "
+                "completion lock)"
+            )
         reports.append(
             ChangeReport(
                 revision,
-                INVALID,
-                "added_after_completion",
-                f"{what} was added in revision {revision}, after the document was completed "
-                f"(revision {completed})",
+                verdict,
+                kind,
+                f"{what} was added in revision {revision}, {when}",
                 field,
                 page,
             )

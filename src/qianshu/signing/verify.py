@@ -386,6 +386,7 @@ def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> Verifica
             )
     reports.sort(key=lambda r: r.index)
     changes, completed = _changes(data, reader, embedded)
+    warnings += [c.description for c in changes if c.verdict == VALID]
     verdict = worst(*(r.verdict for r in reports), *(c.verdict for c in changes))
     if not strict and verdict == VALID:
         warnings.append("validated with the lenient parser: treat with care")
@@ -420,7 +421,8 @@ def format_report(report: VerificationReport) -> str:
     ]
     lines += [f"Warning: {w}" for w in report.warnings]
     for change in report.changes:
-        lines.append(f"Change in revision {change.revision}: {change.description}")
+        if change.verdict != VALID:  # the others are among the warnings
+            lines.append(f"Change in revision {change.revision}: {change.description}")
     for sig in report.signatures:
         lines.append("")
         lines.append(f"#{sig.index + 1} {sig.kind} in field {sig.field_name!r}: {sig.verdict}")

@@ -69,11 +69,15 @@ BUILDERS: dict[str, Builder] = {
             overlay_files,
             (
                 "self_placed_on_blank",
+                "self_placed_locked",
                 "self_placed_over_text",
                 "overlay_after_completion",
                 "overlay_before_completion",
+                "overlay_after_unlocked_timestamp",
                 "invisible_signature_after_completion",
                 "field_added_after_completion",
+                "signature_after_unlocked_timestamp",
+                "renewal_after_completion",
             ),
         ),
     )

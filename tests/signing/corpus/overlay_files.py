@@ -20,6 +20,7 @@ from qianshu.signing import documents, stamps
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.testpdfs import make_test_pdf
 from tests.signing import helpers
+from tests.signing.corpus import trust_files
 
 AMOUNT = "123,456.00"
 FORGED_AMOUNT = "¥923,456.00"
@@ -51,12 +52,14 @@ def text_rect(pdf: bytes, text: str, *, page: int = 0, pad: float = 1.5) -> stam
     )
 
 
-def forged_amount_image(rect: stamps.Rect) -> stamps.StampImage:
-    """An opaque white patch with the forged amount, to lay over the printed one."""
+def forged_amount_image(
+    rect: stamps.Rect, background: tuple[int, int, int, int] = (255, 255, 255, 255)
+) -> stamps.StampImage:
+    """An opaque patch with the forged amount, to lay over the printed one."""
     scale = 8
     width, height = int(rect.width * scale), int(rect.height * scale)
-    img = Image.new("RGBA", (width, height), (255, 255, 255, 255))
-    font = stamps._font(stamps.DEFAULT_TEXT_FONT, int(height * 0.8))
+    img = Image.new("RGBA", (width, height), background)
+    font = stamps._font(stamps.DEFAULT_TEXT_FONT, int(height * 0.8))  # noqa: SLF001
     ImageDraw.Draw(img).text((scale, 0), FORGED_AMOUNT, fill=(0, 0, 0, 255), font=font)
     out = io.BytesIO()
     img.save(out, "PNG")
@@ -85,20 +88,28 @@ def uncertified_signed(platform: EphemeralPlatform, rect: stamps.Rect = BLANK) -
     return _self_placed(platform, prepared, "Alice", "alice", rect)
 
 
-def _overlay(platform: EphemeralPlatform, data: bytes) -> bytes:
+def overlay(
+    platform: EphemeralPlatform, data: bytes, image: stamps.StampImage | None = None
+) -> bytes:
+    """Mallory declares a field over the printed amount and signs it with ``image``."""
     rect = text_rect(contract(), AMOUNT)
     declared = documents.declare_fields(data, [documents.FieldSpec("mallory", 0, rect)])
     return documents.sign_turn(
         declared,
-        [documents.Placement("mallory", forged_amount_image(rect))],
+        [documents.Placement("mallory", image or forged_amount_image(rect))],
         signer=platform.person_signer("Mallory"),
         timestamper=platform.timestamper,
     )
 
 
 def self_placed_on_blank(platform: EphemeralPlatform) -> bytes:
-    """Control: the normal self-placement flow on blank space, finished."""
+    """Control: the normal self-placement flow on blank space, finished (no lock)."""
     return helpers.finish(platform, uncertified_signed(platform))
+
+
+def self_placed_locked(platform: EphemeralPlatform) -> bytes:
+    """Control: the same, completed with a document time-stamp that locks all fields."""
+    return trust_files.finish_by_hand(platform, uncertified_signed(platform), lock=True)
 
 
 def self_placed_over_text(platform: EphemeralPlatform) -> bytes:
@@ -109,18 +120,23 @@ def self_placed_over_text(platform: EphemeralPlatform) -> bytes:
 
 
 def overlay_after_completion(platform: EphemeralPlatform) -> bytes:
-    """The reproduced attack: completed, then a genuine signature painted over the amount."""
-    return _overlay(platform, self_placed_on_blank(platform))
+    """The reproduced attack: completed (and locked), then a genuine signature painted over
+    the amount."""
+    return overlay(platform, self_placed_locked(platform))
 
 
 def overlay_before_completion(platform: EphemeralPlatform) -> bytes:
     """The same overlay on a document that is not completed yet."""
-    return _overlay(platform, uncertified_signed(platform))
+    return overlay(platform, uncertified_signed(platform))
 
 
-def invisible_signature_after_completion(platform: EphemeralPlatform) -> bytes:
-    """Completed, then one more signature in a new, invisible field."""
-    writer = IncrementalPdfFileWriter(io.BytesIO(self_placed_on_blank(platform)))
+def overlay_after_unlocked_timestamp(platform: EphemeralPlatform) -> bytes:
+    """The overlay on a document finished without a completion lock (as before issue 11)."""
+    return overlay(platform, self_placed_on_blank(platform))
+
+
+def _invisible_signature(platform: EphemeralPlatform, data: bytes) -> bytes:
+    writer = IncrementalPdfFileWriter(io.BytesIO(data))
     out = io.BytesIO()
     signers.PdfSigner(
         signers.PdfSignatureMetadata(field_name="extra", md_algorithm="sha256"),
@@ -130,9 +146,27 @@ def invisible_signature_after_completion(platform: EphemeralPlatform) -> bytes:
     return out.getvalue()
 
 
-def field_added_after_completion(platform: EphemeralPlatform) -> bytes:
-    """Completed, then an empty signature field is declared (nothing signed in it)."""
-    finished = self_placed_on_blank(platform)
+def _late_field(data: bytes) -> bytes:
     return documents.declare_fields(
-        finished, [documents.FieldSpec("late", 0, stamps.Rect(60, 60, 200, 100))]
+        data, [documents.FieldSpec("late", 0, stamps.Rect(60, 60, 200, 100))]
     )
+
+
+def invisible_signature_after_completion(platform: EphemeralPlatform) -> bytes:
+    """Completed and locked, then one more signature in a new, invisible field."""
+    return _invisible_signature(platform, self_placed_locked(platform))
+
+
+def field_added_after_completion(platform: EphemeralPlatform) -> bytes:
+    """Completed and locked, then an empty signature field is declared."""
+    return _late_field(self_placed_locked(platform))
+
+
+def signature_after_unlocked_timestamp(platform: EphemeralPlatform) -> bytes:
+    """Time-stamped without a lock, then another (invisible) signature: PAdES allows it."""
+    return _invisible_signature(platform, self_placed_on_blank(platform))
+
+
+def renewal_after_completion(platform: EphemeralPlatform) -> bytes:
+    """Completed and locked, then an archive renewal (new validation data, time-stamp)."""
+    return trust_files.renew(platform, self_placed_locked(platform), "QS-DocTimeStamp-2")

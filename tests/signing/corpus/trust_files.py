@@ -17,6 +17,8 @@ from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields
+from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec, SigFieldSpec
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 
@@ -318,8 +320,11 @@ def finish_by_hand(
     *,
     at: dt.datetime | None = None,
     revocation_source: object | None = None,
+    lock: bool = False,
+    field: str = "QS-DocTimeStamp",
 ) -> bytes:
-    """Validation data for every certificate, then a document time-stamp (at ``at``).
+    """Validation data for every certificate, then a document time-stamp (at ``at``), whose
+    field locks all fields when ``lock`` is set (the completion lock).
 
     Like :func:`~qianshu.signing.documents.finish_document`, without validating anything on
     the way (it refuses expired certificates).
@@ -337,11 +342,13 @@ def finish_by_hand(
         ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in ocsp_ders],
         crls=[asn1_crl.CertificateList.load(c) for c in crl_ders],
     )
+    if lock:
+        fields.append_signature_field(
+            writer, SigFieldSpec(field, field_mdp_spec=FieldMDPSpec(FieldMDPAction.ALL))
+        )
     stamper = stamper_at(platform, at) if at is not None else platform.timestamper
     out = io.BytesIO()
-    PdfTimeStamper(stamper, field_name="QS-DocTimeStamp").timestamp_pdf(
-        writer, "sha256", output=out
-    )
+    PdfTimeStamper(stamper, field_name=field).timestamp_pdf(writer, "sha256", output=out)
     return out.getvalue()
 
 
