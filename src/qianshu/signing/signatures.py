@@ -234,9 +234,7 @@ async def _signature_timestamp(
     moment = doc.archive_after(embedded.signed_revision)
 
     async def validate(vc: ValidationContext) -> dict[str, Any]:
-        return await validate_tst_signed_data(
-            tokens[0], vc, message_imprint_checker(signer_info)
-        )
+        return await validate_tst_signed_data(tokens[0], vc, message_imprint_checker(signer_info))
 
     try:
         judged = await judge_certificate(validate, doc.contexts, [moment])
@@ -346,6 +344,51 @@ async def _pades_level(
     return "B-LT" if _trusted(kwargs) else "B-T"
 
 
+def _signer_verdict(
+    judged: Judgement, poe: dt.datetime | None, md_algorithm: str
+) -> tuple[str, list[str], list[str]]:
+    """Verdict, problems and warnings from the cryptographic check and the certificate."""
+    kwargs = judged.kwargs
+    problems: list[str] = []
+    warnings: list[str] = []
+    verdict = VALID
+    revocation_time = getattr(kwargs.get("revocation_details"), "revocation_date", None)
+    if judged.revocation == "revoked_after_poe" and revocation_time and poe:
+        warnings.append(
+            f"the signer's certificate was revoked on {revocation_time.isoformat()}, after "
+            f"the signature's proof of existence ({poe.isoformat()}): the signature stays valid"
+        )
+    md = str(kwargs.get("md_algorithm", md_algorithm)).lower()
+    if not kwargs["intact"]:
+        problems.append("the signed content was changed (digest mismatch)")
+        verdict = INVALID
+    elif md in _WEAK_DIGESTS:
+        # The default policy refuses these: the signature may be genuine, but cannot be
+        # relied on any more.
+        problems.append(
+            f"the signature uses {md.upper()}, a digest algorithm that is no longer accepted"
+        )
+        verdict = INDETERMINATE
+    elif not kwargs["valid"]:
+        problems.append("the cryptographic signature does not verify")
+        verdict = INVALID
+    if judged.revocation == "revoked":
+        when = f" on {revocation_time.isoformat()}" if revocation_time else ""
+        before = (
+            f", before the signature's proof of existence ({poe.isoformat()})"
+            if poe is not None
+            else " (the signature has no proof of existence before that)"
+        )
+        problems.append(f"the signer's certificate was revoked{when}{before}")
+        verdict = INVALID
+    elif not _trusted(kwargs) and verdict == VALID:
+        problems.append(_trust_problem(kwargs, "the signer's"))
+        verdict = INDETERMINATE
+    if judged.revocation == "unknown":
+        warnings.append("revocation information about the signer's certificate cannot be verified")
+    return verdict, problems, warnings
+
+
 async def judge_signature(
     index: int, embedded: EmbeddedPdfSignature, doc: DocumentContext
 ) -> SignatureReport:
@@ -377,44 +420,9 @@ async def judge_signature(
         poe, poe_source = archive, "document_timestamp"
     else:
         poe, poe_source = None, ""
-    problems: list[str] = []
-    warnings: list[str] = []
-    verdict = VALID
+    verdict, problems, warnings = _signer_verdict(judged, poe, embedded.md_algorithm)
     revocation = judged.revocation
     revocation_time = getattr(kwargs.get("revocation_details"), "revocation_date", None)
-    if revocation == "revoked_after_poe" and revocation_time and poe:
-        warnings.append(
-            f"the signer's certificate was revoked on {revocation_time.isoformat()}, after "
-            f"the signature's proof of existence ({poe.isoformat()}): the signature stays valid"
-        )
-    md = str(kwargs.get("md_algorithm", embedded.md_algorithm)).lower()
-    if not kwargs["intact"]:
-        problems.append("the signed content was changed (digest mismatch)")
-        verdict = INVALID
-    elif md in _WEAK_DIGESTS:
-        # The default policy refuses these: the signature may be genuine, but cannot be
-        # relied on any more.
-        problems.append(
-            f"the signature uses {md.upper()}, a digest algorithm that is no longer accepted"
-        )
-        verdict = INDETERMINATE
-    elif not kwargs["valid"]:
-        problems.append("the cryptographic signature does not verify")
-        verdict = INVALID
-    if revocation == "revoked":
-        when = f" on {revocation_time.isoformat()}" if revocation_time else ""
-        before = (
-            f", before the signature's proof of existence ({poe.isoformat()})"
-            if poe is not None
-            else " (the signature has no proof of existence before that)"
-        )
-        problems.append(f"the signer's certificate was revoked{when}{before}")
-        verdict = INVALID
-    elif not _trusted(kwargs) and verdict == VALID:
-        problems.append(_trust_problem(kwargs, "the signer's"))
-        verdict = INDETERMINATE
-    if revocation == "unknown":
-        warnings.append("revocation information about the signer's certificate cannot be verified")
     if tst_report is not None and tst_report.verdict != VALID:
         warnings += [f"signature time-stamp: {p}" for p in tst_report.problems]
     structural: list[str] = []
@@ -474,9 +482,7 @@ async def judge_document_timestamp(
     integrity = _integrity(embedded, doc)
 
     async def validate(vc: ValidationContext) -> dict[str, Any]:
-        return await validate_tst_signed_data(
-            embedded.signed_data, vc, embedded.compute_digest
-        )
+        return await validate_tst_signed_data(embedded.signed_data, vc, embedded.compute_digest)
 
     judged = await judge_certificate(validate, doc.contexts, [moment])
     kwargs = judged.kwargs

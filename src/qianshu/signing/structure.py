@@ -31,7 +31,6 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation.dss import DocumentSecurityStore
 
 _OBJ_HEADER = re.compile(
     rb"(?<![0-9])(\d{1,10})[\x00\t\n\f\r ]+(\d{1,5})[\x00\t\n\f\r ]+obj(?![A-Za-z])"
@@ -254,6 +253,13 @@ def changed_fields(
 # --- the document security store --------------------------------------------------------------
 
 
+_DSS_ENTRIES: dict[str, tuple[Any, str]] = {
+    "/Certs": (asn1_x509.Certificate.load, "signature_algorithm"),
+    "/OCSPs": (asn1_ocsp.OCSPResponse.load, "response_status"),
+    "/CRLs": (asn1_crl.CertificateList.load, "signature_algorithm"),
+}
+
+
 @dataclass(frozen=True)
 class DssMaterial:
     """Validation material embedded in the document security store."""
@@ -264,27 +270,20 @@ class DssMaterial:
 
     @classmethod
     def read(cls, handler: Any) -> DssMaterial:
-        """The DSS of a reader (or of a historical revision of it)."""
-        try:
-            dss = DocumentSecurityStore.read_dss(handler)
-        except Exception:  # noqa: BLE001 - no DSS (or a broken one) means no embedded revinfo
-            return cls()
-        ocsps, crls = [], []
-        for ref in dss.ocsps:
-            try:
-                ocsps.append(asn1_ocsp.OCSPResponse.load(ref.get_object().data))
-            except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
-                continue
-        for ref in dss.crls:
-            try:
-                crls.append(asn1_crl.CertificateList.load(ref.get_object().data))
-            except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
-                continue
-        try:
-            certs = tuple(dss.load_certs())
-        except Exception:  # noqa: BLE001
-            certs = ()
-        return cls(certs, tuple(ocsps), tuple(crls))
+        """The DSS of a reader (or of a historical revision of it): each entry parsed lazily,
+        an unreadable one skipped."""
+        dss = get(handler.root, "/DSS")
+        found: dict[str, list[Any]] = {key: [] for key in _DSS_ENTRIES}
+        for key, (load, probe) in _DSS_ENTRIES.items():
+            entries = get(dss, key)
+            for raw in entries if isinstance(entries, generic.ArrayObject) else ():
+                try:
+                    item = load(deref(raw).data)
+                    _ = item[probe].native  # the outer structure must parse
+                except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
+                    continue
+                found[key].append(item)
+        return cls(tuple(found["/Certs"]), tuple(found["/OCSPs"]), tuple(found["/CRLs"]))
 
     def __bool__(self) -> bool:
         return bool(self.certs or self.ocsps or self.crls)
