@@ -20,7 +20,7 @@ one), and no file whose signed content changed may be called "valid". The oracle
   may stay valid (issue 11). The certificate bag, the signer id and the zero padding after
   the DER are not signed by design.
 
-``QIANSHU_FUZZ_MUTATIONS`` sets the number of mutations of the default run (3,000, ~16 s); the
+``QIANSHU_FUZZ_MUTATIONS`` sets the number of mutations of the default run (3,000, ~45 s); the
 test marked ``slow`` (run it with ``-m slow``) does ten times as many with another seed.
 """
 

@@ -321,6 +321,29 @@ def _changed_fields(
     )
 
 
+@dataclass(frozen=True)
+class _Later:
+    """What happened to the document after a signature or time-stamp."""
+
+    coverage: str
+    level: str
+    docmdp_ok: bool | None
+    changed_fields: tuple[str, ...]
+    problems: tuple[str, ...]  # each fails the signature
+    warnings: tuple[str, ...]
+
+
+def _later_changes(
+    embedded: EmbeddedPdfSignature, doc: DocumentContext, integrity: dict[str, Any], what: str
+) -> _Later:
+    problems: list[str] = []
+    coverage, level, docmdp_ok, diff = _modifications(integrity, problems)
+    changed = _changed_fields(embedded, doc, diff)
+    others = [n for n in changed if n not in doc.signature_fields]
+    warnings = (f"form fields changed after this {what}: " + ", ".join(others),) if others else ()
+    return _Later(coverage, level, docmdp_ok, changed, tuple(problems), warnings)
+
+
 async def _pades_level(
     embedded: EmbeddedPdfSignature,
     doc: DocumentContext,
@@ -425,15 +448,11 @@ async def judge_signature(
     revocation_time = getattr(kwargs.get("revocation_details"), "revocation_date", None)
     if tst_report is not None and tst_report.verdict != VALID:
         warnings += [f"signature time-stamp: {p}" for p in tst_report.problems]
-    structural: list[str] = []
-    coverage, level_name, docmdp_ok, diff = _modifications(integrity, structural)
-    if structural:
-        problems += structural
+    later = _later_changes(embedded, doc, integrity, "signature")
+    if later.problems:
+        problems += later.problems
         verdict = INVALID
-    changed = _changed_fields(embedded, doc, diff)
-    other_changes = [n for n in changed if n not in doc.signature_fields]
-    if other_changes:
-        warnings.append("form fields changed after this signature: " + ", ".join(other_changes))
+    warnings += later.warnings
     level = await _pades_level(embedded, doc, validate, judged, tst if tst_ok else None, archive)
     sig_obj = embedded.sig_object
     signing_time = tst_report.time if tst_ok and tst_report else None
@@ -457,10 +476,10 @@ async def judge_signature(
         proof_of_existence=poe,
         proof_of_existence_source=poe_source,
         timestamp=tst_report,
-        coverage=coverage,
-        modification_level=level_name,
-        docmdp_ok=docmdp_ok,
-        changed_form_fields=changed,
+        coverage=later.coverage,
+        modification_level=later.level,
+        docmdp_ok=later.docmdp_ok,
+        changed_form_fields=later.changed_fields,
         ltv=level in ("B-LT", "B-LTA"),
         pades_level=level,
         reason=str(sig_obj.get("/Reason", "") or ""),
@@ -501,26 +520,18 @@ async def judge_document_timestamp(
     elif not _trusted(kwargs):
         problems.append(_trust_problem(kwargs, "the time-stamping authority's"))
         verdict = INDETERMINATE
-    structural: list[str] = []
-    coverage, level_name, docmdp_ok, diff = _modifications(integrity, structural)
-    if structural:
-        problems += structural
+    later = _later_changes(embedded, doc, integrity, "time-stamp")
+    if later.problems:
+        problems += later.problems
         verdict = INVALID
-    changed = _changed_fields(embedded, doc, diff)
-    other_changes = [n for n in changed if n not in doc.signature_fields]
-    warnings = (
-        ("form fields changed after this time-stamp: " + ", ".join(other_changes),)
-        if other_changes
-        else ()
-    )
     return SignatureReport(
         index=index,
         field_name=str(embedded.field_name or ""),
         kind="document_timestamp",
         verdict=verdict,
         problems=tuple(problems),
-        warnings=warnings,
-        changed_form_fields=changed,
+        warnings=later.warnings,
+        changed_form_fields=later.changed_fields,
         revision=embedded.signed_revision,
         chain=_chain(cert, kwargs.get("validation_path")),
         intact=bool(kwargs["intact"]),
@@ -531,9 +542,9 @@ async def judge_document_timestamp(
         signing_time_source="timestamp",
         proof_of_existence=moment,
         proof_of_existence_source="document_timestamp" if moment else "",
-        coverage=coverage,
-        modification_level=level_name,
-        docmdp_ok=docmdp_ok,
+        coverage=later.coverage,
+        modification_level=later.level,
+        docmdp_ok=later.docmdp_ok,
         **_signer_fields(cert),
     )
 

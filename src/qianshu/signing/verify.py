@@ -296,7 +296,7 @@ def _changes(
     def changed(revision: int) -> set[tuple[int, int]]:
         return {(r.idnum, r.generation) for r in xrefs.explicit_refs_in_revision(revision)}
 
-    def covers(revision: int, widget: revisions.Widget) -> str | None:
+    def covers(revision: int, widget: revisions.Widget) -> overlap.Coverage | None:
         assert widget.page is not None
         return overlap.covered_content(
             data[: ends[revision - 1]], data[: ends[revision]], widget.page, widget.rect

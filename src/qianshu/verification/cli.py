@@ -44,7 +44,7 @@ def _load_validation_without_signing_api() -> None:
         return
     package = importlib.util.module_from_spec(spec)
     sys.modules["pyhanko.sign"] = package
-    pyhanko.sign = package
+    pyhanko.sign = package  # type: ignore[attr-defined]
 
 
 def render(report: VerificationReport, *, as_json: bool, color: bool = False) -> str:

@@ -59,7 +59,7 @@ def forged_amount_image(
     scale = 8
     width, height = int(rect.width * scale), int(rect.height * scale)
     img = Image.new("RGBA", (width, height), background)
-    font = stamps._font(stamps.DEFAULT_TEXT_FONT, int(height * 0.8))  # noqa: SLF001
+    font = stamps._font(stamps.DEFAULT_TEXT_FONT, int(height * 0.8))
     ImageDraw.Draw(img).text((scale, 0), FORGED_AMOUNT, fill=(0, 0, 0, 255), font=font)
     out = io.BytesIO()
     img.save(out, "PNG")

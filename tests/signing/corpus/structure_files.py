@@ -23,7 +23,7 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from qianshu.signing import documents
 from qianshu.signing.ephemeral import EphemeralPlatform
 from tests.signing import helpers
-from tests.signing.corpus import rawpdf
+from tests.signing.corpus import rawpdf, trust_files
 
 
 def _save(pdf: pikepdf.Pdf, **kwargs: object) -> bytes:
@@ -139,7 +139,7 @@ def dss_vri_rewrite(platform: EphemeralPlatform) -> bytes:
     writer = IncrementalPdfFileWriter(io.BytesIO(signed))
     reader = writer.prev
     certs, ocsps, crls = documents.collect_validation_data(
-        [*_embedded_certs(reader), *platform.trust_roots], platform.revocation
+        [*trust_files.signature_certs(reader), *platform.trust_roots], platform.revocation
     )
     DocumentSecurityStore.supply_dss_in_writer(
         writer,
@@ -183,20 +183,6 @@ def dss_vri_rewrite(platform: EphemeralPlatform) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
-
-
-def _embedded_certs(reader: object) -> list[object]:
-    """Every certificate in the signatures' CMS and their time-stamp tokens."""
-    found = {}
-    for sig in reader.embedded_signatures:  # type: ignore[attr-defined]
-        containers = [sig.signed_data]
-        for attr in sig.signer_info["unsigned_attrs"] or ():
-            if attr["type"].native == "signature_time_stamp_token":
-                containers += [token["content"] for token in attr["values"]]
-        for signed_data in containers:
-            for choice in signed_data["certificates"] or ():
-                found[choice.chosen.sha256] = choice.chosen
-    return list(found.values())
 
 
 def freed_objects(platform: EphemeralPlatform) -> bytes:
@@ -274,30 +260,14 @@ def choice_index_change(platform: EphemeralPlatform) -> bytes:
     """A third-party form with a combo box, signed; then the choice changes (/V, /I, /AP)."""
     prepared = helpers.prepare(platform, _with_choice_field())
     signed, _ = helpers.sign_person(platform, prepared)
-    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
-    for ref in writer.root["/AcroForm"].raw_get("/Fields"):
-        field = ref.get_object()
-        if field.get("/T") != "delivery":
-            continue
-        field[pdf_name("/V")] = generic.TextStringObject("Sea")
-        field[pdf_name("/I")] = generic.ArrayObject([generic.NumberObject(1)])
-        old = field["/AP"]["/N"]
-        appearance = generic.StreamObject(
-            {
-                pdf_name("/Type"): pdf_name("/XObject"),
-                pdf_name("/Subtype"): pdf_name("/Form"),
-                pdf_name("/BBox"): old["/BBox"],
-                pdf_name("/Resources"): old.raw_get("/Resources"),
-            },
-            stream_data=b"/Tx BMC q BT /Helv 12 Tf 2 6 Td (Sea) Tj ET Q EMC",
-        )
-        field[pdf_name("/AP")] = generic.DictionaryObject(
-            {pdf_name("/N"): writer.add_object(appearance)}
-        )
-        writer.mark_update(ref)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+
+    def choose_sea(writer: IncrementalPdfFileWriter) -> None:
+        helpers.set_text_field(writer, "delivery", "Sea")  # value and appearance
+        for ref in writer.root["/AcroForm"].raw_get("/Fields"):
+            if ref.get_object().get("/T") == "delivery":
+                ref.get_object()[pdf_name("/I")] = generic.ArrayObject([generic.NumberObject(1)])
+
+    return helpers.incremental_update(signed, choose_sea)
 
 
 # --- hybrid-reference files -------------------------------------------------------------------
@@ -394,24 +364,31 @@ def indirect_kids(platform: EphemeralPlatform) -> bytes:
     return _sign_field(data, "parties.seller", platform, "Seller")
 
 
-def bogus_field_beside_good(platform: EphemeralPlatform) -> bytes:
-    """A good signature, then a second /Sig field whose value is not a usable signature."""
-    prepared = helpers.prepare(platform, helpers.make_pdf())
-    signed, _ = helpers.sign_person(platform, prepared)
-    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
-    value = writer.add_object(
+def _signature_value(
+    writer: IncrementalPdfFileWriter, byte_range: tuple[int, ...], contents: bytes
+) -> generic.IndirectObject:
+    """A PAdES signature dictionary with the given /ByteRange and /Contents."""
+    return writer.add_object(
         generic.DictionaryObject(
             {
                 pdf_name("/Type"): pdf_name("/Sig"),
                 pdf_name("/Filter"): pdf_name("/Adobe.PPKLite"),
                 pdf_name("/SubFilter"): pdf_name("/ETSI.CAdES.detached"),
                 pdf_name("/ByteRange"): generic.ArrayObject(
-                    [generic.NumberObject(v) for v in (0, 10, 20, 5)]
+                    [generic.NumberObject(v) for v in byte_range]
                 ),
-                pdf_name("/Contents"): generic.ByteStringObject(bytes.fromhex("3082ffff0000")),
+                pdf_name("/Contents"): generic.ByteStringObject(contents),
             }
         )
     )
+
+
+def bogus_field_beside_good(platform: EphemeralPlatform) -> bytes:
+    """A good signature, then a second /Sig field whose value is not a usable signature."""
+    prepared = helpers.prepare(platform, helpers.make_pdf())
+    signed, _ = helpers.sign_person(platform, prepared)
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    value = _signature_value(writer, (0, 10, 20, 5), bytes.fromhex("3082ffff0000"))
     for ref in writer.root["/AcroForm"].raw_get("/Fields"):
         field = ref.get_object()
         if field.get("/T") == helpers.SEAL_FIELD:
@@ -464,19 +441,8 @@ def multi_widget_signature(platform: EphemeralPlatform) -> bytes:
         timestamper=platform.timestamper,
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(prepared))
-    value = writer.add_object(
-        generic.DictionaryObject(
-            {
-                pdf_name("/Type"): pdf_name("/Sig"),
-                pdf_name("/Filter"): pdf_name("/Adobe.PPKLite"),
-                pdf_name("/SubFilter"): pdf_name("/ETSI.CAdES.detached"),
-                pdf_name("/ByteRange"): generic.ArrayObject(
-                    [generic.NumberObject(v) for v in (0, 9999999999, 9999999999, 9999999999)]
-                ),
-                pdf_name("/Contents"): generic.ByteStringObject(bytes(8000)),
-            }
-        )
-    )
+    placeholder = (0, 9999999999, 9999999999, 9999999999)
+    value = _signature_value(writer, placeholder, bytes(8000))
     for ref in writer.root["/AcroForm"].raw_get("/Fields"):
         field = ref.get_object()
         if field.get("/T") != "cps":

@@ -26,7 +26,6 @@ from qianshu.signing import documents, pki, revocation
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.keys import SoftwareSigningKey, generate_private_key
 from qianshu.signing.signers import KeySigner
-from qianshu.signing.structure import DssMaterial
 from qianshu.signing.timestamps import InProcessTimeStamper, TimeStampAuthority
 from tests.signing import helpers
 
@@ -198,23 +197,7 @@ def forged_ocsp_under_doc_timestamp(platform: EphemeralPlatform) -> bytes:
 
 def renew(platform: EphemeralPlatform, data: bytes, field: str) -> bytes:
     """Archive renewal: fresh validation data and another document time-stamp."""
-    reader = PdfFileReader(io.BytesIO(data))
-    certs, ocsp_ders, crl_ders = documents.collect_validation_data(
-        [*DssMaterial.read(reader).certs, *platform.trust_roots], platform.revocation
-    )
-    writer = IncrementalPdfFileWriter(io.BytesIO(data))
-    DocumentSecurityStore.supply_dss_in_writer(
-        writer,
-        None,
-        certs=certs,
-        ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in ocsp_ders],
-        crls=[asn1_crl.CertificateList.load(c) for c in crl_ders],
-    )
-    out = io.BytesIO()
-    PdfTimeStamper(platform.timestamper, field_name=field).timestamp_pdf(
-        writer, "sha256", output=out
-    )
-    return out.getvalue()
+    return finish_by_hand(platform, data, field=field)
 
 
 def renewed_archive(platform: EphemeralPlatform) -> bytes:
@@ -331,7 +314,7 @@ def finish_by_hand(
     """
     reader = PdfFileReader(io.BytesIO(signed))
     certs, ocsp_ders, crl_ders = documents.collect_validation_data(
-        [*_signature_certs(reader), *platform.trust_roots],
+        [*signature_certs(reader), *platform.trust_roots],
         revocation_source or platform.revocation,  # type: ignore[arg-type]
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(signed))
@@ -361,7 +344,8 @@ def stale_validation_data(platform: EphemeralPlatform) -> bytes:
     return finish_by_hand(platform, signed, at=at, revocation_source=_RevocationAt(platform, at, 5))
 
 
-def _signature_certs(reader: PdfFileReader) -> list[object]:
+def signature_certs(reader: PdfFileReader) -> list[object]:
+    """Every certificate in the signatures' CMS and their time-stamp tokens."""
     found = {}
     for sig in reader.embedded_signatures:
         containers = [sig.signed_data]
