@@ -14,12 +14,14 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
+from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec, SigFieldSpec
 
 from qianshu.signing import documents
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.verify import INVALID, VALID, VerificationReport, format_report, verify_pdf
 from tests.signing import helpers
-from tests.signing.corpus import overlay_files
+from tests.signing.corpus import overlay_files, trust_files
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +226,33 @@ def test_contract_signature_rectangles_are_blank_space() -> None:
     finally:
         doc.close()
     assert not text.strip()
+
+
+def _platform_locks(platform: EphemeralPlatform, data: bytes) -> bytes:
+    """The platform's final signature in a new field that locks all fields (FieldMDP)."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(data))
+    fields.append_signature_field(
+        writer, SigFieldSpec("QS-Final", field_mdp_spec=FieldMDPSpec(FieldMDPAction.ALL))
+    )
+    out = io.BytesIO()
+    signers.PdfSigner(
+        signers.PdfSignatureMetadata(field_name="QS-Final", md_algorithm="sha256"),
+        platform.certifier,
+        timestamper=platform.timestamper,
+    ).sign_pdf(writer, output=out)
+    return out.getvalue()
+
+
+def test_completion_by_a_locking_signature(platform: EphemeralPlatform) -> None:
+    """A final approval signature whose field locks everything completes the document too;
+    validation data and a document time-stamp may follow it, a new field may not."""
+    locked = _platform_locks(platform, overlay_files.uncertified_signed(platform))
+    finished = trust_files.finish_by_hand(platform, locked)
+    report = verify_pdf(finished, platform.trust)
+    assert report.verdict == VALID, format_report(report)
+    final = next(s for s in report.signatures if s.field_name == "QS-Final")
+    assert report.completed_revision == final.revision
+    late = documents.declare_fields(finished, [documents.FieldSpec("late", 0, overlay_files.BLANK)])
+    report = verify_pdf(late, platform.trust)
+    assert report.verdict == INVALID, format_report(report)
+    assert _kinds(report) == {"added_after_completion"}

@@ -22,13 +22,17 @@ A signature time-stamp that cannot be relied on is indeterminate in its own entr
 costs the signature its proof of existence.
 
 The document verdict is the worst of the signature verdicts and of the changes found in later
-revisions (:mod:`qianshu.signing.revisions`): anything added after the document was
-completed, a new appearance painted over page content after a signature, a signed field
-repainted — each fails the document (``invalid``) with its own reason. Structural checks come
-first: bytes after the last ``%%EOF`` or hidden before a repeated one, objects shadowed for
-repairing readers, and conflicting hybrid cross-reference data make the file ``invalid`` or
-unreadable; a hybrid-reference file that pyHanko's lenient reader reads consistently is
-verified, with a warning.
+revisions (:mod:`qianshu.signing.revisions`): anything added after the document was completed
+and locked, a new appearance that hides page content after a signature, a signed field
+repainted, an object still in use freed — each fails the document (``invalid``) with its own
+reason; additions after an unlocked document time-stamp and appearances that only draw over
+page content are reported as warnings. Validation data added after the newest document
+time-stamp is listed in a warning and never used (:mod:`qianshu.signing.ltv`).
+
+Structural checks come first: bytes after the last ``%%EOF`` or hidden before a repeated one,
+objects shadowed for repairing readers, and conflicting hybrid cross-reference data make the
+file ``invalid`` or unreadable; a hybrid-reference file that pyHanko's lenient reader reads
+consistently is verified, with a warning.
 
 The PAdES level (B-B, B-T, B-LT, B-LTA) is derived from verified data only: a valid signature
 time-stamp, revocation data that verifies, a valid document time-stamp covering it.
