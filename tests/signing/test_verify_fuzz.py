@@ -446,3 +446,21 @@ def test_regression_stripped_signature_timestamp_leaves_b_b(samples: list[Sample
     assert seal.field_name == helpers.SEAL_FIELD
     assert (seal.timestamp, seal.pades_level) == (None, "B-B")
     assert report.verdict == VALID, report.reason
+
+
+def test_regression_damaged_digest_algorithm_is_not_valid(samples: list[Sample]) -> None:
+    """seed 7, #12316: "05 00" (NULL parameters of SignerInfo.digestAlgorithm) -> "45 00".
+
+    The identifier is not covered by the signature and asn1crypto parses it lazily, so the
+    OID still reads "sha256" and the signature verified: a malformed CMS called "valid".
+    """
+    sample = _sample(samples, "B-B")
+    start, end = sample.contents_spans[0]
+    algorithm = b"300D06096086480165030402010500"
+    # The last occurrence is the SignerInfo's (the first is SignedData.digestAlgorithms).
+    offset = sample.data.rindex(algorithm, start, end) + len(algorithm) - 4
+    mutation = Mutation("splice", (Edit(offset, 1, b"4"),))
+    mutated = mutation.apply(sample.data)
+    assert must_not_be_valid(sample, mutation, mutated)
+    report = verify_pdf(mutated, sample.trust)
+    assert report.verdict != VALID, report.reason

@@ -277,6 +277,10 @@ def _integrity(embedded: EmbeddedPdfSignature, doc: DocumentContext) -> dict[str
     subfilter = str(embedded.sig_object.get("/SubFilter", ""))
     if subfilter not in _SIGNATURE_SUBFILTERS:
         raise UnsupportedSignature(f"unsupported signature format {subfilter or '(none)'}")
+    # The algorithm identifiers are not covered by the signature: a damaged one must not pass
+    # as long as its OID still reads (asn1crypto parses lazily).
+    signer_info = embedded.signer_info
+    _ = (signer_info["digest_algorithm"].native, signer_info["signature_algorithm"].native)
     embedded.compute_integrity_info(diff_policy=doc.diff_policy)
     return embedded.summarise_integrity_info()
 
