@@ -1,6 +1,8 @@
 """The ``qianshu`` console command: the project's ``manage.py``.
 
 Hyphenated command names map to Django's module names: ``qianshu init-pki`` runs ``init_pki``.
+``qianshu verify`` is handed to :mod:`qianshu.verification.cli` before Django is imported:
+verifying a file needs neither the settings nor the apps, and starts in a fraction of the time.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv if argv is None else argv)
+    if len(args) > 1 and args[1] == "verify":
+        from qianshu.verification.cli import main as verify
+
+        raise SystemExit(verify(args[2:]))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qianshu.settings")
     from django.core.management import execute_from_command_line
 
-    args = list(sys.argv if argv is None else argv)
     if len(args) > 1 and not args[1].startswith("-"):
         args[1] = args[1].replace("-", "_")
     execute_from_command_line(args)

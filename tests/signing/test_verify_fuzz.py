@@ -13,11 +13,14 @@ one), and no file whose signed content changed may be called "valid". The oracle
 * same length, a changed byte inside any signature's /ByteRange: must not be "valid";
 * same length, changes only in unsigned bytes (hex /Contents strings, the final LTA revision):
   "valid" only if every CMS still signs exactly what it signed (encapsulated content, digest
-  and signature algorithms, signed attributes, signature value) and its timestamp tokens are
-  unchanged or gone (unsigned attributes can be stripped: the signature drops to B-B). The
-  certificate bag, the signer id and the zero padding after the DER are not signed by design.
+  and signature algorithms, signed attributes, signature value). Its timestamp tokens are
+  unsigned attributes: one may be gone (the signature drops to B-B), and one whose signed
+  content changed (a copied or corrupted token) must be reported as a time-stamp that cannot
+  be relied on — an indeterminate time-stamp, never a proof of existence — while the document
+  may stay valid (issue 11). The certificate bag, the signer id and the zero padding after
+  the DER are not signed by design.
 
-``QIANSHU_FUZZ_MUTATIONS`` sets the number of mutations of the default run (3,000, ~16 s); the
+``QIANSHU_FUZZ_MUTATIONS`` sets the number of mutations of the default run (3,000, ~45 s); the
 test marked ``slow`` (run it with ``-m slow``) does ten times as many with another seed.
 """
 
@@ -42,7 +45,14 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 
 from qianshu.signing.signers import to_asn1
-from qianshu.signing.verify import INDETERMINATE, INVALID, VALID, TrustSettings, verify_pdf
+from qianshu.signing.verify import (
+    INDETERMINATE,
+    INVALID,
+    VALID,
+    TrustSettings,
+    VerificationReport,
+    verify_pdf,
+)
 from tests.signing import helpers
 
 DEFAULT_MUTATIONS = int(os.environ.get("QIANSHU_FUZZ_MUTATIONS", "3000"))
@@ -128,11 +138,12 @@ class Fingerprint:
     tokens: frozenset[bytes]
 
     def may_replace(self, original: Fingerprint | None) -> bool:
+        return original is not None and self.core == original.core
+
+    def new_tokens(self, original: Fingerprint | None) -> bool:
         # Unsigned attributes are not protected: a timestamp token may disappear (the
-        # signature then drops to B-B), but none may change or appear.
-        return (
-            original is not None and self.core == original.core and (self.tokens <= original.tokens)
-        )
+        # signature then drops to B-B); one that changed or appeared must not be trusted.
+        return original is None or not self.tokens <= original.tokens
 
 
 def cms_fingerprint(hex_string: bytes) -> Fingerprint | None:
@@ -143,14 +154,18 @@ def cms_fingerprint(hex_string: bytes) -> Fingerprint | None:
         if len(digits) % 2:
             digits += b"0"
         signed_data = cms.ContentInfo.load(bytes.fromhex(digits.decode("ascii")))["content"]
-        tokens = set()
+        core = _signer_core(signed_data)
+    except Exception:
+        return None
+    tokens = set()
+    try:
         for signer_info in signed_data["signer_infos"]:
             for attr in signer_info["unsigned_attrs"] or ():
                 if attr["type"].native == "signature_time_stamp_token":
                     tokens |= {_signer_core(token["content"]) for token in attr["values"]}
-        return Fingerprint(_signer_core(signed_data), frozenset(tokens))
     except Exception:
-        return None
+        tokens.add(b"unreadable")  # a damaged token: changed, never to be relied on
+    return Fingerprint(core, frozenset(tokens))
 
 
 _REVISION_END_RE = re.compile(rb"%%EOF[\r\n\t\f\x00 ]*\Z")
@@ -179,6 +194,26 @@ def must_not_be_valid(sample: Sample, mutation: Mutation, mutated: bytes) -> boo
         if now is None or not now.may_replace(original_print):
             return True
     return False
+
+
+def relies_on_changed_token(sample: Sample, mutated: bytes, report: VerificationReport) -> bool:
+    """Whether the report trusts a signature time-stamp token whose signed content changed."""
+    if len(mutated) != len(sample.data):
+        return False  # judged by must_not_be_valid
+    spans = sample.contents_spans
+    changed = [
+        i
+        for i, ((start, end), original) in enumerate(zip(spans, sample.fingerprints, strict=True))
+        if (now := cms_fingerprint(mutated[start:end])) is not None and now.new_tokens(original)
+    ]
+    if not changed:
+        return False
+    if len(report.signatures) != len(spans):
+        return True
+    ordered = sorted(report.signatures, key=lambda s: s.index)
+    return any(
+        (ts := ordered[i].timestamp) is not None and ts.verdict == VALID for i in changed
+    ) or any(ordered[i].pades_level not in ("", "B-B") for i in changed)
 
 
 def _offset(rng: random.Random, sample: Sample) -> int:
@@ -284,7 +319,10 @@ def run_fuzz(samples: list[Sample], total: int, seed: int, artifacts: Path) -> N
         if mutated == sample.data:
             bad = report.verdict != VALID
         else:
-            bad = report.verdict == VALID and must_not_be_valid(sample, mutation, mutated)
+            bad = report.verdict == VALID and (
+                must_not_be_valid(sample, mutation, mutated)
+                or relies_on_changed_token(sample, mutated, report)
+            )
         if bad:
             # The original file and its trust roots, to replay the recipe: ``verify_pdf(
             # mutation.apply(pdf), TrustSettings(roots=...))``.
@@ -408,3 +446,21 @@ def test_regression_stripped_signature_timestamp_leaves_b_b(samples: list[Sample
     assert seal.field_name == helpers.SEAL_FIELD
     assert (seal.timestamp, seal.pades_level) == (None, "B-B")
     assert report.verdict == VALID, report.reason
+
+
+def test_regression_damaged_digest_algorithm_is_not_valid(samples: list[Sample]) -> None:
+    """seed 7, #12316: "05 00" (NULL parameters of SignerInfo.digestAlgorithm) -> "45 00".
+
+    The identifier is not covered by the signature and asn1crypto parses it lazily, so the
+    OID still reads "sha256" and the signature verified: a malformed CMS called "valid".
+    """
+    sample = _sample(samples, "B-B")
+    start, end = sample.contents_spans[0]
+    algorithm = b"300D06096086480165030402010500"
+    # The last occurrence is the SignerInfo's (the first is SignedData.digestAlgorithms).
+    offset = sample.data.rindex(algorithm, start, end) + len(algorithm) - 4
+    mutation = Mutation("splice", (Edit(offset, 1, b"4"),))
+    mutated = mutation.apply(sample.data)
+    assert must_not_be_valid(sample, mutation, mutated)
+    report = verify_pdf(mutated, sample.trust)
+    assert report.verdict != VALID, report.reason

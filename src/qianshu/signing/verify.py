@@ -1,419 +1,129 @@
 """Verify any PDF's signatures: ours or third-party, and fail closed.
 
-:func:`verify_pdf` never raises and never says "valid" by accident: any parser or validator
-error becomes the verdict ``indeterminate`` ("cannot be validated") with the reason. Bytes after
-the last ``%%EOF`` make a file ``invalid`` (pyHanko itself ignores them, and one public
-incremental-saving attack hides its content there).
+:func:`verify_pdf` is the one entry point (the command line, the verification page and the
+API all call it, in a long-running process or in the limited child of
+:func:`verify_pdf_limited`). It never raises and never says "valid" by accident: a parser or
+validator error becomes "cannot be validated" (``indeterminate``) for the signature it
+concerns, or for the whole file when the file itself cannot be read.
 
-Verdicts, per signature and overall (the worst of the signatures):
+Verdicts, per signature and time-stamp, each computed independently of the others
+(:mod:`qianshu.signing.signatures`):
 
-* ``valid`` — intact, cryptographically valid, trusted chain, not revoked, and later changes
-  stay within what the signature allows (form filling / signing / validation data);
+* ``valid`` — intact, cryptographically valid, the certificate chain trusted and not revoked
+  at the signature's proof of existence, and later changes within what the signature allows
+  (form filling, further signatures, validation data, document time-stamps);
 * ``invalid`` — the signed bytes changed, the signature does not verify, the certificate was
-  revoked, or the document was changed in a way the signature forbids;
-* ``indeterminate`` — cannot be validated: untrusted or incomplete chain, unreadable file,
-  unsupported structure (e.g. hybrid cross-reference files), weak algorithms.
+  revoked *before* the proof of existence (past-signature validation: a revocation after it
+  does not count, see :mod:`qianshu.signing.ltv`), or a later change the signature forbids;
+* ``indeterminate`` — cannot be validated: untrusted or incomplete chain, unsupported format,
+  weak algorithm, a field whose value is no signature at all.
+
+A signature time-stamp that cannot be relied on is indeterminate in its own entry and only
+costs the signature its proof of existence.
+
+The document verdict is the worst of the signature verdicts and of the changes found in later
+revisions (:mod:`qianshu.signing.revisions`): anything added after the document was completed
+and locked, a new appearance that hides page content after a signature, a signed field
+repainted, an object still in use freed — each fails the document (``invalid``) with its own
+reason; additions after an unlocked document time-stamp and appearances that only draw over
+page content are reported as warnings. Validation data added after the newest document
+time-stamp is listed in a warning and never used (:mod:`qianshu.signing.ltv`).
+
+Structural checks come first: bytes after the last ``%%EOF`` or hidden before a repeated one,
+objects shadowed for repairing readers, and conflicting hybrid cross-reference data make the
+file ``invalid`` or unreadable; a hybrid-reference file that pyHanko's lenient reader reads
+consistently is verified, with a warning.
+
+The PAdES level (B-B, B-T, B-LT, B-LTA) is derived from verified data only: a valid signature
+time-stamp, revocation data that verifies, a valid document time-stamp covering it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import io
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.fields import enumerate_sig_fields
-from pyhanko.sign.validation import pdf_embedded
-from pyhanko.sign.validation.status import (
-    DocumentTimestampStatus,
-    PdfSignatureStatus,
-    SignatureCoverageLevel,
-    SignatureStatus,
-)
-from pyhanko_certvalidator import ValidationContext
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
+from qianshu.signing import overlap, revisions
+from qianshu.signing.diffpolicy import diff_policy
 from qianshu.signing.errors import SigningError
 from qianshu.signing.isolation import Limits, run_limited
+from qianshu.signing.ltv import Contexts
+from qianshu.signing.signatures import (
+    DocumentContext,
+    cannot_validate,
+    document_timestamp_holds,
+    judge_document_timestamp,
+    judge_signature,
+)
 from qianshu.signing.structure import (
     DssMaterial,
-    changed_fields,
-    field_states,
+    hybrid_conflicts,
+    iter_fields,
+    revision_ends,
     shadowed_objects,
+    still_used,
     tail_is_single_trailer,
 )
+from qianshu.signing.verdicts import (
+    INDETERMINATE,
+    INVALID,
+    VALID,
+    ChangeReport,
+    SignatureReport,
+    TimestampReport,
+    TrustSettings,
+    VerificationReport,
+    worst,
+)
 
-VALID, INVALID, INDETERMINATE = "valid", "invalid", "indeterminate"
-_WEAK_DIGESTS = {"sha1", "md5", "md2"}
-_RANK = {VALID: 0, INDETERMINATE: 1, INVALID: 2}
-_MOD_LEVELS = {
-    ModificationLevel.NONE: "none",
-    ModificationLevel.LTA_UPDATES: "lta_updates",
-    ModificationLevel.FORM_FILLING: "form_filling",
-    ModificationLevel.ANNOTATIONS: "annotations",
-    ModificationLevel.OTHER: "other",
-}
-_COVERAGE = {
-    SignatureCoverageLevel.ENTIRE_FILE: "entire_file",
-    SignatureCoverageLevel.ENTIRE_REVISION: "entire_revision",
-    SignatureCoverageLevel.CONTIGUOUS_BLOCK_FROM_START: "partial",
-    SignatureCoverageLevel.UNCLEAR: "unclear",
-}
-_ORG_ID_OID = "2.5.4.97"
+__all__ = [
+    "INDETERMINATE",
+    "INVALID",
+    "VALID",
+    "ChangeReport",
+    "SignatureReport",
+    "TimestampReport",
+    "TrustSettings",
+    "VerificationReport",
+    "format_report",
+    "trust_settings",
+    "verify_pdf",
+    "verify_pdf_limited",
+]
 
-
-@dataclass(frozen=True)
-class TimestampReport:
-    time: dt.datetime
-    tsa: str
-    intact: bool
-    valid: bool
-    trusted: bool
-
-
-@dataclass(frozen=True)
-class SignatureReport:
-    """What we know about one signature or document timestamp."""
-
-    index: int
-    field_name: str
-    kind: str  # "signature" | "certification" | "document_timestamp"
-    verdict: str
-    problems: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    signer_name: str = ""
-    organisation: str = ""
-    organisation_id: str = ""
-    certificate_serial: str = ""
-    certificate_sha256: str = ""
-    chain: tuple[str, ...] = ()
-    intact: bool = False
-    valid: bool = False
-    trusted: bool = False
-    revocation: str = "not_checked"  # good | revoked | unknown | not_checked
-    signing_time: dt.datetime | None = None
-    signing_time_source: str = ""  # timestamp | claimed
-    timestamp: TimestampReport | None = None
-    coverage: str = ""
-    modification_level: str = ""
-    docmdp_ok: bool | None = None
-    changed_form_fields: tuple[str, ...] = ()
-    ltv: bool = False
-    pades_level: str = ""
-    reason: str = ""
-    location: str = ""
-
-
-@dataclass(frozen=True)
-class VerificationReport:
-    verdict: str
-    reason: str
-    sha256: str
-    size: int
-    signatures: tuple[SignatureReport, ...] = ()
-    warnings: tuple[str, ...] = ()
-    strict_parser: bool = True
-    document_timestamped: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        def convert(value: Any) -> Any:
-            if isinstance(value, dt.datetime):
-                return value.isoformat()
-            if isinstance(value, dict):
-                return {k: convert(v) for k, v in value.items()}
-            if isinstance(value, list | tuple):
-                return [convert(v) for v in value]
-            return value
-
-        result: dict[str, Any] = convert(asdict(self))
-        return result
-
-
-@dataclass(frozen=True)
-class TrustSettings:
-    """Which roots the verifier trusts: the platform root plus configured extra roots."""
-
-    roots: tuple[asn1_x509.Certificate, ...]
-    labels: dict[str, str] = field(default_factory=dict)
-
-
-def _name_attr(name: asn1_x509.Name, key: str) -> str:
-    value = name.native.get(key)
-    if isinstance(value, list):
-        value = " ".join(str(v) for v in value)
-    return str(value or "")
-
-
-def _org_id(name: asn1_x509.Name) -> str:
-    for rdn in name.chosen:
-        for attr in rdn:
-            if attr["type"].dotted == _ORG_ID_OID:
-                value = attr["value"].native
-                return str(value).removeprefix("NTRCN-")
-    return ""
-
-
-def _signer_fields(cert: asn1_x509.Certificate) -> dict[str, Any]:
-    subject = cert.subject
-    return {
-        "signer_name": _name_attr(subject, "common_name"),
-        "organisation": _name_attr(subject, "organization_name"),
-        "organisation_id": _org_id(subject),
-        "certificate_serial": format(cert.serial_number, "X"),
-        "certificate_sha256": cert.sha256.hex(),
-    }
-
-
-def _display_name(cert: asn1_x509.Certificate) -> str:
-    return _name_attr(cert.subject, "common_name") or cert.subject.human_friendly
-
-
-def _chain_names(status: SignatureStatus) -> tuple[str, ...]:
-    """Subject names from the signer up to the trust root (just the signer if untrusted)."""
-    path = getattr(status, "validation_path", None)
-    if path is None:
-        return (_display_name(status.signing_cert),)
-    try:
-        names = [_display_name(c) for c in path.iter_certs(include_root=True)]
-    except Exception:  # noqa: BLE001 - a display detail must not break verification
-        return (_display_name(status.signing_cert),)
-    return tuple(reversed(names))
-
-
-def _readers(data: bytes) -> tuple[PdfFileReader, bool]:
-    try:
-        return PdfFileReader(io.BytesIO(data), strict=True), True
-    except Exception as strict_exc:
-        if "hybrid" in str(strict_exc).lower():
-            raise _CannotValidate(
-                "cannot be validated (hybrid xref): the file mixes cross-reference styles"
-            ) from strict_exc
-        try:
-            return PdfFileReader(io.BytesIO(data), strict=False), False
-        except Exception as exc:
-            raise _CannotValidate(f"the PDF cannot be read: {type(exc).__name__}") from exc
+_DIFF_POLICY = diff_policy()
 
 
 class _CannotValidate(Exception):
     pass
 
 
-def _validation_context(
-    trust: TrustSettings, dss: DssMaterial, moment: dt.datetime | None = None
-) -> ValidationContext:
-    return ValidationContext(
-        trust_roots=list(trust.roots),
-        other_certs=list(dss.certs),
-        ocsps=list(dss.ocsps),
-        crls=list(dss.crls),
-        allow_fetching=False,
-        revocation_mode="soft-fail",
-        retroactive_revinfo=True,
-        moment=moment,
-    )
-
-
-def _revocation_state(status: SignatureStatus, covered: bool) -> str:
-    if status.revoked:
-        return "revoked"
-    # "good" only when validation data in the file covers the certificate: with soft-fail
-    # checking and nothing embedded, nothing was actually looked up.
-    if status.trusted and covered:
-        return "good"
-    return "not_checked" if status.trusted else "unknown"
-
-
-@dataclass(frozen=True)
-class _Document:
-    """What every signature's check of one document shares."""
-
-    reader: PdfFileReader
-    trust: TrustSettings
-    vc: ValidationContext
-    dss: DssMaterial
-    signature_fields: frozenset[str]
-    covered_serials: frozenset[int]
-    last_doc_ts_revision: int | None
-    current_fields: dict[str, tuple[Any, Any]]
-
-
-def _really_changed(doc: _Document, embedded: pdf_embedded.EmbeddedPdfSignature) -> set[str]:
-    before = field_states(doc.reader.get_historical_root(embedded.signed_revision))
-    return changed_fields(before, doc.current_fields)
-
-
-async def _signature_report(
-    index: int, embedded: pdf_embedded.EmbeddedPdfSignature, doc: _Document
-) -> SignatureReport:
-    trust, vc, dss = doc.trust, doc.vc, doc.dss
-    last_doc_ts_revision = doc.last_doc_ts_revision
-    is_timestamp = embedded.sig_object_type == "/DocTimeStamp"
-    status: PdfSignatureStatus | DocumentTimestampStatus
-    if is_timestamp:
-        status = await pdf_embedded.async_validate_pdf_timestamp(embedded, vc)
-        kind = "document_timestamp"
-    else:
-        status = await pdf_embedded.async_validate_pdf_signature(embedded, vc, vc)
-        kind = "certification" if embedded.docmdp_level is not None else "signature"
-    timestamp = None
-    signing_time = None
-    time_source = ""
-    if isinstance(status, DocumentTimestampStatus):
-        signing_time, time_source = status.timestamp, "timestamp"
-    else:
-        ts = status.timestamp_validity
-        if ts is not None:
-            timestamp = TimestampReport(
-                time=ts.timestamp,
-                tsa=_display_name(ts.signing_cert),
-                intact=ts.intact,
-                valid=ts.valid,
-                trusted=ts.trusted,
-            )
-            signing_time, time_source = ts.timestamp, "timestamp"
-        elif status.signer_reported_dt is not None:
-            signing_time, time_source = status.signer_reported_dt, "claimed"
-    expired_only = (
-        not status.trusted
-        and not status.revoked
-        and timestamp is not None
-        and timestamp.valid
-        and timestamp.trusted
-        and status.signing_cert.not_valid_after < dt.datetime.now(dt.UTC)
-        and last_doc_ts_revision is not None
-    )
-    if expired_only and not is_timestamp:
-        # Long-term validation: the certificate has expired since, but the signature timestamp
-        # proves the signature existed while it was valid, and the document timestamp protects
-        # the embedded validation data. Validate at the time the timestamp proves.
-        vc_past = _validation_context(trust, dss, moment=timestamp.time)  # type: ignore[union-attr]
-        status = await pdf_embedded.async_validate_pdf_signature(embedded, vc_past, vc)
-    problems: list[str] = []
-    warnings: list[str] = []
-    verdict = VALID
-    weak = status.md_algorithm.lower() in _WEAK_DIGESTS
-    if not status.intact:
-        problems.append("the signed content was changed (digest mismatch)")
-        verdict = INVALID
-    elif weak:
-        # pyHanko's default policy refuses these algorithms: the signature may well be
-        # genuine, but it cannot be relied on any more.
-        problems.append(
-            f"the signature uses {status.md_algorithm.upper()}, a digest algorithm that is no "
-            "longer accepted"
-        )
-        verdict = INDETERMINATE
-    elif not status.valid:
-        problems.append("the cryptographic signature does not verify")
-        verdict = INVALID
-    if status.revoked:
-        problems.append("the signer's certificate was revoked")
-        verdict = INVALID
-    elif not status.trusted and verdict == VALID:
-        indic = status.trust_problem_indic
-        problems.append(
-            "the signer's certificate chain is not trusted"
-            + (f" ({indic.standard_name.lower()})" if indic is not None else "")
-        )
-        verdict = max(verdict, INDETERMINATE, key=_RANK.__getitem__)
-    if timestamp is not None and not (timestamp.intact and timestamp.valid):
-        problems.append("the signature timestamp is invalid")
-        verdict = INVALID
-    elif timestamp is not None and not timestamp.trusted:
-        problems.append("the signature timestamp's TSA is not trusted")
-        verdict = max(verdict, INDETERMINATE, key=_RANK.__getitem__)
-    coverage = _COVERAGE.get(status.coverage, "unclear") if status.coverage else "unclear"
-    level = status.modification_level
-    level_name = _MOD_LEVELS.get(level, "other") if level is not None else "unknown"
-    changed: tuple[str, ...] = ()
-    diff = status.diff_result
-    if diff is not None and hasattr(diff, "changed_form_fields"):
-        # pyHanko lists the fields that were allowed to change; keep the ones that did.
-        really = _really_changed(doc, embedded)
-        changed = tuple(
-            sorted(
-                name
-                for name in diff.changed_form_fields
-                if name in really or name in doc.signature_fields
-            )
-        )
-    elif diff is not None:
-        problems.append(f"suspicious change after signing: {diff}")
-    if coverage not in ("entire_file", "entire_revision"):
-        problems.append("the signature does not cover its whole revision")
-        verdict = INVALID
-    if level is None or level == ModificationLevel.OTHER or level == ModificationLevel.ANNOTATIONS:
-        problems.append(f"the document was modified after signing ({level_name})")
-        verdict = INVALID
-    if status.docmdp_ok is False:
-        problems.append("changes after signing exceed what the certification allows")
-        verdict = INVALID
-    other_changes = [name for name in changed if name not in doc.signature_fields]
-    if other_changes:
-        warnings.append("form fields changed after this signature: " + ", ".join(other_changes))
-    ltv = status.signing_cert.serial_number in doc.covered_serials
-    if is_timestamp:
-        pades = ""
-    elif timestamp is None:
-        pades = "B-B"
-    elif not ltv:
-        pades = "B-T"
-    elif last_doc_ts_revision is not None and last_doc_ts_revision > embedded.signed_revision:
-        pades = "B-LTA"
-    else:
-        pades = "B-LT"
-    sig_obj = embedded.sig_object
-    return SignatureReport(
-        index=index,
-        field_name=str(embedded.field_name or ""),
-        kind=kind,
-        verdict=verdict,
-        problems=tuple(problems),
-        warnings=tuple(warnings),
-        chain=_chain_names(status),
-        intact=bool(status.intact),
-        valid=bool(status.valid),
-        trusted=bool(status.trusted),
-        revocation=_revocation_state(status, ltv),
-        signing_time=signing_time,
-        signing_time_source=time_source,
-        timestamp=timestamp,
-        coverage=coverage,
-        modification_level=level_name,
-        docmdp_ok=status.docmdp_ok,
-        changed_form_fields=changed,
-        ltv=ltv,
-        pades_level=pades,
-        reason=str(sig_obj.get("/Reason", "") or ""),
-        location=str(sig_obj.get("/Location", "") or ""),
-        **_signer_fields(status.signing_cert),
-    )
-
-
 def verify_pdf(data: bytes, trust: TrustSettings) -> VerificationReport:
-    """Verify every signature and document timestamp in ``data``. Never raises."""
-    sha256 = hashlib.sha256(data).hexdigest()
-    base = {"sha256": sha256, "size": len(data)}
+    """Verify every signature and document time-stamp in ``data``. Never raises."""
+    base: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     try:
         return _verify(data, trust, base)
     except _CannotValidate as exc:
-        return VerificationReport(verdict=INDETERMINATE, reason=str(exc), **base)  # type: ignore[arg-type]
+        return VerificationReport(verdict=INDETERMINATE, reason=str(exc), **base)
     except (MemoryError, RecursionError) as exc:
         return VerificationReport(
             verdict=INDETERMINATE,
             reason=f"cannot be validated: the file is too complex ({type(exc).__name__})",
-            **base,  # type: ignore[arg-type]
+            **base,
         )
     except Exception as exc:  # noqa: BLE001 - fail closed on anything a parser throws
         return VerificationReport(
             verdict=INDETERMINATE,
             reason=f"cannot be validated: {type(exc).__name__}: {str(exc)[:200]}",
-            **base,  # type: ignore[arg-type]
+            **base,
         )
 
 
@@ -432,12 +142,76 @@ def verify_pdf_limited(
         )
 
 
-def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> VerificationReport:
+def _read(data: bytes) -> tuple[PdfFileReader, bool, list[str]]:
+    """A reader: strict when the file allows it, else pyHanko's lenient one (with a warning)."""
+    warnings: list[str] = []
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=True)
+        if not reader.xrefs.hybrid_xrefs_present:
+            return reader, True, warnings
+    except Exception as exc:
+        if isinstance(exc, MemoryError | RecursionError):
+            raise
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+    except Exception as exc:
+        raise _CannotValidate(f"the PDF cannot be read: {type(exc).__name__}") from exc
+    if reader.xrefs.hybrid_xrefs_present:
+        conflicts = hybrid_conflicts(reader)
+        if conflicts:
+            raise _CannotValidate(
+                "cannot be validated (hybrid xref): the cross-reference table and stream "
+                "disagree about objects " + ", ".join(str(n) for n in conflicts[:10])
+            )
+        warnings.append(
+            "hybrid-reference file (a cross-reference table and stream): read with the "
+            "lenient parser"
+        )
+    else:
+        warnings.append("the file is not well-formed; it was read with the lenient parser")
+    return reader, False, warnings
+
+
+def _filled_signature_fields(reader: PdfFileReader) -> list[tuple[str, Any]]:
+    """(name, field dictionary) of every signature field holding a value."""
+    try:
+        return [
+            (str(name), field.get_object() if hasattr(field, "get_object") else field)
+            for name, _, field in enumerate_sig_fields(reader, filled_status=True)
+        ]
+    except Exception:  # noqa: BLE001 - pyHanko gave up on the field tree; walk it ourselves
+        return [
+            (node.name, node.field)
+            for node in iter_fields(reader.root)
+            if node.field_type == "/Sig" and "/V" in node.field
+        ]
+
+
+def _embedded(
+    reader: PdfFileReader,
+) -> tuple[list[tuple[int, EmbeddedPdfSignature]], list[SignatureReport]]:
+    """The signatures, numbered in revision order, and a report for each unreadable one."""
+    found: list[EmbeddedPdfSignature] = []
+    failed: list[tuple[str, Exception]] = []
+    for name, field in _filled_signature_fields(reader):
+        try:
+            sig = EmbeddedPdfSignature(reader, field, name)
+            _ = sig.signed_revision
+            found.append(sig)
+        except Exception as exc:  # noqa: BLE001 - this field only cannot be validated
+            failed.append((name, exc))
+    found.sort(key=lambda sig: sig.signed_revision)
+    broken = [cannot_validate(len(found) + i, name, exc) for i, (name, exc) in enumerate(failed)]
+    return list(enumerate(found)), broken
+
+
+def _structure(data: bytes) -> tuple[PdfFileReader, bool, list[str]] | VerificationReport:
     if not data.lstrip()[:1024].startswith(b"%PDF-") and b"%PDF-" not in data[:1024]:
         raise _CannotValidate("cannot be validated: the file is not a PDF")
     last_eof = data.rfind(b"%%EOF")
     if last_eof < 0:
         raise _CannotValidate("cannot be validated: the PDF is truncated (no %%EOF marker)")
+    base: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     if data[last_eof + 5 :].strip(b"\r\n\t\f\x00 "):
         return VerificationReport(
             verdict=INVALID,
@@ -445,10 +219,8 @@ def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> Verifica
             "file, or it is truncated",
             **base,
         )
-    reader, strict = _readers(data)
-    warnings: list[str] = []
+    reader, strict, warnings = _read(data)
     if not strict:
-        warnings.append("the file is not well-formed; it was read with the lenient parser")
         shadowed = shadowed_objects(reader, data)
         if shadowed:
             return VerificationReport(
@@ -468,95 +240,221 @@ def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> Verifica
             strict_parser=strict,
             **base,
         )
-    embedded = list(reader.embedded_signatures)
+    return reader, strict, warnings
+
+
+async def _evidence(
+    reader: PdfFileReader, embedded: list[tuple[int, EmbeddedPdfSignature]], trust: TrustSettings
+) -> tuple[int | None, DssMaterial, DssMaterial]:
+    """The revision of the newest intact, trusted document time-stamp, the DSS it covers,
+    and the validation material added after it."""
+    latest = DssMaterial.read(reader)
+    first_look = Contexts(trust, DssMaterial(certs=latest.certs))
+    for _, sig in reversed(embedded):
+        if sig.sig_object_type != "/DocTimeStamp":
+            continue
+        if await document_timestamp_holds(sig, first_look):
+            revision = sig.signed_revision
+            covered = DssMaterial.read(reader.get_historical_resolver(revision))
+            return revision, covered, latest.minus(covered)
+    return None, DssMaterial(), latest
+
+
+async def _judge_all(
+    embedded: list[tuple[int, EmbeddedPdfSignature]], doc: DocumentContext
+) -> list[SignatureReport]:
+    reports: list[SignatureReport] = []
+    # Newest document time-stamp first: each one's proof of existence is the next one.
+    moment = None
+    for index, sig in reversed(embedded):
+        if sig.sig_object_type != "/DocTimeStamp":
+            continue
+        try:
+            report = await judge_document_timestamp(index, sig, doc, moment)
+        except Exception as exc:  # noqa: BLE001 - this time-stamp only
+            report = cannot_validate(index, str(sig.field_name), exc)
+        reports.append(report)
+        if report.verdict == VALID and report.signing_time is not None:
+            doc.archive_times.insert(0, (sig.signed_revision, report.signing_time))
+            moment = report.signing_time
+    for index, sig in embedded:
+        if sig.sig_object_type == "/DocTimeStamp":
+            continue
+        try:
+            reports.append(await judge_signature(index, sig, doc))
+        except Exception as exc:  # noqa: BLE001 - this signature only
+            reports.append(cannot_validate(index, str(sig.field_name), exc))
+    return reports
+
+
+def _changes(
+    data: bytes, reader: PdfFileReader, embedded: list[tuple[int, EmbeddedPdfSignature]]
+) -> tuple[list[ChangeReport], int | None]:
+    """Forbidden changes in later revisions, and the revision that completed the document."""
     if not embedded:
+        return [], None
+    first = min(sig.signed_revision for _, sig in embedded)
+    ends = revision_ends(reader, data)
+    xrefs = reader.xrefs
+
+    def changed(revision: int) -> set[tuple[int, int]]:
+        return {(r.idnum, r.generation) for r in xrefs.explicit_refs_in_revision(revision)}
+
+    def covers(revision: int, widget: revisions.Widget) -> overlap.Coverage | None:
+        assert widget.page is not None
+        return overlap.covered_content(
+            data[: ends[revision - 1]], data[: ends[revision]], widget.page, widget.rect
+        )
+
+    try:
+        found = _freed_in_use(reader, first)
+        inventories = revisions.inventories(reader, first)
+        found += revisions.findings(inventories, changed, first, covers)
+        return found, revisions.completion_revision(inventories)
+    except Exception as exc:  # noqa: BLE001 - the revisions cannot be compared: say so
+        cannot = ChangeReport(
+            -1,
+            INDETERMINATE,
+            "unreadable_revisions",
+            f"the later revisions cannot be analysed: {type(exc).__name__}",
+        )
+        return [cannot], None
+
+
+async def _judge_document(
+    reader: PdfFileReader, embedded: list[tuple[int, EmbeddedPdfSignature]], trust: TrustSettings
+) -> tuple[int | None, list[SignatureReport], DssMaterial]:
+    covered_revision, covered, uncovered = await _evidence(reader, embedded, trust)
+    doc = DocumentContext(
+        reader=reader,
+        contexts=Contexts(trust, covered),
+        diff_policy=_DIFF_POLICY,
+        uncovered=uncovered,
+        signature_fields=frozenset(
+            node.name for node in iter_fields(reader.root) if node.field_type == "/Sig"
+        ),
+    )
+    return covered_revision, await _judge_all(embedded, doc), uncovered
+
+
+def _freed_in_use(reader: PdfFileReader, first: int) -> list[ChangeReport]:
+    """Objects freed in a later revision although the document still uses them: what was
+    signed (a page's content, say) no longer shows."""
+    xrefs = reader.xrefs
+    reports = []
+    for revision in range(first + 1, xrefs.total_revisions):
+        freed = {(r.idnum, r.generation) for r in xrefs.refs_freed_in_revision(revision)}
+        if not freed:
+            continue
+        used = still_used(reader.get_historical_resolver(revision), freed)
+        if used:
+            reports.append(
+                ChangeReport(
+                    revision,
+                    INVALID,
+                    "deleted_content",
+                    f"revision {revision} deletes objects the document still uses (objects "
+                    + ", ".join(str(n) for n in sorted(used)[:10])
+                    + "): the pages no longer show what was signed",
+                )
+            )
+    return reports
+
+
+def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> VerificationReport:
+    checked = _structure(data)
+    if isinstance(checked, VerificationReport):
+        return checked
+    reader, strict, warnings = checked
+    embedded, broken = _embedded(reader)
+    common = {"strict_parser": strict, "revisions": reader.xrefs.total_revisions, **base}
+    if not embedded and not broken:
         return VerificationReport(
             verdict=INDETERMINATE,
             reason="the document has no signatures",
             warnings=tuple(warnings),
-            strict_parser=strict,
-            **base,
+            **common,
         )
-    doc_ts_revisions = [s.signed_revision for s in embedded if s.sig_object_type == "/DocTimeStamp"]
-    last_doc_ts = max(doc_ts_revisions) if doc_ts_revisions else None
-    # pyHanko skips filled signature fields it cannot interpret (no or unknown /SubFilter):
-    # a value in a signature field that is not a verifiable signature is a forgery attempt.
-    filled = {str(name) for name, _, _ in enumerate_sig_fields(reader, filled_status=True)}
-    unverifiable = sorted(filled - {str(sig.field_name) for sig in embedded})
-    if unverifiable:
-        return VerificationReport(
-            verdict=INVALID,
-            reason="signature fields hold a value that is not a verifiable signature: "
-            + ", ".join(unverifiable),
-            warnings=tuple(warnings),
-            strict_parser=strict,
-            **base,
+    covered_revision, reports, uncovered = asyncio.run(_judge_document(reader, embedded, trust))
+    if uncovered:
+        warnings.append(
+            "validation data added after the last document time-stamp is not protected by "
+            f"it and was not used for the verdict ({uncovered.describe()})"
         )
-    dss = DssMaterial.read(reader)
-    doc = _Document(
-        reader=reader,
-        trust=trust,
-        # One validation context for the whole document: certificate paths and revocation
-        # checks shared by several signatures are computed once.
-        vc=_validation_context(trust, dss),
-        dss=dss,
-        signature_fields=frozenset(
-            str(name) for name, _, _ in enumerate_sig_fields(reader, filled_status=None)
-        ),
-        covered_serials=frozenset(dss.covered_serials()),
-        last_doc_ts_revision=last_doc_ts,
-        current_fields=field_states(reader.root),
-    )
-
-    async def validate_all() -> tuple[SignatureReport, ...]:
-        return tuple([await _signature_report(i, sig, doc) for i, sig in enumerate(embedded)])
-
-    reports = asyncio.run(validate_all())
-    worst = max((r.verdict for r in reports), key=_RANK.__getitem__)
-    if worst == VALID:
-        reason = f"all {len(reports)} signatures are valid"
-    else:
-        bad = next(r for r in reports if r.verdict == worst)
-        reason = f"signature {bad.index + 1} ({bad.field_name}): " + "; ".join(bad.problems)
-    if not strict and worst == VALID:
+    reports += broken
+    for report in reports:
+        if report.timestamp is not None and report.timestamp.verdict != VALID:
+            warnings.append(
+                f"the time-stamp of signature {report.index + 1} ({report.field_name}) cannot "
+                "be relied on: " + "; ".join(report.timestamp.problems)
+            )
+    reports.sort(key=lambda r: r.index)
+    changes, completed = _changes(data, reader, embedded)
+    warnings += [c.description for c in changes if c.verdict == VALID]
+    verdict = worst(*(r.verdict for r in reports), *(c.verdict for c in changes))
+    if not strict and verdict == VALID:
         warnings.append("validated with the lenient parser: treat with care")
     return VerificationReport(
-        verdict=worst,
-        reason=reason,
-        signatures=reports,
+        verdict=verdict,
+        reason=_reason(verdict, reports, changes),
+        signatures=tuple(reports),
+        changes=tuple(changes),
         warnings=tuple(warnings),
-        strict_parser=strict,
-        document_timestamped=last_doc_ts is not None,
-        **base,
+        document_timestamped=covered_revision is not None,
+        completed_revision=completed,
+        **common,
     )
+
+
+def _reason(verdict: str, reports: list[SignatureReport], changes: list[ChangeReport]) -> str:
+    if verdict == VALID:
+        return f"all {len(reports)} signatures are valid"
+    bad_change = next((c for c in changes if c.verdict == verdict), None)
+    bad_sig = next((r for r in reports if r.verdict == verdict), None)
+    if bad_change is not None and (bad_sig is None or verdict == INVALID):
+        return bad_change.description
+    assert bad_sig is not None
+    return f"signature {bad_sig.index + 1} ({bad_sig.field_name}): " + "; ".join(bad_sig.problems)
 
 
 def format_report(report: VerificationReport) -> str:
-    """Human-readable text for the CLI."""
+    """Human-readable text for the command line."""
     lines = [
         f"Verdict: {report.verdict.upper()} — {report.reason}",
         f"File: {report.size} bytes, SHA-256 {report.sha256}",
     ]
     lines += [f"Warning: {w}" for w in report.warnings]
+    for change in report.changes:
+        if change.verdict != VALID:  # the others are among the warnings
+            lines.append(f"Change in revision {change.revision}: {change.description}")
     for sig in report.signatures:
         lines.append("")
         lines.append(f"#{sig.index + 1} {sig.kind} in field {sig.field_name!r}: {sig.verdict}")
         who = sig.signer_name + (f" / {sig.organisation}" if sig.organisation else "")
         if sig.organisation_id:
             who += f" ({sig.organisation_id})"
-        lines.append(f"  Signer: {who}")
-        lines.append(f"  Chain: {' -> '.join(sig.chain)}")
+        if who:
+            lines.append(f"  Signer: {who}")
+        if sig.chain:
+            lines.append(f"  Chain: {' -> '.join(sig.chain)}")
         if sig.signing_time:
             lines.append(f"  Time: {sig.signing_time.isoformat()} ({sig.signing_time_source})")
         if sig.timestamp:
-            lines.append(f"  Timestamp: {sig.timestamp.time.isoformat()} by {sig.timestamp.tsa}")
+            ts = sig.timestamp
+            when = ts.time.isoformat() if ts.time else "?"
+            lines.append(f"  Timestamp: {when} by {ts.tsa or '?'} ({ts.verdict})")
+        if sig.proof_of_existence:
+            lines.append(
+                f"  Proof of existence: {sig.proof_of_existence.isoformat()} "
+                f"({sig.proof_of_existence_source.replace('_', ' ')})"
+            )
         lines.append(
             f"  Intact: {sig.intact}  Valid: {sig.valid}  Trusted: {sig.trusted}  "
             f"Revocation: {sig.revocation}"
         )
         lines.append(
-            f"  Coverage: {sig.coverage}  Modifications: {sig.modification_level}  "
-            f"LTV: {sig.ltv}  Level: {sig.pades_level or '-'}"
+            f"  Coverage: {sig.coverage or '-'}  Modifications: {sig.modification_level or '-'}"
+            f"  LTV: {sig.ltv}  Level: {sig.pades_level or '-'}"
         )
         if sig.changed_form_fields:
             lines.append(f"  Fields filled after it: {', '.join(sig.changed_form_fields)}")
@@ -567,6 +465,12 @@ def format_report(report: VerificationReport) -> str:
 
 def trust_settings(roots: Sequence[Any]) -> TrustSettings:
     """Build :class:`TrustSettings` from ``cryptography`` or ``asn1crypto`` certificates."""
-    from qianshu.signing.signers import to_asn1
+    converted = []
+    for root in roots:
+        if isinstance(root, asn1_x509.Certificate):
+            converted.append(root)
+        else:
+            from cryptography.hazmat.primitives.serialization import Encoding
 
-    return TrustSettings(roots=tuple(to_asn1(r) for r in roots))
+            converted.append(asn1_x509.Certificate.load(root.public_bytes(Encoding.DER)))
+    return TrustSettings(roots=tuple(converted))

@@ -1,14 +1,19 @@
-"""The verifier's trust settings: the platform root plus configured extra roots."""
+"""The verifier's trust settings: the platform root plus configured extra roots.
+
+Only the root *certificate* is read (no key is unwrapped), the same row
+:mod:`qianshu.verification.roots` reads without Django for ``qianshu verify``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from qianshu.pki.platform import PkiNotInitialised, load_platform
+from qianshu.pki.models import PlatformKey
 from qianshu.signing.errors import PkiError
 from qianshu.signing.pki import load_certificates_pem
 from qianshu.signing.signers import to_asn1
@@ -31,8 +36,7 @@ def verifier_trust(extra_path: str | None = None) -> TrustSettings:
     roots = list(extra_roots(extra_path))
     if extra_path is not None and settings.QIANSHU_EXTRA_TRUST_ROOTS:
         roots += list(extra_roots())
-    try:
-        roots.insert(0, to_asn1(load_platform().pki.root.certificate))
-    except PkiNotInitialised:
-        pass
+    root = PlatformKey.objects.filter(role=PlatformKey.Role.ROOT).first()
+    if root is not None:
+        roots.insert(0, asn1_x509.Certificate.load(bytes(root.certificate_der)))
     return TrustSettings(roots=tuple(roots))

@@ -1,19 +1,17 @@
-import json
 import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from qianshu.signing.verify import VALID, format_report, verify_pdf_limited
+from qianshu.signing.verify import verify_pdf_limited
+from qianshu.verification.cli import EXIT_CODES, render
 from qianshu.verification.trust import verifier_trust
-
-EXIT_CODES = {"valid": 0, "invalid": 1, "indeterminate": 2}
 
 
 class Command(BaseCommand):
     help = (
         "Verify the signatures of a PDF (ours or any other). Exit status: 0 valid, 1 invalid, "
-        "2 cannot be validated."
+        "2 cannot be validated. `qianshu verify` runs the same check without starting Django."
     )
 
     def add_arguments(self, parser):
@@ -30,12 +28,6 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {name}: {exc.strerror}") from None
         report = verify_pdf_limited(data, verifier_trust(options["trust"]))
-        if options["json"]:
-            self.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
-        else:
-            text = format_report(report)
-            style = self.style.SUCCESS if report.verdict == VALID else self.style.ERROR
-            first, _, rest = text.partition("\n")
-            self.stdout.write(style(first) + ("\n" + rest if rest else ""))
-        if report.verdict != VALID:
+        self.stdout.write(render(report, as_json=options["json"]))
+        if EXIT_CODES[report.verdict]:
             sys.exit(EXIT_CODES[report.verdict])

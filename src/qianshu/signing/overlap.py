@@ -1,0 +1,135 @@
+"""Does a new appearance paint over page content? Measured on rendered pixels (PDFium).
+
+The region of the widget is rendered as the page looked in the revision before the change
+and as it looks after it, form fields and annotations included. A pixel is *content* when it
+is inked before the change (not near-white). Two outcomes matter:
+
+* the change **hides** content: at least :data:`MIN_PIXELS` content pixels became much
+  lighter (luminance up by more than :data:`HIDDEN_LIGHTER`) — an opaque patch laid over
+  text, the way the forged amount is shown, or any appearance that paints the page's
+  printed text out of sight;
+* the change **draws over** content: it alters at least :data:`MIN_PIXELS` pixels of the
+  content grown by :data:`GROW_PT` (so strokes added right next to a glyph count) without
+  hiding it — ink of a handwritten signature through a printed label, a seal stamped over a
+  company name (multiplied with the page, or in a strong colour over black text).
+
+An appearance drawn beside the text, or a transparent seal image whose ink lies beside it,
+does neither. PDFium is loaded only when a check is needed (most documents never need one).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+from dataclasses import dataclass
+from typing import Any
+
+SCALE = 2.0  # pixels per PDF point
+GROW_PT = 1.5
+MIN_PIXELS = 8
+INK = 200  # a channel value below this is ink
+CHANGED = 48  # a channel that moved by more than this changed
+HIDDEN_LIGHTER = 96  # content whose luminance rose by more than this is hidden
+MARGIN_PT = 2.0
+_MAX_TEXT = 80
+
+Rect = tuple[float, float, float, float]
+
+
+def _region(page: Any, rect: Rect) -> tuple[int, int, int, int]:
+    """The widget rectangle (plus a margin) in device pixels of a full render at SCALE."""
+    import pypdfium2.raw as pdfium_c
+
+    width = math.ceil(page.get_width() * SCALE)
+    height = math.ceil(page.get_height() * SCALE)
+    xs, ys = [], []
+    x1, y1, x2, y2 = rect
+    for px, py in (
+        (x1 - MARGIN_PT, y1 - MARGIN_PT),
+        (x2 + MARGIN_PT, y2 + MARGIN_PT),
+        (x1 - MARGIN_PT, y2 + MARGIN_PT),
+        (x2 + MARGIN_PT, y1 - MARGIN_PT),
+    ):
+        dx, dy = ctypes.c_int(), ctypes.c_int()
+        if not pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, width, height, 0, px, py, dx, dy):
+            raise ValueError("cannot map the widget rectangle")
+        xs.append(dx.value)
+        ys.append(dy.value)
+    left, right = max(0, min(xs)), min(width, max(xs))
+    top, bottom = max(0, min(ys)), min(height, max(ys))
+    return left, top, right, bottom
+
+
+def _render(data: bytes, page_index: int, rect: Rect) -> tuple[Any, str]:
+    """The widget's region rendered (RGB array) and the page text under it."""
+    import numpy as np
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(data)
+    try:
+        pdf.init_forms()
+        page = pdf[page_index]
+        left, top, right, bottom = _region(page, rect)
+        if right - left < 1 or bottom - top < 1:
+            return np.zeros((0, 0, 3), dtype=np.uint8), ""
+        width = math.ceil(page.get_width() * SCALE)
+        height = math.ceil(page.get_height() * SCALE)
+        crop = (left / SCALE, (height - bottom) / SCALE, (width - right) / SCALE, top / SCALE)
+        bitmap = page.render(
+            scale=SCALE, crop=crop, may_draw_forms=True, draw_annots=True, rev_byteorder=True
+        )
+        pixels = np.array(bitmap.to_numpy()[:, :, :3], copy=True)
+        text = page.get_textpage().get_text_bounded(*rect)
+        return pixels, " ".join(text.split())
+    finally:
+        pdf.close()
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a change does to the page content under a widget."""
+
+    hides: bool  # False: it only draws over it
+    text: str  # the page text there, or "graphics"
+
+
+def _luminance(pixels: Any) -> Any:
+    return pixels[:, :, 0] * 0.299 + pixels[:, :, 1] * 0.587 + pixels[:, :, 2] * 0.114
+
+
+def covered_content(before: bytes, after: bytes, page_index: int, rect: Rect) -> Coverage | None:
+    """What ``after`` does to the content in ``rect`` on the page, or None when the change only
+    touches blank parts of it. ``before`` and ``after`` are the whole document at two
+    revisions."""
+    import numpy as np
+
+    old, text = _render(before, page_index, rect)
+    new, _ = _render(after, page_index, rect)
+    label = (text[:_MAX_TEXT] + ("…" if len(text) > _MAX_TEXT else "")) or "graphics"
+    if old.shape != new.shape:
+        return Coverage(True, label)
+    if old.size == 0:
+        return None
+    ink = old.min(axis=2) < INK
+    lighter = _luminance(new.astype(np.float32)) - _luminance(old.astype(np.float32))
+    if int((ink & (lighter > HIDDEN_LIGHTER)).sum()) >= MIN_PIXELS:
+        return Coverage(True, label)
+    grow = max(1, round(GROW_PT * SCALE))
+    content = ink.copy()
+    for dy in range(-grow, grow + 1):
+        for dx in range(-grow, grow + 1):
+            content |= np.roll(np.roll(ink, dy, axis=0), dx, axis=1)
+    changed = (np.abs(old.astype(np.int16) - new.astype(np.int16)) > CHANGED).any(axis=2)
+    if int((changed & content).sum()) < MIN_PIXELS:
+        return None
+    return Coverage(False, label)
+
+
+def content_under(data: bytes, page_index: int, rect: Rect) -> str | None:
+    """What page content lies in ``rect`` now (the text there, or "graphics"), or None when the
+    area is blank. For placing a new field after a signature where it will not cover anything
+    (the verifier fails a document whose later appearance paints over page content)."""
+    pixels, text = _render(data, page_index, rect)
+    if pixels.size == 0 or int((pixels.min(axis=2) < INK).sum()) < MIN_PIXELS:
+        return None
+    return (text[:_MAX_TEXT] + ("…" if len(text) > _MAX_TEXT else "")) or "graphics"
