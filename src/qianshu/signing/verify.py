@@ -52,10 +52,10 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
 from qianshu.signing import overlap, revisions
-from qianshu.signing.diffpolicy import diff_policy
 from qianshu.signing.errors import SigningError
 from qianshu.signing.isolation import Limits, run_limited
 from qianshu.signing.ltv import Contexts
+from qianshu.signing.modifications import RevisionSteps
 from qianshu.signing.signatures import (
     DocumentContext,
     cannot_validate,
@@ -98,9 +98,6 @@ __all__ = [
     "verify_pdf",
     "verify_pdf_limited",
 ]
-
-_DIFF_POLICY = diff_policy()
-
 
 class _CannotValidate(Exception):
     pass
@@ -328,7 +325,7 @@ async def _judge_document(
     doc = DocumentContext(
         reader=reader,
         contexts=Contexts(trust, covered),
-        diff_policy=_DIFF_POLICY,
+        diff_policy=RevisionSteps(reader),
         uncovered=uncovered,
         signature_fields=frozenset(
             node.name for node in iter_fields(reader.root) if node.field_type == "/Sig"
