@@ -99,6 +99,7 @@ __all__ = [
     "verify_pdf_limited",
 ]
 
+
 class _CannotValidate(Exception):
     pass
 
