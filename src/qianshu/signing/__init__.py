@@ -4,6 +4,7 @@ A plain library: no Django imports (enforced by an import-linter contract), no g
 Every public function raises only subclasses of :class:`qianshu.signing.errors.SigningError`.
 """
 
-from qianshu.signing import _speedups
+from qianshu.signing import _speedups, validation_memo
 
 _speedups.install()
+validation_memo.install()

@@ -10,7 +10,9 @@
   preparation, recomputed on every comparison; certificate path building and CMS checks
   compare the same few names thousands of times per document (a fifth of verification
   time). The prepared values of a relative distinguished name are a pure function of its DER
-  encoding, so they are memoised by that encoding (bounded); results are identical.
+  encoding, so they are memoised by that encoding (bounded); results are identical. For the
+  same reason the result of comparing two names is memoised by the pair of encodings (a
+  comparison that raises is not kept).
 """
 
 from __future__ import annotations
@@ -66,7 +68,24 @@ def _rdn_values(self: Any, rdn: Any) -> Any:
     return values
 
 
+_original_name_eq = asn1_x509.Name.__eq__
+_NAME_EQ_CACHE: dict[tuple[bytes, bytes], bool] = {}
+
+
+def _name_eq(self: Any, other: Any) -> Any:
+    if not isinstance(other, asn1_x509.Name):
+        return False
+    key = (self.dump(), other.dump())
+    equal = _NAME_EQ_CACHE.get(key)
+    if equal is None:
+        if len(_NAME_EQ_CACHE) >= _RDN_CACHE_SIZE:
+            _NAME_EQ_CACHE.clear()
+        equal = _NAME_EQ_CACHE[key] = bool(_original_name_eq(self, other))
+    return equal
+
+
 def install() -> None:
     """Swap in the fast routines (idempotent)."""
     generic.read_hex_string_from_stream = read_hex_string_from_stream
     asn1_x509.RelativeDistinguishedName._get_values = _rdn_values
+    asn1_x509.Name.__eq__ = _name_eq  # type: ignore[method-assign,assignment]
