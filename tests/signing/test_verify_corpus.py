@@ -20,6 +20,7 @@ from pyhanko.sign.diff_analysis import DiffPolicy, DiffResult
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
+from qianshu.signing import _objectpaths
 from qianshu.signing.diffpolicy import diff_policy
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.modifications import RevisionSteps
@@ -119,3 +120,24 @@ def _signatures(reader: PdfFileReader) -> list[EmbeddedPdfSignature]:
         except Exception:  # not a signature (the bogus field)
             continue
     return found
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_object_paths_are_pyhankos(name: str, files: dict[str, bytes]) -> None:
+    """qianshu.signing._objectpaths computes pyHanko's reverse cross-reference cache: the same
+    paths to every object, in every revision of every corpus file."""
+    reader = PdfFileReader(io.BytesIO(files[name]), strict=False)
+    for revision in range(reader.xrefs.total_revisions):
+        resolver = reader.get_historical_resolver(revision)
+        assert _paths(_objectpaths.paths_to_objects, resolver) == _paths(
+            _objectpaths._original, resolver
+        ), (name, revision)
+
+
+def _paths(compute: Any, resolver: Any) -> Any:
+    resolver._indirect_object_access_cache = None
+    try:
+        found = compute(resolver) or resolver._indirect_object_access_cache
+    except Exception as exc:  # the same error, or the same paths
+        return type(exc).__name__
+    return {ref: found[ref] for ref in found}
