@@ -32,6 +32,8 @@ from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from qianshu.signing.validation_memo import shared_certificate
+
 _OBJ_HEADER = re.compile(
     rb"(?<![0-9])(\d{1,10})[\x00\t\n\f\r ]+(\d{1,5})[\x00\t\n\f\r ]+obj(?![A-Za-z])"
 )
@@ -280,6 +282,8 @@ class DssMaterial:
                 try:
                     item = load(deref(raw).data)
                     _ = item[probe].native  # the outer structure must parse
+                    if key == "/Certs":
+                        item = shared_certificate(item)
                 except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
                     continue
                 found[key].append(item)

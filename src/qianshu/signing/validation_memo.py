@@ -10,6 +10,13 @@ document (one :class:`~qianshu.signing.ltv.Contexts`), two results are kept:
   signed bytes, the public key and the algorithm: the check is a pure function of these, so a
   repeated check is answered without the cryptography. A failure is not kept (it is checked
   again, and fails again).
+* **Certificates, parsed once.** Every CMS carries its own copies of the signer's chain (the
+  issuing CA is in every signature and every time-stamp token), and pyHanko extracts fresh
+  copies from a signature's CMS each time it validates it; a certificate's encoding fully
+  determines every field read from it, so within :func:`document_scope` the certificates
+  pyHanko extracts from a CMS (``extract_certificate_info``) and those read from the DSS are
+  replaced by the first parsed object with the same encoding, and the extraction from one
+  CMS object is done once.
 * **The validation of a certificate's path for a purpose** (pyHanko's ``validate_cert_usage``:
   path building, every certificate's signature and validity, revocation, key usage), kept per
   validation context — one moment and one revocation policy — keyed by the certificate, the
@@ -24,11 +31,16 @@ Nothing is kept across documents: each call of ``verify_pdf`` checks everything 
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from asn1crypto import algos
+from asn1crypto import x509 as asn1_x509
 from asn1crypto.keys import PublicKeyInfo
+from pyhanko.sign.general import SignedDataCerts
 from pyhanko.sign.validation import generic_cms
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.sig_validate import (
@@ -116,7 +128,60 @@ async def _validate_cert_usage(
     return known
 
 
+@dataclass
+class _Document:
+    certificates: dict[bytes, asn1_x509.Certificate] = field(default_factory=dict)
+    extracted: dict[int, tuple[Any, SignedDataCerts]] = field(default_factory=dict)
+
+
+_DOCUMENT: ContextVar[_Document | None] = ContextVar("qianshu_document", default=None)
+
+
+@contextmanager
+def document_scope() -> Iterator[None]:
+    """Certificates parsed once while verifying one document (module docstring)."""
+    token = _DOCUMENT.set(_Document())
+    try:
+        yield
+    finally:
+        _DOCUMENT.reset(token)
+
+
+def shared_certificate(cert: asn1_x509.Certificate) -> asn1_x509.Certificate:
+    """The document's parsed certificate with the encoding of ``cert`` (``cert`` itself
+    outside :func:`document_scope`)."""
+    document = _DOCUMENT.get()
+    if document is None or len(document.certificates) >= _MAX_ENTRIES:
+        return cert
+    return document.certificates.setdefault(cert.dump(), cert)
+
+
+_original_extract_certificate_info = generic_cms.extract_certificate_info
+
+
+def _extract_certificate_info(signed_data: Any) -> SignedDataCerts:
+    document = _DOCUMENT.get()
+    if document is None:
+        return _original_extract_certificate_info(signed_data)
+    known = document.extracted.get(id(signed_data))
+    if known is None or known[0] is not signed_data:
+        found = _original_extract_certificate_info(signed_data)
+        known = (
+            signed_data,
+            SignedDataCerts(
+                signer_cert=shared_certificate(found.signer_cert),
+                other_certs=[shared_certificate(c) for c in found.other_certs],
+                attribute_certs=found.attribute_certs,
+            ),
+        )
+        if len(document.extracted) < _MAX_ENTRIES:
+            document.extracted[id(signed_data)] = known
+    info = known[1]
+    return SignedDataCerts(info.signer_cert, list(info.other_certs), list(info.attribute_certs))
+
+
 def install() -> None:
     """Route pyHanko's certificate path validation through the memo (idempotent; contexts
     other than :class:`DocumentValidationContext` are validated exactly as before)."""
     generic_cms.validate_cert_usage = _validate_cert_usage
+    generic_cms.extract_certificate_info = _extract_certificate_info

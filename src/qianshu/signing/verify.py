@@ -72,6 +72,7 @@ from qianshu.signing.structure import (
     still_used,
     tail_is_single_trailer,
 )
+from qianshu.signing.validation_memo import document_scope
 from qianshu.signing.verdicts import (
     INDETERMINATE,
     INVALID,
@@ -108,7 +109,8 @@ def verify_pdf(data: bytes, trust: TrustSettings) -> VerificationReport:
     """Verify every signature and document time-stamp in ``data``. Never raises."""
     base: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     try:
-        return _verify(data, trust, base)
+        with document_scope():
+            return _verify(data, trust, base)
     except _CannotValidate as exc:
         return VerificationReport(verdict=INDETERMINATE, reason=str(exc), **base)
     except (MemoryError, RecursionError) as exc:
