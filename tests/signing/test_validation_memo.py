@@ -8,13 +8,19 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from asn1crypto import x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature
 from pyhanko.sign.validation import generic_cms
 from pyhanko.sign.validation.status import PdfSignatureStatus
 
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.signers import to_asn1
-from qianshu.signing.validation_memo import DocumentValidationContext, KnownSignatures
+from qianshu.signing.validation_memo import (
+    DocumentValidationContext,
+    KnownSignatures,
+    document_scope,
+    shared,
+)
 from qianshu.signing.verify import INVALID, VALID, verify_pdf
 from tests.signing import helpers
 
@@ -74,3 +80,20 @@ def test_every_call_verifies_its_own_document(platform: EphemeralPlatform) -> No
     tampered = data[:at] + b"9" + data[at + 1 :]
     assert verify_pdf(tampered, platform.trust).verdict == INVALID
     assert verify_pdf(data, platform.trust).verdict == VALID
+
+
+def test_objects_are_shared_by_type_and_encoding_within_one_document(
+    platform: EphemeralPlatform,
+) -> None:
+    issuing = to_asn1(platform.pki.issuing.certificate).dump()
+    root = to_asn1(platform.pki.root.certificate).dump()
+    load = asn1_x509.Certificate.load
+    outside = load(issuing)
+    assert shared(outside) is outside  # no document: nothing kept
+    with document_scope():
+        first = shared(load(issuing))
+        assert shared(load(issuing)) is first
+        assert shared(load(root)) is not first
+        assert shared(load(root)).dump() == root
+    with document_scope():  # the next document starts empty
+        assert shared(load(issuing)) is not first

@@ -4,7 +4,7 @@ A document's signatures share their certificates: the same issuing CA under ever
 same time-stamping authority in every signature time-stamp, the same OCSP responder and CRLs.
 pyHanko validates each signature on its own, so the same certificate path, the same OCSP
 response and the same certificate signature are checked again for every signature. Within one
-document (one :class:`~qianshu.signing.ltv.Contexts`), two results are kept:
+document (:func:`document_scope`, around each verification), these are kept:
 
 * **Signature checks that succeeded** (:class:`KnownSignatures`), keyed by the signature, the
   signed bytes, the public key and the algorithm: the check is a pure function of these, so a
@@ -12,11 +12,11 @@ document (one :class:`~qianshu.signing.ltv.Contexts`), two results are kept:
   again, and fails again).
 * **Certificates, parsed once.** Every CMS carries its own copies of the signer's chain (the
   issuing CA is in every signature and every time-stamp token), and pyHanko extracts fresh
-  copies from a signature's CMS each time it validates it; a certificate's encoding fully
+  copies from a signature's CMS each time it validates it; an object's encoding fully
   determines every field read from it, so within :func:`document_scope` the certificates
-  pyHanko extracts from a CMS (``extract_certificate_info``) and those read from the DSS are
-  replaced by the first parsed object with the same encoding, and the extraction from one
-  CMS object is done once.
+  pyHanko extracts from a CMS (``extract_certificate_info``) and the certificates, OCSP
+  responses and CRLs read from the DSS are replaced by the first parsed object of the same
+  type and encoding, and the extraction from one CMS object is done once.
 * **The validation of a certificate's path for a purpose** (pyHanko's ``validate_cert_usage``:
   path building, every certificate's signature and validity, revocation, key usage), kept per
   validation context — one moment and one revocation policy — keyed by the certificate, the
@@ -35,10 +35,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from asn1crypto import algos
-from asn1crypto import x509 as asn1_x509
+from asn1crypto.core import Asn1Value
 from asn1crypto.keys import PublicKeyInfo
 from pyhanko.sign.general import SignedDataCerts
 from pyhanko.sign.validation import generic_cms
@@ -50,6 +50,7 @@ from pyhanko_certvalidator.sig_validate import (
 )
 
 _MAX_ENTRIES = 10_000  # a hostile file cannot make the memo of one document grow without end
+Parsed = TypeVar("Parsed", bound=Asn1Value)
 
 
 class KnownSignatures(DefaultSignatureValidator):
@@ -130,8 +131,9 @@ async def _validate_cert_usage(
 
 @dataclass
 class _Document:
-    certificates: dict[bytes, asn1_x509.Certificate] = field(default_factory=dict)
+    parsed: dict[tuple[type, bytes], Any] = field(default_factory=dict)
     extracted: dict[int, tuple[Any, SignedDataCerts]] = field(default_factory=dict)
+    signatures: KnownSignatures = field(default_factory=KnownSignatures)
 
 
 _DOCUMENT: ContextVar[_Document | None] = ContextVar("qianshu_document", default=None)
@@ -147,13 +149,21 @@ def document_scope() -> Iterator[None]:
         _DOCUMENT.reset(token)
 
 
-def shared_certificate(cert: asn1_x509.Certificate) -> asn1_x509.Certificate:
-    """The document's parsed certificate with the encoding of ``cert`` (``cert`` itself
-    outside :func:`document_scope`)."""
+def shared(value: Parsed) -> Parsed:
+    """The document's parsed object of the type and encoding of ``value`` (a certificate, an
+    OCSP response, a CRL), or ``value`` itself outside :func:`document_scope`."""
     document = _DOCUMENT.get()
-    if document is None or len(document.certificates) >= _MAX_ENTRIES:
-        return cert
-    return document.certificates.setdefault(cert.dump(), cert)
+    if document is None or len(document.parsed) >= _MAX_ENTRIES:
+        return value
+    found: Parsed = document.parsed.setdefault((type(value), value.dump()), value)
+    return found
+
+
+def known_signatures() -> KnownSignatures:
+    """The signature checks of the document being verified (fresh outside
+    :func:`document_scope`)."""
+    document = _DOCUMENT.get()
+    return document.signatures if document is not None else KnownSignatures()
 
 
 _original_extract_certificate_info = generic_cms.extract_certificate_info
@@ -169,8 +179,8 @@ def _extract_certificate_info(signed_data: Any) -> SignedDataCerts:
         known = (
             signed_data,
             SignedDataCerts(
-                signer_cert=shared_certificate(found.signer_cert),
-                other_certs=[shared_certificate(c) for c in found.other_certs],
+                signer_cert=shared(found.signer_cert),
+                other_certs=[shared(c) for c in found.other_certs],
                 attribute_certs=found.attribute_certs,
             ),
         )
