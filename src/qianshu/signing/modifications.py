@@ -19,21 +19,22 @@ steps after ``s`` for the signature of revision ``s``:
   on the same form updates. The signature's level is the highest level of the steps after it,
   its changed fields the union of theirs; any step that is not explained fails it.
 
-Why this is the per-signature analysis. The step right after a signature (``r = s + 1``) *is*
-``apply(s, r)``. For a later step, each object revision ``r`` writes is judged against the state
-just before the change instead of against the signed revision: every rule asks the same
-question ("is this change to a form field, an annotation list, the DSS, … one the PDF rules
-allow?"), and a sequence of allowed changes starting from the signed revision leaves only
-allowed changes relative to it — pages, content and annotations can only change through the
-keys the rules whitelist, so whatever the signed revision showed outside those keys is still
-referred to in ``r-1`` and still has to be explained in ``r``. Where the two differ, the step is
-the stricter one: an object created after the signature (a signature value written in revision
-3) and changed later (replaced in revision 5) is a change to an existing object for the step,
-where the comparison with revision 1 sees only a field that was empty and is now filled — so a
-signature's value or appearance replaced by another's after it was signed fails every earlier
-signature. Each step is computed with the same reader, so every revision's objects are parsed
-once and the object paths of each revision (pyHanko's reverse cross-reference cache) computed
-once.
+Why this is the per-signature analysis. Both analyses justify exactly the objects revision
+``r`` writes, with the same rules; they differ only in the state those objects are compared
+with. The step right after a signature (``r = s + 1``) *is* ``apply(s, r)``. For a later step the
+state is revision ``r-1`` instead of ``s``, which was reached from ``s`` by steps that were each
+justified (or the signature has already failed): pages, content and annotations change only
+through the keys the rules whitelist, so whatever the signed revision showed outside those keys
+is still there, referred to the same way, in ``r-1`` and has to be justified again in ``r``.
+What a justified step did change — a field filled, a widget given an appearance, the DSS
+extended — is judged against its latest state rather than its signed one, and that is stricter:
+an object created after the signature (a signature value written in revision 3) and changed
+later (replaced in revision 5) is a change to an existing object for the step, where the
+comparison with revision 1 sees only a field that was empty and is now filled. So a
+signature's value or appearance replaced after it was signed fails every earlier signature
+(``tests/signing/test_verify_revision_steps.py``); on the generated corpus both analyses give
+every signature the same outcome, level and changed fields (``test_verify_corpus.py``). Each
+revision's objects and object paths are read once for all steps that use that revision.
 """
 
 from __future__ import annotations
