@@ -40,6 +40,14 @@ def _verdicts(report: VerificationReport) -> dict[str, str]:
     return {s.field_name: s.verdict for s in report.signatures}
 
 
+def _invalid(data: bytes, platform: EphemeralPlatform) -> tuple[VerificationReport, str]:
+    """The report of a document that must be invalid, and its text for failure messages."""
+    report = verify_pdf(data, platform.trust)
+    text = format_report(report)
+    assert report.verdict == INVALID, text
+    return report, text
+
+
 def _approve(
     platform: EphemeralPlatform, data: bytes, field: str, signer: str, locks: list[str] | None
 ) -> bytes:
@@ -73,9 +81,7 @@ def test_a_change_only_a_later_signature_locks_fails_that_signature_only(
     bob = _approve(platform, alice, "bob", "Bob", ["amount"])
     assert _verdicts(verify_pdf(bob, platform.trust)) == {"alice": VALID, "bob": VALID}
 
-    report = verify_pdf(_change_amount(bob), platform.trust)
-    text = format_report(report)
-    assert report.verdict == INVALID, text
+    report, text = _invalid(_change_amount(bob), platform)
     by_field = {s.field_name: s for s in report.signatures}
     assert by_field["bob"].verdict == INVALID, text
     assert any("modified after signing" in p for p in by_field["bob"].problems), text
@@ -106,9 +112,7 @@ def test_a_new_visible_field_fails_the_certification_but_not_a_later_approval(
         signed,
         lambda w: hfields.append_signature_field(w, hfields.SigFieldSpec("extra", box=box)),
     )
-    report = verify_pdf(added, platform.trust)
-    text = format_report(report)
-    assert report.verdict == INVALID, text
+    report, text = _invalid(added, platform)
     verdicts = _verdicts(report)
     assert verdicts["QS-Certification"] == INVALID, text
     assert verdicts[helpers.PERSON_FIELD] == VALID, text
@@ -125,9 +129,7 @@ def test_replaced_cross_page_seal_is_not_valid(platform: EphemeralPlatform) -> N
     forged = helpers.replace_signature_value(
         sealed, "cps", lambda digest: mallory.async_sign(digest, "sha256")
     )
-    report = verify_pdf(forged, platform.trust)
-    text = format_report(report)
-    assert report.verdict == INVALID, text
+    report, text = _invalid(forged, platform)
     assert _verdicts(report)["QS-Certification"] == INVALID, text
     assert {(c.kind, c.field_name) for c in report.changes} == {("signature_replaced", "cps")}
 
@@ -140,9 +142,7 @@ def test_replaced_person_signature_fails_every_earlier_signature(
     forged = helpers.replace_signature_value(
         doc.signed, helpers.SEAL_FIELD, lambda digest: mallory.async_sign(digest, "sha256")
     )
-    report = verify_pdf(forged, platform.trust)
-    text = format_report(report)
-    assert report.verdict == INVALID, text
+    report, text = _invalid(forged, platform)
     verdicts = _verdicts(report)
     assert verdicts["QS-Certification"] == INVALID, text
     assert verdicts[helpers.PERSON_FIELD] == INVALID, text
@@ -160,9 +160,7 @@ def test_replaced_document_timestamp_is_not_valid(platform: EphemeralPlatform) -
         lambda digest: platform.timestamper.async_timestamp(digest, "sha256"),
         timestamp=True,
     )
-    report = verify_pdf(forged, platform.trust)
-    text = format_report(report)
-    assert report.verdict == INVALID, text
+    report, text = _invalid(forged, platform)
     verdicts = _verdicts(report)
     for field in ("QS-Certification", helpers.PERSON_FIELD, helpers.SEAL_FIELD):
         assert verdicts[field] == INVALID, text
@@ -179,8 +177,6 @@ def test_removed_signature_value_is_not_valid(platform: EphemeralPlatform) -> No
                 del field[pdf_name("/V")]
                 writer.mark_update(ref)
 
-    report = verify_pdf(helpers.incremental_update(doc.signed, remove), platform.trust)
-    text = format_report(report)
-    assert report.verdict == INVALID, text
+    report, text = _invalid(helpers.incremental_update(doc.signed, remove), platform)
     assert "signature_replaced" in {c.kind for c in report.changes}, text
     assert "removed" in text
