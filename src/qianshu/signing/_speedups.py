@@ -142,11 +142,11 @@ def subsume_object(self: HistoricalResolver, obj: Any) -> Any:
 
     def copy(value: Any) -> Any:
         kind = type(value)
-        if kind in _PRIMITIVES:
-            container(value)
-            return value
-        if kind is generic.IndirectObject:
-            container(value)
+        if kind in _PRIMITIVES or kind is generic.IndirectObject:
+            if type(value.container_ref) is not generic.Reference:
+                raise _Unusual  # pyHanko's routine decides
+            if kind in _PRIMITIVES:
+                return value
             return generic.IndirectObject(value.idnum, value.generation, self)
         result: Any
         if kind is generic.DictionaryObject:
