@@ -7,6 +7,7 @@ contract of ``qianshu.signing.testpdfs`` embeds a CJK font: bigger, slower to fu
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import re
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 from PIL import Image, ImageDraw
@@ -23,6 +25,9 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.signers.cms_embedder import PdfCMSEmbedder, SigIOSetup, SigObjSetup
+from pyhanko.sign.signers.pdf_byterange import DocumentTimestamp, SignatureObject
 
 from qianshu.signing import documents
 from qianshu.signing.ephemeral import EphemeralPlatform
@@ -324,6 +329,32 @@ def forge_signature_appearance(writer: IncrementalPdfFileWriter, field_name: str
         writer.mark_update(field_ref)
         return
     raise AssertionError(f"no signature field {field_name!r}")
+
+
+def replace_signature_value(
+    data: bytes, field_name: str, make_cms: Callable[[bytes], Any], *, timestamp: bool = False
+) -> bytes:
+    """An incremental update giving the already signed field ``field_name`` a new, genuine
+    signature (``make_cms(digest)`` is a coroutine making the CMS over the whole new file):
+    only the field's /V changes, its appearance stays.
+
+    pyHanko refuses to sign a filled field, so /V is removed in the same (unsaved) revision
+    and the field filled through pyHanko's low-level embedder, without appearance set-up.
+    """
+    writer = IncrementalPdfFileWriter(io.BytesIO(data))
+    for name, _, ref in enumerate_sig_fields(writer, filled_status=True):
+        if name == field_name:
+            del ref.get_object()["/V"]
+            writer.mark_update(ref)
+    embed = PdfCMSEmbedder().write_cms(field_name, writer, existing_fields_only=True)
+    next(embed)
+    placeholder = (DocumentTimestamp if timestamp else SignatureObject)(bytes_reserved=16384)
+    embed.send(SigObjSetup(sig_placeholder=placeholder))
+    prepared, output = embed.send(SigIOSetup(md_algorithm="sha256"))
+    embed.send(asyncio.run(make_cms(prepared.document_digest)))
+    result: bytes = output.getvalue()
+    assert result.startswith(data)
+    return result
 
 
 def break_xref_entry(data: bytes, idnum: int) -> bytes:

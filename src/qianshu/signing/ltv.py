@@ -40,6 +40,11 @@ from pyhanko_certvalidator.policy_decl import (
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from qianshu.signing.structure import DssMaterial
+from qianshu.signing.validation_memo import (
+    DocumentValidationContext,
+    KnownSignatures,
+    known_signatures,
+)
 from qianshu.signing.verdicts import TrustSettings
 
 REQUIRE = CertRevTrustPolicy(
@@ -61,7 +66,8 @@ SKIP = CertRevTrustPolicy(
 class Contexts:
     """Validation contexts of one document, one per (moment, policy), built on demand.
 
-    A context caches the certificate paths and revocation checks it has done, so every
+    A context keeps the certificate paths it has validated, and every context of the document
+    shares the signature checks that succeeded (:mod:`qianshu.signing.validation_memo`), so every
     signature judged at the same moment shares them (in a finished document every signature
     time-stamp and most signatures are judged at the time of the same document time-stamp).
     """
@@ -69,6 +75,7 @@ class Contexts:
     trust: TrustSettings
     covered: DssMaterial
     _trust_manager: SimpleTrustManager | None = None
+    _signatures: KnownSignatures = field(default_factory=known_signatures)
     _cache: dict[tuple[dt.datetime | None, bool], ValidationContext] = field(default_factory=dict)
 
     @property
@@ -83,8 +90,9 @@ class Contexts:
         if self._trust_manager is None:
             self._trust_manager = SimpleTrustManager.build(trust_roots=list(self.trust.roots))
         material = self.covered if revocation else DssMaterial(certs=self.covered.certs)
-        vc = ValidationContext(
+        vc = DocumentValidationContext(
             trust_manager=self._trust_manager,
+            signature_validator=self._signatures,
             other_certs=list(material.certs),
             ocsps=list(material.ocsps),
             crls=list(material.crls),

@@ -31,6 +31,9 @@ finds them:
    box, and filling it is what it is for.
 3. A signature field's appearance changed after it was signed: ``signature_repainted``
    (fails the document).
+4. A signature field's value replaced or removed after it was signed: ``signature_replaced``
+   (fails the document). The signature that was there no longer counts, and the one now
+   there may carry the same appearance.
 
 Revisions are numbered as pyHanko numbers them: 0 is the original file.
 """
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any
 
 from pyhanko.pdf_utils import generic
@@ -78,6 +82,7 @@ class Inventory:
     fields: dict[str, str]  # name -> field type
     values: dict[str, str]  # signature field name -> "/Sig" | "/DocTimeStamp" | "other"
     locking: frozenset[str] = frozenset()  # signature fields whose value locks the document
+    value_refs: dict[str, tuple[int, int] | None] = dataclass_field(default_factory=dict)
 
     def empty_signature_fields(self) -> set[str]:
         return {n for n, t in self.fields.items() if t == "/Sig" and n not in self.values}
@@ -162,12 +167,14 @@ def inventory(handler: Any, revision: int) -> Inventory:
     fields: dict[str, str] = {}
     values: dict[str, str] = {}
     locking: set[str] = set()
+    value_refs: dict[str, tuple[int, int] | None] = {}
     for node in iter_fields(root):
         fields[node.name] = node.field_type
         if node.field_type == "/Sig" and "/V" in node.field:
             value = get(node.field, "/V")
             kind = get(value, "/Type")
             values[node.name] = str(kind) if kind in ("/Sig", "/DocTimeStamp") else "other"
+            value_refs[node.name] = _key(node.field.raw_get("/V"))
             if _locks_everything(node.field, value):
                 locking.add(node.name)
         for ref, widget in node.widgets:
@@ -177,7 +184,7 @@ def inventory(handler: Any, revision: int) -> Inventory:
     for key, annot in annot_widgets.items():
         if key not in widgets:  # a widget on a page that no field lists
             widgets[key] = _widget(key, str(get(annot, "/T") or ""), "", annot, page_of)
-    return Inventory(revision, widgets, fields, values, frozenset(locking))
+    return Inventory(revision, widgets, fields, values, frozenset(locking), value_refs)
 
 
 def _locks_everything(field: Any, value: Any) -> bool:
@@ -274,6 +281,7 @@ def findings(
             reports += _added_later(before, after, completed, flagged, locked=True)
         elif stamped is not None and revision > stamped:
             reports += _added_later(before, after, stamped, set(), locked=False)
+        reports += _replaced(before, after)
         for widget in _painted(before, after, changed_refs(revision)):
             if widget.key in flagged or widget.hidden or widget.page is None:
                 continue
@@ -312,6 +320,26 @@ def findings(
                     widget.page,
                 )
             )
+    return reports
+
+
+def _replaced(before: Inventory, after: Inventory) -> list[ChangeReport]:
+    """Signature values replaced or removed after they were signed (rule 4)."""
+    reports = []
+    for name, ref in sorted(before.value_refs.items()):
+        if after.value_refs.get(name, ()) == ref:
+            continue
+        verb = "replaced" if name in after.values else "removed"
+        reports.append(
+            ChangeReport(
+                after.revision,
+                INVALID,
+                "signature_replaced",
+                f"the signature in field {name!r} was {verb} in revision {after.revision}, "
+                "after it was signed",
+                name,
+            )
+        )
     return reports
 
 

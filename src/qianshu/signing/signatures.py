@@ -79,17 +79,19 @@ class DocumentContext:
     archive_times: list[tuple[int, dt.datetime]] = field(default_factory=list)
     uncovered: DssMaterial = field(default_factory=DssMaterial)
     signature_fields: frozenset[str] = frozenset()
-    _current_fields: dict[str, tuple[Any, Any]] | None = None
+    _current_fields: dict[frozenset[str], dict[str, tuple[Any, Any]]] = field(default_factory=dict)
     _all_contexts: Contexts | None = None
 
     def archive_after(self, revision: int) -> dt.datetime | None:
         """The time of the first valid document time-stamp after ``revision``."""
         return next((t for r, t in self.archive_times if r > revision), None)
 
-    def current_fields(self) -> dict[str, tuple[Any, Any]]:
-        if self._current_fields is None:
-            self._current_fields = field_states(self.reader.root)
-        return self._current_fields
+    def current_fields(self, names: frozenset[str]) -> dict[str, tuple[Any, Any]]:
+        """The current state of the form fields in ``names`` (kept per set of names)."""
+        found = self._current_fields.get(names)
+        if found is None:
+            found = self._current_fields[names] = field_states(self.reader.root, names)
+        return found
 
     def all_material(self) -> Contexts:
         """Contexts over covered *and* uncovered material (for the B-LT label only)."""
@@ -313,16 +315,15 @@ def _changed_fields(
 ) -> tuple[str, ...]:
     if not isinstance(diff, DiffResult) or not diff.changed_form_fields:
         return ()
-    # pyHanko lists the fields that were allowed to change; keep the ones that did.
-    before = field_states(doc.reader.get_historical_root(embedded.signed_revision))
-    really = changed_fields(before, doc.current_fields())
-    return tuple(
-        sorted(
-            str(name)
-            for name in diff.changed_form_fields
-            if str(name) in really or str(name) in doc.signature_fields
-        )
-    )
+    # pyHanko lists the fields that were allowed to change; keep the ones that did. A
+    # signature field is always kept, so only the others need comparing.
+    names = {str(name) for name in diff.changed_form_fields}
+    others = frozenset(names - doc.signature_fields)
+    really: set[str] = set()
+    if others:
+        before = field_states(doc.reader.get_historical_root(embedded.signed_revision), others)
+        really = changed_fields(before, doc.current_fields(others))
+    return tuple(sorted(n for n in names if n in really or n in doc.signature_fields))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ reads something the other checks need:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,8 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
+
+from qianshu.signing.validation_memo import shared
 
 _OBJ_HEADER = re.compile(
     rb"(?<![0-9])(\d{1,10})[\x00\t\n\f\r ]+(\d{1,5})[\x00\t\n\f\r ]+obj(?![A-Za-z])"
@@ -233,10 +235,13 @@ def _normalise(obj: Any, depth: int = 0) -> Any:
     return repr(obj)
 
 
-def field_states(root: Any) -> dict[str, tuple[Any, Any]]:
-    """Fully qualified name → (value, appearance) of every terminal form field."""
+def field_states(root: Any, names: Collection[str] | None = None) -> dict[str, tuple[Any, Any]]:
+    """Fully qualified name → (value, appearance) of every terminal form field (of those in
+    ``names`` only, when given)."""
     out: dict[str, tuple[Any, Any]] = {}
     for node in iter_fields(root):
+        if names is not None and node.name not in names:
+            continue
         appearances = tuple(_normalise(get(w, "/AP")) for _, w in node.widgets)
         out[node.name] = (_normalise(get(node.field, "/V")), appearances)
     return out
@@ -280,6 +285,7 @@ class DssMaterial:
                 try:
                     item = load(deref(raw).data)
                     _ = item[probe].native  # the outer structure must parse
+                    item = shared(item)
                 except Exception:  # noqa: BLE001, S112 - skip an unreadable entry, keep the rest
                     continue
                 found[key].append(item)

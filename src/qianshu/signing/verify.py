@@ -52,10 +52,10 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
 from qianshu.signing import overlap, revisions
-from qianshu.signing.diffpolicy import diff_policy
 from qianshu.signing.errors import SigningError
 from qianshu.signing.isolation import Limits, run_limited
 from qianshu.signing.ltv import Contexts
+from qianshu.signing.modifications import RevisionSteps
 from qianshu.signing.signatures import (
     DocumentContext,
     cannot_validate,
@@ -72,6 +72,7 @@ from qianshu.signing.structure import (
     still_used,
     tail_is_single_trailer,
 )
+from qianshu.signing.validation_memo import document_scope
 from qianshu.signing.verdicts import (
     INDETERMINATE,
     INVALID,
@@ -99,8 +100,6 @@ __all__ = [
     "verify_pdf_limited",
 ]
 
-_DIFF_POLICY = diff_policy()
-
 
 class _CannotValidate(Exception):
     pass
@@ -110,7 +109,8 @@ def verify_pdf(data: bytes, trust: TrustSettings) -> VerificationReport:
     """Verify every signature and document time-stamp in ``data``. Never raises."""
     base: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     try:
-        return _verify(data, trust, base)
+        with document_scope():
+            return _verify(data, trust, base)
     except _CannotValidate as exc:
         return VerificationReport(verdict=INDETERMINATE, reason=str(exc), **base)
     except (MemoryError, RecursionError) as exc:
@@ -328,7 +328,7 @@ async def _judge_document(
     doc = DocumentContext(
         reader=reader,
         contexts=Contexts(trust, covered),
-        diff_policy=_DIFF_POLICY,
+        diff_policy=RevisionSteps(reader),
         uncovered=uncovered,
         signature_fields=frozenset(
             node.name for node in iter_fields(reader.root) if node.field_type == "/Sig"

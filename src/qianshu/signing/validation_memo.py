@@ -1,0 +1,197 @@
+"""Certificate validation done once per document, not once per signature.
+
+A document's signatures share their certificates: the same issuing CA under every signer, the
+same time-stamping authority in every signature time-stamp, the same OCSP responder and CRLs.
+pyHanko validates each signature on its own, so the same certificate path, the same OCSP
+response and the same certificate signature are checked again for every signature. Within one
+document (:func:`document_scope`, around each verification), these are kept:
+
+* **Signature checks that succeeded** (:class:`KnownSignatures`), keyed by the signature, the
+  signed bytes, the public key and the algorithm: the check is a pure function of these, so a
+  repeated check is answered without the cryptography. A failure is not kept (it is checked
+  again, and fails again).
+* **Certificates, parsed once.** Every CMS carries its own copies of the signer's chain (the
+  issuing CA is in every signature and every time-stamp token), and pyHanko extracts fresh
+  copies from a signature's CMS each time it validates it; an object's encoding fully
+  determines every field read from it, so within :func:`document_scope` the certificates
+  pyHanko extracts from a CMS (``extract_certificate_info``) and the certificates, OCSP
+  responses and CRLs read from the DSS are replaced by the first parsed object of the same
+  type and encoding, and the extraction from one CMS object is done once.
+* **The validation of a certificate's path for a purpose** (pyHanko's ``validate_cert_usage``:
+  path building, every certificate's signature and validity, revocation, key usage), kept per
+  validation context — one moment and one revocation policy — keyed by the certificate, the
+  key usage constraints and the size of the context's certificate registry. The registry only
+  grows (each CMS adds the certificates it carries before its path is built; OCSP responses add
+  theirs); everything else the result depends on (trust roots, moment, policy, validation data)
+  is fixed for the context. An unchanged registry size therefore means the same inputs and the
+  same result; any new certificate makes the next validation run in full.
+
+Nothing is kept across documents: each call of ``verify_pdf`` checks everything it reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+from asn1crypto import algos
+from asn1crypto.core import Asn1Value
+from asn1crypto.keys import PublicKeyInfo
+from pyhanko.sign.general import SignedDataCerts
+from pyhanko.sign.validation import generic_cms
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.sig_validate import (
+    DEFAULT_VALIDATION_CONTEXT,
+    DefaultSignatureValidator,
+    SignatureValidationContext,
+)
+
+_MAX_ENTRIES = 10_000  # a hostile file cannot make the memo of one document grow without end
+Parsed = TypeVar("Parsed", bound=Asn1Value)
+
+
+class KnownSignatures(DefaultSignatureValidator):
+    """pyHanko's signature check, remembering the ones that succeeded (module docstring)."""
+
+    def __init__(self) -> None:
+        self._valid: set[tuple[Any, ...]] = set()
+
+    def validate_signature(
+        self,
+        signature: bytes,
+        signed_data: bytes,
+        public_key_info: PublicKeyInfo,
+        signature_algorithm: algos.SignedDigestAlgorithm,
+        context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
+    ) -> None:
+        key = (
+            bytes(signature),
+            bytes(signed_data),
+            public_key_info.dump(),
+            signature_algorithm.dump(),
+            context,
+        )
+        if key in self._valid:
+            return
+        super().validate_signature(
+            signature, signed_data, public_key_info, signature_algorithm, context
+        )
+        if len(self._valid) < _MAX_ENTRIES:
+            self._valid.add(key)
+
+
+class DocumentValidationContext(ValidationContext):
+    """A validation context that keeps its certificate path validations (module docstring)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.usage_results: dict[tuple[Any, ...], Any] = {}
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, str | bytes | bool | int | None):
+        return value
+    return tuple(sorted(str(v) for v in value))
+
+
+def _usage_key(cert: Any, vc: DocumentValidationContext, settings: Any, params: Any) -> tuple:
+    constraints = tuple((f.name, _frozen(getattr(settings, f.name))) for f in fields(settings))
+    return (cert.dump(), constraints, params, len(vc.certificate_registry.certs))
+
+
+_original_validate_cert_usage = generic_cms.validate_cert_usage
+
+
+async def _validate_cert_usage(
+    cert: Any,
+    validation_context: ValidationContext,
+    key_usage_settings: Any,
+    paths: Any,
+    pkix_validation_params: Any = None,
+) -> Any:
+    if not isinstance(validation_context, DocumentValidationContext) or pkix_validation_params:
+        return await _original_validate_cert_usage(
+            cert, validation_context, key_usage_settings, paths, pkix_validation_params
+        )
+    key = _usage_key(cert, validation_context, key_usage_settings, pkix_validation_params)
+    known = validation_context.usage_results.get(key)
+    if known is None:
+        known = await _original_validate_cert_usage(
+            cert, validation_context, key_usage_settings, paths, pkix_validation_params
+        )
+        if len(validation_context.usage_results) < _MAX_ENTRIES:
+            validation_context.usage_results[key] = known
+    else:
+        await paths.cancel()  # the path search is not needed this time
+    return known
+
+
+@dataclass
+class _Document:
+    parsed: dict[tuple[type, bytes], Any] = field(default_factory=dict)
+    extracted: dict[int, tuple[Any, SignedDataCerts]] = field(default_factory=dict)
+    signatures: KnownSignatures = field(default_factory=KnownSignatures)
+
+
+_DOCUMENT: ContextVar[_Document | None] = ContextVar("qianshu_document", default=None)
+
+
+@contextmanager
+def document_scope() -> Iterator[None]:
+    """Certificates parsed once while verifying one document (module docstring)."""
+    token = _DOCUMENT.set(_Document())
+    try:
+        yield
+    finally:
+        _DOCUMENT.reset(token)
+
+
+def shared(value: Parsed) -> Parsed:
+    """The document's parsed object of the type and encoding of ``value`` (a certificate, an
+    OCSP response, a CRL), or ``value`` itself outside :func:`document_scope`."""
+    document = _DOCUMENT.get()
+    if document is None or len(document.parsed) >= _MAX_ENTRIES:
+        return value
+    found: Parsed = document.parsed.setdefault((type(value), value.dump()), value)
+    return found
+
+
+def known_signatures() -> KnownSignatures:
+    """The signature checks of the document being verified (fresh outside
+    :func:`document_scope`)."""
+    document = _DOCUMENT.get()
+    return document.signatures if document is not None else KnownSignatures()
+
+
+_original_extract_certificate_info = generic_cms.extract_certificate_info
+
+
+def _extract_certificate_info(signed_data: Any) -> SignedDataCerts:
+    document = _DOCUMENT.get()
+    if document is None:
+        return _original_extract_certificate_info(signed_data)
+    known = document.extracted.get(id(signed_data))
+    if known is None or known[0] is not signed_data:
+        found = _original_extract_certificate_info(signed_data)
+        known = (
+            signed_data,
+            SignedDataCerts(
+                signer_cert=shared(found.signer_cert),
+                other_certs=[shared(c) for c in found.other_certs],
+                attribute_certs=found.attribute_certs,
+            ),
+        )
+        if len(document.extracted) < _MAX_ENTRIES:
+            document.extracted[id(signed_data)] = known
+    info = known[1]
+    return SignedDataCerts(info.signer_cert, list(info.other_certs), list(info.attribute_certs))
+
+
+def install() -> None:
+    """Route pyHanko's certificate path validation through the memo (idempotent; contexts
+    other than :class:`DocumentValidationContext` are validated exactly as before)."""
+    generic_cms.validate_cert_usage = _validate_cert_usage
+    generic_cms.extract_certificate_info = _extract_certificate_info

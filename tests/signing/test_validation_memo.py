@@ -1,0 +1,99 @@
+"""What certificate validation keeps within one document must give the answers a fresh
+validation gives (qianshu.signing.validation_memo): a failure is never remembered as a
+success, and a certificate that could not be validated is validated again once the context
+learns the certificate its path was missing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asn1crypto import x509 as asn1_x509
+from cryptography.exceptions import InvalidSignature
+from pyhanko.sign.validation import generic_cms
+from pyhanko.sign.validation.status import PdfSignatureStatus
+
+from qianshu.signing.ephemeral import EphemeralPlatform
+from qianshu.signing.signers import to_asn1
+from qianshu.signing.validation_memo import (
+    DocumentValidationContext,
+    KnownSignatures,
+    document_scope,
+    shared,
+)
+from qianshu.signing.verify import INVALID, VALID, verify_pdf
+from tests.signing import helpers
+
+
+@pytest.fixture(scope="module")
+def platform() -> EphemeralPlatform:
+    return helpers.make_platform()
+
+
+def test_a_failed_signature_check_is_never_remembered(platform: EphemeralPlatform) -> None:
+    issuing = to_asn1(platform.pki.issuing.certificate)
+    root = to_asn1(platform.pki.root.certificate)
+    checks = KnownSignatures()
+    tbs = issuing["tbs_certificate"].dump()
+    signature = issuing["signature_value"].native
+    algorithm = issuing["signature_algorithm"]
+    checks.validate_signature(signature, tbs, root.public_key, algorithm)
+    checks.validate_signature(signature, tbs, root.public_key, algorithm)  # remembered
+    forged = tbs[:-1] + bytes([tbs[-1] ^ 1])
+    for _ in range(2):
+        with pytest.raises(InvalidSignature):
+            checks.validate_signature(signature, forged, root.public_key, algorithm)
+    with pytest.raises(InvalidSignature):  # the right data under another key
+        checks.validate_signature(signature, tbs, issuing.public_key, algorithm)
+
+
+def _usage(cert: object, vc: DocumentValidationContext) -> object:
+    paths = vc.path_builder.async_build_paths_lazy(cert)
+    return asyncio.run(
+        generic_cms.validate_cert_usage(
+            cert,
+            vc,
+            key_usage_settings=PdfSignatureStatus.default_usage_constraints(None),
+            paths=paths,
+        )
+    )
+
+
+def test_a_path_is_validated_again_when_the_missing_certificate_arrives(
+    platform: EphemeralPlatform,
+) -> None:
+    signer = platform.person_signer("Alice").signing_cert
+    vc = DocumentValidationContext(trust_roots=platform.trust_roots, allow_fetching=False)
+    first = _usage(signer, vc)
+    assert first.success_result is None  # the issuing CA is unknown to this context
+    assert _usage(signer, vc).success_result is None
+    vc.certificate_registry.register(to_asn1(platform.pki.issuing.certificate))
+    assert _usage(signer, vc).success_result is not None
+
+
+def test_every_call_verifies_its_own_document(platform: EphemeralPlatform) -> None:
+    """Nothing verified for one file carries over to the next: the same contract with one
+    flipped byte in a signed range right after it is invalid."""
+    data = helpers.signed_document(platform, finished=False).signed
+    assert verify_pdf(data, platform.trust).verdict == VALID
+    at = data.index(helpers.PAGE_TEXT % 1) + len(b"Contract page 1: the buyer pays ")
+    tampered = data[:at] + b"9" + data[at + 1 :]
+    assert verify_pdf(tampered, platform.trust).verdict == INVALID
+    assert verify_pdf(data, platform.trust).verdict == VALID
+
+
+def test_objects_are_shared_by_type_and_encoding_within_one_document(
+    platform: EphemeralPlatform,
+) -> None:
+    issuing = to_asn1(platform.pki.issuing.certificate).dump()
+    root = to_asn1(platform.pki.root.certificate).dump()
+    load = asn1_x509.Certificate.load
+    outside = load(issuing)
+    assert shared(outside) is outside  # no document: nothing kept
+    with document_scope():
+        first = shared(load(issuing))
+        assert shared(load(issuing)) is first
+        assert shared(load(root)) is not first
+        assert shared(load(root)).dump() == root
+    with document_scope():  # the next document starts empty
+        assert shared(load(issuing)) is not first
