@@ -2,7 +2,8 @@
 
 Every revision and the final file must verify as intact and trusted with modification level no
 worse than form filling — in our verifier, in pyHanko's own validator and in poppler's pdfsig
-with the platform root in an NSS database — and the final file must be B-LTA.
+with the platform root in an NSS database — and the final file must be B-LTA. The cross-page
+seal is one signature with a widget on every page, and completion locks the document.
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ def test_our_verifier_accepts_every_revision(
         assert sig.modification_level in ("none", "lta_updates", "form_filling"), sig
         # Revocation data is embedded when the document is finished (B-LTA).
         assert sig.revocation == ("good" if STAGES[stage] == "finished" else "not_checked")
-    expected = 1 + [0, 1, 5, 6, 7, 7][stage] + (1 if stage == 5 else 0)
-    assert len(report.signatures) == expected
+    # prepared: the platform; the supplier's turn adds its seal and ONE cross-page seal;
+    # completion adds the platform's lock and the document time-stamp.
+    assert len(report.signatures) == [1, 2, 4, 5, 6, 8][stage]
 
 
 def test_final_file_is_b_lta_in_our_report(
@@ -162,6 +164,30 @@ def test_pdfsig_trusts_every_revision(
     pdf.write_bytes(revisions[stage])
     result = pdfsig.run_pdfsig(pdf, db, tmp_path)
     pdfsig.assert_all_trusted(result)
+
+
+@pytest.mark.skipif(pdfsig_missing, reason="poppler-utils / libnss3-tools / gcc not installed")
+def test_pdfsig_sees_the_cross_page_seal_as_one_valid_signature(
+    platform: EphemeralPlatform, revisions: list[bytes], tmp_path: Path
+) -> None:
+    db = pdfsig.nss_db(tmp_path, [pki.certificate_pem(platform.pki.root.certificate)])
+    pdf = tmp_path / "contract.pdf"
+    pdf.write_bytes(revisions[-1])
+    result = pdfsig.run_pdfsig(pdf, db, tmp_path)
+    slices = [s for s in result.signatures if s.field_name == "supplier-cps"]
+    assert len(slices) == 1, result.output
+    assert slices[0].signature_valid and not slices[0].unsigned, result.output
+    assert not any(s.unsigned for s in result.signatures), result.output
+
+
+def test_cross_page_seal_is_one_field_with_a_widget_per_page(revisions: list[bytes]) -> None:
+    reader = PdfFileReader(io.BytesIO(revisions[-1]), strict=True)
+    (sig,) = [s for s in reader.embedded_signatures if s.field_name == "supplier-cps"]
+    widgets = [kid.get_object() for kid in sig.sig_field["/Kids"]]
+    pages = [reader.root["/Pages"]["/Kids"].index(w.raw_get("/P")) for w in widgets]
+    assert pages == [0, 1, 2]
+    for widget in widgets:
+        assert "/N" in widget["/AP"], "every slice has its appearance"
 
 
 @pytest.mark.skipif(pdfsig_missing, reason="poppler-utils / libnss3-tools / gcc not installed")

@@ -125,7 +125,8 @@ def procurement_contract(
     """The seed 001 flow on ``pdf``: every revision, from prepared to finished (B-LTA).
 
     Supplier representative signs → supplier seals (round seal + cross-page seal over every
-    page) → buyer representative signs → the tendering office applies its 合同专用章 → finish.
+    page: one signature, a field with a widget per page) → buyer representative signs → the
+    tendering office applies its 合同专用章 → completion (lock + B-LTA).
     """
     from qianshu.signing import documents, stamps
 
@@ -138,12 +139,16 @@ def procurement_contract(
         documents.FieldSpec("supplier-seal", last, stamps.Rect(70, 160, 190, 280)),
         documents.FieldSpec("buyer-rep", last, stamps.Rect(330, 90, 480, 150)),
         documents.FieldSpec("tender-seal", last, stamps.Rect(340, 160, 460, 280)),
-    ] + [documents.FieldSpec(f"supplier-cps-{p}", p, r) for p, r in slices]
+    ]
     seal = stamps.StampImage.from_png(seal_png)
     signature = stamps.StampImage.from_png(signature_png)
     ts = platform.timestamper
     revisions = [
-        documents.prepare_document(pdf, specs, certifier=platform.certifier, timestamper=ts)
+        # A cross-page seal is made while sealing: the document is not certified (see
+        # documents.sign_turn); the completion lock protects it once everyone has signed.
+        documents.prepare_document(
+            pdf, specs, certifier=platform.certifier, timestamper=ts, certify=False
+        )
     ]
 
     def turn(signer: KeySigner, placements: list[documents.Placement], who: str) -> None:
@@ -162,11 +167,12 @@ def procurement_contract(
         [documents.Placement("supplier-rep", signature)],
         "供应商代表",
     )
-    parts = stamps.slice_image(seal, pages)
     turn(
         platform.seal_signer("厦门某某供应链有限公司", SUPPLIER_CODE, "公章"),
-        [documents.Placement("supplier-seal", seal)]
-        + [documents.Placement(f"supplier-cps-{i}", parts[i]) for i in range(pages)],
+        [
+            documents.Placement("supplier-seal", seal),
+            documents.Placement("supplier-cps", seal, new_widgets=tuple(slices)),
+        ],
         "供应商",
     )
     turn(
@@ -183,6 +189,7 @@ def procurement_contract(
             timestamper=ts,
             revocation=platform.revocation,
             trust_roots=platform.trust_roots,
+            locker=platform.certifier,
         )
     )
     return revisions
