@@ -301,10 +301,16 @@ class Field(models.Model):
         return f"{self.get_kind_display()} p{self.page + 1}"
 
     def pdf_field_names(self) -> list[str]:
-        """The PDF signature fields this field becomes (one per page for a cross-page seal)."""
+        """The PDF signature field this field becomes: one, also for a cross-page seal (one
+        signature whose field has a widget on each of its pages)."""
+        return [f"QS-F{self.pk}"]
+
+    def legacy_pdf_field_names(self) -> list[str]:
+        """The per-page fields a cross-page seal was declared as before it became one signature
+        (documents sent before the upgrade still carry them)."""
         if self.kind == self.Kind.CROSS_PAGE_SEAL:
             return [f"QS-F{self.pk}-P{page + 1}" for page in self.pages]
-        return [f"QS-F{self.pk}"]
+        return []
 
 
 class AuditEvent(models.Model):

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -244,9 +244,17 @@ def _create_field(
         writer.register_annotation(page_ref, widget_ref)
 
 
+def _refuse_locked(existing: Mapping[str, bool]) -> None:
+    # Anything added after the completion lock invalidates the document (module docstring).
+    if existing.get(COMPLETION_FIELD):
+        raise FieldError("the document is completed and locked: nothing can be added to it")
+
+
 def _declare(data: bytes, field_specs: Sequence[FieldSpec]) -> IncrementalPdfFileWriter:
     boxes = page_boxes(data)
-    _check_names([spec.name for spec in field_specs], signature_fields(data))
+    existing = signature_fields(data)
+    _refuse_locked(existing)
+    _check_names([spec.name for spec in field_specs], existing)
     for spec in field_specs:
         _check_widgets(spec.name, [(spec.page, spec.rect)], boxes)
     writer = open_incremental(data)
@@ -433,6 +441,7 @@ def sign_turn(
     if len(set(names)) != len(names):
         raise FieldError("a field is placed twice in one turn")
     status = signature_fields(data)
+    _refuse_locked(status)
     created = [p for p in placements if p.new_widgets]
     if created:
         _check_new_fields(data, created, status)
