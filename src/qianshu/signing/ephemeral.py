@@ -2,18 +2,21 @@
 
 Nothing is persisted: the Django side keeps its PKI in the database (``qianshu.pki``). This is
 the same machinery wired together in memory, so library-level tests and ``make bench`` exercise
-exactly the code production uses.
+exactly the code production uses. Like production, the running platform (``pki``) knows only
+the root's certificate and the CRL the root signed when the hierarchy was made; the root key
+stays in :attr:`EphemeralPlatform.root_ca`, as if it were offline, for tests of its ceremonies.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
 
-from qianshu.signing import pki, revocation
+from qianshu.signing import hierarchy, pki, revocation
 from qianshu.signing.keys import SigningKey, SoftwareSigningKey, generate_private_key
 from qianshu.signing.signers import KeySigner, to_asn1
 from qianshu.signing.timestamps import InProcessTimeStamper, TimeStampAuthority
@@ -37,14 +40,22 @@ class EphemeralPlatform:
     def __post_init__(self) -> None:
         self.urls = pki.PkiUrls(self.base_url)
         a = self.key_algorithm
-        self.pki = pki.create_platform_pki(
+        made = hierarchy.create_platform_pki(
             self.name, self.urls, keys=(_key(a), _key(a), _key(a), _key(a))
         )
+        assert isinstance(made.root, pki.CertifiedKey)
+        self.root_ca: pki.CertifiedKey = made.root
+        self.root_crl = revocation.build_crl(
+            self.root_ca, [], crl_number=1, next_update=revocation.ROOT_CRL_LIFETIME
+        )
+        self.pki = dataclasses.replace(made, root=pki.RootCertificate(made.root.certificate))
         for service in (self.pki.tsa, self.pki.ocsp):
             self._remember(service.certificate)
         self.tsa = TimeStampAuthority(self.pki.tsa, self.pki.chain)
         self.timestamper = InProcessTimeStamper(self.tsa)
-        self.revocation = revocation.PlatformRevocation(self.pki, self._status, self._revoked_by)
+        self.revocation = revocation.PlatformRevocation(
+            self.pki, self._status, self._revoked_by, lambda: self.root_crl
+        )
         platform_key = _key(a)
         platform_cert = self._remember(
             pki.issue_person_certificate(
