@@ -110,6 +110,10 @@ class Document(models.Model):
     # signature is an approval signature and signers may add fields (指定位置签署).
     certified = models.BooleanField(default=False)
     finished = models.BooleanField(default=False)
+    # What the newest document time-stamp relies on, for archive renewal (envelopes/archives.py):
+    # its TSA certificate's end, and algorithm names as ",sha256,ec-p256,"; "" = not read yet.
+    archive_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    archive_algorithms = models.CharField(max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("签署文件")
@@ -140,6 +144,7 @@ class Revision(models.Model):
         PREPARED = "prepared", pgettext_lazy("revision", "发起")
         SIGNED = "signed", pgettext_lazy("revision", "签署")
         FINISHED = "finished", pgettext_lazy("revision", "归档")
+        RENEWED = "renewed", pgettext_lazy("revision", "续期")
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
@@ -333,6 +338,7 @@ class AuditEvent(models.Model):
         VOID_REQUESTED = "void_requested", pgettext_lazy("audit action", "发起作废")
         VOIDED = "voided", pgettext_lazy("audit action", "作废")
         DOWNLOADED = "downloaded", pgettext_lazy("audit action", "下载")
+        ARCHIVE_RENEWED = "archive_renewed", pgettext_lazy("audit action", "归档续期")
 
     envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveIntegerField()

@@ -236,7 +236,8 @@ class ArchiveInfo:
     algorithms: frozenset[str]
 
 
-def _key_name(cert: asn1_x509.Certificate) -> str:
+def key_name(cert: asn1_x509.Certificate) -> str:
+    """The vocabulary of :func:`weak_algorithms` for a key: ``ec-p256``, ``rsa-2048``..."""
     info = cert.public_key
     if info.algorithm == "ec":
         curve = str(info.curve[1])
@@ -260,7 +261,7 @@ def archive_info(data: bytes) -> ArchiveInfo | None:
         algorithms = {
             str(tst_info["message_imprint"]["hash_algorithm"]["algorithm"].native),
             str(signer_info["digest_algorithm"]["algorithm"].native),
-            _key_name(tsa),
+            key_name(tsa),
         }
         return ArchiveInfo(
             timestamp_time=tst_info["gen_time"].native,

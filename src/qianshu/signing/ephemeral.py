@@ -116,6 +116,17 @@ class EphemeralPlatform:
         )
         return KeySigner(key, cert, self.pki.chain)
 
+    def new_timestamper(
+        self, lifetime: dt.timedelta = hierarchy.TSA_LIFETIME
+    ) -> InProcessTimeStamper:
+        """A time-stamper with a new TSA key and certificate (a rotated TSA, e.g. short-lived
+        for tests of archive renewal)."""
+        tsa = hierarchy.issue_tsa_certificate(
+            self.name, self.pki.issuing, _key(self.key_algorithm), self.urls, lifetime=lifetime
+        )
+        self._remember(tsa.certificate)
+        return InProcessTimeStamper(TimeStampAuthority(tsa, self.pki.chain))
+
     def revoke(self, serial: int, when: dt.datetime | None = None) -> None:
         self.revoked[serial] = revocation.RevokedEntry(
             serial, when or pki.utcnow(), x509.ReasonFlags.key_compromise

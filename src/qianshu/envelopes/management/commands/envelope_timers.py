@@ -1,4 +1,5 @@
-"""``qianshu envelope-timers``: expiry, reminders before deadlines, retried completions.
+"""``qianshu envelope-timers``: expiry, reminders before deadlines, retried completions, archive
+renewal and the PKI's service certificates (OCSP responder, TSA).
 
 Run it every minute from cron (or once with ``--loop``, as ``make run`` does).
 """
@@ -14,7 +15,10 @@ from qianshu.envelopes.tasks import run_timers
 
 
 class Command(BaseCommand):
-    help = "Expire overdue envelopes, send deadline reminders and retry unfinished completions."
+    help = (
+        "Expire overdue envelopes, send deadline reminders, retry unfinished completions, renew "
+        "due archives and the PKI's service certificates."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--loop", action="store_true", help="repeat until interrupted")
@@ -25,7 +29,8 @@ class Command(BaseCommand):
             result = run_timers()
             if options["verbosity"] > 1 or any(result.values()):
                 self.stdout.write(
-                    "expired {expired}, reminded {reminded}, completed {completed}".format(**result)
+                    "expired {expired}, reminded {reminded}, completed {completed}, "
+                    "archives renewed {renewed}".format(**result)
                 )
             if not options["loop"]:
                 return
