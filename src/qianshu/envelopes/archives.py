@@ -34,7 +34,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from qianshu.envelopes import audit
-from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Document, Envelope, Revision
 from qianshu.envelopes.revisions import append_revision
 from qianshu.pki import services
@@ -49,7 +48,7 @@ log = logging.getLogger(__name__)
 BATCH = 100
 
 
-class RenewalImpossible(EnvelopeError):
+class RenewalImpossible(Exception):
     """The platform's own TSA certificate does not outlive the renewal window."""
 
 

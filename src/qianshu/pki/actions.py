@@ -142,7 +142,7 @@ def do_init_pki(
         _store_root_crl(root, days=revocation.ROOT_CRL_LIFETIME.days)
         if keep_root_key is not None:
             keep_root_key(keys["root"])
-    log.info("platform PKI %r initialised; the root key is not kept", name)
+    log.info("platform PKI %r initialised (the platform does not store the root key)", name)
 
 
 def do_root_sign(

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -353,8 +354,9 @@ async def _fill_field(
     signer: signers.Signer,
     timestamper: TimeStamper | None,
     details: SignatureDetails,
-) -> bytes:
-    """Paint every widget of a declared field and sign it: one PAdES signature for the field.
+    output: io.BytesIO,
+) -> None:
+    """Paint every widget of a declared field and sign it into ``output``: one PAdES signature.
 
     pyHanko's high-level signer paints exactly one widget per field, so this goes through its
     CMS embedding protocol (:class:`PdfCMSEmbedder`) with the appearances painted here.
@@ -390,7 +392,7 @@ async def _fill_field(
             )
         )
     )
-    prepared, output = embedder.send(SigIOSetup(md_algorithm="sha256"))
+    prepared, _ = embedder.send(SigIOSetup(md_algorithm="sha256", output=output))
     signed_data = await signer.async_sign(
         prepared.document_digest,
         "sha256",
@@ -399,7 +401,6 @@ async def _fill_field(
         signed_attr_settings=PdfCMSSignedAttributes(signing_time=now),
     )
     embedder.send(signed_data)
-    return output.getvalue()
 
 
 def _check_new_fields(data: bytes, created: Sequence[Placement], existing: Collection[str]) -> None:
@@ -454,7 +455,11 @@ def sign_turn(
     for placement in placements:
         writer = open_incremental(current)
         try:
-            current = asyncio.run(_fill_field(writer, placement, signer, timestamper, details))
+            # The result goes to a buffer, not back through the coroutine: asyncio takes the
+            # repr of a task's result when it finishes, a millisecond for a whole PDF.
+            out = io.BytesIO()
+            asyncio.run(_fill_field(writer, placement, signer, timestamper, details, out))
+            current = out.getvalue()
         except SigningError:
             raise
         except Exception as exc:
