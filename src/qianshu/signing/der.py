@@ -31,13 +31,13 @@ class FrozenContentInfo(cms.ContentInfo):
         return False
 
     def dump(self, force: bool = False) -> bytes:
-        return Asn1Value.dump(self)  # type: ignore[no-any-return]
+        return Asn1Value.dump(self)
 
 
 class _NoForcedDump:
     def dump(self, force: bool = False) -> bytes:
         self._header = None  # recomputed from contents below, never misread as indefinite
-        return Asn1Value.dump(self)  # type: ignore[arg-type]
+        return Asn1Value.dump(self)
 
 
 class DerCMSAttributes(_NoForcedDump, cms.CMSAttributes):
