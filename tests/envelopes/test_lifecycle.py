@@ -313,19 +313,12 @@ def _widget_pages(data: bytes, name: str) -> list[int]:
     return [page_refs.index(k.get_object().raw_get("/P").reference) for k in sig.sig_field["/Kids"]]
 
 
-def test_a_declared_cross_page_seal_is_one_signature_on_an_uncertified_document(
-    people: dict, seal_org: Any, build: Any
-) -> None:
-    """An initiator who places a cross-page seal gets an uncertified document (the seal's field
-    is made when it is signed); completion locks it."""
-    alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
-    org = seal_org(charlie, "厦门某某供应链有限公司")
-    draft = build.draft(alice, [("sign", 1, bob), ("seal", 2, org)], pages=2)
-    seal_recipient = draft.recipients.get(role="seal")
-    cross = Field.objects.create(
+def _cross_page_field(draft: Envelope, recipient: Recipient) -> Field:
+    """A cross-page seal over both pages of the draft's document, placed by the initiator."""
+    return Field.objects.create(
         envelope=draft,
         document=draft.documents.get(),
-        recipient=seal_recipient,
+        recipient=recipient,
         kind="cross_page_seal",
         page=0,
         x1=0,
@@ -334,6 +327,17 @@ def test_a_declared_cross_page_seal_is_one_signature_on_an_uncertified_document(
         y2=479,
         pages=[0, 1],
     )
+
+
+def test_a_declared_cross_page_seal_is_one_signature_on_an_uncertified_document(
+    people: dict, seal_org: Any, build: Any
+) -> None:
+    """An initiator who places a cross-page seal gets an uncertified document (the seal's field
+    is made when it is signed); completion locks it."""
+    alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
+    org = seal_org(charlie, "厦门某某供应链有限公司")
+    draft = build.draft(alice, [("sign", 1, bob), ("seal", 2, org)], pages=2)
+    cross = _cross_page_field(draft, draft.recipients.get(role="seal"))
     envelope = _send(draft)
     document = envelope.documents.get()
     assert not document.certified
@@ -482,18 +486,7 @@ def test_a_cross_page_seal_declared_per_page_before_the_upgrade_still_signs(
     alice, charlie = people["alice"], people["charlie"]
     org = seal_org(charlie, "厦门某某供应链有限公司")
     draft = build.draft(alice, [("seal", 1, org)], pages=2, fields=False)
-    cross = Field.objects.create(
-        envelope=draft,
-        document=draft.documents.get(),
-        recipient=draft.recipients.get(),
-        kind="cross_page_seal",
-        page=0,
-        x1=0,
-        y1=360,
-        x2=0,
-        y2=479,
-        pages=[0, 1],
-    )
+    cross = _cross_page_field(draft, draft.recipients.get())
 
     def per_page_specs(document: Any, fields: Any) -> list[documents.FieldSpec]:
         slices = compose.cross_page_widgets(document, cross)

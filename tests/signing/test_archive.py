@@ -17,15 +17,6 @@ import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESStatus
 from pyhanko.sign.validation.ades import ades_lta_validation
-from pyhanko.sign.validation.policy_decl import (
-    PdfSignatureValidationSpec,
-    RevinfoOnlineFetchingRule,
-    RevocationInfoGatheringSpec,
-    SignatureValidationSpec,
-)
-from pyhanko_certvalidator.context import CertValidationPolicySpec
-from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
-from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from qianshu.signing import archive, documents, pki
 from qianshu.signing.ephemeral import EphemeralPlatform
@@ -106,20 +97,6 @@ def test_renewal_control_verifies_as_b_lta_in_our_verifier(
         assert lock.modification_level == "lta_updates" and lock.docmdp_ok
 
 
-def _lta_spec(platform: EphemeralPlatform) -> PdfSignatureValidationSpec:
-    return PdfSignatureValidationSpec(
-        SignatureValidationSpec(
-            cert_validation_policy=CertValidationPolicySpec(
-                trust_manager=SimpleTrustManager.build(trust_roots=platform.trust_roots),
-                revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
-            ),
-            revinfo_gathering_policy=RevocationInfoGatheringSpec(
-                online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY
-            ),
-        )
-    )
-
-
 def test_pyhanko_long_term_validation_passes_after_renewal(
     platform: EphemeralPlatform, renewed: list[bytes]
 ) -> None:
@@ -128,7 +105,7 @@ def test_pyhanko_long_term_validation_passes_after_renewal(
         for sig in reader.embedded_signatures:
             if sig.sig_object_type == "/DocTimeStamp":
                 continue
-            result = asyncio.run(ades_lta_validation(sig, _lta_spec(platform)))
+            result = asyncio.run(ades_lta_validation(sig, helpers.lta_validation_spec(platform)))
             assert result.ades_subindic.status == AdESStatus.PASSED, (
                 f"{sig.field_name}: {result.ades_subindic}"
             )

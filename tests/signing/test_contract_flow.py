@@ -22,21 +22,13 @@ from pyhanko.sign.ades.report import AdESStatus
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.ades import ades_lta_validation
-from pyhanko.sign.validation.policy_decl import (
-    PdfSignatureValidationSpec,
-    RevinfoOnlineFetchingRule,
-    RevocationInfoGatheringSpec,
-    SignatureValidationSpec,
-)
 from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator.context import CertValidationPolicySpec
-from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
-from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from qianshu.signing import pki, seals, stamps
 from qianshu.signing.ephemeral import EphemeralPlatform, procurement_contract
 from qianshu.signing.testpdfs import make_test_pdf
 from qianshu.signing.verify import verify_pdf
+from tests.signing import helpers
 from tests.support import pdfsig
 
 STAGES = ["prepared", "supplier-rep", "supplier-seal", "buyer-rep", "tender-seal", "finished"]
@@ -131,17 +123,7 @@ def test_pyhanko_lta_validation_of_final_file(
     """ETSI EN 319 102-1 long-term validation (pyHanko's ades_lta_validation) passes for
     every signature, using only what is embedded in the file (no network)."""
     reader = PdfFileReader(io.BytesIO(revisions[-1]), strict=True)
-    spec = PdfSignatureValidationSpec(
-        SignatureValidationSpec(
-            cert_validation_policy=CertValidationPolicySpec(
-                trust_manager=SimpleTrustManager.build(trust_roots=platform.trust_roots),
-                revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
-            ),
-            revinfo_gathering_policy=RevocationInfoGatheringSpec(
-                online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY
-            ),
-        )
-    )
+    spec = helpers.lta_validation_spec(platform)
     for sig in reader.embedded_signatures:
         if sig.sig_object_type == "/DocTimeStamp":
             continue

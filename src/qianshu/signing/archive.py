@@ -157,26 +157,30 @@ def _add_timestamp(
     return out.getvalue()
 
 
-def timestamp_archive(
+def _newest_timestamp(reader: PdfFileReader) -> EmbeddedPdfSignature | None:
+    stamps = [s for s in reader.embedded_signatures if s.sig_object_type == "/DocTimeStamp"]
+    return max(stamps, key=lambda s: s.signed_revision, default=None)
+
+
+def _archive(
     data: bytes,
     *,
+    newest_only: bool,
     timestamper: TimeStamper,
     revocation: RevocationSource,
     trust_roots: Sequence[asn1_x509.Certificate],
 ) -> bytes:
-    """Embed validation data for every signature and time-stamp, then add a document
-    time-stamp (PAdES B-LTA)."""
     reader = read_pdf(data)
-    if not reader.embedded_signatures:
-        raise SignatureError("the document has no signature to finish")
     try:
-        certificates = [
-            cert
-            for sig in reader.embedded_signatures
-            for cert in _signed_data_certificates(sig.signed_data)
-        ]
+        covered = list(reader.embedded_signatures)
+        newest = _newest_timestamp(reader) if newest_only else None
+        if newest is not None:
+            covered = [newest]
+        certificates = [c for sig in covered for c in _signed_data_certificates(sig.signed_data)]
     except Exception as exc:
         raise SignatureError(f"cannot read the signatures: {type(exc).__name__}") from exc
+    if not covered:
+        raise SignatureError("the document has no signature to finish")
     return _add_timestamp(
         data,
         reader,
@@ -187,9 +191,22 @@ def timestamp_archive(
     )
 
 
-def _newest_timestamp(reader: PdfFileReader) -> EmbeddedPdfSignature | None:
-    stamps = [s for s in reader.embedded_signatures if s.sig_object_type == "/DocTimeStamp"]
-    return max(stamps, key=lambda s: s.signed_revision, default=None)
+def timestamp_archive(
+    data: bytes,
+    *,
+    timestamper: TimeStamper,
+    revocation: RevocationSource,
+    trust_roots: Sequence[asn1_x509.Certificate],
+) -> bytes:
+    """Embed validation data for every signature and time-stamp, then add a document
+    time-stamp (PAdES B-LTA)."""
+    return _archive(
+        data,
+        newest_only=False,
+        timestamper=timestamper,
+        revocation=revocation,
+        trust_roots=trust_roots,
+    )
 
 
 def renew_archive(
@@ -203,20 +220,9 @@ def renew_archive(
 
     A document without a document time-stamp gets what :func:`timestamp_archive` adds.
     """
-    reader = read_pdf(data)
-    try:
-        newest = _newest_timestamp(reader)
-        certificates = None if newest is None else _signed_data_certificates(newest.signed_data)
-    except Exception as exc:
-        raise SignatureError(f"cannot read the time-stamps: {type(exc).__name__}") from exc
-    if certificates is None:
-        return timestamp_archive(
-            data, timestamper=timestamper, revocation=revocation, trust_roots=trust_roots
-        )
-    return _add_timestamp(
+    return _archive(
         data,
-        reader,
-        certificates,
+        newest_only=True,
         timestamper=timestamper,
         revocation=revocation,
         trust_roots=trust_roots,

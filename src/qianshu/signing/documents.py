@@ -280,11 +280,26 @@ def declare_fields(data: bytes, field_specs: Sequence[FieldSpec]) -> bytes:
 
 def _platform_signature(
     writer: IncrementalPdfFileWriter,
-    meta: signers.PdfSignatureMetadata,
     signer: signers.Signer,
     timestamper: TimeStamper | None,
+    details: SignatureDetails,
+    *,
+    field_name: str,
+    permissions: MDPPerm,
+    certify: bool = False,
 ) -> bytes:
     """An invisible platform signature through pyHanko's signer (certification, completion)."""
+    meta = signers.PdfSignatureMetadata(
+        field_name=field_name,
+        certify=certify,
+        docmdp_permissions=permissions,
+        subfilter=SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+        reason=details.reason,
+        location=details.location,
+        name=details.name,
+        contact_info=details.contact_info,
+    )
     pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper)
     try:
         return pdf_signer.sign_pdf(
@@ -311,18 +326,15 @@ def prepare_document(
 
     Every rectangle must lie on its page (see :func:`page_boxes` for the coordinates).
     """
-    meta = signers.PdfSignatureMetadata(
+    return _platform_signature(
+        _declare(data, field_specs),
+        certifier,
+        timestamper,
+        details,
         field_name=CERTIFICATION_FIELD,
+        permissions=MDPPerm.FILL_FORMS,
         certify=certify,
-        docmdp_permissions=MDPPerm.FILL_FORMS,
-        subfilter=SigSeedSubFilter.PADES,
-        md_algorithm="sha256",
-        reason=details.reason,
-        location=details.location,
-        name=details.name,
-        contact_info=details.contact_info,
     )
-    return _platform_signature(_declare(data, field_specs), meta, certifier, timestamper)
 
 
 def _widgets(field_ref: generic.IndirectObject) -> list[generic.IndirectObject]:
@@ -495,17 +507,14 @@ def lock_document(
         )
     except Exception as exc:
         raise FieldError(f"cannot declare the completion field: {exc}") from exc
-    meta = signers.PdfSignatureMetadata(
+    return _platform_signature(
+        writer,
+        signer,
+        timestamper,
+        details,
         field_name=COMPLETION_FIELD,
-        docmdp_permissions=MDPPerm.NO_CHANGES,
-        subfilter=SigSeedSubFilter.PADES,
-        md_algorithm="sha256",
-        reason=details.reason,
-        location=details.location,
-        name=details.name,
-        contact_info=details.contact_info,
+        permissions=MDPPerm.NO_CHANGES,
     )
-    return _platform_signature(writer, meta, signer, timestamper)
 
 
 def finish_document(
