@@ -62,7 +62,12 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import TimeStamper
 
 from qianshu.signing import archive
-from qianshu.signing.archive import DOC_TIMESTAMP_FIELD, RevocationSource, is_timestamp_field
+from qianshu.signing.archive import (
+    DOC_TIMESTAMP_FIELD,
+    RevocationSource,
+    collect_validation_data,
+    is_timestamp_field,
+)
 from qianshu.signing.errors import FieldError, PdfError, SignatureError, SigningError
 from qianshu.signing.pdfio import (
     contents_size,
@@ -81,6 +86,7 @@ __all__ = [
     "Placement",
     "RevocationSource",
     "SignatureDetails",
+    "collect_validation_data",
     "declare_fields",
     "finish_document",
     "lock_document",
