@@ -20,6 +20,7 @@ peak RSS under 500 MB, the list under 50 ms, the batch path >= 30/s.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import io
 import os
 import resource
@@ -39,7 +40,7 @@ from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from benchmarks import verification
-from qianshu.signing import documents, pki, seals, stamps
+from qianshu.signing import documents, hierarchy, seals, stamps
 from qianshu.signing.ephemeral import EphemeralPlatform, procurement_contract
 from qianshu.signing.keys import SoftwareSigningKey, generate_private_key
 from qianshu.signing.signers import to_asn1
@@ -103,15 +104,12 @@ class Stock:
         self.registry = SimpleCertificateStore.from_certs([to_asn1(c) for c in platform.pki.chain])
         # pyHanko's in-process TSA (DummyTimeStamper) only signs with RSA keys.
         tsa_key = SoftwareSigningKey(generate_private_key("rsa-2048"))
-        tsa = pki._issue_service(
+        tsa = hierarchy.issue_tsa_certificate(
             platform.name,
-            "Stock TSA",
             platform.pki.issuing,
             tsa_key,
             platform.urls,
-            pki.ExtendedKeyUsageOID.TIME_STAMPING,
-            pki.utcnow(),
-            1,
+            lifetime=dt.timedelta(days=365),
         )
         self.timestamper = DummyTimeStamper(
             tsa_cert=to_asn1(tsa.certificate),

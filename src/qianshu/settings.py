@@ -179,6 +179,13 @@ QIANSHU_PKCS11 = {
     "pin": env_secret("QIANSHU_PKCS11_PIN"),
 }
 QIANSHU_PKI_NAME = env_str("QIANSHU_PKI_NAME", "Qianshu")
+# Archive renewal (qianshu renew-archives): renew a completed document's long-term validity when
+# its newest time-stamp's TSA certificate expires within this many days, or when that
+# time-stamp relies on one of the weakening algorithms (digest names, TSA key types).
+QIANSHU_ARCHIVE_RENEW_DAYS = env_int("QIANSHU_ARCHIVE_RENEW_DAYS", 365)
+QIANSHU_ARCHIVE_WEAK_ALGORITHMS = env_list(
+    "QIANSHU_ARCHIVE_WEAK_ALGORITHMS", ["md5", "sha1", "rsa-1024"]
+)
 # PEM bundle of extra roots the verifier trusts besides the platform root.
 QIANSHU_EXTRA_TRUST_ROOTS = env_str("QIANSHU_EXTRA_TRUST_ROOTS")
 

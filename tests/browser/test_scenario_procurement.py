@@ -239,10 +239,15 @@ def test_procurement_contract_signed_by_four_parties(
 
 
 def _check_signers(report: Any) -> None:
-    """One signature per person, the seals in the organisations' names, in the routing order."""
-    signed = [s for s in report.signatures if s.kind == "signature"]
+    """One signature per person, the seals in the organisations' names, in the routing order;
+    the platform's own signatures (preparation, completion lock) around them."""
+    platform = ("QS-Certification", "QS-Completion")
+    assert [s.field_name for s in report.signatures if s.field_name in platform] == list(platform)
+    signed = [
+        s for s in report.signatures if s.kind == "signature" and s.field_name not in platform
+    ]
     people = [s.signer_name for s in signed if not s.organisation]
     assert people == ["张伟", "赵强"], [(s.signer_name, s.organisation) for s in signed]
     orgs = [s.organisation for s in signed if s.organisation]
-    assert orgs == [SUPPLIER] * 4 + [BUYER], orgs  # the seal and the 骑缝章's 3 strips
+    assert orgs == [SUPPLIER] * 2 + [BUYER], orgs  # the seal and the 骑缝章 (one signature)
     assert all("合同专用章" in s.signer_name for s in signed if s.organisation)

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import TestCase
 from django.utils import timezone
+from pyhanko.pdf_utils.reader import PdfFileReader
 
 from qianshu.envelopes import compose, confirmations, lifecycle, tasks, turns, voiding
 from qianshu.envelopes.audit import check_chain
@@ -303,9 +304,60 @@ def test_free_placement_and_a_cross_page_seal(people: dict, seal_org: Any, build
     report = _valid(data)
     names = set(documents.signature_fields(data))
     cross = Field.objects.get(kind="cross_page_seal")
-    assert set(cross.pdf_field_names()) <= names and len(cross.pdf_field_names()) == 3
+    assert cross.pdf_field_names() == [f"QS-F{cross.pk}"] and f"QS-F{cross.pk}" in names
     assert Field.objects.filter(placed_by_signer=True).count() == 3
-    assert len(report.signatures) >= 1 + 1 + 1 + 3
+    # The cross-page seal is ONE signature whose field has a widget on each of its 3 pages.
+    (slices,) = [s for s in report.signatures if s.field_name == f"QS-F{cross.pk}"]
+    assert slices.verdict == "valid"
+    assert _widget_pages(data, f"QS-F{cross.pk}") == [0, 1, 2]
+    # platform + Bob + seal + cross-page seal + completion lock + document time-stamp
+    assert len(report.signatures) == 6
+
+
+def _widget_pages(data: bytes, name: str) -> list[int]:
+    reader = PdfFileReader(io.BytesIO(data))
+    (sig,) = [s for s in reader.embedded_signatures if s.field_name == name]
+    page_refs = [p.reference for p in reader.root["/Pages"]["/Kids"]]
+    return [page_refs.index(k.get_object().raw_get("/P").reference) for k in sig.sig_field["/Kids"]]
+
+
+def _cross_page_field(draft: Envelope, recipient: Recipient) -> Field:
+    """A cross-page seal over both pages of the draft's document, placed by the initiator."""
+    return Field.objects.create(
+        envelope=draft,
+        document=draft.documents.get(),
+        recipient=recipient,
+        kind="cross_page_seal",
+        page=0,
+        x1=0,
+        y1=360,
+        x2=0,
+        y2=479,
+        pages=[0, 1],
+    )
+
+
+def test_a_declared_cross_page_seal_is_one_signature_on_an_uncertified_document(
+    people: dict, seal_org: Any, build: Any
+) -> None:
+    """An initiator who places a cross-page seal gets an uncertified document (the seal's field
+    is made when it is signed); completion locks it."""
+    alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
+    org = seal_org(charlie, "厦门某某供应链有限公司")
+    draft = build.draft(alice, [("sign", 1, bob), ("seal", 2, org)], pages=2)
+    cross = _cross_page_field(draft, draft.recipients.get(role="seal"))
+    envelope = _send(draft)
+    document = envelope.documents.get()
+    assert not document.certified
+    assert f"QS-F{cross.pk}" not in documents.signature_fields(document.current.read())
+    sign(envelope.recipients.get(role="sign"), bob)
+    sign(envelope.recipients.get(role="seal"), charlie, seal=seal_of(org))
+    envelope.refresh_from_db()
+    assert envelope.status == Envelope.Status.COMPLETED
+    data = envelope.documents.get().current.read()
+    report = _valid(data)
+    assert _widget_pages(data, f"QS-F{cross.pk}") == [0, 1]
+    assert [s.field_name for s in report.signatures][-2:] == ["QS-Completion", "QS-DocTimeStamp"]
 
 
 def test_free_placement_is_refused_on_a_certified_document(people: dict, build: Any) -> None:
@@ -432,3 +484,31 @@ def test_a_failed_completion_is_retried_by_the_timers(people: dict, build: Any) 
     envelope.refresh_from_db()
     assert envelope.status == Envelope.Status.COMPLETED
     assert not lifecycle.do_complete_envelope(envelope.pk)  # idempotent
+
+
+def test_a_cross_page_seal_declared_per_page_before_the_upgrade_still_signs(
+    people: dict, seal_org: Any, build: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Documents sent before a cross-page seal became one signature carry one field per page:
+    sealing them fills those fields, one slice each, and the result verifies."""
+    alice, charlie = people["alice"], people["charlie"]
+    org = seal_org(charlie, "厦门某某供应链有限公司")
+    draft = build.draft(alice, [("seal", 1, org)], pages=2, fields=False)
+    cross = _cross_page_field(draft, draft.recipients.get())
+
+    def per_page_specs(document: Any, fields: Any) -> list[documents.FieldSpec]:
+        slices = compose.cross_page_widgets(document, cross)
+        return [
+            documents.FieldSpec(name, page, rect)
+            for name, (page, rect) in zip(cross.legacy_pdf_field_names(), slices, strict=True)
+        ]
+
+    monkeypatch.setattr(compose, "field_specs", per_page_specs)
+    envelope = _send(draft)
+    monkeypatch.undo()
+    sign(envelope.recipients.get(), charlie, seal=seal_of(org))
+    envelope.refresh_from_db()
+    assert envelope.status == Envelope.Status.COMPLETED
+    report = _valid(envelope.documents.get().current.read())
+    signed = {s.field_name for s in report.signatures}
+    assert {f"QS-F{cross.pk}-P1", f"QS-F{cross.pk}-P2"} <= signed

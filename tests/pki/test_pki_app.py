@@ -52,10 +52,13 @@ def test_init_creates_hierarchy_once(platform) -> None:  # type: ignore[no-untyp
     assert PlatformKey.objects.count() == 5
     assert "测试大学 Root CA" in platform.pki.root.certificate.subject.rfc4514_string()
     platform.pki.issuing.certificate.verify_directly_issued_by(platform.pki.root.certificate)
-    # Keys are stored wrapped, never in clear.
+    # Keys are stored wrapped, never in clear; the root's is not stored at all (offline).
     for row in PlatformKey.objects.all():
         assert b"PRIVATE KEY" not in bytes(row.wrapped_key)
-        assert bytes(row.wrapped_key).startswith(b"QSK1")
+        if row.role == "root":
+            assert bytes(row.wrapped_key) == b""
+        else:
+            assert bytes(row.wrapped_key).startswith(b"QSK1")
     with pytest.raises(PkiAlreadyInitialised):
         do_init_pki()
     assert IssuedCertificate.objects.filter(kind="service").count() == 3
@@ -210,13 +213,16 @@ def test_verify_command(platform, tmp_path: Path) -> None:  # type: ignore[no-un
         call_command("verify", str(tmp_path / "missing.pdf"))
 
 
-def test_init_pki_command(db) -> None:  # type: ignore[no-untyped-def]
+def test_init_pki_command(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = io.StringIO()
-    call_command("init_pki", "--name", "示例", stdout=out)
-    assert "Platform PKI created" in out.getvalue()
+    with pytest.raises(CommandError, match="--root-key-out"):  # production: say where it goes
+        call_command("init_pki", "--name", "示例", stdout=out)
+    key_file = tmp_path / "root.pem"
+    call_command("init_pki", "--name", "示例", "--root-key-out", str(key_file), stdout=out)
+    assert "Platform PKI created" in out.getvalue() and str(key_file) in out.getvalue()
     call_command("init_pki", "--if-absent", stdout=io.StringIO())
     with pytest.raises(CommandError):
-        call_command("init_pki", stdout=io.StringIO())
+        call_command("init_pki", "--root-key-out", str(tmp_path / "other.pem"))
 
 
 def test_console_command_maps_hyphens() -> None:

@@ -28,6 +28,15 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.signers.cms_embedder import PdfCMSEmbedder, SigIOSetup, SigObjSetup
 from pyhanko.sign.signers.pdf_byterange import DocumentTimestamp, SignatureObject
+from pyhanko.sign.validation.policy_decl import (
+    PdfSignatureValidationSpec,
+    RevinfoOnlineFetchingRule,
+    RevocationInfoGatheringSpec,
+    SignatureValidationSpec,
+)
+from pyhanko_certvalidator.context import CertValidationPolicySpec
+from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
+from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from qianshu.signing import documents
 from qianshu.signing.ephemeral import EphemeralPlatform
@@ -181,6 +190,22 @@ def sign_seal(
         timestamper=platform.timestamper if timestamps else None,
     )
     return out, signer.signing_cert.serial_number
+
+
+def lta_validation_spec(platform: EphemeralPlatform) -> PdfSignatureValidationSpec:
+    """pyHanko's ETSI EN 319 102-1 long-term validation settings: the platform root trusted,
+    revocation data required, only what is embedded in the file (no network)."""
+    return PdfSignatureValidationSpec(
+        SignatureValidationSpec(
+            cert_validation_policy=CertValidationPolicySpec(
+                trust_manager=SimpleTrustManager.build(trust_roots=platform.trust_roots),
+                revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
+            ),
+            revinfo_gathering_policy=RevocationInfoGatheringSpec(
+                online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY
+            ),
+        )
+    )
 
 
 def finish(platform: EphemeralPlatform, data: bytes) -> bytes:

@@ -2,7 +2,8 @@
 
 Every revision and the final file must verify as intact and trusted with modification level no
 worse than form filling — in our verifier, in pyHanko's own validator and in poppler's pdfsig
-with the platform root in an NSS database — and the final file must be B-LTA.
+with the platform root in an NSS database — and the final file must be B-LTA. The cross-page
+seal is one signature with a widget on every page, and completion locks the document.
 """
 
 from __future__ import annotations
@@ -21,21 +22,13 @@ from pyhanko.sign.ades.report import AdESStatus
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.ades import ades_lta_validation
-from pyhanko.sign.validation.policy_decl import (
-    PdfSignatureValidationSpec,
-    RevinfoOnlineFetchingRule,
-    RevocationInfoGatheringSpec,
-    SignatureValidationSpec,
-)
 from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator.context import CertValidationPolicySpec
-from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
-from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from qianshu.signing import pki, seals, stamps
 from qianshu.signing.ephemeral import EphemeralPlatform, procurement_contract
 from qianshu.signing.testpdfs import make_test_pdf
 from qianshu.signing.verify import verify_pdf
+from tests.signing import helpers
 from tests.support import pdfsig
 
 STAGES = ["prepared", "supplier-rep", "supplier-seal", "buyer-rep", "tender-seal", "finished"]
@@ -78,8 +71,9 @@ def test_our_verifier_accepts_every_revision(
         assert sig.modification_level in ("none", "lta_updates", "form_filling"), sig
         # Revocation data is embedded when the document is finished (B-LTA).
         assert sig.revocation == ("good" if STAGES[stage] == "finished" else "not_checked")
-    expected = 1 + [0, 1, 5, 6, 7, 7][stage] + (1 if stage == 5 else 0)
-    assert len(report.signatures) == expected
+    # prepared: the platform; the supplier's turn adds its seal and ONE cross-page seal;
+    # completion adds the platform's lock and the document time-stamp.
+    assert len(report.signatures) == [1, 2, 4, 5, 6, 8][stage]
 
 
 def test_final_file_is_b_lta_in_our_report(
@@ -129,17 +123,7 @@ def test_pyhanko_lta_validation_of_final_file(
     """ETSI EN 319 102-1 long-term validation (pyHanko's ades_lta_validation) passes for
     every signature, using only what is embedded in the file (no network)."""
     reader = PdfFileReader(io.BytesIO(revisions[-1]), strict=True)
-    spec = PdfSignatureValidationSpec(
-        SignatureValidationSpec(
-            cert_validation_policy=CertValidationPolicySpec(
-                trust_manager=SimpleTrustManager.build(trust_roots=platform.trust_roots),
-                revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
-            ),
-            revinfo_gathering_policy=RevocationInfoGatheringSpec(
-                online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY
-            ),
-        )
-    )
+    spec = helpers.lta_validation_spec(platform)
     for sig in reader.embedded_signatures:
         if sig.sig_object_type == "/DocTimeStamp":
             continue
@@ -162,6 +146,30 @@ def test_pdfsig_trusts_every_revision(
     pdf.write_bytes(revisions[stage])
     result = pdfsig.run_pdfsig(pdf, db, tmp_path)
     pdfsig.assert_all_trusted(result)
+
+
+@pytest.mark.skipif(pdfsig_missing, reason="poppler-utils / libnss3-tools / gcc not installed")
+def test_pdfsig_sees_the_cross_page_seal_as_one_valid_signature(
+    platform: EphemeralPlatform, revisions: list[bytes], tmp_path: Path
+) -> None:
+    db = pdfsig.nss_db(tmp_path, [pki.certificate_pem(platform.pki.root.certificate)])
+    pdf = tmp_path / "contract.pdf"
+    pdf.write_bytes(revisions[-1])
+    result = pdfsig.run_pdfsig(pdf, db, tmp_path)
+    slices = [s for s in result.signatures if s.field_name == "supplier-cps"]
+    assert len(slices) == 1, result.output
+    assert slices[0].signature_valid and not slices[0].unsigned, result.output
+    assert not any(s.unsigned for s in result.signatures), result.output
+
+
+def test_cross_page_seal_is_one_field_with_a_widget_per_page(revisions: list[bytes]) -> None:
+    reader = PdfFileReader(io.BytesIO(revisions[-1]), strict=True)
+    (sig,) = [s for s in reader.embedded_signatures if s.field_name == "supplier-cps"]
+    widgets = [kid.get_object() for kid in sig.sig_field["/Kids"]]
+    pages = [reader.root["/Pages"]["/Kids"].index(w.raw_get("/P")) for w in widgets]
+    assert pages == [0, 1, 2]
+    for widget in widgets:
+        assert "/N" in widget["/AP"], "every slice has its appearance"
 
 
 @pytest.mark.skipif(pdfsig_missing, reason="poppler-utils / libnss3-tools / gcc not installed")

@@ -17,7 +17,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, N
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko_certvalidator import ValidationContext
 
-from qianshu.signing import pki, revocation
+from qianshu.signing import hierarchy, pki, revocation
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.errors import PkiError
 from qianshu.signing.keys import SoftwareSigningKey, generate_private_key
@@ -142,14 +142,18 @@ def test_crl_lists_revoked_certificates(platform: EphemeralPlatform) -> None:
     signer = platform.person_signer("王五")
     serial = signer.signing_cert.serial_number
     platform.revoke(serial)
-    crl = x509.load_der_x509_crl(platform.revocation.crl_for(pki.ISSUING_ID))
+    crl = x509.load_der_x509_crl(platform.revocation.crl_for(pki.ISSUING_ID) or b"")
     assert crl.is_signature_valid(platform.pki.issuing.key.public_key)  # type: ignore[arg-type]
     entry = crl.get_revoked_certificate_by_serial_number(serial)
     assert entry is not None
     assert crl.next_update_utc is not None and crl.next_update_utc > dt.datetime.now(dt.UTC)
-    root_crl = x509.load_der_x509_crl(platform.revocation.crl_for(pki.ROOT_ID))
-    assert root_crl.is_signature_valid(platform.pki.root.key.public_key)  # type: ignore[arg-type]
+    # The root CRL is the one the offline root signed; the running platform only serves it.
+    root_crl = x509.load_der_x509_crl(platform.revocation.crl_for(pki.ROOT_ID) or b"")
+    assert root_crl.is_signature_valid(platform.root_ca.key.public_key)  # type: ignore[arg-type]
     assert len(root_crl) == 0
+    assert root_crl.next_update_utc is not None
+    assert root_crl.next_update_utc - root_crl.last_update_utc == revocation.ROOT_CRL_LIFETIME
+    assert isinstance(platform.pki.root, pki.RootCertificate)  # no key on the running platform
 
 
 def _ocsp_request(cert: x509.Certificate, issuer: x509.Certificate, nonce: bytes | None) -> bytes:
@@ -299,3 +303,109 @@ def test_certificates_load_round_trip(platform: EphemeralPlatform) -> None:
     with pytest.raises(PkiError):
         pki.load_certificate(b"garbage")
     assert to_asn1(platform.pki.root.certificate).dump() == platform.pki.root.certificate_der
+
+
+def _policies(cert: x509.Certificate) -> dict[str, list[object]]:
+    value = _ext(cert, ExtensionOID.CERTIFICATE_POLICIES)
+    return {p.policy_identifier.dotted_string: p.policy_qualifiers for p in value}  # type: ignore[attr-defined]
+
+
+class _QcStatement(core.Sequence):
+    # RFC 3739: QCStatement ::= SEQUENCE { statementId, statementInfo ANY OPTIONAL }
+    _fields = [("id", core.ObjectIdentifier), ("info", core.Any, {"optional": True})]
+
+
+class _QcStatements(core.SequenceOf):
+    _child_spec = _QcStatement
+
+
+def _semantics_ids(cert: x509.Certificate) -> list[str]:
+    """The semantics identifiers declared in the qcStatements extension (RFC 3739, ETSI)."""
+    raw = cert.extensions.get_extension_for_oid(
+        x509.ObjectIdentifier("1.3.6.1.5.5.7.1.3")
+    ).value.value  # type: ignore[attr-defined]
+    out = []
+    for statement in _QcStatements.load(raw):
+        assert statement["id"].dotted == "1.3.6.1.5.5.7.11.2"  # id-qcs-pkixQCSyntax-v2
+        semantics_information = core.Sequence.load(statement["info"].dump())
+        out.append(core.ObjectIdentifier.load(semantics_information[0].dump()).dotted)
+    return out
+
+
+def test_every_certificate_below_the_root_names_its_policy_and_the_cps(
+    platform: EphemeralPlatform,
+) -> None:
+    cps = "https://sign.example.edu.cn/pki/cps"
+    p = platform.pki
+    assert _policies(p.issuing.certificate) == {"2.5.29.32.0": [cps]}  # anyPolicy
+    person = x509.load_der_x509_certificate(platform.person_signer("张三").signing_cert.dump())
+    seal = x509.load_der_x509_certificate(
+        platform.seal_signer("厦门某某科技有限公司", CREDIT_CODE, "合同专用章").signing_cert.dump()
+    )
+    key = SoftwareSigningKey(generate_private_key())
+    event = pki.issue_event_certificate(
+        p.issuing, pki.PersonIdentity("李四", "QS9"), "EV-9", key.public_key, platform.urls
+    )
+    expected = {
+        person: pki.POLICY_PERSON,
+        seal: pki.POLICY_SEAL,
+        event: pki.POLICY_EVENT,
+        p.tsa.certificate: pki.POLICY_SERVICE,
+        p.ocsp.certificate: pki.POLICY_SERVICE,
+    }
+    for cert, policy in expected.items():
+        assert _policies(cert) == {policy: [cps]}, cert.subject
+    with pytest.raises(x509.ExtensionNotFound):
+        p.root.certificate.extensions.get_extension_for_oid(ExtensionOID.CERTIFICATE_POLICIES)
+
+
+def test_person_certificates_carry_a_semantics_identifier_for_the_pseudonym(
+    platform: EphemeralPlatform,
+) -> None:
+    key = SoftwareSigningKey(generate_private_key())
+    cert = pki.issue_person_certificate(
+        platform.pki.issuing, pki.PersonIdentity("张三", "QS-U42"), key.public_key, platform.urls
+    )
+    serial = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value
+    assert serial == "QS:CN-QS-U42"  # ETSI EN 319 412-1 §5.1.3, local scheme "QS"
+    assert _semantics_ids(cert) == [pki.SEMANTICS_NATURAL]
+    seal = x509.load_der_x509_certificate(
+        platform.seal_signer("厦门某某科技有限公司", CREDIT_CODE, "公章").signing_cert.dump()
+    )
+    assert _semantics_ids(seal) == [pki.SEMANTICS_LEGAL]
+
+
+def test_ocsp_responder_certificates_are_short_lived_and_replaced_when_due(
+    platform: EphemeralPlatform,
+) -> None:
+    responder = platform.pki.ocsp.certificate
+    life = responder.not_valid_after_utc - responder.not_valid_before_utc
+    assert life <= hierarchy.OCSP_RESPONDER_LIFETIME
+    responder.extensions.get_extension_for_class(x509.OCSPNoCheck)
+    now = dt.datetime.now(dt.UTC)
+    assert not hierarchy.ocsp_responder_due(responder, now)
+    assert hierarchy.ocsp_responder_due(responder, now + dt.timedelta(days=6))
+    fresh = hierarchy.issue_ocsp_responder(
+        platform.name,
+        platform.pki.issuing,
+        SoftwareSigningKey(generate_private_key()),
+        platform.urls,
+        now=now + dt.timedelta(days=6),
+    )
+    fresh.certificate.verify_directly_issued_by(platform.pki.issuing.certificate)
+    assert not hierarchy.ocsp_responder_due(fresh.certificate, now + dt.timedelta(days=6))
+
+
+def test_only_the_root_key_recertifies_the_issuing_ca(platform: EphemeralPlatform) -> None:
+    old = platform.pki.issuing.certificate
+    new = hierarchy.recertify_issuing_ca(platform.root_ca, old, platform.urls, years=5)
+    new.verify_directly_issued_by(platform.pki.root.certificate)
+    assert new.subject == old.subject and new.public_key() == old.public_key()
+    assert new.serial_number != old.serial_number
+    # A certificate the issuing CA signed before chains to the new certificate as well.
+    platform.pki.tsa.certificate.verify_directly_issued_by(new)
+    impostor = pki.CertifiedKey(
+        platform.pki.root.certificate, SoftwareSigningKey(generate_private_key())
+    )
+    with pytest.raises(PkiError, match="root"):
+        hierarchy.recertify_issuing_ca(impostor, old, platform.urls)

@@ -88,9 +88,8 @@ def test_any_opaque_light_patch_over_text_fails(
     platform: EphemeralPlatform, background: tuple[int, int, int, int]
 ) -> None:
     """Not just white: a tinted patch hides the printed amount as well."""
-    rect = overlay_files.text_rect(overlay_files.contract(), overlay_files.AMOUNT)
-    image = overlay_files.forged_amount_image(rect, background=background)
-    data = overlay_files.overlay(platform, overlay_files.uncertified_signed(platform), image)
+    signed = overlay_files.uncertified_signed(platform)
+    data = overlay_files.overlay(platform, signed, background=background)
     report = verify_pdf(data, platform.trust)
     assert report.verdict == INVALID, format_report(report)
     assert _kinds(report) == {"covers_page_content"}

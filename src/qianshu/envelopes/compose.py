@@ -440,27 +440,28 @@ def problems(envelope: Envelope) -> list[str]:
     return out
 
 
+def cross_page_widgets(document: Document, f: Field) -> list[tuple[int, stamps.Rect]]:
+    """Where a cross-page seal goes: a strip per page on the right edge, at the field's height
+    (see :func:`qianshu.signing.stamps.cross_page_slices`)."""
+    return stamps.cross_page_slices(
+        document.boxes(),
+        list(f.pages),
+        seal_size_pt=f.y2 - f.y1,
+        center_y_pt=(f.y1 + f.y2) / 2,
+    )
+
+
 def field_specs(document: Document, fields: Iterable[Field]) -> list[documents.FieldSpec]:
-    """The PDF signature fields of ``fields`` on ``document`` (a cross-page seal is one strip
-    per page on the right edge, see :func:`qianshu.signing.stamps.cross_page_slices`)."""
-    boxes = document.boxes()
-    specs = []
-    for f in fields:
-        if f.kind == Kind.CROSS_PAGE_SEAL:
-            slices = stamps.cross_page_slices(
-                boxes,
-                list(f.pages),
-                seal_size_pt=f.y2 - f.y1,
-                center_y_pt=(f.y1 + f.y2) / 2,
-            )
-            specs += [
-                documents.FieldSpec(name, page, rect)
-                for name, (page, rect) in zip(f.pdf_field_names(), slices, strict=True)
-            ]
-        else:
-            rect = stamps.Rect(f.x1, f.y1, f.x2, f.y2)
-            specs.append(documents.FieldSpec(f.pdf_field_names()[0], f.page, rect))
-    return specs
+    """The PDF signature fields to declare before signing for ``fields`` on ``document``.
+
+    A cross-page seal is not declared: its field, with a widget on every page, is made by the
+    signature that fills it (:class:`qianshu.signing.documents.Placement`).
+    """
+    return [
+        documents.FieldSpec(f.pdf_field_names()[0], f.page, stamps.Rect(f.x1, f.y1, f.x2, f.y2))
+        for f in fields
+        if f.kind != Kind.CROSS_PAGE_SEAL
+    ]
 
 
 def _prepare(envelope: Envelope, certify: bool) -> None:
@@ -519,8 +520,13 @@ def do_send_envelope(
         if found:
             raise EnvelopeError(found[0])
         recipients = list(locked.recipients.all())
-        # A recipient that places its own fields while signing rules out certification.
-        certify = all(r.fields.exists() for r in recipients if r.role in (Role.SIGN, Role.SEAL))
+        # A recipient that places its own fields while signing rules out certification, and so
+        # does a cross-page seal (its field is made when it is signed); the completion lock
+        # protects these documents once everyone has signed.
+        certify = (
+            all(r.fields.exists() for r in recipients if r.role in (Role.SIGN, Role.SEAL))
+            and not locked.fields.filter(kind=Kind.CROSS_PAGE_SEAL).exists()
+        )
         try:
             _prepare(locked, certify)
         except PkiNotInitialised as exc:

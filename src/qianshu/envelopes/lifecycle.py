@@ -1,12 +1,13 @@
 """Completion and the early ends of an envelope: recall (撤回), expiry, reminders (催签), void
 (作废 by a void statement every party signs), and downloads recorded in the audit trail.
 
-:func:`do_complete_envelope` runs in a task once the last party has acted: it embeds validation
-data and a document timestamp in every document (PAdES B-LTA), time-stamps the audit chain's
-head (a completion anchor), writes the evidence report (签署报告, signed by the platform, with
-the head, the count and the time-stamp token), marks the envelope completed and tells
-everyone. It is idempotent and safe to repeat after a crash (the timers re-schedule a
-completion that did not happen).
+:func:`do_complete_envelope` runs in a task once the last party has acted: it locks every
+document (the platform's completion signature, see :mod:`qianshu.signing.documents`), embeds
+validation data and a document timestamp (PAdES B-LTA), time-stamps the audit chain's head (a
+completion anchor), writes the evidence report (签署报告, signed by the platform, with the head,
+the count and the time-stamp token), marks the envelope completed and tells everyone. It is
+idempotent and safe to repeat after a crash (the timers re-schedule a completion that did not
+happen).
 """
 
 from __future__ import annotations
@@ -192,6 +193,7 @@ def _finish_document(envelope: Envelope, document: Document) -> None:
         timestamper=platform.timestamper,
         revocation=platform.revocation,
         trust_roots=[to_asn1(platform.pki.root.certificate)],
+        locker=platform.certifier,
     )
     before = append_revision(locked, final, action=Revision.Action.FINISHED, finished=True)
     audit.record(

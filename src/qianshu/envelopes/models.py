@@ -142,6 +142,10 @@ class Document(models.Model):
     # signature is an approval signature and signers may add fields (指定位置签署).
     certified = models.BooleanField(default=False)
     finished = models.BooleanField(default=False)
+    # What the newest document time-stamp relies on, for archive renewal (envelopes/archives.py):
+    # its TSA certificate's end, and algorithm names as ",sha256,ec-p256,"; "" = not read yet.
+    archive_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    archive_algorithms = models.CharField(max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("签署文件")
@@ -172,6 +176,7 @@ class Revision(models.Model):
         PREPARED = "prepared", pgettext_lazy("revision", "发起")
         SIGNED = "signed", pgettext_lazy("revision", "签署")
         FINISHED = "finished", pgettext_lazy("revision", "归档")
+        RENEWED = "renewed", pgettext_lazy("revision", "续期")
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
@@ -336,10 +341,16 @@ class Field(models.Model):
         return f"{self.get_kind_display()} p{self.page + 1}"
 
     def pdf_field_names(self) -> list[str]:
-        """The PDF signature fields this field becomes (one per page for a cross-page seal)."""
+        """The PDF signature field this field becomes: one, also for a cross-page seal (one
+        signature whose field has a widget on each of its pages)."""
+        return [f"QS-F{self.pk}"]
+
+    def legacy_pdf_field_names(self) -> list[str]:
+        """The per-page fields a cross-page seal was declared as before it became one signature
+        (documents sent before the upgrade still carry them)."""
         if self.kind == self.Kind.CROSS_PAGE_SEAL:
             return [f"QS-F{self.pk}-P{page + 1}" for page in self.pages]
-        return [f"QS-F{self.pk}"]
+        return []
 
 
 class AuditEvent(models.Model):
@@ -367,6 +378,7 @@ class AuditEvent(models.Model):
         # that organisation verified.
         ORG_BOUND = "org_bound", pgettext_lazy("audit action", "绑定盖章组织")
         ORG_NOT_BOUND = "org_not_bound", pgettext_lazy("audit action", "盖章组织名称不符")
+        ARCHIVE_RENEWED = "archive_renewed", pgettext_lazy("audit action", "归档续期")
 
     envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveIntegerField()

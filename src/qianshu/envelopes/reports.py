@@ -223,5 +223,6 @@ def build_signed_report(envelope: Envelope, anchor: AuditAnchor | None = None) -
         timestamper=platform.timestamper,
         revocation=platform.revocation,
         trust_roots=[to_asn1(platform.pki.root.certificate)],
+        locker=platform.certifier,
     )
     return do_store_blob(final, content_type="application/pdf")

@@ -1,4 +1,5 @@
-"""Background work of envelopes: completion (B-LTA + evidence report) and the timers."""
+"""Background work of envelopes: completion (B-LTA + evidence report) and the timers (which also
+renew archives and the PKI's service certificates)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import logging
 from django.conf import settings
 from django_tasks import task
 
-from qianshu.envelopes import audit, lifecycle
+from qianshu.envelopes import archives, audit, lifecycle
 from qianshu.pki.platform import is_initialised
+from qianshu.pki.services import do_renew_service_certificates
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +23,10 @@ def complete_envelope(envelope_id: int) -> bool:
 
 
 def run_timers() -> dict[str, int]:
-    """Expire overdue envelopes, send the reminders before deadlines, retry completions a
-    worker did not finish, and time-stamp the audit chains' heads when an anchor is due. Safe
-    to run from several machines at once (rows are locked)."""
+    """Expire overdue envelopes, send the reminders before deadlines, retry completions a worker
+    did not finish, time-stamp the audit chains' heads when an anchor is due, keep the PKI's
+    service certificates current and renew due archives. Safe to run from several machines at
+    once (rows are locked)."""
     expired = lifecycle.expire_due()
     reminded = lifecycle.remind_before_deadline()
     stuck = lifecycle.stuck_completions()
@@ -44,4 +47,20 @@ def run_timers() -> dict[str, int]:
         "reminded": reminded,
         "completed": len(stuck),
         "anchored": anchored,
+        "renewed": _maintain_archives(),
     }
+
+
+def _maintain_archives() -> int:
+    """Service certificates and archive renewal: one indexed query when nothing is due, so it
+    runs with every timer tick (at least daily is what renewal needs)."""
+    try:
+        if not is_initialised():
+            return 0
+        do_renew_service_certificates()
+        return len(archives.renew_due().renewed)
+    except archives.RenewalImpossible as exc:
+        log.error("archive renewal: %s", exc)
+    except Exception:  # the other timers must keep running
+        log.exception("archive maintenance failed")
+    return 0

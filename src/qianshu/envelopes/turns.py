@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from qianshu.accounts.models import HandwrittenSignature, User
 from qianshu.envelopes import audit, routing
 from qianshu.envelopes.access import seal_matches
-from qianshu.envelopes.compose import FieldInput, check_field, field_specs
+from qianshu.envelopes.compose import FieldInput, check_field, cross_page_widgets, field_specs
 from qianshu.envelopes.confirmations import (
     Confirmation,
     check_confirmation,
@@ -246,7 +246,7 @@ class _Plan:
 
     document: Document
     new_fields: list[Field] = field(default_factory=list)
-    placements: list[tuple[Field, str, stamps.StampImage]] = field(default_factory=list)
+    placements: list[tuple[Field, stamps.StampImage]] = field(default_factory=list)
 
 
 def _staged_by_id(req: SignRequest) -> dict[int, StagedField]:
@@ -323,17 +323,12 @@ def _add_placements(
 ) -> None:
     if f.kind == Kind.SIGNATURE:
         assert signature is not None
-        plan.placements.append((f, "", signature))
-    elif f.kind == Kind.SEAL:
+        plan.placements.append((f, signature))
+    elif f.kind in (Kind.SEAL, Kind.CROSS_PAGE_SEAL):
         assert seal_image is not None
-        plan.placements.append((f, "", seal_image))
-    elif f.kind == Kind.CROSS_PAGE_SEAL:
-        assert seal_image is not None
-        parts = stamps.slice_image(seal_image, len(f.pages))
-        for index, part in enumerate(parts):
-            plan.placements.append((f, str(index), part))
+        plan.placements.append((f, seal_image))
     elif f.kind == Kind.DATE:
-        plan.placements.append((f, "", _text_image(signing_date_text())))
+        plan.placements.append((f, _text_image(signing_date_text())))
     elif f.kind == Kind.TEXT:
         text = " ".join((value or "").split())
         if not text:
@@ -341,7 +336,7 @@ def _add_placements(
         if len(text) > MAX_TEXT_CHARS:
             raise EnvelopeError(_("填写的内容最多 %(n)d 个字。") % {"n": MAX_TEXT_CHARS})
         f.value = text
-        plan.placements.append((f, "", _text_image(text)))
+        plan.placements.append((f, _text_image(text)))
 
 
 def _check_seen(document: Document, seen: Mapping[int, str]) -> None:
@@ -350,6 +345,27 @@ def _check_seen(document: Document, seen: Mapping[int, str]) -> None:
         raise DocumentChanged(
             _("文件“%(name)s”已更新，请重新查看后再签署。") % {"name": document.name}
         )
+
+
+def _placements(document: Document, data: bytes, plan: _Plan) -> list[documents.Placement]:
+    """What to sign: one placement per field; a cross-page seal makes its own field with a
+    widget on each page — or, on a document sent before cross-page seals became one signature,
+    fills its per-page fields with one slice each."""
+    crossing = any(f.kind == Kind.CROSS_PAGE_SEAL for f, _image in plan.placements)
+    existing = documents.signature_fields(data) if crossing else {}
+    out = []
+    for f, image in plan.placements:
+        name = f.pdf_field_names()[0]
+        legacy = f.legacy_pdf_field_names()
+        if legacy and legacy[0] in existing:
+            parts = stamps.slice_image(image, len(legacy))
+            out += [documents.Placement(n, p) for n, p in zip(legacy, parts, strict=True)]
+        elif f.kind == Kind.CROSS_PAGE_SEAL:
+            widgets = tuple(cross_page_widgets(document, f))
+            out.append(documents.Placement(name, image, new_widgets=widgets))
+        else:
+            out.append(documents.Placement(name, image))
+    return out
 
 
 def _sign_document(
@@ -373,17 +389,16 @@ def _sign_document(
     specs = field_specs(document, plan.new_fields)
     if specs:
         data = documents.declare_fields(data, specs)
-    placements = []
-    for f, part, image in plan.placements:
-        names = f.pdf_field_names()
-        name = names[int(part)] if part else names[0]
-        placements.append(documents.Placement(name, image))
     signed = documents.sign_turn(
-        data, placements, signer=signer, timestamper=platform.timestamper, details=details
+        data,
+        _placements(document, data, plan),
+        signer=signer,
+        timestamper=platform.timestamper,
+        details=details,
     )
     before = append_revision(document, signed, action=Revision.Action.SIGNED, recipient=recipient)
     now = timezone.now()
-    filled = {f.pk: f for f, _part, _image in plan.placements}
+    filled = {f.pk: f for f, _image in plan.placements}
     texts = [f for f in filled.values() if f.kind == Kind.TEXT]
     Field.objects.filter(pk__in=set(filled) - {f.pk for f in texts}).update(filled_at=now)
     for f in texts:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from qianshu.pki.models import IssuedCertificate, PlatformKey
+from qianshu.pki.models import IssuedCertificate, PlatformKey, RootRevocationList
 
 
 @admin.register(PlatformKey)
@@ -24,4 +24,16 @@ class IssuedCertificateAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in IssuedCertificate._meta.fields]
 
     def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RootRevocationList)
+class RootRevocationListAdmin(admin.ModelAdmin):
+    list_display = ("crl_number", "this_update", "next_update", "created_at")
+    readonly_fields = ("crl_number", "crl_der", "this_update", "next_update", "created_at")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

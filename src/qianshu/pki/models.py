@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
 class PlatformKey(models.Model):
-    """A platform role's certificate and wrapped private key (root, issuing CA, TSA, OCSP...)."""
+    """A platform role's certificate and wrapped private key (issuing CA, TSA, OCSP...).
+
+    The root's row holds its certificate only: the root key is offline (``wrapped_key`` empty).
+    Deployments made before the root went offline still hold it here until
+    ``qianshu pki export-root-key`` moves it out.
+    """
 
     class Role(models.TextChoices):
         ROOT = "root", _("根证书")
@@ -18,8 +25,9 @@ class PlatformKey(models.Model):
 
     role = models.CharField(max_length=16, choices=Role.choices, unique=True)
     certificate_der = models.BinaryField()
-    # AES-GCM-wrapped PKCS#8 key (software key store), bound to the label "pki:<role>".
-    wrapped_key = models.BinaryField()
+    # AES-GCM-wrapped PKCS#8 key (software key store), bound to the label "pki:<role>";
+    # empty for the offline root.
+    wrapped_key = models.BinaryField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -74,3 +82,25 @@ class IssuedCertificate(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class RootRevocationList(models.Model):
+    """A CRL signed by the offline root (``qianshu init-pki``, ``qianshu pki root-sign``).
+
+    The platform cannot sign root CRLs itself, so it serves and embeds the newest one; each
+    lives long (a year by default) and the operator signs the next before it runs out.
+    """
+
+    crl_der = models.BinaryField()
+    crl_number = models.PositiveBigIntegerField()
+    this_update = models.DateTimeField()
+    next_update = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("根证书吊销列表")
+        verbose_name_plural = _("根证书吊销列表")
+        ordering: ClassVar[list[str]] = ["-crl_number"]
+
+    def __str__(self) -> str:
+        return f"root CRL #{self.crl_number} (next update {self.next_update:%Y-%m-%d})"

@@ -9,4 +9,5 @@ urlpatterns = [
     path("ocsp/<str:ca_id>", views.ocsp, name="ocsp"),
     path("ocsp/<str:ca_id>/<path:encoded>", views.ocsp, name="ocsp-get"),
     path("tsa", views.timestamp, name="tsa"),
+    path("cps", views.cps, name="cps"),
 ]

@@ -1,62 +1,107 @@
-"""The life of a document: prepare (declare fields + certify), sign turns, finish (B-LTA).
+"""The life of a document: prepare, sign turns, complete (lock + B-LTA).
 
 * :func:`prepare_document` declares every signature field of every recipient, then certifies
   the document with the platform key (DocMDP P=2: form filling and signing allowed) and a
   timestamp. Declaring all fields first matters: a new signature field after a certification
-  signature is an illegal change for it (SIGNING-NOTES "Multi-party documents").
-* :func:`sign_turn` applies one recipient's stamps — each placement is the appearance of one
-  declared field, signed PAdES B-T — as incremental updates on top of the given bytes. Earlier
-  signatures therefore stay intact, at modification level "form filling" at worst.
-* :func:`finish_document` embeds validation data (certificates, OCSP responses, CRLs) for every
-  signature and timestamp in the document, then adds a document timestamp: PAdES B-LTA.
+  signature is an illegal change for it (SIGNING-NOTES "Multi-party documents"). With
+  ``certify=False`` (recipients place their own fields, 指定位置签署) the platform signs an
+  approval signature instead and signers declare further fields while signing.
+* :func:`sign_turn` applies one recipient's stamps as incremental updates on top of the given
+  bytes: each placement fills one field with one PAdES B-T signature. A cross-page seal (骑缝章)
+  is ONE signature whose field has a widget on each page, each showing its vertical strip of the
+  seal; such a field is made in the revision that signs it (pyHanko's difference analysis
+  accepts appearances only on a field's own widget when a declared field is filled, and on
+  every widget of a field that is new), so documents with a cross-page seal are not certified
+  (like documents where signers place their own fields). Earlier signatures stay intact, at
+  modification level "form filling" at worst. Appearances multiply with the page like ink
+  (:func:`qianshu.signing.stamps.appearance_stream`).
+* :func:`finish_document` completes a document: the completion lock, then validation data and a
+  document time-stamp (PAdES B-LTA, :mod:`qianshu.signing.archive`).
+
+Completion lock
+---------------
+A document time-stamp cannot carry a lock, so completion ends with one more platform signature:
+an invisible field ``QS-Completion`` declared and signed in one revision, whose ``/Lock``
+dictionary says ``/Action /All`` (FieldMDP: every form field is locked) and ``/P 1`` (PDF 2.0:
+from this signature on, DocMDP "no changes"); the signature dictionary carries the matching
+FieldMDP transform. The field is declared at completion, not at preparation, because on
+uncertified documents signers still add their fields while signing; on certified documents a
+stricter lock after the certification (P=2) is what ISO 32000-2 allows. From then on only
+validation data (DSS) and document time-stamps may be added (modification level
+"LTA updates"): any new or filled field, widget, annotation, page content or signature is a
+change beyond P=1 for the completion signature, which pyHanko's difference analysis — and our
+verifier with it — reports as not allowed (``docmdp_ok`` false). Archive renewal
+(:func:`qianshu.signing.archive.renew_archive`) adds only what stays allowed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, cast
 
-from asn1crypto import cms
-from asn1crypto import crl as asn1_crl
-from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
-from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
-from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+from pyhanko.sign.fields import (
+    FieldMDPAction,
+    FieldMDPSpec,
+    MDPPerm,
+    SigFieldSpec,
+    SigSeedSubFilter,
+)
+from pyhanko.sign.signers import constants as signer_constants
+from pyhanko.sign.signers.cms_embedder import PdfCMSEmbedder, SigIOSetup, SigObjSetup
+from pyhanko.sign.signers.pdf_byterange import SignatureObject
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import TimeStamper
-from pyhanko.sign.validation.dss import DocumentSecurityStore
-from pyhanko_certvalidator import ValidationContext
 
+from qianshu.signing import archive
+from qianshu.signing.archive import (
+    DOC_TIMESTAMP_FIELD,
+    RevocationSource,
+    collect_validation_data,
+    is_timestamp_field,
+)
 from qianshu.signing.errors import FieldError, PdfError, SignatureError, SigningError
-from qianshu.signing.stamps import Rect, StampImage, stamp_style
+from qianshu.signing.pdfio import (
+    contents_size,
+    open_incremental,
+    read_pdf,
+    signature_fields,
+    write_incremental,
+)
+from qianshu.signing.stamps import Rect, StampImage, appearance_stream, slice_image
+
+__all__ = [
+    "CERTIFICATION_FIELD",
+    "COMPLETION_FIELD",
+    "DOC_TIMESTAMP_FIELD",
+    "FieldSpec",
+    "Placement",
+    "RevocationSource",
+    "SignatureDetails",
+    "collect_validation_data",
+    "declare_fields",
+    "finish_document",
+    "lock_document",
+    "page_boxes",
+    "prepare_document",
+    "sign_turn",
+    "signature_fields",
+]
 
 CERTIFICATION_FIELD = "QS-Certification"
-DOC_TIMESTAMP_FIELD = "QS-DocTimeStamp"
-# Room for the CMS beyond its certificates: signed attributes, the signature and the
-# timestamp token's own structure (hex-encoded, so twice the DER size).
-_CMS_OVERHEAD = 3072
-
-
-def _bytes_reserved(signer: signers.Signer | None, timestamper: TimeStamper | None) -> int:
-    """A tight, fixed /Contents size: pyHanko then skips the dry run that builds the CMS twice,
-    and verifiers have less hex to tokenise."""
-    der = _CMS_OVERHEAD
-    if signer is not None:
-        cert = signer.signing_cert
-        der += len(cert.dump()) if cert is not None else 2048
-        der += sum(len(c.dump()) for c in signer.cert_registry)
-        der += getattr(getattr(signer, "key", None), "max_signature_size", 512)
-    if timestamper is not None:
-        authority = getattr(timestamper, "authority", None)
-        der += authority.token_size_hint if authority is not None else 8192
-    return 2 * der
-
-
+COMPLETION_FIELD = "QS-Completion"
 _MAX_FIELD_NAME = 64
+_MAX_WIDGETS = 200
+# Widget flags of a visible signature: Print (4) + Locked (128), as pyHanko sets them.
+_WIDGET_FLAGS = 132
 
 
 @dataclass(frozen=True)
@@ -70,10 +115,17 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class Placement:
-    """One stamp of a signing turn: which declared field, and the image to show in it."""
+    """One stamp of a signing turn: which field, and the image to show in it.
+
+    With ``new_widgets`` the field is created in the signing revision itself, with one widget per
+    (page, rectangle) — a cross-page seal (骑缝章, see
+    :func:`qianshu.signing.stamps.cross_page_slices`) — and the image is cut into as many
+    vertical strips, left to right in widget order. Without, it fills a declared field.
+    """
 
     field_name: str
     image: StampImage
+    new_widgets: tuple[tuple[int, Rect], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,35 +138,13 @@ class SignatureDetails:
     contact_info: str | None = None
 
 
-def _reader(data: bytes, *, strict: bool = True) -> PdfFileReader:
-    try:
-        return PdfFileReader(io.BytesIO(data), strict=strict)
-    except Exception as exc:
-        raise PdfError(f"cannot read the PDF: {type(exc).__name__}: {exc}") from exc
-
-
-def _writer(data: bytes) -> IncrementalPdfFileWriter:
-    try:
-        return IncrementalPdfFileWriter(io.BytesIO(data), strict=True)
-    except Exception as exc:
-        raise PdfError(f"cannot open the PDF for signing: {type(exc).__name__}: {exc}") from exc
+def _is_reserved(name: str) -> bool:
+    return name in (CERTIFICATION_FIELD, COMPLETION_FIELD) or is_timestamp_field(name)
 
 
 def _check_field_name(name: str) -> None:
     if not name or len(name) > _MAX_FIELD_NAME or not name.isascii() or "." in name:
         raise FieldError(f"invalid field name {name!r}: 1-{_MAX_FIELD_NAME} ASCII chars, no dot")
-
-
-def signature_fields(data: bytes) -> dict[str, bool]:
-    """Names of the signature fields in the PDF, each with whether it is already signed."""
-    reader = _reader(data)
-    try:
-        return {
-            name: value is not None
-            for name, value, _ in fields.enumerate_sig_fields(reader, filled_status=None)
-        }
-    except Exception as exc:
-        raise PdfError(f"cannot list signature fields: {exc}") from exc
 
 
 def page_boxes(data: bytes) -> list[Rect]:
@@ -123,7 +153,7 @@ def page_boxes(data: bytes) -> list[Rect]:
     Field rectangles are expressed in this space (PDF points, origin bottom-left of the
     unrotated page), which is what signature widget annotations use.
     """
-    reader = _reader(data)
+    reader = read_pdf(data)
     boxes = []
     try:
         count = int(reader.root["/Pages"]["/Count"])
@@ -148,41 +178,98 @@ def _inherited(page: Any, key: str) -> Any:
     return None
 
 
-def _declare(data: bytes, field_specs: Sequence[FieldSpec]) -> IncrementalPdfFileWriter:
-    boxes = page_boxes(data)
-    seen: set[str] = set()
-    for spec in field_specs:
-        _check_field_name(spec.name)
-        if spec.name in seen or spec.name in (CERTIFICATION_FIELD, DOC_TIMESTAMP_FIELD):
-            raise FieldError(f"field {spec.name!r} is declared twice")
-        seen.add(spec.name)
-        if not 0 <= spec.page < len(boxes):
-            raise FieldError(f"field {spec.name!r} is on page {spec.page + 1}, which is missing")
-        box, r = boxes[spec.page], spec.rect
+def _check_widgets(name: str, widgets: Sequence[tuple[int, Rect]], boxes: Sequence[Rect]) -> None:
+    if not widgets or len(widgets) > _MAX_WIDGETS:
+        raise FieldError(f"field {name!r} needs 1 to {_MAX_WIDGETS} widgets")
+    pages = [page for page, _ in widgets]
+    if len(set(pages)) != len(pages):
+        raise FieldError(f"field {name!r} has two widgets on one page")
+    for page, r in widgets:
+        if not 0 <= page < len(boxes):
+            raise FieldError(f"field {name!r} is on page {page + 1}, which is missing")
+        box, tolerance = boxes[page], 1.0
         if r.width <= 1 or r.height <= 1:
-            raise FieldError(f"field {spec.name!r} is too small")
-        tolerance = 1.0
+            raise FieldError(f"field {name!r} is too small")
         if (
             r.x1 < box.x1 - tolerance
             or r.y1 < box.y1 - tolerance
             or r.x2 > box.x2 + tolerance
             or r.y2 > box.y2 + tolerance
         ):
-            raise FieldError(f"field {spec.name!r} lies outside its page")
-    existing = signature_fields(data)
+            raise FieldError(f"field {name!r} lies outside its page")
+
+
+def _check_names(names: Sequence[str], existing: Collection[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        _check_field_name(name)
+        if name in seen or _is_reserved(name):
+            raise FieldError(f"field {name!r} is declared twice")
+        seen.add(name)
     clash = seen & set(existing)
     if clash:
         raise FieldError(f"fields already exist in the PDF: {sorted(clash)}")
-    writer = _writer(data)
+
+
+def _box(rect: Rect) -> tuple[int, int, int, int]:
+    # pyHanko annotates boxes as ints but takes any number; points have fractions.
+    return cast("tuple[int, int, int, int]", tuple(round(v, 3) for v in rect.as_tuple()))
+
+
+def _create_field(
+    writer: IncrementalPdfFileWriter, name: str, widgets: Sequence[tuple[int, Rect]]
+) -> None:
+    """A signature field with one widget per (page, rectangle), in the writer's revision.
+
+    The widgets carry no ``/Parent``: poppler before 26.04 (Debian 12 ships 22.12) takes any kid
+    with a ``/Parent`` for a child *field*, reads it as an unsigned signature field and misses
+    the signature; without it, poppler, pdfium and pyHanko all see one field with N widgets
+    (pyHanko writes its own split widgets the same way). The field's ``/Kids`` is the link.
+    """
+    (page, rect), *more = widgets
+    fields.append_signature_field(
+        writer,
+        SigFieldSpec(sig_field_name=name, on_page=page, box=_box(rect), combine_annotation=False),
+    )
+    (_, _, field_ref), *_rest = fields.enumerate_sig_fields(writer, with_name=name)
+    kids = field_ref.get_object()["/Kids"]
+    for page, rect in more:
+        page_ref = writer.find_page_for_modification(page)[0]
+        widget = generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Annot"),
+                pdf_name("/Subtype"): pdf_name("/Widget"),
+                pdf_name("/F"): generic.NumberObject(_WIDGET_FLAGS),
+                pdf_name("/Rect"): generic.ArrayObject(
+                    [generic.FloatObject(v) for v in _box(rect)]
+                ),
+                pdf_name("/P"): page_ref,
+            }
+        )
+        widget_ref = writer.add_object(widget)
+        kids.append(widget_ref)
+        writer.register_annotation(page_ref, widget_ref)
+
+
+def _refuse_locked(existing: Mapping[str, bool]) -> None:
+    # Anything added after the completion lock invalidates the document (module docstring).
+    if existing.get(COMPLETION_FIELD):
+        raise FieldError("the document is completed and locked: nothing can be added to it")
+
+
+def _declare(data: bytes, field_specs: Sequence[FieldSpec]) -> IncrementalPdfFileWriter:
+    boxes = page_boxes(data)
+    existing = signature_fields(data)
+    _refuse_locked(existing)
+    _check_names([spec.name for spec in field_specs], existing)
+    for spec in field_specs:
+        _check_widgets(spec.name, [(spec.page, spec.rect)], boxes)
+    writer = open_incremental(data)
     try:
         for spec in field_specs:
             fields.append_signature_field(
                 writer,
-                SigFieldSpec(
-                    sig_field_name=spec.name,
-                    on_page=spec.page,
-                    box=tuple(round(v, 3) for v in spec.rect.as_tuple()),  # type: ignore[arg-type]
-                ),
+                SigFieldSpec(sig_field_name=spec.name, on_page=spec.page, box=_box(spec.rect)),
             )
     except Exception as exc:
         raise FieldError(f"cannot declare signature fields: {exc}") from exc
@@ -194,13 +281,42 @@ def declare_fields(data: bytes, field_specs: Sequence[FieldSpec]) -> bytes:
 
     For documents that are not certified (no DocMDP lock): later signers fill these fields.
     """
-    writer = _declare(data, field_specs)
-    out = io.BytesIO()
+    return write_incremental(_declare(data, field_specs))
+
+
+def _platform_signature(
+    writer: IncrementalPdfFileWriter,
+    signer: signers.Signer,
+    timestamper: TimeStamper | None,
+    details: SignatureDetails,
+    *,
+    field_name: str,
+    permissions: MDPPerm,
+    certify: bool = False,
+) -> bytes:
+    """An invisible platform signature through pyHanko's signer (certification, completion)."""
+    meta = signers.PdfSignatureMetadata(
+        field_name=field_name,
+        certify=certify,
+        docmdp_permissions=permissions,
+        subfilter=SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+        reason=details.reason,
+        location=details.location,
+        name=details.name,
+        contact_info=details.contact_info,
+    )
+    pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper)
     try:
-        writer.write(out)
+        return pdf_signer.sign_pdf(
+            writer,
+            existing_fields_only=False,
+            bytes_reserved=contents_size(signer, timestamper),
+        ).getvalue()
+    except SigningError:
+        raise
     except Exception as exc:
-        raise PdfError(f"cannot write the PDF: {exc}") from exc
-    return out.getvalue()
+        raise SignatureError(f"signing failed: {type(exc).__name__}: {exc}") from exc
 
 
 def prepare_document(
@@ -216,47 +332,111 @@ def prepare_document(
 
     Every rectangle must lie on its page (see :func:`page_boxes` for the coordinates).
     """
-    writer = _declare(data, field_specs)
-    meta = signers.PdfSignatureMetadata(
+    return _platform_signature(
+        _declare(data, field_specs),
+        certifier,
+        timestamper,
+        details,
         field_name=CERTIFICATION_FIELD,
+        permissions=MDPPerm.FILL_FORMS,
         certify=certify,
-        docmdp_permissions=MDPPerm.FILL_FORMS,
-        subfilter=SigSeedSubFilter.PADES,
-        md_algorithm="sha256",
-        reason=details.reason,
-        location=details.location,
-        name=details.name,
-        contact_info=details.contact_info,
     )
-    return _sign(writer, meta, certifier, timestamper, None)
 
 
-def _sign(
+def _widgets(field_ref: generic.IndirectObject) -> list[generic.IndirectObject]:
+    field = field_ref.get_object()
+    kids = field.get("/Kids")
+    if kids is None:
+        return [field_ref]  # the field and its only widget are one dictionary
+    refs = list(kids)
+    if not refs or len(refs) > _MAX_WIDGETS:
+        raise FieldError("the signature field has no usable widget")
+    if not all(isinstance(ref, generic.IndirectObject) for ref in refs):
+        raise FieldError("the signature field's widgets are not indirect objects")
+    return refs
+
+
+def _paint(
+    writer: IncrementalPdfFileWriter, widget_ref: generic.IndirectObject, image: StampImage
+) -> None:
+    widget = widget_ref.get_object()
+    x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
+    ap = appearance_stream(writer, image, abs(x2 - x1), abs(y2 - y1))
+    widget[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): ap})
+    writer.mark_update(widget_ref)
+
+
+async def _fill_field(
     writer: IncrementalPdfFileWriter,
-    meta: signers.PdfSignatureMetadata,
+    placement: Placement,
     signer: signers.Signer,
     timestamper: TimeStamper | None,
-    image: StampImage | None,
-) -> bytes:
-    pdf_signer = signers.PdfSigner(
-        meta,
-        signer=signer,
-        timestamper=timestamper,
-        stamp_style=stamp_style(image) if image is not None else None,
+    details: SignatureDetails,
+    output: io.BytesIO,
+) -> None:
+    """Paint every widget of a declared field and sign it into ``output``: one PAdES signature.
+
+    pyHanko's high-level signer paints exactly one widget per field, so this goes through its
+    CMS embedding protocol (:class:`PdfCMSEmbedder`) with the appearances painted here.
+    """
+    now = dt.datetime.now(dt.UTC)
+    if placement.new_widgets:
+        _create_field(writer, placement.field_name, placement.new_widgets)
+    embedder = PdfCMSEmbedder().write_cms(
+        field_name=placement.field_name, writer=writer, existing_fields_only=True
     )
-    out = io.BytesIO()
-    try:
-        pdf_signer.sign_pdf(
-            writer,
-            existing_fields_only=image is not None,
-            bytes_reserved=_bytes_reserved(signer, timestamper),
-            output=out,
+    widget_refs = _widgets(next(embedder))
+    strips = (
+        [placement.image]
+        if len(widget_refs) == 1
+        else slice_image(placement.image, len(widget_refs))
+    )
+    for widget_ref, strip in zip(widget_refs, strips, strict=True):
+        _paint(writer, widget_ref, strip)
+    # PAdES, as pyHanko's own signer declares it (ETSI ESIC extension below PDF 2.0).
+    writer.ensure_output_version(version=(1, 7))
+    if writer.output_version < (2, 0):
+        writer.register_extension(signer_constants.ESIC_EXTENSION_1)
+    embedder.send(
+        SigObjSetup(
+            sig_placeholder=SignatureObject(
+                timestamp=now,
+                subfilter=SigSeedSubFilter.PADES,
+                name=details.name,
+                location=details.location,
+                reason=details.reason,
+                contact_info=details.contact_info,
+                bytes_reserved=contents_size(signer, timestamper),
+            )
         )
-    except SigningError:
-        raise
+    )
+    prepared, _ = embedder.send(SigIOSetup(md_algorithm="sha256", output=output))
+    signed_data = await signer.async_sign(
+        prepared.document_digest,
+        "sha256",
+        use_pades=True,
+        timestamper=timestamper,
+        signed_attr_settings=PdfCMSSignedAttributes(signing_time=now),
+    )
+    embedder.send(signed_data)
+
+
+def _check_new_fields(data: bytes, created: Sequence[Placement], existing: Collection[str]) -> None:
+    """Fields made while signing must be new, lie on their pages, and the document must not be
+    certified: a visible field added after a certification signature is a change it forbids
+    (pyHanko's difference analysis), and widgets of a declared field cannot get their
+    appearance later (only a field that is its own widget can)."""
+    _check_names([p.field_name for p in created], existing)
+    boxes = page_boxes(data)
+    for placement in created:
+        _check_widgets(placement.field_name, placement.new_widgets, boxes)
+    try:
+        perms = read_pdf(data).root.get("/Perms")
+        certified = perms is not None and "/DocMDP" in perms.get_object()
     except Exception as exc:
-        raise SignatureError(f"signing failed: {type(exc).__name__}: {exc}") from exc
-    return out.getvalue()
+        raise PdfError(f"cannot read the document permissions: {type(exc).__name__}") from exc
+    if certified:
+        raise FieldError("a certified document only takes the fields declared before certifying")
 
 
 def sign_turn(
@@ -269,8 +449,10 @@ def sign_turn(
 ) -> bytes:
     """Apply one recipient's stamps: one PAdES B-T signature per placement, in field order given.
 
-    Every field must have been declared by :func:`prepare_document` and still be empty. Returns
-    the new document bytes; the input bytes are an unchanged prefix of the output.
+    Every field must have been declared (:func:`prepare_document`, :func:`declare_fields`)
+    and still be empty, or be made by its placement (``new_widgets``, uncertified documents
+    only). Returns the new document bytes; the input bytes are an unchanged prefix
+    of the output.
     """
     if not placements:
         raise FieldError("nothing to sign: no placements")
@@ -278,81 +460,72 @@ def sign_turn(
     if len(set(names)) != len(names):
         raise FieldError("a field is placed twice in one turn")
     status = signature_fields(data)
-    for name in names:
-        if name not in status:
+    _refuse_locked(status)
+    created = [p for p in placements if p.new_widgets]
+    if created:
+        _check_new_fields(data, created, status)
+    for name in set(names) - {p.field_name for p in created}:
+        if name not in status or _is_reserved(name):
             raise FieldError(f"field {name!r} was not declared in this document")
         if status[name]:
             raise FieldError(f"field {name!r} is already signed")
     current = data
     for placement in placements:
-        meta = signers.PdfSignatureMetadata(
-            field_name=placement.field_name,
-            subfilter=SigSeedSubFilter.PADES,
-            md_algorithm="sha256",
-            reason=details.reason,
-            location=details.location,
-            name=details.name,
-            contact_info=details.contact_info,
-        )
-        current = _sign(_writer(current), meta, signer, timestamper, placement.image)
+        writer = open_incremental(current)
+        try:
+            # The result goes to a buffer, not back through the coroutine: asyncio takes the
+            # repr of a task's result when it finishes, a millisecond for a whole PDF.
+            out = io.BytesIO()
+            asyncio.run(_fill_field(writer, placement, signer, timestamper, details, out))
+            current = out.getvalue()
+        except SigningError:
+            raise
+        except Exception as exc:
+            raise SignatureError(f"signing failed: {type(exc).__name__}: {exc}") from exc
     return current
 
 
-class RevocationSource(Protocol):
-    """Where :func:`finish_document` gets revocation data for certificates it finds."""
+def lock_document(
+    data: bytes,
+    *,
+    signer: signers.Signer,
+    timestamper: TimeStamper | None,
+    details: SignatureDetails = SignatureDetails(reason="Qianshu: signing completed"),
+) -> bytes:
+    """Add the completion lock: an invisible platform signature locking every field, P=1.
 
-    def ocsp_response(
-        self, certificate: asn1_x509.Certificate, issuer: asn1_x509.Certificate
-    ) -> bytes | None:
-        """A DER OCSP response for ``certificate``, or None when none can be given."""
-
-    def crl(self, issuer: asn1_x509.Certificate) -> bytes | None:
-        """The current DER CRL of ``issuer``, or None."""
-
-
-def _embedded_certificates(reader: PdfFileReader) -> list[asn1_x509.Certificate]:
-    certs: dict[bytes, asn1_x509.Certificate] = {}
-
-    def add_signed_data(signed_data: cms.SignedData) -> None:
-        for choice in signed_data["certificates"] or ():
-            if choice.name == "certificate":
-                cert = choice.chosen
-                certs[cert.sha256] = cert
-        for signer_info in signed_data["signer_infos"]:
-            for attr in signer_info["unsigned_attrs"] or ():
-                if attr["type"].native == "signature_time_stamp_token":
-                    for token in attr["values"]:
-                        add_signed_data(token["content"])
-
-    for sig in reader.embedded_signatures:
-        add_signed_data(sig.signed_data)
-    return list(certs.values())
-
-
-def collect_validation_data(
-    certificates: Iterable[asn1_x509.Certificate], revocation: RevocationSource
-) -> tuple[list[asn1_x509.Certificate], list[bytes], list[bytes]]:
-    """Certificates, OCSP responses and CRLs covering every non-root certificate given."""
-    unique = {c.sha256: c for c in certificates}
-    # CA certificates by subject, to find each certificate's issuer (our CAs have unique names).
-    issuers = {c.subject.dump(): c for c in unique.values() if c.ca}
-    ocsps: list[bytes] = []
-    crls: dict[bytes, bytes] = {}
-    for cert in unique.values():
-        if cert.self_signed != "no":
-            continue
-        issuer = issuers.get(cert.issuer.dump())
-        if issuer is None:
-            continue
-        if cert.ca:
-            crl = revocation.crl(issuer)
-            if crl is not None:
-                crls[issuer.sha256] = crl
-        else:
-            response = revocation.ocsp_response(cert, issuer)
-            if response is not None:
-                ocsps.append(response)
-    return list(unique.values()), ocsps, list(crls.values())
+    See the module docstring. Raises :class:`FieldError` for a document that is already locked
+    (a second lock would itself be a change the first one forbids).
+    """
+    if COMPLETION_FIELD in signature_fields(data):
+        raise FieldError("the document is already locked")
+    try:
+        # Reading the earlier signatures of a hostile file raises pyHanko's own errors.
+        signed = bool(read_pdf(data).embedded_signatures)
+    except Exception as exc:
+        raise SignatureError(f"cannot read the signatures: {type(exc).__name__}") from exc
+    if not signed:
+        raise SignatureError("the document has no signature to lock")
+    writer = open_incremental(data)
+    try:
+        fields.append_signature_field(
+            writer,
+            SigFieldSpec(
+                sig_field_name=COMPLETION_FIELD,
+                field_mdp_spec=FieldMDPSpec(FieldMDPAction.ALL),
+                doc_mdp_update_value=MDPPerm.NO_CHANGES,
+            ),
+        )
+    except Exception as exc:
+        raise FieldError(f"cannot declare the completion field: {exc}") from exc
+    return _platform_signature(
+        writer,
+        signer,
+        timestamper,
+        details,
+        field_name=COMPLETION_FIELD,
+        permissions=MDPPerm.NO_CHANGES,
+    )
 
 
 def finish_document(
@@ -361,44 +534,16 @@ def finish_document(
     timestamper: TimeStamper,
     revocation: RevocationSource,
     trust_roots: Sequence[asn1_x509.Certificate],
+    locker: signers.Signer | None = None,
 ) -> bytes:
-    """Embed validation data for every signature, then add a document timestamp (PAdES B-LTA)."""
-    reader = _reader(data)
-    try:
-        # Reading the earlier signatures of a hostile file raises pyHanko's own errors.
-        signatures = reader.embedded_signatures
-    except Exception as exc:
-        raise SignatureError(f"cannot read the signatures: {type(exc).__name__}: {exc}") from exc
-    if not signatures:
-        raise SignatureError("the document has no signature to finish")
-    try:
-        certs, ocsp_ders, crl_ders = collect_validation_data(
-            [*_embedded_certificates(reader), *trust_roots], revocation
-        )
-        ocsps = [asn1_ocsp.OCSPResponse.load(o) for o in ocsp_ders]
-        crls = [asn1_crl.CertificateList.load(c) for c in crl_ders]
-        vc = ValidationContext(
-            trust_roots=list(trust_roots),
-            other_certs=certs,
-            ocsps=ocsps,
-            crls=crls,
-            allow_fetching=False,
-            revocation_mode="hard-fail",
-        )
-        writer = _writer(data)
-        DocumentSecurityStore.supply_dss_in_writer(
-            writer, None, certs=certs, ocsps=ocsps, crls=crls
-        )
-        out = io.BytesIO()
-        PdfTimeStamper(timestamper, field_name=DOC_TIMESTAMP_FIELD).timestamp_pdf(
-            writer,
-            "sha256",
-            validation_context=vc,
-            bytes_reserved=_bytes_reserved(None, timestamper),
-            output=out,
-        )
-    except SigningError:
-        raise
-    except Exception as exc:
-        raise SignatureError(f"finishing failed: {type(exc).__name__}: {exc}") from exc
-    return out.getvalue()
+    """Complete a document: with ``locker`` (the platform signer) the completion lock first,
+    then validation data for every signature and a document time-stamp (PAdES B-LTA).
+
+    Without ``locker`` the document stays open to further signatures (a standalone seal on an
+    uploaded file): only the validation data and the time-stamp are added.
+    """
+    if locker is not None:
+        data = lock_document(data, signer=locker, timestamper=timestamper)
+    return archive.timestamp_archive(
+        data, timestamper=timestamper, revocation=revocation, trust_roots=trust_roots
+    )

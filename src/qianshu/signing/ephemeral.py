@@ -2,18 +2,21 @@
 
 Nothing is persisted: the Django side keeps its PKI in the database (``qianshu.pki``). This is
 the same machinery wired together in memory, so library-level tests and ``make bench`` exercise
-exactly the code production uses.
+exactly the code production uses. Like production, the running platform (``pki``) knows only
+the root's certificate and the CRL the root signed when the hierarchy was made; the root key
+stays in :attr:`EphemeralPlatform.root_ca`, as if it were offline, for tests of its ceremonies.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
 
-from qianshu.signing import pki, revocation
+from qianshu.signing import hierarchy, pki, revocation
 from qianshu.signing.keys import SigningKey, SoftwareSigningKey, generate_private_key
 from qianshu.signing.signers import KeySigner, to_asn1
 from qianshu.signing.timestamps import InProcessTimeStamper, TimeStampAuthority
@@ -37,14 +40,22 @@ class EphemeralPlatform:
     def __post_init__(self) -> None:
         self.urls = pki.PkiUrls(self.base_url)
         a = self.key_algorithm
-        self.pki = pki.create_platform_pki(
+        made = hierarchy.create_platform_pki(
             self.name, self.urls, keys=(_key(a), _key(a), _key(a), _key(a))
         )
+        assert isinstance(made.root, pki.CertifiedKey)
+        self.root_ca: pki.CertifiedKey = made.root
+        self.root_crl = revocation.build_crl(
+            self.root_ca, [], crl_number=1, next_update=revocation.ROOT_CRL_LIFETIME
+        )
+        self.pki = dataclasses.replace(made, root=pki.RootCertificate(made.root.certificate))
         for service in (self.pki.tsa, self.pki.ocsp):
             self._remember(service.certificate)
         self.tsa = TimeStampAuthority(self.pki.tsa, self.pki.chain)
         self.timestamper = InProcessTimeStamper(self.tsa)
-        self.revocation = revocation.PlatformRevocation(self.pki, self._status, self._revoked_by)
+        self.revocation = revocation.PlatformRevocation(
+            self.pki, self._status, self._revoked_by, lambda: self.root_crl
+        )
         platform_key = _key(a)
         platform_cert = self._remember(
             pki.issue_person_certificate(
@@ -105,6 +116,17 @@ class EphemeralPlatform:
         )
         return KeySigner(key, cert, self.pki.chain)
 
+    def new_timestamper(
+        self, lifetime: dt.timedelta = hierarchy.TSA_LIFETIME
+    ) -> InProcessTimeStamper:
+        """A time-stamper with a new TSA key and certificate (a rotated TSA, e.g. short-lived
+        for tests of archive renewal)."""
+        tsa = hierarchy.issue_tsa_certificate(
+            self.name, self.pki.issuing, _key(self.key_algorithm), self.urls, lifetime=lifetime
+        )
+        self._remember(tsa.certificate)
+        return InProcessTimeStamper(TimeStampAuthority(tsa, self.pki.chain))
+
     def revoke(self, serial: int, when: dt.datetime | None = None) -> None:
         self.revoked[serial] = revocation.RevokedEntry(
             serial, when or pki.utcnow(), x509.ReasonFlags.key_compromise
@@ -125,7 +147,8 @@ def procurement_contract(
     """The seed 001 flow on ``pdf``: every revision, from prepared to finished (B-LTA).
 
     Supplier representative signs → supplier seals (round seal + cross-page seal over every
-    page) → buyer representative signs → the tendering office applies its 合同专用章 → finish.
+    page: one signature, a field with a widget per page) → buyer representative signs → the
+    tendering office applies its 合同专用章 → completion (lock + B-LTA).
     """
     from qianshu.signing import documents, stamps
 
@@ -138,12 +161,16 @@ def procurement_contract(
         documents.FieldSpec("supplier-seal", last, stamps.Rect(70, 160, 190, 280)),
         documents.FieldSpec("buyer-rep", last, stamps.Rect(330, 90, 480, 150)),
         documents.FieldSpec("tender-seal", last, stamps.Rect(340, 160, 460, 280)),
-    ] + [documents.FieldSpec(f"supplier-cps-{p}", p, r) for p, r in slices]
+    ]
     seal = stamps.StampImage.from_png(seal_png)
     signature = stamps.StampImage.from_png(signature_png)
     ts = platform.timestamper
     revisions = [
-        documents.prepare_document(pdf, specs, certifier=platform.certifier, timestamper=ts)
+        # A cross-page seal is made while sealing: the document is not certified (see
+        # documents.sign_turn); the completion lock protects it once everyone has signed.
+        documents.prepare_document(
+            pdf, specs, certifier=platform.certifier, timestamper=ts, certify=False
+        )
     ]
 
     def turn(signer: KeySigner, placements: list[documents.Placement], who: str) -> None:
@@ -162,11 +189,12 @@ def procurement_contract(
         [documents.Placement("supplier-rep", signature)],
         "供应商代表",
     )
-    parts = stamps.slice_image(seal, pages)
     turn(
         platform.seal_signer("厦门某某供应链有限公司", SUPPLIER_CODE, "公章"),
-        [documents.Placement("supplier-seal", seal)]
-        + [documents.Placement(f"supplier-cps-{i}", parts[i]) for i in range(pages)],
+        [
+            documents.Placement("supplier-seal", seal),
+            documents.Placement("supplier-cps", seal, new_widgets=tuple(slices)),
+        ],
         "供应商",
     )
     turn(
@@ -183,6 +211,7 @@ def procurement_contract(
             timestamper=ts,
             revocation=platform.revocation,
             trust_roots=platform.trust_roots,
+            locker=platform.certifier,
         )
     )
     return revisions

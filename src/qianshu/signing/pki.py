@@ -1,9 +1,21 @@
-"""The platform PKI: CA hierarchy, end-entity certificates, CRLs and OCSP responses.
+"""The platform PKI: certificate profile and end-entity certificates.
 
-Hierarchy: a self-signed root CA issues one issuing CA; the issuing CA issues the TSA and OCSP
-responder certificates and every end-entity certificate (verified persons, organisation seals,
-one-time event certificates). Certificates name AIA (CA issuers + OCSP) and CRL distribution
-point URLs under the platform's public base URL (see :class:`PkiUrls`).
+Hierarchy (:mod:`qianshu.signing.hierarchy`): a self-signed, offline root CA issues one issuing
+CA; the issuing CA issues the TSA and OCSP responder certificates and every end-entity
+certificate made here (verified persons, organisation seals, one-time event certificates).
+Certificates name AIA (CA issuers + OCSP) and CRL distribution point URLs under the platform's
+public base URL (see :class:`PkiUrls`).
+
+Profile (see the CPS the platform serves at ``/pki/cps``):
+
+* The running platform knows the root as a :class:`RootCertificate` and never holds its key.
+* Every certificate below the root carries ``certificatePolicies``: a policy per kind of
+  certificate (:data:`POLICY_PERSON`, ...) with the CPS URL as qualifier; the issuing CA
+  carries ``anyPolicy``.
+* Person certificates carry the platform pseudonym in ``serialNumber`` with an ETSI
+  EN 319 412-1 §5.1.3 semantics identifier (``QS:CN-<pseudonym>``, local scheme "QS"), declared
+  by a ``qcStatements`` entry ``id-etsi-qcs-semanticsId-Natural``; seal certificates declare
+  ``id-etsi-qcs-semanticsId-Legal`` for their ``organizationIdentifier`` (``NTRCN-<code>``).
 
 The library keeps no state: revocation data lives with the caller, which passes it in when a CRL
 or an OCSP response is built.
@@ -16,19 +28,28 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from asn1crypto import core
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import (
-    AuthorityInformationAccessOID,
-    ExtendedKeyUsageOID,
-    NameOID,
-)
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from qianshu.signing.errors import PkiError
 from qianshu.signing.keys import PublicKey, SigningKey, SoftwareSigningKey
 
 ROOT_ID = "root"
 ISSUING_ID = "issuing"
+
+# Certificate policies under Qianshu's private arc (the TSA policy is 1.3.6.1.4.1.59213.1.1).
+POLICY_PERSON = "1.3.6.1.4.1.59213.2.1"  # a verified person's long-term, PIN-protected key
+POLICY_EVENT = "1.3.6.1.4.1.59213.2.2"  # a one-time key for one signing confirmed by SMS code
+POLICY_SEAL = "1.3.6.1.4.1.59213.2.3"  # an organisation seal's key, used under a seal grant
+POLICY_SERVICE = "1.3.6.1.4.1.59213.2.4"  # the platform's TSA and OCSP responder
+# ETSI EN 319 412-1 §5.1.3: local identifier scheme "QS" (platform pseudonym) in China.
+PERSON_ID_PREFIX = "QS:CN-"
+_QC_STATEMENTS = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.3")
+_PKIX_QC_SYNTAX_V2 = "1.3.6.1.5.5.7.11.2"
+SEMANTICS_NATURAL = "0.4.0.194121.1.1"
+SEMANTICS_LEGAL = "0.4.0.194121.1.2"
 
 # ETSI EN 319 412-1 semantics identifier prefix for a national trade register number.
 _ORG_ID_PREFIX = "NTRCN-"
@@ -59,6 +80,9 @@ class PkiUrls:
     def ocsp(self, ca_id: str) -> str:
         return self._join(f"ocsp/{ca_id}")
 
+    def cps(self) -> str:
+        return self._join("cps")
+
 
 @dataclass(frozen=True)
 class CertifiedKey:
@@ -78,10 +102,25 @@ class CertifiedKey:
 
 
 @dataclass(frozen=True)
-class PlatformPki:
-    """The platform's CA hierarchy and service certificates."""
+class RootCertificate:
+    """The offline root as the running platform knows it: the certificate, never the key."""
 
-    root: CertifiedKey
+    certificate: x509.Certificate
+
+    @property
+    def certificate_der(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.DER)
+
+
+@dataclass(frozen=True)
+class PlatformPki:
+    """The platform's CA hierarchy and service certificates.
+
+    ``root`` is a :class:`RootCertificate` on the running platform; a :class:`CertifiedKey` only
+    where the root key is at hand (the ceremony that creates the hierarchy, tests).
+    """
+
+    root: CertifiedKey | RootCertificate
     issuing: CertifiedKey
     tsa: CertifiedKey
     ocsp: CertifiedKey
@@ -118,7 +157,7 @@ class SealIdentity:
 HASH = hashes.SHA256()
 
 
-def _name(*attrs: tuple[x509.ObjectIdentifier, str]) -> x509.Name:
+def subject_name(*attrs: tuple[x509.ObjectIdentifier, str]) -> x509.Name:
     try:
         return x509.Name([x509.NameAttribute(oid, value) for oid, value in attrs if value])
     except ValueError as exc:
@@ -131,7 +170,7 @@ def _check_no_id_number(*values: str) -> None:
             raise PkiError("an ID-card number must never be written into a certificate")
 
 
-def _builder(
+def certificate_builder(
     subject: x509.Name,
     issuer: x509.Name,
     public_key: PublicKey,
@@ -153,7 +192,7 @@ def _builder(
     )
 
 
-def _distribution(
+def add_distribution(
     builder: x509.CertificateBuilder, urls: PkiUrls, issuer_id: str, *, ocsp_url: bool = True
 ) -> x509.CertificateBuilder:
     access = [
@@ -187,7 +226,51 @@ def _distribution(
     )
 
 
-def _sign(builder: x509.CertificateBuilder, issuer_key: SoftwareSigningKey) -> x509.Certificate:
+def add_policies(
+    builder: x509.CertificateBuilder, urls: PkiUrls, policy: str
+) -> x509.CertificateBuilder:
+    return builder.add_extension(
+        x509.CertificatePolicies(
+            [x509.PolicyInformation(x509.ObjectIdentifier(policy), [urls.cps()])]
+        ),
+        critical=False,
+    )
+
+
+class _SemanticsInformation(core.Sequence):
+    _fields = [("semantics_identifier", core.ObjectIdentifier, {"optional": True})]
+
+
+class _QcStatement(core.Sequence):
+    _fields = [
+        ("statement_id", core.ObjectIdentifier),
+        ("statement_info", _SemanticsInformation, {"optional": True}),
+    ]
+
+
+class _QcStatements(core.SequenceOf):
+    _child_spec = _QcStatement
+
+
+def _semantics(builder: x509.CertificateBuilder, semantics_id: str) -> x509.CertificateBuilder:
+    """A qcStatements extension declaring the ETSI semantics identifier of the subject's
+    identifier (RFC 3739 id-qcs-pkixQCSyntax-v2 with SemanticsInformation)."""
+    statements = _QcStatements(
+        [
+            {
+                "statement_id": _PKIX_QC_SYNTAX_V2,
+                "statement_info": {"semantics_identifier": semantics_id},
+            }
+        ]
+    )
+    return builder.add_extension(
+        x509.UnrecognizedExtension(_QC_STATEMENTS, statements.dump()), critical=False
+    )
+
+
+def sign_certificate(
+    builder: x509.CertificateBuilder, issuer_key: SoftwareSigningKey
+) -> x509.Certificate:
     aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key)
     try:
         return builder.add_extension(aki, critical=False).sign(issuer_key.private_key, HASH)
@@ -195,17 +278,6 @@ def _sign(builder: x509.CertificateBuilder, issuer_key: SoftwareSigningKey) -> x
         raise PkiError(f"cannot sign certificate: {exc}") from exc
 
 
-_CA_KU = x509.KeyUsage(
-    digital_signature=True,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=True,
-    crl_sign=True,
-    encipher_only=False,
-    decipher_only=False,
-)
 _SIGNING_KU = x509.KeyUsage(
     digital_signature=True,
     content_commitment=True,
@@ -217,129 +289,6 @@ _SIGNING_KU = x509.KeyUsage(
     encipher_only=False,
     decipher_only=False,
 )
-_SERVICE_KU = x509.KeyUsage(
-    digital_signature=True,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=False,
-    crl_sign=False,
-    encipher_only=False,
-    decipher_only=False,
-)
-
-
-def create_root_ca(
-    name: str, key: SoftwareSigningKey, *, now: dt.datetime | None = None, years: int = 20
-) -> CertifiedKey:
-    now = now or utcnow()
-    subject = _name(
-        (NameOID.COUNTRY_NAME, "CN"),
-        (NameOID.ORGANIZATION_NAME, name),
-        (NameOID.COMMON_NAME, f"{name} Root CA"),
-    )
-    builder = (
-        _builder(subject, subject, key.public_key, now, now + dt.timedelta(days=365 * years), None)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-        .add_extension(_CA_KU, critical=True)
-    )
-    cert = _sign(builder, key)
-    return CertifiedKey(cert, key)
-
-
-def create_issuing_ca(
-    name: str,
-    root: CertifiedKey,
-    key: SoftwareSigningKey,
-    urls: PkiUrls,
-    *,
-    now: dt.datetime | None = None,
-    years: int = 10,
-) -> CertifiedKey:
-    now = now or utcnow()
-    subject = _name(
-        (NameOID.COUNTRY_NAME, "CN"),
-        (NameOID.ORGANIZATION_NAME, name),
-        (NameOID.COMMON_NAME, f"{name} Issuing CA"),
-    )
-    builder = _builder(
-        subject,
-        root.certificate.subject,
-        key.public_key,
-        now,
-        min(now + dt.timedelta(days=365 * years), root.certificate.not_valid_after_utc),
-        None,
-    )
-    builder = builder.add_extension(
-        x509.BasicConstraints(ca=True, path_length=0), critical=True
-    ).add_extension(_CA_KU, critical=True)
-    builder = _distribution(builder, urls, ROOT_ID, ocsp_url=False)
-    return CertifiedKey(_sign(builder, root.ca_private_key()), key)
-
-
-def _issue_service(
-    name: str,
-    role: str,
-    issuing: CertifiedKey,
-    key: SigningKey,
-    urls: PkiUrls,
-    eku: x509.ObjectIdentifier,
-    now: dt.datetime,
-    years: int,
-) -> CertifiedKey:
-    subject = _name(
-        (NameOID.COUNTRY_NAME, "CN"),
-        (NameOID.ORGANIZATION_NAME, name),
-        (NameOID.COMMON_NAME, f"{name} {role}"),
-    )
-    builder = _builder(
-        subject,
-        issuing.certificate.subject,
-        key.public_key,
-        now,
-        min(now + dt.timedelta(days=365 * years), issuing.certificate.not_valid_after_utc),
-        None,
-    )
-    builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-    builder = builder.add_extension(_SERVICE_KU, critical=True)
-    builder = builder.add_extension(x509.ExtendedKeyUsage([eku]), critical=True)
-    if eku == ExtendedKeyUsageOID.OCSP_SIGNING:
-        builder = builder.add_extension(x509.OCSPNoCheck(), critical=False)
-        builder = _distribution(builder, urls, ISSUING_ID, ocsp_url=False)
-    else:
-        builder = _distribution(builder, urls, ISSUING_ID)
-    return CertifiedKey(_sign(builder, issuing.ca_private_key()), key)
-
-
-def create_platform_pki(
-    name: str,
-    urls: PkiUrls,
-    *,
-    keys: tuple[SoftwareSigningKey, SoftwareSigningKey, SigningKey, SigningKey],
-    now: dt.datetime | None = None,
-) -> PlatformPki:
-    """Create root CA, issuing CA, TSA and OCSP responder certificates for the given keys."""
-    # Back-dated an hour: relying parties with a slightly slow clock (or validating at a
-    # signing time taken from the signature dictionary) must not see the CA as not yet valid.
-    now = (now or utcnow()) - dt.timedelta(hours=1)
-    root_key, issuing_key, tsa_key, ocsp_key = keys
-    root = create_root_ca(name, root_key, now=now)
-    issuing = create_issuing_ca(name, root, issuing_key, urls, now=now)
-    tsa = _issue_service(
-        name,
-        "Time Stamping Authority",
-        issuing,
-        tsa_key,
-        urls,
-        ExtendedKeyUsageOID.TIME_STAMPING,
-        now,
-        10,
-    )
-    ocsp_cert = _issue_service(
-        name, "OCSP Responder", issuing, ocsp_key, urls, ExtendedKeyUsageOID.OCSP_SIGNING, now, 2
-    )
-    return PlatformPki(root=root, issuing=issuing, tsa=tsa, ocsp=ocsp_cert)
 
 
 def _issue_end_entity(
@@ -349,15 +298,20 @@ def _issue_end_entity(
     urls: PkiUrls,
     not_before: dt.datetime,
     not_after: dt.datetime,
+    *,
+    policy: str,
+    semantics_id: str,
 ) -> x509.Certificate:
     not_after = min(not_after, issuing.certificate.not_valid_after_utc)
-    builder = _builder(
+    builder = certificate_builder(
         subject, issuing.certificate.subject, public_key, not_before, not_after, None
     )
     builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
     builder = builder.add_extension(_SIGNING_KU, critical=True)
-    builder = _distribution(builder, urls, ISSUING_ID)
-    return _sign(builder, issuing.ca_private_key())
+    builder = add_policies(builder, urls, policy)
+    builder = _semantics(builder, semantics_id)
+    builder = add_distribution(builder, urls, ISSUING_ID)
+    return sign_certificate(builder, issuing.ca_private_key())
 
 
 def issue_person_certificate(
@@ -374,10 +328,10 @@ def issue_person_certificate(
     if not person.name.strip() or not person.subject_id.strip():
         raise PkiError("a person certificate needs a verified name and a subject id")
     now = now or utcnow()
-    subject = _name(
+    subject = subject_name(
         (NameOID.COUNTRY_NAME, "CN"),
         (NameOID.COMMON_NAME, person.name.strip()),
-        (NameOID.SERIAL_NUMBER, person.subject_id),
+        (NameOID.SERIAL_NUMBER, PERSON_ID_PREFIX + person.subject_id),
     )
     return _issue_end_entity(
         issuing,
@@ -386,6 +340,8 @@ def issue_person_certificate(
         urls,
         now - dt.timedelta(minutes=5),
         now + dt.timedelta(days=days),
+        policy=POLICY_PERSON,
+        semantics_id=SEMANTICS_NATURAL,
     )
 
 
@@ -402,10 +358,10 @@ def issue_event_certificate(
     """One-time certificate for a single signing event (key made for it, destroyed after)."""
     _check_no_id_number(person.name, person.subject_id, event_id)
     now = now or utcnow()
-    subject = _name(
+    subject = subject_name(
         (NameOID.COUNTRY_NAME, "CN"),
         (NameOID.COMMON_NAME, person.name.strip()),
-        (NameOID.SERIAL_NUMBER, person.subject_id),
+        (NameOID.SERIAL_NUMBER, PERSON_ID_PREFIX + person.subject_id),
         (NameOID.ORGANIZATIONAL_UNIT_NAME, f"Event {event_id}"),
     )
     return _issue_end_entity(
@@ -415,6 +371,8 @@ def issue_event_certificate(
         urls,
         now - dt.timedelta(minutes=5),
         now + dt.timedelta(hours=hours),
+        policy=POLICY_EVENT,
+        semantics_id=SEMANTICS_NATURAL,
     )
 
 
@@ -457,7 +415,7 @@ def issue_seal_certificate(
     if not seal.org_name.strip() or not seal.seal_name.strip():
         raise PkiError("a seal certificate needs the organisation and seal names")
     now = now or utcnow()
-    subject = _name(
+    subject = subject_name(
         (NameOID.COUNTRY_NAME, "CN"),
         (NameOID.ORGANIZATION_NAME, seal.org_name.strip()),
         (NameOID.ORGANIZATION_IDENTIFIER, _ORG_ID_PREFIX + seal.credit_code.strip().upper()),
@@ -472,6 +430,8 @@ def issue_seal_certificate(
         urls,
         now - dt.timedelta(minutes=5),
         now + dt.timedelta(days=days),
+        policy=POLICY_SEAL,
+        semantics_id=SEMANTICS_LEGAL,
     )
 
 

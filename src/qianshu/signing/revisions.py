@@ -276,14 +276,15 @@ def findings(
     baseline = inventories[first_signed]
     for revision in sorted(r for r in inventories if r > first_signed):
         before, after = inventories[revision - 1], inventories[revision]
-        flagged: set[tuple[int, int]] = set()
+        # A widget added after completion is reported as such, and what it paints over is
+        # still said below (the report names the hidden text either way).
         if completed is not None and revision > completed:
-            reports += _added_later(before, after, completed, flagged, locked=True)
+            reports += _added_later(before, after, completed, locked=True)
         elif stamped is not None and revision > stamped:
-            reports += _added_later(before, after, stamped, set(), locked=False)
+            reports += _added_later(before, after, stamped, locked=False)
         reports += _replaced(before, after)
         for widget in _painted(before, after, changed_refs(revision)):
-            if widget.key in flagged or widget.hidden or widget.page is None:
+            if widget.hidden or widget.page is None:
                 continue
             old = before.widgets.get(widget.key)
             if widget.field_type == "/Sig" and widget.field in before.values and old:
@@ -362,7 +363,6 @@ def _added_later(
     before: Inventory,
     after: Inventory,
     closed: int,
-    flagged: set[tuple[int, int]],
     *,
     locked: bool,
 ) -> list[ChangeReport]:
@@ -408,7 +408,6 @@ def _added_later(
             continue
         if widget.field in archive and widget.hidden:
             continue
-        flagged.add(key)
         if widget.field not in after.fields or widget.field in before.fields:
             report(f"a widget of field {widget.field!r}", widget.field, widget.page)
     return reports

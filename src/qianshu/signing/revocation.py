@@ -35,6 +35,9 @@ class CertificateStatus:
     reason: x509.ReasonFlags | None = None
 
 
+ROOT_CRL_LIFETIME = dt.timedelta(days=365)
+
+
 def build_crl(
     ca: CertifiedKey,
     revoked: Iterable[RevokedEntry],
@@ -43,7 +46,11 @@ def build_crl(
     now: dt.datetime | None = None,
     next_update: dt.timedelta = dt.timedelta(days=1),
 ) -> bytes:
-    """A DER CRL signed by ``ca`` listing ``revoked``."""
+    """A DER CRL signed by ``ca`` listing ``revoked``.
+
+    The issuing CA's CRLs are built on every request and live a day; the offline root signs its
+    CRL in a ceremony, with a long ``next_update`` (:data:`ROOT_CRL_LIFETIME`).
+    """
     now = now or utcnow()
     builder = (
         x509.CertificateRevocationListBuilder()
@@ -180,9 +187,11 @@ def answer_ocsp_request(
 class PlatformRevocation:
     """Revocation data for certificates of the platform hierarchy, built on demand.
 
-    ``status(serial)`` answers for certificates of the issuing CA; ``revoked(ca_id)`` lists what
-    the root (``ROOT_ID``) or issuing CA (``ISSUING_ID``) has revoked, for its CRL. CRL numbers
-    come from the clock, so they increase without stored state.
+    ``status(serial)`` answers for certificates of the issuing CA; ``revoked(ISSUING_ID)`` lists
+    what the issuing CA has revoked, for its CRL, which it signs here. The root's CRL is signed
+    offline (:func:`build_crl` with the root key, in the root's ceremony): ``root_crl()`` gives
+    the one signed last, or None. Issuing-CA CRL numbers come from the clock, so they increase
+    without stored state.
     """
 
     def __init__(
@@ -190,18 +199,29 @@ class PlatformRevocation:
         pki: PlatformPki,
         status: Callable[[int], CertificateStatus],
         revoked: Callable[[str], Iterable[RevokedEntry]],
+        root_crl: Callable[[], bytes | None],
     ) -> None:
         self.pki = pki
         self._status = status
         self._revoked = revoked
+        self._root_crl = root_crl
 
-    def _is(self, cert: object, ours: CertifiedKey) -> bool:
+    def _is(self, cert: object, ours: x509.Certificate) -> bool:
+        """Same CA: same name and key (the issuing CA may have been re-certified since)."""
         if isinstance(cert, asn1_x509.Certificate):
-            return bool(cert.dump() == ours.certificate_der)
-        return bool(cert == ours.certificate)
+            cert = x509.load_der_x509_certificate(cert.dump())
+        if not isinstance(cert, x509.Certificate):
+            return False
+        spki = serialization.PublicFormat.SubjectPublicKeyInfo
+        der = serialization.Encoding.DER
+        return bool(
+            cert.subject == ours.subject
+            and cert.public_key().public_bytes(der, spki)
+            == ours.public_key().public_bytes(der, spki)
+        )
 
     def ocsp_response(self, certificate: object, issuer: object) -> bytes | None:
-        if not self._is(issuer, self.pki.issuing):
+        if not self._is(issuer, self.pki.issuing.certificate):
             return None
         if isinstance(certificate, asn1_x509.Certificate):
             cert = x509.load_der_x509_certificate(certificate.dump())
@@ -212,12 +232,16 @@ class PlatformRevocation:
         )
 
     def crl(self, issuer: object) -> bytes | None:
-        for ca_id, ca in ((ROOT_ID, self.pki.root), (ISSUING_ID, self.pki.issuing)):
-            if self._is(issuer, ca):
-                return self.crl_for(ca_id)
+        if self._is(issuer, self.pki.root.certificate):
+            return self._root_crl()
+        if self._is(issuer, self.pki.issuing.certificate):
+            return self.crl_for(ISSUING_ID)
         return None
 
-    def crl_for(self, ca_id: str) -> bytes:
-        ca = self.pki.root if ca_id == ROOT_ID else self.pki.issuing
+    def crl_for(self, ca_id: str) -> bytes | None:
+        if ca_id == ROOT_ID:
+            return self._root_crl()
         now = utcnow()
-        return build_crl(ca, self._revoked(ca_id), crl_number=int(now.timestamp()), now=now)
+        return build_crl(
+            self.pki.issuing, self._revoked(ISSUING_ID), crl_number=int(now.timestamp()), now=now
+        )

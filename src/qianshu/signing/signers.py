@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from asn1crypto import tsp
+from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -20,6 +20,7 @@ from pyhanko.sign.signers import Signer
 from pyhanko.sign.signers.pdf_cms import SignedAttributeProviderSpec
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from qianshu.signing.der import DerSignerInfo
 from qianshu.signing.keys import SigningKey
 
 
@@ -71,6 +72,13 @@ class KeySigner(Signer):
         )
         self.key = key
         self.signed_attr_prov_spec = _PadesSignedAttributes(self.signing_cert)
+
+    def signer_info(
+        self, digest_algorithm: str, signed_attrs: cms.CMSAttributes, signature: bytes
+    ) -> cms.SignerInfo:
+        # A DerSignerInfo: see qianshu.signing.der for the asn1crypto trap it avoids.
+        info = super().signer_info(digest_algorithm, signed_attrs, signature)
+        return DerSignerInfo.load(info.dump())
 
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False

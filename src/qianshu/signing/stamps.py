@@ -1,7 +1,8 @@
 """Visible stamps: images (handwritten signatures, seals, date and text) as signature appearances.
 
 Every visible mark Qianshu puts on a page is the appearance of a signature field, so adding it
-is "form filling" for earlier signatures, never a page content change.
+is "form filling" for earlier signatures, never a page content change. Appearances blend with
+the page like ink (multiply): see :func:`appearance_stream`.
 
 Encoding an image into PDF streams is the costly part of a visible signature (pyHanko's
 ``PdfImage`` re-encodes on every use). :class:`StampImage` encodes once — Flate-compressed RGB
@@ -13,17 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import io
-import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
-from pyhanko.pdf_utils import generic, layout
-from pyhanko.pdf_utils.content import PdfContent, ResourceType
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
-from pyhanko.stamp import StaticStampStyle
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 
 from qianshu.signing.errors import ConfigurationError, ImageError
 
@@ -81,62 +80,82 @@ class StampImage:
         return StampImage.from_image(part, f"{self.sha256}:{left},{top},{right},{bottom}")
 
 
-class _EncodedImageContent(PdfContent):
-    """Draws a :class:`StampImage` in a box of its pixel size (the stamp layout scales it)."""
+# Seals and signatures are ink: painted with multiply blending, red over black text stays black
+# and the text under a seal stays readable (normal blending would cover it with seal red).
+_MULTIPLY = "/QSMultiply"
+_IMAGE = "/QSStamp"
 
-    def __init__(self, image: StampImage) -> None:
-        super().__init__(box=layout.BoxConstraints(image.width, image.height))
-        self.image = image
-        self.name = "/Img" + uuid.uuid4().hex[:12]
 
-    def _xobject(self) -> generic.IndirectObject:
-        writer = self.writer
-        assert writer is not None
-        img = self.image
-        common = {
-            pdf_name("/Type"): pdf_name("/XObject"),
-            pdf_name("/Subtype"): pdf_name("/Image"),
-            pdf_name("/Width"): generic.NumberObject(img.width),
-            pdf_name("/Height"): generic.NumberObject(img.height),
-            pdf_name("/BitsPerComponent"): generic.NumberObject(8),
-            pdf_name("/Filter"): pdf_name("/FlateDecode"),
-        }
-        attrs = dict(common)
-        attrs[pdf_name("/ColorSpace")] = pdf_name("/DeviceRGB")
-        if img.alpha_flate is not None:
-            mask_attrs = dict(common)
-            mask_attrs[pdf_name("/ColorSpace")] = pdf_name("/DeviceGray")
-            mask = generic.StreamObject(
-                generic.DictionaryObject(mask_attrs), encoded_data=img.alpha_flate
-            )
-            attrs[pdf_name("/SMask")] = writer.add_object(mask)
-        stream = generic.StreamObject(generic.DictionaryObject(attrs), encoded_data=img.rgb_flate)
-        return writer.add_object(stream)
-
-    def render(self) -> bytes:
-        self.set_resource(
-            category=ResourceType.XOBJECT, name=pdf_name(self.name), value=self._xobject()
+def _image_xobject(writer: BasePdfFileWriter, image: StampImage) -> generic.IndirectObject:
+    common = {
+        pdf_name("/Type"): pdf_name("/XObject"),
+        pdf_name("/Subtype"): pdf_name("/Image"),
+        pdf_name("/Width"): generic.NumberObject(image.width),
+        pdf_name("/Height"): generic.NumberObject(image.height),
+        pdf_name("/BitsPerComponent"): generic.NumberObject(8),
+        pdf_name("/Filter"): pdf_name("/FlateDecode"),
+    }
+    attrs = dict(common)
+    attrs[pdf_name("/ColorSpace")] = pdf_name("/DeviceRGB")
+    if image.alpha_flate is not None:
+        mask_attrs = dict(common)
+        mask_attrs[pdf_name("/ColorSpace")] = pdf_name("/DeviceGray")
+        mask = generic.StreamObject(
+            generic.DictionaryObject(mask_attrs), encoded_data=image.alpha_flate
         )
-        return b"q %d 0 0 %d 0 0 cm %s Do Q" % (
-            self.image.width,
-            self.image.height,
-            self.name.encode("ascii"),
-        )
+        attrs[pdf_name("/SMask")] = writer.add_object(mask)
+    stream = generic.StreamObject(generic.DictionaryObject(attrs), encoded_data=image.rgb_flate)
+    return writer.add_object(stream)
 
 
-def stamp_style(image: StampImage) -> StaticStampStyle:
-    """A pyHanko stamp style that shows ``image`` fitted (aspect kept) in the field's box."""
-    return StaticStampStyle(
-        border_width=0,
-        background=_EncodedImageContent(image),
-        background_opacity=1.0,
-        background_layout=layout.SimpleBoxLayoutRule(
-            x_align=layout.AxisAlignment.ALIGN_MID,
-            y_align=layout.AxisAlignment.ALIGN_MID,
-            margins=layout.Margins.uniform(0),
-            inner_content_scaling=layout.InnerScaling.STRETCH_TO_FIT,
-        ),
+def _num(value: float) -> bytes:
+    return (f"{value:.4f}".rstrip("0").rstrip(".") or "0").encode("ascii")
+
+
+def appearance_stream(
+    writer: BasePdfFileWriter, image: StampImage, width: float, height: float
+) -> generic.IndirectObject:
+    """A form XObject of ``width`` x ``height`` points showing ``image`` fitted in it (aspect
+    kept, centred), painted with multiply blending (``/BM /Multiply``)."""
+    if width <= 0 or height <= 0:
+        raise ImageError("a stamp needs a box with a positive width and height")
+    scale = min(width / image.width, height / image.height)
+    w, h = image.width * scale, image.height * scale
+    x, y = (width - w) / 2, (height - h) / 2
+    content = b"q %s gs %s 0 0 %s %s %s cm %s Do Q" % (
+        _MULTIPLY.encode("ascii"),
+        _num(w),
+        _num(h),
+        _num(x),
+        _num(y),
+        _IMAGE.encode("ascii"),
     )
+    multiply = generic.DictionaryObject(
+        {pdf_name("/Type"): pdf_name("/ExtGState"), pdf_name("/BM"): pdf_name("/Multiply")}
+    )
+    resources = generic.DictionaryObject(
+        {
+            pdf_name("/XObject"): generic.DictionaryObject(
+                {pdf_name(_IMAGE): _image_xobject(writer, image)}
+            ),
+            pdf_name("/ExtGState"): generic.DictionaryObject({pdf_name(_MULTIPLY): multiply}),
+        }
+    )
+    form = generic.StreamObject(
+        generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/XObject"),
+                pdf_name("/Subtype"): pdf_name("/Form"),
+                pdf_name("/BBox"): generic.ArrayObject(
+                    [generic.NumberObject(0), generic.NumberObject(0)]
+                    + [generic.FloatObject(round(v, 4)) for v in (width, height)]
+                ),
+                pdf_name("/Resources"): resources,
+            }
+        ),
+        stream_data=content,
+    )
+    return writer.add_object(form)
 
 
 @lru_cache(maxsize=8)

@@ -13,8 +13,11 @@ import io
 
 import pypdfium2 as pdfium
 from PIL import Image, ImageDraw
+from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
+from pyhanko.sign.fields import SigFieldSpec
+from pyhanko.stamp import TextStampStyle
 
 from qianshu.signing import documents, stamps
 from qianshu.signing.ephemeral import EphemeralPlatform
@@ -52,17 +55,24 @@ def text_rect(pdf: bytes, text: str, *, page: int = 0, pad: float = 1.5) -> stam
     )
 
 
-def forged_amount_image(
+def forged_amount_picture(
     rect: stamps.Rect, background: tuple[int, int, int, int] = (255, 255, 255, 255)
-) -> stamps.StampImage:
+) -> Image.Image:
     """An opaque patch with the forged amount, to lay over the printed one."""
     scale = 8
     width, height = int(rect.width * scale), int(rect.height * scale)
     img = Image.new("RGBA", (width, height), background)
     font = stamps._font(stamps.DEFAULT_TEXT_FONT, int(height * 0.8))
     ImageDraw.Draw(img).text((scale, 0), FORGED_AMOUNT, fill=(0, 0, 0, 255), font=font)
+    return img
+
+
+def forged_amount_image(
+    rect: stamps.Rect, background: tuple[int, int, int, int] = (255, 255, 255, 255)
+) -> stamps.StampImage:
+    """The patch of :func:`forged_amount_picture` as our stamps encode it."""
     out = io.BytesIO()
-    img.save(out, "PNG")
+    forged_amount_picture(rect, background).save(out, "PNG")
     return stamps.StampImage.from_png(out.getvalue())
 
 
@@ -89,17 +99,29 @@ def uncertified_signed(platform: EphemeralPlatform, rect: stamps.Rect = BLANK) -
 
 
 def overlay(
-    platform: EphemeralPlatform, data: bytes, image: stamps.StampImage | None = None
+    platform: EphemeralPlatform,
+    data: bytes,
+    background: tuple[int, int, int, int] = (255, 255, 255, 255),
 ) -> bytes:
-    """Mallory declares a field over the printed amount and signs it with ``image``."""
+    """Mallory adds a field over the printed amount and signs it, with pyHanko's own stamp
+    (normal blending, as any tool but ours paints): the patch hides the amount."""
     rect = text_rect(contract(), AMOUNT)
-    declared = documents.declare_fields(data, [documents.FieldSpec("mallory", 0, rect)])
-    return documents.sign_turn(
-        declared,
-        [documents.Placement("mallory", image or forged_amount_image(rect))],
+    style = TextStampStyle(
+        stamp_text=" ",
+        background=PdfImage(forged_amount_picture(rect, background)),
+        background_opacity=1.0,
+        border_width=0,
+    )
+    pdf_signer = signers.PdfSigner(
+        signers.PdfSignatureMetadata(field_name="mallory"),
         signer=platform.person_signer("Mallory"),
         timestamper=platform.timestamper,
+        stamp_style=style,
+        new_field_spec=SigFieldSpec("mallory", on_page=0, box=rect.as_tuple()),
     )
+    out = io.BytesIO()
+    pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(data)), output=out)
+    return out.getvalue()
 
 
 def self_placed_on_blank(platform: EphemeralPlatform) -> bytes:

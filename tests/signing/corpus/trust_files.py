@@ -297,7 +297,7 @@ class _RevocationAt:
 
     def crl(self, issuer: object) -> bytes | None:
         return revocation.build_crl(
-            self.platform.pki.root, [], crl_number=1, now=self.at, next_update=self.validity
+            self.platform.root_ca, [], crl_number=1, now=self.at, next_update=self.validity
         )
 
 

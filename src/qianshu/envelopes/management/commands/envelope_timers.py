@@ -1,5 +1,6 @@
-"""``qianshu envelope-timers``: expiry, reminders before deadlines, retried completions, and
-the hourly time-stamp of the audit chains' heads (``QIANSHU_AUDIT_ANCHOR_SECONDS``).
+"""``qianshu envelope-timers``: expiry, reminders before deadlines, retried completions, the
+hourly time-stamp of the audit chains' heads (``QIANSHU_AUDIT_ANCHOR_SECONDS``), archive renewal
+and the PKI's service certificates (OCSP responder, TSA).
 
 Run it every minute from cron (or once with ``--loop``, as ``make run`` does).
 """
@@ -16,8 +17,9 @@ from qianshu.envelopes.tasks import run_timers
 
 class Command(BaseCommand):
     help = (
-        "Expire overdue envelopes, send deadline reminders, retry unfinished completions and "
-        "time-stamp the audit chains' heads when due."
+        "Expire overdue envelopes, send deadline reminders, retry unfinished completions, "
+        "time-stamp the audit chains' heads when due, renew due archives and the PKI's service "
+        "certificates."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,7 +32,7 @@ class Command(BaseCommand):
             if options["verbosity"] > 1 or any(result.values()):
                 self.stdout.write(
                     "expired {expired}, reminded {reminded}, completed {completed}, "
-                    "anchored {anchored}".format(**result)
+                    "anchored {anchored}, archives renewed {renewed}".format(**result)
                 )
             if not options["loop"]:
                 return
