@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
-from asn1crypto import cms
+import pytest
+from asn1crypto import cms, x509
 
-from qianshu.signing.der import DerSignerInfo, FrozenContentInfo
+from qianshu.signing.der import DerSignerInfo, FrozenContentInfo, freeze
 from qianshu.signing.ephemeral import EphemeralPlatform
 
 
@@ -69,3 +70,79 @@ def test_a_frozen_token_keeps_its_encoding_when_read() -> None:
     assert content["encap_content_info"]["content"].parsed["message_imprint"] is not None
     assert not token._is_mutated()
     assert token.dump() == der
+
+
+def _content_info_ending_in_0x80(platform: EphemeralPlatform) -> tuple[cms.ContentInfo, bytes]:
+    """A ContentInfo assembled as pyHanko does (built, not loaded) around a real SignedData
+    whose length is k x 256 + 128 bytes, and its DER; the signature is padded to fit."""
+    signer = platform.person_signer("李四")
+    data = hashlib.sha256(b"document").digest()
+    signed = asyncio.run(signer.async_sign(data, "sha256", use_pades=True))
+    original = signed["content"].untag().dump()
+    info = cms.SignerInfo.load(cms.SignedData.load(original)["signer_infos"][0].dump())
+    signature = info["signature"].native
+    size = len(cms.SignedData.load(original).contents)
+    length = (size // 256 + 1) * 256 + 128
+    pad = length - size
+    while pad > 0:
+        info["signature"] = signature + b"\0" * pad
+        parts = cms.SignedData.load(original)
+        built = cms.SignedData(
+            {
+                **{name: parts[name] for name in ("version", "digest_algorithms")},
+                **{name: parts[name] for name in ("encap_content_info", "certificates")},
+                "signer_infos": [cms.SignerInfo.load(info.dump())],
+            }
+        )
+        content_info = cms.ContentInfo({"content_type": "signed_data", "content": built})
+        der = content_info.dump()  # the first dump is right, and sets the misread header
+        got = len(cms.ContentInfo.load(der)["content"].contents)
+        if got == length:
+            return content_info, der
+        pad -= got - length
+    raise AssertionError(f"cannot pad a SignedData to {length} bytes")
+
+
+def _count_certificate_encodings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A counter of to-be-signed certificates asn1crypto encodes anew from their parts."""
+    calls = [0]
+    original = x509.TbsCertificate._set_contents
+
+    def counted(self: x509.TbsCertificate, force: bool = False) -> None:
+        calls[0] += 1
+        original(self, force)
+
+    monkeypatch.setattr(x509.TbsCertificate, "_set_contents", counted)
+    return calls
+
+
+def test_a_signed_data_header_ending_in_0x80_is_encoded_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    platform = EphemeralPlatform()
+    content_info, der = _content_info_ending_in_0x80(platform)
+    signed_data = content_info["content"]
+    assert signed_data._header[-1:] == b"\x80" and signed_data._header[-4:-2] == b"\x30\x82"
+    encodings = _count_certificate_encodings(monkeypatch)
+    # asn1crypto's own second dump takes the length for an indefinite one and re-encodes
+    # every certificate, at each level above it (the 8 s per signature of the browser tests).
+    assert content_info.dump() == der
+    assert encodings[0] > 0
+    encodings[0] = 0
+    frozen = freeze(content_info)
+    assert isinstance(frozen, FrozenContentInfo)
+    assert frozen.dump() == der and frozen.dump() == der
+    assert frozen.children is None  # later dumps re-encode nothing
+    assert encodings[0] == 0  # nor did the one encoding: certificates embedded as issued
+
+
+def test_our_signer_hands_pyhanko_a_frozen_signature() -> None:
+    platform = EphemeralPlatform()
+    signer = platform.person_signer("王五")
+    signed = asyncio.run(
+        signer.async_sign(
+            hashlib.sha256(b"x").digest(), "sha256", use_pades=True, timestamper=platform.timestamper
+        )
+    )
+    assert isinstance(signed, FrozenContentInfo)
+    assert cms.ContentInfo.load(signed.dump()).dump() == signed.dump()

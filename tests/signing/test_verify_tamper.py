@@ -14,6 +14,8 @@ import random
 
 import pikepdf
 import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.verify import (
@@ -320,19 +322,35 @@ def test_forged_appearance_in_an_empty_signature_field_is_not_valid(
 # --- (f) revoked signer -----------------------------------------------------------------------
 
 
+def _signature_time(data: bytes, field: str) -> dt.datetime:
+    """The time in the signature time stamp of ``field`` (its proof of existence)."""
+    reader = PdfFileReader(io.BytesIO(data))
+    embedded = next(s for s in reader.embedded_signatures if s.field_name == field)
+    token = next(extract_tst_data_iter(embedded.signer_info, signed=False))
+    info = token["encap_content_info"]["content"].parsed
+    return info["gen_time"].native
+
+
 def _revoked_contract(
-    *, finished: bool, revoked_at: dt.datetime | None = None
+    *, finished: bool, revoked_at: dt.datetime | str | None = None
 ) -> tuple[EphemeralPlatform, bytes]:
     platform = helpers.make_platform()
     prepared = helpers.prepare(platform, helpers.make_pdf())
     signed, serial = helpers.sign_person(platform, prepared)
+    if revoked_at == "proof-time":
+        revoked_at = _signature_time(signed, PERSON_FIELD)
+    assert not isinstance(revoked_at, str)
     platform.revoke(serial, revoked_at)
     return platform, helpers.finish(platform, signed) if finished else signed
 
 
-@pytest.mark.parametrize("when", ["after-signing", "before-signing"])
+@pytest.mark.parametrize("when", ["at-the-proof-of-existence", "before-signing"])
 def test_revoked_signer_is_invalid(when: str) -> None:
-    revoked_at = None
+    """Revoked before the signature time stamp, or in the same instant: the time stamp does
+    not show that the signature came first, so it is invalid. (Revoked later, it stays valid:
+    test_verify_pastsig.) The instant is read from the token, never taken from the clock, so a
+    slow machine cannot move the revocation after the proof."""
+    revoked_at: dt.datetime | str = "proof-time"
     if when == "before-signing":
         revoked_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)
     platform, data = _revoked_contract(finished=True, revoked_at=revoked_at)

@@ -9,6 +9,7 @@ placeholder instead of a real signature.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
@@ -20,7 +21,7 @@ from pyhanko.sign.signers import Signer
 from pyhanko.sign.signers.pdf_cms import SignedAttributeProviderSpec
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from qianshu.signing.der import DerSignerInfo
+from qianshu.signing.der import DerSignerInfo, freeze
 from qianshu.signing.keys import SigningKey
 
 
@@ -79,6 +80,10 @@ class KeySigner(Signer):
         # A DerSignerInfo: see qianshu.signing.der for the asn1crypto trap it avoids.
         info = super().signer_info(digest_algorithm, signed_attrs, signature)
         return DerSignerInfo.load(info.dump())
+
+    async def async_sign_prescribed_attributes(self, *args: Any, **kwargs: Any) -> cms.ContentInfo:
+        # Frozen: see qianshu.signing.der for the asn1crypto trap it avoids.
+        return freeze(await super().async_sign_prescribed_attributes(*args, **kwargs))
 
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False

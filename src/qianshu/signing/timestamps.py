@@ -25,7 +25,7 @@ from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko_certvalidator import ValidationContext
 
-from qianshu.signing.der import FrozenContentInfo
+from qianshu.signing.der import FrozenContentInfo, freeze
 from qianshu.signing.errors import TimestampError
 from qianshu.signing.pki import CertifiedKey, utcnow
 
@@ -158,8 +158,6 @@ class TimeStampAuthority:
         )
 
     def _sign(self, tst_info: bytes, now: dt.datetime, *, include_certs: bool) -> cms.ContentInfo:
-        import hashlib
-
         signed_attrs = cms.CMSAttributes(
             [
                 simple_cms_attribute("content_type", "tst_info"),
@@ -190,8 +188,9 @@ class TimeStampAuthority:
         }
         if include_certs:
             signed_data["certificates"] = [self._cert, *self._chain]
-        return cms.ContentInfo(
-            {"content_type": "signed_data", "content": cms.SignedData(signed_data)}
+        # Frozen: a token encoded by asn1crypto's dump could take seconds (qianshu.signing.der).
+        return freeze(
+            cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed_data)})
         )
 
 
