@@ -141,7 +141,10 @@ def test_our_signer_hands_pyhanko_a_frozen_signature() -> None:
     signer = platform.person_signer("王五")
     signed = asyncio.run(
         signer.async_sign(
-            hashlib.sha256(b"x").digest(), "sha256", use_pades=True, timestamper=platform.timestamper
+            hashlib.sha256(b"x").digest(),
+            "sha256",
+            use_pades=True,
+            timestamper=platform.timestamper,
         )
     )
     assert isinstance(signed, FrozenContentInfo)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from asn1crypto import cms
-from asn1crypto.core import Asn1Value, Choice, ParsableOctetString, Sequence, SequenceOf
+from asn1crypto.core import Asn1Value, Choice, Sequence, SequenceOf
 
 
 class FrozenContentInfo(cms.ContentInfo):
@@ -61,7 +61,9 @@ class DerSignerInfo(_NoForcedDump, cms.SignerInfo):
 def _misread(value: Asn1Value) -> bool:
     """A definite length whose last header byte is 0x80, which asn1crypto takes as indefinite."""
     header = value._header
-    return header is not None and header[-1:] == b"\x80" and not getattr(value, "_indefinite", False)
+    if header is None or header[-1:] != b"\x80":
+        return False
+    return not getattr(value, "_indefinite", False)
 
 
 def _parts(value: Asn1Value) -> list[Asn1Value]:
