@@ -338,6 +338,26 @@ def test_a_sealed_document_can_be_sealed_again_but_not_a_certified_one(
     assert credential is not None and credential.failed_attempts == 0  # refused before the PIN
 
 
+def test_a_document_completed_and_locked_elsewhere_is_refused_with_its_reason(
+    org: Organization, seal: Seal, keeper: User, grant: SealGrant
+) -> None:
+    """A contract completed on the platform (uncertified, so only its completion lock forbids
+    additions) gets the reason, not "damaged", and the PIN is never asked for."""
+    from qianshu.signing import documents
+
+    platform = load_platform()
+    approved = documents.prepare_document(
+        make_test_pdf(), [], certifier=platform.certifier, timestamper=None, certify=False
+    )
+    locked = documents.lock_document(approved, signer=platform.certifier, timestamper=None)
+    response = post_use(client_for(keeper), org, seal, locked, pin=WRONG_PIN)
+    assert response.status_code == 400, text(response)
+    assert "完成签署并锁定" in text(response) and "损坏" not in text(response)
+    assert not SealUsage.objects.exists()
+    credential = active_credential(keeper)
+    assert credential is not None and credential.failed_attempts == 0
+
+
 # --- hostile files ------------------------------------------------------------------------
 
 WRONG_PIN = "000000"

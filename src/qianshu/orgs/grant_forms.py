@@ -23,6 +23,7 @@ from qianshu.signing.errors import (
     BrokenSignatureError,
     CertifiedPdfError,
     EncryptedPdfError,
+    LockedPdfError,
     NotAPdfError,
     PdfError,
     PdfTooLargeError,
@@ -244,6 +245,10 @@ class SealUseForm(forms.Form):
             ) from None
         except CertifiedPdfError:
             raise ValidationError(_("该文件已被认证签名锁定，不能再追加印章。")) from None
+        except LockedPdfError:
+            raise ValidationError(
+                _("该文件已在签署平台完成签署并锁定，不能再追加印章；如需盖章请使用未签署的原件。")
+            ) from None
         except BrokenSignatureError:
             raise ValidationError(
                 _("该文件中已有的签名无法验证，或文件在签名后被改动过，不能在其上盖章。")

@@ -34,6 +34,7 @@ from qianshu.signing.errors import (
     BrokenPdfError,
     BrokenSignatureError,
     CertifiedPdfError,
+    LockedPdfError,
     PdfError,
     PdfTooLargeError,
     SignedActiveContentError,
@@ -67,6 +68,8 @@ def accept_for_stamping(data: bytes, limits: IngestLimits, trust: TrustSettings)
 
 def _check_signatures(data: bytes, trust: TrustSettings) -> None:
     report = verify_pdf(data, trust)
+    if any(s.field_name == documents.COMPLETION_FIELD for s in report.signatures):
+        raise LockedPdfError("the document was completed and locked: nothing may be added to it")
     if any(s.kind == "certification" for s in report.signatures):
         raise CertifiedPdfError("the PDF is certified (DocMDP): nothing may be added to it")
     if not report.signatures:

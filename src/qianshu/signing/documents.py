@@ -68,7 +68,13 @@ from qianshu.signing.archive import (
     collect_validation_data,
     is_timestamp_field,
 )
-from qianshu.signing.errors import FieldError, PdfError, SignatureError, SigningError
+from qianshu.signing.errors import (
+    FieldError,
+    LockedPdfError,
+    PdfError,
+    SignatureError,
+    SigningError,
+)
 from qianshu.signing.pdfio import (
     contents_size,
     open_incremental,
@@ -254,7 +260,7 @@ def _create_field(
 def _refuse_locked(existing: Mapping[str, bool]) -> None:
     # Anything added after the completion lock invalidates the document (module docstring).
     if existing.get(COMPLETION_FIELD):
-        raise FieldError("the document is completed and locked: nothing can be added to it")
+        raise LockedPdfError("the document is completed and locked: nothing can be added to it")
 
 
 def _declare(data: bytes, field_specs: Sequence[FieldSpec]) -> IncrementalPdfFileWriter:

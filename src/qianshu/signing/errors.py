@@ -98,6 +98,13 @@ class FieldError(PdfError):
     code = "field"
 
 
+class LockedPdfError(FieldError):
+    """The document was completed by the platform and carries its completion lock: any field,
+    widget or signature added later would invalidate it."""
+
+    code = "locked_pdf"
+
+
 class SignatureError(SigningError):
     """Applying a signature failed."""
 
