@@ -60,8 +60,8 @@ def _region(page: Any, rect: Rect) -> tuple[int, int, int, int]:
     return left, top, right, bottom
 
 
-def _render(data: bytes, page_index: int, rect: Rect) -> tuple[Any, str]:
-    """The widget's region rendered (RGB array) and the page text under it."""
+def _render(data: bytes, page_index: int, rect: Rect) -> Any:
+    """The widget's region rendered (RGB array)."""
     import numpy as np
     import pypdfium2 as pdfium
 
@@ -71,18 +71,29 @@ def _render(data: bytes, page_index: int, rect: Rect) -> tuple[Any, str]:
         page = pdf[page_index]
         left, top, right, bottom = _region(page, rect)
         if right - left < 1 or bottom - top < 1:
-            return np.zeros((0, 0, 3), dtype=np.uint8), ""
+            return np.zeros((0, 0, 3), dtype=np.uint8)
         width = math.ceil(page.get_width() * SCALE)
         height = math.ceil(page.get_height() * SCALE)
         crop = (left / SCALE, (height - bottom) / SCALE, (width - right) / SCALE, top / SCALE)
         bitmap = page.render(
             scale=SCALE, crop=crop, may_draw_forms=True, draw_annots=True, rev_byteorder=True
         )
-        pixels = np.array(bitmap.to_numpy()[:, :, :3], copy=True)
-        text = page.get_textpage().get_text_bounded(*rect)
-        return pixels, " ".join(text.split())
+        return np.array(bitmap.to_numpy()[:, :, :3], copy=True)
     finally:
         pdf.close()
+
+
+def _label(data: bytes, page_index: int, rect: Rect) -> str:
+    """The page text in ``rect`` (shortened), or "graphics". Read only for a finding: the
+    text page costs as much as the render (CJK fonts)."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(data)
+    try:
+        text = " ".join(pdf[page_index].get_textpage().get_text_bounded(*rect).split())
+    finally:
+        pdf.close()
+    return (text[:_MAX_TEXT] + ("…" if len(text) > _MAX_TEXT else "")) or "graphics"
 
 
 @dataclass(frozen=True)
@@ -103,17 +114,16 @@ def covered_content(before: bytes, after: bytes, page_index: int, rect: Rect) ->
     revisions."""
     import numpy as np
 
-    old, text = _render(before, page_index, rect)
-    new, _ = _render(after, page_index, rect)
-    label = (text[:_MAX_TEXT] + ("…" if len(text) > _MAX_TEXT else "")) or "graphics"
+    old = _render(before, page_index, rect)
+    new = _render(after, page_index, rect)
     if old.shape != new.shape:
-        return Coverage(True, label)
+        return Coverage(True, _label(before, page_index, rect))
     if old.size == 0:
         return None
     ink = old.min(axis=2) < INK
     lighter = _luminance(new.astype(np.float32)) - _luminance(old.astype(np.float32))
     if int((ink & (lighter > HIDDEN_LIGHTER)).sum()) >= MIN_PIXELS:
-        return Coverage(True, label)
+        return Coverage(True, _label(before, page_index, rect))
     grow = max(1, round(GROW_PT * SCALE))
     content = ink.copy()
     for dy in range(-grow, grow + 1):
@@ -122,14 +132,14 @@ def covered_content(before: bytes, after: bytes, page_index: int, rect: Rect) ->
     changed = (np.abs(old.astype(np.int16) - new.astype(np.int16)) > CHANGED).any(axis=2)
     if int((changed & content).sum()) < MIN_PIXELS:
         return None
-    return Coverage(False, label)
+    return Coverage(False, _label(before, page_index, rect))
 
 
 def content_under(data: bytes, page_index: int, rect: Rect) -> str | None:
     """What page content lies in ``rect`` now (the text there, or "graphics"), or None when the
     area is blank. For placing a new field after a signature where it will not cover anything
     (the verifier fails a document whose later appearance paints over page content)."""
-    pixels, text = _render(data, page_index, rect)
+    pixels = _render(data, page_index, rect)
     if pixels.size == 0 or int((pixels.min(axis=2) < INK).sum()) < MIN_PIXELS:
         return None
-    return (text[:_MAX_TEXT] + ("…" if len(text) > _MAX_TEXT else "")) or "graphics"
+    return _label(data, page_index, rect)
