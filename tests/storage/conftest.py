@@ -20,7 +20,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from qianshu.storage.blobs import BlobStore, LocalBlobStore
+from qianshu.storage.base import BlobStore
+from qianshu.storage.local import LocalBlobStore
 from qianshu.storage.s3 import S3BlobStore
 
 SERVER_START_TIMEOUT = 20.0

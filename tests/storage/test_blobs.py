@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from qianshu.storage.blobs import BlobStore, validate_blob_id
+from qianshu.storage.base import BlobStore, validate_blob_id
 from qianshu.storage.errors import BlobCorrupted, BlobNotFound, BlobStoreError, InvalidBlobId
 from tests.storage.conftest import Backend
 

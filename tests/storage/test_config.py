@@ -10,7 +10,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from pytest_django.fixtures import Settings
 
-from qianshu.storage.blobs import LocalBlobStore, get_blob_store
+from qianshu.storage.blobs import get_blob_store
+from qianshu.storage.local import LocalBlobStore
 from qianshu.storage.s3 import S3BlobStore
 from tests.storage.conftest import S3Server
 

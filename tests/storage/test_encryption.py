@@ -13,8 +13,9 @@ from pytest_django.fixtures import Settings
 
 from qianshu.storage import encryption
 from qianshu.storage.actions import do_delete_blob, do_store_blob, do_store_encrypted_blob
-from qianshu.storage.blobs import LocalBlobStore, get_blob_store
+from qianshu.storage.blobs import get_blob_store
 from qianshu.storage.errors import BlobDecryptionError
+from qianshu.storage.local import LocalBlobStore
 from qianshu.storage.models import Blob
 from tests.storage.conftest import S3Server
 

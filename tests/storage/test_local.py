@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from qianshu.storage import blobs
-from qianshu.storage.blobs import LocalBlobStore
+from qianshu.storage import local
 from qianshu.storage.errors import BlobStoreError
+from qianshu.storage.local import LocalBlobStore
 
 
 def test_layout_and_read_only_file(local_store: LocalBlobStore) -> None:
@@ -60,7 +60,7 @@ def test_falls_back_to_replace_without_hard_links(
     def no_links(src: str, dst: object) -> None:
         raise OSError(errno.EPERM, "hard links not supported")
 
-    monkeypatch.setattr(blobs.os, "link", no_links)
+    monkeypatch.setattr(local.os, "link", no_links)
 
     sha256 = local_store.put(b"no hard links here")
 

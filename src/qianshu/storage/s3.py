@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from storages.backends.s3 import S3Storage
 
-from qianshu.storage.blobs import (
+from qianshu.storage.base import (
     BlobStore,
     fan_out,
     validate_blob_id,

@@ -24,8 +24,9 @@ from qianshu.orgs.licences import do_make_licence_preview
 from qianshu.orgs.models import Organization
 from qianshu.storage import encryption
 from qianshu.storage.actions import do_delete_blob, do_store_encrypted_blob
-from qianshu.storage.blobs import LocalBlobStore, get_blob_store
+from qianshu.storage.blobs import get_blob_store
 from qianshu.storage.errors import BlobStoreError
+from qianshu.storage.local import LocalBlobStore
 from qianshu.storage.models import Blob
 
 _PLAIN = ""
