@@ -4,6 +4,7 @@ the same value, the stream left at the same position, the same error."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from asn1crypto import x509 as asn1_x509
@@ -78,3 +79,41 @@ def test_name_comparison_is_memoised_by_encoding_only() -> None:
         assert one == same  # RFC 5280 comparison: case and spaces folded
         assert one != other
         assert one != "Alice"
+
+
+# --- installed by the programs at start-up, not by importing the library ----------------------
+
+_INSTALLED = (
+    "import pyhanko.pdf_utils.generic as g; from qianshu.signing import _speedups; "
+    "print(g.read_hex_string_from_stream is _speedups.read_hex_string_from_stream)"
+)
+
+
+def _python(code: str, *args: str) -> str:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_importing_the_library_patches_nothing() -> None:
+    assert _python("import qianshu.signing.verify, qianshu.signing.documents; " + _INSTALLED) == (
+        "False"
+    )
+    installed = _python("import qianshu.signing; qianshu.signing.install_speedups(); " + _INSTALLED)
+    assert installed == "True"
+
+
+def test_django_start_up_and_qianshu_verify_install_them(tmp_path: Path) -> None:
+    django = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'tests.settings'; "
+    assert _python(django + "django.setup(); " + _INSTALLED) == "True"
+    pdf = tmp_path / "unsigned.pdf"
+    from qianshu.signing.testpdfs import make_test_pdf
+
+    pdf.write_bytes(make_test_pdf())
+    cli = "import sys; from qianshu.verification.cli import main; main(sys.argv[1:]); "
+    assert _python(cli + _INSTALLED, str(pdf)) == "True"

@@ -8,3 +8,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from qianshu.core import checks  # noqa: F401 - registers the system checks
+        from qianshu.signing import install_speedups
+
+        install_speedups()

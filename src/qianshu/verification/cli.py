@@ -99,8 +99,11 @@ def main(argv: list[str] | None = None, *, stdout: TextIO | None = None) -> int:
     # pyHanko logs every certificate it cannot validate; the report says it once, clearly.
     for logger in ("pyhanko", "pyhanko_certvalidator"):
         logging.getLogger(logger).setLevel(logging.CRITICAL)
+    from qianshu.signing import install_speedups
     from qianshu.signing.verify import verify_pdf_limited
     from qianshu.verification.roots import RootsError, UnsupportedDatabase
+
+    install_speedups()
 
     try:
         trust = _trust(args.trust)
