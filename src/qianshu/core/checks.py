@@ -13,7 +13,7 @@ _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "testserver"}
 
 
 @register()
-def check_security(app_configs, **kwargs):
+def check_security(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     from qianshu.pki.keystores import master_key
 
     problems: list[CheckMessage] = []

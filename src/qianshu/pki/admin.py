@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from qianshu.pki.models import IssuedCertificate, PlatformKey, RootRevocationList
 
@@ -9,10 +12,10 @@ class PlatformKeyAdmin(admin.ModelAdmin):
     exclude = ("wrapped_key",)
     readonly_fields = ("role", "certificate_der", "created_at")
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -23,7 +26,7 @@ class IssuedCertificateAdmin(admin.ModelAdmin):
     search_fields = ("subject", "serial_hex")
     readonly_fields = [f.name for f in IssuedCertificate._meta.fields]
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -32,8 +35,8 @@ class RootRevocationListAdmin(admin.ModelAdmin):
     list_display = ("crl_number", "this_update", "next_update", "created_at")
     readonly_fields = ("crl_number", "crl_der", "this_update", "next_update", "created_at")
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -2,10 +2,12 @@
 events without a user, in the order they were written (key id ``m1u``: they were not
 protected before this upgrade)."""
 
+from typing import Any
+
 from django.db import migrations
 
 
-def upgrade(apps, schema_editor):
+def upgrade(apps: Any, schema_editor: Any) -> None:
     from qianshu.accounts.audit import chain_key, event_content
     from qianshu.core.chains import chain_existing
 

@@ -9,13 +9,14 @@ which ``check-audit`` always reports as broken, and the migration prints it.
 import datetime as dt
 import hashlib
 import json
+from typing import Any
 
 from django.db import migrations
 
 GENESIS = "0" * 64
 
 
-def _legacy_hash(event, envelope_uuid):
+def _legacy_hash(event: Any, envelope_uuid: str) -> str:
     """The hash of the chain before keyed MACs (frozen copy of the old ``event_hash``)."""
     created = event.created_at.astimezone(dt.UTC) if event.created_at else None
     content = {
@@ -38,7 +39,7 @@ def _legacy_hash(event, envelope_uuid):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _legacy_break(events, envelope_uuid):
+def _legacy_break(events: Any, envelope_uuid: str) -> Any:
     previous = GENESIS
     for expected, event in enumerate(events, start=1):
         if event.seq != expected:
@@ -51,7 +52,7 @@ def _legacy_break(events, envelope_uuid):
     return None
 
 
-def upgrade(apps, schema_editor):
+def upgrade(apps: Any, schema_editor: Any) -> None:
     from qianshu.core import chains
     from qianshu.envelopes.audit import event_content
 

@@ -1,10 +1,12 @@
 """Chain the existing organisation events with the keyed MAC, one chain per organisation, in
 the order they were written (key id ``m1u``: they were not protected before this upgrade)."""
 
+from typing import Any
+
 from django.db import migrations
 
 
-def upgrade(apps, schema_editor):
+def upgrade(apps: Any, schema_editor: Any) -> None:
     from qianshu.core.chains import chain_existing
     from qianshu.orgs.audit import chain_key, event_content
 
