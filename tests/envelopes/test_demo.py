@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from qianshu.envelopes.models import Envelope
+from qianshu.identity.models import PersonIdentity
 from qianshu.orgs.models import Organization
 from qianshu.pki.actions import do_init_pki
 
@@ -40,6 +41,14 @@ def test_demo_envelope_is_waiting_for_bob(settings: Any) -> None:
     assert org.status == Organization.Status.VERIFIED and org.method == "legal_rep"
     attempt = org.verifications.get()
     assert attempt.registry_result == "passed" and attempt.evidence == "legal_rep_approved"
+    # The people were verified through the identity actions (a face attempt with the sandbox
+    # provider), not by writing identity rows.
+    identities = PersonIdentity.objects.select_related("attempt")
+    assert identities.count() >= 3
+    for identity in identities:
+        assert identity.attempt is not None, identity.name
+        assert (identity.attempt.provider, identity.attempt.method) == ("sandbox", "face")
+        assert identity.attempt.status == "passed"
 
 
 def test_demo_envelopes_refuse_without_debug(settings: Any) -> None:

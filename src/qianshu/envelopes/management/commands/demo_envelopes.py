@@ -1,6 +1,6 @@
 """Demo envelopes for a local start (``make run``, development only).
 
-Makes the demo people of ``demo-data`` real-name verified (as if by the identity sandbox) with
+Makes the demo people of ``demo-data`` real-name verified (through the identity sandbox) with
 the signing PIN ``DEMO_PIN`` and a handwritten signature, a verified organisation of charlie's
 with a 合同专用章 granted to him, and a sample procurement contract from alice: bob signs, then
 charlie seals for the organisation.
@@ -28,9 +28,17 @@ from qianshu.accounts.models import User
 from qianshu.accounts.signatures import SignatureImage, do_save_signature
 from qianshu.envelopes import compose
 from qianshu.envelopes.models import Envelope
-from qianshu.identity import crypto, idcards
+from qianshu.identity import idcards
 from qianshu.identity.actions import do_set_signing_pin
-from qianshu.identity.models import Method, PersonIdentity
+from qianshu.identity.actions.verification import (
+    do_finish_face_verification,
+    do_start_face_verification,
+)
+from qianshu.identity.drafts import Declaration
+from qianshu.identity.idcards import IdType
+from qianshu.identity.models import PersonIdentity, VerificationAttempt
+from qianshu.identity.providers import get_provider
+from qianshu.identity.providers.sandbox import record_face_outcome
 from qianshu.orgs.licences import check_licence
 from qianshu.orgs.models import Organization, Seal, SealGrant
 from qianshu.orgs.seal_specs import build_spec, default_name, default_params
@@ -58,18 +66,22 @@ def _resident_id(first14: str, seq: str) -> str:
 
 
 def _verify(user: User, name: str, number: str) -> None:
+    """Real-name verification the way a user does it, by face with the identity sandbox: the
+    attempt is started, the sandbox page's 模拟成功 is pressed, the result is fetched."""
     if PersonIdentity.objects.filter(user=user).exists():
         return
-    PersonIdentity.objects.create(
-        user=user,
-        id_type="resident_id",
-        name=name,
-        number_encrypted=crypto.encrypt(number, user_id=user.pk),
-        number_hmac=crypto.number_hmac("resident_id", number),
-        number_masked=idcards.mask_number(number),
-        birth_date=idcards.resident_birth_date(number),
-        method=Method.FACE,
+    if get_provider().name != "sandbox":
+        raise CommandError("the demo verifies its people with the identity sandbox provider")
+    declaration = Declaration(IdType.RESIDENT, name, number, user.phone)
+    attempt, url = do_start_face_verification(
+        declaration, actor=user, return_url=lambda _: settings.PUBLIC_URL + "/me/identity/"
     )
+    if url is None:
+        raise CommandError(f"the identity sandbox did not start: {attempt.reason}")
+    record_face_outcome(attempt.provider_ref, passed=True)
+    attempt = do_finish_face_verification(attempt, actor=user)
+    if attempt.status != VerificationAttempt.Status.PASSED:
+        raise CommandError(f"demo verification of {name} failed: {attempt.reason}")
     do_set_signing_pin(DEMO_PIN, actor=user)
     png = stamps.render_text_image(name, height_px=120)
     do_save_signature(SignatureImage.from_png(png), source="drawn", actor=user)
