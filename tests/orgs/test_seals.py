@@ -33,11 +33,12 @@ from qianshu.orgs.seals import SealError, seal_signing_key
 from qianshu.pki import keystores
 from qianshu.pki.models import IssuedCertificate
 from qianshu.pki.platform import load_platform
+from qianshu.signing import fonts
 from qianshu.signing.seals import SquareSealSpec, render_seal, square_seal_text
 from qianshu.signing.signers import to_asn1
 from tests.orgs.conftest import client_for
 
-FONT = "/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc"
+FONT = fonts.SERIF_BOLD
 LEGAL_REP = "张三"
 ORG_NAME = "北京测试科技有限公司"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from qianshu.signing import fonts
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.errors import PdfError, TimestampError
 from qianshu.signing.reports import (
-    DEFAULT_REPORT_FONT,
     ReportAttachment,
     read_attachment,
     render_evidence_report,
@@ -48,7 +48,7 @@ def test_a_token_checks_for_its_digest_and_root_only(platform: EphemeralPlatform
 
 
 needs_font = pytest.mark.skipif(
-    not Path(DEFAULT_REPORT_FONT).is_file(), reason="needs fonts-noto-cjk"
+    not Path(fonts.SANS_REGULAR).is_file(), reason="needs fonts-noto-cjk"
 )
 
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from qianshu.signing import seals
+from qianshu.signing import fonts, seals
 from qianshu.signing.errors import ImageError, NoInkError
 from qianshu.signing.photos import SEAL_INK, clean_seal_photo, clean_signature_image
 
-PRINT_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+PRINT_FONT = fonts.SANS_REGULAR
 PEN = (25, 28, 60)  # blue-black ballpoint
 
 
@@ -74,7 +74,7 @@ def _signature_photo(specks: bool = True) -> tuple[Image.Image, np.ndarray]:
 
 
 def _print_text(draw: ImageDraw.ImageDraw, fill: int | tuple[int, int, int]) -> None:
-    font = ImageFont.truetype(PRINT_FONT, 34, index=2)
+    font = ImageFont.truetype(PRINT_FONT, 34, index=fonts.SC_FACE)
     for i in range(12):
         draw.text(
             (60, 60 + i * 58),

@@ -16,12 +16,12 @@ import pypdfium2 as pdfium
 import pytest
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
+from qianshu.signing import fonts
 from qianshu.signing.documents import prepare_document
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.errors import ConfigurationError, PdfError
 from qianshu.signing.pages import render_page
 from qianshu.signing.reports import (
-    DEFAULT_REPORT_FONT,
     EvidenceReport,
     ReportDocument,
     ReportEvent,
@@ -31,7 +31,7 @@ from qianshu.signing.reports import (
 from qianshu.signing.verify import verify_pdf
 
 pytestmark = pytest.mark.skipif(
-    not Path(DEFAULT_REPORT_FONT).is_file() or shutil.which("pdftotext") is None,
+    not Path(fonts.SANS_REGULAR).is_file() or shutil.which("pdftotext") is None,
     reason="needs fonts-noto-cjk and poppler-utils",
 )
 

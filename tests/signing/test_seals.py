@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from qianshu.signing import fonts
 from qianshu.signing.errors import ConfigurationError, ImageError
 from qianshu.signing.seals import (
     SEAL_RED,
@@ -32,7 +33,7 @@ NAMES = {
     27: "深圳市南山区前海千书电子签名与印章信息技术服务有限公司",
     30: "广东省深圳市南山区前海千书电子签名与印章信息技术服务有限公司",
 }
-LABEL_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+LABEL_FONT = fonts.SANS_REGULAR
 
 
 def _image(png: bytes) -> Image.Image:
@@ -341,7 +342,7 @@ def test_artefacts_and_contact_sheet(round_seals: dict[int, bytes], artifacts_di
     }
     for name, png in seals.items():
         (folder / f"{name}.png").write_bytes(png)
-    font = ImageFont.truetype(LABEL_FONT, 20, index=2)
+    font = ImageFont.truetype(LABEL_FONT, 20, index=fonts.SC_FACE)
     cell, columns = 420, 4
     rows = math.ceil(len(seals) / columns)
     sheet = Image.new("RGB", (cell * columns, (cell + 30) * rows), "white")

@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 from collections.abc import Mapping
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import Promise, lazy
@@ -24,6 +23,7 @@ from django.utils.translation import override, pgettext_lazy
 from qianshu.envelopes import audit
 from qianshu.envelopes.links import recipient_link
 from qianshu.envelopes.models import Envelope, Recipient
+from qianshu.envelopes.signals import all_signed
 from qianshu.notifications.actions import InvalidRecipient, do_queue_email, do_queue_sms
 
 log = logging.getLogger(__name__)
@@ -185,9 +185,7 @@ def advance(envelope: Envelope, *, now: dt.datetime | None = None) -> list[Recip
         if envelope.all_signed_at is None:
             envelope.all_signed_at = now
             envelope.save(update_fields=["all_signed_at"])
-            from qianshu.envelopes.tasks import complete_envelope
-
-            transaction.on_commit(lambda: complete_envelope.enqueue(envelope.pk))
+            all_signed.send(sender=Envelope, envelope=envelope)  # tasks.schedule_completion
         return []
     current = remaining[0].routing_order
     activated = []

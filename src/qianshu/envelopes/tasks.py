@@ -7,9 +7,11 @@ import datetime as dt
 import logging
 
 from django.conf import settings
+from django.db import transaction
 from django_tasks import task
 
 from qianshu.envelopes import archives, audit, lifecycle
+from qianshu.envelopes.models import Envelope
 from qianshu.pki.platform import is_initialised
 from qianshu.pki.services import do_renew_service_certificates
 
@@ -20,6 +22,12 @@ log = logging.getLogger(__name__)
 def complete_envelope(envelope_id: int) -> bool:
     """Finish an envelope everyone has signed (idempotent; see lifecycle.do_complete_envelope)."""
     return lifecycle.do_complete_envelope(envelope_id)
+
+
+def schedule_completion(*, envelope: Envelope, **kwargs: object) -> None:
+    """Receiver of ``signals.all_signed``: complete the envelope once its transaction commits."""
+    envelope_id = envelope.pk
+    transaction.on_commit(lambda: complete_envelope.enqueue(envelope_id))
 
 
 def run_timers() -> dict[str, int]:

@@ -35,11 +35,9 @@ from fpdf import FPDF
 from fpdf.enums import TableCellFillMode, XPos, YPos
 from fpdf.fonts import FontFace, TTFFont
 
+from qianshu.signing import fonts
 from qianshu.signing.errors import ConfigurationError, PdfError, SigningError
 from qianshu.signing.isolation import Limits, run_limited
-
-DEFAULT_REPORT_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
-DEFAULT_REPORT_BOLD_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
 
 
 @dataclass(frozen=True)
@@ -568,8 +566,8 @@ def _report_text(report: EvidenceReport) -> Iterable[str]:
 def render_evidence_report(
     report: EvidenceReport,
     *,
-    font_path: str = DEFAULT_REPORT_FONT,
-    bold_font_path: str | None = DEFAULT_REPORT_BOLD_FONT,
+    font_path: str = fonts.SANS_REGULAR,
+    bold_font_path: str | None = fonts.SANS_BOLD,
 ) -> bytes:
     """Render the evidence report (签署报告) of an envelope as an unsigned A4 PDF.
 

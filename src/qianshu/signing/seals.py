@@ -24,9 +24,9 @@ import numpy as np
 from fontTools.ttLib import TTCollection, TTFont
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
+from qianshu.signing import fonts
 from qianshu.signing.errors import ConfigurationError, ImageError, SigningError
 
-DEFAULT_FONT_PATH = "/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc"
 DEFAULT_FONT_FACE = "Noto Serif CJK SC"
 SEAL_RED: tuple[int, int, int] = (230, 0, 18)  # #E60012, the usual 印章红
 MIN_SIZE_PX = 100
@@ -66,7 +66,7 @@ class RoundSealSpec:
     star: bool = True
     color: Color = SEAL_RED
     texture: float = 0.0
-    font_path: str = DEFAULT_FONT_PATH
+    font_path: str = fonts.SERIF_BOLD
     font_face: str | None = DEFAULT_FONT_FACE
 
     def __post_init__(self) -> None:
@@ -103,7 +103,7 @@ class OvalSealSpec:
     star: bool = False
     color: Color = SEAL_RED
     texture: float = 0.0
-    font_path: str = DEFAULT_FONT_PATH
+    font_path: str = fonts.SERIF_BOLD
     font_face: str | None = DEFAULT_FONT_FACE
 
     def __post_init__(self) -> None:
@@ -128,7 +128,7 @@ class SquareSealSpec:
     border_px: int | None = None
     color: Color = SEAL_RED
     texture: float = 0.0
-    font_path: str = DEFAULT_FONT_PATH
+    font_path: str = fonts.SERIF_BOLD
     font_face: str | None = DEFAULT_FONT_FACE
 
     def __post_init__(self) -> None:

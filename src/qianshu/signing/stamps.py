@@ -24,11 +24,10 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 
+from qianshu.signing import fonts
 from qianshu.signing.errors import ConfigurationError, ImageError
 
 MAX_STAMP_PX = 2000
-DEFAULT_TEXT_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
-_TEXT_FONT_INDEX = 2  # "Noto Sans CJK SC" in Debian's collection
 
 
 @dataclass(frozen=True)
@@ -161,8 +160,7 @@ def appearance_stream(
 @lru_cache(maxsize=8)
 def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
     try:
-        index = _TEXT_FONT_INDEX if path.endswith(".ttc") else 0
-        return ImageFont.truetype(path, size, index=index)
+        return ImageFont.truetype(path, size, index=fonts.collection_index(path))
     except OSError as exc:
         raise ConfigurationError(f"cannot load font {path}: {exc}") from exc
 
@@ -172,7 +170,7 @@ def render_text_image(
     *,
     height_px: int = 64,
     color: tuple[int, int, int] = (20, 20, 20),
-    font_path: str = DEFAULT_TEXT_FONT,
+    font_path: str = fonts.SANS_REGULAR,
 ) -> bytes:
     """Render one line of text (a signing date, a filled-in text field) to a transparent PNG."""
     text = text.strip()

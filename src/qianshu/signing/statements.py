@@ -13,11 +13,10 @@ from pathlib import Path
 
 from fpdf import FPDF
 
+from qianshu.signing import fonts
 from qianshu.signing.errors import ConfigurationError, ImageError
 from qianshu.signing.stamps import Rect
 
-DEFAULT_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
-_SC_FACE = 2  # "Noto Sans CJK SC" in Debian's collection
 _PT_PER_MM = 72 / 25.4
 _A4_HEIGHT_MM = 297.0
 _MARGIN_MM = 20.0
@@ -44,8 +43,7 @@ def _pdf(font_path: str) -> FPDF:
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_margins(_MARGIN_MM, _MARGIN_MM, _MARGIN_MM)
     pdf.set_auto_page_break(auto=True, margin=_MARGIN_MM)
-    index = _SC_FACE if font_path.endswith(".ttc") else 0
-    pdf.add_font("cjk", "", font_path, collection_font_number=index)
+    pdf.add_font("cjk", "", font_path, collection_font_number=fonts.collection_index(font_path))
     pdf.set_font("cjk", size=11)
     return pdf
 
@@ -58,7 +56,7 @@ def _rect(page_index: int, x_mm: float, y_mm: float) -> tuple[int, Rect]:
 
 
 def render_void_statement(
-    statement: VoidStatement, *, font_path: str = DEFAULT_FONT
+    statement: VoidStatement, *, font_path: str = fonts.SANS_REGULAR
 ) -> tuple[bytes, list[tuple[int, Rect]]]:
     """The statement PDF and each party's signing area (zero-based page, rectangle)."""
     if not statement.parties:

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import pikepdf
 
+from qianshu.signing import fonts
 from qianshu.signing.errors import ConfigurationError
 
-CJK_FONT_PATH = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+CJK_FONT_PATH = Path(fonts.SANS_REGULAR)
 A4_PORTRAIT = (595.28, 841.89)
 A4_LANDSCAPE = (841.89, 595.28)
 MARGIN = 72.0

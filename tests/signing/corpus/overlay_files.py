@@ -19,7 +19,7 @@ from pyhanko.sign import signers
 from pyhanko.sign.fields import SigFieldSpec
 from pyhanko.stamp import TextStampStyle
 
-from qianshu.signing import documents, stamps
+from qianshu.signing import documents, fonts, stamps
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.testpdfs import make_test_pdf
 from tests.signing import helpers
@@ -62,7 +62,7 @@ def forged_amount_picture(
     scale = 8
     width, height = int(rect.width * scale), int(rect.height * scale)
     img = Image.new("RGBA", (width, height), background)
-    font = stamps._font(stamps.DEFAULT_TEXT_FONT, int(height * 0.8))
+    font = stamps._font(fonts.SANS_REGULAR, int(height * 0.8))
     ImageDraw.Draw(img).text((scale, 0), FORGED_AMOUNT, fill=(0, 0, 0, 255), font=font)
     return img
 

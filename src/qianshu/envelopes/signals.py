@@ -1,0 +1,14 @@
+"""Signals inside the envelopes app, so that routing needs neither the tasks nor the lifecycle.
+
+``all_signed`` is sent by :func:`qianshu.envelopes.routing.advance` inside the transaction in
+which the last acting recipient finished (the envelope row is locked), with
+``sender=Envelope`` and ``envelope=<the envelope>``. The app connects
+:func:`qianshu.envelopes.tasks.schedule_completion` to it at start-up (``EnvelopesConfig``),
+which enqueues completion when that transaction commits.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+all_signed = Signal()
