@@ -9,7 +9,7 @@ PORT ?= 8000
 # `make run` is a local development start: debug on, SQLite and local files under var/.
 RUN_ENV := QIANSHU_DEBUG=1 QIANSHU_PUBLIC_URL=http://$(HOST):$(PORT)
 
-.PHONY: run test lint types contracts pytest bench install system-deps system-deps-test clean messages
+.PHONY: run test lint types contracts jstest pytest bench install system-deps system-deps-test clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,10 +48,14 @@ types: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
+# Unit tests of the browser modules (geometry, field editor state) with Node's own test runner.
+jstest:
+	node --test tests/js/*.test.mjs
+
 pytest: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test: system-deps-test $(STAMP) lint types contracts
+test: system-deps-test $(STAMP) lint types contracts jstest
 	PYTHONPATH=. $(BIN)/qianshu makemigrations --check --dry-run -v0 --settings=tests.settings
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 

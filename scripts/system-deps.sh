@@ -4,10 +4,11 @@
 #   test: + poppler-utils (pdfsig, pdftoppm), libnss3-tools (certutil), softhsm2 (PKCS#11), gcc,
 #         chromium (Playwright browser tests drive Debian's Chromium), gettext (msgfmt),
 #         libreoffice-writer-nogui (Word → PDF conversion of uploads; its test must run, not skip)
+#         nodejs (`node --test` runs the unit tests of the browser modules, tests/js/)
 set -euo pipefail
 want=(fonts-noto-cjk)
 if [ "${1:-}" = "test" ]; then
-  want+=(poppler-utils libnss3-tools softhsm2 gcc chromium gettext libreoffice-writer-nogui)
+  want+=(poppler-utils libnss3-tools softhsm2 gcc chromium gettext libreoffice-writer-nogui nodejs)
 fi
 missing=()
 for pkg in "${want[@]}"; do

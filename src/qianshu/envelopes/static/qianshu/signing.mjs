@@ -9,17 +9,14 @@
    idempotency key made once per page load. Staged stamps are kept in sessionStorage, so a
    reload (e.g. after "文件已更新") does not lose them.
 */
-(function () {
-  "use strict";
+import { boxFromPair, centredStart, clamp, crossStrip, place } from "./geometry.mjs";
+import { format } from "./format.mjs";
 
+function main() {
   // --- small helpers --------------------------------------------------------------------------
 
   function $(selector, scope) { return (scope || document).querySelector(selector); }
   function $all(selector, scope) { return Array.prototype.slice.call((scope || document).querySelectorAll(selector)); }
-  function clamp(v, lo, hi) { return Math.max(lo, Math.min(hi, v)); }
-  function format(text, values) {
-    return String(text).replace(/\{(\w+)\}/g, function (m, k) { return k in values ? values[k] : m; });
-  }
 
   function openDialog(dialog) {
     if (!dialog) { return; }
@@ -252,13 +249,6 @@
 
   // --- drawing the fields ---------------------------------------------------------------------
 
-  function place(el, part) {
-    el.style.left = (part.left * 100) + "%";
-    el.style.top = (part.top * 100) + "%";
-    el.style.width = (part.width * 100) + "%";
-    el.style.height = (part.height * 100) + "%";
-  }
-
   function removeButton(onRemove) {
     const button = document.createElement("button");
     button.type = "button";
@@ -415,13 +405,13 @@
 
   // --- 指定位置签署: free placements ---------------------------------------------------------------
 
+  // A free cross-page seal's strips, one per page: where the server will draw them.
   function crossParts(stamp) {
-    const first = docs[stamp.doc].pages[stamp.pages[0]];
-    const sizePt = stamp.height * first[1];
-    const stripPt = sizePt / stamp.pages.length;
+    const pages = docs[stamp.doc].pages;
+    const first = boxFromPair(pages[stamp.pages[0]]);
     return stamp.pages.map(function (page) {
-      const box = docs[stamp.doc].pages[page];
-      return { page: page, left: 1 - stripPt / box[0], width: stripPt / box[0], top: stamp.top, height: sizePt / box[1] };
+      const strip = crossStrip(first, boxFromPair(pages[page]), stamp.top, stamp.height, stamp.pages.length);
+      return Object.assign({ page: page }, strip);
     });
   }
 
@@ -441,7 +431,7 @@
   function centreTop(page, heightFraction) {
     const r = page.getBoundingClientRect();
     const middle = (Math.max(r.top, 0) + Math.min(r.bottom, window.innerHeight)) / 2;
-    return clamp((middle - r.top) / r.height - heightFraction / 2, 0, 1 - heightFraction);
+    return centredStart((middle - r.top) / r.height, heightFraction);
   }
 
   function addFree(kind) {
@@ -454,7 +444,7 @@
     const width = size[0] / box[0], height = size[1] / box[1];
     state.free.push({
       uid: ++uid, doc: doc.id, kind: kind, page: index,
-      left: clamp(0.5 - width / 2, 0, 1 - width), top: centreTop(page, height), width: width, height: height
+      left: centredStart(0.5, width), top: centreTop(page, height), width: width, height: height
     });
     save();
     render();
@@ -472,7 +462,7 @@
     state.free.push({
       uid: ++uid, doc: doc.id, kind: "cross_page_seal", pages: pages, page: pages[0],
       left: 1 - D.sizes.crossPage / pages.length / first[0], width: D.sizes.crossPage / pages.length / first[0],
-      top: clamp(0.5 - height / 2, 0, 1 - height), height: height
+      top: centredStart(0.5, height), height: height
     });
     save();
     render();
@@ -500,7 +490,12 @@
       const dx = (event.clientX - start.x) / start.w, dy = (event.clientY - start.y) / start.h;
       if (stamp.kind === "cross_page_seal") {
         stamp.top = clamp(start.top + dy, 0, 1 - stamp.height);
-        $all('.sg-placed[data-uid="' + stamp.uid + '"]').forEach(function (strip) { strip.style.top = (stamp.top * 100) + "%"; });
+        const parts = crossParts(stamp);
+        $all('.sg-placed[data-uid="' + stamp.uid + '"]').forEach(function (strip) {
+          const page = Number(strip.closest(".sg-page").dataset.page);
+          const part = parts.filter(function (p) { return p.page === page; })[0];
+          if (part) { place(strip, part); }
+        });
         return;
       }
       if (start.resize) {
@@ -851,4 +846,6 @@
   if (restore()) { render(); toast(format(T.stamped, { n: stagedFields().length })); }
   else { render(); }
   $all(".sg-page img").forEach(function (img) { img.addEventListener("load", layout, { once: true }); });
-})();
+}
+
+main();
