@@ -19,7 +19,7 @@ from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import override
+from django.utils.translation import gettext, override
 
 from qianshu.accounts.phones import mask_phone
 from qianshu.core import anchors
@@ -75,13 +75,15 @@ def _party(recipient: Recipient) -> reports.ReportParty:
         identity = person.number_masked if person else ""
         name = person.name if person else recipient.name
     certificate = recipient.certificate
+    cc = recipient.role == Recipient.Role.CC
     return reports.ReportParty(
-        order=recipient.routing_order,
+        # A CC has no place in the order: it gets the signed files once everyone has signed.
+        order=0 if cc else recipient.routing_order,
         role=str(recipient.get_role_display()),
         name=name,
         identity=identity,
         contact=mask_phone(recipient.phone) if recipient.phone else recipient.email,
-        status=str(recipient.get_status_display()),
+        status=gettext("已抄送") if cc else str(recipient.get_status_display()),
         acted_at=_time(recipient.done_at),
         acted_by=acted_by,
         seal_name=recipient.seal.name if recipient.seal_id else "",  # type: ignore[union-attr]
@@ -97,17 +99,12 @@ def _party(recipient: Recipient) -> reports.ReportParty:
 
 
 def _event(event: AuditEvent) -> reports.ReportEvent:
-    detail = event.detail or {}
-    parts = [event.document_name] if event.document_name else []
-    for key in ("reason", "to", "seal", "what", "step"):
-        if detail.get(key):
-            parts.append(str(detail[key]))
     return reports.ReportEvent(
         time=_time(event.created_at),
-        actor=event.actor_name or "平台",
-        action=str(event.get_action_display()),
+        actor=event.actor_name or gettext("平台"),
+        action=audit.event_label(event),
         ip=event.ip or "",
-        detail=" · ".join(parts),
+        detail=" · ".join(audit.event_details(event)),
         sha256_before=event.sha256_before,
         sha256_after=event.sha256_after,
     )
