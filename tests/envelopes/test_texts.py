@@ -94,6 +94,11 @@ def test_the_evidence_report_shows_no_raw_code(people: dict, seal_org: Any, buil
     assert {"created", "sent", "signed", "sealed", "completed", "downloaded"} <= kinds
     for event in content.events:
         assert _raw_codes(f"{event.action} {event.detail}") == [], event
+    # Certificate names with attribute names, not dotted OIDs.
+    for party in content.parties:
+        assert "2.5.4." not in party.certificate_subject + party.certificate_issuer, party
+    assert any("serialNumber=" in p.certificate_subject for p in content.parties)
+    assert any("organizationIdentifier=" in p.certificate_subject for p in content.parties)
     labels = [e.action for e in content.events]
     assert "创建（添加文件）" in labels and "完成（文件归档）" in labels
     assert "完成（签署任务）" in labels and "下载（签署报告）" in labels

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -53,8 +54,21 @@ def _verify_url() -> str:
     return settings.PUBLIC_URL.rstrip("/") + path
 
 
-def _issuer(der: bytes | memoryview) -> str:
-    return x509.load_der_x509_certificate(bytes(der)).issuer.rfc4514_string()
+# Attribute names for the distinguished names the platform's certificates carry, instead of
+# dotted OIDs (2.5.4.5, 2.5.4.97) that mean nothing to a reader.
+_ATTRIBUTE_NAMES = {
+    NameOID.SERIAL_NUMBER: "serialNumber",
+    NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier",
+}
+
+
+def _names(der: bytes | memoryview) -> tuple[str, str]:
+    """The certificate's subject and issuer, as a reader can read them."""
+    certificate = x509.load_der_x509_certificate(bytes(der))
+    return (
+        certificate.subject.rfc4514_string(_ATTRIBUTE_NAMES),
+        certificate.issuer.rfc4514_string(_ATTRIBUTE_NAMES),
+    )
 
 
 def _party(recipient: Recipient) -> reports.ReportParty:
@@ -75,6 +89,7 @@ def _party(recipient: Recipient) -> reports.ReportParty:
         identity = person.number_masked if person else ""
         name = person.name if person else recipient.name
     certificate = recipient.certificate
+    subject, issuer = _names(certificate.certificate_der) if certificate else ("", "")
     cc = recipient.role == Recipient.Role.CC
     return reports.ReportParty(
         # A CC has no place in the order: it gets the signed files once everyone has signed.
@@ -87,9 +102,9 @@ def _party(recipient: Recipient) -> reports.ReportParty:
         acted_at=_time(recipient.done_at),
         acted_by=acted_by,
         seal_name=recipient.seal.name if recipient.seal_id else "",  # type: ignore[union-attr]
-        certificate_subject=certificate.subject if certificate else "",
+        certificate_subject=subject,
         certificate_serial=certificate.serial_hex if certificate else "",
-        certificate_issuer=_issuer(certificate.certificate_der) if certificate else "",
+        certificate_issuer=issuer,
         certificate_validity=(
             f"{_time(certificate.not_before)} 至 {_time(certificate.not_after)}"
             if certificate
