@@ -215,3 +215,13 @@ def _texts(client: Client, url: str) -> dict[str, str]:
     page = client.get(url).content.decode()
     block = page.split('id="sg-text"')[1].split("></div>")[0]
     return {k: html.unescape(v) for k, v in re.findall(r'data-([\w-]+)="([^"]*)"', block)}
+
+
+def test_the_send_summary_gives_a_cc_no_order_number(people: dict, build: Builder) -> None:
+    alice, bob = people["alice"], people["bob"]
+    draft = build.draft(alice, [("sign", 1, bob), ("cc", 2, "cc@example.com")])
+    html = client_for(alice).get(reverse("envelopes:send", args=[draft.uuid])).content.decode()
+    rows = [r.split("</li>")[0] for r in html.split('data-testid="summary-recipient"')[1:]]
+    cc = [r for r in rows if "抄送" in r]
+    assert len(rows) == 2 and len(cc) == 1
+    assert "order-no-cc" in cc[0] and ">2<" not in cc[0]
