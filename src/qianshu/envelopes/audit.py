@@ -23,10 +23,12 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from qianshu.accounts.audit import client_ip, user_agent
 from qianshu.accounts.models import User
@@ -35,6 +37,63 @@ from qianshu.core.chains import ChainBreak, Checkpoint, Link
 from qianshu.core.models import AuditAnchor
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.identity.models import PersonIdentity
+
+# --- What the events say, in words (the one place their labels come from) ------------------
+#
+# An event's kind is ``AuditEvent.Action`` (stored in ``action``); some kinds say more in
+# ``detail``: ``step`` (which part of the kind) and, for downloads, ``what``. The evidence report
+# and the 签署日志 on the detail page show these labels, never the stored codes.
+
+Action = AuditEvent.Action
+
+
+class Step(models.TextChoices):
+    """``detail["step"]``: which part of an event kind."""
+
+    DOCUMENT_ADDED = "document_added", pgettext_lazy("audit step", "添加文件")
+    CLAIMED = "claimed", pgettext_lazy("audit step", "认领")
+    B_LTA = "b_lta", pgettext_lazy("audit step", "文件归档")
+    ENVELOPE = "envelope", pgettext_lazy("audit step", "签署任务")
+
+
+class Download(models.TextChoices):
+    """``detail["what"]`` of a download."""
+
+    DOCUMENT = "document", pgettext_lazy("audit download", "签署文件")
+    REPORT = "report", pgettext_lazy("audit download", "签署报告")
+    ARCHIVE = "archive", pgettext_lazy("audit download", "压缩包")
+
+
+def _label(choices: type[models.TextChoices], value: object) -> str:
+    """The label of a stored code; empty for a code no table knows (never the code itself)."""
+    if not isinstance(value, str) or value not in choices.values:
+        return ""
+    return str(choices(value).label)
+
+
+def event_label(event: AuditEvent) -> str:
+    """The event's kind in words, with its step or download: 完成（文件归档）, 下载（签署报告）…"""
+    action = _label(Action, event.action) or _("其他操作")
+    detail = event.detail or {}
+    part = _label(Step, detail.get("step")) or _label(Download, detail.get("what"))
+    return _("%(action)s（%(part)s）") % {"action": action, "part": part} if part else action
+
+
+def event_details(event: AuditEvent) -> list[str]:
+    """What else the event says, labelled: the document, a reason, whom it went to, the seal,
+    the void statement."""
+    detail = event.detail or {}
+    parts = [event.document_name] if event.document_name else []
+    labelled = (
+        ("reason", _("原因：%(value)s")),
+        ("to", _("接收人：%(value)s")),
+        ("seal", _("印章：%(value)s")),
+        ("statement", _("作废声明：%(value)s")),
+    )
+    for key, text in labelled:
+        if detail.get(key):
+            parts.append(text % {"value": detail[key]})
+    return parts
 
 
 def person_identity(user: User) -> PersonIdentity | None:

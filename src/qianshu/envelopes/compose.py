@@ -197,7 +197,14 @@ def ingest_upload(data: bytes, filename: str) -> tuple[bytes, str]:
     return pdf, name[:200]
 
 
-def do_add_document(envelope: Envelope, data: bytes, filename: str, *, actor: User) -> Document:
+def do_add_document(
+    envelope: Envelope,
+    data: bytes,
+    filename: str,
+    *,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> Document:
     """Add a document to a draft (checked, normalised, stored as revision 0)."""
     pdf, name = ingest_upload(data, filename)
     try:
@@ -229,6 +236,7 @@ def do_add_document(envelope: Envelope, data: bytes, filename: str, *, actor: Us
             locked,
             "created",
             actor=actor,
+            request=request,
             document_name=name,
             sha256_after=blob.sha256,
             step="document_added",
@@ -464,7 +472,7 @@ def field_specs(document: Document, fields: Iterable[Field]) -> list[documents.F
     ]
 
 
-def _prepare(envelope: Envelope, certify: bool) -> None:
+def _prepare(envelope: Envelope, certify: bool, request: HttpRequest | None) -> None:
     platform = load_platform()
     for document in envelope.documents.select_for_update().order_by("position", "id"):
         source = document.current.read()
@@ -491,6 +499,7 @@ def _prepare(envelope: Envelope, certify: bool) -> None:
             envelope,
             "sent",
             actor=envelope.initiator,
+            request=request,
             document_name=document.name,
             sha256_before=before,
             sha256_after=document.current_id,
@@ -528,7 +537,7 @@ def do_send_envelope(
             and not locked.fields.filter(kind=Kind.CROSS_PAGE_SEAL).exists()
         )
         try:
-            _prepare(locked, certify)
+            _prepare(locked, certify, request)
         except PkiNotInitialised as exc:
             raise EnvelopeError(_("平台证书服务尚未初始化，请联系平台运营人员。")) from exc
         now = timezone.now()

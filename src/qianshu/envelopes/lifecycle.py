@@ -262,10 +262,12 @@ def _void_original(statement: Envelope) -> None:
     original.ended_at = timezone.now()
     original.end_reason = statement.void_reason
     original.save(update_fields=["status", "ended_at", "end_reason"])
+    # The platform voids the original once the last party signed the statement (in a task, so
+    # no request): credited to the platform, as the completion is; the people who voided it
+    # are the statement's signers, in its own trail, each with their IP and user agent.
     audit.record(
         original,
         "voided",
-        actor=statement.initiator,
         statement=statement.number,
         reason=statement.void_reason,
     )

@@ -15,11 +15,12 @@ import json
 from typing import Any
 
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import override
+from django.utils.translation import gettext, override
 
 from qianshu.accounts.phones import mask_phone
 from qianshu.core import anchors
@@ -53,8 +54,21 @@ def _verify_url() -> str:
     return settings.PUBLIC_URL.rstrip("/") + path
 
 
-def _issuer(der: bytes | memoryview) -> str:
-    return x509.load_der_x509_certificate(bytes(der)).issuer.rfc4514_string()
+# Attribute names for the distinguished names the platform's certificates carry, instead of
+# dotted OIDs (2.5.4.5, 2.5.4.97) that mean nothing to a reader.
+_ATTRIBUTE_NAMES = {
+    NameOID.SERIAL_NUMBER: "serialNumber",
+    NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier",
+}
+
+
+def _names(der: bytes | memoryview) -> tuple[str, str]:
+    """The certificate's subject and issuer, as a reader can read them."""
+    certificate = x509.load_der_x509_certificate(bytes(der))
+    return (
+        certificate.subject.rfc4514_string(_ATTRIBUTE_NAMES),
+        certificate.issuer.rfc4514_string(_ATTRIBUTE_NAMES),
+    )
 
 
 def _party(recipient: Recipient) -> reports.ReportParty:
@@ -75,19 +89,22 @@ def _party(recipient: Recipient) -> reports.ReportParty:
         identity = person.number_masked if person else ""
         name = person.name if person else recipient.name
     certificate = recipient.certificate
+    subject, issuer = _names(certificate.certificate_der) if certificate else ("", "")
+    cc = recipient.role == Recipient.Role.CC
     return reports.ReportParty(
-        order=recipient.routing_order,
+        # A CC has no place in the order: it gets the signed files once everyone has signed.
+        order=0 if cc else recipient.routing_order,
         role=str(recipient.get_role_display()),
         name=name,
         identity=identity,
         contact=mask_phone(recipient.phone) if recipient.phone else recipient.email,
-        status=str(recipient.get_status_display()),
+        status=gettext("已抄送") if cc else str(recipient.get_status_display()),
         acted_at=_time(recipient.done_at),
         acted_by=acted_by,
         seal_name=recipient.seal.name if recipient.seal_id else "",  # type: ignore[union-attr]
-        certificate_subject=certificate.subject if certificate else "",
+        certificate_subject=subject,
         certificate_serial=certificate.serial_hex if certificate else "",
-        certificate_issuer=_issuer(certificate.certificate_der) if certificate else "",
+        certificate_issuer=issuer,
         certificate_validity=(
             f"{_time(certificate.not_before)} 至 {_time(certificate.not_after)}"
             if certificate
@@ -97,17 +114,12 @@ def _party(recipient: Recipient) -> reports.ReportParty:
 
 
 def _event(event: AuditEvent) -> reports.ReportEvent:
-    detail = event.detail or {}
-    parts = [event.document_name] if event.document_name else []
-    for key in ("reason", "to", "seal", "what", "step"):
-        if detail.get(key):
-            parts.append(str(detail[key]))
     return reports.ReportEvent(
         time=_time(event.created_at),
-        actor=event.actor_name or "平台",
-        action=str(event.get_action_display()),
+        actor=event.actor_name or gettext("平台"),
+        action=audit.event_label(event),
         ip=event.ip or "",
-        detail=" · ".join(parts),
+        detail=" · ".join(audit.event_details(event)),
         sha256_before=event.sha256_before,
         sha256_after=event.sha256_after,
     )

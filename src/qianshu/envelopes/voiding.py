@@ -92,7 +92,7 @@ def do_request_void(
         statement.void_reason = reason
         statement.save(update_fields=["kind", "voids", "void_reason"])
         document = compose.do_add_document(
-            statement, pdf, f"作废声明-{original.number}.pdf", actor=actor
+            statement, pdf, f"作废声明-{original.number}.pdf", actor=actor, request=request
         )
         fields = []
         for party, (page, rect) in zip(parties, areas, strict=True):

@@ -412,9 +412,22 @@ def _check_context(
         )
 
 
+# A value that ends a sentence itself (a reason typed as "价格有误。") is not followed by a second
+# mark: where the text puts punctuation right after a placeholder, the value's own trailing
+# punctuation goes (never "。。", "..", "，。").
+_PUNCTUATION = "。．.！!？?；;，,、"
+_BEFORE_MARK = re.compile(r"%\((\w+)\)s(?=[" + re.escape(_PUNCTUATION) + "])")
+_TRIMMED = "\x00trimmed"
+
+
 def _fill(kind: str, text: Text, context: Mapping[str, object]) -> str:
+    values = dict(context)
+    template = _BEFORE_MARK.sub(lambda m: f"%({m.group(1)}{_TRIMMED})s", str(text))
+    for key in _BEFORE_MARK.findall(str(text)):
+        if key in values:
+            values[key + _TRIMMED] = str(values[key]).rstrip(_PUNCTUATION + " \t\n")
     try:
-        return str(text) % dict(context)
+        return template % values
     except (KeyError, ValueError, TypeError) as exc:
         # Only a broken translation gets here: the source strings were checked against the context.
         raise MessageContextError(f"cannot render message kind {kind!r}: {exc!r}") from exc

@@ -53,7 +53,8 @@ class ReportDocument:
 
 @dataclass(frozen=True)
 class ReportParty:
-    """One recipient (signer, organisation, approver or cc) with what it did and its certificate."""
+    """One recipient (signer, organisation, approver or cc) with what it did and its certificate.
+    ``order`` 0: outside the signing order (a cc)."""
 
     order: int
     role: str
@@ -481,7 +482,9 @@ class _ReportPdf(FPDF):
                 self.add_page()
             # Short enough that the heading, repeated on a new page, leaves room for a row.
             role, who = self.t(party.role, _MAX_SHORT), self.t(party.name, 200)
-            self.kv_table(grid, heading=f"{order} {party.order} · {role} · {who}")
+            # Order 0: a party outside the order (a CC).
+            place = f"{order} {party.order} · " if party.order else ""
+            self.kv_table(grid, heading=f"{place}{role} · {who}")
             self.ln(3)
 
     def events(self) -> None:

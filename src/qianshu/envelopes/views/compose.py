@@ -107,7 +107,7 @@ def _recipients(envelope: Envelope) -> list[Recipient]:
 
 
 def _add_files(
-    envelope: Envelope, uploads: list[UploadedFile], user: User
+    envelope: Envelope, uploads: list[UploadedFile], user: User, request: HttpRequest
 ) -> tuple[list[Document], list[str]]:
     added, errors = [], []
     for upload in uploads:
@@ -119,7 +119,9 @@ def _add_files(
             errors.append(_("“%(name)s”太大：文件最大 20 MB，最多 300 页。") % {"name": name})
             continue
         try:
-            added.append(compose.do_add_document(envelope, upload.read(), name, actor=user))
+            added.append(
+                compose.do_add_document(envelope, upload.read(), name, actor=user, request=request)
+            )
         except EnvelopeError as exc:
             errors.append(str(exc))
     return added, errors
@@ -186,7 +188,7 @@ def _save_basics(
         except EnvelopeError as exc:
             form.add_error(None, str(exc))
     saved = _Saved(envelope)
-    saved.added, saved.file_errors = _add_files(envelope, uploads, user)
+    saved.added, saved.file_errors = _add_files(envelope, uploads, user, request)
     if rows.is_valid():
         try:
             compose.do_set_recipients(envelope, rows.inputs(), actor=user)

@@ -40,6 +40,9 @@ def detail_context(envelope: Envelope, user: User) -> dict[str, Any]:
         )
     )
     statements = list(envelope.void_statements.order_by("-created_at"))
+    events = list(envelope.events.order_by("-seq")[:200])
+    for event in events:
+        event.label = audit.event_label(event)  # type: ignore[attr-defined]
     # One HMAC per event and two small queries: cheap enough for every view of the page.
     audit_break = audit.check_chain(envelope)
     return {
@@ -47,7 +50,7 @@ def detail_context(envelope: Envelope, user: User) -> dict[str, Any]:
         "nav": "envelopes",
         "documents": list(envelope.documents.order_by("position", "id")),
         "recipients": recipients,
-        "events": list(envelope.events.order_by("-seq")[:200]),
+        "events": events,
         "audit_break": audit_break,
         "audit_count": envelope.audit_count,
         "progress": f"{done}/{total}",

@@ -73,6 +73,9 @@ function main() {
   if (!dataNode || !root) { return; }
   const D = JSON.parse(dataNode.textContent);
   const T = Object.assign({}, document.getElementById("sg-text").dataset);  // messages
+  // Plural forms: the page renders each counted text for 1 ("…One") and for 2 ("…Other").
+  let plurals = null;
+  try { plurals = new Intl.PluralRules(document.documentElement.lang || "zh-CN"); } catch (e) { plurals = null; }
   const KEY = newKey();
   const isSeal = D.role === "seal";
   const isApprover = D.role === "approve";
@@ -243,6 +246,25 @@ function main() {
   function isFilled(field) {
     if (field.kind === "text") { return Boolean((state.texts[field.id] || "").trim()); }
     return Boolean(state.filled[field.id]);
+  }
+
+  function counted(name, n) {
+    const one = plurals ? plurals.select(n) === "one" : n === 1;
+    return format(T[name + (one ? "One" : "Other")], { n: n });
+  }
+
+  // What the signer staged, by kind: 已签名 2 处 (signatures), 已盖章 1 处 (seals and cross-page
+  // seals); dates and text fields only count when nothing else was staged.
+  function stagedSummary() {
+    const kinds = D.fields.filter(isFilled).map(function (f) { return f.kind; })
+      .concat(state.free.map(function (s) { return s.kind; }));
+    const signatures = kinds.filter(function (k) { return k === "signature"; }).length;
+    const seals = kinds.filter(function (k) { return k === "seal" || k === "cross_page_seal"; }).length;
+    const parts = [];
+    if (signatures) { parts.push(counted("countSignature", signatures)); }
+    if (seals) { parts.push(counted("countSeal", seals)); }
+    if (!parts.length) { parts.push(counted("countFilled", kinds.length)); }
+    return parts.join(T.countAnd);
   }
 
   function remaining() { return D.fields.filter(function (f) { return !isFilled(f); }); }
@@ -534,7 +556,7 @@ function main() {
     render();
     const next = remaining();
     if (next.length) { toast(format(T.fillText, { label: next[0].label })); goNext(); }
-    else if (count) { toast(format(T.stamped, { n: count })); }
+    else if (count) { toast(format(T.stamped, { summary: stagedSummary() })); }
   }
 
   function useStamp() {
@@ -719,7 +741,7 @@ function main() {
       }
       if (!D.fields.length && !state.free.length) { toast(D.free ? T.placeFirst : T.noneYet); return; }
       const summary = $("#sg-finish-summary");
-      if (summary) { summary.textContent = format(T.stamped, { n: stagedFields().length }); }
+      if (summary) { summary.textContent = stagedSummary(); }
       openDialog($("#dlg-finish"));
     });
   }
@@ -843,7 +865,7 @@ function main() {
   // --- start ----------------------------------------------------------------------------------
 
   drawOthers();
-  if (restore()) { render(); toast(format(T.stamped, { n: stagedFields().length })); }
+  if (restore()) { render(); toast(format(T.stamped, { summary: stagedSummary() })); }
   else { render(); }
   $all(".sg-page img").forEach(function (img) { img.addEventListener("load", layout, { once: true }); });
 }
