@@ -43,8 +43,8 @@ from benchmarks import verification
 from qianshu.signing import documents, hierarchy, install_speedups, seals, stamps
 from qianshu.signing.ephemeral import EphemeralPlatform, procurement_contract
 from qianshu.signing.keys import SoftwareSigningKey, generate_private_key
+from qianshu.signing.samples import make_test_pdf
 from qianshu.signing.signers import to_asn1
-from qianshu.signing.testpdfs import make_test_pdf
 from qianshu.signing.verify import verify_pdf
 
 FIELD = "seal"

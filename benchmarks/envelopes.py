@@ -153,7 +153,7 @@ def batch_bench(count: int) -> float:
     from qianshu.identity.actions import do_set_signing_pin
     from qianshu.pki.actions import do_init_pki
     from qianshu.signing import stamps
-    from qianshu.signing.testpdfs import make_test_pdf
+    from qianshu.signing.samples import make_test_pdf
 
     do_init_pki(name="Bench")
     signer = make_verified_person("bench", "13600000001", real_name="批量签署人")

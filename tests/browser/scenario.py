@@ -50,7 +50,7 @@ from qianshu.envelopes.models import Envelope, Field
 from qianshu.envelopes.views.documents import _RENDER_LOCK, WIDTHS, page_image
 from qianshu.orgs.models import Membership, Organization, Seal
 from qianshu.pki.platform import load_platform
-from qianshu.signing import pki, testpdfs
+from qianshu.signing import pki, samples
 from qianshu.signing.pages import render_page
 from qianshu.signing.verify import VerificationReport, verify_pdf
 from tests.browser.flows import read_code_from_outbox
@@ -149,7 +149,7 @@ def seal_named(org: Organization, kind: str) -> Seal:
 
 # --- the evaluation form (考核一张表) ------------------------------------------------------------
 
-A4_W, A4_H = testpdfs.A4_PORTRAIT
+A4_W, A4_H = samples.A4_PORTRAIT
 _LEFT, _RIGHT, _TOP = 50.0, 545.0, 750.0
 # Table rows from the top: (label lines, height in points).
 _ROWS = {
@@ -230,7 +230,7 @@ def make_evaluation_form(name: str, department: str, year: int = 2022) -> bytes:
         "年    月    日",
         "人事处制",
     ]
-    font = testpdfs._subset_cjk_font("".join(sorted(set("".join(strings)))))
+    font = samples._subset_cjk_font("".join(sorted(set("".join(strings)))))
     ops: list[bytes] = []
 
     def text(x: float, y: float, value: str, size: float = 10.0) -> None:
@@ -284,7 +284,7 @@ def make_evaluation_form(name: str, department: str, year: int = 2022) -> bytes:
     pdf.add_blank_page(page_size=(A4_W, A4_H))
     page = pdf.pages[0]
     page.obj.Resources = pikepdf.Dictionary(
-        Font=pikepdf.Dictionary(F2=testpdfs._embed_cjk_font(pdf, font))
+        Font=pikepdf.Dictionary(F2=samples._embed_cjk_font(pdf, font))
     )
     page.obj.Contents = pdf.make_stream(b"\n".join(ops))
     out = io.BytesIO()

@@ -12,7 +12,7 @@ from qianshu.envelopes import compose
 from qianshu.identity.actions import do_set_signing_pin
 from qianshu.orgs.models import Membership
 from qianshu.pki.actions import do_init_pki
-from qianshu.signing.testpdfs import make_test_pdf
+from qianshu.signing.samples import make_test_pdf
 from tests.browser.flows import login_by_sms
 from tests.browser.scenario import off_loop
 from tests.envelopes.helpers import grant_seal

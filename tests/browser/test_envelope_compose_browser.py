@@ -15,7 +15,7 @@ from qianshu.envelopes.models import Envelope, Field
 from qianshu.envelopes.views.documents import page_image
 from qianshu.notifications.models import OutboxMessage
 from qianshu.pki.actions import do_init_pki
-from qianshu.signing.testpdfs import make_test_pdf
+from qianshu.signing.samples import make_test_pdf
 from tests.browser.flows import login_by_sms
 from tests.envelopes.helpers import make_seal_org, make_signer, real_name
 from tests.support.accounts import PERSONAS

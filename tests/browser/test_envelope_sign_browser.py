@@ -182,7 +182,7 @@ def test_redraw_a_signature_on_the_pad_for_this_signing(page: Any, shot: Any, si
 
 
 def _seal_envelope(initiator: Any, org: Any, phone: str) -> Envelope:
-    from qianshu.signing.testpdfs import make_test_pdf
+    from qianshu.signing.samples import make_test_pdf
 
     envelope = compose.do_create_draft(title="采购合同", actor=initiator)
     compose.do_add_document(envelope, make_test_pdf(pages=3), "合同.pdf", actor=initiator)

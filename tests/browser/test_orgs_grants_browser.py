@@ -11,7 +11,7 @@ import pytest
 from qianshu.identity.actions import do_set_signing_pin
 from qianshu.orgs.models import Membership, SealGrant, SealUsage
 from qianshu.pki.actions import do_init_pki
-from qianshu.signing.testpdfs import make_test_pdf
+from qianshu.signing.samples import make_test_pdf
 from tests.browser.flows import login_by_sms
 from tests.orgs.conftest import make_verified_org, make_verified_person
 from tests.orgs.seal_helpers import make_seal

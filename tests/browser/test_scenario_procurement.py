@@ -24,7 +24,7 @@ from qianshu.envelopes.models import AuditEvent, Envelope, Field, Recipient
 from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.models import Organization, Seal
 from qianshu.pki.actions import do_init_pki
-from qianshu.signing.testpdfs import make_test_pdf
+from qianshu.signing.samples import make_test_pdf
 from tests.browser import scenario
 from tests.browser.flows import login_by_sms
 from tests.browser.scenario import Pointer, Row, at

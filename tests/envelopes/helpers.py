@@ -21,7 +21,7 @@ from qianshu.envelopes.models import Document, Envelope, Field, Recipient
 from qianshu.identity.actions import do_set_signing_pin
 from qianshu.orgs.models import Membership, Organization, Seal, SealGrant
 from qianshu.signing import stamps
-from qianshu.signing.testpdfs import make_test_pdf
+from qianshu.signing.samples import make_test_pdf
 from tests.orgs.conftest import make_verified_org, make_verified_person
 from tests.orgs.seal_helpers import make_seal
 

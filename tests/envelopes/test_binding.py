@@ -217,7 +217,7 @@ def _compose(client: Client, seal_row: dict[str, Any], pdf: bytes) -> Any:
 
 
 def _pdf() -> bytes:
-    from qianshu.signing.testpdfs import make_test_pdf
+    from qianshu.signing.samples import make_test_pdf
 
     return make_test_pdf(pages=1)
 

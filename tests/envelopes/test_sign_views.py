@@ -178,7 +178,7 @@ def test_unverified_signer_is_sent_to_identity_verification(pki: None, build: An
     alice = make_signer("alice")
     dave = make_user("dave", phone=next_phone())
     envelope = compose.do_create_draft(title="劳动合同", actor=alice)
-    from qianshu.signing.testpdfs import make_test_pdf
+    from qianshu.signing.samples import make_test_pdf
 
     compose.do_add_document(envelope, make_test_pdf(pages=1), "合同.pdf", actor=alice)
     compose.do_set_recipients(
@@ -203,7 +203,7 @@ def test_a_name_that_differs_from_the_recipient_is_explained(pki: None, build: A
     alice = make_signer("alice")
     bob = make_signer("bob")
     envelope = compose.do_create_draft(title="劳动合同", actor=alice)
-    from qianshu.signing.testpdfs import make_test_pdf
+    from qianshu.signing.samples import make_test_pdf
 
     compose.do_add_document(envelope, make_test_pdf(pages=1), "合同.pdf", actor=alice)
     compose.do_set_recipients(
@@ -598,7 +598,7 @@ def test_seal_with_a_granted_seal_and_a_cross_page_seal(
     alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
     org = seal_org(charlie, "厦门某某供应链有限公司", keeper=bob)
     envelope = compose.do_create_draft(title="采购合同", actor=alice)
-    from qianshu.signing.testpdfs import make_test_pdf
+    from qianshu.signing.samples import make_test_pdf
 
     compose.do_add_document(envelope, make_test_pdf(pages=3), "合同.pdf", actor=alice)
     compose.do_set_recipients(
@@ -704,7 +704,7 @@ def test_seal_recipient_without_a_usable_seal_is_told_what_to_do(
     # organisation must verify (name and credit code, 创建组织 prefilled), and shows no document
     dave = make_signer("dave", next_phone())
     envelope = compose.do_create_draft(title="采购合同", actor=alice)
-    from qianshu.signing.testpdfs import make_test_pdf
+    from qianshu.signing.samples import make_test_pdf
 
     code = valid_credit_code()
     compose.do_add_document(envelope, make_test_pdf(pages=1), "合同.pdf", actor=alice)

@@ -55,7 +55,7 @@ from qianshu.orgs.models import (
     SealGrant,
     SealUsage,
 )
-from qianshu.signing.testpdfs import make_test_pdf
+from qianshu.signing.samples import make_test_pdf
 from qianshu.storage.actions import do_store_blob
 from qianshu.storage.models import Blob
 from tests.orgs.conftest import client_for

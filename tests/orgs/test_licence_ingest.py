@@ -20,12 +20,13 @@ from django.test import Client
 
 from qianshu.accounts.models import User
 from qianshu.orgs.models import Membership, Organization
-from qianshu.signing.testpdfs import GIB, flate_bomb, make_test_pdf
+from qianshu.signing.samples import make_test_pdf
 from qianshu.storage import encryption
 from qianshu.storage.actions import do_store_blob
 from qianshu.storage.models import Blob
 from tests.orgs.conftest import licence_pdf, licence_png, valid_credit_code
 from tests.orgs.test_licences import upload
+from tests.support.pdfs import GIB, flate_bomb
 
 pytestmark = pytest.mark.django_db
 

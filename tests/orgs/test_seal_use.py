@@ -33,18 +33,18 @@ from qianshu.orgs.models import Membership, Organization, OrgEvent, Seal, SealGr
 from qianshu.pki.platform import load_platform
 from qianshu.signing.ingest import IngestLimits
 from qianshu.signing.pages import render_page
-from qianshu.signing.testpdfs import (
+from qianshu.signing.samples import make_test_pdf
+from qianshu.signing.verify import verify_pdf
+from qianshu.storage.models import Blob
+from tests.orgs.conftest import client_for
+from tests.orgs.seal_helpers import make_seal
+from tests.support.pdfs import (
     make_encrypted_pdf,
     make_pdf_with_attachments,
     make_pdf_with_form_fields,
     make_pdf_with_javascript,
     make_signed_pdf,
-    make_test_pdf,
 )
-from qianshu.signing.verify import verify_pdf
-from qianshu.storage.models import Blob
-from tests.orgs.conftest import client_for
-from tests.orgs.seal_helpers import make_seal
 
 pytestmark = pytest.mark.django_db
 

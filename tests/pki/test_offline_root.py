@@ -33,8 +33,8 @@ from qianshu.pki.models import IssuedCertificate, PlatformKey, RootRevocationLis
 from qianshu.pki.platform import load_platform, root_key_online
 from qianshu.signing import documents, hierarchy, pki, revocation, stamps
 from qianshu.signing.keys import SoftwareSigningKey, generate_private_key
+from qianshu.signing.samples import make_test_pdf
 from qianshu.signing.signers import KeySigner
-from qianshu.signing.testpdfs import make_test_pdf
 from qianshu.signing.verify import verify_pdf
 
 pytestmark = pytest.mark.django_db

@@ -31,8 +31,8 @@ from qianshu.pki.models import IssuedCertificate, PlatformKey
 from qianshu.pki.platform import PkiNotInitialised, load_platform
 from qianshu.signing import documents, pki, stamps
 from qianshu.signing.keys import SoftwareSigningKey, generate_private_key
+from qianshu.signing.samples import make_test_pdf
 from qianshu.signing.signers import KeySigner
-from qianshu.signing.testpdfs import make_test_pdf
 from qianshu.signing.verify import verify_pdf
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 The PDFs are written with uncompressed content streams and without object streams, so tests
 can find page text and objects in the raw bytes and change them in place (the realistic
-contract of ``qianshu.signing.testpdfs`` embeds a CJK font: bigger, slower to fuzz).
+contract of ``qianshu.signing.samples`` embeds a CJK font: bigger, slower to fuzz).
 """
 
 from __future__ import annotations

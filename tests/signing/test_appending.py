@@ -13,8 +13,9 @@ from qianshu.signing.errors import (
 )
 from qianshu.signing.ingest import IngestLimits
 from qianshu.signing.isolation import Limits
-from qianshu.signing.testpdfs import make_pdf_with_javascript, make_signed_pdf, make_test_pdf
+from qianshu.signing.samples import make_test_pdf
 from qianshu.signing.verify import TrustSettings
+from tests.support.pdfs import make_pdf_with_javascript, make_signed_pdf
 
 NO_TRUST = TrustSettings(roots=())
 

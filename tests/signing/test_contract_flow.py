@@ -26,7 +26,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from qianshu.signing import pki, seals, stamps
 from qianshu.signing.ephemeral import EphemeralPlatform, procurement_contract
-from qianshu.signing.testpdfs import make_test_pdf
+from qianshu.signing.samples import make_test_pdf
 from qianshu.signing.verify import verify_pdf
 from tests.signing import helpers
 from tests.support import pdfsig

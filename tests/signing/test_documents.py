@@ -11,8 +11,8 @@ from qianshu.signing import documents, stamps
 from qianshu.signing.documents import FieldSpec, Placement
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.errors import FieldError, ImageError, PdfError
+from qianshu.signing.samples import make_test_pdf
 from qianshu.signing.stamps import Rect, StampImage
-from qianshu.signing.testpdfs import make_test_pdf
 from qianshu.signing.verify import verify_pdf
 
 

@@ -20,7 +20,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from qianshu.signing import ingest, testpdfs
+from qianshu.signing import ingest, samples
 from qianshu.signing.errors import (
     BrokenPdfError,
     ConfigurationError,
@@ -31,6 +31,7 @@ from qianshu.signing.errors import (
 )
 from qianshu.signing.ingest import IngestedPdf, IngestLimits, ingest_pdf
 from qianshu.signing.pages import PageSize
+from tests.support import pdfs as testpdfs
 
 ACTIVE_KEYS = ("/JavaScript", "/JS", "/OpenAction", "/AA", "/AcroForm", "/XFA", "/EmbeddedFiles")
 ACTIVE_BYTES = [k.encode() for k in ACTIVE_KEYS] + [b"/Launch", b"/GoToR", b"javascript:", b"/EF"]
@@ -40,7 +41,7 @@ A4_LANDSCAPE = PageSize(841.89, 595.28)
 
 @pytest.fixture(scope="module")
 def contract() -> bytes:
-    return testpdfs.make_test_pdf(3)
+    return samples.make_test_pdf(3)
 
 
 def all_objects(data: bytes) -> Iterator[pikepdf.Dictionary]:
@@ -138,9 +139,9 @@ def test_same_input_gives_same_bytes_and_ingest_is_idempotent(contract: bytes) -
 
 
 def test_page_sizes_follow_rotation_and_orientation() -> None:
-    data = testpdfs.make_test_pdf(
+    data = samples.make_test_pdf(
         3,
-        sizes=[testpdfs.A4_PORTRAIT, testpdfs.A4_LANDSCAPE, testpdfs.A4_PORTRAIT],
+        sizes=[samples.A4_PORTRAIT, samples.A4_LANDSCAPE, samples.A4_PORTRAIT],
         rotations=[0, 0, 90],
     )
     result = ingest_pdf(data)
@@ -223,7 +224,7 @@ def test_fields_needing_appearances_get_them_before_flattening() -> None:
 
 
 def test_signed_pdf_passes_through_byte_for_byte() -> None:
-    signed = testpdfs.make_signed_pdf(testpdfs.make_test_pdf(2))
+    signed = testpdfs.make_signed_pdf(samples.make_test_pdf(2))
 
     result = ingest_pdf(signed)
 
@@ -278,7 +279,7 @@ def _blank_pdf(pages: int) -> bytes:
 
 
 def _with_huge_image() -> bytes:
-    with pikepdf.open(io.BytesIO(testpdfs.make_test_pdf(1, with_cjk_text=False))) as pdf:
+    with pikepdf.open(io.BytesIO(samples.make_test_pdf(1, with_cjk_text=False))) as pdf:
         image = pdf.make_stream(
             b"\xff\xd8\xff\xd9",
             Type=pikepdf.Name.XObject,
@@ -328,7 +329,7 @@ HOSTILE_CASES = [
         id="garbage-with-header",
     ),
     pytest.param(
-        lambda: testpdfs.make_test_pdf(2)[:30000],
+        lambda: samples.make_test_pdf(2)[:30000],
         IngestLimits(),
         BrokenPdfError,
         "cut off",
@@ -361,7 +362,7 @@ HOSTILE_CASES = [
         lambda: _blank_pdf(501), IngestLimits(), PdfTooLargeError, "limit is 500 pages", id="pages"
     ),
     pytest.param(
-        lambda: testpdfs.make_test_pdf(4),
+        lambda: samples.make_test_pdf(4),
         IngestLimits(max_pages=3),
         PdfTooLargeError,
         "3 pages",
@@ -505,7 +506,7 @@ def test_bounded_decoders_match_qpdf(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["/LZWDecode", "/ASCII85Decode", "/RunLengthDecode"])
 def test_content_in_other_filters_is_accepted_and_bounded(name: str) -> None:
-    with pikepdf.open(io.BytesIO(testpdfs.make_test_pdf(1, with_cjk_text=False))) as pdf:
+    with pikepdf.open(io.BytesIO(samples.make_test_pdf(1, with_cjk_text=False))) as pdf:
         content = pdf.pages[0].obj.Contents.read_bytes() + b"\n% padding" + b" " * 200_000
         pdf.pages[0].obj.Contents.write(ENCODERS[name](content), filter=pikepdf.Name(name))
         out = io.BytesIO()

@@ -21,8 +21,8 @@ from qianshu.signing.keys import (
     SigningKey,
     SoftwareKeyStore,
 )
+from qianshu.signing.samples import make_test_pdf
 from qianshu.signing.signers import KeySigner
-from qianshu.signing.testpdfs import make_test_pdf
 from qianshu.signing.verify import VerificationReport, verify_pdf
 
 MASTER = bytes(range(32))

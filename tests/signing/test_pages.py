@@ -8,7 +8,7 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from qianshu.signing import testpdfs
+from qianshu.signing import samples
 from qianshu.signing.errors import (
     BrokenPdfError,
     EncryptedPdfError,
@@ -17,14 +17,15 @@ from qianshu.signing.errors import (
     PdfTooLargeError,
 )
 from qianshu.signing.pages import PageSize, page_sizes, render_page, render_thumbnails
+from tests.support import pdfs as testpdfs
 
 
 @pytest.fixture(scope="module")
 def mixed() -> bytes:
     """A4 portrait, A4 landscape, and A4 portrait turned by /Rotate 90."""
-    return testpdfs.make_test_pdf(
+    return samples.make_test_pdf(
         3,
-        sizes=[testpdfs.A4_PORTRAIT, testpdfs.A4_LANDSCAPE, testpdfs.A4_PORTRAIT],
+        sizes=[samples.A4_PORTRAIT, samples.A4_LANDSCAPE, samples.A4_PORTRAIT],
         rotations=[0, 0, 90],
     )
 
@@ -43,7 +44,7 @@ def test_page_sizes(mixed: bytes) -> None:
 
 
 def test_page_sizes_apply_user_unit() -> None:
-    with pikepdf.open(io.BytesIO(testpdfs.make_test_pdf(1))) as pdf:
+    with pikepdf.open(io.BytesIO(samples.make_test_pdf(1))) as pdf:
         pdf.pages[0].obj.UserUnit = 2
         out = io.BytesIO()
         pdf.save(out)
@@ -90,7 +91,7 @@ def test_thumbnails(mixed: bytes) -> None:
 
 def test_signature_appearance_is_rendered() -> None:
     box = (72, 60, 272, 128)
-    unsigned = testpdfs.make_test_pdf(1)
+    unsigned = samples.make_test_pdf(1)
     signed = testpdfs.make_signed_pdf(unsigned, box=box)
     # At 595 px wide one pixel is one point; PIL's y axis points down.
     crop = (72, round(841.89 - 128), 272, round(841.89 - 60))
@@ -140,7 +141,7 @@ def test_unknown_format(mixed: bytes) -> None:
 
 
 def test_extreme_aspect_ratio_is_refused() -> None:
-    data = testpdfs.make_test_pdf(1, with_cjk_text=False, size=(10, 14000))
+    data = samples.make_test_pdf(1, with_cjk_text=False, size=(10, 14000))
 
     with pytest.raises(PdfTooLargeError):
         render_page(data, 0, width_px=1000)

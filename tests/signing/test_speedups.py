@@ -112,7 +112,7 @@ def test_django_start_up_and_qianshu_verify_install_them(tmp_path: Path) -> None
     django = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'tests.settings'; "
     assert _python(django + "django.setup(); " + _INSTALLED) == "True"
     pdf = tmp_path / "unsigned.pdf"
-    from qianshu.signing.testpdfs import make_test_pdf
+    from qianshu.signing.samples import make_test_pdf
 
     pdf.write_bytes(make_test_pdf())
     cli = "import sys; from qianshu.verification.cli import main; main(sys.argv[1:]); "

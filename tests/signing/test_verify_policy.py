@@ -12,8 +12,8 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.keys import SoftwareSigningKey, generate_private_key
+from qianshu.signing.samples import make_test_pdf
 from qianshu.signing.signers import to_asn1
-from qianshu.signing.testpdfs import make_test_pdf
 from qianshu.signing.verify import verify_pdf
 
 

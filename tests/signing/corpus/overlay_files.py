@@ -21,7 +21,7 @@ from pyhanko.stamp import TextStampStyle
 
 from qianshu.signing import documents, fonts, stamps
 from qianshu.signing.ephemeral import EphemeralPlatform
-from qianshu.signing.testpdfs import make_test_pdf
+from qianshu.signing.samples import make_test_pdf
 from tests.signing import helpers
 from tests.signing.corpus import trust_files
 

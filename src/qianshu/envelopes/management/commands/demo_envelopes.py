@@ -47,7 +47,7 @@ from qianshu.orgs.verification import do_create_org
 from qianshu.orgs.verification_legal_rep import do_authorise_as_legal_rep
 from qianshu.orgs.verification_review import do_approve_org
 from qianshu.signing import pki, stamps
-from qianshu.signing.testpdfs import make_test_pdf
+from qianshu.signing.samples import make_test_pdf
 
 DEMO_PIN = "246813"
 DEMO_TITLE = "采购合同（示例）"
