@@ -13,20 +13,9 @@ import zlib
 
 import pikepdf
 
-from qianshu.signing.samples import make_indirect, make_test_pdf
+from qianshu.signing.samples import make_indirect, make_test_pdf, save_pdf
 
 GIB = 1 << 30
-
-
-def _save(pdf: pikepdf.Pdf, **kwargs: object) -> bytes:
-    out = io.BytesIO()
-    options: dict[str, object] = {
-        "deterministic_id": "encryption" not in kwargs,  # qpdf refuses it for encrypted output
-        "object_stream_mode": pikepdf.ObjectStreamMode.disable,
-        "compress_streams": True,
-    }
-    pdf.save(out, **(options | kwargs))  # type: ignore[arg-type]
-    return out.getvalue()
 
 
 def _open(data: bytes) -> pikepdf.Pdf:
@@ -74,7 +63,7 @@ def make_pdf_with_javascript() -> bytes:
     root.Outlines = item.Parent = make_indirect(
         pdf, "<< /Type /Outlines /Count 1 >>", First=item, Last=item
     )
-    return _save(pdf)
+    return save_pdf(pdf)
 
 
 def make_pdf_with_attachments() -> bytes:
@@ -97,7 +86,7 @@ def make_pdf_with_attachments() -> bytes:
         AP=pikepdf.Dictionary(N=icon),
     )
     pdf.pages[0].obj.Annots = pdf.make_indirect(pikepdf.Array([annot]))
-    return _save(pdf)
+    return save_pdf(pdf)
 
 
 def _form_xobject(
@@ -174,7 +163,7 @@ def make_pdf_with_form_fields() -> bytes:
         DR=fonts,
         XFA=pdf.make_stream(xfa),
     )
-    return _save(pdf)
+    return save_pdf(pdf)
 
 
 def make_encrypted_pdf(
@@ -184,7 +173,9 @@ def make_encrypted_pdf(
 ) -> bytes:
     """A test PDF encrypted with AES-256; an empty user password opens it without asking."""
     pdf = _open(make_test_pdf(1))
-    return _save(pdf, encryption=pikepdf.Encryption(owner=owner_password, user=user_password, R=6))
+    return save_pdf(
+        pdf, encryption=pikepdf.Encryption(owner=owner_password, user=user_password, R=6)
+    )
 
 
 def flate_bomb(decompressed_bytes: int) -> bytes:
@@ -219,7 +210,7 @@ def make_flate_bomb_pdf(decompressed_bytes: int = GIB, *, layers: int = 1) -> by
     bomb.write(data, filter=pikepdf.Array(filters))
     pdf.pages[0].obj.Resources.XObject = pikepdf.Dictionary(Bomb=bomb)
     # With compress_streams qpdf would inflate a chain of filters to re-encode it as one.
-    return _save(pdf, compress_streams=False)
+    return save_pdf(pdf, compress_streams=False)
 
 
 def make_signed_pdf(

@@ -305,7 +305,8 @@ def _signature_block(page: _PageWriter) -> None:
             page.text(x, top - row * 22, text, 10)
 
 
-def _save(pdf: pikepdf.Pdf, **kwargs: object) -> bytes:
+def save_pdf(pdf: pikepdf.Pdf, **kwargs: object) -> bytes:
+    """``pdf`` saved deterministically (unless encrypted), streams compressed, no object streams."""
     out = io.BytesIO()
     options: dict[str, object] = {
         "deterministic_id": "encryption" not in kwargs,  # qpdf refuses it for encrypted output
@@ -367,4 +368,4 @@ def make_test_pdf(
         pdf.pages.append(pikepdf.Page(page))
     pdf.docinfo.Title = title
     pdf.docinfo.Producer = "Qianshu samples"
-    return _save(pdf)
+    return save_pdf(pdf)
