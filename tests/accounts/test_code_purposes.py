@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from qianshu.accounts import codes
 from qianshu.accounts.actions import REAUTH_SESSION_KEY
 from qianshu.accounts.models import RateLimit, User
 from qianshu.notifications.models import OutboxMessage
@@ -163,3 +166,57 @@ def test_the_hourly_cap_of_a_phone_counts_every_purpose_and_a_refusal_sends_noth
     # the refusal left no cooldown behind: the next refusal still names the cap, not a code
     again = send_reauth(client).json()
     assert "过于频繁" in again["message"] and "验证码已发送" not in again["message"]
+
+
+def test_a_used_code_does_not_hold_up_the_next_one_of_its_purpose() -> None:
+    """Logged in on the computer, then at once on the phone: the first code was used, so a new
+    one is sent (no untrue '验证码已发送'); an unused one still holds the next for 60 s."""
+    computer, phone = Client(), Client()
+    assert send_login(computer, ALICE).status_code == 200
+    code = sms_code(ALICE, "login_code")
+    login = {"action": "login", "phone": ALICE, "code": code}
+    assert computer.post("/login/", login).status_code == 302
+    assert send_login(phone, ALICE).status_code == 200
+    assert sms_count(ALICE, "login_code") == 2
+    refused = send_login(phone, ALICE)
+    assert refused.status_code == 429 and "验证码已发送" in refused.json()["message"]
+    assert sms_count(ALICE, "login_code") == 2
+
+
+def test_attacker_burning_a_code_with_wrong_guesses_does_not_lift_the_limits() -> None:
+    """Five wrong codes use a code up; the lockout of the phone then refuses a new one."""
+    client = Client()
+    send_login(client, ALICE)
+    good = sms_code(ALICE, "login_code")
+    wrong = f"{(int(good) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        client.post("/login/", {"action": "login", "phone": ALICE, "code": wrong})
+    refused = send_login(client, ALICE, ip="10.0.0.9")
+    assert refused.status_code == 429 and "错误次数过多" in refused.json()["message"]
+    assert sms_count(ALICE, "login_code") == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_sends_of_one_purpose_send_one_code_and_all_purposes_keep_the_cap(
+    settings: Any,
+) -> None:
+    settings.QIANSHU_SMS_LIMITS = {"per_phone_hour": 3, "per_ip_hour": 1000}
+
+    def send(purpose: str) -> bool:
+        try:
+            codes.issue_code(ALICE, purpose)
+        except codes.CodeRateLimited:
+            return False
+        finally:
+            connection.close()  # each worker thread has its own connection
+        return True
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        sent = list(pool.map(send, [codes.Purpose.LOGIN] * 8))
+    assert sent.count(True) == 1 and sms_count(ALICE, "login_code") == 1
+    others = [codes.Purpose.REAUTH, codes.Purpose.PIN_RESET, codes.Purpose.IDENTITY_PHONE] * 2
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        sent = list(pool.map(send, others))
+    assert sent.count(True) == 2  # the cap of 3 per hour, whatever the purposes
+    assert OutboxMessage.objects.filter(recipient=ALICE).count() == 3

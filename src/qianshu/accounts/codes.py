@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qianshu.accounts import throttles
-from qianshu.accounts.models import OneTimeCode
+from qianshu.accounts.models import OneTimeCode, RateLimit
 
 Purpose = OneTimeCode.Purpose
 
@@ -94,7 +94,7 @@ def issue_code(
 ) -> OneTimeCode:
     """Send a new code to ``phone`` (replacing any earlier one for the same purpose and binding).
 
-    Raises ``CodeRateLimited`` (at most one code per 60 s per phone for one purpose and binding,
+    Raises ``CodeRateLimited`` (one code per 60 s per phone, purpose and binding while unused,
     and hourly caps per phone over every purpose and per IP) or ``CodeLocked`` after repeated
     wrong codes. A code only ever serves its own purpose and binding (see :func:`check_code`):
     a login code never confirms a signing, a phone change or a PIN reset, so a code of another
@@ -113,8 +113,10 @@ def issue_code(
                 retry_after=verdict.retry_after,
             )
     with transaction.atomic():
-        # One code per minute for one purpose (and binding); other purposes are not held up by
-        # it, so the refusal below is true: this very code was sent less than a minute ago.
+        # One code per minute for one purpose (and binding), while that code is outstanding
+        # (check_code lifts the wait when it is used): the refusal below is then true, it was
+        # sent less than a minute ago. Other purposes are not held up by it, nor is a login on
+        # the phone right after the one on the computer; the hourly cap holds for them all.
         verdict = throttles.hit(
             _cooldown_key(phone, purpose, binding),
             limit=limits["per_phone_hour"],
@@ -207,6 +209,7 @@ def check_code(
             row.save(update_fields=["used_at", "failed_attempts"])
     if ok:
         throttles.reset(f"code-fail:phone:{phone}")
+        RateLimit.objects.filter(key=_cooldown_key(phone, purpose, binding)).update(last_at=None)
         return
     if row is not None:
         throttles.hit(f"code-fail:phone:{phone}", limit=LOCKOUT_WRONG, window=LOCKOUT_WINDOW)
