@@ -204,7 +204,7 @@ def test_hourly_cap_per_phone_holds() -> None:
     for i in range(15):
         sent += send(client, ALICE, ip=f"10.1.0.{i}").status_code == 200
         # step past the 60-second cooldown without leaving the hourly window
-        RateLimit.objects.filter(key=f"sms-send:phone:{ALICE}").update(
+        RateLimit.objects.filter(key__startswith=f"sms-send:cooldown:{ALICE}:").update(
             last_at=timezone.now() - dt.timedelta(seconds=61)
         )
     assert sent == 10

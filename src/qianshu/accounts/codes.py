@@ -6,6 +6,7 @@ Every refusal says the same thing whether or not an account exists for the phone
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import secrets
 
@@ -15,12 +16,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qianshu.accounts import throttles
-from qianshu.accounts.models import OneTimeCode
+from qianshu.accounts.models import OneTimeCode, RateLimit
 
 Purpose = OneTimeCode.Purpose
 
 CODE_TTL = dt.timedelta(minutes=5)
-SEND_COOLDOWN = 60  # seconds between two codes to one phone
+SEND_COOLDOWN = 60  # seconds between two codes to one phone for one purpose and binding
 MAX_WRONG_PER_CODE = 5  # then the code is burnt
 LOCKOUT_WRONG = 5  # wrong codes per phone within LOCKOUT_WINDOW lock the phone
 LOCKOUT_WINDOW = 15 * 60
@@ -60,6 +61,11 @@ def _hmac(phone: str, purpose: str, binding: str, code: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), message, "sha256").hexdigest()
 
 
+def _cooldown_key(phone: str, purpose: str, binding: str) -> str:
+    bound = hashlib.sha256(binding.encode()).hexdigest()[:16] if binding else "-"
+    return f"sms-send:cooldown:{phone}:{purpose}:{bound}"
+
+
 def _minutes(seconds: int) -> int:
     return max(1, (seconds + 59) // 60)
 
@@ -88,8 +94,11 @@ def issue_code(
 ) -> OneTimeCode:
     """Send a new code to ``phone`` (replacing any earlier one for the same purpose and binding).
 
-    Raises ``CodeRateLimited`` (at most one code per 60 s per phone, and hourly caps per phone
-    and per IP) or ``CodeLocked`` after repeated wrong codes.
+    Raises ``CodeRateLimited`` (one code per 60 s per phone, purpose and binding while unused,
+    and hourly caps per phone over every purpose and per IP) or ``CodeLocked`` after repeated
+    wrong codes. A code only ever serves its own purpose and binding (see :func:`check_code`):
+    a login code never confirms a signing, a phone change or a PIN reset, so a code of another
+    purpose is sent rather than refused with the cooldown of the first one.
     """
     from qianshu.notifications.actions import do_queue_sms
 
@@ -103,22 +112,34 @@ def issue_code(
                 % {"minutes": _minutes(verdict.retry_after)},
                 retry_after=verdict.retry_after,
             )
-    verdict = throttles.hit(
-        f"sms-send:phone:{phone}",
-        limit=limits["per_phone_hour"],
-        window=3600,
-        cooldown=SEND_COOLDOWN,
-    )
-    if not verdict:
-        if verdict.retry_after <= SEND_COOLDOWN:
-            message = _("验证码已发送，请 %(seconds)s 秒后再重新获取。") % {
-                "seconds": verdict.retry_after
-            }
-        else:
-            message = _("该手机号获取验证码过于频繁，请 %(minutes)s 分钟后再试。") % {
-                "minutes": _minutes(verdict.retry_after)
-            }
-        raise CodeRateLimited(message, retry_after=verdict.retry_after)
+    with transaction.atomic():
+        # One code per minute for one purpose (and binding), while that code is outstanding
+        # (check_code lifts the wait when it is used): the refusal below is then true, it was
+        # sent less than a minute ago. Other purposes are not held up by it, nor is a login on
+        # the phone right after the one on the computer; the hourly cap holds for them all.
+        verdict = throttles.hit(
+            _cooldown_key(phone, purpose, binding),
+            limit=limits["per_phone_hour"],
+            window=3600,
+            cooldown=SEND_COOLDOWN,
+        )
+        if not verdict:
+            raise CodeRateLimited(
+                _("验证码已发送，请 %(seconds)s 秒后再重新获取。")
+                % {"seconds": verdict.retry_after},
+                retry_after=verdict.retry_after,
+            )
+        # Every purpose together stays under the hourly cap of the phone (abuse limit). A
+        # refusal here rolls the cooldown above back: nothing was sent.
+        verdict = throttles.hit(
+            f"sms-send:phone:{phone}", limit=limits["per_phone_hour"], window=3600
+        )
+        if not verdict:
+            raise CodeRateLimited(
+                _("该手机号获取验证码过于频繁，请 %(minutes)s 分钟后再试。")
+                % {"minutes": _minutes(verdict.retry_after)},
+                retry_after=verdict.retry_after,
+            )
 
     code = f"{secrets.randbelow(10**6):06d}"
     now = timezone.now()
@@ -188,6 +209,7 @@ def check_code(
             row.save(update_fields=["used_at", "failed_attempts"])
     if ok:
         throttles.reset(f"code-fail:phone:{phone}")
+        RateLimit.objects.filter(key=_cooldown_key(phone, purpose, binding)).update(last_at=None)
         return
     if row is not None:
         throttles.hit(f"code-fail:phone:{phone}", limit=LOCKOUT_WRONG, window=LOCKOUT_WINDOW)

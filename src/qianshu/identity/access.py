@@ -8,7 +8,10 @@ import uuid
 from django.http import Http404
 
 from qianshu.accounts.models import User
+from qianshu.identity.errors import HandoffUnusable
+from qianshu.identity.handoffs import token_nonce_hash
 from qianshu.identity.models import (
+    IdentityHandoff,
     Method,
     PersonIdentity,
     SigningCredential,
@@ -100,3 +103,23 @@ def access_credential_by_serial(user: User, serial_hex: str) -> SigningCredentia
     if credential.user_id != user.pk:
         raise Http404("no such certificate")
     return credential
+
+
+def access_handoff_by_id(user: User, handoff_id: int) -> IdentityHandoff:
+    """One of the user's own 手机扫码认证 hand-offs (the computer polls it)."""
+    handoff = IdentityHandoff.objects.filter(pk=handoff_id).first()
+    if handoff is None:
+        raise Http404("no such hand-off")
+    if handoff.user_id != user.pk:
+        raise Http404("no such hand-off")
+    return handoff
+
+
+def access_handoff_by_token(token: str) -> IdentityHandoff:
+    """The hand-off a QR code's token names, used or not (``do_open_identity_handoff`` checks
+    who opens it). Raises :class:`HandoffUnusable` for a tampered, stale or unknown token."""
+    hashed = token_nonce_hash(token)
+    handoff = IdentityHandoff.objects.select_related("user").filter(nonce_hash=hashed).first()
+    if handoff is None:
+        raise HandoffUnusable("invalid")
+    return handoff

@@ -142,3 +142,27 @@ class WrongPin(PinError):
         super().__init__(
             _("签署密码错误，还可以尝试 %(count)s 次。") % {"count": remaining_attempts}
         )
+
+
+class HandoffUnusable(IdentityError):
+    """A QR code of 手机扫码认证 that cannot be used; ``reason`` says why (``invalid``,
+    ``expired``, ``used`` or ``other_user``) and gives the HTTP status."""
+
+    messages = {
+        "invalid": gettext_noop("二维码无效，请在电脑上刷新实名认证页面后重新扫码。"),
+        "expired": gettext_noop("二维码已过期，请在电脑上刷新实名认证页面后重新扫码。"),
+        "used": gettext_noop("二维码已使用过，请在电脑上刷新实名认证页面后重新扫码。"),
+        "other_user": gettext_noop(
+            "该二维码属于另一个账号。请在手机上退出当前账号，用电脑上登录的账号重新扫码。"
+        ),
+    }
+    statuses = {"invalid": 404, "expired": 410, "used": 410, "other_user": 403}
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.status = self.statuses[reason]
+        super().__init__(_(self.messages[reason]))
+
+
+class TooManyHandoffs(IdentityError):
+    default_message = gettext_noop("二维码生成过于频繁，请稍后刷新页面再试。")

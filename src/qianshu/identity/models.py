@@ -234,3 +234,27 @@ class SandboxFaceSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.masked_name} {self.outcome or '-'}"
+
+
+class IdentityHandoff(models.Model):
+    """手机扫码认证: a QR code on a computer that lets the same account finish real-name
+    verification on a phone (face recognition needs the phone's camera).
+
+    The token in the QR code is a random nonce signed with a timestamp; only the SHA-256 of the
+    nonce is stored. It is single-use (``used_at``), short-lived (``expires_at``) and bound to
+    ``user``: the phone must be logged in as that account. It grants nothing by itself — the
+    phone still logs in with its own SMS code — so a leaked QR code cannot verify anybody.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    nonce_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("扫码实名认证")
+        verbose_name_plural = _("扫码实名认证")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.created_at:%Y-%m-%d %H:%M}"

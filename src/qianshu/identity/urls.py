@@ -1,6 +1,6 @@
 from django.urls import path
 
-from qianshu.identity.views import certificate, pin, verification
+from qianshu.identity.views import certificate, handoff, pin, verification
 
 app_name = "identity"
 
@@ -20,6 +20,13 @@ urlpatterns = [
         name="attempt-photo",
     ),
     path("sandbox/face/<str:token>/", verification.sandbox_face_view, name="sandbox-face"),
+    path(
+        "handoff/<int:handoff_id>/status/",
+        handoff.handoff_status_view,
+        name="handoff-status",
+    ),
+    # Opened on a phone from the QR code of the status page (see identity/handoffs.py).
+    path("handoff/<str:token>/", handoff.handoff_phone_view, name="handoff-phone"),
     path("pin/", pin.pin_view, name="pin"),
     path("pin/reset/", pin.pin_reset_view, name="pin-reset"),
     path("certificate/", certificate.certificate_view, name="certificate"),

@@ -10,13 +10,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from qianshu.accounts.hints import login_url
 from qianshu.accounts.models import User
 from qianshu.accounts.phones import mask_phone
 from qianshu.core.downloads import file_response
@@ -477,14 +478,21 @@ def licence_preview_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpRespo
 # --- The legal representative's page ---
 
 
-@login_required
 @never_cache
 @require_http_methods(["GET", "POST"])
 def legal_rep_authorise_view(request: HttpRequest, token: str) -> HttpResponse:
     """The SMS link: the legal representative sees what they authorise, and approves or
-    refuses. Anybody else (not verified, or another verified name) gets a refusal page."""
-    user = _user(request)
+    refuses. Anybody else (not verified, or another verified name) gets a refusal page.
+
+    A visitor who is not logged in goes to the login page with the phone the link was sent to
+    filled in (an opaque hint, shown masked) and comes back here; one who still has to verify
+    their real name is sent to verification, which comes back here too."""
     verification = legal_rep.access_legal_rep_request(token)
+    if not request.user.is_authenticated:
+        open_link = verification.status == Status.PENDING and not actions.is_expired(verification)
+        phone = verification.legal_rep_phone if open_link else ""
+        return HttpResponseRedirect(login_url(request.path, phone))
+    user = _user(request)
     org = verification.org
     context: dict[str, Any] = {"verification": verification, "org": org, "token": token}
     if verification.status != Status.PENDING or actions.is_expired(verification):
@@ -500,6 +508,7 @@ def legal_rep_authorise_view(request: HttpRequest, token: str) -> HttpResponse:
                     verification, approve=False, actor=user, request=request
                 )
         context["not_verified"] = verified_identity(user) is None
+        context["return_path"] = request.path
         return render(request, "orgs/verify/legal_rep_refused.html", context, status=403)
     form = LegalRepDecisionForm(_posted(request))
     if request.method == "POST" and form.is_valid():

@@ -12,6 +12,7 @@ from qianshu.identity.actions.credentials import (
     do_unlock_signing_key,
     subject_id_for,
 )
+from qianshu.identity.actions.handoff import do_open_identity_handoff, do_start_identity_handoff
 from qianshu.identity.actions.operator import do_revoke_identity, do_revoke_signing_credential
 from qianshu.identity.actions.review import do_approve_verification, do_reject_verification
 from qianshu.identity.actions.verification import (
@@ -45,6 +46,7 @@ __all__ = [
     "do_change_signing_pin",
     "do_confirm_phone3_verification",
     "do_finish_face_verification",
+    "do_open_identity_handoff",
     "do_reject_verification",
     "do_reset_signing_pin",
     "do_revoke_identity",
@@ -53,6 +55,7 @@ __all__ = [
     "do_send_pin_reset_code",
     "do_set_signing_pin",
     "do_start_face_verification",
+    "do_start_identity_handoff",
     "do_start_phone3_verification",
     "do_submit_manual_review",
     "do_unlock_signing_key",

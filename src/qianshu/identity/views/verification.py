@@ -56,6 +56,7 @@ from qianshu.identity.views.common import (
     return_url,
     steps,
 )
+from qianshu.identity.views.handoff import handoff_context
 from qianshu.storage.errors import BlobStoreError
 
 log = logging.getLogger(__name__)
@@ -107,16 +108,21 @@ def _with_declaration(method: str | None = None) -> Callable[[MethodView], Metho
 
 
 @login_required
+@never_cache
 def status_view(request: HttpRequest) -> HttpResponse:
     """实名认证 status card: verified, under manual review, or not verified."""
     user = current_user(request)
+    remember_return(request)
     identity = access.verified_identity(user)
+    pending = None if identity else access.pending_review(user)
     context = _context(
         identity=identity,
-        pending=None if identity else access.pending_review(user),
+        pending=pending,
         latest=None if identity else access.latest_attempt(user),
         credential=access.active_credential(user) if identity else None,
     )
+    if identity is None and pending is None:
+        context.update(handoff_context(request))  # 手机扫码认证 (shown on a computer)
     return render(request, "identity/status.html", context)
 
 
