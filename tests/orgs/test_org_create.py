@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from qianshu.accounts.models import User
 from qianshu.core.legal import PRIVACY_VERSION
+from qianshu.envelopes import tasks
 from qianshu.orgs.create_views import PENDING_LICENCE_KEY
 from qianshu.orgs.licences import PENDING_LICENCE_HOURS, check_licence
 from qianshu.orgs.models import Organization, OrgEvent, PendingLicence
@@ -227,3 +228,16 @@ def test_a_garbage_session_value_is_ignored(alice: User) -> None:
     response = client.post("/orgs/new/", form())
     assert response.status_code == 400
     assert "请上传营业执照" in response.content.decode()
+
+
+def test_the_timers_delete_abandoned_kept_licences_and_their_files(alice: User, bob: User) -> None:
+    client_for(alice).post("/orgs/new/", form(name="", licence=licence_file("old.png")))
+    client_for(bob).post("/orgs/new/", form(name="", licence=licence_file("new.png")))
+    old = PendingLicence.objects.get(user=alice)
+    PendingLicence.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(hours=PENDING_LICENCE_HOURS, minutes=1)
+    )
+    assert tasks.run_timers()["licences_purged"] == 1
+    assert list(PendingLicence.objects.values_list("name", flat=True)) == ["new.png"]
+    assert not Blob.objects.filter(sha256=old.licence_id).exists()
+    assert tasks.run_timers()["licences_purged"] == 0

@@ -326,3 +326,13 @@ def do_discard_pending_licence(pending: PendingLicence) -> None:
             do_delete_blob(sha256)
         except BlobStoreError as exc:  # an unreferenced blob is left for garbage collection
             log.warning("pending licence blob %s not deleted: %s", sha256, exc)
+
+
+def do_purge_pending_licences(*, limit: int = 500) -> int:
+    """Delete kept licences older than ``PENDING_LICENCE_HOURS`` (abandoned forms) and their
+    stored files; run by the timers. Returns how many were deleted."""
+    since = timezone.now() - timedelta(hours=PENDING_LICENCE_HOURS)
+    stale = list(PendingLicence.objects.filter(created_at__lt=since).order_by("pk")[:limit])
+    for pending in stale:
+        do_discard_pending_licence(pending)
+    return len(stale)
