@@ -5,6 +5,8 @@ from qianshu.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("help/", core_views.help_view, name="help"),
+    path("privacy/", core_views.privacy_view, name="privacy"),
     path("", include("qianshu.accounts.urls")),
     path("admin/", admin.site.urls),
     path("pki/", include("qianshu.pki.urls")),

@@ -45,6 +45,7 @@ def test_create_and_verify_an_organisation_by_sandbox_transfer(
     credit_code = valid_credit_code()
     page.locator("#id_credit_code").fill(credit_code)
     page.locator("#id_legal_rep_name").fill("赵法人")
+    page.get_by_test_id("privacy-checkbox").check()
     shot(page, "2-create-form")
     page.get_by_test_id("org-create-submit").click()
 

@@ -53,7 +53,7 @@ def visible_cjk(html: str) -> set[str]:
     return runs - ALLOWED
 
 
-@pytest.mark.parametrize("url", ["/", "/login/", "/login/password/"])
+@pytest.mark.parametrize("url", ["/", "/login/", "/login/password/", "/help/", "/privacy/"])
 def test_public_pages_in_english(url: str) -> None:
     client = Client(headers={"accept-language": "en"})
     response = client.get(url)

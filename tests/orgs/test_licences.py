@@ -57,6 +57,7 @@ def upload(client: Client, name: str, data: bytes, content_type: str) -> Any:
             "credit_code": valid_credit_code(),
             "legal_rep_name": "赵法人",
             "licence": SimpleUploadedFile(name, data, content_type=content_type),
+            "privacy": "on",
         },
     )
 
@@ -111,6 +112,7 @@ def test_a_missing_licence_is_refused(client: Client) -> None:
             "name": "北京执照测试有限公司",
             "credit_code": valid_credit_code(),
             "legal_rep_name": "赵法人",
+            "privacy": "on",
         },
     )
     assert response.status_code == 400

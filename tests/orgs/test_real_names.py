@@ -19,6 +19,7 @@ from django.utils import timezone
 from qianshu.accounts.models import User
 from qianshu.orgs.grants import do_grant_seal
 from qianshu.orgs.models import Membership, Organization, Seal, SealGrant, SealUsage
+from qianshu.orgs.verification_legal_rep import do_request_legal_rep_authorisation
 from tests.orgs.conftest import client_for, make_verified_person
 from tests.orgs.seal_helpers import make_seal
 from tests.support.accounts import latest_sms, make_user
@@ -121,3 +122,26 @@ def test_the_legal_representatives_decision_page_and_sms(
     html = client_for(rep).get(f"/orgs/seal-grant-approval/{token}/").content.decode()
     assert f"未实名（{DAVE_MASKED}）" in html and NICKNAMES[1] not in html
     assert "王爱丽" in html  # who asked
+
+
+def test_the_legal_representatives_authorisation_page_never_shows_a_nickname(
+    world: tuple[Organization, User, User, User],
+) -> None:
+    """申请人 on the 法定代表人授权 page: an administrator who is not verified (e.g. made
+    administrator by a transfer) appears as 未实名 with the masked phone, not by nickname."""
+    org, _alice, _bob, dave = world
+    draft = Organization.objects.create(
+        kind=org.kind,
+        name="北京待认证测试有限公司",
+        credit_code="",
+        legal_rep_name="张伟",
+        created_by=dave,
+    )
+    Membership.objects.create(org=draft, user=dave, role=Membership.Role.ADMIN)
+    do_request_legal_rep_authorisation(draft, LEGAL_REP_PHONE, actor=dave)
+    sms = latest_sms(LEGAL_REP_PHONE, "legal_rep_authorisation").body
+    path = "/orgs/legal-rep/" + sms.split("/orgs/legal-rep/")[1].split("/")[0] + "/"
+    rep = make_verified_person("张伟", LEGAL_REP_PHONE)
+    html = client_for(rep).get(path).content.decode()
+    assert f"未实名（{DAVE_MASKED}）" in html
+    assert NICKNAMES[1] not in html

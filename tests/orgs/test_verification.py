@@ -46,6 +46,7 @@ def org_data(**extra: Any) -> dict[str, Any]:
         "registration_number": "",
         "legal_rep_name": "赵法人",
         "licence": SimpleUploadedFile("licence.png", licence_png(), content_type="image/png"),
+        "privacy": "on",
     }
     data.update(extra)
     return data

@@ -219,7 +219,11 @@ def profile_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "has_password": user.has_usable_password(),
             "centre": "profile",
-            "profile_cards": ["identity/_profile_card.html"],
+            "profile_cards": [
+                "identity/_profile_card.html",
+                "orgs/_profile_card.html",
+                "core/_help_card.html",
+            ],
         },
         status=400 if form.errors else 200,
     )

@@ -28,7 +28,14 @@ from qianshu.accounts.phones import normalize_phone
 from qianshu.envelopes import audit, binding, convert, routing, sending
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.geometry import fits
-from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Revision
+from qianshu.envelopes.models import (
+    Document,
+    Envelope,
+    Field,
+    Recipient,
+    Revision,
+    clean_scene,
+)
 from qianshu.envelopes.revisions import append_revision
 from qianshu.orgs.models import Organization, Seal
 from qianshu.pki.platform import PkiNotInitialised, load_platform
@@ -93,6 +100,7 @@ def do_create_draft(
     *,
     title: str,
     actor: User,
+    scene: str = "",
     message: str = "",
     deadline: dt.datetime | None = None,
     auto_remind: bool = True,
@@ -109,6 +117,7 @@ def do_create_draft(
                 envelope = Envelope.objects.create(
                     number=_new_number(),
                     title=title,
+                    scene=clean_scene(scene),
                     message=message.strip()[:500],
                     initiator=actor,
                     initiator_org=org,
@@ -131,16 +140,20 @@ def do_update_draft(
     deadline: dt.datetime | None,
     auto_remind: bool,
     allow_sms_signing: bool = True,
+    scene: str | None = None,
     actor: User,
 ) -> Envelope:
-    """Change the title, message, deadline, reminders or SMS-code signing of a draft."""
+    """Change the title, 场景 (None: unchanged), message, deadline, reminders or SMS-code
+    signing of a draft."""
     envelope.title = _clean_title(title)
+    if scene is not None:
+        envelope.scene = clean_scene(scene)
     envelope.message = message.strip()[:500]
     envelope.deadline = _clean_deadline(deadline)
     envelope.auto_remind = auto_remind
     envelope.allow_sms_signing = allow_sms_signing
     envelope.save(
-        update_fields=["title", "message", "deadline", "auto_remind", "allow_sms_signing"]
+        update_fields=["title", "scene", "message", "deadline", "auto_remind", "allow_sms_signing"]
     )
     return envelope
 

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from qianshu.accounts.phones import normalize_phone
 from qianshu.envelopes import binding, compose
 from qianshu.envelopes.geometry import to_fractions, to_pdf
-from qianshu.envelopes.models import Document, Field, Recipient
+from qianshu.envelopes.models import MAX_SCENE, Document, Field, Recipient, clean_scene
 from qianshu.orgs.models import Seal
 from qianshu.signing.stamps import Rect
 
@@ -63,7 +63,8 @@ class BeijingDateTimeField(forms.DateTimeField):
 
 
 class DraftForm(forms.Form):
-    """任务名称, 签署截止, 截止前自动提醒, 签署说明, and whether SMS-code signing is allowed."""
+    """任务名称, 场景, 签署截止, 截止前自动提醒, 签署说明, and whether SMS-code signing is
+    allowed."""
 
     title = forms.CharField(
         label=_("任务名称"),
@@ -72,6 +73,16 @@ class DraftForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": _("例如：办公设备采购合同")}),
         help_text=_("不填写时使用第一份文件的名称。"),
         error_messages={"max_length": _("任务名称最多 100 个字。")},
+    )
+    scene = forms.CharField(
+        label=_("场景"),
+        required=False,
+        max_length=MAX_SCENE,
+        widget=forms.TextInput(
+            attrs={"list": "scene-options", "placeholder": _("例如：企业签约、年度考核")}
+        ),
+        help_text=_("选填。任务列表中显示场景，并可按场景筛选。"),
+        error_messages={"max_length": _("场景最多 30 个字。")},
     )
     deadline = BeijingDateTimeField(
         label=_("签署截止"),
@@ -100,6 +111,9 @@ class DraftForm(forms.Form):
 
     def clean_title(self) -> str:
         return " ".join(self.cleaned_data["title"].split())
+
+    def clean_scene(self) -> str:
+        return clean_scene(self.cleaned_data["scene"])
 
     def clean_deadline(self) -> dt.datetime | None:
         deadline = self.cleaned_data["deadline"]

@@ -27,6 +27,15 @@ from qianshu.signing.stamps import Rect
 AUDIT_FIELDS = frozenset({"audit_count", "audit_head", "audit_anchored_count"})
 
 
+#: The longest 场景 (scene) of an envelope.
+MAX_SCENE = 30
+
+
+def clean_scene(scene: object) -> str:
+    """A 场景 as stored and searched: one line, at most ``MAX_SCENE`` characters."""
+    return " ".join(str(scene or "").split())[:MAX_SCENE]
+
+
 class Envelope(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("草稿")
@@ -45,6 +54,8 @@ class Envelope(models.Model):
     number = models.CharField(_("任务编号"), max_length=24, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.STANDARD)
     title = models.CharField(_("任务名称"), max_length=100)
+    # 场景 (seed 000: 企业签约, 年度考核 …): the sender's category, shown and filtered in the lists.
+    scene = models.CharField(_("场景"), max_length=MAX_SCENE, blank=True)
     message = models.CharField(_("签署说明"), max_length=500, blank=True)
     initiator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="initiated_envelopes"

@@ -12,6 +12,7 @@ from django_tasks import task
 
 from qianshu.envelopes import archives, audit, lifecycle
 from qianshu.envelopes.models import Envelope
+from qianshu.orgs.licences import do_purge_pending_licences
 from qianshu.pki.platform import is_initialised
 from qianshu.pki.services import do_renew_service_certificates
 
@@ -34,7 +35,7 @@ def run_timers() -> dict[str, int]:
     """Expire overdue envelopes, send the reminders before deadlines, retry completions a worker
     did not finish, time-stamp the audit chains' heads when an anchor is due, keep the PKI's
     service certificates current and renew due archives. Safe to run from several machines at
-    once (rows are locked)."""
+    once (rows are locked). Also deletes licences kept from abandoned 创建组织 forms."""
     expired = lifecycle.expire_due()
     reminded = lifecycle.remind_before_deadline()
     stuck = lifecycle.stuck_completions()
@@ -56,6 +57,7 @@ def run_timers() -> dict[str, int]:
         "completed": len(stuck),
         "anchored": anchored,
         "renewed": _maintain_archives(),
+        "licences_purged": do_purge_pending_licences(),
     }
 
 

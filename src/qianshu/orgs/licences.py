@@ -16,16 +16,21 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import warnings
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
-from qianshu.orgs.models import Organization
+from qianshu.accounts.models import User
+from qianshu.orgs.models import Organization, PendingLicence
 from qianshu.signing.errors import EncryptedPdfError, PdfError, SigningError
 from qianshu.signing.isolation import LimitExceeded, Limits, run_limited
 from qianshu.signing.pages import open_pikepdf, render_page
@@ -50,6 +55,9 @@ PNG = "image/png"
 # tens of MB. A web process (about 250 MB of address space) forked with these limits cannot be
 # made to inflate a bomb or spin.
 LICENCE_LIMITS = Limits(cpu_seconds=10, memory_bytes=1024 * 1024 * 1024, wall_seconds=30)
+
+#: How long a licence kept across a form error stays usable.
+PENDING_LICENCE_HOURS = 24
 
 log = logging.getLogger(__name__)
 
@@ -262,3 +270,69 @@ def do_make_licence_preview(org: Organization) -> Blob | None:
 def can_preview(blob: Blob | None) -> bool:
     """Whether ``blob`` (an organisation's ``licence_preview``) is an image to show inline."""
     return blob is not None and blob.content_type in {PNG, "image/jpeg"}
+
+
+# --- A licence kept across a form error on 创建组织 (PendingLicence) ---
+
+
+def upload_name(upload: UploadedFile | None) -> str:
+    """The uploaded file's own name (no directories), for 已上传：<name>."""
+    name = os.path.basename((getattr(upload, "name", "") or "").replace("\\", "/"))
+    return name[:200] or "licence"
+
+
+def do_keep_pending_licence(
+    licence: Licence, *, name: str, actor: User, replaces: PendingLicence | None = None
+) -> PendingLicence:
+    """Store a checked licence for ``actor`` to use on their next try; the one it
+    ``replaces`` (the person chose another file) is discarded."""
+    blob, preview = do_store_licence(licence)
+    pending = PendingLicence.objects.create(user=actor, name=name, licence=blob, preview=preview)
+    if replaces is not None:
+        do_discard_pending_licence(replaces)
+    return pending
+
+
+def pending_licence_for(actor: User, value: object) -> PendingLicence | None:
+    """``actor``'s pending licence named by ``value`` (the uuid their session holds), if it is
+    theirs and still fresh; anyone else's, or a stale one, is None."""
+    if not value:
+        return None
+    since = timezone.now() - timedelta(hours=PENDING_LICENCE_HOURS)
+    try:
+        return (
+            PendingLicence.objects.select_related("licence", "preview")
+            .filter(uuid=str(value), user=actor, created_at__gte=since)
+            .first()
+        )
+    except ValidationError:  # not a uuid
+        return None
+
+
+def pending_licence_contents(pending: PendingLicence) -> Licence:
+    """The checked licence back from the store (raises ``BlobStoreError`` if unreadable)."""
+    data = pending.licence.read()
+    preview = None if pending.preview_id == pending.licence_id else pending.preview.read()
+    return Licence(data=data, content_type=pending.licence.content_type, preview=preview)
+
+
+def do_discard_pending_licence(pending: PendingLicence) -> None:
+    """Delete a pending licence and its stored files."""
+    blobs = {pending.licence_id, pending.preview_id}
+    with transaction.atomic():
+        PendingLicence.objects.filter(pk=pending.pk).delete()
+    for sha256 in blobs:
+        try:
+            do_delete_blob(sha256)
+        except BlobStoreError as exc:  # an unreferenced blob is left for garbage collection
+            log.warning("pending licence blob %s not deleted: %s", sha256, exc)
+
+
+def do_purge_pending_licences(*, limit: int = 500) -> int:
+    """Delete kept licences older than ``PENDING_LICENCE_HOURS`` (abandoned forms) and their
+    stored files; run by the timers. Returns how many were deleted."""
+    since = timezone.now() - timedelta(hours=PENDING_LICENCE_HOURS)
+    stale = list(PendingLicence.objects.filter(created_at__lt=since).order_by("pk")[:limit])
+    for pending in stale:
+        do_discard_pending_licence(pending)
+    return len(stale)

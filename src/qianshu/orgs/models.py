@@ -69,6 +69,10 @@ class Organization(models.Model):
     )
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     verified_at = models.DateTimeField(_("认证时间"), null=True, blank=True)
+    # The creator's consent to 《隐私保护协议》: when, and which version (core.legal) was shown.
+    # Empty for organisations created before consent was asked.
+    privacy_consent_at = models.DateTimeField(_("同意隐私保护协议时间"), null=True, blank=True)
+    privacy_version = models.CharField(_("隐私保护协议版本"), max_length=32, blank=True)
 
     class Meta:
         verbose_name = _("组织机构")
@@ -107,6 +111,23 @@ class Organization(models.Model):
     def identifier(self) -> str:
         """The credit code, or the registration number of an overseas organisation."""
         return self.credit_code or self.registration_number
+
+
+class PendingLicence(models.Model):
+    """A licence that passed its checks on 创建组织 while another field did not: kept so the
+    person does not upload it again. Usable only by its uploader from the browser session that
+    uploaded it (the session holds ``uuid``; the row holds ``user``; both must match) and for
+    ``orgs.licences.PENDING_LICENCE_HOURS``. Stored encrypted like every licence."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    licence = models.ForeignKey("storage.Blob", on_delete=models.PROTECT, related_name="+")
+    preview = models.ForeignKey("storage.Blob", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class OrgVerification(models.Model):

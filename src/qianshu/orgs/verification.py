@@ -63,6 +63,10 @@ class NotVerifiedPerson(OrgError):
     default_message = gettext_noop("请先完成个人实名认证，再创建组织。")
 
 
+class PrivacyConsentMissing(OrgError):
+    default_message = gettext_noop("请阅读并同意《隐私保护协议》。")
+
+
 class CreditCodeTaken(OrgError):
     default_message = gettext_noop(
         "该统一社会信用代码已有组织完成认证，如需加入请联系该组织的管理员。"
@@ -469,10 +473,14 @@ def do_create_org(
     registration_number: str,
     legal_rep_name: str,
     licence: Licence,
+    privacy_version: str,
     actor: User,
     request: HttpRequest | None = None,
 ) -> Organization:
-    """Create an organisation (待认证) with ``actor`` as its 管理员. Only a verified person may."""
+    """Create an organisation (待认证) with ``actor`` as its 管理员. Only a verified person may,
+    having agreed to 《隐私保护协议》 version ``privacy_version`` (recorded with its time)."""
+    if not privacy_version:
+        raise PrivacyConsentMissing()
     if verified_identity(actor) is None:
         raise NotVerifiedPerson()
     check_credit_code_free(credit_code)
@@ -487,6 +495,8 @@ def do_create_org(
             licence=blob,
             licence_preview=preview,
             created_by=actor,
+            privacy_consent_at=timezone.now(),
+            privacy_version=privacy_version,
         )
         Membership.objects.create(org=org, user=actor, role=Membership.Role.ADMIN)
         record_org_event(
@@ -499,6 +509,7 @@ def do_create_org(
             identifier=org.identifier,
             legal_rep_name=legal_rep_name,
             licence=blob.sha256,
+            privacy_version=privacy_version,
         )
     return org
 

@@ -175,6 +175,28 @@ class OrgForm(forms.Form):
         return data
 
 
+class OrgCreateForm(OrgForm):
+    """创建组织: the licence fields and the consent to 《隐私保护协议》 (seed 002).
+
+    ``pending_name`` is the licence kept from a previous try (已上传：…): then no file needs to
+    be chosen again, and choosing one replaces it.
+    """
+
+    privacy = forms.BooleanField(
+        label=_("我已阅读并同意《隐私保护协议》"),
+        error_messages={"required": _("请阅读并同意《隐私保护协议》。")},
+    )
+
+    def __init__(self, *args: Any, pending_name: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, licence_required=not pending_name, **kwargs)
+        self.fields["licence"].help_text = self.base_fields["licence"].help_text
+        self.set_pending(pending_name)
+
+    def set_pending(self, name: str) -> None:
+        """Show the kept licence ``name`` (after this form's own upload was kept)."""
+        self.pending_name = name
+
+
 class MethodForm(forms.Form):
     method = forms.ChoiceField(
         label=_("认证方式"),

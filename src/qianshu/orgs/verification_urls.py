@@ -2,11 +2,12 @@
 
 from django.urls import URLPattern, path
 
+from qianshu.orgs import create_views
 from qianshu.orgs import verification_views as views
 
 urlpatterns: list[URLPattern] = [
     path("", views.org_list_view, name="list"),
-    path("new/", views.org_create_view, name="create"),
+    path("new/", create_views.org_create_view, name="create"),
     path("<uuid:org_uuid>/edit/", views.org_edit_view, name="edit"),
     path("<uuid:org_uuid>/verify/", views.verify_view, name="verify"),
     path("<uuid:org_uuid>/verify/legal-rep/", views.legal_rep_view, name="verify-legal-rep"),

@@ -1,5 +1,5 @@
-"""我的组织, 创建组织 and 组织机构认证 pages, the licence views, the legal representative's
-authorisation page and the sandbox bank page (沙箱)."""
+"""我的组织 and 组织机构认证 pages (创建组织 is ``create_views``), the licence views, the legal
+representative's authorisation page and the sandbox bank page (沙箱)."""
 
 from __future__ import annotations
 
@@ -106,47 +106,6 @@ def org_list_view(request: HttpRequest) -> HttpResponse:
             "verified_person": verified_identity(user) is not None,
             "nav": "orgs",
         },
-    )
-
-
-@login_required
-def org_create_view(request: HttpRequest) -> HttpResponse:
-    """创建组织: only a verified person; the creator becomes 管理员."""
-    user = _user(request)
-    if verified_identity(user) is None:
-        return render(request, "orgs/create.html", {"not_verified": True, "nav": "orgs"})
-    # A seal step's link (envelopes) prefills the organisation it waits for: ?name=&credit_code=
-    prefill = {key: request.GET.get(key, "")[:100] for key in ("name", "credit_code")}
-    form = OrgForm(
-        _posted(request),
-        request.FILES if request.method == "POST" else None,
-        initial={key: value for key, value in prefill.items() if value},
-    )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            org = actions.do_create_org(
-                kind=data["kind"],
-                name=data["name"],
-                credit_code=data["credit_code"],
-                registration_number=data["registration_number"],
-                legal_rep_name=data["legal_rep_name"],
-                licence=data["licence"],
-                actor=user,
-                request=request,
-            )
-        except actions.CreditCodeTaken as exc:
-            form.add_error("credit_code", str(exc))
-        except OrgError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, _("组织已创建，请选择认证方式完成组织机构认证。"))
-            return redirect("orgs:verify", org_uuid=org.uuid)
-    return render(
-        request,
-        "orgs/create.html",
-        {"form": form, "nav": "orgs"},
-        status=400 if form.errors else 200,
     )
 
 

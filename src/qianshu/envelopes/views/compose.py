@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
-from qianshu.envelopes import compose, geometry, routing, sending
+from qianshu.envelopes import compose, geometry, lists, routing, sending
 from qianshu.envelopes.access import access_draft_by_uuid, access_initiated_by_uuid
 from qianshu.envelopes.audit import person_label
 from qianshu.envelopes.compose_forms import (
@@ -163,6 +163,7 @@ def _save_basics(
         try:
             envelope = compose.do_create_draft(
                 title=title,
+                scene=data.get("scene", ""),
                 message=data.get("message", ""),
                 deadline=data.get("deadline"),
                 auto_remind=data.get("auto_remind", True),
@@ -179,6 +180,7 @@ def _save_basics(
             compose.do_update_draft(
                 envelope,
                 title=data["title"] or envelope.title,
+                scene=data["scene"],
                 message=data["message"],
                 deadline=data["deadline"],
                 auto_remind=data["auto_remind"],
@@ -245,6 +247,7 @@ def _basics_context(
         "problems": problems or [],
         "initiator_label": initiator,
         "acting_org": org,
+        "scene_options": lists.scene_suggestions(user, org),
         "me_name": person_label(user),
         "me_phone": user.phone,
         "action_url": (
@@ -264,6 +267,7 @@ def _basics(request: HttpRequest, user: User, envelope: Envelope | None) -> Http
         if envelope is not None:
             initial = {
                 "title": envelope.title,
+                "scene": envelope.scene,
                 "deadline": envelope.deadline,
                 "auto_remind": envelope.auto_remind,
                 "allow_sms_signing": envelope.allow_sms_signing,

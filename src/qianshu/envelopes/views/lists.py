@@ -81,7 +81,8 @@ def _page_links(listing: lists.Listing) -> dict[str, str]:
 @login_required
 def list_view(request: HttpRequest) -> HttpResponse:
     """``?tab=todo|others|completed|voided|cc`` (default todo), ``q`` (任务名称 / 任务编号),
-    高级搜索 ``initiator``, ``from``, ``to`` (发起时间, Beijing dates), ``status``; ``page``."""
+    高级搜索 ``initiator``, ``from``, ``to`` (发起时间, Beijing dates), ``status``, ``scene``
+    (场景); ``page``."""
     user = _user(request)
     tab = request.GET.get("tab") or lists.DEFAULT_TAB
     if tab not in lists.TAB_BY_SLUG:

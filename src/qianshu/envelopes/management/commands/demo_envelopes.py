@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw
 from qianshu.accounts.management.commands.demo_data import OPERATOR_PHONE
 from qianshu.accounts.models import User
 from qianshu.accounts.signatures import SignatureImage, do_save_signature
+from qianshu.core.legal import PRIVACY_VERSION
 from qianshu.envelopes import compose
 from qianshu.envelopes.models import Envelope
 from qianshu.identity import idcards
@@ -112,6 +113,7 @@ def _verified_organisation(admin: User) -> Organization:
         registration_number="",
         legal_rep_name=PEOPLE[admin.phone][0],
         licence=check_licence(_licence_picture(), "营业执照.png"),
+        privacy_version=PRIVACY_VERSION,
         actor=admin,
     )
     do_authorise_as_legal_rep(org, actor=admin)
