@@ -1,6 +1,6 @@
 """Corpus files about what later revisions add to the page.
 
-The contract of :func:`~qianshu.signing.testpdfs.make_test_pdf` names its price, ¥123,456.00,
+The contract of :func:`~qianshu.signing.samples.make_test_pdf` names its price, ¥123,456.00,
 in clause 1. In the uncertified flow (signers place their own fields, so the platform's
 prepare signature is an approval signature) the attacker — anyone holding a certificate the
 verifier trusts — adds a genuine signature whose appearance paints "¥923,456.00" over it.
