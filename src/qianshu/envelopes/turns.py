@@ -267,7 +267,9 @@ def _plan(
     signature: stamps.StampImage | None,
     seal_image: stamps.StampImage | None,
 ) -> list[_Plan]:
-    declared = list(recipient.fields.select_related("document"))
+    # Fields filled before the envelope was sent back (退回) on a document that kept its
+    # signatures are signed already.
+    declared = list(recipient.fields.filter(filled_at__isnull=True).select_related("document"))
     staged = _staged_by_id(req)
     unknown = set(staged) - {f.pk for f in declared}
     if unknown:
@@ -340,8 +342,17 @@ def _add_placements(
 
 
 def _check_seen(document: Document, seen: Mapping[int, str]) -> None:
+    """The signer saw a revision since the document was last prepared (a document prepared
+    again after 退回 may have other fields than the one seen before)."""
     sha = seen.get(document.pk, "")
-    if not sha or not Revision.objects.filter(document=document, blob_id=sha).exists():
+    prepared = (
+        Revision.objects.filter(document=document, action=Revision.Action.PREPARED)
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    since = Revision.objects.filter(document=document, number__gte=prepared or 0)
+    if not sha or not since.filter(blob_id=sha).exists():
         raise DocumentChanged(
             _("文件“%(name)s”已更新，请重新查看后再签署。") % {"name": document.name}
         )
@@ -527,7 +538,7 @@ def _needs(recipient: Recipient, req: SignRequest, kind: str) -> bool:
         return False
     if any(s.field_id is None and s.kind == kind for s in req.fields):
         return True
-    return recipient.fields.filter(kind=kind).exists()
+    return recipient.fields.filter(kind=kind, filled_at__isnull=True).exists()
 
 
 def _after_step(envelope: Envelope, recipient: Recipient, actor: User) -> None:
