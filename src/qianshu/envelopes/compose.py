@@ -15,6 +15,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pikepdf
 from django.core.exceptions import ValidationError
@@ -543,7 +544,7 @@ def prepare_document_revision(
             _("文件“%(name)s”无法发起签署，请检查签署位置后重试。") % {"name": document.name}
         ) from exc
     before = append_revision(document, prepared, action=Revision.Action.PREPARED, certified=certify)
-    extra = {"step": step} if step else {}
+    extra: dict[str, Any] = {"step": step} if step else {}
     audit.record(
         envelope,
         "sent",

@@ -178,7 +178,7 @@ def do_send_back(
         )
         who = locked.name if locked.role == Role.SEAL else audit.person_label(actor)
         routing.notify_initiator(envelope, "envelope_returned", {"who": who, "reason": reason})
-        context = {
+        context: dict[str, object] = {
             "who": who,
             "reason": reason,
             "title": envelope.title,
@@ -374,7 +374,7 @@ def do_resend_envelope(
     return locked
 
 
-def _names(names: list[str]) -> Promise:
+def _names(names: list[str]) -> str | Promise:
     """“a”、“b” — lazy: rendered in the recipient's language when the message is queued."""
 
     def text() -> str:
@@ -386,7 +386,7 @@ def _names(names: list[str]) -> Promise:
 def _notify_resent(
     envelope: Envelope, plan: ResendPlan, involved: set[int], activated: set[int]
 ) -> None:
-    base = {
+    base: dict[str, object] = {
         "initiator": routing.sender_label(envelope),
         "title": envelope.title,
         "number": envelope.number,
