@@ -1,7 +1,8 @@
-"""退回 in the browser at phone size (seed 002: 如果协议有异议，点击【退回】并理由): charlie
-sends the contract back with a reason → alice sees it in 待他人签署 and on the detail page, opens the
-editor (basics, field editor saved again through the page's script), resends → bob's signature
-is kept → charlie signs → completed, and every document verifies valid."""
+"""退回 in the browser at phone size (seed 002: 如果协议有异议，点击【退回】并理由).
+
+charlie sends the contract back with a reason → alice sees it in 待他人签署 and on the detail
+page, opens the editor (basics, field editor saved again through the page's script), resends →
+bob's signature is kept → charlie signs → completed, and every document verifies valid."""
 
 from __future__ import annotations
 
