@@ -179,6 +179,8 @@ def test_changed_fields_reset_that_document_only(people: dict, build: Any) -> No
         bob_row.fields.filter(filled_at__isnull=True).values_list("document", flat=True)
     ) == {second.pk}
     assert returns.lost_documents(bob_row) == [second]
+    page = client_for(bob).get(reverse("envelopes:sign", args=[envelope.uuid])).content.decode()
+    assert 'data-testid="sign-lost"' in page and second.name in page
 
     # A submission against the hash he saw before the document was prepared again: refused.
     stale = turns.SignRequest(
