@@ -6,6 +6,8 @@ whose fields changed, or that was replaced, loses them and its signers sign agai
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import uuid
 from typing import Any
 
@@ -133,6 +135,13 @@ def test_unchanged_documents_keep_their_signatures(people: dict, build: Any) -> 
 
     sign(_recipient(envelope, 2), charlie)
     (report,) = _complete_and_verify(envelope)
+    # The evidence report (签署报告) lists the return with its reason.
+    assert envelope.report is not None
+    if shutil.which("pdftotext"):
+        text = subprocess.run(
+            ["pdftotext", "-", "-"], input=envelope.report.read(), capture_output=True, check=True
+        ).stdout.decode()
+        assert "退回" in text and "第三条金额有误" in text and "重新发起" in text
     document.refresh_from_db()
     final = document.current.read()
     assert final.startswith(bob_revision)  # bob's signature is the one he made
