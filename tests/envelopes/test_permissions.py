@@ -72,6 +72,7 @@ ROWS: dict[str, Row] = {
     "sign-done": Row(Who.TURN, ("get",)),
     "approve": Row(Who.TURN, ("post",)),
     "reject": Row(Who.TURN, ("post",)),
+    "send-back": Row(Who.TURN, ("post",)),
 }
 
 
@@ -181,7 +182,7 @@ def test_the_initiator_cannot_act_on_a_signers_turn(world: dict[str, Any]) -> No
     active = world["active"]
     client = _client(alice)
     before = _state()
-    for name in ("sign-submit", "approve", "reject", "sign-code"):
+    for name in ("sign-submit", "approve", "reject", "send-back", "sign-code"):
         status = _call(client, "post", envelope_url(name, active))
         assert status in (302, 404), (name, status)
     assert _state() == before

@@ -99,6 +99,7 @@ ROWS: dict[str, Row] = {
     "sign-code": Row(Who.TURN, ("post",)),
     "approve": Row(Who.TURN, ("post",)),
     "reject": Row(Who.TURN, ("post",)),
+    "send-back": Row(Who.TURN, ("post",)),
 }
 
 

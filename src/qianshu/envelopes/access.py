@@ -121,9 +121,12 @@ def access_envelope_by_uuid(actor: User, envelope_uuid: object) -> Envelope:
 
 
 def access_draft_by_uuid(actor: User, envelope_uuid: object) -> Envelope:
-    """A draft of the actor's (to edit, place fields, send or delete), or 404."""
+    """A draft of the actor's (to edit, place fields, send or delete) — or an envelope of the
+    actor's sent back to them (退回), edited and resent the same way — or 404."""
     envelope = Envelope.objects.filter(
-        uuid=_uuid(envelope_uuid), initiator=actor, status=Envelope.Status.DRAFT
+        uuid=_uuid(envelope_uuid),
+        initiator=actor,
+        status__in=(Envelope.Status.DRAFT, Envelope.Status.RETURNED),
     ).first()
     if envelope is None:
         raise Http404

@@ -48,7 +48,7 @@ CODE_CHARS = re.compile(r"[0-9A-HJ-NPQRTUWXY]{18}")
 SEARCH_MIN_CHARS = 2
 SEARCH_MAX_RESULTS = 10
 # Envelopes whose unbound recipients a verification may still bind (the others have ended).
-OPEN_STATUSES = (Envelope.Status.DRAFT, Envelope.Status.IN_PROGRESS)
+OPEN_STATUSES = (Envelope.Status.DRAFT, Envelope.Status.IN_PROGRESS, Envelope.Status.RETURNED)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pikepdf
 from django.core.exceptions import ValidationError
@@ -229,7 +230,7 @@ def do_add_document(
     blob = do_store_blob(pdf, content_type="application/pdf")
     with transaction.atomic():
         locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
-        if not locked.is_draft():
+        if not locked.is_editable():
             raise EnvelopeError(_("任务已发起，不能再修改文件。"))
         count = locked.documents.count()
         if count >= MAX_DOCUMENTS:
@@ -260,8 +261,17 @@ def do_add_document(
 def do_remove_document(document: Document, *, actor: User) -> None:
     with transaction.atomic():
         envelope = Envelope.objects.select_for_update().get(pk=document.envelope_id)
-        if not envelope.is_draft():
+        if not envelope.is_editable():
             raise EnvelopeError(_("任务已发起，不能再修改文件。"))
+        if envelope.is_returned():
+            audit.record(
+                envelope,
+                "created",
+                actor=actor,
+                document_name=document.name,
+                sha256_before=document.current_id,
+                step="document_removed",
+            )
         document.delete()
         for position, doc in enumerate(envelope.documents.order_by("position", "id")):
             if doc.position != position:
@@ -351,7 +361,7 @@ def do_set_recipients(
     cleaned = [_clean_recipient(item, i) for i, item in enumerate(items)]
     with transaction.atomic():
         locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
-        if not locked.is_draft():
+        if not locked.is_editable():
             raise EnvelopeError(_("任务已发起，不能再修改签署方。"))
         existing = {r.pk: r for r in locked.recipients.all()}
         keep: list[Recipient] = []
@@ -360,6 +370,9 @@ def do_set_recipients(
             if recipient is None:
                 recipient = Recipient(envelope=locked, **values)
             else:
+                if _identity_changed(recipient, values):
+                    # Someone else now: the account bound to the old party may not act.
+                    recipient.user = None
                 for key, value in values.items():
                     setattr(recipient, key, value)
             recipient.save()
@@ -367,6 +380,10 @@ def do_set_recipients(
             keep.append(recipient)
         Recipient.objects.filter(envelope=locked).exclude(pk__in=[r.pk for r in keep]).delete()
     return keep
+
+
+def _identity_changed(recipient: Recipient, values: dict[str, object]) -> bool:
+    return any(getattr(recipient, key) != values[key] for key in ("role", "name", "phone", "email"))
 
 
 @dataclass(frozen=True)
@@ -425,13 +442,41 @@ def check_field(item: FieldInput, recipient: Recipient, document: Document) -> d
     }
 
 
+def _same_field(f: Field, values: dict[str, object]) -> bool:
+    """Whether a stored field is the one ``values`` describe (placed where it was: the
+    editor's page fractions move a field by far less than half a point)."""
+    recipient = values["recipient"]
+    document = values["document"]
+    assert isinstance(recipient, Recipient) and isinstance(document, Document)
+    if (f.recipient_id, f.document_id, f.kind) != (recipient.pk, document.pk, values["kind"]):
+        return False
+    if (f.label, f.value) != (values["label"], values["value"]):
+        return False
+    if f.kind == Kind.CROSS_PAGE_SEAL:
+        coords = [(f.y1, values["y1"]), (f.y2, values["y2"])]
+        if sorted(f.pages or []) != values["pages"]:
+            return False
+    else:
+        if f.page != values["page"]:
+            return False
+        coords = [
+            (f.x1, values["x1"]),
+            (f.y1, values["y1"]),
+            (f.x2, values["x2"]),
+            (f.y2, values["y2"]),
+        ]
+    return all(abs(float(a) - float(b)) < 0.5 for a, b in coords)  # type: ignore[arg-type]
+
+
 def do_set_fields(envelope: Envelope, items: Sequence[FieldInput], *, actor: User) -> list[Field]:
-    """Replace the fields the initiator placed on the draft's documents."""
+    """Replace the fields the initiator placed on the draft's documents. A field saved again
+    where it was keeps its row (and its PDF field name): an envelope sent back (退回) keeps the
+    signatures of a document whose fields did not change (see envelopes/returns.py)."""
     if len(items) > MAX_FIELDS:
         raise EnvelopeError(_("签署位置最多 %(n)d 个。") % {"n": MAX_FIELDS})
     with transaction.atomic():
         locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
-        if not locked.is_draft():
+        if not locked.is_editable():
             raise EnvelopeError(_("任务已发起，不能再修改签署位置。"))
         recipients = {r.pk: r for r in locked.recipients.all()}
         docs = {d.pk: d for d in locked.documents.all()}
@@ -442,9 +487,21 @@ def do_set_fields(envelope: Envelope, items: Sequence[FieldInput], *, actor: Use
             if recipient is None or document is None:
                 raise EnvelopeError(_("签署位置对应的签署方或文件不存在，请刷新页面。"))
             values.append(check_field(item, recipient, document))
-        Field.objects.filter(envelope=locked).delete()
-        created = [Field.objects.create(envelope=locked, **v) for v in values]
-    return created
+        existing = list(Field.objects.filter(envelope=locked).order_by("id"))
+        kept: list[Field] = []
+        result: list[Field] = []
+        for v in values:
+            match = next((f for f in existing if f not in kept and _same_field(f, v)), None)
+            if match is not None:
+                kept.append(match)
+                result.append(match)
+            else:
+                result.append(Field(envelope=locked, **v))
+        Field.objects.filter(envelope=locked).exclude(pk__in=[f.pk for f in kept]).delete()
+        for f in result:
+            if f.pk is None:
+                f.save()
+    return result
 
 
 def problems(envelope: Envelope) -> list[str]:
@@ -485,38 +542,53 @@ def field_specs(document: Document, fields: Iterable[Field]) -> list[documents.F
     ]
 
 
-def _prepare(envelope: Envelope, certify: bool, request: HttpRequest | None) -> None:
+def prepare_document_revision(
+    envelope: Envelope,
+    document: Document,
+    source: bytes,
+    certify: bool,
+    *,
+    step: str = "",
+    request: HttpRequest | None = None,
+) -> None:
+    """Declare the document's fields on ``source`` and have the platform sign it (certify or
+    approve); stored as a new ``prepared`` revision. The caller holds the document row lock."""
     platform = load_platform()
-    for document in envelope.documents.select_for_update().order_by("position", "id"):
-        source = document.current.read()
-        try:
-            prepared = documents.prepare_document(
-                source,
-                field_specs(document, document.fields.order_by("id")),
-                certifier=platform.certifier,
-                timestamper=platform.timestamper,
-                details=documents.SignatureDetails(
-                    reason=f"{envelope.number} {envelope.title}"[:200], location="Qianshu"
-                ),
-                certify=certify,
-            )
-        except SigningError as exc:
-            log.warning("preparing %s of %s failed: %s", document.pk, envelope.number, exc)
-            raise EnvelopeError(
-                _("文件“%(name)s”无法发起签署，请检查签署位置后重试。") % {"name": document.name}
-            ) from exc
-        before = append_revision(
-            document, prepared, action=Revision.Action.PREPARED, certified=certify
+    try:
+        prepared = documents.prepare_document(
+            source,
+            field_specs(document, document.fields.order_by("id")),
+            certifier=platform.certifier,
+            timestamper=platform.timestamper,
+            details=documents.SignatureDetails(
+                reason=f"{envelope.number} {envelope.title}"[:200], location="Qianshu"
+            ),
+            certify=certify,
         )
-        audit.record(
-            envelope,
-            "sent",
-            actor=envelope.initiator,
-            request=request,
-            document_name=document.name,
-            sha256_before=before,
-            sha256_after=document.current_id,
-            certified=certify,
+    except SigningError as exc:
+        log.warning("preparing %s of %s failed: %s", document.pk, envelope.number, exc)
+        raise EnvelopeError(
+            _("文件“%(name)s”无法发起签署，请检查签署位置后重试。") % {"name": document.name}
+        ) from exc
+    before = append_revision(document, prepared, action=Revision.Action.PREPARED, certified=certify)
+    extra: dict[str, Any] = {"step": step} if step else {}
+    audit.record(
+        envelope,
+        "sent",
+        actor=envelope.initiator,
+        request=request,
+        document_name=document.name,
+        sha256_before=before,
+        sha256_after=document.current_id,
+        certified=certify,
+        **extra,
+    )
+
+
+def _prepare(envelope: Envelope, certify: bool, request: HttpRequest | None) -> None:
+    for document in envelope.documents.select_for_update().order_by("position", "id"):
+        prepare_document_revision(
+            envelope, document, document.current.read(), certify, request=request
         )
 
 
@@ -526,7 +598,8 @@ def do_send_envelope(
     """Send a draft: prepare its documents and notify the first recipients in routing order.
     Only a verified sender may, in an organisation's name only as a current member of that
     verified organisation, and within the 24-hour limits (:mod:`qianshu.envelopes.sending`);
-    a refusal leaves the draft as it was."""
+    a refusal leaves the draft as it was. An envelope sent back (退回) is resent with
+    :func:`qianshu.envelopes.returns.do_resend_envelope`, not here."""
     with transaction.atomic():
         # The sender's rows first (see sending.lock_quota), then the envelope.
         sending.lock_quota(actor, envelope.initiator_org_id, now=timezone.now())

@@ -76,8 +76,8 @@ def do_recall(
         locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
         if locked.initiator_id != actor.pk:
             raise EnvelopeError(_("只有发起人可以撤回。"))
-        if not locked.is_active():
-            raise EnvelopeError(_("只能撤回签署中的任务。"))
+        if not (locked.is_active() or locked.is_returned()):
+            raise EnvelopeError(_("只能撤回签署中或已退回的任务。"))
         reason = " ".join(reason.split())
         _end(locked, Status.RECALLED, reason)
         audit.record(locked, "recalled", actor=actor, request=request, reason=reason)

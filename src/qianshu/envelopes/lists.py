@@ -67,7 +67,8 @@ TABS: tuple[Tab, ...] = (
         "others",
         gettext_lazy("待他人签署"),
         gettext_lazy("暂无等待他人签署的文件。"),
-        (Status.IN_PROGRESS,),
+        # 已退回: waiting for the initiator's correction (returns.py).
+        (Status.IN_PROGRESS, Status.RETURNED),
     ),
     Tab(
         "completed",
@@ -80,7 +81,7 @@ TABS: tuple[Tab, ...] = (
         "cc",
         gettext_lazy("抄送我的"),
         gettext_lazy("暂无抄送给您的文件。"),
-        (Status.IN_PROGRESS, Status.COMPLETED, *ENDED),
+        (Status.IN_PROGRESS, Status.RETURNED, Status.COMPLETED, *ENDED),
     ),
 )
 TAB_BY_SLUG = {tab.slug: tab for tab in TABS}
@@ -204,7 +205,9 @@ def tab_queryset(viewer: Viewer, tab: str, filters: Filters | None = None) -> Qu
     if tab == "todo":
         envelopes = envelopes.filter(status=Status.IN_PROGRESS, pk__in=viewer.todo_ids())
     elif tab == "others":
-        ids = viewer.involved_ids([Status.IN_PROGRESS], except_todo=True)
+        waiting = (Status.IN_PROGRESS, Status.RETURNED)
+        statuses = [filters.status] if filters.status in waiting else list(waiting)
+        ids = viewer.involved_ids(statuses, except_todo=True)
         envelopes = envelopes.filter(pk__in=ids)
     elif tab == "completed":
         envelopes = envelopes.filter(pk__in=viewer.involved_ids([Status.COMPLETED]))

@@ -40,6 +40,8 @@ class Envelope(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("草稿")
         IN_PROGRESS = "in_progress", _("签署中")
+        # 退回: a signer sent it back to the initiator for correction (returns.py).
+        RETURNED = "returned", _("已退回")
         COMPLETED = "completed", _("已完成")
         REJECTED = "rejected", _("已拒签")
         RECALLED = "recalled", _("已撤回")
@@ -79,6 +81,9 @@ class Envelope(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="void_statements"
     )
     void_reason = models.CharField(_("作废原因"), max_length=300, blank=True)
+    # While returned (退回): what the documents and the recipients were when it came back, to
+    # tell at resending which documents keep their signatures (see envelopes/returns.py).
+    return_snapshot = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     sent_at = models.DateTimeField(_("发起时间"), null=True, blank=True, db_index=True)
     # Set when the last party has acted; completion (B-LTA, report) follows in a task.
@@ -135,6 +140,13 @@ class Envelope(models.Model):
 
     def is_active(self) -> bool:
         return self.status == self.Status.IN_PROGRESS
+
+    def is_returned(self) -> bool:
+        return self.status == self.Status.RETURNED
+
+    def is_editable(self) -> bool:
+        """A draft, or an envelope sent back to its initiator (退回) for correction."""
+        return self.status in (self.Status.DRAFT, self.Status.RETURNED)
 
 
 class Document(models.Model):
@@ -228,6 +240,7 @@ class Recipient(models.Model):
         VIEWED = "viewed", _("已查看")
         DONE = "done", _("已完成")
         REJECTED = "rejected", _("已拒签")
+        RETURNED = "returned", _("已退回")
 
     envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="recipients")
     routing_order = models.PositiveSmallIntegerField(_("签署顺序"), default=1)
@@ -379,6 +392,8 @@ class AuditEvent(models.Model):
         APPROVED = "approved", pgettext_lazy("audit action", "审批通过")
         REJECTED = "rejected", pgettext_lazy("audit action", "拒签")
         RECALLED = "recalled", pgettext_lazy("audit action", "撤回")
+        RETURNED = "returned", pgettext_lazy("audit action", "退回")
+        RESENT = "resent", pgettext_lazy("audit action", "重新发起")
         EXPIRED = "expired", pgettext_lazy("audit action", "过期")
         REMINDED = "reminded", pgettext_lazy("audit action", "催签")
         COMPLETED = "completed", pgettext_lazy("audit action", "完成")

@@ -11,4 +11,5 @@ urlpatterns: list[URLPattern] = [
     path("envelopes/<uuid:envelope_uuid>/sign/done/", sign.done_view, name="sign-done"),
     path("envelopes/<uuid:envelope_uuid>/approve/", sign.approve_view, name="approve"),
     path("envelopes/<uuid:envelope_uuid>/reject/", sign.reject_view, name="reject"),
+    path("envelopes/<uuid:envelope_uuid>/send-back/", sign.send_back_view, name="send-back"),
 ]

@@ -134,7 +134,9 @@ def _check_turn(envelope: Envelope, locked: Recipient, actor: User) -> None:
             raise NotYourTurn(_("该签署环节属于其他人。"))
 
 
-def _lock_turn(recipient: Recipient, actor: User) -> tuple[Envelope, Recipient]:
+def lock_turn(recipient: Recipient, actor: User) -> tuple[Envelope, Recipient]:
+    """The envelope and recipient rows locked, once it is checked that it is ``actor``'s turn
+    (raises ``NotYourTurn`` / ``EnvelopeError`` otherwise). Also used by 退回 (returns)."""
     envelope, locked = _lock(recipient)
     _check_turn(envelope, locked, actor)
     return envelope, locked
@@ -267,7 +269,9 @@ def _plan(
     signature: stamps.StampImage | None,
     seal_image: stamps.StampImage | None,
 ) -> list[_Plan]:
-    declared = list(recipient.fields.select_related("document"))
+    # Fields filled before the envelope was sent back (退回) on a document that kept its
+    # signatures are signed already.
+    declared = list(recipient.fields.filter(filled_at__isnull=True).select_related("document"))
     staged = _staged_by_id(req)
     unknown = set(staged) - {f.pk for f in declared}
     if unknown:
@@ -340,8 +344,17 @@ def _add_placements(
 
 
 def _check_seen(document: Document, seen: Mapping[int, str]) -> None:
+    """The signer saw a revision since the document was last prepared (a document prepared
+    again after 退回 may have other fields than the one seen before)."""
     sha = seen.get(document.pk, "")
-    if not sha or not Revision.objects.filter(document=document, blob_id=sha).exists():
+    prepared = (
+        Revision.objects.filter(document=document, action=Revision.Action.PREPARED)
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    since = Revision.objects.filter(document=document, number__gte=prepared or 0)
+    if not sha or not since.filter(blob_id=sha).exists():
         raise DocumentChanged(
             _("文件“%(name)s”已更新，请重新查看后再签署。") % {"name": document.name}
         )
@@ -527,7 +540,7 @@ def _needs(recipient: Recipient, req: SignRequest, kind: str) -> bool:
         return False
     if any(s.field_id is None and s.kind == kind for s in req.fields):
         return True
-    return recipient.fields.filter(kind=kind).exists()
+    return recipient.fields.filter(kind=kind, filled_at__isnull=True).exists()
 
 
 def _after_step(envelope: Envelope, recipient: Recipient, actor: User) -> None:
@@ -546,7 +559,7 @@ def _after_step(envelope: Envelope, recipient: Recipient, actor: User) -> None:
 def do_approve(recipient: Recipient, *, actor: User, request: HttpRequest | None = None) -> None:
     """审批: an approver agrees; the routing moves on."""
     with transaction.atomic():
-        envelope, locked = _lock_turn(recipient, actor)
+        envelope, locked = lock_turn(recipient, actor)
         if locked.role != Role.APPROVE:
             raise EnvelopeError(_("该环节需要签署，不是审批。"))
         locked.status = Recipient.Status.DONE
@@ -569,7 +582,7 @@ def do_reject(
     if len(reason) > 300:
         raise EnvelopeError(_("拒签原因最多 300 个字。"))
     with transaction.atomic():
-        envelope, locked = _lock_turn(recipient, actor)
+        envelope, locked = lock_turn(recipient, actor)
         now = timezone.now()
         locked.status = Recipient.Status.REJECTED
         locked.reason = reason

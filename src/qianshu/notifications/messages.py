@@ -286,6 +286,52 @@ KINDS: dict[str, MessageKind] = {
             "原因：%(reason)s\n%(link)s"
         ),
     ),
+    "envelope_returned": MessageKind(
+        sms=_("“%(title)s”已被 %(who)s 退回，原因：%(reason)s。请修改后重新发起：%(link)s"),
+        subject=_("%(title)s 已被退回"),
+        body=_(
+            "您好：\n\n您发起的“%(title)s”（编号 %(number)s）已被 %(who)s 退回修改。\n"
+            "原因：%(reason)s\n请打开以下链接修改文件、签署位置或签署方后重新发起：\n%(link)s"
+        ),
+    ),
+    "envelope_returned_party": MessageKind(
+        sms=_("“%(title)s”已被 %(who)s 退回发起方修改，原因：%(reason)s。重新发起后会再通知您。"),
+        subject=_("%(title)s 已退回发起方修改"),
+        body=_(
+            "您好：\n\n“%(title)s”（编号 %(number)s）已被 %(who)s 退回发起方修改。\n"
+            "原因：%(reason)s\n发起方重新发起后会再通知您。\n%(link)s"
+        ),
+    ),
+    "envelope_resent": MessageKind(
+        sms=_("%(initiator)s 已修改并重新发起“%(title)s”：%(link)s"),
+        subject=_("%(title)s 已重新发起"),
+        body=_(
+            "您好：\n\n%(initiator)s 已修改并重新发起“%(title)s”（编号 %(number)s），"
+            "轮到您时会通知您。\n%(link)s"
+        ),
+    ),
+    "envelope_resent_kept": MessageKind(
+        sms=_(
+            "%(initiator)s 已修改并重新发起“%(title)s”，您此前的签署仍然有效，"
+            "无需再次处理：%(link)s"
+        ),
+        subject=_("%(title)s 已重新发起，您的签署仍然有效"),
+        body=_(
+            "您好：\n\n%(initiator)s 已修改并重新发起“%(title)s”（编号 %(number)s）。"
+            "您签署过的文件未被修改，您此前的签署仍然有效，无需再次处理。\n%(link)s"
+        ),
+    ),
+    "envelope_resign": MessageKind(
+        sms=_(
+            "%(initiator)s 修改了“%(title)s”中的文件%(documents)s，您此前在其中的签署已失效，"
+            "轮到您时请重新签署：%(link)s"
+        ),
+        subject=_("%(title)s 需要您重新签署"),
+        body=_(
+            "您好：\n\n%(initiator)s 修改并重新发起了“%(title)s”（编号 %(number)s）。"
+            "文件%(documents)s已修改，您此前在其中的签署已失效，轮到您时请重新签署。\n%(link)s"
+        ),
+    ),
     "envelope_completed": MessageKind(
         sms=_("“%(title)s”已完成签署，可登录下载签署文件：%(link)s"),
         subject=_("%(title)s 已完成签署"),

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
-from qianshu.envelopes import compose, geometry, lists, routing, sending
+from qianshu.envelopes import compose, geometry, lists, returns, routing, sending
 from qianshu.envelopes.access import access_draft_by_uuid, access_initiated_by_uuid
 from qianshu.envelopes.audit import person_label
 from qianshu.envelopes.compose_forms import (
@@ -526,6 +526,7 @@ def _send_context(envelope: Envelope, user: User) -> dict[str, Any]:
         "needs_identity": verified_identity(user) is None,
         "unbound": [r for r in recipients if r.role == Role.SEAL and r.org_id is None],
         "initiator_label": routing.initiator_label(envelope),
+        "plan": returns.resend_plan(envelope) if envelope.is_returned() else None,
         "step": 3,
     }
 
@@ -541,12 +542,17 @@ def send_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
         return _already_sent(request, sent.envelope)
     error = ""
     if request.method == "POST":
+        resending = envelope.is_returned()
+        send = returns.do_resend_envelope if resending else compose.do_send_envelope
         try:
-            compose.do_send_envelope(envelope, actor=user, request=request)
+            send(envelope, actor=user, request=request)
         except EnvelopeError as exc:
             error = str(exc)
         else:
-            messages.success(request, _("已发起，已通知第一位签署方。"))
+            if resending:
+                messages.success(request, _("已重新发起，已通知相关签署方。"))
+            else:
+                messages.success(request, _("已发起，已通知第一位签署方。"))
             return HttpResponseRedirect(envelope.get_absolute_url())
     context = _send_context(envelope, user)
     context["error"] = error

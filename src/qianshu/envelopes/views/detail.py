@@ -1,5 +1,5 @@
 """签署详情: an envelope's page (status, documents, parties, audit trail) and the initiator's
-actions on it (撤回, 催签, 作废)."""
+actions on it (撤回, 催签, 作废; 修改并重新发起 when it was sent back)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from qianshu.envelopes.access import (
     turn_of,
 )
 from qianshu.envelopes.errors import EnvelopeError
-from qianshu.envelopes.models import Envelope
+from qianshu.envelopes.models import Envelope, Recipient
 
 
 def _user(request: HttpRequest) -> User:
@@ -62,6 +62,9 @@ def detail_context(envelope: Envelope, user: User) -> dict[str, Any]:
         "void_statements": statements,
         "open_void": next((s for s in statements if s.is_active()), None),
         "can_void": voiding.can_request_void(envelope, user),
+        "returned_by": next((r for r in recipients if r.status == Recipient.Status.RETURNED), None)
+        if envelope.is_returned()
+        else None,
     }
 
 

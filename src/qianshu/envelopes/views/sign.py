@@ -26,7 +26,7 @@ from qianshu.accounts import codes
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
 from qianshu.accounts.signatures import SignatureError, decode_png_data_url, prepare_drawn_signature
-from qianshu.envelopes import confirmations, geometry, routing, turns
+from qianshu.envelopes import confirmations, geometry, returns, routing, turns
 from qianshu.envelopes.access import (
     access_envelope_by_uuid,
     access_turn_by_uuid,
@@ -126,7 +126,11 @@ def _page_urls(envelope: Envelope, document: Document, page: int) -> dict[str, s
 def _viewer(envelope: Envelope, recipient: Recipient) -> tuple[list[dict[str, Any]], dict]:
     """The documents with their pages (for the template) and the data of the viewer script."""
     documents = list(envelope.documents.order_by("position", "id"))
-    free = recipient.role in (Role.SIGN, Role.SEAL) and not recipient.fields.exists()
+    # Fields filled before a 退回 on a document that kept its signatures are done.
+    free = (
+        recipient.role in (Role.SIGN, Role.SEAL)
+        and not recipient.fields.filter(filled_at__isnull=True).exists()
+    )
     fields = list(
         Field.objects.filter(envelope=envelope).select_related("recipient").order_by("page", "id")
     )
@@ -160,7 +164,8 @@ def _viewer(envelope: Envelope, recipient: Recipient) -> tuple[list[dict[str, An
         )
         for field in (f for f in fields if f.document_id == document.pk):
             if field.recipient_id == recipient.pk:
-                mine.append(_field_data(field, boxes))
+                if field.filled_at is None:
+                    mine.append(_field_data(field, boxes))
             elif field.filled_at is None and field.recipient.role != Role.CC:
                 others.append({**_field_data(field, boxes), "name": field.recipient.name})
     data = {
@@ -238,6 +243,7 @@ def _turn_context(envelope: Envelope, recipient: Recipient, user: User) -> dict[
         "pin_locked_until": None if data["needsCode"] else confirmations.pin_locked_until(user),
         "masked_phone": user.masked_phone,
         "reasons": [_("文件内容有误"), _("签署方信息有误"), _("签署位置有误"), _("暂不签署")],
+        "lost_documents": returns.lost_documents(recipient),
     }
 
 
@@ -571,6 +577,28 @@ def reject_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     context = _turn_context(envelope, recipient, user)
     context.update({"reason": reason, "error": error})
     return render(request, "envelopes/sign/reject.html", context, status=400 if error else 200)
+
+
+@login_required
+def send_back_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
+    """退回 to the initiator for correction, with a reason (a dialog of the signing page that
+    also works as a page of its own)."""
+    user = _user(request)
+    envelope, recipient = access_turn_by_uuid(user, envelope_uuid)
+    reason = ""
+    error = ""
+    if request.method == "POST":
+        reason = _posted(request, "reason")
+        try:
+            returns.do_send_back(recipient, reason, actor=user, request=request)
+        except EnvelopeError as exc:
+            error = str(exc)
+        else:
+            messages.success(request, _("已退回发起方修改，发起方重新发起后会再通知您。"))
+            return HttpResponseRedirect(envelope.get_absolute_url())
+    context = _turn_context(envelope, recipient, user)
+    context.update({"reason": reason, "error": error})
+    return render(request, "envelopes/sign/send_back.html", context, status=400 if error else 200)
 
 
 # --- the result -----------------------------------------------------------------------------
