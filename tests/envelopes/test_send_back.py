@@ -44,8 +44,11 @@ def _verify(data: bytes) -> Any:
 
 
 def _send(envelope: Envelope, actor: Any) -> Envelope:
+    """发起签署 as the send page does it: a returned envelope is resent."""
+    envelope.refresh_from_db()
+    send = returns.do_resend_envelope if envelope.is_returned() else compose.do_send_envelope
     with TestCase.captureOnCommitCallbacks(execute=True):
-        compose.do_send_envelope(envelope, actor=actor)
+        send(envelope, actor=actor)
     envelope.refresh_from_db()
     return envelope
 

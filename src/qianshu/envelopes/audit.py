@@ -51,6 +51,8 @@ class Step(models.TextChoices):
     """``detail["step"]``: which part of an event kind."""
 
     DOCUMENT_ADDED = "document_added", pgettext_lazy("audit step", "添加文件")
+    DOCUMENT_REMOVED = "document_removed", pgettext_lazy("audit step", "删除文件")
+    RESET = "reset", pgettext_lazy("audit step", "文件已修改，重新签署")
     CLAIMED = "claimed", pgettext_lazy("audit step", "认领")
     B_LTA = "b_lta", pgettext_lazy("audit step", "文件归档")
     ENVELOPE = "envelope", pgettext_lazy("audit step", "签署任务")
