@@ -554,7 +554,7 @@ def test_two_phones_racing_on_one_token_save_one_signature(alice: User) -> None:
     opened_1 = signatures.access_handoff_by_token(token)
     opened_2 = signatures.access_handoff_by_token(token)
     signatures.do_complete_handoff(opened_1, signatures.prepare_drawn_signature(drawn_png()))
-    with pytest.raises(signatures.HandoffUnusable) as excinfo:
+    with pytest.raises(signatures.SignatureHandoffUnusable) as excinfo:
         signatures.do_complete_handoff(
             opened_2, signatures.prepare_drawn_signature(drawn_png(variant=2))
         )

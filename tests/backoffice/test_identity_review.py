@@ -10,7 +10,7 @@ from django.test import Client
 
 from qianshu.accounts.models import SecurityEvent, User
 from qianshu.identity import actions
-from qianshu.identity.errors import AlreadyDecided
+from qianshu.identity.errors import ReviewAlreadyDecided
 from qianshu.identity.models import PersonIdentity, VerificationAttempt
 from qianshu.notifications.models import OutboxMessage
 from tests.identity.helpers import declare, image_bytes, logged_in
@@ -159,7 +159,7 @@ def test_only_the_first_decision_counts(
     pending.refresh_from_db()
     assert pending.status == Status.APPROVED and pending.reviewer == operator
     assert OutboxMessage.objects.filter(recipient=alice.phone).count() == 1
-    with pytest.raises(AlreadyDecided):
+    with pytest.raises(ReviewAlreadyDecided):
         actions.do_approve_verification(pending.uuid, actor=second_operator)
 
 
@@ -216,7 +216,7 @@ def test_simultaneous_decisions_only_one_wins(alice: User, operator: User) -> No
             else:
                 actions.do_reject_verification(attempt.uuid, "照片不清楚", actor=actor)
             return "ok"
-        except AlreadyDecided:
+        except ReviewAlreadyDecided:
             return "already"
         finally:
             connection.close()

@@ -25,7 +25,12 @@ from qianshu.orgs.models import Organization, OrgEvent, OrgVerification, Seal
 from qianshu.orgs.providers import sandbox as bank_sandbox
 from qianshu.orgs.registry_checks import SAME_NAME_ALERTS_PER_DAY
 from qianshu.orgs.seal_specs import build_spec, default_params
-from qianshu.orgs.verification import AlreadyVerified, NeedsOperator, do_update_org, mark_verified
+from qianshu.orgs.verification import (
+    NeedsOperator,
+    OrgAlreadyVerified,
+    do_update_org,
+    mark_verified,
+)
 from qianshu.pki.models import IssuedCertificate
 from tests.orgs.conftest import client_for, make_verified_person, valid_credit_code
 from tests.orgs.test_verification import (
@@ -405,7 +410,7 @@ def test_a_verified_organisation_keeps_its_identity(
         "enterprise",
     )
     assert existing.credit_code == EXISTING_CODE
-    with pytest.raises(AlreadyVerified):
+    with pytest.raises(OrgAlreadyVerified):
         do_update_org(
             existing,
             kind="enterprise",

@@ -699,7 +699,7 @@ def test_simultaneous_operator_decisions_only_one_wins(
 
     from django.db import connection
 
-    from qianshu.orgs.verification import AlreadyDecided
+    from qianshu.orgs.verification import OrgReviewAlreadyDecided
     from qianshu.orgs.verification_review import (
         do_approve_org,
         do_reject_org,
@@ -721,7 +721,7 @@ def test_simultaneous_operator_decisions_only_one_wins(
             else:
                 do_reject_org(org, "营业执照模糊", actor=actor)
             return "ok"
-        except AlreadyDecided:
+        except OrgReviewAlreadyDecided:
             return "already"
         finally:
             connection.close()

@@ -27,8 +27,8 @@ from qianshu.accounts.signatures import (
     MAX_DRAWN_BYTES,
     MAX_SIGNATURES,
     MAX_UPLOAD_BYTES,
-    HandoffUnusable,
-    SignatureError,
+    HandwrittenSignatureError,
+    SignatureHandoffUnusable,
     SignatureImage,
     access_handoff_by_id,
     access_handoff_by_token,
@@ -166,7 +166,7 @@ def draw_view(request: HttpRequest) -> HttpResponse:
             signature = do_save_signature(
                 image, source=HandwrittenSignature.Source.DRAWN, actor=user, request=request
             )
-        except SignatureError as exc:
+        except HandwrittenSignatureError as exc:
             return _pad_error(request, str(exc), "accounts/signatures/draw.html", context)
         messages.success(request, _("签名已保存。"))
         list_url = reverse("accounts:signatures")
@@ -230,7 +230,7 @@ def handoff_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             handoff, token = do_start_handoff(actor=user, request=request)
-        except SignatureError as exc:
+        except HandwrittenSignatureError as exc:
             messages.error(request, str(exc))
             return redirect("accounts:signatures")
         # The token exists only here and in the QR code; the session lets a reload show it again.
@@ -309,7 +309,7 @@ def phone_view(request: HttpRequest, token: str) -> HttpResponse:
         return refused
     try:
         handoff = access_handoff_by_token(token)
-    except HandoffUnusable as exc:
+    except SignatureHandoffUnusable as exc:
         if exc.reason == "unknown":
             throttles.hit(miss_key, limit=misses, window=miss_window)
         return _phone_error(request, str(exc), status=404 if exc.reason == "unknown" else 410)
@@ -319,9 +319,9 @@ def phone_view(request: HttpRequest, token: str) -> HttpResponse:
         try:
             image = prepare_drawn_signature(_drawn_png(request))
             do_complete_handoff(handoff, image, request=request)
-        except HandoffUnusable as exc:
+        except SignatureHandoffUnusable as exc:
             return _phone_error(request, str(exc), status=410)
-        except SignatureError as exc:
+        except HandwrittenSignatureError as exc:
             return _phone_headers(
                 _pad_error(request, str(exc), "accounts/signatures/phone.html", context)
             )
@@ -376,7 +376,7 @@ def upload_view(request: HttpRequest) -> HttpResponse:
             try:
                 image = prepare_uploaded_signature(upload.read(MAX_UPLOAD_BYTES + 1))
                 reference = do_stage_signature_upload(image, actor=user)
-            except SignatureError as exc:
+            except HandwrittenSignatureError as exc:
                 form.add_error("image", str(exc))
             else:
                 return _no_store(
@@ -413,7 +413,7 @@ def upload_save_view(request: HttpRequest) -> HttpResponse:
         do_save_signature(
             image, source=HandwrittenSignature.Source.UPLOAD, actor=user, request=request
         )
-    except SignatureError as exc:
+    except HandwrittenSignatureError as exc:
         messages.error(request, str(exc))
         return redirect("accounts:signature-upload")
     messages.success(request, _("签名已保存。"))

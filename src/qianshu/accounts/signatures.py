@@ -47,19 +47,19 @@ _MAX_TOKEN_LENGTH = 128
 _STAGED_SALT = "qianshu.accounts.signatures.staged-upload"
 
 
-class SignatureError(Exception):
+class HandwrittenSignatureError(Exception):
     """A signature request that cannot be done; ``str()`` is a message for the user."""
 
 
-class SignatureImageError(SignatureError):
+class SignatureImageError(HandwrittenSignatureError):
     """The picture cannot be used as a signature (not a picture, too big, no ink, ...)."""
 
 
-class TooManySignatures(SignatureError):
+class TooManySignatures(HandwrittenSignatureError):
     """The account already holds ``MAX_SIGNATURES`` signatures."""
 
 
-class HandoffUnusable(SignatureError):
+class SignatureHandoffUnusable(HandwrittenSignatureError):
     """A phone hand-off token is unknown, expired or already used (see ``reason``)."""
 
     def __init__(self, message: str, *, reason: str) -> None:
@@ -222,22 +222,28 @@ def access_handoff_by_id(actor: User, handoff_id: int) -> SignatureHandoff:
 def access_handoff_by_token(token: str) -> SignatureHandoff:
     """The hand-off a phone's token opens: the token is the authorisation, no login needed.
 
-    Raises :class:`HandoffUnusable` for unknown, expired and used tokens.
+    Raises :class:`SignatureHandoffUnusable` for unknown, expired and used tokens.
     """
     handoffs = SignatureHandoff.objects.select_related("user")
     handoff = None
     if len(token) <= _MAX_TOKEN_LENGTH:  # real tokens are 43 characters
         handoff = handoffs.filter(token_hash=hash_token(token)).first()
     if handoff is None:
-        raise HandoffUnusable(_("二维码无效，请在电脑上重新生成二维码。"), reason="unknown")
+        raise SignatureHandoffUnusable(
+            _("二维码无效，请在电脑上重新生成二维码。"), reason="unknown"
+        )
     if handoff.used_at is not None:
-        raise HandoffUnusable(
+        raise SignatureHandoffUnusable(
             _("该二维码已使用过，如需再次签名，请在电脑上重新生成二维码。"), reason="used"
         )
     if handoff.expires_at <= timezone.now():
-        raise HandoffUnusable(_("二维码已过期，请在电脑上重新生成二维码。"), reason="expired")
+        raise SignatureHandoffUnusable(
+            _("二维码已过期，请在电脑上重新生成二维码。"), reason="expired"
+        )
     if not handoff.user.is_active:
-        raise HandoffUnusable(_("二维码无效，请在电脑上重新生成二维码。"), reason="unknown")
+        raise SignatureHandoffUnusable(
+            _("二维码无效，请在电脑上重新生成二维码。"), reason="unknown"
+        )
     return handoff
 
 
@@ -386,7 +392,7 @@ def do_start_handoff(
     if not throttles.hit(
         f"signature-handoff:user:{actor.pk}", limit=HANDOFFS_PER_HOUR, window=3600
     ):
-        raise SignatureError(_("二维码生成过于频繁，请稍后再试。"))
+        raise HandwrittenSignatureError(_("二维码生成过于频繁，请稍后再试。"))
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
@@ -408,7 +414,7 @@ def do_complete_handoff(
     """Save the signature drawn on the phone for the hand-off's user and use up the token.
 
     ``handoff`` comes from :func:`access_handoff_by_token`; it is checked again under a lock so a
-    token saves one signature even when two phones race. Raises :class:`HandoffUnusable` or
+    token saves one signature even when two phones race. Raises :class:`SignatureHandoffUnusable` or
     :class:`TooManySignatures`.
     """
     blob = do_store_blob(image.png, content_type="image/png")
@@ -417,11 +423,13 @@ def do_complete_handoff(
             SignatureHandoff.objects.select_for_update().select_related("user").get(pk=handoff.pk)
         )
         if locked.used_at is not None:
-            raise HandoffUnusable(
+            raise SignatureHandoffUnusable(
                 _("该二维码已使用过，如需再次签名，请在电脑上重新生成二维码。"), reason="used"
             )
         if locked.expires_at <= timezone.now():
-            raise HandoffUnusable(_("二维码已过期，请在电脑上重新生成二维码。"), reason="expired")
+            raise SignatureHandoffUnusable(
+                _("二维码已过期，请在电脑上重新生成二维码。"), reason="expired"
+            )
         signature, _created = _add_signature(
             image, blob, source=HandwrittenSignature.Source.PHONE, owner=locked.user
         )

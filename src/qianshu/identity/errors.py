@@ -47,7 +47,7 @@ class AttemptNotActive(IdentityError):
     default_message = gettext_noop("本次认证已结束，请重新发起认证。")
 
 
-class AlreadyDecided(IdentityError):
+class ReviewAlreadyDecided(IdentityError):
     default_message = gettext_noop("该申请已由其他运营人员处理。")
 
 

@@ -73,7 +73,7 @@ class CreditCodeTaken(OrgError):
     )
 
 
-class AlreadyVerified(OrgError):
+class OrgAlreadyVerified(OrgError):
     default_message = gettext_noop("该组织已完成认证，无需重复认证。")
 
 
@@ -101,7 +101,7 @@ class PlatformAccountMissing(OrgError):
     default_message = gettext_noop("平台收款账户尚未配置，请选择其他认证方式。")
 
 
-class AlreadyDecided(OrgError):
+class OrgReviewAlreadyDecided(OrgError):
     default_message = gettext_noop("该组织的认证已由其他运营人员处理，或已不在待审核状态。")
 
 
@@ -162,7 +162,7 @@ def is_expired(verification: OrgVerification) -> bool:
 def lock_org(org: Organization) -> Organization:
     locked = Organization.objects.select_for_update().get(pk=org.pk)
     if locked.status == OrgStatus.VERIFIED:
-        raise AlreadyVerified()
+        raise OrgAlreadyVerified()
     return locked
 
 
@@ -258,7 +258,7 @@ def registry_gate(
     other answer lets the method start; without a pass its proof will wait for an operator.
     """
     if org.is_verified:
-        raise AlreadyVerified()
+        raise OrgAlreadyVerified()
     outcome = registry_checks.run_registry_check(org, actor=actor, request=request)
     if outcome.result != Registry.FAILED:
         return outcome

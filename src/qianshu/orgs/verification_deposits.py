@@ -35,8 +35,8 @@ from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.models import Organization, OrgVerification
 from qianshu.orgs.providers import BankAccount, BankError, Paid, get_bank_provider
 from qianshu.orgs.verification import (
-    AlreadyVerified,
     BankFailed,
+    OrgAlreadyVerified,
     PlatformAccountMissing,
     TooManyChecks,
     TooManyTransfers,
@@ -128,7 +128,7 @@ def do_request_micro_deposit(
     counts), and ``BankUnavailable`` when the provider is misconfigured.
     """
     if org.is_verified:
-        raise AlreadyVerified()
+        raise OrgAlreadyVerified()
     since = timezone.now() - dt.timedelta(days=1)
     transfers = org.verifications.filter(method=Method.DEPOSIT_TO_ORG, created_at__gte=since)
     if transfers.count() >= settings.QIANSHU_ORG_DEPOSITS_PER_DAY:

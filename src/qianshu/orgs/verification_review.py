@@ -20,8 +20,8 @@ from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.models import Organization, OrgVerification
 from qianshu.orgs.verification import (
     OPEN,
-    AlreadyDecided,
-    AlreadyVerified,
+    OrgAlreadyVerified,
+    OrgReviewAlreadyDecided,
     clean_reason,
     lock_org,
     mark_verified,
@@ -45,7 +45,7 @@ def do_request_manual_review(
     is asked too (its answer, even a mismatch, is for the operator to weigh), and verified
     organisations of the same name are told."""
     if org.is_verified:
-        raise AlreadyVerified()
+        raise OrgAlreadyVerified()
     registry = registry_checks.run_registry_check(org, actor=actor, request=request)
     with transaction.atomic():
         org = lock_org(org)
@@ -86,7 +86,7 @@ def _lock_for_decision(org: Organization) -> Organization:
     # The row lock plus the state check make the first of two simultaneous decisions win.
     locked = Organization.objects.select_for_update().get(pk=org.pk)
     if not (locked.needs_review and locked.status == OrgStatus.PENDING):
-        raise AlreadyDecided()
+        raise OrgReviewAlreadyDecided()
     return locked
 
 

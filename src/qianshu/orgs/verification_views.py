@@ -115,7 +115,7 @@ def org_edit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     user = _user(request)
     org, membership = _admin_org(request, org_uuid)
     if org.is_verified:
-        messages.info(request, str(actions.AlreadyVerified()))
+        messages.info(request, str(actions.OrgAlreadyVerified()))
         return redirect("orgs:verify", org_uuid=org.uuid)
     initial = {
         "kind": org.kind,

@@ -25,7 +25,11 @@ from django.views.decorators.http import require_GET, require_POST
 from qianshu.accounts import codes
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
-from qianshu.accounts.signatures import SignatureError, decode_png_data_url, prepare_drawn_signature
+from qianshu.accounts.signatures import (
+    HandwrittenSignatureError,
+    decode_png_data_url,
+    prepare_drawn_signature,
+)
 from qianshu.envelopes import confirmations, geometry, returns, routing, turns
 from qianshu.envelopes.access import (
     access_envelope_by_uuid,
@@ -421,7 +425,7 @@ def _drawn_signature(value: object) -> bytes | None:
         raise BadInput(_("签名图片格式不正确（应为 PNG），请重新书写。"))
     try:
         return prepare_drawn_signature(decode_png_data_url(value)).png
-    except SignatureError as exc:
+    except HandwrittenSignatureError as exc:
         raise BadInput(str(exc)) from exc
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from qianshu.accounts.audit import record_event
 from qianshu.accounts.models import User
 from qianshu.identity.actions.verification import create_identity
-from qianshu.identity.errors import AlreadyDecided, OwnReview
+from qianshu.identity.errors import OwnReview, ReviewAlreadyDecided
 from qianshu.identity.models import Method, VerificationAttempt
 from qianshu.notifications.actions import do_queue_sms
 
@@ -27,7 +27,7 @@ def _lock_pending(attempt_uuid: uuid.UUID) -> VerificationAttempt:
         .get(uuid=attempt_uuid, method=Method.MANUAL)
     )
     if attempt.status != Status.PENDING_REVIEW:
-        raise AlreadyDecided()
+        raise ReviewAlreadyDecided()
     return attempt
 
 
@@ -36,9 +36,9 @@ def do_approve_verification(
 ) -> VerificationAttempt:
     """Approve a manual review: the identity is verified and the user told by SMS.
 
-    Raises ``OwnReview`` for the operator's own account, ``AlreadyDecided`` if another operator
-    decided first, ``IdentityTaken`` if the document was verified by another account meanwhile
-    (then reject it instead).
+    Raises ``OwnReview`` for the operator's own account, ``ReviewAlreadyDecided`` if another
+    operator decided first, ``IdentityTaken`` if the document was verified by another account
+    meanwhile (then reject it instead).
     """
     with transaction.atomic():
         attempt = _lock_pending(attempt_uuid)
