@@ -24,7 +24,7 @@ from pathlib import Path
 from django.conf import settings
 from django.template import TemplateSyntaxError, engines
 from django.template.backends.django import DjangoTemplates
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 from django.utils import translation
 
 log = logging.getLogger(__name__)
@@ -41,22 +41,41 @@ def warm_up() -> float:
     return elapsed
 
 
-def _patterns(resolver: URLResolver) -> None:
-    """Compile every pattern's regular expression (done per language, on first use)."""
+def _tables(resolver: URLResolver) -> None:
+    """Compile every pattern's regular expression and build the reverse tables of the current
+    language, of this resolver and of each included one (``reverse("envelopes:…")`` reads the
+    namespace's own tables): both are done per language, on first use."""
+    resolver.pattern.regex  # noqa: B018 - the property compiles and caches it
+    resolver.reverse_dict  # noqa: B018
     for entry in resolver.url_patterns:
-        entry.pattern.regex  # noqa: B018 - the property compiles and caches it
         if isinstance(entry, URLResolver):
-            _patterns(entry)
+            _tables(entry)
         else:
             assert isinstance(entry, URLPattern)
+            entry.pattern.regex  # noqa: B018
+
+
+def _namespaces(resolver: URLResolver, prefix: str = "") -> None:
+    """``reverse("orgs:…")`` builds (and keeps) a resolver of its own for a namespace under a
+    path prefix, with its own tables: reverse one name of each namespace."""
+    for namespace, (_pattern, included) in resolver.namespace_dict.items():
+        path = f"{prefix}{namespace}:"
+        # A namespace may hold no names in this configuration (its pages switched off), while
+        # a template still asks it for one ({% url … as x %}): its tables are built all the same.
+        name = next((n for n in included.reverse_dict if isinstance(n, str)), "none")
+        try:
+            reverse(path + name)
+        except NoReverseMatch:  # it needs arguments, or there is none
+            pass
+        _namespaces(included, path)
 
 
 def _urls() -> None:
     resolver = get_resolver()  # importing the URLconf imports every view
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
-            _patterns(resolver)
-            resolver.reverse_dict  # noqa: B018 - builds the reverse tables of this language
+            _tables(resolver)
+            _namespaces(resolver)
 
 
 def _templates() -> None:

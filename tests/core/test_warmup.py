@@ -7,13 +7,15 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 from django.template import engines
 from django.template.backends.django import DjangoTemplates
 from django.template.loaders.cached import Loader as CachedLoader
-from django.urls import get_resolver
+from django.urls import NoReverseMatch, get_resolver, resolvers, reverse
+from django.utils import translation
 
 from qianshu import warmup
 from qianshu.signing import seals
@@ -41,6 +43,31 @@ def test_warm_up_parses_our_templates_and_builds_the_url_tables() -> None:
     assert len(parsed) >= len(list(ours.glob("*/templates/**/*.html")))
     assert not any(name.startswith("admin/") for name in parsed)  # Django's own stay lazy
     assert {"zh-hans", "en"} <= set(resolver._reverse_dict)
+
+
+def test_after_warm_up_reversing_builds_no_url_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not the root's, not a namespace's (``orgs:``, built apart under its path prefix), not
+    one whose pages are switched off (the templates still ask ``verification:page``)."""
+    resolvers.get_ns_resolver.cache_clear()
+    get_resolver()._reverse_dict.clear()
+    warmup.warm_up()
+    built: list[str] = []
+    populate = resolvers.URLResolver._populate
+
+    def spy(self: resolvers.URLResolver) -> None:
+        built.append(str(self.pattern))
+        populate(self)
+
+    monkeypatch.setattr(resolvers.URLResolver, "_populate", spy)
+    for code in ("zh-hans", "en"):
+        with translation.override(code):
+            assert reverse("orgs:seals", args=[uuid.uuid4()]).startswith("/orgs/")
+            assert reverse("envelopes:batch-sign") == "/envelopes/batch-sign/"
+            try:
+                reverse("verification:page")
+            except NoReverseMatch:
+                pass
+    assert built == []
 
 
 def test_warm_up_reads_the_seal_font() -> None:
