@@ -3,13 +3,13 @@ ones cost.
 
 Django loads much lazily, on the first request that needs it: the URLconf (which imports every
 view and, through them, fpdf, numpy, pikepdf, pyHanko …), the URL patterns' regular expressions
-and the reverse lookup tables of each language and namespace, every template (parsed once, then kept by the
-cached loader), and our seal font's character map (read with fontTools, ~0.3 s for Noto Serif
-CJK). On a fresh process that made the first 印章制作, 批量签署 or 发起签署 page take 0.5-1.8 s
-instead of 10-40 ms (``make bench``, section 7). :func:`warm_up` does all of it once, when the
-server process starts (``wsgi.py`` / ``asgi.py``, before gunicorn or runserver accept a
-request), not in ``AppConfig.ready``: management commands, the worker and the tests do not pay
-for it.
+and the reverse lookup tables of each language and namespace, every template (parsed once, then
+kept by the cached loader), and our seal font's character map (read with fontTools, ~0.3 s for
+Noto Serif CJK). On a fresh process that made the first 印章制作, 批量签署 or 发起签署 page
+take 0.5-1.8 s instead of 10-40 ms (``make bench``, section 7). :func:`warm_up` does all of
+it once, when the server process starts (``wsgi.py`` / ``asgi.py``, before gunicorn or
+runserver accept a request), not in ``AppConfig.ready``: management commands, the worker and
+the tests do not pay for it.
 
 It touches no database (a forking server must not share connections) and changes no state
 besides the caches named above.
