@@ -14,6 +14,7 @@ Every change writes an :class:`~qianshu.orgs.models.OrgEvent` in the same transa
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import uuid
@@ -21,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.http import HttpRequest
@@ -53,6 +55,7 @@ MIN_PHOTO_SEAL_PX = 40
 STAGED_PHOTO_MAX_AGE = 3600  # seconds a cleaned photo waits for 保存
 _STAGED_SALT = "qianshu.orgs.seal-photo"
 KEY_STORES = ("software", "pkcs11")
+RENDERED_SEAL_SECONDS = 600  # as long as the browser keeps a preview (seal_views.PREVIEW_CACHE)
 
 
 class SealError(Exception):
@@ -202,14 +205,26 @@ def _create_seal(
 
 
 def render_seal_image(spec: SealSpec) -> bytes:
-    """The PNG of a generator spec; the renderer's refusals become a user message."""
+    """The PNG of a generator spec; the renderer's refusals become a user message.
+
+    Pictures are kept in the cache under the spec's hash for :data:`RENDERED_SEAL_SECONDS`
+    (drawing one takes 30-100 ms): the type chooser shows the same default seals on every
+    visit, the live preview asks again for what was shown as the admin types back and forth,
+    and 完成制作 draws exactly what was previewed. The picture is a function of the spec alone
+    (the organisation's name is part of it), so whoever asks for a spec gets the same bytes."""
+    key = "seal-image:" + hashlib.sha256(repr(spec).encode()).hexdigest()
+    cached = cache.get(key)
+    if isinstance(cached, bytes):
+        return cached
     try:
-        return render_seal(spec)
+        png = render_seal(spec)
     except ImageError as exc:
         raise SealError(render_problem(exc)) from exc
     except SigningError as exc:  # a missing seal font: the installation's fault
         log.error("seal rendering failed: %s", exc)
         raise SealError(_("印章生成服务暂不可用，请稍后重试或改用上传图片。")) from exc
+    cache.set(key, png, RENDERED_SEAL_SECONDS)
+    return png
 
 
 def render_problem(exc: ImageError) -> str:

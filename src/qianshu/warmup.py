@@ -1,0 +1,105 @@
+"""Start-up warm-up of a web process, so that the first request of a page costs what the next
+ones cost.
+
+Django loads much lazily, on the first request that needs it: the URLconf (which imports every
+view and, through them, fpdf, numpy, pikepdf, pyHanko …), the URL patterns' regular expressions
+and the reverse lookup tables of each language and namespace, every template (parsed once, then
+kept by the cached loader), and our seal font's character map (read with fontTools, ~0.3 s for
+Noto Serif CJK). On a fresh process that made the first 印章制作, 批量签署 or 发起签署 page
+take 0.5-1.8 s instead of 10-40 ms (``make bench``, section 7). :func:`warm_up` does all of
+it once, when the server process starts (``wsgi.py`` / ``asgi.py``, before gunicorn or
+runserver accept a request), not in ``AppConfig.ready``: management commands, the worker and
+the tests do not pay for it.
+
+It touches no database (a forking server must not share connections) and changes no state
+besides the caches named above.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.template import TemplateSyntaxError, engines
+from django.template.backends.django import DjangoTemplates
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+from django.utils import translation
+
+log = logging.getLogger(__name__)
+
+
+def warm_up() -> float:
+    """Load what the first requests would load; returns the seconds it took."""
+    start = time.perf_counter()
+    _urls()
+    _templates()
+    _fonts()
+    elapsed = time.perf_counter() - start
+    log.info("warm-up done in %.2f s", elapsed)
+    return elapsed
+
+
+def _tables(resolver: URLResolver) -> None:
+    """Compile every pattern's regular expression and build the reverse tables of the current
+    language, of this resolver and of each included one (``reverse("envelopes:…")`` reads the
+    namespace's own tables): both are done per language, on first use."""
+    resolver.pattern.regex  # noqa: B018 - the property compiles and caches it
+    resolver.reverse_dict  # noqa: B018
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            _tables(entry)
+        else:
+            assert isinstance(entry, URLPattern)
+            entry.pattern.regex  # noqa: B018
+
+
+def _namespaces(resolver: URLResolver, prefix: str = "") -> None:
+    """``reverse("orgs:…")`` builds (and keeps) a resolver of its own for a namespace under a
+    path prefix, with its own tables: reverse one name of each namespace."""
+    for namespace, (_pattern, included) in resolver.namespace_dict.items():
+        path = f"{prefix}{namespace}:"
+        # A namespace may hold no names in this configuration (its pages switched off), while
+        # a template still asks it for one ({% url … as x %}): its tables are built all the same.
+        name = next((n for n in included.reverse_dict if isinstance(n, str)), "none")
+        try:
+            reverse(path + name)
+        except NoReverseMatch:  # it needs arguments, or there is none
+            pass
+        _namespaces(included, path)
+
+
+def _urls() -> None:
+    resolver = get_resolver()  # importing the URLconf imports every view
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            _tables(resolver)
+            _namespaces(resolver)
+
+
+def _templates() -> None:
+    """Parse our own templates into the cached loader (Django's admin ones stay lazy)."""
+    package = Path(__file__).resolve().parent
+    for engine in engines.all():
+        if not isinstance(engine, DjangoTemplates):
+            continue
+        for directory in engine.template_dirs:
+            root = Path(directory).resolve()
+            if not root.is_relative_to(package):
+                continue
+            for path in sorted(root.rglob("*.html")):
+                try:
+                    engine.get_template(path.relative_to(root).as_posix())
+                except TemplateSyntaxError:  # the page that uses it shows the error
+                    log.exception("template %s does not compile", path)
+
+
+def _fonts() -> None:
+    from qianshu.signing import seals
+    from qianshu.signing.errors import ConfigurationError
+
+    try:
+        seals.preload_font()
+    except ConfigurationError as exc:  # reported by the system checks and on the seal pages
+        log.warning("seal font not preloaded: %s", exc)

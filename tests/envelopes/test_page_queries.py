@@ -1,0 +1,108 @@
+"""Database queries of the pages the walkthrough found slow (issue 12, defect 9): 批量签署 and
+发起签署 make a fixed number of queries, however many tasks, organisations, documents or
+recipients they show. Their speed itself is measured by ``make bench`` (section 7), not here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from qianshu.accounts.models import User
+from qianshu.envelopes import compose
+from qianshu.envelopes.models import Envelope
+from tests.envelopes.helpers import make_signer
+
+pytestmark = pytest.mark.django_db
+
+# Upper bounds, two above what the pages make today (16, 4 and 9); the tests also check that a
+# page with many rows makes exactly as many queries as one with one row.
+BATCH_QUERIES = 18
+COMPOSE_QUERIES = 6
+DRAFT_QUERIES = 11
+
+
+def _sent(
+    build: Any, initiator: User, parties: Sequence[tuple[str, int, Any]], n: int, **kw: Any
+) -> list[Envelope]:
+    envelopes = []
+    for i in range(n):
+        envelope = build.draft(initiator, parties, title=f"合同{i + 1:02d}", **kw)
+        compose.do_send_envelope(envelope, actor=initiator)
+        envelopes.append(envelope)
+    return envelopes
+
+
+def _batch_page(client: Client, envelopes: Sequence[Envelope]) -> str:
+    response = client.get(
+        reverse("envelopes:batch-sign"), {"ids": [str(e.uuid) for e in envelopes]}
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_batch_page_queries_do_not_grow_with_tasks_or_organisations(
+    people: dict, build: Any, seal_org: Any, django_assert_max_num_queries: Any
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    first = seal_org(bob, "厦门某某科技有限公司")
+    second = seal_org(bob, "福州某某贸易有限公司")
+    one = _sent(build, alice, [("sign", 1, bob)], 1)
+    many = [
+        *_sent(build, alice, [("sign", 1, bob)], 4),
+        *_sent(build, alice, [("seal", 1, first)], 3),
+        *_sent(build, alice, [("seal", 1, second)], 3),
+        *_sent(build, alice, [("sign", 1, bob)], 2, fields=False),  # skipped: no fields placed
+    ]
+    client = Client()
+    client.force_login(bob)
+    with django_assert_max_num_queries(BATCH_QUERIES) as few:
+        html = _batch_page(client, one)
+    assert html.count('data-testid="batch-task"') == 1
+    with django_assert_max_num_queries(BATCH_QUERIES) as more:
+        html = _batch_page(client, many)
+    assert len(more) == len(few)
+    assert html.count('data-testid="batch-task"') == 10
+    assert html.count('data-testid="batch-skipped-task"') == 2
+    assert html.count('data-testid="batch-seal-choice"') == 2
+
+
+def test_compose_page_queries_do_not_grow_with_organisations(
+    people: dict, seal_org: Any, django_assert_max_num_queries: Any
+) -> None:
+    alice = people["alice"]
+    client = Client()
+    client.force_login(alice)
+    with django_assert_max_num_queries(COMPOSE_QUERIES) as few:
+        assert client.get(reverse("envelopes:new")).status_code == 200
+    for name in ("厦门某某科技有限公司", "福州某某贸易有限公司", "泉州某某制造有限公司"):
+        seal_org(alice, name)
+    with django_assert_max_num_queries(COMPOSE_QUERIES) as more:
+        response = client.get(reverse("envelopes:new"))
+    assert response.status_code == 200 and 'name="title"' in response.content.decode()
+    assert len(more) == len(few)
+
+
+def test_draft_page_queries_do_not_grow_with_documents_or_recipients(
+    people: dict, build: Any, django_assert_max_num_queries: Any
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    small = build.draft(alice, [("sign", 1, bob)], documents=1)
+    others = [make_signer(f"p{i}", f"1380000010{i}", real_name=f"签署人{i}") for i in range(5)]
+    large = build.draft(
+        alice, [("sign", i + 1, who) for i, who in enumerate([bob, *others])], documents=3
+    )
+    client = Client()
+    client.force_login(alice)
+    counts = []
+    for envelope in (small, large):
+        with django_assert_max_num_queries(DRAFT_QUERIES) as queries:
+            response = client.get(reverse("envelopes:edit", args=[envelope.uuid]))
+        assert response.status_code == 200
+        counts.append(len(queries))
+    html = response.content.decode()
+    assert all(f"签署人{i}" in html for i in range(5)) and html.count("合同3.pdf") >= 1
+    assert counts[1] == counts[0]
