@@ -253,7 +253,7 @@ def _font_info(path: str, face: str | None) -> _FontInfo:
 
 
 def preload_font(
-    font_path: str = DEFAULT_FONT_PATH, font_face: str | None = DEFAULT_FONT_FACE
+    font_path: str = fonts.SERIF_BOLD, font_face: str | None = DEFAULT_FONT_FACE
 ) -> None:
     """Read the seal font's character map now (a server does it at start-up: ~0.3 s for Noto
     Serif CJK, else paid by the first seal drawn in the process). Raises ConfigurationError for
