@@ -76,8 +76,8 @@ def record_event(
     **detail: Any,
 ) -> SecurityEvent:
     """Append a security event. Call inside the action's transaction; the user's chain row
-    stays locked until it ends. ``action`` must be a :class:`SecurityAction` (a free string
-    is a programming error: ``ValueError``)."""
+    stays locked until it ends. ``action`` must be a :class:`SecurityAction` member (or its
+    code); anything else is a programming error: ``ValueError``, nothing written."""
     event = SecurityEvent(
         user=user,
         action=kind(action),

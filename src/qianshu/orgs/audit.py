@@ -55,7 +55,8 @@ def record_org_event(
 ) -> OrgEvent:
     """Append an event to the organisation's log. Call inside the action's transaction; the
     organisation's chain row stays locked until it ends. ``action`` must be an
-    :class:`OrgAction` (a free string is a programming error: ``ValueError``)."""
+    :class:`OrgAction` member (or its code); anything else is a programming error:
+    ``ValueError``, nothing written."""
     event = OrgEvent(
         org=org,
         actor=actor if actor is not None and actor.is_authenticated else None,
