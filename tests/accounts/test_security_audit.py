@@ -18,7 +18,7 @@ from qianshu.accounts.audit import (
     event_content,
     record_event,
 )
-from qianshu.accounts.models import SecurityEvent, User
+from qianshu.accounts.models import SecurityAction, SecurityEvent, User
 from qianshu.core import chains
 from qianshu.core.models import AuditChain
 from qianshu.envelopes import audit
@@ -116,7 +116,7 @@ def test_a_deleted_anonymous_event_and_a_moved_event_are_detected(alice: User) -
 
 def test_a_deleted_user_leaves_the_chain_intact(db: Any) -> None:
     user = User.objects.create_user("13700000088", display_name="临时")
-    record_event("password_set", user=user)
+    record_event(SecurityAction.PASSWORD_SET, user=user)
     key = chain_key(user.pk)
     user.delete()
     assert SecurityEvent.objects.get(chain__key=key).user is None

@@ -15,6 +15,7 @@ from qianshu.core import anchors
 from qianshu.core.models import AuditAnchor, AuditAnchorEntry, AuditChain
 from qianshu.envelopes import audit, audit_checks, tasks
 from qianshu.orgs.audit import chain_key, record_org_event
+from qianshu.orgs.models import OrgAction
 from qianshu.pki.actions import do_init_pki
 from tests.orgs.conftest import make_verified_org
 from tests.support.accounts import make_user
@@ -95,7 +96,9 @@ def test_a_silent_anchor_job_is_a_warning(org: Any) -> None:
 def test_many_moved_chains_are_spread_over_several_anchors(org: Any) -> None:
     for n in range(4):
         record_org_event(
-            make_verified_org(make_user(f"u{n}", phone=f"1370000100{n}")), "x", actor=None
+            make_verified_org(make_user(f"u{n}", phone=f"1370000100{n}")),
+            OrgAction.SEAL_USED,
+            actor=None,
         )
     sources = [audit.ENVELOPE_SOURCE, anchors.CHAIN_SOURCE]
     assert anchors.anchor_heads(sources, limit=2) == 5

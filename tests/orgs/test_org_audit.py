@@ -16,7 +16,7 @@ from qianshu.core import chains
 from qianshu.core.models import AuditChain
 from qianshu.envelopes import audit
 from qianshu.orgs.audit import chain_key, check_org_chain, event_content, record_org_event
-from qianshu.orgs.models import Organization, OrgEvent
+from qianshu.orgs.models import OrgAction, Organization, OrgEvent
 from tests.orgs.conftest import make_verified_org
 from tests.support.audit import audit_findings
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 def org(pki: None, alice: User) -> Organization:
     org = make_verified_org(alice)
     for n in range(6):
-        record_org_event(org, "member_invited", actor=alice, phone=f"1380000{n:04d}")
+        record_org_event(org, OrgAction.MEMBER_INVITED, actor=alice, phone=f"1380000{n:04d}")
     return org
 
 
@@ -47,7 +47,7 @@ def _first_break(org: Organization) -> int:
 
 def test_events_are_chained_per_organisation(org: Organization, alice: User) -> None:
     other = make_verified_org(alice, name="同名有限公司")
-    record_org_event(other, "seal_created", actor=alice, seal="合同专用章")
+    record_org_event(other, OrgAction.SEAL_CREATED, actor=alice, seal="合同专用章")
     assert [e.seq for e in _events(org)] == list(range(1, 7))
     assert [e.seq for e in _events(other)] == [1]
     assert _chain(org).count == 6 and _chain(org).head == _events(org)[-1].mac
@@ -134,7 +134,7 @@ def test_deleted_swapped_or_moved_events_are_detected(org: Organization, alice: 
 
 def test_a_deleted_user_leaves_the_log_intact(org: Organization) -> None:
     actor = User.objects.create_user("13700000077", display_name="临时")
-    record_org_event(org, "member_removed", actor=actor)
+    record_org_event(org, OrgAction.MEMBER_REMOVED, actor=actor)
     actor_id = actor.pk
     actor.delete()
     assert check_org_chain(_chain(org)) == []

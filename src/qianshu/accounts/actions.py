@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 
 from qianshu.accounts import codes
 from qianshu.accounts.audit import client_ip, record_event
-from qianshu.accounts.models import User
+from qianshu.accounts.models import SecurityAction, User
 from qianshu.accounts.phones import mask_phone
 
 REAUTH_SESSION_KEY = "qianshu_reauth_at"
@@ -28,7 +28,7 @@ def do_send_login_code(request: HttpRequest, phone: str) -> None:
     """Send a login code to ``phone``, whether or not an account exists (no account probing)."""
     codes.issue_code(phone, codes.Purpose.LOGIN, ip=client_ip(request), language=_language(request))
     with transaction.atomic():
-        record_event("login_code_sent", request=request, phone=phone[-4:])
+        record_event(SecurityAction.LOGIN_CODE_SENT, request=request, phone=phone[-4:])
 
 
 def do_login_with_code(request: HttpRequest, phone: str, code: str) -> tuple[User, bool]:
@@ -49,7 +49,9 @@ def do_login_with_code(request: HttpRequest, phone: str, code: str) -> tuple[Use
                 user = User.objects.get(phone=phone)
         if not user.is_active:
             raise codes.CodeInvalid(translation.gettext("该账户已停用，请联系平台管理员。"))
-        record_event("login", user=user, request=request, method="sms", created=created)
+        record_event(
+            SecurityAction.LOGIN, user=user, request=request, method="sms", created=created
+        )
     # login() rotates the session key (session fixation) and records the auth hash.
     login(request, user, backend=BACKEND)
     mark_reauthenticated(request)
@@ -59,21 +61,23 @@ def do_login_with_code(request: HttpRequest, phone: str, code: str) -> tuple[Use
 def do_login_with_password(request: HttpRequest, user: User) -> None:
     """Start a session for a user whose password the form has already checked."""
     with transaction.atomic():
-        record_event("login", user=user, request=request, method="password")
+        record_event(SecurityAction.LOGIN, user=user, request=request, method="password")
     login(request, user, backend=BACKEND)
     mark_reauthenticated(request)
 
 
 def do_record_failed_login(request: HttpRequest, phone: str) -> None:
     with transaction.atomic():
-        record_event("login_failed", request=request, phone=phone[-4:], method="password")
+        record_event(
+            SecurityAction.LOGIN_FAILED, request=request, phone=phone[-4:], method="password"
+        )
 
 
 def do_logout(request: HttpRequest) -> None:
     user = request.user
     if user.is_authenticated:
         with transaction.atomic():
-            record_event("logout", user=user, request=request)
+            record_event(SecurityAction.LOGOUT, user=user, request=request)
     logout(request)
 
 
@@ -81,7 +85,7 @@ def do_logout_other_sessions(request: HttpRequest, *, actor: User) -> None:
     """End every session of ``actor`` except this one (the session hash salt is rotated)."""
     with transaction.atomic():
         end_all_sessions(actor)
-        record_event("logout_other_sessions", user=actor, request=request)
+        record_event(SecurityAction.LOGOUT_OTHER_SESSIONS, user=actor, request=request)
     update_session_auth_hash(request, actor)
 
 
@@ -103,13 +107,13 @@ def do_send_reauth_code(request: HttpRequest, *, actor: User) -> None:
 def do_reauthenticate_with_code(request: HttpRequest, code: str, *, actor: User) -> None:
     codes.check_code(actor.phone, codes.Purpose.REAUTH, code, ip=client_ip(request))
     with transaction.atomic():
-        record_event("reauth", user=actor, request=request, method="sms")
+        record_event(SecurityAction.REAUTH, user=actor, request=request, method="sms")
     mark_reauthenticated(request)
 
 
 def do_reauthenticate_with_password(request: HttpRequest, *, actor: User) -> None:
     with transaction.atomic():
-        record_event("reauth", user=actor, request=request, method="password")
+        record_event(SecurityAction.REAUTH, user=actor, request=request, method="password")
     mark_reauthenticated(request)
 
 
@@ -172,7 +176,7 @@ def do_set_phone(
             detail: dict[str, object] = {"old": old[-4:], "new": new_phone[-4:]}
             if by_operator:
                 detail.update(operator=actor.pk, reason=reason)
-            record_event("phone_changed", user=user, request=request, **detail)
+            record_event(SecurityAction.PHONE_CHANGED, user=user, request=request, **detail)
             told: dict[str, object] = {"phone": mask_phone(new_phone)}
             if by_operator:
                 told["reason"] = reason
@@ -208,7 +212,7 @@ def do_change_email(request: HttpRequest, email: str, *, actor: User) -> None:
     with transaction.atomic():
         actor.email = email
         actor.save(update_fields=["email"])
-        record_event("email_changed", user=actor, request=request)
+        record_event(SecurityAction.EMAIL_CHANGED, user=actor, request=request)
         if old and old != email:
             do_queue_email(
                 old, "email_changed", {"email": email}, language=actor.language or "zh-hans"
@@ -219,7 +223,7 @@ def do_update_profile(request: HttpRequest, display_name: str, *, actor: User) -
     with transaction.atomic():
         actor.display_name = display_name
         actor.save(update_fields=["display_name"])
-        record_event("profile_changed", user=actor, request=request)
+        record_event(SecurityAction.PROFILE_CHANGED, user=actor, request=request)
 
 
 def do_set_password(request: HttpRequest, password: str, *, actor: User) -> None:
@@ -228,7 +232,7 @@ def do_set_password(request: HttpRequest, password: str, *, actor: User) -> None
         actor.set_password(password)
         actor.session_salt = User._meta.get_field("session_salt").get_default()
         actor.save(update_fields=["password", "session_salt"])
-        record_event("password_set", user=actor, request=request)
+        record_event(SecurityAction.PASSWORD_SET, user=actor, request=request)
     update_session_auth_hash(request, actor)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 
-from qianshu.accounts.models import SecurityEvent, User
+from qianshu.accounts.models import SecurityAction, SecurityEvent, User
 from qianshu.core import anchors, chains
 from qianshu.core.chains import ChainBreak
 from qianshu.core.models import AuditChain
@@ -61,18 +61,26 @@ def event_content(event: SecurityEvent) -> dict[str, Any]:
     }
 
 
+def kind(action: object) -> str:
+    """The stored code of a security event kind; ``ValueError`` for anything not a member."""
+    if isinstance(action, str) and action in SecurityAction.values:
+        return SecurityAction(action).value
+    raise ValueError(f"not a SecurityAction: {action!r}")
+
+
 def record_event(
-    action: str,
+    action: SecurityAction,
     *,
     user: User | None = None,
     request: HttpRequest | None = None,
     **detail: Any,
 ) -> SecurityEvent:
     """Append a security event. Call inside the action's transaction; the user's chain row
-    stays locked until it ends."""
+    stays locked until it ends. ``action`` must be a :class:`SecurityAction` member (or its
+    code); anything else is a programming error: ``ValueError``, nothing written."""
     event = SecurityEvent(
         user=user,
-        action=action,
+        action=kind(action),
         ip=client_ip(request),
         user_agent=user_agent(request),
         detail=detail,

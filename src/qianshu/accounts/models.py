@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from qianshu.accounts.phones import mask_phone
 from qianshu.core.models import ChainedEvent
@@ -159,6 +160,93 @@ class RateLimit(models.Model):
         return f"{self.key}: {self.count}"
 
 
+class SecurityAction(models.TextChoices):
+    """The kinds of security events (``SecurityEvent.action``), with what people read.
+
+    The stored value is what the event's MAC covers: never change a value, only add members
+    (and keep those the code no longer writes, so old events still read in words)."""
+
+    LOGIN_CODE_SENT = "login_code_sent", pgettext_lazy("security event", "发送登录验证码")
+    LOGIN = "login", pgettext_lazy("security event", "登录")
+    LOGIN_FAILED = "login_failed", pgettext_lazy("security event", "登录失败")
+    LOGOUT = "logout", pgettext_lazy("security event", "退出登录")
+    LOGOUT_OTHER_SESSIONS = "logout_other_sessions", pgettext_lazy("security event", "退出其他设备")
+    REAUTH = "reauth", pgettext_lazy("security event", "再次验证身份")
+    PHONE_CHANGED = "phone_changed", pgettext_lazy("security event", "更换手机号")
+    EMAIL_CHANGED = "email_changed", pgettext_lazy("security event", "修改邮箱")
+    PROFILE_CHANGED = "profile_changed", pgettext_lazy("security event", "修改个人资料")
+    PASSWORD_SET = "password_set", pgettext_lazy("security event", "设置登录密码")
+    SIGNATURE_SAVED = "signature_saved", pgettext_lazy("security event", "保存签名")
+    SIGNATURE_DEFAULT_SET = "signature_default_set", pgettext_lazy("security event", "设为默认签名")
+    SIGNATURE_DELETED = "signature_deleted", pgettext_lazy("security event", "删除签名")
+    SIGNATURE_HANDOFF_STARTED = (
+        "signature_handoff_started",
+        pgettext_lazy("security event", "发起手机签名"),
+    )
+    SIGNING_PIN_SET = "signing_pin_set", pgettext_lazy("security event", "设置签署密码")
+    SIGNING_PIN_CHANGED = "signing_pin_changed", pgettext_lazy("security event", "修改签署密码")
+    SIGNING_PIN_WRONG = "signing_pin_wrong", pgettext_lazy("security event", "签署密码错误")
+    SIGNING_PIN_LOCKED = "signing_pin_locked", pgettext_lazy("security event", "签署密码已锁定")
+    PIN_RESET_CODE_SENT = (
+        "pin_reset_code_sent",
+        pgettext_lazy("security event", "发送重置签署密码验证码"),
+    )
+    SIGNING_PIN_RESET = "signing_pin_reset", pgettext_lazy("security event", "重置签署密码")
+    SIGNING_PIN_RESET_REFUSED = (
+        "signing_pin_reset_refused",
+        pgettext_lazy("security event", "重置签署密码被拒绝"),
+    )
+    SIGNING_CREDENTIAL_REVOKED = (
+        "signing_credential_revoked",
+        pgettext_lazy("security event", "签署证书被吊销"),
+    )
+    IDENTITY_VERIFICATION_STARTED = (
+        "identity_verification_started",
+        pgettext_lazy("security event", "开始实名认证"),
+    )
+    IDENTITY_VERIFICATION_PASSED = (
+        "identity_verification_passed",
+        pgettext_lazy("security event", "实名认证成功"),
+    )
+    IDENTITY_VERIFICATION_FAILED = (
+        "identity_verification_failed",
+        pgettext_lazy("security event", "实名认证失败"),
+    )
+    IDENTITY_VERIFICATION_ERROR = (
+        "identity_verification_error",
+        pgettext_lazy("security event", "实名认证服务异常"),
+    )
+    IDENTITY_PHONE_CODE_SENT = (
+        "identity_phone_code_sent",
+        pgettext_lazy("security event", "发送实名认证验证码"),
+    )
+    IDENTITY_MANUAL_REVIEW_SUBMITTED = (
+        "identity_manual_review_submitted",
+        pgettext_lazy("security event", "提交人工审核"),
+    )
+    IDENTITY_MANUAL_REVIEW_APPROVED = (
+        "identity_manual_review_approved",
+        pgettext_lazy("security event", "人工审核通过"),
+    )
+    IDENTITY_MANUAL_REVIEW_REJECTED = (
+        "identity_manual_review_rejected",
+        pgettext_lazy("security event", "人工审核未通过"),
+    )
+    IDENTITY_HANDOFF_STARTED = (
+        "identity_handoff_started",
+        pgettext_lazy("security event", "发起手机实名认证"),
+    )
+    IDENTITY_HANDOFF_OPENED = (
+        "identity_handoff_opened",
+        pgettext_lazy("security event", "在手机上打开实名认证"),
+    )
+    IDENTITY_HANDOFF_REFUSED = (
+        "identity_handoff_refused",
+        pgettext_lazy("security event", "其他账号扫码实名认证被拒绝"),
+    )
+    IDENTITY_REVOKED = "identity_revoked", pgettext_lazy("security event", "实名认证被撤销")
+
+
 class SecurityEvent(ChainedEvent):
     """Append-only record of security-relevant account events (logins, code sends, changes),
     chained with a keyed MAC per user (chain ``user:<id>``; events without a user in the chain
@@ -168,7 +256,7 @@ class SecurityEvent(ChainedEvent):
     user = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="security_events"
     )
-    action = models.CharField(max_length=64)
+    action = models.CharField(_("事件"), max_length=64, choices=SecurityAction.choices)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     detail = models.JSONField(default=dict, blank=True)
@@ -182,6 +270,14 @@ class SecurityEvent(ChainedEvent):
 
     def __str__(self) -> str:
         return f"{self.action} {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def action_label(self) -> str:
+        """The kind in words (from :class:`SecurityAction`); never the stored code, even for one no
+        member knows."""
+        if self.action in SecurityAction.values:
+            return str(SecurityAction(self.action).label)
+        return str(_("其他操作"))
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

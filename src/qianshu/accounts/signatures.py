@@ -24,7 +24,7 @@ from PIL import Image, ImageChops, ImageOps
 
 from qianshu.accounts import throttles
 from qianshu.accounts.audit import record_event
-from qianshu.accounts.models import HandwrittenSignature, SignatureHandoff, User
+from qianshu.accounts.models import HandwrittenSignature, SecurityAction, SignatureHandoff, User
 from qianshu.signing.errors import ImageError, NoInkError
 from qianshu.signing.photos import ACCEPTED_FORMATS, MAX_INPUT_PIXELS, clean_signature_image
 from qianshu.storage.actions import do_store_blob
@@ -319,7 +319,7 @@ def do_save_signature(
         if not created:
             return signature
         record_event(
-            "signature_saved",
+            SecurityAction.SIGNATURE_SAVED,
             user=actor,
             request=request,
             signature_id=signature.pk,
@@ -342,7 +342,10 @@ def do_set_default_signature(
         HandwrittenSignature.objects.filter(pk=signature.pk).update(is_default=True)
         signature.is_default = True
         record_event(
-            "signature_default_set", user=actor, request=request, signature_id=signature.pk
+            SecurityAction.SIGNATURE_DEFAULT_SET,
+            user=actor,
+            request=request,
+            signature_id=signature.pk,
         )
 
 
@@ -370,7 +373,7 @@ def do_delete_signature(
                 HandwrittenSignature.objects.filter(pk=new_default.pk).update(is_default=True)
                 new_default.is_default = True
         record_event(
-            "signature_deleted",
+            SecurityAction.SIGNATURE_DELETED,
             user=actor,
             request=request,
             signature_id=signature_id,
@@ -403,7 +406,10 @@ def do_start_handoff(
             expires_at=now + HANDOFF_LIFETIME,
         )
         record_event(
-            "signature_handoff_started", user=actor, request=request, handoff_id=handoff.pk
+            SecurityAction.SIGNATURE_HANDOFF_STARTED,
+            user=actor,
+            request=request,
+            handoff_id=handoff.pk,
         )
     return handoff, token
 
@@ -437,7 +443,7 @@ def do_complete_handoff(
         locked.used_at = timezone.now()
         locked.save(update_fields=["signature", "used_at"])
         record_event(
-            "signature_saved",
+            SecurityAction.SIGNATURE_SAVED,
             user=locked.user,
             request=request,
             signature_id=signature.pk,

@@ -20,7 +20,7 @@ from qianshu.accounts.models import User
 from qianshu.backoffice.decorators import staff_required
 from qianshu.backoffice.forms import RejectForm
 from qianshu.orgs.licences import PDF
-from qianshu.orgs.models import Membership, Organization, OrgEvent
+from qianshu.orgs.models import Membership, OrgAction, Organization, OrgEvent
 from qianshu.orgs.people import IDENTITY
 from qianshu.orgs.registry_checks import review_reasons, same_name_orgs
 from qianshu.orgs.verification import OrgError, open_verification
@@ -57,7 +57,9 @@ def org_queue_view(request: HttpRequest) -> HttpResponse:
     for org in pending:
         org.pending = open_verification(org)  # type: ignore[attr-defined]
     recent = (
-        OrgEvent.objects.filter(action__in=["operator_approved", "operator_rejected"])
+        OrgEvent.objects.filter(
+            action__in=[OrgAction.OPERATOR_APPROVED, OrgAction.OPERATOR_REJECTED]
+        )
         .select_related("org", "actor")
         .order_by("-created_at")[:RECENT_DECISIONS]
     )

@@ -19,7 +19,7 @@ from qianshu.accounts.models import User
 from qianshu.core import anchors, chains
 from qianshu.core.chains import ChainBreak
 from qianshu.core.models import AuditChain
-from qianshu.orgs.models import Organization, OrgEvent
+from qianshu.orgs.models import OrgAction, Organization, OrgEvent
 
 
 def chain_key(org_id: int) -> str:
@@ -37,20 +37,30 @@ def event_content(event: OrgEvent) -> dict[str, Any]:
     }
 
 
+def kind(action: object) -> str:
+    """The stored code of an organisation event kind; ``ValueError`` for anything not a
+    member."""
+    if isinstance(action, str) and action in OrgAction.values:
+        return OrgAction(action).value
+    raise ValueError(f"not an OrgAction: {action!r}")
+
+
 def record_org_event(
     org: Organization,
-    action: str,
+    action: OrgAction,
     *,
     actor: User | None,
     request: HttpRequest | None = None,
     **detail: Any,
 ) -> OrgEvent:
     """Append an event to the organisation's log. Call inside the action's transaction; the
-    organisation's chain row stays locked until it ends."""
+    organisation's chain row stays locked until it ends. ``action`` must be an
+    :class:`OrgAction` member (or its code); anything else is a programming error:
+    ``ValueError``, nothing written."""
     event = OrgEvent(
         org=org,
         actor=actor if actor is not None and actor.is_authenticated else None,
-        action=action,
+        action=kind(action),
         detail=detail,
         ip=client_ip(request),
         created_at=timezone.now(),

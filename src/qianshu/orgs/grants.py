@@ -41,7 +41,7 @@ from qianshu.identity.access import verified_identity
 from qianshu.identity.actions import do_unlock_signing_key
 from qianshu.notifications.actions import do_queue_sms
 from qianshu.orgs.audit import record_org_event
-from qianshu.orgs.models import Membership, Organization, Seal, SealGrant, SealUsage
+from qianshu.orgs.models import Membership, OrgAction, Organization, Seal, SealGrant, SealUsage
 from qianshu.orgs.people import person_label
 from qianshu.orgs.seals import SealError, seal_signing_key
 from qianshu.pki.platform import load_platform
@@ -188,7 +188,7 @@ def do_grant_seal(
             )
             record_org_event(
                 org,
-                "seal_grant_requested",
+                OrgAction.SEAL_GRANT_REQUESTED,
                 actor=actor,
                 request=request,
                 legal_rep_phone=legal_rep_phone[:3] + "****" + legal_rep_phone[-4:],
@@ -197,7 +197,7 @@ def do_grant_seal(
         else:
             _notify_granted(grant)
             record_org_event(
-                org, "seal_granted", actor=actor, request=request, **_grant_detail(grant)
+                org, OrgAction.SEAL_GRANTED, actor=actor, request=request, **_grant_detail(grant)
             )
     return grant
 
@@ -216,7 +216,7 @@ def do_revoke_grant(
         locked.save(update_fields=["status", "revoked_by", "revoked_at"])
         record_org_event(
             locked.seal.org,
-            "seal_grant_revoked",
+            OrgAction.SEAL_GRANT_REVOKED,
             actor=actor,
             request=request,
             **_grant_detail(locked),
@@ -277,7 +277,7 @@ def do_decide_legal_rep_grant(
             _notify_granted(grant)
         record_org_event(
             org,
-            "seal_grant_approved" if approve else "seal_grant_refused",
+            OrgAction.SEAL_GRANT_APPROVED if approve else OrgAction.SEAL_GRANT_REFUSED,
             actor=actor,
             request=request,
             **_grant_detail(grant),
@@ -425,7 +425,7 @@ def record_seal_use(
     )
     record_org_event(
         seal.org,
-        "seal_used",
+        OrgAction.SEAL_USED,
         actor=actor,
         request=request,
         seal=str(seal.uuid),

@@ -35,7 +35,7 @@ from qianshu.accounts.phones import mask_phone
 from qianshu.identity.access import verified_identity
 from qianshu.notifications.actions import do_queue_sms
 from qianshu.orgs.audit import record_org_event
-from qianshu.orgs.models import Invitation, Membership, Organization, SealGrant
+from qianshu.orgs.models import Invitation, Membership, OrgAction, Organization, SealGrant
 from qianshu.orgs.people import person_label
 
 Role = Membership.Role
@@ -221,7 +221,7 @@ def do_invite_member(
         )
         record_org_event(
             locked,
-            "member_invited",
+            OrgAction.MEMBER_INVITED,
             actor=actor,
             request=request,
             invitation=str(invitation.uuid),
@@ -245,7 +245,7 @@ def do_revoke_invitation(
         locked.save(update_fields=["status", "decided_at"])
         record_org_event(
             locked.org,
-            "invitation_revoked",
+            OrgAction.INVITATION_REVOKED,
             actor=actor,
             request=request,
             invitation=str(locked.uuid),
@@ -300,7 +300,7 @@ def do_accept_invitation(
         locked.save(update_fields=["status", "accepted_by", "decided_at"])
         record_org_event(
             locked.org,
-            "invitation_accepted",
+            OrgAction.INVITATION_ACCEPTED,
             actor=actor,
             request=request,
             invitation=str(locked.uuid),
@@ -324,7 +324,7 @@ def do_decline_invitation(
         locked.save(update_fields=["status", "accepted_by", "decided_at"])
         record_org_event(
             locked.org,
-            "invitation_declined",
+            OrgAction.INVITATION_DECLINED,
             actor=actor,
             request=request,
             invitation=str(locked.uuid),
@@ -362,7 +362,7 @@ def do_change_member_role(
         current.save(update_fields=["role"])
         record_org_event(
             org,
-            "member_role_changed",
+            OrgAction.MEMBER_ROLE_CHANGED,
             actor=actor,
             request=request,
             old_role=old_role,
@@ -376,7 +376,7 @@ def _remove(
     org: Organization,
     membership: Membership,
     *,
-    action: str,
+    action: OrgAction,
     actor: User,
     request: HttpRequest | None,
 ) -> int:
@@ -405,7 +405,9 @@ def do_remove_member(
     Returns the number of grants revoked. Raises :class:`MemberError`."""
     with transaction.atomic():
         org = _lock_org(membership.org)
-        return _remove(org, membership, action="member_removed", actor=actor, request=request)
+        return _remove(
+            org, membership, action=OrgAction.MEMBER_REMOVED, actor=actor, request=request
+        )
 
 
 def do_leave_org(org: Organization, *, actor: User, request: HttpRequest | None = None) -> int:
@@ -416,7 +418,9 @@ def do_leave_org(org: Organization, *, actor: User, request: HttpRequest | None 
         membership = Membership.objects.filter(org=locked, user=actor).first()
         if membership is None:
             raise MemberError(_("您已不是该组织的成员。"))
-        return _remove(locked, membership, action="member_left", actor=actor, request=request)
+        return _remove(
+            locked, membership, action=OrgAction.MEMBER_LEFT, actor=actor, request=request
+        )
 
 
 def do_transfer_admin(
@@ -442,7 +446,7 @@ def do_transfer_admin(
         mine.save(update_fields=["role"])
         record_org_event(
             org,
-            "admin_transferred",
+            OrgAction.ADMIN_TRANSFERRED,
             actor=actor,
             request=request,
             old_role=old_role,

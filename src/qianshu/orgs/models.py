@@ -424,6 +424,65 @@ class SealUsage(models.Model):
         super().save(*args, **kwargs)
 
 
+class OrgAction(models.TextChoices):
+    """The kinds of organisation events (``OrgEvent.action``), with what people read.
+
+    The stored value is what the event's MAC covers: never change a value, only add members
+    (and keep those the code no longer writes, so old events still read in words)."""
+
+    ORG_CREATED = "org_created", pgettext_lazy("org event", "创建组织")
+    ORG_UPDATED = "org_updated", pgettext_lazy("org event", "修改组织信息")
+    REGISTRY_CHECKED = "registry_checked", pgettext_lazy("org event", "查询工商信息")
+    REGISTRY_REFUSED = "registry_refused", pgettext_lazy("org event", "工商信息核验未通过")
+    REGISTRY_RECHECKED = "registry_rechecked", pgettext_lazy("org event", "重新核验工商信息")
+    SAME_NAME_CLAIMED = "same_name_claimed", pgettext_lazy("org event", "申请同名组织认证")
+    VERIFICATION_CANCELLED = "verification_cancelled", pgettext_lazy("org event", "取消组织认证")
+    REVIEW_REQUIRED = "review_required", pgettext_lazy("org event", "需人工审核")
+    MANUAL_REVIEW_REQUESTED = "manual_review_requested", pgettext_lazy("org event", "申请人工审核")
+    OPERATOR_APPROVED = "operator_approved", pgettext_lazy("org event", "人工审核通过")
+    OPERATOR_REJECTED = "operator_rejected", pgettext_lazy("org event", "人工审核驳回")
+    ORG_VERIFIED = "org_verified", pgettext_lazy("org event", "组织认证通过")
+    DEPOSIT_PAID = "deposit_paid", pgettext_lazy("org event", "平台已向组织打款")
+    DEPOSIT_FAILED = "deposit_failed", pgettext_lazy("org event", "平台打款失败")
+    DEPOSIT_CONFIRMED = "deposit_confirmed", pgettext_lazy("org event", "打款金额正确")
+    DEPOSIT_AMOUNT_WRONG = "deposit_amount_wrong", pgettext_lazy("org event", "打款金额错误")
+    DEPOSIT_VOID = "deposit_void", pgettext_lazy("org event", "打款已失效")
+    PLATFORM_DEPOSIT_REQUESTED = (
+        "platform_deposit_requested",
+        pgettext_lazy("org event", "申请向平台打款"),
+    )
+    PLATFORM_DEPOSIT_CHECKED = (
+        "platform_deposit_checked",
+        pgettext_lazy("org event", "平台尚未收到打款"),
+    )
+    PLATFORM_DEPOSIT_RECEIVED = (
+        "platform_deposit_received",
+        pgettext_lazy("org event", "平台已收到打款"),
+    )
+    LEGAL_REP_REQUESTED = "legal_rep_requested", pgettext_lazy("org event", "请求法定代表人授权")
+    LEGAL_REP_APPROVED = "legal_rep_approved", pgettext_lazy("org event", "法定代表人已授权")
+    LEGAL_REP_REFUSED = "legal_rep_refused", pgettext_lazy("org event", "法定代表人拒绝授权")
+    LEGAL_REP_MISMATCH = "legal_rep_mismatch", pgettext_lazy("org event", "法定代表人信息不符")
+    MEMBER_INVITED = "member_invited", pgettext_lazy("org event", "邀请成员")
+    INVITATION_REVOKED = "invitation_revoked", pgettext_lazy("org event", "撤回邀请")
+    INVITATION_ACCEPTED = "invitation_accepted", pgettext_lazy("org event", "接受邀请")
+    INVITATION_DECLINED = "invitation_declined", pgettext_lazy("org event", "拒绝邀请")
+    MEMBER_ROLE_CHANGED = "member_role_changed", pgettext_lazy("org event", "变更成员角色")
+    MEMBER_REMOVED = "member_removed", pgettext_lazy("org event", "移除成员")
+    MEMBER_LEFT = "member_left", pgettext_lazy("org event", "成员退出组织")
+    ADMIN_TRANSFERRED = "admin_transferred", pgettext_lazy("org event", "转让管理员")
+    SEAL_CREATED = "seal_created", pgettext_lazy("org event", "创建印章")
+    SEAL_DISABLED = "seal_disabled", pgettext_lazy("org event", "停用印章")
+    SEAL_ENABLED = "seal_enabled", pgettext_lazy("org event", "启用印章")
+    SEAL_DESTROYED = "seal_destroyed", pgettext_lazy("org event", "销毁印章")
+    SEAL_USED = "seal_used", pgettext_lazy("org event", "使用印章")
+    SEAL_GRANT_REQUESTED = "seal_grant_requested", pgettext_lazy("org event", "申请用印权限")
+    SEAL_GRANT_APPROVED = "seal_grant_approved", pgettext_lazy("org event", "批准用印申请")
+    SEAL_GRANT_REFUSED = "seal_grant_refused", pgettext_lazy("org event", "拒绝用印申请")
+    SEAL_GRANTED = "seal_granted", pgettext_lazy("org event", "授予用印权限")
+    SEAL_GRANT_REVOKED = "seal_grant_revoked", pgettext_lazy("org event", "收回用印权限")
+
+
 class OrgEvent(ChainedEvent):
     """Append-only audit of an organisation (verification steps, members, seals, grants),
     chained with a keyed MAC per organisation (chain ``org:<id>``, see orgs/audit.py)."""
@@ -439,7 +498,7 @@ class OrgEvent(ChainedEvent):
         db_constraint=False,
         related_name="+",
     )
-    action = models.CharField(max_length=64)
+    action = models.CharField(_("事件"), max_length=64, choices=OrgAction.choices)
     detail = models.JSONField(default=dict, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -451,6 +510,14 @@ class OrgEvent(ChainedEvent):
 
     def __str__(self) -> str:
         return f"{self.org} {self.action}"
+
+    @property
+    def action_label(self) -> str:
+        """The kind in words (from :class:`OrgAction`); never the stored code, even for one no
+        member knows."""
+        if self.action in OrgAction.values:
+            return str(OrgAction(self.action).label)
+        return str(_("其他操作"))
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

@@ -42,7 +42,7 @@ from qianshu.accounts.models import User
 from qianshu.notifications.actions import do_queue_sms
 from qianshu.orgs.access import org_admins
 from qianshu.orgs.audit import record_org_event
-from qianshu.orgs.models import Organization, OrgEvent, OrgVerification
+from qianshu.orgs.models import OrgAction, Organization, OrgEvent, OrgVerification
 from qianshu.orgs.names import fold_name
 from qianshu.orgs.providers.registry import (
     Company,
@@ -119,7 +119,7 @@ def _recent_pass(org: Organization, data: dict[str, str], provider: str) -> OrgV
 def _calls_today(org: Organization) -> int:
     since = timezone.now() - dt.timedelta(days=1)
     return OrgEvent.objects.filter(
-        org=org, action="registry_checked", created_at__gte=since
+        org=org, action=OrgAction.REGISTRY_CHECKED, created_at__gte=since
     ).count()
 
 
@@ -173,7 +173,7 @@ def run_registry_check(
     with transaction.atomic():
         record_org_event(
             org,
-            "registry_checked",
+            OrgAction.REGISTRY_CHECKED,
             actor=actor,
             request=request,
             provider=provider.name,
@@ -243,7 +243,7 @@ def tell_same_name_orgs(org: Organization) -> None:
     Inside the caller's transaction."""
     since = timezone.now() - dt.timedelta(days=1)
     for other in same_name_orgs(org):
-        claims = OrgEvent.objects.filter(org=other, action="same_name_claimed")
+        claims = OrgEvent.objects.filter(org=other, action=OrgAction.SAME_NAME_CLAIMED)
         if claims.filter(detail__claimant=str(org.uuid)).exists():
             continue
         notify = claims.filter(created_at__gte=since).count() < SAME_NAME_ALERTS_PER_DAY
@@ -251,7 +251,7 @@ def tell_same_name_orgs(org: Organization) -> None:
         # business; the claimant is named in the detail (its own log has who and from where).
         record_org_event(
             other,
-            "same_name_claimed",
+            OrgAction.SAME_NAME_CLAIMED,
             actor=None,
             claimant=str(org.uuid),
             claimant_name=org.name,

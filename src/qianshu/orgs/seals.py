@@ -32,7 +32,7 @@ from PIL import Image
 
 from qianshu.accounts.models import User
 from qianshu.orgs.audit import record_org_event
-from qianshu.orgs.models import Organization, Seal, SealGrant
+from qianshu.orgs.models import OrgAction, Organization, Seal, SealGrant
 from qianshu.pki.actions import do_issue_seal_certificate, do_revoke_certificate
 from qianshu.pki.keystores import pkcs11_key_store, software_key_store
 from qianshu.pki.models import IssuedCertificate
@@ -180,7 +180,7 @@ def _create_seal(
             )
             record_org_event(
                 locked,
-                "seal_created",
+                OrgAction.SEAL_CREATED,
                 actor=actor,
                 request=request,
                 seal=str(seal.uuid),
@@ -380,7 +380,7 @@ def do_disable_seal(seal: Seal, *, actor: User, request: HttpRequest | None = No
         row.save(update_fields=["status"])
         record_org_event(
             row.org,
-            "seal_disabled",
+            OrgAction.SEAL_DISABLED,
             actor=actor,
             request=request,
             seal=str(row.uuid),
@@ -400,7 +400,12 @@ def do_enable_seal(seal: Seal, *, actor: User, request: HttpRequest | None = Non
         row.status = Seal.Status.ACTIVE
         row.save(update_fields=["status"])
         record_org_event(
-            row.org, "seal_enabled", actor=actor, request=request, seal=str(row.uuid), name=row.name
+            row.org,
+            OrgAction.SEAL_ENABLED,
+            actor=actor,
+            request=request,
+            seal=str(row.uuid),
+            name=row.name,
         )
     return row
 
@@ -433,7 +438,7 @@ def do_destroy_seal(seal: Seal, *, actor: User, request: HttpRequest | None = No
         ).update(status=SealGrant.Status.REVOKED, revoked_at=timezone.now(), revoked_by=actor)
         record_org_event(
             row.org,
-            "seal_destroyed",
+            OrgAction.SEAL_DESTROYED,
             grants_revoked=revoked,
             actor=actor,
             request=request,

@@ -33,7 +33,7 @@ from qianshu.orgs import registry_checks
 from qianshu.orgs.access import org_admins
 from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.licences import Licence, do_store_licence
-from qianshu.orgs.models import Membership, Organization, OrgVerification
+from qianshu.orgs.models import Membership, OrgAction, Organization, OrgVerification
 from qianshu.orgs.names import same_name
 from qianshu.orgs.registry_checks import RegistryOutcome, review_reasons
 from qianshu.orgs.signals import org_verified
@@ -185,7 +185,7 @@ def _cancel_pending(org: Organization, *, actor: User | None, request: HttpReque
         old.save(update_fields=["status", "decided_at"])
         record_org_event(
             org,
-            "verification_cancelled",
+            OrgAction.VERIFICATION_CANCELLED,
             actor=actor,
             request=request,
             method=old.method,
@@ -269,7 +269,7 @@ def registry_gate(
         reject_org(org, outcome.reason)
         record_org_event(
             org,
-            "registry_refused",
+            OrgAction.REGISTRY_REFUSED,
             actor=actor,
             request=request,
             method=method,
@@ -323,7 +323,7 @@ def mark_verified(
         raise CreditCodeTaken() from None
     record_org_event(
         org,
-        "org_verified",
+        OrgAction.ORG_VERIFIED,
         actor=actor,
         request=request,
         method=verification.method,
@@ -378,7 +378,7 @@ def send_to_review(
     org.save(update_fields=["status", "needs_review"])
     record_org_event(
         org,
-        "review_required",
+        OrgAction.REVIEW_REQUIRED,
         actor=actor,
         request=request,
         method=verification.method,
@@ -420,7 +420,7 @@ def do_recheck_registry(
         verification.save(update_fields=fields)
         record_org_event(
             org,
-            "registry_rechecked",
+            OrgAction.REGISTRY_RECHECKED,
             actor=actor,
             request=request,
             result=outcome.result,
@@ -501,7 +501,7 @@ def do_create_org(
         Membership.objects.create(org=org, user=actor, role=Membership.Role.ADMIN)
         record_org_event(
             org,
-            "org_created",
+            OrgAction.ORG_CREATED,
             actor=actor,
             request=request,
             kind=kind,
@@ -549,5 +549,5 @@ def do_update_org(
         org.status = OrgStatus.DRAFT
         org.needs_review = False
         org.save()
-        record_org_event(org, "org_updated", actor=actor, request=request, changed=changed)
+        record_org_event(org, OrgAction.ORG_UPDATED, actor=actor, request=request, changed=changed)
     return org

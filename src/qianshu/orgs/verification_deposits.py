@@ -32,7 +32,7 @@ from qianshu.accounts import throttles
 from qianshu.accounts.models import User
 from qianshu.identity import crypto
 from qianshu.orgs.audit import record_org_event
-from qianshu.orgs.models import Organization, OrgVerification
+from qianshu.orgs.models import OrgAction, Organization, OrgVerification
 from qianshu.orgs.providers import BankAccount, BankError, Paid, get_bank_provider
 from qianshu.orgs.verification import (
     BankFailed,
@@ -165,7 +165,7 @@ def do_request_micro_deposit(
             )
             record_org_event(
                 org,
-                "deposit_paid",
+                OrgAction.DEPOSIT_PAID,
                 actor=actor,
                 request=request,
                 provider=provider.name,
@@ -179,7 +179,7 @@ def do_request_micro_deposit(
         )
         record_org_event(
             org,
-            "deposit_failed",
+            OrgAction.DEPOSIT_FAILED,
             actor=actor,
             request=request,
             provider=provider.name,
@@ -208,7 +208,7 @@ def do_confirm_micro_deposit(
         if hmac.compare_digest(expected, amount_hmac(verification.uuid, amount_fen)):
             record_org_event(
                 org,
-                "deposit_confirmed",
+                OrgAction.DEPOSIT_CONFIRMED,
                 actor=actor,
                 request=request,
                 verification=str(verification.uuid),
@@ -232,7 +232,7 @@ def do_confirm_micro_deposit(
         verification.save(update_fields=["tries", "status", "reason", "decided_at"])
         record_org_event(
             org,
-            "deposit_amount_wrong" if remaining > 0 else "deposit_void",
+            OrgAction.DEPOSIT_AMOUNT_WRONG if remaining > 0 else OrgAction.DEPOSIT_VOID,
             actor=actor,
             request=request,
             tries=verification.tries,
@@ -275,7 +275,7 @@ def do_request_platform_deposit(
         )
         record_org_event(
             org,
-            "platform_deposit_requested",
+            OrgAction.PLATFORM_DEPOSIT_REQUESTED,
             actor=actor,
             request=request,
             amount_fen=verification.amount_fen,
@@ -307,7 +307,7 @@ def do_check_platform_deposit(
         if isinstance(received, BankError) or not received:
             record_org_event(
                 org,
-                "platform_deposit_checked",
+                OrgAction.PLATFORM_DEPOSIT_CHECKED,
                 actor=actor,
                 request=request,
                 provider=provider.name,
@@ -320,7 +320,7 @@ def do_check_platform_deposit(
             org = lock_org(verification.org)
             record_org_event(
                 org,
-                "platform_deposit_received",
+                OrgAction.PLATFORM_DEPOSIT_RECEIVED,
                 actor=actor,
                 request=request,
                 provider=provider.name,

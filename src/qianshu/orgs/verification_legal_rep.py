@@ -25,7 +25,7 @@ from qianshu.accounts.models import User
 from qianshu.accounts.phones import mask_phone
 from qianshu.notifications.actions import do_queue_sms
 from qianshu.orgs.audit import record_org_event
-from qianshu.orgs.models import Organization, OrgVerification
+from qianshu.orgs.models import OrgAction, Organization, OrgVerification
 from qianshu.orgs.verification import (
     NotLegalRep,
     TooManyMessages,
@@ -84,7 +84,7 @@ def do_request_legal_rep_authorisation(
         )
         record_org_event(
             org,
-            "legal_rep_requested",
+            OrgAction.LEGAL_REP_REQUESTED,
             actor=actor,
             request=request,
             phone=mask_phone(phone),
@@ -110,7 +110,7 @@ def _approved(
     """The legal representative approved: the method's proof (inside the transaction)."""
     record_org_event(
         org,
-        "legal_rep_approved",
+        OrgAction.LEGAL_REP_APPROVED,
         actor=actor,
         request=request,
         verification=str(verification.uuid),
@@ -178,7 +178,7 @@ def do_decide_legal_rep(
         with transaction.atomic():
             record_org_event(
                 org,
-                "legal_rep_mismatch",
+                OrgAction.LEGAL_REP_MISMATCH,
                 actor=actor,
                 request=request,
                 verification=str(verification.uuid),
@@ -201,7 +201,7 @@ def do_decide_legal_rep(
         reject_org(org, why)
         record_org_event(
             org,
-            "legal_rep_refused",
+            OrgAction.LEGAL_REP_REFUSED,
             actor=actor,
             request=request,
             reason=why,

@@ -17,7 +17,7 @@ from django.utils import timezone
 from qianshu.accounts.models import User
 from qianshu.orgs import registry_checks
 from qianshu.orgs.audit import record_org_event
-from qianshu.orgs.models import Organization, OrgVerification
+from qianshu.orgs.models import OrgAction, Organization, OrgVerification
 from qianshu.orgs.verification import (
     OPEN,
     OrgAlreadyVerified,
@@ -54,7 +54,7 @@ def do_request_manual_review(
         )
         record_org_event(
             org,
-            "manual_review_requested",
+            OrgAction.MANUAL_REVIEW_REQUESTED,
             actor=actor,
             request=request,
             registry=registry.result,
@@ -109,7 +109,7 @@ def do_approve_org(
             )
         record_org_event(
             org,
-            "operator_approved",
+            OrgAction.OPERATOR_APPROVED,
             actor=actor,
             request=request,
             method=verification.method,
@@ -137,6 +137,8 @@ def do_reject_org(
             status=Status.FAILED, reason=reason, decided_by=actor, decided_at=now
         )
         reject_org(org, reason)
-        record_org_event(org, "operator_rejected", actor=actor, request=request, reason=reason)
+        record_org_event(
+            org, OrgAction.OPERATOR_REJECTED, actor=actor, request=request, reason=reason
+        )
         tell_admins_rejected(org, reason)
     return org

@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 
 from qianshu.accounts import codes, throttles
 from qianshu.accounts.audit import client_ip, record_event
-from qianshu.accounts.models import User
+from qianshu.accounts.models import SecurityAction, User
 from qianshu.identity import crypto
 from qianshu.identity.errors import (
     CertificateExpired,
@@ -117,7 +117,7 @@ def do_set_signing_pin(
         _check_first_pin(actor)
         _issue_credential(credential, key, identity)
         record_event(
-            "signing_pin_set",
+            SecurityAction.SIGNING_PIN_SET,
             user=actor,
             request=request,
             certificate=credential.certificate.serial_hex,
@@ -135,11 +135,11 @@ def _wrong_pin(
         credential.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
         credential.failed_attempts = 0
         error = PinLocked(credential.locked_until)
-        record_event("signing_pin_locked", user=credential.user, request=request)
+        record_event(SecurityAction.SIGNING_PIN_LOCKED, user=credential.user, request=request)
     else:
         error = WrongPin(MAX_WRONG_PINS - credential.failed_attempts)
         record_event(
-            "signing_pin_wrong",
+            SecurityAction.SIGNING_PIN_WRONG,
             user=credential.user,
             request=request,
             failed_attempts=credential.failed_attempts,
@@ -217,7 +217,7 @@ def do_change_signing_pin(
                 outcome.private_key, new_pin, credential.key_label
             )
             credential.save(update_fields=["wrapped_key"])
-            record_event("signing_pin_changed", user=actor, request=request)
+            record_event(SecurityAction.SIGNING_PIN_CHANGED, user=actor, request=request)
     if isinstance(outcome, WrongPin | PinLocked):
         raise outcome
 
@@ -236,7 +236,7 @@ def do_send_pin_reset_code(*, actor: User, request: HttpRequest | None = None) -
         language=translation.get_language() or settings.LANGUAGE_CODE,
     )
     with transaction.atomic():
-        record_event("pin_reset_code_sent", user=actor, request=request)
+        record_event(SecurityAction.PIN_RESET_CODE_SENT, user=actor, request=request)
 
 
 def do_reset_signing_pin(
@@ -273,7 +273,7 @@ def do_reset_signing_pin(
     given = crypto.number_hmac(identity.id_type, id_number)
     if not hmac.compare_digest(given, identity.number_hmac):
         with transaction.atomic():
-            record_event("signing_pin_reset_refused", user=actor, request=request)
+            record_event(SecurityAction.SIGNING_PIN_RESET_REFUSED, user=actor, request=request)
         raise IdNumberMismatch()
     throttles.reset(throttle_key)
     credential, key = _prepare_credential(actor, new_pin)
@@ -290,7 +290,7 @@ def do_reset_signing_pin(
             retire_credential(old, now, IssuedCertificate.Reason.SUPERSEDED)
         _issue_credential(credential, key, identity)
         record_event(
-            "signing_pin_reset",
+            SecurityAction.SIGNING_PIN_RESET,
             user=actor,
             request=request,
             revoked=old.certificate.serial_hex if old else "",

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from qianshu.accounts import throttles
 from qianshu.accounts.audit import record_event
-from qianshu.accounts.models import User
+from qianshu.accounts.models import SecurityAction, User
 from qianshu.identity.errors import HandoffUnusable, TooManyHandoffs
 from qianshu.identity.handoffs import HANDOFF_LIFETIME, HANDOFFS_PER_HOUR, new_token
 from qianshu.identity.models import IdentityHandoff
@@ -32,7 +32,9 @@ def do_start_identity_handoff(
         handoff = IdentityHandoff.objects.create(
             user=actor, nonce_hash=hashed, created_at=now, expires_at=now + HANDOFF_LIFETIME
         )
-        record_event("identity_handoff_started", user=actor, request=request, handoff=handoff.pk)
+        record_event(
+            SecurityAction.IDENTITY_HANDOFF_STARTED, user=actor, request=request, handoff=handoff.pk
+        )
     return handoff, token
 
 
@@ -47,7 +49,10 @@ def do_open_identity_handoff(
     if handoff.user_id != actor.pk:
         with transaction.atomic():
             record_event(
-                "identity_handoff_refused", user=handoff.user, request=request, by_user=actor.pk
+                SecurityAction.IDENTITY_HANDOFF_REFUSED,
+                user=handoff.user,
+                request=request,
+                by_user=actor.pk,
             )
         raise HandoffUnusable("other_user")
     now = timezone.now()
@@ -59,5 +64,7 @@ def do_open_identity_handoff(
             raise HandoffUnusable("expired")
         locked.used_at = now
         locked.save(update_fields=["used_at"])
-        record_event("identity_handoff_opened", user=actor, request=request, handoff=locked.pk)
+        record_event(
+            SecurityAction.IDENTITY_HANDOFF_OPENED, user=actor, request=request, handoff=locked.pk
+        )
     return locked

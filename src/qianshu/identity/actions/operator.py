@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from qianshu.accounts.actions import check_operator, end_all_sessions
 from qianshu.accounts.audit import record_event
-from qianshu.accounts.models import User
+from qianshu.accounts.models import SecurityAction, User
 from qianshu.identity.actions.credentials import retire_credential
 from qianshu.identity.errors import NoCredential, NotVerified
 from qianshu.identity.models import PersonIdentity, SigningCredential
@@ -57,7 +57,7 @@ def do_revoke_signing_credential(
         retire_credential(credential, timezone.now(), IssuedCertificate.Reason.UNSPECIFIED)
         end_all_sessions(user)
         record_event(
-            "signing_credential_revoked",
+            SecurityAction.SIGNING_CREDENTIAL_REVOKED,
             user=user,
             request=request,
             operator=actor.pk,
@@ -84,7 +84,7 @@ def do_revoke_identity(
         if credential is not None:
             retire_credential(credential, timezone.now(), IssuedCertificate.Reason.UNSPECIFIED)
         record_event(
-            "identity_revoked",
+            SecurityAction.IDENTITY_REVOKED,
             user=user,
             request=request,
             operator=actor.pk,

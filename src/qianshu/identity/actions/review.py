@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from qianshu.accounts.audit import record_event
-from qianshu.accounts.models import User
+from qianshu.accounts.models import SecurityAction, User
 from qianshu.identity.actions.verification import create_identity
 from qianshu.identity.errors import OwnReview, ReviewAlreadyDecided
 from qianshu.identity.models import Method, VerificationAttempt
@@ -51,7 +51,7 @@ def do_approve_verification(
         attempt.reviewed_at = attempt.finished_at = now
         attempt.save(update_fields=["status", "reviewer", "reviewed_at", "finished_at"])
         record_event(
-            "identity_manual_review_approved",
+            SecurityAction.IDENTITY_MANUAL_REVIEW_APPROVED,
             user=attempt.user,
             request=request,
             attempt=str(attempt.uuid),
@@ -84,7 +84,7 @@ def do_reject_verification(
         attempt.reviewed_at = attempt.finished_at = now
         attempt.save(update_fields=["status", "reason", "reviewer", "reviewed_at", "finished_at"])
         record_event(
-            "identity_manual_review_rejected",
+            SecurityAction.IDENTITY_MANUAL_REVIEW_REJECTED,
             user=attempt.user,
             request=request,
             attempt=str(attempt.uuid),

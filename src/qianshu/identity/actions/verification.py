@@ -19,7 +19,7 @@ from django.utils import timezone, translation
 
 from qianshu.accounts import codes, throttles
 from qianshu.accounts.audit import client_ip, record_event, user_agent
-from qianshu.accounts.models import User
+from qianshu.accounts.models import SecurityAction, User
 from qianshu.accounts.phones import mask_phone
 from qianshu.identity import crypto
 from qianshu.identity.drafts import Declaration
@@ -160,6 +160,14 @@ def create_identity(attempt: VerificationAttempt) -> PersonIdentity:
         raise IdentityTaken() from None
 
 
+# The security event of each way an attempt ends.
+SETTLED = {
+    Status.PASSED: SecurityAction.IDENTITY_VERIFICATION_PASSED,
+    Status.FAILED: SecurityAction.IDENTITY_VERIFICATION_FAILED,
+    Status.ERROR: SecurityAction.IDENTITY_VERIFICATION_ERROR,
+}
+
+
 def _settle(
     attempt: VerificationAttempt, result: CheckResult, request: HttpRequest | None
 ) -> VerificationAttempt:
@@ -178,7 +186,7 @@ def _settle(
     attempt.finished_at = timezone.now()
     attempt.save(update_fields=["status", "reason", "finished_at"])
     record_event(
-        f"identity_verification_{attempt.status}",
+        SETTLED[attempt.status],
         user=attempt.user,
         request=request,
         attempt=str(attempt.uuid),
@@ -221,7 +229,7 @@ def do_start_face_verification(
         )
         url = None if isinstance(started, ProviderError) else started.url
         record_event(
-            "identity_verification_started",
+            SecurityAction.IDENTITY_VERIFICATION_STARTED,
             user=actor,
             request=request,
             attempt=str(attempt.uuid),
@@ -304,7 +312,7 @@ def do_start_phone3_verification(
             request=request,
         )
         record_event(
-            "identity_verification_started",
+            SecurityAction.IDENTITY_VERIFICATION_STARTED,
             user=actor,
             request=request,
             attempt=str(attempt.uuid),
@@ -332,7 +340,7 @@ def do_send_phone3_code(
     )
     with transaction.atomic():
         record_event(
-            "identity_phone_code_sent",
+            SecurityAction.IDENTITY_PHONE_CODE_SENT,
             user=attempt.user,
             request=request,
             attempt=str(attempt.uuid),
@@ -433,7 +441,7 @@ def do_submit_manual_review(
         attempt.handheld_photo = handheld_blob
         attempt.save(update_fields=["front_photo", "handheld_photo"])
         record_event(
-            "identity_manual_review_submitted",
+            SecurityAction.IDENTITY_MANUAL_REVIEW_SUBMITTED,
             user=actor,
             request=request,
             attempt=str(attempt.uuid),
