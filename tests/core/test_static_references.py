@@ -1,0 +1,24 @@
+"""Every static file a template names exists (a renamed script once left a page loading a 404)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from django.contrib.staticfiles import finders
+
+import qianshu
+
+_STATIC = re.compile(r"""\{%\s*static\s+['"]([^'"]+)['"]\s*%\}""")
+
+
+def test_every_static_file_named_in_a_template_exists() -> None:
+    root = Path(qianshu.__file__).parent
+    named = {
+        (str(path.relative_to(root)), match)
+        for path in root.rglob("templates/**/*.html")
+        for match in _STATIC.findall(path.read_text(encoding="utf-8"))
+    }
+    assert len(named) > 20  # the scan found the templates
+    missing = sorted((template, name) for template, name in named if not finders.find(name))
+    assert missing == []
