@@ -22,3 +22,19 @@ def test_every_static_file_named_in_a_template_exists() -> None:
     assert len(named) > 20  # the scan found the templates
     missing = sorted((template, name) for template, name in named if not finders.find(name))
     assert missing == []
+
+
+_IMPORT = re.compile(r"""^\s*(?:import|export)\b[^'"]*?from\s+['"](\.[^'"]+)['"]""", re.M)
+
+
+def test_every_module_a_script_imports_exists() -> None:
+    root = Path(qianshu.__file__).parent
+    scripts = list(root.rglob("static/**/*.mjs"))
+    assert scripts
+    missing = [
+        (str(script.relative_to(root)), target)
+        for script in scripts
+        for target in _IMPORT.findall(script.read_text(encoding="utf-8"))
+        if not (script.parent / target).resolve().is_file()
+    ]
+    assert missing == []
