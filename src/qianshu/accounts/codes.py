@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from qianshu.accounts import throttles
 from qianshu.accounts.models import OneTimeCode, RateLimit
+from qianshu.core.errors import UserError
 
 Purpose = OneTimeCode.Purpose
 
@@ -36,24 +37,29 @@ MESSAGE_KINDS = {
 }
 
 
-class CodeError(Exception):
-    """A user-facing refusal; ``str(exc)`` is the message to show."""
+class CodeError(UserError):
+    """A user-facing refusal about a one-time code; ``str(exc)`` is the message to show."""
 
-    def __init__(self, message: str, *, retry_after: int = 0) -> None:
+    code = "code_refused"
+    field = "code"
+
+    def __init__(self, message: str = "", *, retry_after: int = 0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
 class CodeRateLimited(CodeError):
-    pass
+    code = "code_rate_limited"
+    status = 429
 
 
 class CodeInvalid(CodeError):
-    pass
+    code = "code_invalid"
 
 
 class CodeLocked(CodeError):
-    pass
+    code = "code_locked"
+    status = 429
 
 
 def _hmac(phone: str, purpose: str, binding: str, code: str) -> str:

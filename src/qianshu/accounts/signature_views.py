@@ -47,6 +47,7 @@ from qianshu.accounts.signatures import (
     signature_count,
 )
 from qianshu.core.downloads import content_disposition
+from qianshu.core.errors import add_message, add_to_form
 
 HANDOFF_SESSION_KEY = "qianshu_signature_handoff"
 POLL_INTERVAL_MS = 2000
@@ -231,7 +232,7 @@ def handoff_view(request: HttpRequest) -> HttpResponse:
         try:
             handoff, token = do_start_handoff(actor=user, request=request)
         except HandwrittenSignatureError as exc:
-            messages.error(request, str(exc))
+            add_message(request, exc)
             return redirect("accounts:signatures")
         # The token exists only here and in the QR code; the session lets a reload show it again.
         request.session[HANDOFF_SESSION_KEY] = {"id": handoff.pk, "token": token}
@@ -312,7 +313,7 @@ def phone_view(request: HttpRequest, token: str) -> HttpResponse:
     except SignatureHandoffUnusable as exc:
         if exc.reason == "unknown":
             throttles.hit(miss_key, limit=misses, window=miss_window)
-        return _phone_error(request, str(exc), status=404 if exc.reason == "unknown" else 410)
+        return _phone_error(request, str(exc), status=exc.status)
 
     context = {"masked_phone": handoff.user.masked_phone}
     if request.method == "POST":
@@ -377,7 +378,7 @@ def upload_view(request: HttpRequest) -> HttpResponse:
                 image = prepare_uploaded_signature(upload.read(MAX_UPLOAD_BYTES + 1))
                 reference = do_stage_signature_upload(image, actor=user)
             except HandwrittenSignatureError as exc:
-                form.add_error("image", str(exc))
+                add_to_form(form, exc, field="image")
             else:
                 return _no_store(
                     render(
@@ -414,7 +415,7 @@ def upload_save_view(request: HttpRequest) -> HttpResponse:
             image, source=HandwrittenSignature.Source.UPLOAD, actor=user, request=request
         )
     except HandwrittenSignatureError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
         return redirect("accounts:signature-upload")
     messages.success(request, _("签名已保存。"))
     return redirect("accounts:signatures")

@@ -25,6 +25,7 @@ from PIL import Image, ImageChops, ImageOps
 from qianshu.accounts import throttles
 from qianshu.accounts.audit import record_event
 from qianshu.accounts.models import HandwrittenSignature, SecurityAction, SignatureHandoff, User
+from qianshu.core.errors import UserError
 from qianshu.signing.errors import ImageError, NoInkError
 from qianshu.signing.photos import ACCEPTED_FORMATS, MAX_INPUT_PIXELS, clean_signature_image
 from qianshu.storage.actions import do_store_blob
@@ -47,23 +48,32 @@ _MAX_TOKEN_LENGTH = 128
 _STAGED_SALT = "qianshu.accounts.signatures.staged-upload"
 
 
-class HandwrittenSignatureError(Exception):
+class HandwrittenSignatureError(UserError):
     """A signature request that cannot be done; ``str()`` is a message for the user."""
+
+    code = "signature_refused"
 
 
 class SignatureImageError(HandwrittenSignatureError):
     """The picture cannot be used as a signature (not a picture, too big, no ink, ...)."""
 
+    code = "signature_image"
+
 
 class TooManySignatures(HandwrittenSignatureError):
     """The account already holds ``MAX_SIGNATURES`` signatures."""
 
+    code = "too_many_signatures"
+
 
 class SignatureHandoffUnusable(HandwrittenSignatureError):
-    """A phone hand-off token is unknown, expired or already used (see ``reason``)."""
+    """A phone hand-off token is unknown, expired or already used (see ``reason``); an
+    unknown one is a 404, the others are gone (410)."""
+
+    code = "signature_handoff_unusable"
 
     def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
+        super().__init__(message, status=404 if reason == "unknown" else 410)
         self.reason = reason
 
 

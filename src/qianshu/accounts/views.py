@@ -29,6 +29,7 @@ from qianshu.accounts.forms import (
 )
 from qianshu.accounts.models import User
 from qianshu.accounts.phones import mask_phone
+from qianshu.core.errors import add_to_form
 
 
 def _user(request: HttpRequest) -> User:
@@ -113,7 +114,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                         request, form.cleaned_data["phone"], form.cleaned_data["code"]
                     )
                 except codes.CodeError as exc:
-                    form.add_error("code", str(exc))
+                    add_to_form(form, exc)
                 else:
                     if created:
                         messages.success(request, _("欢迎使用签署！请先完成个人实名认证。"))
@@ -185,7 +186,7 @@ def reauth_view(request: HttpRequest) -> HttpResponse:
                         request, code_form.cleaned_data["code"], actor=user
                     )
                 except codes.CodeError as exc:
-                    code_form.add_error("code", str(exc))
+                    add_to_form(code_form, exc)
                 else:
                     return HttpResponseRedirect(next_url)
     failed = bool(code_form.errors or password_form.errors)
@@ -256,7 +257,7 @@ def change_phone_view(request: HttpRequest) -> HttpResponse:
             try:
                 actions.do_change_phone(request, phone, form.cleaned_data["code"], actor=user)
             except codes.CodeError as exc:
-                form.add_error("code", str(exc))
+                add_to_form(form, exc)
             except actions.PhoneTaken:
                 form.add_error("phone", _("该手机号无法使用，请换一个手机号。"))
             else:

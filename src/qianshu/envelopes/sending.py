@@ -39,6 +39,9 @@ WINDOW = dt.timedelta(hours=24)
 class SendLimitReached(EnvelopeError):
     """The sender or the organisation has sent its allowance for 24 hours."""
 
+    code = "send_limit_reached"
+    status = 429
+
     def __init__(self, message: str, retry_at: dt.datetime) -> None:
         super().__init__(message)
         self.retry_at = retry_at

@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
+from qianshu.core.errors import add_to_form
 from qianshu.core.legal import PRIVACY_VERSION
 from qianshu.identity.access import verified_identity
 from qianshu.orgs import verification as actions
@@ -105,10 +106,8 @@ def _create_org(
             actor=_user(request),
             request=request,
         )
-    except actions.CreditCodeTaken as exc:
-        form.add_error("credit_code", str(exc))
-    except OrgError as exc:
-        form.add_error(None, str(exc))
+    except OrgError as exc:  # CreditCodeTaken goes on the credit code field
+        add_to_form(form, exc)
     else:
         if pending is not None:
             do_discard_pending_licence(pending)

@@ -14,17 +14,13 @@ from django.utils.translation import gettext_lazy as _
 
 from qianshu.accounts.forms import PhoneField
 from qianshu.accounts.models import User
+from qianshu.core.errors import signing_message
 from qianshu.orgs.grants import DEFAULT_POSITION, MAX_GRANT_DAYS, POSITIONS
 from qianshu.orgs.models import Organization, Seal, SealUsage
 from qianshu.orgs.people import IDENTITY, person_label, real_name
 from qianshu.pki.platform import load_platform
 from qianshu.signing.appending import accept_for_stamping_isolated
 from qianshu.signing.errors import (
-    BrokenSignatureError,
-    CertifiedPdfError,
-    EncryptedPdfError,
-    LockedPdfError,
-    NotAPdfError,
     PdfError,
     PdfTooLargeError,
     SignedActiveContentError,
@@ -226,10 +222,6 @@ class SealUseForm(forms.Form):
         data = upload.read()
         try:
             self.ingested = accept_for_stamping_isolated(data, limits, load_platform().trust())
-        except NotAPdfError:
-            raise ValidationError(_("只能上传 PDF 文件，该文件不是 PDF。")) from None
-        except EncryptedPdfError:
-            raise ValidationError(_("该 PDF 已加密或设置了密码，请上传未加密的文件。")) from None
         except PdfTooLargeError:
             raise ValidationError(
                 _("文件过大（最多 %(size)s MB、%(pages)s 页），请拆分或压缩后再上传。")
@@ -243,18 +235,8 @@ class SealUseForm(forms.Form):
                 )
                 % {"what": _active_content_words(exc.found)}
             ) from None
-        except CertifiedPdfError:
-            raise ValidationError(_("该文件已被认证签名锁定，不能再追加印章。")) from None
-        except LockedPdfError:
-            raise ValidationError(
-                _("该文件已在签署平台完成签署并锁定，不能再追加印章；如需盖章请使用未签署的原件。")
-            ) from None
-        except BrokenSignatureError:
-            raise ValidationError(
-                _("该文件中已有的签名无法验证，或文件在签名后被改动过，不能在其上盖章。")
-            ) from None
-        except PdfError:
-            raise ValidationError(_("该 PDF 文件已损坏，无法读取。")) from None
+        except PdfError as exc:  # not a PDF, encrypted, certified, locked, broken, ...
+            raise ValidationError(signing_message(exc)) from None
         return upload
 
     def clean(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from qianshu.accounts.models import User
 from qianshu.core.downloads import content_disposition, file_response
+from qianshu.core.errors import add_message, add_to_form
 from qianshu.identity.access import verified_identity
 from qianshu.identity.errors import PinError
 from qianshu.orgs.access import (
@@ -117,7 +118,7 @@ def grants_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
                 request=request,
             )
         except GrantError as exc:
-            form.add_error(None, str(exc))
+            add_to_form(form, exc)
         else:
             if grant.status == SealGrant.Status.AWAITING_LEGAL_REP:
                 messages.success(
@@ -174,7 +175,7 @@ def revoke_grant_view(
     try:
         do_revoke_grant(grant, actor=user, request=request)
     except GrantError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
     else:
         messages.success(
             request,
@@ -202,7 +203,7 @@ def grant_decision_view(request: HttpRequest, token: str) -> HttpResponse:
                     token, approve=decision == "approve", actor=user, request=request
                 )
             except GrantError as exc:
-                messages.error(request, str(exc))
+                add_message(request, exc)
             else:
                 if decision == "approve":
                     messages.success(request, _("您已同意授权，被授权人现在可以使用该印章。"))
@@ -310,9 +311,9 @@ def seal_use_view(
                 request=request,
             )
         except PinError as exc:
-            form.add_error("pin", str(exc))
+            add_to_form(form, exc, field="pin")
         except SealUseError as exc:
-            form.add_error(None, str(exc))
+            add_to_form(form, exc)
         else:
             return file_response(
                 io.BytesIO(sealed.data), filename=sealed.filename, content_type="application/pdf"

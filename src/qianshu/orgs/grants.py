@@ -32,11 +32,12 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from qianshu.accounts.audit import client_ip
 from qianshu.accounts.models import User
+from qianshu.core.errors import UserError
 from qianshu.identity.access import verified_identity
 from qianshu.identity.actions import do_unlock_signing_key
 from qianshu.notifications.actions import do_queue_sms
@@ -73,12 +74,17 @@ PERSONAL_SEAL_WIDTH_PT = 64.0
 PAGE_MARGIN_PT = 48.0
 
 
-class GrantError(Exception):
+class GrantError(UserError):
     """A refused grant operation; ``str(exc)`` is a message for the user."""
 
+    code = "grant_refused"
 
-class SealUseError(Exception):
+
+class SealUseError(UserError):
     """Sealing a document failed; ``str(exc)`` is a message for the user."""
+
+    code = "seal_use_failed"
+    default_message = gettext_noop("盖章失败，请检查文件后重试。")
 
 
 def token_hash(token: str) -> str:

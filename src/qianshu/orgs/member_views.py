@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from qianshu.accounts.hints import login_url
 from qianshu.accounts.models import User
+from qianshu.core.errors import add_message, add_to_form
 from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid
 from qianshu.orgs.context import acting_org, set_acting_org
 from qianshu.orgs.member_forms import InviteForm, RoleForm, SwitchForm
@@ -163,7 +164,7 @@ def invite_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
                 org, data["phone"], data["role"], actor=user, request=request
             )
         except MemberError as exc:
-            form.add_error(None, str(exc))
+            add_to_form(form, exc)
         else:
             messages.success(
                 request,
@@ -185,7 +186,7 @@ def invitation_revoke_view(
     try:
         do_revoke_invitation(invitation, actor=user, request=request)
     except MemberError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
     else:
         messages.success(request, _("邀请已撤销，短信中的链接已失效。"))
     return redirect("orgs:members", org.uuid)
@@ -208,7 +209,7 @@ def member_role_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int) 
             target, form.cleaned_data["role"], actor=user, request=request
         )
     except MemberError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
     else:
         messages.success(
             request,
@@ -230,7 +231,7 @@ def member_remove_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int
     try:
         revoked = do_remove_member(target, actor=user, request=request)
     except MemberError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
         return redirect("orgs:members", org.uuid)
     if target.user_id == user.pk:
         messages.success(request, _("您已退出“%(org)s”。") % {"org": org.name})
@@ -255,7 +256,7 @@ def member_transfer_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: i
     try:
         do_transfer_admin(target, actor=user, request=request)
     except MemberError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
     else:
         messages.success(
             request,
@@ -273,7 +274,7 @@ def leave_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     try:
         do_leave_org(org, actor=user, request=request)
     except MemberError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
         return redirect("orgs:members", org.uuid)
     acting_org(request)  # drops the stale choice from the session if it was this organisation
     messages.success(request, _("您已退出“%(org)s”。") % {"org": org.name})

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from qianshu.accounts import throttles
 from qianshu.accounts.models import User
 from qianshu.accounts.phones import mask_phone
+from qianshu.core.errors import UserError
 from qianshu.identity.access import verified_identity
 from qianshu.notifications.actions import do_queue_sms
 from qianshu.orgs.audit import record_org_event
@@ -48,10 +49,12 @@ INVITES_PER_PHONE_PER_DAY = 3
 DAY = 24 * 3600
 
 
-class MemberError(Exception):
+class MemberError(UserError):
     """A refused member operation; ``str(exc)`` is a message for the user."""
 
-    def __init__(self, message: str, *, needs_identity: bool = False) -> None:
+    code = "member_refused"
+
+    def __init__(self, message: str = "", *, needs_identity: bool = False) -> None:
         super().__init__(message)
         self.needs_identity = needs_identity
 

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from qianshu.accounts import throttles
 from qianshu.accounts.models import User
 from qianshu.core.downloads import content_disposition
+from qianshu.core.errors import add_message, add_to_form
 from qianshu.orgs import seal_specs
 from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid, access_seal_by_uuid
 from qianshu.orgs.models import Membership, Organization, Seal
@@ -109,7 +110,7 @@ def seal_disable_view(
     try:
         do_disable_seal(seal, actor=_user(request), request=request)
     except SealError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
     else:
         messages.success(request, _("“%(name)s”已停用。") % {"name": seal.name})
     return redirect("orgs:seals", org.uuid)
@@ -128,7 +129,7 @@ def seal_enable_view(
     try:
         do_enable_seal(seal, actor=_user(request), request=request)
     except SealError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
     else:
         messages.success(request, _("“%(name)s”已启用。") % {"name": seal.name})
     return redirect("orgs:seals", org.uuid)
@@ -156,7 +157,7 @@ def seal_destroy_view(
         try:
             do_destroy_seal(seal, actor=_user(request), request=request)
         except SealError as exc:
-            form.add_error(None, str(exc))
+            add_to_form(form, exc)
         else:
             messages.success(request, _("“%(name)s”已销毁，其证书已吊销。") % {"name": seal.name})
             return redirect("orgs:seals", org.uuid)
@@ -274,7 +275,7 @@ def seal_new_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
                     request=request,
                 )
             except SealError as exc:
-                form.add_error(None, str(exc))
+                add_to_form(form, exc)
                 status = 400
             else:
                 messages.success(
@@ -373,7 +374,7 @@ def seal_upload_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
                 png = prepare_seal_photo(form.cleaned_data["image"].read(MAX_PHOTO_BYTES + 1))
                 reference = do_stage_seal_photo(org, png, actor=user)
             except SealError as exc:
-                form.add_error("image", str(exc))
+                add_to_form(form, exc, field="image")
             else:
                 save_form = SealPhotoSaveForm(
                     initial={
@@ -403,7 +404,7 @@ def seal_upload_save_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResp
     try:
         png = load_staged_seal_photo(request.POST.get("reference", ""), org=org, actor=user)
     except SealError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
         return redirect("orgs:seal-upload", org.uuid)
     if not form.is_valid():
         return _upload_preview(request, org, membership, png, form, status=400)
@@ -417,7 +418,7 @@ def seal_upload_save_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResp
             request=request,
         )
     except SealError as exc:
-        form.add_error(None, str(exc))
+        add_to_form(form, exc)
         return _upload_preview(request, org, membership, png, form, status=400)
     messages.success(request, _("印章“%(name)s”已保存，并已签发印章证书。") % {"name": seal.name})
     return redirect("orgs:seals", org.uuid)

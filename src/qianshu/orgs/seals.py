@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from PIL import Image
 
 from qianshu.accounts.models import User
+from qianshu.core.errors import UserError, signing_message
 from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.models import OrgAction, Organization, Seal, SealGrant
 from qianshu.pki.actions import do_issue_seal_certificate, do_revoke_certificate
@@ -58,8 +59,10 @@ KEY_STORES = ("software", "pkcs11")
 RENDERED_SEAL_SECONDS = 600  # as long as the browser keeps a preview (seal_views.PREVIEW_CACHE)
 
 
-class SealError(Exception):
+class SealError(UserError):
     """A seal action was refused; the message is for the user."""
+
+    code = "seal_refused"
 
 
 def seal_key_label(seal_uuid: uuid.UUID | str) -> str:
@@ -227,18 +230,14 @@ def render_seal_image(spec: SealSpec) -> bytes:
     return png
 
 
+# The renderer's refusals a person can fix in the generator form (by the error's code).
+SPEC_PROBLEMS = ("missing_glyph", "char_spacing", "font_size", "text_too_long")
+
+
 def render_problem(exc: ImageError) -> str:
     """A message for the user about a spec the renderer refused."""
-    text = str(exc)
-    if text.startswith("character "):
-        char = text.split("'")[1] if text.count("'") >= 2 else ""
-        return _("印章字体中没有字符“%(char)s”，无法自动生成，请改用上传图片。") % {"char": char}
-    if "char_spacing" in text:
-        return _("字间距过大，组织名称排不下，请减小字间距。")
-    if "font_px" in text:
-        return _("字号超出范围，请减小字号。")
-    if "too long" in text:
-        return _("文字过长，印章上排不下。")
+    if exc.code in SPEC_PROBLEMS:
+        return signing_message(exc)
     return _("这组规格无法生成印章，请调整后重试。")
 
 
@@ -302,9 +301,8 @@ def prepare_seal_photo(data: bytes) -> bytes:
             _("图片中没有找到红色印章。请将印章清晰地盖在白纸上，光线充足时正对章面拍照，再上传。")
         ) from exc
     except ImageError as exc:
-        if str(exc).startswith("the image is too small"):
-            raise SealError(_("图片太小，请上传更清晰的印章照片。")) from exc
-        raise SealError(_("无法读取该图片，文件可能已损坏，请换一张图片。")) from exc
+        # image_too_small, or the file is not a readable image
+        raise SealError(signing_message(exc)) from exc
     with Image.open(io.BytesIO(png)) as cleaned:
         if min(cleaned.size) < MIN_PHOTO_SEAL_PX:
             raise SealError(_("找到的红色印记太小，不像完整的印章，请拍摄完整、清晰的章面。"))

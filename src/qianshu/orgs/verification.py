@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from qianshu.accounts.models import User
+from qianshu.core.errors import UserError
 from qianshu.identity.access import verified_identity
 from qianshu.notifications.actions import do_queue_sms
 from qianshu.orgs import registry_checks
@@ -52,75 +53,92 @@ OPEN = (Status.PENDING, Status.REVIEW)
 # --- Refusals (``str(exc)`` is a message for the user) ---
 
 
-class OrgError(Exception):
-    default_message = ""
-
-    def __init__(self, message: str = "") -> None:
-        super().__init__(message or _(self.default_message))
+class OrgError(UserError):
+    code = "org_refused"
 
 
 class NotVerifiedPerson(OrgError):
+    code = "person_not_verified"
     default_message = gettext_noop("请先完成个人实名认证，再创建组织。")
 
 
 class PrivacyConsentMissing(OrgError):
+    code = "privacy_consent_missing"
     default_message = gettext_noop("请阅读并同意《隐私保护协议》。")
 
 
 class CreditCodeTaken(OrgError):
+    code = "credit_code_taken"
+    field = "credit_code"
     default_message = gettext_noop(
         "该统一社会信用代码已有组织完成认证，如需加入请联系该组织的管理员。"
     )
 
 
 class OrgAlreadyVerified(OrgError):
+    code = "org_already_verified"
     default_message = gettext_noop("该组织已完成认证，无需重复认证。")
 
 
 class VerificationNotActive(OrgError):
+    code = "org_verification_not_active"
     default_message = gettext_noop("本次认证已结束或已失效，请重新发起认证。")
 
 
 class TooManyTransfers(OrgError):
+    code = "too_many_transfers"
     default_message = gettext_noop("今日申请打款次数已用完，请明天再试或选择其他认证方式。")
 
 
 class TooManyMessages(OrgError):
+    code = "too_many_messages"
     default_message = gettext_noop("今日发送授权短信次数已用完，请明天再试。")
 
 
 class TooManyChecks(OrgError):
+    code = "too_many_checks"
     default_message = gettext_noop("查询过于频繁，请稍后再试。")
 
 
 class NotLegalRep(OrgError):
+    code = "not_legal_rep"
     default_message = gettext_noop("您的实名认证姓名与该组织登记的法定代表人不一致，无法进行授权。")
 
 
 class PlatformAccountMissing(OrgError):
+    code = "platform_account_missing"
     default_message = gettext_noop("平台收款账户尚未配置，请选择其他认证方式。")
 
 
 class OrgReviewAlreadyDecided(OrgError):
+    code = "org_review_already_decided"
     default_message = gettext_noop("该组织的认证已由其他运营人员处理，或已不在待审核状态。")
 
 
 class BankFailed(OrgError):
     """The bank refused the transfer or could not be reached (message from the provider)."""
 
+    code = "bank_failed"
+
 
 class WrongAmount(OrgError):
+    code = "wrong_amount"
+    field = "amount"
+
     def __init__(self, remaining: int) -> None:
         self.remaining = remaining
         super().__init__(_("金额不正确，还可以尝试 %(count)s 次。") % {"count": remaining})
 
 
 class TransferVoid(OrgError):
+    code = "transfer_void"
     default_message = gettext_noop("金额错误次数过多，本次打款已失效，请重新申请打款。")
 
 
 class RegistryMismatch(OrgError):
     """The business registry says the declared data are wrong (its reason for the user)."""
+
+    code = "registry_mismatch"
 
     def __init__(self, reason: str) -> None:
         super().__init__(_("工商登记信息核验未通过：%(reason)s") % {"reason": reason})
@@ -129,10 +147,12 @@ class RegistryMismatch(OrgError):
 class NeedsOperator(OrgError):
     """Guard of :func:`mark_verified`: only an operator may verify this organisation now."""
 
+    code = "needs_operator"
     default_message = gettext_noop("该组织需经平台人工审核后才能完成认证。")
 
 
 class NothingToRecheck(OrgError):
+    code = "nothing_to_recheck"
     default_message = gettext_noop("当前没有需要重新核验工商登记信息的认证。")
 
 

@@ -21,6 +21,7 @@ from qianshu.accounts.hints import login_url
 from qianshu.accounts.models import User
 from qianshu.accounts.phones import mask_phone
 from qianshu.core.downloads import file_response
+from qianshu.core.errors import add_message, add_to_form
 from qianshu.identity.access import verified_identity
 from qianshu.orgs import verification as actions
 from qianshu.orgs import verification_deposits as deposits
@@ -144,10 +145,8 @@ def org_edit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
                 actor=user,
                 request=request,
             )
-        except actions.CreditCodeTaken as exc:
-            form.add_error("credit_code", str(exc))
-        except OrgError as exc:
-            form.add_error(None, str(exc))
+        except OrgError as exc:  # CreditCodeTaken goes on the credit code field
+            add_to_form(form, exc)
         else:
             messages.success(request, _("认证资料已更新，请重新选择认证方式。"))
             return redirect("orgs:verify", org_uuid=org.uuid)
@@ -230,7 +229,7 @@ def legal_rep_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
             )
             return redirect("orgs:verify-legal-rep", org_uuid=org.uuid)
     except OrgError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
         return redirect("orgs:verify-legal-rep", org_uuid=org.uuid)
     pending = actions.pending_verification(org)
     if pending is not None and pending.method != Method.LEGAL_REP:
@@ -273,7 +272,7 @@ def deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
         except BankUnavailable as exc:
             _bank_unavailable(request, exc)
         except OrgError as exc:
-            messages.error(request, str(exc))
+            add_message(request, exc)
         else:
             messages.success(request, _("平台已向您的对公账户打款，请查询到账金额后填写。"))
         return redirect("orgs:verify-deposit", org_uuid=org.uuid)
@@ -283,9 +282,9 @@ def deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
                 transfer, amount_form.cleaned_data["amount"], actor=user, request=request
             )
         except deposits.WrongAmount as exc:
-            amount_form.add_error("amount", str(exc))
+            add_to_form(amount_form, exc)
         except OrgError as exc:
-            messages.error(request, str(exc))
+            add_message(request, exc)
             return redirect("orgs:verify-deposit", org_uuid=org.uuid)
         else:
             _proof_accepted(request, org, _("打款金额正确，组织已通过认证。"))
@@ -343,7 +342,7 @@ def platform_deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResp
         except BankUnavailable as exc:
             _bank_unavailable(request, exc)
         except OrgError as exc:
-            messages.error(request, str(exc))
+            add_message(request, exc)
         return redirect("orgs:verify-platform-deposit", org_uuid=org.uuid)
     return render(
         request,
@@ -368,7 +367,7 @@ def manual_review_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpRespons
     try:
         do_request_manual_review(org, actor=_user(request), request=request)
     except OrgError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
     else:
         messages.success(request, _("已提交人工审核，平台工作人员将尽快审核您的营业执照。"))
     return redirect("orgs:verify", org_uuid=org.uuid)
@@ -382,7 +381,7 @@ def registry_recheck_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResp
     try:
         verification = actions.do_recheck_registry(org, actor=_user(request), request=request)
     except OrgError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
         return redirect("orgs:verify", org_uuid=org.uuid)
     if verification.status == Status.SUCCEEDED:
         messages.success(request, _("工商登记信息核验通过，组织已通过认证。"))
@@ -481,7 +480,7 @@ def legal_rep_authorise_view(request: HttpRequest, token: str) -> HttpResponse:
                 request=request,
             )
         except OrgError as exc:
-            messages.error(request, str(exc))
+            add_message(request, exc)
             return redirect("orgs:legal-rep-authorise", token=token)
         verification.refresh_from_db()
         context["verification"] = verification

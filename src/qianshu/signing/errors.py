@@ -62,6 +62,16 @@ class NoInkError(ImageError):
     code = "no_ink"
 
 
+class MissingGlyphError(ImageError):
+    """The seal font has no glyph for ``char``."""
+
+    code = "missing_glyph"
+
+    def __init__(self, message: str = "", *, char: str = "") -> None:
+        super().__init__(message)
+        self.char = char
+
+
 class PdfError(SigningError):
     """A PDF could not be accepted or processed."""
 

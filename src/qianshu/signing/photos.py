@@ -113,7 +113,9 @@ def _decode(data: bytes) -> Array:
                 f"(at most {MAX_INPUT_PIXELS // 1_000_000} megapixels)"
             )
         if width < 8 or height < 8:
-            raise ImageError(f"the image is too small: {width} x {height} pixels")
+            raise ImageError(
+                f"the image is too small: {width} x {height} pixels", code="image_too_small"
+            )
         scale = min(1.0, math.sqrt(_WORK_PIXELS / (width * height)))
         if image.format in ("JPEG", "MPO") and scale < 1:
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: faster and far less memory.

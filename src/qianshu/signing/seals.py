@@ -25,7 +25,7 @@ from fontTools.ttLib import TTCollection, TTFont
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from qianshu.signing import fonts
-from qianshu.signing.errors import ConfigurationError, ImageError, SigningError
+from qianshu.signing.errors import ConfigurationError, ImageError, MissingGlyphError, SigningError
 
 DEFAULT_FONT_FACE = "Noto Serif CJK SC"
 SEAL_RED: tuple[int, int, int] = (230, 0, 18)  # #E60012, the usual 印章红
@@ -80,7 +80,8 @@ class RoundSealSpec:
             or spacing * len(self.org_name.strip()) > 320
         ):
             raise ImageError(
-                "char_spacing_deg must be None or 2 to 90 degrees, the name spanning at most 320"
+                "char_spacing_deg must be None or 2 to 90 degrees, the name spanning at most 320",
+                code="char_spacing",
             )
 
 
@@ -162,7 +163,10 @@ def _check_text(field: str, value: object, max_chars: int, *, required: bool) ->
     if required and not text:
         raise ImageError(f"{field} must not be empty")
     if len(text) > max_chars:
-        raise ImageError(f"{field} is too long: {len(text)} characters (at most {max_chars})")
+        raise ImageError(
+            f"{field} is too long: {len(text)} characters (at most {max_chars})",
+            code="text_too_long",
+        )
     if any(not ch.isprintable() for ch in text):
         raise ImageError(f"{field} contains control characters")
 
@@ -174,7 +178,9 @@ def _check_code(code: object) -> None:
     if text and not (text.isascii() and text.isdigit()):
         raise ImageError("code must contain only the digits 0-9")
     if len(text) > MAX_NAME_CHARS:
-        raise ImageError(f"code is too long: {len(text)} digits (at most {MAX_NAME_CHARS})")
+        raise ImageError(
+            f"code is too long: {len(text)} digits (at most {MAX_NAME_CHARS})", code="text_too_long"
+        )
 
 
 def _check_size(field: str, value: object) -> None:
@@ -188,7 +194,10 @@ def _check_px(field: str, value: object, low: int, high: int) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ImageError(f"{field} must be None or an integer between {low} and {high} px")
+        raise ImageError(
+            f"{field} must be None or an integer between {low} and {high} px",
+            code="font_size" if "font_px" in field else None,
+        )
 
 
 def _check_common(color: object, texture: object, font_path: object, font_face: object) -> None:
@@ -277,7 +286,9 @@ class _Pen:
         for text in texts:
             for ch in text:
                 if ch != " " and ord(ch) not in self.info.codepoints:
-                    raise ImageError(f"character {ch!r} is not in the seal font {font_path}")
+                    raise MissingGlyphError(
+                        f"character {ch!r} is not in the seal font {font_path}", char=ch
+                    )
 
     def advance(self, ch: str) -> float:
         """Advance width of ``ch`` in em."""

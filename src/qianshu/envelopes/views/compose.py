@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
+from qianshu.core.errors import add_message, add_to_form
 from qianshu.envelopes import compose, geometry, lists, returns, routing, sending
 from qianshu.envelopes.access import access_draft_by_uuid, access_initiated_by_uuid
 from qianshu.envelopes.audit import person_label
@@ -173,7 +174,7 @@ def _save_basics(
                 request=request,
             )
         except EnvelopeError as exc:
-            form.add_error(None, str(exc))
+            add_to_form(form, exc)
             return _Saved(None)
     elif form_ok:
         try:
@@ -188,7 +189,7 @@ def _save_basics(
                 actor=user,
             )
         except EnvelopeError as exc:
-            form.add_error(None, str(exc))
+            add_to_form(form, exc)
     saved = _Saved(envelope)
     saved.added, saved.file_errors = _add_files(envelope, uploads, user, request)
     if rows.is_valid():
@@ -594,7 +595,7 @@ def delete_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     try:
         compose.do_delete_draft(envelope, actor=user)
     except EnvelopeError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
     else:
         messages.success(request, _("已删除草稿“%(title)s”。") % {"title": title})
     return HttpResponseRedirect(reverse("envelopes:drafts"))

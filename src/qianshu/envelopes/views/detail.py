@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
+from qianshu.core.errors import add_message
 from qianshu.envelopes import audit, lifecycle, routing, voiding
 from qianshu.envelopes.access import (
     access_envelope_by_uuid,
@@ -88,7 +89,7 @@ def recall_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
             envelope, reason=request.POST.get("reason", "")[:300], actor=user, request=request
         )
     except EnvelopeError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
     else:
         messages.success(request, _("已撤回，签署方将收到通知。"))
     return HttpResponseRedirect(envelope.get_absolute_url())
@@ -102,7 +103,7 @@ def remind_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     try:
         sent = lifecycle.do_remind(envelope, actor=user, request=request)
     except EnvelopeError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
     else:
         messages.success(
             request,

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from qianshu.accounts.codes import CodeError
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
+from qianshu.core.errors import add_message
 from qianshu.envelopes import batch, confirmations, downloads, lists
 from qianshu.envelopes.errors import ConfirmationError, EnvelopeError
 from qianshu.envelopes.models import Envelope
@@ -178,7 +179,7 @@ def download_zip_view(request: HttpRequest) -> HttpResponseBase:
     try:
         archive = downloads.plan_archive(envelopes)
     except EnvelopeError as exc:
-        messages.error(request, str(exc))
+        add_message(request, exc)
         return _back(request)
     stream = downloads.do_download_archive(archive, actor=user, request=request)
     if len(envelopes) == 1:

@@ -30,6 +30,7 @@ from qianshu.accounts.signatures import (
     decode_png_data_url,
     prepare_drawn_signature,
 )
+from qianshu.core.errors import add_message
 from qianshu.envelopes import confirmations, geometry, returns, routing, turns
 from qianshu.envelopes.access import (
     access_envelope_by_uuid,
@@ -552,7 +553,7 @@ def approve_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     except EnvelopeError as exc:
         if _wants_json(request):
             return _error(str(exc))
-        messages.error(request, str(exc))
+        add_message(request, exc)
         return HttpResponseRedirect(reverse("envelopes:sign", args=[envelope.uuid]))
     if _wants_json(request):
         return _signed(envelope)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from qianshu.accounts.codes import CodeError
 from qianshu.accounts.decorators import reauth_required
+from qianshu.core.errors import add_message, add_to_form
 from qianshu.identity import access, actions
 from qianshu.identity.errors import PinError, ResetHeld
 from qianshu.identity.forms import ChangePinForm, ResetPinForm, SetPinForm
@@ -41,7 +42,7 @@ def pin_view(request: HttpRequest) -> HttpResponse:
                     set_form.cleaned_data["pin1"], actor=user, request=request
                 )
             except PinError as exc:
-                messages.error(request, str(exc))
+                add_message(request, exc)
                 return redirect(request.get_full_path())
             messages.success(request, _("签署密码已设置，您的个人数字证书已签发。"))
             return redirect(next_url or "identity:certificate")
@@ -57,7 +58,7 @@ def pin_view(request: HttpRequest) -> HttpResponse:
                 request=request,
             )
         except PinError as exc:
-            change_form.add_error(None, str(exc))
+            add_to_form(change_form, exc)
         else:
             messages.success(request, _("签署密码已修改。"))
             return redirect("identity:pin")
@@ -108,11 +109,11 @@ def pin_reset_view(request: HttpRequest) -> HttpResponse:
                     request=request,
                 )
             except CodeError as exc:
-                form.add_error("code", str(exc))
+                add_to_form(form, exc)
             except ResetHeld as exc:
-                form.add_error(None, str(exc))
+                add_to_form(form, exc)
             except PinError as exc:
-                form.add_error("id_number", str(exc))
+                add_to_form(form, exc, field="id_number")
             else:
                 messages.success(
                     request, _("签署密码已重置，原证书已吊销，新的个人数字证书已签发。")

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_http_methods
 from qianshu.accounts.codes import CodeError
 from qianshu.accounts.models import User
 from qianshu.core.downloads import file_response
+from qianshu.core.errors import add_message, add_to_form
 from qianshu.identity import access, actions
 from qianshu.identity.drafts import Declaration, clear_draft, load_draft, save_draft
 from qianshu.identity.errors import (
@@ -69,7 +70,7 @@ def _context(**extra: Any) -> dict[str, Any]:
 
 
 def _refused(request: HttpRequest, exc: VerificationRefused) -> HttpResponse:
-    messages.error(request, str(exc))
+    add_message(request, exc)
     if isinstance(exc, MethodNotAllowed):
         return redirect("identity:method")
     if isinstance(exc, IdentityTaken):
@@ -244,7 +245,7 @@ def phone3_view(request: HttpRequest, user: User, declaration: Declaration) -> H
         except ProviderUnavailable as exc:
             return _unavailable(request, exc)
         except CodeError as exc:
-            messages.error(request, str(exc))
+            add_message(request, exc)
         else:
             messages.success(request, _("验证码已发送，5 分钟内有效。"))
         return redirect("identity:phone3")
@@ -259,9 +260,9 @@ def phone3_view(request: HttpRequest, user: User, declaration: Declaration) -> H
                     attempt, form.cleaned_data["code"], actor=user, request=request
                 )
             except CodeError as exc:
-                form.add_error("code", str(exc))
+                add_to_form(form, exc)
             except AttemptNotActive as exc:
-                messages.error(request, str(exc))
+                add_message(request, exc)
                 return redirect("identity:phone3")
             else:
                 if attempt.is_success:
