@@ -1,6 +1,6 @@
 /* Choosing the signature or seal and stamping with it: 一键盖章 fills every field it goes in;
    with no fields (指定位置签署) it is placed on the page on screen. The dialogs: saved
-   signatures (#dlg-saved), the one-time handwritten pad (#dlg-pad, accounts' signature-pad.js)
+   signatures (#dlg-saved), the one-time handwritten pad (#dlg-pad, accounts' signature-pad.mjs)
    and the seal choice with 普通章 / 骑缝章 and its pages (#dlg-seal).
 
    Sets ctx.startStamping. */
