@@ -48,9 +48,10 @@ types: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-# Unit tests of the browser modules (geometry, field editor state) with Node's own test runner.
+# Unit tests of the browser modules (geometry, field editor and signing page state) with Node's own
+# test runner; register-static.mjs finds a module in any app's static/ as the browser does.
 jstest:
-	node --test tests/js/*.test.mjs
+	node --import ./tests/js/register-static.mjs --test tests/js/*.test.mjs
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)

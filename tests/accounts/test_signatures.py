@@ -209,7 +209,7 @@ def test_draw_page_has_the_pad(alice: User) -> None:
         assert f'data-testid="{testid}"' in page
     assert "请使用正楷书写" in page and "清屏" in page and "撤销" in page and "使用签名" in page
     assert f'data-submit-url="{DRAW_URL}"' in page
-    assert "qianshu/signature-pad.js" in page
+    assert "qianshu/signature-pad.mjs" in page
     assert 'name="csrfmiddlewaretoken"' in page
 
 

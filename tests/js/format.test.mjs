@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { format } from "../../src/qianshu/envelopes/static/qianshu/format.mjs";
+import { format } from "../../src/qianshu/core/static/qianshu/format.mjs";
 
 test("fills Django's %(name)s placeholders (the field editor's strings)", () => {
   assert.equal(format("第 %(n)s / %(total)s 页", { n: 2, total: 5 }), "第 2 / 5 页");

@@ -4,7 +4,7 @@ import { test } from "node:test";
 
 import {
   PT_PER_MM, boxFromPair, centredStart, clamp, crossStrip, mmFromPt, pct, place, ptFromMm
-} from "../../src/qianshu/envelopes/static/qianshu/geometry.mjs";
+} from "../../src/qianshu/core/static/qianshu/geometry.mjs";
 
 const A4 = { w: 595.28, h: 841.89, y1: 0 };
 const close = (actual, expected, message) => assert.ok(Math.abs(actual - expected) < 1e-9, `${message ?? ""} ${actual} ≠ ${expected}`);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { FieldState, isCross, isRound } from "../../src/qianshu/envelopes/static/qianshu/editor/state.mjs";
-import { crossStrip } from "../../src/qianshu/envelopes/static/qianshu/geometry.mjs";
+import { crossStrip } from "../../src/qianshu/core/static/qianshu/geometry.mjs";
 
 const A4 = { x1: 0, y1: 0, w: 595.28, h: 841.89 };
 const A5 = { x1: 0, y1: 0, w: 420.94, h: 595.28 };

@@ -1,4 +1,5 @@
-/* Page geometry shared by the field editor (发起签署, step 2) and the signing page (文件签署).
+/* Page geometry shared by the field editor (发起签署, step 2), the signing page (文件签署) and the
+ * signature pad (accounts: clamp).
  *
  * A field is kept as fractions of its page, origin top-left ({ left, top, width, height }), as
  * the server stores and expects it. A page box is { w, h, y1 } in PDF points: its width, its
