@@ -28,13 +28,19 @@ _IMPORT = re.compile(r"""^\s*(?:import|export)\b[^'"]*?from\s+['"](\.[^'"]+)['"]
 
 
 def test_every_module_a_script_imports_exists() -> None:
+    """Resolved as the browser does: relative to the script's place under /static/, where every
+    app's static folder is served together (core's shared modules beside the apps' own)."""
+    import posixpath
+
     root = Path(qianshu.__file__).parent
     scripts = list(root.rglob("static/**/*.mjs"))
     assert scripts
-    missing = [
-        (str(script.relative_to(root)), target)
-        for script in scripts
-        for target in _IMPORT.findall(script.read_text(encoding="utf-8"))
-        if not (script.parent / target).resolve().is_file()
-    ]
+    missing = []
+    for script in scripts:
+        parts = script.relative_to(root).parts
+        served = "/".join(parts[parts.index("static") + 1 :])  # its path under /static/
+        for target in _IMPORT.findall(script.read_text(encoding="utf-8")):
+            name = posixpath.normpath(posixpath.join(posixpath.dirname(served), target))
+            if not finders.find(name):
+                missing.append((served, target))
     assert missing == []
