@@ -37,6 +37,7 @@ from qianshu.envelopes.models import (
     Revision,
     clean_scene,
 )
+from qianshu.envelopes.placement import MAX_FIELDS, FieldInput
 from qianshu.envelopes.revisions import append_revision
 from qianshu.orgs.models import Organization, Seal
 from qianshu.pki.platform import PkiNotInitialised, load_platform
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 
 MAX_DOCUMENTS = 10
 MAX_RECIPIENTS = 30
-MAX_FIELDS = 300
 MAX_TITLE = 100
 DOCUMENT_LIMITS = IngestLimits(max_bytes=20 * MIB, max_pages=300)
 MAX_DEADLINE_DAYS = 366 * 2
@@ -384,18 +384,6 @@ def do_set_recipients(
 
 def _identity_changed(recipient: Recipient, values: dict[str, object]) -> bool:
     return any(getattr(recipient, key) != values[key] for key in ("role", "name", "phone", "email"))
-
-
-@dataclass(frozen=True)
-class FieldInput:
-    recipient_id: int
-    document_id: int
-    kind: str
-    page: int
-    rect: stamps.Rect  # PDF points; for a cross-page seal: its vertical position (y1, y2)
-    pages: tuple[int, ...] = ()
-    label: str = ""
-    value: str = ""
 
 
 def check_field(item: FieldInput, recipient: Recipient, document: Document) -> dict[str, object]:

@@ -3,15 +3,14 @@ the field editor saves.
 
 The recipient rows are a formset (prefix ``r``) so that they work without script for the rows
 the page renders; the script adds, removes and reorders rows and renumbers their names. A row
-left completely empty is ignored. :func:`fields_from_json` turns the editor's fractions of a
-page (origin top-left) into :class:`qianshu.envelopes.compose.FieldInput` in PDF points.
+left completely empty is ignored. :func:`field_fractions` gives a stored field to the editor in
+fractions of its page (origin top-left); what the editor saves is read by
+:func:`qianshu.envelopes.placement.editor_fields`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
 import zoneinfo
 from typing import Any
 
@@ -19,12 +18,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
-from django.utils.translation import gettext as _gettext
 from django.utils.translation import gettext_lazy as _
 
 from qianshu.accounts.phones import normalize_phone
 from qianshu.envelopes import binding, compose
-from qianshu.envelopes.geometry import to_fractions, to_pdf
+from qianshu.envelopes.geometry import to_fractions
 from qianshu.envelopes.models import MAX_SCENE, Document, Field, Recipient, clean_scene
 from qianshu.orgs.models import Seal
 from qianshu.signing.stamps import Rect
@@ -311,108 +309,7 @@ def recipient_initial(recipients: list[Recipient]) -> list[dict[str, Any]]:
     return rows
 
 
-# --- the field editor's JSON -------------------------------------------------------------
-
-
-class FieldPayloadError(Exception):
-    """The editor's JSON is unusable; ``str(exc)`` is a message for the user."""
-
-    def __init__(self, message: str, index: int | None = None) -> None:
-        super().__init__(message)
-        self.index = index
-
-
-def _number(item: dict[str, Any], key: str) -> float:
-    value = item.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(key)
-    return float(value)
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(value)
-    return value
-
-
-def _field_input(item: Any, documents: dict[int, Document]) -> compose.FieldInput:
-    if not isinstance(item, dict):
-        raise ValueError("item")
-    recipient_id = _integer(item.get("recipient"))
-    document_id = _integer(item.get("document"))
-    kind = item.get("kind")
-    if not isinstance(kind, str):
-        raise ValueError("kind")
-    label = item.get("label", "")
-    if not isinstance(label, str):
-        raise ValueError("label")
-    document = documents.get(document_id)
-    if document is None:
-        raise FieldPayloadError(_gettext("签署位置对应的签署方或文件不存在，请刷新页面。"))
-    boxes = document.boxes()
-    top, height = _number(item, "top"), _number(item, "height")
-    if kind == Kind.CROSS_PAGE_SEAL:
-        raw_pages = item.get("pages")
-        if not isinstance(raw_pages, list):
-            raise ValueError("pages")
-        pages = tuple(sorted({_integer(p) for p in raw_pages}))
-        if len(pages) < 2:
-            raise FieldPayloadError(_gettext("骑缝章至少需要跨两页。"))
-        if pages[0] < 0 or pages[-1] >= len(boxes):
-            raise FieldPayloadError(_gettext("骑缝章的页码超出了文件页数。"))
-        box = boxes[pages[0]]
-        # Its vertical position and size on the first page; it always sits on the right edge.
-        y2 = box.y2 - top * box.height
-        size = height * box.height
-        if not 0 <= top <= 1:
-            raise FieldPayloadError(_gettext("签署位置超出了页面范围，或太小。"))
-        rect = Rect(box.x2 - size / len(pages), y2 - size, box.x2, y2)
-        return compose.FieldInput(
-            recipient_id=recipient_id,
-            document_id=document_id,
-            kind=kind,
-            page=pages[0],
-            rect=rect,
-            pages=pages,
-            label=label,
-        )
-    page = _integer(item.get("page"))
-    if not 0 <= page < len(boxes):
-        raise FieldPayloadError(_gettext("签署位置的页码超出了文件页数。"))
-    rect = to_pdf(boxes[page], _number(item, "left"), top, _number(item, "width"), height)
-    return compose.FieldInput(
-        recipient_id=recipient_id,
-        document_id=document_id,
-        kind=kind,
-        page=page,
-        rect=rect,
-        label=label,
-    )
-
-
-def fields_from_json(body: bytes, documents: dict[int, Document]) -> list[compose.FieldInput]:
-    """The fields of the editor's ``{"fields": [{recipient, document, kind, page, left, top,
-    width, height, pages?, label?}, …]}`` (fractions of the page, origin top-left), or
-    :class:`FieldPayloadError`."""
-    malformed = _gettext("数据格式不正确，请刷新页面后重试。")
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise FieldPayloadError(malformed) from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("fields"), list):
-        raise FieldPayloadError(malformed)
-    items = payload["fields"]
-    if len(items) > compose.MAX_FIELDS:
-        raise FieldPayloadError(_gettext("签署位置最多 %(n)d 个。") % {"n": compose.MAX_FIELDS})
-    out = []
-    for index, item in enumerate(items):
-        try:
-            out.append(_field_input(item, documents))
-        except FieldPayloadError as exc:
-            raise FieldPayloadError(str(exc), index) from None
-        except (ValueError, TypeError):
-            raise FieldPayloadError(malformed, index) from None
-    return out
+# --- the field editor's placements (read back: envelopes/placement.py) ---------------------
 
 
 def field_fractions(field: Field, document: Document) -> dict[str, Any]:

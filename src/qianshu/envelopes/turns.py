@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from qianshu.accounts.models import HandwrittenSignature, User
 from qianshu.envelopes import audit, routing
 from qianshu.envelopes.access import seal_matches
-from qianshu.envelopes.compose import FieldInput, check_field, cross_page_widgets, field_specs
+from qianshu.envelopes.compose import check_field, cross_page_widgets, field_specs
 from qianshu.envelopes.confirmations import (
     Confirmation,
     check_confirmation,
@@ -43,6 +43,7 @@ from qianshu.envelopes.confirmations import (
 )
 from qianshu.envelopes.errors import DocumentChanged, EnvelopeError, NotYourTurn
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Revision, Submission
+from qianshu.envelopes.placement import FieldInput
 from qianshu.envelopes.revisions import append_revision
 from qianshu.orgs.grants import record_seal_use
 from qianshu.orgs.models import Membership, Seal, SealGrant
@@ -292,12 +293,12 @@ def _plan(
             raise EnvelopeError(_("该文件已锁定签署位置，只能在指定位置签署。"))
         values = check_field(
             FieldInput(
-                recipient.pk,
-                document.pk,
-                staged_free.kind,
-                staged_free.page,
-                staged_free.rect,
-                staged_free.pages,
+                recipient_id=recipient.pk,
+                document_id=document.pk,
+                kind=staged_free.kind,
+                page=staged_free.page,
+                rect=staged_free.rect,
+                pages=staged_free.pages,
                 value=staged_free.value,
             ),
             recipient,

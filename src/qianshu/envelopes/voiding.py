@@ -17,7 +17,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
-from qianshu.envelopes import audit, compose
+from qianshu.envelopes import audit, compose, placement
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Envelope, Recipient
 from qianshu.envelopes.routing import initiator_label
@@ -109,8 +109,12 @@ def do_request_void(
                 user=party.user,
                 org=party.org,
             )
-            kind = "seal" if party.role == Role.SEAL else "signature"
-            fields.append(compose.FieldInput(copy.pk, document.pk, kind, page, rect))
+            kind = placement.Kind.SEAL if party.role == Role.SEAL else placement.Kind.SIGNATURE
+            fields.append(
+                placement.FieldInput(
+                    recipient_id=copy.pk, document_id=document.pk, kind=kind, page=page, rect=rect
+                )
+            )
         compose.do_set_fields(statement, fields, actor=actor)
         audit.record(
             original,

@@ -26,16 +26,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
 from qianshu.core.errors import add_message, add_to_form
-from qianshu.envelopes import compose, geometry, lists, returns, routing, sending
+from qianshu.envelopes import compose, geometry, lists, placement, returns, routing, sending
 from qianshu.envelopes.access import access_draft_by_uuid, access_initiated_by_uuid
 from qianshu.envelopes.audit import person_label
 from qianshu.envelopes.compose_forms import (
     RECIPIENT_PREFIX,
     DraftForm,
-    FieldPayloadError,
     RecipientFormSet,
     field_fractions,
-    fields_from_json,
     recipient_initial,
 )
 from qianshu.envelopes.errors import EnvelopeError
@@ -412,8 +410,8 @@ def _save_fields(request: HttpRequest, user: User, envelope: Envelope) -> JsonRe
     documents = {d.pk: d for d in envelope.documents.all()}
     recipients = {r.pk: r for r in envelope.recipients.all()}
     try:
-        items = fields_from_json(request.body, documents)
-    except FieldPayloadError as exc:
+        items = placement.editor_fields(request.body, documents, recipients)
+    except placement.PlacementError as exc:
         return JsonResponse({"ok": False, "message": str(exc), "index": exc.index}, status=400)
     # Check each one first, to say which field is wrong; do_set_fields checks them again.
     for index, item in enumerate(items):

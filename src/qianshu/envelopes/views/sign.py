@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from django.contrib import messages
@@ -31,7 +30,7 @@ from qianshu.accounts.signatures import (
     prepare_drawn_signature,
 )
 from qianshu.core.errors import add_message
-from qianshu.envelopes import confirmations, geometry, returns, routing, turns
+from qianshu.envelopes import confirmations, geometry, placement, returns, routing, turns
 from qianshu.envelopes.access import (
     access_envelope_by_uuid,
     access_turn_by_uuid,
@@ -50,7 +49,7 @@ from qianshu.signing import stamps
 Role = Recipient.Role
 Kind = Field.Kind
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a drawn signature is at most 2 MB, as base64 ~2.7 MB
-MAX_STAGED = 300
+MAX_STAGED = placement.MAX_FIELDS  # declared fields and free placements together
 SHA256_HEX = frozenset("0123456789abcdef")
 
 
@@ -317,7 +316,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
         raise BadInput(_("提交的内容过大，请清屏后重新书写签名。"))
     try:
         payload = json.loads(request.body.decode("utf-8") or "{}")
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise _invalid() from None
     if not isinstance(payload, dict):
         raise _invalid()
@@ -331,15 +330,6 @@ def _int(value: object) -> int:
         return int(value)
     except ValueError:
         raise _invalid() from None
-
-
-def _fraction(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadInput(_("签署位置无效，请重新放置。"))
-    number = float(value)
-    if not math.isfinite(number) or not -0.01 <= number <= 1.01:
-        raise BadInput(_("签署位置超出了页面范围，请重新放置。"))
-    return number
 
 
 def _text(value: object, limit: int) -> str:
@@ -367,38 +357,17 @@ def _seen(envelope: Envelope, value: object) -> dict[int, str]:
 
 def _free_field(documents: dict[int, Document], item: dict[str, Any]) -> turns.StagedField:
     """A placement the signer dragged onto a page (指定位置签署), from page fractions."""
-    document = documents.get(_int(item.get("document")))
-    kind = item.get("kind")
-    if document is None or kind not in Kind.values:
-        raise BadInput(_("签署位置对应的文件不存在，请刷新页面。"))
-    boxes = document.boxes()
-    pages: tuple[int, ...] = ()
-    if kind == Kind.CROSS_PAGE_SEAL:
-        raw = item.get("pages")
-        if not isinstance(raw, list) or len(raw) > len(boxes):
-            raise BadInput(_("骑缝章的页码无效。"))
-        pages = tuple(sorted({_int(p) for p in raw}))
-        if len(pages) < 2:
-            raise BadInput(_("骑缝章至少需要跨两页。"))
-        page = pages[0]
-    else:
-        page = _int(item.get("page"))
-    if not 0 <= page < len(boxes) or (pages and pages[-1] >= len(boxes)):
-        raise BadInput(_("签署位置的页码超出了文件页数。"))
-    rect = geometry.to_pdf(
-        boxes[page],
-        _fraction(item.get("left")),
-        _fraction(item.get("top")),
-        _fraction(item.get("width")),
-        _fraction(item.get("height")),
-    )
+    try:
+        where = placement.signer_field(item, documents)
+    except placement.PlacementError as exc:
+        raise BadInput(str(exc)) from None
     return turns.StagedField(
-        document_id=document.pk,
-        kind=str(kind),
-        page=page,
-        rect=rect,
-        pages=pages,
-        value=_text(item.get("value"), 200),
+        document_id=where.document_id,
+        kind=where.kind,
+        page=where.page,
+        rect=where.rect,
+        pages=where.pages,
+        value=where.value,
     )
 
 

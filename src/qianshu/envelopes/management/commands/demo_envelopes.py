@@ -27,7 +27,7 @@ from qianshu.accounts.management.commands.demo_data import OPERATOR_PHONE
 from qianshu.accounts.models import User
 from qianshu.accounts.signatures import SignatureImage, do_save_signature
 from qianshu.core.legal import PRIVACY_VERSION
-from qianshu.envelopes import compose
+from qianshu.envelopes import compose, placement
 from qianshu.envelopes.models import Envelope
 from qianshu.identity import idcards
 from qianshu.identity.actions import do_set_signing_pin
@@ -211,16 +211,16 @@ class Command(BaseCommand):
         compose.do_set_fields(
             envelope,
             [
-                compose.FieldInput(
+                placement.FieldInput(
                     bob_r.pk, document.pk, "signature", last, stamps.Rect(72, 110, 200, 160)
                 ),
-                compose.FieldInput(
+                placement.FieldInput(
                     bob_r.pk, document.pk, "date", last, stamps.Rect(72, 86, 182, 106)
                 ),
-                compose.FieldInput(
+                placement.FieldInput(
                     org_r.pk, document.pk, "seal", last, stamps.Rect(330, 90, 449, 209)
                 ),
-                compose.FieldInput(
+                placement.FieldInput(
                     org_r.pk,
                     document.pk,
                     "cross_page_seal",
