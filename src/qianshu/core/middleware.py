@@ -53,3 +53,39 @@ class PrivacyHeadersMiddleware:
             response.headers.pop("Expires", None)
         response["Pragma"] = "no-cache"
         return response
+
+
+def _holds_nul(request: HttpRequest) -> bool:
+    """Whether a query, form or JSON parameter (name or value) holds a NUL character."""
+    if request.content_type == "application/json":
+        body = request.body
+        if b"\x00" in body or b"\\u0000" in body:
+            return True
+    forms = [request.GET]
+    if request.method == "POST" and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        forms.append(request.POST)
+    return any(
+        "\x00" in key or any("\x00" in value for value in values)
+        for form in forms
+        for key, values in form.lists()
+    )
+
+
+class NulCharacterMiddleware:
+    """Refuse with a clear 400 a request whose parameters hold a NUL character: no input needs
+    one, and PostgreSQL text cannot store it (a crafted search or reason was a 500 there)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if _holds_nul(request):
+            from django.http import HttpResponseBadRequest
+            from django.utils.translation import gettext as _
+
+            message = _("请求中含有无效字符，请检查输入的内容后重试。")
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
