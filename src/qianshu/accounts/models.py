@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from qianshu.accounts.phones import mask_phone
+from qianshu.core.labels import event_kind_label
 from qianshu.core.models import ChainedEvent
 
 
@@ -275,9 +276,7 @@ class SecurityEvent(ChainedEvent):
     def action_label(self) -> str:
         """The kind in words (from :class:`SecurityAction`); never the stored code, even for one no
         member knows."""
-        if self.action in SecurityAction.values:
-            return str(SecurityAction(self.action).label)
-        return str(_("其他操作"))
+        return event_kind_label(SecurityAction, self.action)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

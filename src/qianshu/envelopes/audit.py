@@ -34,6 +34,7 @@ from qianshu.accounts.audit import client_ip, user_agent
 from qianshu.accounts.models import User
 from qianshu.core import anchors, chains
 from qianshu.core.chains import ChainBreak, Checkpoint, Link
+from qianshu.core.labels import choice_label, event_kind_label
 from qianshu.core.models import AuditAnchor
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.identity.models import PersonIdentity
@@ -66,18 +67,11 @@ class Download(models.TextChoices):
     ARCHIVE = "archive", pgettext_lazy("audit download", "压缩包")
 
 
-def _label(choices: type[models.TextChoices], value: object) -> str:
-    """The label of a stored code; empty for a code no table knows (never the code itself)."""
-    if not isinstance(value, str) or value not in choices.values:
-        return ""
-    return str(choices(value).label)
-
-
 def event_label(event: AuditEvent) -> str:
     """The event's kind in words, with its step or download: 完成（文件归档）, 下载（签署报告）…"""
-    action = _label(Action, event.action) or _("其他操作")
+    action = event_kind_label(Action, event.action)
     detail = event.detail or {}
-    part = _label(Step, detail.get("step")) or _label(Download, detail.get("what"))
+    part = choice_label(Step, detail.get("step")) or choice_label(Download, detail.get("what"))
     return _("%(action)s（%(part)s）") % {"action": action, "part": part} if part else action
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from qianshu.core.labels import event_kind_label
 from qianshu.core.models import ChainedEvent
 from qianshu.orgs.names import fold_name
 
@@ -515,9 +516,7 @@ class OrgEvent(ChainedEvent):
     def action_label(self) -> str:
         """The kind in words (from :class:`OrgAction`); never the stored code, even for one no
         member knows."""
-        if self.action in OrgAction.values:
-            return str(OrgAction(self.action).label)
-        return str(_("其他操作"))
+        return event_kind_label(OrgAction, self.action)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
