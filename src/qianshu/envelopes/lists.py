@@ -265,8 +265,7 @@ class Filters:
 
 
 def _text(value: object) -> str:
-    # No NUL: PostgreSQL text cannot hold it (a crafted search was a 500 there).
-    return " ".join(str(value or "").replace("\x00", "").split())[:MAX_QUERY]
+    return " ".join(str(value or "").split())[:MAX_QUERY]
 
 
 def _date(value: object, label: str, errors: list[str]) -> dt.date | None:

@@ -32,9 +32,9 @@ MAX_SCENE = 30
 
 
 def clean_scene(scene: object) -> str:
-    """A 场景 as stored and searched: one line, at most ``MAX_SCENE`` characters, no NUL
-    (PostgreSQL text cannot hold it: a crafted filter was a 500)."""
-    return " ".join(str(scene or "").replace("\x00", "").split())[:MAX_SCENE]
+    """A 场景 as stored and searched: one line, at most ``MAX_SCENE`` characters (a NUL never
+    arrives: core.middleware.NulCharacterMiddleware refuses it)."""
+    return " ".join(str(scene or "").split())[:MAX_SCENE]
 
 
 class Envelope(models.Model):
