@@ -19,31 +19,28 @@ from django.utils import timezone
 from qianshu.accounts.models import SecurityAction, SecurityEvent, User
 from qianshu.core import anchors, chains
 from qianshu.core.chains import ChainBreak
+from qianshu.core.meta import RequestMeta, Source, request_meta
 from qianshu.core.models import AuditChain
 
 ANONYMOUS = "anonymous"
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """The client address. Behind a proxy, set QIANSHU_TRUSTED_PROXY_HOPS so the right
-    X-Forwarded-For entry is taken (never the client-controlled leftmost one)."""
-    if request is None:
-        return None
-    from django.conf import settings
-
-    hops = getattr(settings, "QIANSHU_TRUSTED_PROXY_HOPS", 0)
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if hops and forwarded:
-        parts = [p.strip() for p in forwarded.split(",") if p.strip()]
-        if len(parts) >= hops:
-            return parts[-hops]
-    return request.META.get("REMOTE_ADDR") or None
+    """Transitional: actions receive ``meta.ip`` (:mod:`qianshu.core.meta`)."""
+    return None if request is None else request_meta(request).ip
 
 
 def user_agent(request: HttpRequest | None) -> str:
-    if request is None:
-        return ""
-    return str(request.META.get("HTTP_USER_AGENT", ""))[:300]
+    """Transitional: actions receive ``meta.user_agent``."""
+    return "" if request is None else request_meta(request).user_agent
+
+
+def event_meta(request: HttpRequest | None, meta: RequestMeta | None) -> RequestMeta:
+    """What an event records of where it came from (``request`` only while callers move to
+    ``meta``)."""
+    if meta is not None:
+        return meta
+    return request_meta(request) if request is not None else RequestMeta(source=Source.TASK)
 
 
 def chain_key(user_id: int | None) -> str:
@@ -73,16 +70,18 @@ def record_event(
     *,
     user: User | None = None,
     request: HttpRequest | None = None,
+    meta: RequestMeta | None = None,
     **detail: Any,
 ) -> SecurityEvent:
     """Append a security event. Call inside the action's transaction; the user's chain row
     stays locked until it ends. ``action`` must be a :class:`SecurityAction` member (or its
     code); anything else is a programming error: ``ValueError``, nothing written."""
+    where = event_meta(request, meta)
     event = SecurityEvent(
         user=user,
         action=kind(action),
-        ip=client_ip(request),
-        user_agent=user_agent(request),
+        ip=where.ip,
+        user_agent=where.user_agent,
         detail=detail,
         created_at=timezone.now(),
     )

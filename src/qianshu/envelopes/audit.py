@@ -30,11 +30,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
-from qianshu.accounts.audit import client_ip, user_agent
+from qianshu.accounts.audit import event_meta
 from qianshu.accounts.models import User
 from qianshu.core import anchors, chains
 from qianshu.core.chains import ChainBreak, Checkpoint, Link
 from qianshu.core.labels import choice_label, event_kind_label
+from qianshu.core.meta import RequestMeta
 from qianshu.core.models import AuditAnchor
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.identity.models import PersonIdentity
@@ -147,6 +148,7 @@ def record(
     actor: User | None = None,
     recipient: Recipient | None = None,
     request: HttpRequest | None = None,
+    meta: RequestMeta | None = None,
     document_name: str = "",
     sha256_before: str = "",
     sha256_after: str = "",
@@ -155,6 +157,7 @@ def record(
     """Append an event. Call inside the action's transaction, with the envelope row locked
     (``select_for_update``) before the action reads what it decides on; the row stays locked
     and its count and head move with the event (``envelope`` is updated too)."""
+    where = event_meta(request, meta)
     actor = actor if actor is not None and actor.is_authenticated else None
     event = AuditEvent(
         envelope=envelope,
@@ -163,8 +166,8 @@ def record(
         actor_name=person_label(actor)[:100],
         recipient=recipient,
         created_at=timezone.now(),
-        ip=client_ip(request),
-        user_agent=user_agent(request),
+        ip=where.ip,
+        user_agent=where.user_agent,
         document_name=document_name[:200],
         sha256_before=sha256_before,
         sha256_after=sha256_after,

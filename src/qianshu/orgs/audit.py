@@ -14,10 +14,11 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 
-from qianshu.accounts.audit import client_ip
+from qianshu.accounts.audit import event_meta
 from qianshu.accounts.models import User
 from qianshu.core import anchors, chains
 from qianshu.core.chains import ChainBreak
+from qianshu.core.meta import RequestMeta
 from qianshu.core.models import AuditChain
 from qianshu.orgs.models import OrgAction, Organization, OrgEvent
 
@@ -51,18 +52,20 @@ def record_org_event(
     *,
     actor: User | None,
     request: HttpRequest | None = None,
+    meta: RequestMeta | None = None,
     **detail: Any,
 ) -> OrgEvent:
     """Append an event to the organisation's log. Call inside the action's transaction; the
     organisation's chain row stays locked until it ends. ``action`` must be an
     :class:`OrgAction` member (or its code); anything else is a programming error:
     ``ValueError``, nothing written."""
+    where = event_meta(request, meta)
     event = OrgEvent(
         org=org,
         actor=actor if actor is not None and actor.is_authenticated else None,
         action=kind(action),
         detail=detail,
-        ip=client_ip(request),
+        ip=where.ip,
         created_at=timezone.now(),
     )
     return chains.append(chain_key(org.pk), event, event_content)
