@@ -14,7 +14,9 @@ is inked before the change (not near-white). Two outcomes matter:
   company name (multiplied with the page, or in a strong colour over black text).
 
 An appearance drawn beside the text, or a transparent seal image whose ink lies beside it,
-does neither. PDFium is loaded only when a check is needed (most documents never need one).
+does neither. PDFium and Pillow are loaded only when a check is needed (most documents never
+need one), and a region with no ink before the change is not rendered after it (a seal in
+the margin, a signature in a blank box: nothing there can be hidden or drawn over).
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from __future__ import annotations
 import ctypes
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 SCALE = 2.0  # pixels per PDF point
 GROW_PT = 1.5
@@ -60,9 +65,8 @@ def _region(page: Any, rect: Rect) -> tuple[int, int, int, int]:
     return left, top, right, bottom
 
 
-def _render(data: bytes, page_index: int, rect: Rect) -> Any:
-    """The widget's region rendered (RGB array)."""
-    import numpy as np
+def _render(data: bytes, page_index: int, rect: Rect) -> Image.Image | None:
+    """The widget's region rendered (RGB), or None when the region lies off the page."""
     import pypdfium2 as pdfium
 
     pdf = pdfium.PdfDocument(data)
@@ -71,14 +75,14 @@ def _render(data: bytes, page_index: int, rect: Rect) -> Any:
         page = pdf[page_index]
         left, top, right, bottom = _region(page, rect)
         if right - left < 1 or bottom - top < 1:
-            return np.zeros((0, 0, 3), dtype=np.uint8)
+            return None
         width = math.ceil(page.get_width() * SCALE)
         height = math.ceil(page.get_height() * SCALE)
         crop = (left / SCALE, (height - bottom) / SCALE, (width - right) / SCALE, top / SCALE)
         bitmap = page.render(
             scale=SCALE, crop=crop, may_draw_forms=True, draw_annots=True, rev_byteorder=True
         )
-        return np.array(bitmap.to_numpy()[:, :, :3], copy=True)
+        return bitmap.to_pil().convert("RGB")
     finally:
         pdf.close()
 
@@ -104,42 +108,48 @@ class Coverage:
     text: str  # the page text there, or "graphics"
 
 
-def _luminance(pixels: Any) -> Any:
-    return pixels[:, :, 0] * 0.299 + pixels[:, :, 1] * 0.587 + pixels[:, :, 2] * 0.114
+def _mask(image: Image.Image, threshold: int, *, below: bool) -> Image.Image:
+    """An L mask (255 / 0) of the pixels with *any* channel below (or above) ``threshold``."""
+    from PIL import ImageChops
+
+    if below:
+        bands = [band.point(lambda v: 255 if v < threshold else 0) for band in image.split()]
+    else:
+        bands = [band.point(lambda v: 255 if v > threshold else 0) for band in image.split()]
+    mask = bands[0]
+    for band in bands[1:]:
+        mask = ImageChops.lighter(mask, band)
+    return mask
+
+
+def _count(mask: Image.Image) -> int:
+    return mask.histogram()[255]
 
 
 def covered_content(before: bytes, after: bytes, page_index: int, rect: Rect) -> Coverage | None:
     """What ``after`` does to the content in ``rect`` on the page, or None when the change only
     touches blank parts of it. ``before`` and ``after`` are the whole document at two
     revisions."""
-    import numpy as np
+    from PIL import ImageChops, ImageFilter
 
     old = _render(before, page_index, rect)
-    new = _render(after, page_index, rect)
-    if old.shape != new.shape:
-        return Coverage(True, _label(before, page_index, rect))
-    if old.size == 0:
+    if old is None:
         return None
-    ink = old.min(axis=2) < INK
-    lighter = _luminance(new.astype(np.float32)) - _luminance(old.astype(np.float32))
-    if int((ink & (lighter > HIDDEN_LIGHTER)).sum()) >= MIN_PIXELS:
+    ink = _mask(old, INK, below=True)
+    if _count(ink) == 0:
+        return None  # nothing there to hide or draw over (the usual case: not rendered twice)
+    new = _render(after, page_index, rect)
+    if new is None or new.size != old.size:
+        return Coverage(True, _label(before, page_index, rect))
+    # Luminance with the coefficients of ITU-R 601 (Pillow's "L"), rounded to integers.
+    lighter = ImageChops.subtract(new.convert("L"), old.convert("L"))
+    hidden = ImageChops.multiply(ink, lighter.point(lambda v: 255 if v > HIDDEN_LIGHTER else 0))
+    if _count(hidden) >= MIN_PIXELS:
         return Coverage(True, _label(before, page_index, rect))
     grow = max(1, round(GROW_PT * SCALE))
-    content = ink.copy()
-    for dy in range(-grow, grow + 1):
-        for dx in range(-grow, grow + 1):
-            content |= np.roll(np.roll(ink, dy, axis=0), dx, axis=1)
-    changed = (np.abs(old.astype(np.int16) - new.astype(np.int16)) > CHANGED).any(axis=2)
-    if int((changed & content).sum()) < MIN_PIXELS:
+    content = ink.filter(ImageFilter.MaxFilter(2 * grow + 1))
+    changed = _mask(ImageChops.difference(old, new), CHANGED, below=False)
+    if _count(ImageChops.multiply(changed, content)) < MIN_PIXELS:
         return None
     return Coverage(False, _label(before, page_index, rect))
 
-
-def content_under(data: bytes, page_index: int, rect: Rect) -> str | None:
-    """What page content lies in ``rect`` now (the text there, or "graphics"), or None when the
-    area is blank. For placing a new field after a signature where it will not cover anything
-    (the verifier fails a document whose later appearance paints over page content)."""
-    pixels = _render(data, page_index, rect)
-    if pixels.size == 0 or int((pixels.min(axis=2) < INK).sum()) < MIN_PIXELS:
-        return None
-    return _label(data, page_index, rect)
