@@ -190,6 +190,10 @@ QIANSHU_ARCHIVE_WEAK_ALGORITHMS = env_list(
 )
 # PEM bundle of extra roots the verifier trusts besides the platform root.
 QIANSHU_EXTRA_TRUST_ROOTS = env_str("QIANSHU_EXTRA_TRUST_ROOTS")
+# 文档验证 (/verify/, anonymous): the largest file accepted and uploads per client address
+# per hour. The file is verified in the limited child process and never stored.
+QIANSHU_VERIFY_MAX_BYTES = env_int("QIANSHU_VERIFY_MAX_BYTES", 20 * 1024 * 1024)
+QIANSHU_VERIFY_PER_HOUR = env_int("QIANSHU_VERIFY_PER_HOUR", 30)
 
 # --- Upload limits --------------------------------------------------------------------------
 QIANSHU_MAX_PDF_BYTES = env_int("QIANSHU_MAX_PDF_BYTES", 50 * 1024 * 1024)

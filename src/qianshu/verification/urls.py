@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from qianshu.verification import views
 
 app_name = "verification"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.verify_view, name="page"),
+    path("report/", views.report_download, name="report"),
+]
