@@ -13,7 +13,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TASKS = {
     "default": {
         "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
-        "QUEUES": ["default", "signing", "notifications"],
+        "QUEUES": ["default", "signing", "notifications", "webhooks"],
     }
 }
 # SMS codes are printed (captured by pytest) unless a test configures another backend.

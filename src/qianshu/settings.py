@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "qianshu.verification",
     "qianshu.notifications",
     "qianshu.identity",
+    "qianshu.webhooks",
     "qianshu.backoffice",
 ]
 
@@ -143,7 +144,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TASKS = {
     "default": {
         "BACKEND": env_str("QIANSHU_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
-        "QUEUES": ["default", "signing", "notifications"],
+        "QUEUES": ["default", "signing", "notifications", "webhooks"],
     }
 }
 
@@ -194,6 +195,14 @@ QIANSHU_EXTRA_TRUST_ROOTS = env_str("QIANSHU_EXTRA_TRUST_ROOTS")
 # per hour. The file is verified in the limited child process and never stored.
 QIANSHU_VERIFY_MAX_BYTES = env_int("QIANSHU_VERIFY_MAX_BYTES", 20 * 1024 * 1024)
 QIANSHU_VERIFY_PER_HOUR = env_int("QIANSHU_VERIFY_PER_HOUR", 30)
+
+# --- Webhooks -------------------------------------------------------------------------------
+# Private, loopback and other non-public target addresses (and plain http) are refused unless
+# this is on: intranet deployments and tests.
+QIANSHU_WEBHOOK_ALLOW_PRIVATE = env_bool("QIANSHU_WEBHOOK_ALLOW_PRIVATE", False)
+QIANSHU_WEBHOOK_TIMEOUT = env_int("QIANSHU_WEBHOOK_TIMEOUT", 10)  # seconds per delivery
+# An endpoint failing this many days without one success is disabled (admins are told).
+QIANSHU_WEBHOOK_DISABLE_AFTER_DAYS = env_int("QIANSHU_WEBHOOK_DISABLE_AFTER_DAYS", 5)
 
 # --- Upload limits --------------------------------------------------------------------------
 QIANSHU_MAX_PDF_BYTES = env_int("QIANSHU_MAX_PDF_BYTES", 50 * 1024 * 1024)

@@ -15,5 +15,6 @@ urlpatterns = [
     path("me/identity/", include("qianshu.identity.urls")),
     path("backoffice/", include("qianshu.backoffice.urls")),
     path("orgs/", include("qianshu.orgs.urls")),
+    path("orgs/", include("qianshu.webhooks.urls")),
     path("", include("qianshu.envelopes.urls")),
 ]

@@ -218,6 +218,18 @@ KINDS: dict[str, MessageKind] = {
         subject=_("组织机构认证已通过"),
         body=_("您好：\n\n“%(org)s”已通过组织机构认证，现在可以制作电子印章并授权成员使用。"),
     ),
+    "webhook_disabled": MessageKind(
+        sms=_(
+            "“%(org)s”的 Webhook 接收地址 %(url)s 已连续 %(days)s 天推送失败，已被停用。"
+            "请检查后在开放平台中重新启用。"
+        ),
+        subject=_("Webhook 接收地址已停用"),
+        body=_(
+            "您好：\n\n“%(org)s”的 Webhook 接收地址 %(url)s 已连续 %(days)s 天推送失败，"
+            "平台已停用该地址。\n\n请检查接收服务后，在【开放平台】-【Webhook】中重新启用，"
+            "并重新推送失败的消息。"
+        ),
+    ),
     "org_rejected": MessageKind(
         sms=_("“%(org)s”的组织机构认证未通过，原因：%(reason)s。请登录后修改并重新提交。"),
         subject=_("组织机构认证未通过"),

@@ -482,6 +482,16 @@ class OrgAction(models.TextChoices):
     SEAL_GRANT_REFUSED = "seal_grant_refused", pgettext_lazy("org event", "拒绝用印申请")
     SEAL_GRANTED = "seal_granted", pgettext_lazy("org event", "授予用印权限")
     SEAL_GRANT_REVOKED = "seal_grant_revoked", pgettext_lazy("org event", "收回用印权限")
+    WEBHOOK_CREATED = "webhook_created", pgettext_lazy("org event", "添加 Webhook 接收地址")
+    WEBHOOK_UPDATED = "webhook_updated", pgettext_lazy("org event", "修改 Webhook 接收地址")
+    WEBHOOK_SECRET_ROTATED = (
+        "webhook_secret_rotated",
+        pgettext_lazy("org event", "更换 Webhook 签名密钥"),
+    )
+    WEBHOOK_DISABLED = "webhook_disabled", pgettext_lazy("org event", "停用 Webhook 接收地址")
+    WEBHOOK_ENABLED = "webhook_enabled", pgettext_lazy("org event", "启用 Webhook 接收地址")
+    WEBHOOK_DELETED = "webhook_deleted", pgettext_lazy("org event", "删除 Webhook 接收地址")
+    WEBHOOK_REDELIVERED = "webhook_redelivered", pgettext_lazy("org event", "重新推送 Webhook 消息")
 
 
 class OrgEvent(ChainedEvent):

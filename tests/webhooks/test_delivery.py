@@ -1,0 +1,272 @@
+"""Webhooks as a receiver sees them (issue 13): signed per Standard Webhooks (checked with the
+reference library), written with the change, delivered after commit, retried while the
+receiver answers 500 or is down, nothing lost, redelivered by hand with the same id, the old
+secret honoured for a day after a rotation, and an endpoint failing for days disabled with
+its administrators told."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from qianshu.accounts.models import User
+from qianshu.core.meta import TASK
+from qianshu.notifications.models import OutboxMessage
+from qianshu.orgs.models import OrgAction, OrgEvent
+from qianshu.webhooks import delivery, secrets
+from qianshu.webhooks.actions.endpoints import (
+    do_create_endpoint,
+    do_rotate_secret,
+    do_set_endpoint_enabled,
+)
+from qianshu.webhooks.actions.messages import do_emit_event, do_redeliver_message
+from qianshu.webhooks.errors import EndpointDisabled
+from qianshu.webhooks.models import Endpoint, Message
+from tests.orgs.conftest import make_verified_org
+from tests.support.accounts import make_user
+from tests.webhooks.receiver import closed_port_url, running_receiver
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DATA = {"envelope": {"id": "e1", "number": "QS-1", "title": "采购合同", "status": "completed"}}
+
+
+@pytest.fixture(autouse=True)
+def _private_targets(settings: Any) -> None:
+    settings.QIANSHU_WEBHOOK_ALLOW_PRIVATE = True  # the receiver runs on loopback
+
+
+@pytest.fixture
+def admin() -> User:
+    return make_user("alice")
+
+
+def _endpoint(admin: User, url: str, events: tuple[str, ...] = ("envelope.completed",)) -> Any:
+    org = make_verified_org(admin)
+    return do_create_endpoint(org, url=url, events=events, actor=admin, meta=TASK)
+
+
+def _emit(endpoint: Endpoint) -> Message:
+    with transaction.atomic():
+        (message,) = do_emit_event(endpoint.org, "envelope.completed", DATA)
+    return message
+
+
+def _due_now(message: Message) -> None:
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+
+
+def test_a_delivered_message_verifies_with_the_reference_library(admin: User) -> None:
+    with running_receiver() as receiver:
+        endpoint, secret = _endpoint(admin, receiver.url)
+        message = _emit(endpoint)
+        # The immediate task backend of the tests delivered it when the transaction committed.
+        assert len(receiver.received) == 1
+    got = receiver.received[0]
+    assert got.path == "/hooks/qianshu"
+    assert got.headers["webhook-id"] == message.msg_id
+    assert got.headers["content-type"] == "application/json"
+    payload = Webhook(secret).verify(got.body, got.headers)
+    assert payload["type"] == "envelope.completed"
+    assert payload["data"] == DATA
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+    (attempt,) = message.delivery_attempts.all()
+    assert attempt.ok and attempt.status_code == 200
+    # Another secret does not verify it, nor does a changed body.
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secrets.new_secret()).verify(got.body, got.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(got.body.replace("采购合同", "销售合同"), got.headers)
+
+
+def test_nothing_is_written_when_the_change_rolls_back(admin: User) -> None:
+    with running_receiver() as receiver:
+        endpoint, _secret = _endpoint(admin, receiver.url)
+        with pytest.raises(RuntimeError), transaction.atomic():
+            do_emit_event(endpoint.org, "envelope.completed", DATA)
+            raise RuntimeError("the change failed")
+        assert not Message.objects.exists()
+        assert receiver.received == []
+
+
+def test_only_subscribed_active_endpoints_of_the_org_get_it(admin: User) -> None:
+    with running_receiver() as receiver:
+        endpoint, _secret = _endpoint(admin, receiver.url, events=("envelope.sent",))
+        other_admin = make_user("bob")
+        other, _ = _endpoint(other_admin, receiver.url)  # another organisation
+        with transaction.atomic():
+            assert do_emit_event(endpoint.org, "envelope.completed", DATA) == []
+        do_set_endpoint_enabled(other, False, actor=other_admin, meta=TASK)
+        with transaction.atomic():
+            assert do_emit_event(other.org, "envelope.completed", DATA) == []
+        assert receiver.received == []
+    with pytest.raises(ValueError):
+        do_emit_event(endpoint.org, "envelope.invented", DATA)
+
+
+def test_retried_after_500s_until_delivered(admin: User) -> None:
+    with running_receiver() as receiver:
+        receiver.answers = [500, 503]
+        endpoint, secret = _endpoint(admin, receiver.url)
+        message = _emit(endpoint)
+        message.refresh_from_db()
+        assert message.status == Message.Status.PENDING
+        assert message.last_error == "HTTP 500"
+        delay = message.next_attempt_at - timezone.now()
+        assert dt.timedelta(seconds=1) < delay <= delivery.SCHEDULE[0]
+        _due_now(message)
+        assert delivery.deliver_due() == {"retry": 1}
+        message.refresh_from_db()
+        assert message.next_attempt_at - timezone.now() > dt.timedelta(minutes=4)
+        _due_now(message)
+        assert delivery.deliver_due() == {"delivered": 1}
+    codes = [a.status_code for a in message.delivery_attempts.order_by("number")]
+    assert codes == [500, 503, 200]
+    # The same message each time: one id, one body.
+    assert {r.headers["webhook-id"] for r in receiver.received} == {message.msg_id}
+    assert len({r.body for r in receiver.received}) == 1
+    Webhook(secret).verify(receiver.received[-1].body, receiver.received[-1].headers)
+
+
+def test_a_receiver_that_is_down_loses_nothing(admin: User) -> None:
+    endpoint, secret = _endpoint(admin, closed_port_url())
+    message = _emit(endpoint)
+    for _ in range(len(delivery.SCHEDULE)):
+        _due_now(message)
+        delivery.deliver_due()
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED
+    assert message.attempts == len(delivery.SCHEDULE) + 1
+    assert all(not a.ok and a.error for a in message.delivery_attempts.all())
+    # The receiver comes back; the administrator redelivers: same id, same body, delivered.
+    with running_receiver() as receiver:
+        Endpoint.objects.filter(pk=endpoint.pk).update(url=receiver.url)
+        do_redeliver_message(message, actor=admin, meta=TASK)
+    (got,) = receiver.received
+    assert got.headers["webhook-id"] == message.msg_id
+    assert Webhook(secret).verify(got.body, got.headers)["data"] == DATA
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+    assert OrgEvent.objects.filter(action=OrgAction.WEBHOOK_REDELIVERED).count() == 1
+
+
+def test_redirects_are_not_followed(admin: User) -> None:
+    with running_receiver() as elsewhere, running_receiver() as receiver:
+        receiver.answers = [(302, elsewhere.url)]
+        endpoint, _secret = _endpoint(admin, receiver.url)
+        message = _emit(endpoint)
+        assert elsewhere.received == []
+    message.refresh_from_db()
+    assert message.status == Message.Status.PENDING
+    assert message.last_error == "HTTP 302"
+
+
+def test_rotation_signs_with_both_secrets_for_a_day(admin: User) -> None:
+    with running_receiver() as receiver:
+        endpoint, old = _endpoint(admin, receiver.url)
+        new = do_rotate_secret(endpoint, actor=admin, meta=TASK)
+        _emit(endpoint)
+        got = receiver.received[-1]
+        assert len(got.headers["webhook-signature"].split()) == 2
+        Webhook(old).verify(got.body, got.headers)
+        Webhook(new).verify(got.body, got.headers)
+        # A day later only the new secret signs.
+        Endpoint.objects.filter(pk=endpoint.pk).update(
+            previous_secret_until=timezone.now() - dt.timedelta(seconds=1)
+        )
+        _emit(endpoint)
+        got = receiver.received[-1]
+        assert len(got.headers["webhook-signature"].split()) == 1
+        Webhook(new).verify(got.body, got.headers)
+        with pytest.raises(WebhookVerificationError):
+            Webhook(old).verify(got.body, got.headers)
+
+
+def test_an_endpoint_failing_for_days_is_disabled_and_admins_told(
+    admin: User, settings: Any
+) -> None:
+    endpoint, _secret = _endpoint(admin, closed_port_url())
+    message = _emit(endpoint)
+    assert Endpoint.objects.get(pk=endpoint.pk).failing_since is not None
+    days = settings.QIANSHU_WEBHOOK_DISABLE_AFTER_DAYS
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        failing_since=timezone.now() - dt.timedelta(days=days, minutes=1)
+    )
+    # The next failure (the delivery of a new event) disables it.
+    with transaction.atomic():
+        (latest,) = do_emit_event(endpoint.org, "envelope.completed", DATA)
+    endpoint.refresh_from_db()
+    assert endpoint.status == Endpoint.Status.DISABLED
+    assert endpoint.disabled_reason == "failing"
+    latest.refresh_from_db()
+    assert latest.status == Message.Status.FAILED
+    sms = OutboxMessage.objects.get(kind="webhook_disabled")
+    assert sms.recipient == admin.phone
+    assert endpoint.url in sms.body
+    event = OrgEvent.objects.get(action=OrgAction.WEBHOOK_DISABLED)
+    assert event.actor is None and event.detail["reason"] == "failing"
+    # The earlier message, due for a retry, waits as failed: nothing is tried while disabled.
+    tried = message.delivery_attempts.count()
+    _due_now(message)
+    assert delivery.deliver_due() == {"skipped": 1}
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED
+    assert message.delivery_attempts.count() == tried
+    pending = message
+    with pytest.raises(EndpointDisabled):
+        do_redeliver_message(pending, actor=admin, meta=TASK)
+    # Enabled again by the administrator, the failure record is cleared and redelivery works.
+    do_set_endpoint_enabled(endpoint, True, actor=admin, meta=TASK)
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+    with running_receiver() as receiver:
+        Endpoint.objects.filter(pk=endpoint.pk).update(url=receiver.url)
+        do_redeliver_message(pending, actor=admin, meta=TASK)
+        assert len(receiver.received) == 1
+
+
+def test_a_success_clears_the_failure_record(admin: User) -> None:
+    with running_receiver() as receiver:
+        receiver.answers = [500]
+        endpoint, _secret = _endpoint(admin, receiver.url)
+        message = _emit(endpoint)
+        assert Endpoint.objects.get(pk=endpoint.pk).failing_since is not None
+        _due_now(message)
+        delivery.deliver_due()
+    assert Endpoint.objects.get(pk=endpoint.pk).failing_since is None
+
+
+def test_the_secret_is_encrypted_at_rest_and_bound_to_its_endpoint(admin: User) -> None:
+    with running_receiver() as receiver:
+        one, secret = _endpoint(admin, receiver.url)
+        two, _ = do_create_endpoint(
+            one.org, url=receiver.url, events=["envelope.sent"], actor=admin, meta=TASK
+        )
+    stored = bytes(Endpoint.objects.get(pk=one.pk).secret_encrypted)
+    assert secret.encode() not in stored
+    assert secret.removeprefix(secrets.PREFIX).encode() not in stored
+    # A ciphertext copied onto another endpoint's row does not decrypt there.
+    Endpoint.objects.filter(pk=two.pk).update(secret_encrypted=stored)
+    two.refresh_from_db()
+    from cryptography.exceptions import InvalidTag
+
+    with pytest.raises(InvalidTag):
+        secrets.decrypt(two.secret_encrypted, endpoint_uuid=two.uuid)
+
+
+def test_the_payload_is_compact_utf8_json(admin: User) -> None:
+    with running_receiver() as receiver:
+        endpoint, _secret = _endpoint(admin, receiver.url)
+        _emit(endpoint)
+    body = receiver.received[0].body
+    assert "采购合同" in body  # not \\u-escaped
+    parsed = json.loads(body)
+    assert set(parsed) == {"type", "timestamp", "data"}
+    assert parsed["timestamp"].endswith("Z")
