@@ -270,3 +270,21 @@ def test_the_payload_is_compact_utf8_json(admin: User) -> None:
     parsed = json.loads(body)
     assert set(parsed) == {"type", "timestamp", "data"}
     assert parsed["timestamp"].endswith("Z")
+
+
+def test_the_sweep_command_delivers_what_is_due(admin: User) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    with running_receiver() as receiver:
+        receiver.answers = [500]
+        endpoint, _secret = _endpoint(admin, receiver.url)
+        message = _emit(endpoint)
+        out = StringIO()
+        call_command("deliver_webhooks", stdout=out)
+        assert out.getvalue().strip() == "webhooks: nothing due"  # the retry is not due yet
+        _due_now(message)
+        call_command("deliver_webhooks", stdout=out)
+        assert "delivered 1" in out.getvalue()
+        assert len(receiver.received) == 2
