@@ -152,4 +152,3 @@ def covered_content(before: bytes, after: bytes, page_index: int, rect: Rect) ->
     if _count(ImageChops.multiply(changed, content)) < MIN_PIXELS:
         return None
     return Coverage(False, _label(before, page_index, rect))
-
