@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "ninja",
     "qianshu.core",
     "qianshu.accounts",
     "qianshu.orgs",
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "qianshu.notifications",
     "qianshu.identity",
     "qianshu.webhooks",
+    "qianshu.api",
     "qianshu.backoffice",
 ]
 
@@ -92,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # /api/v1/: idempotent POSTs, the per-key call log, problem details for every error.
+    "qianshu.api.middleware.ApiMiddleware",
 ]
 
 ROOT_URLCONF = "qianshu.urls"
@@ -195,6 +199,9 @@ QIANSHU_EXTRA_TRUST_ROOTS = env_str("QIANSHU_EXTRA_TRUST_ROOTS")
 # per hour. The file is verified in the limited child process and never stored.
 QIANSHU_VERIFY_MAX_BYTES = env_int("QIANSHU_VERIFY_MAX_BYTES", 20 * 1024 * 1024)
 QIANSHU_VERIFY_PER_HOUR = env_int("QIANSHU_VERIFY_PER_HOUR", 30)
+
+# --- Open API -------------------------------------------------------------------------------
+QIANSHU_API_PER_MINUTE = env_int("QIANSHU_API_PER_MINUTE", 600)  # calls per key
 
 # --- Webhooks -------------------------------------------------------------------------------
 # Private, loopback and other non-public target addresses (and plain http) are refused unless

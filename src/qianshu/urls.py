@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from qianshu.api.api import api
 from qianshu.core import views as core_views
 
 urlpatterns = [
@@ -9,6 +10,7 @@ urlpatterns = [
     path("privacy/", core_views.privacy_view, name="privacy"),
     path("", include("qianshu.accounts.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     path("pki/", include("qianshu.pki.urls")),
     path("verify/", include("qianshu.verification.urls")),
     path("dev/outbox/", include("qianshu.notifications.urls")),
@@ -16,5 +18,6 @@ urlpatterns = [
     path("backoffice/", include("qianshu.backoffice.urls")),
     path("orgs/", include("qianshu.orgs.urls")),
     path("orgs/", include("qianshu.webhooks.urls")),
+    path("orgs/", include("qianshu.api.pages_urls")),
     path("", include("qianshu.envelopes.urls")),
 ]

@@ -492,6 +492,8 @@ class OrgAction(models.TextChoices):
     WEBHOOK_ENABLED = "webhook_enabled", pgettext_lazy("org event", "启用 Webhook 接收地址")
     WEBHOOK_DELETED = "webhook_deleted", pgettext_lazy("org event", "删除 Webhook 接收地址")
     WEBHOOK_REDELIVERED = "webhook_redelivered", pgettext_lazy("org event", "重新推送 Webhook 消息")
+    API_KEY_CREATED = "api_key_created", pgettext_lazy("org event", "创建 API 密钥")
+    API_KEY_REVOKED = "api_key_revoked", pgettext_lazy("org event", "吊销 API 密钥")
 
 
 class OrgEvent(ChainedEvent):

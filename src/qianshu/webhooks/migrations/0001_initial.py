@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("orgs", "0009_webhook_event_kinds"),
+        ("orgs", "0008_event_kinds"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,122 @@
+"""The open API's door: idempotent POSTs and the per-key call log.
+
+``Idempotency-Key`` on a POST under ``/api/v1/``: the first request with a key is recorded
+(its fingerprint: method, path and body) and its answer stored; the same key with the same
+fingerprint gets the stored answer again (``Idempotent-Replayed: true``), with another
+fingerprint a 409; while the first is still running, a 409 too. Keys are scoped by the
+credential (a digest of the Authorization header), so two callers never share one. Answers
+of 5xx, 401 and 429 are not stored: the caller may retry them with the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+
+from qianshu.api.keys import find_key
+from qianshu.api.models import ApiCall, IdempotentRequest
+from qianshu.api.problems import problem
+from qianshu.core.meta import request_meta
+
+PREFIX = "/api/v1/"
+_NOT_STORED = {401, 429}
+MAX_KEY = 255
+
+
+class ApiMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(PREFIX):
+            return self.get_response(request)
+        started = time.monotonic()
+        response = self._idempotent(request)
+        if response.status_code >= 400 and "text/html" in response.get("Content-Type", ""):
+            # Django's own pages (no such route, a refused NUL character): problem details too.
+            response = problem(
+                response.status_code,
+                "not_found" if response.status_code == 404 else "bad_request",
+                _("找不到该资源。") if response.status_code == 404 else _("请求不正确。"),
+            )
+        key = getattr(request, "api_key", None)
+        if key is not None:
+            ApiCall.objects.create(
+                key=key,
+                method=request.method or "",
+                path=request.path[:300],
+                status=response.status_code,
+                ip=request_meta(request).ip,
+                duration_ms=int((time.monotonic() - started) * 1000),
+            )
+        return response
+
+    def _idempotent(self, request: HttpRequest) -> HttpResponse:
+        idem = request.headers.get("Idempotency-Key", "")
+        credential = request.headers.get("Authorization", "")
+        if request.method != "POST" or not idem or not credential:
+            return self.get_response(request)
+        if len(idem) > MAX_KEY:
+            return problem(
+                400, "bad_idempotency_key", _("Idempotency-Key 过长（最多 255 个字符）。")
+            )
+        scope = hashlib.sha256(credential.encode()).hexdigest()
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return problem(
+                413,
+                "request_too_large",
+                _("请求过大，无法按 Idempotency-Key 保存（最多 %(mb)d MB）。")
+                % {"mb": settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20},
+            )
+        digest = hashlib.sha256()
+        digest.update(f"{request.method} {request.get_full_path()}\n".encode())
+        digest.update(body)
+        fingerprint = digest.hexdigest()
+        try:
+            with transaction.atomic():
+                record = IdempotentRequest.objects.create(
+                    scope=scope, key=idem, fingerprint=fingerprint
+                )
+        except IntegrityError:
+            key = find_key(credential.removeprefix("Bearer").strip())
+            if key is None:
+                return self.get_response(request)  # revoked or unknown: its own 401
+            request.api_key = key  # type: ignore[attr-defined]  # for the call log
+            stored = IdempotentRequest.objects.filter(scope=scope, key=idem).first()
+            if stored is None or stored.fingerprint != fingerprint:
+                return problem(
+                    409, "idempotency_conflict", _("同一个 Idempotency-Key 已用于另一个请求。")
+                )
+            if stored.status is None:
+                return problem(
+                    409,
+                    "idempotency_in_progress",
+                    _("使用该 Idempotency-Key 的请求仍在处理中，请稍后重试。"),
+                )
+            replay = HttpResponse(
+                bytes(stored.body or b""), status=stored.status, content_type=stored.content_type
+            )
+            replay["Idempotent-Replayed"] = "true"
+            return replay
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            record.delete()
+            raise
+        if response.status_code >= 500 or response.status_code in _NOT_STORED or response.streaming:
+            record.delete()
+            return response
+        record.status = response.status_code
+        record.content_type = response.get("Content-Type", "")[:100]
+        record.body = response.content
+        record.save(update_fields=["status", "content_type", "body"])
+        return response

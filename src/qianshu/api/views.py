@@ -1,0 +1,91 @@
+"""开放平台 · API 密钥: an organisation administrator's API keys.
+
+Administrators of a verified organisation only (others get 404). Creating and revoking a key
+need a fresh re-authentication; a new key is shown once, on the page that answers the
+creation, and only its digest is kept.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from qianshu.api.actions.keys import do_create_api_key, do_revoke_api_key
+from qianshu.api.forms import ApiKeyForm
+from qianshu.api.models import ApiCall, ApiKey, Scope
+from qianshu.core.errors import UserError, add_to_form
+from qianshu.core.meta import request_meta
+from qianshu.identity.views.common import current_user
+from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid
+from qianshu.orgs.reauth import needs_reauth, reauth_redirect
+
+RECENT_CALLS = 20
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_keys_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
+    """The keys, their recent calls, the form to create one, and revocation."""
+    user = current_user(request)
+    org, membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
+    context = {"org": org, "membership": membership, "section": "api-keys"}
+    if not org.is_verified:
+        return render(request, "webhooks/not_verified.html", context, status=403)
+    form = ApiKeyForm(
+        request.POST if request.POST.get("op") == "create" else None,
+        initial={"scopes": list(Scope.values)},
+    )
+    plain = ""
+    status = 200
+    if request.method == "POST":
+        if needs_reauth(request):
+            return reauth_redirect(request, request.path)
+        meta = request_meta(request)
+        if request.POST.get("op") == "revoke":
+            key = ApiKey.objects.filter(org=org, prefix=request.POST.get("key", "")[:16]).first()
+            if key is None:
+                raise Http404
+            do_revoke_api_key(key, actor=user, meta=meta)
+            messages.success(request, _("API 密钥“%(name)s”已吊销。") % {"name": key.name})
+            return redirect("api-pages:keys", org.uuid)
+        if form.is_valid():
+            try:
+                _key, plain = do_create_api_key(
+                    org,
+                    name=form.cleaned_data["name"],
+                    scopes=form.cleaned_data["scopes"],
+                    actor=user,
+                    meta=meta,
+                )
+            except UserError as exc:
+                add_to_form(form, exc)
+                status = 400
+            else:
+                form = ApiKeyForm(initial={"scopes": list(Scope.values)})
+        else:
+            status = 400
+    keys = list(ApiKey.objects.filter(org=org).order_by("-created_at"))
+    calls = {
+        key.pk: list(ApiCall.objects.filter(key=key).order_by("-created_at")[:RECENT_CALLS])
+        for key in keys
+        if key.is_active
+    }
+    rows = [(key, calls.get(key.pk, [])) for key in keys]
+    return render(
+        request,
+        "api/keys.html",
+        {
+            **context,
+            "form": form,
+            "rows": rows,
+            "plain": plain,
+            "scope_labels": dict(Scope.choices),
+        },
+        status=status,
+    )
