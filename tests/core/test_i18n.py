@@ -18,8 +18,9 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from qianshu.accounts.models import User
+from qianshu.core.meta import TASK
+from qianshu.orgs.actions.members import do_invite_member
 from qianshu.orgs.grants import do_grant_seal, do_revoke_grant
-from qianshu.orgs.members import do_invite_member
 from qianshu.orgs.models import Membership, Organization, Seal, SealUsage
 from qianshu.orgs.verification_deposits import do_request_platform_deposit
 from qianshu.orgs.verification_legal_rep import do_request_legal_rep_authorisation
@@ -246,7 +247,7 @@ def org_area(settings: Any, tmp_path: Path) -> dict[str, Any]:
         seal=seal, user=bob, grant=grant, document_name="contract.pdf", document_sha256="0" * 64
     )
     _invitation, invitation_token = do_invite_member(
-        org, INVITEE_PHONE, Membership.Role.SEAL_KEEPER, actor=admin
+        org, INVITEE_PHONE, Membership.Role.SEAL_KEEPER, actor=admin, meta=TASK
     )
 
     draft = make_verified_org(

@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from qianshu.accounts.models import User
+from qianshu.core.meta import TASK
 from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.access import current_grant, usable_seals
 from qianshu.orgs.grants import GrantError, do_grant_seal, do_revoke_grant
@@ -437,10 +438,10 @@ def test_removed_members_keep_their_log_entries(
 
 def test_destroying_a_seal_revokes_its_grants(seal: Seal, alice: User, bob: User) -> None:
     """A destroyed seal's grants are revoked with it, not left showing as valid."""
-    from qianshu.orgs.seals import do_destroy_seal
+    from qianshu.orgs.actions.seals import do_destroy_seal
 
     grant = make_grant(seal, bob, alice)
-    do_destroy_seal(seal, actor=alice)
+    do_destroy_seal(seal, actor=alice, meta=TASK)
     grant.refresh_from_db()
     assert grant.status == SealGrant.Status.REVOKED and grant.revoked_by == alice
     assert current_grant(bob, seal) is None

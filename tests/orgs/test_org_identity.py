@@ -19,12 +19,14 @@ import pytest
 from django.test import Client
 
 from qianshu.accounts.models import User
+from qianshu.core.meta import TASK
 from qianshu.notifications.models import OutboxMessage
-from qianshu.orgs import seals as seal_actions
+from qianshu.orgs.actions import seals as seal_actions
 from qianshu.orgs.models import Organization, OrgEvent, OrgVerification, Seal
 from qianshu.orgs.providers import sandbox as bank_sandbox
 from qianshu.orgs.registry_checks import SAME_NAME_ALERTS_PER_DAY
 from qianshu.orgs.seal_specs import build_spec, default_params
+from qianshu.orgs.seals import SealError
 from qianshu.orgs.verification import (
     NeedsOperator,
     OrgAlreadyVerified,
@@ -102,7 +104,7 @@ def assert_no_seal_can_be_made(client: Client, org: Organization) -> None:
         f"/orgs/{org.uuid}/seals/new/", {"kind": "contract", "name": "合同专用章"}
     )
     assert response.status_code == 403
-    with pytest.raises(seal_actions.SealError):
+    with pytest.raises(SealError):
         params = default_params(org, Seal.Kind.CONTRACT)
         seal_actions.do_create_generated_seal(
             org,
@@ -111,6 +113,7 @@ def assert_no_seal_can_be_made(client: Client, org: Organization) -> None:
             spec=build_spec(org, params),
             params=params,
             actor=org.created_by,
+            meta=TASK,
         )
     assert not Seal.objects.filter(org=org).exists()
     assert IssuedCertificate.objects.count() == certificates

@@ -10,7 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from qianshu.accounts.models import User
-from qianshu.orgs.models import Membership, Organization, Seal, SealGrant
+from qianshu.orgs.models import Invitation, Membership, Organization, Seal, SealGrant
 
 Role = Membership.Role
 ANY_ROLE = (Role.ADMIN, Role.SEAL_KEEPER, Role.MEMBER)
@@ -120,3 +120,23 @@ def organisations_of(actor: User) -> QuerySet[Organization]:
     if not actor.is_authenticated:
         return Organization.objects.none()
     return Organization.objects.filter(memberships__user=actor).order_by("name")
+
+
+def access_member_by_id(org: Organization, member_id: object) -> Membership:
+    """A membership of ``org`` (the caller has already accessed ``org`` with the right role)."""
+    try:
+        pk = int(str(member_id))
+    except ValueError:
+        raise Http404 from None
+    membership = Membership.objects.select_related("user").filter(org=org, pk=pk).first()
+    if membership is None:
+        raise Http404
+    return membership
+
+
+def access_invitation_by_uuid(org: Organization, invitation_uuid: object) -> Invitation:
+    """An invitation of ``org`` (the caller has already accessed ``org`` as administrator)."""
+    invitation = Invitation.objects.filter(org=org, uuid=str(invitation_uuid)).first()
+    if invitation is None:
+        raise Http404
+    return invitation

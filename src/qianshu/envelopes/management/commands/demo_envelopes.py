@@ -27,6 +27,7 @@ from qianshu.accounts.management.commands.demo_data import OPERATOR_PHONE
 from qianshu.accounts.models import User
 from qianshu.accounts.signatures import SignatureImage, do_save_signature
 from qianshu.core.legal import PRIVACY_VERSION
+from qianshu.core.meta import COMMAND
 from qianshu.envelopes import compose, placement
 from qianshu.envelopes.models import Envelope
 from qianshu.identity import idcards
@@ -40,10 +41,10 @@ from qianshu.identity.idcards import IdType
 from qianshu.identity.models import PersonIdentity, VerificationAttempt
 from qianshu.identity.providers import get_provider
 from qianshu.identity.providers.sandbox import record_face_outcome
+from qianshu.orgs.actions.seals import do_create_generated_seal
 from qianshu.orgs.licences import check_licence
 from qianshu.orgs.models import Organization, Seal, SealGrant
 from qianshu.orgs.seal_specs import build_spec, default_name, default_params
-from qianshu.orgs.seals import do_create_generated_seal
 from qianshu.orgs.verification import do_create_org
 from qianshu.orgs.verification_legal_rep import do_authorise_as_legal_rep
 from qianshu.orgs.verification_review import do_approve_org
@@ -139,6 +140,7 @@ def _organisation(admin: User) -> tuple[Organization, Seal]:
             spec=build_spec(org, params),
             params=params,
             actor=admin,
+            meta=COMMAND,
         )
         now = timezone.now()
         SealGrant.objects.create(
