@@ -15,7 +15,8 @@ from qianshu.accounts.models import User
 from qianshu.core.meta import TASK
 from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.access import current_grant, usable_seals
-from qianshu.orgs.grants import GrantError, do_grant_seal, do_revoke_grant
+from qianshu.orgs.actions.grants import do_grant_seal, do_revoke_grant
+from qianshu.orgs.grants import GrantError
 from qianshu.orgs.models import Membership, Organization, OrgEvent, Seal, SealGrant, SealUsage
 from tests.orgs.conftest import client_for
 from tests.orgs.seal_helpers import make_seal
@@ -221,6 +222,7 @@ def test_only_members_and_active_seals_can_be_granted(
             valid_from=now,
             valid_until=now + dt.timedelta(days=1),
             actor=alice,
+            meta=TASK,
         )
     assert not SealGrant.objects.exists()
 
@@ -231,7 +233,7 @@ def test_a_second_open_grant_of_the_same_seal_is_refused(
     assert grant_via_view(client_for(alice), org, seal, bob).status_code == 302
     response = grant_via_view(client_for(alice), org, seal, bob)
     assert response.status_code == 400 and "已有此印章的有效或待确认授权" in text(response)
-    do_revoke_grant(SealGrant.objects.get(), actor=alice)
+    do_revoke_grant(SealGrant.objects.get(), actor=alice, meta=TASK)
     assert grant_via_view(client_for(alice), org, seal, bob).status_code == 302
     assert SealGrant.objects.filter(status=SealGrant.Status.ACTIVE).count() == 1
 

@@ -8,5 +8,6 @@ transaction and writes its organisation-log event in it.
 * :mod:`.verification` — creating and editing an organisation, the shared steps of a
   verification attempt, re-asking the registry;
 * :mod:`.deposits`, :mod:`.legal_rep`, :mod:`.review` — the verification methods and the
-  operators' decision.
+  operators' decision;
+* :mod:`.registry` — asking the business registry, telling organisations of the same name.
 """
