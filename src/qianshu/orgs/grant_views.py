@@ -52,7 +52,8 @@ from qianshu.orgs.grants import (
     sealed_filename,
 )
 from qianshu.orgs.models import Membership, Organization, Seal, SealGrant, SealUsage
-from qianshu.orgs.people import IDENTITY, person_label, real_name
+from qianshu.orgs.people import person_label, real_name
+from qianshu.orgs.queries import grants_of, seal_usages
 from qianshu.orgs.reauth import kept_input, needs_reauth, reauth_redirect
 from qianshu.storage.models import Blob
 
@@ -130,10 +131,7 @@ def grants_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     now = timezone.now()
     members = set(Membership.objects.filter(org=org).values_list("user_id", flat=True))
     rows: dict[str, list[dict[str, object]]] = {"current": [], "pending": [], "ended": []}
-    grants = SealGrant.objects.filter(seal__org=org).select_related(
-        "seal", "grantee", f"grantee__{IDENTITY}", "granted_by"
-    )
-    for grant in grants[:500]:
+    for grant in grants_of(org)[:500]:
         group, state, badge = _grant_state(grant, now, members)
         rows[group].append({"grant": grant, "state": state, "badge": badge})
     context = _context(org, membership, "grants") | {
@@ -376,9 +374,7 @@ def usage_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     user = current_user(request)
     org, membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     filters = UsageFilterForm(org, request.GET or None)
-    usages = SealUsage.objects.filter(seal__org=org).select_related(
-        "seal", "user", f"user__{IDENTITY}"
-    )
+    usages = seal_usages(org)
     if filters.is_valid():
         if filters.cleaned_data.get("seal"):
             usages = usages.filter(seal=filters.cleaned_data["seal"])

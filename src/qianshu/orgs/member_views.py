@@ -40,8 +40,8 @@ from qianshu.orgs.context import acting_org, set_acting_org
 from qianshu.orgs.member_forms import InviteForm, RoleForm, SwitchForm
 from qianshu.orgs.members import MemberError, invitation_by_token, invitation_state
 from qianshu.orgs.models import Invitation, Membership, Organization, Seal
-from qianshu.orgs.people import IDENTITY, person_label, real_name
-from qianshu.orgs.queries import pending_invitations
+from qianshu.orgs.people import person_label, real_name
+from qianshu.orgs.queries import members_of, pending_invitations
 from qianshu.orgs.reauth import kept_input, needs_reauth, reauth_redirect
 
 Role = Membership.Role
@@ -85,9 +85,7 @@ def detail_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
 
 def _member_rows(org: Organization) -> list[dict[str, Any]]:
     """Members by role, named by their verified name (未实名 + masked phone otherwise)."""
-    memberships = list(
-        Membership.objects.select_related("user", f"user__{IDENTITY}").filter(org=org)
-    )
+    memberships = members_of(org)
     memberships.sort(key=lambda m: (ROLE_ORDER.get(Role(m.role), 9), m.created_at, m.pk))
     rows = []
     for m in memberships:

@@ -36,6 +36,7 @@ from qianshu.orgs.actions.seals import (
     do_stage_seal_photo,
 )
 from qianshu.orgs.models import Membership, Organization, Seal
+from qianshu.orgs.queries import seals_of
 from qianshu.orgs.reauth import kept_input, needs_reauth, reauth_redirect
 from qianshu.orgs.seal_forms import (
     DestroySealForm,
@@ -81,9 +82,7 @@ def seals_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     org, membership = access_org_by_uuid(current_user(request), org_uuid, roles=ADMIN_ONLY)
     if not org.is_verified:
         return _not_verified(request, org, membership, status=200)
-    seals = list(Seal.objects.filter(org=org).select_related("certificate").order_by("created_at"))
-    # Destroyed seals stay listed for the record, after the others.
-    seals.sort(key=lambda seal: seal.status == Seal.Status.DESTROYED)
+    seals = seals_of(org)
     return render(request, "orgs/seals/list.html", _context(org, membership, seals=seals))
 
 

@@ -36,6 +36,7 @@ from qianshu.orgs.models import Membership, Organization, OrgVerification
 from qianshu.orgs.providers import BankUnavailable, sandbox_active
 from qianshu.orgs.providers import sandbox as bank_sandbox
 from qianshu.orgs.providers.registry import registry_configured
+from qianshu.orgs.queries import memberships_of
 from qianshu.orgs.registry_checks import review_message, review_reasons, same_name_orgs
 from qianshu.orgs.verification import (
     OrgAlreadyVerified,
@@ -98,9 +99,7 @@ def _proof_accepted(request: HttpRequest, org: Organization, verified_text: str)
 def org_list_view(request: HttpRequest) -> HttpResponse:
     """我的组织: every organisation the user belongs to, with role and status."""
     user = current_user(request)
-    memberships = (
-        Membership.objects.filter(user=user).select_related("org").order_by("org__name", "pk")
-    )
+    memberships = memberships_of(user)
     return render(
         request,
         "orgs/verify/org_list.html",
