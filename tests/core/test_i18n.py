@@ -18,11 +18,12 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from qianshu.accounts.models import User
-from qianshu.orgs.grants import do_grant_seal, do_revoke_grant
-from qianshu.orgs.members import do_invite_member
+from qianshu.core.meta import TASK
+from qianshu.orgs.actions.deposits import do_request_platform_deposit
+from qianshu.orgs.actions.grants import do_grant_seal, do_revoke_grant
+from qianshu.orgs.actions.legal_rep import do_request_legal_rep_authorisation
+from qianshu.orgs.actions.members import do_invite_member
 from qianshu.orgs.models import Membership, Organization, Seal, SealUsage
-from qianshu.orgs.verification_deposits import do_request_platform_deposit
-from qianshu.orgs.verification_legal_rep import do_request_legal_rep_authorisation
 from qianshu.pki.actions import do_init_pki
 from qianshu.storage.blobs import reset_blob_store_cache
 from tests.orgs.conftest import licence_png, make_verified_org, make_verified_person
@@ -238,15 +239,19 @@ def org_area(settings: Any, tmp_path: Path) -> dict[str, Any]:
     personal = make_seal(org, admin, kind=Seal.Kind.LEGAL_REP, name="Legal Rep Seal")
     now = timezone.now()
     period = {"valid_from": now - dt.timedelta(hours=1), "valid_until": now + dt.timedelta(days=30)}
-    grant = do_grant_seal(org, seal, bob, **period, actor=admin)
-    do_grant_seal(org, seal, admin, **period, actor=admin)
-    do_revoke_grant(do_grant_seal(org, seal, charlie, **period, actor=admin), actor=admin)
-    do_grant_seal(org, personal, bob, **period, legal_rep_phone=LEGAL_REP_PHONE, actor=admin)
+    grant = do_grant_seal(org, seal, bob, **period, actor=admin, meta=TASK)
+    do_grant_seal(org, seal, admin, **period, actor=admin, meta=TASK)
+    do_revoke_grant(
+        do_grant_seal(org, seal, charlie, **period, actor=admin, meta=TASK), actor=admin, meta=TASK
+    )
+    do_grant_seal(
+        org, personal, bob, **period, legal_rep_phone=LEGAL_REP_PHONE, actor=admin, meta=TASK
+    )
     SealUsage.objects.create(
         seal=seal, user=bob, grant=grant, document_name="contract.pdf", document_sha256="0" * 64
     )
     _invitation, invitation_token = do_invite_member(
-        org, INVITEE_PHONE, Membership.Role.SEAL_KEEPER, actor=admin
+        org, INVITEE_PHONE, Membership.Role.SEAL_KEEPER, actor=admin, meta=TASK
     )
 
     draft = make_verified_org(
@@ -256,7 +261,7 @@ def org_area(settings: Any, tmp_path: Path) -> dict[str, Any]:
         status=Organization.Status.DRAFT,
         licence=licence_png(),
     )
-    do_request_legal_rep_authorisation(draft, LEGAL_REP_PHONE, actor=admin)
+    do_request_legal_rep_authorisation(draft, LEGAL_REP_PHONE, actor=admin, meta=TASK)
     paying = make_verified_org(
         admin,
         name="Example Paying Co",
@@ -264,7 +269,7 @@ def org_area(settings: Any, tmp_path: Path) -> dict[str, Any]:
         status=Organization.Status.DRAFT,
         licence=licence_png(),
     )
-    do_request_platform_deposit(paying, actor=admin)
+    do_request_platform_deposit(paying, actor=admin, meta=TASK)
     return {
         "admin": admin,
         "legal_rep": legal_rep,

@@ -18,11 +18,12 @@ from django.test import Client, TestCase
 from django.urls import reverse
 
 from qianshu.accounts.models import User
+from qianshu.core.meta import TASK
 from qianshu.envelopes import compose, lifecycle, voiding
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient, Revision
 from qianshu.notifications.models import OutboxMessage
+from qianshu.orgs.actions.review import do_approve_org, do_request_manual_review
 from qianshu.orgs.models import Organization, SealUsage
-from qianshu.orgs.verification_review import do_approve_org, do_request_manual_review
 from qianshu.pki.platform import load_platform
 from qianshu.signing.verify import verify_pdf
 from tests.envelopes.helpers import (
@@ -356,11 +357,11 @@ def test_an_organisation_verifying_binds_the_steps_that_named_it(
     org = make_verified_org(
         bob, name="新设某某（北京）有限公司", credit_code=code, status=Organization.Status.DRAFT
     )
-    do_request_manual_review(org, actor=bob)
+    do_request_manual_review(org, actor=bob, meta=TASK)
     _shut_out(bob, active)
     operator = make_user("operator", phone="13900000009", is_staff=True)
     with TestCase.captureOnCommitCallbacks(execute=True):
-        do_approve_org(org, actor=operator)
+        do_approve_org(org, actor=operator, meta=TASK)
     org.refresh_from_db()
     assert org.is_verified
 
@@ -399,9 +400,9 @@ def test_a_same_named_organisation_with_another_code_verifying_binds_nothing(
     code = valid_credit_code()
     active = _send(_named_draft(build, alice, "新设某某有限公司", code, "合同"))
     impostor = make_verified_org(bob, name="新设某某有限公司", status=Organization.Status.DRAFT)
-    do_request_manual_review(impostor, actor=bob)
+    do_request_manual_review(impostor, actor=bob, meta=TASK)
     operator = make_user("operator", phone="13900000009", is_staff=True)
-    do_approve_org(impostor, actor=operator)
+    do_approve_org(impostor, actor=operator, meta=TASK)
     assert active.recipients.get(role="seal").org is None
     assert not AuditEvent.objects.filter(action__in=["org_bound", "org_not_bound"]).exists()
     _shut_out(bob, active)

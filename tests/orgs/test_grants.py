@@ -12,9 +12,11 @@ from django.test import Client
 from django.utils import timezone
 
 from qianshu.accounts.models import User
+from qianshu.core.meta import TASK
 from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.access import current_grant, usable_seals
-from qianshu.orgs.grants import GrantError, do_grant_seal, do_revoke_grant
+from qianshu.orgs.actions.grants import do_grant_seal, do_revoke_grant
+from qianshu.orgs.grants import GrantError
 from qianshu.orgs.models import Membership, Organization, OrgEvent, Seal, SealGrant, SealUsage
 from tests.orgs.conftest import client_for
 from tests.orgs.seal_helpers import make_seal
@@ -220,6 +222,7 @@ def test_only_members_and_active_seals_can_be_granted(
             valid_from=now,
             valid_until=now + dt.timedelta(days=1),
             actor=alice,
+            meta=TASK,
         )
     assert not SealGrant.objects.exists()
 
@@ -230,7 +233,7 @@ def test_a_second_open_grant_of_the_same_seal_is_refused(
     assert grant_via_view(client_for(alice), org, seal, bob).status_code == 302
     response = grant_via_view(client_for(alice), org, seal, bob)
     assert response.status_code == 400 and "已有此印章的有效或待确认授权" in text(response)
-    do_revoke_grant(SealGrant.objects.get(), actor=alice)
+    do_revoke_grant(SealGrant.objects.get(), actor=alice, meta=TASK)
     assert grant_via_view(client_for(alice), org, seal, bob).status_code == 302
     assert SealGrant.objects.filter(status=SealGrant.Status.ACTIVE).count() == 1
 
@@ -437,10 +440,10 @@ def test_removed_members_keep_their_log_entries(
 
 def test_destroying_a_seal_revokes_its_grants(seal: Seal, alice: User, bob: User) -> None:
     """A destroyed seal's grants are revoked with it, not left showing as valid."""
-    from qianshu.orgs.seals import do_destroy_seal
+    from qianshu.orgs.actions.seals import do_destroy_seal
 
     grant = make_grant(seal, bob, alice)
-    do_destroy_seal(seal, actor=alice)
+    do_destroy_seal(seal, actor=alice, meta=TASK)
     grant.refresh_from_db()
     assert grant.status == SealGrant.Status.REVOKED and grant.revoked_by == alice
     assert current_grant(bob, seal) is None

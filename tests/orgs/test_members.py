@@ -17,14 +17,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from qianshu.accounts.models import User
-from qianshu.orgs.members import (
-    MemberError,
+from qianshu.core.meta import TASK
+from qianshu.orgs.actions.members import (
     do_accept_invitation,
     do_change_member_role,
     do_invite_member,
     do_leave_org,
-    token_hash,
 )
+from qianshu.orgs.members import MemberError, token_hash
 from qianshu.orgs.models import Invitation, Membership, Organization, OrgEvent, Seal, SealGrant
 from tests.orgs.conftest import client_for
 from tests.orgs.seal_helpers import make_seal
@@ -286,14 +286,14 @@ def test_invited_admin_must_be_verified(org_a: Any, verified_person: Any) -> Non
 def test_accept_when_already_member_keeps_membership(org_a: Any) -> None:
     org, alice = org_a
     bob = make_user("bob")
-    invitation, _token = do_invite_member(org, bob.phone, Role.ADMIN, actor=alice)
+    invitation, _token = do_invite_member(org, bob.phone, Role.ADMIN, actor=alice, meta=TASK)
     Membership.objects.create(org=org, user=bob, role=Role.MEMBER)
-    membership = do_accept_invitation(invitation, actor=bob)
+    membership = do_accept_invitation(invitation, actor=bob, meta=TASK)
     assert membership.role == Role.MEMBER
     invitation.refresh_from_db()
     assert invitation.status == Invitation.Status.ACCEPTED
     with pytest.raises(MemberError):
-        do_accept_invitation(invitation, actor=make_user("charlie"))
+        do_accept_invitation(invitation, actor=make_user("charlie"), meta=TASK)
 
 
 # --- roles, removal, transfer, leaving ----------------------------------------------------------
@@ -516,10 +516,10 @@ def test_parallel_accepts_make_one_membership(verified_person: Any, verified_org
     alice = verified_person("alice")
     org = verified_org(alice)
     bob = make_user("bob")
-    invitation, _token = do_invite_member(org, bob.phone, Role.SEAL_KEEPER, actor=alice)
+    invitation, _token = do_invite_member(org, bob.phone, Role.SEAL_KEEPER, actor=alice, meta=TASK)
 
     def accept(_i: int) -> str:
-        do_accept_invitation(invitation, actor=bob)
+        do_accept_invitation(invitation, actor=bob, meta=TASK)
         return "ok"
 
     assert _in_parallel(4, accept) == ["ok"] * 4
@@ -538,7 +538,7 @@ def test_two_admins_cannot_both_step_down_at_once(verified_person: Any, verified
 
     def demote_the_other(i: int) -> str:
         other = Membership.objects.get(org=org, user=admins[1 - i])
-        do_change_member_role(other, Role.MEMBER, actor=admins[i])
+        do_change_member_role(other, Role.MEMBER, actor=admins[i], meta=TASK)
         return "ok"
 
     assert sorted(_in_parallel(2, demote_the_other)) == ["ok", "refused"]
@@ -547,7 +547,7 @@ def test_two_admins_cannot_both_step_down_at_once(verified_person: Any, verified
     Membership.objects.filter(org=org).update(role=Role.ADMIN)
 
     def leave(i: int) -> str:
-        do_leave_org(org, actor=admins[i])
+        do_leave_org(org, actor=admins[i], meta=TASK)
         return "ok"
 
     assert sorted(_in_parallel(2, leave)) == ["ok", "refused"]

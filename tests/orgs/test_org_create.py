@@ -17,11 +17,13 @@ from django.utils import timezone
 
 from qianshu.accounts.models import User
 from qianshu.core.legal import PRIVACY_VERSION
+from qianshu.core.meta import TASK
 from qianshu.envelopes import tasks
+from qianshu.orgs.actions.verification import do_create_org
 from qianshu.orgs.create_views import PENDING_LICENCE_KEY
 from qianshu.orgs.licences import PENDING_LICENCE_HOURS, check_licence
 from qianshu.orgs.models import Organization, OrgEvent, PendingLicence
-from qianshu.orgs.verification import PrivacyConsentMissing, do_create_org
+from qianshu.orgs.verification import PrivacyConsentMissing
 from qianshu.storage.models import Blob
 from tests.orgs.conftest import client_for, licence_pdf, licence_png, valid_credit_code
 
@@ -108,6 +110,7 @@ def test_the_action_refuses_a_creation_without_consent(alice: User) -> None:
             licence=check_licence(licence_png(), "x.png"),
             privacy_version="",
             actor=alice,
+            meta=TASK,
         )
     assert not Organization.objects.exists()
 

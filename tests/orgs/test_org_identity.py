@@ -19,18 +19,16 @@ import pytest
 from django.test import Client
 
 from qianshu.accounts.models import User
+from qianshu.core.meta import TASK
 from qianshu.notifications.models import OutboxMessage
-from qianshu.orgs import seals as seal_actions
+from qianshu.orgs.actions import seals as seal_actions
+from qianshu.orgs.actions.verification import do_update_org, mark_verified
 from qianshu.orgs.models import Organization, OrgEvent, OrgVerification, Seal
 from qianshu.orgs.providers import sandbox as bank_sandbox
 from qianshu.orgs.registry_checks import SAME_NAME_ALERTS_PER_DAY
 from qianshu.orgs.seal_specs import build_spec, default_params
-from qianshu.orgs.verification import (
-    NeedsOperator,
-    OrgAlreadyVerified,
-    do_update_org,
-    mark_verified,
-)
+from qianshu.orgs.seals import SealError
+from qianshu.orgs.verification import NeedsOperator, OrgAlreadyVerified
 from qianshu.pki.models import IssuedCertificate
 from tests.orgs.conftest import client_for, make_verified_person, valid_credit_code
 from tests.orgs.test_verification import (
@@ -102,7 +100,7 @@ def assert_no_seal_can_be_made(client: Client, org: Organization) -> None:
         f"/orgs/{org.uuid}/seals/new/", {"kind": "contract", "name": "合同专用章"}
     )
     assert response.status_code == 403
-    with pytest.raises(seal_actions.SealError):
+    with pytest.raises(SealError):
         params = default_params(org, Seal.Kind.CONTRACT)
         seal_actions.do_create_generated_seal(
             org,
@@ -111,6 +109,7 @@ def assert_no_seal_can_be_made(client: Client, org: Organization) -> None:
             spec=build_spec(org, params),
             params=params,
             actor=org.created_by,
+            meta=TASK,
         )
     assert not Seal.objects.filter(org=org).exists()
     assert IssuedCertificate.objects.count() == certificates
@@ -388,7 +387,7 @@ def test_mark_verified_refuses_without_a_pass(impostor: User) -> None:
     _client, org = claim(impostor, name="北京独一无二科技有限公司")
     attempt = OrgVerification.objects.create(org=org, method="legal_rep", created_by=impostor)
     with pytest.raises(NeedsOperator):
-        mark_verified(org, attempt, actor=impostor, request=None)
+        mark_verified(org, attempt, actor=impostor, meta=TASK)
     org.refresh_from_db()
     assert org.status == Status.DRAFT
 
@@ -420,6 +419,7 @@ def test_a_verified_organisation_keeps_its_identity(
             legal_rep_name="别人",
             licence=None,
             actor=admin,
+            meta=TASK,
         )
     existing.refresh_from_db()
     assert existing.name == EXISTING
@@ -445,8 +445,8 @@ def test_two_namesakes_verifying_at_once_do_not_both_get_through(
 
     from django.db import connection
 
-    from qianshu.orgs import verification
-    from qianshu.orgs.verification_legal_rep import do_authorise_as_legal_rep
+    from qianshu.orgs.actions import verification
+    from qianshu.orgs.actions.legal_rep import do_authorise_as_legal_rep
     from tests.orgs.conftest import make_verified_org
 
     people = [make_verified_person("同名人", f"1380000006{i}") for i in range(2)]
@@ -472,7 +472,7 @@ def test_two_namesakes_verifying_at_once_do_not_both_get_through(
     def authorise(index: int) -> str:
         start.wait()
         try:
-            return do_authorise_as_legal_rep(orgs[index], actor=people[index]).status
+            return do_authorise_as_legal_rep(orgs[index], actor=people[index], meta=TASK).status
         finally:
             connection.close()
 

@@ -17,9 +17,10 @@ import pytest
 from django.utils import timezone
 
 from qianshu.accounts.models import User
-from qianshu.orgs.grants import do_grant_seal
+from qianshu.core.meta import TASK
+from qianshu.orgs.actions.grants import do_grant_seal
+from qianshu.orgs.actions.legal_rep import do_request_legal_rep_authorisation
 from qianshu.orgs.models import Membership, Organization, Seal, SealGrant, SealUsage
-from qianshu.orgs.verification_legal_rep import do_request_legal_rep_authorisation
 from tests.orgs.conftest import client_for, make_verified_person
 from tests.orgs.seal_helpers import make_seal
 from tests.support.accounts import latest_sms, make_user
@@ -114,6 +115,7 @@ def test_the_legal_representatives_decision_page_and_sms(
         valid_until=now + dt.timedelta(days=30),
         legal_rep_phone=LEGAL_REP_PHONE,
         actor=alice,
+        meta=TASK,
     )
     sms = latest_sms(LEGAL_REP_PHONE, "seal_grant_approval").body
     assert f"未实名（{DAVE_MASKED}）" in sms and NICKNAMES[1] not in sms
@@ -138,7 +140,7 @@ def test_the_legal_representatives_authorisation_page_never_shows_a_nickname(
         created_by=dave,
     )
     Membership.objects.create(org=draft, user=dave, role=Membership.Role.ADMIN)
-    do_request_legal_rep_authorisation(draft, LEGAL_REP_PHONE, actor=dave)
+    do_request_legal_rep_authorisation(draft, LEGAL_REP_PHONE, actor=dave, meta=TASK)
     sms = latest_sms(LEGAL_REP_PHONE, "legal_rep_authorisation").body
     path = "/orgs/legal-rep/" + sms.split("/orgs/legal-rep/")[1].split("/")[0] + "/"
     rep = make_verified_person("张伟", LEGAL_REP_PHONE)

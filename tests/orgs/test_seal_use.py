@@ -25,10 +25,11 @@ from django.test import Client
 from django.utils import timezone
 
 from qianshu.accounts.models import User
+from qianshu.core.meta import TASK
 from qianshu.identity.access import active_credential
 from qianshu.identity.actions import do_set_signing_pin
 from qianshu.orgs import grant_forms
-from qianshu.orgs.grants import do_revoke_grant
+from qianshu.orgs.actions.grants import do_revoke_grant
 from qianshu.orgs.models import Membership, Organization, OrgEvent, Seal, SealGrant, SealUsage
 from qianshu.pki.platform import load_platform
 from qianshu.signing.ingest import IngestLimits
@@ -270,7 +271,7 @@ def test_without_a_current_grant_the_endpoint_is_404(
         assert client.get(url).status_code == 404
         upload = SimpleUploadedFile("a.pdf", make_test_pdf(), "application/pdf")
         assert client.post(url, {"document": upload, "pin": PIN}).status_code == 404
-    do_revoke_grant(grant, actor=alice)
+    do_revoke_grant(grant, actor=alice, meta=TASK)
     assert client_for(keeper).get(use_url(org, seal)).status_code == 404
     assert post_use(client_for(keeper), org, seal).status_code == 404
     assert not SealUsage.objects.exists()
@@ -286,16 +287,16 @@ def test_a_grant_revoked_between_page_and_submit_is_not_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The grant is checked again, under a row lock, after the PIN."""
-    from qianshu.orgs import grants
+    from qianshu.orgs import grant_views
 
-    real_unlock = grants.do_unlock_signing_key
+    real_unlock = grant_views.do_unlock_signing_key
 
     def unlock_then_revoke(user: User, pin: str, **kwargs: Any) -> Any:
         result = real_unlock(user, pin, **kwargs)
         SealGrant.objects.filter(pk=grant.pk).update(status=SealGrant.Status.REVOKED)
         return result
 
-    monkeypatch.setattr(grants, "do_unlock_signing_key", unlock_then_revoke)
+    monkeypatch.setattr(grant_views, "do_unlock_signing_key", unlock_then_revoke)
     response = post_use(client_for(keeper), org, seal)
     assert response.status_code == 400 and "授权已失效" in text(response)
     assert not SealUsage.objects.exists()

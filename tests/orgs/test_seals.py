@@ -27,7 +27,9 @@ from PIL import Image, ImageDraw, ImageFont
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
 from qianshu.accounts.models import User
+from qianshu.core.meta import TASK
 from qianshu.orgs import seal_specs, seals
+from qianshu.orgs.actions import seals as seal_actions
 from qianshu.orgs.models import Membership, Organization, OrgEvent, Seal
 from qianshu.orgs.seals import SealError, seal_signing_key
 from qianshu.pki import keystores
@@ -102,13 +104,14 @@ def preview_query(org: Organization, kind: str, **changes: Any) -> dict[str, Any
 def make_seal(org: Organization, admin: User, kind: str = Seal.Kind.CONTRACT, **kw: Any) -> Seal:
     """A generated seal through the action (default specification)."""
     params = {**seal_specs.default_params(org, kind), **kw}
-    return seals.do_create_generated_seal(
+    return seal_actions.do_create_generated_seal(
         org,
         kind=kind,
         name=params["name"] or "测试章",
         spec=seal_specs.build_spec(org, params),
         params=seal_specs.stored_spec(kind, params),
         actor=admin,
+        meta=TASK,
     )
 
 
@@ -472,8 +475,8 @@ def test_staged_photo_reference_is_bound_to_the_admin_and_org(
 ) -> None:
     charlie = verified_person("charlie")
     other = verified_org(charlie, name="上海另一家有限公司")
-    reference = seals.do_stage_seal_photo(
-        org, seals.prepare_seal_photo(seal_photo_bytes()), actor=admin
+    reference = seal_actions.do_stage_seal_photo(
+        org, seals.prepare_seal_photo(seal_photo_bytes()), actor=admin, meta=TASK
     )
     client.force_login(charlie)
     response = client.post(
@@ -496,7 +499,7 @@ def test_a_disabled_seal_can_be_enabled_again(
     seal.refresh_from_db()
     assert seal.status == Seal.Status.DISABLED and not seal.is_usable
     with pytest.raises(SealError):
-        seals.do_disable_seal(seal, actor=admin)
+        seal_actions.do_disable_seal(seal, actor=admin, meta=TASK)
     assert admin_client.post(url("seal-enable", org, seal)).status_code == 302
     seal.refresh_from_db()
     assert seal.status == Seal.Status.ACTIVE
@@ -564,9 +567,9 @@ def test_destroying_a_seal_revokes_its_certificate_for_good(
     seal.refresh_from_db()
     assert seal.status == Seal.Status.DESTROYED
     with pytest.raises(SealError):
-        seals.do_enable_seal(seal, actor=admin)
+        seal_actions.do_enable_seal(seal, actor=admin, meta=TASK)
     with pytest.raises(SealError):
-        seals.do_destroy_seal(seal, actor=admin)
+        seal_actions.do_destroy_seal(seal, actor=admin, meta=TASK)
     assert admin_client.get(url("seal-image", org, seal)).status_code == 200
     listing = admin_client.get(url("seals", org)).content.decode()
     assert "已销毁" in listing and 'data-status="destroyed"' in listing
@@ -581,7 +584,7 @@ def test_seal_count_is_capped(
     seal = make_seal(org, admin, kind="legal_rep")
     with pytest.raises(SealError, match="最多保留 1 枚"):
         make_seal(org, admin, kind="legal_rep")
-    seals.do_destroy_seal(seal, actor=admin)
+    seal_actions.do_destroy_seal(seal, actor=admin, meta=TASK)
     make_seal(org, admin, kind="legal_rep")  # destroyed seals do not count
 
 
@@ -708,5 +711,5 @@ def test_seal_key_in_a_pkcs11_token(
     public = cert.public_key()
     assert isinstance(public, ec.EllipticCurvePublicKey)
     public.verify(seal_signing_key(seal).sign(b"abc"), b"abc", ec.ECDSA(hashes.SHA256()))
-    seals.do_destroy_seal(seal, actor=admin)
+    seal_actions.do_destroy_seal(seal, actor=admin, meta=TASK)
     assert IssuedCertificate.objects.get(pk=seal.certificate_id).revoked_at is not None

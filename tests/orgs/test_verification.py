@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import translation
 
 from qianshu.accounts.models import User
+from qianshu.core.meta import TASK
 from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.models import Membership, Organization, OrgEvent, OrgVerification
 from qianshu.orgs.providers import sandbox as bank_sandbox
@@ -699,16 +700,16 @@ def test_simultaneous_operator_decisions_only_one_wins(
 
     from django.db import connection
 
-    from qianshu.orgs.verification import OrgReviewAlreadyDecided
-    from qianshu.orgs.verification_review import (
+    from qianshu.orgs.actions.review import (
         do_approve_org,
         do_reject_org,
         do_request_manual_review,
     )
+    from qianshu.orgs.verification import OrgReviewAlreadyDecided
 
     admin = verified_person("alice")
     org = verified_org(admin, status=Status.DRAFT)
-    do_request_manual_review(org, actor=admin)
+    do_request_manual_review(org, actor=admin, meta=TASK)
     operators = [make_user(f"op{i}", phone=f"1390000001{i}", is_staff=True) for i in (1, 2)]
     barrier = Barrier(2)
 
@@ -717,9 +718,9 @@ def test_simultaneous_operator_decisions_only_one_wins(
         barrier.wait()
         try:
             if decision == "approve":
-                do_approve_org(org, actor=actor)
+                do_approve_org(org, actor=actor, meta=TASK)
             else:
-                do_reject_org(org, "营业执照模糊", actor=actor)
+                do_reject_org(org, "营业执照模糊", actor=actor, meta=TASK)
             return "ok"
         except OrgReviewAlreadyDecided:
             return "already"
@@ -746,17 +747,17 @@ def test_simultaneous_amounts_count_every_try(
 
     from django.db import connection
 
-    from qianshu.orgs.providers import BankAccount
-    from qianshu.orgs.verification import OrgError
-    from qianshu.orgs.verification_deposits import (
+    from qianshu.orgs.actions.deposits import (
         do_confirm_micro_deposit,
         do_request_micro_deposit,
     )
+    from qianshu.orgs.providers import BankAccount
+    from qianshu.orgs.verification import OrgError
 
     admin = verified_person("alice")
     org = verified_org(admin, name=COMPANY, status=Status.DRAFT)
     transfer = do_request_micro_deposit(
-        org, BankAccount("某银行", COMPANY, "6222020012345678"), actor=admin
+        org, BankAccount("某银行", COMPANY, "6222020012345678"), actor=admin, meta=TASK
     )
     wrong = paid_amount(org) % 99 + 1
     barrier = Barrier(4)
@@ -764,7 +765,7 @@ def test_simultaneous_amounts_count_every_try(
     def guess(_: int) -> str:
         barrier.wait()
         try:
-            do_confirm_micro_deposit(transfer, wrong, actor=admin)
+            do_confirm_micro_deposit(transfer, wrong, actor=admin, meta=TASK)
             return "ok"
         except OrgError as exc:
             return type(exc).__name__

@@ -19,18 +19,16 @@ from django.views.decorators.http import require_POST
 from qianshu.accounts.models import User
 from qianshu.backoffice.decorators import staff_required
 from qianshu.backoffice.forms import RejectForm
+from qianshu.core.meta import request_meta
+from qianshu.orgs.access import access_org_for_review
+from qianshu.orgs.actions.review import do_approve_org, do_reject_org
 from qianshu.orgs.licences import PDF
 from qianshu.orgs.models import Membership, OrgAction, Organization, OrgEvent
 from qianshu.orgs.people import IDENTITY
+from qianshu.orgs.queries import orgs_awaiting_review
 from qianshu.orgs.registry_checks import review_reasons, same_name_orgs
 from qianshu.orgs.verification import OrgError, open_verification
 from qianshu.orgs.verification_deposits import platform_account
-from qianshu.orgs.verification_review import (
-    access_org_for_review,
-    do_approve_org,
-    do_reject_org,
-    orgs_awaiting_review,
-)
 from qianshu.orgs.verification_views import licence_response
 
 RECENT_DECISIONS = 20
@@ -104,7 +102,9 @@ def org_review_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
 @never_cache
 def org_licence_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponseBase:
     org = access_org_for_review(_staff(request), org_uuid)
-    return licence_response(org, preview=request.GET.get("preview") == "1")
+    return licence_response(
+        org, preview=request.GET.get("preview") == "1", meta=request_meta(request)
+    )
 
 
 @staff_required
@@ -116,7 +116,7 @@ def org_decide_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     decision = request.POST.get("decision")
     try:
         if decision == "approve":
-            do_approve_org(org, actor=actor, request=request)
+            do_approve_org(org, actor=actor, meta=request_meta(request))
             messages.success(request, _("已通过“%(name)s”的组织机构认证。") % {"name": org.name})
         elif decision == "reject":
             form = RejectForm(request.POST)
@@ -124,7 +124,9 @@ def org_decide_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
                 first_errors = next(iter(form.errors.values()))
                 messages.error(request, str(first_errors[0]))
                 return redirect("backoffice:org-review", org_uuid=org.uuid)
-            do_reject_org(org, form.cleaned_data["final_reason"], actor=actor, request=request)
+            do_reject_org(
+                org, form.cleaned_data["final_reason"], actor=actor, meta=request_meta(request)
+            )
             messages.success(request, _("已驳回“%(name)s”的组织机构认证。") % {"name": org.name})
         else:
             messages.error(request, _("请选择通过或驳回。"))

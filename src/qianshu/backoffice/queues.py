@@ -25,7 +25,7 @@ def _identity_pending() -> int:
 
 
 def _orgs_pending() -> int:
-    from qianshu.orgs.verification_review import orgs_awaiting_review
+    from qianshu.orgs.queries import orgs_awaiting_review
 
     return orgs_awaiting_review().count()
 

@@ -10,9 +10,10 @@ from django.conf import settings
 from django.db import transaction
 from django_tasks import task
 
+from qianshu.core.meta import TASK
 from qianshu.envelopes import archives, audit, lifecycle
 from qianshu.envelopes.models import Envelope
-from qianshu.orgs.licences import do_purge_pending_licences
+from qianshu.orgs.actions.licences import do_purge_pending_licences
 from qianshu.pki.platform import is_initialised
 from qianshu.pki.services import do_renew_service_certificates
 
@@ -57,7 +58,7 @@ def run_timers() -> dict[str, int]:
         "completed": len(stuck),
         "anchored": anchored,
         "renewed": _maintain_archives(),
-        "licences_purged": do_purge_pending_licences(),
+        "licences_purged": do_purge_pending_licences(meta=TASK),
     }
 
 

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import HandwrittenSignature, User
+from qianshu.core.meta import TASK, request_meta
 from qianshu.envelopes import audit, routing
 from qianshu.envelopes.access import seal_matches
 from qianshu.envelopes.compose import check_field, cross_page_widgets, field_specs
@@ -45,7 +46,7 @@ from qianshu.envelopes.errors import DocumentChanged, EnvelopeError, NotYourTurn
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Revision, Submission
 from qianshu.envelopes.placement import FieldInput
 from qianshu.envelopes.revisions import append_revision
-from qianshu.orgs.grants import record_seal_use
+from qianshu.orgs.actions.grants import record_seal_use
 from qianshu.orgs.models import Membership, Seal, SealGrant
 from qianshu.orgs.seals import SealError
 from qianshu.pki.platform import Platform, load_platform
@@ -508,7 +509,7 @@ def do_sign(
                         seal,
                         grant,
                         actor=actor,
-                        request=request,
+                        meta=request_meta(request) if request is not None else TASK,
                         document_name=document.name,
                         sha256=after,
                         reference=envelope.number,

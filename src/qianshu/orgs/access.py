@@ -10,7 +10,15 @@ from django.http import Http404
 from django.utils import timezone
 
 from qianshu.accounts.models import User
-from qianshu.orgs.models import Membership, Organization, Seal, SealGrant
+from qianshu.orgs.models import (
+    Invitation,
+    Membership,
+    Organization,
+    OrgVerification,
+    Seal,
+    SealGrant,
+)
+from qianshu.orgs.verification_legal_rep import token_hash as legal_rep_token_hash
 
 Role = Membership.Role
 ANY_ROLE = (Role.ADMIN, Role.SEAL_KEEPER, Role.MEMBER)
@@ -120,3 +128,46 @@ def organisations_of(actor: User) -> QuerySet[Organization]:
     if not actor.is_authenticated:
         return Organization.objects.none()
     return Organization.objects.filter(memberships__user=actor).order_by("name")
+
+
+def access_member_by_id(org: Organization, member_id: object) -> Membership:
+    """A membership of ``org`` (the caller has already accessed ``org`` with the right role)."""
+    try:
+        pk = int(str(member_id))
+    except ValueError:
+        raise Http404 from None
+    membership = Membership.objects.select_related("user").filter(org=org, pk=pk).first()
+    if membership is None:
+        raise Http404
+    return membership
+
+
+def access_invitation_by_uuid(org: Organization, invitation_uuid: object) -> Invitation:
+    """An invitation of ``org`` (the caller has already accessed ``org`` as administrator)."""
+    invitation = Invitation.objects.filter(org=org, uuid=str(invitation_uuid)).first()
+    if invitation is None:
+        raise Http404
+    return invitation
+
+
+def access_legal_rep_request(token: str) -> OrgVerification:
+    """The legal-representative authorisation a link token names (whatever its state)."""
+    verification = (
+        OrgVerification.objects.select_related("org", "created_by")
+        .filter(method=Organization.Method.LEGAL_REP, token_hash=legal_rep_token_hash(token))
+        .exclude(token_hash="")
+        .first()
+    )
+    if verification is None:
+        raise Http404("no such authorisation")
+    return verification
+
+
+def access_org_for_review(actor: User, org_uuid: uuid.UUID) -> Organization:
+    """Any organisation, for a platform operator."""
+    if not (actor.is_active and actor.is_staff):
+        raise Http404("no such organisation")
+    org = Organization.objects.select_related("licence", "created_by").filter(uuid=org_uuid).first()
+    if org is None:
+        raise Http404("no such organisation")
+    return org

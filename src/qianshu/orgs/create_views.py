@@ -9,7 +9,6 @@ new file (choosing one replaces it). Only the same user in the same session can 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,12 +19,14 @@ from django.utils.translation import gettext as _
 from qianshu.accounts.models import User
 from qianshu.core.errors import add_to_form
 from qianshu.core.legal import PRIVACY_VERSION
+from qianshu.core.meta import request_meta
 from qianshu.identity.access import verified_identity
-from qianshu.orgs import verification as actions
+from qianshu.identity.views.common import current_user
+from qianshu.orgs.actions.licences import do_keep_pending_licence
+from qianshu.orgs.actions.verification import do_create_org
+from qianshu.orgs.context import posted
 from qianshu.orgs.licences import (
     Licence,
-    do_discard_pending_licence,
-    do_keep_pending_licence,
     pending_licence_contents,
     pending_licence_for,
     upload_name,
@@ -36,16 +37,6 @@ from qianshu.orgs.verification_forms import OrgCreateForm
 from qianshu.storage.errors import BlobStoreError
 
 log = logging.getLogger(__name__)
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
-def _posted(request: HttpRequest) -> Any:
-    return request.POST if request.method == "POST" else None
 
 
 #: The session's pending licence on 创建组织 (PendingLicence.uuid).
@@ -71,7 +62,8 @@ def _keep_licence(
         kept = do_keep_pending_licence(
             licence,
             name=upload_name(request.FILES.get("licence")),
-            actor=_user(request),
+            actor=current_user(request),
+            meta=request_meta(request),
             replaces=pending,
         )
     except BlobStoreError as exc:
@@ -95,7 +87,7 @@ def _create_org(
             form.add_error("licence", _("已上传的营业执照暂时无法读取，请重新上传。"))
             return None
     try:
-        org = actions.do_create_org(
+        org = do_create_org(
             kind=data["kind"],
             name=data["name"],
             credit_code=data["credit_code"],
@@ -103,14 +95,13 @@ def _create_org(
             legal_rep_name=data["legal_rep_name"],
             licence=licence,
             privacy_version=PRIVACY_VERSION if data["privacy"] else "",
-            actor=_user(request),
-            request=request,
+            pending=pending,
+            actor=current_user(request),
+            meta=request_meta(request),
         )
     except OrgError as exc:  # CreditCodeTaken goes on the credit code field
         add_to_form(form, exc)
     else:
-        if pending is not None:
-            do_discard_pending_licence(pending)
         request.session.pop(PENDING_LICENCE_KEY, None)
         return org
     return None
@@ -120,14 +111,14 @@ def _create_org(
 def org_create_view(request: HttpRequest) -> HttpResponse:
     """创建组织: only a verified person, who agrees to 《隐私保护协议》; the creator becomes 管理员.
     A licence that passed its checks is kept across a form error (已上传：…)."""
-    user = _user(request)
+    user = current_user(request)
     if verified_identity(user) is None:
         return render(request, "orgs/create.html", {"not_verified": True, "nav": "orgs"})
     pending = _pending_licence(request, user)
     # A seal step's link (envelopes) prefills the organisation it waits for: ?name=&credit_code=
     prefill = {key: request.GET.get(key, "")[:100] for key in ("name", "credit_code")}
     form = OrgCreateForm(
-        _posted(request),
+        posted(request),
         request.FILES if request.method == "POST" else None,
         initial={key: value for key, value in prefill.items() if value},
         pending_name=pending.name if pending else "",

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,8 +24,11 @@ from django.views.decorators.http import require_POST
 from qianshu.accounts.models import User
 from qianshu.core.downloads import content_disposition, file_response
 from qianshu.core.errors import add_message, add_to_form
+from qianshu.core.meta import request_meta
 from qianshu.identity.access import verified_identity
+from qianshu.identity.actions import do_unlock_signing_key
 from qianshu.identity.errors import PinError
+from qianshu.identity.views.common import current_user
 from qianshu.orgs.access import (
     ADMIN_ONLY,
     access_org_by_uuid,
@@ -33,20 +36,24 @@ from qianshu.orgs.access import (
     access_usable_seal,
     current_grant,
 )
-from qianshu.orgs.grant_forms import GrantForm, SealUseForm, UsageFilterForm
-from qianshu.orgs.grants import (
-    GrantError,
-    SealUseError,
+from qianshu.orgs.actions.grants import (
     do_decide_legal_rep_grant,
     do_grant_seal,
     do_revoke_grant,
     do_use_seal,
+)
+from qianshu.orgs.context import posted
+from qianshu.orgs.grant_forms import GrantForm, SealUseForm, UsageFilterForm
+from qianshu.orgs.grants import (
+    GrantError,
+    SealUseError,
     grant_for_token,
     legal_rep_refusal,
     sealed_filename,
 )
 from qianshu.orgs.models import Membership, Organization, Seal, SealGrant, SealUsage
-from qianshu.orgs.people import IDENTITY, person_label, real_name
+from qianshu.orgs.people import person_label, real_name
+from qianshu.orgs.queries import grants_of, seal_usages
 from qianshu.orgs.reauth import kept_input, needs_reauth, reauth_redirect
 from qianshu.storage.models import Blob
 
@@ -54,16 +61,6 @@ SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 USAGE_PAGE_SIZE = 20
 # The grant form's fields, kept across a re-authentication.
 GRANT_FIELDS = ("seal", "grantee", "valid_from", "valid_until", "legal_rep_phone", "note")
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
-def _posted(request: HttpRequest) -> QueryDict | None:
-    return request.POST if request.method == "POST" else None
 
 
 def _context(org: Organization, membership: Membership, section: str) -> dict[str, object]:
@@ -97,12 +94,12 @@ def _grant_state(grant: SealGrant, now: datetime, members: set[int]) -> tuple[st
 def grants_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """Grant a seal to a member (after a fresh re-authentication); current, pending and ended
     grants."""
-    user = _user(request)
+    user = current_user(request)
     org, membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     here = reverse("orgs:grants", args=[org.uuid])
     if request.method == "POST" and needs_reauth(request):
         return reauth_redirect(request, here, keep=GRANT_FIELDS)
-    form = GrantForm(org, _posted(request), initial=kept_input(request, here))
+    form = GrantForm(org, posted(request), initial=kept_input(request, here))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -115,7 +112,7 @@ def grants_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
                 legal_rep_phone=data.get("legal_rep_phone") or "",
                 note=data.get("note") or "",
                 actor=user,
-                request=request,
+                meta=request_meta(request),
             )
         except GrantError as exc:
             add_to_form(form, exc)
@@ -134,10 +131,7 @@ def grants_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     now = timezone.now()
     members = set(Membership.objects.filter(org=org).values_list("user_id", flat=True))
     rows: dict[str, list[dict[str, object]]] = {"current": [], "pending": [], "ended": []}
-    grants = SealGrant.objects.filter(seal__org=org).select_related(
-        "seal", "grantee", f"grantee__{IDENTITY}", "granted_by"
-    )
-    for grant in grants[:500]:
+    for grant in grants_of(org)[:500]:
         group, state, badge = _grant_state(grant, now, members)
         rows[group].append({"grant": grant, "state": state, "badge": badge})
     context = _context(org, membership, "grants") | {
@@ -161,7 +155,7 @@ def revoke_grant_view(
     request: HttpRequest, org_uuid: uuid.UUID, grant_uuid: uuid.UUID
 ) -> HttpResponse:
     """撤销: effective at once (after a fresh re-authentication)."""
-    user = _user(request)
+    user = current_user(request)
     org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     grant = (
         SealGrant.objects.select_related("seal", "grantee")
@@ -173,7 +167,7 @@ def revoke_grant_view(
     if needs_reauth(request):
         return reauth_redirect(request, reverse("orgs:grants", args=[org.uuid]))
     try:
-        do_revoke_grant(grant, actor=user, request=request)
+        do_revoke_grant(grant, actor=user, meta=request_meta(request))
     except GrantError as exc:
         add_message(request, exc)
     else:
@@ -191,7 +185,7 @@ def revoke_grant_view(
 @login_required
 def grant_decision_view(request: HttpRequest, token: str) -> HttpResponse:
     """法定代表人章授权确认: only the declared legal representative (by verified name) decides."""
-    user = _user(request)
+    user = current_user(request)
     grant = grant_for_token(token)
     if grant is None:
         return render(request, "orgs/grants/decision.html", {"invalid": True}, status=404)
@@ -200,7 +194,7 @@ def grant_decision_view(request: HttpRequest, token: str) -> HttpResponse:
         if decision in ("approve", "refuse"):
             try:
                 do_decide_legal_rep_grant(
-                    token, approve=decision == "approve", actor=user, request=request
+                    token, approve=decision == "approve", actor=user, meta=request_meta(request)
                 )
             except GrantError as exc:
                 add_message(request, exc)
@@ -225,7 +219,7 @@ def grant_decision_view(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 def my_seals_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     org, membership = access_org_by_uuid(user, org_uuid)
     now = timezone.now()
     grants = (
@@ -266,7 +260,7 @@ def my_seal_image_view(
     request: HttpRequest, org_uuid: uuid.UUID, seal_uuid: uuid.UUID
 ) -> HttpResponse:
     """A seal's image for someone who may use it (or an administrator)."""
-    user = _user(request)
+    user = current_user(request)
     org, membership = access_org_by_uuid(user, org_uuid)
     seal = access_seal_by_uuid(user, org, seal_uuid)
     if membership.role != Membership.Role.ADMIN and current_grant(user, seal) is None:
@@ -295,20 +289,22 @@ def seal_use_view(
 ) -> HttpResponseBase:
     """Upload a PDF, choose where the seal goes, confirm with the signing PIN, download the
     sealed PDF. 404 for anyone without a current grant of this seal."""
-    user = _user(request)
+    user = current_user(request)
     membership, seal, grant = _usable_seal(user, org_uuid, seal_uuid)
-    form = SealUseForm(_posted(request), request.FILES if request.method == "POST" else None)
+    form = SealUseForm(posted(request), request.FILES if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid() and form.ingested is not None:
         try:
+            # The PIN check commits its own attempt counter, so it runs before the sealing
+            # transaction: a rollback there must not forget a wrong PIN.
+            do_unlock_signing_key(user, form.cleaned_data["pin"], request=request)
             sealed = do_use_seal(
                 grant,
                 form.ingested,
                 document_name=form.document_name,
-                pin=form.cleaned_data["pin"],
                 page=form.cleaned_data.get("page"),
                 position=form.cleaned_data["position"],
                 actor=user,
-                request=request,
+                meta=request_meta(request),
             )
         except PinError as exc:
             add_to_form(form, exc, field="pin")
@@ -375,12 +371,10 @@ def _usage_csv(usages: list[SealUsage], org: Organization) -> HttpResponse:
 @login_required
 def usage_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """用印记录: who used which seal on which document, when; filters, pages, CSV."""
-    user = _user(request)
+    user = current_user(request)
     org, membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     filters = UsageFilterForm(org, request.GET or None)
-    usages = SealUsage.objects.filter(seal__org=org).select_related(
-        "seal", "user", f"user__{IDENTITY}"
-    )
+    usages = seal_usages(org)
     if filters.is_valid():
         if filters.cleaned_data.get("seal"):
             usages = usages.filter(seal=filters.cleaned_data["seal"])
@@ -408,7 +402,7 @@ def usage_download_view(
     request: HttpRequest, org_uuid: uuid.UUID, usage_id: int
 ) -> HttpResponseBase:
     """The sealed document of one use (kept in the blob store), for administrators."""
-    user = _user(request)
+    user = current_user(request)
     org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     usage = SealUsage.objects.filter(seal__org=org, pk=usage_id).first()
     blob = Blob.objects.filter(sha256=usage.document_sha256).first() if usage else None

@@ -1,16 +1,9 @@
-"""Seal grants (印章授权) and using a seal (用印): the state changes.
+"""Seal grants (印章授权) and using a seal (用印): the refusals, the limits, reading a legal
+representative's approval link, and sealing a PDF (a visible stamp signed with the *seal's* key
+and certificate: PAdES, timestamped, finished as B-LTA).
 
-* :func:`do_grant_seal` — an administrator grants a seal to a member for a period. The legal
-  representative's seal (法定代表人章) is granted only with the legal representative's own
-  approval: the grant waits (``awaiting_legal_rep``) until they open the SMS link, log in as a
-  verified person whose verified name is the organisation's declared legal representative, and
-  approve (:func:`do_decide_legal_rep_grant`).
-* :func:`do_revoke_grant` — effective at once: :func:`qianshu.orgs.access.current_grant` stops
-  returning the grant.
-* :func:`do_use_seal` — a member with a current grant confirms with their own signing PIN (it
-  proves the grantee is present), and the document is signed with the *seal's* key and
-  certificate as a visible stamp (PAdES, timestamped, finished as B-LTA). Every use writes a
-  :class:`~qianshu.orgs.models.SealUsage` row and an organisation event.
+The state changes (granting, revoking, the legal representative's decision, using a seal and
+its 用印记录) are in :mod:`qianshu.orgs.actions.grants`.
 """
 
 from __future__ import annotations
@@ -19,15 +12,10 @@ import datetime as dt
 import hashlib
 import io
 import logging
-import secrets
 import uuid
 from dataclasses import dataclass
 
 from cryptography import x509
-from django.conf import settings
-from django.db import transaction
-from django.http import HttpRequest
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import Promise
@@ -35,15 +23,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from qianshu.accounts.audit import client_ip
 from qianshu.accounts.models import User
 from qianshu.core.errors import UserError
 from qianshu.identity.access import verified_identity
-from qianshu.identity.actions import do_unlock_signing_key
-from qianshu.notifications.actions import do_queue_sms
-from qianshu.orgs.audit import record_org_event
-from qianshu.orgs.models import Membership, OrgAction, Organization, Seal, SealGrant, SealUsage
-from qianshu.orgs.people import person_label
+from qianshu.orgs.models import Membership, Organization, Seal, SealGrant, SealUsage
 from qianshu.orgs.seals import SealError, seal_signing_key
 from qianshu.pki.platform import load_platform
 from qianshu.signing import documents
@@ -51,7 +34,6 @@ from qianshu.signing.errors import SigningError
 from qianshu.signing.ingest import IngestedPdf
 from qianshu.signing.signers import KeySigner, to_asn1
 from qianshu.signing.stamps import Rect, StampImage
-from qianshu.storage.actions import do_store_blob
 
 log = logging.getLogger(__name__)
 
@@ -91,143 +73,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _local(moment: dt.datetime) -> str:
+def local_time(moment: dt.datetime) -> str:
     return date_format(timezone.localtime(moment), "Y-m-d H:i")
 
 
-def _is_member(org: Organization, user: User) -> bool:
+def is_member(org: Organization, user: User) -> bool:
     return Membership.objects.filter(org=org, user=user).exists()
-
-
-def _notify_granted(grant: SealGrant) -> None:
-    grantee = grant.grantee
-    do_queue_sms(
-        grantee.phone,
-        "seal_granted",
-        {"org": grant.seal.org.name, "seal": grant.seal.name, "until": _local(grant.valid_until)},
-        language=grantee.language or "zh-hans",
-    )
-
-
-def _grant_detail(grant: SealGrant) -> dict[str, object]:
-    return {
-        "grant": str(grant.uuid),
-        "seal": str(grant.seal.uuid),
-        "seal_name": grant.seal.name,
-        "grantee": grant.grantee_id,
-        "valid_from": grant.valid_from.isoformat(),
-        "valid_until": grant.valid_until.isoformat(),
-    }
-
-
-def do_grant_seal(
-    org: Organization,
-    seal: Seal,
-    grantee: User,
-    *,
-    valid_from: dt.datetime,
-    valid_until: dt.datetime,
-    legal_rep_phone: str = "",
-    note: str = "",
-    actor: User,
-    request: HttpRequest | None = None,
-) -> SealGrant:
-    """Grant ``seal`` to ``grantee`` (a current member) from ``valid_from`` to ``valid_until``.
-
-    An ordinary seal's grant is active at once and the grantee gets a ``seal_granted`` SMS. The
-    legal representative's seal gives a grant ``awaiting_legal_rep`` and a ``seal_grant_approval``
-    SMS with a one-time link to ``legal_rep_phone``. Raises :class:`GrantError`.
-    """
-    now = timezone.now()
-    if seal.org_id != org.pk or not seal.is_usable:
-        raise GrantError(_("只能授权本组织启用中的印章。"))
-    if valid_until <= valid_from:
-        raise GrantError(_("截止时间必须晚于生效时间。"))
-    if valid_until <= now:
-        raise GrantError(_("截止时间必须晚于当前时间。"))
-    if valid_until - valid_from > dt.timedelta(days=MAX_GRANT_DAYS):
-        raise GrantError(_("授权期限最长 5 年。"))
-    needs_legal_rep = seal.kind == Seal.Kind.LEGAL_REP
-    if needs_legal_rep and not legal_rep_phone:
-        raise GrantError(_("授权法定代表人章需要法定代表人本人同意，请填写法定代表人手机号。"))
-    with transaction.atomic():
-        # Serialise grants of one seal, so two admins cannot create overlapping duplicates.
-        locked = Seal.objects.select_for_update().get(pk=seal.pk)
-        if not locked.is_usable:
-            raise GrantError(_("只能授权本组织启用中的印章。"))
-        if not _is_member(org, grantee):
-            raise GrantError(_("只能授权给本组织的成员。"))
-        open_grant = SealGrant.objects.filter(
-            seal=locked,
-            grantee=grantee,
-            status__in=(SealGrant.Status.ACTIVE, SealGrant.Status.AWAITING_LEGAL_REP),
-            valid_until__gt=now,
-        ).exists()
-        if open_grant:
-            raise GrantError(_("该成员已有此印章的有效或待确认授权，如需调整请先撤销原授权。"))
-        token = secrets.token_urlsafe(32) if needs_legal_rep else ""
-        grant = SealGrant.objects.create(
-            seal=locked,
-            grantee=grantee,
-            granted_by=actor,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            status=(
-                SealGrant.Status.AWAITING_LEGAL_REP if needs_legal_rep else SealGrant.Status.ACTIVE
-            ),
-            legal_rep_token_hash=token_hash(token) if token else "",
-            note=note,
-        )
-        if needs_legal_rep:
-            link = settings.PUBLIC_URL + reverse("orgs:grant-decision", args=[token])
-            do_queue_sms(
-                legal_rep_phone,
-                "seal_grant_approval",
-                {
-                    "name": org.legal_rep_name,
-                    "org": org.name,
-                    "seal": locked.name,
-                    "grantee": person_label(grantee),
-                    "link": link,
-                },
-                sensitive=True,
-            )
-            record_org_event(
-                org,
-                OrgAction.SEAL_GRANT_REQUESTED,
-                actor=actor,
-                request=request,
-                legal_rep_phone=legal_rep_phone[:3] + "****" + legal_rep_phone[-4:],
-                **_grant_detail(grant),
-            )
-        else:
-            _notify_granted(grant)
-            record_org_event(
-                org, OrgAction.SEAL_GRANTED, actor=actor, request=request, **_grant_detail(grant)
-            )
-    return grant
-
-
-def do_revoke_grant(
-    grant: SealGrant, *, actor: User, request: HttpRequest | None = None
-) -> SealGrant:
-    """Revoke a grant (active or awaiting the legal representative), effective at once."""
-    with transaction.atomic():
-        locked = SealGrant.objects.select_for_update().select_related("seal__org").get(pk=grant.pk)
-        if locked.status not in (SealGrant.Status.ACTIVE, SealGrant.Status.AWAITING_LEGAL_REP):
-            raise GrantError(_("该授权已失效，无需撤销。"))
-        locked.status = SealGrant.Status.REVOKED
-        locked.revoked_by = actor
-        locked.revoked_at = timezone.now()
-        locked.save(update_fields=["status", "revoked_by", "revoked_at"])
-        record_org_event(
-            locked.seal.org,
-            OrgAction.SEAL_GRANT_REVOKED,
-            actor=actor,
-            request=request,
-            **_grant_detail(locked),
-        )
-    return locked
 
 
 def grant_for_token(token: str) -> SealGrant | None:
@@ -256,39 +107,6 @@ def legal_rep_refusal(grant: SealGrant, actor: User) -> str | None:
     if grant.valid_until <= timezone.now():
         return _("该授权申请的期限已过，请联系管理员重新发起。")
     return None
-
-
-def do_decide_legal_rep_grant(
-    token: str, *, approve: bool, actor: User, request: HttpRequest | None = None
-) -> SealGrant:
-    """The legal representative approves (grant becomes active, the grantee is told) or refuses
-    a grant of their seal. Raises :class:`GrantError` with the reason of a refusal."""
-    with transaction.atomic():
-        found = grant_for_token(token)
-        if found is None:
-            raise GrantError(_("链接无效或已失效。"))
-        grant = (
-            SealGrant.objects.select_for_update()
-            .select_related("seal__org", "grantee")
-            .get(pk=found.pk)
-        )
-        refusal = legal_rep_refusal(grant, actor)
-        if refusal is not None:
-            raise GrantError(refusal)
-        grant.status = SealGrant.Status.ACTIVE if approve else SealGrant.Status.REFUSED
-        grant.legal_rep_decided_by = actor
-        grant.save(update_fields=["status", "legal_rep_decided_by"])
-        org = grant.seal.org
-        if approve:
-            _notify_granted(grant)
-        record_org_event(
-            org,
-            OrgAction.SEAL_GRANT_APPROVED if approve else OrgAction.SEAL_GRANT_REFUSED,
-            actor=actor,
-            request=request,
-            **_grant_detail(grant),
-        )
-    return grant
 
 
 # --- Using a seal ---
@@ -322,23 +140,6 @@ def seal_rect(box: Rect, image: StampImage, position: str, width_pt: float) -> R
     return Rect(x1, y1, x1 + width, y1 + height)
 
 
-def _check_grant_still_current(grant: SealGrant, actor: User) -> tuple[Seal, SealGrant]:
-    """Lock the grant and the seal and check, once more, that the use is allowed right now."""
-    locked = SealGrant.objects.select_for_update().get(pk=grant.pk)
-    seal = (
-        Seal.objects.select_for_update().select_related("org", "certificate").get(pk=locked.seal_id)
-    )
-    allowed = (
-        locked.grantee_id == actor.pk
-        and locked.is_current()
-        and seal.is_usable
-        and _is_member(seal.org, actor)
-    )
-    if not allowed:
-        raise SealUseError(_("您对该印章的授权已失效。"))
-    return seal, locked
-
-
 def _is_certified(data: bytes) -> bool:
     """Whether an already signed PDF carries a certification signature (DocMDP): a new seal
     field would then be an illegal change for it."""
@@ -349,7 +150,7 @@ def _is_certified(data: bytes) -> bool:
         return False
 
 
-def _seal_pdf(seal: Seal, pdf: IngestedPdf, page: int | None, position: str) -> bytes:
+def seal_pdf(seal: Seal, pdf: IngestedPdf, page: int | None, position: str) -> bytes:
     issued = seal.certificate
     now = timezone.now()
     if issued.revoked_at is not None or issued.not_after <= now:
@@ -406,85 +207,6 @@ def _seal_pdf(seal: Seal, pdf: IngestedPdf, page: int | None, position: str) -> 
         raise SealUseError(_("盖章失败，请检查文件后重试。")) from exc
 
 
-def record_seal_use(
-    seal: Seal,
-    grant: SealGrant,
-    *,
-    actor: User,
-    request: HttpRequest | None,
-    document_name: str,
-    sha256: str,
-    reference: str = "",
-    **detail: str,
-) -> SealUsage:
-    """用印记录: a ``SealUsage`` row and an organisation event for one use of ``seal`` (here,
-    or on an envelope: ``reference`` is then its task number). Call inside the transaction
-    that applied the seal."""
-    usage = SealUsage.objects.create(
-        seal=seal,
-        user=actor,
-        grant=grant,
-        document_name=document_name[:200],
-        document_sha256=sha256,
-        reference=reference,
-        ip=client_ip(request),
-    )
-    record_org_event(
-        seal.org,
-        OrgAction.SEAL_USED,
-        actor=actor,
-        request=request,
-        seal=str(seal.uuid),
-        seal_name=seal.name,
-        grant=str(grant.uuid),
-        usage=usage.pk,
-        document_name=usage.document_name,
-        output_sha256=sha256,
-        **({"envelope": reference} if reference else {}),
-        **detail,
-    )
-    return usage
-
-
 def sealed_filename(document_name: str) -> str:
     stem = document_name[:-4] if document_name.lower().endswith(".pdf") else document_name
     return f"{stem}（已盖章）.pdf"
-
-
-def do_use_seal(
-    grant: SealGrant,
-    pdf: IngestedPdf,
-    *,
-    document_name: str,
-    pin: str,
-    page: int | None = None,
-    position: str = DEFAULT_POSITION,
-    actor: User,
-    request: HttpRequest | None = None,
-) -> SealedDocument:
-    """Seal ``pdf`` with the seal of ``grant`` after the grantee confirms with their own PIN.
-
-    ``page`` counts from 1 (None: the last page); ``position`` is a key of :data:`POSITIONS`.
-    Raises the identity app's ``PinError`` subclasses (wrong PIN, locked, no PIN set) and
-    :class:`SealUseError`; nothing is recorded then. On success the sealed PDF is stored as a
-    blob, and a ``SealUsage`` row and an organisation event are written.
-    """
-    if position not in POSITIONS:
-        raise SealUseError(_("请选择盖章位置。"))
-    # The PIN check commits its own attempt counter, so it runs before our transaction: a
-    # rollback here must not forget a wrong PIN.
-    do_unlock_signing_key(actor, pin, request=request)
-    with transaction.atomic():
-        seal, locked = _check_grant_still_current(grant, actor)
-        data = _seal_pdf(seal, pdf, page, position)
-        blob = do_store_blob(data, content_type="application/pdf")
-        usage = record_seal_use(
-            seal,
-            locked,
-            actor=actor,
-            request=request,
-            document_name=document_name,
-            sha256=blob.sha256,
-            input_sha256=pdf.sha256,
-        )
-    return SealedDocument(data=data, filename=sealed_filename(usage.document_name), usage=usage)

@@ -10,6 +10,9 @@ never reaches the web process. The rendered page is the licence's preview, store
 the licence; pages only ever serve that stored image. For a picture, the picture is the preview.
 
 Licences and previews are stored encrypted at rest (``storage.encryption``).
+
+The stored files (and a licence kept across a form error) are written by
+:mod:`qianshu.orgs.actions.licences`.
 """
 
 from __future__ import annotations
@@ -24,19 +27,15 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
 from qianshu.accounts.models import User
-from qianshu.orgs.models import Organization, PendingLicence
+from qianshu.orgs.models import PendingLicence
 from qianshu.signing.errors import EncryptedPdfError, PdfError, SigningError
 from qianshu.signing.isolation import LimitExceeded, Limits, run_limited
 from qianshu.signing.pages import open_pikepdf, render_page
-from qianshu.storage import encryption
-from qianshu.storage.actions import do_delete_blob, do_store_encrypted_blob
-from qianshu.storage.errors import BlobStoreError
 from qianshu.storage.models import Blob
 
 if TYPE_CHECKING:
@@ -107,7 +106,7 @@ def check_licence(data: bytes, name: str = "") -> Licence:
     return _check_image(data, name)
 
 
-_OK, _ENCRYPTED, _DAMAGED = "ok", "encrypted", "damaged"
+RENDERED, _ENCRYPTED, _DAMAGED = "ok", "encrypted", "damaged"
 
 
 def _open_and_render(data: bytes) -> tuple[str, bytes]:
@@ -131,7 +130,7 @@ def _open_and_render(data: bytes) -> tuple[str, bytes]:
     if pages < 1:
         return _DAMAGED, b""
     try:
-        return _OK, render_page(data, 0, width_px=PREVIEW_WIDTH, fmt="png")
+        return RENDERED, render_page(data, 0, width_px=PREVIEW_WIDTH, fmt="png")
     except EncryptedPdfError:
         return _ENCRYPTED, b""
     except PdfError:
@@ -167,7 +166,7 @@ def _check_pdf(data: bytes, name: str) -> Licence:
             name,
             "too_complex",
         )
-    if status != _OK:
+    if status != RENDERED:
         raise _damaged(name)
     return Licence(data=data, content_type=PDF, preview=preview)
 
@@ -215,58 +214,6 @@ def _damaged(name: str) -> ValidationError:
     return _error(_("“%(name)s”已损坏，无法打开，请重新扫描或导出后上传。"), name, "damaged")
 
 
-def do_store_licence(licence: Licence) -> tuple[Blob, Blob]:
-    """Store a checked licence and its preview, both encrypted; return ``(licence, preview)``
-    (the same blob for a picture). Blobs only: the caller names them from the organisation."""
-    blob = do_store_encrypted_blob(
-        licence.data, content_type=licence.content_type, purpose=encryption.ORG_LICENCE
-    )
-    if licence.preview is None:
-        return blob, blob
-    preview = do_store_encrypted_blob(
-        licence.preview, content_type=PNG, purpose=encryption.ORG_LICENCE_PREVIEW
-    )
-    return blob, preview
-
-
-def do_make_licence_preview(org: Organization) -> Blob | None:
-    """The organisation's stored preview, made now (bounded, once) if it has none yet: for
-    organisations stored before previews were kept.
-
-    A PDF that cannot be rendered gets the licence itself as its "preview", which pages take as
-    "no inline preview": it is not rendered again on every view. ``None`` if there is no
-    licence or it cannot be read now (not recorded: the store may be back later).
-    """
-    licence = org.licence
-    if licence is None or org.licence_preview_id is not None:
-        return org.licence_preview
-    if licence.content_type != PDF:
-        preview = licence
-    else:
-        try:
-            data = licence.read()
-        except BlobStoreError as exc:
-            log.error("licence of organisation %s unreadable: %s", org.uuid, exc)
-            return None
-        status, png = render_licence_preview(data)
-        preview = (
-            do_store_encrypted_blob(png, content_type=PNG, purpose=encryption.ORG_LICENCE_PREVIEW)
-            if status == _OK
-            else licence
-        )
-    # Only if nobody stored one meanwhile, and for the licence it was made from.
-    made = Organization.objects.filter(
-        pk=org.pk, licence=licence, licence_preview__isnull=True
-    ).update(licence_preview=preview)
-    if not made:
-        if preview.pk != licence.pk:
-            do_delete_blob(preview.sha256)
-        org.refresh_from_db(fields=["licence", "licence_preview"])
-        return org.licence_preview
-    org.licence_preview = preview
-    return preview
-
-
 def can_preview(blob: Blob | None) -> bool:
     """Whether ``blob`` (an organisation's ``licence_preview``) is an image to show inline."""
     return blob is not None and blob.content_type in {PNG, "image/jpeg"}
@@ -279,18 +226,6 @@ def upload_name(upload: UploadedFile | None) -> str:
     """The uploaded file's own name (no directories), for 已上传：<name>."""
     name = os.path.basename((getattr(upload, "name", "") or "").replace("\\", "/"))
     return name[:200] or "licence"
-
-
-def do_keep_pending_licence(
-    licence: Licence, *, name: str, actor: User, replaces: PendingLicence | None = None
-) -> PendingLicence:
-    """Store a checked licence for ``actor`` to use on their next try; the one it
-    ``replaces`` (the person chose another file) is discarded."""
-    blob, preview = do_store_licence(licence)
-    pending = PendingLicence.objects.create(user=actor, name=name, licence=blob, preview=preview)
-    if replaces is not None:
-        do_discard_pending_licence(replaces)
-    return pending
 
 
 def pending_licence_for(actor: User, value: object) -> PendingLicence | None:
@@ -314,25 +249,3 @@ def pending_licence_contents(pending: PendingLicence) -> Licence:
     data = pending.licence.read()
     preview = None if pending.preview_id == pending.licence_id else pending.preview.read()
     return Licence(data=data, content_type=pending.licence.content_type, preview=preview)
-
-
-def do_discard_pending_licence(pending: PendingLicence) -> None:
-    """Delete a pending licence and its stored files."""
-    blobs = {pending.licence_id, pending.preview_id}
-    with transaction.atomic():
-        PendingLicence.objects.filter(pk=pending.pk).delete()
-    for sha256 in blobs:
-        try:
-            do_delete_blob(sha256)
-        except BlobStoreError as exc:  # an unreferenced blob is left for garbage collection
-            log.warning("pending licence blob %s not deleted: %s", sha256, exc)
-
-
-def do_purge_pending_licences(*, limit: int = 500) -> int:
-    """Delete kept licences older than ``PENDING_LICENCE_HOURS`` (abandoned forms) and their
-    stored files; run by the timers. Returns how many were deleted."""
-    since = timezone.now() - timedelta(hours=PENDING_LICENCE_HOURS)
-    stale = list(PendingLicence.objects.filter(created_at__lt=since).order_by("pk")[:limit])
-    for pending in stale:
-        do_discard_pending_licence(pending)
-    return len(stale)

@@ -17,15 +17,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from qianshu.accounts.hints import login_url
-from qianshu.accounts.models import User
 from qianshu.core.errors import add_message, add_to_form
-from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid
-from qianshu.orgs.context import acting_org, set_acting_org
-from qianshu.orgs.member_forms import InviteForm, RoleForm, SwitchForm
-from qianshu.orgs.members import (
-    MemberError,
+from qianshu.core.meta import request_meta
+from qianshu.identity.views.common import current_user
+from qianshu.orgs.access import (
+    ADMIN_ONLY,
     access_invitation_by_uuid,
     access_member_by_id,
+    access_org_by_uuid,
+)
+from qianshu.orgs.actions.members import (
     do_accept_invitation,
     do_change_member_role,
     do_decline_invitation,
@@ -34,22 +35,17 @@ from qianshu.orgs.members import (
     do_remove_member,
     do_revoke_invitation,
     do_transfer_admin,
-    invitation_by_token,
-    invitation_state,
-    pending_invitations,
 )
+from qianshu.orgs.context import acting_org, set_acting_org
+from qianshu.orgs.member_forms import InviteForm, RoleForm, SwitchForm
+from qianshu.orgs.members import MemberError, invitation_by_token, invitation_state
 from qianshu.orgs.models import Invitation, Membership, Organization, Seal
-from qianshu.orgs.people import IDENTITY, person_label, real_name
+from qianshu.orgs.people import person_label, real_name
+from qianshu.orgs.queries import members_of, pending_invitations
 from qianshu.orgs.reauth import kept_input, needs_reauth, reauth_redirect
 
 Role = Membership.Role
 ROLE_ORDER = {Role.ADMIN: 0, Role.SEAL_KEEPER: 1, Role.MEMBER: 2}
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _context(org: Organization, membership: Membership, section: str) -> dict[str, Any]:
@@ -73,7 +69,7 @@ def _first_error(form: Any) -> str:
 @login_required
 def detail_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """The organisation at a glance: identity, verification status, my role, counts, links."""
-    org, membership = access_org_by_uuid(_user(request), org_uuid)
+    org, membership = access_org_by_uuid(current_user(request), org_uuid)
     context = _context(org, membership, "overview")
     context.update(
         member_count=Membership.objects.filter(org=org).count(),
@@ -89,9 +85,7 @@ def detail_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
 
 def _member_rows(org: Organization) -> list[dict[str, Any]]:
     """Members by role, named by their verified name (未实名 + masked phone otherwise)."""
-    memberships = list(
-        Membership.objects.select_related("user", f"user__{IDENTITY}").filter(org=org)
-    )
+    memberships = members_of(org)
     memberships.sort(key=lambda m: (ROLE_ORDER.get(Role(m.role), 9), m.created_at, m.pk))
     rows = []
     for m in memberships:
@@ -145,14 +139,14 @@ def _render_members(
 @login_required
 def members_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """The member list (every member sees it); administrators also invite and manage."""
-    org, membership = access_org_by_uuid(_user(request), org_uuid)
+    org, membership = access_org_by_uuid(current_user(request), org_uuid)
     return _render_members(request, org, membership)
 
 
 @require_POST
 @login_required
 def invite_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     org, membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     if request.POST.get("role") == Role.ADMIN and needs_reauth(request):
         return reauth_redirect(request, _members_path(org), keep=("phone", "role"))
@@ -161,7 +155,7 @@ def invite_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
         data = form.cleaned_data
         try:
             _invitation, _token = do_invite_member(
-                org, data["phone"], data["role"], actor=user, request=request
+                org, data["phone"], data["role"], actor=user, meta=request_meta(request)
             )
         except MemberError as exc:
             add_to_form(form, exc)
@@ -180,11 +174,11 @@ def invite_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
 def invitation_revoke_view(
     request: HttpRequest, org_uuid: uuid.UUID, invitation_uuid: uuid.UUID
 ) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     invitation = access_invitation_by_uuid(org, invitation_uuid)
     try:
-        do_revoke_invitation(invitation, actor=user, request=request)
+        do_revoke_invitation(invitation, actor=user, meta=request_meta(request))
     except MemberError as exc:
         add_message(request, exc)
     else:
@@ -195,7 +189,7 @@ def invitation_revoke_view(
 @require_POST
 @login_required
 def member_role_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     target = access_member_by_id(org, member_id)
     form = RoleForm(request.POST, prefix=f"m{target.pk}")
@@ -206,7 +200,7 @@ def member_role_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int) 
         return reauth_redirect(request, _members_path(org))
     try:
         changed = do_change_member_role(
-            target, form.cleaned_data["role"], actor=user, request=request
+            target, form.cleaned_data["role"], actor=user, meta=request_meta(request)
         )
     except MemberError as exc:
         add_message(request, exc)
@@ -222,14 +216,14 @@ def member_role_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int) 
 @require_POST
 @login_required
 def member_remove_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     target = access_member_by_id(org, member_id)
     if needs_reauth(request):
         return reauth_redirect(request, _members_path(org))
     name = person_label(target.user)
     try:
-        revoked = do_remove_member(target, actor=user, request=request)
+        revoked = do_remove_member(target, actor=user, meta=request_meta(request))
     except MemberError as exc:
         add_message(request, exc)
         return redirect("orgs:members", org.uuid)
@@ -248,13 +242,13 @@ def member_remove_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int
 @require_POST
 @login_required
 def member_transfer_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: int) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     target = access_member_by_id(org, member_id)
     if needs_reauth(request):
         return reauth_redirect(request, _members_path(org))
     try:
-        do_transfer_admin(target, actor=user, request=request)
+        do_transfer_admin(target, actor=user, meta=request_meta(request))
     except MemberError as exc:
         add_message(request, exc)
     else:
@@ -269,10 +263,10 @@ def member_transfer_view(request: HttpRequest, org_uuid: uuid.UUID, member_id: i
 @require_POST
 @login_required
 def leave_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     org, _membership = access_org_by_uuid(user, org_uuid)
     try:
-        do_leave_org(org, actor=user, request=request)
+        do_leave_org(org, actor=user, meta=request_meta(request))
     except MemberError as exc:
         add_message(request, exc)
         return redirect("orgs:members", org.uuid)
@@ -287,7 +281,7 @@ def leave_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
 def _render_invitation(
     request: HttpRequest, invitation: Invitation, *, error: str = "", needs_identity: bool = False
 ) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     state = invitation_state(invitation)
     membership = Membership.objects.filter(org=invitation.org, user=user).first()
     context = {
@@ -315,13 +309,13 @@ def invitation_view(request: HttpRequest, token: str) -> HttpResponse:
         return HttpResponseRedirect(login_url(request.path, invitation.phone))
     if request.method == "GET":
         return _render_invitation(request, invitation)
-    user = _user(request)
+    user = current_user(request)
     decision = request.POST.get("decision")
     try:
         if decision == "accept":
-            membership = do_accept_invitation(invitation, actor=user, request=request)
+            membership = do_accept_invitation(invitation, actor=user, meta=request_meta(request))
         elif decision == "decline":
-            do_decline_invitation(invitation, actor=user, request=request)
+            do_decline_invitation(invitation, actor=user, meta=request_meta(request))
         else:
             raise MemberError(_("请选择接受或拒绝邀请。"))
     except MemberError as exc:
@@ -356,7 +350,7 @@ def switch_view(request: HttpRequest) -> HttpResponse:
         set_acting_org(request, None)
         messages.success(request, _("已切换到个人。"))
         return redirect("home")
-    org, _membership = access_org_by_uuid(_user(request), org_uuid)
+    org, _membership = access_org_by_uuid(current_user(request), org_uuid)
     set_acting_org(request, org)
     messages.success(request, _("已切换到“%(org)s”。") % {"org": org.name})
     return redirect("orgs:detail", org.uuid)

@@ -21,12 +21,22 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from qianshu.accounts import throttles
-from qianshu.accounts.models import User
 from qianshu.core.downloads import content_disposition
 from qianshu.core.errors import add_message, add_to_form
+from qianshu.core.meta import request_meta
+from qianshu.identity.views.common import current_user
 from qianshu.orgs import seal_specs
 from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid, access_seal_by_uuid
+from qianshu.orgs.actions.seals import (
+    do_create_generated_seal,
+    do_create_photo_seal,
+    do_destroy_seal,
+    do_disable_seal,
+    do_enable_seal,
+    do_stage_seal_photo,
+)
 from qianshu.orgs.models import Membership, Organization, Seal
+from qianshu.orgs.queries import seals_of
 from qianshu.orgs.reauth import kept_input, needs_reauth, reauth_redirect
 from qianshu.orgs.seal_forms import (
     DestroySealForm,
@@ -37,12 +47,6 @@ from qianshu.orgs.seal_forms import (
 from qianshu.orgs.seals import (
     MAX_PHOTO_BYTES,
     SealError,
-    do_create_generated_seal,
-    do_create_photo_seal,
-    do_destroy_seal,
-    do_disable_seal,
-    do_enable_seal,
-    do_stage_seal_photo,
     load_staged_seal_photo,
     prepare_seal_photo,
     render_seal_image,
@@ -51,12 +55,6 @@ from qianshu.orgs.seals import (
 PREVIEWS_PER_USER = (300, 600)  # renders, seconds: ample for typing with a debounce
 UPLOADS_PER_USER_HOUR = 30
 PREVIEW_CACHE = "private, max-age=600"
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _context(org: Organization, membership: Membership, **extra: Any) -> dict[str, Any]:
@@ -81,19 +79,17 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 @require_GET
 def seals_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """The organisation's seals, with their certificates and the actions on each."""
-    org, membership = access_org_by_uuid(_user(request), org_uuid, roles=ADMIN_ONLY)
+    org, membership = access_org_by_uuid(current_user(request), org_uuid, roles=ADMIN_ONLY)
     if not org.is_verified:
         return _not_verified(request, org, membership, status=200)
-    seals = list(Seal.objects.filter(org=org).select_related("certificate").order_by("created_at"))
-    # Destroyed seals stay listed for the record, after the others.
-    seals.sort(key=lambda seal: seal.status == Seal.Status.DESTROYED)
+    seals = seals_of(org)
     return render(request, "orgs/seals/list.html", _context(org, membership, seals=seals))
 
 
 def _admin_seal(
     request: HttpRequest, org_uuid: uuid.UUID, seal_uuid: uuid.UUID
 ) -> tuple[Organization, Membership, Seal]:
-    user = _user(request)
+    user = current_user(request)
     org, membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     seal = access_seal_by_uuid(user, org, seal_uuid, include_destroyed=True)
     return org, membership, seal
@@ -108,7 +104,7 @@ def seal_disable_view(
     if needs_reauth(request):
         return reauth_redirect(request, reverse("orgs:seals", args=[org.uuid]))
     try:
-        do_disable_seal(seal, actor=_user(request), request=request)
+        do_disable_seal(seal, actor=current_user(request), meta=request_meta(request))
     except SealError as exc:
         add_message(request, exc)
     else:
@@ -127,7 +123,7 @@ def seal_enable_view(
     if needs_reauth(request):
         return reauth_redirect(request, reverse("orgs:seals", args=[org.uuid]))
     try:
-        do_enable_seal(seal, actor=_user(request), request=request)
+        do_enable_seal(seal, actor=current_user(request), meta=request_meta(request))
     except SealError as exc:
         add_message(request, exc)
     else:
@@ -155,7 +151,7 @@ def seal_destroy_view(
     )
     if request.method == "POST" and form.is_valid():
         try:
-            do_destroy_seal(seal, actor=_user(request), request=request)
+            do_destroy_seal(seal, actor=current_user(request), meta=request_meta(request))
         except SealError as exc:
             add_to_form(form, exc)
         else:
@@ -191,7 +187,7 @@ def seal_image_view(
     request: HttpRequest, org_uuid: uuid.UUID, seal_uuid: uuid.UUID
 ) -> HttpResponse:
     """A seal's image, for every member of its organisation (grant and usage pages show it)."""
-    user = _user(request)
+    user = current_user(request)
     org, _membership = access_org_by_uuid(user, org_uuid)
     seal = access_seal_by_uuid(user, org, seal_uuid, include_destroyed=True)
     response = HttpResponse(seal.image.read(), content_type="image/png")
@@ -247,7 +243,7 @@ def _kind_choices(org: Organization) -> list[dict[str, Any]]:
 def seal_new_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """自动生成: choose the type, then the default specification (editable, with a live
     preview); 完成制作 makes the seal."""
-    user = _user(request)
+    user = current_user(request)
     org, membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     if not org.is_verified:
         return _not_verified(request, org, membership)
@@ -272,7 +268,7 @@ def seal_new_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
                     spec=form.spec,
                     params=seal_specs.stored_spec(kind, form.params),
                     actor=user,
-                    request=request,
+                    meta=request_meta(request),
                 )
             except SealError as exc:
                 add_to_form(form, exc)
@@ -305,7 +301,7 @@ def _preview_error(message: str, status: int = 400, **extra: Any) -> JsonRespons
 def seal_preview_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """The generator's live preview: a PNG for the form's parameters (GET), or 400 with a
     message (JSON) for parameters that cannot be drawn."""
-    user = _user(request)
+    user = current_user(request)
     org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     if not org.is_verified:
         return _preview_error(_("组织机构认证通过后才能制作印章。"), status=403)
@@ -357,7 +353,7 @@ def _upload_preview(
 def seal_upload_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """上传图片: a photo of the physical seal is cleaned to a transparent red seal, cropped and
     shown; nothing is saved before 保存."""
-    user = _user(request)
+    user = current_user(request)
     org, membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     if not org.is_verified:
         return _not_verified(request, org, membership)
@@ -372,7 +368,7 @@ def seal_upload_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
             try:
                 # One byte more than allowed is enough for the size check to refuse it.
                 png = prepare_seal_photo(form.cleaned_data["image"].read(MAX_PHOTO_BYTES + 1))
-                reference = do_stage_seal_photo(org, png, actor=user)
+                reference = do_stage_seal_photo(org, png, actor=user, meta=request_meta(request))
             except SealError as exc:
                 add_to_form(form, exc, field="image")
             else:
@@ -396,7 +392,7 @@ def seal_upload_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
 @require_POST
 def seal_upload_save_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """保存 on the preview page: the cleaned picture becomes a seal, with key and certificate."""
-    user = _user(request)
+    user = current_user(request)
     org, membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     if not org.is_verified:
         return _not_verified(request, org, membership)
@@ -415,7 +411,7 @@ def seal_upload_save_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResp
             name=form.cleaned_data["name"],
             png=png,
             actor=user,
-            request=request,
+            meta=request_meta(request),
         )
     except SealError as exc:
         add_to_form(form, exc)

@@ -1,15 +1,6 @@
-"""Seals of a verified organisation (印章制作 / 印章管理): the state changes.
-
-* :func:`do_create_generated_seal` (自动生成) and :func:`do_create_photo_seal` (上传图片) store
-  the image, create the seal's own key in the configured key store (software-wrapped under the
-  master key, or generated inside a PKCS#11 token) and have the platform's issuing CA certify it
-  (organisation name, credit code, seal name, seal id).
-* :func:`do_disable_seal` / :func:`do_enable_seal` (停用 / 启用) switch it off and on.
-* :func:`do_destroy_seal` (销毁) is final: the certificate is revoked (cessation of operation,
-  so the CRL and OCSP say revoked), a software key is erased, and the seal can never be used or
-  enabled again. Its image stays, marked 已销毁, for the record.
-
-Every change writes an :class:`~qianshu.orgs.models.OrgEvent` in the same transaction.
+"""Seals of a verified organisation (印章制作 / 印章管理): limits, checks, rendering, photos
+and key stores. The state changes (making, disabling, enabling, destroying a seal) are in
+:mod:`qianshu.orgs.actions.seals`.
 """
 
 from __future__ import annotations
@@ -18,32 +9,22 @@ import hashlib
 import io
 import logging
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
-from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image
 
 from qianshu.accounts.models import User
 from qianshu.core.errors import UserError, signing_message
-from qianshu.orgs.audit import record_org_event
-from qianshu.orgs.models import OrgAction, Organization, Seal, SealGrant
-from qianshu.pki.actions import do_issue_seal_certificate, do_revoke_certificate
+from qianshu.orgs.models import Organization, Seal
 from qianshu.pki.keystores import pkcs11_key_store, software_key_store
-from qianshu.pki.models import IssuedCertificate
-from qianshu.pki.platform import PkiNotInitialised
 from qianshu.signing.errors import ImageError, NoInkError, SigningError
 from qianshu.signing.keys import SigningKey
 from qianshu.signing.photos import ACCEPTED_FORMATS, MAX_INPUT_PIXELS, clean_seal_photo
-from qianshu.signing.pki import SealIdentity
 from qianshu.signing.seals import SealSpec, render_seal
-from qianshu.storage.actions import do_store_blob
 from qianshu.storage.models import Blob
 
 log = logging.getLogger(__name__)
@@ -54,7 +35,7 @@ MAX_PHOTO_BYTES = 10 * 1024 * 1024
 PHOTO_MAX_PX = 500
 MIN_PHOTO_SEAL_PX = 40
 STAGED_PHOTO_MAX_AGE = 3600  # seconds a cleaned photo waits for 保存
-_STAGED_SALT = "qianshu.orgs.seal-photo"
+STAGED_PHOTO_SALT = "qianshu.orgs.seal-photo"
 KEY_STORES = ("software", "pkcs11")
 RENDERED_SEAL_SECONDS = 600  # as long as the browser keeps a preview (seal_views.PREVIEW_CACHE)
 
@@ -74,17 +55,6 @@ def configured_key_store() -> str:
     if name not in KEY_STORES:
         raise ImproperlyConfigured(f"QIANSHU_KEYSTORE must be one of {KEY_STORES}, not {name!r}")
     return name
-
-
-def _create_key(seal_uuid: uuid.UUID) -> tuple[str, bytes, SigningKey]:
-    """A new key for the seal in the configured store: (store name, reference, key)."""
-    store = configured_key_store()
-    label = seal_key_label(seal_uuid)
-    if store == "pkcs11":
-        reference, key = pkcs11_key_store().create_key(label)
-    else:
-        reference, key = software_key_store().create_key(label)
-    return store, reference, key
 
 
 def seal_signing_key(seal: Seal) -> SigningKey:
@@ -121,7 +91,9 @@ def clean_seal_name(value: str) -> str:
     return name
 
 
-def _check_can_add(org: Organization, kind: str) -> None:
+def check_can_add_seal(org: Organization, kind: str) -> None:
+    """Refuse (``SealError``) a new seal of ``kind`` for an unverified organisation or one that
+    already keeps :data:`MAX_SEALS_PER_ORG` seals."""
     if not org.is_verified:
         raise SealError(_("组织机构认证通过后才能制作印章。"))
     if kind not in Seal.Kind.values:
@@ -132,76 +104,6 @@ def _check_can_add(org: Organization, kind: str) -> None:
         raise SealError(
             _("每个组织最多保留 %(n)d 枚印章，请先销毁不再使用的印章。") % {"n": MAX_SEALS_PER_ORG}
         )
-
-
-def _create_seal(
-    org: Organization,
-    *,
-    kind: str,
-    name: str,
-    source: str,
-    spec: dict[str, Any],
-    png: bytes,
-    actor: User,
-    request: HttpRequest | None,
-) -> Seal:
-    name = clean_seal_name(name)
-    _check_can_add(org, kind)
-    seal_uuid = uuid.uuid4()
-    identity = SealIdentity(
-        org_name=org.name,
-        credit_code=org.identifier,
-        seal_name=name,
-        seal_id=str(seal_uuid),
-        overseas=org.is_overseas,
-    )
-    try:
-        with transaction.atomic():
-            # One seal at a time per organisation, so the count above cannot be raced past.
-            locked = Organization.objects.select_for_update().get(pk=org.pk)
-            _check_can_add(locked, kind)
-            image = do_store_blob(png, content_type="image/png")
-            # A PKCS#11 key made here stays in the token if the transaction rolls back; it is
-            # unreachable without a row naming it.
-            store, reference, key = _create_key(seal_uuid)
-            certificate = do_issue_seal_certificate(identity, key.public_key)
-            issued = IssuedCertificate.objects.get(
-                serial_hex=format(certificate.serial_number, "x")
-            )
-            seal = Seal.objects.create(
-                uuid=seal_uuid,
-                org=locked,
-                kind=kind,
-                name=name,
-                source=source,
-                spec=spec,
-                image=image,
-                key_store=store,
-                key_reference=reference,
-                certificate=issued,
-                created_by=actor,
-            )
-            record_org_event(
-                locked,
-                OrgAction.SEAL_CREATED,
-                actor=actor,
-                request=request,
-                seal=str(seal.uuid),
-                name=name,
-                kind=kind,
-                source=source,
-                key_store=store,
-                serial=issued.serial_hex,
-            )
-    except PkiNotInitialised as exc:
-        log.error("cannot make a seal: %s", exc)
-        raise SealError(
-            _("平台证书服务尚未初始化，暂时无法制作印章，请联系平台运营人员。")
-        ) from exc
-    except (SigningError, ImproperlyConfigured) as exc:
-        log.exception("seal key or certificate for %s failed", org.pk)
-        raise SealError(_("印章密钥或证书生成失败，请稍后重试或联系平台运营人员。")) from exc
-    return seal
 
 
 # --- 自动生成 ---
@@ -239,34 +141,6 @@ def render_problem(exc: ImageError) -> str:
     if exc.code in SPEC_PROBLEMS:
         return signing_message(exc)
     return _("这组规格无法生成印章，请调整后重试。")
-
-
-def do_create_generated_seal(
-    org: Organization,
-    *,
-    kind: str,
-    name: str,
-    spec: SealSpec,
-    params: dict[str, Any],
-    actor: User,
-    request: HttpRequest | None = None,
-) -> Seal:
-    """完成制作: render ``spec``, then store the seal with its own key and certificate.
-
-    ``params`` are the generator parameters kept in ``Seal.spec`` (see
-    :func:`qianshu.orgs.seal_specs.stored_spec`). Raises :class:`SealError`.
-    """
-    png = render_seal_image(spec)
-    return _create_seal(
-        org,
-        kind=kind,
-        name=name,
-        source=Seal.Source.GENERATED,
-        spec=params,
-        png=png,
-        actor=actor,
-        request=request,
-    )
 
 
 # --- 上传图片 ---
@@ -309,19 +183,11 @@ def prepare_seal_photo(data: bytes) -> bytes:
     return png
 
 
-def do_stage_seal_photo(org: Organization, png: bytes, *, actor: User) -> str:
-    """Keep a cleaned photo for its preview: store the blob, return a signed reference bound
-    to the organisation and the administrator. Nothing is a seal before 保存."""
-    blob = do_store_blob(png, content_type="image/png")
-    payload = {"org": str(org.uuid), "user": actor.pk, "blob": blob.sha256}
-    return signing.dumps(payload, salt=_STAGED_SALT)
-
-
 def load_staged_seal_photo(reference: str, *, org: Organization, actor: User) -> bytes:
     """The cleaned PNG of a reference from :func:`do_stage_seal_photo` (same org and user)."""
     expired = SealError(_("预览已失效，请重新上传印章图片。"))
     try:
-        payload = signing.loads(reference, salt=_STAGED_SALT, max_age=STAGED_PHOTO_MAX_AGE)
+        payload = signing.loads(reference, salt=STAGED_PHOTO_SALT, max_age=STAGED_PHOTO_MAX_AGE)
     except signing.BadSignature as exc:
         raise expired from exc
     if (
@@ -334,114 +200,3 @@ def load_staged_seal_photo(reference: str, *, org: Organization, actor: User) ->
     if blob is None:
         raise expired
     return blob.read()
-
-
-def do_create_photo_seal(
-    org: Organization,
-    *,
-    kind: str,
-    name: str,
-    png: bytes,
-    actor: User,
-    request: HttpRequest | None = None,
-) -> Seal:
-    """保存 an uploaded seal: ``png`` is the cleaned picture from :func:`prepare_seal_photo`.
-    Raises :class:`SealError`."""
-    return _create_seal(
-        org,
-        kind=kind,
-        name=name,
-        source=Seal.Source.PHOTO,
-        spec={},
-        png=png,
-        actor=actor,
-        request=request,
-    )
-
-
-# --- 停用 / 启用 / 销毁 ---
-
-
-def _locked(seal: Seal) -> Seal:
-    return Seal.objects.select_for_update().select_related("certificate").get(pk=seal.pk)
-
-
-def do_disable_seal(seal: Seal, *, actor: User, request: HttpRequest | None = None) -> Seal:
-    """停用: nobody can use the seal (grants stay, and work again once it is enabled)."""
-    with transaction.atomic():
-        row = _locked(seal)
-        if row.status == Seal.Status.DESTROYED:
-            raise SealError(_("印章已销毁，不能停用或启用。"))
-        if row.status == Seal.Status.DISABLED:
-            raise SealError(_("印章已经是停用状态。"))
-        row.status = Seal.Status.DISABLED
-        row.save(update_fields=["status"])
-        record_org_event(
-            row.org,
-            OrgAction.SEAL_DISABLED,
-            actor=actor,
-            request=request,
-            seal=str(row.uuid),
-            name=row.name,
-        )
-    return row
-
-
-def do_enable_seal(seal: Seal, *, actor: User, request: HttpRequest | None = None) -> Seal:
-    """启用 a disabled seal. A destroyed seal can never be enabled again."""
-    with transaction.atomic():
-        row = _locked(seal)
-        if row.status == Seal.Status.DESTROYED:
-            raise SealError(_("印章已销毁，不能再启用。"))
-        if row.status == Seal.Status.ACTIVE:
-            raise SealError(_("印章已经是启用状态。"))
-        row.status = Seal.Status.ACTIVE
-        row.save(update_fields=["status"])
-        record_org_event(
-            row.org,
-            OrgAction.SEAL_ENABLED,
-            actor=actor,
-            request=request,
-            seal=str(row.uuid),
-            name=row.name,
-        )
-    return row
-
-
-def do_destroy_seal(seal: Seal, *, actor: User, request: HttpRequest | None = None) -> Seal:
-    """销毁 (irreversible): revoke the certificate (reason cessation of operation), erase a
-    software-wrapped key, mark the seal destroyed. The image stays for the record."""
-    with transaction.atomic():
-        row = _locked(seal)
-        if row.status == Seal.Status.DESTROYED:
-            raise SealError(_("印章已经销毁。"))
-        certificate = row.certificate
-        do_revoke_certificate(
-            certificate.serial_number,
-            reason=IssuedCertificate.Reason.CESSATION_OF_OPERATION,
-        )
-        row.status = Seal.Status.DESTROYED
-        row.destroyed_at = timezone.now()
-        fields = ["status", "destroyed_at"]
-        if row.key_store == "software":
-            # Without the wrapped key nothing can sign as this seal again, whatever happens
-            # to the revocation data.
-            row.key_reference = b""
-            fields.append("key_reference")
-        row.save(update_fields=fields)
-        # Grants of a destroyed seal end with it (the grant list must not show them as valid).
-        revoked = SealGrant.objects.filter(
-            seal=row,
-            status__in=[SealGrant.Status.ACTIVE, SealGrant.Status.AWAITING_LEGAL_REP],
-        ).update(status=SealGrant.Status.REVOKED, revoked_at=timezone.now(), revoked_by=actor)
-        record_org_event(
-            row.org,
-            OrgAction.SEAL_DESTROYED,
-            grants_revoked=revoked,
-            actor=actor,
-            request=request,
-            seal=str(row.uuid),
-            name=row.name,
-            serial=certificate.serial_hex,
-        )
-    return row

@@ -18,22 +18,36 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from qianshu.accounts.hints import login_url
-from qianshu.accounts.models import User
 from qianshu.accounts.phones import mask_phone
 from qianshu.core.downloads import file_response
 from qianshu.core.errors import add_message, add_to_form
+from qianshu.core.meta import RequestMeta, request_meta
 from qianshu.identity.access import verified_identity
-from qianshu.orgs import verification as actions
-from qianshu.orgs import verification_deposits as deposits
-from qianshu.orgs import verification_legal_rep as legal_rep
-from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid
-from qianshu.orgs.licences import PDF, PNG, can_preview, do_make_licence_preview
+from qianshu.identity.views.common import current_user
+from qianshu.orgs import verification_deposits
+from qianshu.orgs.access import ADMIN_ONLY, access_legal_rep_request, access_org_by_uuid
+from qianshu.orgs.actions import deposits, legal_rep
+from qianshu.orgs.actions import verification as org_actions
+from qianshu.orgs.actions.licences import do_make_licence_preview
+from qianshu.orgs.actions.review import do_request_manual_review
+from qianshu.orgs.context import posted
+from qianshu.orgs.licences import PDF, PNG, can_preview
 from qianshu.orgs.models import Membership, Organization, OrgVerification
 from qianshu.orgs.providers import BankUnavailable, sandbox_active
 from qianshu.orgs.providers import sandbox as bank_sandbox
 from qianshu.orgs.providers.registry import registry_configured
+from qianshu.orgs.queries import memberships_of
 from qianshu.orgs.registry_checks import review_message, review_reasons, same_name_orgs
-from qianshu.orgs.verification import OrgError
+from qianshu.orgs.verification import (
+    OrgAlreadyVerified,
+    OrgError,
+    VerificationNotActive,
+    WrongAmount,
+    is_expired,
+    is_legal_rep,
+    open_verification,
+    pending_verification,
+)
 from qianshu.orgs.verification_forms import (
     METHOD_HELP,
     AmountForm,
@@ -43,7 +57,6 @@ from qianshu.orgs.verification_forms import (
     MethodForm,
     OrgForm,
 )
-from qianshu.orgs.verification_review import do_request_manual_review
 from qianshu.storage.errors import BlobStoreError
 
 log = logging.getLogger(__name__)
@@ -52,18 +65,8 @@ Status = OrgVerification.Status
 Registry = OrgVerification.Registry
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
-def _posted(request: HttpRequest) -> Any:
-    return request.POST if request.method == "POST" else None
-
-
 def _admin_org(request: HttpRequest, org_uuid: uuid.UUID) -> tuple[Organization, Membership]:
-    return access_org_by_uuid(_user(request), org_uuid, roles=ADMIN_ONLY)
+    return access_org_by_uuid(current_user(request), org_uuid, roles=ADMIN_ONLY)
 
 
 def _org_context(org: Organization, membership: Membership, **extra: Any) -> dict[str, Any]:
@@ -81,7 +84,7 @@ def _proof_accepted(request: HttpRequest, org: Organization, verified_text: str)
     if org.is_verified:
         messages.success(request, verified_text)
         return
-    current = actions.open_verification(org)
+    current = open_verification(org)
     reasons = review_reasons(org, current) if current is not None else []
     messages.info(
         request,
@@ -95,10 +98,8 @@ def _proof_accepted(request: HttpRequest, org: Organization, verified_text: str)
 @login_required
 def org_list_view(request: HttpRequest) -> HttpResponse:
     """我的组织: every organisation the user belongs to, with role and status."""
-    user = _user(request)
-    memberships = (
-        Membership.objects.filter(user=user).select_related("org").order_by("org__name", "pk")
-    )
+    user = current_user(request)
+    memberships = memberships_of(user)
     return render(
         request,
         "orgs/verify/org_list.html",
@@ -113,10 +114,10 @@ def org_list_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def org_edit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """修改认证资料 of an unverified organisation (e.g. after 认证未通过)."""
-    user = _user(request)
+    user = current_user(request)
     org, membership = _admin_org(request, org_uuid)
     if org.is_verified:
-        messages.info(request, str(actions.OrgAlreadyVerified()))
+        messages.info(request, str(OrgAlreadyVerified()))
         return redirect("orgs:verify", org_uuid=org.uuid)
     initial = {
         "kind": org.kind,
@@ -126,7 +127,7 @@ def org_edit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
         "legal_rep_name": org.legal_rep_name,
     }
     form = OrgForm(
-        _posted(request),
+        posted(request),
         request.FILES if request.method == "POST" else None,
         initial=initial,
         licence_required=org.licence_id is None,
@@ -134,7 +135,7 @@ def org_edit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            actions.do_update_org(
+            org_actions.do_update_org(
                 org,
                 kind=data["kind"],
                 name=data["name"],
@@ -143,7 +144,7 @@ def org_edit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
                 legal_rep_name=data["legal_rep_name"],
                 licence=data["licence"],
                 actor=user,
-                request=request,
+                meta=request_meta(request),
             )
         except OrgError as exc:  # CreditCodeTaken goes on the credit code field
             add_to_form(form, exc)
@@ -172,10 +173,10 @@ def verify_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """组织机构认证: the organisation's data and licence, its status, the verification in
     progress and the choice of method (下一步 → the method's page)."""
     org, membership = _admin_org(request, org_uuid)
-    form = MethodForm(_posted(request))
+    form = MethodForm(posted(request))
     if request.method == "POST" and not org.is_verified and form.is_valid():
         return redirect(_METHOD_PAGES[form.cleaned_data["method"]], org_uuid=org.uuid)
-    pending = None if org.is_verified else actions.open_verification(org)
+    pending = None if org.is_verified else open_verification(org)
     review_why = ""
     if pending is not None and pending.status == Status.REVIEW:
         review_why = review_message(review_reasons(org, pending))
@@ -207,20 +208,20 @@ def verify_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
 @login_required
 def legal_rep_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """法定代表人认证: SMS the legal representative, or authorise directly if that is you."""
-    user = _user(request)
+    user = current_user(request)
     org, membership = _admin_org(request, org_uuid)
     if org.is_verified:
         return redirect("orgs:verify", org_uuid=org.uuid)
-    form = LegalRepPhoneForm(_posted(request))
+    form = LegalRepPhoneForm(posted(request))
     action = request.POST.get("action") if request.method == "POST" else None
     try:
         if action == "self":
-            legal_rep.do_authorise_as_legal_rep(org, actor=user, request=request)
+            legal_rep.do_authorise_as_legal_rep(org, actor=user, meta=request_meta(request))
             _proof_accepted(request, org, _("认证成功，组织已通过认证。"))
             return redirect("orgs:verify", org_uuid=org.uuid)
         if action == "send" and form.is_valid():
             legal_rep.do_request_legal_rep_authorisation(
-                org, form.cleaned_data["phone"], actor=user, request=request
+                org, form.cleaned_data["phone"], actor=user, meta=request_meta(request)
             )
             messages.success(
                 request,
@@ -231,7 +232,7 @@ def legal_rep_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     except OrgError as exc:
         add_message(request, exc)
         return redirect("orgs:verify-legal-rep", org_uuid=org.uuid)
-    pending = actions.pending_verification(org)
+    pending = pending_verification(org)
     if pending is not None and pending.method != Method.LEGAL_REP:
         pending = None
     return render(
@@ -243,7 +244,7 @@ def legal_rep_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
             form=form,
             pending=pending,
             pending_phone=mask_phone(pending.legal_rep_phone) if pending else "",
-            is_legal_rep=actions.is_legal_rep(user, org),
+            is_legal_rep=is_legal_rep(user, org),
             help=METHOD_HELP[Method.LEGAL_REP],
         ),
         status=400 if form.errors else 200,
@@ -253,11 +254,11 @@ def legal_rep_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
 @login_required
 def deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """平台给我打款: declare the account, then type the amount received (3 tries)."""
-    user = _user(request)
+    user = current_user(request)
     org, membership = _admin_org(request, org_uuid)
     if org.is_verified:
         return redirect("orgs:verify", org_uuid=org.uuid)
-    pending = actions.pending_verification(org)
+    pending = pending_verification(org)
     transfer = pending if pending and pending.method == Method.DEPOSIT_TO_ORG else None
     action = request.POST.get("action") if request.method == "POST" else None
     account_form = BankAccountForm(
@@ -267,7 +268,7 @@ def deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     if action == "request" and account_form.is_valid():
         try:
             deposits.do_request_micro_deposit(
-                org, account_form.account(), actor=user, request=request
+                org, account_form.account(), actor=user, meta=request_meta(request)
             )
         except BankUnavailable as exc:
             _bank_unavailable(request, exc)
@@ -279,9 +280,9 @@ def deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     if action == "confirm" and transfer is not None and amount_form.is_valid():
         try:
             deposits.do_confirm_micro_deposit(
-                transfer, amount_form.cleaned_data["amount"], actor=user, request=request
+                transfer, amount_form.cleaned_data["amount"], actor=user, meta=request_meta(request)
             )
-        except deposits.WrongAmount as exc:
+        except WrongAmount as exc:
             add_to_form(amount_form, exc)
         except OrgError as exc:
             add_message(request, exc)
@@ -290,7 +291,7 @@ def deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
             _proof_accepted(request, org, _("打款金额正确，组织已通过认证。"))
             return redirect("orgs:verify", org_uuid=org.uuid)
     if action == "confirm" and transfer is None:
-        messages.error(request, str(actions.VerificationNotActive()))
+        messages.error(request, str(VerificationNotActive()))
         return redirect("orgs:verify-deposit", org_uuid=org.uuid)
     show_account_form = transfer is None or request.GET.get("new") == "1" or action == "request"
     return render(
@@ -300,8 +301,8 @@ def deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
             org,
             membership,
             transfer=transfer,
-            tries_left=deposits.DEPOSIT_TRIES - transfer.tries if transfer else 0,
-            memo=deposits.MICRO_DEPOSIT_MEMO,
+            tries_left=verification_deposits.DEPOSIT_TRIES - transfer.tries if transfer else 0,
+            memo=verification_deposits.MICRO_DEPOSIT_MEMO,
             account_form=account_form,
             amount_form=amount_form,
             show_account_form=show_account_form,
@@ -315,19 +316,21 @@ def deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
 @login_required
 def platform_deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     """我给平台打款: the platform's account, the amount and memo code; 我已打款 asks the bank."""
-    user = _user(request)
+    user = current_user(request)
     org, membership = _admin_org(request, org_uuid)
     if org.is_verified:
         return redirect("orgs:verify", org_uuid=org.uuid)
-    pending = actions.pending_verification(org)
+    pending = pending_verification(org)
     payment = pending if pending and pending.method == Method.DEPOSIT_TO_PLATFORM else None
     if request.method == "POST":
         action = request.POST.get("action")
         try:
             if action == "request":
-                deposits.do_request_platform_deposit(org, actor=user, request=request)
+                deposits.do_request_platform_deposit(org, actor=user, meta=request_meta(request))
             elif action == "check" and payment is not None:
-                if deposits.do_check_platform_deposit(payment, actor=user, request=request):
+                if deposits.do_check_platform_deposit(
+                    payment, actor=user, meta=request_meta(request)
+                ):
                     _proof_accepted(request, org, _("平台已收到您的打款，组织已通过认证。"))
                     return redirect("orgs:verify", org_uuid=org.uuid)
                 messages.info(
@@ -338,7 +341,7 @@ def platform_deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResp
                     ),
                 )
             elif action == "check":
-                messages.error(request, str(actions.VerificationNotActive()))
+                messages.error(request, str(VerificationNotActive()))
         except BankUnavailable as exc:
             _bank_unavailable(request, exc)
         except OrgError as exc:
@@ -352,7 +355,7 @@ def platform_deposit_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResp
             membership,
             payment=payment,
             amount_yuan=f"{(payment.amount_fen or 0) / 100:.2f}" if payment else "",
-            account=deposits.platform_account(),
+            account=verification_deposits.platform_account(),
             help=METHOD_HELP[Method.DEPOSIT_TO_PLATFORM],
             sandbox=sandbox_active(),
         ),
@@ -365,7 +368,7 @@ def manual_review_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpRespons
     """提交人工审核: the operators check the licence and decide."""
     org, _membership = _admin_org(request, org_uuid)
     try:
-        do_request_manual_review(org, actor=_user(request), request=request)
+        do_request_manual_review(org, actor=current_user(request), meta=request_meta(request))
     except OrgError as exc:
         add_message(request, exc)
     else:
@@ -379,7 +382,9 @@ def registry_recheck_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResp
     """重新核验: ask the business registry again when it could not answer before."""
     org, _membership = _admin_org(request, org_uuid)
     try:
-        verification = actions.do_recheck_registry(org, actor=_user(request), request=request)
+        verification = org_actions.do_recheck_registry(
+            org, actor=current_user(request), meta=request_meta(request)
+        )
     except OrgError as exc:
         add_message(request, exc)
         return redirect("orgs:verify", org_uuid=org.uuid)
@@ -398,10 +403,12 @@ def registry_recheck_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResp
 # --- Licence ---
 
 
-def licence_response(org: Organization, *, preview: bool) -> HttpResponseBase:
+def licence_response(org: Organization, *, preview: bool, meta: RequestMeta) -> HttpResponseBase:
     """The licence file, or its stored preview image, never cached (used by the back office
     too). Decrypted on the fly; a preview is never rendered here (see ``orgs.licences``)."""
-    blob = (org.licence_preview or do_make_licence_preview(org)) if preview else org.licence
+    blob = (
+        (org.licence_preview or do_make_licence_preview(org, meta=meta)) if preview else org.licence
+    )
     if blob is None or (preview and not can_preview(blob)):
         raise Http404("no licence or no preview")
     try:
@@ -422,7 +429,7 @@ def licence_response(org: Organization, *, preview: bool) -> HttpResponseBase:
 def licence_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponseBase:
     """The uploaded licence file (administrators only)."""
     org, _membership = _admin_org(request, org_uuid)
-    return licence_response(org, preview=False)
+    return licence_response(org, preview=False, meta=request_meta(request))
 
 
 @login_required
@@ -430,7 +437,7 @@ def licence_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponseBase:
 def licence_preview_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponseBase:
     """The licence as an image: a picture as uploaded, a PDF's first page (administrators)."""
     org, _membership = _admin_org(request, org_uuid)
-    return licence_response(org, preview=True)
+    return licence_response(org, preview=True, meta=request_meta(request))
 
 
 # --- The legal representative's page ---
@@ -445,30 +452,30 @@ def legal_rep_authorise_view(request: HttpRequest, token: str) -> HttpResponse:
     A visitor who is not logged in goes to the login page with the phone the link was sent to
     filled in (an opaque hint, shown masked) and comes back here; one who still has to verify
     their real name is sent to verification, which comes back here too."""
-    verification = legal_rep.access_legal_rep_request(token)
+    verification = access_legal_rep_request(token)
     if not request.user.is_authenticated:
-        open_link = verification.status == Status.PENDING and not actions.is_expired(verification)
+        open_link = verification.status == Status.PENDING and not is_expired(verification)
         phone = verification.legal_rep_phone if open_link else ""
         return HttpResponseRedirect(login_url(request.path, phone))
-    user = _user(request)
+    user = current_user(request)
     org = verification.org
     context: dict[str, Any] = {"verification": verification, "org": org, "token": token}
-    if verification.status != Status.PENDING or actions.is_expired(verification):
+    if verification.status != Status.PENDING or is_expired(verification):
         decided = verification.status in (Status.SUCCEEDED, Status.FAILED, Status.REVIEW)
         return render(
             request, "orgs/verify/legal_rep_closed.html", context, status=200 if decided else 410
         )
-    if not actions.is_legal_rep(user, org):
+    if not is_legal_rep(user, org):
         if request.method == "POST":
             # Recorded in the organisation log; nothing else changes.
             with contextlib.suppress(OrgError):
                 legal_rep.do_decide_legal_rep(
-                    verification, approve=False, actor=user, request=request
+                    verification, approve=False, actor=user, meta=request_meta(request)
                 )
         context["not_verified"] = verified_identity(user) is None
         context["return_path"] = request.path
         return render(request, "orgs/verify/legal_rep_refused.html", context, status=403)
-    form = LegalRepDecisionForm(_posted(request))
+    form = LegalRepDecisionForm(posted(request))
     if request.method == "POST" and form.is_valid():
         approve = form.cleaned_data["decision"] == "approve"
         try:
@@ -477,7 +484,7 @@ def legal_rep_authorise_view(request: HttpRequest, token: str) -> HttpResponse:
                 approve=approve,
                 reason=form.cleaned_data["reason"],
                 actor=user,
-                request=request,
+                meta=request_meta(request),
             )
         except OrgError as exc:
             add_message(request, exc)
@@ -506,7 +513,7 @@ def sandbox_bank_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse
     if not sandbox_active():
         raise Http404("the sandbox is off")
     org, membership = _admin_org(request, org_uuid)
-    pending = actions.pending_verification(org)
+    pending = pending_verification(org)
     if request.method == "POST":
         if pending is None or pending.method != Method.DEPOSIT_TO_PLATFORM:
             raise Http404("nothing to pay")

@@ -19,8 +19,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, transaction
 
+from qianshu.core.meta import COMMAND
 from qianshu.identity.models import VerificationAttempt
-from qianshu.orgs.licences import do_make_licence_preview
+from qianshu.orgs.actions.licences import do_make_licence_preview
 from qianshu.orgs.models import Organization
 from qianshu.storage import encryption
 from qianshu.storage.actions import do_delete_blob, do_store_encrypted_blob
@@ -124,5 +125,5 @@ class Command(BaseCommand):
             licence__isnull=False, licence_preview__isnull=True
         ).select_related("licence")
         for org in orgs.iterator():
-            made += do_make_licence_preview(org) is not None
+            made += do_make_licence_preview(org, meta=COMMAND) is not None
         self.stdout.write(f"licence previews made: {made}")

@@ -27,6 +27,7 @@ from qianshu.accounts.management.commands.demo_data import OPERATOR_PHONE
 from qianshu.accounts.models import User
 from qianshu.accounts.signatures import SignatureImage, do_save_signature
 from qianshu.core.legal import PRIVACY_VERSION
+from qianshu.core.meta import COMMAND
 from qianshu.envelopes import compose, placement
 from qianshu.envelopes.models import Envelope
 from qianshu.identity import idcards
@@ -40,13 +41,13 @@ from qianshu.identity.idcards import IdType
 from qianshu.identity.models import PersonIdentity, VerificationAttempt
 from qianshu.identity.providers import get_provider
 from qianshu.identity.providers.sandbox import record_face_outcome
+from qianshu.orgs.actions.legal_rep import do_authorise_as_legal_rep
+from qianshu.orgs.actions.review import do_approve_org
+from qianshu.orgs.actions.seals import do_create_generated_seal
+from qianshu.orgs.actions.verification import do_create_org
 from qianshu.orgs.licences import check_licence
 from qianshu.orgs.models import Organization, Seal, SealGrant
 from qianshu.orgs.seal_specs import build_spec, default_name, default_params
-from qianshu.orgs.seals import do_create_generated_seal
-from qianshu.orgs.verification import do_create_org
-from qianshu.orgs.verification_legal_rep import do_authorise_as_legal_rep
-from qianshu.orgs.verification_review import do_approve_org
 from qianshu.signing import pki, stamps
 from qianshu.signing.samples import make_test_pdf
 
@@ -115,12 +116,13 @@ def _verified_organisation(admin: User) -> Organization:
         licence=check_licence(_licence_picture(), "营业执照.png"),
         privacy_version=PRIVACY_VERSION,
         actor=admin,
+        meta=COMMAND,
     )
-    do_authorise_as_legal_rep(org, actor=admin)
+    do_authorise_as_legal_rep(org, actor=admin, meta=COMMAND)
     org.refresh_from_db()
     if not org.is_verified:  # no registry configured, or it could not answer: the operator
         operator = User.objects.get(phone=OPERATOR_PHONE)
-        do_approve_org(org, actor=operator)
+        do_approve_org(org, actor=operator, meta=COMMAND)
         org.refresh_from_db()
     return org
 
@@ -139,6 +141,7 @@ def _organisation(admin: User) -> tuple[Organization, Seal]:
             spec=build_spec(org, params),
             params=params,
             actor=admin,
+            meta=COMMAND,
         )
         now = timezone.now()
         SealGrant.objects.create(

@@ -3,31 +3,33 @@ a licence to check, or a method's proof that cannot verify the organisation by i
 business-registry pass, a verified organisation of the same name, an overseas organisation),
 and the operator's decision — the first of two decisions wins. An operator's approval is the
 one way to verify an organisation without a registry pass; it is an ``operator_approved``
-event naming the operator."""
+event naming the operator. (The queue is :func:`qianshu.orgs.queries.orgs_awaiting_review`, an
+organisation is fetched with :func:`qianshu.orgs.access.access_org_for_review`.)"""
 
 from __future__ import annotations
 
-import uuid
-
 from django.db import transaction
-from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest
+from django.db.models import Q
 from django.utils import timezone
 
 from qianshu.accounts.models import User
-from qianshu.orgs import registry_checks
-from qianshu.orgs.audit import record_org_event
-from qianshu.orgs.models import OrgAction, Organization, OrgVerification
-from qianshu.orgs.verification import (
-    OPEN,
-    OrgAlreadyVerified,
-    OrgReviewAlreadyDecided,
-    clean_reason,
+from qianshu.core.meta import RequestMeta
+from qianshu.orgs.actions.registry import run_registry_check, tell_same_name_orgs
+from qianshu.orgs.actions.verification import (
     lock_org,
     mark_verified,
     reject_org,
     start_verification,
     tell_admins_rejected,
+)
+from qianshu.orgs.audit import record_org_event
+from qianshu.orgs.models import OrgAction, Organization, OrgVerification
+from qianshu.orgs.registry_checks import same_name_orgs
+from qianshu.orgs.verification import (
+    OPEN,
+    OrgAlreadyVerified,
+    OrgReviewAlreadyDecided,
+    clean_reason,
 )
 
 Method = Organization.Method
@@ -35,54 +37,35 @@ OrgStatus = Organization.Status
 Status = OrgVerification.Status
 
 
-# --- 人工审核 (back office) ---
-
-
 def do_request_manual_review(
-    org: Organization, *, actor: User, request: HttpRequest | None = None
+    org: Organization, *, actor: User, meta: RequestMeta
 ) -> OrgVerification:
     """Send the organisation to the operators, who check the licence and decide. The registry
     is asked too (its answer, even a mismatch, is for the operator to weigh), and verified
     organisations of the same name are told."""
     if org.is_verified:
         raise OrgAlreadyVerified()
-    registry = registry_checks.run_registry_check(org, actor=actor, request=request)
+    registry = run_registry_check(org, actor=actor, meta=meta)
     with transaction.atomic():
         org = lock_org(org)
         verification = start_verification(
-            org, Method.OPERATOR, registry=registry, actor=actor, request=request
+            org, Method.OPERATOR, registry=registry, actor=actor, meta=meta
         )
         record_org_event(
             org,
             OrgAction.MANUAL_REVIEW_REQUESTED,
             actor=actor,
-            request=request,
+            meta=meta,
             registry=registry.result,
             verification=str(verification.uuid),
         )
-        registry_checks.tell_same_name_orgs(org)
+        tell_same_name_orgs(org)
     return verification
 
 
-def orgs_awaiting_review() -> QuerySet[Organization]:
-    """The back-office queue: pending deposits to the platform and manual reviews, oldest
-    first."""
-    return Organization.objects.filter(needs_review=True, status=OrgStatus.PENDING).order_by(
-        "created_at", "id"
-    )
-
-
-def access_org_for_review(actor: User, org_uuid: uuid.UUID) -> Organization:
-    """Any organisation, for a platform operator."""
-    if not (actor.is_active and actor.is_staff):
-        raise Http404("no such organisation")
-    org = Organization.objects.select_related("licence", "created_by").filter(uuid=org_uuid).first()
-    if org is None:
-        raise Http404("no such organisation")
-    return org
-
-
 def _lock_for_decision(org: Organization) -> Organization:
+    """The organisation, locked, if it still waits for an operator (``OrgReviewAlreadyDecided``
+    otherwise)."""
     # The row lock plus the state check make the first of two simultaneous decisions win.
     locked = Organization.objects.select_for_update().get(pk=org.pk)
     if not (locked.needs_review and locked.status == OrgStatus.PENDING):
@@ -90,9 +73,7 @@ def _lock_for_decision(org: Organization) -> Organization:
     return locked
 
 
-def do_approve_org(
-    org: Organization, *, actor: User, request: HttpRequest | None = None
-) -> Organization:
+def do_approve_org(org: Organization, *, actor: User, meta: RequestMeta) -> Organization:
     """An operator approves: the licence is right (and, for 我给平台打款, the payment arrived);
     the organisation is verified whatever the registry said."""
     with transaction.atomic():
@@ -111,20 +92,20 @@ def do_approve_org(
             org,
             OrgAction.OPERATOR_APPROVED,
             actor=actor,
-            request=request,
+            meta=meta,
             method=verification.method,
             verification=str(verification.uuid),
             # What the operator overrode, for the record.
             registry=verification.registry_result,
             evidence=verification.evidence,
-            same_name=[str(o.uuid) for o in registry_checks.same_name_orgs(org)],
+            same_name=[str(o.uuid) for o in same_name_orgs(org)],
         )
-        mark_verified(org, verification, actor=actor, request=request, by_operator=True)
+        mark_verified(org, verification, actor=actor, meta=meta, by_operator=True)
     return org
 
 
 def do_reject_org(
-    org: Organization, reason: str, *, actor: User, request: HttpRequest | None = None
+    org: Organization, reason: str, *, actor: User, meta: RequestMeta
 ) -> Organization:
     """An operator rejects with a reason the administrators read (SMS and verify page)."""
     reason = clean_reason(reason)
@@ -137,8 +118,6 @@ def do_reject_org(
             status=Status.FAILED, reason=reason, decided_by=actor, decided_at=now
         )
         reject_org(org, reason)
-        record_org_event(
-            org, OrgAction.OPERATOR_REJECTED, actor=actor, request=request, reason=reason
-        )
+        record_org_event(org, OrgAction.OPERATOR_REJECTED, actor=actor, meta=meta, reason=reason)
         tell_admins_rejected(org, reason)
     return org
