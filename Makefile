@@ -39,8 +39,8 @@ run: system-deps $(STAMP)
 	  $(RUN_ENV) $(BIN)/qianshu runserver $(HOST):$(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks clients
+	$(BIN)/ruff format --check src tests benchmarks clients
 
 types: $(STAMP)
 	$(BIN)/mypy

@@ -92,3 +92,28 @@ def test_verify_answers_the_json_of_the_command_line(settings: Any, tmp_path: Pa
     ]
     not_pdf = api.post("/api/v1/verify", {"file": SimpleUploadedFile("x.txt", b"hello")})
     assert not_pdf.status_code == 400 and json.loads(not_pdf.content)["code"] == "not_a_pdf"
+
+
+def test_an_idempotent_upload_is_replayed_and_a_different_file_is_a_conflict() -> None:
+    """Multipart bodies are read by earlier middleware: the fingerprint is taken from the
+    parsed fields and files (a regression: this was a 500)."""
+    alice = make_user("alice")
+    org = make_verified_org(alice)
+    _key, plain = do_create_api_key(org, name="x", scopes=[Scope.VERIFY], actor=alice, meta=TASK)
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {plain}")
+
+    def upload(data: bytes) -> Any:
+        return api.post(
+            "/api/v1/verify",
+            {"file": SimpleUploadedFile("c.pdf", data, "application/pdf")},
+            HTTP_IDEMPOTENCY_KEY="upload-1",
+        )
+
+    first = upload(b"%PDF-1.7\n%%EOF\n")
+    again = upload(b"%PDF-1.7\n%%EOF\n")
+    assert first.status_code == again.status_code == 200
+    assert again["Idempotent-Replayed"] == "true"
+    assert json.loads(again.content) == json.loads(first.content)
+    conflict = upload(b"%PDF-1.7\n% another\n%%EOF\n")
+    assert conflict.status_code == 409
+    assert json.loads(conflict.content)["code"] == "idempotency_conflict"

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
+from django.http.request import RawPostDataException
 from django.utils.translation import gettext as _
 
 from qianshu.api.keys import find_key
@@ -69,7 +70,7 @@ class ApiMiddleware:
             )
         scope = hashlib.sha256(credential.encode()).hexdigest()
         try:
-            body = request.body
+            digest = _fingerprint(request)
         except RequestDataTooBig:
             return problem(
                 413,
@@ -77,9 +78,6 @@ class ApiMiddleware:
                 _("请求过大，无法按 Idempotency-Key 保存（最多 %(mb)d MB）。")
                 % {"mb": settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20},
             )
-        digest = hashlib.sha256()
-        digest.update(f"{request.method} {request.get_full_path()}\n".encode())
-        digest.update(body)
         fingerprint = digest.hexdigest()
         try:
             with transaction.atomic():
@@ -120,3 +118,25 @@ class ApiMiddleware:
         record.body = response.content
         record.save(update_fields=["status", "content_type", "body"])
         return response
+
+
+def _fingerprint(request: HttpRequest) -> hashlib._Hash:
+    """What makes two POSTs "the same request": method, path and body. A multipart body that
+    an earlier middleware already parsed is fingerprinted from its fields and files."""
+    digest = hashlib.sha256()
+    digest.update(f"{request.method} {request.get_full_path()}\n".encode())
+    try:
+        digest.update(request.body)
+        return digest
+    except RawPostDataException:
+        pass
+    for name in sorted(request.POST):
+        for value in request.POST.getlist(name):
+            digest.update(f"field {name}={value}\n".encode())
+    for name in sorted(request.FILES):
+        for upload in request.FILES.getlist(name):
+            digest.update(f"file {name} {upload.name} {upload.size}\n".encode())
+            for chunk in upload.chunks():
+                digest.update(chunk)
+            upload.seek(0)
+    return digest

@@ -1,0 +1,180 @@
+"""The API calls, with idempotency keys, retries and problem details as exceptions."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, TypedDict
+
+import httpx
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+class ApiError(Exception):
+    """An error answer (RFC 9457 problem details)."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status = status
+        self.problem = problem
+        self.code: str = str(problem.get("code", "http_error"))
+        self.detail: str = str(problem.get("detail", ""))
+        self.field: str | None = problem.get("field")
+        super().__init__(f"{status} {self.code}: {self.detail}")
+
+
+class Org(TypedDict):
+    id: str
+    name: str
+    credit_code: str
+    status: str
+
+
+class Seal(TypedDict):
+    id: str
+    name: str
+    kind: str
+    status: str
+
+
+class Webhook(TypedDict, total=False):
+    id: str
+    url: str
+    events: list[str]
+    description: str
+    status: str
+    created_at: str
+    failing_since: str | None
+    secret: str  # only in the answer that created the endpoint
+
+
+class Qianshu:
+    """A client for one API key. ``retries``: how many times a call is repeated after a 429,
+    a 5xx or a connection error (POSTs keep their ``Idempotency-Key``, so a repeat never
+    does the thing twice)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/api/v1",
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "qianshu-client/0.1"},
+            timeout=timeout,
+            transport=transport,
+        )
+        self.retries = retries
+        self.backoff = backoff
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Qianshu:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- transport ------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if method == "POST":
+            headers.setdefault("Idempotency-Key", str(uuid.uuid4()))
+        for attempt in range(self.retries + 1):
+            try:
+                response = self._http.request(method, path, headers=headers, **kwargs)
+            except httpx.TransportError:
+                if attempt == self.retries:
+                    raise
+                time.sleep(self.backoff * 2**attempt)
+                continue
+            if response.status_code in RETRY_STATUSES and attempt < self.retries:
+                wait = response.headers.get("Retry-After", "")
+                time.sleep(float(wait) if wait.isdigit() else self.backoff * 2**attempt)
+                continue
+            if response.status_code >= 400:
+                try:
+                    problem = response.json()
+                except ValueError:
+                    problem = {"detail": response.text[:500]}
+                raise ApiError(response.status_code, problem)
+            return response
+        raise AssertionError("unreachable")
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._request(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    # --- organisation ---------------------------------------------------------------------
+
+    def org(self) -> Org:
+        result: Org = self._json("GET", "/orgs/me")
+        return result
+
+    def seals(self) -> list[Seal]:
+        result: list[Seal] = self._json("GET", "/orgs/me/seals")
+        return result
+
+    # --- verification ---------------------------------------------------------------------
+
+    def verify(self, pdf: bytes, filename: str = "document.pdf") -> dict[str, Any]:
+        """The report of ``qianshu verify --json`` for ``pdf`` (the file is not kept)."""
+        result: dict[str, Any] = self._json(
+            "POST", "/verify", files={"file": (filename, pdf, "application/pdf")}
+        )
+        return result
+
+    # --- webhooks -------------------------------------------------------------------------
+
+    def list_webhooks(self) -> list[Webhook]:
+        result: list[Webhook] = self._json("GET", "/webhooks")
+        return result
+
+    def create_webhook(self, url: str, events: list[str], description: str = "") -> Webhook:
+        """A new endpoint; its ``secret`` is in this answer only."""
+        body = {"url": url, "events": events, "description": description}
+        result: Webhook = self._json("POST", "/webhooks", json=body)
+        return result
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        result: Webhook = self._json("GET", f"/webhooks/{webhook_id}")
+        return result
+
+    def update_webhook(
+        self, webhook_id: str, url: str, events: list[str], description: str = ""
+    ) -> Webhook:
+        body = {"url": url, "events": events, "description": description}
+        result: Webhook = self._json("PATCH", f"/webhooks/{webhook_id}", json=body)
+        return result
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._request("DELETE", f"/webhooks/{webhook_id}")
+
+    def rotate_webhook_secret(self, webhook_id: str) -> str:
+        """A new secret; the previous one keeps signing for 24 hours."""
+        return str(self._json("POST", f"/webhooks/{webhook_id}/rotate-secret")["secret"])
+
+    def enable_webhook(self, webhook_id: str) -> Webhook:
+        result: Webhook = self._json("POST", f"/webhooks/{webhook_id}/enable")
+        return result
+
+    def disable_webhook(self, webhook_id: str) -> Webhook:
+        result: Webhook = self._json("POST", f"/webhooks/{webhook_id}/disable")
+        return result
+
+    def webhook_messages(self, webhook_id: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json("GET", f"/webhooks/{webhook_id}/messages")
+        return result
+
+    def redeliver(self, webhook_id: str, message_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "POST", f"/webhooks/{webhook_id}/messages/{message_id}/redeliver"
+        )
+        return result

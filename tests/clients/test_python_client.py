@@ -1,0 +1,112 @@
+"""The Python client (clients/python) against a running Qianshu on loopback: every call it
+offers, its errors, its retries with one Idempotency-Key, and its webhook verifier checked
+against messages the platform really sent."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from django.db import transaction
+from qianshu_client import ApiError, Qianshu, WebhookVerificationError, verify_webhook
+
+from qianshu.api.actions.keys import do_create_api_key
+from qianshu.api.models import Scope
+from qianshu.core.meta import TASK
+from qianshu.orgs.models import Organization
+from qianshu.webhooks.actions.messages import do_emit_event
+from tests.orgs.conftest import make_verified_org
+from tests.support.accounts import make_user
+from tests.webhooks.receiver import running_receiver
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def org() -> Organization:
+    return make_verified_org(make_user("alice"))
+
+
+def _client(live_server: Any, org: Organization, scopes: list[str] | None = None) -> Qianshu:
+    admin = org.memberships.get().user  # type: ignore[attr-defined]
+    _key, plain = do_create_api_key(
+        org, name="MIS", scopes=scopes or list(Scope.values), actor=admin, meta=TASK
+    )
+    return Qianshu(live_server.url, plain, retries=0)
+
+
+def test_calls_against_a_running_platform(
+    live_server: Any, org: Organization, settings: Any
+) -> None:
+    settings.QIANSHU_WEBHOOK_ALLOW_PRIVATE = True
+    with _client(live_server, org) as qs, running_receiver() as receiver:
+        assert qs.org()["credit_code"] == org.credit_code
+        assert qs.seals() == []
+        hook = qs.create_webhook(receiver.url, ["envelope.completed"], "MIS")
+        assert hook["secret"].startswith("whsec_")
+        assert [h["id"] for h in qs.list_webhooks()] == [hook["id"]]
+        assert qs.update_webhook(hook["id"], receiver.url, ["envelope.sent"])["events"] == [
+            "envelope.sent"
+        ]
+        with transaction.atomic():
+            do_emit_event(org, "envelope.sent", {"envelope": {"number": "QS-1"}})
+        (got,) = receiver.received
+        payload = verify_webhook(hook["secret"], got.headers, got.body)
+        assert payload["data"] == {"envelope": {"number": "QS-1"}}
+        with pytest.raises(WebhookVerificationError):
+            verify_webhook(hook["secret"], got.headers, got.body.replace("QS-1", "QS-2"))
+        (message,) = qs.webhook_messages(hook["id"])
+        assert message["status"] == "delivered"
+        assert qs.redeliver(hook["id"], message["id"])["id"] == message["id"]
+        new_secret = qs.rotate_webhook_secret(hook["id"])
+        assert new_secret != hook["secret"]
+        assert qs.disable_webhook(hook["id"])["status"] == "disabled"
+        assert qs.enable_webhook(hook["id"])["status"] == "active"
+        qs.delete_webhook(hook["id"])
+        with pytest.raises(ApiError) as missing:
+            qs.get_webhook(hook["id"])
+        assert (missing.value.status, missing.value.code) == (404, "not_found")
+        with pytest.raises(ApiError) as unsafe:
+            qs.create_webhook("ftp://example.com/", ["envelope.sent"])
+        assert unsafe.value.field == "url"
+        report = qs.verify(b"%PDF-1.7\n%%EOF\n")
+        assert report["verdict"] == "indeterminate"
+
+
+def test_a_wrong_key_is_an_api_error(live_server: Any) -> None:
+    with Qianshu(live_server.url, "qsk_nope_nope", retries=0) as qs:
+        with pytest.raises(ApiError) as error:
+            qs.org()
+    assert (error.value.status, error.value.code) == (401, "unauthenticated")
+
+
+def test_retries_keep_one_idempotency_key() -> None:
+    seen: list[httpx.Request] = []
+    answers = [httpx.Response(503), httpx.Response(429, headers={"Retry-After": "0"})]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if answers:
+            return answers.pop(0)
+        return httpx.Response(201, json={"id": "w1", "secret": "whsec_x"})
+
+    qs = Qianshu(
+        "http://qianshu.test", "qsk_a_b", backoff=0, transport=httpx.MockTransport(handler)
+    )
+    assert qs.create_webhook("https://example.com/h", ["envelope.sent"])["id"] == "w1"
+    keys = {r.headers["Idempotency-Key"] for r in seen}
+    assert len(seen) == 3 and len(keys) == 1
+    assert json.loads(seen[0].content)["events"] == ["envelope.sent"]
+    # Out of retries: the last answer is raised.
+    failing = Qianshu(
+        "http://qianshu.test",
+        "qsk_a_b",
+        retries=1,
+        backoff=0,
+        transport=httpx.MockTransport(lambda r: httpx.Response(503, json={"code": "x"})),
+    )
+    with pytest.raises(ApiError) as error:
+        failing.org()
+    assert error.value.status == 503
