@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from qianshu.accounts import throttles
 from qianshu.accounts.audit import client_ip
-from qianshu.accounts.models import HandwrittenSignature, SignatureHandoff, User
+from qianshu.accounts.models import HandwrittenSignature, SignatureHandoff
 from qianshu.accounts.signatures import (
     HANDOFF_LIFETIME,
     MAX_DRAWN_BYTES,
@@ -48,6 +48,7 @@ from qianshu.accounts.signatures import (
 )
 from qianshu.core.downloads import content_disposition
 from qianshu.core.errors import add_message, add_to_form
+from qianshu.core.requests import current_user
 
 HANDOFF_SESSION_KEY = "qianshu_signature_handoff"
 POLL_INTERVAL_MS = 2000
@@ -56,12 +57,6 @@ POLL_INTERVAL_MS = 2000
 PHONE_REQUESTS_PER_IP = (120, 600)  # requests, seconds
 PHONE_MISSES_PER_IP = (20, 3600)
 UPLOADS_PER_USER_HOUR = 30
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -100,7 +95,7 @@ def _pad_error(
 @require_GET
 def signatures_view(request: HttpRequest) -> HttpResponse:
     """个人签章: the saved signatures, the default first, and the three ways to add one."""
-    user = _user(request)
+    user = current_user(request)
     signatures = list(HandwrittenSignature.objects.filter(user=user))
     return render(
         request,
@@ -117,7 +112,7 @@ def signatures_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def signature_image_view(request: HttpRequest, signature_id: int) -> HttpResponse:
-    signature = access_signature_by_id(_user(request), signature_id)
+    signature = access_signature_by_id(current_user(request), signature_id)
     response = HttpResponse(signature.image.read(), content_type="image/png")
     # The picture behind an id never changes, but it is personal: browser cache only.
     response["Cache-Control"] = "private, max-age=86400"
@@ -130,7 +125,7 @@ def signature_image_view(request: HttpRequest, signature_id: int) -> HttpRespons
 @login_required
 @require_POST
 def set_default_view(request: HttpRequest, signature_id: int) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     signature = access_signature_by_id(user, signature_id)
     do_set_default_signature(signature, actor=user, request=request)
     messages.success(request, _("已设为默认签名。"))
@@ -140,7 +135,7 @@ def set_default_view(request: HttpRequest, signature_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def delete_view(request: HttpRequest, signature_id: int) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     signature = access_signature_by_id(user, signature_id)
     new_default = do_delete_signature(signature, actor=user, request=request)
     if new_default is not None:
@@ -159,7 +154,7 @@ def delete_view(request: HttpRequest, signature_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def draw_view(request: HttpRequest) -> HttpResponse:
     """手写签名: draw on a canvas; the pad posts the PNG here (fetch or a plain form)."""
-    user = _user(request)
+    user = current_user(request)
     context: dict[str, Any] = {"centre": "signatures", "at_cap": False}
     if request.method == "POST":
         try:
@@ -227,7 +222,7 @@ def _handoff_status(handoff: SignatureHandoff) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def handoff_view(request: HttpRequest) -> HttpResponse:
     """手机扫码签名: POST opens a hand-off and shows its QR code (GET explains, with a button)."""
-    user = _user(request)
+    user = current_user(request)
     if request.method == "POST":
         try:
             handoff, token = do_start_handoff(actor=user, request=request)
@@ -247,7 +242,7 @@ def handoff_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def handoff_qr_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
-    handoff = access_handoff_by_id(_user(request), handoff_id)
+    handoff = access_handoff_by_id(current_user(request), handoff_id)
     stored = request.session.get(HANDOFF_SESSION_KEY) or {}
     token = stored.get("token") if stored.get("id") == handoff.pk else None
     status = _handoff_status(handoff)
@@ -268,7 +263,7 @@ def handoff_qr_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
 @require_GET
 def handoff_status_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """JSON polled by the QR page: ``waiting``, ``done`` (with the new signature) or ``expired``."""
-    handoff = access_handoff_by_id(_user(request), handoff_id)
+    handoff = access_handoff_by_id(current_user(request), handoff_id)
     return _no_store(JsonResponse(_handoff_status(handoff)))
 
 
@@ -361,7 +356,7 @@ class SignatureUploadForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def upload_view(request: HttpRequest) -> HttpResponse:
     """上传签名图片: clean the picture and show a preview; nothing is saved before 保存."""
-    user = _user(request)
+    user = current_user(request)
     posted = request.method == "POST"
     form = SignatureUploadForm(request.POST, request.FILES) if posted else SignatureUploadForm()
     context: dict[str, Any] = {"form": form, "centre": "signatures"}
@@ -408,7 +403,7 @@ def _png_data_url(image: SignatureImage) -> str:
 @require_POST
 def upload_save_view(request: HttpRequest) -> HttpResponse:
     """保存 on the preview page: the cleaned picture becomes a signature of the account."""
-    user = _user(request)
+    user = current_user(request)
     try:
         image = load_staged_signature(request.POST.get("reference", ""), actor=user)
         do_save_signature(

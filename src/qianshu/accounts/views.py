@@ -27,15 +27,9 @@ from qianshu.accounts.forms import (
     ReauthPasswordForm,
     SetPasswordForm,
 )
-from qianshu.accounts.models import User
 from qianshu.accounts.phones import mask_phone
 from qianshu.core.errors import add_to_form
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
+from qianshu.core.requests import current_user
 
 
 def _next_url(request: HttpRequest, default: str = "accounts:profile") -> str:
@@ -155,7 +149,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def reauth_view(request: HttpRequest) -> HttpResponse:
     """Confirm it is really the user before a sensitive change (SMS code or password)."""
-    user = _user(request)
+    user = current_user(request)
     next_url = _next_url(request)
     code_form = ReauthCodeForm()
     password_form = ReauthPasswordForm(user)
@@ -206,7 +200,7 @@ def reauth_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def profile_view(request: HttpRequest) -> HttpResponse:
     """个人中心: the account, its real-name status and links to the signing set-up."""
-    user = _user(request)
+    user = current_user(request)
     form = ProfileForm(request.POST or None, initial={"display_name": user.display_name})
     if request.method == "POST":
         if form.is_valid():
@@ -232,7 +226,7 @@ def profile_view(request: HttpRequest) -> HttpResponse:
 
 @reauth_required
 def change_phone_view(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     form = ChangePhoneForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         phone = form.cleaned_data["phone"]
@@ -275,7 +269,7 @@ def change_phone_view(request: HttpRequest) -> HttpResponse:
 
 @reauth_required
 def change_email_view(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     form = EmailForm(request.POST or None, initial={"email": user.email})
     if request.method == "POST" and form.is_valid():
         actions.do_change_email(request, form.cleaned_data["email"], actor=user)
@@ -291,7 +285,7 @@ def change_email_view(request: HttpRequest) -> HttpResponse:
 
 @reauth_required
 def set_password_view(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     form = SetPasswordForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         actions.do_set_password(request, form.cleaned_data["password1"], actor=user)
@@ -308,7 +302,7 @@ def set_password_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def logout_others_view(request: HttpRequest) -> HttpResponse:
-    actions.do_logout_other_sessions(request, actor=_user(request))
+    actions.do_logout_other_sessions(request, actor=current_user(request))
     messages.success(request, _("其他设备上的登录已全部退出。"))
     return redirect("accounts:profile")
 
@@ -321,5 +315,5 @@ def set_language_view(request: HttpRequest) -> HttpResponse:
     language = request.POST.get("language", "")
     response = set_language(request)
     if request.user.is_authenticated and language in dict(settings.LANGUAGES):
-        actions.do_set_language(request, language, actor=_user(request))
+        actions.do_set_language(request, language, actor=current_user(request))
     return response

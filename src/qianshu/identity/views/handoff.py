@@ -17,12 +17,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from qianshu.accounts.hints import login_url
+from qianshu.core.requests import current_user
 from qianshu.identity import access
 from qianshu.identity.actions import do_open_identity_handoff, do_start_identity_handoff
 from qianshu.identity.errors import HandoffUnusable, TooManyHandoffs
 from qianshu.identity.handoffs import HANDOFF_LIFETIME
 from qianshu.identity.models import IdentityHandoff
-from qianshu.identity.views.common import current_user, return_url
+from qianshu.identity.views.common import return_url
 
 SESSION_KEY = "identity_handoff"
 POLL_INTERVAL_MS = 2000

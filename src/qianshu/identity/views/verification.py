@@ -29,6 +29,7 @@ from qianshu.accounts.codes import CodeError
 from qianshu.accounts.models import User
 from qianshu.core.downloads import file_response
 from qianshu.core.errors import add_message, add_to_form
+from qianshu.core.requests import current_user, posted
 from qianshu.identity import access, actions
 from qianshu.identity.drafts import Declaration, clear_draft, load_draft, save_draft
 from qianshu.identity.errors import (
@@ -50,13 +51,7 @@ from qianshu.identity.forms import (
 from qianshu.identity.models import Method, SandboxFaceSession, VerificationAttempt, methods_for
 from qianshu.identity.providers import ProviderUnavailable, get_provider, sandbox_allowed
 from qianshu.identity.providers.sandbox import record_face_outcome
-from qianshu.identity.views.common import (
-    current_user,
-    posted,
-    remember_return,
-    return_url,
-    steps,
-)
+from qianshu.identity.views.common import remember_return, return_url, steps
 from qianshu.identity.views.handoff import handoff_context
 from qianshu.storage.errors import BlobStoreError
 
