@@ -14,8 +14,10 @@ from django.test import Client
 from django.urls import reverse
 
 from qianshu.accounts import codes
+from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.models import RateLimit, SecurityEvent, User
-from qianshu.accounts.signatures import SignatureImage, do_save_signature
+from qianshu.accounts.signatures import SignatureImage
+from qianshu.core.meta import TASK
 from qianshu.envelopes import batch, compose, confirmations
 from qianshu.envelopes.errors import ConfirmationError
 from qianshu.envelopes.links import recipient_token
@@ -62,7 +64,9 @@ def sign_codes_to(phone: str) -> int:
 
 def person_without_pin(name: str, real: str) -> User:
     user = make_verified_person(name, next_phone(), real_name=real)
-    do_save_signature(SignatureImage.from_png(signature_png()), source="drawn", actor=user)
+    do_save_signature(
+        SignatureImage.from_png(signature_png()), source="drawn", actor=user, meta=TASK
+    )
     return user
 
 

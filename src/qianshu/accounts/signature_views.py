@@ -20,7 +20,19 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from qianshu.accounts import throttles
-from qianshu.accounts.audit import client_ip
+from qianshu.accounts.access import (
+    access_handoff_by_id,
+    access_handoff_by_token,
+    access_signature_by_id,
+)
+from qianshu.accounts.actions import (
+    do_complete_handoff,
+    do_delete_signature,
+    do_save_signature,
+    do_set_default_signature,
+    do_stage_signature_upload,
+    do_start_handoff,
+)
 from qianshu.accounts.models import HandwrittenSignature, SignatureHandoff
 from qianshu.accounts.signatures import (
     HANDOFF_LIFETIME,
@@ -30,17 +42,8 @@ from qianshu.accounts.signatures import (
     HandwrittenSignatureError,
     SignatureHandoffUnusable,
     SignatureImage,
-    access_handoff_by_id,
-    access_handoff_by_token,
-    access_signature_by_id,
     cap_message,
     decode_png_data_url,
-    do_complete_handoff,
-    do_delete_signature,
-    do_save_signature,
-    do_set_default_signature,
-    do_stage_signature_upload,
-    do_start_handoff,
     load_staged_signature,
     prepare_drawn_signature,
     prepare_uploaded_signature,
@@ -48,6 +51,7 @@ from qianshu.accounts.signatures import (
 )
 from qianshu.core.downloads import content_disposition
 from qianshu.core.errors import add_message, add_to_form
+from qianshu.core.meta import request_meta
 from qianshu.core.requests import current_user
 
 HANDOFF_SESSION_KEY = "qianshu_signature_handoff"
@@ -127,7 +131,7 @@ def signature_image_view(request: HttpRequest, signature_id: int) -> HttpRespons
 def set_default_view(request: HttpRequest, signature_id: int) -> HttpResponse:
     user = current_user(request)
     signature = access_signature_by_id(user, signature_id)
-    do_set_default_signature(signature, actor=user, request=request)
+    do_set_default_signature(signature, actor=user, meta=request_meta(request))
     messages.success(request, _("已设为默认签名。"))
     return redirect("accounts:signatures")
 
@@ -137,7 +141,7 @@ def set_default_view(request: HttpRequest, signature_id: int) -> HttpResponse:
 def delete_view(request: HttpRequest, signature_id: int) -> HttpResponse:
     user = current_user(request)
     signature = access_signature_by_id(user, signature_id)
-    new_default = do_delete_signature(signature, actor=user, request=request)
+    new_default = do_delete_signature(signature, actor=user, meta=request_meta(request))
     if new_default is not None:
         messages.success(request, _("签名已删除，最新的一个签名已设为默认。"))
     else:
@@ -160,7 +164,10 @@ def draw_view(request: HttpRequest) -> HttpResponse:
         try:
             image = prepare_drawn_signature(_drawn_png(request))
             signature = do_save_signature(
-                image, source=HandwrittenSignature.Source.DRAWN, actor=user, request=request
+                image,
+                source=HandwrittenSignature.Source.DRAWN,
+                actor=user,
+                meta=request_meta(request),
             )
         except HandwrittenSignatureError as exc:
             return _pad_error(request, str(exc), "accounts/signatures/draw.html", context)
@@ -225,7 +232,7 @@ def handoff_view(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     if request.method == "POST":
         try:
-            handoff, token = do_start_handoff(actor=user, request=request)
+            handoff, token = do_start_handoff(actor=user, meta=request_meta(request))
         except HandwrittenSignatureError as exc:
             add_message(request, exc)
             return redirect("accounts:signatures")
@@ -292,7 +299,8 @@ def _phone_error(request: HttpRequest, message: str, status: int) -> HttpRespons
 @require_http_methods(["GET", "POST"])
 def phone_view(request: HttpRequest, token: str) -> HttpResponse:
     """The page a phone opens from the QR code: draw, and save for the token's account."""
-    ip = client_ip(request) or "unknown"
+    meta = request_meta(request)
+    ip = meta.ip or "unknown"
     miss_key = f"signature-phone-miss:ip:{ip}"
     misses, miss_window = PHONE_MISSES_PER_IP
     requests, window = PHONE_REQUESTS_PER_IP
@@ -314,7 +322,7 @@ def phone_view(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         try:
             image = prepare_drawn_signature(_drawn_png(request))
-            do_complete_handoff(handoff, image, request=request)
+            do_complete_handoff(handoff, image, meta=meta)
         except SignatureHandoffUnusable as exc:
             return _phone_error(request, str(exc), status=410)
         except HandwrittenSignatureError as exc:
@@ -407,7 +415,7 @@ def upload_save_view(request: HttpRequest) -> HttpResponse:
     try:
         image = load_staged_signature(request.POST.get("reference", ""), actor=user)
         do_save_signature(
-            image, source=HandwrittenSignature.Source.UPLOAD, actor=user, request=request
+            image, source=HandwrittenSignature.Source.UPLOAD, actor=user, meta=request_meta(request)
         )
     except HandwrittenSignatureError as exc:
         add_message(request, exc)

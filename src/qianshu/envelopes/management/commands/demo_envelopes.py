@@ -23,10 +23,12 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
+from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.management.commands.demo_data import OPERATOR_PHONE
 from qianshu.accounts.models import User
-from qianshu.accounts.signatures import SignatureImage, do_save_signature
+from qianshu.accounts.signatures import SignatureImage
 from qianshu.core.legal import PRIVACY_VERSION
+from qianshu.core.meta import COMMAND
 from qianshu.envelopes import compose, placement
 from qianshu.envelopes.models import Envelope
 from qianshu.identity import idcards
@@ -85,7 +87,7 @@ def _verify(user: User, name: str, number: str) -> None:
         raise CommandError(f"demo verification of {name} failed: {attempt.reason}")
     do_set_signing_pin(DEMO_PIN, actor=user)
     png = stamps.render_text_image(name, height_px=120)
-    do_save_signature(SignatureImage.from_png(png), source="drawn", actor=user)
+    do_save_signature(SignatureImage.from_png(png), source="drawn", actor=user, meta=COMMAND)
 
 
 def _licence_picture() -> bytes:
