@@ -160,7 +160,7 @@ def batch_bench(count: int) -> float:
     do_init_pki(name="Bench")
     signer = make_verified_person("bench", "13600000001", real_name="批量签署人")
     other = make_verified_person("other", "13600000002", real_name="后续签署人")
-    do_set_signing_pin(PIN, actor=signer)
+    do_set_signing_pin(PIN, actor=signer, meta=TASK)
     png = stamps.render_text_image("批量签署人", height_px=96)
     do_save_signature(SignatureImage.from_png(png), source="drawn", actor=signer, meta=TASK)
     pdf = make_test_pdf(pages=1)

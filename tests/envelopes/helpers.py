@@ -42,7 +42,7 @@ def signature_png() -> bytes:
 def make_signer(name: str, phone: str | None = None, *, real_name: str | None = None) -> User:
     """A verified person with a signing PIN (``PIN``) and a default handwritten signature."""
     user = make_verified_person(name, phone, real_name=real_name)
-    do_set_signing_pin(PIN, actor=user)
+    do_set_signing_pin(PIN, actor=user, meta=TASK)
     do_save_signature(
         SignatureImage.from_png(signature_png()), source="drawn", actor=user, meta=TASK
     )

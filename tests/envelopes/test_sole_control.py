@@ -167,7 +167,7 @@ def test_an_operator_revoked_credential_still_means_pin_only(people: dict, build
 
     alice, bob = people["alice"], people["bob"]
     operator = User.objects.create_user("13900000009", is_staff=True)
-    do_revoke_signing_credential(bob, "证书信息有误", actor=operator)
+    do_revoke_signing_credential(bob, "证书信息有误", actor=operator, meta=TASK)
     envelope = sent(build, alice, [("sign", 1, bob)])
     recipient = envelope.recipients.get()
     assert not confirmations.needs_code(bob)

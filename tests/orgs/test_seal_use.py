@@ -25,6 +25,7 @@ from django.test import Client
 from django.utils import timezone
 
 from qianshu.accounts.models import User
+from qianshu.core.meta import TASK
 from qianshu.identity.access import active_credential
 from qianshu.identity.actions import do_set_signing_pin
 from qianshu.orgs import grant_forms
@@ -67,7 +68,7 @@ def seal(org: Organization, alice: User, pki: None) -> Seal:
 def keeper(bob: User, pki: None, verified_person: Callable[..., User]) -> User:
     """bob, verified, with a signing PIN."""
     user = verified_person("bob")
-    do_set_signing_pin(PIN, actor=user)
+    do_set_signing_pin(PIN, actor=user, meta=TASK)
     return user
 
 

@@ -159,7 +159,7 @@ def _revoke(
         _form_errors(request, form)
         return
     try:
-        action(person, form.cleaned_data["reason"], actor=operator, request=request)
+        action(person, form.cleaned_data["reason"], actor=operator, meta=request_meta(request))
     except IdentityError as exc:
         messages.error(request, str(exc))
     else:

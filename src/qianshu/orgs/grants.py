@@ -38,6 +38,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from qianshu.accounts.audit import client_ip
 from qianshu.accounts.models import User
 from qianshu.core.errors import UserError
+from qianshu.core.meta import TASK, request_meta
 from qianshu.identity.access import verified_identity
 from qianshu.identity.actions import do_unlock_signing_key
 from qianshu.notifications.actions import do_queue_sms
@@ -473,7 +474,7 @@ def do_use_seal(
         raise SealUseError(_("请选择盖章位置。"))
     # The PIN check commits its own attempt counter, so it runs before our transaction: a
     # rollback here must not forget a wrong PIN.
-    do_unlock_signing_key(actor, pin, request=request)
+    do_unlock_signing_key(actor, pin, meta=request_meta(request) if request is not None else TASK)
     with transaction.atomic():
         seal, locked = _check_grant_still_current(grant, actor)
         data = _seal_pdf(seal, pdf, page, position)

@@ -77,15 +77,18 @@ def _verify(user: User, name: str, number: str) -> None:
         raise CommandError("the demo verifies its people with the identity sandbox provider")
     declaration = Declaration(IdType.RESIDENT, name, number, user.phone)
     attempt, url = do_start_face_verification(
-        declaration, actor=user, return_url=lambda _: settings.PUBLIC_URL + "/me/identity/"
+        declaration,
+        actor=user,
+        return_url=lambda _: settings.PUBLIC_URL + "/me/identity/",
+        meta=COMMAND,
     )
     if url is None:
         raise CommandError(f"the identity sandbox did not start: {attempt.reason}")
     record_face_outcome(attempt.provider_ref, passed=True)
-    attempt = do_finish_face_verification(attempt, actor=user)
+    attempt = do_finish_face_verification(attempt, actor=user, meta=COMMAND)
     if attempt.status != VerificationAttempt.Status.PASSED:
         raise CommandError(f"demo verification of {name} failed: {attempt.reason}")
-    do_set_signing_pin(DEMO_PIN, actor=user)
+    do_set_signing_pin(DEMO_PIN, actor=user, meta=COMMAND)
     png = stamps.render_text_image(name, height_px=120)
     do_save_signature(SignatureImage.from_png(png), source="drawn", actor=user, meta=COMMAND)
 
