@@ -13,8 +13,8 @@ from django_tasks import task
 from qianshu.envelopes import archives, audit, lifecycle
 from qianshu.envelopes.models import Envelope
 from qianshu.orgs.licences import do_purge_pending_licences
+from qianshu.pki.actions import do_renew_service_certificates
 from qianshu.pki.platform import is_initialised
-from qianshu.pki.services import do_renew_service_certificates
 
 log = logging.getLogger(__name__)
 
