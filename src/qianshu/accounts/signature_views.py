@@ -52,7 +52,7 @@ from qianshu.accounts.signatures import (
 from qianshu.core.downloads import content_disposition
 from qianshu.core.errors import add_message, add_to_form
 from qianshu.core.meta import request_meta
-from qianshu.core.requests import current_user
+from qianshu.core.requests import current_user, wants_json
 
 HANDOFF_SESSION_KEY = "qianshu_signature_handoff"
 POLL_INTERVAL_MS = 2000
@@ -61,10 +61,6 @@ POLL_INTERVAL_MS = 2000
 PHONE_REQUESTS_PER_IP = (120, 600)  # requests, seconds
 PHONE_MISSES_PER_IP = (20, 3600)
 UPLOADS_PER_USER_HOUR = 30
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    return request.headers.get("X-Requested-With") == "fetch"
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -85,7 +81,7 @@ def _drawn_png(request: HttpRequest) -> bytes:
 def _pad_error(
     request: HttpRequest, message: str, template: str, context: dict[str, Any], status: int = 400
 ) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"ok": False, "message": message}, status=status)
     return render(request, template, {**context, "error": message}, status=status)
 
@@ -173,7 +169,7 @@ def draw_view(request: HttpRequest) -> HttpResponse:
             return _pad_error(request, str(exc), "accounts/signatures/draw.html", context)
         messages.success(request, _("签名已保存。"))
         list_url = reverse("accounts:signatures")
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"ok": True, "signature_id": signature.pk, "redirect": list_url})
         return redirect(list_url)
     if signature_count(user) >= MAX_SIGNATURES:
@@ -287,7 +283,7 @@ def _phone_headers(response: HttpResponse) -> HttpResponse:
 
 
 def _phone_error(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         response: HttpResponse = JsonResponse({"ok": False, "message": message}, status=status)
     else:
         response = render(
@@ -329,7 +325,7 @@ def phone_view(request: HttpRequest, token: str) -> HttpResponse:
             return _phone_headers(
                 _pad_error(request, str(exc), "accounts/signatures/phone.html", context)
             )
-        if _wants_json(request):
+        if wants_json(request):
             done = {"ok": True, "message": _("签名已保存，请回到电脑上继续操作。")}
             return _phone_headers(JsonResponse(done))
         return _phone_headers(render(request, "accounts/signatures/phone_done.html"))

@@ -31,7 +31,7 @@ from qianshu.accounts.forms import (
 from qianshu.accounts.phones import mask_phone
 from qianshu.core.errors import add_to_form
 from qianshu.core.meta import request_meta
-from qianshu.core.requests import current_user
+from qianshu.core.requests import current_user, wants_json
 
 
 def _next_url(request: HttpRequest, default: str = "accounts:profile") -> str:
@@ -41,10 +41,6 @@ def _next_url(request: HttpRequest, default: str = "accounts:profile") -> str:
     ):
         return candidate
     return reverse(default)
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    return request.headers.get("X-Requested-With") == "fetch"
 
 
 def _first_error(form: Any) -> str:
@@ -97,7 +93,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                     error = exc
             else:
                 error = codes.CodeError(_first_error(phone_form))
-            if _wants_json(request):
+            if wants_json(request):
                 return _send_result(request, error)
             if error is None:
                 messages.success(request, _("验证码已发送，5 分钟内有效。"))
@@ -173,7 +169,7 @@ def reauth_view(request: HttpRequest) -> HttpResponse:
                 actions.do_send_reauth_code(actor=user, meta=meta)
             except codes.CodeError as exc:
                 error = exc
-            if _wants_json(request):
+            if wants_json(request):
                 return _send_result(request, error)
             if error is None:
                 messages.success(request, _("验证码已发送，5 分钟内有效。"))
@@ -256,7 +252,7 @@ def change_phone_view(request: HttpRequest) -> HttpResponse:
                     actions.do_send_change_phone_code(phone, actor=user, meta=meta)
                 except codes.CodeError as exc:
                     error = exc
-            if _wants_json(request):
+            if wants_json(request):
                 return _send_result(request, error)
             if error is None:
                 messages.success(request, _("验证码已发送到新手机号。"))
@@ -275,7 +271,7 @@ def change_phone_view(request: HttpRequest) -> HttpResponse:
                 update_session_auth_hash(request, user)
                 messages.success(request, _("手机号已更换，其他设备上的登录已退出。"))
                 return redirect("accounts:profile")
-    elif request.method == "POST" and _wants_json(request):
+    elif request.method == "POST" and wants_json(request):
         return _send_result(request, codes.CodeError(_first_error(form)))
     return render(
         request,

@@ -1,4 +1,5 @@
-"""Small helpers every app's views share: the logged-in user and the posted form data."""
+"""Small helpers every app's views share: the logged-in user, the posted form data, and whether
+the page's script (``fetch``) asked for JSON."""
 
 from __future__ import annotations
 
@@ -21,3 +22,8 @@ def current_user(request: HttpRequest) -> User:
 def posted(request: HttpRequest) -> QueryDict | None:
     """The form data of a POST (even an empty one, so it is validated), else None."""
     return request.POST if request.method == "POST" else None
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """Whether the page's script sent the request (``X-Requested-With: fetch``) and wants JSON."""
+    return request.headers.get("X-Requested-With") == "fetch"

@@ -25,10 +25,6 @@ def steps(current: int, second: str | None = None) -> list[dict[str, object]]:
     ]
 
 
-def wants_json(request: HttpRequest) -> bool:
-    return request.headers.get("X-Requested-With") == "fetch"
-
-
 RETURN_KEY = "identity_return"
 
 

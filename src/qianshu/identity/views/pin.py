@@ -13,12 +13,12 @@ from qianshu.accounts.codes import CodeError
 from qianshu.accounts.decorators import reauth_required
 from qianshu.core.errors import add_message, add_to_form
 from qianshu.core.meta import request_meta
-from qianshu.core.requests import current_user, posted
+from qianshu.core.requests import current_user, posted, wants_json
 from qianshu.identity import access, actions
 from qianshu.identity.errors import PinError, ResetHeld
 from qianshu.identity.forms import ChangePinForm, ResetPinForm, SetPinForm
 from qianshu.identity.holds import new_key_held_until, pin_reset_held_until
-from qianshu.identity.views.common import safe_next, wants_json
+from qianshu.identity.views.common import safe_next
 
 
 @reauth_required
