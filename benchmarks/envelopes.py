@@ -148,7 +148,9 @@ def batch_bench(count: int) -> float:
     from tests.envelopes.helpers import PIN, field
     from tests.orgs.conftest import make_verified_person
 
-    from qianshu.accounts.signatures import SignatureImage, do_save_signature
+    from qianshu.accounts.actions import do_save_signature
+    from qianshu.accounts.signatures import SignatureImage
+    from qianshu.core.meta import TASK
     from qianshu.envelopes import batch, compose
     from qianshu.identity.actions import do_set_signing_pin
     from qianshu.pki.actions import do_init_pki
@@ -158,9 +160,9 @@ def batch_bench(count: int) -> float:
     do_init_pki(name="Bench")
     signer = make_verified_person("bench", "13600000001", real_name="批量签署人")
     other = make_verified_person("other", "13600000002", real_name="后续签署人")
-    do_set_signing_pin(PIN, actor=signer)
+    do_set_signing_pin(PIN, actor=signer, meta=TASK)
     png = stamps.render_text_image("批量签署人", height_px=96)
-    do_save_signature(SignatureImage.from_png(png), source="drawn", actor=signer)
+    do_save_signature(SignatureImage.from_png(png), source="drawn", actor=signer, meta=TASK)
     pdf = make_test_pdf(pages=1)
     for i in range(count):
         envelope = compose.do_create_draft(title=f"考核表 {i}", actor=other)

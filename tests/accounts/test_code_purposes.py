@@ -14,8 +14,8 @@ from django.test import Client
 from django.utils import timezone
 
 from qianshu.accounts import codes
-from qianshu.accounts.actions import REAUTH_SESSION_KEY
 from qianshu.accounts.models import RateLimit, User
+from qianshu.accounts.sessions import REAUTH_SESSION_KEY
 from qianshu.notifications.models import OutboxMessage
 from tests.support.accounts import PERSONAS, make_user, sms_code
 

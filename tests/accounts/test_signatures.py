@@ -17,8 +17,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from qianshu.accounts import signatures
+from qianshu.accounts import access, actions, signatures
 from qianshu.accounts.models import HandwrittenSignature, SecurityEvent, SignatureHandoff, User
+from qianshu.core.meta import TASK
 from qianshu.storage.blobs import reset_blob_store_cache
 from qianshu.storage.models import Blob
 from tests.accounts.signature_images import (
@@ -91,7 +92,7 @@ def events(user: User, action: str) -> list[SecurityEvent]:
 
 def add_signature(user: User, variant: int) -> HandwrittenSignature:
     image = signatures.prepare_drawn_signature(drawn_png(variant=variant))
-    return signatures.do_save_signature(image, source="drawn", actor=user)
+    return actions.do_save_signature(image, source="drawn", actor=user, meta=TASK)
 
 
 # --- drawing in the browser ------------------------------------------------------------------
@@ -550,13 +551,15 @@ def test_unknown_tokens_fail_and_are_rate_limited(alice: User) -> None:
 
 
 def test_two_phones_racing_on_one_token_save_one_signature(alice: User) -> None:
-    _handoff, token = signatures.do_start_handoff(actor=alice)
-    opened_1 = signatures.access_handoff_by_token(token)
-    opened_2 = signatures.access_handoff_by_token(token)
-    signatures.do_complete_handoff(opened_1, signatures.prepare_drawn_signature(drawn_png()))
+    _handoff, token = actions.do_start_handoff(actor=alice, meta=TASK)
+    opened_1 = access.access_handoff_by_token(token)
+    opened_2 = access.access_handoff_by_token(token)
+    actions.do_complete_handoff(
+        opened_1, signatures.prepare_drawn_signature(drawn_png()), meta=TASK
+    )
     with pytest.raises(signatures.SignatureHandoffUnusable) as excinfo:
-        signatures.do_complete_handoff(
-            opened_2, signatures.prepare_drawn_signature(drawn_png(variant=2))
+        actions.do_complete_handoff(
+            opened_2, signatures.prepare_drawn_signature(drawn_png(variant=2)), meta=TASK
         )
     assert excinfo.value.reason == "used"
     assert HandwrittenSignature.objects.count() == 1
@@ -580,7 +583,7 @@ def test_handoff_start_page_explains_and_offers_the_button(alice: User) -> None:
 
 def test_bob_cannot_touch_alices_signatures_or_handoff(alice: User, bob: User) -> None:
     signature = add_signature(alice, 0)
-    handoff, _token = signatures.do_start_handoff(actor=alice)
+    handoff, _token = actions.do_start_handoff(actor=alice, meta=TASK)
     bob_client = client_for(bob)
     urls = {
         "image": reverse("accounts:signature-image", args=[signature.pk]),
@@ -608,7 +611,7 @@ def test_bob_cannot_touch_alices_signatures_or_handoff(alice: User, bob: User) -
 
 def test_anonymous_visitors_read_nothing(alice: User) -> None:
     signature = add_signature(alice, 0)
-    handoff, token = signatures.do_start_handoff(actor=alice)
+    handoff, token = actions.do_start_handoff(actor=alice, meta=TASK)
     anonymous = Client()
     for url in (
         LIST_URL,
@@ -640,4 +643,4 @@ def test_anonymous_visitors_read_nothing(alice: User) -> None:
 def test_signature_actions_reject_an_unknown_source(alice: User) -> None:
     image = signatures.prepare_drawn_signature(drawn_png())
     with pytest.raises(ValueError, match="unknown signature source"):
-        signatures.do_save_signature(image, source="fax", actor=alice)
+        actions.do_save_signature(image, source="fax", actor=alice, meta=TASK)

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from qianshu.accounts.models import SecurityEvent, User
+from qianshu.core.meta import TASK
 from qianshu.identity import actions
 from qianshu.identity.errors import ReviewAlreadyDecided
 from qianshu.identity.models import PersonIdentity, VerificationAttempt
@@ -160,7 +161,7 @@ def test_only_the_first_decision_counts(
     assert pending.status == Status.APPROVED and pending.reviewer == operator
     assert OutboxMessage.objects.filter(recipient=alice.phone).count() == 1
     with pytest.raises(ReviewAlreadyDecided):
-        actions.do_approve_verification(pending.uuid, actor=second_operator)
+        actions.do_approve_verification(pending.uuid, actor=second_operator, meta=TASK)
 
 
 def test_approval_refused_when_the_document_was_verified_elsewhere(
@@ -212,9 +213,9 @@ def test_simultaneous_decisions_only_one_wins(alice: User, operator: User) -> No
         barrier.wait()
         try:
             if decision == "approve":
-                actions.do_approve_verification(attempt.uuid, actor=actor)
+                actions.do_approve_verification(attempt.uuid, actor=actor, meta=TASK)
             else:
-                actions.do_reject_verification(attempt.uuid, "照片不清楚", actor=actor)
+                actions.do_reject_verification(attempt.uuid, "照片不清楚", actor=actor, meta=TASK)
             return "ok"
         except ReviewAlreadyDecided:
             return "already"

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from qianshu.accounts.models import SecurityEvent, User
+from qianshu.core.meta import TASK
 from qianshu.envelopes.confirmations import sms_refusal
 from qianshu.identity.actions import do_approve_verification, do_set_signing_pin
 from qianshu.identity.errors import NewKeyHeld, NewPinByReset, OwnReview
@@ -31,7 +32,7 @@ PIN = "802461"
 def signer(platform_pki: None) -> User:
     """bob, verified, with a signing PIN."""
     bob = make_verified_person("bob")
-    do_set_signing_pin(PIN, actor=bob)
+    do_set_signing_pin(PIN, actor=bob, meta=TASK)
     return bob
 
 
@@ -129,7 +130,7 @@ def test_revoking_the_credential(signer: User, operator: User) -> None:
     assert session.get("/me/").status_code == 302  # every session ended
     # the person (or whoever holds the account) gets no key by setting a "first" PIN again
     with pytest.raises(NewPinByReset):
-        do_set_signing_pin("531864", actor=signer)
+        do_set_signing_pin("531864", actor=signer, meta=TASK)
     signer.refresh_from_db()
     html = logged_in(signer).get(reverse("identity:pin")).content.decode()
     assert 'data-testid="pin-needs-reset"' in html and "pin-set-form" not in html
@@ -192,7 +193,7 @@ def test_an_operator_never_approves_their_own_identity(operator: User) -> None:
     submit_manual(logged_in(operator))
     attempt = VerificationAttempt.objects.get(user=operator)
     with pytest.raises(OwnReview):
-        do_approve_verification(attempt.uuid, actor=operator)
+        do_approve_verification(attempt.uuid, actor=operator, meta=TASK)
     response = logged_in(operator).post(
         f"/backoffice/identity/{attempt.uuid}/decide/", {"decision": "approve"}
     )
@@ -212,7 +213,7 @@ def test_after_an_operator_phone_change_no_first_pin_or_sms_key(
     carol.refresh_from_db()
     assert carol.phone == "13700000888" and carol.phone_changed_by_operator()
     with pytest.raises(NewKeyHeld) as held:
-        do_set_signing_pin(PIN, actor=carol)
+        do_set_signing_pin(PIN, actor=carol, meta=TASK)
     expected = carol.phone_changed_at + dt.timedelta(hours=settings.QIANSHU_PIN_RESET_HOLD_HOURS)
     assert held.value.until == expected
     html = logged_in(carol).get(reverse("identity:pin")).content.decode()
@@ -224,4 +225,4 @@ def test_after_an_operator_phone_change_no_first_pin_or_sms_key(
         phone_changed_at=timezone.now() - dt.timedelta(hours=73)
     )
     carol.refresh_from_db()
-    do_set_signing_pin(PIN, actor=carol)
+    do_set_signing_pin(PIN, actor=carol, meta=TASK)

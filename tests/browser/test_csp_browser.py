@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from qianshu.core.meta import TASK
 from qianshu.envelopes import compose
 from qianshu.identity.actions import do_set_signing_pin
 from qianshu.orgs.models import Membership
@@ -59,7 +60,7 @@ def test_main_pages_run_under_the_policy_at_phone_size(new_context: Any) -> None
     do_init_pki(name="测试平台")
     alice = make_verified_person("alice")
     bob = make_verified_person("bob")
-    do_set_signing_pin("482913", actor=bob)
+    do_set_signing_pin("482913", actor=bob, meta=TASK)
     org = make_verified_org(alice, name="北京测试科技有限公司", licence=licence_png())
     Membership.objects.create(org=org, user=bob, role=Membership.Role.SEAL_KEEPER)
     seal = make_seal(org, alice)

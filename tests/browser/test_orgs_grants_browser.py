@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from qianshu.core.meta import TASK
 from qianshu.identity.actions import do_set_signing_pin
 from qianshu.orgs.models import Membership, SealGrant, SealUsage
 from qianshu.pki.actions import do_init_pki
@@ -32,7 +33,7 @@ def test_alice_grants_a_seal_and_bob_sees_and_uses_it(
 ) -> None:
     alice = make_verified_person("alice")
     bob = make_verified_person("bob")
-    do_set_signing_pin(PIN, actor=bob)
+    do_set_signing_pin(PIN, actor=bob, meta=TASK)
     org = make_verified_org(alice, name="北京测试科技有限公司", legal_rep_name="王爱丽")
     Membership.objects.create(org=org, user=bob, role=Membership.Role.SEAL_KEEPER)
     seal = make_seal(org, alice)

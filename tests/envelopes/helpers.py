@@ -14,8 +14,10 @@ from django.test import Client, TestCase
 from django.urls import URLPattern, URLResolver, reverse
 from django.utils import timezone
 
+from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.models import User
-from qianshu.accounts.signatures import SignatureImage, do_save_signature
+from qianshu.accounts.signatures import SignatureImage
+from qianshu.core.meta import TASK
 from qianshu.envelopes import compose, turns
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient
 from qianshu.identity.actions import do_set_signing_pin
@@ -40,8 +42,10 @@ def signature_png() -> bytes:
 def make_signer(name: str, phone: str | None = None, *, real_name: str | None = None) -> User:
     """A verified person with a signing PIN (``PIN``) and a default handwritten signature."""
     user = make_verified_person(name, phone, real_name=real_name)
-    do_set_signing_pin(PIN, actor=user)
-    do_save_signature(SignatureImage.from_png(signature_png()), source="drawn", actor=user)
+    do_set_signing_pin(PIN, actor=user, meta=TASK)
+    do_save_signature(
+        SignatureImage.from_png(signature_png()), source="drawn", actor=user, meta=TASK
+    )
     return user
 
 

@@ -11,8 +11,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.models import User
-from qianshu.accounts.signatures import SignatureImage, do_save_signature
+from qianshu.accounts.signatures import SignatureImage
+from qianshu.core import meta
 from qianshu.envelopes import batch, compose, confirmations, lifecycle, turns
 from qianshu.envelopes.errors import ConfirmationError, EnvelopeError
 from qianshu.envelopes.models import Envelope, Field, Recipient, Revision, Submission
@@ -102,7 +104,9 @@ def test_wrong_pin_signs_none(people: dict, build: Any) -> None:
 def test_sms_code_batch_for_a_user_without_pin(people: dict, build: Any) -> None:
     alice = people["alice"]
     erin = make_verified_person("erin", "13800000005", real_name="陈一然")
-    do_save_signature(SignatureImage.from_png(signature_png()), source="drawn", actor=erin)
+    do_save_signature(
+        SignatureImage.from_png(signature_png()), source="drawn", actor=erin, meta=meta.TASK
+    )
     assert confirmations.needs_code(erin)
     envelopes = tasks_for(build, alice, erin, 3)
     items = items_for(erin, envelopes)
@@ -381,7 +385,9 @@ def test_batch_pages_from_the_list_to_the_result(people: dict, build: Any) -> No
 def test_batch_page_with_sms_code(people: dict, build: Any) -> None:
     alice = people["alice"]
     erin = make_verified_person("erin", "13800000005", real_name="陈一然")
-    do_save_signature(SignatureImage.from_png(signature_png()), source="drawn", actor=erin)
+    do_save_signature(
+        SignatureImage.from_png(signature_png()), source="drawn", actor=erin, meta=meta.TASK
+    )
     envelopes = tasks_for(build, alice, erin, 2)
     client = Client()
     client.force_login(erin)

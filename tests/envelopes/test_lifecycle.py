@@ -158,10 +158,14 @@ def test_parallel_step_waits_for_everyone(people: dict, build: Any) -> None:
 def test_sms_code_signing_uses_a_one_time_event_certificate(people: dict, build: Any) -> None:
     alice = people["alice"]
     dave = make_verified_person("dave", "13800000044", real_name="赵大卫")  # no PIN set
-    from qianshu.accounts.signatures import SignatureImage, do_save_signature
+    from qianshu.accounts.actions import do_save_signature
+    from qianshu.accounts.signatures import SignatureImage
+    from qianshu.core.meta import TASK
     from tests.envelopes.helpers import signature_png
 
-    do_save_signature(SignatureImage.from_png(signature_png()), source="drawn", actor=dave)
+    do_save_signature(
+        SignatureImage.from_png(signature_png()), source="drawn", actor=dave, meta=TASK
+    )
     envelope = _send(build.draft(alice, [("sign", 1, dave)]))
     recipient = envelope.recipients.get()
     assert confirmations.needs_code(dave)

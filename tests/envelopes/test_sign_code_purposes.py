@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from qianshu.accounts.signatures import SignatureImage, do_save_signature
+from qianshu.accounts.actions import do_save_signature
+from qianshu.accounts.signatures import SignatureImage
+from qianshu.core.meta import TASK
 from tests.envelopes.helpers import make_signer, next_phone, seen, signature_png
 from tests.envelopes.test_sign_views import client_for, sent, submit, url
 from tests.orgs.conftest import make_verified_person
@@ -24,7 +26,9 @@ def test_a_login_code_does_not_hold_up_the_signing_code_and_neither_serves_the_o
     settings.QIANSHU_OUTBOX_KEEP_SENSITIVE = True
     alice = make_signer("alice")
     zhang = make_verified_person("张伟", next_phone())
-    do_save_signature(SignatureImage.from_png(signature_png()), source="drawn", actor=zhang)
+    do_save_signature(
+        SignatureImage.from_png(signature_png()), source="drawn", actor=zhang, meta=TASK
+    )
     envelope = sent(build, alice, [("sign", 1, zhang)])
     recipient = envelope.recipients.get()
     # a login code was just sent to the signer's phone (e.g. on another device)

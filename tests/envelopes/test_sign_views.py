@@ -16,7 +16,9 @@ from django.urls import reverse
 from django.utils.html import escape
 from PIL import Image, ImageDraw
 
-from qianshu.accounts.signatures import SignatureImage, do_save_signature
+from qianshu.accounts.actions import do_save_signature
+from qianshu.accounts.signatures import SignatureImage
+from qianshu.core.meta import TASK
 from qianshu.envelopes import compose
 from qianshu.envelopes.links import recipient_token
 from qianshu.envelopes.models import AuditEvent, Envelope, Field, Recipient, Revision
@@ -319,7 +321,9 @@ def test_text_fields_are_filled_by_the_signer(people: dict, build: Any) -> None:
 def test_sms_code_confirms_for_a_signer_without_pin(pki: None, build: Any) -> None:
     alice = make_signer("alice")
     zhang = make_verified_person("张伟", next_phone())
-    do_save_signature(SignatureImage.from_png(signature_png()), source="drawn", actor=zhang)
+    do_save_signature(
+        SignatureImage.from_png(signature_png()), source="drawn", actor=zhang, meta=TASK
+    )
     assert not SigningCredential.objects.filter(user=zhang).exists()
     envelope = sent(build, alice, [("sign", 1, zhang)])
     recipient = envelope.recipients.get()

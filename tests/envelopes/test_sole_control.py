@@ -14,8 +14,10 @@ from django.test import Client
 from django.urls import reverse
 
 from qianshu.accounts import codes
+from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.models import RateLimit, SecurityEvent, User
-from qianshu.accounts.signatures import SignatureImage, do_save_signature
+from qianshu.accounts.signatures import SignatureImage
+from qianshu.core.meta import TASK
 from qianshu.envelopes import batch, compose, confirmations
 from qianshu.envelopes.errors import ConfirmationError
 from qianshu.envelopes.links import recipient_token
@@ -62,7 +64,9 @@ def sign_codes_to(phone: str) -> int:
 
 def person_without_pin(name: str, real: str) -> User:
     user = make_verified_person(name, next_phone(), real_name=real)
-    do_save_signature(SignatureImage.from_png(signature_png()), source="drawn", actor=user)
+    do_save_signature(
+        SignatureImage.from_png(signature_png()), source="drawn", actor=user, meta=TASK
+    )
     return user
 
 
@@ -163,7 +167,7 @@ def test_an_operator_revoked_credential_still_means_pin_only(people: dict, build
 
     alice, bob = people["alice"], people["bob"]
     operator = User.objects.create_user("13900000009", is_staff=True)
-    do_revoke_signing_credential(bob, "证书信息有误", actor=operator)
+    do_revoke_signing_credential(bob, "证书信息有误", actor=operator, meta=TASK)
     envelope = sent(build, alice, [("sign", 1, bob)])
     recipient = envelope.recipients.get()
     assert not confirmations.needs_code(bob)

@@ -8,8 +8,8 @@ import time
 from django.test import Client
 from PIL import Image
 
-from qianshu.accounts.actions import REAUTH_SESSION_KEY
 from qianshu.accounts.models import User
+from qianshu.accounts.sessions import REAUTH_SESSION_KEY
 from qianshu.identity.models import VerificationAttempt
 
 # GB 11643-1999, computed here independently of qianshu.identity.idcards.

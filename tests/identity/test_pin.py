@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from qianshu.accounts.models import RateLimit, SecurityEvent, User
+from qianshu.core.meta import TASK
 from qianshu.identity.actions import (
     NoCredential,
     PinLocked,
@@ -108,7 +109,7 @@ def test_set_pin_issues_the_person_certificate(verified_alice: Client, alice: Us
 
 def test_unlock_gives_the_key_of_the_certificate(verified_alice: Client, alice: User) -> None:
     set_pin(verified_alice)
-    key, cert = do_unlock_signing_key(alice, PIN)
+    key, cert = do_unlock_signing_key(alice, PIN, meta=TASK)
     signature = key.sign(b"contract")
     public = cert.public_key()
     assert isinstance(public, ec.EllipticCurvePublicKey)
@@ -117,7 +118,7 @@ def test_unlock_gives_the_key_of_the_certificate(verified_alice: Client, alice: 
 
 def test_unlock_without_a_pin(alice: User) -> None:
     with pytest.raises(NoCredential):
-        do_unlock_signing_key(alice, PIN)
+        do_unlock_signing_key(alice, PIN, meta=TASK)
 
 
 def test_five_wrong_pins_lock_signing_for_30_minutes(verified_alice: Client, alice: User) -> None:
@@ -131,16 +132,16 @@ def test_five_wrong_pins_lock_signing_for_30_minutes(verified_alice: Client, ali
     remaining = []
     for _ in range(2):
         with pytest.raises(WrongPin) as wrong:
-            do_unlock_signing_key(alice, "000001")
+            do_unlock_signing_key(alice, "000001", meta=TASK)
         remaining.append(wrong.value.remaining_attempts)
     assert remaining == [2, 1]
     with pytest.raises(PinLocked) as locked:
-        do_unlock_signing_key(alice, "000001")
+        do_unlock_signing_key(alice, "000001", meta=TASK)
     until = locked.value.until
     assert dt.timedelta(minutes=29) < until - timezone.now() <= dt.timedelta(minutes=30)
     # Even the right PIN is refused while locked, on both paths.
     with pytest.raises(PinLocked):
-        do_unlock_signing_key(alice, PIN)
+        do_unlock_signing_key(alice, PIN, meta=TASK)
     response = verified_alice.post(
         "/me/identity/pin/", {"old_pin": PIN, "pin1": NEW_PIN, "pin2": NEW_PIN}
     )
@@ -150,7 +151,7 @@ def test_five_wrong_pins_lock_signing_for_30_minutes(verified_alice: Client, ali
     SigningCredential.objects.filter(user=alice).update(
         locked_until=timezone.now() - dt.timedelta(seconds=1)
     )
-    key, _cert = do_unlock_signing_key(alice, PIN)
+    key, _cert = do_unlock_signing_key(alice, PIN, meta=TASK)
     assert key.sign(b"x")
     assert SigningCredential.objects.get(user=alice).failed_attempts == 0
 
@@ -159,10 +160,10 @@ def test_a_right_pin_resets_the_count(verified_alice: Client, alice: User) -> No
     set_pin(verified_alice)
     for _ in range(4):
         with pytest.raises(WrongPin):
-            do_unlock_signing_key(alice, "000001")
-    do_unlock_signing_key(alice, PIN)
+            do_unlock_signing_key(alice, "000001", meta=TASK)
+    do_unlock_signing_key(alice, PIN, meta=TASK)
     with pytest.raises(WrongPin) as wrong:
-        do_unlock_signing_key(alice, "000001")
+        do_unlock_signing_key(alice, "000001", meta=TASK)
     assert wrong.value.remaining_attempts == 4
 
 
@@ -180,8 +181,8 @@ def test_change_pin(verified_alice: Client, alice: User) -> None:
     )
     assert response.status_code == 302
     with pytest.raises(WrongPin):
-        do_unlock_signing_key(alice, PIN)
-    _key, cert = do_unlock_signing_key(alice, NEW_PIN)
+        do_unlock_signing_key(alice, PIN, meta=TASK)
+    _key, cert = do_unlock_signing_key(alice, NEW_PIN, meta=TASK)
     after = SigningCredential.objects.get(user=alice)
     assert after.pk == before.pk and after.certificate_id == before.certificate_id
     assert format(cert.serial_number, "x") == before.certificate.serial_hex
@@ -199,7 +200,7 @@ def test_reset_pin_revokes_the_old_certificate(verified_alice: Client, alice: Us
     old = SigningCredential.objects.get(user=alice)
     for _ in range(5):  # a locked user can still reset
         try:
-            do_unlock_signing_key(alice, "000001")
+            do_unlock_signing_key(alice, "000001", meta=TASK)
         except (WrongPin, PinLocked):
             pass
     response = verified_alice.post(
@@ -238,10 +239,10 @@ def test_reset_pin_revokes_the_old_certificate(verified_alice: Client, alice: Us
     new = SigningCredential.objects.get(user=alice, replaced_at__isnull=True)
     assert new.certificate_id != old.certificate_id and new.certificate.revoked_at is None
     assert new.subject_id == old.subject_id  # the pseudonym is stable
-    _key, cert = do_unlock_signing_key(alice, NEW_PIN)
+    _key, cert = do_unlock_signing_key(alice, NEW_PIN, meta=TASK)
     assert format(cert.serial_number, "x") == new.certificate.serial_hex
     with pytest.raises(WrongPin):
-        do_unlock_signing_key(alice, PIN)
+        do_unlock_signing_key(alice, PIN, meta=TASK)
     html = page(verified_alice.get("/me/identity/certificate/"))
     assert "历史证书" in html and "已吊销" in html
 
@@ -319,7 +320,7 @@ def test_parallel_wrong_pins_are_all_counted(alice: User) -> None:
 
     def guess(_: int) -> str:
         try:
-            do_unlock_signing_key(alice, "000001")
+            do_unlock_signing_key(alice, "000001", meta=TASK)
         except WrongPin:
             return "wrong"
         except PinLocked:
@@ -332,4 +333,4 @@ def test_parallel_wrong_pins_are_all_counted(alice: User) -> None:
         results = list(pool.map(guess, range(12)))
     assert results.count("wrong") == 4 and results.count("locked") == 8
     with pytest.raises(PinLocked):
-        do_unlock_signing_key(alice, PIN)
+        do_unlock_signing_key(alice, PIN, meta=TASK)

@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from qianshu.accounts.models import RateLimit, User
+from qianshu.core.meta import TASK
 from qianshu.identity.actions import do_reset_signing_pin, do_send_pin_reset_code
 from qianshu.identity.errors import ResetHeld
 from qianshu.identity.holds import new_key_held_until, pin_reset_held_until
@@ -70,9 +71,9 @@ def test_own_phone_change_tells_both_phones_and_holds_the_reset(
     assert refused.status_code == 429 and "之后才能重置签署密码" in refused.json()["message"]
     assert not OutboxMessage.objects.filter(kind="pin_reset_code").exists()
     with pytest.raises(ResetHeld):
-        do_send_pin_reset_code(actor=alice)
+        do_send_pin_reset_code(actor=alice, meta=TASK)
     with pytest.raises(ResetHeld):
-        do_reset_signing_pin("123456", GOOD_ID, "730518", actor=alice)
+        do_reset_signing_pin("123456", GOOD_ID, "730518", actor=alice, meta=TASK)
     assert SigningCredential.objects.filter(user=alice).count() == 1
 
 

@@ -41,6 +41,7 @@ from django.utils import timezone
 from PIL import Image
 
 from qianshu.accounts.models import User
+from qianshu.core.meta import TASK
 from qianshu.identity.actions import do_set_signing_pin
 from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs import urls as org_urls
@@ -271,7 +272,7 @@ def _build_side(
     admin_user = verified_person(admin[0], admin[1])
     org = verified_org(admin_user, name=org_name)
     keeper_user = verified_person(keeper[0], keeper[1])
-    do_set_signing_pin(PIN, actor=keeper_user)
+    do_set_signing_pin(PIN, actor=keeper_user, meta=TASK)
     grantee_user = make_user(grantee[0], phone=grantee[1])
     Membership.objects.create(org=org, user=keeper_user, role=Role.SEAL_KEEPER)
     Membership.objects.create(org=org, user=grantee_user, role=Role.MEMBER)

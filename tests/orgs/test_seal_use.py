@@ -68,7 +68,7 @@ def seal(org: Organization, alice: User, pki: None) -> Seal:
 def keeper(bob: User, pki: None, verified_person: Callable[..., User]) -> User:
     """bob, verified, with a signing PIN."""
     user = verified_person("bob")
-    do_set_signing_pin(PIN, actor=user)
+    do_set_signing_pin(PIN, actor=user, meta=TASK)
     return user
 
 

@@ -25,6 +25,7 @@ from qianshu.pki import services
 from qianshu.pki.actions import (
     do_init_pki,
     do_issue_person_certificate,
+    do_renew_service_certificates,
     load_root_key,
     root_key_pem,
 )
@@ -258,13 +259,13 @@ def _expire_ocsp_responder(days_left: float) -> x509.Certificate:
 
 def test_the_ocsp_responder_is_renewed_by_the_timers(root_key_file: Path) -> None:
     old = _expire_ocsp_responder(days_left=1)
-    assert services.do_renew_service_certificates() == {"ocsp": True, "tsa": False}
+    assert do_renew_service_certificates() == {"ocsp": True, "tsa": False}
     row = PlatformKey.objects.get(role="ocsp")
     new = x509.load_der_x509_certificate(bytes(row.certificate_der))
     assert new.serial_number != old.serial_number and new.public_key() != old.public_key()
     assert new.not_valid_after_utc - dt.datetime.now(dt.UTC) > dt.timedelta(days=6)
     assert IssuedCertificate.objects.filter(serial_hex=format(new.serial_number, "x")).exists()
-    assert services.do_renew_service_certificates() == {"ocsp": False, "tsa": False}
+    assert do_renew_service_certificates() == {"ocsp": False, "tsa": False}
 
 
 def test_ocsp_never_lapses_even_without_timers(root_key_file: Path) -> None:
@@ -282,10 +283,10 @@ def test_the_tsa_certificate_is_renewed_before_archives_would_need_it(
 ) -> None:
     old = load_platform().pki.tsa.certificate
     with override_settings(QIANSHU_ARCHIVE_RENEW_DAYS=3650):  # inside the window already
-        assert services.do_renew_service_certificates()["tsa"] is True
+        assert do_renew_service_certificates()["tsa"] is True
     new = load_platform().pki.tsa.certificate
     assert new != old and new.public_key() != old.public_key()
-    assert services.do_renew_service_certificates()["tsa"] is False
+    assert do_renew_service_certificates()["tsa"] is False
 
 
 def test_the_cps_is_served_in_chinese_and_english(root_key_file: Path) -> None:

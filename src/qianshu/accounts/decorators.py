@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from qianshu.accounts.actions import recently_authenticated
+from qianshu.accounts.sessions import recently_authenticated
 
 View = Callable[..., HttpResponse]
 

@@ -11,9 +11,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from qianshu.accounts import throttles
-from qianshu.accounts.audit import client_ip
 from qianshu.accounts.models import User
 from qianshu.accounts.phones import normalize_phone
+from qianshu.core.meta import request_meta
 
 PASSWORD_LIMIT = 5  # wrong passwords per phone (login and re-authentication together)
 PASSWORD_IP_LIMIT = 50  # wrong passwords per client address
@@ -92,7 +92,7 @@ class PasswordLoginForm(forms.Form):
         phone, password = data.get("phone"), data.get("password")
         if not phone or not password:
             return data
-        ip_key = f"pw-fail:ip:{client_ip(self.request) or 'unknown'}"
+        ip_key = f"pw-fail:ip:{request_meta(self.request).ip or 'unknown'}"
         phone_key = f"pw-fail:phone:{phone}"
         # Counted before the password is checked (see throttles): a success gives it back.
         verdict = throttles.hit(phone_key, limit=PASSWORD_LIMIT, window=PASSWORD_WINDOW)

@@ -20,8 +20,20 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from qianshu.accounts import throttles
-from qianshu.accounts.audit import client_ip
-from qianshu.accounts.models import HandwrittenSignature, SignatureHandoff, User
+from qianshu.accounts.access import (
+    access_handoff_by_id,
+    access_handoff_by_token,
+    access_signature_by_id,
+)
+from qianshu.accounts.actions import (
+    do_complete_handoff,
+    do_delete_signature,
+    do_save_signature,
+    do_set_default_signature,
+    do_stage_signature_upload,
+    do_start_handoff,
+)
+from qianshu.accounts.models import HandwrittenSignature, SignatureHandoff
 from qianshu.accounts.signatures import (
     HANDOFF_LIFETIME,
     MAX_DRAWN_BYTES,
@@ -30,17 +42,8 @@ from qianshu.accounts.signatures import (
     HandwrittenSignatureError,
     SignatureHandoffUnusable,
     SignatureImage,
-    access_handoff_by_id,
-    access_handoff_by_token,
-    access_signature_by_id,
     cap_message,
     decode_png_data_url,
-    do_complete_handoff,
-    do_delete_signature,
-    do_save_signature,
-    do_set_default_signature,
-    do_stage_signature_upload,
-    do_start_handoff,
     load_staged_signature,
     prepare_drawn_signature,
     prepare_uploaded_signature,
@@ -48,6 +51,8 @@ from qianshu.accounts.signatures import (
 )
 from qianshu.core.downloads import content_disposition
 from qianshu.core.errors import add_message, add_to_form
+from qianshu.core.meta import request_meta
+from qianshu.core.requests import current_user, wants_json
 
 HANDOFF_SESSION_KEY = "qianshu_signature_handoff"
 POLL_INTERVAL_MS = 2000
@@ -56,16 +61,6 @@ POLL_INTERVAL_MS = 2000
 PHONE_REQUESTS_PER_IP = (120, 600)  # requests, seconds
 PHONE_MISSES_PER_IP = (20, 3600)
 UPLOADS_PER_USER_HOUR = 30
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    return request.headers.get("X-Requested-With") == "fetch"
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -86,7 +81,7 @@ def _drawn_png(request: HttpRequest) -> bytes:
 def _pad_error(
     request: HttpRequest, message: str, template: str, context: dict[str, Any], status: int = 400
 ) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"ok": False, "message": message}, status=status)
     return render(request, template, {**context, "error": message}, status=status)
 
@@ -100,7 +95,7 @@ def _pad_error(
 @require_GET
 def signatures_view(request: HttpRequest) -> HttpResponse:
     """个人签章: the saved signatures, the default first, and the three ways to add one."""
-    user = _user(request)
+    user = current_user(request)
     signatures = list(HandwrittenSignature.objects.filter(user=user))
     return render(
         request,
@@ -117,7 +112,7 @@ def signatures_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def signature_image_view(request: HttpRequest, signature_id: int) -> HttpResponse:
-    signature = access_signature_by_id(_user(request), signature_id)
+    signature = access_signature_by_id(current_user(request), signature_id)
     response = HttpResponse(signature.image.read(), content_type="image/png")
     # The picture behind an id never changes, but it is personal: browser cache only.
     response["Cache-Control"] = "private, max-age=86400"
@@ -130,9 +125,9 @@ def signature_image_view(request: HttpRequest, signature_id: int) -> HttpRespons
 @login_required
 @require_POST
 def set_default_view(request: HttpRequest, signature_id: int) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     signature = access_signature_by_id(user, signature_id)
-    do_set_default_signature(signature, actor=user, request=request)
+    do_set_default_signature(signature, actor=user, meta=request_meta(request))
     messages.success(request, _("已设为默认签名。"))
     return redirect("accounts:signatures")
 
@@ -140,9 +135,9 @@ def set_default_view(request: HttpRequest, signature_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def delete_view(request: HttpRequest, signature_id: int) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     signature = access_signature_by_id(user, signature_id)
-    new_default = do_delete_signature(signature, actor=user, request=request)
+    new_default = do_delete_signature(signature, actor=user, meta=request_meta(request))
     if new_default is not None:
         messages.success(request, _("签名已删除，最新的一个签名已设为默认。"))
     else:
@@ -159,19 +154,22 @@ def delete_view(request: HttpRequest, signature_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def draw_view(request: HttpRequest) -> HttpResponse:
     """手写签名: draw on a canvas; the pad posts the PNG here (fetch or a plain form)."""
-    user = _user(request)
+    user = current_user(request)
     context: dict[str, Any] = {"centre": "signatures", "at_cap": False}
     if request.method == "POST":
         try:
             image = prepare_drawn_signature(_drawn_png(request))
             signature = do_save_signature(
-                image, source=HandwrittenSignature.Source.DRAWN, actor=user, request=request
+                image,
+                source=HandwrittenSignature.Source.DRAWN,
+                actor=user,
+                meta=request_meta(request),
             )
         except HandwrittenSignatureError as exc:
             return _pad_error(request, str(exc), "accounts/signatures/draw.html", context)
         messages.success(request, _("签名已保存。"))
         list_url = reverse("accounts:signatures")
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"ok": True, "signature_id": signature.pk, "redirect": list_url})
         return redirect(list_url)
     if signature_count(user) >= MAX_SIGNATURES:
@@ -227,10 +225,10 @@ def _handoff_status(handoff: SignatureHandoff) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def handoff_view(request: HttpRequest) -> HttpResponse:
     """手机扫码签名: POST opens a hand-off and shows its QR code (GET explains, with a button)."""
-    user = _user(request)
+    user = current_user(request)
     if request.method == "POST":
         try:
-            handoff, token = do_start_handoff(actor=user, request=request)
+            handoff, token = do_start_handoff(actor=user, meta=request_meta(request))
         except HandwrittenSignatureError as exc:
             add_message(request, exc)
             return redirect("accounts:signatures")
@@ -247,7 +245,7 @@ def handoff_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def handoff_qr_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
-    handoff = access_handoff_by_id(_user(request), handoff_id)
+    handoff = access_handoff_by_id(current_user(request), handoff_id)
     stored = request.session.get(HANDOFF_SESSION_KEY) or {}
     token = stored.get("token") if stored.get("id") == handoff.pk else None
     status = _handoff_status(handoff)
@@ -268,7 +266,7 @@ def handoff_qr_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
 @require_GET
 def handoff_status_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """JSON polled by the QR page: ``waiting``, ``done`` (with the new signature) or ``expired``."""
-    handoff = access_handoff_by_id(_user(request), handoff_id)
+    handoff = access_handoff_by_id(current_user(request), handoff_id)
     return _no_store(JsonResponse(_handoff_status(handoff)))
 
 
@@ -285,7 +283,7 @@ def _phone_headers(response: HttpResponse) -> HttpResponse:
 
 
 def _phone_error(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         response: HttpResponse = JsonResponse({"ok": False, "message": message}, status=status)
     else:
         response = render(
@@ -297,7 +295,8 @@ def _phone_error(request: HttpRequest, message: str, status: int) -> HttpRespons
 @require_http_methods(["GET", "POST"])
 def phone_view(request: HttpRequest, token: str) -> HttpResponse:
     """The page a phone opens from the QR code: draw, and save for the token's account."""
-    ip = client_ip(request) or "unknown"
+    meta = request_meta(request)
+    ip = meta.ip or "unknown"
     miss_key = f"signature-phone-miss:ip:{ip}"
     misses, miss_window = PHONE_MISSES_PER_IP
     requests, window = PHONE_REQUESTS_PER_IP
@@ -319,14 +318,14 @@ def phone_view(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         try:
             image = prepare_drawn_signature(_drawn_png(request))
-            do_complete_handoff(handoff, image, request=request)
+            do_complete_handoff(handoff, image, meta=meta)
         except SignatureHandoffUnusable as exc:
             return _phone_error(request, str(exc), status=410)
         except HandwrittenSignatureError as exc:
             return _phone_headers(
                 _pad_error(request, str(exc), "accounts/signatures/phone.html", context)
             )
-        if _wants_json(request):
+        if wants_json(request):
             done = {"ok": True, "message": _("签名已保存，请回到电脑上继续操作。")}
             return _phone_headers(JsonResponse(done))
         return _phone_headers(render(request, "accounts/signatures/phone_done.html"))
@@ -361,7 +360,7 @@ class SignatureUploadForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def upload_view(request: HttpRequest) -> HttpResponse:
     """上传签名图片: clean the picture and show a preview; nothing is saved before 保存."""
-    user = _user(request)
+    user = current_user(request)
     posted = request.method == "POST"
     form = SignatureUploadForm(request.POST, request.FILES) if posted else SignatureUploadForm()
     context: dict[str, Any] = {"form": form, "centre": "signatures"}
@@ -408,11 +407,11 @@ def _png_data_url(image: SignatureImage) -> str:
 @require_POST
 def upload_save_view(request: HttpRequest) -> HttpResponse:
     """保存 on the preview page: the cleaned picture becomes a signature of the account."""
-    user = _user(request)
+    user = current_user(request)
     try:
         image = load_staged_signature(request.POST.get("reference", ""), actor=user)
         do_save_signature(
-            image, source=HandwrittenSignature.Source.UPLOAD, actor=user, request=request
+            image, source=HandwrittenSignature.Source.UPLOAD, actor=user, meta=request_meta(request)
         )
     except HandwrittenSignatureError as exc:
         add_message(request, exc)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
@@ -14,7 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from qianshu.accounts import actions, codes, hints
+from qianshu.accounts import actions, codes, hints, sessions
 from qianshu.accounts.decorators import reauth_required
 from qianshu.accounts.forms import (
     ChangePhoneForm,
@@ -27,15 +28,10 @@ from qianshu.accounts.forms import (
     ReauthPasswordForm,
     SetPasswordForm,
 )
-from qianshu.accounts.models import User
 from qianshu.accounts.phones import mask_phone
 from qianshu.core.errors import add_to_form
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
+from qianshu.core.meta import request_meta
+from qianshu.core.requests import current_user, wants_json
 
 
 def _next_url(request: HttpRequest, default: str = "accounts:profile") -> str:
@@ -45,10 +41,6 @@ def _next_url(request: HttpRequest, default: str = "accounts:profile") -> str:
     ):
         return candidate
     return reverse(default)
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    return request.headers.get("X-Requested-With") == "fetch"
 
 
 def _first_error(form: Any) -> str:
@@ -94,12 +86,14 @@ def login_view(request: HttpRequest) -> HttpResponse:
             error: codes.CodeError | None = None
             if phone_form.is_valid():
                 try:
-                    actions.do_send_login_code(request, phone_form.cleaned_data["phone"])
+                    actions.do_send_login_code(
+                        phone_form.cleaned_data["phone"], meta=request_meta(request)
+                    )
                 except codes.CodeError as exc:
                     error = exc
             else:
                 error = codes.CodeError(_first_error(phone_form))
-            if _wants_json(request):
+            if wants_json(request):
                 return _send_result(request, error)
             if error is None:
                 messages.success(request, _("验证码已发送，5 分钟内有效。"))
@@ -110,12 +104,15 @@ def login_view(request: HttpRequest) -> HttpResponse:
             form = CodeLoginForm(data)
             if form.is_valid():
                 try:
-                    _user_obj, created = actions.do_login_with_code(
-                        request, form.cleaned_data["phone"], form.cleaned_data["code"]
+                    user, created = actions.do_login_with_code(
+                        form.cleaned_data["phone"],
+                        form.cleaned_data["code"],
+                        meta=request_meta(request),
                     )
                 except codes.CodeError as exc:
                     add_to_form(form, exc)
                 else:
+                    sessions.start_session(request, user)
                     if created:
                         messages.success(request, _("欢迎使用签署！请先完成个人实名认证。"))
                     return HttpResponseRedirect(next_url)
@@ -133,10 +130,12 @@ def password_login_view(request: HttpRequest) -> HttpResponse:
     next_url = _next_url(request)
     form = PasswordLoginForm(request, request.POST or None)
     if request.method == "POST":
+        meta = request_meta(request)
         if form.is_valid() and form.user is not None:
-            actions.do_login_with_password(request, form.user)
+            actions.do_login_with_password(form.user, meta=meta)
+            sessions.start_session(request, form.user)
             return HttpResponseRedirect(next_url)
-        actions.do_record_failed_login(request, str(form.cleaned_data.get("phone", "")))
+        actions.do_record_failed_login(str(form.cleaned_data.get("phone", "")), meta=meta)
     return render(
         request,
         "accounts/login.html",
@@ -147,7 +146,9 @@ def password_login_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    actions.do_logout(request)
+    if request.user.is_authenticated:
+        actions.do_logout(actor=current_user(request), meta=request_meta(request))
+    logout(request)
     messages.info(request, _("您已退出登录。"))
     return redirect("accounts:login")
 
@@ -155,7 +156,8 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def reauth_view(request: HttpRequest) -> HttpResponse:
     """Confirm it is really the user before a sensitive change (SMS code or password)."""
-    user = _user(request)
+    user = current_user(request)
+    meta = request_meta(request)
     next_url = _next_url(request)
     code_form = ReauthCodeForm()
     password_form = ReauthPasswordForm(user)
@@ -164,10 +166,10 @@ def reauth_view(request: HttpRequest) -> HttpResponse:
         if action == "send":
             error: codes.CodeError | None = None
             try:
-                actions.do_send_reauth_code(request, actor=user)
+                actions.do_send_reauth_code(actor=user, meta=meta)
             except codes.CodeError as exc:
                 error = exc
-            if _wants_json(request):
+            if wants_json(request):
                 return _send_result(request, error)
             if error is None:
                 messages.success(request, _("验证码已发送，5 分钟内有效。"))
@@ -176,18 +178,20 @@ def reauth_view(request: HttpRequest) -> HttpResponse:
         elif action == "password":
             password_form = ReauthPasswordForm(user, request.POST)
             if password_form.is_valid():
-                actions.do_reauthenticate_with_password(request, actor=user)
+                actions.do_reauthenticate_with_password(actor=user, meta=meta)
+                sessions.mark_reauthenticated(request)
                 return HttpResponseRedirect(next_url)
         else:
             code_form = ReauthCodeForm(request.POST)
             if code_form.is_valid():
                 try:
                     actions.do_reauthenticate_with_code(
-                        request, code_form.cleaned_data["code"], actor=user
+                        code_form.cleaned_data["code"], actor=user, meta=meta
                     )
                 except codes.CodeError as exc:
                     add_to_form(code_form, exc)
                 else:
+                    sessions.mark_reauthenticated(request)
                     return HttpResponseRedirect(next_url)
     failed = bool(code_form.errors or password_form.errors)
     return render(
@@ -206,11 +210,13 @@ def reauth_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def profile_view(request: HttpRequest) -> HttpResponse:
     """个人中心: the account, its real-name status and links to the signing set-up."""
-    user = _user(request)
+    user = current_user(request)
     form = ProfileForm(request.POST or None, initial={"display_name": user.display_name})
     if request.method == "POST":
         if form.is_valid():
-            actions.do_update_profile(request, form.cleaned_data["display_name"], actor=user)
+            actions.do_update_profile(
+                form.cleaned_data["display_name"], actor=user, meta=request_meta(request)
+            )
             messages.success(request, _("已保存。"))
             return redirect("accounts:profile")
     return render(
@@ -232,7 +238,8 @@ def profile_view(request: HttpRequest) -> HttpResponse:
 
 @reauth_required
 def change_phone_view(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
+    meta = request_meta(request)
     form = ChangePhoneForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         phone = form.cleaned_data["phone"]
@@ -242,10 +249,10 @@ def change_phone_view(request: HttpRequest) -> HttpResponse:
                 error = codes.CodeError(_("新手机号与当前手机号相同。"))
             else:
                 try:
-                    actions.do_send_change_phone_code(request, phone, actor=user)
+                    actions.do_send_change_phone_code(phone, actor=user, meta=meta)
                 except codes.CodeError as exc:
                     error = exc
-            if _wants_json(request):
+            if wants_json(request):
                 return _send_result(request, error)
             if error is None:
                 messages.success(request, _("验证码已发送到新手机号。"))
@@ -255,15 +262,16 @@ def change_phone_view(request: HttpRequest) -> HttpResponse:
             form.add_error("code", _("请输入发送到新手机号的验证码。"))
         else:
             try:
-                actions.do_change_phone(request, phone, form.cleaned_data["code"], actor=user)
+                actions.do_change_phone(phone, form.cleaned_data["code"], actor=user, meta=meta)
             except codes.CodeError as exc:
                 add_to_form(form, exc)
             except actions.PhoneTaken:
                 form.add_error("phone", _("该手机号无法使用，请换一个手机号。"))
             else:
+                update_session_auth_hash(request, user)
                 messages.success(request, _("手机号已更换，其他设备上的登录已退出。"))
                 return redirect("accounts:profile")
-    elif request.method == "POST" and _wants_json(request):
+    elif request.method == "POST" and wants_json(request):
         return _send_result(request, codes.CodeError(_first_error(form)))
     return render(
         request,
@@ -275,10 +283,10 @@ def change_phone_view(request: HttpRequest) -> HttpResponse:
 
 @reauth_required
 def change_email_view(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     form = EmailForm(request.POST or None, initial={"email": user.email})
     if request.method == "POST" and form.is_valid():
-        actions.do_change_email(request, form.cleaned_data["email"], actor=user)
+        actions.do_change_email(form.cleaned_data["email"], actor=user, meta=request_meta(request))
         messages.success(request, _("电子邮箱已更新。"))
         return redirect("accounts:profile")
     return render(
@@ -291,10 +299,13 @@ def change_email_view(request: HttpRequest) -> HttpResponse:
 
 @reauth_required
 def set_password_view(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     form = SetPasswordForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        actions.do_set_password(request, form.cleaned_data["password1"], actor=user)
+        actions.do_set_password(
+            form.cleaned_data["password1"], actor=user, meta=request_meta(request)
+        )
+        update_session_auth_hash(request, user)
         messages.success(request, _("登录密码已设置，其他设备上的登录已退出。"))
         return redirect("accounts:profile")
     return render(
@@ -308,7 +319,9 @@ def set_password_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def logout_others_view(request: HttpRequest) -> HttpResponse:
-    actions.do_logout_other_sessions(request, actor=_user(request))
+    user = current_user(request)
+    actions.do_logout_other_sessions(actor=user, meta=request_meta(request))
+    update_session_auth_hash(request, user)
     messages.success(request, _("其他设备上的登录已全部退出。"))
     return redirect("accounts:profile")
 
@@ -321,5 +334,5 @@ def set_language_view(request: HttpRequest) -> HttpResponse:
     language = request.POST.get("language", "")
     response = set_language(request)
     if request.user.is_authenticated and language in dict(settings.LANGUAGES):
-        actions.do_set_language(request, language, actor=_user(request))
+        actions.do_set_language(language, actor=current_user(request), meta=request_meta(request))
     return response

@@ -21,7 +21,7 @@ from qianshu.api.forms import ApiKeyForm
 from qianshu.api.models import ApiCall, ApiKey, Scope
 from qianshu.core.errors import UserError, add_to_form
 from qianshu.core.meta import request_meta
-from qianshu.identity.views.common import current_user
+from qianshu.core.requests import current_user
 from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid
 from qianshu.orgs.reauth import needs_reauth, reauth_redirect
 

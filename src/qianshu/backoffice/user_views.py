@@ -24,11 +24,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from qianshu.accounts.actions import PhoneTaken, do_set_phone, recently_authenticated
+from qianshu.accounts.actions import PhoneTaken, do_set_phone
 from qianshu.accounts.models import SecurityEvent, User
 from qianshu.accounts.phones import normalize_phone
+from qianshu.accounts.sessions import recently_authenticated
 from qianshu.backoffice.decorators import View, staff_required
 from qianshu.backoffice.user_forms import OperatorPhoneForm, ReasonForm, UserSearchForm
+from qianshu.core.meta import request_meta
 from qianshu.identity import access
 from qianshu.identity.actions import do_revoke_identity, do_revoke_signing_credential
 from qianshu.identity.errors import IdentityError
@@ -134,7 +136,7 @@ def user_phone_view(request: HttpRequest, operator: User, person: User) -> None:
                 person,
                 form.cleaned_data["phone"],
                 actor=operator,
-                request=request,
+                meta=request_meta(request),
                 reason=form.cleaned_data["reason"],
             )
         except PhoneTaken:
@@ -157,7 +159,7 @@ def _revoke(
         _form_errors(request, form)
         return
     try:
-        action(person, form.cleaned_data["reason"], actor=operator, request=request)
+        action(person, form.cleaned_data["reason"], actor=operator, meta=request_meta(request))
     except IdentityError as exc:
         messages.error(request, str(exc))
     else:

@@ -16,6 +16,7 @@ from qianshu.accounts.models import User
 from qianshu.backoffice.decorators import staff_required
 from qianshu.backoffice.forms import PRESET_REASONS, RejectForm
 from qianshu.backoffice.queues import QUEUES
+from qianshu.core.meta import request_meta
 from qianshu.identity import access, actions
 from qianshu.identity.errors import IdentityError
 from qianshu.identity.models import VerificationAttempt
@@ -94,9 +95,10 @@ def identity_decide_view(request: HttpRequest, attempt_uuid: uuid.UUID) -> HttpR
     actor = _staff(request)
     attempt = access.access_review_attempt(actor, attempt_uuid)
     decision = request.POST.get("decision")
+    meta = request_meta(request)
     try:
         if decision == "approve":
-            actions.do_approve_verification(attempt.uuid, actor=actor, request=request)
+            actions.do_approve_verification(attempt.uuid, actor=actor, meta=meta)
             messages.success(request, _("已通过 %(name)s 的实名认证。") % {"name": attempt.name})
         elif decision == "reject":
             form = RejectForm(request.POST)
@@ -105,7 +107,7 @@ def identity_decide_view(request: HttpRequest, attempt_uuid: uuid.UUID) -> HttpR
                 messages.error(request, str(first_errors[0]))
                 return redirect("backoffice:identity-review", attempt_uuid=attempt.uuid)
             actions.do_reject_verification(
-                attempt.uuid, form.cleaned_data["final_reason"], actor=actor, request=request
+                attempt.uuid, form.cleaned_data["final_reason"], actor=actor, meta=meta
             )
             messages.success(request, _("已驳回 %(name)s 的实名认证。") % {"name": attempt.name})
         else:

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from qianshu.accounts import codes
 from qianshu.accounts.audit import client_ip
 from qianshu.accounts.models import OneTimeCode, User
+from qianshu.core.meta import TASK, request_meta
 from qianshu.envelopes.errors import ConfirmationError
 from qianshu.envelopes.models import Envelope, Recipient
 from qianshu.identity.access import active_credential, has_signing_credential, verified_identity
@@ -155,7 +156,9 @@ def confirm_signing(
     counted; a code is refused, unchecked, when :func:`sms_refusal` says so)."""
     if pin:
         try:
-            key, certificate = do_unlock_signing_key(actor, pin, request=request)
+            key, certificate = do_unlock_signing_key(
+                actor, pin, meta=request_meta(request) if request is not None else TASK
+            )
         except PinError as exc:
             raise ConfirmationError(str(exc)) from exc
         return Confirmation(actor.pk, "pin", _Key(key, certificate, _issued(certificate)))

@@ -14,8 +14,8 @@ from qianshu.core.meta import TASK
 from qianshu.envelopes import archives, audit, lifecycle
 from qianshu.envelopes.models import Envelope
 from qianshu.orgs.actions.licences import do_purge_pending_licences
+from qianshu.pki.actions import do_renew_service_certificates
 from qianshu.pki.platform import is_initialised
-from qianshu.pki.services import do_renew_service_certificates
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from dataclasses import asdict, dataclass
 
-from django.http import HttpRequest
+from django.contrib.sessions.backends.base import SessionBase
 
 from qianshu.accounts.phones import mask_phone
 from qianshu.identity import crypto
@@ -54,13 +54,13 @@ class Declaration:
         return self.id_type == IdType.RESIDENT
 
 
-def save_draft(request: HttpRequest, user_id: int, declaration: Declaration) -> None:
+def save_draft(session: SessionBase, user_id: int, declaration: Declaration) -> None:
     sealed = crypto.encrypt_json(asdict(declaration), user_id=user_id, purpose=_PURPOSE)
-    request.session[SESSION_KEY] = base64.b64encode(sealed).decode()
+    session[SESSION_KEY] = base64.b64encode(sealed).decode()
 
 
-def load_draft(request: HttpRequest, user_id: int) -> Declaration | None:
-    sealed = request.session.get(SESSION_KEY)
+def load_draft(session: SessionBase, user_id: int) -> Declaration | None:
+    sealed = session.get(SESSION_KEY)
     if not isinstance(sealed, str):
         return None
     try:
@@ -75,5 +75,5 @@ def load_draft(request: HttpRequest, user_id: int) -> Declaration | None:
         return None
 
 
-def clear_draft(request: HttpRequest) -> None:
-    request.session.pop(SESSION_KEY, None)
+def clear_draft(session: SessionBase) -> None:
+    session.pop(SESSION_KEY, None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from functools import cached_property
 
-from django.http import HttpRequest, QueryDict
+from django.http import HttpRequest
 
 from qianshu.accounts.models import User
 from qianshu.orgs.access import organisations_of
@@ -25,12 +25,6 @@ def _user(request: HttpRequest) -> User | None:
     if isinstance(user, User) and user.is_authenticated:
         return user
     return None
-
-
-def posted(request: HttpRequest) -> QueryDict | None:
-    """The posted data for a form (None, an unbound form, unless the method is POST); shared by
-    the organisation pages."""
-    return request.POST if request.method == "POST" else None
 
 
 def acting_org(request: HttpRequest) -> Organization | None:

@@ -20,11 +20,10 @@ from qianshu.accounts.models import User
 from qianshu.core.errors import add_to_form
 from qianshu.core.legal import PRIVACY_VERSION
 from qianshu.core.meta import request_meta
+from qianshu.core.requests import current_user, posted
 from qianshu.identity.access import verified_identity
-from qianshu.identity.views.common import current_user
 from qianshu.orgs.actions.licences import do_keep_pending_licence
 from qianshu.orgs.actions.verification import do_create_org
-from qianshu.orgs.context import posted
 from qianshu.orgs.licences import (
     Licence,
     pending_licence_contents,

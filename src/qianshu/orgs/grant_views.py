@@ -25,10 +25,9 @@ from qianshu.accounts.models import User
 from qianshu.core.downloads import content_disposition, file_response
 from qianshu.core.errors import add_message, add_to_form
 from qianshu.core.meta import request_meta
+from qianshu.core.requests import current_user, posted
 from qianshu.identity.access import verified_identity
-from qianshu.identity.actions import do_unlock_signing_key
 from qianshu.identity.errors import PinError
-from qianshu.identity.views.common import current_user
 from qianshu.orgs.access import (
     ADMIN_ONLY,
     access_org_by_uuid,
@@ -42,7 +41,6 @@ from qianshu.orgs.actions.grants import (
     do_revoke_grant,
     do_use_seal,
 )
-from qianshu.orgs.context import posted
 from qianshu.orgs.grant_forms import GrantForm, SealUseForm, UsageFilterForm
 from qianshu.orgs.grants import (
     GrantError,
@@ -294,13 +292,11 @@ def seal_use_view(
     form = SealUseForm(posted(request), request.FILES if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid() and form.ingested is not None:
         try:
-            # The PIN check commits its own attempt counter, so it runs before the sealing
-            # transaction: a rollback there must not forget a wrong PIN.
-            do_unlock_signing_key(user, form.cleaned_data["pin"], request=request)
             sealed = do_use_seal(
                 grant,
                 form.ingested,
                 document_name=form.document_name,
+                pin=form.cleaned_data["pin"],
                 page=form.cleaned_data.get("page"),
                 position=form.cleaned_data["position"],
                 actor=user,

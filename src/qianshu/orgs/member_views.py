@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from qianshu.accounts.hints import login_url
 from qianshu.core.errors import add_message, add_to_form
 from qianshu.core.meta import request_meta
-from qianshu.identity.views.common import current_user
+from qianshu.core.requests import current_user
 from qianshu.orgs.access import (
     ADMIN_ONLY,
     access_invitation_by_uuid,

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from qianshu.accounts.actions import recently_authenticated
+from qianshu.accounts.sessions import recently_authenticated
 
 KEPT_INPUT_KEY = "qianshu_org_reauth_input"
 

@@ -24,7 +24,7 @@ from qianshu.accounts import throttles
 from qianshu.core.downloads import content_disposition
 from qianshu.core.errors import add_message, add_to_form
 from qianshu.core.meta import request_meta
-from qianshu.identity.views.common import current_user
+from qianshu.core.requests import current_user
 from qianshu.orgs import seal_specs
 from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid, access_seal_by_uuid
 from qianshu.orgs.actions.seals import (

@@ -22,15 +22,14 @@ from qianshu.accounts.phones import mask_phone
 from qianshu.core.downloads import file_response
 from qianshu.core.errors import add_message, add_to_form
 from qianshu.core.meta import RequestMeta, request_meta
+from qianshu.core.requests import current_user, posted
 from qianshu.identity.access import verified_identity
-from qianshu.identity.views.common import current_user
 from qianshu.orgs import verification_deposits
 from qianshu.orgs.access import ADMIN_ONLY, access_legal_rep_request, access_org_by_uuid
 from qianshu.orgs.actions import deposits, legal_rep
 from qianshu.orgs.actions import verification as org_actions
 from qianshu.orgs.actions.licences import do_make_licence_preview
 from qianshu.orgs.actions.review import do_request_manual_review
-from qianshu.orgs.context import posted
 from qianshu.orgs.licences import PDF, PNG, can_preview
 from qianshu.orgs.models import Membership, Organization, OrgVerification
 from qianshu.orgs.providers import BankUnavailable, sandbox_active

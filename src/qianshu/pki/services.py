@@ -100,14 +100,3 @@ def renew_if_due(role: str, cert: x509.Certificate, now: dt.datetime | None = No
         return False
     with transaction.atomic():
         return _replace(role, now)
-
-
-def do_renew_service_certificates(now: dt.datetime | None = None) -> dict[str, bool]:
-    """Replace the OCSP responder and TSA certificates that are due (the timers call this)."""
-    rows = {
-        row.role: x509.load_der_x509_certificate(bytes(row.certificate_der))
-        for row in PlatformKey.objects.filter(
-            role__in=(PlatformKey.Role.OCSP, PlatformKey.Role.TSA)
-        )
-    }
-    return {role: renew_if_due(role, cert, now) for role, cert in rows.items()}

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods
 
 from qianshu.core.errors import UserError, add_message, add_to_form
 from qianshu.core.meta import request_meta
-from qianshu.identity.views.common import current_user
+from qianshu.core.requests import current_user
 from qianshu.orgs.access import ADMIN_ONLY, access_org_by_uuid
 from qianshu.orgs.models import Membership, Organization
 from qianshu.orgs.reauth import kept_input, needs_reauth, reauth_redirect

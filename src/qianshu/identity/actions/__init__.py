@@ -1,7 +1,7 @@
 """State changes of the identity app (see STYLE.md): verification, review, signing PIN.
 
-Public API for other apps: ``do_unlock_signing_key(user, pin)`` (envelope signing) and the
-exceptions it raises, re-exported here; the operator actions of the back office.
+Public API for other apps: ``do_unlock_signing_key(user, pin, meta=meta)`` (envelope signing)
+and the exceptions it raises, re-exported here; the operator actions of the back office.
 """
 
 from qianshu.identity.actions.credentials import (

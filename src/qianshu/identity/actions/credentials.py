@@ -13,12 +13,12 @@ import hmac
 from cryptography import x509
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from qianshu.accounts import codes, throttles
-from qianshu.accounts.audit import client_ip, record_event
+from qianshu.accounts.audit import record_event
 from qianshu.accounts.models import SecurityAction, User
+from qianshu.core.meta import RequestMeta
 from qianshu.identity import crypto
 from qianshu.identity.errors import (
     CertificateExpired,
@@ -101,9 +101,7 @@ def retire_credential(credential: SigningCredential, now: dt.datetime, reason: s
     do_revoke_certificate(credential.certificate.serial_number, reason=reason)
 
 
-def do_set_signing_pin(
-    pin: str, *, actor: User, request: HttpRequest | None = None
-) -> SigningCredential:
+def do_set_signing_pin(pin: str, *, actor: User, meta: RequestMeta) -> SigningCredential:
     """First PIN of a verified person: a new key wrapped under it and a person certificate.
 
     The PIN is assumed checked against the PIN rules (``pins.pin_problem``) by the form.
@@ -119,14 +117,14 @@ def do_set_signing_pin(
         record_event(
             SecurityAction.SIGNING_PIN_SET,
             user=actor,
-            request=request,
+            meta=meta,
             certificate=credential.certificate.serial_hex,
         )
     return credential
 
 
 def _wrong_pin(
-    credential: SigningCredential, now: dt.datetime, request: HttpRequest | None
+    credential: SigningCredential, now: dt.datetime, meta: RequestMeta
 ) -> WrongPin | PinLocked:
     """Count a wrong PIN on the locked credential row; the exception to raise after commit."""
     credential.failed_attempts += 1
@@ -135,13 +133,13 @@ def _wrong_pin(
         credential.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
         credential.failed_attempts = 0
         error = PinLocked(credential.locked_until)
-        record_event(SecurityAction.SIGNING_PIN_LOCKED, user=credential.user, request=request)
+        record_event(SecurityAction.SIGNING_PIN_LOCKED, user=credential.user, meta=meta)
     else:
         error = WrongPin(MAX_WRONG_PINS - credential.failed_attempts)
         record_event(
             SecurityAction.SIGNING_PIN_WRONG,
             user=credential.user,
-            request=request,
+            meta=meta,
             failed_attempts=credential.failed_attempts,
         )
     credential.save(update_fields=["failed_attempts", "locked_until"])
@@ -164,12 +162,12 @@ def _locked_credential(user: User, now: dt.datetime) -> SigningCredential:
 
 
 def _unwrap(
-    credential: SigningCredential, pin: str, now: dt.datetime, request: HttpRequest | None
+    credential: SigningCredential, pin: str, now: dt.datetime, meta: RequestMeta
 ) -> SoftwareSigningKey | WrongPin | PinLocked:
     try:
         key = person_key_store().unwrap(bytes(credential.wrapped_key), pin, credential.key_label)
     except WrongPinError:
-        return _wrong_pin(credential, now, request)
+        return _wrong_pin(credential, now, meta)
     if credential.failed_attempts or credential.locked_until:
         credential.failed_attempts = 0
         credential.locked_until = None
@@ -178,7 +176,7 @@ def _unwrap(
 
 
 def do_unlock_signing_key(
-    user: User, pin: str, *, request: HttpRequest | None = None
+    user: User, pin: str, *, meta: RequestMeta
 ) -> tuple[SigningKey, x509.Certificate]:
     """Unlock the user's signing key with their PIN, for one signing operation.
 
@@ -195,15 +193,13 @@ def do_unlock_signing_key(
             raise NoCredential()
         if issued.not_after <= now:
             raise CertificateExpired()
-        outcome = _unwrap(credential, pin, now, request)
+        outcome = _unwrap(credential, pin, now, meta)
     if isinstance(outcome, WrongPin | PinLocked):
         raise outcome
     return outcome, x509.load_der_x509_certificate(bytes(issued.certificate_der))
 
 
-def do_change_signing_pin(
-    old_pin: str, new_pin: str, *, actor: User, request: HttpRequest | None = None
-) -> None:
+def do_change_signing_pin(old_pin: str, new_pin: str, *, actor: User, meta: RequestMeta) -> None:
     """Re-wrap the same key (same certificate) under a new PIN; the old PIN is counted like a
     signing attempt (``WrongPin`` / ``PinLocked``)."""
     if hmac.compare_digest(old_pin, new_pin):
@@ -211,18 +207,18 @@ def do_change_signing_pin(
     now = timezone.now()
     with transaction.atomic():
         credential = _locked_credential(actor, now)
-        outcome = _unwrap(credential, old_pin, now, request)
+        outcome = _unwrap(credential, old_pin, now, meta)
         if isinstance(outcome, SoftwareSigningKey):
             credential.wrapped_key = person_key_store().wrap(
                 outcome.private_key, new_pin, credential.key_label
             )
             credential.save(update_fields=["wrapped_key"])
-            record_event(SecurityAction.SIGNING_PIN_CHANGED, user=actor, request=request)
+            record_event(SecurityAction.SIGNING_PIN_CHANGED, user=actor, meta=meta)
     if isinstance(outcome, WrongPin | PinLocked):
         raise outcome
 
 
-def do_send_pin_reset_code(*, actor: User, request: HttpRequest | None = None) -> None:
+def do_send_pin_reset_code(*, actor: User, meta: RequestMeta) -> None:
     """Send the SMS code that confirms a PIN reset to the account's phone. Raises ``CodeError``,
     or ``ResetHeld`` shortly after a phone change."""
     held = pin_reset_held_until(actor)
@@ -232,11 +228,11 @@ def do_send_pin_reset_code(*, actor: User, request: HttpRequest | None = None) -
         actor.phone,
         codes.Purpose.PIN_RESET,
         binding=f"user:{actor.pk}",
-        ip=client_ip(request),
-        language=translation.get_language() or settings.LANGUAGE_CODE,
+        ip=meta.ip,
+        language=meta.language or settings.LANGUAGE_CODE,
     )
     with transaction.atomic():
-        record_event(SecurityAction.PIN_RESET_CODE_SENT, user=actor, request=request)
+        record_event(SecurityAction.PIN_RESET_CODE_SENT, user=actor, meta=meta)
 
 
 def do_reset_signing_pin(
@@ -245,7 +241,7 @@ def do_reset_signing_pin(
     new_pin: str,
     *,
     actor: User,
-    request: HttpRequest | None = None,
+    meta: RequestMeta,
 ) -> SigningCredential:
     """Forgotten PIN: after the SMS code and the verified ID number, revoke the old certificate
     (superseded) and issue a new key and certificate under the new PIN. Also ends a lock.
@@ -265,7 +261,7 @@ def do_reset_signing_pin(
         codes.Purpose.PIN_RESET,
         code,
         binding=f"user:{actor.pk}",
-        ip=client_ip(request),
+        ip=meta.ip,
     )
     # Counted before the comparison (see accounts.throttles); a match resets the count.
     if not throttles.hit(throttle_key, limit=RESET_ID_FAILURES, window=RESET_WINDOW):
@@ -273,7 +269,7 @@ def do_reset_signing_pin(
     given = crypto.number_hmac(identity.id_type, id_number)
     if not hmac.compare_digest(given, identity.number_hmac):
         with transaction.atomic():
-            record_event(SecurityAction.SIGNING_PIN_RESET_REFUSED, user=actor, request=request)
+            record_event(SecurityAction.SIGNING_PIN_RESET_REFUSED, user=actor, meta=meta)
         raise IdNumberMismatch()
     throttles.reset(throttle_key)
     credential, key = _prepare_credential(actor, new_pin)
@@ -292,7 +288,7 @@ def do_reset_signing_pin(
         record_event(
             SecurityAction.SIGNING_PIN_RESET,
             user=actor,
-            request=request,
+            meta=meta,
             revoked=old.certificate.serial_hex if old else "",
             certificate=credential.certificate.serial_hex,
         )

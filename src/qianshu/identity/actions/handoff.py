@@ -4,20 +4,18 @@ logged in as the same account, opens it). Token format and checks: ``identity/ha
 from __future__ import annotations
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from qianshu.accounts import throttles
 from qianshu.accounts.audit import record_event
 from qianshu.accounts.models import SecurityAction, User
+from qianshu.core.meta import RequestMeta
 from qianshu.identity.errors import HandoffUnusable, TooManyHandoffs
 from qianshu.identity.handoffs import HANDOFF_LIFETIME, HANDOFFS_PER_HOUR, new_token
 from qianshu.identity.models import IdentityHandoff
 
 
-def do_start_identity_handoff(
-    *, actor: User, request: HttpRequest | None = None
-) -> tuple[IdentityHandoff, str]:
+def do_start_identity_handoff(*, actor: User, meta: RequestMeta) -> tuple[IdentityHandoff, str]:
     """Open a hand-off for ``actor``; returns it with its token (shown once, as a QR code).
 
     Raises :class:`TooManyHandoffs` beyond ``HANDOFFS_PER_HOUR``."""
@@ -33,13 +31,13 @@ def do_start_identity_handoff(
             user=actor, nonce_hash=hashed, created_at=now, expires_at=now + HANDOFF_LIFETIME
         )
         record_event(
-            SecurityAction.IDENTITY_HANDOFF_STARTED, user=actor, request=request, handoff=handoff.pk
+            SecurityAction.IDENTITY_HANDOFF_STARTED, user=actor, meta=meta, handoff=handoff.pk
         )
     return handoff, token
 
 
 def do_open_identity_handoff(
-    handoff: IdentityHandoff, *, actor: User, request: HttpRequest | None = None
+    handoff: IdentityHandoff, *, actor: User, meta: RequestMeta
 ) -> IdentityHandoff:
     """The phone, logged in as ``actor``, opens the hand-off and uses it up.
 
@@ -51,7 +49,7 @@ def do_open_identity_handoff(
             record_event(
                 SecurityAction.IDENTITY_HANDOFF_REFUSED,
                 user=handoff.user,
-                request=request,
+                meta=meta,
                 by_user=actor.pk,
             )
         raise HandoffUnusable("other_user")
@@ -65,6 +63,6 @@ def do_open_identity_handoff(
         locked.used_at = now
         locked.save(update_fields=["used_at"])
         record_event(
-            SecurityAction.IDENTITY_HANDOFF_OPENED, user=actor, request=request, handoff=locked.pk
+            SecurityAction.IDENTITY_HANDOFF_OPENED, user=actor, meta=meta, handoff=locked.pk
         )
     return locked

@@ -12,12 +12,12 @@ again (by a provider check, or by manual review by another operator).
 from __future__ import annotations
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from qianshu.accounts.actions import check_operator, end_all_sessions
 from qianshu.accounts.audit import record_event
 from qianshu.accounts.models import SecurityAction, User
+from qianshu.core.meta import RequestMeta
 from qianshu.identity.actions.credentials import retire_credential
 from qianshu.identity.errors import NoCredential, NotVerified
 from qianshu.identity.models import PersonIdentity, SigningCredential
@@ -44,7 +44,7 @@ def _lock_active_credential(user: User) -> SigningCredential | None:
 
 
 def do_revoke_signing_credential(
-    user: User, reason: str, *, actor: User, request: HttpRequest | None = None
+    user: User, reason: str, *, actor: User, meta: RequestMeta
 ) -> SigningCredential:
     """Revoke ``user``'s signing credential (certificate revoked). Raises ``NoCredential``."""
     check_operator(user, actor)
@@ -59,7 +59,7 @@ def do_revoke_signing_credential(
         record_event(
             SecurityAction.SIGNING_CREDENTIAL_REVOKED,
             user=user,
-            request=request,
+            meta=meta,
             operator=actor.pk,
             reason=reason,
             certificate=credential.certificate.serial_hex,
@@ -68,9 +68,7 @@ def do_revoke_signing_credential(
     return credential
 
 
-def do_revoke_identity(
-    user: User, reason: str, *, actor: User, request: HttpRequest | None = None
-) -> None:
+def do_revoke_identity(user: User, reason: str, *, actor: User, meta: RequestMeta) -> None:
     """Revoke ``user``'s verified identity (and with it the credential, whose certificate names
     the person): the person verifies again before signing. Raises ``NotVerified``."""
     check_operator(user, actor)
@@ -86,7 +84,7 @@ def do_revoke_identity(
         record_event(
             SecurityAction.IDENTITY_REVOKED,
             user=user,
-            request=request,
+            meta=meta,
             operator=actor.pk,
             reason=reason,
             method=identity.method,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from qianshu.accounts.audit import record_event
 from qianshu.accounts.models import SecurityAction, User
+from qianshu.core.meta import RequestMeta
 from qianshu.identity.actions.verification import create_identity
 from qianshu.identity.errors import OwnReview, ReviewAlreadyDecided
 from qianshu.identity.models import Method, VerificationAttempt
@@ -32,7 +32,7 @@ def _lock_pending(attempt_uuid: uuid.UUID) -> VerificationAttempt:
 
 
 def do_approve_verification(
-    attempt_uuid: uuid.UUID, *, actor: User, request: HttpRequest | None = None
+    attempt_uuid: uuid.UUID, *, actor: User, meta: RequestMeta
 ) -> VerificationAttempt:
     """Approve a manual review: the identity is verified and the user told by SMS.
 
@@ -53,7 +53,7 @@ def do_approve_verification(
         record_event(
             SecurityAction.IDENTITY_MANUAL_REVIEW_APPROVED,
             user=attempt.user,
-            request=request,
+            meta=meta,
             attempt=str(attempt.uuid),
             reviewer=actor.pk,
         )
@@ -67,7 +67,7 @@ def do_approve_verification(
 
 
 def do_reject_verification(
-    attempt_uuid: uuid.UUID, reason: str, *, actor: User, request: HttpRequest | None = None
+    attempt_uuid: uuid.UUID, reason: str, *, actor: User, meta: RequestMeta
 ) -> VerificationAttempt:
     """Reject a manual review with a reason the user reads (SMS and status page)."""
     reason = " ".join(reason.split())[:MAX_REASON_LENGTH]
@@ -86,7 +86,7 @@ def do_reject_verification(
         record_event(
             SecurityAction.IDENTITY_MANUAL_REVIEW_REJECTED,
             user=attempt.user,
-            request=request,
+            meta=meta,
             attempt=str(attempt.uuid),
             reviewer=actor.pk,
             reason=reason,

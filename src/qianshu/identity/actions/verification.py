@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from qianshu.accounts import codes, throttles
-from qianshu.accounts.audit import client_ip, record_event, user_agent
+from qianshu.accounts.audit import record_event
 from qianshu.accounts.models import SecurityAction, User
 from qianshu.accounts.phones import mask_phone
+from qianshu.core.meta import RequestMeta
 from qianshu.identity import crypto
 from qianshu.identity.drafts import Declaration
 from qianshu.identity.errors import (
@@ -63,8 +63,9 @@ def _store_photo(photo: Photo) -> Blob:
     )
 
 
-def _language() -> str:
-    return translation.get_language() or settings.LANGUAGE_CODE
+def _language(meta: RequestMeta) -> str:
+    """The language of the SMS to the client: the one it reads, else the site default."""
+    return meta.language or settings.LANGUAGE_CODE
 
 
 def check_can_start(actor: User, declaration: Declaration, method: str) -> None:
@@ -100,7 +101,7 @@ def _new_attempt(
     *,
     provider: str,
     status: str,
-    request: HttpRequest | None,
+    meta: RequestMeta,
     attempt_uuid: uuid.UUID | None = None,
     inputs: dict[str, str] | None = None,
     reason: str = "",
@@ -130,8 +131,8 @@ def _new_attempt(
         inputs_masked=masked,
         status=status,
         reason=reason[:300],
-        ip=client_ip(request),
-        user_agent=user_agent(request),
+        ip=meta.ip,
+        user_agent=meta.user_agent,
         finished_at=None if status in (Status.STARTED, Status.PENDING_REVIEW) else timezone.now(),
     )
 
@@ -169,7 +170,7 @@ SETTLED = {
 
 
 def _settle(
-    attempt: VerificationAttempt, result: CheckResult, request: HttpRequest | None
+    attempt: VerificationAttempt, result: CheckResult, meta: RequestMeta
 ) -> VerificationAttempt:
     """Apply a provider's final answer to an attempt (inside a transaction)."""
     if isinstance(result, Passed):
@@ -188,7 +189,7 @@ def _settle(
     record_event(
         SETTLED[attempt.status],
         user=attempt.user,
-        request=request,
+        meta=meta,
         attempt=str(attempt.uuid),
         method=attempt.method,
         provider=attempt.provider,
@@ -204,7 +205,7 @@ def do_start_face_verification(
     *,
     actor: User,
     return_url: Callable[[uuid.UUID], str],
-    request: HttpRequest | None = None,
+    meta: RequestMeta,
 ) -> tuple[VerificationAttempt, str | None]:
     """Open a face comparison with the provider: returns the attempt and the URL to send the
     user to (None if the provider could not start one; the attempt then says why)."""
@@ -225,13 +226,13 @@ def do_start_face_verification(
             reason=started.reason if isinstance(started, ProviderError) else "",
             provider_ref="" if isinstance(started, ProviderError) else started.token,
             attempt_uuid=attempt_uuid,
-            request=request,
+            meta=meta,
         )
         url = None if isinstance(started, ProviderError) else started.url
         record_event(
             SecurityAction.IDENTITY_VERIFICATION_STARTED,
             user=actor,
-            request=request,
+            meta=meta,
             attempt=str(attempt.uuid),
             method=Method.FACE,
             provider=provider.name,
@@ -240,7 +241,7 @@ def do_start_face_verification(
 
 
 def do_finish_face_verification(
-    attempt: VerificationAttempt, *, actor: User, request: HttpRequest | None = None
+    attempt: VerificationAttempt, *, actor: User, meta: RequestMeta
 ) -> VerificationAttempt:
     """Ask the provider for the face comparison's result (the return request is not trusted).
 
@@ -259,7 +260,7 @@ def do_finish_face_verification(
         locked = VerificationAttempt.objects.select_for_update().get(pk=attempt.pk)
         if locked.status != Status.STARTED:
             return locked
-        return _settle(locked, result, request)
+        return _settle(locked, result, meta)
 
 
 # --- phone three-factor (手机号认证) ---------------------------------------------------------
@@ -286,7 +287,7 @@ def open_phone3_attempt(actor: User, declaration: Declaration) -> VerificationAt
 
 
 def do_start_phone3_verification(
-    declaration: Declaration, *, actor: User, request: HttpRequest | None = None
+    declaration: Declaration, *, actor: User, meta: RequestMeta
 ) -> VerificationAttempt:
     """Phone three-factor check with the provider, then an SMS code to that phone.
 
@@ -309,25 +310,23 @@ def do_start_phone3_verification(
             status=Status.STARTED,
             attempt_uuid=attempt_uuid,
             inputs={"phone": declaration.phone},
-            request=request,
+            meta=meta,
         )
         record_event(
             SecurityAction.IDENTITY_VERIFICATION_STARTED,
             user=actor,
-            request=request,
+            meta=meta,
             attempt=str(attempt.uuid),
             method=Method.PHONE3,
             provider=provider.name,
         )
         if not isinstance(result, Passed):
-            return _settle(attempt, result, request)
-    do_send_phone3_code(attempt, request=request)
+            return _settle(attempt, result, meta)
+    do_send_phone3_code(attempt, meta=meta)
     return attempt
 
 
-def do_send_phone3_code(
-    attempt: VerificationAttempt, *, request: HttpRequest | None = None
-) -> None:
+def do_send_phone3_code(attempt: VerificationAttempt, *, meta: RequestMeta) -> None:
     """(Re)send the SMS code of a phone check that the provider passed. Raises ``CodeError``."""
     if attempt.status != Status.STARTED or attempt.method != Method.PHONE3:
         raise AttemptNotActive()
@@ -335,14 +334,14 @@ def do_send_phone3_code(
         attempt.secret_inputs()["phone"],
         codes.Purpose.IDENTITY_PHONE,
         binding=_phone3_binding(attempt),
-        ip=client_ip(request),
-        language=_language(),
+        ip=meta.ip,
+        language=_language(meta),
     )
     with transaction.atomic():
         record_event(
             SecurityAction.IDENTITY_PHONE_CODE_SENT,
             user=attempt.user,
-            request=request,
+            meta=meta,
             attempt=str(attempt.uuid),
         )
 
@@ -352,7 +351,7 @@ def do_confirm_phone3_verification(
     code: str,
     *,
     actor: User,
-    request: HttpRequest | None = None,
+    meta: RequestMeta,
 ) -> VerificationAttempt:
     """Accept the SMS code of a phone check and record the verified identity.
 
@@ -368,13 +367,13 @@ def do_confirm_phone3_verification(
         codes.Purpose.IDENTITY_PHONE,
         code,
         binding=_phone3_binding(attempt),
-        ip=client_ip(request),
+        ip=meta.ip,
     )
     with transaction.atomic():
         locked = VerificationAttempt.objects.select_for_update().get(pk=attempt.pk)
         if locked.status != Status.STARTED:
             raise AttemptNotActive()
-        return _settle(locked, Passed(), request)
+        return _settle(locked, Passed(), meta)
 
 
 # --- bank card four-factor (银行卡认证) -------------------------------------------------------
@@ -386,7 +385,7 @@ def do_bank4_verification(
     bank_phone: str,
     *,
     actor: User,
-    request: HttpRequest | None = None,
+    meta: RequestMeta,
 ) -> VerificationAttempt:
     """Bank card four-factor check (name, ID number, card, bank-reserved phone)."""
     check_can_start(actor, declaration, Method.BANK4)
@@ -405,9 +404,9 @@ def do_bank4_verification(
             status=Status.STARTED,
             attempt_uuid=attempt_uuid,
             inputs={"card": card_number, "phone": bank_phone},
-            request=request,
+            meta=meta,
         )
-        return _settle(attempt, result, request)
+        return _settle(attempt, result, meta)
 
 
 # --- manual review (人工审核) -----------------------------------------------------------------
@@ -419,7 +418,7 @@ def do_submit_manual_review(
     handheld: Photo,
     *,
     actor: User,
-    request: HttpRequest | None = None,
+    meta: RequestMeta,
 ) -> VerificationAttempt:
     """Queue the ID photos for a platform operator (``pending_review``)."""
     check_can_start(actor, declaration, Method.MANUAL)
@@ -435,7 +434,7 @@ def do_submit_manual_review(
             Method.MANUAL,
             provider="",
             status=Status.PENDING_REVIEW,
-            request=request,
+            meta=meta,
         )
         attempt.front_photo = front_blob
         attempt.handheld_photo = handheld_blob
@@ -443,7 +442,7 @@ def do_submit_manual_review(
         record_event(
             SecurityAction.IDENTITY_MANUAL_REVIEW_SUBMITTED,
             user=actor,
-            request=request,
+            meta=meta,
             attempt=str(attempt.uuid),
             id_type=declaration.id_type,
         )

@@ -17,9 +17,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
 from qianshu.core.downloads import content_disposition
+from qianshu.core.requests import current_user
 from qianshu.identity import access
 from qianshu.identity.models import SigningCredential
-from qianshu.identity.views.common import current_user
 
 _ATTRIBUTE_NAMES = {NameOID.SERIAL_NUMBER: "serialNumber"}
 

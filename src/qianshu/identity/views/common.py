@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, QueryDict
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
-from qianshu.accounts.models import User
-
 STEP_LABELS = (_("身份信息"), _("身份核验"), _("核验完成"))
-
-
-def current_user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def steps(current: int, second: str | None = None) -> list[dict[str, object]]:
@@ -31,15 +23,6 @@ def steps(current: int, second: str | None = None) -> list[dict[str, object]]:
         }
         for i, label in enumerate(labels, start=1)
     ]
-
-
-def wants_json(request: HttpRequest) -> bool:
-    return request.headers.get("X-Requested-With") == "fetch"
-
-
-def posted(request: HttpRequest) -> QueryDict | None:
-    """The form data of a POST (even an empty one, so it is validated), else None."""
-    return request.POST if request.method == "POST" else None
 
 
 RETURN_KEY = "identity_return"

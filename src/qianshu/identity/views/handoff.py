@@ -17,12 +17,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from qianshu.accounts.hints import login_url
+from qianshu.core.meta import request_meta
+from qianshu.core.requests import current_user
 from qianshu.identity import access
 from qianshu.identity.actions import do_open_identity_handoff, do_start_identity_handoff
 from qianshu.identity.errors import HandoffUnusable, TooManyHandoffs
 from qianshu.identity.handoffs import HANDOFF_LIFETIME
 from qianshu.identity.models import IdentityHandoff
-from qianshu.identity.views.common import current_user, return_url
+from qianshu.identity.views.common import return_url
 
 SESSION_KEY = "identity_handoff"
 POLL_INTERVAL_MS = 2000
@@ -69,7 +71,7 @@ def handoff_context(request: HttpRequest) -> dict[str, Any]:
     token = str(stored.get("token") or "") if handoff is not None else ""
     if handoff is None:
         try:
-            handoff, token = do_start_identity_handoff(actor=user, request=request)
+            handoff, token = do_start_identity_handoff(actor=user, meta=request_meta(request))
         except TooManyHandoffs as exc:
             return {"handoff_error": str(exc)}
         request.session[SESSION_KEY] = {"id": handoff.pk, "token": token}
@@ -125,7 +127,7 @@ def handoff_phone_view(request: HttpRequest, token: str) -> HttpResponse:
         user = current_user(request)
         if handoff.user_id == user.pk and access.verified_identity(user) is not None:
             return _phone_page(redirect("identity:status"))
-        do_open_identity_handoff(handoff, actor=user, request=request)
+        do_open_identity_handoff(handoff, actor=user, meta=request_meta(request))
     except HandoffUnusable as exc:
         page = render(
             request, "identity/handoff_error.html", {"message": str(exc)}, status=exc.status

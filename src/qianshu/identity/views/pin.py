@@ -12,17 +12,20 @@ from django.utils.translation import gettext as _
 from qianshu.accounts.codes import CodeError
 from qianshu.accounts.decorators import reauth_required
 from qianshu.core.errors import add_message, add_to_form
+from qianshu.core.meta import request_meta
+from qianshu.core.requests import current_user, posted, wants_json
 from qianshu.identity import access, actions
 from qianshu.identity.errors import PinError, ResetHeld
 from qianshu.identity.forms import ChangePinForm, ResetPinForm, SetPinForm
 from qianshu.identity.holds import new_key_held_until, pin_reset_held_until
-from qianshu.identity.views.common import current_user, posted, safe_next, wants_json
+from qianshu.identity.views.common import safe_next
 
 
 @reauth_required
 def pin_view(request: HttpRequest) -> HttpResponse:
     """Set the signing PIN (issues the person certificate) or change it."""
     user = current_user(request)
+    meta = request_meta(request)
     identity = access.verified_identity(user)
     context: dict[str, object] = {"centre": "pin", "nav": "identity", "identity": identity}
     if identity is None:
@@ -38,9 +41,7 @@ def pin_view(request: HttpRequest) -> HttpResponse:
         set_form = SetPinForm(identity, posted(request))
         if request.method == "POST" and set_form.is_valid():
             try:
-                actions.do_set_signing_pin(
-                    set_form.cleaned_data["pin1"], actor=user, request=request
-                )
+                actions.do_set_signing_pin(set_form.cleaned_data["pin1"], actor=user, meta=meta)
             except PinError as exc:
                 add_message(request, exc)
                 return redirect(request.get_full_path())
@@ -55,7 +56,7 @@ def pin_view(request: HttpRequest) -> HttpResponse:
                 change_form.cleaned_data["old_pin"],
                 change_form.cleaned_data["pin1"],
                 actor=user,
-                request=request,
+                meta=meta,
             )
         except PinError as exc:
             add_to_form(change_form, exc)
@@ -71,6 +72,7 @@ def pin_view(request: HttpRequest) -> HttpResponse:
 def pin_reset_view(request: HttpRequest) -> HttpResponse:
     """重置签署密码: SMS code + the verified ID number; the old certificate is revoked."""
     user = current_user(request)
+    meta = request_meta(request)
     identity = access.verified_identity(user)
     context: dict[str, object] = {"centre": "pin", "nav": "identity", "identity": identity}
     if identity is None:
@@ -81,7 +83,7 @@ def pin_reset_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and request.POST.get("action") == "send":
         error: CodeError | PinError | None = None
         try:
-            actions.do_send_pin_reset_code(actor=user, request=request)
+            actions.do_send_pin_reset_code(actor=user, meta=meta)
         except (CodeError, PinError) as exc:
             error = exc
         if wants_json(request):
@@ -106,7 +108,7 @@ def pin_reset_view(request: HttpRequest) -> HttpResponse:
                     form.cleaned_data["id_number"],
                     form.cleaned_data["pin1"],
                     actor=user,
-                    request=request,
+                    meta=meta,
                 )
             except CodeError as exc:
                 add_to_form(form, exc)

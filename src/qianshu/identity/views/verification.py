@@ -29,6 +29,8 @@ from qianshu.accounts.codes import CodeError
 from qianshu.accounts.models import User
 from qianshu.core.downloads import file_response
 from qianshu.core.errors import add_message, add_to_form
+from qianshu.core.meta import request_meta
+from qianshu.core.requests import current_user, posted
 from qianshu.identity import access, actions
 from qianshu.identity.drafts import Declaration, clear_draft, load_draft, save_draft
 from qianshu.identity.errors import (
@@ -50,13 +52,7 @@ from qianshu.identity.forms import (
 from qianshu.identity.models import Method, SandboxFaceSession, VerificationAttempt, methods_for
 from qianshu.identity.providers import ProviderUnavailable, get_provider, sandbox_allowed
 from qianshu.identity.providers.sandbox import record_face_outcome
-from qianshu.identity.views.common import (
-    current_user,
-    posted,
-    remember_return,
-    return_url,
-    steps,
-)
+from qianshu.identity.views.common import remember_return, return_url, steps
 from qianshu.identity.views.handoff import handoff_context
 from qianshu.storage.errors import BlobStoreError
 
@@ -93,7 +89,7 @@ def _with_declaration(method: str | None = None) -> Callable[[MethodView], Metho
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             user = current_user(request)
-            declaration = load_draft(request, user.pk)
+            declaration = load_draft(request.session, user.pk)
             if declaration is None:
                 messages.info(request, _("请先填写身份信息。"))
                 return redirect("identity:start")
@@ -138,7 +134,7 @@ def start_view(request: HttpRequest) -> HttpResponse:
     if access.pending_review(user) is not None:
         messages.info(request, str(ReviewPending()))
         return redirect("identity:status")
-    draft = load_draft(request, user.pk)
+    draft = load_draft(request.session, user.pk)
     initial: dict[str, str] = {"phone": user.phone}
     if draft is not None:
         initial = {
@@ -149,7 +145,7 @@ def start_view(request: HttpRequest) -> HttpResponse:
         }
     form = DeclarationForm(user, posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
-        save_draft(request, user.pk, form.declaration())
+        save_draft(request.session, user.pk, form.declaration())
         return redirect("identity:method")
     return render(
         request,
@@ -187,7 +183,7 @@ def face_view(request: HttpRequest, user: User, declaration: Declaration) -> Htt
 
         try:
             attempt, url = actions.do_start_face_verification(
-                declaration, actor=user, return_url=return_url, request=request
+                declaration, actor=user, return_url=return_url, meta=request_meta(request)
             )
         except VerificationRefused as exc:
             return _refused(request, exc)
@@ -211,7 +207,9 @@ def face_return_view(request: HttpRequest, attempt_uuid: uuid.UUID) -> HttpRespo
     user = current_user(request)
     attempt = access.access_attempt_by_uuid(user, attempt_uuid)
     try:
-        attempt = actions.do_finish_face_verification(attempt, actor=user, request=request)
+        attempt = actions.do_finish_face_verification(
+            attempt, actor=user, meta=request_meta(request)
+        )
     except ProviderUnavailable as exc:
         return _unavailable(request, exc)
     if attempt.status == Status.STARTED:
@@ -221,25 +219,24 @@ def face_return_view(request: HttpRequest, attempt_uuid: uuid.UUID) -> HttpRespo
             _context(attempt=attempt, steps=steps(2, _("人脸识别"))),
         )
     if attempt.is_success:
-        clear_draft(request)
+        clear_draft(request.session)
     return redirect(attempt)
 
 
 @_with_declaration(Method.PHONE3)
 def phone3_view(request: HttpRequest, user: User, declaration: Declaration) -> HttpResponse:
     """手机号认证: the provider checks name + number + phone, then an SMS code to that phone."""
+    meta = request_meta(request)
     attempt = actions.open_phone3_attempt(user, declaration)
     form = Phone3CodeForm()
     if request.method == "POST" and request.POST.get("action") == "send":
         try:
             if attempt is None:
-                attempt = actions.do_start_phone3_verification(
-                    declaration, actor=user, request=request
-                )
+                attempt = actions.do_start_phone3_verification(declaration, actor=user, meta=meta)
                 if attempt.status != Status.STARTED:
                     return redirect(attempt)
             else:
-                actions.do_send_phone3_code(attempt, request=request)
+                actions.do_send_phone3_code(attempt, meta=meta)
         except VerificationRefused as exc:
             return _refused(request, exc)
         except ProviderUnavailable as exc:
@@ -257,7 +254,7 @@ def phone3_view(request: HttpRequest, user: User, declaration: Declaration) -> H
         if form.is_valid():
             try:
                 attempt = actions.do_confirm_phone3_verification(
-                    attempt, form.cleaned_data["code"], actor=user, request=request
+                    attempt, form.cleaned_data["code"], actor=user, meta=meta
                 )
             except CodeError as exc:
                 add_to_form(form, exc)
@@ -266,7 +263,7 @@ def phone3_view(request: HttpRequest, user: User, declaration: Declaration) -> H
                 return redirect("identity:phone3")
             else:
                 if attempt.is_success:
-                    clear_draft(request)
+                    clear_draft(request.session)
                 return redirect(attempt)
     return render(
         request,
@@ -292,14 +289,14 @@ def bank4_view(request: HttpRequest, user: User, declaration: Declaration) -> Ht
                 form.cleaned_data["card_number"],
                 form.cleaned_data["phone"],
                 actor=user,
-                request=request,
+                meta=request_meta(request),
             )
         except VerificationRefused as exc:
             return _refused(request, exc)
         except ProviderUnavailable as exc:
             return _unavailable(request, exc)
         if attempt.is_success:
-            clear_draft(request)
+            clear_draft(request.session)
         return redirect(attempt)
     return render(
         request,
@@ -320,11 +317,11 @@ def manual_view(request: HttpRequest, user: User, declaration: Declaration) -> H
                 form.cleaned_data["front"],
                 form.cleaned_data["handheld"],
                 actor=user,
-                request=request,
+                meta=request_meta(request),
             )
         except VerificationRefused as exc:
             return _refused(request, exc)
-        clear_draft(request)
+        clear_draft(request.session)
         return redirect(attempt)
     return render(
         request,
@@ -339,7 +336,7 @@ def result_view(request: HttpRequest, attempt_uuid: uuid.UUID) -> HttpResponse:
     """Step 3 (核验完成): success, failure (再试一次 / 换一种方式), or waiting for review."""
     user = current_user(request)
     attempt = access.access_attempt_by_uuid(user, attempt_uuid)
-    draft = load_draft(request, user.pk)
+    draft = load_draft(request.session, user.pk)
     other_methods = []
     if draft is not None:
         other_methods = [m for m in methods_for(draft.id_type) if m != attempt.method]

@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
 from qianshu.core.meta import RequestMeta
+from qianshu.identity.actions import do_unlock_signing_key
 from qianshu.notifications.actions import do_queue_sms
 from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.grants import (
@@ -282,17 +283,18 @@ def do_use_seal(
     pdf: IngestedPdf,
     *,
     document_name: str,
+    pin: str,
     page: int | None = None,
     position: str = DEFAULT_POSITION,
     actor: User,
     meta: RequestMeta,
 ) -> SealedDocument:
-    """Seal ``pdf`` with the seal of ``grant``, the grantee having confirmed with their own PIN.
+    """Seal ``pdf`` with the seal of ``grant`` after the grantee confirms with their own PIN.
 
-    The caller checks the PIN first with the identity app's ``do_unlock_signing_key`` (it raises
-    its ``PinError`` subclasses: wrong PIN, locked, no PIN set): that check commits its own
-    attempt counter, so it runs before this transaction — a rollback here must not forget a
-    wrong PIN. (It still takes the request; it moves in here once it takes ``meta``.)
+    The PIN is checked by the identity app's ``do_unlock_signing_key`` (it raises its
+    ``PinError`` subclasses: wrong PIN, locked, no PIN set); that check commits its own attempt
+    counter, so it runs before this action's transaction — a rollback here must not forget a
+    wrong PIN.
 
     ``page`` counts from 1 (None: the last page); ``position`` is a key of
     :data:`~qianshu.orgs.grants.POSITIONS`. Raises :class:`~qianshu.orgs.grants.SealUseError`;
@@ -301,6 +303,7 @@ def do_use_seal(
     """
     if position not in POSITIONS:
         raise SealUseError(_("请选择盖章位置。"))
+    do_unlock_signing_key(actor, pin, meta=meta)
     with transaction.atomic():
         seal, locked = _check_grant_still_current(grant, actor)
         data = seal_pdf(seal, pdf, page, position)

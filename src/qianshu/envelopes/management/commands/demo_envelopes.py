@@ -23,9 +23,10 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
+from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.management.commands.demo_data import OPERATOR_PHONE
 from qianshu.accounts.models import User
-from qianshu.accounts.signatures import SignatureImage, do_save_signature
+from qianshu.accounts.signatures import SignatureImage
 from qianshu.core.legal import PRIVACY_VERSION
 from qianshu.core.meta import COMMAND
 from qianshu.envelopes import compose, placement
@@ -76,17 +77,20 @@ def _verify(user: User, name: str, number: str) -> None:
         raise CommandError("the demo verifies its people with the identity sandbox provider")
     declaration = Declaration(IdType.RESIDENT, name, number, user.phone)
     attempt, url = do_start_face_verification(
-        declaration, actor=user, return_url=lambda _: settings.PUBLIC_URL + "/me/identity/"
+        declaration,
+        actor=user,
+        return_url=lambda _: settings.PUBLIC_URL + "/me/identity/",
+        meta=COMMAND,
     )
     if url is None:
         raise CommandError(f"the identity sandbox did not start: {attempt.reason}")
     record_face_outcome(attempt.provider_ref, passed=True)
-    attempt = do_finish_face_verification(attempt, actor=user)
+    attempt = do_finish_face_verification(attempt, actor=user, meta=COMMAND)
     if attempt.status != VerificationAttempt.Status.PASSED:
         raise CommandError(f"demo verification of {name} failed: {attempt.reason}")
-    do_set_signing_pin(DEMO_PIN, actor=user)
+    do_set_signing_pin(DEMO_PIN, actor=user, meta=COMMAND)
     png = stamps.render_text_image(name, height_px=120)
-    do_save_signature(SignatureImage.from_png(png), source="drawn", actor=user)
+    do_save_signature(SignatureImage.from_png(png), source="drawn", actor=user, meta=COMMAND)
 
 
 def _licence_picture() -> bytes:

@@ -6,6 +6,8 @@ writes it to a file for the operator to take offline). :func:`do_root_sign` is t
 ceremony: with the root key supplied for that moment it signs a fresh root CRL and, when asked,
 a new certificate for the issuing CA's existing key. :func:`do_export_root_key` moves the key
 of a deployment made before the root went offline out of the database.
+:func:`do_renew_service_certificates` keeps the OCSP responder and TSA certificates current (see
+:mod:`qianshu.pki.services`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from django.utils import timezone
 from qianshu.pki.keystores import software_key_store
 from qianshu.pki.models import IssuedCertificate, PlatformKey, RootRevocationList
 from qianshu.pki.platform import load_platform, revoked_by, urls
-from qianshu.pki.services import record_issued
+from qianshu.pki.services import record_issued, renew_if_due
 from qianshu.signing import hierarchy, pki, revocation
 from qianshu.signing.errors import PkiError
 from qianshu.signing.keys import PublicKey, SoftwareSigningKey, generate_private_key
@@ -237,3 +239,14 @@ def do_revoke_certificate(
         row.revocation_reason = reason
         row.save(update_fields=["revoked_at", "revocation_reason"])
     return True
+
+
+def do_renew_service_certificates(now: dt.datetime | None = None) -> dict[str, bool]:
+    """Replace the OCSP responder and TSA certificates that are due (the timers call this)."""
+    rows = {
+        row.role: x509.load_der_x509_certificate(bytes(row.certificate_der))
+        for row in PlatformKey.objects.filter(
+            role__in=(PlatformKey.Role.OCSP, PlatformKey.Role.TSA)
+        )
+    }
+    return {role: renew_if_due(role, cert, now) for role, cert in rows.items()}
