@@ -22,7 +22,9 @@ APPS = [
     "notifications",
     "storage",
     "pki",
-    pytest.param("orgs", marks=MOVING),
+    "orgs",
+    "webhooks",
+    "api",
     pytest.param("envelopes", marks=MOVING),
 ]
 
