@@ -28,6 +28,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django_tasks import task
 
+from qianshu.core.outbox import due_ids, enqueue_at
 from qianshu.notifications.models import DeliveryAttempt, OutboxMessage
 from qianshu.notifications.sms import get_sms_backend
 from qianshu.storage.blobs import get_blob_store
@@ -58,16 +59,8 @@ def retry_delay(failed_attempts: int) -> timedelta:
 
 
 def schedule_delivery(message_id: int, run_after: datetime | None = None) -> None:
-    """Enqueue ``deliver_message`` (at ``run_after``, if the task backend can defer).
-
-    Without deferral support (the immediate backend of tests) a retry is left to the sweep.
-    """
-    job = deliver_message
-    if run_after is not None:
-        if not job.get_backend().supports_defer:
-            return
-        job = job.using(run_after=run_after)
-    job.enqueue(message_id)
+    """Enqueue ``deliver_message`` (a retry at ``run_after``; see ``core.outbox.enqueue_at``)."""
+    enqueue_at(deliver_message, message_id, run_after=run_after)
 
 
 @task(queue_name=QUEUE)
@@ -84,12 +77,8 @@ def deliver_due_messages(limit: int = SWEEP_LIMIT) -> dict[str, int]:
 
 def deliver_due(*, limit: int = SWEEP_LIMIT) -> Counter[str]:
     """Deliver up to ``limit`` due messages, oldest due first; count the outcomes."""
-    ids = list(
-        OutboxMessage.objects.due(timezone.now())
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    return Counter(deliver(message_id) for message_id in ids)
+    due = OutboxMessage.objects.due(timezone.now())
+    return Counter(deliver(message_id) for message_id in due_ids(due, limit))
 
 
 def deliver(message_id: int) -> Outcome:

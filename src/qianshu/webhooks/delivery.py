@@ -33,6 +33,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from qianshu.core.errors import UserError
+from qianshu.core.outbox import due_ids, enqueue_at
 from qianshu.webhooks import alerts, secrets, targets
 from qianshu.webhooks.models import Attempt, Endpoint, Message
 
@@ -60,14 +61,8 @@ Outcome = Literal["delivered", "retry", "failed", "skipped", "stale"]
 
 
 def schedule(message_id: int, run_after: datetime | None = None) -> None:
-    """Enqueue ``deliver_message`` (at ``run_after`` where the task backend can defer; without
-    deferral a retry waits for the sweep)."""
-    job = deliver_message
-    if run_after is not None:
-        if not job.get_backend().supports_defer:
-            return
-        job = job.using(run_after=run_after)
-    job.enqueue(message_id)
+    """Enqueue ``deliver_message`` (a retry at ``run_after``; see ``core.outbox.enqueue_at``)."""
+    enqueue_at(deliver_message, message_id, run_after=run_after)
 
 
 @task(queue_name=QUEUE)
@@ -76,19 +71,11 @@ def deliver_message(message_id: int) -> str:
     return deliver(message_id)
 
 
-@task(queue_name=QUEUE)
-def deliver_due_messages(limit: int = SWEEP_LIMIT) -> dict[str, int]:
-    """Deliver every due message (retries on backends that cannot defer, dead workers)."""
-    return dict(deliver_due(limit=limit))
-
-
 def deliver_due(*, limit: int = SWEEP_LIMIT) -> Counter[str]:
-    ids = list(
-        Message.objects.due(timezone.now())
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    return Counter(deliver(message_id) for message_id in ids)
+    """Deliver up to ``limit`` due messages (``qianshu deliver-webhooks``): retries on task
+    backends that cannot defer, and messages of workers that died."""
+    due = Message.objects.due(timezone.now())
+    return Counter(deliver(message_id) for message_id in due_ids(due, limit))
 
 
 def deliver(message_id: int) -> Outcome:
