@@ -19,8 +19,8 @@ from qianshu.core.models import AuditChain
 from qianshu.orgs.audit import chain_key as org_chain_key
 from qianshu.orgs.audit import check_org_chain, record_org_event
 from qianshu.orgs.models import OrgAction, OrgEvent
-from tests.orgs.conftest import make_verified_org
 from tests.support.accounts import make_user
+from tests.support.personas import make_verified_org
 
 SOURCE = Path(qianshu.__file__).parent
 # The function recording each table, the position of its kind argument and its enum.

@@ -20,8 +20,9 @@ from qianshu.accounts import hints
 from qianshu.envelopes import compose
 from qianshu.envelopes.links import recipient_token
 from qianshu.notifications.models import OutboxMessage
-from tests.envelopes.helpers import Builder, make_signer
+from tests.envelopes.helpers import Builder
 from tests.support.accounts import PERSONAS, make_user, sms_code
+from tests.support.personas import make_signer
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,8 @@ from qianshu.api.models import ApiCall, ApiKey, Scope
 from qianshu.core.meta import TASK
 from qianshu.orgs.models import Organization
 from qianshu.webhooks.models import Endpoint
-from tests.orgs.conftest import make_verified_org
 from tests.support.accounts import make_user
+from tests.support.personas import make_verified_org
 
 pytestmark = pytest.mark.django_db
 

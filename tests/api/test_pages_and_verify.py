@@ -20,9 +20,10 @@ from qianshu.signing import pki
 from qianshu.signing.ephemeral import EphemeralPlatform
 from qianshu.signing.verify import verify_pdf
 from qianshu.verification.cli import render
-from tests.orgs.conftest import client_for, make_verified_org
+from tests.orgs.conftest import client_for
 from tests.signing import helpers
 from tests.support.accounts import make_user
+from tests.support.personas import make_verified_org
 
 pytestmark = pytest.mark.django_db
 

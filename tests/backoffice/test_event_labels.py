@@ -16,7 +16,7 @@ from qianshu.accounts.models import SecurityAction, User
 from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.models import OrgAction
 from tests.identity.helpers import logged_in
-from tests.orgs.conftest import make_verified_org, make_verified_person
+from tests.support.personas import make_verified_org, make_verified_person
 
 pytestmark = pytest.mark.django_db
 

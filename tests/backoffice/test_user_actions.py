@@ -21,7 +21,7 @@ from qianshu.identity.models import PersonIdentity, SigningCredential, Verificat
 from qianshu.notifications.models import OutboxMessage
 from qianshu.pki.models import IssuedCertificate
 from tests.identity.helpers import logged_in
-from tests.orgs.conftest import make_verified_person
+from tests.support.personas import make_verified_person
 
 pytestmark = pytest.mark.django_db
 

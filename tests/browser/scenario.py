@@ -54,10 +54,9 @@ from qianshu.signing import pki, samples
 from qianshu.signing.pages import render_page
 from qianshu.signing.verify import VerificationReport, verify_pdf
 from tests.browser.flows import read_code_from_outbox
-from tests.envelopes.helpers import PIN, grant_seal, make_signer
-from tests.orgs.conftest import make_verified_org
-from tests.orgs.seal_helpers import make_seal
 from tests.support import pdfsig
+from tests.support.personas import PIN, grant_seal, make_signer, make_verified_org
+from tests.support.seals import make_seal
 
 R = TypeVar("R")
 LINK = re.compile(r"https?://\S+?/s/[\w:.\-]+/")

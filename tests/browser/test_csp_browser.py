@@ -16,10 +16,10 @@ from qianshu.pki.actions import do_init_pki
 from qianshu.signing.samples import make_test_pdf
 from tests.browser.flows import login_by_sms
 from tests.browser.scenario import off_loop
-from tests.envelopes.helpers import grant_seal
-from tests.orgs.conftest import licence_png, make_verified_org, make_verified_person
-from tests.orgs.seal_helpers import make_seal
+from tests.orgs.conftest import licence_png
 from tests.support.accounts import PERSONAS, make_user
+from tests.support.personas import grant_seal, make_verified_org, make_verified_person
+from tests.support.seals import make_seal
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

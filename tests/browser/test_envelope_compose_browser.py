@@ -17,8 +17,8 @@ from qianshu.notifications.models import OutboxMessage
 from qianshu.pki.actions import do_init_pki
 from qianshu.signing.samples import make_test_pdf
 from tests.browser.flows import login_by_sms
-from tests.envelopes.helpers import make_seal_org, make_signer, real_name
 from tests.support.accounts import PERSONAS
+from tests.support.personas import make_seal_org, make_signer, real_name
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -13,7 +13,8 @@ from qianshu.envelopes import compose, turns
 from qianshu.envelopes.models import Envelope, Recipient
 from qianshu.pki.actions import do_init_pki
 from tests.browser.flows import login_by_sms
-from tests.envelopes.helpers import PIN, Builder, make_signer, sign
+from tests.envelopes.helpers import Builder, sign
+from tests.support.personas import PIN, make_signer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -17,7 +17,8 @@ from qianshu.pki.actions import do_init_pki
 from qianshu.pki.platform import load_platform
 from qianshu.signing.verify import verify_pdf
 from tests.browser.flows import draw_strokes, login_by_sms
-from tests.envelopes.helpers import PIN, Builder, make_seal_org, make_signer, seal_of
+from tests.envelopes.helpers import Builder
+from tests.support.personas import PIN, make_seal_org, make_signer, seal_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

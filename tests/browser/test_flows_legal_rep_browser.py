@@ -11,9 +11,10 @@ import pytest
 from qianshu.orgs.models import Organization
 from tests.browser.flows import read_code_from_outbox
 from tests.identity.helpers import resident_id
-from tests.orgs.conftest import client_for, make_verified_person
+from tests.orgs.conftest import client_for
 from tests.orgs.test_verification import COMPANY, create
 from tests.support.accounts import latest_sms
+from tests.support.personas import make_verified_person
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -14,9 +14,9 @@ from qianshu.orgs.models import Membership, SealGrant, SealUsage
 from qianshu.pki.actions import do_init_pki
 from qianshu.signing.samples import make_test_pdf
 from tests.browser.flows import login_by_sms
-from tests.orgs.conftest import make_verified_org, make_verified_person
-from tests.orgs.seal_helpers import make_seal
 from tests.support.accounts import PERSONAS
+from tests.support.personas import make_verified_org, make_verified_person
+from tests.support.seals import make_seal
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -12,8 +12,8 @@ import pytest
 
 from qianshu.orgs.models import Invitation, Membership
 from tests.browser.flows import login_by_sms, read_code_from_outbox
-from tests.orgs.conftest import make_verified_org, make_verified_person
 from tests.support.accounts import PERSONAS
+from tests.support.personas import make_verified_org, make_verified_person
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

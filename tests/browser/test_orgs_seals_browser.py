@@ -10,8 +10,8 @@ import pytest
 from qianshu.orgs.models import Seal
 from qianshu.pki.actions import do_init_pki
 from tests.browser.flows import login_by_sms
-from tests.orgs.conftest import make_verified_org, make_verified_person
 from tests.orgs.test_seals import seal_photo_bytes
+from tests.support.personas import make_verified_org, make_verified_person
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -9,13 +9,9 @@ import pytest
 
 from qianshu.orgs.models import Membership, Organization, OrgVerification
 from tests.browser.flows import login_by_sms
-from tests.orgs.conftest import (
-    licence_png,
-    make_verified_org,
-    make_verified_person,
-    valid_credit_code,
-)
+from tests.orgs.conftest import licence_png
 from tests.support.accounts import make_user
+from tests.support.personas import make_verified_org, make_verified_person, valid_credit_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

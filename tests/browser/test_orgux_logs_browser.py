@@ -16,7 +16,8 @@ from qianshu.envelopes import compose, turns
 from qianshu.orgs.models import SealUsage
 from qianshu.pki.actions import do_init_pki
 from tests.browser.flows import login_by_sms
-from tests.envelopes.helpers import Builder, make_seal_org, make_signer, seal_of
+from tests.envelopes.helpers import Builder
+from tests.support.personas import make_seal_org, make_signer, seal_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -15,7 +15,8 @@ import pytest
 
 from qianshu.orgs.models import Organization
 from tests.browser.flows import login_by_sms
-from tests.orgs.conftest import licence_png, make_verified_person, valid_credit_code
+from tests.orgs.conftest import licence_png
+from tests.support.personas import make_verified_person, valid_credit_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from qianshu.envelopes.models import Envelope, Recipient
 from tests.browser.flows import login_by_sms
-from tests.orgs.conftest import make_verified_person
+from tests.support.personas import make_verified_person
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -14,7 +14,8 @@ from qianshu.envelopes.models import Envelope, Recipient
 from qianshu.pki.actions import do_init_pki
 from tests.browser.flows import login_by_sms
 from tests.browser.test_envelope_sign_browser import _sent, _valid, off_loop
-from tests.envelopes.helpers import PIN, make_signer, sign
+from tests.envelopes.helpers import sign
+from tests.support.personas import PIN, make_signer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

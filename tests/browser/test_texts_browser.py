@@ -15,7 +15,7 @@ from django.utils import timezone
 from qianshu.pki.actions import do_init_pki
 from tests.browser.flows import login_by_sms
 from tests.browser.test_envelope_sign_browser import _sent
-from tests.envelopes.helpers import make_seal_org, make_signer, seal_of
+from tests.support.personas import make_seal_org, make_signer, seal_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

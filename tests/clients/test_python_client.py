@@ -17,8 +17,8 @@ from qianshu.api.models import Scope
 from qianshu.core.meta import TASK
 from qianshu.orgs.models import Organization
 from qianshu.webhooks.actions.messages import do_emit_event
-from tests.orgs.conftest import make_verified_org
 from tests.support.accounts import make_user
+from tests.support.personas import make_verified_org
 from tests.webhooks.receiver import running_receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)

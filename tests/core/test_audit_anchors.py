@@ -17,9 +17,9 @@ from qianshu.envelopes import audit, audit_checks, tasks
 from qianshu.orgs.audit import chain_key, record_org_event
 from qianshu.orgs.models import OrgAction
 from qianshu.pki.actions import do_init_pki
-from tests.orgs.conftest import make_verified_org
 from tests.support.accounts import make_user
 from tests.support.audit import audit_findings
+from tests.support.personas import make_verified_org
 
 pytestmark = pytest.mark.django_db
 

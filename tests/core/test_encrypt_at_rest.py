@@ -21,8 +21,9 @@ from qianshu.storage.actions import do_store_blob
 from qianshu.storage.blobs import get_blob_store
 from qianshu.storage.models import Blob
 from tests.identity.helpers import image_bytes
-from tests.orgs.conftest import licence_pdf, licence_png, valid_credit_code
+from tests.orgs.conftest import licence_pdf, licence_png
 from tests.support.accounts import make_user
+from tests.support.personas import valid_credit_code
 
 pytestmark = pytest.mark.django_db
 

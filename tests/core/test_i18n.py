@@ -26,9 +26,10 @@ from qianshu.orgs.actions.members import do_invite_member
 from qianshu.orgs.models import Membership, Organization, Seal, SealUsage
 from qianshu.pki.actions import do_init_pki
 from qianshu.storage.blobs import reset_blob_store_cache
-from tests.orgs.conftest import licence_png, make_verified_org, make_verified_person
-from tests.orgs.seal_helpers import make_seal
+from tests.orgs.conftest import licence_png
 from tests.support.accounts import latest_sms, make_user
+from tests.support.personas import make_verified_org, make_verified_person
+from tests.support.seals import make_seal
 
 pytestmark = pytest.mark.django_db
 

@@ -21,8 +21,9 @@ import pytest
 from qianshu.accounts.models import User
 from qianshu.orgs.models import Organization
 from qianshu.pki.actions import do_init_pki
-from tests.envelopes.helpers import PIN, Builder, make_seal_org, make_signer
+from tests.envelopes.helpers import Builder
 from tests.orgs.conftest import blob_dir as _org_blob_dir
+from tests.support.personas import PIN, make_seal_org, make_signer
 
 __all__ = ["PIN"]
 

@@ -1,5 +1,5 @@
-"""Helpers of the envelope tests: verified signers with a PIN, organisations with a granted
-seal, and a builder of drafts."""
+"""Helpers of the envelope tests: a builder of drafts, signing a turn, and the URLs (the
+people and organisations come from :mod:`tests.support.personas`)."""
 
 from __future__ import annotations
 
@@ -12,77 +12,16 @@ from typing import Any
 
 from django.test import Client, TestCase
 from django.urls import URLPattern, URLResolver, reverse
-from django.utils import timezone
 
-from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.models import User
-from qianshu.accounts.signatures import SignatureImage
-from qianshu.core.meta import TASK
 from qianshu.envelopes import compose, turns
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient
-from qianshu.identity.actions import do_set_signing_pin
-from qianshu.orgs.models import Membership, Organization, Seal, SealGrant
+from qianshu.orgs.models import Organization, Seal
 from qianshu.signing import stamps
 from qianshu.signing.samples import make_test_pdf
-from tests.orgs.conftest import make_verified_org, make_verified_person
-from tests.orgs.seal_helpers import make_seal
+from tests.support.personas import PIN, real_name
 
-PIN = "802461"
-_signature_png: bytes | None = None
 _counter = itertools.count(1)
-
-
-def signature_png() -> bytes:
-    global _signature_png
-    if _signature_png is None:
-        _signature_png = stamps.render_text_image("签名", height_px=96)
-    return _signature_png
-
-
-def make_signer(name: str, phone: str | None = None, *, real_name: str | None = None) -> User:
-    """A verified person with a signing PIN (``PIN``) and a default handwritten signature."""
-    user = make_verified_person(name, phone, real_name=real_name)
-    do_set_signing_pin(PIN, actor=user, meta=TASK)
-    do_save_signature(
-        SignatureImage.from_png(signature_png()), source="drawn", actor=user, meta=TASK
-    )
-    return user
-
-
-def real_name(user: User) -> str:
-    return user.person_identity.name  # type: ignore[attr-defined]
-
-
-def make_seal_org(
-    admin: User,
-    name: str = "北京测试科技有限公司",
-    *,
-    keeper: User | None = None,
-    kind: str = Seal.Kind.CONTRACT,
-) -> Organization:
-    """A verified organisation of ``admin`` with one seal of ``kind`` granted to ``keeper``."""
-    org = make_verified_org(admin, name=name)
-    keeper = keeper or admin
-    if keeper != admin:
-        Membership.objects.create(org=org, user=keeper, role=Membership.Role.SEAL_KEEPER)
-    grant_seal(make_seal(org, admin, kind=kind), keeper, admin)
-    return org
-
-
-def grant_seal(seal: Seal, keeper: User, admin: User) -> SealGrant:
-    """A grant of ``seal`` to ``keeper``, current for the next 30 days."""
-    now = timezone.now()
-    return SealGrant.objects.create(
-        seal=seal,
-        grantee=keeper,
-        granted_by=admin,
-        valid_from=now - dt.timedelta(minutes=1),
-        valid_until=now + dt.timedelta(days=30),
-    )
-
-
-def seal_of(org: Organization) -> Seal:
-    return Seal.objects.filter(org=org).first()  # type: ignore[return-value]
 
 
 class Builder:

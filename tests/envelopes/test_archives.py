@@ -22,7 +22,8 @@ from qianshu.pki.platform import load_platform
 from qianshu.signing import archive
 from qianshu.signing.verify import verify_pdf
 from qianshu.storage.actions import do_store_blob
-from tests.envelopes.helpers import Builder, make_signer, sign
+from tests.envelopes.helpers import Builder, sign
+from tests.support.personas import make_signer
 
 
 def _completed(build: Any, alice: Any, bob: Any) -> Document:

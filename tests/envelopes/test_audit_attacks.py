@@ -26,8 +26,9 @@ from qianshu.envelopes.models import AuditEvent, Envelope
 from qianshu.pki.platform import load_platform
 from qianshu.signing import timestamps
 from qianshu.storage.actions import do_store_blob
-from tests.envelopes.helpers import PIN, seal_of, sign
+from tests.envelopes.helpers import sign
 from tests.support.audit import audit_findings, run_check_audit
+from tests.support.personas import PIN, seal_of
 
 pytestmark = pytest.mark.django_db
 

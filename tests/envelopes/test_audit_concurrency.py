@@ -21,8 +21,8 @@ from qianshu.envelopes.models import Envelope
 from qianshu.orgs.audit import chain_key, check_org_chain, record_org_event
 from qianshu.orgs.models import OrgEvent
 from qianshu.pki.actions import do_init_pki
-from tests.envelopes.helpers import Builder, make_signer
-from tests.orgs.conftest import make_verified_org
+from tests.envelopes.helpers import Builder
+from tests.support.personas import make_signer, make_verified_org
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -20,15 +20,9 @@ from qianshu.envelopes.errors import ConfirmationError, EnvelopeError
 from qianshu.envelopes.models import Envelope, Field, Recipient, Revision, Submission
 from qianshu.pki.platform import load_platform
 from qianshu.signing.verify import verify_pdf
-from tests.envelopes.helpers import (
-    PIN,
-    field,
-    real_name,
-    seal_of,
-    signature_png,
-)
-from tests.orgs.conftest import make_verified_person
+from tests.envelopes.helpers import field
 from tests.support.accounts import sms_code
+from tests.support.personas import PIN, make_verified_person, real_name, seal_of, signature_png
 
 pytestmark = pytest.mark.django_db
 

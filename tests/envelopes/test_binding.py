@@ -26,18 +26,17 @@ from qianshu.orgs.actions.review import do_approve_org, do_request_manual_review
 from qianshu.orgs.models import Organization, SealUsage
 from qianshu.pki.platform import load_platform
 from qianshu.signing.verify import verify_pdf
-from tests.envelopes.helpers import (
-    Builder,
-    client_for,
+from tests.envelopes.helpers import Builder, client_for, submit_over_http
+from tests.support.accounts import make_user
+from tests.support.personas import (
     grant_seal,
     make_seal_org,
     make_signer,
+    make_verified_org,
     seal_of,
-    submit_over_http,
+    valid_credit_code,
 )
-from tests.orgs.conftest import make_verified_org, valid_credit_code
-from tests.orgs.seal_helpers import make_seal
-from tests.support.accounts import make_user
+from tests.support.seals import make_seal
 
 pytestmark = pytest.mark.django_db
 

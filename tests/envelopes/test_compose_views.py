@@ -23,9 +23,8 @@ from qianshu.envelopes.models import Document, Envelope, Field, Recipient
 from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.context import SESSION_KEY
 from qianshu.signing.samples import make_test_pdf
-from tests.envelopes.helpers import real_name
-from tests.orgs.conftest import make_verified_org
 from tests.support.pdfs import make_encrypted_pdf
+from tests.support.personas import make_verified_org, real_name
 
 pytestmark = pytest.mark.django_db
 

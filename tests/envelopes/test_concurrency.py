@@ -22,7 +22,8 @@ from qianshu.envelopes.models import Envelope, Recipient, Revision
 from qianshu.pki.actions import do_init_pki
 from qianshu.pki.platform import load_platform
 from qianshu.signing.verify import verify_pdf
-from tests.envelopes.helpers import Builder, make_signer, sign
+from tests.envelopes.helpers import Builder, sign
+from tests.support.personas import make_signer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -79,7 +80,7 @@ import django
 django.setup()
 from qianshu.envelopes.models import Recipient
 from qianshu.envelopes import turns
-from tests.envelopes.helpers import PIN, all_fields, seen
+from tests.envelopes.helpers import all_fields, seen
 recipient = Recipient.objects.get(pk=int(sys.argv[1]))
 from qianshu.accounts.models import User
 user = recipient.user or User.objects.get(phone=recipient.phone)

@@ -15,7 +15,8 @@ from django.urls import reverse
 from qianshu.envelopes import compose
 from qianshu.envelopes.models import Envelope
 from tests.core.test_i18n import visible_cjk
-from tests.envelopes.helpers import Builder, make_signer, sign
+from tests.envelopes.helpers import Builder, sign
+from tests.support.personas import make_signer
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,8 @@ from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.models import SealUsage
 from qianshu.pki.platform import load_platform
 from qianshu.signing.verify import verify_pdf
-from tests.envelopes.helpers import seal_of, sign
+from tests.envelopes.helpers import sign
+from tests.support.personas import seal_of
 
 pytestmark = pytest.mark.django_db
 

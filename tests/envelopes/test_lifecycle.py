@@ -25,9 +25,9 @@ from qianshu.pki.platform import load_platform
 from qianshu.signing import documents
 from qianshu.signing.stamps import Rect
 from qianshu.signing.verify import verify_pdf
-from tests.envelopes.helpers import all_fields, field, real_name, seal_of, seen, sign
-from tests.orgs.conftest import make_verified_person
+from tests.envelopes.helpers import all_fields, field, seen, sign
 from tests.support.accounts import sms_code
+from tests.support.personas import make_verified_person, real_name, seal_of
 
 pytestmark = pytest.mark.django_db
 

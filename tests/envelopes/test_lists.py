@@ -22,7 +22,8 @@ from qianshu.envelopes import compose, downloads, lifecycle, lists, turns
 from qianshu.envelopes.access import visible_envelopes
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.orgs.models import Membership, Organization
-from tests.envelopes.helpers import make_signer, real_name, seal_of, sign
+from tests.envelopes.helpers import sign
+from tests.support.personas import make_signer, real_name, seal_of
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from qianshu.accounts.models import User
 from qianshu.envelopes import compose
 from qianshu.envelopes.models import Envelope
-from tests.envelopes.helpers import make_signer
+from tests.support.personas import make_signer
 
 pytestmark = pytest.mark.django_db
 

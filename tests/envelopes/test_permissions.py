@@ -26,7 +26,8 @@ from qianshu.envelopes import compose
 from qianshu.envelopes import urls as envelope_urls
 from qianshu.envelopes.links import recipient_token
 from qianshu.envelopes.models import AuditEvent, Envelope, Field, Recipient, Revision
-from tests.envelopes.helpers import envelope_url, make_signer, sign, url_names
+from tests.envelopes.helpers import envelope_url, sign, url_names
+from tests.support.personas import make_signer
 
 pytestmark = pytest.mark.django_db
 

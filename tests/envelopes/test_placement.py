@@ -17,7 +17,8 @@ from qianshu.envelopes import compose, placement
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient
 from qianshu.envelopes.placement import PlacementError
 from qianshu.signing.stamps import Rect
-from tests.envelopes.helpers import PIN, seen
+from tests.envelopes.helpers import seen
+from tests.support.personas import PIN
 
 # Two A4 pages, the second with a page box that does not start at the origin.
 BOXES = [[0.0, 0.0, 595.0, 842.0], [10.0, 20.0, 622.0, 812.0]]

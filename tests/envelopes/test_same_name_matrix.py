@@ -35,19 +35,16 @@ from qianshu.envelopes import urls as envelope_urls
 from qianshu.envelopes.links import recipient_token
 from qianshu.envelopes.models import AuditEvent, Envelope, Field, Recipient, Revision
 from qianshu.orgs.models import Membership, Organization, SealUsage
-from tests.envelopes.helpers import (
+from tests.envelopes.helpers import Builder, client_for, envelope_url, submit_over_http, url_names
+from tests.orgs import test_idor
+from tests.support.personas import (
     PIN,
-    Builder,
-    client_for,
-    envelope_url,
     make_seal_org,
     make_signer,
+    make_verified_org,
+    make_verified_person,
     seal_of,
-    submit_over_http,
-    url_names,
 )
-from tests.orgs import test_idor
-from tests.orgs.conftest import make_verified_org, make_verified_person
 
 pytestmark = pytest.mark.django_db
 

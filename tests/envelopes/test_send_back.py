@@ -25,14 +25,8 @@ from qianshu.pki.platform import load_platform
 from qianshu.signing.samples import make_test_pdf
 from qianshu.signing.stamps import Rect
 from qianshu.signing.verify import verify_pdf
-from tests.envelopes.helpers import (
-    PIN,
-    client_for,
-    field,
-    make_signer,
-    next_phone,
-    sign,
-)
+from tests.envelopes.helpers import client_for, field, next_phone, sign
+from tests.support.personas import PIN, make_signer
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,8 @@ from qianshu.envelopes import compose, returns
 from qianshu.envelopes.errors import NotYourTurn
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient, Revision
 from qianshu.pki.actions import do_init_pki
-from tests.envelopes.helpers import Builder, make_signer, sign
+from tests.envelopes.helpers import Builder, sign
+from tests.support.personas import make_signer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

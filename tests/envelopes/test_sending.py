@@ -27,10 +27,10 @@ from qianshu.envelopes.sending import SendLimitReached
 from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.models import Membership, Organization
 from qianshu.pki.actions import do_init_pki
-from tests.envelopes.helpers import Builder, client_for, make_signer, real_name, sign
+from tests.envelopes.helpers import Builder, client_for, sign
 from tests.envelopes.test_compose_views import basics, pdf_upload, person, rows
-from tests.orgs.conftest import make_verified_org
 from tests.support.accounts import make_user
+from tests.support.personas import make_signer, make_verified_org, real_name
 
 pytestmark = pytest.mark.django_db
 

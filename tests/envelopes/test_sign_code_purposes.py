@@ -12,10 +12,10 @@ from django.test import Client
 from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.signatures import SignatureImage
 from qianshu.core.meta import TASK
-from tests.envelopes.helpers import make_signer, next_phone, seen, signature_png
+from tests.envelopes.helpers import next_phone, seen
 from tests.envelopes.test_sign_views import client_for, sent, submit, url
-from tests.orgs.conftest import make_verified_person
 from tests.support.accounts import sms_code
+from tests.support.personas import make_signer, make_verified_person, signature_png
 
 pytestmark = pytest.mark.django_db
 

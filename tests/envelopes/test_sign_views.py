@@ -27,9 +27,16 @@ from qianshu.orgs.models import SealUsage
 from qianshu.pki.platform import load_platform
 from qianshu.signing.stamps import Rect
 from qianshu.signing.verify import verify_pdf
-from tests.envelopes.helpers import PIN, make_signer, next_phone, seal_of, seen, signature_png
-from tests.orgs.conftest import make_verified_person, valid_credit_code
+from tests.envelopes.helpers import next_phone, seen
 from tests.support.accounts import make_user, sms_code
+from tests.support.personas import (
+    PIN,
+    make_signer,
+    make_verified_person,
+    seal_of,
+    signature_png,
+    valid_credit_code,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -24,12 +24,12 @@ from qianshu.envelopes.links import recipient_token
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.identity.models import SigningCredential
 from qianshu.notifications.models import OutboxMessage
-from tests.envelopes.helpers import PIN, make_signer, next_phone, seal_of, seen, signature_png
+from tests.envelopes.helpers import next_phone, seen
 from tests.envelopes.test_batch import ask_batch_code, items_for, open_batch
 from tests.envelopes.test_sign_views import client_for, page_data, sent, submit, url
 from tests.identity.helpers import logged_in
-from tests.orgs.conftest import make_verified_person
 from tests.support.accounts import sms_code
+from tests.support.personas import PIN, make_signer, make_verified_person, seal_of, signature_png
 
 pytestmark = pytest.mark.django_db
 

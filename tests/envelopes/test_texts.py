@@ -15,7 +15,8 @@ from django.urls import reverse
 from qianshu.envelopes import audit, compose, reports
 from qianshu.envelopes.models import AuditEvent, Envelope
 from qianshu.signing import reports as report_pdf
-from tests.envelopes.helpers import Builder, client_for, seal_of, sign
+from tests.envelopes.helpers import Builder, client_for, sign
+from tests.support.personas import seal_of
 
 pytestmark = pytest.mark.django_db
 

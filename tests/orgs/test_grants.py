@@ -19,8 +19,8 @@ from qianshu.orgs.actions.grants import do_grant_seal, do_revoke_grant
 from qianshu.orgs.grants import GrantError
 from qianshu.orgs.models import Membership, Organization, OrgEvent, Seal, SealGrant, SealUsage
 from tests.orgs.conftest import client_for
-from tests.orgs.seal_helpers import make_seal
 from tests.support.accounts import PERSONAS, latest_sms
+from tests.support.seals import make_seal
 
 pytestmark = pytest.mark.django_db
 

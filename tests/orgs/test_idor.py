@@ -60,8 +60,8 @@ from qianshu.signing.samples import make_test_pdf
 from qianshu.storage.actions import do_store_blob
 from qianshu.storage.models import Blob
 from tests.orgs.conftest import client_for
-from tests.orgs.seal_helpers import make_seal
 from tests.support.accounts import make_user
+from tests.support.seals import make_seal
 
 pytestmark = pytest.mark.django_db
 

@@ -24,9 +24,10 @@ from qianshu.signing.samples import make_test_pdf
 from qianshu.storage import encryption
 from qianshu.storage.actions import do_store_blob
 from qianshu.storage.models import Blob
-from tests.orgs.conftest import licence_pdf, licence_png, valid_credit_code
+from tests.orgs.conftest import licence_pdf, licence_png
 from tests.orgs.test_licences import upload
 from tests.support.pdfs import GIB, flate_bomb
+from tests.support.personas import valid_credit_code
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,8 @@ from qianshu.accounts.models import User
 from qianshu.orgs.licences import PDF, check_licence
 from qianshu.orgs.models import Organization
 from qianshu.storage.models import Blob
-from tests.orgs.conftest import licence_pdf, licence_png, valid_credit_code
+from tests.orgs.conftest import licence_pdf, licence_png
+from tests.support.personas import valid_credit_code
 
 pytestmark = pytest.mark.django_db
 

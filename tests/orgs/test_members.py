@@ -27,8 +27,8 @@ from qianshu.orgs.actions.members import (
 from qianshu.orgs.members import MemberError, token_hash
 from qianshu.orgs.models import Invitation, Membership, Organization, OrgEvent, Seal, SealGrant
 from tests.orgs.conftest import client_for
-from tests.orgs.seal_helpers import make_seal
 from tests.support.accounts import PERSONAS, latest_sms, make_user
+from tests.support.seals import make_seal
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,8 @@ from qianshu.core.models import AuditChain
 from qianshu.envelopes import audit
 from qianshu.orgs.audit import chain_key, check_org_chain, event_content, record_org_event
 from qianshu.orgs.models import OrgAction, Organization, OrgEvent
-from tests.orgs.conftest import make_verified_org
 from tests.support.audit import audit_findings
+from tests.support.personas import make_verified_org
 
 pytestmark = pytest.mark.django_db
 

@@ -25,7 +25,8 @@ from qianshu.orgs.licences import PENDING_LICENCE_HOURS, check_licence
 from qianshu.orgs.models import Organization, OrgEvent, PendingLicence
 from qianshu.orgs.verification import PrivacyConsentMissing
 from qianshu.storage.models import Blob
-from tests.orgs.conftest import client_for, licence_pdf, licence_png, valid_credit_code
+from tests.orgs.conftest import client_for, licence_pdf, licence_png
+from tests.support.personas import valid_credit_code
 
 pytestmark = pytest.mark.django_db
 

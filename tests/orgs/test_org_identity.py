@@ -30,7 +30,7 @@ from qianshu.orgs.seal_specs import build_spec, default_params
 from qianshu.orgs.seals import SealError
 from qianshu.orgs.verification import NeedsOperator, OrgAlreadyVerified
 from qianshu.pki.models import IssuedCertificate
-from tests.orgs.conftest import client_for, make_verified_person, valid_credit_code
+from tests.orgs.conftest import client_for
 from tests.orgs.test_verification import (
     authorisation_path,
     create,
@@ -40,6 +40,7 @@ from tests.orgs.test_verification import (
     request_deposit,
 )
 from tests.support.accounts import latest_sms
+from tests.support.personas import make_verified_person, valid_credit_code
 
 pytestmark = pytest.mark.django_db
 

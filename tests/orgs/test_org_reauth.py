@@ -22,9 +22,10 @@ from django.utils import timezone
 
 from qianshu.accounts.models import User
 from qianshu.orgs.models import Invitation, Membership, Organization, Seal, SealGrant
-from tests.orgs.conftest import client_for, make_verified_person
-from tests.orgs.seal_helpers import make_seal
+from tests.orgs.conftest import client_for
 from tests.support.accounts import sms_code
+from tests.support.personas import make_verified_person
+from tests.support.seals import make_seal
 
 pytestmark = pytest.mark.django_db
 

@@ -21,9 +21,10 @@ from qianshu.core.meta import TASK
 from qianshu.orgs.actions.grants import do_grant_seal
 from qianshu.orgs.actions.legal_rep import do_request_legal_rep_authorisation
 from qianshu.orgs.models import Membership, Organization, Seal, SealGrant, SealUsage
-from tests.orgs.conftest import client_for, make_verified_person
-from tests.orgs.seal_helpers import make_seal
+from tests.orgs.conftest import client_for
 from tests.support.accounts import latest_sms, make_user
+from tests.support.personas import make_verified_person
+from tests.support.seals import make_seal
 
 pytestmark = pytest.mark.django_db
 

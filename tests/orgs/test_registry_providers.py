@@ -20,8 +20,8 @@ from qianshu.orgs.providers.registry import (
 )
 from qianshu.orgs.providers.registry.http import HttpRegistryProvider
 from qianshu.orgs.providers.registry.sandbox import SandboxRegistryProvider
-from tests.orgs.conftest import valid_credit_code
 from tests.support.gateways import SECRET, Gateway
+from tests.support.personas import valid_credit_code
 
 
 def company(body: str | None = None, **extra: str) -> Company:

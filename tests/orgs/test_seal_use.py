@@ -38,7 +38,6 @@ from qianshu.signing.samples import make_test_pdf
 from qianshu.signing.verify import verify_pdf
 from qianshu.storage.models import Blob
 from tests.orgs.conftest import client_for
-from tests.orgs.seal_helpers import make_seal
 from tests.support.pdfs import (
     make_encrypted_pdf,
     make_pdf_with_attachments,
@@ -46,6 +45,7 @@ from tests.support.pdfs import (
     make_pdf_with_javascript,
     make_signed_pdf,
 )
+from tests.support.seals import make_seal
 
 pytestmark = pytest.mark.django_db
 

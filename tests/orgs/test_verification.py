@@ -20,8 +20,9 @@ from qianshu.orgs.models import Membership, Organization, OrgEvent, OrgVerificat
 from qianshu.orgs.providers import sandbox as bank_sandbox
 from qianshu.orgs.verification_deposits import account_number, amount_hmac
 from qianshu.signing.pki import validate_credit_code
-from tests.orgs.conftest import client_for, licence_pdf, licence_png, valid_credit_code
+from tests.orgs.conftest import client_for, licence_pdf, licence_png
 from tests.support.accounts import latest_sms, make_user
+from tests.support.personas import valid_credit_code
 
 pytestmark = pytest.mark.django_db
 

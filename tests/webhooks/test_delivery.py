@@ -28,8 +28,8 @@ from qianshu.webhooks.actions.endpoints import (
 from qianshu.webhooks.actions.messages import do_emit_event, do_redeliver_message
 from qianshu.webhooks.errors import EndpointDisabled
 from qianshu.webhooks.models import Endpoint, Message
-from tests.orgs.conftest import make_verified_org
 from tests.support.accounts import make_user
+from tests.support.personas import make_verified_org
 from tests.webhooks.receiver import closed_port_url, running_receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -20,8 +20,9 @@ from qianshu.webhooks.actions.endpoints import do_create_endpoint
 from qianshu.webhooks.actions.messages import do_emit_event
 from qianshu.webhooks.errors import UnsafeTarget
 from qianshu.webhooks.models import Endpoint, Message
-from tests.orgs.conftest import client_for, make_verified_org
+from tests.orgs.conftest import client_for
 from tests.support.accounts import make_user
+from tests.support.personas import make_verified_org
 from tests.webhooks.receiver import running_receiver
 
 pytestmark = pytest.mark.django_db
