@@ -27,7 +27,9 @@ from qianshu.accounts.management.commands.demo_data import OPERATOR_PHONE
 from qianshu.accounts.models import User
 from qianshu.accounts.signatures import SignatureImage, do_save_signature
 from qianshu.core.legal import PRIVACY_VERSION
+from qianshu.core.meta import COMMAND
 from qianshu.envelopes import compose, placement
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Envelope
 from qianshu.identity import idcards
 from qianshu.identity.actions import do_set_signing_pin
@@ -182,16 +184,17 @@ class Command(BaseCommand):
         )
 
     def _envelope(self, alice: User, bob: User, charlie: User, org: Organization) -> None:
-        envelope = compose.do_create_draft(
+        envelope = compose_actions.do_create_draft(
             title=DEMO_TITLE,
             message="请核对合同金额与交付时间后签署。",
             actor=alice,
             deadline=timezone.now() + dt.timedelta(days=14),
+            meta=COMMAND,
         )
-        document = compose.do_add_document(
-            envelope, make_test_pdf(pages=3), "采购合同.pdf", actor=alice
+        document = compose_actions.do_add_document(
+            envelope, make_test_pdf(pages=3), "采购合同.pdf", actor=alice, meta=COMMAND
         )
-        bob_r, org_r = compose.do_set_recipients(
+        bob_r, org_r = compose_actions.do_set_recipients(
             envelope,
             [
                 compose.RecipientInput("sign", 1, PEOPLE[bob.phone][0], bob.phone),
@@ -208,7 +211,7 @@ class Command(BaseCommand):
         )
         last = document.page_count - 1
         box = stamps.Rect(*document.page_boxes[last])
-        compose.do_set_fields(
+        compose_actions.do_set_fields(
             envelope,
             [
                 placement.FieldInput(
@@ -231,4 +234,4 @@ class Command(BaseCommand):
             ],
             actor=alice,
         )
-        compose.do_send_envelope(envelope, actor=alice)
+        compose_actions.do_send_envelope(envelope, actor=alice, meta=COMMAND)
