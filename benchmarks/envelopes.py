@@ -2,7 +2,7 @@
 
 5. The 待我签署 list of one user among 100,000 envelopes: server time per request (Django test
    client, no network), target under 50 ms.
-6. Batch signing of 200 tasks through the batch path (``batch.do_batch_sign``: one PIN, one
+6. Batch signing of 200 tasks through the batch path (``actions.batch.do_batch_sign``: one PIN, one
    signature per document, each in its own transaction with row locks, blob and audit trail),
    against the signing core's own throughput measured in the same run (section 1).
 
@@ -144,14 +144,16 @@ def list_bench(total: int, requests: int) -> dict[str, float]:
 
 
 def batch_bench(count: int) -> float:
-    """Documents per second of ``batch.do_batch_sign`` over ``count`` tasks."""
-    from tests.envelopes.helpers import PIN, field
-    from tests.orgs.conftest import make_verified_person
+    """Documents per second of ``actions.batch.do_batch_sign`` over ``count`` tasks."""
+    from tests.envelopes.helpers import field
+    from tests.support.personas import PIN, make_verified_person
 
     from qianshu.accounts.actions import do_save_signature
     from qianshu.accounts.signatures import SignatureImage
     from qianshu.core.meta import TASK
     from qianshu.envelopes import batch, compose
+    from qianshu.envelopes.actions import batch as batch_actions
+    from qianshu.envelopes.actions import compose as compose_actions
     from qianshu.identity.actions import do_set_signing_pin
     from qianshu.pki.actions import do_init_pki
     from qianshu.signing import stamps
@@ -165,9 +167,11 @@ def batch_bench(count: int) -> float:
     do_save_signature(SignatureImage.from_png(png), source="drawn", actor=signer, meta=TASK)
     pdf = make_test_pdf(pages=1)
     for i in range(count):
-        envelope = compose.do_create_draft(title=f"考核表 {i}", actor=other)
-        document = compose.do_add_document(envelope, pdf, "考核表.pdf", actor=other)
-        mine, theirs = compose.do_set_recipients(
+        envelope = compose_actions.do_create_draft(title=f"考核表 {i}", actor=other, meta=TASK)
+        document = compose_actions.do_add_document(
+            envelope, pdf, "考核表.pdf", actor=other, meta=TASK
+        )
+        mine, theirs = compose_actions.do_set_recipients(
             envelope,
             [
                 compose.RecipientInput("sign", 1, "批量签署人", signer.phone),
@@ -175,7 +179,7 @@ def batch_bench(count: int) -> float:
             ],
             actor=other,
         )
-        compose.do_set_fields(
+        compose_actions.do_set_fields(
             envelope,
             [
                 field(document, mine, "signature", 0, (60, 90, 180, 138)),
@@ -183,11 +187,11 @@ def batch_bench(count: int) -> float:
             ],
             actor=other,
         )
-        compose.do_send_envelope(envelope, actor=other)
+        compose_actions.do_send_envelope(envelope, actor=other, meta=TASK)
     items = batch.pending_items(signer)
     assert len(items) == count, len(items)
     start = time.perf_counter()
-    results = batch.do_batch_sign(items, pin=PIN, actor=signer)
+    results = batch_actions.do_batch_sign(items, pin=PIN, actor=signer, meta=TASK)
     elapsed = time.perf_counter() - start
     failed = [r for r in results if not r.ok]
     assert not failed, failed[:3]

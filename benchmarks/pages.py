@@ -79,9 +79,12 @@ def seed() -> dict[str, Any]:
     from django.urls import reverse
 
     call_command("migrate", verbosity=0)
-    from tests.envelopes.helpers import Builder, make_seal_org, make_signer
+    from tests.envelopes.helpers import Builder
+    from tests.support.personas import make_seal_org, make_signer
 
-    from qianshu.envelopes import batch, compose
+    from qianshu.core.meta import TASK
+    from qianshu.envelopes import batch
+    from qianshu.envelopes.actions import compose as compose_actions
     from qianshu.pki.actions import do_init_pki
 
     do_init_pki(name="Bench")
@@ -94,7 +97,7 @@ def seed() -> dict[str, Any]:
         envelope = build.draft(
             other, [("seal" if i % 2 else "sign", 1, party)], pages=2, title=f"采购合同 {i}"
         )
-        compose.do_send_envelope(envelope, actor=other)
+        compose_actions.do_send_envelope(envelope, actor=other, meta=TASK)
     items = batch.pending_items(me)
     assert len(items) == TASKS, len(items)
     client = Client()

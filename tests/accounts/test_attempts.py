@@ -23,6 +23,7 @@ from django.urls import reverse
 
 from qianshu.accounts import codes, throttles
 from qianshu.accounts.models import RateLimit, SecurityEvent
+from qianshu.core.meta import TASK
 from tests.support.accounts import PERSONAS, make_user, sms_code
 
 ALICE = PERSONAS["alice"]
@@ -137,10 +138,11 @@ def test_parallel_wrong_reauth_passwords_get_at_most_five_evaluations(settings: 
 def test_parallel_wrong_signing_pins_get_at_most_five_evaluations(
     settings: Any, tmp_path: Path
 ) -> None:
-    from qianshu.envelopes import compose
+    from qianshu.envelopes.actions import compose as compose_actions
     from qianshu.pki.actions import do_init_pki
     from qianshu.storage.blobs import reset_blob_store_cache
-    from tests.envelopes.helpers import PIN, Builder, make_signer, seen
+    from tests.envelopes.helpers import Builder, seen
+    from tests.support.personas import PIN, make_signer
 
     settings.QIANSHU_STORAGE = "local"
     settings.QIANSHU_STORAGE_DIR = tmp_path / "blobs"
@@ -148,7 +150,7 @@ def test_parallel_wrong_signing_pins_get_at_most_five_evaluations(
     do_init_pki(name="测试平台")
     alice, bob = make_signer("alice"), make_signer("bob")
     envelope = Builder().draft(alice, [("sign", 1, bob)], pages=1)
-    compose.do_send_envelope(envelope, actor=alice)
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
     recipient = envelope.recipients.get()
     body = {
         "recipient": recipient.pk,

@@ -17,7 +17,8 @@ from django.test import Client
 from django.urls import reverse
 
 from qianshu.accounts import hints
-from qianshu.envelopes import compose
+from qianshu.core.meta import TASK
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.links import recipient_token
 from qianshu.notifications.models import OutboxMessage
 from tests.envelopes.helpers import Builder
@@ -98,7 +99,7 @@ def test_signing_link_logs_in_without_showing_the_number() -> None:
     do_init_pki(name="测试平台")
     alice, bob = make_signer("alice"), make_signer("bob")
     envelope = Builder().draft(alice, [("sign", 1, bob)], pages=1)
-    compose.do_send_envelope(envelope, actor=alice)
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
     recipient = envelope.recipients.get()
     link = reverse("envelopes:link", args=[recipient_token(recipient)])
     visitor = Client()
@@ -150,7 +151,7 @@ def test_a_hint_cannot_be_steered_to_another_phone() -> None:
 
 
 def test_invitation_link_logs_in_without_showing_the_number() -> None:
-    from tests.orgs.conftest import make_verified_org, make_verified_person
+    from tests.support.personas import make_verified_org, make_verified_person
 
     alice = make_verified_person("alice")
     org = make_verified_org(alice, name="甲方科技有限公司")

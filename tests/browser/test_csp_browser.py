@@ -10,6 +10,7 @@ import pytest
 
 from qianshu.core.meta import TASK
 from qianshu.envelopes import compose
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.identity.actions import do_set_signing_pin
 from qianshu.orgs.models import Membership
 from qianshu.pki.actions import do_init_pki
@@ -65,16 +66,22 @@ def test_main_pages_run_under_the_policy_at_phone_size(new_context: Any) -> None
     Membership.objects.create(org=org, user=bob, role=Membership.Role.SEAL_KEEPER)
     seal = make_seal(org, alice)
     grant_seal(seal, bob, alice)
-    envelope = compose.do_create_draft(title="采购合同", actor=alice)
-    document = compose.do_add_document(envelope, make_test_pdf(pages=2), "合同.pdf", actor=alice)
-    compose.do_set_recipients(
+    envelope = compose_actions.do_create_draft(title="采购合同", actor=alice, meta=TASK)
+    document = compose_actions.do_add_document(
+        envelope, make_test_pdf(pages=2), "合同.pdf", actor=alice, meta=TASK
+    )
+    compose_actions.do_set_recipients(
         envelope,
         [compose.RecipientInput(role="sign", routing_order=1, name="李博文", phone=bob.phone)],
         actor=alice,
     )
-    draft = compose.do_create_draft(title="草稿", actor=alice)
-    compose.do_add_document(draft, make_test_pdf(pages=1), "草稿.pdf", actor=alice)
-    off_loop(compose.do_send_envelope, envelope, actor=alice)  # pyHanko runs asyncio
+    draft = compose_actions.do_create_draft(title="草稿", actor=alice, meta=TASK)
+    compose_actions.do_add_document(
+        draft, make_test_pdf(pages=1), "草稿.pdf", actor=alice, meta=TASK
+    )
+    off_loop(
+        compose_actions.do_send_envelope, envelope, actor=alice, meta=TASK
+    )  # pyHanko runs asyncio
 
     anonymous = Walker(new_context("phone"))
     for path in ("/", "/login/", "/login/password/", "/admin/login/"):

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from qianshu.envelopes import compose, turns
+from qianshu.core.meta import TASK
+from qianshu.envelopes.actions import compose as compose_actions
+from qianshu.envelopes.actions import turns as turns_actions
 from qianshu.envelopes.models import Envelope, Recipient
 from qianshu.pki.actions import do_init_pki
 from tests.browser.flows import login_by_sms
@@ -20,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _send(envelope: Envelope) -> Envelope:
-    compose.do_send_envelope(envelope, actor=envelope.initiator)
+    compose_actions.do_send_envelope(envelope, actor=envelope.initiator, meta=TASK)
     envelope.refresh_from_db()
     return envelope
 
@@ -53,7 +55,7 @@ def _build_world() -> dict[str, Any]:
     loan = _send(build.draft(alice, [("sign", 1, bob)], title="借款合同", pages=3))
     waiting = _send(build.draft(bob, [("sign", 1, charlie)], title="租赁合同"))
     rejected = _send(build.draft(alice, [("sign", 1, bob)], title="装修合同"))
-    turns.do_reject(rejected.recipients.get(), "报价有误", actor=bob)
+    turns_actions.do_reject(rejected.recipients.get(), "报价有误", actor=bob, meta=TASK)
     return {"bob": bob, "labour": labour, "three": three, "loan": loan, "waiting": waiting}
 
 

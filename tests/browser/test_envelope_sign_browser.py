@@ -11,7 +11,9 @@ from typing import Any, TypeVar
 import pytest
 from django.db import connections
 
+from qianshu.core.meta import TASK
 from qianshu.envelopes import compose
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Envelope, Field, Recipient
 from qianshu.pki.actions import do_init_pki
 from qianshu.pki.platform import load_platform
@@ -47,7 +49,7 @@ def off_loop(fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
 
 def _send(initiator: Any, parties: list, **kwargs: Any) -> Envelope:
     envelope = Builder().draft(initiator, parties, **kwargs)
-    compose.do_send_envelope(envelope, actor=initiator)
+    compose_actions.do_send_envelope(envelope, actor=initiator, meta=TASK)
     envelope.refresh_from_db()
     return envelope
 
@@ -185,9 +187,11 @@ def test_redraw_a_signature_on_the_pad_for_this_signing(page: Any, shot: Any, si
 def _seal_envelope(initiator: Any, org: Any, phone: str) -> Envelope:
     from qianshu.signing.samples import make_test_pdf
 
-    envelope = compose.do_create_draft(title="采购合同", actor=initiator)
-    compose.do_add_document(envelope, make_test_pdf(pages=3), "合同.pdf", actor=initiator)
-    compose.do_set_recipients(
+    envelope = compose_actions.do_create_draft(title="采购合同", actor=initiator, meta=TASK)
+    compose_actions.do_add_document(
+        envelope, make_test_pdf(pages=3), "合同.pdf", actor=initiator, meta=TASK
+    )
+    compose_actions.do_set_recipients(
         envelope,
         [
             compose.RecipientInput(
@@ -196,7 +200,7 @@ def _seal_envelope(initiator: Any, org: Any, phone: str) -> Envelope:
         ],
         actor=initiator,
     )
-    compose.do_send_envelope(envelope, actor=initiator)
+    compose_actions.do_send_envelope(envelope, actor=initiator, meta=TASK)
     envelope.refresh_from_db()
     return envelope
 

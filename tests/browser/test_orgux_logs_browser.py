@@ -12,7 +12,9 @@ import pytest
 from django.db import connection
 from django.test import RequestFactory
 
-from qianshu.envelopes import compose, turns
+from qianshu.core.meta import TASK, request_meta
+from qianshu.envelopes.actions import compose as compose_actions
+from qianshu.envelopes.actions import turns as turns_actions
 from qianshu.orgs.models import SealUsage
 from qianshu.pki.actions import do_init_pki
 from tests.browser.flows import login_by_sms
@@ -62,8 +64,8 @@ def _make_world() -> dict[str, Any]:
         )
         request = RequestFactory().post("/", REMOTE_ADDR=IPV6)
         request.user = alice
-        compose.do_send_envelope(envelope, actor=alice, request=request)
-        turns.do_reject(envelope.recipients.get(), "考核等次有误", actor=bob)
+        compose_actions.do_send_envelope(envelope, actor=alice, meta=request_meta(request))
+        turns_actions.do_reject(envelope.recipients.get(), "考核等次有误", actor=bob, meta=TASK)
         org = make_seal_org(alice)
         for n in range(3):
             SealUsage.objects.create(

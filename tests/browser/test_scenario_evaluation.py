@@ -22,7 +22,9 @@ from typing import Any
 import pytest
 
 from qianshu.accounts.models import User
+from qianshu.core.meta import TASK
 from qianshu.envelopes import compose
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.geometry import SEAL_SIZE, SIGNATURE_SIZE, TEXT_SIZE
 from qianshu.envelopes.models import Envelope, Field, Recipient
 from qianshu.notifications.models import OutboxMessage
@@ -311,15 +313,16 @@ def test_annual_evaluation_form_signed_and_sealed(
 
 def _sent_form(w: World, title: str) -> Envelope:
     """An evaluation task sent by HR for the university (through the core, off the loop)."""
-    envelope = compose.do_create_draft(title=title, org=w.university, actor=w.hr)
-    document = compose.do_add_document(
+    envelope = compose_actions.do_create_draft(title=title, org=w.university, actor=w.hr, meta=TASK)
+    document = compose_actions.do_add_document(
         envelope,
         scenario.make_evaluation_form("何建宇", "创业学院", 2023),
         f"{title}.pdf",
         actor=w.hr,
+        meta=TASK,
     )
     Input = compose.RecipientInput
-    employee, head, _department, university = compose.do_set_recipients(
+    employee, head, _department, university = compose_actions.do_set_recipients(
         envelope,
         [
             Input(role="sign", routing_order=1, name="何建宇", phone=w.employee.phone),
@@ -344,7 +347,7 @@ def _sent_form(w: World, title: str) -> Envelope:
         actor=w.hr,
     )
     spots = FORM_SPOTS
-    compose.do_set_fields(
+    compose_actions.do_set_fields(
         envelope,
         [
             field(
@@ -362,7 +365,7 @@ def _sent_form(w: World, title: str) -> Envelope:
         ],
         actor=w.hr,
     )
-    compose.do_send_envelope(envelope, actor=w.hr)
+    compose_actions.do_send_envelope(envelope, actor=w.hr, meta=TASK)
     envelope.refresh_from_db()
     return envelope
 

@@ -14,7 +14,10 @@ from django.test import Client, TestCase
 from django.urls import URLPattern, URLResolver, reverse
 
 from qianshu.accounts.models import User
+from qianshu.core.meta import TASK
 from qianshu.envelopes import compose, turns
+from qianshu.envelopes.actions import compose as compose_actions
+from qianshu.envelopes.actions import turns as turns_actions
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient
 from qianshu.orgs.models import Organization, Seal
 from qianshu.signing import stamps
@@ -39,10 +42,16 @@ class Builder:
         deadline: dt.datetime | None = None,
         file_stem: str = "合同",
     ) -> Envelope:
-        envelope = compose.do_create_draft(title=title, actor=initiator, deadline=deadline)
+        envelope = compose_actions.do_create_draft(
+            title=title, actor=initiator, deadline=deadline, meta=TASK
+        )
         for i in range(documents):
-            compose.do_add_document(
-                envelope, make_test_pdf(pages=pages), f"{file_stem}{i + 1}.pdf", actor=initiator
+            compose_actions.do_add_document(
+                envelope,
+                make_test_pdf(pages=pages),
+                f"{file_stem}{i + 1}.pdf",
+                actor=initiator,
+                meta=TASK,
             )
         items = []
         for role, order, who in parties:
@@ -66,7 +75,7 @@ class Builder:
                 items.append(
                     compose.RecipientInput(role=role, routing_order=order, name="外部", email=who)
                 )
-        recipients = compose.do_set_recipients(envelope, items, actor=initiator)
+        recipients = compose_actions.do_set_recipients(envelope, items, actor=initiator)
         if fields:
             self.fields(envelope, recipients)
         return envelope
@@ -89,7 +98,7 @@ class Builder:
                     )
                 elif recipient.role == Recipient.Role.SEAL:
                     items.append(field(document, recipient, "seal", last, (x, y, x + 110, y + 110)))
-        return compose.do_set_fields(envelope, items, actor=envelope.initiator)
+        return compose_actions.do_set_fields(envelope, items, actor=envelope.initiator)
 
 
 def field(
@@ -138,8 +147,8 @@ def sign(
         seal_uuid=str(seal.uuid) if seal else None,
     )
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return turns.do_sign(
-            recipient, request, pin=pin if code is None else None, code=code, actor=actor
+        return turns_actions.do_sign(
+            recipient, request, pin=pin if code is None else None, code=code, actor=actor, meta=TASK
         )
 
 

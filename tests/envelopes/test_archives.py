@@ -14,7 +14,10 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from qianshu.envelopes import archives, compose, tasks
+from qianshu.core.meta import TASK
+from qianshu.envelopes import tasks
+from qianshu.envelopes.actions import archives
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.audit import check_chain
 from qianshu.envelopes.models import AuditEvent, Document, Envelope, Revision
 from qianshu.pki.actions import do_init_pki
@@ -28,7 +31,7 @@ from tests.support.personas import make_signer
 
 def _completed(build: Any, alice: Any, bob: Any) -> Document:
     envelope = build.draft(alice, [("sign", 1, bob)], pages=1)
-    compose.do_send_envelope(envelope, actor=alice)
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
     sign(envelope.recipients.get(), bob)
     envelope.refresh_from_db()
     assert envelope.status == Envelope.Status.COMPLETED
@@ -136,12 +139,12 @@ def test_an_unreadable_document_is_logged_and_left_alone(
     document = _completed(build, people["alice"], people["bob"])
     garbage = do_store_blob(b"%PDF-1.7 this is not a PDF", content_type="application/pdf")
     Document.objects.filter(pk=document.pk).update(current=garbage, archive_algorithms="")
-    summary = archives.renew_due()
+    summary = archives.do_renew_due_archives(meta=TASK)
     assert summary.inspected == 1 and summary.due == []
     document.refresh_from_db()
     assert document.archive_algorithms == archives.UNREADABLE
     assert "cannot read the time-stamps" in caplog.text
-    assert archives.renew_due().inspected == 0  # read once, not on every run
+    assert archives.do_renew_due_archives(meta=TASK).inspected == 0  # read once, not on every run
 
 
 @pytest.mark.postgres
@@ -160,7 +163,7 @@ def test_two_renewals_at_once_renew_a_document_once() -> None:
     def run() -> None:
         try:
             barrier.wait(timeout=30)
-            results.append(archives.do_renew_document_archive(document.pk))
+            results.append(archives.do_renew_document_archive(document.pk, meta=TASK))
         except BaseException as exc:
             errors.append(exc)
         finally:

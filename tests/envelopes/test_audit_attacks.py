@@ -19,8 +19,12 @@ from django.test import Client, TestCase
 from django.urls import reverse
 
 from qianshu.core import chains
+from qianshu.core.meta import TASK
 from qianshu.core.models import AuditAnchor, AuditAnchorEntry
-from qianshu.envelopes import audit, batch, lifecycle, voiding
+from qianshu.envelopes import audit, batch
+from qianshu.envelopes.actions import batch as batch_actions
+from qianshu.envelopes.actions import lifecycle
+from qianshu.envelopes.actions import voiding as voiding_actions
 from qianshu.envelopes.audit import check_chain
 from qianshu.envelopes.models import AuditEvent, Envelope
 from qianshu.pki.platform import load_platform
@@ -43,8 +47,8 @@ def _completed(people: dict, build: Any) -> Envelope:
     sign(envelope.recipients.get(), bob)
     envelope.refresh_from_db()
     assert envelope.status == Envelope.Status.COMPLETED
-    lifecycle.do_record_download(envelope, "report", actor=alice)
-    lifecycle.do_record_download(envelope, "report", actor=bob)
+    lifecycle.do_record_download(envelope, "report", actor=alice, meta=TASK)
+    lifecycle.do_record_download(envelope, "report", actor=bob, meta=TASK)
     envelope.refresh_from_db()
     assert check_chain(envelope) is None
     assert audit_findings(envelope.number) == ""
@@ -286,7 +290,7 @@ def test_a_stale_copy_of_the_envelope_cannot_move_the_head_back(people: dict, bu
     """Neither a full save() of an old copy nor a record() through it loses an event."""
     envelope = _completed(people, build)
     stale = Envelope.objects.get(pk=envelope.pk)
-    lifecycle.do_record_download(envelope, "report", actor=people["alice"])
+    lifecycle.do_record_download(envelope, "report", actor=people["alice"], meta=TASK)
     stale.title = "改名"
     stale.save()
     audit.record(stale, "downloaded", what="report")
@@ -318,7 +322,9 @@ def test_normal_flows_keep_every_trail_intact(people: dict, build: Any, seal_org
     sign(envelope.recipients.get(role="seal"), charlie, seal=seal_of(org))
     others = [_send(build.draft(alice, [("sign", 1, bob)])) for _ in range(2)]
     with TestCase.captureOnCommitCallbacks(execute=True):
-        results = batch.do_batch_sign(batch.pending_items(bob), pin=PIN, actor=bob)
+        results = batch_actions.do_batch_sign(
+            batch.pending_items(bob), pin=PIN, actor=bob, meta=TASK
+        )
     assert len(results) == 2 and all(r.ok for r in results)
     client = Client()
     client.force_login(alice)
@@ -328,7 +334,7 @@ def test_normal_flows_keep_every_trail_intact(people: dict, build: Any, seal_org
     assert client.get(url).status_code == 200
     envelope.refresh_from_db()
     with TestCase.captureOnCommitCallbacks(execute=True):
-        statement = voiding.do_request_void(envelope, "重复签署", actor=alice)
+        statement = voiding_actions.do_request_void(envelope, "重复签署", actor=alice, meta=TASK)
     sign(statement.recipients.get(role="sign"), bob)
     sign(statement.recipients.get(role="seal"), charlie, seal=seal_of(org))
     assert Envelope.objects.get(pk=envelope.pk).status == Envelope.Status.VOIDED

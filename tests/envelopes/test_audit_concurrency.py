@@ -14,8 +14,10 @@ from django.db import connection, transaction
 
 from qianshu.accounts.audit import ANONYMOUS, check_security_chain, record_event
 from qianshu.accounts.models import SecurityEvent
+from qianshu.core.meta import TASK
 from qianshu.core.models import AuditAnchor, AuditChain
-from qianshu.envelopes import audit, lifecycle
+from qianshu.envelopes import audit
+from qianshu.envelopes.actions import lifecycle
 from qianshu.envelopes.audit_checks import anchor_findings
 from qianshu.envelopes.models import Envelope
 from qianshu.orgs.audit import chain_key, check_org_chain, record_org_event
@@ -61,7 +63,7 @@ def test_parallel_events_of_one_envelope_keep_one_chain() -> None:
 
     def work(index: int) -> None:
         if index % 2:
-            lifecycle.do_record_download(envelope, "report", actor=alice)
+            lifecycle.do_record_download(envelope, "report", actor=alice, meta=TASK)
         else:  # a caller that forgot to lock, with a copy that is stale at once
             with transaction.atomic():
                 audit.record(Envelope.objects.get(pk=stale.pk), "viewed", step=str(index))

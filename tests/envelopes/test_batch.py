@@ -14,8 +14,11 @@ from django.urls import reverse
 from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.models import User
 from qianshu.accounts.signatures import SignatureImage
-from qianshu.core import meta
-from qianshu.envelopes import batch, compose, confirmations, lifecycle, turns
+from qianshu.core.meta import TASK as TASK_META
+from qianshu.envelopes import access, batch, compose, confirmations, turns
+from qianshu.envelopes.actions import batch as batch_actions
+from qianshu.envelopes.actions import compose as compose_actions
+from qianshu.envelopes.actions import lifecycle
 from qianshu.envelopes.errors import ConfirmationError, EnvelopeError
 from qianshu.envelopes.models import Envelope, Field, Recipient, Revision, Submission
 from qianshu.pki.platform import load_platform
@@ -28,7 +31,7 @@ pytestmark = pytest.mark.django_db
 
 
 def send(envelope: Envelope) -> Envelope:
-    compose.do_send_envelope(envelope, actor=envelope.initiator)
+    compose_actions.do_send_envelope(envelope, actor=envelope.initiator, meta=TASK_META)
     envelope.refresh_from_db()
     return envelope
 
@@ -44,14 +47,14 @@ def tasks_for(
 
 def items_for(
     user: User, envelopes: Sequence[Envelope], seal_choice: dict[str, str] | None = None
-) -> list[batch.BatchItem]:
+) -> list[turns.BatchItem]:
     """What the batch form posts back for the tasks ready to sign."""
     plan = batch.plan_batch(user, [str(e.uuid) for e in envelopes])
     posted = [
-        batch.PostedTask(str(t.envelope.uuid), t.recipient.pk, t.key, t.seen)  # type: ignore[union-attr]
+        turns.PostedTask(str(t.envelope.uuid), t.recipient.pk, t.key, t.seen)  # type: ignore[union-attr]
         for t in plan.ready
     ]
-    return batch.access_batch_items(user, posted, seal_choice or {})
+    return access.access_batch_items(user, posted, seal_choice or {})
 
 
 def revisions(envelopes: Sequence[Envelope]) -> list[int]:
@@ -63,7 +66,7 @@ def test_fifty_tasks_signed_with_one_pin(people: dict, build: Any) -> None:
     envelopes = tasks_for(build, alice, bob, 50)
     items = items_for(bob, envelopes)
     assert len(items) == 50
-    results = batch.do_batch_sign(items, pin=PIN, actor=bob)
+    results = batch_actions.do_batch_sign(items, pin=PIN, actor=bob, meta=TASK_META)
     assert [r.ok for r in results] == [True] * 50, [r.message for r in results if not r.ok]
     assert revisions(envelopes) == [2] * 50
     assert Recipient.objects.filter(envelope__in=envelopes, status="done").count() == 50
@@ -87,29 +90,29 @@ def test_wrong_pin_signs_none(people: dict, build: Any) -> None:
     envelopes = tasks_for(build, alice, bob, 3)
     items = items_for(bob, envelopes)
     with pytest.raises(ConfirmationError):
-        batch.do_batch_sign(items, pin="000000", actor=bob)
+        batch_actions.do_batch_sign(items, pin="000000", actor=bob, meta=TASK_META)
     assert revisions(envelopes) == [1, 1, 1]
     assert not Submission.objects.exists()
     assert Recipient.objects.filter(envelope__in=envelopes, status="pending").count() == 3
     with pytest.raises(ConfirmationError):
-        batch.do_batch_sign(items, actor=bob)  # neither PIN nor code
+        batch_actions.do_batch_sign(items, actor=bob, meta=TASK_META)  # neither PIN nor code
 
 
 def test_sms_code_batch_for_a_user_without_pin(people: dict, build: Any) -> None:
     alice = people["alice"]
     erin = make_verified_person("erin", "13800000005", real_name="陈一然")
     do_save_signature(
-        SignatureImage.from_png(signature_png()), source="drawn", actor=erin, meta=meta.TASK
+        SignatureImage.from_png(signature_png()), source="drawn", actor=erin, meta=TASK_META
     )
     assert confirmations.needs_code(erin)
     envelopes = tasks_for(build, alice, erin, 3)
     items = items_for(erin, envelopes)
-    batch.do_send_batch_code(items, actor=erin)
+    batch_actions.do_send_batch_code(items, actor=erin, meta=TASK_META)
     code = sms_code(erin.phone)
     # the code is bound to these tasks and hashes: it does not confirm another set
     with pytest.raises(ConfirmationError):
-        batch.do_batch_sign(items[:2], code=code, actor=erin)
-    results = batch.do_batch_sign(items, code=code, actor=erin)
+        batch_actions.do_batch_sign(items[:2], code=code, actor=erin, meta=TASK_META)
+    results = batch_actions.do_batch_sign(items, code=code, actor=erin, meta=TASK_META)
     assert all(r.ok for r in results), [r.message for r in results]
     assert revisions(envelopes) == [2, 2, 2]
     for envelope in envelopes:
@@ -118,7 +121,7 @@ def test_sms_code_batch_for_a_user_without_pin(people: dict, build: Any) -> None
         assert report.signatures[-1].signer_name == "陈一然"
     # one code, one use
     with pytest.raises(ConfirmationError):
-        batch.do_batch_sign(items, code=code, actor=erin)
+        batch_actions.do_batch_sign(items, code=code, actor=erin, meta=TASK_META)
 
 
 def test_mixed_batch_skips_tasks_that_need_single_signing(
@@ -130,7 +133,7 @@ def test_mixed_batch_skips_tasks_that_need_single_signing(
     text = build.draft(alice, [("sign", 1, bob)], fields=False, title="需要填写")
     recipient = text.recipients.get()
     document = text.documents.get()
-    compose.do_set_fields(
+    compose_actions.do_set_fields(
         text,
         [
             field(document, recipient, "signature", 0, (40, 40, 160, 88)),
@@ -149,7 +152,9 @@ def test_mixed_batch_skips_tasks_that_need_single_signing(
     assert "填写内容" in reasons["需要填写"]
     assert "审批" in reasons["审批"]
     assert "不是您的签署环节" in reasons["未轮到"]
-    results = batch.do_batch_sign(items_for(bob, ticked), pin=PIN, actor=bob)
+    results = batch_actions.do_batch_sign(
+        items_for(bob, ticked), pin=PIN, actor=bob, meta=TASK_META
+    )
     assert [r.envelope for r in results] == ready and all(r.ok for r in results)
     assert revisions([free, text, approve, later]) == [1, 1, 1, 1]
 
@@ -161,7 +166,7 @@ def test_a_text_field_filled_by_the_initiator_does_not_need_single_signing(
     envelope = build.draft(alice, [("sign", 1, bob)], fields=False)
     recipient, document = envelope.recipients.get(), envelope.documents.get()
     filled = field(document, recipient, "text", 0, (40, 100, 200, 124))
-    compose.do_set_fields(
+    compose_actions.do_set_fields(
         envelope,
         [
             field(document, recipient, "signature", 0, (40, 40, 160, 88)),
@@ -170,7 +175,9 @@ def test_a_text_field_filled_by_the_initiator_does_not_need_single_signing(
         actor=alice,
     )
     send(envelope)
-    results = batch.do_batch_sign(items_for(bob, [envelope]), pin=PIN, actor=bob)
+    results = batch_actions.do_batch_sign(
+        items_for(bob, [envelope]), pin=PIN, actor=bob, meta=TASK_META
+    )
     assert results[0].ok, results[0].message
     assert Field.objects.get(envelope=envelope, kind="text").value == "北京"
 
@@ -179,8 +186,8 @@ def test_a_task_that_is_no_longer_your_turn_fails_alone(people: dict, build: Any
     alice, bob = people["alice"], people["bob"]
     envelopes = tasks_for(build, alice, bob, 3)
     items = items_for(bob, envelopes)
-    lifecycle.do_recall(envelopes[1], reason="改合同", actor=alice)
-    results = batch.do_batch_sign(items, pin=PIN, actor=bob)
+    lifecycle.do_recall(envelopes[1], reason="改合同", actor=alice, meta=TASK_META)
+    results = batch_actions.do_batch_sign(items, pin=PIN, actor=bob, meta=TASK_META)
     assert [r.ok for r in results] == [True, False, True]
     assert "撤回" in results[1].message
     assert revisions(envelopes) == [2, 1, 2]
@@ -190,13 +197,13 @@ def test_a_document_changed_since_the_page_fails_alone(people: dict, build: Any)
     alice, bob = people["alice"], people["bob"]
     envelopes = tasks_for(build, alice, bob, 2)
     items = items_for(bob, envelopes)
-    stale = batch.BatchItem(
+    stale = turns.BatchItem(
         recipient=items[0].recipient,
         key=items[0].key,
         seen={k: "0" * 64 for k in items[0].seen},
         fields=items[0].fields,
     )
-    results = batch.do_batch_sign([stale, items[1]], pin=PIN, actor=bob)
+    results = batch_actions.do_batch_sign([stale, items[1]], pin=PIN, actor=bob, meta=TASK_META)
     assert [r.ok for r in results] == [False, True]
     assert "已更新" in results[0].message
 
@@ -205,8 +212,8 @@ def test_retry_with_the_same_keys_signs_nothing_twice(people: dict, build: Any) 
     alice, bob = people["alice"], people["bob"]
     envelopes = tasks_for(build, alice, bob, 3)
     items = items_for(bob, envelopes)
-    first = batch.do_batch_sign(items, pin=PIN, actor=bob)
-    again = batch.do_batch_sign(items, pin=PIN, actor=bob)
+    first = batch_actions.do_batch_sign(items, pin=PIN, actor=bob, meta=TASK_META)
+    again = batch_actions.do_batch_sign(items, pin=PIN, actor=bob, meta=TASK_META)
     assert all(r.ok and not r.repeated for r in first)
     assert all(r.ok and r.repeated for r in again)
     assert revisions(envelopes) == [2, 2, 2]
@@ -223,7 +230,7 @@ def test_organisation_tasks_with_the_chosen_seal(people: dict, build: Any, seal_
     (choice,) = plan.seal_choices()
     assert choice.org == org and choice.default == seal_of(org) and choice.tasks == 2
     items = items_for(charlie, [*envelopes, *person], {str(org.uuid): str(seal_of(org).uuid)})
-    results = batch.do_batch_sign(items, pin=PIN, actor=charlie)
+    results = batch_actions.do_batch_sign(items, pin=PIN, actor=charlie, meta=TASK_META)
     assert all(r.ok for r in results), [r.message for r in results]
     for envelope in envelopes:
         recipient = envelope.recipients.get()
@@ -242,7 +249,7 @@ def test_a_foreign_seal_choice_fails_that_task_only(
     other = seal_org(alice, "另一家公司", keeper=alice)
     envelopes = tasks_for(build, alice, org, 1, role="seal") + tasks_for(build, alice, charlie, 1)
     items = items_for(charlie, envelopes, {str(org.uuid): str(seal_of(other).uuid)})
-    results = batch.do_batch_sign(items, pin=PIN, actor=charlie)
+    results = batch_actions.do_batch_sign(items, pin=PIN, actor=charlie, meta=TASK_META)
     assert [r.ok for r in results] == [False, True]
     assert "印章" in results[0].message
 
@@ -253,8 +260,8 @@ def test_posted_tasks_of_someone_else_are_dropped(people: dict, build: Any) -> N
     theirs = tasks_for(build, alice, charlie, 1)
     plan = batch.plan_batch(charlie, [str(theirs[0].uuid)])
     task = plan.ready[0]
-    forged = batch.PostedTask(str(theirs[0].uuid), task.recipient.pk, task.key, task.seen)  # type: ignore[union-attr]
-    assert batch.access_batch_items(bob, [forged], {}) == []
+    forged = turns.PostedTask(str(theirs[0].uuid), task.recipient.pk, task.key, task.seen)  # type: ignore[union-attr]
+    assert access.access_batch_items(bob, [forged], {}) == []
     assert batch.plan_batch(bob, [str(theirs[0].uuid)]).tasks == []  # not even listed
     assert len(items_for(bob, mine)) == 1
 
@@ -263,11 +270,13 @@ def test_limits(people: dict, build: Any) -> None:
     alice, bob = people["alice"], people["bob"]
     items = items_for(bob, tasks_for(build, alice, bob, 1))
     with pytest.raises(EnvelopeError):
-        batch.do_batch_sign([], pin=PIN, actor=bob)
+        batch_actions.do_batch_sign([], pin=PIN, actor=bob, meta=TASK_META)
     with pytest.raises(EnvelopeError):
-        batch.do_batch_sign(items * (batch.MAX_ITEMS + 1), pin=PIN, actor=bob)
+        batch_actions.do_batch_sign(
+            items * (batch.MAX_ITEMS + 1), pin=PIN, actor=bob, meta=TASK_META
+        )
     with pytest.raises(EnvelopeError):
-        batch.do_batch_sign(items * 2, pin=PIN, actor=bob)  # one task twice
+        batch_actions.do_batch_sign(items * 2, pin=PIN, actor=bob, meta=TASK_META)  # one task twice
     assert batch.decode_seen("1:" + "a" * 64) == {1: "a" * 64}
     assert batch.decode_seen("x:y") is None and batch.decode_seen("") is None
 
@@ -284,7 +293,7 @@ def test_pending_items_are_every_task_batch_signing_can_do(
     items = batch.pending_items(bob)
     assert {i.recipient.envelope_id for i in items} == {e.pk for e in [*person, *sealed]}
     assert {i.seal_uuid for i in items if i.recipient.role == "seal"} == {str(seal_of(org).uuid)}
-    results = batch.do_batch_sign(items, pin=PIN, actor=bob)
+    results = batch_actions.do_batch_sign(items, pin=PIN, actor=bob, meta=TASK_META)
     assert all(r.ok for r in results), [r.message for r in results]
     assert batch.pending_items(bob) == []
 
@@ -380,7 +389,7 @@ def test_batch_page_with_sms_code(people: dict, build: Any) -> None:
     alice = people["alice"]
     erin = make_verified_person("erin", "13800000005", real_name="陈一然")
     do_save_signature(
-        SignatureImage.from_png(signature_png()), source="drawn", actor=erin, meta=meta.TASK
+        SignatureImage.from_png(signature_png()), source="drawn", actor=erin, meta=TASK_META
     )
     envelopes = tasks_for(build, alice, erin, 2)
     client = Client()

@@ -19,7 +19,10 @@ from django.urls import reverse
 
 from qianshu.accounts.models import User
 from qianshu.core.meta import TASK
-from qianshu.envelopes import compose, lifecycle, voiding
+from qianshu.envelopes import compose
+from qianshu.envelopes.actions import compose as compose_actions
+from qianshu.envelopes.actions import lifecycle
+from qianshu.envelopes.actions import voiding as voiding_actions
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient, Revision
 from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.actions.review import do_approve_org, do_request_manual_review
@@ -67,7 +70,7 @@ def companies(people: dict) -> dict[str, Any]:
 
 def _send(envelope: Envelope) -> Envelope:
     with TestCase.captureOnCommitCallbacks(execute=True):
-        compose.do_send_envelope(envelope, actor=envelope.initiator)
+        compose_actions.do_send_envelope(envelope, actor=envelope.initiator, meta=TASK)
     envelope.refresh_from_db()
     return envelope
 
@@ -325,7 +328,7 @@ def test_org_search_by_name_or_exact_code_for_verified_people_only(
 def _named_draft(build: Builder, alice: User, name: str, code: str, title: str) -> Envelope:
     draft = build.draft(alice, [("sign", 1, alice)], title=title)
     signer = draft.recipients.get()
-    compose.do_set_recipients(
+    compose_actions.do_set_recipients(
         draft,
         [
             compose.RecipientInput("sign", 1, signer.name, signer.phone, id=signer.pk),
@@ -350,7 +353,7 @@ def test_an_organisation_verifying_binds_the_steps_that_named_it(
     draft = _named_draft(build, alice, named, code, "草稿合同")
     active = _send(_named_draft(build, alice, named, code, "进行中合同"))
     recalled = _send(_named_draft(build, alice, named, code, "撤回合同"))
-    lifecycle.do_recall(recalled, reason="重发", actor=alice)
+    lifecycle.do_recall(recalled, reason="重发", actor=alice, meta=TASK)
     other_name = _send(_named_draft(build, alice, "另一家有限公司", code, "名称不符合同"))
     # the envelope is nobody's until the organisation verifies
     org = make_verified_org(
@@ -507,7 +510,7 @@ def test_a_void_statement_goes_to_the_same_bound_organisation(
     assert response.status_code == 200
     envelope.refresh_from_db()
     with TestCase.captureOnCommitCallbacks(execute=True):
-        statement = voiding.do_request_void(envelope, "金额有误", actor=alice)
+        statement = voiding_actions.do_request_void(envelope, "金额有误", actor=alice, meta=TASK)
     step = statement.recipients.get()
     assert step.org == real and step.status == Recipient.Status.PENDING
     _shut_out(companies["trudy"], statement)

@@ -17,7 +17,10 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from qianshu.core.meta import TASK
 from qianshu.envelopes import compose
+from qianshu.envelopes.actions import batch as batch_actions
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Envelope, Recipient, Revision
 from qianshu.pki.actions import do_init_pki
 from qianshu.pki.platform import load_platform
@@ -41,7 +44,7 @@ def test_eight_parallel_signers_of_one_step_all_count() -> None:
     do_init_pki(name="测试平台")
     initiator, *signers = _signers(9)
     envelope = Builder().draft(initiator, [("sign", 1, s) for s in signers], pages=1)
-    compose.do_send_envelope(envelope, actor=initiator)
+    compose_actions.do_send_envelope(envelope, actor=initiator, meta=TASK)
     recipients = {r.phone: r for r in envelope.recipients.all()}
     barrier = threading.Barrier(len(signers))
     errors: list[BaseException] = []
@@ -80,7 +83,10 @@ import django
 django.setup()
 from qianshu.envelopes.models import Recipient
 from qianshu.envelopes import turns
+from qianshu.envelopes.actions import turns as turns_actions
+from qianshu.core.meta import TASK
 from tests.envelopes.helpers import all_fields, seen
+from tests.support.personas import PIN
 recipient = Recipient.objects.get(pk=int(sys.argv[1]))
 from qianshu.accounts.models import User
 user = recipient.user or User.objects.get(phone=recipient.phone)
@@ -88,7 +94,7 @@ request = turns.SignRequest(
     key=uuid.uuid4().hex, seen=seen(recipient.envelope), fields=all_fields(recipient)
 )
 print("signing", flush=True)
-turns.do_sign(recipient, request, pin=PIN, actor=user)
+turns_actions.do_sign(recipient, request, pin=PIN, actor=user, meta=TASK)
 print("signed", flush=True)
 """
 
@@ -138,8 +144,8 @@ def test_a_signing_process_killed_half_way_leaves_a_consistent_envelope() -> Non
         for x in (40, 190, 340)
         for y in (60, 260, 460, 660)
     ]
-    compose.do_set_fields(draft, items, actor=initiator)
-    compose.do_send_envelope(draft, actor=initiator)
+    compose_actions.do_set_fields(draft, items, actor=initiator)
+    compose_actions.do_send_envelope(draft, actor=initiator, meta=TASK)
     before = document.revision + 1  # prepared
     process = subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(recipient.pk)],
@@ -179,22 +185,22 @@ def test_a_large_batch_is_signed_by_several_processes(settings: Any) -> None:
     """批量签署 over two forked processes: every task signed once, every document valid."""
     from qianshu.envelopes import batch
     from qianshu.envelopes.audit import check_chain
-    from tests.envelopes.helpers import PIN
+    from tests.support.personas import PIN
 
     settings.QIANSHU_BATCH_PROCESSES = 2
     do_init_pki(name="测试平台")
     initiator, signer = _signers(2)
     envelopes = []
-    for _ in range(2 * batch.MIN_ITEMS_PER_PROCESS):
+    for _ in range(2 * batch_actions.MIN_ITEMS_PER_PROCESS):
         envelope = Builder().draft(initiator, [("sign", 1, signer), ("sign", 2, initiator)])
-        compose.do_send_envelope(envelope, actor=initiator)
+        compose_actions.do_send_envelope(envelope, actor=initiator, meta=TASK)
         envelopes.append(envelope)
     items = batch.pending_items(signer)
-    assert len(items) == len(envelopes) and batch._processes(len(items)) == 2
-    results = batch.do_batch_sign(items, pin=PIN, actor=signer)
+    assert len(items) == len(envelopes) and batch_actions._processes(len(items)) == 2
+    results = batch_actions.do_batch_sign(items, pin=PIN, actor=signer, meta=TASK)
     assert all(r.ok for r in results), [r.message for r in results if not r.ok]
     # A resubmission of the same batch (same keys) signs nothing again.
-    again = batch.do_batch_sign(items, pin=PIN, actor=signer)
+    again = batch_actions.do_batch_sign(items, pin=PIN, actor=signer, meta=TASK)
     assert all(r.ok and r.repeated for r in again)
     trust = load_platform().trust()
     for envelope in envelopes:

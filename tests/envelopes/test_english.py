@@ -12,7 +12,8 @@ import pytest
 from django.test import Client, TestCase
 from django.urls import reverse
 
-from qianshu.envelopes import compose
+from qianshu.core.meta import TASK
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Envelope
 from tests.core.test_i18n import visible_cjk
 from tests.envelopes.helpers import Builder, sign
@@ -36,10 +37,10 @@ def test_envelope_pages_in_english(pki: None) -> None:
     bob = make_signer("bob", real_name="Bob Li")
     waiting = _latin_draft(alice, bob, "Purchase contract")
     with TestCase.captureOnCommitCallbacks(execute=True):
-        compose.do_send_envelope(waiting, actor=alice)
+        compose_actions.do_send_envelope(waiting, actor=alice, meta=TASK)
     done = _latin_draft(alice, bob, "Service agreement")
     with TestCase.captureOnCommitCallbacks(execute=True):
-        compose.do_send_envelope(done, actor=alice)
+        compose_actions.do_send_envelope(done, actor=alice, meta=TASK)
     sign(done.recipients.get(), bob)
     done.refresh_from_db()
     assert done.status == Envelope.Status.COMPLETED

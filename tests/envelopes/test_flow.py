@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from qianshu.envelopes import compose
+from qianshu.core.meta import TASK
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.audit import check_chain
 from qianshu.envelopes.errors import EnvelopeError, NotYourTurn
 from qianshu.envelopes.models import Envelope, Recipient, Revision
@@ -28,7 +29,7 @@ def test_sign_then_seal_completes_as_b_lta(people: dict, seal_org: Any, build: A
     alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
     org = seal_org(charlie, "厦门某某供应链有限公司")
     envelope = build.draft(alice, [("sign", 1, bob), ("seal", 2, org)])
-    compose.do_send_envelope(envelope, actor=alice)
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
     envelope.refresh_from_db()
     assert envelope.status == Envelope.Status.IN_PROGRESS
     first, second = envelope.recipients.order_by("routing_order")
@@ -70,7 +71,7 @@ def test_sign_then_seal_completes_as_b_lta(people: dict, seal_org: Any, build: A
 def test_wrong_pin_signs_nothing(people: dict, build: Any) -> None:
     alice, bob = people["alice"], people["bob"]
     envelope = build.draft(alice, [("sign", 1, bob)])
-    compose.do_send_envelope(envelope, actor=alice)
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
     recipient = envelope.recipients.get()
     with pytest.raises(EnvelopeError):
         sign(recipient, bob, pin="111111")
@@ -82,7 +83,7 @@ def test_wrong_pin_signs_nothing(people: dict, build: Any) -> None:
 def test_same_idempotency_key_signs_once(people: dict, build: Any) -> None:
     alice, bob = people["alice"], people["bob"]
     envelope = build.draft(alice, [("sign", 1, bob), ("sign", 2, alice)])
-    compose.do_send_envelope(envelope, actor=alice)
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
     recipient = envelope.recipients.get(routing_order=1)
     first = sign(recipient, bob, key="k1")
     again = sign(recipient, bob, key="k1")

@@ -15,7 +15,13 @@ from django.test import TestCase
 from django.utils import timezone
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from qianshu.envelopes import compose, confirmations, lifecycle, tasks, turns, voiding
+from qianshu.core.meta import TASK
+from qianshu.envelopes import compose, confirmations, tasks, turns
+from qianshu.envelopes.actions import compose as compose_actions
+from qianshu.envelopes.actions import confirmations as confirmations_actions
+from qianshu.envelopes.actions import lifecycle
+from qianshu.envelopes.actions import turns as turns_actions
+from qianshu.envelopes.actions import voiding as voiding_actions
 from qianshu.envelopes.audit import check_chain
 from qianshu.envelopes.errors import DocumentChanged, EnvelopeError, NotYourTurn
 from qianshu.envelopes.models import AuditEvent, Envelope, Field, Recipient
@@ -34,7 +40,7 @@ pytestmark = pytest.mark.django_db
 
 def _send(envelope: Envelope) -> Envelope:
     with TestCase.captureOnCommitCallbacks(execute=True):
-        compose.do_send_envelope(envelope, actor=envelope.initiator)
+        compose_actions.do_send_envelope(envelope, actor=envelope.initiator, meta=TASK)
     envelope.refresh_from_db()
     return envelope
 
@@ -57,8 +63,8 @@ def test_rejection_ends_the_envelope_and_tells_the_others(people: dict, build: A
     envelope = _send(build.draft(alice, [("sign", 1, bob), ("sign", 2, charlie)]))
     first = envelope.recipients.get(routing_order=1)
     with pytest.raises(EnvelopeError, match="原因"):
-        turns.do_reject(first, "  ", actor=bob)
-    turns.do_reject(first, "金额有误", actor=bob)
+        turns_actions.do_reject(first, "  ", actor=bob, meta=TASK)
+    turns_actions.do_reject(first, "金额有误", actor=bob, meta=TASK)
     envelope.refresh_from_db()
     assert envelope.status == Envelope.Status.REJECTED and envelope.end_reason == "金额有误"
     assert _sms(alice.phone, "envelope_rejected")
@@ -72,15 +78,15 @@ def test_recall_stops_signing(people: dict, build: Any) -> None:
     alice, bob = people["alice"], people["bob"]
     envelope = _send(build.draft(alice, [("sign", 1, bob)]))
     with pytest.raises(EnvelopeError):
-        lifecycle.do_recall(envelope, actor=bob)
-    lifecycle.do_recall(envelope, reason="条款要改", actor=alice)
+        lifecycle.do_recall(envelope, actor=bob, meta=TASK)
+    lifecycle.do_recall(envelope, reason="条款要改", actor=alice, meta=TASK)
     envelope.refresh_from_db()
     assert envelope.status == Envelope.Status.RECALLED
     assert _sms(bob.phone, "envelope_recalled")
     with pytest.raises(NotYourTurn, match="已撤回"):
         sign(envelope.recipients.get(), bob)
     with pytest.raises(EnvelopeError):
-        lifecycle.do_recall(envelope, actor=alice)
+        lifecycle.do_recall(envelope, actor=alice, meta=TASK)
 
 
 def test_expiry_by_the_timer(people: dict, build: Any) -> None:
@@ -89,28 +95,28 @@ def test_expiry_by_the_timer(people: dict, build: Any) -> None:
     envelope = _send(build.draft(alice, [("sign", 1, bob)], deadline=deadline))
     assert tasks.run_timers()["expired"] == 0
     later = deadline + dt.timedelta(minutes=1)
-    assert lifecycle.expire_due(now=later) == 1
+    assert lifecycle.do_expire_overdue_envelopes(now=later, meta=TASK) == 1
     envelope.refresh_from_db()
     assert envelope.status == Envelope.Status.EXPIRED
     assert _sms(alice.phone, "envelope_expired") and _sms(bob.phone, "envelope_expired")
-    assert lifecycle.expire_due(now=later) == 0
+    assert lifecycle.do_expire_overdue_envelopes(now=later, meta=TASK) == 0
 
 
 def test_reminders_by_hand_and_before_the_deadline(people: dict, build: Any) -> None:
     alice, bob = people["alice"], people["bob"]
     deadline = timezone.now() + dt.timedelta(hours=30)
     envelope = _send(build.draft(alice, [("sign", 1, bob)], deadline=deadline))
-    assert lifecycle.do_remind(envelope, actor=alice) == 1
+    assert lifecycle.do_remind(envelope, actor=alice, meta=TASK) == 1
     with pytest.raises(EnvelopeError, match="一小时"):
-        lifecycle.do_remind(envelope, actor=alice)
+        lifecycle.do_remind(envelope, actor=alice, meta=TASK)
     with pytest.raises(EnvelopeError):
-        lifecycle.do_remind(envelope, actor=bob)
+        lifecycle.do_remind(envelope, actor=bob, meta=TASK)
     assert len(_sms(bob.phone, "envelope_reminder")) == 1
     # A day before the deadline, once (the manual reminder was more than an hour earlier).
     Recipient.objects.update(last_reminded_at=timezone.now() - dt.timedelta(hours=2))
     soon = deadline - dt.timedelta(hours=20)
-    assert lifecycle.remind_before_deadline(now=soon) == 1
-    assert lifecycle.remind_before_deadline(now=soon) == 0
+    assert lifecycle.do_remind_before_deadline(now=soon, meta=TASK) == 1
+    assert lifecycle.do_remind_before_deadline(now=soon, meta=TASK) == 0
     assert len(_sms(bob.phone, "envelope_reminder")) == 2
     assert envelope.events.filter(action="reminded").count() == 2
 
@@ -118,7 +124,7 @@ def test_reminders_by_hand_and_before_the_deadline(people: dict, build: Any) -> 
 def test_cc_gets_the_completed_file(people: dict, build: Any) -> None:
     alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
     draft = build.draft(alice, [("sign", 1, bob), ("cc", 1, charlie)])
-    compose.do_set_recipients(
+    compose_actions.do_set_recipients(
         draft,
         [
             compose.RecipientInput(r.role, r.routing_order, r.name, r.phone, id=r.pk)
@@ -161,7 +167,7 @@ def test_sms_code_signing_uses_a_one_time_event_certificate(people: dict, build:
     from qianshu.accounts.actions import do_save_signature
     from qianshu.accounts.signatures import SignatureImage
     from qianshu.core.meta import TASK
-    from tests.envelopes.helpers import signature_png
+    from tests.support.personas import signature_png
 
     do_save_signature(
         SignatureImage.from_png(signature_png()), source="drawn", actor=dave, meta=TASK
@@ -170,14 +176,14 @@ def test_sms_code_signing_uses_a_one_time_event_certificate(people: dict, build:
     recipient = envelope.recipients.get()
     assert confirmations.needs_code(dave)
     binding = confirmations.confirmation_binding(envelope, seen(envelope))
-    confirmations.do_send_signing_code(binding, envelopes=[envelope], actor=dave)
+    confirmations_actions.do_send_signing_code(binding, envelopes=[envelope], actor=dave, meta=TASK)
     code = sms_code(dave.phone, "sign_code")
     with pytest.raises(EnvelopeError, match="验证码"):
         sign(recipient, dave, code="000000" if code != "000000" else "111111")
     # The code is bound to this envelope and these hashes: another binding does not take it.
     with pytest.raises(EnvelopeError):
-        confirmations.confirm_signing(
-            pin=None, code=code, binding="other", envelopes=[envelope], actor=dave
+        confirmations_actions.confirm_signing(
+            pin=None, code=code, binding="other", envelopes=[envelope], actor=dave, meta=TASK
         )
     sign(recipient, dave, code=code)
     recipient.refresh_from_db()
@@ -190,7 +196,7 @@ def test_sms_code_signing_uses_a_one_time_event_certificate(people: dict, build:
 def test_a_person_whose_verified_name_differs_cannot_sign(people: dict, build: Any) -> None:
     alice, bob = people["alice"], people["bob"]
     draft = build.draft(alice, [("sign", 1, bob)], fields=False)
-    compose.do_set_recipients(
+    compose_actions.do_set_recipients(
         draft, [compose.RecipientInput("sign", 1, "别人", bob.phone)], actor=alice
     )
     envelope = _send(draft)
@@ -204,7 +210,7 @@ def test_an_unverified_person_is_told_to_verify(people: dict, build: Any) -> Non
     alice = people["alice"]
     erin = make_user("erin", phone="13800000055")
     draft = build.draft(alice, [("sign", 1, alice)], fields=False)
-    compose.do_set_recipients(
+    compose_actions.do_set_recipients(
         draft, [compose.RecipientInput("sign", 1, "鄂琳", erin.phone)], actor=alice
     )
     envelope = _send(draft)
@@ -222,7 +228,7 @@ def test_document_seen_must_be_a_revision_of_it(people: dict, build: Any) -> Non
         fields=all_fields(recipient),
     )
     with pytest.raises(DocumentChanged):
-        turns.do_sign(recipient, request, pin="802461", actor=bob)
+        turns_actions.do_sign(recipient, request, pin="802461", actor=bob, meta=TASK)
     assert envelope.documents.get().revision == 1
 
 
@@ -233,7 +239,7 @@ def test_every_field_must_be_staged(people: dict, build: Any) -> None:
     staged = all_fields(recipient)[:1]
     request = turns.SignRequest(key="x", seen=seen(envelope), fields=staged)
     with pytest.raises(EnvelopeError, match="未签署"):
-        turns.do_sign(recipient, request, pin="802461", actor=bob)
+        turns_actions.do_sign(recipient, request, pin="802461", actor=bob, meta=TASK)
 
 
 def test_a_member_without_a_grant_cannot_seal(people: dict, seal_org: Any, build: Any) -> None:
@@ -255,7 +261,7 @@ def test_required_seal_kind_is_enforced(people: dict, seal_org: Any, build: Any)
     org = seal_org(charlie, "某某大学招标办公室", kind="finance")
     draft = build.draft(alice, [("seal", 1, org)])
     recipient = draft.recipients.get()
-    compose.do_set_recipients(
+    compose_actions.do_set_recipients(
         draft,
         [
             compose.RecipientInput(
@@ -381,7 +387,7 @@ def test_text_fields_need_a_value(people: dict, build: Any) -> None:
     draft = build.draft(alice, [("sign", 1, bob)], fields=False)
     recipient = draft.recipients.get()
     document = draft.documents.get()
-    compose.do_set_fields(
+    compose_actions.do_set_fields(
         draft,
         [
             field(document, recipient, "signature", 1, (40, 40, 160, 88)),
@@ -397,17 +403,18 @@ def test_text_fields_need_a_value(people: dict, build: Any) -> None:
     staged = [turns.StagedField(field_id=f.pk) for f in recipient.fields.all()]
     request = turns.SignRequest(key="a", seen=seen(envelope), fields=staged)
     with pytest.raises(EnvelopeError, match="考核等次"):
-        turns.do_sign(recipient, request, pin="802461", actor=bob)
+        turns_actions.do_sign(recipient, request, pin="802461", actor=bob, meta=TASK)
     staged = [
         turns.StagedField(field_id=f.pk, value="优秀" if f.pk == text.pk else "")
         for f in recipient.fields.all()
     ]
     with TestCase.captureOnCommitCallbacks(execute=True):
-        turns.do_sign(
+        turns_actions.do_sign(
             recipient,
             turns.SignRequest(key="b", seen=seen(envelope), fields=staged),
             pin="802461",
             actor=bob,
+            meta=TASK,
         )
     text.refresh_from_db()
     assert text.value == "优秀" and text.filled_at is not None
@@ -424,15 +431,15 @@ def test_void_statement_signed_by_all_voids_the_original(
     envelope.refresh_from_db()
     assert envelope.status == Envelope.Status.COMPLETED
     with pytest.raises(EnvelopeError):
-        voiding.do_request_void(envelope, "", actor=alice)
+        voiding_actions.do_request_void(envelope, "", actor=alice, meta=TASK)
     with pytest.raises(EnvelopeError):
-        voiding.do_request_void(envelope, "重复签署", actor=bob)
+        voiding_actions.do_request_void(envelope, "重复签署", actor=bob, meta=TASK)
     with TestCase.captureOnCommitCallbacks(execute=True):
-        statement = voiding.do_request_void(envelope, "重复签署", actor=alice)
+        statement = voiding_actions.do_request_void(envelope, "重复签署", actor=alice, meta=TASK)
     assert statement.kind == Envelope.Kind.VOID_STATEMENT and statement.status == "in_progress"
     assert statement.documents.get().certified
     with pytest.raises(EnvelopeError):  # only one statement at a time
-        voiding.do_request_void(envelope, "again", actor=alice)
+        voiding_actions.do_request_void(envelope, "again", actor=alice, meta=TASK)
     sign(statement.recipients.get(role="sign"), bob)
     envelope.refresh_from_db()
     assert envelope.status == Envelope.Status.COMPLETED  # not yet: the seal is missing
@@ -473,11 +480,12 @@ def test_a_failed_completion_is_retried_by_the_timers(people: dict, build: Any) 
     envelope = _send(build.draft(alice, [("sign", 1, bob)]))
     recipient = envelope.recipients.get()
     # The completion task never ran (a worker died): no on-commit callbacks executed.
-    turns.do_sign(
+    turns_actions.do_sign(
         recipient,
         turns.SignRequest(key="k", seen=seen(envelope), fields=all_fields(recipient)),
         pin="802461",
         actor=bob,
+        meta=TASK,
     )
     envelope.refresh_from_db()
     assert envelope.status == "in_progress" and envelope.all_signed_at is not None
@@ -487,7 +495,7 @@ def test_a_failed_completion_is_retried_by_the_timers(people: dict, build: Any) 
     assert tasks.run_timers()["completed"] == 1
     envelope.refresh_from_db()
     assert envelope.status == Envelope.Status.COMPLETED
-    assert not lifecycle.do_complete_envelope(envelope.pk)  # idempotent
+    assert not lifecycle.do_complete_envelope(envelope.pk, meta=TASK)  # idempotent
 
 
 def test_a_cross_page_seal_declared_per_page_before_the_upgrade_still_signs(

@@ -18,8 +18,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from qianshu.accounts.models import User
-from qianshu.envelopes import compose, downloads, lifecycle, lists, turns
+from qianshu.core.meta import TASK
+from qianshu.envelopes import access, downloads, queries
 from qianshu.envelopes.access import visible_envelopes
+from qianshu.envelopes.actions import compose as compose_actions
+from qianshu.envelopes.actions import lifecycle
+from qianshu.envelopes.actions import turns as turns_actions
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.orgs.models import Membership, Organization
 from tests.envelopes.helpers import sign
@@ -45,7 +49,7 @@ def client_of(user: User) -> Client:
 
 def send(envelope: Envelope) -> Envelope:
     with TestCase.captureOnCommitCallbacks(execute=True):
-        compose.do_send_envelope(envelope, actor=envelope.initiator)
+        compose_actions.do_send_envelope(envelope, actor=envelope.initiator, meta=TASK)
     envelope.refresh_from_db()
     return envelope
 
@@ -113,10 +117,10 @@ def world(people: dict, seal_org: Callable[..., Organization], build: Any) -> di
     assert completed.status == Envelope.Status.COMPLETED
     w["completed"] = completed
     rejected = send(build.draft(alice, [("sign", 1, bob)], title="被拒合同"))
-    turns.do_reject(rejected.recipients.get(), "金额不对", actor=bob)
+    turns_actions.do_reject(rejected.recipients.get(), "金额不对", actor=bob, meta=TASK)
     w["rejected"] = rejected
     recalled = send(build.draft(alice, [("sign", 1, charlie)], title="撤回合同"))
-    lifecycle.do_recall(recalled, reason="写错了", actor=alice)
+    lifecycle.do_recall(recalled, reason="写错了", actor=alice, meta=TASK)
     w["recalled"] = recalled
     expired = send(
         build.draft(
@@ -127,7 +131,7 @@ def world(people: dict, seal_org: Callable[..., Organization], build: Any) -> di
         )
     )
     Envelope.objects.filter(pk=expired.pk).update(deadline=timezone.now() - dt.timedelta(hours=1))
-    assert lifecycle.expire_due() == 1
+    assert lifecycle.do_expire_overdue_envelopes(meta=TASK) == 1
     w["expired"] = expired
     w["draft"] = build.draft(alice, [("sign", 1, bob)], title="草稿合同")
     return w
@@ -512,7 +516,7 @@ def test_login_required(db: Any) -> None:
 
 def test_tab_queryset_rejects_unknown_tabs(people: dict) -> None:
     with pytest.raises(ValueError):
-        lists.tab_queryset(lists.Viewer.of(people["bob"]), "drafts")
+        queries.tab_queryset(access.Viewer.of(people["bob"]), "drafts")
 
 
 def test_seal_tasks_follow_the_binding_never_the_name(people: dict, seal_org: Any) -> None:

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from qianshu.envelopes import lists
+from qianshu.envelopes import queries
 from qianshu.envelopes.models import MAX_SCENE, Envelope, Recipient
 from tests.envelopes.test_compose_views import NEW, basics, pdf_upload, person, rows
 from tests.envelopes.test_lists import client_of, quick
@@ -115,9 +115,9 @@ def test_the_scene_choices_never_reveal_other_peoples_envelopes(people: dict) ->
 def test_the_compose_suggestions_are_the_senders_own(people: dict) -> None:
     alice, bob = people["alice"], people["bob"]
     with_scene(quick(alice, [("sign", PENDING, bob)]), "爱丽丝的场景")
-    suggestions = lists.scene_suggestions(bob, None)
+    suggestions = queries.scene_suggestions(bob, None)
     assert "爱丽丝的场景" not in suggestions
-    assert lists.scene_suggestions(alice, None)[0] == "爱丽丝的场景"
+    assert queries.scene_suggestions(alice, None)[0] == "爱丽丝的场景"
 
 
 @pytest.mark.parametrize("scene", ["x" * 500, "<script>", "企业签约' OR 1=1 --"])

@@ -12,7 +12,8 @@ from django.test import Client
 from django.urls import reverse
 
 from qianshu.accounts.models import User
-from qianshu.envelopes import compose
+from qianshu.core.meta import TASK
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Envelope
 from tests.support.personas import make_signer
 
@@ -31,7 +32,7 @@ def _sent(
     envelopes = []
     for i in range(n):
         envelope = build.draft(initiator, parties, title=f"合同{i + 1:02d}", **kw)
-        compose.do_send_envelope(envelope, actor=initiator)
+        compose_actions.do_send_envelope(envelope, actor=initiator, meta=TASK)
         envelopes.append(envelope)
     return envelopes
 

@@ -22,8 +22,9 @@ import pytest
 from django.test import Client, TestCase
 from django.urls import reverse
 
-from qianshu.envelopes import compose
+from qianshu.core.meta import TASK
 from qianshu.envelopes import urls as envelope_urls
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.links import recipient_token
 from qianshu.envelopes.models import AuditEvent, Envelope, Field, Recipient, Revision
 from tests.envelopes.helpers import envelope_url, sign, url_names
@@ -91,10 +92,10 @@ def world(people: dict, build: Any) -> dict[str, Any]:
     draft = build.draft(alice, [("sign", 1, bob)])
     active = build.draft(alice, [("sign", 1, bob), ("sign", 2, dave)])
     with TestCase.captureOnCommitCallbacks(execute=True):
-        compose.do_send_envelope(active, actor=alice)
+        compose_actions.do_send_envelope(active, actor=alice, meta=TASK)
     completed = build.draft(alice, [("sign", 1, bob)])
     with TestCase.captureOnCommitCallbacks(execute=True):
-        compose.do_send_envelope(completed, actor=alice)
+        compose_actions.do_send_envelope(completed, actor=alice, meta=TASK)
     sign(completed.recipients.get(), bob)
     completed.refresh_from_db()
     assert completed.status == Envelope.Status.COMPLETED

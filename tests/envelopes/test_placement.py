@@ -13,7 +13,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from qianshu.envelopes import compose, placement
+from qianshu.core.meta import TASK
+from qianshu.envelopes import placement
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient
 from qianshu.envelopes.placement import PlacementError
 from qianshu.signing.stamps import Rect
@@ -272,7 +274,7 @@ def two_drafts(people: dict, build: Any) -> tuple[Envelope, Envelope]:
 
 def sent(build: Any, initiator: Any, signer: Any) -> Envelope:
     envelope = build.draft(initiator, [("sign", 1, signer)], fields=False)
-    compose.do_send_envelope(envelope, actor=initiator)
+    compose_actions.do_send_envelope(envelope, actor=initiator, meta=TASK)
     envelope.refresh_from_db()
     return envelope
 

@@ -30,8 +30,9 @@ from django.test import Client, TestCase
 from django.urls import reverse
 
 from qianshu.accounts.models import User
-from qianshu.envelopes import compose
+from qianshu.core.meta import TASK
 from qianshu.envelopes import urls as envelope_urls
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.links import recipient_token
 from qianshu.envelopes.models import AuditEvent, Envelope, Field, Recipient, Revision
 from qianshu.orgs.models import Membership, Organization, SealUsage
@@ -131,7 +132,7 @@ def world(people: dict, build: Builder) -> dict[str, Any]:
     def sent(title: str) -> Envelope:
         envelope = build.draft(alice, [("seal", 1, real)], title=title)
         with TestCase.captureOnCommitCallbacks(execute=True):
-            compose.do_send_envelope(envelope, actor=alice)
+            compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
         envelope.refresh_from_db()
         return envelope
 
@@ -143,7 +144,7 @@ def world(people: dict, build: Builder) -> dict[str, Any]:
     named = build.draft(alice, [("seal", 1, real)], title="按名称合同")
     Recipient.objects.filter(envelope=named).update(org=None, org_credit_code="")
     with TestCase.captureOnCommitCallbacks(execute=True):
-        compose.do_send_envelope(named, actor=alice)
+        compose_actions.do_send_envelope(named, actor=alice, meta=TASK)
     assert {r.org_id for r in Recipient.objects.filter(envelope=named)} == {None}
     people_ = {
         "alice": alice,

@@ -15,7 +15,12 @@ import pytest
 from django.test import TestCase
 from django.urls import reverse
 
-from qianshu.envelopes import compose, lifecycle, returns, turns
+from qianshu.core.meta import TASK
+from qianshu.envelopes import compose, returns, turns
+from qianshu.envelopes.actions import compose as compose_actions
+from qianshu.envelopes.actions import lifecycle
+from qianshu.envelopes.actions import returns as returns_actions
+from qianshu.envelopes.actions import turns as turns_actions
 from qianshu.envelopes.audit import check_chain
 from qianshu.envelopes.errors import DocumentChanged, EnvelopeError, NotYourTurn
 from qianshu.envelopes.models import AuditEvent, Envelope, Field, Recipient, Revision
@@ -40,9 +45,13 @@ def _verify(data: bytes) -> Any:
 def _send(envelope: Envelope, actor: Any) -> Envelope:
     """发起签署 as the send page does it: a returned envelope is resent."""
     envelope.refresh_from_db()
-    send = returns.do_resend_envelope if envelope.is_returned() else compose.do_send_envelope
+    send = (
+        returns_actions.do_resend_envelope
+        if envelope.is_returned()
+        else compose_actions.do_send_envelope
+    )
     with TestCase.captureOnCommitCallbacks(execute=True):
-        send(envelope, actor=actor)
+        send(envelope, actor=actor, meta=TASK)
     envelope.refresh_from_db()
     return envelope
 
@@ -53,7 +62,7 @@ def _recipient(envelope: Envelope, order: int) -> Recipient:
 
 def _send_back(recipient: Recipient, actor: Any, reason: str = "第三条金额有误") -> None:
     recipient.refresh_from_db()
-    returns.do_send_back(recipient, reason, actor=actor)
+    returns_actions.do_send_back(recipient, reason, actor=actor, meta=TASK)
 
 
 def _resave_fields(envelope: Envelope, move: Field | None = None) -> None:
@@ -73,7 +82,7 @@ def _resave_fields(envelope: Envelope, move: Field | None = None) -> None:
                 value=f.value,
             )
         )
-    compose.do_set_fields(envelope, items, actor=envelope.initiator)
+    compose_actions.do_set_fields(envelope, items, actor=envelope.initiator)
 
 
 def _kinds(to: str) -> set[str]:
@@ -197,7 +206,7 @@ def test_changed_fields_reset_that_document_only(people: dict, build: Any) -> No
         ],
     )
     with pytest.raises(DocumentChanged):
-        turns.do_sign(bob_row, stale, pin=PIN, actor=bob)
+        turns_actions.do_sign(bob_row, stale, pin=PIN, actor=bob, meta=TASK)
 
     bob_row.refresh_from_db()
     request = turns.SignRequest(
@@ -208,7 +217,7 @@ def test_changed_fields_reset_that_document_only(people: dict, build: Any) -> No
         ],
     )
     with TestCase.captureOnCommitCallbacks(execute=True):
-        turns.do_sign(bob_row, request, pin=PIN, actor=bob)
+        turns_actions.do_sign(bob_row, request, pin=PIN, actor=bob, meta=TASK)
     sign(_recipient(envelope, 2), charlie)
     _complete_and_verify(envelope)
     first.refresh_from_db()
@@ -233,10 +242,12 @@ def test_a_replaced_document_is_signed_again(people: dict, build: Any) -> None:
     old = envelope.documents.get()
     _send_back(_recipient(envelope, 2), charlie)
 
-    compose.do_remove_document(old, actor=alice)
-    new = compose.do_add_document(envelope, make_test_pdf(pages=2), "合同（修订）.pdf", actor=alice)
+    compose_actions.do_remove_document(old, actor=alice)
+    new = compose_actions.do_add_document(
+        envelope, make_test_pdf(pages=2), "合同（修订）.pdf", actor=alice, meta=TASK
+    )
     bob_row, charlie_row = _recipient(envelope, 1), _recipient(envelope, 2)
-    compose.do_set_fields(
+    compose_actions.do_set_fields(
         envelope,
         [
             field(new, bob_row, "signature", 1, (40, 40, 160, 88)),
@@ -273,7 +284,7 @@ def test_a_signed_party_changed_by_the_initiator_signs_again(people: dict, build
         )
         for r in envelope.recipients.order_by("routing_order")
     ]
-    compose.do_set_recipients(envelope, rows, actor=alice)
+    compose_actions.do_set_recipients(envelope, rows, actor=alice)
     first = _recipient(envelope, 1)
     assert first.user_id is None  # bob's account no longer acts as this party
     envelope.refresh_from_db()
@@ -306,9 +317,9 @@ def test_only_the_current_signer_may_send_back(people: dict, build: Any) -> None
         (bob_row, alice),
     ):
         with pytest.raises(NotYourTurn):
-            returns.do_send_back(row, "不对", actor=actor)
+            returns_actions.do_send_back(row, "不对", actor=actor, meta=TASK)
     with pytest.raises(EnvelopeError, match="请填写退回原因"):
-        returns.do_send_back(bob_row, "   ", actor=bob)
+        returns_actions.do_send_back(bob_row, "   ", actor=bob, meta=TASK)
     envelope.refresh_from_db()
     assert (
         envelope.status == Status.IN_PROGRESS
@@ -329,7 +340,7 @@ def test_only_the_current_signer_may_send_back(people: dict, build: Any) -> None
     assert (event.ip, event.actor_id, event.detail["reason"]) == ("203.0.113.9", bob.pk, "金额有误")
     # Not twice, and nobody signs a returned envelope.
     with pytest.raises(NotYourTurn):
-        returns.do_send_back(_recipient(envelope, 1), "再退一次", actor=bob)
+        returns_actions.do_send_back(_recipient(envelope, 1), "再退一次", actor=bob, meta=TASK)
     assert client_for(bob).post(url, {"reason": "再退一次"}).status_code == 404
     with pytest.raises(NotYourTurn):
         sign(_recipient(envelope, 1), bob)
@@ -354,11 +365,11 @@ def test_not_after_completion_or_void(people: dict, build: Any) -> None:
     envelope.refresh_from_db()
     assert envelope.status == Status.COMPLETED
     with pytest.raises(NotYourTurn):
-        returns.do_send_back(row, "晚了", actor=bob)
+        returns_actions.do_send_back(row, "晚了", actor=bob, meta=TASK)
     recalled = _send(build.draft(alice, [("sign", 1, bob)]), alice)
-    lifecycle.do_recall(recalled, actor=alice)
+    lifecycle.do_recall(recalled, actor=alice, meta=TASK)
     with pytest.raises(NotYourTurn):
-        returns.do_send_back(_recipient(recalled, 1), "晚了", actor=bob)
+        returns_actions.do_send_back(_recipient(recalled, 1), "晚了", actor=bob, meta=TASK)
 
 
 def test_only_the_initiator_edits_and_resends(people: dict, build: Any) -> None:
@@ -367,7 +378,7 @@ def test_only_the_initiator_edits_and_resends(people: dict, build: Any) -> None:
     _send_back(_recipient(envelope, 1), bob)
     for user in (bob, charlie):
         with pytest.raises(EnvelopeError):
-            returns.do_resend_envelope(envelope, actor=user)
+            returns_actions.do_resend_envelope(envelope, actor=user, meta=TASK)
         client = client_for(user)
         for name in ("edit", "fields", "send"):
             url = reverse(f"envelopes:{name}", args=[envelope.uuid])
@@ -380,25 +391,25 @@ def test_only_the_initiator_edits_and_resends(people: dict, build: Any) -> None:
         assert response.status_code == 200, name
         assert "该任务已被退回" in response.content.decode()
     with pytest.raises(EnvelopeError):
-        compose.do_delete_draft(envelope, actor=alice)
+        compose_actions.do_delete_draft(envelope, actor=alice)
     # Resending twice: the second is refused.
     _send(envelope, alice)
     with pytest.raises(EnvelopeError):
-        returns.do_resend_envelope(envelope, actor=alice)
+        returns_actions.do_resend_envelope(envelope, actor=alice, meta=TASK)
     # An in-progress envelope cannot be edited.
     with pytest.raises(EnvelopeError):
-        compose.do_set_fields(envelope, [], actor=alice)
+        compose_actions.do_set_fields(envelope, [], actor=alice)
 
 
 def test_the_initiator_may_recall_a_returned_envelope(people: dict, build: Any) -> None:
     alice, bob = people["alice"], people["bob"]
     envelope = _send(build.draft(alice, [("sign", 1, bob)]), alice)
     _send_back(_recipient(envelope, 1), bob)
-    lifecycle.do_recall(envelope, reason="不再签署", actor=alice)
+    lifecycle.do_recall(envelope, reason="不再签署", actor=alice, meta=TASK)
     envelope.refresh_from_db()
     assert envelope.status == Status.RECALLED
     with pytest.raises(EnvelopeError):
-        returns.do_resend_envelope(envelope, actor=alice)
+        returns_actions.do_resend_envelope(envelope, actor=alice, meta=TASK)
 
 
 # --- pages ---------------------------------------------------------------------------------

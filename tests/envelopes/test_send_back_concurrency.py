@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from qianshu.envelopes import compose, returns
+from qianshu.core.meta import TASK
+from qianshu.envelopes.actions import compose as compose_actions
+from qianshu.envelopes.actions import returns as returns_actions
 from qianshu.envelopes.errors import NotYourTurn
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient, Revision
 from qianshu.pki.actions import do_init_pki
@@ -22,7 +24,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 def _race(alice: Any, bob: Any, charlie: Any) -> tuple[Envelope, dict[str, Any]]:
     """bob signs and charlie (his parallel co-signer) sends back, at the same moment."""
     envelope = Builder().draft(alice, [("sign", 1, bob), ("sign", 1, charlie)], pages=1)
-    compose.do_send_envelope(envelope, actor=alice)
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
     rows = {r.phone: r for r in envelope.recipients.all()}
     barrier = threading.Barrier(2)
     outcome: dict[str, Any] = {}
@@ -40,7 +42,7 @@ def _race(alice: Any, bob: Any, charlie: Any) -> tuple[Envelope, dict[str, Any]]
             connection.close()
 
     def back() -> None:
-        returns.do_send_back(rows[charlie.phone], "金额有误", actor=charlie)
+        returns_actions.do_send_back(rows[charlie.phone], "金额有误", actor=charlie, meta=TASK)
 
     threads = [
         threading.Thread(target=run, args=("sign", lambda: sign(rows[bob.phone], bob))),

@@ -21,7 +21,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from qianshu.accounts.models import User
-from qianshu.envelopes import compose
+from qianshu.core.meta import TASK
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Envelope
 from qianshu.envelopes.sending import SendLimitReached
 from qianshu.notifications.models import OutboxMessage
@@ -236,7 +237,7 @@ def test_parallel_sends_never_pass_the_limit(settings: Any) -> None:
     def run(envelope: Envelope) -> None:
         try:
             barrier.wait(timeout=30)
-            compose.do_send_envelope(envelope, actor=alice)
+            compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
             outcomes.append("sent")
         except SendLimitReached:
             outcomes.append("refused")

@@ -20,6 +20,7 @@ from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.signatures import SignatureImage
 from qianshu.core.meta import TASK
 from qianshu.envelopes import compose
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.links import recipient_token
 from qianshu.envelopes.models import AuditEvent, Envelope, Field, Recipient, Revision
 from qianshu.identity.models import SigningCredential
@@ -56,7 +57,7 @@ def url(name: str, envelope: Envelope) -> str:
 
 def sent(build: Any, initiator: Any, parties: list, **kwargs: Any) -> Envelope:
     envelope = build.draft(initiator, parties, **kwargs)
-    compose.do_send_envelope(envelope, actor=initiator)
+    compose_actions.do_send_envelope(envelope, actor=initiator, meta=TASK)
     envelope.refresh_from_db()
     return envelope
 
@@ -186,16 +187,18 @@ def test_an_outsider_gets_404_everywhere(people: dict, build: Any) -> None:
 def test_unverified_signer_is_sent_to_identity_verification(pki: None, build: Any) -> None:
     alice = make_signer("alice")
     dave = make_user("dave", phone=next_phone())
-    envelope = compose.do_create_draft(title="劳动合同", actor=alice)
+    envelope = compose_actions.do_create_draft(title="劳动合同", actor=alice, meta=TASK)
     from qianshu.signing.samples import make_test_pdf
 
-    compose.do_add_document(envelope, make_test_pdf(pages=1), "合同.pdf", actor=alice)
-    compose.do_set_recipients(
+    compose_actions.do_add_document(
+        envelope, make_test_pdf(pages=1), "合同.pdf", actor=alice, meta=TASK
+    )
+    compose_actions.do_set_recipients(
         envelope,
         [compose.RecipientInput(role="sign", routing_order=1, name="戴夫", phone=dave.phone)],
         actor=alice,
     )
-    compose.do_send_envelope(envelope, actor=alice)
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
     response = client_for(dave).get(url("sign", envelope))
     assert response.status_code == 200
     html = response.content.decode()
@@ -211,16 +214,18 @@ def test_unverified_signer_is_sent_to_identity_verification(pki: None, build: An
 def test_a_name_that_differs_from_the_recipient_is_explained(pki: None, build: Any) -> None:
     alice = make_signer("alice")
     bob = make_signer("bob")
-    envelope = compose.do_create_draft(title="劳动合同", actor=alice)
+    envelope = compose_actions.do_create_draft(title="劳动合同", actor=alice, meta=TASK)
     from qianshu.signing.samples import make_test_pdf
 
-    compose.do_add_document(envelope, make_test_pdf(pages=1), "合同.pdf", actor=alice)
-    compose.do_set_recipients(
+    compose_actions.do_add_document(
+        envelope, make_test_pdf(pages=1), "合同.pdf", actor=alice, meta=TASK
+    )
+    compose_actions.do_set_recipients(
         envelope,
         [compose.RecipientInput(role="sign", routing_order=1, name="王五", phone=bob.phone)],
         actor=alice,
     )
-    compose.do_send_envelope(envelope, actor=alice)
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
     response = client_for(bob).get(url("sign", envelope))
     html = response.content.decode()
     assert response.status_code == 200 and "王五" in html and "不一致" in html
@@ -308,8 +313,8 @@ def test_text_fields_are_filled_by_the_signer(people: dict, build: Any) -> None:
             recipient.pk, document.pk, "text", 1, Rect(40, 100, 200, 122), label="意见"
         ),
     ]
-    compose.do_set_fields(envelope, items, actor=alice)
-    compose.do_send_envelope(envelope, actor=alice)
+    compose_actions.do_set_fields(envelope, items, actor=alice)
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
     client = client_for(bob)
     data = page_data(client.get(url("sign", envelope)))
     text = next(f for f in data["fields"] if f["kind"] == "text")
@@ -608,11 +613,13 @@ def test_seal_with_a_granted_seal_and_a_cross_page_seal(
 ) -> None:
     alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
     org = seal_org(charlie, "厦门某某供应链有限公司", keeper=bob)
-    envelope = compose.do_create_draft(title="采购合同", actor=alice)
+    envelope = compose_actions.do_create_draft(title="采购合同", actor=alice, meta=TASK)
     from qianshu.signing.samples import make_test_pdf
 
-    compose.do_add_document(envelope, make_test_pdf(pages=3), "合同.pdf", actor=alice)
-    compose.do_set_recipients(
+    compose_actions.do_add_document(
+        envelope, make_test_pdf(pages=3), "合同.pdf", actor=alice, meta=TASK
+    )
+    compose_actions.do_set_recipients(
         envelope,
         [
             compose.RecipientInput(
@@ -625,7 +632,7 @@ def test_seal_with_a_granted_seal_and_a_cross_page_seal(
         ],
         actor=alice,
     )
-    compose.do_send_envelope(envelope, actor=alice)
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
     envelope.refresh_from_db()
     client = client_for(bob)
     response = client.get(url("sign", envelope))
@@ -714,12 +721,14 @@ def test_seal_recipient_without_a_usable_seal_is_told_what_to_do(
     # the contact person of an organisation not on the platform yet: the link says which
     # organisation must verify (name and credit code, 创建组织 prefilled), and shows no document
     dave = make_signer("dave", next_phone())
-    envelope = compose.do_create_draft(title="采购合同", actor=alice)
+    envelope = compose_actions.do_create_draft(title="采购合同", actor=alice, meta=TASK)
     from qianshu.signing.samples import make_test_pdf
 
     code = valid_credit_code()
-    compose.do_add_document(envelope, make_test_pdf(pages=1), "合同.pdf", actor=alice)
-    compose.do_set_recipients(
+    compose_actions.do_add_document(
+        envelope, make_test_pdf(pages=1), "合同.pdf", actor=alice, meta=TASK
+    )
+    compose_actions.do_set_recipients(
         envelope,
         [
             compose.RecipientInput(
@@ -732,7 +741,7 @@ def test_seal_recipient_without_a_usable_seal_is_told_what_to_do(
         ],
         actor=alice,
     )
-    compose.do_send_envelope(envelope, actor=alice)
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
     recipient = envelope.recipients.get()
     assert recipient.org is None
     response = client_for(dave).get(reverse("envelopes:link", args=[recipient_token(recipient)]))

@@ -18,7 +18,9 @@ from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.models import RateLimit, SecurityEvent, User
 from qianshu.accounts.signatures import SignatureImage
 from qianshu.core.meta import TASK
-from qianshu.envelopes import batch, compose, confirmations
+from qianshu.envelopes import access, batch, confirmations, turns
+from qianshu.envelopes.actions import batch as batch_actions
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.errors import ConfirmationError
 from qianshu.envelopes.links import recipient_token
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
@@ -142,7 +144,7 @@ def test_pin_holder_cannot_batch_sign_with_an_sms_code(people: dict, build: Any)
     )
     assert response.status_code == 400 and "签署密码" in response.content.decode()
     with pytest.raises(ConfirmationError):
-        batch.do_batch_sign(items, code=code, actor=bob)
+        batch_actions.do_batch_sign(items, code=code, actor=bob, meta=TASK)
     assert not Recipient.objects.filter(envelope__in=envelopes, status="done").exists()
 
 
@@ -199,7 +201,7 @@ def test_envelope_without_sms_signing_leads_to_setting_a_pin(pki: None, build: A
     zhang = person_without_pin("zhang", "张伟")
     envelope = build.draft(alice, [("sign", 1, zhang)])
     Envelope.objects.filter(pk=envelope.pk).update(allow_sms_signing=False)
-    compose.do_send_envelope(envelope, actor=alice)
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
     envelope.refresh_from_db()
     recipient = envelope.recipients.get()
     client = client_for(zhang)
@@ -226,19 +228,21 @@ def test_batch_leaves_out_tasks_that_need_a_pin(pki: None, build: Any) -> None:
     zhang = person_without_pin("zhang", "张伟")
     strict = build.draft(alice, [("sign", 1, zhang)], title="严格")
     Envelope.objects.filter(pk=strict.pk).update(allow_sms_signing=False)
-    compose.do_send_envelope(strict, actor=alice)
+    compose_actions.do_send_envelope(strict, actor=alice, meta=TASK)
     easy = sent(build, alice, [("sign", 1, zhang)], title="普通")
     plan = batch.plan_batch(zhang, [str(strict.uuid), str(easy.uuid)])
     assert [t.envelope.pk for t in plan.ready] == [easy.pk]
     assert "签署密码" in plan.skipped[0].problem
     # a forged batch naming the strict task is refused as a whole
-    task = batch.PostedTask(
+    task = turns.PostedTask(
         str(strict.uuid), strict.recipients.get().pk, batch.new_key(), seen(strict)
     )
-    items = batch.access_batch_items(zhang, [task], {})
+    items = access.access_batch_items(zhang, [task], {})
     codes.issue_code(zhang.phone, codes.Purpose.SIGN, binding=batch.batch_binding_of(items))
     with pytest.raises(ConfirmationError):
-        batch.do_batch_sign(items, code=sms_code(zhang.phone, "sign_code"), actor=zhang)
+        batch_actions.do_batch_sign(
+            items, code=sms_code(zhang.phone, "sign_code"), actor=zhang, meta=TASK
+        )
     assert not Recipient.objects.filter(envelope=strict, status="done").exists()
 
 

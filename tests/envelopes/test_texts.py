@@ -12,7 +12,9 @@ import pytest
 from django.test import Client, TestCase
 from django.urls import reverse
 
-from qianshu.envelopes import audit, compose, reports
+from qianshu.core.meta import TASK
+from qianshu.envelopes import audit, reports
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import AuditEvent, Envelope
 from qianshu.signing import reports as report_pdf
 from tests.envelopes.helpers import Builder, client_for, sign
@@ -26,7 +28,7 @@ IP = "203.0.113.7"
 
 def _send(envelope: Envelope) -> Envelope:
     with TestCase.captureOnCommitCallbacks(execute=True):
-        compose.do_send_envelope(envelope, actor=envelope.initiator)
+        compose_actions.do_send_envelope(envelope, actor=envelope.initiator, meta=TASK)
     envelope.refresh_from_db()
     return envelope
 

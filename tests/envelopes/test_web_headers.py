@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from qianshu.envelopes import compose
+from qianshu.core.meta import TASK
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Document, Envelope
 from tests.core.test_downloads import INJECTION
 from tests.envelopes.helpers import Builder
@@ -54,7 +55,7 @@ def _cache(response: object) -> str:
 def test_personal_pages_are_never_stored(people: dict, build: Builder) -> None:
     alice, bob = people["alice"], people["bob"]
     envelope: Envelope = build.draft(alice, [("sign", 1, bob)])
-    compose.do_send_envelope(envelope, actor=alice)
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
     document = envelope.documents.get()
     page = reverse("envelopes:page-image", args=[envelope.uuid, document.pk, 0])
     signed_in = Client()

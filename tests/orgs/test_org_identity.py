@@ -448,7 +448,7 @@ def test_two_namesakes_verifying_at_once_do_not_both_get_through(
 
     from qianshu.orgs.actions import verification
     from qianshu.orgs.actions.legal_rep import do_authorise_as_legal_rep
-    from tests.orgs.conftest import make_verified_org
+    from tests.support.personas import make_verified_org
 
     people = [make_verified_person("同名人", f"1380000006{i}") for i in range(2)]
     orgs = [

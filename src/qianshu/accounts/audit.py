@@ -13,34 +13,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import HttpRequest
 from django.utils import timezone
 
 from qianshu.accounts.models import SecurityAction, SecurityEvent, User
 from qianshu.core import anchors, chains
 from qianshu.core.chains import ChainBreak
-from qianshu.core.meta import RequestMeta, Source, request_meta
+from qianshu.core.meta import TASK, RequestMeta
 from qianshu.core.models import AuditChain
 
 ANONYMOUS = "anonymous"
 
 
-def client_ip(request: HttpRequest | None) -> str | None:
-    """Transitional: actions receive ``meta.ip`` (:mod:`qianshu.core.meta`)."""
-    return None if request is None else request_meta(request).ip
-
-
-def user_agent(request: HttpRequest | None) -> str:
-    """Transitional: actions receive ``meta.user_agent``."""
-    return "" if request is None else request_meta(request).user_agent
-
-
-def event_meta(request: HttpRequest | None, meta: RequestMeta | None) -> RequestMeta:
-    """What an event records of where it came from (``request`` only while callers move to
-    ``meta``)."""
-    if meta is not None:
-        return meta
-    return request_meta(request) if request is not None else RequestMeta(source=Source.TASK)
+def event_meta(meta: RequestMeta | None) -> RequestMeta:
+    """Where an event came from (no ``meta``: a task of the platform's own)."""
+    return meta if meta is not None else TASK
 
 
 def chain_key(user_id: int | None) -> str:
@@ -69,14 +55,13 @@ def record_event(
     action: SecurityAction,
     *,
     user: User | None = None,
-    request: HttpRequest | None = None,
     meta: RequestMeta | None = None,
     **detail: Any,
 ) -> SecurityEvent:
     """Append a security event. Call inside the action's transaction; the user's chain row
     stays locked until it ends. ``action`` must be a :class:`SecurityAction` member (or its
     code); anything else is a programming error: ``ValueError``, nothing written."""
-    where = event_meta(request, meta)
+    where = event_meta(meta)
     event = SecurityEvent(
         user=user,
         action=kind(action),

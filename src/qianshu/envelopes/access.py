@@ -19,14 +19,22 @@ Drafts are visible to their initiator only.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from qianshu.accounts.models import User
-from qianshu.envelopes.models import Envelope, Recipient
+from qianshu.envelopes.models import Envelope, Field, Recipient
+from qianshu.envelopes.turns import BatchItem, PostedTask, StagedField
 from qianshu.orgs.access import usable_seals
 from qianshu.orgs.models import Membership, Organization, Seal
+
+Role = Recipient.Role
+TURN = (Recipient.Status.PENDING, Recipient.Status.VIEWED)
 
 
 def _uuid(value: object) -> uuid.UUID:
@@ -105,6 +113,131 @@ def visible_envelopes(actor: User) -> QuerySet[Envelope]:
             & (Q(pk__in=recipient_rows) | Q(initiator_org_id__in=admin_orgs))
         )
     )
+
+
+# --- who the user is among the recipients ---------------------------------------------------
+
+
+def person_q(actor: User) -> Q:
+    """Recipient rows that are ``actor`` as a person: the bound account, or — before anyone is
+    bound — the account with the recipient's phone (never "no phone" matching "no phone").
+    Seal recipients never: their phone is the contact's, not the organisation's."""
+    q = Q(user=actor)
+    if actor.phone:
+        q |= Q(user__isnull=True, phone=actor.phone)
+    return ~Q(role=Role.SEAL) & q
+
+
+def seal_turn_q(seals: Sequence[Seal]) -> Q:
+    """Seal recipient rows one of ``seals`` (the actor's granted seals) may seal for: the same
+    test as :func:`qianshu.envelopes.access.seal_matches`, as a query — bound to the seal's
+    organisation, of the required type if any."""
+    kinds: dict[int, set[str]] = defaultdict(lambda: {""})
+    for seal in seals:
+        kinds[seal.org_id].add(seal.kind)
+    q = Q(pk__in=[])
+    for org_id, org_kinds in sorted(kinds.items()):
+        q |= Q(org_id=org_id, required_seal_kind__in=sorted(org_kinds))
+    return Q(role=Role.SEAL) & q
+
+
+@dataclass
+class Viewer:
+    """What the list queries and batch signing need to know about the user, loaded once per
+    request."""
+
+    user: User
+    seals: list[Seal]
+    admin_org_ids: list[int]
+
+    @classmethod
+    def of(cls, user: User) -> Viewer:
+        seals = list(
+            granted_seals(user).select_related("org").order_by("org_id", "created_at", "id")
+        )
+        admin = list(
+            Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values_list(
+                "org_id", flat=True
+            )
+        )
+        return cls(user, seals, admin)
+
+    def usable_seals(self, recipient: Recipient) -> list[Seal]:
+        """The user's seals that may seal for ``recipient`` (:func:`seal_matches`)."""
+        return [seal for seal in self.seals if seal_matches(recipient, seal)]
+
+    def may_sign_as(self, recipient: Recipient) -> bool:
+        """:func:`can_act_as` for signing, without a query per recipient."""
+        if recipient.role == Role.SEAL:
+            return bool(self.usable_seals(recipient))
+        if recipient.role != Role.SIGN:
+            return False
+        if recipient.user_id is not None:
+            return recipient.user_id == self.user.pk
+        return bool(recipient.phone) and recipient.phone == self.user.phone
+
+    def turn_q(self) -> Q:
+        """Recipient rows whose turn it is now and as whom the user may act."""
+        acting_person = Q(role__in=(Role.SIGN, Role.APPROVE)) & person_q(self.user)
+        return Q(status__in=TURN) & (acting_person | seal_turn_q(self.seals))
+
+    def todo_ids(self) -> QuerySet[Recipient, Any]:
+        return Recipient.objects.filter(self.turn_q()).order_by().values("envelope_id")
+
+    def org_q(self) -> Q:
+        """Seal recipient rows the user sees as a member: :func:`qianshu.envelopes.access.
+        org_recipients_q` with the organisations resolved up front, so that the database gets
+        plain values it can look up in the recipient indexes."""
+        org_ids = sorted({seal.org_id for seal in self.seals} | set(self.admin_org_ids))
+        return Q(role=Role.SEAL, org_id__in=org_ids)
+
+    def involved_ids(
+        self, statuses: Sequence[str], *, except_todo: bool = False
+    ) -> QuerySet[Any, Any]:
+        """Ids of the envelopes in ``statuses`` the user takes part in other than as a CC: as
+        initiator, as administrator of the organisation it was sent for, or as an acting
+        recipient. A UNION, so that each part is an index lookup of its own, with the status in
+        each part, so that the database starts from the user's few ids (with the status or a
+        search outside, PostgreSQL tends to scan every envelope in that status instead).
+        ``except_todo``: leave out the envelopes where it is the user's turn (in each part,
+        for the same reason)."""
+        parts: list[QuerySet[Any, Any]] = [
+            Envelope.objects.filter(initiator=self.user, status__in=statuses)
+            .order_by()
+            .values("pk")
+        ]
+        if self.admin_org_ids:
+            parts.append(
+                Envelope.objects.filter(
+                    initiator_org_id__in=self.admin_org_ids, status__in=statuses
+                )
+                .order_by()
+                .values("pk")
+            )
+        parts.append(
+            Recipient.objects.filter(
+                (person_q(self.user) | self.org_q()) & ~Q(role=Role.CC),
+                envelope__status__in=statuses,
+            )
+            .order_by()
+            .values("envelope_id")
+        )
+        if except_todo:
+            todo = self.todo_ids()
+            parts = [
+                part.exclude(envelope_id__in=todo)
+                if part.model is Recipient
+                else part.exclude(pk__in=todo)
+                for part in parts
+            ]
+        return parts[0].union(*parts[1:])
+
+    def cc_ids(self) -> QuerySet[Any, Any]:
+        return (
+            Recipient.objects.filter(Q(role=Role.CC) & person_q(self.user))
+            .order_by()
+            .values("envelope_id")
+        )
 
 
 def access_envelope_by_uuid(actor: User, envelope_uuid: object) -> Envelope:
@@ -193,3 +326,66 @@ def recipient_for(actor: User, envelope: Envelope) -> Recipient | None:
         elif can_act_as(actor, recipient) or recipient.acted_by_id == actor.pk:
             return recipient
     return None
+
+
+def access_envelopes_for_download(actor: User, uuids: Sequence[str]) -> list[Envelope]:
+    """The ticked envelopes the actor may open (sent ones only), in the order ticked; others are
+    left out without a trace (a guessed or foreign id never reveals anything)."""
+    found = {
+        str(e.uuid): e
+        for e in visible_envelopes(actor)
+        .exclude(status=Envelope.Status.DRAFT)
+        .filter(uuid__in=list(uuids))
+        .select_related("report")
+    }
+    return [found[u] for u in uuids if u in found]
+
+
+def _staged(fields: Sequence[Field]) -> tuple[StagedField, ...]:
+    # A text field the initiator filled in keeps its value (an empty staged value would be
+    # "not filled in").
+    return tuple(StagedField(field_id=f.pk, value=f.value) for f in fields)
+
+
+def access_batch_items(
+    actor: User,
+    posted: Sequence[PostedTask],
+    seal_choice: Mapping[str, str],
+) -> list[BatchItem]:
+    """The posted tasks the actor may sign as (whose turn it is is checked when signing, under
+    the lock); foreign ones are dropped. ``seal_choice``: organisation uuid → seal uuid."""
+    viewer = Viewer.of(actor)
+    wanted = {(p.envelope_uuid, p.recipient_id): p for p in posted}
+    rows = (
+        Recipient.objects.filter(
+            pk__in=[p.recipient_id for p in posted],
+            envelope__in=visible_envelopes(actor).exclude(status=Envelope.Status.DRAFT),
+        )
+        .select_related("envelope", "org")
+        .order_by()
+    )
+    found = {(str(r.envelope.uuid), r.pk): r for r in rows}
+    recipients = [found[k] for k in wanted if k in found and viewer.may_sign_as(found[k])]
+    fields: dict[int, list[Field]] = defaultdict(list)
+    for f in Field.objects.filter(recipient__in=recipients).order_by("document_id", "page", "id"):
+        fields[f.recipient_id].append(f)
+    items = []
+    for recipient in recipients:
+        p = wanted[(str(recipient.envelope.uuid), recipient.pk)]
+        seal_uuid = None
+        if recipient.role == Role.SEAL:
+            usable = viewer.usable_seals(recipient)
+            chosen = seal_choice.get(str(usable[0].org.uuid), "")
+            if not chosen and len(usable) == 1:
+                chosen = str(usable[0].uuid)
+            seal_uuid = chosen or None
+        items.append(
+            BatchItem(
+                recipient=recipient,
+                key=p.key,
+                seen=dict(p.seen),
+                seal_uuid=seal_uuid,
+                fields=_staged(fields[recipient.pk]),
+            )
+        )
+    return items

@@ -25,7 +25,6 @@ from typing import Any
 
 from django.db import models, transaction
 from django.db.models import F
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
@@ -147,7 +146,6 @@ def record(
     *,
     actor: User | None = None,
     recipient: Recipient | None = None,
-    request: HttpRequest | None = None,
     meta: RequestMeta | None = None,
     document_name: str = "",
     sha256_before: str = "",
@@ -157,7 +155,7 @@ def record(
     """Append an event. Call inside the action's transaction, with the envelope row locked
     (``select_for_update``) before the action reads what it decides on; the row stays locked
     and its count and head move with the event (``envelope`` is updated too)."""
-    where = event_meta(request, meta)
+    where = event_meta(meta)
     actor = actor if actor is not None and actor.is_authenticated else None
     event = AuditEvent(
         envelope=envelope,

@@ -18,19 +18,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from qianshu.accounts import codes
-from qianshu.accounts.audit import client_ip
-from qianshu.accounts.models import OneTimeCode, User
-from qianshu.core.meta import TASK, request_meta
+from qianshu.accounts.models import User
 from qianshu.envelopes.errors import ConfirmationError
 from qianshu.envelopes.models import Envelope, Recipient
 from qianshu.identity.access import active_credential, has_signing_credential, verified_identity
-from qianshu.identity.actions import do_unlock_signing_key
-from qianshu.identity.errors import NewKeyHeld, PinError, until_text
+from qianshu.identity.errors import NewKeyHeld, until_text
 from qianshu.identity.holds import new_key_held_until
 from qianshu.orgs.models import Seal
 from qianshu.orgs.seals import seal_signing_key
@@ -96,31 +91,10 @@ def batch_binding(items: Sequence[tuple[Envelope, Mapping[int, str]]]) -> str:
     return f"batch:{digest}"
 
 
-def do_send_signing_code(
-    binding: str,
-    *,
-    envelopes: Sequence[Envelope],
-    actor: User,
-    request: HttpRequest | None = None,
-) -> None:
-    """Send the SMS code that confirms a signing of ``envelopes`` bound to ``binding`` (see
-    :func:`confirmation_binding`, :func:`batch_binding`). Raises :class:`ConfirmationError`
-    when the actor may not confirm by code (:func:`sms_refusal`: nothing is sent) and
-    ``codes.CodeError`` when rate-limited."""
-    refusal = sms_refusal(actor, envelopes)
-    if refusal is not None:
-        raise ConfirmationError(refusal)
-    codes.issue_code(
-        actor.phone,
-        OneTimeCode.Purpose.SIGN,
-        binding=binding,
-        ip=client_ip(request),
-        language=actor.language or "zh-hans",
-    )
-
-
 @dataclass
-class _Key:
+class SignerKey:
+    """A signing key with its certificate (and the platform's row of it, when it issued it)."""
+
     key: SigningKey
     certificate: x509.Certificate
     issued: IssuedCertificate | None = None
@@ -138,48 +112,8 @@ class Confirmation:
 
     actor_id: int
     method: str  # "pin" | "sms"
-    person_key: _Key | None = None
-    signers: dict[str, tuple[_Key, KeySigner]] = field(default_factory=dict, compare=False)
-
-
-def confirm_signing(
-    *,
-    pin: str | None,
-    code: str | None,
-    binding: str,
-    envelopes: Sequence[Envelope],
-    actor: User,
-    request: HttpRequest | None = None,
-) -> Confirmation:
-    """Check the signing PIN, or the SMS code bound to ``binding`` for a signing of
-    ``envelopes``; raise :class:`ConfirmationError` with the reason otherwise (wrong PINs are
-    counted; a code is refused, unchecked, when :func:`sms_refusal` says so)."""
-    if pin:
-        try:
-            key, certificate = do_unlock_signing_key(
-                actor, pin, meta=request_meta(request) if request is not None else TASK
-            )
-        except PinError as exc:
-            raise ConfirmationError(str(exc)) from exc
-        return Confirmation(actor.pk, "pin", _Key(key, certificate, _issued(certificate)))
-    if code:
-        refusal = sms_refusal(actor, envelopes)
-        if refusal is not None:
-            raise ConfirmationError(refusal)
-        try:
-            codes.check_code(
-                actor.phone,
-                OneTimeCode.Purpose.SIGN,
-                code,
-                binding=binding,
-                ip=client_ip(request),
-            )
-        except codes.CodeError as exc:
-            raise ConfirmationError(str(exc)) from exc
-        return Confirmation(actor.pk, "sms")
-    raise ConfirmationError(
-        _("请输入签署密码。") if not needs_code(actor) else _("请输入短信验证码。")
-    )
+    person_key: SignerKey | None = None
+    signers: dict[str, tuple[SignerKey, KeySigner]] = field(default_factory=dict, compare=False)
 
 
 def check_confirmation(confirmation: Confirmation, envelope: Envelope, actor: User) -> None:
@@ -190,7 +124,7 @@ def check_confirmation(confirmation: Confirmation, envelope: Envelope, actor: Us
         raise ConfirmationError(_("发起方要求使用签署密码签署，请先设置签署密码。"))
 
 
-def _event_key(recipient: Recipient, actor: User) -> _Key:
+def _event_key(recipient: Recipient, actor: User) -> SignerKey:
     """A key made for this signing only, certified by a one-time event certificate."""
     identity = verified_identity(actor)
     assert identity is not None  # checked before
@@ -201,10 +135,11 @@ def _event_key(recipient: Recipient, actor: User) -> _Key:
         # Not the task number: its 16 digits look like an ID-card number to the PKI guard.
         event_id=f"R{recipient.pk}-{recipient.envelope.uuid.hex[:12]}",
     )
-    return _Key(key, certificate, _issued(certificate))
+    return SignerKey(key, certificate, issued_row(certificate))
 
 
-def _issued(certificate: x509.Certificate) -> IssuedCertificate | None:
+def issued_row(certificate: x509.Certificate) -> IssuedCertificate | None:
+    """The platform's row of ``certificate``, if it issued it."""
     return IssuedCertificate.objects.filter(
         serial_hex=format(certificate.serial_number, "x")
     ).first()
@@ -212,10 +147,10 @@ def _issued(certificate: x509.Certificate) -> IssuedCertificate | None:
 
 def seal_signer(
     confirmation: Confirmation, seal: Seal, platform: Platform
-) -> tuple[_Key, KeySigner]:
+) -> tuple[SignerKey, KeySigner]:
     cached = confirmation.signers.get(f"seal:{seal.pk}")
     if cached is None:
-        key = _Key(
+        key = SignerKey(
             seal_signing_key(seal),
             x509.load_der_x509_certificate(bytes(seal.certificate.certificate_der)),
             seal.certificate,
@@ -227,7 +162,7 @@ def seal_signer(
 
 def person_signer(
     confirmation: Confirmation, recipient: Recipient, actor: User, platform: Platform
-) -> tuple[_Key, KeySigner]:
+) -> tuple[SignerKey, KeySigner]:
     if confirmation.person_key is None:  # an SMS code: a key for this signing only
         key = _event_key(recipient, actor)
         return key, KeySigner(key.key, key.certificate, platform.pki.chain)

@@ -22,14 +22,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from qianshu.accounts.models import User
-from qianshu.envelopes.access import visible_envelopes
 from qianshu.envelopes.errors import EnvelopeError
-from qianshu.envelopes.lifecycle import do_record_download
 from qianshu.envelopes.models import Envelope
 from qianshu.storage.models import Blob
 
@@ -57,19 +53,6 @@ class Archive:
     @property
     def size(self) -> int:
         return sum(entry.blob.size for entry in self.entries)
-
-
-def access_envelopes_for_download(actor: User, uuids: Sequence[str]) -> list[Envelope]:
-    """The ticked envelopes the actor may open (sent ones only), in the order ticked; others are
-    left out without a trace (a guessed or foreign id never reveals anything)."""
-    found = {
-        str(e.uuid): e
-        for e in visible_envelopes(actor)
-        .exclude(status=Envelope.Status.DRAFT)
-        .filter(uuid__in=list(uuids))
-        .select_related("report")
-    }
-    return [found[u] for u in uuids if u in found]
 
 
 def _safe_name(name: str, fallback: str) -> str:
@@ -166,12 +149,3 @@ def stream_archive(archive: Archive) -> Iterator[bytes]:
                         yield buffer.take()
             yield buffer.take()
     yield buffer.take()
-
-
-def do_download_archive(
-    archive: Archive, *, actor: User, request: HttpRequest | None = None
-) -> Iterator[bytes]:
-    """下载: write each task's download to its audit trail, then return the ZIP stream."""
-    for envelope in archive.envelopes:
-        do_record_download(envelope, "archive", actor=actor, request=request)
-    return stream_archive(archive)

@@ -11,7 +11,8 @@ from django.db import transaction
 from django_tasks import task
 
 from qianshu.core.meta import TASK
-from qianshu.envelopes import archives, audit, lifecycle
+from qianshu.envelopes import audit, queries
+from qianshu.envelopes.actions import archives, lifecycle
 from qianshu.envelopes.models import Envelope
 from qianshu.orgs.actions.licences import do_purge_pending_licences
 from qianshu.pki.actions import do_renew_service_certificates
@@ -22,8 +23,9 @@ log = logging.getLogger(__name__)
 
 @task(queue_name="signing")
 def complete_envelope(envelope_id: int) -> bool:
-    """Finish an envelope everyone has signed (idempotent; see lifecycle.do_complete_envelope)."""
-    return lifecycle.do_complete_envelope(envelope_id)
+    """Finish an envelope everyone has signed (idempotent; see
+    :func:`qianshu.envelopes.actions.lifecycle.do_complete_envelope`)."""
+    return lifecycle.do_complete_envelope(envelope_id, meta=TASK)
 
 
 def schedule_completion(*, envelope: Envelope, **kwargs: object) -> None:
@@ -37,12 +39,12 @@ def run_timers() -> dict[str, int]:
     did not finish, time-stamp the audit chains' heads when an anchor is due, keep the PKI's
     service certificates current and renew due archives. Safe to run from several machines at
     once (rows are locked). Also deletes licences kept from abandoned 创建组织 forms."""
-    expired = lifecycle.expire_due()
-    reminded = lifecycle.remind_before_deadline()
-    stuck = lifecycle.stuck_completions()
+    expired = lifecycle.do_expire_overdue_envelopes(meta=TASK)
+    reminded = lifecycle.do_remind_before_deadline(meta=TASK)
+    stuck = queries.stuck_completions()
     for envelope_id in stuck:
         try:
-            lifecycle.do_complete_envelope(envelope_id)
+            lifecycle.do_complete_envelope(envelope_id, meta=TASK)
         except Exception:  # one broken envelope must not stop the others
             log.exception("completing envelope %s failed", envelope_id)
     anchored = 0
@@ -69,7 +71,7 @@ def _maintain_archives() -> int:
         if not is_initialised():
             return 0
         do_renew_service_certificates()
-        return len(archives.renew_due().renewed)
+        return len(archives.do_renew_due_archives(meta=TASK).renewed)
     except archives.RenewalImpossible as exc:
         log.error("archive renewal: %s", exc)
     except Exception:  # the other timers must keep running

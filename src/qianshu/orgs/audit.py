@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import HttpRequest
 from django.utils import timezone
 
 from qianshu.accounts.audit import event_meta
@@ -51,7 +50,6 @@ def record_org_event(
     action: OrgAction,
     *,
     actor: User | None,
-    request: HttpRequest | None = None,
     meta: RequestMeta | None = None,
     **detail: Any,
 ) -> OrgEvent:
@@ -59,7 +57,7 @@ def record_org_event(
     organisation's chain row stays locked until it ends. ``action`` must be an
     :class:`OrgAction` member (or its code); anything else is a programming error:
     ``ValueError``, nothing written."""
-    where = event_meta(request, meta)
+    where = event_meta(meta)
     event = OrgEvent(
         org=org,
         actor=actor if actor is not None and actor.is_authenticated else None,

@@ -26,8 +26,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
 from qianshu.core.errors import add_message, add_to_form
-from qianshu.envelopes import compose, geometry, lists, placement, returns, routing, sending
+from qianshu.core.meta import RequestMeta, request_meta
+from qianshu.core.requests import current_user
+from qianshu.envelopes import compose, geometry, placement, queries, returns, routing, sending
 from qianshu.envelopes.access import access_draft_by_uuid, access_initiated_by_uuid
+from qianshu.envelopes.actions import compose as compose_actions
+from qianshu.envelopes.actions.returns import do_resend_envelope
 from qianshu.envelopes.audit import person_label
 from qianshu.envelopes.compose_forms import (
     RECIPIENT_PREFIX,
@@ -55,12 +59,6 @@ DEFAULT_SIZES = {
     Kind.DATE: geometry.DATE_SIZE,
     Kind.TEXT: geometry.TEXT_SIZE,
 }
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 class _Sent(Exception):
@@ -106,7 +104,7 @@ def _recipients(envelope: Envelope) -> list[Recipient]:
 
 
 def _add_files(
-    envelope: Envelope, uploads: list[UploadedFile], user: User, request: HttpRequest
+    envelope: Envelope, uploads: list[UploadedFile], user: User, meta: RequestMeta
 ) -> tuple[list[Document], list[str]]:
     added, errors = [], []
     for upload in uploads:
@@ -119,7 +117,9 @@ def _add_files(
             continue
         try:
             added.append(
-                compose.do_add_document(envelope, upload.read(), name, actor=user, request=request)
+                compose_actions.do_add_document(
+                    envelope, upload.read(), name, actor=user, meta=meta
+                )
             )
         except EnvelopeError as exc:
             errors.append(str(exc))
@@ -151,6 +151,7 @@ def _save_basics(
     uploads: list[UploadedFile],
 ) -> _Saved:
     """Save each part of step 1 that is valid: the basics, the new files, the recipients."""
+    meta = request_meta(request)
     form_ok = form.is_valid()
     data = form.cleaned_data  # the valid fields only, when some are not
     if envelope is None:
@@ -160,7 +161,7 @@ def _save_basics(
                 form.add_error("title", _("请输入任务名称，或先上传签署文件。"))
             return _Saved(None)
         try:
-            envelope = compose.do_create_draft(
+            envelope = compose_actions.do_create_draft(
                 title=title,
                 scene=data.get("scene", ""),
                 message=data.get("message", ""),
@@ -169,14 +170,14 @@ def _save_basics(
                 allow_sms_signing=data.get("allow_sms_signing", True),
                 org=acting_org(request),
                 actor=user,
-                request=request,
+                meta=meta,
             )
         except EnvelopeError as exc:
             add_to_form(form, exc)
             return _Saved(None)
     elif form_ok:
         try:
-            compose.do_update_draft(
+            compose_actions.do_update_draft(
                 envelope,
                 title=data["title"] or envelope.title,
                 scene=data["scene"],
@@ -189,10 +190,10 @@ def _save_basics(
         except EnvelopeError as exc:
             add_to_form(form, exc)
     saved = _Saved(envelope)
-    saved.added, saved.file_errors = _add_files(envelope, uploads, user, request)
+    saved.added, saved.file_errors = _add_files(envelope, uploads, user, meta)
     if rows.is_valid():
         try:
-            compose.do_set_recipients(envelope, rows.inputs(), actor=user)
+            compose_actions.do_set_recipients(envelope, rows.inputs(), actor=user)
         except EnvelopeError as exc:
             saved.recipient_errors.append(str(exc))
         else:
@@ -246,7 +247,7 @@ def _basics_context(
         "problems": problems or [],
         "initiator_label": initiator,
         "acting_org": org,
-        "scene_options": lists.scene_suggestions(user, org),
+        "scene_options": queries.scene_suggestions(user, org),
         "me_name": person_label(user),
         "me_phone": user.phone,
         "action_url": (
@@ -290,7 +291,7 @@ def _basics(request: HttpRequest, user: User, envelope: Envelope | None) -> Http
         document = envelope.documents.filter(pk=int(remove_id)).first()
         if document is not None:
             try:
-                compose.do_remove_document(document, actor=user)
+                compose_actions.do_remove_document(document, actor=user)
             except EnvelopeError as exc:
                 saved.file_errors.append(str(exc))
             else:
@@ -324,14 +325,14 @@ def _basics(request: HttpRequest, user: User, envelope: Envelope | None) -> Http
 @login_required
 def new_view(request: HttpRequest) -> HttpResponse:
     """发起签署: a new draft (created by its first save)."""
-    return _basics(request, _user(request), None)
+    return _basics(request, current_user(request), None)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 def edit_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     """Step 1 of an existing draft."""
-    user = _user(request)
+    user = current_user(request)
     try:
         envelope = _draft(user, envelope_uuid)
     except _Sent as sent:
@@ -435,7 +436,7 @@ def _save_fields(request: HttpRequest, user: User, envelope: Envelope) -> JsonRe
                 )
             return JsonResponse({"ok": False, "message": message, "index": index}, status=400)
     try:
-        created = compose.do_set_fields(envelope, items, actor=user)
+        created = compose_actions.do_set_fields(envelope, items, actor=user)
     except EnvelopeError as exc:
         return JsonResponse({"ok": False, "message": str(exc)}, status=400)
     count = len(created)
@@ -453,7 +454,7 @@ def _save_fields(request: HttpRequest, user: User, envelope: Envelope) -> JsonRe
 @login_required
 def fields_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     """The field editor (拖拽放置签署位置); a JSON POST saves every field of the draft."""
-    user = _user(request)
+    user = current_user(request)
     try:
         envelope = _draft(user, envelope_uuid)
     except _Sent as sent:
@@ -534,7 +535,7 @@ def _send_context(envelope: Envelope, user: User) -> dict[str, Any]:
 @login_required
 def send_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     """确认发起: the summary, what is missing, and 发起签署."""
-    user = _user(request)
+    user = current_user(request)
     try:
         envelope = _draft(user, envelope_uuid)
     except _Sent as sent:
@@ -542,9 +543,9 @@ def send_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     error = ""
     if request.method == "POST":
         resending = envelope.is_returned()
-        send = returns.do_resend_envelope if resending else compose.do_send_envelope
+        send = do_resend_envelope if resending else compose_actions.do_send_envelope
         try:
-            send(envelope, actor=user, request=request)
+            send(envelope, actor=user, meta=request_meta(request))
         except EnvelopeError as exc:
             error = str(exc)
         else:
@@ -565,17 +566,8 @@ def send_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
 @login_required
 def drafts_view(request: HttpRequest) -> HttpResponse:
     """The user's drafts, newest first."""
-    user = _user(request)
-    drafts = (
-        Envelope.objects.filter(initiator=user, status=Envelope.Status.DRAFT)
-        .select_related("initiator_org")
-        .annotate(
-            document_count=Count("documents", distinct=True),
-            recipient_count=Count("recipients", distinct=True),
-        )
-        .order_by("-created_at", "-id")
-    )
-    page = Paginator(drafts, DRAFTS_PAGE_SIZE).get_page(request.GET.get("page"))
+    user = current_user(request)
+    page = Paginator(queries.drafts_of(user), DRAFTS_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "envelopes/compose/drafts.html", {"nav": "envelopes", "page": page})
 
 
@@ -583,7 +575,7 @@ def drafts_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def delete_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     """删除 a draft."""
-    user = _user(request)
+    user = current_user(request)
     try:
         envelope = _draft(user, envelope_uuid)
     except _Sent as sent:
@@ -591,7 +583,7 @@ def delete_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
         return HttpResponseRedirect(sent.envelope.get_absolute_url())
     title = envelope.title
     try:
-        compose.do_delete_draft(envelope, actor=user)
+        compose_actions.do_delete_draft(envelope, actor=user)
     except EnvelopeError as exc:
         add_message(request, exc)
     else:

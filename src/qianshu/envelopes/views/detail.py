@@ -16,21 +16,20 @@ from django.views.decorators.http import require_GET, require_POST
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
 from qianshu.core.errors import add_message
-from qianshu.envelopes import audit, lifecycle, routing, voiding
+from qianshu.core.meta import request_meta
+from qianshu.core.requests import current_user
+from qianshu.envelopes import audit, routing, voiding
 from qianshu.envelopes.access import (
     access_envelope_by_uuid,
     access_initiated_by_uuid,
     recipient_for,
     turn_of,
 )
+from qianshu.envelopes.actions.lifecycle import do_recall, do_remind
+from qianshu.envelopes.actions.voiding import do_request_void
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Envelope, Recipient
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
+from qianshu.envelopes.views.common import posted
 
 
 def detail_context(envelope: Envelope, user: User) -> dict[str, Any]:
@@ -72,7 +71,7 @@ def detail_context(envelope: Envelope, user: User) -> dict[str, Any]:
 @require_GET
 @login_required
 def detail_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     envelope = access_envelope_by_uuid(user, envelope_uuid)
     if envelope.is_draft():
         return HttpResponseRedirect(reverse("envelopes:edit", args=[envelope.uuid]))
@@ -82,11 +81,11 @@ def detail_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
 @require_POST
 @login_required
 def recall_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     envelope = access_initiated_by_uuid(user, envelope_uuid)
     try:
-        lifecycle.do_recall(
-            envelope, reason=request.POST.get("reason", "")[:300], actor=user, request=request
+        do_recall(
+            envelope, reason=posted(request, "reason")[:300], actor=user, meta=request_meta(request)
         )
     except EnvelopeError as exc:
         add_message(request, exc)
@@ -98,10 +97,10 @@ def recall_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
 @require_POST
 @login_required
 def remind_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     envelope = access_initiated_by_uuid(user, envelope_uuid)
     try:
-        sent = lifecycle.do_remind(envelope, actor=user, request=request)
+        sent = do_remind(envelope, actor=user, meta=request_meta(request))
     except EnvelopeError as exc:
         add_message(request, exc)
     else:
@@ -115,14 +114,14 @@ def remind_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
 @login_required
 def void_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     """作废: the initiator of a completed envelope starts a void statement all parties sign."""
-    user = _user(request)
+    user = current_user(request)
     envelope = access_initiated_by_uuid(user, envelope_uuid)
     error = ""
     reason = ""
     if request.method == "POST":
-        reason = request.POST.get("reason", "")
+        reason = posted(request, "reason")
         try:
-            statement = voiding.do_request_void(envelope, reason, actor=user, request=request)
+            statement = do_request_void(envelope, reason, actor=user, meta=request_meta(request))
         except EnvelopeError as exc:
             error = str(exc)
         else:

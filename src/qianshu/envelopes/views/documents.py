@@ -13,8 +13,9 @@ from django.views.decorators.http import require_GET
 
 from qianshu.accounts.decorators import login_required
 from qianshu.core.downloads import file_response
+from qianshu.core.meta import request_meta
 from qianshu.envelopes.access import access_envelope_by_uuid
-from qianshu.envelopes.lifecycle import do_record_download
+from qianshu.envelopes.actions.lifecycle import do_record_download
 from qianshu.envelopes.models import Document, PageImage, Revision
 from qianshu.signing.errors import PdfError
 from qianshu.signing.pages import render_page
@@ -102,7 +103,13 @@ def download_view(request: HttpRequest, envelope_uuid: str, document_id: int) ->
         Document.objects.select_related("current"), envelope=envelope, pk=document_id
     )
     data = document.current.read()
-    do_record_download(envelope, "document", actor=request.user, request=request, document=document)  # type: ignore[arg-type]
+    do_record_download(
+        envelope,
+        "document",
+        actor=request.user,  # type: ignore[arg-type]
+        meta=request_meta(request),
+        document=document,
+    )
     return _pdf_response(data, document.name)
 
 
@@ -114,5 +121,5 @@ def report_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     if envelope.report_id is None:
         raise Http404
     data = envelope.report.read()  # type: ignore[union-attr]
-    do_record_download(envelope, "report", actor=request.user, request=request)  # type: ignore[arg-type]
+    do_record_download(envelope, "report", actor=request.user, meta=request_meta(request))  # type: ignore[arg-type]
     return _pdf_response(data, f"签署报告-{envelope.number}.pdf")

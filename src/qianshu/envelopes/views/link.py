@@ -20,10 +20,11 @@ from django.urls import reverse
 from qianshu.accounts.hints import login_url
 from qianshu.accounts.models import User
 from qianshu.accounts.phones import mask_phone
+from qianshu.core.meta import request_meta
 from qianshu.envelopes.access import visible_envelopes
+from qianshu.envelopes.actions.turns import do_claim_recipient
 from qianshu.envelopes.links import recipient_from_token
 from qianshu.envelopes.models import Recipient
-from qianshu.envelopes.turns import do_claim_recipient
 from qianshu.envelopes.views.seal_help import seal_help
 
 
@@ -53,7 +54,7 @@ def link_view(request: HttpRequest, token: str) -> HttpResponse:
                 status=403,
             )
         if recipient.user_id is None:
-            do_claim_recipient(recipient, actor=user, request=request)
+            do_claim_recipient(recipient, actor=user, meta=request_meta(request))
     if envelope.is_active() and recipient.is_turn:
         return HttpResponseRedirect(reverse("envelopes:sign", args=[envelope.uuid]))
     return HttpResponseRedirect(envelope.get_absolute_url())

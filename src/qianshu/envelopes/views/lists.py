@@ -28,17 +28,17 @@ from qianshu.accounts.codes import CodeError
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
 from qianshu.core.errors import add_message
-from qianshu.envelopes import batch, confirmations, downloads, lists
+from qianshu.core.meta import request_meta
+from qianshu.core.requests import current_user
+from qianshu.envelopes import batch, confirmations, downloads, queries
+from qianshu.envelopes.access import access_batch_items, access_envelopes_for_download
+from qianshu.envelopes.actions.batch import do_batch_sign, do_send_batch_code
+from qianshu.envelopes.actions.downloads import do_download_archive
 from qianshu.envelopes.errors import ConfirmationError, EnvelopeError
 from qianshu.envelopes.models import Envelope
+from qianshu.envelopes.turns import BatchItem, PostedTask
 
 RESULT_SESSION_KEY = "qianshu_batch_result"
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _uuids(values: list[str]) -> list[str]:
@@ -67,7 +67,7 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
 # --- the lists --------------------------------------------------------------------------------
 
 
-def _page_links(listing: lists.Listing) -> dict[str, str]:
+def _page_links(listing: queries.Listing) -> dict[str, str]:
     base = {"tab": listing.tab.slug, **listing.filters.query()}
     page = listing.page
     links = {}
@@ -84,19 +84,19 @@ def list_view(request: HttpRequest) -> HttpResponse:
     """``?tab=todo|others|completed|voided|cc`` (default todo), ``q`` (任务名称 / 任务编号),
     高级搜索 ``initiator``, ``from``, ``to`` (发起时间, Beijing dates), ``status``, ``scene``
     (场景); ``page``."""
-    user = _user(request)
-    tab = request.GET.get("tab") or lists.DEFAULT_TAB
-    if tab not in lists.TAB_BY_SLUG:
-        tab = lists.DEFAULT_TAB
-    filters = lists.parse_filters(request.GET, tab)
-    listing = lists.list_envelopes(user, tab, filters, request.GET.get("page"))
+    user = current_user(request)
+    tab = request.GET.get("tab") or queries.DEFAULT_TAB
+    if tab not in queries.TAB_BY_SLUG:
+        tab = queries.DEFAULT_TAB
+    filters = queries.parse_filters(request.GET, tab)
+    listing = queries.list_envelopes(user, tab, filters, request.GET.get("page"))
     _link_rows(listing.rows)
-    statuses = [(value, lists.Status(value).label) for value in listing.tab.statuses]
+    statuses = [(value, queries.Status(value).label) for value in listing.tab.statuses]
     context: dict[str, Any] = {
         "nav": "envelopes",
         "listing": listing,
         "tab": listing.tab,
-        "tabs": lists.TABS,
+        "tabs": queries.TABS,
         "filters": filters,
         "rows": listing.rows,
         "page_obj": listing.page,
@@ -122,7 +122,7 @@ def _url_of(name: str, *extra: object) -> Callable[..., str]:
     return lambda envelope_uuid: template.replace(str(_PLACEHOLDER), str(envelope_uuid))
 
 
-def _link_rows(rows: list[lists.Row]) -> None:
+def _link_rows(rows: list[queries.Row]) -> None:
     detail, sign = _url_of("envelopes:detail"), _url_of("envelopes:sign")
     for row in rows:
         row.detail_url = detail(row.envelope.uuid)
@@ -130,7 +130,7 @@ def _link_rows(rows: list[lists.Row]) -> None:
             row.sign_url = sign(row.envelope.uuid) or row.detail_url
 
 
-def _preview_data(rows: list[lists.Row]) -> dict[str, Any]:
+def _preview_data(rows: list[queries.Row]) -> dict[str, Any]:
     """What the 预览 dialog (lists.js) shows of each row: its documents' page images."""
     data: dict[str, Any] = {}
     for row in rows:
@@ -162,7 +162,7 @@ def download_zip_view(request: HttpRequest) -> HttpResponseBase:
     """下载: the ticked tasks (``ids``) as one streamed ZIP; ids the user cannot open are left
     out, and none at all is a 404. Too many tasks or too many bytes are refused with a message
     before anything is sent."""
-    user = _user(request)
+    user = current_user(request)
     ids = _uuids(request.POST.getlist("ids"))
     if not ids:
         messages.error(request, _("请先勾选要下载的任务。"))
@@ -173,7 +173,7 @@ def download_zip_view(request: HttpRequest) -> HttpResponseBase:
             _("一次最多下载 %(n)d 个任务，请减少勾选后重试。") % {"n": downloads.MAX_TASKS},
         )
         return _back(request)
-    envelopes = downloads.access_envelopes_for_download(user, ids)
+    envelopes = access_envelopes_for_download(user, ids)
     if not envelopes:
         raise Http404
     try:
@@ -181,7 +181,7 @@ def download_zip_view(request: HttpRequest) -> HttpResponseBase:
     except EnvelopeError as exc:
         add_message(request, exc)
         return _back(request)
-    stream = downloads.do_download_archive(archive, actor=user, request=request)
+    stream = do_download_archive(archive, actor=user, meta=request_meta(request))
     if len(envelopes) == 1:
         filename = f"{envelopes[0].number}.zip"
     else:
@@ -197,10 +197,10 @@ def download_zip_view(request: HttpRequest) -> HttpResponseBase:
 # --- 批量签署 ------------------------------------------------------------------------------------
 
 
-def _posted_tasks(request: HttpRequest) -> dict[str, batch.PostedTask]:
+def _posted_tasks(request: HttpRequest) -> dict[str, PostedTask]:
     """The tasks of a submitted batch form: ``task`` = "<envelope uuid>:<recipient id>" with
     ``key-<uuid>`` and ``seen-<uuid>``; malformed ones are dropped."""
-    posted: dict[str, batch.PostedTask] = {}
+    posted: dict[str, PostedTask] = {}
     for value in request.POST.getlist("task")[: batch.MAX_BATCH]:
         envelope_uuid, _sep, recipient_id = value.partition(":")
         uuids = _uuids([envelope_uuid])
@@ -210,7 +210,7 @@ def _posted_tasks(request: HttpRequest) -> dict[str, batch.PostedTask]:
         seen = batch.decode_seen(request.POST.get(f"seen-{uuids[0]}", ""))
         if not batch.valid_key(key) or seen is None:
             continue
-        posted[uuids[0]] = batch.PostedTask(uuids[0], int(recipient_id), key, seen)
+        posted[uuids[0]] = PostedTask(uuids[0], int(recipient_id), key, seen)
     return posted
 
 
@@ -228,7 +228,7 @@ def _batch_page(
     request: HttpRequest,
     user: User,
     ids: list[str],
-    posted: dict[str, batch.PostedTask] | None = None,
+    posted: dict[str, PostedTask] | None = None,
     *,
     error: str = "",
     status: int = 200,
@@ -294,7 +294,7 @@ def batch_sign_view(request: HttpRequest) -> HttpResponse:
     """批量签署. GET ``?ids=…``: the ticked tasks, what will be applied and the confirmation.
     POST from the list (``ids`` only): back here as a GET. POST ``action=send``: the SMS code;
     ``action=sign``: sign them all, then the result page."""
-    user = _user(request)
+    user = current_user(request)
     source = request.POST if request.method == "POST" else request.GET
     ids = _uuids(source.getlist("ids"))
     if not ids:
@@ -315,18 +315,18 @@ def batch_sign_view(request: HttpRequest) -> HttpResponse:
         return _batch_page(request, user, ids)
 
     posted = _posted_tasks(request)
-    items = batch.access_batch_items(user, list(posted.values()), _seal_choice(request))
+    items = access_batch_items(user, list(posted.values()), _seal_choice(request))
     if action == "send":
         return _send_code(request, user, ids, posted, items)
     pin = request.POST.get("pin", "").strip()
     code = request.POST.get("code", "").strip()
     try:
-        results = batch.do_batch_sign(
+        results = do_batch_sign(
             items,
             pin=pin or None,
             code=code or None,
             actor=user,
-            request=request,
+            meta=request_meta(request),  # transitional: see actions.turns.do_sign
         )
     except ConfirmationError as exc:
         return _batch_page(request, user, ids, posted, error=str(exc), status=400)
@@ -342,13 +342,13 @@ def _send_code(
     request: HttpRequest,
     user: User,
     ids: list[str],
-    posted: dict[str, batch.PostedTask],
-    items: list[batch.BatchItem],
+    posted: dict[str, PostedTask],
+    items: list[BatchItem],
 ) -> HttpResponse:
     error = ""
     retry_after = 0
     try:
-        batch.do_send_batch_code(items, actor=user, request=request)
+        do_send_batch_code(items, actor=user, meta=request_meta(request))
     except CodeError as exc:
         error, retry_after = str(exc), exc.retry_after
     except EnvelopeError as exc:

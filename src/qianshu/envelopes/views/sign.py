@@ -2,7 +2,7 @@
 
 * ``sign_view`` — 签署文件列表 and the document viewer (the recipient link leads here); or a
   page that says what is missing first (实名认证, a name that does not match, 印章授权).
-* ``sign_submit_view`` — 提交签署 (JSON in, JSON out) → :func:`turns.do_sign`.
+* ``sign_submit_view`` — 提交签署 (JSON in, JSON out) → :func:`actions.turns.do_sign`.
 * ``sign_code_view`` — the SMS code that confirms a signing for someone who never had a signing
   PIN (refused to everybody else, and where the envelope does not allow it).
 * ``approve_view`` (同意), ``reject_view`` (拒签 / 退回, with a reason), ``done_view`` (the result).
@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import messages
@@ -30,6 +29,8 @@ from qianshu.accounts.signatures import (
     prepare_drawn_signature,
 )
 from qianshu.core.errors import add_message
+from qianshu.core.meta import request_meta
+from qianshu.core.requests import current_user
 from qianshu.envelopes import confirmations, geometry, placement, returns, routing, turns
 from qianshu.envelopes.access import (
     access_envelope_by_uuid,
@@ -37,8 +38,12 @@ from qianshu.envelopes.access import (
     turn_of,
     usable_seals_for,
 )
+from qianshu.envelopes.actions.confirmations import do_send_signing_code
+from qianshu.envelopes.actions.returns import do_send_back
+from qianshu.envelopes.actions.turns import do_approve, do_mark_viewed, do_reject, do_sign
 from qianshu.envelopes.errors import ConfirmationError, DocumentChanged, EnvelopeError, NotYourTurn
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Submission
+from qianshu.envelopes.views.common import BadInput, invalid, json_body, posted
 from qianshu.envelopes.views.documents import WIDTHS
 from qianshu.envelopes.views.seal_help import seal_help
 from qianshu.identity.access import verified_identity
@@ -48,23 +53,8 @@ from qianshu.signing import stamps
 
 Role = Recipient.Role
 Kind = Field.Kind
-MAX_BODY_BYTES = 4 * 1024 * 1024  # a drawn signature is at most 2 MB, as base64 ~2.7 MB
 MAX_STAGED = placement.MAX_FIELDS  # declared fields and free placements together
 SHA256_HEX = frozenset("0123456789abcdef")
-
-
-class BadInput(Exception):
-    """The request body cannot be used; ``str()`` is the message for the signer."""
-
-
-def _invalid() -> BadInput:
-    return BadInput(_("提交无效，请刷新页面后重试。"))
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -271,7 +261,7 @@ def _seal_help(user: User, envelope: Envelope) -> dict[str, Any] | None:
 def sign_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     """签署文件列表 + 文件签署 on the user's turn; otherwise what they must do first, or the
     envelope's page."""
-    user = _user(request)
+    user = current_user(request)
     envelope = access_envelope_by_uuid(user, envelope_uuid)
     recipient = turn_of(user, envelope)
     base = {"envelope": envelope, "nav": "envelopes"}
@@ -304,53 +294,41 @@ def sign_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
                 may_set_pin=new_key_held_until(user) is None,
             )
             return render(request, "envelopes/sign/needs_pin.html", guide)
-    turns.do_mark_viewed(recipient, actor=user, request=request)
+    do_mark_viewed(recipient, actor=user, meta=request_meta(request))
     return render(request, "envelopes/sign/page.html", _turn_context(envelope, recipient, user))
 
 
 # --- 提交签署 ---------------------------------------------------------------------------------
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any]:
-    if len(request.body) > MAX_BODY_BYTES:
-        raise BadInput(_("提交的内容过大，请清屏后重新书写签名。"))
-    try:
-        payload = json.loads(request.body.decode("utf-8") or "{}")
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise _invalid() from None
-    if not isinstance(payload, dict):
-        raise _invalid()
-    return payload
-
-
 def _int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise _invalid()
+        raise invalid()
     try:
         return int(value)
     except ValueError:
-        raise _invalid() from None
+        raise invalid() from None
 
 
 def _text(value: object, limit: int) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise _invalid()
+        raise invalid()
     return value[:limit]
 
 
 def _seen(envelope: Envelope, value: object) -> dict[int, str]:
     if not isinstance(value, dict) or not value:
-        raise _invalid()
+        raise invalid()
     doc_ids = set(envelope.documents.values_list("pk", flat=True))
     seen = {}
     for key, sha in value.items():
         doc = _int(key)
         if doc not in doc_ids or not isinstance(sha, str) or len(sha) != 64:
-            raise _invalid()
+            raise invalid()
         if not set(sha) <= SHA256_HEX:  # hex, as the blob ids
-            raise _invalid()
+            raise invalid()
         seen[doc] = sha
     return seen
 
@@ -373,12 +351,12 @@ def _free_field(documents: dict[int, Document], item: dict[str, Any]) -> turns.S
 
 def _staged(envelope: Envelope, value: object) -> list[turns.StagedField]:
     if not isinstance(value, list) or len(value) > MAX_STAGED:
-        raise _invalid()
+        raise invalid()
     documents = {d.pk: d for d in envelope.documents.all()}
     out = []
     for item in value:
         if not isinstance(item, dict):
-            raise _invalid()
+            raise invalid()
         if item.get("field") is not None:
             out.append(
                 turns.StagedField(field_id=_int(item["field"]), value=_text(item.get("value"), 200))
@@ -431,10 +409,10 @@ def sign_submit_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     """提交签署: JSON ``{key, recipient, seen, fields, seal, signature, signature_id, pin|code}``
     → ``{ok, redirect}`` or ``{ok: false, message, reload?}`` (400, 409 when the document or
     the turn changed)."""
-    user = _user(request)
+    user = current_user(request)
     envelope = access_envelope_by_uuid(user, envelope_uuid)
     try:
-        payload = _json_body(request)
+        payload = json_body(request)
     except BadInput as exc:
         return _error(str(exc))
     recipient = turn_of(user, envelope)
@@ -451,13 +429,13 @@ def sign_submit_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     pin = _text(payload.get("pin"), 32).strip() or None
     code = _text(payload.get("code"), 32).strip() or None
     try:
-        turns.do_sign(
+        do_sign(
             recipient,
             sign_request,
             pin=pin,
             code=None if pin else code,
             actor=user,
-            request=request,
+            meta=request_meta(request),  # transitional: see do_sign
         )
     except DocumentChanged as exc:
         return _error(str(exc), 409, reload=True)
@@ -472,18 +450,18 @@ def sign_submit_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
 @login_required
 def sign_code_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     """获取验证码: JSON ``{seen}``; the code is bound to this envelope and the hashes seen."""
-    user = _user(request)
+    user = current_user(request)
     envelope, _recipient = access_turn_by_uuid(user, envelope_uuid)
     try:
-        seen = _seen(envelope, _json_body(request).get("seen"))
+        seen = _seen(envelope, json_body(request).get("seen"))
     except BadInput as exc:
         return _error(str(exc))
     try:
-        confirmations.do_send_signing_code(
+        do_send_signing_code(
             confirmations.confirmation_binding(envelope, seen),
             envelopes=[envelope],
             actor=user,
-            request=request,
+            meta=request_meta(request),
         )
     except codes.CodeError as exc:
         return _error(str(exc), 429, retry_after=exc.retry_after)
@@ -501,24 +479,14 @@ def sign_code_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
 # --- 同意 / 拒签 ----------------------------------------------------------------------------
 
 
-def _posted(request: HttpRequest, name: str) -> str:
-    if request.content_type == "application/json":
-        try:
-            value = _json_body(request).get(name, "")
-        except BadInput:
-            return ""
-        return value if isinstance(value, str) else ""
-    return request.POST.get(name, "")
-
-
 @require_POST
 @login_required
 def approve_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     """审批 同意."""
-    user = _user(request)
+    user = current_user(request)
     envelope, recipient = access_turn_by_uuid(user, envelope_uuid)
     try:
-        turns.do_approve(recipient, actor=user, request=request)
+        do_approve(recipient, actor=user, meta=request_meta(request))
     except EnvelopeError as exc:
         if _wants_json(request):
             return _error(str(exc))
@@ -532,14 +500,14 @@ def approve_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
 @login_required
 def reject_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     """拒签 / 退回 with a reason (the form also works as a page of its own)."""
-    user = _user(request)
+    user = current_user(request)
     envelope, recipient = access_turn_by_uuid(user, envelope_uuid)
     reason = ""
     error = ""
     if request.method == "POST":
-        reason = _posted(request, "reason")
+        reason = posted(request, "reason")
         try:
-            turns.do_reject(recipient, reason, actor=user, request=request)
+            do_reject(recipient, reason, actor=user, meta=request_meta(request))
         except EnvelopeError as exc:
             error = str(exc)
             if _wants_json(request):
@@ -557,14 +525,14 @@ def reject_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
 def send_back_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     """退回 to the initiator for correction, with a reason (a dialog of the signing page that
     also works as a page of its own)."""
-    user = _user(request)
+    user = current_user(request)
     envelope, recipient = access_turn_by_uuid(user, envelope_uuid)
     reason = ""
     error = ""
     if request.method == "POST":
-        reason = _posted(request, "reason")
+        reason = posted(request, "reason")
         try:
-            returns.do_send_back(recipient, reason, actor=user, request=request)
+            do_send_back(recipient, reason, actor=user, meta=request_meta(request))
         except EnvelopeError as exc:
             error = str(exc)
         else:
@@ -592,7 +560,7 @@ def _acted(user: User, envelope: Envelope) -> Recipient | None:
 @login_required
 def done_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
     """签署结果: what happened and what comes next (下一位签署方, 归档, 下载)."""
-    user = _user(request)
+    user = current_user(request)
     envelope = access_envelope_by_uuid(user, envelope_uuid)
     recipient = _acted(user, envelope)
     next_turn = turn_of(user, envelope)

@@ -30,6 +30,7 @@ from qianshu.accounts.signatures import SignatureImage
 from qianshu.core.legal import PRIVACY_VERSION
 from qianshu.core.meta import COMMAND
 from qianshu.envelopes import compose, placement
+from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Envelope
 from qianshu.identity import idcards
 from qianshu.identity.actions import do_set_signing_pin
@@ -189,16 +190,17 @@ class Command(BaseCommand):
         )
 
     def _envelope(self, alice: User, bob: User, charlie: User, org: Organization) -> None:
-        envelope = compose.do_create_draft(
+        envelope = compose_actions.do_create_draft(
             title=DEMO_TITLE,
             message="请核对合同金额与交付时间后签署。",
             actor=alice,
             deadline=timezone.now() + dt.timedelta(days=14),
+            meta=COMMAND,
         )
-        document = compose.do_add_document(
-            envelope, make_test_pdf(pages=3), "采购合同.pdf", actor=alice
+        document = compose_actions.do_add_document(
+            envelope, make_test_pdf(pages=3), "采购合同.pdf", actor=alice, meta=COMMAND
         )
-        bob_r, org_r = compose.do_set_recipients(
+        bob_r, org_r = compose_actions.do_set_recipients(
             envelope,
             [
                 compose.RecipientInput("sign", 1, PEOPLE[bob.phone][0], bob.phone),
@@ -215,7 +217,7 @@ class Command(BaseCommand):
         )
         last = document.page_count - 1
         box = stamps.Rect(*document.page_boxes[last])
-        compose.do_set_fields(
+        compose_actions.do_set_fields(
             envelope,
             [
                 placement.FieldInput(
@@ -238,4 +240,4 @@ class Command(BaseCommand):
             ],
             actor=alice,
         )
-        compose.do_send_envelope(envelope, actor=alice)
+        compose_actions.do_send_envelope(envelope, actor=alice, meta=COMMAND)

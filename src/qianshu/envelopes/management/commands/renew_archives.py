@@ -9,7 +9,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from qianshu.envelopes.archives import RenewalImpossible, renew_due
+from qianshu.core.meta import COMMAND
+from qianshu.envelopes.actions.archives import RenewalImpossible, do_renew_due_archives
 from qianshu.envelopes.models import Document
 from qianshu.pki.platform import PkiNotInitialised
 
@@ -37,10 +38,11 @@ class Command(BaseCommand):
         if options["within"] is not None and options["within"] < 0:
             raise CommandError("--within takes a number of days, 0 or more")
         try:
-            summary = renew_due(
+            summary = do_renew_due_archives(
                 within_days=options["within"],
                 dry_run=options["dry_run"],
                 limit=max(options["limit"], 1),
+                meta=COMMAND,
             )
         except (RenewalImpossible, PkiNotInitialised) as exc:
             raise CommandError(str(exc)) from None

@@ -16,11 +16,11 @@ import datetime as dt
 import logging
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
+from qianshu.core.meta import RequestMeta
 from qianshu.envelopes import audit, routing, sending
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Document, Envelope, Recipient, Revision
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 Status = Envelope.Status
 REMIND_INTERVAL = dt.timedelta(hours=1)
 AUTO_REMIND_BEFORE = dt.timedelta(hours=24)
-STUCK_COMPLETION = dt.timedelta(minutes=2)
 
 
 def _turn_recipients(envelope: Envelope) -> list[Recipient]:
@@ -68,9 +67,7 @@ def _base_context(envelope: Envelope) -> dict[str, object]:
     }
 
 
-def do_recall(
-    envelope: Envelope, *, reason: str = "", actor: User, request: HttpRequest | None = None
-) -> None:
+def do_recall(envelope: Envelope, *, reason: str = "", actor: User, meta: RequestMeta) -> None:
     """撤回: the initiator ends an envelope in progress; nobody can sign it any more."""
     with transaction.atomic():
         locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
@@ -80,13 +77,13 @@ def do_recall(
             raise EnvelopeError(_("只能撤回签署中或已退回的任务。"))
         reason = " ".join(reason.split())
         _end(locked, Status.RECALLED, reason)
-        audit.record(locked, "recalled", actor=actor, request=request, reason=reason)
+        audit.record(locked, "recalled", actor=actor, meta=meta, reason=reason)
         for recipient in _involved(locked):
             if recipient.status != Recipient.Status.DONE:
                 routing.send(recipient, "envelope_recalled", _base_context(locked))
 
 
-def do_remind(envelope: Envelope, *, actor: User, request: HttpRequest | None = None) -> int:
+def do_remind(envelope: Envelope, *, actor: User, meta: RequestMeta) -> int:
     """催签: remind everyone whose turn it is (at most once an hour each). Returns how many."""
     with transaction.atomic():
         locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
@@ -95,15 +92,13 @@ def do_remind(envelope: Envelope, *, actor: User, request: HttpRequest | None = 
         if not locked.is_active():
             raise EnvelopeError(_("只能催签签署中的任务。"))
         sending.check_sender(locked, actor)  # a reminder is an SMS in the platform's name too
-        sent = _remind(locked, actor=actor, request=request, automatic=False)
+        sent = _remind(locked, actor=actor, meta=meta, automatic=False)
         if not sent:
             raise EnvelopeError(_("刚刚已经提醒过，请一小时后再催签。"))
     return sent
 
 
-def _remind(
-    envelope: Envelope, *, actor: User | None, request: HttpRequest | None, automatic: bool
-) -> int:
+def _remind(envelope: Envelope, *, actor: User | None, meta: RequestMeta, automatic: bool) -> int:
     now = timezone.now()
     sent = 0
     for recipient in _turn_recipients(envelope):
@@ -116,7 +111,7 @@ def _remind(
             "reminded",
             actor=actor,
             recipient=recipient,
-            request=request,
+            meta=meta,
             to=recipient.name,
             automatic=automatic,
         )
@@ -124,8 +119,11 @@ def _remind(
     return sent
 
 
-def expire_due(now: dt.datetime | None = None, limit: int = 500) -> int:
-    """End envelopes whose deadline has passed (过期). Returns how many."""
+def do_expire_overdue_envelopes(
+    now: dt.datetime | None = None, limit: int = 500, *, meta: RequestMeta
+) -> int:
+    """End envelopes whose deadline has passed (过期), each in its own transaction (a timer:
+    one envelope at a time, so that none waits for the others). Returns how many."""
     now = now or timezone.now()
     ids = list(
         Envelope.objects.filter(status=Status.IN_PROGRESS, deadline__lte=now).values_list(
@@ -141,7 +139,7 @@ def expire_due(now: dt.datetime | None = None, limit: int = 500) -> int:
             if envelope.all_signed_at is not None:
                 continue  # everyone signed in time: completion is under way
             _end(envelope, Status.EXPIRED, _("已过签署截止时间"))
-            audit.record(envelope, "expired", deadline=envelope.deadline.isoformat())
+            audit.record(envelope, "expired", meta=meta, deadline=envelope.deadline.isoformat())
             routing.notify_initiator(envelope, "envelope_expired", {})
             for recipient in _turn_recipients(envelope):
                 routing.send(recipient, "envelope_expired", _base_context(envelope))
@@ -149,8 +147,11 @@ def expire_due(now: dt.datetime | None = None, limit: int = 500) -> int:
     return count
 
 
-def remind_before_deadline(now: dt.datetime | None = None, limit: int = 500) -> int:
-    """Automatic reminder, once, a day before the deadline. Returns how many envelopes."""
+def do_remind_before_deadline(
+    now: dt.datetime | None = None, limit: int = 500, *, meta: RequestMeta
+) -> int:
+    """Automatic reminder, once, a day before the deadline, each envelope in its own
+    transaction (a timer). Returns how many envelopes."""
     now = now or timezone.now()
     ids = list(
         Envelope.objects.filter(
@@ -166,23 +167,13 @@ def remind_before_deadline(now: dt.datetime | None = None, limit: int = 500) -> 
             envelope = Envelope.objects.select_for_update().get(pk=pk)
             if envelope.deadline_reminded_at is not None or not envelope.is_active():
                 continue
-            _remind(envelope, actor=None, request=None, automatic=True)
+            _remind(envelope, actor=None, meta=meta, automatic=True)
             envelope.deadline_reminded_at = now
             envelope.save(update_fields=["deadline_reminded_at"])
     return len(ids)
 
 
-def stuck_completions(now: dt.datetime | None = None) -> list[int]:
-    """Envelopes signed by everyone whose completion did not happen (a worker died)."""
-    now = now or timezone.now()
-    return list(
-        Envelope.objects.filter(
-            status=Status.IN_PROGRESS, all_signed_at__lte=now - STUCK_COMPLETION
-        ).values_list("pk", flat=True)[:100]
-    )
-
-
-def _finish_document(envelope: Envelope, document: Document) -> None:
+def _finish_document(envelope: Envelope, document: Document, meta: RequestMeta) -> None:
     platform = load_platform()
     locked = Document.objects.select_for_update().select_related("current").get(pk=document.pk)
     if locked.finished:
@@ -199,6 +190,7 @@ def _finish_document(envelope: Envelope, document: Document) -> None:
     audit.record(
         envelope,
         "completed",
+        meta=meta,
         document_name=locked.name,
         sha256_before=before,
         sha256_after=locked.current_id,
@@ -206,7 +198,7 @@ def _finish_document(envelope: Envelope, document: Document) -> None:
     )
 
 
-def do_complete_envelope(envelope_id: int) -> bool:
+def do_complete_envelope(envelope_id: int, *, meta: RequestMeta) -> bool:
     """Finish every document (B-LTA), write the signed evidence report, mark the envelope
     completed and notify everyone. Returns False when there is nothing to do."""
     from qianshu.envelopes.reports import build_signed_report
@@ -216,19 +208,19 @@ def do_complete_envelope(envelope_id: int) -> bool:
         if envelope is None or not envelope.is_active() or envelope.all_signed_at is None:
             return False
         for document in envelope.documents.order_by("position", "id"):
-            _finish_document(envelope, document)
+            _finish_document(envelope, document, meta)
         now = timezone.now()
         envelope.status = Status.COMPLETED
         envelope.completed_at = now
         envelope.ended_at = now
-        audit.record(envelope, "completed", step="envelope")
+        audit.record(envelope, "completed", meta=meta, step="envelope")
         # The time-stamp covers the chain up to the completion event; the report prints it.
         anchor = audit.completion_anchor(envelope)
         envelope.report = build_signed_report(envelope, anchor)
         envelope.save(update_fields=["status", "completed_at", "ended_at", "report"])
         _notify_completed(envelope)
         if envelope.kind == Envelope.Kind.VOID_STATEMENT and envelope.voids_id is not None:
-            _void_original(envelope)
+            _void_original(envelope, meta)
     return True
 
 
@@ -254,7 +246,7 @@ def _notify_completed(envelope: Envelope) -> None:
             routing.send(recipient, "envelope_completed", context)
 
 
-def _void_original(statement: Envelope) -> None:
+def _void_original(statement: Envelope, meta: RequestMeta) -> None:
     original = Envelope.objects.select_for_update().get(pk=statement.voids_id or 0)
     if original.status != Status.COMPLETED:
         return
@@ -268,6 +260,7 @@ def _void_original(statement: Envelope) -> None:
     audit.record(
         original,
         "voided",
+        meta=meta,
         statement=statement.number,
         reason=statement.void_reason,
     )
@@ -289,7 +282,7 @@ def do_record_download(
     what: str,
     *,
     actor: User,
-    request: HttpRequest | None = None,
+    meta: RequestMeta,
     document: Document | None = None,
 ) -> None:
     """下载: every download of a document or the report is part of the audit trail."""
@@ -299,7 +292,7 @@ def do_record_download(
             locked,
             "downloaded",
             actor=actor,
-            request=request,
+            meta=meta,
             document_name=document.name if document else "",
             sha256_after=document.current_id if document else "",
             what=what,

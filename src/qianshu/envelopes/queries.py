@@ -35,16 +35,15 @@ from django.utils.translation import gettext_lazy, pgettext
 
 from qianshu.accounts.models import User
 from qianshu.envelopes import routing
-from qianshu.envelopes.access import granted_seals
+from qianshu.envelopes.access import Viewer
 from qianshu.envelopes.models import Document, Envelope, Recipient, clean_scene
-from qianshu.orgs.models import Membership, Organization, Seal
+from qianshu.orgs.models import Organization
 
 Status = Envelope.Status
 Role = Recipient.Role
 
 PAGE_SIZE = 20
 MAX_QUERY = 100
-TURN = (Recipient.Status.PENDING, Recipient.Status.VIEWED)
 ENDED = (Status.VOIDED, Status.REJECTED, Status.RECALLED, Status.EXPIRED)
 
 
@@ -86,116 +85,6 @@ TABS: tuple[Tab, ...] = (
 )
 TAB_BY_SLUG = {tab.slug: tab for tab in TABS}
 DEFAULT_TAB = "todo"
-
-
-# --- who the user is among the recipients ---------------------------------------------------
-
-
-def person_q(actor: User) -> Q:
-    """Recipient rows that are ``actor`` as a person: the bound account, or — before anyone is
-    bound — the account with the recipient's phone (never "no phone" matching "no phone").
-    Seal recipients never: their phone is the contact's, not the organisation's."""
-    q = Q(user=actor)
-    if actor.phone:
-        q |= Q(user__isnull=True, phone=actor.phone)
-    return ~Q(role=Role.SEAL) & q
-
-
-def seal_turn_q(seals: Sequence[Seal]) -> Q:
-    """Seal recipient rows one of ``seals`` (the actor's granted seals) may seal for: the same
-    test as :func:`qianshu.envelopes.access.seal_matches`, as a query — bound to the seal's
-    organisation, of the required type if any."""
-    kinds: dict[int, set[str]] = defaultdict(lambda: {""})
-    for seal in seals:
-        kinds[seal.org_id].add(seal.kind)
-    q = Q(pk__in=[])
-    for org_id, org_kinds in sorted(kinds.items()):
-        q |= Q(org_id=org_id, required_seal_kind__in=sorted(org_kinds))
-    return Q(role=Role.SEAL) & q
-
-
-@dataclass
-class Viewer:
-    """What the list queries need to know about the user, loaded once per request."""
-
-    user: User
-    seals: list[Seal]
-    admin_org_ids: list[int]
-
-    @classmethod
-    def of(cls, user: User) -> Viewer:
-        seals = list(
-            granted_seals(user).select_related("org").order_by("org_id", "created_at", "id")
-        )
-        admin = list(
-            Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values_list(
-                "org_id", flat=True
-            )
-        )
-        return cls(user, seals, admin)
-
-    def turn_q(self) -> Q:
-        """Recipient rows whose turn it is now and as whom the user may act."""
-        acting_person = Q(role__in=(Role.SIGN, Role.APPROVE)) & person_q(self.user)
-        return Q(status__in=TURN) & (acting_person | seal_turn_q(self.seals))
-
-    def todo_ids(self) -> QuerySet[Recipient, Any]:
-        return Recipient.objects.filter(self.turn_q()).order_by().values("envelope_id")
-
-    def org_q(self) -> Q:
-        """Seal recipient rows the user sees as a member: :func:`qianshu.envelopes.access.
-        org_recipients_q` with the organisations resolved up front, so that the database gets
-        plain values it can look up in the recipient indexes."""
-        org_ids = sorted({seal.org_id for seal in self.seals} | set(self.admin_org_ids))
-        return Q(role=Role.SEAL, org_id__in=org_ids)
-
-    def involved_ids(
-        self, statuses: Sequence[str], *, except_todo: bool = False
-    ) -> QuerySet[Any, Any]:
-        """Ids of the envelopes in ``statuses`` the user takes part in other than as a CC: as
-        initiator, as administrator of the organisation it was sent for, or as an acting
-        recipient. A UNION, so that each part is an index lookup of its own, with the status in
-        each part, so that the database starts from the user's few ids (with the status or a
-        search outside, PostgreSQL tends to scan every envelope in that status instead).
-        ``except_todo``: leave out the envelopes where it is the user's turn (in each part,
-        for the same reason)."""
-        parts: list[QuerySet[Any, Any]] = [
-            Envelope.objects.filter(initiator=self.user, status__in=statuses)
-            .order_by()
-            .values("pk")
-        ]
-        if self.admin_org_ids:
-            parts.append(
-                Envelope.objects.filter(
-                    initiator_org_id__in=self.admin_org_ids, status__in=statuses
-                )
-                .order_by()
-                .values("pk")
-            )
-        parts.append(
-            Recipient.objects.filter(
-                (person_q(self.user) | self.org_q()) & ~Q(role=Role.CC),
-                envelope__status__in=statuses,
-            )
-            .order_by()
-            .values("envelope_id")
-        )
-        if except_todo:
-            todo = self.todo_ids()
-            parts = [
-                part.exclude(envelope_id__in=todo)
-                if part.model is Recipient
-                else part.exclude(pk__in=todo)
-                for part in parts
-            ]
-        return parts[0].union(*parts[1:])
-
-    def cc_ids(self) -> QuerySet[Any, Any]:
-        return (
-            Recipient.objects.filter(Q(role=Role.CC) & person_q(self.user))
-            .order_by()
-            .values("envelope_id")
-        )
 
 
 def tab_queryset(viewer: Viewer, tab: str, filters: Filters | None = None) -> QuerySet[Envelope]:
@@ -500,3 +389,34 @@ def list_envelopes(
     rows = rows_for(viewer, list(page.object_list), start=start, tab=tab)
     scenes = scene_choices(viewer, tab, filters)
     return Listing(TAB_BY_SLUG[tab], filters, page, rows, count, scenes)
+
+
+# --- 草稿箱 -----------------------------------------------------------------------------------
+
+
+def drafts_of(actor: User) -> QuerySet[Envelope]:
+    """The actor's drafts with their document and recipient counts, newest first."""
+    return (
+        Envelope.objects.filter(initiator=actor, status=Envelope.Status.DRAFT)
+        .select_related("initiator_org")
+        .annotate(
+            document_count=Count("documents", distinct=True),
+            recipient_count=Count("recipients", distinct=True),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+# --- the timers ---------------------------------------------------------------------------------
+
+STUCK_COMPLETION = dt.timedelta(minutes=2)
+
+
+def stuck_completions(now: dt.datetime | None = None) -> list[int]:
+    """Envelopes signed by everyone whose completion did not happen (a worker died)."""
+    now = now or timezone.now()
+    return list(
+        Envelope.objects.filter(
+            status=Status.IN_PROGRESS, all_signed_at__lte=now - STUCK_COMPLETION
+        ).values_list("pk", flat=True)[:100]
+    )

@@ -12,13 +12,13 @@ listed in ``QIANSHU_ARCHIVE_WEAK_ALGORITHMS``. ``Document.archive_expires_at`` a
 one indexed query; documents whose columns are still empty (completed before renewal existed,
 or since the last run) are read first, a batch per run.
 
-Each renewal follows the signing protocol of :mod:`qianshu.envelopes.turns`: lock the envelope
-row, then the document row; check again under the lock that the document is still due; renew on
-top of the current revision; append it as a new revision (compare-and-swap on the revision
-number); write the audit event; commit. A crash leaves the previous revision current; two runs
-at once renew a document once (the second finds it no longer due). Renewal needs a TSA
-certificate that outlives the window itself, else it would renew the same documents on every run:
-it refuses then, and the issuing CA renews the TSA certificate before that happens
+Each renewal follows the signing protocol of :mod:`qianshu.envelopes.actions.turns`: lock the
+envelope row, then the document row; check again under the lock that the document is still due;
+renew on top of the current revision; append it as a new revision (compare-and-swap on the
+revision number); write the audit event; commit. A crash leaves the previous revision current;
+two runs at once renew a document once (the second finds it no longer due). Renewal needs a TSA
+certificate that outlives the window itself, else it would renew the same documents on every
+run: it refuses then, and the issuing CA renews the TSA certificate before that happens
 (:mod:`qianshu.pki.services`).
 """
 
@@ -33,6 +33,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from qianshu.core.meta import RequestMeta
 from qianshu.envelopes import audit
 from qianshu.envelopes.models import Document, Envelope, Revision
 from qianshu.envelopes.revisions import append_revision
@@ -137,7 +138,11 @@ def _check_timestamper(platform: Platform, now: dt.datetime, window: dt.timedelt
 
 
 def do_renew_document_archive(
-    document_id: int, *, within_days: int | None = None, now: dt.datetime | None = None
+    document_id: int,
+    *,
+    within_days: int | None = None,
+    now: dt.datetime | None = None,
+    meta: RequestMeta,
 ) -> bool:
     """Renew one document's archive if it is (still) due; returns whether it was renewed."""
     now = now or timezone.now()
@@ -165,6 +170,7 @@ def do_renew_document_archive(
         audit.record(
             envelope,
             "archive_renewed",
+            meta=meta,
             document_name=document.name,
             sha256_before=before,
             sha256_after=document.current_id,
@@ -174,14 +180,17 @@ def do_renew_document_archive(
     return True
 
 
-def renew_due(
+def do_renew_due_archives(
     *,
     within_days: int | None = None,
     dry_run: bool = False,
     limit: int = BATCH,
     now: dt.datetime | None = None,
+    meta: RequestMeta,
 ) -> RenewalSummary:
-    """Read unread documents, then renew every due one (at most ``limit`` per run).
+    """Read unread documents, then renew every due one (at most ``limit`` per run), each in its
+    own transaction (:func:`do_renew_document_archive`: one broken document must not undo the
+    others).
 
     Raises :class:`RenewalImpossible` when renewing would not help (see the module docstring).
     """
@@ -193,7 +202,7 @@ def renew_due(
     _check_timestamper(load_platform(), now, _window(within_days))
     for document_id in summary.due:
         try:
-            if do_renew_document_archive(document_id, within_days=within_days, now=now):
+            if do_renew_document_archive(document_id, within_days=within_days, now=now, meta=meta):
                 summary.renewed.append(document_id)
         except Exception:  # one broken document must not stop the others
             log.exception("renewing the archive of document %s failed", document_id)

@@ -1,0 +1,179 @@
+"""批量签署: sign the ticked tasks with one confirmation (what is signed and how it is
+confirmed: :mod:`qianshu.envelopes.batch`).
+
+Each task is signed by :func:`qianshu.envelopes.actions.turns.do_sign` in its own transaction,
+so one failure does not undo the others (so :func:`do_batch_sign` has no transaction of its
+own); a large batch on PostgreSQL is spread over forked processes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from django.utils.translation import gettext as _
+
+from qianshu.accounts.models import User
+from qianshu.core.meta import RequestMeta
+from qianshu.envelopes import confirmations, turns
+from qianshu.envelopes.actions import confirmations as confirmation_actions
+from qianshu.envelopes.actions.turns import do_sign
+from qianshu.envelopes.batch import MAX_ITEMS, BatchResult, batch_binding_of, valid_key
+from qianshu.envelopes.errors import EnvelopeError
+from qianshu.envelopes.models import Envelope
+from qianshu.envelopes.turns import BatchItem
+
+log = logging.getLogger(__name__)
+
+
+def do_send_batch_code(items: Sequence[BatchItem], *, actor: User, meta: RequestMeta) -> None:
+    """获取验证码 of a batch: one SMS code for all its tasks (``codes.CodeError`` when
+    rate-limited)."""
+    if not items:
+        raise EnvelopeError(_("没有可以批量签署的任务。"))
+    confirmation_actions.do_send_signing_code(
+        batch_binding_of(items), envelopes=_envelopes(items), actor=actor, meta=meta
+    )
+
+
+def _envelopes(items: Sequence[BatchItem]) -> list[Envelope]:
+    return [item.recipient.envelope for item in items]
+
+
+def _check_items(items: Sequence[BatchItem]) -> None:
+    if not items:
+        raise EnvelopeError(_("没有可以批量签署的任务。"))
+    if len(items) > MAX_ITEMS:
+        raise EnvelopeError(_("一次最多批量签署 %(n)d 个任务。") % {"n": MAX_ITEMS})
+    keys = [item.key for item in items]
+    if len(set(keys)) != len(keys) or not all(valid_key(k) for k in keys):
+        raise EnvelopeError(_("提交无效，请刷新页面后重试。"))
+    recipients = [item.recipient.pk for item in items]
+    if len(set(recipients)) != len(recipients):
+        raise EnvelopeError(_("同一任务提交了两次，请刷新页面后重试。"))
+
+
+def do_batch_sign(
+    items: Sequence[BatchItem],
+    *,
+    pin: str | None = None,
+    code: str | None = None,
+    actor: User,
+    meta: RequestMeta,
+) -> list[BatchResult]:
+    """批量签署: check the PIN (or the batch's SMS code) once — a wrong one raises
+    :class:`~qianshu.envelopes.errors.ConfirmationError` before anything is signed — then sign
+    every task in its own transaction. Returns one result per item, in order: signed, signed
+    before by the same key (a resubmission), or the reason it failed."""
+    _check_items(items)
+    confirmation = confirmation_actions.confirm_signing(
+        pin=pin,
+        code=code,
+        binding=batch_binding_of(items),
+        envelopes=_envelopes(items),
+        actor=actor,
+        meta=meta,
+    )
+    processes = _processes(len(items))
+    if processes > 1:
+        return _sign_in_processes(items, confirmation, actor, meta, processes)
+    return [_sign_item(item, confirmation, actor, meta) for item in items]
+
+
+def _sign_item(
+    item: BatchItem,
+    confirmation: confirmations.Confirmation,
+    actor: User,
+    meta: RequestMeta,
+) -> BatchResult:
+    req = turns.SignRequest(
+        key=item.key, seen=item.seen, fields=item.fields, seal_uuid=item.seal_uuid
+    )
+    try:
+        outcome = do_sign(
+            item.recipient,
+            req,
+            confirmation=confirmation,
+            actor=actor,
+            meta=meta,
+        )
+    except EnvelopeError as exc:
+        return BatchResult(item, ok=False, message=str(exc))
+    except Exception:  # one broken task must not stop the others
+        log.exception("batch signing of recipient %s failed", item.recipient.pk)
+        return BatchResult(item, ok=False, message=_("签署失败，请稍后重试。"))
+    return BatchResult(item, ok=True, repeated=outcome.repeated)
+
+
+# --- several processes ------------------------------------------------------------------------
+# Signing is CPU-bound Python, so one process uses one core. A large batch is split over
+# forked children of this process: the unlocked key (or the permission to make event keys)
+# stays in memory and is never serialised or handed to the task queue's workers, which is what
+# sole control requires. Each child opens its own database connection and blob store client.
+
+_FORKED: tuple[Sequence[BatchItem], confirmations.Confirmation, User, RequestMeta] | None = None
+MIN_ITEMS_PER_PROCESS = 8
+
+
+def _processes(count: int) -> int:
+    from django.conf import settings
+    from django.db import connection
+
+    wanted = int(getattr(settings, "QIANSHU_BATCH_PROCESSES", 1) or 1)
+    if wanted < 2 or count < 2 * MIN_ITEMS_PER_PROCESS:
+        return 1
+    # SQLite serialises writers (nothing to gain), and an open transaction cannot be shared.
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return max(1, min(wanted, count // MIN_ITEMS_PER_PROCESS))
+
+
+def _child_started() -> None:
+    from django.db import connections
+
+    from qianshu.storage.blobs import reset_blob_store_cache
+
+    for conn in connections.all(initialized_only=True):
+        # The parent closed its connections before forking; never reuse an inherited socket.
+        conn.connection = None
+    reset_blob_store_cache()
+
+
+def _sign_forked(index: int) -> tuple[int, bool, str, bool]:
+    assert _FORKED is not None
+    items, confirmation, actor, meta = _FORKED
+    result = _sign_item(items[index], confirmation, actor, meta)
+    return index, result.ok, result.message, result.repeated
+
+
+def _sign_in_processes(
+    items: Sequence[BatchItem],
+    confirmation: confirmations.Confirmation,
+    actor: User,
+    meta: RequestMeta,
+    processes: int,
+) -> list[BatchResult]:
+    import multiprocessing
+
+    from django.db import connections
+
+    global _FORKED
+    connections.close_all()
+    _FORKED = (items, confirmation, actor, meta)
+    done: dict[int, BatchResult] = {}
+    try:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(processes, initializer=_child_started) as pool:
+            chunk = max(1, len(items) // (processes * 4))
+            for index, ok, message, repeated in pool.imap_unordered(
+                _sign_forked, range(len(items)), chunksize=chunk
+            ):
+                done[index] = BatchResult(items[index], ok, message, repeated)
+    except Exception:  # a child died: the tasks it did not report are failures
+        log.exception("batch signing processes failed")
+    finally:
+        _FORKED = None
+    failed = _("签署失败，请稍后重试。")
+    return [
+        done.get(i) or BatchResult(item, ok=False, message=failed) for i, item in enumerate(items)
+    ]
