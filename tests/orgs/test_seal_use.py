@@ -287,16 +287,16 @@ def test_a_grant_revoked_between_page_and_submit_is_not_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The grant is checked again, under a row lock, after the PIN."""
-    from qianshu.orgs import grant_views
+    from qianshu.orgs.actions import grants as grant_actions
 
-    real_unlock = grant_views.do_unlock_signing_key
+    real_unlock = grant_actions.do_unlock_signing_key
 
     def unlock_then_revoke(user: User, pin: str, **kwargs: Any) -> Any:
         result = real_unlock(user, pin, **kwargs)
         SealGrant.objects.filter(pk=grant.pk).update(status=SealGrant.Status.REVOKED)
         return result
 
-    monkeypatch.setattr(grant_views, "do_unlock_signing_key", unlock_then_revoke)
+    monkeypatch.setattr(grant_actions, "do_unlock_signing_key", unlock_then_revoke)
     response = post_use(client_for(keeper), org, seal)
     assert response.status_code == 400 and "授权已失效" in text(response)
     assert not SealUsage.objects.exists()
