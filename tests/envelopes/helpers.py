@@ -41,9 +41,10 @@ class Builder:
         title: str = "采购合同",
         deadline: dt.datetime | None = None,
         file_stem: str = "合同",
+        org: Organization | None = None,
     ) -> Envelope:
         envelope = compose_actions.do_create_draft(
-            title=title, actor=initiator, deadline=deadline, meta=TASK
+            title=title, actor=initiator, deadline=deadline, org=org, meta=TASK
         )
         for i in range(documents):
             compose_actions.do_add_document(

@@ -41,8 +41,8 @@ def emit(
     """Queue ``event_type`` for the initiating organisation's endpoints (in the caller's
     transaction; sent after it commits). ``extra`` goes into ``data`` (e.g. ``reason``)."""
     org = envelope.initiator_org
-    if org is None:
-        return
+    if org is None or envelope.kind != Envelope.Kind.STANDARD:
+        return  # personal envelopes; 作废声明 report through the original's envelope.voided
     data = payload(envelope, recipient)
     data.update(extra)
     do_emit_event(org, event_type, data)

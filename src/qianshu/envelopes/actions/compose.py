@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
 from qianshu.core.meta import RequestMeta
-from qianshu.envelopes import audit, compose, routing, sending
+from qianshu.envelopes import audit, compose, events, routing, sending
 from qianshu.envelopes.compose import (
     KINDS_FOR_ROLE,
     MAX_DOCUMENTS,
@@ -359,6 +359,7 @@ def do_send_envelope(envelope: Envelope, *, actor: User, meta: RequestMeta) -> E
             recipients=len(recipients),
             deadline=locked.deadline.isoformat() if locked.deadline else "",
         )
+        events.emit(locked, "envelope.sent")
         routing.advance(locked, now=now)
     return locked
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
 from qianshu.core.meta import RequestMeta
-from qianshu.envelopes import audit, routing, sending
+from qianshu.envelopes import audit, events, routing, sending
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Document, Envelope, Recipient, Revision
 from qianshu.envelopes.revisions import append_revision
@@ -78,6 +78,7 @@ def do_recall(envelope: Envelope, *, reason: str = "", actor: User, meta: Reques
         reason = " ".join(reason.split())
         _end(locked, Status.RECALLED, reason)
         audit.record(locked, "recalled", actor=actor, meta=meta, reason=reason)
+        events.emit(locked, "envelope.recalled", reason=reason)
         for recipient in _involved(locked):
             if recipient.status != Recipient.Status.DONE:
                 routing.send(recipient, "envelope_recalled", _base_context(locked))
@@ -140,6 +141,7 @@ def do_expire_overdue_envelopes(
                 continue  # everyone signed in time: completion is under way
             _end(envelope, Status.EXPIRED, _("已过签署截止时间"))
             audit.record(envelope, "expired", meta=meta, deadline=envelope.deadline.isoformat())
+            events.emit(envelope, "envelope.expired")
             routing.notify_initiator(envelope, "envelope_expired", {})
             for recipient in _turn_recipients(envelope):
                 routing.send(recipient, "envelope_expired", _base_context(envelope))
@@ -218,6 +220,7 @@ def do_complete_envelope(envelope_id: int, *, meta: RequestMeta) -> bool:
         anchor = audit.completion_anchor(envelope)
         envelope.report = build_signed_report(envelope, anchor)
         envelope.save(update_fields=["status", "completed_at", "ended_at", "report"])
+        events.emit(envelope, "envelope.completed")
         _notify_completed(envelope)
         if envelope.kind == Envelope.Kind.VOID_STATEMENT and envelope.voids_id is not None:
             _void_original(envelope, meta)
@@ -264,6 +267,7 @@ def _void_original(statement: Envelope, meta: RequestMeta) -> None:
         statement=statement.number,
         reason=statement.void_reason,
     )
+    events.emit(original, "envelope.voided", reason=statement.void_reason)
     routing.notify_initiator(original, "envelope_voided", {})
     for recipient in original.recipients.all():
         routing.send(

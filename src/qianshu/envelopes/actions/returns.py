@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
 from qianshu.core.meta import RequestMeta
-from qianshu.envelopes import audit, routing, sending
+from qianshu.envelopes import audit, events, routing, sending
 from qianshu.envelopes.access import can_act_as
 from qianshu.envelopes.actions.compose import prepare_document_revision
 from qianshu.envelopes.actions.turns import lock_turn
@@ -80,6 +80,7 @@ def do_send_back(recipient: Recipient, reason: str, *, actor: User, meta: Reques
         envelope.return_snapshot = snapshot(envelope, locked, reason)
         envelope.save(update_fields=["status", "end_reason", "return_snapshot"])
         audit.record(envelope, "returned", actor=actor, recipient=locked, meta=meta, reason=reason)
+        events.emit(envelope, "recipient.returned", recipient=locked, reason=reason)
         who = locked.name if locked.role == Role.SEAL else audit.person_label(actor)
         routing.notify_initiator(envelope, "envelope_returned", {"who": who, "reason": reason})
         context: dict[str, object] = {
@@ -177,6 +178,7 @@ def do_resend_envelope(envelope: Envelope, *, actor: User, meta: RequestMeta) ->
             added=[d.name for d in plan.new],
             removed=plan.removed,
         )
+        events.emit(locked, "envelope.sent", resent=True)
         activated = {r.pk for r in routing.advance(locked, now=now)}
         _notify_resent(locked, plan, involved, activated)
     return locked

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import HandwrittenSignature, User
 from qianshu.core.meta import RequestMeta
-from qianshu.envelopes import audit, routing
+from qianshu.envelopes import audit, events, routing
 from qianshu.envelopes.access import seal_matches
 from qianshu.envelopes.actions.confirmations import confirm_signing
 from qianshu.envelopes.compose import check_field, cross_page_widgets, field_specs
@@ -497,6 +497,7 @@ def _needs(recipient: Recipient, req: SignRequest, kind: str) -> bool:
 
 def _after_step(envelope: Envelope, recipient: Recipient, actor: User) -> None:
     """Routing and the initiator's notice after a recipient finished its step."""
+    events.emit(envelope, "recipient.signed", recipient=recipient)
     routing.advance(envelope)
     done, total = routing.progress(envelope)
     if envelope.initiator_id != actor.pk and done < total:
@@ -546,6 +547,7 @@ def do_reject(recipient: Recipient, reason: str, *, actor: User, meta: RequestMe
         envelope.end_reason = reason
         envelope.save(update_fields=["status", "ended_at", "end_reason"])
         audit.record(envelope, "rejected", actor=actor, recipient=locked, meta=meta, reason=reason)
+        events.emit(envelope, "recipient.rejected", recipient=locked, reason=reason)
         who = locked.name if locked.role == Role.SEAL else audit.person_label(actor)
         context = {"who": who, "reason": reason}
         routing.notify_initiator(envelope, "envelope_rejected", context)
@@ -580,6 +582,7 @@ def do_mark_viewed(recipient: Recipient, *, actor: User, meta: RequestMeta) -> N
             locked.user = actor
         locked.save(update_fields=["status", "viewed_at", "user"])
         audit.record(envelope, "viewed", actor=actor, recipient=locked, meta=meta)
+        events.emit(envelope, "recipient.viewed", recipient=locked)
 
 
 def do_claim_recipient(recipient: Recipient, *, actor: User, meta: RequestMeta) -> None:
