@@ -9,7 +9,6 @@ import json
 from io import StringIO
 from typing import Any
 
-import jsonschema
 import pytest
 from django.core.management import call_command
 from django.test import Client
@@ -20,6 +19,7 @@ from qianshu.api.models import ApiCall, ApiKey, Scope
 from qianshu.core.meta import TASK
 from qianshu.orgs.models import Organization
 from qianshu.webhooks.models import Endpoint
+from tests.api.helpers import check_openapi, problem_of
 from tests.support.accounts import make_user
 from tests.support.personas import make_verified_org
 
@@ -51,34 +51,6 @@ def api(org: Organization) -> Client:
     return Client(HTTP_AUTHORIZATION=f"Bearer {_key(org)}")
 
 
-@pytest.fixture(scope="module")
-def openapi(django_db_blocker: Any) -> dict[str, Any]:
-    with django_db_blocker.unblock():
-        document = json.loads(Client().get("/api/v1/openapi.json").content)
-    return document
-
-
-def _check(openapi: dict[str, Any], path: str, method: str, response: Any) -> None:
-    """The response's status is documented for the operation and its JSON fits the schema."""
-    operation = openapi["paths"][path][method]
-    documented = operation["responses"].get(str(response.status_code))
-    assert documented, f"{method.upper()} {path} answered {response.status_code}, undocumented"
-    content = documented.get("content", {}).get("application/json")
-    if content is None:
-        return
-    schema = {**content["schema"], "components": openapi["components"]}
-    jsonschema.validate(json.loads(response.content), schema)
-
-
-def _problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = json.loads(response.content)
-    assert body["status"] == status and body["code"] == code
-    assert body["type"] == f"urn:qianshu:problem:{code}" and body["title"] and body["detail"]
-    return body
-
-
 def test_the_openapi_document_is_valid_openapi_3_1(openapi: dict[str, Any]) -> None:
     validate(openapi)
     assert openapi["openapi"].startswith("3.1")
@@ -108,7 +80,7 @@ def test_the_docs_page_is_served_without_any_cdn() -> None:
 def test_without_a_valid_key_401(header: str | None) -> None:
     client = Client(HTTP_AUTHORIZATION=header) if header else Client()
     response = client.get("/api/v1/orgs/me")
-    _problem(response, 401, "unauthenticated")
+    problem_of(response, 401, "unauthenticated")
     assert response["WWW-Authenticate"] == "Bearer"
 
 
@@ -118,13 +90,13 @@ def test_a_revoked_key_is_refused(org: Organization) -> None:
     assert client.get("/api/v1/orgs/me").status_code == 200
     key = ApiKey.objects.get(prefix=plain.split("_")[1])
     do_revoke_api_key(key, actor=key.created_by, meta=TASK)
-    _problem(client.get("/api/v1/orgs/me"), 401, "unauthenticated")
+    problem_of(client.get("/api/v1/orgs/me"), 401, "unauthenticated")
 
 
 def test_a_key_with_the_right_prefix_and_a_wrong_secret_is_refused(org: Organization) -> None:
     plain = _key(org)
     forged = plain[:-4] + ("AAAA" if not plain.endswith("AAAA") else "BBBB")
-    _problem(
+    problem_of(
         Client(HTTP_AUTHORIZATION=f"Bearer {forged}").get("/api/v1/orgs/me"), 401, "unauthenticated"
     )
 
@@ -133,7 +105,7 @@ def test_the_key_sees_its_own_organisation(
     api: Client, org: Organization, openapi: dict[str, Any]
 ) -> None:
     response = api.get("/api/v1/orgs/me")
-    _check(openapi, "/api/v1/orgs/me", "get", response)
+    check_openapi(openapi, "/api/v1/orgs/me", "get", response)
     assert json.loads(response.content) == {
         "id": str(org.uuid),
         "name": org.name,
@@ -144,40 +116,40 @@ def test_the_key_sees_its_own_organisation(
 
 def test_scopes_are_enforced(org: Organization) -> None:
     client = Client(HTTP_AUTHORIZATION=f"Bearer {_key(org, [Scope.VERIFY])}")
-    _problem(client.get("/api/v1/webhooks"), 403, "scope_missing")
-    _problem(
+    problem_of(client.get("/api/v1/webhooks"), 403, "scope_missing")
+    problem_of(
         client.post("/api/v1/webhooks", HOOK, content_type="application/json"), 403, "scope_missing"
     )
-    _problem(client.get("/api/v1/orgs/me/seals"), 403, "scope_missing")
+    problem_of(client.get("/api/v1/orgs/me/seals"), 403, "scope_missing")
     assert not Endpoint.objects.exists()
 
 
 def test_webhooks_through_the_api(api: Client, openapi: dict[str, Any]) -> None:
     created = api.post("/api/v1/webhooks", HOOK, content_type="application/json")
-    _check(openapi, "/api/v1/webhooks", "post", created)
+    check_openapi(openapi, "/api/v1/webhooks", "post", created)
     assert created.status_code == 201
     body = json.loads(created.content)
     assert body["secret"].startswith("whsec_")
     path = f"/api/v1/webhooks/{body['id']}"
     got = api.get(path)
-    _check(openapi, "/api/v1/webhooks/{endpoint_id}", "get", got)
+    check_openapi(openapi, "/api/v1/webhooks/{endpoint_id}", "get", got)
     assert "secret" not in json.loads(got.content)
     listed = api.get("/api/v1/webhooks")
-    _check(openapi, "/api/v1/webhooks", "get", listed)
+    check_openapi(openapi, "/api/v1/webhooks", "get", listed)
     assert [e["id"] for e in json.loads(listed.content)] == [body["id"]]
     changed = api.patch(
         path, {**HOOK, "events": ["envelope.sent"]}, content_type="application/json"
     )
-    _check(openapi, "/api/v1/webhooks/{endpoint_id}", "patch", changed)
+    check_openapi(openapi, "/api/v1/webhooks/{endpoint_id}", "patch", changed)
     assert json.loads(changed.content)["events"] == ["envelope.sent"]
     rotated = api.post(f"{path}/rotate-secret")
-    _check(openapi, "/api/v1/webhooks/{endpoint_id}/rotate-secret", "post", rotated)
+    check_openapi(openapi, "/api/v1/webhooks/{endpoint_id}/rotate-secret", "post", rotated)
     assert json.loads(rotated.content)["secret"] != body["secret"]
     messages = api.get(f"{path}/messages")
-    _check(openapi, "/api/v1/webhooks/{endpoint_id}/messages", "get", messages)
+    check_openapi(openapi, "/api/v1/webhooks/{endpoint_id}/messages", "get", messages)
     deleted = api.delete(path)
     assert deleted.status_code == 204
-    _problem(api.get(path), 404, "not_found")
+    problem_of(api.get(path), 404, "not_found")
 
 
 def test_another_organisations_endpoint_is_404(
@@ -194,7 +166,7 @@ def test_another_organisations_endpoint_is_404(
         api.post(f"/api/v1/webhooks/{endpoint_id}/rotate-secret"),
         api.get("/api/v1/webhooks/not-a-uuid"),
     ):
-        _problem(response, 404, "not_found")
+        problem_of(response, 404, "not_found")
     assert Endpoint.objects.filter(uuid=endpoint_id).exists()
 
 
@@ -204,30 +176,30 @@ def test_an_unsafe_url_is_a_problem_on_its_field(api: Client, openapi: dict[str,
         {**HOOK, "url": "https://169.254.169.254/latest"},
         content_type="application/json",
     )
-    _check(openapi, "/api/v1/webhooks", "post", response)
-    body = _problem(response, 400, "webhook_unsafe_url")
+    check_openapi(openapi, "/api/v1/webhooks", "post", response)
+    body = problem_of(response, 400, "webhook_unsafe_url")
     assert body["field"] == "url"
 
 
 def test_invalid_bodies_are_problems_too(api: Client) -> None:
-    body = _problem(
+    body = problem_of(
         api.post("/api/v1/webhooks", {"url": 5}, content_type="application/json"),
         400,
         "invalid_request",
     )
     assert {e["field"] for e in body["errors"]} >= {"events"}
-    _problem(
+    problem_of(
         api.post("/api/v1/webhooks", "{not json", content_type="application/json"),
         400,
         "invalid_request",
     )
-    _problem(api.get("/api/v1/no/such/route"), 404, "not_found")
+    problem_of(api.get("/api/v1/no/such/route"), 404, "not_found")
 
 
 def test_problems_speak_the_callers_language(org: Organization) -> None:
     client = Client(HTTP_AUTHORIZATION=f"Bearer {_key(org, [Scope.VERIFY])}")
-    zh = _problem(client.get("/api/v1/webhooks"), 403, "scope_missing")
-    en = _problem(client.get("/api/v1/webhooks", HTTP_ACCEPT_LANGUAGE="en"), 403, "scope_missing")
+    zh = problem_of(client.get("/api/v1/webhooks"), 403, "scope_missing")
+    en = problem_of(client.get("/api/v1/webhooks", HTTP_ACCEPT_LANGUAGE="en"), 403, "scope_missing")
     assert zh["detail"] != en["detail"]
     assert en["detail"].isascii()
 
@@ -249,7 +221,7 @@ def test_idempotent_posts(api: Client, org: Organization) -> None:
         content_type="application/json",
         HTTP_IDEMPOTENCY_KEY="k-1",
     )
-    _problem(different, 409, "idempotency_conflict")
+    problem_of(different, 409, "idempotency_conflict")
     # Another key may use the same Idempotency-Key: its own request.
     other = Client(HTTP_AUTHORIZATION=f"Bearer {_key(org)}")
     mine = other.post(
@@ -269,7 +241,7 @@ def test_a_refused_request_is_not_stored_for_replay(org: Organization, settings:
     assert first.status_code == 201
     do_revoke_api_key(key, actor=key.created_by, meta=TASK)
     # The revoked key does not get the stored answer back.
-    _problem(
+    problem_of(
         client.post(
             "/api/v1/webhooks", HOOK, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-2"
         ),
@@ -284,7 +256,7 @@ def test_rate_limit_per_key(org: Organization, settings: Any) -> None:
     for _ in range(3):
         assert client.get("/api/v1/orgs/me").status_code == 200
     refused = client.get("/api/v1/orgs/me")
-    _problem(refused, 429, "rate_limited")
+    problem_of(refused, 429, "rate_limited")
     assert 0 < int(refused["Retry-After"]) <= 60
     # Another key of the same organisation has its own budget.
     assert (

@@ -16,7 +16,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from qianshu.api import routes_orgs, routes_verify, routes_webhooks
+from qianshu.api import routes_envelopes, routes_orgs, routes_verify, routes_webhooks
 from qianshu.api.auth import KeyAuth
 from qianshu.api.errors import RateLimited, Unauthenticated
 from qianshu.api.problems import problem
@@ -38,6 +38,7 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 api.add_router("", routes_orgs.router)
+api.add_router("", routes_envelopes.router)
 api.add_router("", routes_verify.router)
 api.add_router("", routes_webhooks.router)
 

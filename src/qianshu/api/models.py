@@ -7,6 +7,8 @@ is enough; the plain key is shown once and never stored).
 
 from __future__ import annotations
 
+import uuid as uuid_lib
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -86,3 +88,22 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class Upload(models.Model):
+    """A PDF uploaded with ``POST /documents`` (checked and normalised like a web upload),
+    waiting to be used by ``POST /envelopes`` of the same organisation."""
+
+    uuid = models.UUIDField(default=uuid_lib.uuid4, unique=True, editable=False)
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, related_name="+")
+    name = models.CharField(max_length=200)
+    blob = models.ForeignKey("storage.Blob", on_delete=models.PROTECT, related_name="+")
+    pages = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -4,7 +4,7 @@ these)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import Field
@@ -89,3 +89,102 @@ class VerifyOut(Schema):
     document_timestamped: bool
     revisions: int
     completed_revision: int | None
+
+
+# --- Documents and envelopes ---------------------------------------------------------------
+
+Role = Literal["signer", "seal", "approver", "cc"]
+FieldType = Literal["signature", "seal", "cross_page_seal", "date", "text"]
+
+
+class UploadOut(Schema):
+    id: str
+    name: str
+    pages: int
+    sha256: str
+
+
+class OrgRef(Schema):
+    name: str = Field(max_length=100)
+    credit_code: str = Field("", max_length=18)
+
+
+class FieldIn(Schema):
+    """A field in PDF points with the origin at the page's top-left corner; ``page`` counts
+    from 1. A cross-page seal (骑缝章) takes ``pages`` (at least two) and its vertical
+    position ``y`` and size ``height``; it always sits on the right edge."""
+
+    type: FieldType
+    document: str
+    page: int | None = Field(None, ge=1)
+    pages: list[int] | None = None
+    x: float = 0
+    y: float
+    width: float = 0
+    height: float
+    label: str = Field("", max_length=40)
+
+
+class RecipientIn(Schema):
+    role: Role
+    order: int = Field(ge=1, le=99)
+    name: str = Field(max_length=100)
+    phone: str = ""
+    email: str = ""
+    org: OrgRef | None = None
+    fields: list[FieldIn] = []
+
+
+class EnvelopeIn(Schema):
+    title: str = Field(max_length=100)
+    documents: list[str] = Field(min_length=1)
+    recipients: list[RecipientIn] = Field(min_length=1)
+    deadline: dt.datetime | None = None
+    message: str = Field("", max_length=500)
+    scene: str = Field("", max_length=40)
+    send: bool = True
+
+
+class RecipientOut(Schema):
+    id: int
+    role: str
+    order: int
+    name: str
+    status: str
+    viewed_at: dt.datetime | None
+    done_at: dt.datetime | None
+    reason: str
+
+
+class DocumentOut(Schema):
+    id: int
+    name: str
+    pages: int
+    sha256: str
+
+
+class EnvelopeOut(Schema):
+    id: str
+    number: str
+    title: str
+    status: str
+    scene: str
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    deadline: dt.datetime | None
+    recipients: list[RecipientOut]
+    documents: list[DocumentOut]
+
+
+class EnvelopePage(Schema):
+    items: list[EnvelopeOut]
+    next_cursor: str | None
+
+
+class ReasonIn(Schema):
+    reason: str = Field("", max_length=300)
+
+
+class RemindOut(Schema):
+    reminded: int

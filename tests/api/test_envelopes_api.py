@@ -1,0 +1,228 @@
+"""Documents and envelopes through the open API (issue 13): upload, create and send with
+fields in points, query with filters and a cursor, remind, recall, download the signed
+documents, the evidence report and the ZIP, and the audit trail — and the boundaries: another
+organisation's key, a read-only key, a bad field that must leave nothing behind, a replayed
+POST. Responses are checked against the OpenAPI document."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from qianshu.api.actions.keys import do_create_api_key
+from qianshu.api.models import Scope
+from qianshu.core.meta import TASK
+from qianshu.envelopes.models import Envelope
+from qianshu.orgs.models import Organization
+from qianshu.pki.actions import do_init_pki
+from qianshu.signing.samples import make_test_pdf
+from tests.api.helpers import check_openapi, problem_of
+from tests.envelopes.helpers import sign
+from tests.support.personas import make_signer, make_verified_org, real_name
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(db: Any) -> dict[str, Any]:
+    do_init_pki(name="测试平台")
+    alice, bob = make_signer("alice"), make_signer("bob")
+    org = make_verified_org(alice)
+    return {"alice": alice, "bob": bob, "org": org}
+
+
+def _client(org: Organization, scopes: list[str] | None = None) -> Client:
+    admin = org.memberships.get().user  # type: ignore[attr-defined]
+    _key, plain = do_create_api_key(
+        org, name="MIS", scopes=scopes or list(Scope.values), actor=admin, meta=TASK
+    )
+    return Client(HTTP_AUTHORIZATION=f"Bearer {plain}")
+
+
+def _upload(api: Client, data: bytes | None = None, name: str = "采购合同.pdf") -> Any:
+    return api.post(
+        "/api/v1/documents",
+        {"file": SimpleUploadedFile(name, data or make_test_pdf(pages=2), "application/pdf")},
+    )
+
+
+def _spec(upload_id: str, bob: Any, **field: Any) -> dict[str, Any]:
+    box = {"type": "signature", "document": upload_id, "page": 2, "x": 60, "y": 600}
+    return {
+        "title": "采购合同",
+        "documents": [upload_id],
+        "recipients": [
+            {
+                "role": "signer",
+                "order": 1,
+                "name": real_name(bob),
+                "phone": bob.phone,
+                "fields": [{**box, "width": 120, "height": 48, **field}],
+            }
+        ],
+    }
+
+
+def test_the_whole_round_trip(world: dict[str, Any], openapi: dict[str, Any]) -> None:
+    api = _client(world["org"])
+    uploaded = _upload(api)
+    check_openapi(openapi, "/api/v1/documents", "post", uploaded)
+    assert uploaded.status_code == 201
+    upload = json.loads(uploaded.content)
+    assert upload["pages"] == 2 and len(upload["sha256"]) == 64
+    created = api.post(
+        "/api/v1/envelopes", _spec(upload["id"], world["bob"]), content_type="application/json"
+    )
+    check_openapi(openapi, "/api/v1/envelopes", "post", created)
+    assert created.status_code == 201, created.content
+    envelope = json.loads(created.content)
+    assert envelope["status"] == "in_progress"
+    assert [r["status"] for r in envelope["recipients"]] == ["pending"]
+    path = f"/api/v1/envelopes/{envelope['id']}"
+    reminded = api.post(f"{path}/remind")
+    check_openapi(openapi, "/api/v1/envelopes/{envelope_id}/remind", "post", reminded)
+    # bob signs on the platform; the envelope completes.
+    row = Envelope.objects.get(uuid=envelope["id"])
+    assert row.initiator_org == world["org"]
+    sign(row.recipients.get(), world["bob"])
+    got = api.get(path)
+    check_openapi(openapi, "/api/v1/envelopes/{envelope_id}", "get", got)
+    done = json.loads(got.content)
+    assert done["status"] == "completed" and done["recipients"][0]["status"] == "done"
+    document = done["documents"][0]
+    pdf = api.get(f"{path}/documents/{document['id']}")
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert b"".join(pdf.streaming_content if pdf.streaming else [pdf.content]).startswith(b"%PDF")
+    report = api.get(f"{path}/report")
+    assert report.status_code == 200 and report["Content-Type"] == "application/pdf"
+    archive = api.get(f"{path}/archive")
+    assert archive.status_code == 200
+    names = zipfile.ZipFile(io.BytesIO(b"".join(archive.streaming_content))).namelist()
+    assert len(names) == 2 and any(n.endswith(".pdf") and "签署报告" in n for n in names)
+    audit = api.get(f"{path}/audit")
+    check_openapi(openapi, "/api/v1/envelopes/{envelope_id}/audit", "get", audit)
+    actions = [e["action"] for e in json.loads(audit.content)]
+    assert actions[0] == "created" and "signed" in actions and "completed" in actions
+    assert actions.count("downloaded") == 3
+
+
+def test_listing_with_filters_and_a_cursor(world: dict[str, Any], openapi: dict[str, Any]) -> None:
+    api = _client(world["org"])
+    upload_id = json.loads(_upload(api).content)["id"]
+    ids = []
+    for _ in range(3):
+        spec = {**_spec(upload_id, world["bob"]), "send": False}
+        response = api.post("/api/v1/envelopes", spec, content_type="application/json")
+        ids.append(json.loads(response.content)["id"])
+    first = api.get("/api/v1/envelopes?limit=2")
+    check_openapi(openapi, "/api/v1/envelopes", "get", first)
+    page = json.loads(first.content)
+    assert [e["id"] for e in page["items"]] == ids[::-1][:2]
+    rest = json.loads(api.get(f"/api/v1/envelopes?limit=2&cursor={page['next_cursor']}").content)
+    assert [e["id"] for e in rest["items"]] == [ids[0]] and rest["next_cursor"] is None
+    drafts = json.loads(api.get("/api/v1/envelopes?status=draft").content)["items"]
+    assert len(drafts) == 3
+    assert json.loads(api.get("/api/v1/envelopes?status=completed").content)["items"] == []
+    sent = api.post(f"/api/v1/envelopes/{ids[0]}/send")
+    assert json.loads(sent.content)["status"] == "in_progress"
+    recalled = api.post(
+        f"/api/v1/envelopes/{ids[0]}/recall",
+        {"reason": "重新起草"},
+        content_type="application/json",
+    )
+    assert json.loads(recalled.content)["status"] == "recalled"
+    problem_of(api.get("/api/v1/envelopes?cursor=%%%"), 400, "invalid_envelope")
+
+
+def test_another_organisations_key_sees_nothing(world: dict[str, Any]) -> None:
+    api = _client(world["org"])
+    upload_id = json.loads(_upload(api).content)["id"]
+    envelope = json.loads(
+        api.post(
+            "/api/v1/envelopes", _spec(upload_id, world["bob"]), content_type="application/json"
+        ).content
+    )
+    other = make_verified_org(make_signer("charlie"), name="上海其他科技有限公司")
+    theirs = _client(other)
+    path = f"/api/v1/envelopes/{envelope['id']}"
+    for response in (
+        theirs.get(path),
+        theirs.get(f"{path}/audit"),
+        theirs.get(f"{path}/documents/{envelope['documents'][0]['id']}"),
+        theirs.post(f"{path}/recall", {"reason": "x"}, content_type="application/json"),
+        theirs.post(f"{path}/remind"),
+    ):
+        problem_of(response, 404, "not_found")
+    assert json.loads(theirs.get("/api/v1/envelopes").content)["items"] == []
+    # Nor can it use the other organisation's upload.
+    stolen = theirs.post(
+        "/api/v1/envelopes", _spec(upload_id, world["bob"]), content_type="application/json"
+    )
+    problem_of(stolen, 404, "not_found")
+    assert Envelope.objects.get(uuid=envelope["id"]).status == "in_progress"
+
+
+def test_a_read_only_key_cannot_write(world: dict[str, Any]) -> None:
+    reader = _client(world["org"], [Scope.ENVELOPES_READ])
+    problem_of(_upload(reader), 403, "scope_missing")
+    upload_id = json.loads(_upload(_client(world["org"])).content)["id"]
+    spec = _spec(upload_id, world["bob"])
+    problem_of(
+        reader.post("/api/v1/envelopes", spec, content_type="application/json"),
+        403,
+        "scope_missing",
+    )
+    assert not Envelope.objects.exists()
+
+
+def test_a_bad_field_leaves_nothing_behind(world: dict[str, Any]) -> None:
+    api = _client(world["org"])
+    upload_id = json.loads(_upload(api).content)["id"]
+    before = Envelope.objects.count()
+    outside = api.post(
+        "/api/v1/envelopes",
+        _spec(upload_id, world["bob"], x=5000),
+        content_type="application/json",
+    )
+    body = problem_of(outside, 400, "invalid_envelope")
+    assert body["field"] == "fields"
+    no_page = api.post(
+        "/api/v1/envelopes",
+        _spec(upload_id, world["bob"], page=9),
+        content_type="application/json",
+    )
+    assert no_page.status_code == 400
+    seal_without_org = _spec(upload_id, world["bob"])
+    seal_without_org["recipients"][0]["role"] = "seal"
+    problem_of(
+        api.post("/api/v1/envelopes", seal_without_org, content_type="application/json"),
+        400,
+        "invalid_envelope",
+    )
+    missing = _spec("00000000-0000-0000-0000-000000000000", world["bob"])
+    problem_of(
+        api.post("/api/v1/envelopes", missing, content_type="application/json"), 404, "not_found"
+    )
+    assert Envelope.objects.count() == before
+    problem_of(_upload(api, b"not a pdf at all", "x.pdf"), 400, "envelope_refused")
+
+
+def test_a_replayed_create_makes_one_envelope(world: dict[str, Any]) -> None:
+    api = _client(world["org"])
+    upload_id = json.loads(_upload(api).content)["id"]
+    spec = _spec(upload_id, world["bob"])
+    first = api.post(
+        "/api/v1/envelopes", spec, content_type="application/json", HTTP_IDEMPOTENCY_KEY="order-77"
+    )
+    again = api.post(
+        "/api/v1/envelopes", spec, content_type="application/json", HTTP_IDEMPOTENCY_KEY="order-77"
+    )
+    assert first.status_code == again.status_code == 201
+    assert json.loads(first.content)["id"] == json.loads(again.content)["id"]
+    assert Envelope.objects.filter(initiator_org=world["org"]).count() == 1
