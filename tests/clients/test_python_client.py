@@ -110,3 +110,45 @@ def test_retries_keep_one_idempotency_key() -> None:
     with pytest.raises(ApiError) as error:
         failing.org()
     assert error.value.status == 503
+
+
+def test_an_envelope_from_upload_to_signed_download(live_server: Any, settings: Any) -> None:
+    """The procurement system's calls: upload, create and send, follow, download."""
+    import io
+    import zipfile
+
+    from qianshu.envelopes.models import Envelope
+    from qianshu.pki.actions import do_init_pki
+    from qianshu.signing.samples import make_test_pdf
+    from tests.envelopes.helpers import sign
+    from tests.support.personas import make_signer, real_name
+
+    do_init_pki(name="测试平台")
+    alice, bob = make_signer("alice"), make_signer("bob")
+    org = make_verified_org(alice)
+    with _client(live_server, org) as qs:
+        upload = qs.upload_document(make_test_pdf(pages=2), "采购合同.pdf")
+        signer = {
+            "role": "signer",
+            "order": 1,
+            "name": real_name(bob),
+            "phone": bob.phone,
+            "fields": [
+                {"type": "signature", "document": upload["id"], "page": 2, "x": 60,
+                 "y": 600, "width": 120, "height": 48},
+            ],
+        }  # fmt: skip
+        envelope = qs.create_envelope("采购合同", [upload["id"]], [signer], idempotency_key="PO-1")
+        again = qs.create_envelope("采购合同", [upload["id"]], [signer], idempotency_key="PO-1")
+        assert again["id"] == envelope["id"] and envelope["status"] == "in_progress"
+        assert [e["id"] for e in qs.envelopes(status="in_progress")] == [envelope["id"]]
+        sign(Envelope.objects.get(uuid=envelope["id"]).recipients.get(), bob)
+        done = qs.envelope(envelope["id"])
+        assert done["status"] == "completed"
+        pdf = qs.download_document(envelope["id"], done["documents"][0]["id"])
+        assert pdf.startswith(b"%PDF")
+        assert qs.download_report(envelope["id"]).startswith(b"%PDF")
+        assert len(zipfile.ZipFile(io.BytesIO(qs.download_archive(envelope["id"]))).namelist()) == 2
+        assert qs.audit_trail(envelope["id"])[0]["action"] == "created"
+        report = qs.verify(pdf)
+        assert report["verdict"] == "valid"  # the platform root is trusted

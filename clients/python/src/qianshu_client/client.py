@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any, TypedDict
 
 import httpx
@@ -35,6 +36,27 @@ class Seal(TypedDict):
     name: str
     kind: str
     status: str
+
+
+class Upload(TypedDict):
+    id: str
+    name: str
+    pages: int
+    sha256: str
+
+
+class Envelope(TypedDict):
+    id: str
+    number: str
+    title: str
+    status: str
+    scene: str
+    created_at: str
+    sent_at: str | None
+    completed_at: str | None
+    deadline: str | None
+    recipients: list[dict[str, Any]]
+    documents: list[dict[str, Any]]
 
 
 class Webhook(TypedDict, total=False):
@@ -129,6 +151,97 @@ class Qianshu:
         result: dict[str, Any] = self._json(
             "POST", "/verify", files={"file": (filename, pdf, "application/pdf")}
         )
+        return result
+
+    # --- documents and envelopes ----------------------------------------------------------
+
+    def upload_document(self, data: bytes, filename: str = "document.pdf") -> Upload:
+        """Upload a PDF (or Word document) for :meth:`create_envelope`."""
+        content_type = "application/pdf" if filename.lower().endswith(".pdf") else None
+        result: Upload = self._json(
+            "POST", "/documents", files={"file": (filename, data, content_type)}
+        )
+        return result
+
+    def create_envelope(
+        self,
+        title: str,
+        documents: list[str],
+        recipients: list[dict[str, Any]],
+        *,
+        deadline: str | None = None,
+        message: str = "",
+        scene: str = "",
+        send: bool = True,
+        idempotency_key: str | None = None,
+    ) -> Envelope:
+        """Create (and by default send) an envelope. ``recipients`` as in the API:
+        ``{"role", "order", "name", "phone"|"email", "org": {"name", "credit_code"},
+        "fields": [{"type", "document", "page", "x", "y", "width", "height"}]}`` (points,
+        origin at the page's top-left, pages from 1). Pass your own ``idempotency_key`` (an
+        order number) to make a repeated call return the same envelope."""
+        body = {
+            "title": title,
+            "documents": documents,
+            "recipients": recipients,
+            "deadline": deadline,
+            "message": message,
+            "scene": scene,
+            "send": send,
+        }
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        result: Envelope = self._json("POST", "/envelopes", json=body, headers=headers)
+        return result
+
+    def envelopes(self, **filters: Any) -> Iterator[Envelope]:
+        """Every envelope matching ``filters`` (status, number, created_after, created_before),
+        newest first, page after page."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        while True:
+            page = self._json("GET", "/envelopes", params=params)
+            yield from page["items"]
+            if not page["next_cursor"]:
+                return
+            params["cursor"] = page["next_cursor"]
+
+    def envelope(self, envelope_id: str) -> Envelope:
+        result: Envelope = self._json("GET", f"/envelopes/{envelope_id}")
+        return result
+
+    def send_envelope(self, envelope_id: str) -> Envelope:
+        result: Envelope = self._json("POST", f"/envelopes/{envelope_id}/send")
+        return result
+
+    def remind(self, envelope_id: str) -> int:
+        return int(self._json("POST", f"/envelopes/{envelope_id}/remind")["reminded"])
+
+    def recall(self, envelope_id: str, reason: str = "") -> Envelope:
+        result: Envelope = self._json(
+            "POST", f"/envelopes/{envelope_id}/recall", json={"reason": reason}
+        )
+        return result
+
+    def void(self, envelope_id: str, reason: str) -> Envelope:
+        """Start the void statement (作废声明) of a completed envelope; returns the statement."""
+        result: Envelope = self._json(
+            "POST", f"/envelopes/{envelope_id}/void", json={"reason": reason}
+        )
+        return result
+
+    def download_document(self, envelope_id: str, document_id: int) -> bytes:
+        """The document as it is now: the signed final PDF once the envelope is completed."""
+        return self._request("GET", f"/envelopes/{envelope_id}/documents/{document_id}").content
+
+    def download_report(self, envelope_id: str) -> bytes:
+        """The signed evidence report (签署报告) of a completed envelope."""
+        return self._request("GET", f"/envelopes/{envelope_id}/report").content
+
+    def download_archive(self, envelope_id: str) -> bytes:
+        """The documents and the evidence report as one ZIP."""
+        return self._request("GET", f"/envelopes/{envelope_id}/archive").content
+
+    def audit_trail(self, envelope_id: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json("GET", f"/envelopes/{envelope_id}/audit")
         return result
 
     # --- webhooks -------------------------------------------------------------------------
