@@ -226,3 +226,48 @@ def test_a_replayed_create_makes_one_envelope(world: dict[str, Any]) -> None:
     assert first.status_code == again.status_code == 201
     assert json.loads(first.content)["id"] == json.loads(again.content)["id"]
     assert Envelope.objects.filter(initiator_org=world["org"]).count() == 1
+
+
+def test_a_signing_url_only_leads_to_the_signing_page(
+    world: dict[str, Any], openapi: dict[str, Any]
+) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from qianshu.envelopes.links import recipient_link
+    from tests.identity.helpers import logged_in
+
+    api = _client(world["org"])
+    upload_id = json.loads(_upload(api).content)["id"]
+    envelope = json.loads(
+        api.post(
+            "/api/v1/envelopes", _spec(upload_id, world["bob"]), content_type="application/json"
+        ).content
+    )
+    recipient_id = envelope["recipients"][0]["id"]
+    path = f"/api/v1/envelopes/{envelope['id']}/recipients/{recipient_id}/signing-url"
+    answer = api.post(path, {"expires_in": 600}, content_type="application/json")
+    check_openapi(
+        openapi,
+        "/api/v1/envelopes/{envelope_id}/recipients/{recipient_id}/signing-url",
+        "post",
+        answer,
+    )
+    body = json.loads(answer.content)
+    link = body["url"].removeprefix("http://testserver")
+    assert 590 <= (dt.datetime.fromisoformat(body["expires_at"]) - timezone.now()).seconds <= 600
+    # Anonymous: to the SMS login. The right signer: to the signing page. Anyone else: 403.
+    anonymous = Client().get(link)
+    assert anonymous.status_code == 302 and "/login" in anonymous["Location"]
+    signer = logged_in(world["bob"]).get(link)
+    assert signer.status_code == 302 and signer["Location"].endswith("/sign/")
+    assert logged_in(world["alice"]).get(link).status_code == 403
+    # An expired link leads nowhere.
+    row = Envelope.objects.get(uuid=envelope["id"]).recipients.get()
+    old = recipient_link(row, expires=timezone.now() - dt.timedelta(seconds=1))
+    expired = logged_in(world["bob"]).get("/" + old.split("/", 3)[3])
+    assert expired.status_code == 404
+    # Another organisation's key cannot make one.
+    other = _client(make_verified_org(make_signer("charlie"), name="上海其他科技有限公司"))
+    problem_of(other.post(path, {}, content_type="application/json"), 404, "not_found")

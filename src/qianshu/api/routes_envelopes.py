@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -27,6 +28,8 @@ from qianshu.api.schemas import (
     ReasonIn,
     RecipientOut,
     RemindOut,
+    SigningUrlIn,
+    SigningUrlOut,
     UploadOut,
 )
 from qianshu.core.downloads import file_response
@@ -34,6 +37,7 @@ from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.actions import lifecycle, voiding
 from qianshu.envelopes.actions.downloads import do_download_archive
 from qianshu.envelopes.downloads import plan_archive
+from qianshu.envelopes.links import recipient_link
 from qianshu.envelopes.models import AuditEvent, Envelope
 
 router = Router(tags=["envelopes"])
@@ -258,6 +262,30 @@ def download_archive(request: HttpRequest, envelope_id: str) -> StreamingHttpRes
     response = StreamingHttpResponse(stream, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{archive.envelopes[0].number}.zip"'
     return response
+
+
+@router.post(
+    "/envelopes/{envelope_id}/recipients/{recipient_id}/signing-url",
+    response={200: SigningUrlOut, 400: Problem, 404: Problem},
+    summary="A short-lived link that opens the signing page for one recipient",
+    description=(
+        "For embedding in the caller's own page. The link only leads there: the signer "
+        "still logs in with an SMS code to the recipient's phone and confirms with their "
+        "own signing PIN."
+    ),
+)
+def signing_url(
+    request: HttpRequest, envelope_id: str, recipient_id: int, body: SigningUrlIn
+) -> SigningUrlOut:
+    key = caller(request, Scope.ENVELOPES_WRITE)
+    envelope = _envelope(key, envelope_id)
+    recipient = envelope.recipients.filter(pk=recipient_id).first()
+    if recipient is None:
+        raise NotFound()
+    if recipient.role == recipient.Role.CC or not envelope.is_active():
+        raise actions.BadEnvelope(_("该签署方现在没有需要签署的文件。"))
+    expires = timezone.now() + dt.timedelta(seconds=body.expires_in)
+    return SigningUrlOut(url=recipient_link(recipient, expires=expires), expires_at=expires)
 
 
 class AuditEventOut(Schema):

@@ -188,3 +188,12 @@ class ReasonIn(Schema):
 
 class RemindOut(Schema):
     reminded: int
+
+
+class SigningUrlIn(Schema):
+    expires_in: int = Field(900, ge=60, le=86400, description="seconds the link stays valid")
+
+
+class SigningUrlOut(Schema):
+    url: str
+    expires_at: dt.datetime
