@@ -2,10 +2,11 @@
 
 from django.urls import URLPattern, path
 
-from qianshu.envelopes.views import detail, documents, link
+from qianshu.envelopes.views import check, detail, documents, link
 
 urlpatterns: list[URLPattern] = [
     path("s/<str:token>/", link.link_view, name="link"),
+    path("check/<uuid:envelope_uuid>/", check.check_view, name="check"),
     path("envelopes/<uuid:envelope_uuid>/", detail.detail_view, name="detail"),
     path("envelopes/<uuid:envelope_uuid>/recall/", detail.recall_view, name="recall"),
     path("envelopes/<uuid:envelope_uuid>/remind/", detail.remind_view, name="remind"),

@@ -17,7 +17,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from django.conf import settings
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, override
@@ -46,11 +46,9 @@ def _time(value: object) -> str:
     return date_format(timezone.localtime(value), "Y-m-d H:i:s")  # type: ignore[arg-type]
 
 
-def _verify_url() -> str:
-    try:
-        path = reverse("verification:page")
-    except NoReverseMatch:
-        path = "/"
+def _verify_url(envelope: Envelope) -> str:
+    """The envelope's public check page (is a file one of its completed documents?)."""
+    path = reverse("envelopes:check", args=[envelope.uuid])
     return settings.PUBLIC_URL.rstrip("/") + path
 
 
@@ -195,7 +193,7 @@ def evidence_report(
             completed_at=_time(envelope.completed_at),
             generated_at=_time(timezone.now()),
             platform_name=settings.QIANSHU_PKI_NAME,
-            verify_url=_verify_url(),
+            verify_url=_verify_url(envelope),
             audit_head=envelope.audit_head,
             audit_count=envelope.audit_count,
             audit_timestamp=_time(anchor.token_time) if anchor else "",

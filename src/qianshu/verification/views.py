@@ -11,6 +11,7 @@ download link cannot be made to serve a report the platform did not produce.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -37,25 +38,25 @@ def _page(request: HttpRequest, status: int = 200, **context: Any) -> HttpRespon
     return render(request, "verification/verify.html", {"nav": "verify", **context}, status=status)
 
 
-@require_http_methods(["GET", "POST"])
-def verify_view(request: HttpRequest) -> HttpResponse:
-    """The upload form, and the result for an uploaded file."""
-    if request.method == "GET":
-        return _page(request)
+def checked_upload(
+    request: HttpRequest, page: Callable[..., HttpResponse]
+) -> tuple[bytes, str] | HttpResponse:
+    """The uploaded PDF and its name, or the page answering why not (no file, too large, too
+    many uploads from this address, not a PDF). Shared by the envelope check page."""
     upload = request.FILES.get("file")
     if upload is None:
-        return _page(request, 400, error=_("请选择要验证的 PDF 文件。"))
+        return page(request, 400, error=_("请选择要验证的 PDF 文件。"))
     limit = settings.QIANSHU_VERIFY_MAX_BYTES
     if upload.size is None or upload.size > limit:
         message = _("文件过大：文档验证最多接受 %(mb)d MB 的文件。") % {
             "mb": limit // (1024 * 1024)
         }
-        return _page(request, 413, error=message)
+        return page(request, 413, error=message)
     ip = request_meta(request).ip or "unknown"
     allowed = throttles.hit(f"verify:ip:{ip}", limit=settings.QIANSHU_VERIFY_PER_HOUR, window=3600)
     if not allowed:
         minutes = max(1, (allowed.retry_after + 59) // 60)
-        response = _page(
+        response = page(
             request,
             429,
             error=_("验证次数过多，请 %(minutes)d 分钟后再试。") % {"minutes": minutes},
@@ -64,18 +65,37 @@ def verify_view(request: HttpRequest) -> HttpResponse:
         return response
     data = upload.read()
     if _PDF_MAGIC not in data[:1024]:
-        return _page(request, 400, error=_("这不是 PDF 文件，请上传签署后的 PDF 文档。"))
+        return page(request, 400, error=_("这不是 PDF 文件，请上传签署后的 PDF 文档。"))
+    return data, str(upload.name or "document.pdf")[:200]
+
+
+def result_context(data: bytes, name: str) -> dict[str, Any]:
+    """Verify ``data`` (limited child process) and give the result page's context: the plain
+    report, the technical reason and the signed token of the downloadable report."""
     report = verify_pdf_limited(data, verifier_trust())
-    name = str(upload.name or "document.pdf")[:200]
     payload = {
         "file_name": name,
         "verified_at": timezone.now().isoformat(timespec="seconds"),
         **report.to_dict(),
     }
     token = signing.dumps(payload, salt=REPORT_SALT, compress=True)
-    return _page(
-        request, plain=plain_report(report), file_name=name, reason=report.reason, token=token
-    )
+    return {
+        "plain": plain_report(report),
+        "file_name": name,
+        "reason": report.reason,
+        "token": token,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def verify_view(request: HttpRequest) -> HttpResponse:
+    """The upload form, and the result for an uploaded file."""
+    if request.method == "GET":
+        return _page(request)
+    checked = checked_upload(request, _page)
+    if isinstance(checked, HttpResponse):
+        return checked
+    return _page(request, **result_context(*checked))
 
 
 @require_POST
