@@ -271,3 +271,27 @@ def test_a_signing_url_only_leads_to_the_signing_page(
     # Another organisation's key cannot make one.
     other = _client(make_verified_org(make_signer("charlie"), name="上海其他科技有限公司"))
     problem_of(other.post(path, {}, content_type="application/json"), 404, "not_found")
+
+
+def test_fields_placed_by_anchor_text(world: dict[str, Any]) -> None:
+    """契约锁 关键字定位: the field goes right of the words, on their page."""
+    from qianshu.envelopes.models import Field
+
+    api = _client(world["org"])
+    upload_id = json.loads(_upload(api).content)["id"]
+    spec = _spec(upload_id, world["bob"])
+    spec["recipients"][0]["fields"] = [
+        {"type": "signature", "document": upload_id, "anchor": "甲方（采购方）", "offset_x": 4},
+    ]
+    created = api.post("/api/v1/envelopes", spec, content_type="application/json")
+    assert created.status_code == 201, created.content
+    field = Field.objects.get(recipient__envelope__uuid=json.loads(created.content)["id"])
+    assert field.page == 0
+    # The words run from x 73 to 141 pt, y 687–698 pt (from the bottom) on page 1.
+    x1, y1, x2, y2 = field.x1, field.y1, field.x2, field.y2
+    assert 141 + 4 - 2 < x1 < 141 + 4 + 2 and abs(x2 - x1 - 120) < 1 and abs(y2 - y1 - 48) < 1
+    assert y1 < 692 < y2  # vertically centred on the words
+    spec["recipients"][0]["fields"][0]["anchor"] = "丙方（盖章）"
+    missing = api.post("/api/v1/envelopes", spec, content_type="application/json")
+    body = problem_of(missing, 400, "invalid_envelope")
+    assert "丙方（盖章）" in body["detail"] and body["field"] == "fields"

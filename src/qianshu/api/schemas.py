@@ -111,17 +111,23 @@ class OrgRef(Schema):
 
 class FieldIn(Schema):
     """A field in PDF points with the origin at the page's top-left corner; ``page`` counts
-    from 1. A cross-page seal (骑缝章) takes ``pages`` (at least two) and its vertical
-    position ``y`` and size ``height``; it always sits on the right edge."""
+    from 1. Or, instead of ``page``/``x``/``y``, an ``anchor``: words of the document (契约锁
+    关键字定位) — the field goes just right of their first occurrence, vertically centred on
+    them, moved by ``offset_x``/``offset_y``. ``width``/``height`` default to the type's usual
+    size. A cross-page seal (骑缝章) takes ``pages`` (at least two) and its vertical position
+    ``y``; it always sits on the right edge."""
 
     type: FieldType
     document: str
     page: int | None = Field(None, ge=1)
     pages: list[int] | None = None
     x: float = 0
-    y: float
+    y: float = 0
     width: float = 0
-    height: float
+    height: float = 0
+    anchor: str | None = Field(None, min_length=1, max_length=60)
+    offset_x: float = 0
+    offset_y: float = 0
     label: str = Field("", max_length=40)
 
 

@@ -85,8 +85,58 @@ def _recipient_input(item: RecipientIn) -> compose.RecipientInput:
     )
 
 
+# The usual size of a field of each type, in points, when the caller gives none.
+SIZES = {
+    "signature": (120.0, 48.0),
+    "seal": (119.0, 119.0),  # a 42 mm round seal
+    "cross_page_seal": (119.0, 119.0),
+    "date": (110.0, 22.0),
+    "text": (140.0, 22.0),
+}
+
+
+def _anchored(spec: FieldIn, document: Document, width: float, height: float) -> FieldIn:
+    """``spec`` with ``page``, ``x`` and ``y`` found from its anchor text."""
+    import pypdfium2 as pdfium
+
+    assert spec.anchor is not None
+    pdf = pdfium.PdfDocument(document.current.read())
+    try:
+        for index in range(len(pdf)):
+            page = pdf[index]
+            text = page.get_textpage()
+            found = text.search(spec.anchor).get_next()
+            if found is None:
+                continue
+            start, count = found
+            rects = [text.get_rect(i) for i in range(text.count_rects(start, count))]
+            right = max(r[2] for r in rects)
+            top = max(r[3] for r in rects)
+            bottom = min(r[1] for r in rects)
+            page_top = page.get_bbox()[3]
+            centre = page_top - (top + bottom) / 2  # from the page's top edge
+            return spec.model_copy(
+                update={
+                    "page": index + 1,
+                    "x": right + spec.offset_x,
+                    "y": centre - height / 2 + spec.offset_y,
+                }
+            )
+    finally:
+        pdf.close()
+    raise BadEnvelope(
+        _("在文件中找不到关键字“%(anchor)s”。") % {"anchor": spec.anchor}, field="fields"
+    )
+
+
 def _placement(spec: FieldIn, document: Document) -> placement.FieldPlacement:
     """The API's points (origin top-left, pages from 1) as the editor's page fractions."""
+    default_width, default_height = SIZES[spec.type]
+    width = spec.width or default_width
+    height = spec.height or default_height
+    spec = spec.model_copy(update={"width": width, "height": height})
+    if spec.anchor and spec.type != "cross_page_seal":
+        spec = _anchored(spec, document, width, height)
     boxes = document.boxes()
     values: dict[str, object] = {"document": document.pk, "kind": spec.type, "label": spec.label}
     if spec.type == "cross_page_seal":
