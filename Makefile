@@ -9,7 +9,7 @@ PORT ?= 8000
 # `make run` is a local development start: debug on, SQLite and local files under var/.
 RUN_ENV := QIANSHU_DEBUG=1 QIANSHU_PUBLIC_URL=http://$(HOST):$(PORT)
 
-.PHONY: run test lint types contracts jstest pytest bench install system-deps system-deps-test clean messages
+.PHONY: run test lint types contracts jstest pytest bench install system-deps system-deps-test system-deps-bench clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ system-deps:
 
 system-deps-test:
 	./scripts/system-deps.sh test
+
+system-deps-bench:
+	./scripts/system-deps.sh bench
 
 run: system-deps $(STAMP)
 	$(RUN_ENV) $(BIN)/qianshu migrate --noinput -v0
@@ -60,7 +63,7 @@ test: system-deps-test $(STAMP) lint types contracts jstest
 	PYTHONPATH=. $(BIN)/qianshu makemigrations --check --dry-run -v0 --settings=tests.settings
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-bench: system-deps-test $(STAMP)
+bench: system-deps-bench $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # Refresh the English catalogue from the Chinese source strings, then compile it (needs gettext).

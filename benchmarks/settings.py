@@ -7,7 +7,7 @@ from tests.settings import *  # noqa: F403
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": ["default", "signing", "notifications"],
+        "QUEUES": ["default", "signing", "notifications", "webhooks"],
     }
 }
 

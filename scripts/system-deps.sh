@@ -5,10 +5,15 @@
 #         chromium (Playwright browser tests drive Debian's Chromium), gettext (msgfmt),
 #         libreoffice-writer-nogui (Word → PDF conversion of uploads; its test must run, not skip)
 #         nodejs (`node --test` runs the unit tests of the browser modules, tests/js/)
+#   bench: + apache2-utils (`ab` loads the open API under gunicorn on loopback: a C client, so
+#          the load generator does not take the server's Python time)
 set -euo pipefail
 want=(fonts-noto-cjk)
-if [ "${1:-}" = "test" ]; then
+if [ "${1:-}" = "test" ] || [ "${1:-}" = "bench" ]; then
   want+=(poppler-utils libnss3-tools softhsm2 gcc chromium gettext libreoffice-writer-nogui nodejs)
+fi
+if [ "${1:-}" = "bench" ]; then
+  want+=(apache2-utils)
 fi
 missing=()
 for pkg in "${want[@]}"; do

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from qianshu.accounts import throttles
+from qianshu.api import ratelimit
 from qianshu.api.errors import RateLimited, ScopeMissing
 from qianshu.api.keys import find_key
 from qianshu.api.models import ApiKey
@@ -21,10 +21,10 @@ class KeyAuth(HttpBearer):
         key = find_key(token)
         if key is None:
             return None
-        verdict = throttles.hit(f"api:{key.pk}", limit=settings.QIANSHU_API_PER_MINUTE, window=60)
+        retry_after = ratelimit.hit(f"api:{key.pk}", settings.QIANSHU_API_PER_MINUTE)
         request.api_key = key  # type: ignore[attr-defined]  # the call log reads it
-        if not verdict:
-            raise RateLimited(verdict.retry_after)
+        if retry_after:
+            raise RateLimited(retry_after)
         return key
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -11,6 +12,7 @@ from django.utils import timezone
 from qianshu.api.models import ApiKey
 
 PREFIX = "qsk_"
+LAST_USED_PRECISION = dt.timedelta(minutes=1)
 
 
 def new_key() -> tuple[str, str, str]:
@@ -36,5 +38,7 @@ def find_key(token: str) -> ApiKey | None:
         return None
     if key.revoked_at is not None:
         return None
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)  # not a write per call
     return key
