@@ -14,9 +14,12 @@ Prints, from one run:
   6. batch signing of 200 envelope tasks through the batch path, against (1) from the same run;
   7. 印章制作, 批量签署 and 发起签署 on a cold load: server time of the first request in a fresh
      process and of the requests after it, against the embedded defaults (benchmarks/pages.py).
+  8. ``GET /api/v1/envelopes/{id}`` under gunicorn on 2 cores loaded by ``ab``, and webhook
+     delivery throughput to a receiver on loopback (benchmarks/api.py).
 Targets: >= 4x stock per core, >= 60 documents/s for the batch on 2 cores, verification at
 least as fast as pdfsig in process, qianshu verify under 0.3 s (1 signature) and 0.5 s (9),
-peak RSS under 500 MB, the list under 50 ms, the batch path >= 30/s, each page under 300 ms.
+peak RSS under 500 MB, the list under 50 ms, the batch path >= 30/s, each page under 300 ms, the API >= 500 req/s
+with p99 < 50 ms, webhooks >= 200 events/s.
 """
 
 from __future__ import annotations
@@ -223,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks import pages
 
     pages.run(quick=args.quick)
+    from benchmarks import api
+
+    api.run(quick=args.quick)
     return 0
 
 
