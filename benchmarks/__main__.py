@@ -18,8 +18,8 @@ Prints, from one run:
      delivery throughput to a receiver on loopback (benchmarks/api.py).
 Targets: >= 4x stock per core, >= 60 documents/s for the batch on 2 cores, verification at
 least as fast as pdfsig in process, qianshu verify under 0.3 s (1 signature) and 0.5 s (9),
-peak RSS under 500 MB, the list under 50 ms, the batch path >= 30/s, each page under 300 ms, the API >= 500 req/s
-with p99 < 50 ms, webhooks >= 200 events/s.
+peak RSS under 500 MB, the list under 50 ms, the batch path >= 30/s, each page under 300 ms,
+the API >= 500 req/s with p99 < 50 ms, webhooks >= 200 events/s.
 """
 
 from __future__ import annotations

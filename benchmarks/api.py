@@ -132,8 +132,8 @@ def webhooks(count: int, processes: int) -> dict[str, Any]:
     from qianshu.core.meta import COMMAND
     from qianshu.orgs.models import Organization
     from qianshu.webhooks import delivery
+    from qianshu.webhooks.actions import messages
     from qianshu.webhooks.actions.endpoints import do_create_endpoint
-    from qianshu.webhooks.actions.messages import do_emit_event
     from qianshu.webhooks.models import Message
 
     received = [0]
@@ -157,12 +157,10 @@ def webhooks(count: int, processes: int) -> dict[str, Any]:
         org, url=url, events=["envelope.sent"], actor=admin, meta=COMMAND
     )
     # Queued as the workers find them (the immediate backend would deliver at commit).
-    delivery_schedule = delivery.schedule
-    delivery.schedule = lambda *args, **kwargs: None  # type: ignore[assignment]
+    messages.schedule = lambda *args, **kwargs: None  # type: ignore[assignment]
     with transaction.atomic():
         for i in range(count):
-            do_emit_event(org, "envelope.sent", {"envelope": {"number": f"QS-{i}"}})
-    delivery.schedule = delivery_schedule  # type: ignore[assignment]
+            messages.do_emit_event(org, "envelope.sent", {"envelope": {"number": f"QS-{i}"}})
     mine = Message.objects.filter(endpoint=endpoint)
     ids = list(mine.order_by("pk").values_list("pk", flat=True))
     connections.close_all()

@@ -201,18 +201,20 @@ def _finish(
         attempt.error = error[:_EXCERPT]
         attempt.save(update_fields=["finished_at", "ok", "status_code", "response", "error"])
         current = Message.objects.select_for_update().get(pk=message.pk)
-        endpoint = Endpoint.objects.select_for_update().get(pk=current.endpoint_id)
         if ok:
-            endpoint.failing_since = None
-            endpoint.save(update_fields=["failing_since"])
+            # Only an endpoint that was failing has anything to clear (no lock otherwise).
+            Endpoint.objects.filter(pk=current.endpoint_id, failing_since__isnull=False).update(
+                failing_since=None
+            )
             if current.status == Message.Status.DELIVERED:
                 return "stale"
             current.status = Message.Status.DELIVERED
             current.delivered_at = now
             current.next_attempt_at = None
             current.last_error = ""
-            current.save()
+            current.save(update_fields=["status", "delivered_at", "next_attempt_at", "last_error"])
             return "delivered"
+        endpoint = Endpoint.objects.select_for_update().get(pk=current.endpoint_id)
         taken_over = current.delivery_attempts.filter(number__gt=attempt.number).exists()
         if current.status != Message.Status.SENDING or taken_over:
             return "stale"
