@@ -333,6 +333,9 @@ LOGGING = {
     # pyHanko logs every failed path build with a traceback; the verifier reports it instead.
     "loggers": {
         "pyhanko": {"level": "ERROR"},
+        # One INFO line per webhook POST otherwise (the attempt is recorded in the database).
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
         "pyhanko_certvalidator": {"level": "ERROR"},
         # fontTools logs every glyph of every subset (evidence reports) at INFO.
         "fontTools": {"level": "WARNING"},
