@@ -15,11 +15,9 @@ A throwaway database ``qianshu_bench_api`` is created on the server of
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
-import secrets
 import shutil
 import socket
 import subprocess
@@ -42,20 +40,17 @@ def _admin(sql: str) -> None:
 
 
 def _environment(data_dir: str, port: int) -> dict[str, str]:
-    dropped = ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "PYTHONDONTWRITEBYTECODE")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QIANSHU_") and k not in dropped}
+    """Production settings (benchmarks.pages: fixed secrets, DEBUG off) on PostgreSQL."""
+    from benchmarks.pages import _environment as production
+
+    env = production(data_dir)
     env.update(
         DATABASE_URL=f"{SERVER.rsplit('/', 1)[0]}/{DB}",
-        QIANSHU_DATA_DIR=data_dir,
-        QIANSHU_SECRET_KEY=base64.urlsafe_b64encode(secrets.token_bytes(48)).decode(),
-        QIANSHU_MASTER_KEY=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         QIANSHU_PUBLIC_URL=f"http://127.0.0.1:{port}",
         QIANSHU_ALLOWED_HOSTS="127.0.0.1",
         QIANSHU_API_PER_MINUTE=str(10**9),  # the limit is checked (a row update), never hit
         QIANSHU_WEBHOOK_ALLOW_PRIVATE="1",
         QIANSHU_SILENCED_CHECKS="qianshu.W020,qianshu.W021",
-        DJANGO_SETTINGS_MODULE="qianshu.settings",
-        PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH", "")])),
     )
     return env
 
