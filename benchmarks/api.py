@@ -143,7 +143,10 @@ def webhooks(count: int, processes: int) -> dict[str, Any]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 256  # two delivering processes must not meet a full backlog
+
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     org = Organization.objects.get()
     admin = org.memberships.get().user  # type: ignore[attr-defined]
