@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,11 +39,31 @@ from qianshu.envelopes.actions import lifecycle, voiding
 from qianshu.envelopes.actions.downloads import do_download_archive
 from qianshu.envelopes.downloads import plan_archive
 from qianshu.envelopes.links import recipient_link
-from qianshu.envelopes.models import AuditEvent, Envelope
+from qianshu.envelopes.models import AuditEvent, Document, Envelope, Recipient
 
 router = Router(tags=["envelopes"])
 PAGE = 50
 MAX_PAGE = 100
+_RELATED = (
+    Prefetch("recipients", queryset=Recipient.objects.only(*actions.RECIPIENT_FIELDS)),
+    Prefetch("documents", queryset=Document.objects.only(*actions.DOCUMENT_FIELDS)),
+)
+# What the answers show (plus what the actions read: they lock and reload the row anyway).
+_ENVELOPE_FIELDS = (
+    "uuid",
+    "number",
+    "title",
+    "status",
+    "scene",
+    "kind",
+    "created_at",
+    "sent_at",
+    "completed_at",
+    "deadline",
+    "initiator_id",
+    "initiator_org_id",
+    "report_id",
+)
 
 
 def _envelope(key: ApiKey, envelope_id: str) -> Envelope:
@@ -52,9 +73,12 @@ def _envelope(key: ApiKey, envelope_id: str) -> Envelope:
         value = uuid.UUID(envelope_id)
     except ValueError:
         raise NotFound() from None
-    envelope = Envelope.objects.filter(
-        initiator_org=key.org, uuid=value, kind=Envelope.Kind.STANDARD
-    ).first()
+    envelope = (
+        Envelope.objects.filter(initiator_org=key.org, uuid=value, kind=Envelope.Kind.STANDARD)
+        .only(*_ENVELOPE_FIELDS)
+        .prefetch_related(*_RELATED)
+        .first()
+    )
     if envelope is None:
         raise NotFound()
     return envelope
@@ -82,11 +106,11 @@ def _out(envelope: Envelope) -> EnvelopeOut:
                 done_at=r.done_at,
                 reason=r.reason,
             )
-            for r in actions.recipients_of(envelope)
+            for r in envelope.recipients.all()  # ordered by routing order (model Meta)
         ],
         documents=[
             DocumentOut(id=d.pk, name=d.name, pages=d.page_count, sha256=d.current_id)
-            for d in envelope.documents.order_by("position", "id")
+            for d in sorted(envelope.documents.all(), key=lambda d: (d.position, d.pk))
         ],
     )
 

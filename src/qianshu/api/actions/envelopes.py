@@ -20,7 +20,7 @@ from qianshu.core.errors import UserError
 from qianshu.core.meta import RequestMeta
 from qianshu.envelopes import compose, placement
 from qianshu.envelopes.actions import compose as compose_actions
-from qianshu.envelopes.models import Document, Envelope, Recipient
+from qianshu.envelopes.models import Document, Envelope
 from qianshu.signing import documents
 from qianshu.signing.errors import PdfError
 from qianshu.storage.actions import do_store_blob
@@ -218,5 +218,8 @@ def do_create_envelope(key: ApiKey, spec: EnvelopeIn, *, meta: RequestMeta) -> E
     return envelope
 
 
-def recipients_of(envelope: Envelope) -> list[Recipient]:
-    return list(envelope.recipients.order_by("routing_order", "id"))
+# The columns the API's answers show.
+RECIPIENT_FIELDS = (
+    "envelope_id", "role", "routing_order", "name", "status", "viewed_at", "done_at", "reason",
+)  # fmt: skip
+DOCUMENT_FIELDS = ("envelope_id", "name", "page_boxes", "current_id", "position")
