@@ -41,12 +41,14 @@ class ApiMiddleware:
         started = time.monotonic()
         response = self._idempotent(request)
         if response.status_code >= 400 and "text/html" in response.get("Content-Type", ""):
-            # Django's own pages (no such route, a refused NUL character): problem details too.
-            response = problem(
-                response.status_code,
-                "not_found" if response.status_code == 404 else "bad_request",
-                _("找不到该资源。") if response.status_code == 404 else _("请求不正确。"),
-            )
+            # Django's own error pages (no such route): problem details too.
+            status = response.status_code
+            if status == 404:
+                response = problem(404, "not_found", _("找不到该资源。"))
+            elif status >= 500:
+                response = problem(status, "internal_error", _("服务器内部错误，请稍后重试。"))
+            else:
+                response = problem(status, "bad_request", _("请求不正确。"))
         key = getattr(request, "api_key", None)
         if key is not None:
             ApiCall.objects.create(
