@@ -87,6 +87,9 @@ MIDDLEWARE = [
     "qianshu.core.middleware.PrivacyHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # /api/v1/: idempotent POSTs, the per-key call log, problem details for every error (in
+    # the language just chosen, around the NUL refusal below).
+    "qianshu.api.middleware.ApiMiddleware",
     # After the language is chosen (its message is translated), before anything reads input.
     "qianshu.core.middleware.NulCharacterMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,8 +97,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # /api/v1/: idempotent POSTs, the per-key call log, problem details for every error.
-    "qianshu.api.middleware.ApiMiddleware",
 ]
 
 ROOT_URLCONF = "qianshu.urls"

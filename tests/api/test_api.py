@@ -285,3 +285,7 @@ def test_create_api_key_command(org: Organization) -> None:
     assert response.status_code == 200
     assert ApiKey.objects.get(name="MIS").scopes == ["verify"]
     assert plain not in str(list(ApiKey.objects.values()))  # only a digest is stored
+
+
+def test_a_nul_character_is_a_problem_too(api: Client) -> None:
+    problem_of(api.get("/api/v1/orgs/me?q=%00"), 400, "bad_request")

@@ -40,8 +40,10 @@ class ApiMiddleware:
             return self.get_response(request)
         started = time.monotonic()
         response = self._idempotent(request)
-        if response.status_code >= 400 and "text/html" in response.get("Content-Type", ""):
-            # Django's own error pages (no such route): problem details too.
+        content_type = response.get("Content-Type", "")
+        if response.status_code >= 400 and "json" not in content_type:
+            # Django's own error pages (no such route, a refused NUL character): problem
+            # details too.
             status = response.status_code
             if status == 404:
                 response = problem(404, "not_found", _("找不到该资源。"))
