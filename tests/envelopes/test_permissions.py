@@ -57,6 +57,8 @@ ROWS: dict[str, Row] = {
     "batch-result": Row(Who.ANYONE, ("get",)),
     "download-zip": Row(Who.ANYONE, ()),  # by ids: see test_zip_download_leaks_nothing
     "link": Row(Who.ANYONE, ()),  # by token: see test_someone_elses_link
+    # Public by design (the report's QR code): shows no names, see test_check_page.py
+    "check": Row(Who.ANYONE, ()),
     "edit": Row(Who.DRAFT_OWNER, target="draft"),
     "fields": Row(Who.DRAFT_OWNER, target="draft"),
     "send": Row(Who.DRAFT_OWNER, target="draft"),

@@ -75,6 +75,7 @@ ROWS: dict[str, Row] = {
     "batch-result": Row(Who.REVEALS),
     "download-zip": Row(Who.REVEALS),
     "link": Row(Who.REVEALS),
+    "check": Row(Who.REVEALS),  # public: number, status, time only (test_check_page.py)
     "new": Row(Who.REVEALS),
     "drafts": Row(Who.REVEALS),
     "org-search": Row(Who.REVEALS),
