@@ -40,6 +40,8 @@ REFUSED = [
     "https://224.0.0.1/hook",
     "https://[::1]/hook",
     "https://[::ffff:127.0.0.1]/hook",
+    "https://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of 169.254.169.254
+    "https://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
     "https://[fd00::1]/hook",
     "https://user:secret@93.184.216.34/hook",
     "ftp://93.184.216.34/hook",

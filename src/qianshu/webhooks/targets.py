@@ -4,8 +4,9 @@ A webhook URL is chosen by an organisation administrator, and the platform POSTs
 inside its own network. So the URL must be ``https`` (``http`` only where private targets are
 allowed), carry no credentials, and every address its host resolves to must be a public
 (globally routable) one: not loopback, private, link-local (cloud metadata at
-169.254.169.254), carrier-grade NAT, multicast, reserved or unspecified, IPv4-mapped IPv6
-included. ``QIANSHU_WEBHOOK_ALLOW_PRIVATE`` lifts the address rule for intranet deployments
+169.254.169.254), carrier-grade NAT, multicast, reserved or unspecified; IPv6 forms that
+carry an IPv4 address (mapped, 6to4, Teredo, NAT64) are judged by that address.
+``QIANSHU_WEBHOOK_ALLOW_PRIVATE`` lifts the address rule for intranet deployments
 and tests.
 
 The check runs when the endpoint is saved *and* at every delivery, and the delivery connects
@@ -43,10 +44,18 @@ def _allow_private() -> bool:
     return bool(getattr(settings, "QIANSHU_WEBHOOK_ALLOW_PRIVATE", False))
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv6 forms that carry an IPv4 address: judged by that address.
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return _public(str(embedded))
     return ip.is_global and not ip.is_multicast
 
 
