@@ -3,6 +3,8 @@ problem details by :mod:`qianshu.api.problems`)."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.utils.translation import gettext_noop
 
 from qianshu.core.errors import UserError
@@ -52,3 +54,11 @@ class NotFound(UserError):
     code = "not_found"
     default_message = gettext_noop("找不到该资源。")
     status = 404
+
+
+def uuid_or_404(value: str, message: str = "") -> str:
+    """``value`` as a canonical UUID, or :class:`NotFound` (a malformed id is a missing one)."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise NotFound(message) from None

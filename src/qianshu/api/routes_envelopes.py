@@ -18,7 +18,7 @@ from ninja.files import UploadedFile
 
 from qianshu.api.actions import envelopes as actions
 from qianshu.api.auth import api_meta, caller
-from qianshu.api.errors import NotFound
+from qianshu.api.errors import NotFound, uuid_or_404
 from qianshu.api.models import ApiKey, Scope
 from qianshu.api.schemas import (
     DocumentOut,
@@ -67,12 +67,7 @@ _ENVELOPE_FIELDS = (
 
 
 def _envelope(key: ApiKey, envelope_id: str) -> Envelope:
-    import uuid
-
-    try:
-        value = uuid.UUID(envelope_id)
-    except ValueError:
-        raise NotFound() from None
+    value = uuid_or_404(envelope_id)
     envelope = (
         Envelope.objects.filter(initiator_org=key.org, uuid=value, kind=Envelope.Kind.STANDARD)
         .only(*_ENVELOPE_FIELDS)

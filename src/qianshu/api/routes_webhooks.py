@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from qianshu.api.auth import api_meta, caller
-from qianshu.api.errors import NotFound
+from qianshu.api.errors import NotFound, uuid_or_404
 from qianshu.api.models import ApiKey, Scope
 from qianshu.api.schemas import (
     AttemptOut,
@@ -41,19 +41,10 @@ def _out(endpoint: Endpoint) -> WebhookOut:
 
 
 def _endpoint(key: ApiKey, endpoint_id: str) -> Endpoint:
-    endpoint = Endpoint.objects.filter(org=key.org, uuid=_uuid(endpoint_id)).first()
+    endpoint = Endpoint.objects.filter(org=key.org, uuid=uuid_or_404(endpoint_id)).first()
     if endpoint is None:
         raise NotFound()
     return endpoint
-
-
-def _uuid(value: str) -> str:
-    import uuid
-
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise NotFound() from None
 
 
 @router.get("/webhooks", response=list[WebhookOut], summary="List webhook endpoints")

@@ -85,7 +85,6 @@ def api_keys_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
             "form": form,
             "rows": rows,
             "plain": plain,
-            "scope_labels": dict(Scope.choices),
         },
         status=status,
     )

@@ -13,7 +13,7 @@ import pydantic
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from qianshu.api.errors import NotFound
+from qianshu.api.errors import NotFound, uuid_or_404
 from qianshu.api.models import ApiKey, Upload
 from qianshu.api.schemas import EnvelopeIn, FieldIn, RecipientIn
 from qianshu.core.errors import UserError
@@ -48,20 +48,12 @@ def do_upload_document(key: ApiKey, data: bytes, filename: str, *, meta: Request
 def _uploads(key: ApiKey, ids: list[str]) -> dict[str, Upload]:
     found: dict[str, Upload] = {}
     for value in ids:
-        upload = Upload.objects.filter(org=key.org, uuid=_uuid(value)).first()
+        missing = _("找不到文件 %(id)s。") % {"id": value}
+        upload = Upload.objects.filter(org=key.org, uuid=uuid_or_404(value, missing)).first()
         if upload is None:
-            raise NotFound(_("找不到文件 %(id)s。") % {"id": value})
+            raise NotFound(missing)
         found[value] = upload
     return found
-
-
-def _uuid(value: str) -> str:
-    import uuid
-
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise NotFound(_("找不到文件 %(id)s。") % {"id": value}) from None
 
 
 def _recipient_input(item: RecipientIn) -> compose.RecipientInput:
