@@ -142,6 +142,13 @@ def test_an_envelope_from_upload_to_signed_download(live_server: Any, settings: 
         again = qs.create_envelope("采购合同", [upload["id"]], [signer], idempotency_key="PO-1")
         assert again["id"] == envelope["id"] and envelope["status"] == "in_progress"
         assert [e["id"] for e in qs.envelopes(status="in_progress")] == [envelope["id"]]
+        recipient_id = envelope["recipients"][0]["id"]
+        link = qs.signing_url(envelope["id"], recipient_id, expires_in=600)
+        assert "/s/" in link["url"] and link["expires_at"]  # on QIANSHU_PUBLIC_URL
+        # A person's step is never sealed by a key (this key holds no seal either).
+        with pytest.raises(ApiError) as refused:
+            qs.seal(envelope["id"], recipient_id)
+        assert (refused.value.status, refused.value.code) == (403, "seal_not_allowed")
         sign(Envelope.objects.get(uuid=envelope["id"]).recipients.get(), bob)
         done = qs.envelope(envelope["id"])
         assert done["status"] == "completed"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from qianshu.api.actions import envelopes as actions
+from qianshu.api.actions.seals import do_seal_step
 from qianshu.api.auth import api_meta, caller
 from qianshu.api.errors import NotFound, uuid_or_404
 from qianshu.api.models import ApiKey, Scope
@@ -305,6 +307,34 @@ def signing_url(
         raise actions.BadEnvelope(_("该签署方现在没有需要签署的文件。"))
     expires = timezone.now() + dt.timedelta(seconds=body.expires_in)
     return SigningUrlOut(url=recipient_link(recipient, expires=expires), expires_at=expires)
+
+
+@router.post(
+    "/envelopes/{envelope_id}/recipients/{recipient_id}/seal",
+    response={200: EnvelopeOut, 400: Problem, 403: Problem, 404: Problem, 409: Problem},
+    summary="API sealing (静默签): seal the organisation's own seal step with the key's seal",
+    description=(
+        "An organisation administrator grants one seal to the API key (开放平台 · API 密钥, "
+        "after re-authentication). The key can then seal a seal step of its own organisation "
+        "in an envelope it sent, when the step's turn has come, in the fields declared for "
+        "it. 403 `seal_not_allowed`: no current grant, or the seal does not fit the step; "
+        "409 `not_your_turn`: not the step's turn (or done already). Every use is written "
+        "to the organisation's 用印记录 and the envelope's audit trail, naming the key."
+    ),
+)
+def seal_step(request: HttpRequest, envelope_id: str, recipient_id: int) -> EnvelopeOut:
+    key = caller(request, Scope.ENVELOPES_WRITE)
+    envelope = _envelope(key, envelope_id)
+    recipient = (
+        Recipient.objects.select_related("envelope")
+        .filter(envelope=envelope, pk=recipient_id)
+        .first()
+    )
+    if recipient is None:
+        raise NotFound()
+    submission = request.headers.get("Idempotency-Key") or f"api-{uuid.uuid4()}"
+    do_seal_step(key, recipient, submission=submission[:64], meta=api_meta(request))
+    return _out(_envelope(key, envelope_id))
 
 
 class AuditEventOut(Schema):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router
 
+from qianshu.api.actions.seals import key_grant
 from qianshu.api.auth import caller, current_key
 from qianshu.api.models import Scope
 from qianshu.api.schemas import OrgOut, SealOut
@@ -23,4 +24,15 @@ def org_me(request: HttpRequest) -> OrgOut:
 def org_seals(request: HttpRequest) -> list[SealOut]:
     key = caller(request, Scope.SEALS_READ)
     seals = Seal.objects.filter(org=key.org).exclude(status=Seal.Status.DESTROYED).order_by("id")
-    return [SealOut(id=str(s.uuid), name=s.name, kind=s.kind, status=s.status) for s in seals]
+    grant = key_grant(key)
+    granted = grant.seal_id if grant is not None and grant.is_current() else None
+    return [
+        SealOut(
+            id=str(s.uuid),
+            name=s.name,
+            kind=s.kind,
+            status=s.status,
+            granted_to_this_key=s.pk == granted and s.is_usable,
+        )
+        for s in seals
+    ]

@@ -31,6 +31,9 @@ class SealOut(Schema):
     name: str
     kind: str
     status: str
+    granted_to_this_key: bool = Field(
+        False, description="the seal is granted to the calling key (API 用印) and usable now"
+    )
 
 
 class WebhookIn(Schema):

@@ -150,18 +150,22 @@ def record(
     document_name: str = "",
     sha256_before: str = "",
     sha256_after: str = "",
+    actor_name: str = "",
     **detail: Any,
 ) -> AuditEvent:
     """Append an event. Call inside the action's transaction, with the envelope row locked
     (``select_for_update``) before the action reads what it decides on; the row stays locked
-    and its count and head move with the event (``envelope`` is updated too)."""
+    and its count and head move with the event (``envelope`` is updated too).
+
+    ``actor_name`` names an actor that is not a person (an API key that sealed); by default
+    it is the person's label."""
     where = event_meta(meta)
     actor = actor if actor is not None and actor.is_authenticated else None
     event = AuditEvent(
         envelope=envelope,
         action=action,
         actor=actor,
-        actor_name=person_label(actor)[:100],
+        actor_name=(actor_name or person_label(actor))[:100],
         recipient=recipient,
         created_at=timezone.now(),
         ip=where.ip,

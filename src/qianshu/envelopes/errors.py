@@ -22,6 +22,16 @@ class NotYourTurn(EnvelopeError):
     default_message = gettext_noop("现在不能处理该任务。")
 
 
+class SealNotAllowed(EnvelopeError):
+    """An API key may not seal this step: no current grant of a seal right for it."""
+
+    code = "seal_not_allowed"
+    status = 403
+    default_message = gettext_noop(
+        "该 API 密钥没有可用于此盖章环节的有效印章授权（印章须属于本组织、类型相符、授权有效）。"
+    )
+
+
 class DocumentChanged(EnvelopeError):
     """The document is not the one the signer saw (its revision is unknown or not an ancestor
     of the current revision)."""

@@ -50,7 +50,7 @@ from qianshu.orgs.grants import (
     sealed_filename,
 )
 from qianshu.orgs.models import Membership, Organization, Seal, SealGrant, SealUsage
-from qianshu.orgs.people import person_label, real_name
+from qianshu.orgs.people import holder_label, real_name
 from qianshu.orgs.queries import grants_of, seal_usages
 from qianshu.orgs.reauth import kept_input, needs_reauth, reauth_redirect
 from qianshu.storage.models import Blob
@@ -79,7 +79,9 @@ def _grant_state(grant: SealGrant, now: datetime, members: set[int]) -> tuple[st
         return "ended", _("已过期"), ""
     if status == SealGrant.Status.AWAITING_LEGAL_REP:
         return "pending", _("待法定代表人同意"), "badge-warn"
-    if grant.grantee_id not in members:
+    if grant.api_key is not None and not grant.api_key.is_active:
+        return "current", _("API 密钥已吊销，不可用"), "badge-warn"
+    if grant.api_key is None and grant.grantee_id not in members:
         return "current", _("已不是成员，不可用"), "badge-warn"
     if not grant.seal.is_usable:
         return "current", _("印章已停用"), "badge-warn"
@@ -123,7 +125,7 @@ def grants_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
                 messages.success(
                     request,
                     _("已将“%(seal)s”授权给 %(name)s。")
-                    % {"seal": grant.seal.name, "name": person_label(grant.grantee)},
+                    % {"seal": grant.seal.name, "name": holder_label(grant)},
                 )
             return redirect("orgs:grants", org.uuid)
     now = timezone.now()
@@ -156,7 +158,7 @@ def revoke_grant_view(
     user = current_user(request)
     org, _membership = access_org_by_uuid(user, org_uuid, roles=ADMIN_ONLY)
     grant = (
-        SealGrant.objects.select_related("seal", "grantee")
+        SealGrant.objects.select_related("seal", "grantee", "api_key")
         .filter(seal__org=org, uuid=grant_uuid)
         .first()
     )
@@ -172,7 +174,7 @@ def revoke_grant_view(
         messages.success(
             request,
             _("已撤销 %(name)s 对“%(seal)s”的授权。")
-            % {"name": person_label(grant.grantee), "seal": grant.seal.name},
+            % {"name": holder_label(grant), "seal": grant.seal.name},
         )
     return redirect("orgs:grants", org.uuid)
 
@@ -206,7 +208,7 @@ def grant_decision_view(request: HttpRequest, token: str) -> HttpResponse:
         "grant": grant,
         "org": grant.seal.org,
         "refusal": legal_rep_refusal(grant, user),
-        "grantee_name": person_label(grant.grantee),
+        "grantee_name": holder_label(grant),
         "needs_identity": verified_identity(user) is None,
     }
     return render(request, "orgs/grants/decision.html", context)
@@ -327,6 +329,13 @@ def _csv_cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def _usage_actor(usage: SealUsage) -> str:
+    if usage.user is None:
+        assert usage.grant is not None  # an API key's use: its grant names the key
+        return holder_label(usage.grant)
+    return real_name(usage.user) or _("未实名")
+
+
 def _usage_csv(usages: list[SealUsage], org: Organization) -> HttpResponse:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -348,8 +357,8 @@ def _usage_csv(usages: list[SealUsage], org: Organization) -> HttpResponse:
                 for value in (
                     timezone.localtime(usage.created_at, SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
                     usage.seal.name,
-                    real_name(usage.user) or _("未实名"),
-                    usage.user.masked_phone,
+                    _usage_actor(usage),
+                    usage.user.masked_phone if usage.user else "",
                     usage.document_name,
                     usage.document_sha256,
                     usage.ip or "",

@@ -344,7 +344,11 @@ class Seal(models.Model):
 
 class SealGrant(models.Model):
     """印章授权: a member may use a seal for a period. A legal representative's seal is granted
-    only with the legal representative's own approval."""
+    only with the legal representative's own approval.
+
+    Or an API key may (API 用印, 契约锁's 静默签): ``api_key`` is set and ``grantee`` is empty;
+    the key seals its organisation's own seal steps without a person. Exactly one of the two is
+    set (a database constraint)."""
 
     class Status(models.TextChoices):
         AWAITING_LEGAL_REP = "awaiting_legal_rep", _("待法定代表人同意")
@@ -355,7 +359,16 @@ class SealGrant(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     seal = models.ForeignKey(Seal, on_delete=models.CASCADE, related_name="grants")
     grantee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="seal_grants"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="seal_grants",
+    )
+    # The organisation's API key this seal is granted to (the api app's model: an organisation
+    # credential, referenced by name so that this app does not import the API layer).
+    api_key = models.ForeignKey(
+        "api.ApiKey", null=True, blank=True, on_delete=models.PROTECT, related_name="seal_grants"
     )
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -387,9 +400,28 @@ class SealGrant(models.Model):
         verbose_name_plural = _("印章授权")
         ordering: ClassVar[list[str]] = ["-created_at"]
         indexes = [models.Index(fields=["grantee", "status", "valid_until"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(grantee__isnull=False, api_key__isnull=True)
+                    | models.Q(grantee__isnull=True, api_key__isnull=False)
+                ),
+                name="seal_grant_one_holder",
+            ),
+            # One seal per API key at a time (a key that seals is narrow on purpose).
+            models.UniqueConstraint(
+                fields=["api_key"],
+                condition=models.Q(status="active", api_key__isnull=False),
+                name="seal_grant_one_per_key",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.seal} → {self.grantee}"
+        return f"{self.seal} → {self.api_key or self.grantee}"
+
+    @property
+    def for_api_key(self) -> bool:
+        return self.api_key_id is not None
 
     def is_current(self, now: Any = None) -> bool:
         now = now or timezone.now()
@@ -397,10 +429,17 @@ class SealGrant(models.Model):
 
 
 class SealUsage(models.Model):
-    """用印记录: who used which seal on which document, when (append-only)."""
+    """用印记录: who used which seal on which document, when (append-only). ``user`` is empty
+    for a use by an API key: its grant names the key."""
 
     seal = models.ForeignKey(Seal, on_delete=models.PROTECT, related_name="usages")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     grant = models.ForeignKey(
         SealGrant, null=True, blank=True, on_delete=models.PROTECT, related_name="usages"
     )

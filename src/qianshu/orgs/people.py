@@ -12,6 +12,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
+from qianshu.orgs.models import SealGrant
 
 #: ``select_related`` path from a user to their verified identity.
 IDENTITY = "person_identity"
@@ -28,3 +29,18 @@ def real_name(user: User) -> str:
 def person_label(user: User) -> str:
     """The verified real name, or 未实名 with the masked phone number."""
     return real_name(user) or _("未实名（%(phone)s）") % {"phone": user.masked_phone}
+
+
+def key_label(grant: SealGrant) -> str:
+    """An API key that holds a seal grant, as logs and lists name it: its name and prefix."""
+    key = grant.api_key
+    assert key is not None
+    return _("API 密钥“%(name)s”（qsk_%(prefix)s）") % {"name": key.name, "prefix": key.prefix}
+
+
+def holder_label(grant: SealGrant) -> str:
+    """Who holds a grant: the member's verified name, or the API key."""
+    if grant.api_key_id is not None:
+        return key_label(grant)
+    assert grant.grantee is not None
+    return person_label(grant.grantee)

@@ -50,7 +50,7 @@ def grants_of(org: Organization) -> QuerySet[SealGrant]:
     """Every grant of the organisation's seals, with the seal, the grantee (and their verified
     identity) and who granted it."""
     return SealGrant.objects.filter(seal__org=org).select_related(
-        "seal", "grantee", f"grantee__{IDENTITY}", "granted_by"
+        "seal", "grantee", f"grantee__{IDENTITY}", "granted_by", "api_key"
     )
 
 
@@ -58,5 +58,5 @@ def seal_usages(org: Organization) -> QuerySet[SealUsage]:
     """用印记录 of the organisation's seals, with the seal, the member and their verified
     identity."""
     return SealUsage.objects.filter(seal__org=org).select_related(
-        "seal", "user", f"user__{IDENTITY}"
+        "seal", "user", f"user__{IDENTITY}", "grant__api_key"
     )

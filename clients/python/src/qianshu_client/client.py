@@ -36,6 +36,7 @@ class Seal(TypedDict):
     name: str
     kind: str
     status: str
+    granted_to_this_key: bool
 
 
 class Upload(TypedDict):
@@ -225,6 +226,26 @@ class Qianshu:
         """Start the void statement (作废声明) of a completed envelope; returns the statement."""
         result: Envelope = self._json(
             "POST", f"/envelopes/{envelope_id}/void", json={"reason": reason}
+        )
+        return result
+
+    def signing_url(
+        self, envelope_id: str, recipient_id: int, expires_in: int = 900
+    ) -> dict[str, Any]:
+        """A short-lived link to the signing page of one recipient (``url``, ``expires_at``);
+        the signer still logs in by SMS code and confirms with their own PIN."""
+        result: dict[str, Any] = self._json(
+            "POST",
+            f"/envelopes/{envelope_id}/recipients/{recipient_id}/signing-url",
+            json={"expires_in": expires_in},
+        )
+        return result
+
+    def seal(self, envelope_id: str, recipient_id: int) -> Envelope:
+        """API 用印 (静默签): seal the organisation's own seal step ``recipient_id`` with the
+        seal an administrator granted to this key; returns the envelope after it."""
+        result: Envelope = self._json(
+            "POST", f"/envelopes/{envelope_id}/recipients/{recipient_id}/seal"
         )
         return result
 

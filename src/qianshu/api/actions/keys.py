@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
+from qianshu.api.actions.seals import revoke_key_grants
 from qianshu.api.errors import BadScopes
 from qianshu.api.keys import new_key
 from qianshu.api.models import ApiKey, Scope
@@ -64,13 +65,14 @@ def do_create_api_key(
 
 
 def do_revoke_api_key(key: ApiKey, *, actor: User, meta: RequestMeta) -> ApiKey:
-    """Revoke a key for good (a call with it is refused from now on)."""
+    """Revoke a key for good (a call with it is refused from now on), with its seal grant."""
     with transaction.atomic():
         current = ApiKey.objects.select_for_update().get(pk=key.pk)
         if current.revoked_at is not None:
             return current
         current.revoked_at = timezone.now()
         current.save(update_fields=["revoked_at"])
+        revoke_key_grants(current, actor=actor, meta=meta)
         record_org_event(
             current.org,
             OrgAction.API_KEY_REVOKED,

@@ -36,12 +36,13 @@ from qianshu.envelopes.actions.confirmations import confirm_signing
 from qianshu.envelopes.compose import check_field, cross_page_widgets, field_specs
 from qianshu.envelopes.confirmations import (
     Confirmation,
+    SignerKey,
     check_confirmation,
     confirmation_binding,
     person_signer,
     seal_signer,
 )
-from qianshu.envelopes.errors import DocumentChanged, EnvelopeError, NotYourTurn
+from qianshu.envelopes.errors import DocumentChanged, EnvelopeError, NotYourTurn, SealNotAllowed
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Revision, Submission
 from qianshu.envelopes.placement import FieldInput
 from qianshu.envelopes.revisions import append_revision
@@ -76,7 +77,7 @@ def _lock(recipient: Recipient) -> tuple[Envelope, Recipient]:
     return envelope, Recipient.objects.select_for_update().get(pk=recipient.pk)
 
 
-def _check_turn(envelope: Envelope, locked: Recipient, actor: User) -> None:
+def _check_turn(envelope: Envelope, locked: Recipient, actor: User | None) -> None:
     if not envelope.is_active():
         raise NotYourTurn(
             _("该任务%(status)s，不能再签署。") % {"status": envelope.get_status_display()}
@@ -84,6 +85,8 @@ def _check_turn(envelope: Envelope, locked: Recipient, actor: User) -> None:
     if not locked.is_turn:
         raise NotYourTurn(_("现在不是您的签署环节，或您已处理过该任务。"))
     if locked.role in (Role.SIGN, Role.APPROVE, Role.CC):
+        if actor is None:
+            raise NotYourTurn(_("该签署环节属于其他人。"))
         if locked.user_id is not None and locked.user_id != actor.pk:
             raise NotYourTurn(_("该签署环节属于其他人。"))
         if locked.user_id is None and locked.phone and locked.phone != actor.phone:
@@ -429,52 +432,16 @@ def do_sign(
                 key, signer = person_signer(confirmation, locked, actor, platform)
                 name = locked.name
             plans = _plan(envelope, locked, req, signature=signature, seal_image=seal_image)
-            details = documents.SignatureDetails(
-                reason=(_("%(who)s盖章") if seal else _("%(who)s签署")) % {"who": name},
-                location="Qianshu",
-                name=name,
+            signed_docs = _sign_step(
+                envelope,
+                locked,
+                plans,
+                _Signing(key, signer, name, seal, grant, confirmation.method),
+                req.seen,
+                platform,
+                actor=actor,
+                meta=meta,
             )
-            signed_docs = []
-            for plan in plans:
-                document, before, after = _sign_document(
-                    envelope, locked, plan, signer, details, req.seen, platform
-                )
-                signed_docs.append(document)
-                audit.record(
-                    envelope,
-                    "sealed" if seal else "signed",
-                    actor=actor,
-                    recipient=locked,
-                    meta=meta,
-                    document_name=document.name,
-                    sha256_before=before,
-                    sha256_after=after,
-                    fields=len(plan.placements),
-                    seal=seal.name if seal else "",
-                    certificate=format(key.certificate.serial_number, "x"),
-                    confirmation=confirmation.method,
-                )
-                if seal is not None and grant is not None:
-                    record_seal_use(
-                        seal,
-                        grant,
-                        actor=actor,
-                        meta=meta,
-                        document_name=document.name,
-                        sha256=after,
-                        reference=envelope.number,
-                    )
-            now = timezone.now()
-            locked.status = Recipient.Status.DONE
-            locked.done_at = now
-            locked.acted_by = actor
-            locked.seal = seal
-            locked.certificate = key.issued
-            if seal is not None:
-                locked.org = seal.org
-            elif locked.user_id is None:
-                locked.user = actor
-            locked.save()
             Submission.objects.create(recipient=locked, key=req.key)
             _after_step(envelope, locked, actor)
     except SealError as exc:
@@ -482,6 +449,187 @@ def do_sign(
     except SigningError as exc:
         log.warning(
             "signing %s for recipient %s failed: %s", recipient.envelope_id, recipient.pk, exc
+        )
+        raise EnvelopeError(_("签署失败，请稍后重试。")) from exc
+    return SignOutcome(recipient=locked, documents=signed_docs)
+
+
+def _lock_key_grant(recipient: Recipient, grant: SealGrant) -> tuple[Seal, SealGrant]:
+    """The seal of an API key's grant and the grant, both locked and re-checked: the grant is
+    current, its key not revoked and of the envelope's organisation, the seal usable, not a
+    legal representative's seal, and right for the step (organisation, required type)."""
+    seal = (
+        Seal.objects.select_for_update()
+        .select_related("org", "certificate", "image")
+        .get(pk=grant.seal_id)
+    )
+    locked = (
+        SealGrant.objects.select_for_update(of=("self",)).select_related("api_key").get(pk=grant.pk)
+    )
+    api_key = locked.api_key
+    allowed = (
+        api_key is not None
+        and api_key.revoked_at is None
+        and api_key.org_id == seal.org_id
+        and recipient.envelope.initiator_org_id == seal.org_id
+        and locked.is_current()
+        and seal.is_usable
+        and seal.kind != Seal.Kind.LEGAL_REP
+        and seal_matches(recipient, seal)
+    )
+    if not allowed:
+        raise SealNotAllowed()
+    issued = seal.certificate
+    if issued.revoked_at is not None or issued.not_after <= timezone.now():
+        raise EnvelopeError(_("印章证书已失效，请联系组织管理员。"))
+    return seal, locked
+
+
+@dataclass(frozen=True)
+class _Signing:
+    """Who signs a step: the key and its pyHanko signer, the name in the signature, the seal
+    and grant when an organisation seals, and how it was confirmed (pin, sms, api_key)."""
+
+    key: SignerKey
+    signer: KeySigner
+    name: str
+    seal: Seal | None
+    grant: SealGrant | None
+    method: str
+    agent: str = ""  # names an actor that is not a person (an API key)
+
+
+def _sign_step(
+    envelope: Envelope,
+    locked: Recipient,
+    plans: list[_Plan],
+    signing: _Signing,
+    seen: Mapping[int, str],
+    platform: Platform,
+    *,
+    actor: User | None,
+    meta: RequestMeta,
+) -> list[Document]:
+    """Sign each planned document, record the audit events and seal uses, and mark the step
+    done (inside the transaction, with the envelope and recipient locked)."""
+    seal, grant = signing.seal, signing.grant
+    details = documents.SignatureDetails(
+        reason=(_("%(who)s盖章") if seal else _("%(who)s签署")) % {"who": signing.name},
+        location="Qianshu",
+        name=signing.name,
+    )
+    signed_docs = []
+    for plan in plans:
+        document, before, after = _sign_document(
+            envelope, locked, plan, signing.signer, details, seen, platform
+        )
+        signed_docs.append(document)
+        audit.record(
+            envelope,
+            "sealed" if seal else "signed",
+            actor=actor,
+            actor_name=signing.agent,
+            recipient=locked,
+            meta=meta,
+            document_name=document.name,
+            sha256_before=before,
+            sha256_after=after,
+            fields=len(plan.placements),
+            seal=seal.name if seal else "",
+            certificate=format(signing.key.certificate.serial_number, "x"),
+            confirmation=signing.method,
+        )
+        if seal is not None and grant is not None:
+            record_seal_use(
+                seal,
+                grant,
+                actor=actor,
+                meta=meta,
+                document_name=document.name,
+                sha256=after,
+                reference=envelope.number,
+            )
+    locked.status = Recipient.Status.DONE
+    locked.done_at = timezone.now()
+    locked.acted_by = actor
+    locked.seal = seal
+    locked.certificate = signing.key.issued
+    if seal is not None:
+        locked.org = seal.org
+    elif locked.user_id is None:
+        locked.user = actor
+    locked.save()
+    return signed_docs
+
+
+def do_seal_with_grant(
+    recipient: Recipient, grant: SealGrant, *, key: str, agent: str, meta: RequestMeta
+) -> SignOutcome:
+    """API 用印 (契约锁's 静默签): the seal granted to an API key seals the organisation's own
+    seal step ``recipient``, in the fields declared for it, without a person.
+
+    ``grant`` is the key's grant (``SealGrant.api_key``); ``agent`` names the key in the audit
+    trail; ``key`` makes a retried call return the first result. Everything that makes the use
+    legitimate is checked again with the rows locked (:func:`_lock_key_grant`): a step of
+    another organisation — even one with the same name — a revoked key or grant, a legal
+    representative's seal, a step whose turn has not come, or an envelope that is not the
+    key's organisation's own are refused; nothing changes then. A key places nothing itself:
+    a step without declared seal fields is refused, and so is one that asks for text."""
+    if not key or len(key) > 64:
+        raise EnvelopeError(_("提交无效，请刷新页面后重试。"))
+    if Submission.objects.filter(recipient=recipient, key=key).exists():
+        return SignOutcome(recipient=recipient, repeated=True)
+    if recipient.role != Role.SEAL:
+        raise SealNotAllowed(_("API 密钥只能为本组织的企业盖章环节用印。"))
+    try:
+        with transaction.atomic():
+            envelope, locked = _lock(recipient)
+            if Submission.objects.filter(recipient=locked, key=key).exists():
+                return SignOutcome(recipient=locked, repeated=True)
+            _check_turn(envelope, locked, None)
+            locked.envelope = envelope
+            seal, held = _lock_key_grant(locked, grant)
+            declared = list(locked.fields.filter(filled_at__isnull=True))
+            if not declared:
+                raise EnvelopeError(_("该盖章环节没有指定盖章位置，API 密钥不能自行放置印章。"))
+            if any(f.kind not in (Kind.SEAL, Kind.CROSS_PAGE_SEAL, Kind.DATE) for f in declared):
+                raise EnvelopeError(_("该盖章环节需要填写内容，不能由 API 密钥自动盖章。"))
+            platform = load_platform()
+            signer_key, signer = seal_signer(Confirmation(0, "api_key"), seal, platform)
+            req = SignRequest(
+                key=key,
+                seen={},
+                fields=tuple(StagedField(field_id=f.pk) for f in declared),
+            )
+            seal_image = _blob_image(seal.image)
+            plans = _plan(envelope, locked, req, signature=None, seal_image=seal_image)
+            # No person saw a revision: the step seals what is current now (the envelope row
+            # is locked, so no other step can add a revision meanwhile).
+            seen = {
+                pk: str(blob)
+                for pk, blob in Document.objects.filter(envelope=envelope).values_list(
+                    "pk", "current_id"
+                )
+            }
+            signing = _Signing(
+                signer_key,
+                signer,
+                f"{seal.org.name} {seal.name}",
+                seal,
+                held,
+                "api_key",
+                agent=agent,
+            )
+            signed_docs = _sign_step(
+                envelope, locked, plans, signing, seen, platform, actor=None, meta=meta
+            )
+            Submission.objects.create(recipient=locked, key=key)
+            _after_step(envelope, locked, None)
+    except SealError as exc:
+        raise EnvelopeError(str(exc)) from exc
+    except SigningError as exc:
+        log.warning(
+            "API sealing %s for recipient %s failed: %s", recipient.envelope_id, recipient.pk, exc
         )
         raise EnvelopeError(_("签署失败，请稍后重试。")) from exc
     return SignOutcome(recipient=locked, documents=signed_docs)
@@ -495,12 +643,13 @@ def _needs(recipient: Recipient, req: SignRequest, kind: str) -> bool:
     return recipient.fields.filter(kind=kind, filled_at__isnull=True).exists()
 
 
-def _after_step(envelope: Envelope, recipient: Recipient, actor: User) -> None:
-    """Routing and the initiator's notice after a recipient finished its step."""
+def _after_step(envelope: Envelope, recipient: Recipient, actor: User | None) -> None:
+    """Routing and the initiator's notice after a recipient finished its step (``actor`` is
+    None when an API key sealed)."""
     events.emit(envelope, "recipient.signed", recipient=recipient)
     routing.advance(envelope)
     done, total = routing.progress(envelope)
-    if envelope.initiator_id != actor.pk and done < total:
+    if (actor is None or envelope.initiator_id != actor.pk) and done < total:
         who = recipient.name if recipient.role == Role.SEAL else audit.person_label(actor)
         routing.notify_initiator(
             envelope,

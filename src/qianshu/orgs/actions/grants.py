@@ -56,6 +56,7 @@ from qianshu.storage.actions import do_store_blob
 
 def _notify_granted(grant: SealGrant) -> None:
     grantee = grant.grantee
+    assert grantee is not None  # a member's grant (an API key's is never told by SMS)
     do_queue_sms(
         grantee.phone,
         "seal_granted",
@@ -197,7 +198,7 @@ def do_decide_legal_rep_grant(
         if found is None:
             raise GrantError(_("链接无效或已失效。"))
         grant = (
-            SealGrant.objects.select_for_update()
+            SealGrant.objects.select_for_update(of=("self",))
             .select_related("seal__org", "grantee")
             .get(pk=found.pk)
         )
@@ -241,7 +242,7 @@ def record_seal_use(
     seal: Seal,
     grant: SealGrant,
     *,
-    actor: User,
+    actor: User | None,
     meta: RequestMeta,
     document_name: str,
     sha256: str,
@@ -250,7 +251,9 @@ def record_seal_use(
 ) -> SealUsage:
     """用印记录: a ``SealUsage`` row and an organisation event for one use of ``seal`` (here,
     or on an envelope: ``reference`` is then its task number). Call inside the transaction
-    that applied the seal."""
+    that applied the seal. ``actor`` is None when an API key sealed (the grant names it)."""
+    if grant.api_key_id is not None:
+        detail["api_key"] = str(grant.api_key)
     envelope: dict[str, Any] = {"envelope": reference} if reference else {}
     usage = SealUsage.objects.create(
         seal=seal,

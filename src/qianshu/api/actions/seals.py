@@ -1,0 +1,132 @@
+"""API 用印 (契约锁's 静默签): an administrator grants one seal to one API key; the key then
+seals its organisation's own seal steps without a person.
+
+* :func:`do_grant_seal_to_key` — one active seal per key; an ordinary seal of the key's own
+  organisation (never the legal representative's seal: that one is granted only with the legal
+  representative's own approval, person to person). The view asks for a fresh
+  re-authentication first, as for every grant. The grant is a ``SealGrant`` like a member's, so
+  it shows on 印章授权 and its uses on 用印记录, naming the key.
+* :func:`do_seal_step` — the key seals one step (``envelopes.actions.turns.do_seal_with_grant``
+  checks everything again with the rows locked).
+* Revoking the grant is the organisation's ordinary 撤销 (``do_revoke_grant``); revoking the key
+  revokes its grant too (:func:`revoke_key_grants`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from qianshu.accounts.models import User
+from qianshu.api.models import ApiKey
+from qianshu.core.meta import RequestMeta
+from qianshu.envelopes.actions.turns import do_seal_with_grant
+from qianshu.envelopes.errors import SealNotAllowed
+from qianshu.envelopes.models import Recipient
+from qianshu.envelopes.turns import SignOutcome
+from qianshu.orgs.audit import record_org_event
+from qianshu.orgs.grants import MAX_GRANT_DAYS, GrantError
+from qianshu.orgs.models import OrgAction, Seal, SealGrant
+from qianshu.orgs.people import key_label
+
+
+def key_grant(key: ApiKey) -> SealGrant | None:
+    """The key's active seal grant (at most one), with its seal."""
+    return (
+        SealGrant.objects.filter(api_key=key, status=SealGrant.Status.ACTIVE)
+        .select_related("seal", "api_key")
+        .first()
+    )
+
+
+def _detail(grant: SealGrant) -> dict[str, str]:
+    return {
+        "grant": str(grant.uuid),
+        "seal": str(grant.seal.uuid),
+        "seal_name": grant.seal.name,
+        "api_key": str(grant.api_key),
+        "valid_from": grant.valid_from.isoformat(),
+        "valid_until": grant.valid_until.isoformat(),
+    }
+
+
+def do_grant_seal_to_key(
+    key: ApiKey,
+    seal: Seal,
+    *,
+    valid_until: dt.datetime,
+    note: str = "",
+    actor: User,
+    meta: RequestMeta,
+) -> SealGrant:
+    """Grant ``seal`` to ``key`` from now until ``valid_until``. Raises :class:`GrantError`:
+    another organisation's seal or key, a seal not in use, the legal representative's seal, a
+    revoked key, a key that holds a seal already, a period in the past or over 5 years."""
+    now = timezone.now()
+    if seal.org_id != key.org_id or not seal.is_usable:
+        raise GrantError(_("只能授权本组织启用中的印章。"))
+    if seal.kind == Seal.Kind.LEGAL_REP:
+        raise GrantError(
+            _("法定代表人章只能由法定代表人本人同意后授权给成员，不能授权给 API 密钥。")
+        )
+    if valid_until <= now:
+        raise GrantError(_("截止时间必须晚于当前时间。"))
+    if valid_until - now > dt.timedelta(days=MAX_GRANT_DAYS):
+        raise GrantError(_("授权期限最长 5 年。"))
+    with transaction.atomic():
+        locked_key = ApiKey.objects.select_for_update().get(pk=key.pk)
+        locked_seal = Seal.objects.select_for_update().select_related("org").get(pk=seal.pk)
+        if not locked_key.is_active:
+            raise GrantError(_("该 API 密钥已吊销。"))
+        if not locked_seal.is_usable or not locked_seal.org.is_verified:
+            raise GrantError(_("只能授权本组织启用中的印章。"))
+        held = key_grant(locked_key)
+        if held is not None:
+            raise GrantError(
+                _("该 API 密钥已获得“%(seal)s”的授权；一个密钥只能授权一枚印章，请先撤销。")
+                % {"seal": held.seal.name}
+            )
+        grant = SealGrant.objects.create(
+            seal=locked_seal,
+            api_key=locked_key,
+            granted_by=actor,
+            valid_from=now,
+            valid_until=valid_until,
+            note=" ".join(note.split())[:200],
+        )
+        record_org_event(
+            locked_seal.org, OrgAction.SEAL_GRANTED, actor=actor, meta=meta, **_detail(grant)
+        )
+    return grant
+
+
+def revoke_key_grants(key: ApiKey, *, actor: User, meta: RequestMeta) -> None:
+    """Revoke the seal grants of ``key`` (inside the transaction that revokes the key)."""
+    now = timezone.now()
+    for grant in (
+        SealGrant.objects.select_for_update(of=("self",))
+        .select_related("seal__org", "api_key")
+        .filter(api_key=key, status=SealGrant.Status.ACTIVE)
+    ):
+        grant.status = SealGrant.Status.REVOKED
+        grant.revoked_by = actor
+        grant.revoked_at = now
+        grant.save(update_fields=["status", "revoked_by", "revoked_at"])
+        record_org_event(
+            grant.seal.org, OrgAction.SEAL_GRANT_REVOKED, actor=actor, meta=meta, **_detail(grant)
+        )
+
+
+def do_seal_step(
+    key: ApiKey, recipient: Recipient, *, submission: str, meta: RequestMeta
+) -> SignOutcome:
+    """The key seals ``recipient`` (a seal step of an envelope of its organisation) with its
+    granted seal. Raises ``SealNotAllowed`` when the key holds no grant, and the envelope
+    errors of :func:`do_seal_with_grant`."""
+    grant = key_grant(key)
+    if grant is None:
+        raise SealNotAllowed(_("该 API 密钥没有获得印章授权，请组织管理员在“开放平台”中授权。"))
+    return do_seal_with_grant(recipient, grant, key=submission, agent=key_label(grant), meta=meta)
