@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "qianshu.accounts",
     "qianshu.orgs",
     "qianshu.envelopes",
+    "qianshu.doctemplates",
     "qianshu.storage",
     "qianshu.pki",
     "qianshu.verification",

@@ -19,5 +19,6 @@ urlpatterns = [
     path("orgs/", include("qianshu.orgs.urls")),
     path("orgs/", include("qianshu.webhooks.urls")),
     path("orgs/", include("qianshu.api.pages_urls")),
+    path("templates/", include("qianshu.doctemplates.urls")),
     path("", include("qianshu.envelopes.urls")),
 ]

@@ -33,6 +33,8 @@ from qianshu.api.schemas import (
     RemindOut,
     SigningUrlIn,
     SigningUrlOut,
+    TemplateOut,
+    TemplateRoleOut,
     UploadOut,
 )
 from qianshu.core.downloads import file_response
@@ -137,12 +139,46 @@ def upload_document(request: HttpRequest, file: File[UploadedFile]) -> Status[Up
 @router.post(
     "/envelopes",
     response={201: EnvelopeOut, 400: Problem, 404: Problem, 409: Problem},
-    summary="Create an envelope from uploaded documents (sent unless send=false)",
+    summary="Create an envelope from uploaded documents or a template (sent unless send=false)",
 )
 def create_envelope(request: HttpRequest, body: EnvelopeIn) -> Status[EnvelopeOut]:
     key = caller(request, Scope.ENVELOPES_WRITE)
     envelope = actions.do_create_envelope(key, body, meta=api_meta(request))
     return Status(201, _out(envelope))
+
+
+@router.get(
+    "/templates",
+    response=list[TemplateOut],
+    summary="The organisation's templates, with the roles to fill in POST /envelopes",
+)
+def list_templates(request: HttpRequest) -> list[TemplateOut]:
+    key = caller(request, Scope.ENVELOPES_READ)
+    out = []
+    for template in actions.org_templates(key).order_by("name", "id"):
+        version = template.latest()
+        if version is None:
+            continue
+        roles = [
+            TemplateRoleOut(
+                key=str(r["key"]),
+                label=str(r["label"]),
+                role=actions.ROLE_NAMES.get(str(r["role"]), str(r["role"])),
+                order=int(r["order"]),
+                fixed=bool(r.get("fixed")),
+            )
+            for r in version.roles
+        ]
+        out.append(
+            TemplateOut(
+                id=str(template.uuid),
+                name=template.name,
+                version=version.number,
+                title=version.title,
+                roles=roles,
+            )
+        )
+    return out
 
 
 class ListFilters(Schema):

@@ -141,13 +141,35 @@ class RecipientIn(Schema):
     phone: str = ""
     email: str = ""
     org: OrgRef | None = None
+    seal_kind: Literal["", "official", "contract", "finance", "hr", "legal_rep", "custom"] = Field(
+        "", description="a seal role: the seal type it requires (指定印章类型)"
+    )
     fields: list[FieldIn] = []
 
 
+class PartyIn(Schema):
+    """Who takes a template's role: a person (``name``, ``phone`` or ``email``), or for a seal
+    role the organisation (``name``, ``credit_code``) and its contact (``contact_name``,
+    ``phone``)."""
+
+    name: str = Field(max_length=100)
+    phone: str = Field("", max_length=20)
+    email: str = Field("", max_length=254)
+    contact_name: str = Field("", max_length=64)
+    credit_code: str = Field("", max_length=18)
+
+
 class EnvelopeIn(Schema):
-    title: str = Field(max_length=100)
-    documents: list[str] = Field(min_length=1)
-    recipients: list[RecipientIn] = Field(min_length=1)
+    """Either ``documents`` and ``recipients``, or a ``template`` (one of the organisation's,
+    ``GET /templates``) with a party for each of its open ``roles`` (by role label or key);
+    ``data`` fills the template's data fields by name."""
+
+    title: str = Field("", max_length=100)
+    documents: list[str] = []
+    recipients: list[RecipientIn] = []
+    template: str | None = None
+    roles: dict[str, PartyIn] = {}
+    data: dict[str, str] = {}
     deadline: dt.datetime | None = None
     message: str = Field("", max_length=500)
     scene: str = Field("", max_length=40)
@@ -206,3 +228,19 @@ class SigningUrlIn(Schema):
 class SigningUrlOut(Schema):
     url: str
     expires_at: dt.datetime
+
+
+class TemplateRoleOut(Schema):
+    key: str
+    label: str
+    role: str
+    order: int
+    fixed: bool
+
+
+class TemplateOut(Schema):
+    id: str
+    name: str
+    version: int
+    title: str
+    roles: list[TemplateRoleOut]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pydantic
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from qianshu.api.errors import NotFound, uuid_or_404
@@ -18,6 +19,8 @@ from qianshu.api.models import ApiKey, Upload
 from qianshu.api.schemas import EnvelopeIn, FieldIn, RecipientIn
 from qianshu.core.errors import UserError
 from qianshu.core.meta import RequestMeta
+from qianshu.doctemplates.actions.templates import Party, do_use_template
+from qianshu.doctemplates.models import Template
 from qianshu.envelopes import compose, placement
 from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Document, Envelope
@@ -69,7 +72,10 @@ def _recipient_input(item: RecipientIn) -> compose.RecipientInput:
             email=item.email,
             contact_name=item.name,
             org_credit_code=item.org.credit_code,
+            required_seal_kind=item.seal_kind,
         )
+    if item.seal_kind:
+        raise BadEnvelope(_("只有盖章方可以指定印章类型。"), field="recipients")
     if item.org is not None:
         raise BadEnvelope(_("只有盖章方可以指定组织。"), field="recipients")
     return compose.RecipientInput(
@@ -159,9 +165,62 @@ def _placement(spec: FieldIn, document: Document) -> placement.FieldPlacement:
         raise BadEnvelope(_("签署位置超出了页面范围，请检查页码和坐标。"), field="fields") from None
 
 
+ROLE_NAMES = {value: name for name, value in ROLES.items()}
+
+
+def org_templates(key: ApiKey) -> QuerySet[Template]:
+    """The organisation's active templates (a key uses those only, never personal ones)."""
+    return Template.objects.filter(org=key.org, status=Template.Status.ACTIVE)
+
+
+def _from_template(key: ApiKey, spec: EnvelopeIn, *, meta: RequestMeta) -> Envelope:
+    if spec.documents or spec.recipients:
+        raise BadEnvelope(_("使用模板时不能再指定 documents 或 recipients。"), field="template")
+    missing = _("找不到模板 %(id)s。") % {"id": spec.template}
+    template = org_templates(key).filter(uuid=uuid_or_404(spec.template or "", missing)).first()
+    version = template.latest() if template is not None else None
+    if version is None:
+        raise NotFound(missing)
+    by_label = {str(r["label"]): str(r["key"]) for r in version.roles}
+    keys = set(by_label.values())
+    parties: dict[str, Party] = {}
+    for name, party in spec.roles.items():
+        role_key = name if name in keys else by_label.get(name)
+        if role_key is None:
+            raise BadEnvelope(_("模板中没有角色“%(name)s”。") % {"name": name}, field="roles")
+        parties[role_key] = Party(
+            name=party.name,
+            phone=party.phone,
+            email=party.email,
+            contact_name=party.contact_name,
+            org_credit_code=party.credit_code,
+        )
+    if spec.data:
+        raise BadEnvelope(
+            _("模板中没有数据字段：%(names)s") % {"names": "、".join(sorted(spec.data))},
+            field="data",
+        )
+    with transaction.atomic():
+        envelope = do_use_template(
+            version, parties, title=spec.title, actor=key.created_by, meta=meta
+        )
+        if spec.send:
+            envelope = compose_actions.do_send_envelope(envelope, actor=key.created_by, meta=meta)
+    return envelope
+
+
 def do_create_envelope(key: ApiKey, spec: EnvelopeIn, *, meta: RequestMeta) -> Envelope:
-    """A draft with the uploaded documents, the recipients and their fields — sent when
-    ``spec.send`` — or nothing at all (one transaction)."""
+    """A draft with the uploaded documents, the recipients and their fields — or made from one
+    of the organisation's templates — sent when ``spec.send``, or nothing at all (one
+    transaction)."""
+    if spec.template is not None:
+        return _from_template(key, spec, meta=meta)
+    if not spec.title.strip():
+        raise BadEnvelope(_("请输入任务名称。"), field="title")
+    if not spec.documents:
+        raise BadEnvelope(_("请至少上传一份签署文件。"), field="documents")
+    if not spec.recipients:
+        raise BadEnvelope(_("请至少添加一个签署方。"), field="recipients")
     actor = key.created_by
     uploads = _uploads(key, spec.documents)
     with transaction.atomic():

@@ -1,0 +1,264 @@
+"""Templates: save a draft as a template or as a template's new version, make a draft from a
+template, share an organisation's template, archive and restore.
+
+A version is a snapshot (:mod:`qianshu.doctemplates.snapshots`): its documents are the draft's
+blobs (immutable, content-addressed), its roles and fields JSON. Using a template runs the
+ordinary compose actions — create the draft, add each document (ingested again, with the
+upload's rules), set the recipients and the fields (checked as the field editor's are) — in
+one transaction, so a template that no longer fits (a field off a page, a role left empty)
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from qianshu.accounts.models import User
+from qianshu.core.meta import RequestMeta
+from qianshu.doctemplates.access import can_manage
+from qianshu.doctemplates.errors import TemplateError
+from qianshu.doctemplates.models import Template, TemplateDocument, TemplateUse, TemplateVersion
+from qianshu.doctemplates.snapshots import (
+    MAX_LABEL,
+    ROLE_VALUES,
+    RoleChoice,
+    fields_snapshot,
+    recipients_of,
+    roles_snapshot,
+)
+from qianshu.envelopes.actions import compose as compose_actions
+from qianshu.envelopes.compose import RecipientInput
+from qianshu.envelopes.models import Envelope
+from qianshu.envelopes.placement import FieldInput
+from qianshu.orgs.models import Membership
+from qianshu.signing.stamps import Rect
+
+MAX_NAME = 100
+
+
+@dataclass(frozen=True)
+class Party:
+    """Who takes a role when a template is used: a person (name, phone or e-mail) or, for a
+    seal role, an organisation (name, credit code, the contact's name and phone)."""
+
+    name: str
+    phone: str = ""
+    email: str = ""
+    contact_name: str = ""
+    org_credit_code: str = ""
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise TemplateError(_("请输入模板名称。"), field="name")
+    if len(name) > MAX_NAME:
+        raise TemplateError(_("模板名称最多 %(n)d 个字。") % {"n": MAX_NAME}, field="name")
+    return name
+
+
+def _clean_choices(choices: list[RoleChoice], count: int) -> list[RoleChoice]:
+    if len(choices) != count:
+        raise TemplateError(_("签署方已变化，请刷新页面后重试。"))
+    cleaned = []
+    for index, choice in enumerate(choices):
+        label = " ".join((choice.label or "").split())
+        if not label:
+            raise TemplateError(_("请为第 %(n)d 个签署方填写角色名称。") % {"n": index + 1})
+        if len(label) > MAX_LABEL:
+            raise TemplateError(_("角色名称最多 %(n)d 个字。") % {"n": MAX_LABEL})
+        cleaned.append(RoleChoice(label, choice.fixed))
+    labels = [c.label for c in cleaned]
+    duplicate = next((label for label in labels if labels.count(label) > 1), None)
+    if duplicate:
+        raise TemplateError(
+            _("角色名称“%(label)s”重复了，每个角色的名称须不同。") % {"label": duplicate}
+        )
+    return cleaned
+
+
+def do_save_template(
+    envelope: Envelope,
+    *,
+    name: str = "",
+    choices: list[RoleChoice],
+    template: Template | None = None,
+    actor: User,
+    meta: RequestMeta,
+) -> TemplateVersion:
+    """保存为模板: the draft ``envelope`` as a new template (``name``), or as a new version of
+    ``template`` (which the actor manages). An organisation's draft makes an organisation's
+    template, a personal draft a personal one; a version never crosses that line. Raises
+    :class:`TemplateError`."""
+    if not envelope.is_editable() or envelope.initiator_id != actor.pk:
+        raise TemplateError(_("只能将自己的草稿保存为模板。"))
+    recipients = recipients_of(envelope)
+    documents = list(envelope.documents.select_related("current").order_by("position", "id"))
+    if not documents:
+        raise TemplateError(_("请先上传签署文件。"))
+    if not recipients:
+        raise TemplateError(_("请先添加签署方。"))
+    cleaned = _clean_choices(choices, len(recipients))
+    with transaction.atomic():
+        if template is None:
+            template = Template.objects.create(
+                name=_clean_name(name), owner=actor, org=envelope.initiator_org
+            )
+        else:
+            template = Template.objects.select_for_update().get(pk=template.pk)
+            if not can_manage(actor, template):
+                raise TemplateError(_("您不能修改该模板。"))
+            if template.org_id != envelope.initiator_org_id:
+                raise TemplateError(
+                    _("组织模板只能由以该组织名义编辑的草稿更新，个人模板只能由个人草稿更新。")
+                )
+            if name:
+                template.name = _clean_name(name)
+            template.updated_at = timezone.now()
+            template.save(update_fields=["name", "updated_at"])
+        number = (template.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        deadline_days = None
+        if envelope.deadline is not None:
+            deadline_days = max(1, (envelope.deadline - timezone.now()).days + 1)
+        version = TemplateVersion.objects.create(
+            template=template,
+            number=number,
+            title=envelope.title,
+            message=envelope.message,
+            scene=envelope.scene,
+            deadline_days=deadline_days,
+            auto_remind=envelope.auto_remind,
+            allow_sms_signing=envelope.allow_sms_signing,
+            roles=roles_snapshot(recipients, cleaned),
+            fields=fields_snapshot(envelope, recipients),
+            created_by=actor,
+        )
+        for position, document in enumerate(documents):
+            TemplateDocument.objects.create(
+                version=version,
+                position=position,
+                name=document.name,
+                blob=document.current,
+                pages=document.page_count,
+            )
+    return version
+
+
+def _recipient(role: Mapping[str, object], party: Party | None) -> RecipientInput:
+    values = {name: str(role.get(name) or "") for name in ROLE_VALUES}
+    if not role.get("fixed"):
+        if party is None:
+            raise TemplateError(
+                _("请填写“%(label)s”的签署方信息。") % {"label": role["label"]}, field="roles"
+            )
+        values = {name: getattr(party, name) for name in ROLE_VALUES}
+    return RecipientInput(
+        role=str(role["role"]),
+        routing_order=int(str(role["order"])),
+        name=values["name"],
+        phone=values["phone"],
+        email=values["email"],
+        contact_name=values["contact_name"],
+        org_credit_code=values["org_credit_code"],
+        required_seal_kind=str(role.get("required_seal_kind") or ""),
+    )
+
+
+def do_use_template(
+    version: TemplateVersion,
+    parties: Mapping[str, Party],
+    *,
+    title: str = "",
+    actor: User,
+    meta: RequestMeta,
+) -> Envelope:
+    """A draft made from ``version`` with ``parties`` (by role key) in its open roles — ready
+    for 确认发起 — and the version remembered. The caller checked that ``actor`` may use the
+    template. Raises :class:`TemplateError` or the compose actions' ``EnvelopeError``; nothing
+    is kept then."""
+    template = Template.objects.select_related("org").get(pk=version.template_id)
+    if not template.is_active:
+        raise TemplateError(_("该模板已归档，不能再使用。"))
+    org = template.org
+    if org is not None and not Membership.objects.filter(org=org, user=actor).exists():
+        raise TemplateError(_("您已不是该组织的成员，不能使用该组织的模板。"))
+    roles = list(version.roles)
+    unknown = set(parties) - {str(r["key"]) for r in roles}
+    if unknown:
+        raise TemplateError(
+            _("模板中没有角色：%(names)s") % {"names": "、".join(sorted(unknown))}, field="roles"
+        )
+    deadline = None
+    if version.deadline_days:
+        deadline = timezone.now() + dt.timedelta(days=version.deadline_days)
+    with transaction.atomic():
+        envelope = compose_actions.do_create_draft(
+            title=title or version.title,
+            actor=actor,
+            scene=version.scene,
+            message=version.message,
+            deadline=deadline,
+            auto_remind=version.auto_remind,
+            allow_sms_signing=version.allow_sms_signing,
+            org=org,
+            meta=meta,
+        )
+        docs = [
+            compose_actions.do_add_document(envelope, d.blob.read(), d.name, actor=actor, meta=meta)
+            for d in version.documents.select_related("blob").order_by("position")
+        ]
+        recipients = compose_actions.do_set_recipients(
+            envelope, [_recipient(r, parties.get(str(r["key"]))) for r in roles], actor=actor
+        )
+        by_key = {str(r["key"]): rec for r, rec in zip(roles, recipients, strict=True)}
+        fields = [
+            FieldInput(
+                recipient_id=by_key[str(f["role"])].pk,
+                document_id=docs[int(f["document"])].pk,
+                kind=str(f["kind"]),
+                page=int(f["page"]),
+                rect=Rect(*(float(v) for v in f["rect"])),
+                pages=tuple(int(p) for p in f.get("pages") or ()),
+                label=str(f.get("label") or ""),
+                value=str(f.get("value") or ""),
+            )
+            for f in version.fields
+        ]
+        if fields:
+            compose_actions.do_set_fields(envelope, fields, actor=actor)
+        TemplateUse.objects.create(envelope=envelope, version=version)
+    return envelope
+
+
+def do_share_template(template: Template, members: Iterable[User], *, actor: User) -> None:
+    """Share an organisation's template with chosen members (replacing the earlier choice)."""
+    if template.org_id is None:
+        raise TemplateError(_("个人模板不能共享；请以组织名义保存模板后再共享。"))
+    if not can_manage(actor, template):
+        raise TemplateError(_("您不能修改该模板。"))
+    chosen = list(members)
+    member_ids = set(
+        Membership.objects.filter(org_id=template.org_id).values_list("user_id", flat=True)
+    )
+    if any(user.pk not in member_ids for user in chosen):
+        raise TemplateError(_("只能共享给本组织的成员。"))
+    with transaction.atomic():
+        template.shared_with.set(chosen)
+        Template.objects.filter(pk=template.pk).update(updated_at=timezone.now())
+
+
+def do_set_archived(template: Template, archived: bool, *, actor: User) -> Template:
+    """归档 (no new envelopes from it; those made from it stay as they are) or 恢复."""
+    if not can_manage(actor, template):
+        raise TemplateError(_("您不能修改该模板。"))
+    template.status = Template.Status.ARCHIVED if archived else Template.Status.ACTIVE
+    template.archived_at = timezone.now() if archived else None
+    template.save(update_fields=["status", "archived_at"])
+    return template

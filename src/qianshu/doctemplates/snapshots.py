@@ -1,0 +1,81 @@
+"""What a template version holds, as JSON, and how it is taken from a draft.
+
+A role::
+
+    {"key": "r1", "label": "被考核人", "role": "sign", "order": 1, "fixed": false,
+     "name": "", "phone": "", "email": "", "contact_name": "", "org_credit_code": "",
+     "required_seal_kind": ""}
+
+``fixed`` roles keep the party of the draft (e.g. 人事处: the organisation that always seals);
+the others are filled in each time the template is used. A field::
+
+    {"role": "r1", "document": 0, "kind": "signature", "page": 1,
+     "rect": [x1, y1, x2, y2], "pages": [], "label": "", "value": ""}
+
+in PDF points on the unrotated page (as :class:`qianshu.envelopes.models.Field` stores them),
+``document`` being the document's position in the version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from qianshu.envelopes.models import Envelope, Recipient
+
+ROLE_VALUES = ("name", "phone", "email", "contact_name", "org_credit_code")
+MAX_LABEL = 30
+
+
+@dataclass(frozen=True)
+class RoleChoice:
+    """How the person saving a draft as a template describes one of its recipients."""
+
+    label: str
+    fixed: bool
+
+
+def default_label(recipient: Recipient, index: int) -> str:
+    """A role's label before the user names it: 签署方 n（个人签署）."""
+    return _("签署方%(n)d（%(role)s）") % {"n": index + 1, "role": recipient.get_role_display()}
+
+
+def recipients_of(envelope: Envelope) -> list[Recipient]:
+    return list(envelope.recipients.order_by("routing_order", "id"))
+
+
+def roles_snapshot(recipients: list[Recipient], choices: list[RoleChoice]) -> list[dict[str, Any]]:
+    roles = []
+    for index, (recipient, choice) in enumerate(zip(recipients, choices, strict=True)):
+        role: dict[str, Any] = {
+            "key": f"r{index + 1}",
+            "label": choice.label,
+            "role": recipient.role,
+            "order": recipient.routing_order,
+            "fixed": choice.fixed,
+            "required_seal_kind": recipient.required_seal_kind,
+        }
+        for name in ROLE_VALUES:
+            role[name] = getattr(recipient, name) if choice.fixed else ""
+        roles.append(role)
+    return roles
+
+
+def fields_snapshot(envelope: Envelope, recipients: list[Recipient]) -> list[dict[str, Any]]:
+    keys = {r.pk: f"r{i + 1}" for i, r in enumerate(recipients)}
+    positions = {d.pk: i for i, d in enumerate(envelope.documents.order_by("position", "id"))}
+    return [
+        {
+            "role": keys[f.recipient_id],
+            "document": positions[f.document_id],
+            "kind": f.kind,
+            "page": f.page,
+            "rect": [f.x1, f.y1, f.x2, f.y2],
+            "pages": list(f.pages or []),
+            "label": f.label,
+            "value": f.value,
+        }
+        for f in envelope.fields.filter(placed_by_signer=False).order_by("document", "page", "id")
+    ]

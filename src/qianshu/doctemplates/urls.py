@@ -1,0 +1,15 @@
+"""模板管理 URLs (under /templates/)."""
+
+from django.urls import URLPattern, path
+
+from qianshu.doctemplates import views
+
+app_name = "doctemplates"
+
+urlpatterns: list[URLPattern] = [
+    path("", views.list_view, name="list"),
+    path("save/<uuid:envelope_uuid>/", views.save_view, name="save"),
+    path("<uuid:template_uuid>/", views.detail_view, name="detail"),
+    path("<uuid:template_uuid>/use/", views.use_view, name="use"),
+    path("<uuid:template_uuid>/archive/", views.archive_view, name="archive"),
+]
