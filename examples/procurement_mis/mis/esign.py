@@ -3,12 +3,13 @@
 * :func:`ensure_webhook` registers ``<MIS_PUBLIC_URL>/webhooks/qianshu/`` on Qianshu for the
   envelope events and keeps its signing secret (the secret is shown only when an endpoint is
   created; for an endpoint that exists already the secret is rotated to learn a new one).
-* :func:`push_contract` sends an approved contract for signing: upload the PDF, then one
-  envelope with four recipients in the fixed order of seed 001 — the supplier's
+* :func:`push_contract` sends an approved contract for signing: upload the PDF, create a
+  draft envelope with four recipients in the fixed order of seed 001 — the supplier's
   representative signs, the supplier seals, the buyer's representative signs, the tendering
-  office (采招办, the API key's own organisation) seals with its 合同专用章 — each field
-  placed by the words of the signature block. The envelope's ``Idempotency-Key`` names the
-  contract: pushing again after a lost answer never makes a second envelope.
+  office (采招办, the API key's own organisation) seals with its 合同专用章 — each field placed
+  by the words of the signature block; store it here, then send it (so that every webhook
+  finds its contract). The envelope's ``Idempotency-Key`` names the contract: pushing again
+  after a lost answer never makes a second envelope.
 * :func:`apply_event` moves a contract and its steps on an event whose signature checked out;
   on ``envelope.completed`` it downloads the signed PDF (合同盖章终稿) and the evidence report
   (签署报告).
@@ -21,6 +22,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -146,38 +148,50 @@ def _recipients(contract: Contract, upload_id: str, buyer: Org) -> list[dict[str
 
 
 def push_contract(contract: Contract) -> None:
-    """Send ``contract`` for signing; on failure it is 推送失败 with the reason, to retry."""
+    """Send ``contract`` for signing; on failure it is 推送失败 with the reason, to push again
+    (what was done already — the upload, the draft envelope — is not done twice)."""
     try:
         with client() as qs:
-            buyer = qs.org()
-            if not contract.document:
-                pdf = sample.make_contract_pdf(contract, buyer["name"])
-                contract.document.save(f"{contract.number}.pdf", ContentFile(pdf), save=True)
-            if not contract.upload_id:
-                with contract.document.open("rb") as file:
-                    upload = qs.upload_document(file.read(), f"{contract.title}.pdf")
-                contract.upload_id = upload["id"]
-                contract.save(update_fields=["upload_id"])
-            envelope = qs.create_envelope(
-                contract.title,
-                [contract.upload_id],
-                _recipients(contract, contract.upload_id, buyer),
-                message=f"采购合同 {contract.number}，请按顺序签署。",
-                idempotency_key=f"mis-contract-{contract.key}",
-            )
-    except (ApiError, sample.NoFont, OSError) as exc:
+            if not contract.envelope_id:
+                _create_envelope(qs, contract)
+            _send_envelope(qs, contract)
+    except (ApiError, httpx.HTTPError, sample.NoFont, OSError) as exc:
         log.warning("contract %s was not pushed: %s", contract.number, exc)
         contract.status = Contract.Status.PUSH_FAILED
         contract.push_error = exc.detail if isinstance(exc, ApiError) else str(exc)
         contract.save(update_fields=["status", "push_error"])
         return
+    # Conditional: a webhook may have moved the contract on already.
+    Contract.objects.filter(
+        pk=contract.pk, status__in=[Contract.Status.DRAFT, Contract.Status.PUSH_FAILED]
+    ).update(status=Contract.Status.SIGNING, push_error="", approved_at=timezone.now())
+    log.info("contract %s pushed as envelope %s", contract.number, contract.envelope_number)
+
+
+def _create_envelope(qs: Qianshu, contract: Contract) -> None:
+    """The uploaded PDF in a draft envelope, its id and the steps stored before it is sent:
+    the webhooks that follow the sending always find their contract."""
+    buyer = qs.org()
+    if not contract.document:
+        pdf = sample.make_contract_pdf(contract, buyer["name"])
+        contract.document.save(f"{contract.number}.pdf", ContentFile(pdf), save=True)
+    if not contract.upload_id:
+        with contract.document.open("rb") as file:
+            upload = qs.upload_document(file.read(), f"{contract.title}.pdf")
+        contract.upload_id = upload["id"]
+        contract.save(update_fields=["upload_id"])
+    envelope = qs.create_envelope(
+        contract.title,
+        [contract.upload_id],
+        _recipients(contract, contract.upload_id, buyer),
+        message=f"采购合同 {contract.number}，请按顺序签署。",
+        send=False,
+        idempotency_key=f"mis-contract-{contract.key}",
+    )
     with transaction.atomic():
-        contract.status = Contract.Status.SIGNING
-        contract.push_error = ""
         contract.envelope_id = envelope["id"]
         contract.envelope_number = envelope["number"]
-        contract.approved_at = timezone.now()
-        contract.save()
+        contract.save(update_fields=["envelope_id", "envelope_number"])
         by_order = {r["order"]: r for r in envelope["recipients"]}
         for order, (_role, label, _anchor, _kind) in enumerate(STEPS, start=1):
             recipient = by_order[order]
@@ -190,7 +204,15 @@ def push_contract(contract: Contract) -> None:
                     "recipient_id": recipient["id"],
                 },
             )
-    log.info("contract %s pushed as envelope %s", contract.number, envelope["number"])
+
+
+def _send_envelope(qs: Qianshu, contract: Contract) -> None:
+    try:
+        qs.send_envelope(contract.envelope_id)
+    except ApiError:
+        # Sent by an earlier push whose answer was lost: nothing left to do.
+        if qs.envelope(contract.envelope_id)["status"] == "draft":
+            raise
 
 
 # --- events --------------------------------------------------------------------------------------
