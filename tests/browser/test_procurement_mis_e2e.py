@@ -360,12 +360,12 @@ def _check_webhooks(qianshu: str, w: World, mis: str, data: Path, log: Callable[
     assert "invalid signature" in log() and "msg_forged" in log()
 
 
-def _check_with_cli(data: bytes, tmp_path: Path, env: dict[str, str]) -> None:
+def _check_with_cli(processes: Processes, data: bytes, tmp_path: Path, env: dict[str, str]) -> None:
     """``qianshu verify --json`` as a separate process, with the platform root given."""
     pdf, root = tmp_path / "final.pdf", tmp_path / "root.pem"
     pdf.write_bytes(data)
     root.write_bytes(pki.certificate_pem(load_platform().pki.root.certificate))
-    out = Processes(tmp_path / "cli").run(
+    out = processes.run(
         "qianshu verify",
         [sys.executable, "-m", "qianshu", "verify", "--json", "--trust", str(root), str(pdf)],
         env=env,
@@ -424,7 +424,7 @@ def test_procurement_system_pushes_a_contract_and_gets_it_back_signed(
     assert name.endswith("合同盖章终稿.pdf")
     report = scenario.check_final_pdf(signed, tmp_path)
     _check_signers(report)
-    _check_with_cli(signed, tmp_path, qianshu_env)
+    _check_with_cli(processes, signed, tmp_path, qianshu_env)
     shots.pdf_page(signed, 0, "signed-contract")
     _name, evidence = scenario.download(mis_page, "file-report")
     summary = scenario.check_final_pdf(evidence, tmp_path, lta_validation=False)

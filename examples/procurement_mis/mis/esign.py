@@ -99,6 +99,8 @@ def ensure_webhook() -> WebhookSubscription:
                 if hook["status"] != "active":
                     qs.enable_webhook(hook["id"])
                 return current
+        if current is not None and current.url != url:
+            _forget_endpoint(qs, current.endpoint_id)  # this system moved (MIS_PUBLIC_URL)
         existing = next((h for h in qs.list_webhooks() if h["url"] == url), None)
         if existing is None:
             created = qs.create_webhook(url, EVENTS, DESCRIPTION)
@@ -115,6 +117,14 @@ def ensure_webhook() -> WebhookSubscription:
     )
     log.info("webhook endpoint %s registered for %s", endpoint_id, url)
     return subscription
+
+
+def _forget_endpoint(qs: Qianshu, endpoint_id: str) -> None:
+    try:
+        qs.delete_webhook(endpoint_id)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
 
 
 # --- pushing a contract ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import json
 import logging
 
 import httpx
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -88,8 +89,8 @@ def integration(request: HttpRequest) -> HttpResponse:
         "org": org,
         "error": error,
         "subscription": WebhookSubscription.objects.first(),
-        "webhook_url": esign.settings.PUBLIC_URL + esign.WEBHOOK_PATH,
-        "qianshu_url": esign.settings.QIANSHU_URL,
+        "webhook_url": settings.PUBLIC_URL + esign.WEBHOOK_PATH,
+        "qianshu_url": settings.QIANSHU_URL,
     }
     return render(request, "mis/integration.html", context)
 
