@@ -63,7 +63,7 @@ MIS_DIR = ROOT / "examples" / "procurement_mis"
 TITLE = "办公设备采购合同"
 SUPPLIER = "上海示例贸易有限公司"
 BUYER = "北京千书科技有限公司"
-# Each party's turn: who, how it stamps (filled in by the test), the result page's title.
+# The parties in their turns, and the title of the result page each of them sees.
 TURNS = [
     ("supplier-rep", "已签署，等待下一位签署方"),
     ("supplier", "已盖章"),
