@@ -42,11 +42,13 @@ run: system-deps $(STAMP)
 	  $(RUN_ENV) $(BIN)/qianshu runserver $(HOST):$(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks clients
-	$(BIN)/ruff format --check src tests benchmarks clients
+	$(BIN)/ruff check src tests benchmarks clients examples
+	$(BIN)/ruff format --check src tests benchmarks clients examples
 
+# The example procurement system is checked on its own Django settings (examples/procurement_mis/mypy.ini).
 types: $(STAMP)
 	$(BIN)/mypy
+	cd examples/procurement_mis && ../../$(BIN)/mypy --config-file mypy.ini
 
 contracts: $(STAMP)
 	$(BIN)/lint-imports
