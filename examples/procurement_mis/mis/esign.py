@@ -153,6 +153,8 @@ def _recipients(contract: Contract, upload_id: str, buyer: Org) -> list[dict[str
         }
         if org is not None:
             recipient["org"] = org
+        if org is buyer_org:
+            recipient["seal_kind"] = "contract"  # 采招办 seals with its 合同专用章 (指定印章类型)
         recipients.append(recipient)
     return recipients
 
