@@ -16,14 +16,13 @@ from qianshu.api.actions.keys import do_create_api_key
 from qianshu.api.models import Scope
 from qianshu.core.meta import TASK
 from qianshu.doctemplates.actions.templates import (
-    Party,
     do_save_template,
     do_share_template,
     do_use_template,
 )
 from qianshu.doctemplates.errors import TemplateError
 from qianshu.doctemplates.models import Template, TemplateUse
-from qianshu.doctemplates.snapshots import RoleChoice
+from qianshu.doctemplates.snapshots import Party, RoleChoice
 from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Envelope, Field, Recipient
 from qianshu.orgs.models import Membership

@@ -8,9 +8,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from qianshu.accounts.models import User
-from qianshu.doctemplates.actions.templates import MAX_NAME, Party
+from qianshu.doctemplates.actions.templates import MAX_NAME
 from qianshu.doctemplates.models import Template
-from qianshu.doctemplates.snapshots import MAX_LABEL, RoleChoice, default_label
+from qianshu.doctemplates.snapshots import MAX_LABEL, Party, RoleChoice, default_label
 from qianshu.envelopes.models import Recipient
 from qianshu.orgs.people import person_label
 

@@ -109,7 +109,75 @@ class TemplateUse(models.Model):
         "envelopes.Envelope", on_delete=models.CASCADE, related_name="template_use"
     )
     version = models.ForeignKey(TemplateVersion, on_delete=models.PROTECT, related_name="uses")
+    batch = models.ForeignKey(
+        "Batch", null=True, blank=True, on_delete=models.SET_NULL, related_name="uses"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return f"{self.envelope_id} ← {self.version}"
+
+
+class Batch(models.Model):
+    """批量发起: one uploaded spreadsheet of a template version, checked before anything is
+    sent, then sent row by row in the background (a row's failure never stops the others)."""
+
+    class Status(models.TextChoices):
+        CHECKED = "checked", _("待发起")
+        SENDING = "sending", _("发起中")
+        DONE = "done", _("已完成")
+        CANCELLED = "cancelled", _("已取消")
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    number = models.CharField(_("批次号"), max_length=24, unique=True)
+    version = models.ForeignKey(TemplateVersion, on_delete=models.PROTECT, related_name="batches")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    file_name = models.CharField(_("文件名称"), max_length=200)
+    file_sha256 = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CHECKED)
+    total = models.PositiveIntegerField(default=0)
+    valid = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(_("导入时间"), default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class BatchRow(models.Model):
+    """One row of the spreadsheet: its values, its problems (from the check), and what sending
+    it gave (the envelope, or the error)."""
+
+    class Status(models.TextChoices):
+        INVALID = "invalid", _("有误，未发起")
+        PENDING = "pending", _("待发起")
+        SENT = "sent", _("已发起")
+        FAILED = "failed", _("发起失败")
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows")
+    row_number = models.PositiveIntegerField()
+    values = models.JSONField(default=dict)
+    problems = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    envelope = models.ForeignKey(
+        "envelopes.Envelope", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["batch", "row_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "row_number"], name="batch_row_number")
+        ]
+        indexes = [models.Index(fields=["batch", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.batch} #{self.row_number}"

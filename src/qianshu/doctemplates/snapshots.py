@@ -30,6 +30,18 @@ MAX_LABEL = 30
 
 
 @dataclass(frozen=True)
+class Party:
+    """Who takes a role when a template is used: a person (name, phone or e-mail) or, for a
+    seal role, an organisation (name, credit code, the contact's name and phone)."""
+
+    name: str
+    phone: str = ""
+    email: str = ""
+    contact_name: str = ""
+    org_credit_code: str = ""
+
+
+@dataclass(frozen=True)
 class RoleChoice:
     """How the person saving a draft as a template describes one of its recipients."""
 

@@ -12,4 +12,8 @@ urlpatterns: list[URLPattern] = [
     path("<uuid:template_uuid>/", views.detail_view, name="detail"),
     path("<uuid:template_uuid>/use/", views.use_view, name="use"),
     path("<uuid:template_uuid>/archive/", views.archive_view, name="archive"),
+    path("<uuid:template_uuid>/bulk/", views.bulk_view, name="bulk"),
+    path("<uuid:template_uuid>/bulk.xlsx", views.bulk_xlsx_view, name="bulk-xlsx"),
+    path("batches/<uuid:batch_uuid>/", views.batch_view, name="batch"),
+    path("batches/<uuid:batch_uuid>/result.xlsx", views.batch_result_view, name="batch-result"),
 ]

@@ -1,8 +1,10 @@
 """模板管理: the templates a user may use, saving a draft as a template (保存为模板), a template's
-page (versions, roles, sharing, 归档), and 使用模板 (a draft made from it, then 确认发起)."""
+page (versions, roles, sharing, 归档), 使用模板 (a draft made from it, then 确认发起), and 批量发起
+(the spreadsheet, the check page, the progress and each row's result)."""
 
 from __future__ import annotations
 
+import io
 import uuid
 
 from django.contrib import messages
@@ -15,10 +17,19 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
+from qianshu.core.downloads import file_response
 from qianshu.core.errors import UserError, add_message, add_to_form
 from qianshu.core.meta import request_meta
 from qianshu.core.requests import current_user
+from qianshu.doctemplates import bulk
 from qianshu.doctemplates.access import access_template_by_uuid, can_manage, usable_templates
+from qianshu.doctemplates.actions.bulk import (
+    do_cancel_batch,
+    do_import_batch,
+    do_start_batch,
+    earlier_batches,
+    result_rows,
+)
 from qianshu.doctemplates.actions.templates import (
     do_save_template,
     do_set_archived,
@@ -26,8 +37,9 @@ from qianshu.doctemplates.actions.templates import (
     do_use_template,
 )
 from qianshu.doctemplates.forms import SaveForm, ShareForm, UseForm
-from qianshu.doctemplates.models import Template
+from qianshu.doctemplates.models import Batch, BatchRow, Template
 from qianshu.doctemplates.snapshots import recipients_of
+from qianshu.doctemplates.tasks import send_batch
 from qianshu.envelopes.access import access_draft_by_uuid
 from qianshu.orgs.models import Membership
 from qianshu.orgs.people import IDENTITY
@@ -202,3 +214,130 @@ def archive_view(request: HttpRequest, template_uuid: uuid.UUID) -> HttpResponse
     do_set_archived(template, True, actor=user)
     messages.success(request, _("模板已归档。"))
     return HttpResponseRedirect(reverse("doctemplates:list"))
+
+
+# --- 批量发起 ---------------------------------------------------------------------------------
+
+MAX_PROBLEM_ROWS = 200
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def bulk_view(request: HttpRequest, template_uuid: uuid.UUID) -> HttpResponse:
+    """批量发起: download the spreadsheet, upload it filled in; the check page follows."""
+    user = current_user(request)
+    template = access_template_by_uuid(user, template_uuid)
+    version = template.latest()
+    if version is None or not template.is_active:
+        raise Http404
+    error = ""
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            error = _("请选择要导入的 Excel 文件。")
+        elif upload.size and upload.size > bulk.MAX_FILE_BYTES:
+            error = _("文件过大（最大 20 MB）。")
+        else:
+            try:
+                batch = do_import_batch(version, upload.read(), upload.name or "", actor=user)
+            except UserError as exc:
+                error = str(exc)
+            else:
+                return HttpResponseRedirect(reverse("doctemplates:batch", args=[batch.uuid]))
+    context = {
+        "nav": "envelopes",
+        "template": template,
+        "version": version,
+        "columns": bulk.columns(version.roles),
+        "error": error,
+        "max_rows": bulk.MAX_ROWS,
+        "batches": Batch.objects.filter(created_by=user, version__template=template)[:10],
+    }
+    return render(request, "doctemplates/bulk.html", context, status=400 if error else 200)
+
+
+@login_required
+def bulk_xlsx_view(request: HttpRequest, template_uuid: uuid.UUID) -> HttpResponse:
+    """The template's spreadsheet (header, example row, data validation)."""
+    user = current_user(request)
+    template = access_template_by_uuid(user, template_uuid)
+    version = template.latest()
+    if version is None:
+        raise Http404
+    data = bulk.workbook(version.roles, template.name)
+    return file_response(
+        data, filename=f"{template.name}-批量发起.xlsx", content_type=bulk.XLSX_TYPE
+    )
+
+
+def _batch(user: User, batch_uuid: uuid.UUID) -> Batch:
+    batch = (
+        Batch.objects.select_related("version__template")
+        .filter(uuid=batch_uuid, created_by=user)
+        .first()
+    )
+    if batch is None:
+        raise Http404
+    return batch
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def batch_view(request: HttpRequest, batch_uuid: uuid.UUID) -> HttpResponse:
+    """A batch: the check page before sending (every row's problems), the progress while
+    sending, each row's envelope or error when done."""
+    user = current_user(request)
+    batch = _batch(user, batch_uuid)
+    if request.method == "POST":
+        op = request.POST.get("op")
+        try:
+            if op == "send":
+                started = do_start_batch(batch, actor=user)
+                if started.status == Batch.Status.SENDING:
+                    send_batch.enqueue(started.pk)
+                messages.success(request, _("已开始批量发起。"))
+            elif op == "cancel":
+                do_cancel_batch(batch, actor=user)
+                messages.success(request, _("已取消该批次。"))
+            else:
+                raise Http404
+        except UserError as exc:
+            add_message(request, exc)
+        return HttpResponseRedirect(request.path)
+    batch.refresh_from_db()
+    invalid = list(
+        BatchRow.objects.filter(batch=batch, status=BatchRow.Status.INVALID).order_by("row_number")[
+            :MAX_PROBLEM_ROWS
+        ]
+    )
+    done = batch.sent + batch.failed
+    context = {
+        "nav": "envelopes",
+        "batch": batch,
+        "template": batch.version.template,
+        "invalid": invalid,
+        "invalid_count": batch.total - batch.valid,
+        "earlier": earlier_batches(batch),
+        "percent": int(100 * done / batch.valid) if batch.valid else 100,
+        "results": result_rows(batch)[:500] if batch.status == Batch.Status.DONE else [],
+        "max_problem_rows": MAX_PROBLEM_ROWS,
+    }
+    return render(request, "doctemplates/batch.html", context)
+
+
+@login_required
+def batch_result_view(request: HttpRequest, batch_uuid: uuid.UUID) -> HttpResponse:
+    """Each row's outcome as XLSX (行号, 任务名称, 状态, 任务编号, 说明)."""
+    from openpyxl import Workbook
+
+    batch = _batch(current_user(request), batch_uuid)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(batch.number)
+    sheet.append([_("行号"), _("任务名称"), _("状态"), _("任务编号"), _("说明")])
+    for row in result_rows(batch):
+        sheet.append([row["row"], row["title"], row["status"], row["number"], row["detail"]])
+    out = io.BytesIO()
+    book.save(out)
+    return file_response(
+        out.getvalue(), filename=f"{batch.number}-结果.xlsx", content_type=bulk.XLSX_TYPE
+    )

@@ -19,8 +19,9 @@ from qianshu.api.models import ApiKey, Upload
 from qianshu.api.schemas import EnvelopeIn, FieldIn, RecipientIn
 from qianshu.core.errors import UserError
 from qianshu.core.meta import RequestMeta
-from qianshu.doctemplates.actions.templates import Party, do_use_template
+from qianshu.doctemplates.actions.templates import do_use_template
 from qianshu.doctemplates.models import Template
+from qianshu.doctemplates.snapshots import Party
 from qianshu.envelopes import compose, placement
 from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Document, Envelope

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Max
@@ -28,6 +27,7 @@ from qianshu.doctemplates.models import Template, TemplateDocument, TemplateUse,
 from qianshu.doctemplates.snapshots import (
     MAX_LABEL,
     ROLE_VALUES,
+    Party,
     RoleChoice,
     fields_snapshot,
     recipients_of,
@@ -41,18 +41,6 @@ from qianshu.orgs.models import Membership
 from qianshu.signing.stamps import Rect
 
 MAX_NAME = 100
-
-
-@dataclass(frozen=True)
-class Party:
-    """Who takes a role when a template is used: a person (name, phone or e-mail) or, for a
-    seal role, an organisation (name, credit code, the contact's name and phone)."""
-
-    name: str
-    phone: str = ""
-    email: str = ""
-    contact_name: str = ""
-    org_credit_code: str = ""
 
 
 def _clean_name(name: str) -> str:

@@ -1,0 +1,192 @@
+"""批量发起: import a spreadsheet as a checked batch, start it, and send its rows.
+
+* :func:`do_import_batch` reads the file in streaming mode and stores every row with its
+  problems (nothing is sent): the check page shows them.
+* :func:`do_start_batch` marks the batch as sending; the view then enqueues
+  ``tasks.send_batch``, which runs :func:`send_batch_rows`.
+* :func:`send_batch_rows` sends the valid rows one by one, each in its own transaction: a row's
+  failure is recorded on the row and never stops the others. Rows are claimed with ``SKIP
+  LOCKED``, so a second worker (or a restarted one) continues where the first stopped and no row
+  is sent twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from qianshu.accounts.models import User
+from qianshu.core.errors import UserError
+from qianshu.core.meta import RequestMeta
+from qianshu.doctemplates import bulk
+from qianshu.doctemplates.actions.templates import do_use_template
+from qianshu.doctemplates.errors import TemplateError
+from qianshu.doctemplates.models import Batch, BatchRow, Template, TemplateUse, TemplateVersion
+from qianshu.envelopes.actions import compose as compose_actions
+
+log = logging.getLogger(__name__)
+INSERT_CHUNK = 500
+
+
+def _number() -> str:
+    return timezone.localtime().strftime("B%Y%m%d") + f"{secrets.randbelow(10**8):08d}"
+
+
+def do_import_batch(version: TemplateVersion, data: bytes, filename: str, *, actor: User) -> Batch:
+    """A checked batch of ``data`` (an XLSX file) for ``version``: every row stored with its
+    problems, nothing sent. Raises :class:`TemplateError` when the file cannot be used."""
+    if version.template.status != Template.Status.ACTIVE:
+        raise TemplateError(_("该模板已归档，不能再使用。"))
+    cols = bulk.columns(version.roles)
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            number=_number(),
+            version=version,
+            created_by=actor,
+            file_name=(filename or "batch.xlsx")[:200],
+            file_sha256=hashlib.sha256(data).hexdigest(),
+        )
+        chunk: list[BatchRow] = []
+        total = valid = 0
+        try:
+            for row in bulk.check_rows(bulk.read_rows(data, cols), cols):
+                total += 1
+                valid += not row.problems
+                chunk.append(
+                    BatchRow(
+                        batch=batch,
+                        row_number=row.number,
+                        values=row.values,
+                        problems=row.problems,
+                        status=BatchRow.Status.INVALID if row.problems else BatchRow.Status.PENDING,
+                    )
+                )
+                if len(chunk) >= INSERT_CHUNK:
+                    BatchRow.objects.bulk_create(chunk)
+                    chunk = []
+        except bulk.SheetError as exc:
+            raise TemplateError(str(exc), field="file") from exc
+        BatchRow.objects.bulk_create(chunk)
+        if total == 0:
+            raise TemplateError(_("文件中没有可导入的数据行（请从第 3 行起填写）。"), field="file")
+        batch.total, batch.valid = total, valid
+        batch.save(update_fields=["total", "valid"])
+    return batch
+
+
+def earlier_batches(batch: Batch) -> list[Batch]:
+    """Batches of the same template imported from the same file before (sent twice?)."""
+    return list(
+        Batch.objects.filter(
+            file_sha256=batch.file_sha256,
+            version__template_id=batch.version.template_id,
+            created_at__lt=batch.created_at,
+        )
+        .exclude(status=Batch.Status.CANCELLED)
+        .order_by("-created_at")[:5]
+    )
+
+
+def do_start_batch(batch: Batch, *, actor: User) -> Batch:
+    """发起: mark the batch as sending (the caller then enqueues ``tasks.send_batch``, which
+    is safe to enqueue more than once)."""
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        if locked.created_by_id != actor.pk:
+            raise TemplateError(_("只能发起自己导入的批次。"))
+        if locked.status != Batch.Status.CHECKED:
+            return locked
+        if locked.valid == 0:
+            raise TemplateError(_("没有可以发起的行，请修改文件后重新导入。"))
+        locked.status = Batch.Status.SENDING
+        locked.started_at = timezone.now()
+        locked.save(update_fields=["status", "started_at"])
+    return locked
+
+
+def do_cancel_batch(batch: Batch, *, actor: User) -> None:
+    """取消 a checked batch (nothing was sent)."""
+    updated = Batch.objects.filter(
+        pk=batch.pk, created_by=actor, status=Batch.Status.CHECKED
+    ).update(status=Batch.Status.CANCELLED, finished_at=timezone.now())
+    if not updated:
+        raise TemplateError(_("该批次已发起或已取消。"))
+
+
+def _send_row(batch: Batch, row: BatchRow, meta: RequestMeta) -> None:
+    version = batch.version
+    envelope = do_use_template(
+        version,
+        bulk.parties(row.values, version.roles),
+        title=row.values.get(bulk.TITLE, ""),
+        actor=batch.created_by,
+        meta=meta,
+    )
+    TemplateUse.objects.filter(envelope=envelope).update(batch=batch)
+    envelope = compose_actions.do_send_envelope(envelope, actor=batch.created_by, meta=meta)
+    row.status = BatchRow.Status.SENT
+    row.envelope = envelope
+    row.save(update_fields=["status", "envelope"])
+    Batch.objects.filter(pk=batch.pk).update(sent=F("sent") + 1)
+
+
+def send_batch_rows(batch_id: int, *, meta: RequestMeta, limit: int | None = None) -> int:
+    """Send the pending rows of a sending batch (at most ``limit``); returns how many were
+    handled. Each row commits on its own; a failure is written on the row."""
+    batch = Batch.objects.select_related("version__template", "created_by").get(pk=batch_id)
+    if batch.status != Batch.Status.SENDING:
+        return 0
+    handled = 0
+    while limit is None or handled < limit:
+        with transaction.atomic():
+            row = (
+                BatchRow.objects.select_for_update(skip_locked=True)
+                .filter(batch=batch, status=BatchRow.Status.PENDING)
+                .order_by("row_number")
+                .first()
+            )
+            if row is None:
+                break
+            try:
+                with transaction.atomic():
+                    _send_row(batch, row, meta)
+            except UserError as exc:
+                _fail(batch, row, str(exc))
+            except Exception as exc:  # one broken row must not stop the batch
+                log.exception("batch %s row %s failed", batch.number, row.row_number)
+                _fail(batch, row, _("发起失败：%(reason)s") % {"reason": type(exc).__name__})
+        handled += 1
+    if not BatchRow.objects.filter(batch=batch, status=BatchRow.Status.PENDING).exists():
+        Batch.objects.filter(pk=batch.pk, status=Batch.Status.SENDING).update(
+            status=Batch.Status.DONE, finished_at=timezone.now()
+        )
+    return handled
+
+
+def _fail(batch: Batch, row: BatchRow, reason: str) -> None:
+    row.status = BatchRow.Status.FAILED
+    row.error = reason[:300]
+    row.save(update_fields=["status", "error"])
+    Batch.objects.filter(pk=batch.pk).update(failed=F("failed") + 1)
+
+
+def result_rows(batch: Batch) -> list[dict[str, Any]]:
+    """Each row's outcome for the result page and its XLSX."""
+    rows = BatchRow.objects.filter(batch=batch).select_related("envelope").order_by("row_number")
+    return [
+        {
+            "row": r.row_number,
+            "status": r.get_status_display(),
+            "number": r.envelope.number if r.envelope else "",
+            "detail": r.error or "；".join(r.problems),
+            "title": r.values.get(bulk.TITLE, ""),
+        }
+        for r in rows
+    ]

@@ -1,0 +1,292 @@
+"""批量发起: the template's spreadsheet, reading an uploaded one, and checking every row.
+
+The columns follow the template version's open roles: a person's role has 姓名, 手机号 and
+电子邮箱 (a phone number or an e-mail address is needed); a seal role has 组织名称, 统一社会信用
+代码, 联系人 and 联系人手机号. A first column 任务名称 is optional (the template's title by
+default). Row 1 is the header, row 2 an example (ignored when it is still the example).
+
+The file is read with openpyxl in read-only (streaming) mode, one row at a time, up to
+:data:`MAX_ROWS` rows; every row's problems are named by row and column header
+(:func:`check_rows`), before anything is sent.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+
+from qianshu.accounts.phones import normalize_phone
+from qianshu.doctemplates.snapshots import Party
+from qianshu.envelopes.binding import credit_code_problem, normalise_code
+from qianshu.envelopes.models import Recipient
+from qianshu.identity.models import PersonIdentity
+
+MAX_ROWS = 10_000
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_TEXT = 100
+CHECK_CHUNK = 500
+TITLE = "title"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class SheetError(Exception):
+    """The file cannot be used at all (not a spreadsheet, no header, too many rows)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # "title" or "<role key>.<part>"
+    header: str
+    example: str
+    role: str = ""
+    part: str = ""  # name | phone | email | org_credit_code | contact_name
+    required: bool = False
+    width: int = 18
+
+
+def columns(roles: Sequence[dict[str, Any]]) -> list[Column]:
+    """The spreadsheet's columns for a version's roles."""
+    out = [Column(TITLE, _("任务名称（可不填）"), _("2026 年度考核表（示例）"), width=28)]
+    for index, role in enumerate(r for r in roles if not r.get("fixed")):
+        key, label = str(role["key"]), str(role["label"])
+        phone = f"1390000{index + 1:04d}"
+        if role["role"] == Recipient.Role.SEAL:
+            parts = [
+                ("name", _("组织名称"), _("示例科技有限公司"), True, 24),
+                ("org_credit_code", _("统一社会信用代码"), "", False, 22),
+                ("contact_name", _("联系人"), _("张三"), False, 12),
+                ("phone", _("联系人手机号"), phone, True, 16),
+            ]
+        else:
+            parts = [
+                ("name", _("姓名"), _("张三"), True, 12),
+                ("phone", _("手机号"), phone, False, 16),
+                ("email", _("电子邮箱"), "", False, 24),
+            ]
+        out += [
+            Column(f"{key}.{part}", f"{label}-{word}", example, key, part, required, width)
+            for part, word, example, required, width in parts
+        ]
+    return out
+
+
+def workbook(roles: Sequence[dict[str, Any]], sheet_title: str) -> bytes:
+    """The template's spreadsheet: a header row, an example row, text cells, and Excel's data
+    validation of phone numbers (11 digits)."""
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    cols = columns(roles)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = re.sub(r"[\[\]:*?/\\]", "", sheet_title)[:31] or "Sheet1"
+    sheet.append([c.header for c in cols])
+    sheet.append([c.example for c in cols])
+    bold, grey = Font(bold=True), Font(italic=True, color="888888")
+    for index, column in enumerate(cols, start=1):
+        letter = get_column_letter(index)
+        head = sheet.cell(row=1, column=index)
+        head.font = bold
+        if column.required:
+            head.fill = PatternFill("solid", fgColor="FFF3BF")
+        sheet.cell(row=2, column=index).font = grey
+        sheet.column_dimensions[letter].width = column.width
+        for row in (2,):
+            sheet.cell(row=row, column=index).number_format = "@"
+        if column.part == "phone":
+            rule = DataValidation(
+                type="textLength", operator="equal", formula1="11", allow_blank=True
+            )
+            rule.error = _("请输入 11 位手机号码。")
+            rule.errorTitle = _("手机号格式不正确")
+            sheet.add_data_validation(rule)
+            rule.add(f"{letter}3:{letter}{MAX_ROWS + 2}")
+    sheet.cell(row=1, column=1).comment = Comment(
+        _("第 1 行是表头，第 2 行是示例（导入时忽略），请从第 3 行起每行填写一份签署任务。"
+          "黄色的列必填。"),
+        "Qianshu",
+    )  # fmt: skip
+    sheet.freeze_panes = "A3"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a phone number typed as a number
+    return " ".join(str(value).split())
+
+
+def read_rows(data: bytes, cols: Sequence[Column]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number, values by column key) of each non-empty row after the header, streaming;
+    the example row is skipped while it is still the example. Raises :class:`SheetError`."""
+    from openpyxl import load_workbook
+
+    if len(data) > MAX_FILE_BYTES:
+        raise SheetError(_("文件过大（最大 20 MB）。"))
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # zip, XML and openpyxl errors: not a usable XLSX file
+        raise SheetError(
+            _("无法读取该文件，请上传从本页下载的 Excel（.xlsx）模板填写后的文件。")
+        ) from exc
+    try:
+        sheet = book.worksheets[0] if book.worksheets else None
+        if sheet is None:
+            raise SheetError(_("文件中没有工作表。"))
+        rows = sheet.iter_rows(values_only=True)
+        header = [_text(v) for v in next(rows, ())]
+        positions: dict[str, int] = {}
+        for column in cols:
+            if column.header not in header:
+                raise SheetError(
+                    _("表头缺少“%(name)s”列，请使用本模板当前版本的 Excel 文件。")
+                    % {"name": column.header}
+                )
+            positions[column.key] = header.index(column.header)
+        example = {c.key: c.example for c in cols}
+        count = 0
+        for number, raw in enumerate(rows, start=2):
+            cells = list(raw)
+            values = {
+                key: _text(cells[pos]) if pos < len(cells) else "" for key, pos in positions.items()
+            }
+            if not any(values.values()) or (number == 2 and values == example):
+                continue
+            count += 1
+            if count > MAX_ROWS:
+                raise SheetError(_("每次最多导入 %(n)d 行。") % {"n": MAX_ROWS})
+            yield number, values
+    finally:
+        book.close()
+
+
+@dataclass
+class Checked:
+    """A row after the check: its problems ("<column>：<problem>") and its parties."""
+
+    number: int
+    values: dict[str, str]
+    problems: list[str] = field(default_factory=list)
+
+
+def verified_names(phones: Iterable[str]) -> dict[str, str]:
+    """The verified real name of the account holding each of ``phones`` (one query)."""
+    return dict(
+        PersonIdentity.objects.filter(user__phone__in=set(phones)).values_list(
+            "user__phone", "name"
+        )
+    )
+
+
+def check_row(
+    number: int,
+    values: dict[str, str],
+    cols: Sequence[Column],
+    seen: dict[tuple[str, ...], int],
+    names: dict[str, str],
+) -> Checked:
+    """Check one row; ``names`` are the verified names of (at least) its phone numbers."""
+    row = Checked(number, dict(values))
+    by_key = {c.key: c for c in cols}
+
+    def problem(key: str, text: str) -> None:
+        row.problems.append(f"{by_key[key].header}：{text}")
+
+    for column in cols:
+        value = values.get(column.key, "")
+        if column.required and not value:
+            problem(column.key, _("必填"))
+        elif len(value) > MAX_TEXT:
+            problem(column.key, _("最多 %(n)d 个字") % {"n": MAX_TEXT})
+    for role in {c.role for c in cols if c.role}:
+        name = values.get(f"{role}.name", "")
+        phone_key, email_key = f"{role}.phone", f"{role}.email"
+        phone = values.get(phone_key, "")
+        if phone:
+            try:
+                phone = normalize_phone(phone)
+            except ValidationError:
+                problem(phone_key, _("手机号格式不正确"))
+                phone = ""
+            else:
+                row.values[phone_key] = phone
+        email = values.get(email_key, "")
+        if email:
+            try:
+                validate_email(email)
+            except ValidationError:
+                problem(email_key, _("电子邮箱格式不正确"))
+        if email_key in by_key and not values.get(phone_key) and not email:
+            problem(phone_key, _("请填写手机号或电子邮箱"))
+        code_key = f"{role}.org_credit_code"
+        if values.get(code_key):
+            code = normalise_code(values[code_key])
+            reason = credit_code_problem(code)
+            if reason:
+                problem(code_key, reason)
+            row.values[code_key] = code
+        verified = names.get(phone, "") if email_key in by_key else ""
+        if phone and name and verified and "".join(verified.split()) != "".join(name.split()):
+            problem(
+                f"{role}.name",
+                _("与该手机号已实名认证的姓名不一致，请核对姓名和手机号"),
+            )
+    key = tuple(row.values.get(c.key, "") for c in cols)
+    earlier = seen.get(key)
+    if earlier is not None:
+        row.problems.append(_("与第 %(n)d 行重复") % {"n": earlier})
+    else:
+        seen[key] = number
+    return row
+
+
+def check_rows(
+    rows: Iterator[tuple[int, dict[str, str]]], cols: Sequence[Column]
+) -> Iterator[Checked]:
+    """Check rows in chunks: one query per chunk finds the verified names of its phones."""
+    seen: dict[tuple[str, ...], int] = {}
+    phone_keys = [c.key for c in cols if c.part == "phone"]
+    while chunk := list(itertools.islice(rows, CHECK_CHUNK)):
+        phones = set()
+        for _number, values in chunk:
+            for key in phone_keys:
+                try:
+                    phones.add(normalize_phone(values.get(key, "")))
+                except ValidationError:
+                    continue
+        names = verified_names(phones)
+        for number, values in chunk:
+            yield check_row(number, values, cols, seen, names)
+
+
+def parties(values: dict[str, str], roles: Sequence[dict[str, Any]]) -> dict[str, Party]:
+    """The parties of a checked row, by role key."""
+    out = {}
+    for role in roles:
+        if role.get("fixed"):
+            continue
+        key = str(role["key"])
+        out[key] = Party(
+            name=values.get(f"{key}.name", ""),
+            phone=values.get(f"{key}.phone", ""),
+            email=values.get(f"{key}.email", ""),
+            contact_name=values.get(f"{key}.contact_name", ""),
+            org_credit_code=values.get(f"{key}.org_credit_code", ""),
+        )
+    return out
