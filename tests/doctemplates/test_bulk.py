@@ -246,3 +246,45 @@ def test_more_rows_than_allowed_are_refused(
     data = _sheet(world["version"], rows)
     with pytest.raises(TemplateError, match="最多导入 20 行"):
         do_import_batch(world["version"], data, "大.xlsx", actor=world["alice"])
+
+
+def test_the_batch_page_follows_reminds_and_the_list_filters_by_batch(
+    world: dict[str, Any],
+) -> None:
+    rows = [{"r1.name": f"员工{i}", "r1.phone": f"1390000{i:04d}"} for i in range(1, 4)]
+    batch = do_import_batch(
+        world["version"], _sheet(world["version"], rows), "考核.xlsx", actor=world["alice"]
+    )
+    alice = logged_in(world["alice"])
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        alice.post(f"/templates/batches/{batch.uuid}/", {"op": "send"})
+    page = alice.get(f"/templates/batches/{batch.uuid}/").content.decode()
+    assert "签署中：3" in page
+    reminded = alice.post(f"/templates/batches/{batch.uuid}/", {"op": "remind"}, follow=True)
+    assert "已催签 3 个任务（0 个" in reminded.content.decode()
+    again = alice.post(f"/templates/batches/{batch.uuid}/", {"op": "remind"}, follow=True)
+    assert "已催签 0 个任务（3 个" in again.content.decode()
+    # The list filters by batch number and by template; another batch's envelopes stay out.
+    other = do_import_batch(
+        world["version"],
+        _sheet(world["version"], [{"r1.name": "别人", "r1.phone": "13900009999"}]),
+        "另一批.xlsx",
+        actor=world["alice"],
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        alice.post(f"/templates/batches/{other.uuid}/", {"op": "send"})
+    listed = alice.get(f"/envelopes/?tab=others&batch={batch.number}").content.decode()
+    ours = {str(e.uuid) for e in Envelope.objects.filter(template_use__batch=batch)}
+    theirs = {str(e.uuid) for e in Envelope.objects.filter(template_use__batch=other)}
+    assert len(ours) == 3 and len(theirs) == 1
+    assert listed.count('data-testid="list-row"') == 3
+    assert all(u in listed for u in ours) and not any(u in listed for u in theirs)
+    by_template = alice.get(
+        f"/envelopes/?tab=others&template={world['version'].template.uuid}"
+    ).content.decode()
+    assert by_template.count('data-testid="list-row"') == 4
+    nothing = alice.get("/envelopes/?tab=others&batch=B000").content.decode()
+    assert 'data-testid="list-row"' not in nothing
+    # Nothing completed yet: the download says so.
+    empty = alice.post(f"/templates/batches/{batch.uuid}/download/", follow=True)
+    assert "还没有已完成的任务" in empty.content.decode()

@@ -16,4 +16,5 @@ urlpatterns: list[URLPattern] = [
     path("<uuid:template_uuid>/bulk.xlsx", views.bulk_xlsx_view, name="bulk-xlsx"),
     path("batches/<uuid:batch_uuid>/", views.batch_view, name="batch"),
     path("batches/<uuid:batch_uuid>/result.xlsx", views.batch_result_view, name="batch-result"),
+    path("batches/<uuid:batch_uuid>/download/", views.batch_download_view, name="batch-download"),
 ]

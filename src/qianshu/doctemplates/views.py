@@ -9,7 +9,14 @@ import uuid
 
 from django.contrib import messages
 from django.db.models import Count, Max
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -24,8 +31,11 @@ from qianshu.core.requests import current_user
 from qianshu.doctemplates import bulk
 from qianshu.doctemplates.access import access_template_by_uuid, can_manage, usable_templates
 from qianshu.doctemplates.actions.bulk import (
+    batch_envelopes,
+    batch_progress,
     do_cancel_batch,
     do_import_batch,
+    do_remind_batch,
     do_start_batch,
     earlier_batches,
     result_rows,
@@ -41,6 +51,9 @@ from qianshu.doctemplates.models import Batch, BatchRow, Template
 from qianshu.doctemplates.snapshots import recipients_of
 from qianshu.doctemplates.tasks import send_batch
 from qianshu.envelopes.access import access_draft_by_uuid
+from qianshu.envelopes.actions.downloads import do_download_archive
+from qianshu.envelopes.downloads import plan_archive
+from qianshu.envelopes.models import Envelope
 from qianshu.orgs.models import Membership
 from qianshu.orgs.people import IDENTITY
 
@@ -299,6 +312,13 @@ def batch_view(request: HttpRequest, batch_uuid: uuid.UUID) -> HttpResponse:
             elif op == "cancel":
                 do_cancel_batch(batch, actor=user)
                 messages.success(request, _("已取消该批次。"))
+            elif op == "remind":
+                reminded, skipped = do_remind_batch(batch, actor=user, meta=request_meta(request))
+                messages.success(
+                    request,
+                    _("已催签 %(n)d 个任务（%(m)d 个一小时内已提醒过，未重复发送）。")
+                    % {"n": reminded, "m": skipped},
+                )
             else:
                 raise Http404
         except UserError as exc:
@@ -321,8 +341,37 @@ def batch_view(request: HttpRequest, batch_uuid: uuid.UUID) -> HttpResponse:
         "percent": int(100 * done / batch.valid) if batch.valid else 100,
         "results": result_rows(batch)[:500] if batch.status == Batch.Status.DONE else [],
         "max_problem_rows": MAX_PROBLEM_ROWS,
+        "progress": _progress_rows(batch_progress(batch)),
     }
     return render(request, "doctemplates/batch.html", context)
+
+
+def _progress_rows(counts: dict[str, int]) -> list[tuple[str, str, int]]:
+    labels = dict(Envelope.Status.choices)
+    return [(status, str(labels.get(status, status)), n) for status, n in sorted(counts.items())]
+
+
+@login_required
+@require_POST
+def batch_download_view(request: HttpRequest, batch_uuid: uuid.UUID) -> HttpResponseBase:
+    """下载: the batch's completed envelopes (documents and reports) as one streamed ZIP."""
+    user = current_user(request)
+    batch = _batch(user, batch_uuid)
+    completed = list(
+        batch_envelopes(batch).filter(status=Envelope.Status.COMPLETED, initiator=user)
+    )
+    if not completed:
+        messages.error(request, _("该批次还没有已完成的任务。"))
+        return HttpResponseRedirect(reverse("doctemplates:batch", args=[batch.uuid]))
+    try:
+        archive = plan_archive(completed)
+    except UserError as exc:
+        add_message(request, exc)
+        return HttpResponseRedirect(reverse("doctemplates:batch", args=[batch.uuid]))
+    stream = do_download_archive(archive, actor=user, meta=request_meta(request))
+    response = StreamingHttpResponse(stream, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{batch.number}.zip"'
+    return response
 
 
 @login_required

@@ -22,6 +22,7 @@ turn and the documents for 预览 are fetched for the page's rows at once).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -130,11 +131,22 @@ class Filters:
     sent_to: dt.date | None = None
     status: str = ""
     scene: str = ""
+    # Made from a template (its uuid) or in a batch (批次号) of 批量发起 (the doctemplates app).
+    template: str = ""
+    batch: str = ""
     errors: tuple[str, ...] = ()
 
     @property
     def advanced(self) -> bool:
-        return bool(self.initiator or self.sent_from or self.sent_to or self.status or self.scene)
+        return bool(
+            self.initiator
+            or self.sent_from
+            or self.sent_to
+            or self.status
+            or self.scene
+            or self.template
+            or self.batch
+        )
 
     @property
     def active(self) -> bool:
@@ -149,6 +161,8 @@ class Filters:
             "to": self.sent_to.isoformat() if self.sent_to else "",
             "status": self.status,
             "scene": self.scene,
+            "template": self.template,
+            "batch": self.batch,
         }
         return {k: v for k, v in values.items() if v}
 
@@ -188,8 +202,17 @@ def parse_filters(data: Any, tab: str) -> Filters:
         sent_to=sent_to,
         status=status,
         scene=clean_scene(data.get("scene")),
+        template=_uuid_text(data.get("template")),
+        batch=_text(data.get("batch"))[:24],
         errors=tuple(errors),
     )
+
+
+def _uuid_text(value: object) -> str:
+    try:
+        return str(uuid.UUID(str(value or "")))
+    except ValueError:
+        return ""
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -220,6 +243,10 @@ def filters_q(filters: Filters, prefix: str = "") -> Q:
         )
     if filters.scene:
         condition &= q(scene=filters.scene)
+    if filters.template:
+        condition &= q(template_use__version__template__uuid=filters.template)
+    if filters.batch:
+        condition &= q(template_use__batch__number=filters.batch)
     if filters.sent_from:
         condition &= q(sent_at__gte=_day_start(filters.sent_from))
     if filters.sent_to:

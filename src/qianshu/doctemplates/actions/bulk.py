@@ -4,6 +4,7 @@
   problems (nothing is sent): the check page shows them.
 * :func:`do_start_batch` marks the batch as sending; the view then enqueues
   ``tasks.send_batch``, which runs :func:`send_batch_rows`.
+* :func:`do_remind_batch` reminds every envelope of the batch still in progress.
 * :func:`send_batch_rows` sends the valid rows one by one, each in its own transaction: a row's
   failure is recorded on the row and never stops the others. Rows are claimed with ``SKIP
   LOCKED``, so a second worker (or a restarted one) continues where the first stopped and no row
@@ -18,7 +19,7 @@ import secrets
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,6 +31,8 @@ from qianshu.doctemplates.actions.templates import do_use_template
 from qianshu.doctemplates.errors import TemplateError
 from qianshu.doctemplates.models import Batch, BatchRow, Template, TemplateUse, TemplateVersion
 from qianshu.envelopes.actions import compose as compose_actions
+from qianshu.envelopes.actions import lifecycle
+from qianshu.envelopes.models import Envelope
 
 log = logging.getLogger(__name__)
 INSERT_CHUNK = 500
@@ -190,3 +193,32 @@ def result_rows(batch: Batch) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def batch_envelopes(batch: Batch) -> QuerySet[Envelope]:
+    """The envelopes the batch sent."""
+    return Envelope.objects.filter(template_use__batch=batch).exclude(status=Envelope.Status.DRAFT)
+
+
+def batch_progress(batch: Batch) -> dict[str, int]:
+    """How the batch's envelopes stand: counts by status (签署中, 已完成, 已拒签 …)."""
+    return dict(
+        batch_envelopes(batch).values_list("status").annotate(n=Count("id")).order_by("status")
+    )
+
+
+def do_remind_batch(batch: Batch, *, actor: User, meta: RequestMeta) -> tuple[int, int]:
+    """催签 every envelope of the batch still in progress (each on its own; one reminded an
+    hour ago is skipped). Returns (envelopes reminded, envelopes skipped)."""
+    if batch.created_by_id != actor.pk:
+        raise TemplateError(_("只能催签自己发起的批次。"))
+    reminded = skipped = 0
+    active = batch_envelopes(batch).filter(status=Envelope.Status.IN_PROGRESS).order_by("id")
+    for envelope in active.iterator():
+        try:
+            lifecycle.do_remind(envelope, actor=actor, meta=meta)
+        except UserError:
+            skipped += 1
+        else:
+            reminded += 1
+    return reminded, skipped
