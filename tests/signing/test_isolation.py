@@ -43,6 +43,26 @@ def test_memory_limit_stops_a_hog() -> None:
         run_limited(_hog, limits=Limits(memory_bytes=400 * 1024 * 1024, wall_seconds=20))
 
 
+def _small() -> int:
+    return len(bytearray(20 * 1024 * 1024))
+
+
+def test_the_memory_budget_is_on_top_of_the_inherited_address_space() -> None:
+    """A parent holding more address space than the budget (a long-running web process with
+    threads and native libraries) still gets its harmless work done in the child, and a hog
+    is still stopped there."""
+    import mmap
+
+    reserved = mmap.mmap(-1, 1024 * 1024 * 1024)  # 1 GiB of address space, never touched
+    try:
+        limits = Limits(memory_bytes=400 * 1024 * 1024, wall_seconds=20)
+        assert run_limited(_small, limits=limits) == 20 * 1024 * 1024
+        with pytest.raises(LimitExceeded):
+            run_limited(_hog, limits=limits)
+    finally:
+        reserved.close()
+
+
 def test_wall_clock_limit() -> None:
     import time
 

@@ -4,6 +4,12 @@ A hostile PDF can make a parser spin or allocate without bound. :func:`run_limit
 child, sets ``RLIMIT_CPU`` and ``RLIMIT_AS`` there, runs the function and sends its (picklable)
 result back. If the child exceeds a limit, is killed or crashes, :class:`LimitExceeded` is
 raised in the parent, which is never affected.
+
+The memory limit is a budget on top of the address space the child inherits: a forked child
+starts with its parent's mappings, and a long-running web or worker process (threads with
+their malloc arenas and stacks, native libraries) can hold more virtual address space than
+the budget itself — an absolute ``RLIMIT_AS`` would then refuse every allocation of the
+child, and harmless files would fail as if they were hostile.
 """
 
 from __future__ import annotations
@@ -35,6 +41,15 @@ class Limits:
     wall_seconds: float = 60.0
 
 
+def _address_space() -> int:
+    """The virtual address space this process maps now, in bytes (0 where unknown)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _child(conn: Connection, limits: Limits, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     try:
         # A native library that runs out of memory aborts: no core dump of a large process, and
@@ -42,7 +57,8 @@ def _child(conn: Connection, limits: Limits, fn: Callable[..., Any], args: tuple
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         faulthandler.disable()
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        budget = _address_space() + limits.memory_bytes
+        resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
         result = fn(*args)
         conn.send(("ok", result))
     except MemoryError:
