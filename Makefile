@@ -58,12 +58,15 @@ contracts: $(STAMP)
 jstest:
 	node --import ./tests/js/register-static.mjs --test tests/js/*.test.mjs
 
+# The suite runs in one process per core (pytest-xdist; PYTEST_WORKERS=0 runs it in this one).
+PYTEST_WORKERS ?= auto
+
 pytest: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test: system-deps-test $(STAMP) lint types contracts jstest
 	PYTHONPATH=. $(BIN)/qianshu makemigrations --check --dry-run -v0 --settings=tests.settings
-	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: system-deps-bench $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
