@@ -442,7 +442,7 @@ def _add_font_resource(page: pikepdf.Page, font_ref: pikepdf.Object) -> bytes:
 def _unbalanced_saves(page: pikepdf.Page) -> int:
     """How many ``q`` the page's content leaves without their ``Q``."""
     try:
-        operators = pikepdf.parse_content_stream(page, "qQ")
+        operators = pikepdf.parse_content_stream(page, "q Q")
     except Exception:  # noqa: BLE001 - damaged content: viewers draw what they can
         return 0
     depth = 0
