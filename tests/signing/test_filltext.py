@@ -219,14 +219,13 @@ def test_the_check_mark_has_a_glyph_and_empty_boxes_do_not() -> None:
         assert not filltext.fits(TextFill("ok", 0, Rect(0, 0, 20, 20), box_char))
 
 
-def test_an_empty_value_draws_nothing() -> None:
-    out = filltext.fill_text(blank_pdf(), [TextFill("empty", 0, Rect(100, 100, 200, 120), "")])
-    assert page_lines(out) == []
-    with pikepdf.open(io.BytesIO(out)) as pdf:
-        assert not any(
-            isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == "/CIDFontType0C"
-            for obj in pdf.objects
-        )
+def test_empty_values_leave_the_document_as_it_was() -> None:
+    data = blank_pdf()
+    assert filltext.fill_text(data, [TextFill("empty", 0, Rect(100, 100, 200, 120), "")]) == data
+    assert filltext.fill_text(data, []) == data
+    # ... but a bad box is still refused.
+    with pytest.raises(FillError):
+        filltext.fill_text(data, [TextFill("empty", 0, Rect(100, 100, 900, 120), "")])
 
 
 # --- geometry ----------------------------------------------------------------------------
@@ -298,6 +297,23 @@ def test_a_multiline_text_with_too_many_lines_is_refused() -> None:
     with pytest.raises(FillError) as info:
         filltext.fill_text(blank_pdf(), [fill])
     assert (info.value.field, info.value.code) == ("自评", "fill_too_long")
+
+
+def test_a_box_narrower_than_one_glyph_is_refused() -> None:
+    for multiline in (False, True):
+        fill = TextFill("窄", 0, Rect(100, 100, 108, 300), "字", multiline=multiline)
+        with pytest.raises(FillError) as info:
+            filltext.measure(fill)
+        assert info.value.code == "fill_too_long"
+
+
+@pytest.mark.parametrize("size", [0, -3, 3.9, 72.5])
+def test_an_unusable_size_or_alignment_is_refused(size: float) -> None:
+    with pytest.raises(FillError) as info:
+        filltext.measure(TextFill("s", 0, Rect(0, 0, 300, 100), "1", size=size))
+    assert info.value.code == "fill_bad_spec"
+    with pytest.raises(FillError):
+        filltext.measure(TextFill("s", 0, Rect(0, 0, 300, 100), "1", align="justify"))  # type: ignore[arg-type]
 
 
 def test_fits_and_fill_text_agree() -> None:

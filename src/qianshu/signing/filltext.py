@@ -88,7 +88,8 @@ Align = Literal["left", "center", "right"]
 DEFAULT_SIZE = 10.5  # 五号, the usual size of Chinese forms
 MIN_SIZE = 7.0
 SIZE_STEP = 0.5
-MAX_SIZE = 72.0
+#: The range of an explicitly given font size.
+SIZE_RANGE = (4.0, 72.0)
 LINE_HEIGHT = 1.3
 PADDING = 2.0
 #: The check mark of a ticked checkbox (the font has no ☐ / ☑).
@@ -145,15 +146,15 @@ def measure(fill: TextFill, *, rotate: int = 0) -> Layout:
     """
     if fill.align not in ("left", "center", "right"):
         raise FillError(f"unknown alignment {fill.align!r}", field=fill.name, code="fill_bad_spec")
-    if fill.size is not None and not MIN_SIZE / 2 <= fill.size <= MAX_SIZE:
+    if fill.size is not None and not SIZE_RANGE[0] <= fill.size <= SIZE_RANGE[1]:
         raise FillError(
-            f"the font size must be {MIN_SIZE / 2:g} to {MAX_SIZE:g} pt",
+            "the font size must be {:g} to {:g} pt".format(*SIZE_RANGE),
             field=fill.name,
             code="fill_bad_spec",
         )
     widths = cjkfont.advance_widths()
     paragraphs = _paragraphs(fill, widths)
-    box_w, box_h = _displayed(fill.rect, rotate)
+    box_w, box_h = _displayed(fill.rect, rotate % 360)
     inner_w, inner_h = box_w - 2 * PADDING, box_h - 2 * PADDING
     sizes = [fill.size] if fill.size is not None else list(_size_ladder())
     if not paragraphs:
@@ -162,11 +163,13 @@ def measure(fill: TextFill, *, rotate: int = 0) -> Layout:
         if size > inner_h or inner_w <= 0:
             continue
         avail = inner_w * cjkfont.UNITS_PER_EM / size
-        if fill.multiline:
-            lines = [line for text in paragraphs for line in _wrap(text, avail, widths)]
-        elif _units(paragraphs[0], widths) <= avail:
-            lines = paragraphs
-        else:
+        lines = (
+            [line for text in paragraphs for line in _wrap(text, avail, widths)]
+            if fill.multiline
+            else paragraphs
+        )
+        # A line can still be too wide: a single-line value, or one glyph wider than the box.
+        if any(_units(line, widths) > avail for line in lines):
             continue
         leading = LINE_HEIGHT * size
         if (len(lines) - 1) * leading + size > inner_h + 1e-9:
@@ -204,7 +207,7 @@ def fill_text(data: bytes, fills: Sequence[TextFill]) -> bytes:
                 code="already_signed",
             )
         try:
-            return _fill(pdf, fills)
+            return _fill(pdf, data, fills)
         except SigningError:
             raise
         except Exception as exc:  # qpdf raises many types on damaged page trees
@@ -213,7 +216,7 @@ def fill_text(data: bytes, fills: Sequence[TextFill]) -> bytes:
         pdf.close()
 
 
-def _fill(pdf: pikepdf.Pdf, fills: Sequence[TextFill]) -> bytes:
+def _fill(pdf: pikepdf.Pdf, data: bytes, fills: Sequence[TextFill]) -> bytes:
     pages = list(pdf.pages)
     by_page: dict[int, list[tuple[TextFill, Layout, int]]] = {}
     for fill in fills:
@@ -232,7 +235,7 @@ def _fill(pdf: pikepdf.Pdf, fills: Sequence[TextFill]) -> bytes:
     used = {ch for items in by_page.values() for _, lay, _ in items for ch in "".join(lay.lines)}
     chars = "".join(sorted(used))
     if not chars:
-        return _save(pdf)
+        return bytes(data)  # nothing to draw: no rewrite
     font = cjkfont.subset_cjk_font(chars)
     font_ref = cjkfont.embed_cjk_font(pdf, font)
     for index, items in sorted(by_page.items()):
