@@ -21,14 +21,15 @@ page the displayed width of the box is its height in user space), then mapped in
 Layout rules (:func:`measure`; :func:`fill_text` uses exactly this layout)
 --------------------------------------------------------------------------
 * A padding of :data:`PADDING` points on every side of the box.
-* Size: the field's ``size`` if given, else the largest of :data:`DEFAULT_SIZE`,
-  DEFAULT_SIZE - 0.5, … down to :data:`MIN_SIZE` at which the value fits.
+* Size: the field's ``size`` if given (within :data:`SIZE_RANGE`), else the largest of
+  :data:`DEFAULT_SIZE`, DEFAULT_SIZE - 0.5, … down to :data:`MIN_SIZE` at which the value fits.
 * Single-line: one line, vertically centred (the em box, 0.88 above and 0.12 below the baseline,
   is centred); it fits when its advance width is at most the inner width and the size at most
   the inner height. A line break in the value is refused.
 * Multi-line: ``\\n`` (or ``\\r\\n``) starts a new paragraph; paragraphs are wrapped to the inner
   width; lines are :data:`LINE_HEIGHT` times the size apart, top-aligned; it fits when
-  ``(lines - 1) * leading + size`` is at most the inner height.
+  ``(lines - 1) * leading + size`` is at most the inner height and every line (even a single
+  glyph) at most the inner width.
 * Wrapping: a line may break at a space (the space is not drawn), and before or after a wide
   (CJK) character; a run of other characters (a Latin word, a number, a date) is kept whole
   unless it alone is wider than the line, then it is broken by character. No line starts with
@@ -40,17 +41,20 @@ Layout rules (:func:`measure`; :func:`fill_text` uses exactly this layout)
 
 Refusals (:class:`FillError`, with the field name and a stable ``code``): the value does not fit
 at the minimum (or given) size (``fill_too_long``); a character the font has no glyph for
-(``fill_missing_glyph``, never silently drawn as .notdef); a line break in a single-line field
+(``fill_missing_glyph``, never silently drawn as .notdef; control and format characters such as
+a tab or a zero-width space count as missing); a line break in a single-line field
 (``fill_line_break``); a box outside its page or empty (``fill_outside_page``); a page that does
 not exist (``fill_no_page``); a bad size or alignment (``fill_bad_spec``).
 
 Drawing: the page's existing content is wrapped in ``q … Q`` (with extra ``Q`` for any ``q`` it
 leaves unbalanced), so its graphics state cannot leak into the appended stream, which draws in
 black with the fill font under a fresh resource name. A checkbox is drawn by passing its
-character as the value: Noto Sans CJK SC has ✓ (U+2713), not ☐/☑.
+character as the value: Noto Sans CJK SC has ✓ (:data:`CHECK_MARK`), not ☐/☑. When no value
+has text to draw, the input comes back unchanged (boxes and pages are still checked).
 
-Known limit: characters that share one glyph in the font (e.g. the Kangxi radical ⼀ and the
-ideograph 一) are extracted as one of them.
+Known limits: characters that share one glyph in the font (e.g. the Kangxi radical ⼀ and the
+ideograph 一) are extracted as one of them; ``/UserUnit`` is not applied to the font size (the
+box, like signature fields, is in user units); no kerning, justification or hyphenation.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ __all__ = [
     "LINE_HEIGHT",
     "MIN_SIZE",
     "PADDING",
+    "SIZE_RANGE",
     "FillError",
     "Layout",
     "TextFill",
@@ -103,7 +108,12 @@ _FONT_RESOURCE = "/QSFill"
 
 
 class FillError(SigningError):
-    """A data field's value cannot be written into the PDF (``field`` names it)."""
+    """A data field's value cannot be written into the PDF.
+
+    ``field`` names the field, ``code`` says why (``fill_too_long``, ``fill_missing_glyph`` with
+    the character in ``char``, ``fill_line_break``, ``fill_outside_page``, ``fill_no_page``,
+    ``fill_bad_spec``); the message is English, for logs (the web layer translates the code).
+    """
 
     code = "fill"
 
@@ -177,8 +187,8 @@ def measure(fill: TextFill, *, rotate: int = 0) -> Layout:
         return _place(fill, lines, size, box_w, box_h, widths)
     what = "line" if not fill.multiline else "text"
     raise FillError(
-        f"the {what} is too long for its box ({len(fill.value)} characters; "
-        f"the smallest size is {sizes[-1]:g} pt)",
+        f"the {what} is too long for its box even at {sizes[-1]:g} pt "
+        f"({len(fill.value)} characters)",
         field=fill.name,
         code="fill_too_long",
     )
