@@ -257,13 +257,14 @@ def test_rotated_pages_show_upright_text_inside_the_box(rotate: int, multiline: 
 
 
 def test_offset_boxes_and_a_leaky_page_state_do_not_move_the_text() -> None:
-    # The page's content scales by 3, paints in red and never restores its state.
+    # The page's content restores a state it never saved, scales by 3, paints in red and
+    # never restores its state.
     media = (200.0, 300.0, 795.0, 1142.0)
     crop = Rect(250, 350, 745, 1092)
     data = blank_pdf(
         mediabox=media,
         cropbox=crop.as_tuple(),
-        content=b"q 3 0 0 3 0 0 cm 1 0 0 rg 2 w q",
+        content=b"Q q 3 0 0 3 0 0 cm 1 0 0 rg 2 w q",
     )
     rect = Rect(300, 900, 600, 930)
     out = filltext.fill_text(data, [TextFill("offset", 0, rect, "偏移的页面 Offset 42")])
@@ -274,6 +275,12 @@ def test_offset_boxes_and_a_leaky_page_state_do_not_move_the_text() -> None:
     doc.close()
     dark = image[image.sum(axis=2) < 300]
     assert len(dark) and np.abs(dark[:, 0] - dark[:, 2]).max() < 40, "the text must be black"
+    with pikepdf.open(io.BytesIO(out)) as pdf:
+        depth = 0
+        for instruction in pikepdf.parse_content_stream(pdf.pages[0], "q Q"):
+            depth += 1 if str(instruction.operator) == "q" else -1
+            assert depth >= 0
+        assert depth == 0
 
 
 def test_inherited_rotation_and_resources_are_honoured() -> None:

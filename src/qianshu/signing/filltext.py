@@ -68,7 +68,7 @@ from typing import Literal
 import pikepdf
 
 from qianshu.signing import cjkfont
-from qianshu.signing.errors import BrokenPdfError, PdfError, SigningError
+from qianshu.signing.errors import BrokenPdfError, ConfigurationError, PdfError, SigningError
 from qianshu.signing.ingest import is_signed
 from qianshu.signing.pages import error_text, open_pikepdf
 from qianshu.signing.stamps import Rect
@@ -247,6 +247,8 @@ def _fill(pdf: pikepdf.Pdf, data: bytes, fills: Sequence[TextFill]) -> bytes:
     if not chars:
         return bytes(data)  # nothing to draw: no rewrite
     font = cjkfont.subset_cjk_font(chars)
+    if not used <= font.cids.keys():  # measure() checked the full face: a broken font file
+        raise ConfigurationError("the CJK font subset lacks characters the full font has")
     font_ref = cjkfont.embed_cjk_font(pdf, font)
     for index, items in sorted(by_page.items()):
         _draw_on_page(pdf, pages[index], font, font_ref, items)
@@ -269,9 +271,11 @@ def _draw_on_page(
             ops.append(b"1 0 0 1 %s Tm %s Tj" % (_nums(x, y), font.encode(line)))
         ops.append(b"ET Q")
     ops.append(b"Q")
-    unbalanced = _unbalanced_saves(page)
-    page.contents_add(pdf.make_stream(b"q\n"), prepend=True)
-    page.contents_add(pdf.make_stream(b"\n" + b"Q\n" * (1 + unbalanced) + b"\n".join(ops)))
+    # Our own q for each Q the page has too many, and a Q for each q it leaves open: after
+    # the page's content the graphics state is the initial one again.
+    underflow, unclosed = _unbalanced_saves(page)
+    page.contents_add(pdf.make_stream(b"q\n" * (1 + underflow)), prepend=True)
+    page.contents_add(pdf.make_stream(b"\n" + b"Q\n" * (1 + unclosed) + b"\n".join(ops)))
 
 
 def _paragraphs(fill: TextFill, widths: Mapping[str, int]) -> list[str]:
@@ -452,17 +456,22 @@ def _add_font_resource(page: pikepdf.Page, font_ref: pikepdf.Object) -> bytes:
     return name.encode("ascii")
 
 
-def _unbalanced_saves(page: pikepdf.Page) -> int:
-    """How many ``q`` the page's content leaves without their ``Q``."""
+def _unbalanced_saves(page: pikepdf.Page) -> tuple[int, int]:
+    """How many ``Q`` the page's content has without a ``q`` before them, and how many ``q`` it
+    leaves without their ``Q``."""
     try:
         operators = pikepdf.parse_content_stream(page, "q Q")
     except Exception:  # noqa: BLE001 - damaged content: viewers draw what they can
-        return 0
-    depth = 0
+        return 0, 0
+    underflow = depth = 0
     for instruction in operators:
-        op = str(instruction.operator)
-        depth = depth + 1 if op == "q" else max(depth - 1, 0)
-    return depth
+        if str(instruction.operator) == "q":
+            depth += 1
+        elif depth:
+            depth -= 1
+        else:
+            underflow += 1
+    return underflow, depth
 
 
 def _num(value: float) -> bytes:
