@@ -356,7 +356,9 @@ def test_an_unusable_size_or_alignment_is_refused(size: float) -> None:
         filltext.measure(TextFill("s", 0, Rect(0, 0, 300, 100), "1", size=size))
     assert info.value.code == "fill_bad_spec"
     with pytest.raises(FillError):
-        filltext.measure(TextFill("s", 0, Rect(0, 0, 300, 100), "1", align="justify"))  # type: ignore[arg-type]
+        filltext.measure(TextFill("s", 0, Rect(0, 0, 300, 100), "1", align="justify"))
+    with pytest.raises(FillError):
+        filltext.measure(TextFill("s", 0, Rect(0, 0, float("nan"), 100), "1"))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("rotate", [0, 90])

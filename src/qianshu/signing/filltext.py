@@ -44,7 +44,7 @@ at the minimum (or given) size (``fill_too_long``); a character the font has no 
 (``fill_missing_glyph``, never silently drawn as .notdef; control and format characters such as
 a tab or a zero-width space count as missing); a line break in a single-line field
 (``fill_line_break``); a box outside its page or empty (``fill_outside_page``); a page that does
-not exist (``fill_no_page``); a bad size or alignment (``fill_bad_spec``).
+not exist (``fill_no_page``); a bad size, alignment or non-finite box (``fill_bad_spec``).
 
 Drawing: the page's existing content is wrapped in ``q … Q`` (with extra ``Q`` for any ``q`` it
 leaves unbalanced), so its graphics state cannot leak into the appended stream, which draws in
@@ -60,6 +60,7 @@ box, like signature fields, is in user units); no kerning, justification or hyph
 from __future__ import annotations
 
 import io
+import math
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -162,6 +163,8 @@ def measure(fill: TextFill, *, rotate: int = 0) -> Layout:
             field=fill.name,
             code="fill_bad_spec",
         )
+    if not all(math.isfinite(v) for v in fill.rect.as_tuple()):
+        raise FillError("the box is not a finite rectangle", field=fill.name, code="fill_bad_spec")
     widths = cjkfont.advance_widths()
     paragraphs = _paragraphs(fill, widths)
     box_w, box_h = _displayed(fill.rect, rotate % 360)
