@@ -302,6 +302,7 @@ def test_inherited_rotation_and_resources_are_honoured() -> None:
     pdf.save(out)
     rect = Rect(300, 100, 330, 400)
     filled = filltext.fill_text(out.getvalue(), [TextFill("i", 1, rect, "继承的旋转 Inherited")])
+    assert filltext.page_rotations(out.getvalue()) == (90, 90)
     text = pdftotext(filled)
     assert "Inherited page 1" in text and "Inherited page 2" in text
     assert "继承的旋转 Inherited" in text
@@ -364,6 +365,7 @@ def test_an_unusable_size_or_alignment_is_refused(size: float) -> None:
 @pytest.mark.parametrize("rotate", [0, 90])
 def test_fits_and_fill_text_agree(rotate: int) -> None:
     data = blank_pdf(rotate=rotate)
+    assert filltext.page_rotations(data) == (rotate,)
     boxes = (Rect(100, 700, 250, 720), Rect(100, 600, 200, 640))
     if rotate:  # the same boxes as the viewer sees them
         boxes = (Rect(100, 100, 120, 250), Rect(100, 100, 140, 200))

@@ -87,6 +87,7 @@ __all__ = [
     "fill_text",
     "fits",
     "measure",
+    "page_rotations",
 ]
 
 Align = Literal["left", "center", "right"]
@@ -204,6 +205,18 @@ def fits(fill: TextFill, *, rotate: int = 0) -> bool:
     except FillError:
         return False
     return True
+
+
+def page_rotations(data: bytes) -> tuple[int, ...]:
+    """Each page's /Rotate (0, 90, 180 or 270; inherited values included) as :func:`fill_text`
+    reads it: the ``rotate`` to pass to :func:`measure` for a field on that page."""
+    pdf = open_pikepdf(data)
+    try:
+        return tuple(_rotation(page.obj) for page in pdf.pages)
+    except Exception as exc:  # qpdf raises many types on damaged page trees
+        raise BrokenPdfError(f"the pages cannot be read: {error_text(exc)}") from exc
+    finally:
+        pdf.close()
 
 
 def fill_text(data: bytes, fills: Sequence[TextFill]) -> bytes:
