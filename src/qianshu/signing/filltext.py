@@ -35,7 +35,8 @@ Layout rules (:func:`measure`; :func:`fill_text` uses exactly this layout)
   unless it alone is wider than the line, then it is broken by character. No line starts with
   closing punctuation (，。、；：？！ …) and none ends with opening punctuation (（《“ …): the
   character before is carried to the next line with it (like :mod:`qianshu.signing.samples`,
-  but without hanging punctuation: nothing is drawn outside the box).
+  but without hanging punctuation: nothing is drawn outside the box). Only when a line has no
+  allowed break at all (a box a few glyphs wide) is it broken where it is full.
 * ``align``: each line left, centre or right of the inner width.
 * Widths are the font's advance widths (no kerning), the ones embedded in ``/W``.
 
