@@ -149,7 +149,7 @@ def _ingest(pdf: pikepdf.Pdf, data: bytes, limits: IngestLimits) -> IngestedPdf:
             f"the PDF has {len(pages)} pages; the limit is {limits.max_pages} pages"
         )
     sizes = tuple(page_size_of(page, index) for index, page in enumerate(pages))
-    signed = _is_signed(pdf)
+    signed = is_signed(pdf)
     report = _Normaliser(pdf, apply=not signed).run()
     out = data if signed else _save(pdf)
     removed, kept = ((), report) if signed else (report, ())
@@ -420,7 +420,7 @@ def _field_types(pdf: pikepdf.Pdf) -> list[tuple[str, object]]:
     return [(str(field.field_type), field.value) for field in pdf.acroform.fields]
 
 
-def _is_signed(pdf: pikepdf.Pdf) -> bool:
+def is_signed(pdf: pikepdf.Pdf) -> bool:
     """Whether the PDF carries a signature: a filled signature field, or /Perms (DocMDP, UR3)."""
     if "/Perms" in pdf.Root:
         return True

@@ -10,19 +10,18 @@ Deterministic: the same arguments give the same bytes. The hostile PDFs of the t
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import pikepdf
 
-from qianshu.signing import fonts
+from qianshu.signing.cjkfont import CJK_FONT_PATH as CJK_FONT_PATH
+from qianshu.signing.cjkfont import CjkFont as _CjkFont
+from qianshu.signing.cjkfont import embed_cjk_font as _embed_cjk_font
+from qianshu.signing.cjkfont import make_indirect as make_indirect
+from qianshu.signing.cjkfont import subset_cjk_font as _subset_cjk_font
 from qianshu.signing.errors import ConfigurationError
 
-CJK_FONT_PATH = Path(fonts.SANS_REGULAR)
 A4_PORTRAIT = (595.28, 841.89)
 A4_LANDSCAPE = (841.89, 595.28)
 MARGIN = 72.0
@@ -66,122 +65,6 @@ _LATIN_SIGNATURE_LINES = (
 _NO_LINE_START = "，。、；：）》！？ "
 _NUMERALS = "零一二三四五六七八九"
 _EXTRA_CHARS = _NUMERALS + "十百第条页共 " + "0123456789"
-
-
-@dataclass(frozen=True)
-class _CjkFont:
-    """A subset of the Noto Sans CJK SC face, ready to embed."""
-
-    cff: bytes
-    base_font: str
-    cids: dict[str, int]
-    widths: dict[int, int]
-
-    def encode(self, text: str) -> bytes:
-        """The text as a hex string operand of glyph ids (CIDs) for an Identity-H font."""
-        return b"<" + "".join(f"{self.cids.get(ch, 0):04X}" for ch in text).encode() + b">"
-
-    def width(self, text: str, size: float) -> float:
-        return sum(self.widths.get(self.cids.get(ch, 0), 1000) for ch in text) * size / 1000
-
-
-def _find_sc_face(path: Path) -> int:
-    from fontTools.ttLib import TTFont
-
-    for index in range(16):
-        face = TTFont(str(path), fontNumber=index, lazy=True)
-        name = str(face["name"].getDebugName(4) or "")
-        face.close()
-        if "CJK SC" in name and "Mono" not in name:
-            return index
-    raise ConfigurationError(f"no Noto Sans CJK SC face found in {path}")
-
-
-@functools.lru_cache(maxsize=8)
-def _subset_cjk_font(chars: str, path: Path = CJK_FONT_PATH) -> _CjkFont:
-    # Memoised: subsetting the 20 MB collection takes ~0.3 s and tests build many documents.
-    try:
-        from fontTools import subset
-        from fontTools.ttLib import TTFont
-
-        face = TTFont(str(path), fontNumber=_find_sc_face(path))
-        options = subset.Options()
-        options.desubroutinize = True
-        options.layout_features = []
-        options.notdef_outline = True
-        subsetter = subset.Subsetter(options)
-        subsetter.populate(text=chars)
-        subsetter.subset(face)
-        buffer = io.BytesIO()
-        face.save(buffer)
-        cff = TTFont(io.BytesIO(buffer.getvalue())).reader["CFF "]
-        cmap = face.getBestCmap()
-        cids = {chr(code): _cid(glyph) for code, glyph in cmap.items()}
-        widths = {_cid(glyph): face["hmtx"][glyph][0] for glyph in face.getGlyphOrder()}
-    except ConfigurationError:
-        raise
-    except Exception as exc:  # fontTools raises many types; the font is a configuration matter
-        raise ConfigurationError(f"cannot load the CJK font {path}: {exc}") from exc
-    tag = "".join(chr(65 + b % 26) for b in hashlib.sha256(chars.encode()).digest()[:6])
-    return _CjkFont(
-        cff=bytes(cff), base_font=f"{tag}+NotoSansCJKsc-Regular", cids=cids, widths=widths
-    )
-
-
-def _cid(glyph_name: str) -> int:
-    return 0 if glyph_name == ".notdef" else int(glyph_name.removeprefix("cid"))
-
-
-def _to_unicode_cmap(font: _CjkFont) -> bytes:
-    pairs = sorted((cid, ch) for ch, cid in font.cids.items() if cid)
-    lines = [
-        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap",
-        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
-        "/CMapName /Adobe-Identity-UCS def /CMapType 2 def",
-        "1 begincodespacerange <0000> <FFFF> endcodespacerange",
-    ]
-    for start in range(0, len(pairs), 100):
-        chunk = pairs[start : start + 100]
-        lines.append(f"{len(chunk)} beginbfchar")
-        lines += [f"<{cid:04X}> <{ch.encode('utf-16-be').hex().upper()}>" for cid, ch in chunk]
-        lines.append("endbfchar")
-    lines += ["endcmap CMapName currentdict /CMap defineresource pop end end"]
-    return "\n".join(lines).encode("ascii")
-
-
-def make_indirect(pdf: pikepdf.Pdf, syntax: str, **refs: object) -> pikepdf.Object:
-    """An indirect object from PDF syntax, plus entries that refer to other objects."""
-    obj = pikepdf.Object.parse(syntax.encode())
-    for key, value in refs.items():
-        obj[f"/{key}"] = value
-    return pdf.make_indirect(obj)
-
-
-def _embed_cjk_font(pdf: pikepdf.Pdf, font: _CjkFont) -> pikepdf.Object:
-    widths: list[object] = []
-    for cid in sorted(font.widths):
-        if font.widths[cid] != 1000:
-            widths += [cid, pikepdf.Array([font.widths[cid]])]
-    name = f"/{font.base_font}"
-    descriptor = make_indirect(
-        pdf,
-        f"<< /Type /FontDescriptor /FontName {name} /Flags 4 /FontBBox [-1002 -1048 2928 1808] "
-        "/ItalicAngle 0 /Ascent 1160 /Descent -288 /CapHeight 733 /StemV 80 >>",
-        FontFile3=pdf.make_stream(font.cff, Subtype=pikepdf.Name.CIDFontType0C),
-    )
-    cid_font = make_indirect(
-        pdf,
-        f"<< /Type /Font /Subtype /CIDFontType0 /BaseFont {name} /DW 1000 "
-        "/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> >>",
-        FontDescriptor=descriptor,
-        W=pikepdf.Array(widths),
-    )
-    return make_indirect(
-        pdf,
-        f"<< /Type /Font /Subtype /Type0 /BaseFont {name} /Encoding /Identity-H >>",
-        DescendantFonts=pikepdf.Array([cid_font]),
-        ToUnicode=pdf.make_stream(_to_unicode_cmap(font)),
-    )
 
 
 def _helvetica(text: str) -> bytes:
