@@ -298,7 +298,7 @@ def test_the_api_lists_and_uses_the_organisations_templates(world: dict[str, Any
     for wrong, code in (
         ({**body, "roles": {"院长": {"name": "某人", "phone": "13900000009"}}}, "invalid_envelope"),
         ({**body, "roles": {}}, "template_refused"),
-        ({**body, "data": {"工号": "001"}}, "invalid_envelope"),
+        ({**body, "data": {"工号": "001"}}, "invalid_data"),
         ({**body, "documents": ["x"]}, "invalid_envelope"),
     ):
         answer = api.post("/api/v1/envelopes", wrong, content_type="application/json")

@@ -24,6 +24,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.phones import normalize_phone
+from qianshu.doctemplates import datafields
 from qianshu.doctemplates.snapshots import Party
 from qianshu.envelopes.binding import credit_code_problem, normalise_code
 from qianshu.envelopes.models import Recipient
@@ -52,8 +53,10 @@ class Column:
     width: int = 18
 
 
-def columns(roles: Sequence[dict[str, Any]]) -> list[Column]:
-    """The spreadsheet's columns for a version's roles."""
+def columns(
+    roles: Sequence[dict[str, Any]], data_fields: Sequence[dict[str, Any]] = ()
+) -> list[Column]:
+    """The spreadsheet's columns for a version's roles and data fields."""
     out = [Column(TITLE, _("任务名称（可不填）"), _("2026 年度考核表（示例）"), width=28)]
     for index, role in enumerate(r for r in roles if not r.get("fixed")):
         key, label = str(role["key"]), str(role["label"])
@@ -75,19 +78,52 @@ def columns(roles: Sequence[dict[str, Any]]) -> list[Column]:
             Column(f"{key}.{part}", f"{label}-{word}", example, key, part, required, width)
             for part, word, example, required, width in parts
         ]
+    for index, data_field in enumerate(data_fields):
+        required = bool(data_field.get("required")) and not data_field.get("default")
+        out.append(
+            Column(
+                f"data.{index}",
+                str(data_field["name"]),
+                _example(data_field),
+                part="data",
+                required=required,
+                width=30 if data_field["type"] == "multiline" else 16,
+            )
+        )
     return out
 
 
-def workbook(roles: Sequence[dict[str, Any]], sheet_title: str) -> bytes:
+def _example(field: dict[str, Any]) -> str:
+    kind = field["type"]
+    if field.get("default"):
+        return str(field["default"]) if kind != "checkbox" else _("是")
+    return {
+        "number": "100",
+        "date": "2026-12-05",
+        "choice": (field.get("choices") or [""])[0],
+        "checkbox": _("是"),
+    }.get(kind, _("示例"))
+
+
+def data_of(values: dict[str, str], data_fields: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """A row's data field values by field name."""
+    return {str(f["name"]): values.get(f"data.{i}", "") for i, f in enumerate(data_fields)}
+
+
+def workbook(
+    roles: Sequence[dict[str, Any]],
+    sheet_title: str,
+    data_fields: Sequence[dict[str, Any]] = (),
+) -> bytes:
     """The template's spreadsheet: a header row, an example row, text cells, and Excel's data
-    validation of phone numbers (11 digits)."""
+    validation of phone numbers (11 digits), single choices (a list) and checkboxes (是/否)."""
     from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    cols = columns(roles)
+    cols = columns(roles, data_fields)
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -113,6 +149,17 @@ def workbook(roles: Sequence[dict[str, Any]], sheet_title: str) -> bytes:
             rule.errorTitle = _("手机号格式不正确")
             sheet.add_data_validation(rule)
             rule.add(f"{letter}3:{letter}{MAX_ROWS + 2}")
+        if column.part == "data":
+            field = data_fields[int(column.key.split(".")[1])]
+            options = field.get("choices") if field["type"] == "choice" else None
+            if field["type"] == "checkbox":
+                options = [_("是"), _("否")]
+            listed = ",".join(options or [])
+            if options and len(listed) <= 250 and '"' not in listed:  # Excel's list limit
+                rule = DataValidation(type="list", formula1=f'"{listed}"', allow_blank=True)
+                rule.error = _("请从列表中选择。")
+                sheet.add_data_validation(rule)
+                rule.add(f"{letter}3:{letter}{MAX_ROWS + 2}")
     sheet.cell(row=1, column=1).comment = Comment(
         _("第 1 行是表头，第 2 行是示例（导入时忽略），请从第 3 行起每行填写一份签署任务。"
           "黄色的列必填。"),
@@ -200,6 +247,7 @@ def check_row(
     cols: Sequence[Column],
     seen: dict[tuple[str, ...], int],
     names: dict[str, str],
+    data_fields: Sequence[dict[str, Any]] = (),
 ) -> Checked:
     """Check one row; ``names`` are the verified names of (at least) its phone numbers."""
     row = Checked(number, dict(values))
@@ -208,8 +256,16 @@ def check_row(
     def problem(key: str, text: str) -> None:
         row.problems.append(f"{by_key[key].header}：{text}")
 
+    for index, data_field in enumerate(data_fields):
+        try:
+            value = datafields.clean_value(data_field, values.get(f"data.{index}", ""))
+            datafields.check_fits(data_field, value)
+        except datafields.DataError as exc:
+            row.problems.append(str(exc))
     for column in cols:
         value = values.get(column.key, "")
+        if column.part == "data":
+            continue
         if column.required and not value:
             problem(column.key, _("必填"))
         elif len(value) > MAX_TEXT:
@@ -257,7 +313,9 @@ def check_row(
 
 
 def check_rows(
-    rows: Iterator[tuple[int, dict[str, str]]], cols: Sequence[Column]
+    rows: Iterator[tuple[int, dict[str, str]]],
+    cols: Sequence[Column],
+    data_fields: Sequence[dict[str, Any]] = (),
 ) -> Iterator[Checked]:
     """Check rows in chunks: one query per chunk finds the verified names of its phones."""
     seen: dict[tuple[str, ...], int] = {}
@@ -272,7 +330,7 @@ def check_rows(
                     continue
         names = verified_names(phones)
         for number, values in chunk:
-            yield check_row(number, values, cols, seen, names)
+            yield check_row(number, values, cols, seen, names, data_fields)
 
 
 def parties(values: dict[str, str], roles: Sequence[dict[str, Any]]) -> dict[str, Party]:

@@ -9,9 +9,11 @@ from django.utils.translation import gettext_lazy as _
 
 from qianshu.accounts.models import User
 from qianshu.doctemplates.actions.templates import MAX_NAME
+from qianshu.doctemplates.datafields import MAX_NAME as MAX_FIELD_NAME
+from qianshu.doctemplates.datafields import MAX_VALUE, TYPES
 from qianshu.doctemplates.models import Template
 from qianshu.doctemplates.snapshots import MAX_LABEL, Party, RoleChoice, default_label
-from qianshu.envelopes.models import Recipient
+from qianshu.envelopes.models import Field, Recipient
 from qianshu.orgs.people import person_label
 
 SEAL = Recipient.Role.SEAL
@@ -29,10 +31,12 @@ class SaveForm(forms.Form):
         recipients: list[Recipient],
         templates: list[Template],
         *args: Any,
+        texts: list[Field] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.recipients = recipients
+        self.texts = texts or []
         self.templates = {str(t.uuid): t for t in templates}
         target = self.fields["target"]
         assert isinstance(target, forms.ChoiceField)
@@ -51,6 +55,53 @@ class SaveForm(forms.Form):
                 required=False,
                 initial=recipient.role == SEAL,
             )
+
+        for f in self.texts:
+            prefix = f"df{f.pk}-"
+            self.fields[prefix + "mode"] = forms.ChoiceField(
+                label=_("由谁填写"),
+                choices=[
+                    ("signer", _("签署方签署时填写")),
+                    ("sender", _("发起方填写（数据字段）")),
+                ],
+                initial="signer",
+            )
+            self.fields[prefix + "name"] = forms.CharField(
+                label=_("字段名称"), max_length=MAX_FIELD_NAME, required=False, initial=f.label
+            )
+            self.fields[prefix + "type"] = forms.ChoiceField(
+                label=_("类型"), choices=list(TYPES.items()), initial="text"
+            )
+            self.fields[prefix + "required"] = forms.BooleanField(
+                label=_("必填"), required=False, initial=True
+            )
+            self.fields[prefix + "default"] = forms.CharField(
+                label=_("默认值"), max_length=MAX_VALUE, required=False
+            )
+            self.fields[prefix + "max_length"] = forms.IntegerField(
+                label=_("最多字数"), min_value=0, max_value=MAX_VALUE, required=False
+            )
+            self.fields[prefix + "choices"] = forms.CharField(
+                label=_("选项（单选，用逗号分隔）"), max_length=1000, required=False
+            )
+
+    def text_rows(self) -> list[tuple[Field, list[forms.BoundField]]]:
+        return [
+            (f, [self[name] for name in self.fields if name.startswith(f"df{f.pk}-")])
+            for f in self.texts
+        ]
+
+    def data_fields(self) -> dict[int, dict[str, Any]]:
+        """The text fields the sender fills, with their definitions (by field id)."""
+        out = {}
+        for f in self.texts:
+            prefix = f"df{f.pk}-"
+            if self.cleaned_data.get(prefix + "mode") == "sender":
+                out[f.pk] = {
+                    key: self.cleaned_data.get(prefix + key)
+                    for key in ("name", "type", "required", "default", "max_length", "choices")
+                }
+        return out
 
     def rows(self) -> list[tuple[Recipient, forms.BoundField, forms.BoundField]]:
         return [(r, self[f"label_{i}"], self[f"fixed_{i}"]) for i, r in enumerate(self.recipients)]
@@ -98,6 +149,48 @@ class UseForm(forms.Form):
                     label=_("手机号"), max_length=20, required=False
                 )
                 self.fields[f"{key}-email"] = forms.EmailField(label=_("电子邮箱"), required=False)
+
+    def add_data_fields(self, fields: list[dict[str, Any]]) -> None:
+        """An input per data field the sender fills (named ``data-<n>``)."""
+        self.data_fields = fields
+        for index, field in enumerate(fields):
+            name, kind = field["name"], field["type"]
+            required = bool(field.get("required")) and not field.get("default")
+            if kind == "choice":
+                choices = [("", "—")] + [(c, c) for c in field.get("choices", [])]
+                form_field: forms.Field = forms.ChoiceField(
+                    label=name, choices=choices, required=required
+                )
+            elif kind == "checkbox":
+                form_field = forms.BooleanField(label=name, required=False)
+            elif kind == "multiline":
+                form_field = forms.CharField(
+                    label=name,
+                    required=required,
+                    max_length=MAX_VALUE,
+                    widget=forms.Textarea(attrs={"rows": 3}),
+                )
+            elif kind == "date":
+                form_field = forms.CharField(
+                    label=name, required=required, widget=forms.DateInput(attrs={"type": "date"})
+                )
+            else:
+                form_field = forms.CharField(label=name, required=required, max_length=MAX_VALUE)
+            form_field.initial = field.get("default") or None
+            self.fields[f"data-{index}"] = form_field
+
+    def data_rows(self) -> list[forms.BoundField]:
+        return [self[f"data-{i}"] for i in range(len(getattr(self, "data_fields", [])))]
+
+    def values(self) -> dict[str, object]:
+        """The data fields' values by field name (cleaned again by the action)."""
+        out: dict[str, object] = {}
+        for index, field in enumerate(getattr(self, "data_fields", [])):
+            value = self.cleaned_data.get(f"data-{index}")
+            if field["type"] == "checkbox":
+                value = "是" if value else "否"
+            out[field["name"]] = value or ""
+        return out
 
     def groups(self) -> list[tuple[dict[str, Any], list[forms.BoundField]]]:
         return [

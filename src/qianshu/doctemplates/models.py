@@ -73,6 +73,8 @@ class TemplateVersion(models.Model):
     allow_sms_signing = models.BooleanField(default=True)
     roles = models.JSONField(default=list)
     fields = models.JSONField(default=list)
+    # Filled by the sender from data when the template is used (see datafields.py).
+    data_fields = models.JSONField(default=list)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -18,12 +18,13 @@ in PDF points on the unrotated page (as :class:`qianshu.envelopes.models.Field` 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
 
-from qianshu.envelopes.models import Envelope, Recipient
+from qianshu.envelopes.models import Envelope, Field, Recipient
 
 ROLE_VALUES = ("name", "phone", "email", "contact_name", "org_credit_code")
 MAX_LABEL = 30
@@ -75,9 +76,26 @@ def roles_snapshot(recipients: list[Recipient], choices: list[RoleChoice]) -> li
     return roles
 
 
-def fields_snapshot(envelope: Envelope, recipients: list[Recipient]) -> list[dict[str, Any]]:
+def text_fields(envelope: Envelope) -> list[Field]:
+    """The draft's text fields (文本): each may become a data field the sender fills."""
+    return list(
+        envelope.fields.filter(kind=Field.Kind.TEXT, placed_by_signer=False)
+        .select_related("recipient", "document")
+        .order_by("document__position", "page", "id")
+    )
+
+
+def document_positions(envelope: Envelope) -> dict[int, int]:
+    return {d.pk: i for i, d in enumerate(envelope.documents.order_by("position", "id"))}
+
+
+def fields_snapshot(
+    envelope: Envelope, recipients: list[Recipient], *, exclude: Iterable[int] = ()
+) -> list[dict[str, Any]]:
+    """The draft's fields by role (those in ``exclude``, by id, became data fields)."""
     keys = {r.pk: f"r{i + 1}" for i, r in enumerate(recipients)}
-    positions = {d.pk: i for i, d in enumerate(envelope.documents.order_by("position", "id"))}
+    positions = document_positions(envelope)
+    skipped = set(exclude)
     return [
         {
             "role": keys[f.recipient_id],
@@ -90,4 +108,5 @@ def fields_snapshot(envelope: Envelope, recipients: list[Recipient]) -> list[dic
             "value": f.value,
         }
         for f in envelope.fields.filter(placed_by_signer=False).order_by("document", "page", "id")
+        if f.pk not in skipped
     ]

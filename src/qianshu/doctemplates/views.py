@@ -48,7 +48,7 @@ from qianshu.doctemplates.actions.templates import (
 )
 from qianshu.doctemplates.forms import SaveForm, ShareForm, UseForm
 from qianshu.doctemplates.models import Batch, BatchRow, Template
-from qianshu.doctemplates.snapshots import recipients_of
+from qianshu.doctemplates.snapshots import recipients_of, text_fields
 from qianshu.doctemplates.tasks import send_batch
 from qianshu.envelopes.access import access_draft_by_uuid
 from qianshu.envelopes.actions.downloads import do_download_archive
@@ -92,7 +92,12 @@ def save_view(request: HttpRequest, envelope_uuid: uuid.UUID) -> HttpResponse:
         )
         if can_manage(user, t)
     ]
-    form = SaveForm(recipients, managed, request.POST if request.method == "POST" else None)
+    form = SaveForm(
+        recipients,
+        managed,
+        request.POST if request.method == "POST" else None,
+        texts=text_fields(envelope),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             version = do_save_template(
@@ -100,6 +105,7 @@ def save_view(request: HttpRequest, envelope_uuid: uuid.UUID) -> HttpResponse:
                 name=form.cleaned_data.get("name") or "",
                 choices=form.choices(),
                 template=form.template(),
+                data_fields=form.data_fields(),
                 actor=user,
                 meta=request_meta(request),
             )
@@ -194,11 +200,13 @@ def use_view(request: HttpRequest, template_uuid: uuid.UUID) -> HttpResponse:
         request.POST if request.method == "POST" else None,
         initial={"title": version.title},
     )
+    form.add_data_fields(list(version.data_fields))
     if request.method == "POST" and form.is_valid():
         try:
             envelope = do_use_template(
                 version,
                 form.parties(),
+                data=form.values(),
                 title=form.cleaned_data["title"],
                 actor=user,
                 meta=request_meta(request),
@@ -261,7 +269,7 @@ def bulk_view(request: HttpRequest, template_uuid: uuid.UUID) -> HttpResponse:
         "nav": "envelopes",
         "template": template,
         "version": version,
-        "columns": bulk.columns(version.roles),
+        "columns": bulk.columns(version.roles, version.data_fields),
         "error": error,
         "max_rows": bulk.MAX_ROWS,
         "batches": Batch.objects.filter(created_by=user, version__template=template)[:10],
@@ -277,7 +285,7 @@ def bulk_xlsx_view(request: HttpRequest, template_uuid: uuid.UUID) -> HttpRespon
     version = template.latest()
     if version is None:
         raise Http404
-    data = bulk.workbook(version.roles, template.name)
+    data = bulk.workbook(version.roles, template.name, version.data_fields)
     return file_response(
         data, filename=f"{template.name}-批量发起.xlsx", content_type=bulk.XLSX_TYPE
     )

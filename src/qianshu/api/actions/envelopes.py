@@ -196,14 +196,14 @@ def _from_template(key: ApiKey, spec: EnvelopeIn, *, meta: RequestMeta) -> Envel
             contact_name=party.contact_name,
             org_credit_code=party.credit_code,
         )
-    if spec.data:
-        raise BadEnvelope(
-            _("模板中没有数据字段：%(names)s") % {"names": "、".join(sorted(spec.data))},
-            field="data",
-        )
     with transaction.atomic():
         envelope = do_use_template(
-            version, parties, title=spec.title, actor=key.created_by, meta=meta
+            version,
+            parties,
+            data=spec.data,
+            title=spec.title,
+            actor=key.created_by,
+            meta=meta,
         )
         if spec.send:
             envelope = compose_actions.do_send_envelope(envelope, actor=key.created_by, meta=meta)

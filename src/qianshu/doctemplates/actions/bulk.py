@@ -47,7 +47,7 @@ def do_import_batch(version: TemplateVersion, data: bytes, filename: str, *, act
     problems, nothing sent. Raises :class:`TemplateError` when the file cannot be used."""
     if version.template.status != Template.Status.ACTIVE:
         raise TemplateError(_("该模板已归档，不能再使用。"))
-    cols = bulk.columns(version.roles)
+    cols = bulk.columns(version.roles, version.data_fields)
     with transaction.atomic():
         batch = Batch.objects.create(
             number=_number(),
@@ -59,7 +59,8 @@ def do_import_batch(version: TemplateVersion, data: bytes, filename: str, *, act
         chunk: list[BatchRow] = []
         total = valid = 0
         try:
-            for row in bulk.check_rows(bulk.read_rows(data, cols), cols):
+            rows = bulk.read_rows(data, cols)
+            for row in bulk.check_rows(rows, cols, version.data_fields):
                 total += 1
                 valid += not row.problems
                 chunk.append(
@@ -128,6 +129,7 @@ def _send_row(batch: Batch, row: BatchRow, meta: RequestMeta) -> None:
     envelope = do_use_template(
         version,
         bulk.parties(row.values, version.roles),
+        data=bulk.data_of(row.values, version.data_fields),
         title=row.values.get(bulk.TITLE, ""),
         actor=batch.created_by,
         meta=meta,

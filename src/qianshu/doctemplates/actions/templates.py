@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
@@ -22,6 +23,7 @@ from django.utils.translation import gettext as _
 from qianshu.accounts.models import User
 from qianshu.core.meta import RequestMeta
 from qianshu.doctemplates.access import can_manage
+from qianshu.doctemplates.datafields import clean_data, clean_definition, fill_document
 from qianshu.doctemplates.errors import TemplateError
 from qianshu.doctemplates.models import Template, TemplateDocument, TemplateUse, TemplateVersion
 from qianshu.doctemplates.snapshots import (
@@ -29,9 +31,11 @@ from qianshu.doctemplates.snapshots import (
     ROLE_VALUES,
     Party,
     RoleChoice,
+    document_positions,
     fields_snapshot,
     recipients_of,
     roles_snapshot,
+    text_fields,
 )
 from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.compose import RecipientInput
@@ -78,13 +82,16 @@ def do_save_template(
     name: str = "",
     choices: list[RoleChoice],
     template: Template | None = None,
+    data_fields: Mapping[int, Mapping[str, Any]] | None = None,
     actor: User,
     meta: RequestMeta,
 ) -> TemplateVersion:
     """保存为模板: the draft ``envelope`` as a new template (``name``), or as a new version of
     ``template`` (which the actor manages). An organisation's draft makes an organisation's
-    template, a personal draft a personal one; a version never crosses that line. Raises
-    :class:`TemplateError`."""
+    template, a personal draft a personal one; a version never crosses that line.
+    ``data_fields`` turns text fields of the draft (by id) into data fields the sender fills
+    (their definitions: :func:`qianshu.doctemplates.datafields.clean_definition`); the other
+    text fields stay the signer's to fill. Raises :class:`TemplateError`."""
     if not envelope.is_editable() or envelope.initiator_id != actor.pk:
         raise TemplateError(_("只能将自己的草稿保存为模板。"))
     recipients = recipients_of(envelope)
@@ -94,6 +101,7 @@ def do_save_template(
     if not recipients:
         raise TemplateError(_("请先添加签署方。"))
     cleaned = _clean_choices(choices, len(recipients))
+    definitions = _data_definitions(envelope, data_fields or {})
     with transaction.atomic():
         if template is None:
             template = Template.objects.create(
@@ -125,7 +133,8 @@ def do_save_template(
             auto_remind=envelope.auto_remind,
             allow_sms_signing=envelope.allow_sms_signing,
             roles=roles_snapshot(recipients, cleaned),
-            fields=fields_snapshot(envelope, recipients),
+            fields=fields_snapshot(envelope, recipients, exclude=definitions),
+            data_fields=list(definitions.values()),
             created_by=actor,
         )
         for position, document in enumerate(documents):
@@ -137,6 +146,27 @@ def do_save_template(
                 pages=document.page_count,
             )
     return version
+
+
+def _data_definitions(
+    envelope: Envelope, chosen: Mapping[int, Mapping[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """The data fields chosen among the draft's text fields, by field id; names unique."""
+    fields = {f.pk: f for f in text_fields(envelope)}
+    positions = document_positions(envelope)
+    out: dict[int, dict[str, Any]] = {}
+    for pk, raw in chosen.items():
+        f = fields.get(pk)
+        if f is None:
+            raise TemplateError(_("签署位置已变化，请刷新页面后重试。"))
+        out[pk] = clean_definition(
+            raw, (positions[f.document_id], f.page, Rect(f.x1, f.y1, f.x2, f.y2))
+        )
+    names = [d["name"] for d in out.values()]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise TemplateError(_("字段名称“%(name)s”重复了。") % {"name": duplicate})
+    return out
 
 
 def _recipient(role: Mapping[str, object], party: Party | None) -> RecipientInput:
@@ -163,14 +193,16 @@ def do_use_template(
     version: TemplateVersion,
     parties: Mapping[str, Party],
     *,
+    data: Mapping[str, object] | None = None,
     title: str = "",
     actor: User,
     meta: RequestMeta,
 ) -> Envelope:
-    """A draft made from ``version`` with ``parties`` (by role key) in its open roles — ready
-    for 确认发起 — and the version remembered. The caller checked that ``actor`` may use the
-    template. Raises :class:`TemplateError` or the compose actions' ``EnvelopeError``; nothing
-    is kept then."""
+    """A draft made from ``version`` with ``parties`` (by role key) in its open roles and the
+    values of its data fields (``data``, by field name) written into its documents as text —
+    ready for 确认发起 — and the version remembered. The caller checked that ``actor`` may use
+    the template. Raises :class:`TemplateError` (``DataError`` naming a data field) or the
+    compose actions' ``EnvelopeError``; nothing is kept then."""
     template = Template.objects.select_related("org").get(pk=version.template_id)
     if not template.is_active:
         raise TemplateError(_("该模板已归档，不能再使用。"))
@@ -183,6 +215,7 @@ def do_use_template(
         raise TemplateError(
             _("模板中没有角色：%(names)s") % {"names": "、".join(sorted(unknown))}, field="roles"
         )
+    values = clean_data(version.data_fields, data or {})
     deadline = None
     if version.deadline_days:
         deadline = timezone.now() + dt.timedelta(days=version.deadline_days)
@@ -199,7 +232,13 @@ def do_use_template(
             meta=meta,
         )
         docs = [
-            compose_actions.do_add_document(envelope, d.blob.read(), d.name, actor=actor, meta=meta)
+            compose_actions.do_add_document(
+                envelope,
+                fill_document(d.blob.read(), d.position, version.data_fields, values),
+                d.name,
+                actor=actor,
+                meta=meta,
+            )
             for d in version.documents.select_related("blob").order_by("position")
         ]
         recipients = compose_actions.do_set_recipients(
