@@ -220,7 +220,6 @@ def bulk_bench(count: int) -> dict[str, float]:
     from qianshu.doctemplates.actions.bulk import do_import_batch, do_start_batch, send_batch_rows
     from qianshu.doctemplates.actions.templates import do_save_template
     from qianshu.doctemplates.snapshots import RoleChoice
-
     from qianshu.pki.platform import is_initialised
 
     if not is_initialised():
