@@ -135,6 +135,16 @@ SIGNING_MESSAGES: dict[str, str] = {
     "broken_signature": gettext_noop(
         "该文件中已有的签名无法验证，或文件在签名后被改动过，不能在其上盖章。"
     ),
+    # Writing data fields into a document (signing/filltext.py); the doctemplates app names
+    # the field itself, these are the fallbacks.
+    "already_signed": gettext_noop("该文件已含有数字签名，不能再写入填写内容。"),
+    "fill": gettext_noop("填写内容无法写入文件。"),
+    "fill_too_long": gettext_noop("填写的内容太长，填写位置放不下。"),
+    "fill_missing_glyph": gettext_noop("填写的内容含有无法显示的字符“%(char)s”。"),
+    "fill_line_break": gettext_noop("该字段只能填写一行。"),
+    "fill_outside_page": gettext_noop("填写位置超出了页面范围。"),
+    "fill_no_page": gettext_noop("填写位置所在的页面不存在。"),
+    "fill_bad_spec": gettext_noop("填写位置的设置无效。"),
 }
 
 
