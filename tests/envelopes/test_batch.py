@@ -429,3 +429,26 @@ def test_batch_page_bad_input(people: dict, build: Any) -> None:
     )
     assert forged.status_code == 400
     assert client.get(reverse("envelopes:batch-result")).status_code == 302
+
+
+def test_sign_all_takes_every_task_of_the_filtered_list_in_one_confirmation(
+    people: dict, build: Any
+) -> None:
+    """全部签署: more tasks than one page of ticks (the old limit was 50), found by the server
+    from the list's filters — no long URL of ids — and signed with one PIN; a task outside
+    the filter is left alone."""
+    alice, bob = people["alice"], people["bob"]
+    envelopes = tasks_for(build, alice, bob, 55, pages=1)
+    other = send(build.draft(alice, [("sign", 1, bob)], title="另一份", pages=1))
+    client = Client()
+    client.force_login(bob)
+    listed = client.get(reverse("envelopes:list"), {"tab": "todo", "q": "合同"}).content.decode()
+    link = re.search(r'href="([^"]+)" data-testid="batch-sign-all"', listed)
+    assert link and "全部签署（55）" in listed
+    html = client.get(link.group(1).replace("&amp;", "&")).content.decode()
+    assert len(TASK.findall(html)) == 55
+    data = form_data(html)
+    done = client.post(reverse("envelopes:batch-sign"), {**data, "pin": PIN, "action": "sign"})
+    assert done.status_code == 302
+    assert revisions(envelopes) == [2] * 55
+    assert revisions([other]) == [1]

@@ -39,7 +39,7 @@ from qianshu.orgs.models import Organization, Seal
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 50  # tasks ticked at once on the page
+MAX_BATCH = 300  # tasks signed in one confirmation (a department head's evaluation forms)
 MAX_ITEMS = 500  # tasks one call of do_batch_sign accepts (scripts, benchmarks)
 Kind = Field.Kind
 Role = Recipient.Role

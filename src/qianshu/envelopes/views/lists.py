@@ -31,7 +31,7 @@ from qianshu.core.errors import add_message
 from qianshu.core.meta import request_meta
 from qianshu.core.requests import current_user
 from qianshu.envelopes import batch, confirmations, downloads, queries
-from qianshu.envelopes.access import access_batch_items, access_envelopes_for_download
+from qianshu.envelopes.access import Viewer, access_batch_items, access_envelopes_for_download
 from qianshu.envelopes.actions.batch import do_batch_sign, do_send_batch_code
 from qianshu.envelopes.actions.downloads import do_download_archive
 from qianshu.envelopes.errors import ConfirmationError, EnvelopeError
@@ -90,6 +90,11 @@ def list_view(request: HttpRequest) -> HttpResponse:
         tab = queries.DEFAULT_TAB
     filters = queries.parse_filters(request.GET, tab)
     listing = queries.list_envelopes(user, tab, filters, request.GET.get("page"))
+    sign_all = ""
+    if tab == "todo" and listing.page.paginator.count:
+        sign_all = (
+            reverse("envelopes:batch-sign") + "?" + urlencode({"all": "1", **filters.query()})
+        )
     _link_rows(listing.rows)
     statuses = [(value, queries.Status(value).label) for value in listing.tab.statuses]
     context: dict[str, Any] = {
@@ -105,6 +110,8 @@ def list_view(request: HttpRequest) -> HttpResponse:
         "max_selected": downloads.MAX_TASKS,
         "current": request.get_full_path(),
         "preview": _preview_data(listing.rows),
+        "sign_all": sign_all,
+        "sign_all_count": min(listing.page.paginator.count, batch.MAX_BATCH),
     }
     return render(request, "envelopes/lists/list.html", context)
 
@@ -297,6 +304,11 @@ def batch_sign_view(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     source = request.POST if request.method == "POST" else request.GET
     ids = _uuids(source.getlist("ids"))
+    if request.method == "GET" and request.GET.get("all") == "1":
+        # 全部批量签署: every task of 待我签署 matching the list's filters (no long URL of ids).
+        filters = queries.parse_filters(request.GET, "todo")
+        todo = queries.tab_queryset(Viewer.of(user), "todo", filters).order_by("-sent_at", "-id")
+        ids = [str(u) for u in todo.values_list("uuid", flat=True)[: batch.MAX_BATCH]]
     if not ids:
         messages.error(request, _("请先勾选要签署的任务。"))
         return _back(request) if request.method == "POST" else _list_redirect()
