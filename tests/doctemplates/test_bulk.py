@@ -23,23 +23,16 @@ from qianshu.doctemplates.errors import TemplateError
 from qianshu.doctemplates.models import Batch, BatchRow, Template, TemplateUse
 from qianshu.doctemplates.snapshots import RoleChoice
 from qianshu.envelopes.models import Envelope
-from qianshu.orgs.models import Membership
-from qianshu.pki.actions import do_init_pki
 from tests.envelopes.helpers import Builder
 from tests.identity.helpers import logged_in
-from tests.support.personas import make_signer, make_verified_org, real_name, valid_credit_code
+from tests.support.personas import real_name, valid_credit_code
 
 pytestmark = pytest.mark.django_db
 
-HR = "北京千书大学"
-
 
 @pytest.fixture
-def world(db: Any) -> dict[str, Any]:
-    do_init_pki(name="测试平台")
-    alice, bob, charlie = make_signer("alice"), make_signer("bob"), make_signer("charlie")
-    org = make_verified_org(alice, name=HR)
-    Membership.objects.create(org=org, user=charlie, role=Membership.Role.MEMBER)
+def world(people: dict[str, Any]) -> dict[str, Any]:
+    alice, bob, org = people["alice"], people["bob"], people["org"]
     draft = Builder().draft(
         alice, [("sign", 1, bob), ("seal", 2, org)], org=org, title="考核表", pages=1
     )
@@ -50,7 +43,7 @@ def world(db: Any) -> dict[str, Any]:
         actor=alice,
         meta=TASK,
     )
-    return {"alice": alice, "bob": bob, "charlie": charlie, "org": org, "version": version}
+    return {**people, "version": version}
 
 
 def _sheet(version: Any, rows: list[dict[str, str]], *, keep_example: bool = True) -> bytes:

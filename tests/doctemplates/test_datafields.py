@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from qianshu.orgs.models import Membership
 from qianshu.pki.actions import do_init_pki
 from qianshu.pki.platform import load_platform
 from qianshu.signing.verify import verify_pdf
+from tests.browser.scenario import pdf_text
 from tests.envelopes.helpers import Builder, field, seen
 from tests.identity.helpers import logged_in
 from tests.support.personas import PIN, make_signer, make_verified_org, real_name
@@ -38,14 +38,6 @@ from tests.support.personas import PIN, make_signer, make_verified_org, real_nam
 pytestmark = pytest.mark.django_db
 
 HR = "北京千书大学"
-
-
-def _text(pdf: bytes, tmp_path: Path) -> str:
-    path = tmp_path / "doc.pdf"
-    path.write_bytes(pdf)
-    return subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
 
 
 @pytest.fixture
@@ -106,7 +98,7 @@ def test_values_are_text_in_the_pdf_under_valid_signatures(
     )
     assert used.status_code == 302, used.content.decode()[:3000]
     envelope = Envelope.objects.filter(status="draft").latest("id")
-    text = _text(envelope.documents.get().current.read(), tmp_path)
+    text = pdf_text(envelope.documents.get().current.read(), tmp_path)
     assert "HR-0042" in text and "优秀" in text
     with TestCase.captureOnCommitCallbacks(execute=True):
         compose_actions.do_send_envelope(envelope, actor=world["alice"], meta=TASK)
@@ -123,7 +115,7 @@ def test_values_are_text_in_the_pdf_under_valid_signatures(
     envelope.refresh_from_db()
     assert envelope.status == Envelope.Status.COMPLETED
     final = envelope.documents.get().current.read()
-    assert "HR-0042" in _text(final, tmp_path)
+    assert "HR-0042" in pdf_text(final, tmp_path)
     report = verify_pdf(final, load_platform().trust())
     assert report.verdict == "valid", report.reason
     assert all(s.intact and s.valid for s in report.signatures)
@@ -161,7 +153,7 @@ def test_the_api_fills_data_by_name(world: dict[str, Any], tmp_path: Path) -> No
     created = api.post("/api/v1/envelopes", body, content_type="application/json")
     assert created.status_code == 201, created.content
     envelope = Envelope.objects.get(uuid=json.loads(created.content)["id"])
-    assert "HR-7" in _text(envelope.documents.get().current.read(), tmp_path)
+    assert "HR-7" in pdf_text(envelope.documents.get().current.read(), tmp_path)
     wrong = api.post(
         "/api/v1/envelopes",
         {**body, "data": {"工号": "HR-7", "考核等次": "良好"}},
@@ -205,7 +197,7 @@ def test_the_spreadsheet_has_data_columns_checked_per_row(
     with TestCase.captureOnCommitCallbacks(execute=True):
         assert send_batch_rows(batch.pk, meta=TASK) == 1
     sent = Envelope.objects.get(template_use__batch=batch)
-    assert "A-1" in _text(sent.documents.get().current.read(), tmp_path)
+    assert "A-1" in pdf_text(sent.documents.get().current.read(), tmp_path)
 
 
 def test_the_save_page_turns_a_text_field_into_a_data_field(world: dict[str, Any]) -> None:

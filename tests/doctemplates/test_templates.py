@@ -26,23 +26,17 @@ from qianshu.doctemplates.snapshots import Party, RoleChoice
 from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Envelope, Field, Recipient
 from qianshu.orgs.models import Membership
-from qianshu.pki.actions import do_init_pki
+from tests.doctemplates.conftest import HR
 from tests.envelopes.helpers import Builder, sign
 from tests.identity.helpers import logged_in
 from tests.support.personas import make_signer, make_verified_org, real_name, valid_credit_code
 
 pytestmark = pytest.mark.django_db
 
-HR = "北京千书大学"
-
 
 @pytest.fixture
-def world(db: Any) -> dict[str, Any]:
-    do_init_pki(name="测试平台")
-    alice, bob, charlie = make_signer("alice"), make_signer("bob"), make_signer("charlie")
-    org = make_verified_org(alice, name=HR)
-    Membership.objects.create(org=org, user=charlie, role=Membership.Role.MEMBER)
-    return {"alice": alice, "bob": bob, "charlie": charlie, "org": org}
+def world(people: dict[str, Any]) -> dict[str, Any]:
+    return people
 
 
 def _org_template(w: dict[str, Any]) -> Template:

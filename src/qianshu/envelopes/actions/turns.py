@@ -444,13 +444,8 @@ def do_sign(
             )
             Submission.objects.create(recipient=locked, key=req.key)
             _after_step(envelope, locked, actor)
-    except SealError as exc:
-        raise EnvelopeError(str(exc)) from exc
-    except SigningError as exc:
-        log.warning(
-            "signing %s for recipient %s failed: %s", recipient.envelope_id, recipient.pk, exc
-        )
-        raise EnvelopeError(_("签署失败，请稍后重试。")) from exc
+    except (SealError, SigningError) as exc:
+        raise _refusal(exc, recipient) from exc
     return SignOutcome(recipient=locked, documents=signed_docs)
 
 
@@ -625,14 +620,18 @@ def do_seal_with_grant(
             )
             Submission.objects.create(recipient=locked, key=key)
             _after_step(envelope, locked, None)
-    except SealError as exc:
-        raise EnvelopeError(str(exc)) from exc
-    except SigningError as exc:
-        log.warning(
-            "API sealing %s for recipient %s failed: %s", recipient.envelope_id, recipient.pk, exc
-        )
-        raise EnvelopeError(_("签署失败，请稍后重试。")) from exc
+    except (SealError, SigningError) as exc:
+        raise _refusal(exc, recipient) from exc
     return SignOutcome(recipient=locked, documents=signed_docs)
+
+
+def _refusal(exc: SealError | SigningError, recipient: Recipient) -> EnvelopeError:
+    """What the signer is told when a step's signing failed (a seal's own reason, or a
+    generic one for the signing core's failures, which are logged)."""
+    if isinstance(exc, SealError):
+        return EnvelopeError(str(exc))
+    log.warning("signing %s for recipient %s failed: %s", recipient.envelope_id, recipient.pk, exc)
+    return EnvelopeError(_("签署失败，请稍后重试。"))
 
 
 def _needs(recipient: Recipient, req: SignRequest, kind: str) -> bool:
