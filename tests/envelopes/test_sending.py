@@ -168,6 +168,29 @@ def test_the_organisation_limit_counts_every_member(
     assert _post_send(client_for(charlie), personal).status_code == 302
 
 
+def test_sends_in_an_organisations_name_count_against_its_allowance_only(
+    people: dict, build: Builder, settings: Any
+) -> None:
+    """批量发起 of a season by the HR office: the organisation's allowance, not the person's
+    (which stays whole for their own sends)."""
+    settings.QIANSHU_SEND_PER_USER_DAY = 2
+    settings.QIANSHU_SEND_PER_ORG_DAY = 4
+    alice, bob = people["alice"], people["bob"]
+    org = make_verified_org(alice, name="人事处测试大学")
+    client = client_for(alice)
+    for _ in range(4):
+        draft = build.draft(alice, [("sign", 1, bob)])
+        Envelope.objects.filter(pk=draft.pk).update(initiator_org=org)
+        assert _post_send(client, draft).status_code == 302
+    fifth = build.draft(alice, [("sign", 1, bob)])
+    Envelope.objects.filter(pk=fifth.pk).update(initiator_org=org)
+    assert (
+        "“人事处测试大学”在 24 小时内最多可发起 4 个" in _post_send(client, fifth).content.decode()
+    )
+    personal = [build.draft(alice, [("sign", 1, bob)]) for _ in range(3)]
+    assert [_post_send(client, d).status_code for d in personal] == [302, 302, 400]
+
+
 # --- what people are told ------------------------------------------------------------------------
 
 

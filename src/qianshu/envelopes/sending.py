@@ -6,8 +6,11 @@ on the message as 发起方; so it costs trust:
 * the sender is a real-name verified person (实名认证);
 * sending in an organisation's name (the 个人/组织 switcher's acting organisation, stored as
   ``Envelope.initiator_org``) needs that organisation verified and the sender a current member;
-* at most ``QIANSHU_SEND_PER_USER_DAY`` envelopes per sender and ``QIANSHU_SEND_PER_ORG_DAY``
-  per organisation in any 24 hours (a rolling window over ``Envelope.sent_at``).
+* at most ``QIANSHU_SEND_PER_USER_DAY`` envelopes a person sends in their own name, and
+  ``QIANSHU_SEND_PER_ORG_DAY`` sent in one organisation's name (by all its members together),
+  in any 24 hours (a rolling window over ``Envelope.sent_at``). An organisation's sends count
+  against the organisation's allowance only: 批量发起 of an evaluation season by the HR office
+  is the organisation's, and its allowance is the one the platform sets for it.
 
 The limits are counted atomically: :func:`lock_quota` runs first in the sending transaction and
 locks the sender's user row, then the organisation's row (this order everywhere; an
@@ -94,16 +97,19 @@ def lock_quota(actor: User, org_id: int | None, *, now: dt.datetime) -> None:
     24-hour allowance is used up. Call first in the sending transaction."""
     User.objects.select_for_update().filter(pk=actor.pk).first()
     since = now - WINDOW
-    _check(
-        Envelope.objects.filter(initiator=actor, sent_at__gte=since),
-        settings.QIANSHU_SEND_PER_USER_DAY,
-        _(
-            "您在 24 小时内最多可发起 %(n)d 个签署任务，已达上限，"
-            "请于 %(time)s 后再发起。草稿已保存。"
-        ),
-        {},
-    )
     if org_id is None:
+        personal = Envelope.objects.filter(
+            initiator=actor, initiator_org__isnull=True, sent_at__gte=since
+        )
+        _check(
+            personal,
+            settings.QIANSHU_SEND_PER_USER_DAY,
+            _(
+                "您在 24 小时内最多可发起 %(n)d 个签署任务，已达上限，"
+                "请于 %(time)s 后再发起。草稿已保存。"
+            ),
+            {},
+        )
         return
     org = Organization.objects.select_for_update().filter(pk=org_id).first()
     if org is None:
