@@ -7,6 +7,8 @@
    against the signing core's own throughput measured in the same run (section 1).
 6b. 批量发起 of 1,000 rows from a template: the spreadsheet imported and checked, then each row
    made into an envelope and sent (prepared and certified) by one worker; resident memory.
+   (More workers do not help one organisation's batch: each send locks the organisation's
+   24-hour allowance, so its sends go one after the other.)
 
 A throwaway database ``qianshu_bench`` is created on the PostgreSQL server of
 ``QIANSHU_BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/postgres``) and
