@@ -6,8 +6,9 @@ The columns follow the template version's open roles: a person's role has 姓名
 default). Row 1 is the header, row 2 an example (ignored when it is still the example).
 
 The file is read with openpyxl in read-only (streaming) mode, one row at a time, up to
-:data:`MAX_ROWS` rows; every row's problems are named by row and column header
-(:func:`check_rows`), before anything is sent.
+:data:`MAX_ROWS` rows, in a child process with CPU, memory and time limits (:func:`read_rows`);
+every row's problems are named by row and column header (:func:`check_rows`), before anything
+is sent.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,9 +31,13 @@ from qianshu.doctemplates.snapshots import Party
 from qianshu.envelopes.binding import credit_code_problem, normalise_code
 from qianshu.envelopes.models import Recipient
 from qianshu.identity.models import PersonIdentity
+from qianshu.signing.errors import SigningError
+from qianshu.signing.isolation import LimitExceeded, Limits, run_limited
 
 MAX_ROWS = 10_000
 MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+PARSE_LIMITS = Limits(cpu_seconds=60, memory_bytes=768 * 1024 * 1024, wall_seconds=120)
 MAX_TEXT = 100
 CHECK_CHUNK = 500
 TITLE = "title"
@@ -180,34 +186,73 @@ def _text(value: object) -> str:
 
 
 def read_rows(data: bytes, cols: Sequence[Column]) -> Iterator[tuple[int, dict[str, str]]]:
-    """(row number, values by column key) of each non-empty row after the header, streaming;
-    the example row is skipped while it is still the example. Raises :class:`SheetError`."""
-    from openpyxl import load_workbook
+    """(row number, values by column key) of each non-empty row after the header; the example
+    row is skipped while it is still the example. Raises :class:`SheetError`.
 
+    An XLSX is a ZIP of XML: a hostile one can expand to gigabytes. The archive's directory is
+    checked first (:data:`MAX_UNZIPPED_BYTES`), then the sheet is parsed — streaming, in
+    openpyxl's read-only mode — in a child process with CPU, memory and time limits
+    (:func:`qianshu.signing.isolation.run_limited`); only the rows come back."""
     if len(data) > MAX_FILE_BYTES:
         raise SheetError(_("文件过大（最大 20 MB）。"))
+    _check_archive(data)
+    headers = [(c.key, c.header) for c in cols]
+    example = {c.key: c.example for c in cols}
+    try:
+        status, result = run_limited(
+            parse_sheet, data, headers, example, MAX_ROWS, limits=PARSE_LIMITS
+        )
+    except LimitExceeded as exc:
+        raise SheetError(_("文件过于复杂，无法在限定时间和内存内读取，请检查文件。")) from exc
+    except SigningError as exc:  # the parser failed in an unexpected way
+        raise SheetError(_UNREADABLE()) from exc
+    if status != "ok":
+        raise SheetError(str(result))
+    yield from result
+
+
+def _UNREADABLE() -> str:
+    return _("无法读取该文件，请上传从本页下载的 Excel（.xlsx）模板填写后的文件。")
+
+
+def _check_archive(data: bytes) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise SheetError(_UNREADABLE()) from exc
+    if expanded > MAX_UNZIPPED_BYTES:
+        raise SheetError(_("文件解压后过大，请删除多余的内容后重新上传。"))
+
+
+def parse_sheet(
+    data: bytes,
+    headers: Sequence[tuple[str, str]],
+    example: dict[str, str],
+    max_rows: int,
+) -> tuple[str, Any]:
+    """The rows of the first sheet as ``("ok", [(number, values), …])`` or ``("error",
+    message)``. Runs in the limited child (module level: it is pickled by name)."""
+    from openpyxl import load_workbook
+
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # zip, XML and openpyxl errors: not a usable XLSX file
-        raise SheetError(
-            _("无法读取该文件，请上传从本页下载的 Excel（.xlsx）模板填写后的文件。")
-        ) from exc
+    except Exception:  # noqa: BLE001 - zip, XML and openpyxl errors: not a usable XLSX file
+        return "error", _UNREADABLE()
     try:
         sheet = book.worksheets[0] if book.worksheets else None
         if sheet is None:
-            raise SheetError(_("文件中没有工作表。"))
+            return "error", _("文件中没有工作表。")
         rows = sheet.iter_rows(values_only=True)
         header = [_text(v) for v in next(rows, ())]
         positions: dict[str, int] = {}
-        for column in cols:
-            if column.header not in header:
-                raise SheetError(
-                    _("表头缺少“%(name)s”列，请使用本模板当前版本的 Excel 文件。")
-                    % {"name": column.header}
-                )
-            positions[column.key] = header.index(column.header)
-        example = {c.key: c.example for c in cols}
-        count = 0
+        for key, title in headers:
+            if title not in header:
+                return "error", _("表头缺少“%(name)s”列，请使用本模板当前版本的 Excel 文件。") % {
+                    "name": title
+                }
+            positions[key] = header.index(title)
+        out: list[tuple[int, dict[str, str]]] = []
         for number, raw in enumerate(rows, start=2):
             cells = list(raw)
             values = {
@@ -215,10 +260,12 @@ def read_rows(data: bytes, cols: Sequence[Column]) -> Iterator[tuple[int, dict[s
             }
             if not any(values.values()) or (number == 2 and values == example):
                 continue
-            count += 1
-            if count > MAX_ROWS:
-                raise SheetError(_("每次最多导入 %(n)d 行。") % {"n": MAX_ROWS})
-            yield number, values
+            if len(out) >= max_rows:
+                return "error", _("每次最多导入 %(n)d 行。") % {"n": max_rows}
+            out.append((number, values))
+        return "ok", out
+    except Exception:  # noqa: BLE001 - a sheet openpyxl cannot read to the end
+        return "error", _UNREADABLE()
     finally:
         book.close()
 
