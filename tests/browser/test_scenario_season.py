@@ -225,7 +225,7 @@ def _employee_rows() -> list[tuple[str, ...]]:
 
 
 def _filled(blank: bytes, rows: list[tuple[str, ...]]) -> bytes:
-    """The downloaded spreadsheet filled in from row 3, by header."""
+    """The downloaded spreadsheet (its header checked) filled in after the example row."""
     book = load_workbook(io.BytesIO(blank))
     sheet = book.active
     assert sheet is not None
