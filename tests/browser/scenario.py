@@ -190,13 +190,16 @@ FORM_SPOTS = {
 }
 
 
-def make_evaluation_form(name: str, department: str, year: int = 2022) -> bytes:
+def make_evaluation_form(
+    name: str, department: str, year: int = 2022, *, number: str = "2015031"
+) -> bytes:
     """A one-page A4 2020~2022年聘期考核暨2022年度考核表 of ``name`` (seed 000), with real text:
-    the staff data, 年度目标任务, and the three boxes to sign and seal at the bottom."""
+    the staff data, 年度目标任务, and the three boxes to sign and seal at the bottom. Empty
+    ``name``, ``department`` and ``number`` leave their cells blank (a template's form)."""
     title = f"2020~{year}年聘期考核暨{year}年度考核表"
     cells = [
         ["姓名", name, "性别", "男", "出生年月", "1985-06", "政治面貌", "中共党员"],
-        ["职工号", "2015031", "最后学历", "硕士研究生", "最后学位", "硕士", "职称名称", "讲师"],
+        ["职工号", number, "最后学历", "硕士研究生", "最后学位", "硕士", "职称名称", "讲师"],
     ]
     post = ["现任职务", f"{department}教师", "任职起止时间", f"2019-09 至 {year}-12"]
     targets = [
