@@ -178,8 +178,20 @@ def test_who_may_see_use_and_manage(world: dict[str, Any]) -> None:
     assert stranger.get(detail).status_code == 404 and stranger.get(use).status_code == 404
     with pytest.raises(TemplateError, match="本组织的成员"):
         do_share_template(template, [outsider], actor=world["alice"])
-    # A member who left loses it, whatever the sharing says.
+    # A member who left loses it, whatever the sharing says — and cannot plant a template in
+    # the organisation's list from a draft made while still a member.
+    old_draft = Builder().draft(
+        world["charlie"], [("sign", 1, world["bob"])], org=world["org"], title="旧草稿"
+    )
     Membership.objects.filter(org=world["org"], user=world["charlie"]).delete()
+    with pytest.raises(TemplateError, match="不是该组织的成员"):
+        do_save_template(
+            old_draft,
+            name="冒充的模板",
+            choices=[RoleChoice("乙方", False)],
+            actor=world["charlie"],
+            meta=TASK,
+        )
     assert charlie.get(use).status_code == 404
     with pytest.raises(TemplateError, match="不是该组织的成员"):
         do_use_template(

@@ -94,6 +94,10 @@ def do_save_template(
     text fields stay the signer's to fill. Raises :class:`TemplateError`."""
     if not envelope.is_editable() or envelope.initiator_id != actor.pk:
         raise TemplateError(_("只能将自己的草稿保存为模板。"))
+    org_id = envelope.initiator_org_id
+    if org_id is not None and not Membership.objects.filter(org_id=org_id, user=actor).exists():
+        # Someone who left must not plant a template in the organisation's list.
+        raise TemplateError(_("您已不是该组织的成员，不能使用该组织的模板。"))
     recipients = recipients_of(envelope)
     documents = list(envelope.documents.select_related("current").order_by("position", "id"))
     if not documents:
