@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -20,6 +21,7 @@ from qianshu.core.meta import TASK
 from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.models import OrgAction, OrgEvent
 from qianshu.webhooks import delivery, secrets
+from qianshu.webhooks.actions import messages
 from qianshu.webhooks.actions.endpoints import (
     do_create_endpoint,
     do_rotate_secret,
@@ -288,3 +290,39 @@ def test_the_sweep_command_delivers_what_is_due(admin: User) -> None:
         call_command("deliver_webhooks", stdout=out)
         assert "delivered 1" in out.getvalue()
         assert len(receiver.received) == 2
+
+
+@pytest.mark.postgres
+def test_a_message_is_claimed_while_another_worker_holds_its_endpoint(
+    admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two workers delivering messages of one endpoint: while one holds the endpoint's row (its
+    # claim used to lock it, and recording a failure does), the other must still claim its
+    # own due message, not skip it as "being delivered" until the next sweep.
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (DATABASE_URL)")
+    with running_receiver() as receiver:
+        endpoint, _secret = _endpoint(admin, receiver.url)
+        monkeypatch.setattr(messages, "schedule", lambda *args, **kwargs: None)
+        message = _emit(endpoint)  # queued for the workers, not delivered at commit
+        locked, release = threading.Event(), threading.Event()
+
+        def other_worker() -> None:
+            try:
+                with transaction.atomic():
+                    Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+                    locked.set()
+                    release.wait(timeout=10)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=other_worker)
+        thread.start()
+        try:
+            assert locked.wait(timeout=10)
+            outcome = delivery.deliver(message.pk)
+        finally:
+            release.set()
+            thread.join()
+    assert outcome == "delivered"
+    assert [r.headers["webhook-id"] for r in receiver.received] == [message.msg_id]

@@ -102,8 +102,10 @@ def deliver(message_id: int) -> Outcome:
 def _claim(message_id: int) -> tuple[Message, Attempt, list[str]] | None:
     now = timezone.now()
     with transaction.atomic():
+        # Only the message's row: locking the joined endpoint too made a worker skip every
+        # message of an endpoint another worker was claiming or recording a failure for.
         message = (
-            Message.objects.select_for_update(skip_locked=True)
+            Message.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("endpoint")
             .due(now)
             .filter(pk=message_id)
