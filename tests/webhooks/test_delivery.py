@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ from qianshu.webhooks.actions.endpoints import (
 )
 from qianshu.webhooks.actions.messages import do_emit_event, do_redeliver_message
 from qianshu.webhooks.errors import EndpointDisabled
-from qianshu.webhooks.models import Endpoint, Message
+from qianshu.webhooks.models import Attempt, Endpoint, Message
 from tests.support.accounts import make_user
 from tests.support.personas import make_verified_org
 from tests.webhooks.receiver import closed_port_url, running_receiver
@@ -326,3 +327,77 @@ def test_a_message_is_claimed_while_another_worker_holds_its_endpoint(
             thread.join()
     assert outcome == "delivered"
     assert [r.headers["webhook-id"] for r in receiver.received] == [message.msg_id]
+
+
+def _queue(endpoint: Endpoint, count: int, monkeypatch: pytest.MonkeyPatch) -> list[Message]:
+    """``count`` messages left in the outbox for the workers (not delivered at commit)."""
+    monkeypatch.setattr(messages, "schedule", lambda *args, **kwargs: None)
+    return [_emit(endpoint) for _ in range(count)]
+
+
+def test_the_sweep_delivers_a_backlog_in_batches(
+    admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery, "BATCH", 4)  # several batches, the last one partly full
+    with running_receiver() as receiver:
+        receiver.answers = [200, 200, 500]  # the third POST fails and is retried later
+        endpoint, _secret = _endpoint(admin, receiver.url)
+        queued = _queue(endpoint, 10, monkeypatch)
+        assert delivery.deliver_due() == {"delivered": 9, "retry": 1}
+        assert delivery.deliver_due() == {}  # the retry is not due yet
+    assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(
+        m.msg_id for m in queued
+    )
+    statuses = Counter(Message.objects.values_list("status", flat=True))
+    assert statuses == {Message.Status.DELIVERED: 9, Message.Status.PENDING: 1}
+    failed = Message.objects.get(status=Message.Status.PENDING)
+    assert failed.last_error == "HTTP 500" and failed.attempts == 1
+    # Every attempt has its row, finished, with the receiver's answer.
+    attempts = list(Attempt.objects.values_list("number", "ok", "status_code"))
+    assert sorted(attempts) == [(1, False, 500)] + [(1, True, 200)] * 9
+    assert not Attempt.objects.filter(finished_at__isnull=True).exists()
+
+
+def test_the_sweep_fails_the_messages_of_a_disabled_endpoint(
+    admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_receiver() as receiver:
+        endpoint, _secret = _endpoint(admin, receiver.url)
+        _queue(endpoint, 2, monkeypatch)
+        Endpoint.objects.filter(pk=endpoint.pk).update(status=Endpoint.Status.DISABLED)
+        assert delivery.deliver_due() == {"skipped": 2}
+    assert receiver.received == []
+    assert set(Message.objects.values_list("status", "last_error")) == {
+        (Message.Status.FAILED, "the endpoint is disabled")
+    }
+
+
+@pytest.mark.postgres
+def test_concurrent_sweeps_deliver_each_message_once(
+    admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent claims need PostgreSQL (DATABASE_URL)")
+    monkeypatch.setattr(delivery, "BATCH", 5)
+    with running_receiver() as receiver:
+        endpoint, _secret = _endpoint(admin, receiver.url)
+        queued = _queue(endpoint, 40, monkeypatch)
+        barrier = threading.Barrier(3)
+        outcomes: list[Counter[str]] = []
+
+        def sweep() -> None:
+            try:
+                barrier.wait(timeout=10)
+                outcomes.append(delivery.deliver_due())
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=sweep) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sum(outcomes, Counter()) == {"delivered": 40}
+    ids = [r.headers["webhook-id"] for r in receiver.received]
+    assert sorted(ids) == sorted(m.msg_id for m in queued)  # each once
+    assert Attempt.objects.count() == 40
