@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -262,12 +261,7 @@ def _client(target: targets.Target) -> httpx.Client:
         client = _CLIENTS[key] = httpx.Client(
             follow_redirects=False,
             trust_env=False,
-            # A request's headers and body are two writes: on a kept-alive connection Nagle's
-            # algorithm held the body for the receiver's delayed ACK (~40 ms a message).
-            transport=httpx.HTTPTransport(
-                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-                limits=httpx.Limits(max_connections=SEND_THREADS, keepalive_expiry=30),
-            ),
+            limits=httpx.Limits(max_connections=SEND_THREADS, keepalive_expiry=30),
         )
         if len(_CLIENTS) > MAX_CLIENTS:
             _key, oldest = _CLIENTS.popitem(last=False)
