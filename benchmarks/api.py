@@ -1,7 +1,7 @@
 """Open API and webhook benchmarks (section 8 of ``make bench``), on PostgreSQL.
 
-* ``GET /api/v1/envelopes/{id}`` under gunicorn (2 workers × 4 threads, gthread, DEBUG off,
-  no keep-alive: see :data:`GUNICORN`) on loopback, loaded by ``ab`` (C, keep-alive, 8
+* ``GET /api/v1/envelopes/{id}`` under gunicorn (2 workers × 4 threads, gthread, DEBUG off)
+  on loopback, loaded by ``ab`` (C, keep-alive, 8
   concurrent): requests per second and the 99th percentile. Every request does what
   production does: the key lookup (remembered for 5 s by the process), the per-key rate limit
   (reserved a few calls at a time from the shared count), the call log row, the envelope
@@ -34,12 +34,10 @@ from typing import Any
 SERVER = os.environ.get("QIANSHU_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 DB = "qianshu_bench_api"
 TARGET_RPS, TARGET_P99_MS, TARGET_EVENTS = 500, 50, 200
-# No keep-alive: a gthread worker keeps every connection it accepted, so ab's 8 kept-alive
-# connections often all landed on one worker (one core busy, the other idle: measured). A
-# connection per request is balanced between the workers at each accept.
-GUNICORN = os.environ.get(
-    "QIANSHU_BENCH_GUNICORN", "-w 2 --threads 4 -k gthread --keep-alive 0"
-).split()
+# Kept-alive connections stay with the worker that accepted them (ab's 8 can land unevenly
+# on the two: one source of the spread between runs); without keep-alive each request is
+# balanced but pays a connection, and measured slower (README).
+GUNICORN = os.environ.get("QIANSHU_BENCH_GUNICORN", "-w 2 --threads 4 -k gthread").split()
 
 
 def _admin(sql: str) -> None:
