@@ -1,12 +1,11 @@
 """Open API and webhook benchmarks (section 8 of ``make bench``), on PostgreSQL.
 
 * ``GET /api/v1/envelopes/{id}`` under gunicorn (2 workers × 4 threads, gthread, DEBUG off)
-  on loopback, loaded by ``ab`` (C, keep-alive, 8
-  concurrent): requests per second and the 99th percentile. Every request does what
-  production does: the key lookup (remembered for 5 s by the process), the per-key rate limit
-  (reserved a few calls at a time from the shared count), the call log row, the envelope
-  with its recipients and documents. Target: at least 500 req/s with p99 under 50 ms on 2
-  cores.
+  on loopback, loaded by ``ab`` (C, keep-alive, 8 concurrent): requests per second and the
+  99th percentile. Every request does what production does: the key lookup (remembered for
+  5 s by the process), the per-key rate limit (reserved a few calls at a time from the shared
+  count), the call log row, the envelope with its recipients and documents. Target: at least
+  500 req/s with p99 under 50 ms on 2 cores.
 * Webhook delivery: messages already in the outbox delivered to a receiver on loopback (its
   own process, HTTP/1.1) one per ``deliver`` call as the task queue does, and by
   ``deliver_due`` as the sweep does (batches, a few sending threads), each in one process and
