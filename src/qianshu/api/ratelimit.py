@@ -6,9 +6,9 @@ UPSERT adds the reservation to the window's count and returns it) and spends the
 memory; a call that finds nothing left reserves again. So the count in the database is never
 below what was allowed (the limit is never exceeded, whatever the number of processes), and
 the row, which every call of a key used to lock in turn, is written once per reservation.
-Reservations shrink as the window fills (down to one call), so calls reserved by a process
-that then gets none are few: near the limit a key is refused at most a handful of calls
-early. A refused call is remembered by the process until the window ends (no write per
+Reservations shrink as the window fills (down to one call); calls a process reserved and
+was then not asked for are lost to the key for that window (at most
+``MAX_RESERVATION - 1`` per process). A refused call is remembered by the process until the window ends (no write per
 refusal for a client hammering through its 429s).
 """
 
