@@ -7,9 +7,9 @@ memory; a call that finds nothing left reserves again. So the count in the datab
 below what was allowed (the limit is never exceeded, whatever the number of processes), and
 the row, which every call of a key used to lock in turn, is written once per reservation.
 Reservations shrink as the window fills (down to one call); calls a process reserved and
-was then not asked for are lost to the key for that window (at most
-``MAX_RESERVATION - 1`` per process). A refused call is remembered by the process until the window ends (no write per
-refusal for a client hammering through its 429s).
+was then not asked for are lost to the key for that window (at most ``MAX_RESERVATION - 1``
+per process). A refused call is remembered by the process until the window ends (no write
+per refusal for a client hammering through its 429s).
 """
 
 from __future__ import annotations
