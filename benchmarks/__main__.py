@@ -184,7 +184,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--docs", type=int, default=1000, help="documents in the batch")
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
+    parser.add_argument(
+        "--only",
+        choices=["pages", "api"],
+        help="run section 7 (pages) or 8 (api) alone",
+    )
     args = parser.parse_args(argv)
+    if args.only:
+        from benchmarks import api, pages
+
+        {"pages": pages, "api": api}[args.only].run(quick=args.quick)
+        return 0
     install_speedups()  # as the platform does at start-up (CoreConfig.ready, qianshu verify)
     n_ours, n_stock = (10, 3) if args.quick else (150, 30)
     cores = os.cpu_count() or 1

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 from openapi_spec_validator import validate
 
+from qianshu.api import auth, ratelimit
 from qianshu.api.actions.keys import do_create_api_key, do_revoke_api_key
 from qianshu.api.models import ApiCall, ApiKey, Scope
 from qianshu.core.meta import TASK
@@ -91,6 +93,30 @@ def test_a_revoked_key_is_refused(org: Organization) -> None:
     key = ApiKey.objects.get(prefix=plain.split("_")[1])
     do_revoke_api_key(key, actor=key.created_by, meta=TASK)
     problem_of(client.get("/api/v1/orgs/me"), 401, "unauthenticated")
+
+
+def test_a_key_revoked_by_another_process_is_refused_once_the_cache_expires(
+    org: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(auth, "_clock", lambda: clock[0])
+    plain = _key(org)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {plain}")
+    assert client.get("/api/v1/orgs/me").status_code == 200  # now remembered by this process
+    # Another web process revokes it: no signal reaches this one.
+    ApiKey.objects.filter(prefix=plain.split("_")[1]).update(revoked_at=timezone.now())
+    clock[0] += auth.KEY_CACHE_SECONDS + 0.1
+    problem_of(client.get("/api/v1/orgs/me"), 401, "unauthenticated")
+
+
+def test_a_remembered_key_is_a_copy_per_request(org: Organization) -> None:
+    plain = _key(org)
+    first = auth.cached_key(plain)
+    assert first is not None
+    first.org.name = "被一个请求改掉的名称"
+    second = auth.cached_key(plain)
+    assert second is not None and second is not first and second.org is not first.org
+    assert second.org.name == org.name
 
 
 def test_a_key_with_the_right_prefix_and_a_wrong_secret_is_refused(org: Organization) -> None:
@@ -262,6 +288,29 @@ def test_rate_limit_per_key(org: Organization, settings: Any) -> None:
     assert (
         Client(HTTP_AUTHORIZATION=f"Bearer {_key(org)}").get("/api/v1/orgs/me").status_code == 200
     )
+
+
+def test_the_rate_limit_holds_across_processes(org: Organization, settings: Any) -> None:
+    # Each process reserves calls from the shared count: what one reserved and did not spend
+    # is never handed out again by another, so together they never allow more than the limit.
+    settings.QIANSHU_API_PER_MINUTE = 40
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {_key(org)}")
+    allowed = 0
+    for calls in (5, 7, 3):
+        for _ in range(calls):
+            assert client.get("/api/v1/orgs/me").status_code == 200
+            allowed += 1
+        ratelimit.forget_all()  # the next calls come to another process
+    while (response := client.get("/api/v1/orgs/me")).status_code == 200:
+        allowed += 1
+        assert allowed <= 40
+    problem_of(response, 429, "rate_limited")
+    assert 0 < int(response["Retry-After"]) <= 60
+    # Near the limit little is lost: reservations are a 32nd of what is left (here 1 or 2),
+    # and each "other process" left at most one call of its last one unspent.
+    assert allowed >= 40 - 3
+    ratelimit.forget_all()
+    problem_of(client.get("/api/v1/orgs/me"), 429, "rate_limited")  # refused everywhere
 
 
 def test_every_call_is_logged_per_key(api: Client, org: Organization) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -20,6 +22,7 @@ from qianshu.core.meta import TASK
 from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.models import OrgAction, OrgEvent
 from qianshu.webhooks import delivery, secrets
+from qianshu.webhooks.actions import messages
 from qianshu.webhooks.actions.endpoints import (
     do_create_endpoint,
     do_rotate_secret,
@@ -27,7 +30,7 @@ from qianshu.webhooks.actions.endpoints import (
 )
 from qianshu.webhooks.actions.messages import do_emit_event, do_redeliver_message
 from qianshu.webhooks.errors import EndpointDisabled
-from qianshu.webhooks.models import Endpoint, Message
+from qianshu.webhooks.models import Attempt, Endpoint, Message
 from tests.support.accounts import make_user
 from tests.support.personas import make_verified_org
 from tests.webhooks.receiver import closed_port_url, running_receiver
@@ -288,3 +291,113 @@ def test_the_sweep_command_delivers_what_is_due(admin: User) -> None:
         call_command("deliver_webhooks", stdout=out)
         assert "delivered 1" in out.getvalue()
         assert len(receiver.received) == 2
+
+
+@pytest.mark.postgres
+def test_a_message_is_claimed_while_another_worker_holds_its_endpoint(
+    admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two workers delivering messages of one endpoint: while one holds the endpoint's row (its
+    # claim used to lock it, and recording a failure does), the other must still claim its
+    # own due message, not skip it as "being delivered" until the next sweep.
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (DATABASE_URL)")
+    with running_receiver() as receiver:
+        endpoint, _secret = _endpoint(admin, receiver.url)
+        monkeypatch.setattr(messages, "schedule", lambda *args, **kwargs: None)
+        message = _emit(endpoint)  # queued for the workers, not delivered at commit
+        locked, release = threading.Event(), threading.Event()
+
+        def other_worker() -> None:
+            try:
+                with transaction.atomic():
+                    Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+                    locked.set()
+                    release.wait(timeout=10)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=other_worker)
+        thread.start()
+        try:
+            assert locked.wait(timeout=10)
+            outcome = delivery.deliver(message.pk)
+        finally:
+            release.set()
+            thread.join()
+    assert outcome == "delivered"
+    assert [r.headers["webhook-id"] for r in receiver.received] == [message.msg_id]
+
+
+def _queue(endpoint: Endpoint, count: int, monkeypatch: pytest.MonkeyPatch) -> list[Message]:
+    """``count`` messages left in the outbox for the workers (not delivered at commit)."""
+    monkeypatch.setattr(messages, "schedule", lambda *args, **kwargs: None)
+    return [_emit(endpoint) for _ in range(count)]
+
+
+def test_the_sweep_delivers_a_backlog_in_batches(
+    admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery, "BATCH", 4)  # several batches, the last one partly full
+    with running_receiver() as receiver:
+        receiver.answers = [200, 200, 500]  # the third POST fails and is retried later
+        endpoint, _secret = _endpoint(admin, receiver.url)
+        queued = _queue(endpoint, 10, monkeypatch)
+        assert delivery.deliver_due() == {"delivered": 9, "retry": 1}
+        assert delivery.deliver_due() == {}  # the retry is not due yet
+    assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(
+        m.msg_id for m in queued
+    )
+    statuses = Counter(Message.objects.values_list("status", flat=True))
+    assert statuses == {Message.Status.DELIVERED: 9, Message.Status.PENDING: 1}
+    failed = Message.objects.get(status=Message.Status.PENDING)
+    assert failed.last_error == "HTTP 500" and failed.attempts == 1
+    # Every attempt has its row, finished, with the receiver's answer.
+    attempts = list(Attempt.objects.values_list("number", "ok", "status_code"))
+    assert sorted(attempts) == [(1, False, 500)] + [(1, True, 200)] * 9
+    assert not Attempt.objects.filter(finished_at__isnull=True).exists()
+
+
+def test_the_sweep_fails_the_messages_of_a_disabled_endpoint(
+    admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_receiver() as receiver:
+        endpoint, _secret = _endpoint(admin, receiver.url)
+        _queue(endpoint, 2, monkeypatch)
+        Endpoint.objects.filter(pk=endpoint.pk).update(status=Endpoint.Status.DISABLED)
+        assert delivery.deliver_due() == {"skipped": 2}
+    assert receiver.received == []
+    assert set(Message.objects.values_list("status", "last_error")) == {
+        (Message.Status.FAILED, "the endpoint is disabled")
+    }
+
+
+@pytest.mark.postgres
+def test_concurrent_sweeps_deliver_each_message_once(
+    admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent claims need PostgreSQL (DATABASE_URL)")
+    monkeypatch.setattr(delivery, "BATCH", 5)
+    with running_receiver() as receiver:
+        endpoint, _secret = _endpoint(admin, receiver.url)
+        queued = _queue(endpoint, 40, monkeypatch)
+        barrier = threading.Barrier(3)
+        outcomes: list[Counter[str]] = []
+
+        def sweep() -> None:
+            try:
+                barrier.wait(timeout=10)
+                outcomes.append(delivery.deliver_due())
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=sweep) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sum(outcomes, Counter()) == {"delivered": 40}
+    ids = [r.headers["webhook-id"] for r in receiver.received]
+    assert sorted(ids) == sorted(m.msg_id for m in queued)  # each once
+    assert Attempt.objects.count() == 40
