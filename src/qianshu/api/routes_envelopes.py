@@ -48,9 +48,17 @@ from qianshu.envelopes.models import AuditEvent, Document, Envelope, Recipient
 router = Router(tags=["envelopes"])
 PAGE = 50
 MAX_PAGE = 100
+# Ordered explicitly: the models' default orderings start with the envelope, which would join
+# the envelope table into each prefetch (two thirds of a GET's worker time, measured).
 _RELATED = (
-    Prefetch("recipients", queryset=Recipient.objects.only(*actions.RECIPIENT_FIELDS)),
-    Prefetch("documents", queryset=Document.objects.only(*actions.DOCUMENT_FIELDS)),
+    Prefetch(
+        "recipients",
+        queryset=Recipient.objects.only(*actions.RECIPIENT_FIELDS).order_by("routing_order", "pk"),
+    ),
+    Prefetch(
+        "documents",
+        queryset=Document.objects.only(*actions.DOCUMENT_FIELDS).order_by("position", "pk"),
+    ),
 )
 # What the answers show (plus what the actions read: they lock and reload the row anyway).
 _ENVELOPE_FIELDS = (
