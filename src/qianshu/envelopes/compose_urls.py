@@ -11,6 +11,11 @@ urlpatterns: list[URLPattern] = [
     path("envelopes/organisations/", org_search.org_search_view, name="org-search"),
     path("envelopes/<uuid:envelope_uuid>/edit/", compose.edit_view, name="edit"),
     path("envelopes/<uuid:envelope_uuid>/fields/", compose.fields_view, name="fields"),
+    path(
+        "envelopes/<uuid:envelope_uuid>/fields/anchor/",
+        compose.fields_anchor_view,
+        name="fields-anchor",
+    ),
     path("envelopes/<uuid:envelope_uuid>/send/", compose.send_view, name="send"),
     path("envelopes/<uuid:envelope_uuid>/delete/", compose.delete_view, name="delete"),
 ]

@@ -279,3 +279,42 @@ def render_thumbnails(data: bytes, width_px: int = 200, *, fmt: ImageFormat = "p
     _check_request(width_px, fmt)
     with _pdfium_document(data) as document:
         return [_render(document, index, width_px, fmt) for index in range(len(document))]
+
+
+class TextHit(NamedTuple):
+    """Where words stand on a page: the page (0-based) and the box around them in the page's
+    user space (PDF points, origin bottom-left), and the top of the page's box."""
+
+    page: int
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    page_top: float
+
+
+def find_text(data: bytes, words: str) -> TextHit | None:
+    """The first occurrence of ``words`` in the document's text (契约锁 关键字定位), page by page,
+    or None. Not thread-safe (PDFium)."""
+    if not words:
+        return None
+    with _pdfium_document(data) as document:
+        for index in range(len(document)):
+            page = document[index]
+            text = page.get_textpage()
+            found = text.search(words).get_next()
+            if found is None:
+                continue
+            start, count = found
+            rects = [text.get_rect(i) for i in range(text.count_rects(start, count))]
+            if not rects:
+                continue
+            return TextHit(
+                page=index,
+                x1=min(r[0] for r in rects),
+                y1=min(r[1] for r in rects),
+                x2=max(r[2] for r in rects),
+                y2=max(r[3] for r in rects),
+                page_top=page.get_bbox()[3],
+            )
+    return None

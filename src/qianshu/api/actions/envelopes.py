@@ -25,7 +25,7 @@ from qianshu.doctemplates.snapshots import Party
 from qianshu.envelopes import compose, placement
 from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Document, Envelope
-from qianshu.signing import documents
+from qianshu.signing import documents, pages
 from qianshu.signing.errors import PdfError
 from qianshu.storage.actions import do_store_blob
 
@@ -96,35 +96,22 @@ SIZES = {
 
 def _anchored(spec: FieldIn, document: Document, width: float, height: float) -> FieldIn:
     """``spec`` with ``page``, ``x`` and ``y`` found from its anchor text."""
-    import pypdfium2 as pdfium
-
     assert spec.anchor is not None
-    pdf = pdfium.PdfDocument(document.current.read())
     try:
-        for index in range(len(pdf)):
-            page = pdf[index]
-            text = page.get_textpage()
-            found = text.search(spec.anchor).get_next()
-            if found is None:
-                continue
-            start, count = found
-            rects = [text.get_rect(i) for i in range(text.count_rects(start, count))]
-            right = max(r[2] for r in rects)
-            top = max(r[3] for r in rects)
-            bottom = min(r[1] for r in rects)
-            page_top = page.get_bbox()[3]
-            centre = page_top - (top + bottom) / 2  # from the page's top edge
-            return spec.model_copy(
-                update={
-                    "page": index + 1,
-                    "x": right + spec.offset_x,
-                    "y": centre - height / 2 + spec.offset_y,
-                }
-            )
-    finally:
-        pdf.close()
-    raise BadEnvelope(
-        _("在文件中找不到关键字“%(anchor)s”。") % {"anchor": spec.anchor}, field="fields"
+        hit = pages.find_text(document.current.read(), spec.anchor)
+    except PdfError:
+        hit = None
+    if hit is None:
+        raise BadEnvelope(
+            _("在文件中找不到关键字“%(anchor)s”。") % {"anchor": spec.anchor}, field="fields"
+        )
+    centre = hit.page_top - (hit.y1 + hit.y2) / 2  # from the page's top edge
+    return spec.model_copy(
+        update={
+            "page": hit.page + 1,
+            "x": hit.x2 + spec.offset_x,
+            "y": centre - height / 2 + spec.offset_y,
+        }
     )
 
 

@@ -45,6 +45,8 @@ from qianshu.envelopes.models import Document, Envelope, Field, Recipient
 from qianshu.identity.access import verified_identity
 from qianshu.orgs.context import acting_org
 from qianshu.orgs.models import Organization, Seal
+from qianshu.signing import pages, stamps
+from qianshu.signing.errors import PdfError
 
 Role = Recipient.Role
 Kind = Field.Kind
@@ -498,8 +500,81 @@ def fields_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
         "others": [r for r in recipients if not compose.KINDS_FOR_ROLE[r.role]],
         "config": config,
         "step": 2,
+        "anchor_kinds": [(k, Kind(k).label) for k in KIND_ORDER if k != Kind.CROSS_PAGE_SEAL],
     }
     return render(request, "envelopes/compose/fields.html", context)
+
+
+ANCHOR_GAP = 4.0  # points between the words and the field (the field never covers them)
+
+
+@require_POST
+@login_required
+def fields_anchor_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
+    """按关键字放置 (契约锁 关键字定位, the open API's rule): a field for a recipient just right of
+    the first occurrence of the words, vertically centred on them, added to the draft's fields."""
+    user = current_user(request)
+    try:
+        envelope = _draft(user, envelope_uuid)
+    except _Sent as sent:
+        return _already_sent(request, sent.envelope)
+    back = HttpResponseRedirect(reverse("envelopes:fields", args=[envelope.uuid]))
+    words = " ".join(request.POST.get("words", "").split())[:60]
+    kind = request.POST.get("kind", "")
+    document = envelope.documents.filter(pk=_int(request.POST.get("document"))).first()
+    recipient = envelope.recipients.filter(pk=_int(request.POST.get("recipient"))).first()
+    if not words or document is None or recipient is None or kind not in DEFAULT_SIZES:
+        messages.error(request, _("请填写关键字并选择签署方和控件。"))
+        return back
+    try:
+        hit = pages.find_text(document.current.read(), words)
+    except PdfError:
+        hit = None
+    if hit is None:
+        messages.error(request, _("在文件中找不到关键字“%(anchor)s”。") % {"anchor": words})
+        return back
+    width, height = DEFAULT_SIZES[Kind(kind)]
+    middle = (hit.y1 + hit.y2) / 2
+    left = hit.x2 + ANCHOR_GAP
+    new = placement.FieldInput(
+        recipient_id=recipient.pk,
+        document_id=document.pk,
+        kind=kind,
+        page=hit.page,
+        rect=stamps.Rect(left, middle - height / 2, left + width, middle + height / 2),
+    )
+    kept = [
+        placement.FieldInput(
+            recipient_id=f.recipient_id,
+            document_id=f.document_id,
+            kind=f.kind,
+            page=f.page,
+            rect=stamps.Rect(f.x1, f.y1, f.x2, f.y2),
+            pages=tuple(f.pages or ()),
+            label=f.label,
+            value=f.value,
+        )
+        for f in Field.objects.filter(envelope=envelope, placed_by_signer=False)
+    ]
+    try:
+        compose.check_field(new, recipient, document)
+        compose_actions.do_set_fields(envelope, [*kept, new], actor=user)
+    except EnvelopeError as exc:
+        add_message(request, exc)
+    else:
+        messages.success(
+            request,
+            _("已在第 %(n)d 页“%(words)s”右侧放置%(kind)s。")
+            % {"n": hit.page + 1, "words": words, "kind": Kind(kind).label},
+        )
+    return back
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
 
 
 # --- step 3: 确认发起 ----------------------------------------------------------------------
