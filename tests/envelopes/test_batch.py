@@ -411,7 +411,7 @@ def test_batch_page_bad_input(people: dict, build: Any) -> None:
     url = reverse("envelopes:batch-sign")
     assert client.get(url).status_code == 302  # nothing ticked
     assert client.get(url, {"ids": ["nonsense"]}).status_code == 302
-    many = [str(__import__("uuid").uuid4()) for _ in range(51)]
+    many = [str(__import__("uuid").uuid4()) for _ in range(batch.MAX_BATCH + 1)]
     assert client.get(url, {"ids": many}).status_code == 302
     # unknown ids: an empty page, not an error
     page = client.get(url, {"ids": many[:2]})
