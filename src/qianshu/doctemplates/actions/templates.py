@@ -3,9 +3,10 @@ template, share an organisation's template, archive and restore.
 
 A version is a snapshot (:mod:`qianshu.doctemplates.snapshots`): its documents are the draft's
 blobs (immutable, content-addressed), its roles and fields JSON. Using a template runs the
-ordinary compose actions — create the draft, add each document (ingested again, with the
-upload's rules), set the recipients and the fields (checked as the field editor's are) — in
-one transaction, so a template that no longer fits (a field off a page, a role left empty)
+ordinary compose actions — create the draft, add each document (checked with the upload's
+rules when the draft it came from was composed; its data fields are written in by the
+platform), set the recipients and the fields (checked as the field editor's are) — in one
+transaction, so a template that no longer fits (a field off a page, a role left empty)
 leaves nothing behind.
 """
 
@@ -240,6 +241,7 @@ def do_use_template(
                 envelope,
                 fill_document(d.blob.read(), d.position, version.data_fields, values),
                 d.name,
+                ingested=True,  # a draft's document, checked when it was uploaded
                 actor=actor,
                 meta=meta,
             )

@@ -135,11 +135,14 @@ def do_add_document(
     data: bytes,
     filename: str,
     *,
+    ingested: bool = False,
     actor: User,
     meta: RequestMeta,
 ) -> Document:
-    """Add a document to a draft (checked, normalised, stored as revision 0)."""
-    pdf, name = ingest_upload(data, filename)
+    """Add a document to a draft (checked, normalised, stored as revision 0). ``ingested``:
+    ``data`` is the platform's own output from a document that went through this check
+    already (a template's document, with its data fields written in): not checked again."""
+    pdf, name = (data, filename) if ingested else ingest_upload(data, filename)
     try:
         boxes = documents.page_boxes(pdf)
     except PdfError as exc:
