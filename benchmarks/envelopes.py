@@ -5,8 +5,9 @@
 6. Batch signing of 200 tasks through the batch path (``actions.batch.do_batch_sign``: one PIN, one
    signature per document, each in its own transaction with row locks, blob and audit trail),
    against the signing core's own throughput measured in the same run (section 1).
-6b. 批量发起 of 1,000 rows from a template: the spreadsheet imported and checked, then each row
-   made into an envelope and sent (prepared and certified) by one worker; resident memory.
+6b. 批量发起 of 1,000 rows from a template with two data fields (姓名, 工号): the spreadsheet
+   imported and checked, then each row made into an envelope — its values written into the
+   page as text — and sent (prepared and certified) by one worker; resident memory.
    (More workers do not help one organisation's batch: each send locks the organisation's
    24-hour allowance, so its sends go one after the other.)
 
@@ -214,7 +215,7 @@ def bulk_bench(count: int) -> dict[str, float]:
     import io
 
     from openpyxl import load_workbook
-    from tests.envelopes.helpers import Builder
+    from tests.envelopes.helpers import Builder, field
     from tests.support.personas import make_signer, make_verified_org
 
     from qianshu.core.meta import TASK
@@ -222,6 +223,7 @@ def bulk_bench(count: int) -> dict[str, float]:
     from qianshu.doctemplates.actions.bulk import do_import_batch, do_start_batch, send_batch_rows
     from qianshu.doctemplates.actions.templates import do_save_template
     from qianshu.doctemplates.snapshots import RoleChoice
+    from qianshu.envelopes.actions import compose as compose_actions
     from qianshu.pki.platform import is_initialised
 
     if not is_initialised():
@@ -232,18 +234,33 @@ def bulk_bench(count: int) -> dict[str, float]:
     employee = make_signer("employee", "13500000002", real_name="示例员工")
     org = make_verified_org(hr, name="北京千书大学")
     draft = Builder().draft(hr, [("sign", 1, employee), ("seal", 2, org)], org=org, pages=1)
+    # Two data fields the sender fills (姓名 and 工号, written into the page as text).
+    document, person = draft.documents.get(), draft.recipients.get(role="sign")
+    kept = [
+        field(document, f.recipient, f.kind, f.page, (f.x1, f.y1, f.x2, f.y2))
+        for f in draft.fields.select_related("recipient")
+    ]
+    texts = [
+        field(document, person, "text", 0, (72, 700, 272, 724)),
+        field(document, person, "text", 0, (300, 700, 420, 724)),
+    ]
+    compose_actions.do_set_fields(draft, [*kept, *texts], actor=hr)
+    name_field, number_field = draft.fields.filter(kind="text").order_by("x1")
     version = do_save_template(
         draft,
         name="年度考核表",
         choices=[RoleChoice("被考核人", False), RoleChoice("人事处", True)],
+        data_fields={
+            name_field.pk: {"name": "姓名", "type": "text", "required": True},
+            number_field.pk: {"name": "工号", "type": "text", "required": True},
+        },
         actor=hr,
         meta=TASK,
     )
-    cols = bulk.columns(version.roles)
-    book = load_workbook(io.BytesIO(bulk.workbook(version.roles, "考核")))
+    book = load_workbook(io.BytesIO(bulk.workbook(version.roles, "考核", version.data_fields)))
     sheet = book.active
     for i in range(count):
-        sheet.append(["", f"员工{i:05d}", f"134{i:08d}", ""][: len(cols)])
+        sheet.append(["", f"员工{i:05d}", f"134{i:08d}", "", f"员工{i:05d}", f"HR-{i:05d}"])
     out = io.BytesIO()
     book.save(out)
     before = _resident_mb()
