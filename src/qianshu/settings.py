@@ -348,6 +348,9 @@ LOGGING = {
 # 批量签署 of many tasks is spread over this many forked processes (PostgreSQL only; the
 # signer's unlocked key never leaves the web process's memory). Default: one per core.
 QIANSHU_BATCH_PROCESSES = env_int("QIANSHU_BATCH_PROCESSES", min(os.cpu_count() or 1, 4))
+# 批量发起: send_batch tasks enqueued per batch, so that this many task workers share its rows
+# (each row is claimed once).
+QIANSHU_BULK_SENDERS = env_int("QIANSHU_BULK_SENDERS", 2)
 # The envelope timers time-stamp the heads of every audit chain that moved this often
 # (seconds); check-audit warns when the last such anchor is older than twice that.
 QIANSHU_AUDIT_ANCHOR_SECONDS = env_int("QIANSHU_AUDIT_ANCHOR_SECONDS", 3600)

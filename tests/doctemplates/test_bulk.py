@@ -302,3 +302,12 @@ def test_the_batch_page_follows_reminds_and_the_list_filters_by_batch(
     # Nothing completed yet: the download says so.
     empty = alice.post(f"/templates/batches/{batch.uuid}/download/", follow=True)
     assert "还没有已完成的任务" in empty.content.decode()
+
+
+def test_a_batch_is_shared_by_as_many_workers_as_it_can_use(settings: Any) -> None:
+    from qianshu.doctemplates.tasks import senders
+
+    settings.QIANSHU_BULK_SENDERS = 2
+    assert [senders(Batch(valid=n)) for n in (1, 50, 51, 1000)] == [1, 1, 2, 2]
+    settings.QIANSHU_BULK_SENDERS = 5
+    assert senders(Batch(valid=120)) == 3

@@ -49,7 +49,7 @@ from qianshu.doctemplates.actions.templates import (
 from qianshu.doctemplates.forms import SaveForm, ShareForm, UseForm
 from qianshu.doctemplates.models import Batch, BatchRow, Template
 from qianshu.doctemplates.snapshots import recipients_of, text_fields
-from qianshu.doctemplates.tasks import send_batch
+from qianshu.doctemplates.tasks import send_batch, senders
 from qianshu.envelopes.access import access_draft_by_uuid
 from qianshu.envelopes.actions.downloads import do_download_archive
 from qianshu.envelopes.downloads import plan_archive
@@ -315,7 +315,11 @@ def batch_view(request: HttpRequest, batch_uuid: uuid.UUID) -> HttpResponse:
             if op == "send":
                 started = do_start_batch(batch, actor=user)
                 if started.status == Batch.Status.SENDING:
-                    send_batch.enqueue(started.pk)
+                    # A task per worker that may help: rows are claimed with SKIP LOCKED, and
+                    # each row's document is made (data fields written) before the send's
+                    # organisation lock, so two workers send a batch about twice as fast.
+                    for _worker in range(senders(started)):
+                        send_batch.enqueue(started.pk)
                 messages.success(request, _("已开始批量发起。"))
             elif op == "cancel":
                 do_cancel_batch(batch, actor=user)
