@@ -61,6 +61,7 @@ ROWS: dict[str, Row] = {
     "check": Row(Who.ANYONE, ()),
     "edit": Row(Who.DRAFT_OWNER, target="draft"),
     "fields": Row(Who.DRAFT_OWNER, target="draft"),
+    "fields-anchor": Row(Who.DRAFT_OWNER, ("post",), target="draft"),
     "send": Row(Who.DRAFT_OWNER, target="draft"),
     "delete": Row(Who.DRAFT_OWNER, ("post",), target="draft"),
     "detail": Row(Who.PARTICIPANT, ("get",)),

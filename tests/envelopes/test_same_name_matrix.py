@@ -82,6 +82,7 @@ ROWS: dict[str, Row] = {
     # the draft
     "edit": Row(Who.OWNER, ("get", "post"), ("draft",)),
     "fields": Row(Who.OWNER, ("get", "post"), ("draft",)),
+    "fields-anchor": Row(Who.OWNER, ("post",), ("draft",)),
     "send": Row(Who.OWNER, ("get", "post"), ("draft",)),
     "delete": Row(Who.OWNER, ("post",), ("draft",)),
     # a sent envelope
