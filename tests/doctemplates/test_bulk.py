@@ -311,3 +311,19 @@ def test_a_batch_is_shared_by_as_many_workers_as_it_can_use(settings: Any) -> No
     assert [senders(Batch(valid=n)) for n in (1, 50, 51, 1000)] == [1, 1, 2, 2]
     settings.QIANSHU_BULK_SENDERS = 5
     assert senders(Batch(valid=120)) == 3
+
+
+def test_the_page_follows_a_batch_while_it_is_sent(world: dict[str, Any]) -> None:
+    """While the workers send (tests run tasks at once, so the state is set here), the page
+    refreshes itself and shows how far they are."""
+    rows = [{"r1.name": f"员工{i}", "r1.phone": f"1390000{i:04d}"} for i in range(1, 5)]
+    batch = do_import_batch(
+        world["version"], _sheet(world["version"], rows), "考核.xlsx", actor=world["alice"]
+    )
+    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.SENDING, sent=1, failed=1)
+    page = logged_in(world["alice"]).get(f"/templates/batches/{batch.uuid}/").content.decode()
+    assert '<meta http-equiv="refresh" content="3">' in page
+    assert 'value="50"' in page and "已发起 1 份，失败 1 份，共 4 份。" in page
+    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.DONE, sent=3)
+    done = logged_in(world["alice"]).get(f"/templates/batches/{batch.uuid}/").content.decode()
+    assert 'http-equiv="refresh"' not in done and "下载结果（Excel）" in done
