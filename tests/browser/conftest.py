@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser import scenario
+
 # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run inside a
 # running loop unless told that this is fine (the test thread is not serving requests).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -85,6 +87,12 @@ def size(request: pytest.FixtureRequest) -> str:
 def page(new_context: Callable[[str], Any], size: str) -> Any:
     """A page at phone and at desktop size (the test runs once for each)."""
     return new_context(size).new_page()
+
+
+@pytest.fixture
+def shots(artifacts_dir: Path, request: pytest.FixtureRequest) -> scenario.Shots:
+    """The scenario tests' screenshots (pages and PDF pages, numbered)."""
+    return scenario.Shots(artifacts_dir / "browser", request.node.name)
 
 
 @pytest.fixture

@@ -79,11 +79,6 @@ def _pki() -> None:
     do_init_pki(name="测试平台")
 
 
-@pytest.fixture
-def shots(artifacts_dir: Path, request: pytest.FixtureRequest) -> scenario.Shots:
-    return scenario.Shots(artifacts_dir / "browser", request.node.name)
-
-
 @dataclass
 class World:
     hr: User  # 人事处: sends the season and seals for the university
