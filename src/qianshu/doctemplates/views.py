@@ -65,7 +65,7 @@ def list_view(request: HttpRequest) -> HttpResponse:
     templates = list(
         usable_templates(user)
         .select_related("org", "owner")
-        .annotate(version_count=Max("versions__number"), use_count=Count("versions__uses"))
+        .annotate(version_count=Max("versions__number"))
         .order_by("-updated_at", "-id")
     )
     active = [t for t in templates if t.is_active]
