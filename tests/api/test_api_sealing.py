@@ -317,7 +317,9 @@ def test_granting_on_the_keys_page(world: dict[str, Any]) -> None:
     assert "已撤销" in revoked.content.decode()
     grant.refresh_from_db()
     assert grant.status == SealGrant.Status.REVOKED and grant.revoked_by == world["alice"]
-    assert OrgEvent.objects.filter(org=world["org"], action="seal_grant_revoked").exists()
+    revoked_event = OrgEvent.objects.get(org=world["org"], action="seal_grant_revoked")
+    assert revoked_event.detail["api_key"] == str(world["key"])
+    assert "grantee" not in revoked_event.detail
 
 
 def test_seals_show_which_one_the_key_holds(world: dict[str, Any]) -> None:

@@ -234,3 +234,19 @@ def test_the_save_page_turns_a_text_field_into_a_data_field(world: dict[str, Any
     version = draft.initiator.doc_templates.get(name="聘书").latest()
     assert version.data_fields[0]["choices"] == ["一年", "三年"]
     assert all(f["kind"] != "text" for f in version.fields)
+
+
+def test_a_value_written_like_pdf_syntax_stays_text(world: dict[str, Any], tmp_path: Path) -> None:
+    """A hostile value that reads as PDF operators is drawn as the characters it is (glyph ids
+    in a hex string), never interpreted: pdftotext gives it back and the page has nothing else
+    new."""
+    version = world["version"]
+    party = {"r1": Party(real_name(world["bob"]), world["bob"].phone)}
+    hostile = ")Tj(X)\\ET"
+    envelope = do_use_template(
+        version, party, data={"工号": hostile}, actor=world["alice"], meta=TASK
+    )
+    text = pdf_text(envelope.documents.get().current.read(), tmp_path)
+    assert hostile in text
+    blank = pdf_text(version.documents.get().blob.read(), tmp_path)
+    assert text.replace(hostile, "").split() == blank.split()

@@ -223,8 +223,14 @@ def test_who_may_see_use_and_manage(world: dict[str, Any]) -> None:
 
 def test_archived_templates_are_not_used(world: dict[str, Any]) -> None:
     template = _org_template(world)
+    do_share_template(template, [world["charlie"]], actor=world["alice"])
     alice = logged_in(world["alice"])
     assert alice.post(f"/templates/{template.uuid}/", {"op": "archive"}).status_code == 302
+    # The archived list is the managers': alice sees it there, charlie (shared) does not.
+    listed = alice.get("/templates/").content.decode()
+    assert 'data-testid="templates-archived"' in listed and template.name in listed
+    shared = logged_in(world["charlie"]).get("/templates/").content.decode()
+    assert template.name not in shared
     assert alice.get(f"/templates/{template.uuid}/use/").status_code == 404
     with pytest.raises(TemplateError, match="已归档"):
         do_use_template(

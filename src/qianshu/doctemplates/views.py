@@ -29,7 +29,12 @@ from qianshu.core.errors import UserError, add_message, add_to_form
 from qianshu.core.meta import request_meta
 from qianshu.core.requests import current_user
 from qianshu.doctemplates import bulk
-from qianshu.doctemplates.access import access_template_by_uuid, can_manage, usable_templates
+from qianshu.doctemplates.access import (
+    access_template_by_uuid,
+    can_manage,
+    managed_templates,
+    usable_templates,
+)
 from qianshu.doctemplates.actions.bulk import (
     batch_envelopes,
     batch_progress,
@@ -54,7 +59,6 @@ from qianshu.envelopes.access import access_draft_by_uuid
 from qianshu.envelopes.actions.downloads import do_download_archive
 from qianshu.envelopes.downloads import plan_archive
 from qianshu.envelopes.models import Envelope
-from qianshu.orgs.models import Membership
 from qianshu.orgs.people import IDENTITY
 
 
@@ -69,7 +73,9 @@ def list_view(request: HttpRequest) -> HttpResponse:
         .order_by("-updated_at", "-id")
     )
     active = [t for t in templates if t.is_active]
-    archived = [t for t in templates if not t.is_active and can_manage(user, t)]
+    archived = list(
+        managed_templates(user).filter(status=Template.Status.ARCHIVED).order_by("-updated_at")
+    )
     return render(
         request,
         "doctemplates/list.html",
@@ -85,13 +91,11 @@ def save_view(request: HttpRequest, envelope_uuid: uuid.UUID) -> HttpResponse:
     user = current_user(request)
     envelope = access_draft_by_uuid(user, envelope_uuid)
     recipients = recipients_of(envelope)
-    managed = [
-        t
-        for t in usable_templates(user).filter(
+    managed = list(
+        managed_templates(user).filter(
             org_id=envelope.initiator_org_id, status=Template.Status.ACTIVE
         )
-        if can_manage(user, t)
-    ]
+    )
     form = SaveForm(
         recipients,
         managed,
@@ -180,7 +184,6 @@ def detail_view(request: HttpRequest, template_uuid: uuid.UUID) -> HttpResponse:
         "latest": latest,
         "documents": list(latest.documents.order_by("position")) if latest else [],
         "share": share if template.org_id and manager else None,
-        "is_member": Membership.objects.filter(org_id=template.org_id, user=user).exists(),
     }
     return render(request, "doctemplates/detail.html", context)
 

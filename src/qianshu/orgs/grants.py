@@ -14,6 +14,7 @@ import io
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from django.utils import timezone
@@ -79,6 +80,22 @@ def local_time(moment: dt.datetime) -> str:
 
 def is_member(org: Organization, user: User) -> bool:
     return Membership.objects.filter(org=org, user=user).exists()
+
+
+def grant_detail(grant: SealGrant) -> dict[str, Any]:
+    """What the organisation's log records of a grant: the seal, the holder (the member, or the
+    API key of an API sealing grant) and the period."""
+    holder: dict[str, Any] = (
+        {"api_key": str(grant.api_key)} if grant.api_key_id else {"grantee": grant.grantee_id}
+    )
+    return {
+        "grant": str(grant.uuid),
+        "seal": str(grant.seal.uuid),
+        "seal_name": grant.seal.name,
+        **holder,
+        "valid_from": grant.valid_from.isoformat(),
+        "valid_until": grant.valid_until.isoformat(),
+    }
 
 
 def grant_for_token(token: str) -> SealGrant | None:

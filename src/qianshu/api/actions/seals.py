@@ -27,8 +27,9 @@ from qianshu.envelopes.actions.turns import do_seal_with_grant
 from qianshu.envelopes.errors import SealNotAllowed
 from qianshu.envelopes.models import Recipient
 from qianshu.envelopes.turns import SignOutcome
+from qianshu.orgs.actions.grants import do_revoke_grant
 from qianshu.orgs.audit import record_org_event
-from qianshu.orgs.grants import MAX_GRANT_DAYS, GrantError
+from qianshu.orgs.grants import MAX_GRANT_DAYS, GrantError, grant_detail
 from qianshu.orgs.models import OrgAction, Seal, SealGrant
 from qianshu.orgs.people import key_label
 
@@ -40,17 +41,6 @@ def key_grant(key: ApiKey) -> SealGrant | None:
         .select_related("seal", "api_key")
         .first()
     )
-
-
-def _detail(grant: SealGrant) -> dict[str, str]:
-    return {
-        "grant": str(grant.uuid),
-        "seal": str(grant.seal.uuid),
-        "seal_name": grant.seal.name,
-        "api_key": str(grant.api_key),
-        "valid_from": grant.valid_from.isoformat(),
-        "valid_until": grant.valid_until.isoformat(),
-    }
 
 
 def do_grant_seal_to_key(
@@ -98,26 +88,16 @@ def do_grant_seal_to_key(
             note=" ".join(note.split())[:200],
         )
         record_org_event(
-            locked_seal.org, OrgAction.SEAL_GRANTED, actor=actor, meta=meta, **_detail(grant)
+            locked_seal.org, OrgAction.SEAL_GRANTED, actor=actor, meta=meta, **grant_detail(grant)
         )
     return grant
 
 
 def revoke_key_grants(key: ApiKey, *, actor: User, meta: RequestMeta) -> None:
-    """Revoke the seal grants of ``key`` (inside the transaction that revokes the key)."""
-    now = timezone.now()
-    for grant in (
-        SealGrant.objects.select_for_update(of=("self",))
-        .select_related("seal__org", "api_key")
-        .filter(api_key=key, status=SealGrant.Status.ACTIVE)
-    ):
-        grant.status = SealGrant.Status.REVOKED
-        grant.revoked_by = actor
-        grant.revoked_at = now
-        grant.save(update_fields=["status", "revoked_by", "revoked_at"])
-        record_org_event(
-            grant.seal.org, OrgAction.SEAL_GRANT_REVOKED, actor=actor, meta=meta, **_detail(grant)
-        )
+    """Revoke the seal grants of ``key`` (inside the transaction that revokes the key), as
+    撤销 on the grants page does."""
+    for grant in SealGrant.objects.filter(api_key=key, status=SealGrant.Status.ACTIVE):
+        do_revoke_grant(grant, actor=actor, meta=meta)
 
 
 def do_seal_step(

@@ -449,7 +449,9 @@ def do_sign(
     return SignOutcome(recipient=locked, documents=signed_docs)
 
 
-def _lock_key_grant(recipient: Recipient, grant: SealGrant) -> tuple[Seal, SealGrant]:
+def _lock_key_grant(
+    envelope: Envelope, recipient: Recipient, grant: SealGrant
+) -> tuple[Seal, SealGrant]:
     """The seal of an API key's grant and the grant, both locked and re-checked: the grant is
     current, its key not revoked and of the envelope's organisation, the seal usable, not a
     legal representative's seal, and right for the step (organisation, required type)."""
@@ -466,7 +468,7 @@ def _lock_key_grant(recipient: Recipient, grant: SealGrant) -> tuple[Seal, SealG
         api_key is not None
         and api_key.revoked_at is None
         and api_key.org_id == seal.org_id
-        and recipient.envelope.initiator_org_id == seal.org_id
+        and envelope.initiator_org_id == seal.org_id
         and locked.is_current()
         and seal.is_usable
         and seal.kind != Seal.Kind.LEGAL_REP
@@ -582,8 +584,7 @@ def do_seal_with_grant(
             if Submission.objects.filter(recipient=locked, key=key).exists():
                 return SignOutcome(recipient=locked, repeated=True)
             _check_turn(envelope, locked, None)
-            locked.envelope = envelope
-            seal, held = _lock_key_grant(locked, grant)
+            seal, held = _lock_key_grant(envelope, locked, grant)
             declared = list(locked.fields.filter(filled_at__isnull=True))
             if not declared:
                 raise EnvelopeError(_("该盖章环节没有指定盖章位置，API 密钥不能自行放置印章。"))

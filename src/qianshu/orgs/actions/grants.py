@@ -40,6 +40,7 @@ from qianshu.orgs.grants import (
     GrantError,
     SealedDocument,
     SealUseError,
+    grant_detail,
     grant_for_token,
     is_member,
     legal_rep_refusal,
@@ -67,17 +68,6 @@ def _notify_granted(grant: SealGrant) -> None:
         },
         language=grantee.language or "zh-hans",
     )
-
-
-def _grant_detail(grant: SealGrant) -> dict[str, Any]:
-    return {
-        "grant": str(grant.uuid),
-        "seal": str(grant.seal.uuid),
-        "seal_name": grant.seal.name,
-        "grantee": grant.grantee_id,
-        "valid_from": grant.valid_from.isoformat(),
-        "valid_until": grant.valid_until.isoformat(),
-    }
 
 
 def do_grant_seal(
@@ -158,12 +148,12 @@ def do_grant_seal(
                 actor=actor,
                 meta=meta,
                 legal_rep_phone=legal_rep_phone[:3] + "****" + legal_rep_phone[-4:],
-                **_grant_detail(grant),
+                **grant_detail(grant),
             )
         else:
             _notify_granted(grant)
             record_org_event(
-                org, OrgAction.SEAL_GRANTED, actor=actor, meta=meta, **_grant_detail(grant)
+                org, OrgAction.SEAL_GRANTED, actor=actor, meta=meta, **grant_detail(grant)
             )
     return grant
 
@@ -183,7 +173,7 @@ def do_revoke_grant(grant: SealGrant, *, actor: User, meta: RequestMeta) -> Seal
             OrgAction.SEAL_GRANT_REVOKED,
             actor=actor,
             meta=meta,
-            **_grant_detail(locked),
+            **grant_detail(locked),
         )
     return locked
 
@@ -216,7 +206,7 @@ def do_decide_legal_rep_grant(
             OrgAction.SEAL_GRANT_APPROVED if approve else OrgAction.SEAL_GRANT_REFUSED,
             actor=actor,
             meta=meta,
-            **_grant_detail(grant),
+            **grant_detail(grant),
         )
     return grant
 
