@@ -715,11 +715,21 @@ def download(page: Any, test_id: str) -> tuple[str, bytes]:
     return done.suggested_filename, Path(path).read_bytes()
 
 
-def pdf_text(data: bytes, tmp_path: Path) -> str:
+def pdf_text(
+    data: bytes, tmp_path: Path, box: tuple[float, float, float, float] | None = None
+) -> str:
+    """pdftotext of ``data`` (layout kept); with ``box`` (PDF points x1, y1, x2, y2 on the
+    first page, origin bottom-left) only the text inside it."""
     path = tmp_path / "text.pdf"
     path.write_bytes(data)
+    crop: list[str] = []
+    if box is not None:
+        height = float(PdfFileReader(io.BytesIO(data)).root["/Pages"]["/Kids"][0]["/MediaBox"][3])
+        x1, y1, x2, y2 = box
+        crop = ["-f", "1", "-l", "1", "-r", "72", "-x", f"{x1:.0f}", "-y", f"{height - y2:.0f}"]
+        crop += ["-W", f"{x2 - x1:.0f}", "-H", f"{y2 - y1:.0f}"]
     return subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+        ["pdftotext", "-layout", *crop, str(path), "-"], capture_output=True, text=True, check=True
     ).stdout
 
 

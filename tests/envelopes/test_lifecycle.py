@@ -32,6 +32,7 @@ from qianshu.signing import documents
 from qianshu.signing.stamps import Rect
 from qianshu.signing.verify import verify_pdf
 from tests.envelopes.helpers import all_fields, field, seen, sign
+from tests.signing.test_filltext import pdftotext
 from tests.support.accounts import sms_code
 from tests.support.personas import make_verified_person, real_name, seal_of
 
@@ -418,6 +419,78 @@ def test_text_fields_need_a_value(people: dict, build: Any) -> None:
         )
     text.refresh_from_db()
     assert text.value == "优秀" and text.filled_at is not None
+
+
+def _text_envelope(people: dict, build: Any, box: Rect) -> tuple[Envelope, Recipient]:
+    alice, bob = people["alice"], people["bob"]
+    draft = build.draft(alice, [("sign", 1, bob)], fields=False)
+    recipient = draft.recipients.get()
+    document = draft.documents.get()
+    compose_actions.do_set_fields(
+        draft,
+        [
+            field(document, recipient, "signature", 1, (40, 40, 160, 88)),
+            field(document, recipient, "date", 1, (200, 40, 310, 62)),
+            compose.FieldInput(recipient.pk, document.pk, "text", 1, box, label="自评"),
+        ],
+        actor=alice,
+    )
+    return _send(draft), recipient
+
+
+def _sign_text(envelope: Envelope, recipient: Recipient, bob: Any, value: str, key: str) -> None:
+    text = recipient.fields.get(kind="text")
+    staged = [
+        turns.StagedField(field_id=f.pk, value=value if f.pk == text.pk else "")
+        for f in recipient.fields.all()
+    ]
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        turns_actions.do_sign(
+            recipient,
+            turns.SignRequest(key=key, seen=seen(envelope), fields=staged),
+            pin="802461",
+            actor=bob,
+            meta=TASK,
+        )
+
+
+def test_signer_filled_text_and_date_are_real_text_under_the_signers_signature(
+    people: dict, build: Any
+) -> None:
+    """自评 and 签署日期 are the appearances of the signer's own signatures, drawn as PDF
+    text: pdftotext gives them back, and each signature covers its value."""
+    envelope, recipient = _text_envelope(people, build, Rect(40, 100, 400, 160))
+    value = "本年度完成教学任务，积极参与学科建设。"
+    _sign_text(envelope, recipient, people["bob"], value, "a")
+    data = envelope.documents.get().current.read()
+    words = "".join(pdftotext(data).split())
+    assert value in words
+    assert timezone.localdate().strftime("%Y年%m月%d日") in words
+    report = _valid(data)
+    text_field = recipient.fields.get(kind="text").pdf_field_names()[0]
+    mine = next(s for s in report.signatures if s.field_name == text_field)
+    assert mine.verdict == "valid" and mine.signer_name == real_name(people["bob"])
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("很长的自评" * 12, "“自评”的内容太长"),
+        ("表情😀不能写", "“自评”含有无法显示的字符“😀”"),
+    ],
+)
+def test_signer_text_that_cannot_be_written_is_refused_naming_the_field(
+    people: dict, build: Any, value: str, message: str
+) -> None:
+    envelope, recipient = _text_envelope(people, build, Rect(40, 100, 200, 122))
+    with pytest.raises(EnvelopeError, match=message):
+        _sign_text(envelope, recipient, people["bob"], value, "a")
+    recipient.refresh_from_db()
+    assert recipient.status != Recipient.Status.DONE
+    assert not recipient.fields.filter(filled_at__isnull=False).exists()
+    # Shortened, the same signer signs.
+    _sign_text(envelope, recipient, people["bob"], "合格", "b")
+    assert "合格" in pdftotext(envelope.documents.get().current.read())
 
 
 def test_void_statement_signed_by_all_voids_the_original(

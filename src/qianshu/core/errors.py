@@ -162,3 +162,17 @@ def signing_message(exc: SigningError) -> str:
                 message = message % {"char": getattr(exc, "char", "")}
             return message
     return _(SIGNING_MESSAGES["signing_error"])
+
+
+def fill_message(exc: SigningError, name: str) -> str:
+    """The user's message for a value that cannot be written in the field named ``name``
+    (a :class:`~qianshu.signing.filltext.FillError`): the field named, and the character the
+    font lacks or the advice to shorten it."""
+    if exc.code == "fill_missing_glyph":
+        return _("“%(name)s”含有无法显示的字符“%(char)s”。") % {
+            "name": name,
+            "char": getattr(exc, "char", ""),
+        }
+    if exc.code == "fill_line_break":
+        return _("“%(name)s”只能填写一行。") % {"name": name}
+    return _("“%(name)s”的内容太长，填写位置放不下，请精简内容。") % {"name": name}

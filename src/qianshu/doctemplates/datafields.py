@@ -24,6 +24,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from qianshu.core.errors import fill_message
 from qianshu.doctemplates.errors import TemplateError
 from qianshu.signing import filltext
 from qianshu.signing.stamps import Rect
@@ -150,15 +151,7 @@ def text_fill(field: Mapping[str, Any], value: str) -> filltext.TextFill:
 
 
 def _fill_problem(exc: filltext.FillError, name: str) -> DataError:
-    if exc.code == "fill_missing_glyph":
-        return DataError(
-            _("“%(name)s”含有无法显示的字符“%(char)s”。")
-            % {"name": name, "char": getattr(exc, "char", "")},
-            field=name,
-        )
-    return DataError(
-        _("“%(name)s”的内容太长，填写位置放不下，请精简内容。") % {"name": name}, field=name
-    )
+    return DataError(fill_message(exc, name), field=name)
 
 
 def check_fits(field: Mapping[str, Any], value: str) -> None:

@@ -182,6 +182,56 @@ def to_unicode_cmap(font: CjkFont) -> bytes:
     return "\n".join(lines).encode("ascii")
 
 
+@dataclass(frozen=True)
+class FontDictionaries:
+    """The dictionaries of an embedded subset, as plain values (names are ``"/Name"``
+    strings), without the references between them and to the streams: the same objects for
+    every PDF library that writes them (:func:`embed_cjk_font` with pikepdf,
+    :mod:`qianshu.signing.textstamps` with pyHanko). Each embedder adds ``/FontFile3`` (the
+    CFF data, ``/Subtype /CIDFontType0C``) to the descriptor, ``/FontDescriptor`` to the CID
+    font, and ``/DescendantFonts`` and ``/ToUnicode`` (:func:`to_unicode_cmap`) to the Type0
+    font."""
+
+    descriptor: dict[str, object]
+    cid_font: dict[str, object]
+    type0: dict[str, object]
+
+
+def font_dictionaries(font: CjkFont) -> FontDictionaries:
+    widths: list[object] = []
+    for cid in sorted(font.widths):
+        if font.widths[cid] != 1000:
+            widths += [cid, [font.widths[cid]]]
+    name = f"/{font.base_font}"
+    return FontDictionaries(
+        descriptor={
+            "/Type": "/FontDescriptor",
+            "/FontName": name,
+            "/Flags": 4,
+            "/FontBBox": [-1002, -1048, 2928, 1808],
+            "/ItalicAngle": 0,
+            "/Ascent": 1160,
+            "/Descent": -288,
+            "/CapHeight": 733,
+            "/StemV": 80,
+        },
+        cid_font={
+            "/Type": "/Font",
+            "/Subtype": "/CIDFontType0",
+            "/BaseFont": name,
+            "/DW": 1000,
+            "/CIDSystemInfo": {"/Registry": "Adobe", "/Ordering": "Identity", "/Supplement": 0},
+            "/W": widths,
+        },
+        type0={
+            "/Type": "/Font",
+            "/Subtype": "/Type0",
+            "/BaseFont": name,
+            "/Encoding": "/Identity-H",
+        },
+    )
+
+
 def make_indirect(pdf: pikepdf.Pdf, syntax: str, **refs: object) -> pikepdf.Object:
     """An indirect object from PDF syntax, plus entries that refer to other objects."""
     obj = pikepdf.Object.parse(syntax.encode())
@@ -190,30 +240,29 @@ def make_indirect(pdf: pikepdf.Pdf, syntax: str, **refs: object) -> pikepdf.Obje
     return pdf.make_indirect(obj)
 
 
+def _pikepdf_dictionary(entries: dict[str, object]) -> pikepdf.Dictionary:
+    return pikepdf.Dictionary({k: _pikepdf_value(v) for k, v in entries.items()})
+
+
+def _pikepdf_value(value: object) -> object:
+    if isinstance(value, dict):
+        return _pikepdf_dictionary(value)
+    if isinstance(value, list):
+        return pikepdf.Array([_pikepdf_value(v) for v in value])
+    if isinstance(value, str):
+        return pikepdf.Name(value) if value.startswith("/") else pikepdf.String(value)
+    return value
+
+
 def embed_cjk_font(pdf: pikepdf.Pdf, font: CjkFont) -> pikepdf.Object:
     """Add ``font`` to ``pdf``; returns the ``/Type0`` font dictionary (indirect) to put in the
     ``/Font`` resources of the pages that use it."""
-    widths: list[object] = []
-    for cid in sorted(font.widths):
-        if font.widths[cid] != 1000:
-            widths += [cid, pikepdf.Array([font.widths[cid]])]
-    name = f"/{font.base_font}"
-    descriptor = make_indirect(
-        pdf,
-        f"<< /Type /FontDescriptor /FontName {name} /Flags 4 /FontBBox [-1002 -1048 2928 1808] "
-        "/ItalicAngle 0 /Ascent 1160 /Descent -288 /CapHeight 733 /StemV 80 >>",
-        FontFile3=pdf.make_stream(font.cff, Subtype=pikepdf.Name.CIDFontType0C),
-    )
-    cid_font = make_indirect(
-        pdf,
-        f"<< /Type /Font /Subtype /CIDFontType0 /BaseFont {name} /DW 1000 "
-        "/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> >>",
-        FontDescriptor=descriptor,
-        W=pikepdf.Array(widths),
-    )
-    return make_indirect(
-        pdf,
-        f"<< /Type /Font /Subtype /Type0 /BaseFont {name} /Encoding /Identity-H >>",
-        DescendantFonts=pikepdf.Array([cid_font]),
-        ToUnicode=pdf.make_stream(to_unicode_cmap(font)),
-    )
+    parts = font_dictionaries(font)
+    descriptor = _pikepdf_dictionary(parts.descriptor)
+    descriptor["/FontFile3"] = pdf.make_stream(font.cff, Subtype=pikepdf.Name.CIDFontType0C)
+    cid_font = _pikepdf_dictionary(parts.cid_font)
+    cid_font["/FontDescriptor"] = pdf.make_indirect(descriptor)
+    type0 = _pikepdf_dictionary(parts.type0)
+    type0["/DescendantFonts"] = pikepdf.Array([pdf.make_indirect(cid_font)])
+    type0["/ToUnicode"] = pdf.make_stream(to_unicode_cmap(font))
+    return pdf.make_indirect(type0)

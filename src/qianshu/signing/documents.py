@@ -61,7 +61,7 @@ from pyhanko.sign.signers.pdf_byterange import SignatureObject
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import TimeStamper
 
-from qianshu.signing import archive
+from qianshu.signing import archive, textstamps
 from qianshu.signing.archive import (
     DOC_TIMESTAMP_FIELD,
     RevocationSource,
@@ -83,6 +83,7 @@ from qianshu.signing.pdfio import (
     write_incremental,
 )
 from qianshu.signing.stamps import Rect, StampImage, appearance_stream, slice_image
+from qianshu.signing.textstamps import TextStamp
 
 __all__ = [
     "CERTIFICATION_FIELD",
@@ -121,7 +122,9 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class Placement:
-    """One stamp of a signing turn: which field, and the image to show in it.
+    """One stamp of a signing turn: which field, and what to show in it — an image, or typed
+    text drawn as real PDF text (:class:`~qianshu.signing.textstamps.TextStamp`: a filled-in
+    text, the signing date; only in a field with one widget).
 
     With ``new_widgets`` the field is created in the signing revision itself, with one widget per
     (page, rectangle) — a cross-page seal (骑缝章, see
@@ -130,7 +133,7 @@ class Placement:
     """
 
     field_name: str
-    image: StampImage
+    image: StampImage | TextStamp
     new_widgets: tuple[tuple[int, Rect], ...] = ()
 
 
@@ -363,11 +366,17 @@ def _widgets(field_ref: generic.IndirectObject) -> list[generic.IndirectObject]:
 
 
 def _paint(
-    writer: IncrementalPdfFileWriter, widget_ref: generic.IndirectObject, image: StampImage
+    writer: IncrementalPdfFileWriter,
+    widget_ref: generic.IndirectObject,
+    image: StampImage | TextStamp,
 ) -> None:
     widget = widget_ref.get_object()
     x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
-    ap = appearance_stream(writer, image, abs(x2 - x1), abs(y2 - y1))
+    width, height = abs(x2 - x1), abs(y2 - y1)
+    if isinstance(image, TextStamp):
+        ap = textstamps.appearance_stream(writer, image, width, height)
+    else:
+        ap = appearance_stream(writer, image, width, height)
     widget[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): ap})
     writer.mark_update(widget_ref)
 
@@ -392,11 +401,13 @@ async def _fill_field(
         field_name=placement.field_name, writer=writer, existing_fields_only=True
     )
     widget_refs = _widgets(next(embedder))
-    strips = (
-        [placement.image]
-        if len(widget_refs) == 1
-        else slice_image(placement.image, len(widget_refs))
-    )
+    strips: Sequence[StampImage | TextStamp]
+    if len(widget_refs) == 1:
+        strips = [placement.image]
+    elif isinstance(placement.image, TextStamp):
+        raise FieldError("typed text goes in a field with one widget")
+    else:
+        strips = slice_image(placement.image, len(widget_refs))
     for widget_ref, strip in zip(widget_refs, strips, strict=True):
         _paint(writer, widget_ref, strip)
     # PAdES, as pyHanko's own signer declares it (ETSI ESIC extension below PDF 2.0).

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import HandwrittenSignature, User
+from qianshu.core.errors import fill_message
 from qianshu.core.meta import RequestMeta
 from qianshu.envelopes import audit, events, routing
 from qianshu.envelopes.access import seal_matches
@@ -57,8 +58,9 @@ from qianshu.orgs.actions.grants import record_seal_use
 from qianshu.orgs.models import Membership, Seal, SealGrant
 from qianshu.orgs.seals import SealError
 from qianshu.pki.platform import Platform, load_platform
-from qianshu.signing import documents, stamps
+from qianshu.signing import documents, stamps, textstamps
 from qianshu.signing.errors import SigningError
+from qianshu.signing.filltext import FillError
 from qianshu.signing.signers import KeySigner
 
 log = logging.getLogger(__name__)
@@ -158,8 +160,8 @@ def _is_uuid(value: str) -> bool:
 
 # Encoded stamp images by blob (content-addressed, so never stale) and by text: encoding an
 # image for PDF costs milliseconds, and a batch applies the same signature or seal many times.
-_IMAGE_CACHE: dict[str, stamps.StampImage] = {}
 _TEXT_CACHE: dict[str, stamps.StampImage] = {}
+_IMAGE_CACHE: dict[str, stamps.StampImage] = {}
 _CACHE_SIZE = 256
 
 
@@ -189,21 +191,15 @@ def _signature_image(req: SignRequest, actor: User) -> stamps.StampImage:
     return _blob_image(chosen.image)
 
 
-def _text_image(text: str) -> stamps.StampImage:
-    image = _TEXT_CACHE.get(text)
-    if image is None:
-        image = stamps.StampImage.from_png(stamps.render_text_image(text, height_px=64))
-        _remember(_TEXT_CACHE, text, image)
-    return image
-
-
 @dataclass
 class _Plan:
     """What to apply to one document: new fields to declare, then placements to sign."""
 
     document: Document
     new_fields: list[Field] = field(default_factory=list)
-    placements: list[tuple[Field, stamps.StampImage]] = field(default_factory=list)
+    placements: list[tuple[Field, stamps.StampImage | textstamps.TextStamp]] = field(
+        default_factory=list
+    )
 
 
 def _staged_by_id(req: SignRequest) -> dict[int, StagedField]:
@@ -287,15 +283,42 @@ def _add_placements(
         assert seal_image is not None
         plan.placements.append((f, seal_image))
     elif f.kind == Kind.DATE:
-        plan.placements.append((f, _text_image(signing_date_text())))
+        plan.placements.append((f, _date_stamp(f)))
     elif f.kind == Kind.TEXT:
         text = " ".join((value or "").split())
+        label = f.label or _("文本")
         if not text:
-            raise EnvelopeError(_("请填写“%(label)s”。") % {"label": f.label or _("文本")})
+            raise EnvelopeError(_("请填写“%(label)s”。") % {"label": label})
         if len(text) > MAX_TEXT_CHARS:
             raise EnvelopeError(_("填写的内容最多 %(n)d 个字。") % {"n": MAX_TEXT_CHARS})
         f.value = text
-        plan.placements.append((f, _text_image(text)))
+        plan.placements.append((f, _checked(textstamps.TextStamp(label, text), f)))
+
+
+def _date_stamp(f: Field) -> textstamps.TextStamp | stamps.StampImage:
+    """The signing date as text, shrunk to the box down to 4 pt; in a box too small even for
+    that (a sender may draw one 12 pt wide) as a picture fitted to it, as before text."""
+    text = signing_date_text()
+    stamp = textstamps.TextStamp(str(_("签署日期")), text, multiline=False)
+    try:
+        textstamps.check(stamp, f.x2 - f.x1, f.y2 - f.y1)
+    except FillError:
+        image = _TEXT_CACHE.get(text)
+        if image is None:
+            image = stamps.StampImage.from_png(stamps.render_text_image(text, height_px=64))
+            _remember(_TEXT_CACHE, text, image)
+        return image
+    return stamp
+
+
+def _checked(stamp: textstamps.TextStamp, f: Field) -> textstamps.TextStamp:
+    """``stamp`` once it is known to fit ``f``'s box, before anything is signed (a value that
+    does not fit is refused with the field named, never drawn too small to read)."""
+    try:
+        textstamps.check(stamp, f.x2 - f.x1, f.y2 - f.y1)
+    except FillError as exc:
+        raise EnvelopeError(fill_message(exc, stamp.name)) from exc
+    return stamp
 
 
 def _check_seen(document: Document, seen: Mapping[int, str]) -> None:
@@ -325,7 +348,7 @@ def _placements(document: Document, data: bytes, plan: _Plan) -> list[documents.
     for f, image in plan.placements:
         name = f.pdf_field_names()[0]
         legacy = f.legacy_pdf_field_names()
-        if legacy and legacy[0] in existing:
+        if legacy and legacy[0] in existing and isinstance(image, stamps.StampImage):
             parts = stamps.slice_image(image, len(legacy))
             out += [documents.Placement(n, p) for n, p in zip(legacy, parts, strict=True)]
         elif f.kind == Kind.CROSS_PAGE_SEAL:
