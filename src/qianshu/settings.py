@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "qianshu.orgs",
     "qianshu.envelopes",
     "qianshu.doctemplates",
+    "qianshu.employment",
     "qianshu.storage",
     "qianshu.pki",
     "qianshu.verification",

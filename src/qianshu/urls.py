@@ -20,5 +20,6 @@ urlpatterns = [
     path("orgs/", include("qianshu.webhooks.urls")),
     path("orgs/", include("qianshu.api.pages_urls")),
     path("templates/", include("qianshu.doctemplates.urls")),
+    path("employment/", include("qianshu.employment.urls")),
     path("", include("qianshu.envelopes.urls")),
 ]

@@ -163,6 +163,8 @@ def _problem(
         return _("该任务%(status)s，不能再签署。") % {"status": envelope.get_status_display()}
     if recipient is None:
         return _("现在不是您的签署环节，或您已处理过该任务。")
+    if envelope.kind == Envelope.Kind.MANAGED:
+        return _("该文件需在对应的业务页面办理（如就业签约），不能批量签署。")
     if recipient.role == Role.APPROVE:
         return _("审批任务需要打开文件后单独处理。")
     if not task.fields:

@@ -52,6 +52,9 @@ class Envelope(models.Model):
     class Kind(models.TextChoices):
         STANDARD = "standard", _("签署任务")
         VOID_STATEMENT = "void_statement", _("作废声明")
+        # Driven by another app (就业协议): its steps are taken only through that app's
+        # actions (``managed=True``), which also send its messages.
+        MANAGED = "managed", _("业务签署")
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     number = models.CharField(_("任务编号"), max_length=24, unique=True)

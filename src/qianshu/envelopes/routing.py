@@ -127,7 +127,10 @@ def send(
     context: dict[str, object],
     attachments: tuple[tuple[str, bytes, str], ...] = (),
 ) -> None:
-    """Queue ``kind`` to the recipient's phone and e-mail (whichever it has)."""
+    """Queue ``kind`` to the recipient's phone and e-mail (whichever it has); nothing for a
+    managed envelope (the app driving it sends its own messages)."""
+    if recipient.envelope.kind == Envelope.Kind.MANAGED:
+        return
     user = recipient.user if recipient.user_id else None
     _queue(
         kind,
@@ -156,7 +159,10 @@ def notify_turn(recipient: Recipient, kind: str = "envelope_sign_request") -> No
 
 
 def notify_initiator(envelope: Envelope, kind: str, context: Mapping[str, object]) -> None:
-    """Tell the initiator (SMS to their login phone, and e-mail if they have one)."""
+    """Tell the initiator (SMS to their login phone, and e-mail if they have one); not for a
+    managed envelope."""
+    if envelope.kind == Envelope.Kind.MANAGED:
+        return
     user = envelope.initiator
     ctx: dict[str, object] = {
         "title": envelope.title,

@@ -12,3 +12,8 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 all_signed = Signal()
+
+#: Sent by :func:`qianshu.envelopes.tasks.run_timers` on every timer round, with
+#: ``sender=None`` and ``meta``: apps above envelopes (e.g. employment: invitations past
+#: their 反馈期限) run their own timers from it. A receiver returns a count for the log.
+timer_tick = Signal()

@@ -11,7 +11,7 @@ from django.db import transaction
 from django_tasks import task
 
 from qianshu.core.meta import TASK
-from qianshu.envelopes import audit, queries
+from qianshu.envelopes import audit, queries, signals
 from qianshu.envelopes.actions import archives, lifecycle
 from qianshu.envelopes.models import Envelope
 from qianshu.orgs.actions.licences import do_purge_pending_licences
@@ -54,7 +54,14 @@ def run_timers() -> dict[str, int]:
             anchored = audit.anchor_all(due_after=interval) or 0
     except Exception:  # the other timers must keep running; the next round retries
         log.exception("anchoring the audit chains failed")
+    others: dict[str, int] = {}
+    for receiver, result in signals.timer_tick.send_robust(sender=None, meta=TASK):
+        if isinstance(result, Exception):  # the other timers must keep running
+            log.error("timer %r failed: %r", receiver, result, exc_info=result)
+        elif isinstance(result, dict):
+            others.update(result)
     return {
+        **others,
         "expired": expired,
         "reminded": reminded,
         "completed": len(stuck),

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from qianshu.accounts.models import User
 from qianshu.envelopes import audit
 from qianshu.envelopes.errors import EnvelopeError
-from qianshu.envelopes.models import Document, Field, Recipient
+from qianshu.envelopes.models import Document, Envelope, Field, Recipient
 from qianshu.signing import stamps
 
 Kind = Field.Kind
@@ -83,6 +83,15 @@ class BatchItem:
 
 def _same_name(a: str, b: str) -> bool:
     return "".join(a.split()) == "".join(b.split())
+
+
+def check_managed(envelope: Envelope, managed: bool) -> None:
+    """A managed envelope (an employment agreement …) moves only through the app that drives
+    it: its rules (one accepted agreement per student, the school's 鉴证) are checked there.
+    Signing, rejecting, returning or recalling it from the envelope pages, the batch or the
+    API is refused."""
+    if envelope.kind == Envelope.Kind.MANAGED and not managed:
+        raise EnvelopeError(_("该文件需在对应的业务页面办理（如就业签约），不能在此签署或处理。"))
 
 
 def check_signer(recipient: Recipient, actor: User) -> None:

@@ -266,6 +266,47 @@ KINDS: dict[str, MessageKind] = {
         subject=_("印章授权通知"),
         body=_("您好：\n\n“%(org)s”已授权您使用“%(seal)s”，有效期至 %(until)s。"),
     ),
+    # Tripartite employment agreements (就业协议, the employment app)
+    "employment_invitation": MessageKind(
+        sms=_(
+            "%(employer)s 向您发出了就业协议签约邀请（%(position)s），请在 %(deadline)s 前"
+            "登录查看邀请函并应约：%(link)s"
+        ),
+        subject=_("签约邀请：%(employer)s"),
+        body=_(
+            "%(student)s 同学，您好：\n\n%(employer)s 向您发出了就业协议签约邀请，"
+            "拟聘职位：%(position)s。\n请在 %(deadline)s 前登录查看邀请函，同意或拒绝：\n%(link)s"
+        ),
+    ),
+    "employment_answered": MessageKind(
+        sms=_("%(student)s %(answer)s了贵单位的签约邀请（协议书编号 %(number)s）：%(link)s"),
+        subject=_("签约邀请回复：%(student)s %(answer)s"),
+        body=_(
+            "您好：\n\n%(student)s %(answer)s了贵单位的签约邀请（协议书编号 %(number)s）。"
+            "\n%(link)s"
+        ),
+    ),
+    "employment_decided": MessageKind(
+        sms=_("就业协议（编号 %(number)s，%(employer)s）%(result)s：%(link)s"),
+        subject=_("就业协议%(result)s"),
+        body=_(
+            "您好：\n\n%(student)s 与 %(employer)s 的就业协议（编号 %(number)s）%(result)s。"
+            "\n%(reason)s\n%(link)s"
+        ),
+    ),
+    "employment_termination": MessageKind(
+        sms=_("%(who)s 申请解除就业协议（编号 %(number)s），请登录查看解约申请：%(link)s"),
+        subject=_("解约申请：%(number)s"),
+        body=_(
+            "您好：\n\n%(who)s 申请解除就业协议（编号 %(number)s）。\n解约原因：%(reason)s"
+            "\n请登录查看并处理：\n%(link)s"
+        ),
+    ),
+    "employment_termination_decided": MessageKind(
+        sms=_("就业协议（编号 %(number)s）的解约申请%(result)s：%(link)s"),
+        subject=_("解约申请%(result)s"),
+        body=_("您好：\n\n就业协议（编号 %(number)s）的解约申请%(result)s。\n%(reason)s\n%(link)s"),
+    ),
     "envelope_sign_request": MessageKind(
         sms=_("%(initiator)s 发起了“%(title)s”，请您%(action)s%(deadline)s：%(link)s"),
         subject=_("请签署：%(title)s"),

@@ -70,9 +70,11 @@ def do_create_draft(
     auto_remind: bool = True,
     allow_sms_signing: bool = True,
     org: Organization | None = None,
+    managed: bool = False,
     meta: RequestMeta,
 ) -> Envelope:
-    """A new draft envelope of ``actor`` (for ``org`` when acting for an organisation)."""
+    """A new draft envelope of ``actor`` (for ``org`` when acting for an organisation);
+    ``managed``: one that another app drives (:data:`Envelope.Kind.MANAGED`)."""
     title = clean_title(title)
     deadline = clean_deadline(deadline)
     for _attempt in range(5):
@@ -88,6 +90,7 @@ def do_create_draft(
                     deadline=deadline,
                     auto_remind=auto_remind,
                     allow_sms_signing=allow_sms_signing,
+                    kind=Envelope.Kind.MANAGED if managed else Envelope.Kind.STANDARD,
                 )
                 audit.record(envelope, "created", actor=actor, meta=meta, title=title)
             return envelope

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -25,6 +26,7 @@ from qianshu.envelopes import audit, events, routing, sending
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Document, Envelope, Recipient, Revision
 from qianshu.envelopes.revisions import append_revision
+from qianshu.envelopes.turns import check_managed
 from qianshu.pki.platform import load_platform
 from qianshu.signing import documents
 from qianshu.signing.signers import to_asn1
@@ -68,7 +70,9 @@ def _base_context(envelope: Envelope) -> dict[str, object]:
 
 
 def do_recall(envelope: Envelope, *, reason: str = "", actor: User, meta: RequestMeta) -> None:
-    """撤回: the initiator ends an envelope in progress; nobody can sign it any more."""
+    """撤回: the initiator ends an envelope in progress; nobody can sign it any more (not a
+    managed one: its app ends it, :func:`do_end_managed`)."""
+    check_managed(envelope, managed=False)
     with transaction.atomic():
         locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
         if locked.initiator_id != actor.pk:
@@ -139,14 +143,37 @@ def do_expire_overdue_envelopes(
                 continue
             if envelope.all_signed_at is not None:
                 continue  # everyone signed in time: completion is under way
-            _end(envelope, Status.EXPIRED, _("已过签署截止时间"))
-            audit.record(envelope, "expired", meta=meta, deadline=envelope.deadline.isoformat())
-            events.emit(envelope, "envelope.expired")
-            routing.notify_initiator(envelope, "envelope_expired", {})
-            for recipient in _turn_recipients(envelope):
-                routing.send(recipient, "envelope_expired", _base_context(envelope))
+            _expire(envelope, meta, {"deadline": envelope.deadline.isoformat()})
             count += 1
     return count
+
+
+def _expire(envelope: Envelope, meta: RequestMeta, detail: dict[str, Any]) -> None:
+    _end(envelope, Status.EXPIRED, _("已过签署截止时间"))
+    audit.record(envelope, "expired", meta=meta, **detail)
+    events.emit(envelope, "envelope.expired")
+    routing.notify_initiator(envelope, "envelope_expired", {})
+    for recipient in _turn_recipients(envelope):
+        routing.send(recipient, "envelope_expired", _base_context(envelope))
+
+
+def do_end_managed(envelope: Envelope, *, status: str, reason: str, meta: RequestMeta) -> bool:
+    """The app driving a managed envelope ends it: ``expired`` (its own deadline passed) or
+    ``recalled`` (e.g. an invitation that can no longer be answered). Call inside that app's
+    transaction. Returns False when the envelope had already ended."""
+    if envelope.kind != Envelope.Kind.MANAGED:
+        raise EnvelopeError(_("只能结束业务签署任务。"))
+    locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
+    if not locked.is_active():
+        return False
+    if status == Status.EXPIRED:
+        _expire(locked, meta, {"reason": reason})
+    elif status == Status.RECALLED:
+        _end(locked, Status.RECALLED, reason)
+        audit.record(locked, "recalled", meta=meta, reason=reason)
+    else:
+        raise ValueError(f"cannot end a managed envelope as {status!r}")
+    return True
 
 
 def do_remind_before_deadline(

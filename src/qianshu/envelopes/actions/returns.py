@@ -52,6 +52,7 @@ from qianshu.envelopes.returns import (
     resend_plan,
     snapshot,
 )
+from qianshu.envelopes.turns import check_managed
 
 Role = Recipient.Role
 Status = Recipient.Status
@@ -61,7 +62,9 @@ def do_send_back(recipient: Recipient, reason: str, *, actor: User, meta: Reques
     """退回: the recipient whose turn it is sends the envelope back to its initiator with a
     reason. Signatures already made stay; the initiator edits and resends
     (:func:`do_resend_envelope`). Raises :class:`NotYourTurn` when ``actor`` cannot act as
-    ``recipient`` now (not their turn, a CC, already acted, the envelope not in progress)."""
+    ``recipient`` now (not their turn, a CC, already acted, the envelope not in progress).
+    A managed envelope cannot be returned: its app offers 拒绝 instead."""
+    check_managed(recipient.envelope, managed=False)
     reason = clean_reason(reason)
     with transaction.atomic():
         envelope, locked = lock_turn(recipient, actor)

@@ -51,6 +51,7 @@ from qianshu.envelopes.turns import (
     SignOutcome,
     SignRequest,
     StagedField,
+    check_managed,
     check_signer,
     signing_date_text,
 )
@@ -404,6 +405,7 @@ def do_sign(
     pin: str | None = None,
     code: str | None = None,
     confirmation: Confirmation | None = None,
+    managed: bool = False,
     actor: User,
     meta: RequestMeta,
 ) -> SignOutcome:
@@ -414,8 +416,10 @@ def do_sign(
     The signer confirms with ``pin`` or ``code`` (checked here), or the caller passes the
     ``confirmation`` it already checked (batch signing). Raises :class:`EnvelopeError`
     subclasses with a message for the signer; nothing changes then (a wrong PIN is still
-    counted).
+    counted). ``managed``: the app driving a managed envelope is the caller
+    (:func:`~qianshu.envelopes.turns.check_managed`).
     """
+    check_managed(recipient.envelope, managed)
     if not req.key or len(req.key) > 64:
         raise EnvelopeError(_("提交无效，请刷新页面后重试。"))
     earlier = Submission.objects.filter(recipient=recipient, key=req.key).first()
@@ -595,6 +599,7 @@ def do_seal_with_grant(
     representative's seal, a step whose turn has not come, or an envelope that is not the
     key's organisation's own are refused; nothing changes then. A key places nothing itself:
     a step without declared seal fields is refused, and so is one that asks for text."""
+    check_managed(recipient.envelope, managed=False)
     if not key or len(key) > 64:
         raise EnvelopeError(_("提交无效，请刷新页面后重试。"))
     if Submission.objects.filter(recipient=recipient, key=key).exists():
@@ -697,8 +702,12 @@ def do_approve(recipient: Recipient, *, actor: User, meta: RequestMeta) -> None:
         _after_step(envelope, locked, actor)
 
 
-def do_reject(recipient: Recipient, reason: str, *, actor: User, meta: RequestMeta) -> None:
-    """拒签 / 退回: the recipient refuses with a reason; the envelope ends (rejected)."""
+def do_reject(
+    recipient: Recipient, reason: str, *, managed: bool = False, actor: User, meta: RequestMeta
+) -> None:
+    """拒签 / 退回: the recipient refuses with a reason; the envelope ends (rejected).
+    ``managed`` as for :func:`do_sign`."""
+    check_managed(recipient.envelope, managed)
     reason = " ".join((reason or "").split())
     if not reason:
         raise EnvelopeError(_("请填写拒签原因。"))

@@ -1,0 +1,1 @@
+"""State changes of the employment-agreement app (one user intent each, one transaction)."""

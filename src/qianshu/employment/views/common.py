@@ -1,0 +1,23 @@
+"""Pages every party reaches: an agreement's link (from a notification) opens the page of the
+party the viewer is."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from qianshu.employment.access import access_agreement_by_uuid
+
+
+@login_required
+def agreement_view(request: HttpRequest, agreement_uuid: uuid.UUID) -> HttpResponse:
+    """The agreement's page for the viewer's part in it (student first, then employer,
+    then school: one person may be more than one, e.g. a school's staff member testing)."""
+    agreement, roles = access_agreement_by_uuid(request.user, agreement_uuid)  # type: ignore[arg-type]
+    for role in ("student", "employer", "school"):
+        if role in roles:
+            return redirect(f"employment:{role}-agreement", agreement_uuid=agreement.uuid)
+    raise AssertionError("access_agreement_by_uuid returns a party")
