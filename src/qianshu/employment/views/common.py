@@ -9,7 +9,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from qianshu.employment.access import access_agreement_by_uuid
+from qianshu.employment.access import access_agreement_by_uuid, employers_of
+from qianshu.employment.models import School
+from qianshu.orgs.context import acting_org
 
 
 @login_required
@@ -21,3 +23,17 @@ def agreement_view(request: HttpRequest, agreement_uuid: uuid.UUID) -> HttpRespo
         if role in roles:
             return redirect(f"employment:{role}-agreement", agreement_uuid=agreement.uuid)
     raise AssertionError("access_agreement_by_uuid returns a party")
+
+
+@login_required
+def home_view(request: HttpRequest) -> HttpResponse:
+    """就业签约: the centres of the parts the viewer has — 学生 (a verified roster entry or
+    信息验证), 单位 (acting for an organisation it administers), 学校 (acting for a school
+    where it is staff)."""
+    user = request.user
+    org = acting_org(request)
+    if org is not None and School.objects.filter(org=org, staff__user=user).exists():
+        return redirect("employment:school-home")
+    if org is not None and employers_of(user).filter(pk=org.pk).exists():  # type: ignore[arg-type]
+        return redirect("employment:employer-home")
+    return redirect("employment:student-home")
