@@ -4,11 +4,13 @@ party the viewer is."""
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from qianshu.accounts.models import User
 from qianshu.employment.access import access_agreement_by_uuid, employers_of
 from qianshu.employment.models import School
 from qianshu.orgs.context import acting_org
@@ -30,10 +32,10 @@ def home_view(request: HttpRequest) -> HttpResponse:
     """就业签约: the centres of the parts the viewer has — 学生 (a verified roster entry or
     信息验证), 单位 (acting for an organisation it administers), 学校 (acting for a school
     where it is staff)."""
-    user = request.user
+    user = cast(User, request.user)
     org = acting_org(request)
     if org is not None and School.objects.filter(org=org, staff__user=user).exists():
         return redirect("employment:school-home")
-    if org is not None and employers_of(user).filter(pk=org.pk).exists():  # type: ignore[arg-type]
+    if org is not None and employers_of(user).filter(pk=org.pk).exists():
         return redirect("employment:employer-home")
     return redirect("employment:student-home")
