@@ -352,7 +352,11 @@ def preview_view(request: HttpRequest, employer: Employer) -> HttpResponse:
         return _back()
     wanted = request.GET.get("student", "")
     candidate = next((c for c in students if str(c.student.uuid) == wanted), students[0])
-    data = preview_pdf(employer.org, candidate.student, letter, actor=employer.user)
+    try:
+        data = preview_pdf(employer.org, candidate.student, letter, actor=employer.user)
+    except UserError as exc:  # a character the agreement cannot print, a letter too long
+        add_message(request, exc)
+        return HttpResponseRedirect(reverse("employment:employer-letter"))
     return file_response(
         data, filename=_("就业协议书预览.pdf"), content_type="application/pdf", inline=True
     )
