@@ -479,3 +479,32 @@ def test_a_roster_student_is_never_shown_to_an_unapproved_employer(world: World)
     assert response.status_code == 302
     assert response["Location"] == reverse("employment:employer-home")
     assert RosterEntry.objects.filter(name="黄河").exists()
+
+
+def test_the_employer_pages_speak_english(world: World) -> None:
+    from tests.core.test_i18n import visible_cjk
+
+    client = acting(world.hr1, world.employer)
+    client.post(reverse("accounts:set-language"), {"language": "en", "next": "/"})
+    data = {"星光集团", "国有企业", "制造业", "湖北省武汉市", "江城理工大学", "汉江师范学院"}
+    data |= {"黄河", "软件工程师"}
+    # the models' status labels are the shared catalogue's (models.py), not these pages'
+    data |= {str(label) for _value, label in Agreement.Status.choices}
+    agreement = invited(world, "黄河")
+    urls = [
+        reverse("employment:employer-home"),
+        reverse("employment:employer-profile"),
+        reverse("employment:employer-approval"),
+        SEND,
+        reverse("employment:employer-import"),
+        reverse("employment:employer-accepted"),
+        reverse("employment:employer-accepted") + "?tab=invitations",
+        reverse("employment:employer-terminations"),
+        reverse("employment:employer-terminations") + "?tab=signed",
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert visible_cjk(html(response)) - data == set(), url
+    detail = html(client.get(reverse("employment:employer-agreement", args=[agreement.uuid])))
+    assert "Signing history" in detail and "Employment terms" in detail
