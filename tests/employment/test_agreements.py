@@ -345,3 +345,18 @@ def test_students_of_any_school_can_be_invited_by_an_approved_employer(world: Wo
     """Employer 2 was approved by school B only; it invites a student of school A."""
     agreement = invite(world, "长江", "employer2")
     assert agreement.student.school == world.school
+
+
+def test_the_envelope_sign_page_sends_the_student_to_the_employment_pages(world: World) -> None:
+    from django.urls import reverse
+
+    from tests.identity.helpers import logged_in
+
+    agreement = invite(world, "黄河")
+    assert agreement.envelope is not None
+    page = logged_in(world.users["黄河"]).get(
+        reverse("envelopes:sign", args=[agreement.envelope.uuid])
+    )
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "业务页面" in text and 'data-testid="signing"' not in text
