@@ -44,7 +44,7 @@ def test_invitations_are_sent_through_the_pages_with_the_employers_seal(world: W
     confirm = reverse("employment:employer-letter-confirm")
     seal = str(seal_of(world.employer).uuid)
     wrong = client.post(confirm, {"seal": seal, "pin": "000000"})
-    assert wrong.status_code == 400 and "签署密码" in html(wrong)
+    assert wrong.status_code == 400 and 'data-testid="pin-error"' in html(wrong)
     assert not Agreement.objects.exists() and not Envelope.objects.exists()
     response = client.post(confirm, {"seal": seal, "pin": PIN})
     assert response["Location"] == reverse("employment:employer-letter-result")

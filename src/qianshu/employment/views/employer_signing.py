@@ -30,6 +30,7 @@ from qianshu.employment.errors import EmploymentError
 from qianshu.employment.models import Candidate, RosterEntry
 from qianshu.employment.previews import preview_pdf
 from qianshu.employment.views.employer_base import Employer, employer_page, keep, kept, page
+from qianshu.envelopes.errors import ConfirmationError
 
 FOUND, IMPORTED, LETTER, SENT = (
     "employment_found",
@@ -321,7 +322,8 @@ def confirm_view(request: HttpRequest, employer: Employer) -> HttpResponse:
                 meta=request_meta(request),
             )
         except UserError as exc:
-            add_to_form(form, exc, field="pin" if exc.field == "pin" else None)
+            wrong_pin = exc.field == "pin" or isinstance(exc, ConfirmationError)
+            add_to_form(form, exc, field="pin" if wrong_pin else None)
         else:
             results = [
                 {
