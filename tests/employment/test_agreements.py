@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from qianshu.core.meta import TASK
 from qianshu.employment.actions import agreements as actions
+from qianshu.employment.actions import employers as employer_actions
 from qianshu.employment.actions.agreements import Letter
 from qianshu.employment.errors import EmploymentError, WrongState
 from qianshu.employment.models import Agreement, EmploymentRecord, RosterEntry
@@ -44,6 +45,7 @@ LETTER = Letter(
 def invite(world: World, name: str, employer: str = "employer") -> Agreement:
     org = getattr(world, employer)
     hr = world.hr1 if employer == "employer" else world.hr2
+    employer_actions.do_add_candidates(org, [world.students[name]], actor=hr)
     [sent] = actions.do_send_invitations(
         org,
         [world.students[name]],
@@ -83,7 +85,7 @@ def test_an_invitation_is_a_managed_envelope_sealed_by_the_employer(world: World
     steps = list(envelope.recipients.order_by("routing_order"))
     assert [s.status for s in steps] == [
         Recipient.Status.DONE,
-        Recipient.Status.ACTIVE,
+        Recipient.Status.PENDING,
         Recipient.Status.WAITING,
     ]
     assert steps[0].org == world.employer and steps[2].org == world.school.org
@@ -93,8 +95,25 @@ def test_an_invitation_is_a_managed_envelope_sealed_by_the_employer(world: World
     assert agreement.events.filter(action="invited").exists()
 
 
+def test_only_students_on_the_send_list_can_be_invited(world: World) -> None:
+    """The attack: an employer posts the roster id of a student it never found."""
+    with pytest.raises(EmploymentError, match="签约发送列表"):
+        actions.do_send_invitations(
+            world.employer,
+            [world.students["黄河"]],
+            LETTER,
+            seal_uuid=world.seal_uuid(world.employer),
+            pin=PIN,
+            actor=world.hr1,
+            meta=TASK,
+        )
+    assert not Agreement.objects.exists()
+
+
 def test_a_wrong_pin_sends_nothing(world: World) -> None:
     from qianshu.envelopes.errors import ConfirmationError
+
+    employer_actions.do_add_candidates(world.employer, [world.students["黄河"]], actor=world.hr1)
 
     with pytest.raises(ConfirmationError):
         actions.do_send_invitations(
@@ -182,7 +201,7 @@ def test_the_managed_envelope_cannot_be_moved_from_the_envelope_pages(world: Wor
     with pytest.raises(EnvelopeError, match="业务页面"):
         lifecycle.do_recall(agreement.envelope, actor=world.hr1, meta=TASK)
     step.refresh_from_db()
-    assert step.status == Recipient.Status.ACTIVE
+    assert step.status == Recipient.Status.PENDING
 
 
 def test_an_unanswered_invitation_expires_with_the_timers(world: World) -> None:
@@ -200,6 +219,7 @@ def test_an_unanswered_invitation_expires_with_the_timers(world: World) -> None:
     assert invite(world, "黄河").status == Agreement.Status.INVITED  # may invite again
 
 
+@pytest.mark.django_db(transaction=True)  # the verifiers read the database from a thread
 def test_the_school_passes_the_final_pdf_is_valid_and_employment_is_recorded(
     world: World, tmp_path: Path
 ) -> None:
@@ -344,3 +364,18 @@ def test_students_of_any_school_can_be_invited_by_an_approved_employer(world: Wo
     """Employer 2 was approved by school B only; it invites a student of school A."""
     agreement = invite(world, "长江", "employer2")
     assert agreement.student.school == world.school
+
+
+def test_the_envelope_sign_page_sends_the_student_to_the_employment_pages(world: World) -> None:
+    from django.urls import reverse
+
+    from tests.identity.helpers import logged_in
+
+    agreement = invite(world, "黄河")
+    assert agreement.envelope is not None
+    page = logged_in(world.users["黄河"]).get(
+        reverse("envelopes:sign", args=[agreement.envelope.uuid])
+    )
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "业务页面" in text and 'data-testid="signing"' not in text

@@ -321,6 +321,12 @@ def test_a_document_too_long_is_refused(other_terms: str) -> None:
     assert str(MAX_PAGES) in caught.value.message
 
 
+def test_a_party_name_too_long_for_the_signature_block_is_refused() -> None:
+    employer = dataclasses.replace(EMPLOYER, name="星光集团有限公司" * 150)
+    with pytest.raises(DocumentTooLongError):
+        render_termination_letter(dataclasses.replace(LETTER, employer=employer))
+
+
 def _with_value(data: AgreementData, path: str, value: str) -> AgreementData:
     changes: dict[str, Any] = {path: value}
     if "." in path:

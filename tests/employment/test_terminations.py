@@ -55,6 +55,7 @@ def school_decides(world: World, termination: Termination, passed: bool) -> Term
         )
 
 
+@pytest.mark.django_db(transaction=True)  # the verifiers read the database from a thread
 def test_a_termination_passed_by_the_school_ends_the_agreement_once(
     world: World, tmp_path: Path
 ) -> None:

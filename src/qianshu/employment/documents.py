@@ -55,6 +55,7 @@ with signature fields declared at the spots.
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal
@@ -301,11 +302,11 @@ def _clean(value: str, *, key: str, label: str) -> str:
         if ch == "\n" and key in _MULTILINE:
             continue
         if ch == "\n":
-            message = _("「%(label)s」不能换行，请写在一行内。") % {"label": label}
+            message = _("“%(name)s”只能填写一行。") % {"name": label}
         elif ch in widths and unicodedata.category(ch) not in ("Cc", "Cf"):
             continue
         else:
-            message = _("「%(label)s」含有无法打印的字符（U+%(code)04X），请删除或替换后重试。") % {
+            message = _("“%(label)s”含有无法打印的字符（U+%(code)04X），请删除或替换后重试。") % {
                 "label": label,
                 "code": ord(ch),
             }
@@ -323,10 +324,18 @@ def _items(
     ]
 
 
-def _check_length(*parts: object) -> None:
-    total = sum(len(str(value)) for part in parts for value in vars(part).values())
-    if total > _MAX_CHARS:
+def _check_length(data: object) -> None:
+    """A cheap refusal of absurd input, before any checking or layout."""
+    if _length(data) > _MAX_CHARS:
         raise DocumentTooLongError(_too_long_message())
+
+
+def _length(obj: object) -> int:
+    if isinstance(obj, str):
+        return len(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return sum(_length(getattr(obj, f.name)) for f in dataclasses.fields(obj))
+    return 0
 
 
 def _too_long_message() -> str:
@@ -359,7 +368,7 @@ _LAST_CLAUSE = {
     "online": "本协议以电子签名方式签署，可靠的电子签名与手写签名或者盖章具有同等的法律效力。"
     "三方共用同一份电子协议书，各方均可下载留存。",
     "offline": "本协议以纸质方式签署，一式三份，甲、乙、丙三方各执一份，具有同等法律效力。"
-    "经丙方鉴证后，丙方留存的扫描件与纸质原件内容一致。",
+    "乙方应将经甲方盖章、乙方签名的协议书扫描件或照片上传，由丙方鉴证。",
 }
 _NUMERALS = "一二三四五六七八九十"
 
@@ -368,7 +377,7 @@ def render_agreement(data: AgreementData) -> RenderedPdf:
     """The 就业协议书 of ``data`` (see the module docstring). Raises
     :class:`DocumentTextError` for a value with a character that cannot be printed and
     :class:`DocumentTooLongError` when it would be longer than :data:`MAX_PAGES` pages."""
-    _check_length(data, data.student, data.employer, data.terms, data.archive, data.hukou)
+    _check_length(data)
     number = _clean(data.number, key="number", label="协议书编号")
     issued_on = _clean(data.issued_on, key="issued_on", label="生成日期")
     tables = [
@@ -425,7 +434,7 @@ def render_termination_letter(data: TerminationData) -> RenderedPdf:
     """The 解约函 of ``data``: the agreement, the parties, who applied and why, the dates, the
     statement of termination and the three signature blocks (spots as for the agreement).
     Raises like :func:`render_agreement`."""
-    _check_length(data, data.student, data.employer)
+    _check_length(data)
     student, employer = data.student, data.employer
     number = _clean(data.agreement_number, key="agreement_number", label="原协议书编号")
     items = [

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from qianshu.accounts.models import User
 from qianshu.employment.models import Agreement, Staff, Termination
@@ -76,7 +77,11 @@ def invitation_sent(agreement: Agreement) -> None:
 
 
 def invitation_answered(agreement: Agreement, *, accepted: bool) -> None:
-    answer = _("同意") if accepted else _("拒绝")
+    answer = (
+        pgettext_lazy("invitation answer", "同意")
+        if accepted
+        else pgettext_lazy("invitation answer", "拒绝")
+    )
     context = _context(agreement, answer=answer)
     context.pop("employer")
     _to_user(agreement.created_by, "employment_answered", context)

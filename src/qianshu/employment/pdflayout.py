@@ -50,7 +50,8 @@ _GRID = b"0.5 w 0.45 G"
 
 
 class PageLimitError(Exception):
-    """The layout needs more pages than the canvas allows."""
+    """The layout needs more pages than the canvas allows, or the signature blocks more
+    than a page."""
 
 
 def wrap(text: str, width: float, size: float) -> list[str]:
@@ -208,6 +209,8 @@ def signature_blocks(canvas: Canvas, parties: Sequence[Party]) -> dict[str, Spot
     body_h = head_h + name_h + 8 + SEAL_SIZE + 10 + DATE_SIZE[1] + 4
     if canvas.room < 16 + body_h:
         canvas.new_page()
+        if canvas.room < 16 + body_h:  # names so long that no page holds the blocks
+            raise PageLimitError
     page = len(canvas.pages) - 1
     top = canvas.y - 16
     spots: dict[str, Spot] = {}

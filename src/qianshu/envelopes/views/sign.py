@@ -277,6 +277,7 @@ def sign_view(request: HttpRequest, envelope_uuid: str) -> HttpResponse:
         "initiator_verified": routing.initiator_verified(envelope),
     }
     try:
+        turns.check_managed(envelope, managed=False)  # e.g. an employment agreement
         turns.check_signer(recipient, user)
     except EnvelopeError as exc:
         guide.update(
