@@ -553,7 +553,8 @@ def test_the_school_passes_a_termination_with_its_seal(world: World, admin: Clie
     agreement.refresh_from_db()
     assert termination.status == Termination.Status.PASSED
     assert agreement.status == Agreement.Status.TERMINATED
-    assert Envelope.objects.get(employment_termination=termination).status == Envelope.Status.COMPLETED
+    letter = Envelope.objects.get(employment_termination=termination)
+    assert letter.status == Envelope.Status.COMPLETED
     assert EmploymentRecord.objects.get(agreement=agreement).ended_at is not None
     assert RosterEntry.objects.get(pk=world.students["黄河"].pk).status == "terminated"
 
