@@ -20,6 +20,14 @@
   immutable primitives (numbers, names, strings, booleans, null) as they are, as pyHanko
   does; any other type (encrypted objects, metadata streams, …) is copied by pyHanko's own
   routine.
+* pyHanko reads an object again for every older revision that asks for it (it never caches
+  historical reads), so the object a signature field had before five later signatures was
+  parsed five times. What an object reads to is a function of where it is stored (its offset,
+  or its place in an object stream, which pyHanko reads from the current revision either way)
+  and of how it is read (``as_metadata_stream``): an unencrypted reader keeps its historical
+  reads by reference and location. Each revision's view copies what it is given (pyHanko's
+  ``_subsume_object``), so no caller holds the cached object itself; a location that is
+  missing (pyHanko logs and substitutes null, or raises in strict mode) is not kept.
 * asn1crypto compares distinguished names attribute by attribute after RFC 4518 string
   preparation, recomputed on every comparison; certificate path building and CMS checks
   compare the same few names thousands of times per document (a fifth of verification
@@ -38,7 +46,7 @@ from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic, misc
-from pyhanko.pdf_utils.reader import HistoricalResolver
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
 
 _original = generic.read_hex_string_from_stream
 _WS = re.compile(b"[" + re.escape(misc.PDF_WHITESPACE) + b"]")
@@ -168,6 +176,41 @@ def subsume_object(self: HistoricalResolver, obj: Any) -> Any:
         return _original_subsume(self, obj)
 
 
+_original_get_object = PdfFileReader.get_object
+_HISTORICAL_SIZE = 100_000
+
+
+def get_object(
+    self: PdfFileReader,
+    ref: Any,
+    revision: int | None = None,
+    never_decrypt: bool = False,
+    transparent_decrypt: bool = True,
+    as_metadata_stream: bool = False,
+) -> Any:
+    if revision is None or self.encrypted:
+        return _original_get_object(
+            self, ref, revision, never_decrypt, transparent_decrypt, as_metadata_stream
+        )
+    marker = self.xrefs.get_historical_ref(ref, revision)
+    if marker is None:
+        return _original_get_object(
+            self, ref, revision, never_decrypt, transparent_decrypt, as_metadata_stream
+        )
+    cache: dict[tuple[Any, ...], Any] | None = self.__dict__.get("_qianshu_historical")
+    if cache is None:
+        cache = self.__dict__["_qianshu_historical"] = {}
+    key = (ref.idnum, ref.generation, marker, as_metadata_stream)
+    found = cache.get(key)
+    if found is None:
+        found = _original_get_object(
+            self, ref, revision, never_decrypt, transparent_decrypt, as_metadata_stream
+        )
+        if len(cache) < _HISTORICAL_SIZE:
+            cache[key] = found
+    return found
+
+
 _original_rdn_values = asn1_x509.RelativeDistinguishedName._get_values
 _RDN_CACHE: dict[bytes, Any] = {}
 _RDN_CACHE_SIZE = 4096
@@ -216,6 +259,7 @@ def _name_hashable(self: Any) -> Any:
 def install() -> None:
     """Swap in the fast routines (idempotent)."""
     generic.read_hex_string_from_stream = read_hex_string_from_stream
+    PdfFileReader.get_object = get_object  # type: ignore[method-assign]
     HistoricalResolver._subsume_object = subsume_object  # type: ignore[method-assign]
     generic.read_until_delimiter = read_until_delimiter
     misc.read_until_delimiter = read_until_delimiter
