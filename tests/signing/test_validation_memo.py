@@ -1,7 +1,8 @@
 """What certificate validation keeps within one document must give the answers a fresh
 validation gives (qianshu.signing.validation_memo): a failure is never remembered as a
-success, and a certificate that could not be validated is validated again once the context
-learns the certificate its path was missing."""
+success, a certificate that could not be validated is validated again once the context
+learns the certificate its path was missing, and parsed objects shared across documents are
+the objects of the same encoding, within bounds."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from qianshu.signing.signers import to_asn1
 from qianshu.signing.validation_memo import (
     DocumentValidationContext,
     KnownSignatures,
+    ParsedObjects,
     document_scope,
     shared,
 )
@@ -82,9 +84,7 @@ def test_every_call_verifies_its_own_document(platform: EphemeralPlatform) -> No
     assert verify_pdf(data, platform.trust).verdict == VALID
 
 
-def test_objects_are_shared_by_type_and_encoding_within_one_document(
-    platform: EphemeralPlatform,
-) -> None:
+def test_objects_are_shared_by_type_and_encoding(platform: EphemeralPlatform) -> None:
     issuing = to_asn1(platform.pki.issuing.certificate).dump()
     root = to_asn1(platform.pki.root.certificate).dump()
     load = asn1_x509.Certificate.load
@@ -95,5 +95,21 @@ def test_objects_are_shared_by_type_and_encoding_within_one_document(
         assert shared(load(issuing)) is first
         assert shared(load(root)) is not first
         assert shared(load(root)).dump() == root
-    with document_scope():  # the next document starts empty
-        assert shared(load(issuing)) is not first
+    with document_scope():  # the next document of the platform parses its CA once more: no
+        assert shared(load(issuing)) is first
+
+
+def test_kept_objects_are_bounded(platform: EphemeralPlatform) -> None:
+    certs = [
+        to_asn1(c).dump() for c in (platform.pki.root.certificate, platform.pki.issuing.certificate)
+    ]
+    certs.append(to_asn1(platform.pki.tsa.certificate).dump())
+    kept = ParsedObjects(max_entries=2, max_bytes=64 * max(len(c) for c in certs))
+    parsed = [kept.share(asn1_x509.Certificate.load(c)) for c in certs]
+    assert len(kept) == 2  # the least recently used went out
+    assert kept.share(asn1_x509.Certificate.load(certs[0])) is not parsed[0]
+    assert kept.share(asn1_x509.Certificate.load(certs[2])) is parsed[2]
+    small = ParsedObjects(max_bytes=16 * len(certs[0]) - 1)  # too big for its share: not kept
+    one = small.share(asn1_x509.Certificate.load(certs[0]))
+    assert small.share(asn1_x509.Certificate.load(certs[0])) is not one
+    assert len(small) == 0

@@ -206,3 +206,30 @@ def _read(get: Any, reader: PdfFileReader, ref: Any, revision: int) -> Any:
         return get(reader, ref, revision, transparent_decrypt=False)
     except Exception as exc:  # the same error, or the same object
         return type(exc).__name__
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_cross_reference_answers_are_pyhankos(name: str, files: dict[str, bytes]) -> None:
+    """qianshu.signing._speedups keeps where and when each object was written: asked twice,
+    it answers what pyHanko's search of the cross-reference sections answers."""
+    xrefs = PdfFileReader(io.BytesIO(files[name]), strict=False).xrefs
+    total = xrefs.total_revisions
+    refs = {ref for r in range(total) for ref in xrefs.explicit_refs_in_revision(r)}
+    refs |= {generic.Reference(n) for n in range(max(r.idnum for r in refs) + 2)}
+    for _ in range(2):
+        for ref in refs:
+            for fast, original in (
+                (_speedups.get_last_change, _speedups._original_get_last_change),
+                (_speedups.get_introducing_revision, _speedups._original_get_introducing_revision),
+            ):
+                assert _answer(fast, xrefs, ref) == _answer(original, xrefs, ref), (name, ref)
+            for revision in range(total):
+                fast_at = _speedups.get_historical_ref(xrefs, ref, revision)
+                assert fast_at == _speedups._original_get_historical_ref(xrefs, ref, revision)
+
+
+def _answer(search: Any, *args: Any) -> Any:
+    try:
+        return search(*args)
+    except KeyError:
+        return "KeyError"
