@@ -16,7 +16,9 @@ document (:func:`document_scope`, around each verification), these are kept:
   determines every field read from it, so within :func:`document_scope` the certificates
   pyHanko extracts from a CMS (``extract_certificate_info``) and the certificates, OCSP
   responses and CRLs read from the DSS are replaced by the first parsed object of the same
-  type and encoding, and the extraction from one CMS object is done once. The parsed objects
+  type and encoding (the signer is chosen among those), the extraction from one CMS object is
+  done once, and a signing-certificate attribute found to match a certificate (pyHanko checks
+  it twice per validation) is not matched again within the document. The parsed objects
   are kept across documents too (:data:`PARSED`, least recently used first out, bounded in
   number and bytes): the documents of one platform carry the same root, issuing CA, TSA and
   OCSP responder certificates and the same CA CRLs, and parsing them (extensions, names, key
@@ -51,7 +53,7 @@ from asn1crypto import algos
 from asn1crypto.core import Asn1Value
 from asn1crypto.keys import PublicKeyInfo
 from asn1crypto.x509 import Certificate
-from pyhanko.sign.general import SignedDataCerts
+from pyhanko.sign.general import SignedDataCerts, _partition_certs, extract_signer_info
 from pyhanko.sign.validation import generic_cms
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleTrustManager
@@ -187,6 +189,7 @@ PARSED = ParsedObjects()
 @dataclass
 class _Document:
     extracted: dict[int, tuple[Any, SignedDataCerts]] = field(default_factory=dict)
+    signing_certificates: set[tuple[bytes, bytes]] = field(default_factory=set)
     signatures: KnownSignatures = field(default_factory=KnownSignatures)
 
 
@@ -242,21 +245,45 @@ def known_signatures() -> KnownSignatures:
 _original_extract_certificate_info = generic_cms.extract_certificate_info
 
 
+def _certificates_shared(signed_data: Any) -> SignedDataCerts:
+    """pyHanko's ``extract_certificate_info``, choosing the signer among the shared parsed
+    certificates (each CMS's own copies are not parsed further)."""
+    certs, attribute_certs = [], []
+    for choice in signed_data["certificates"]:
+        cert = choice.chosen.untag()
+        if choice.name == "certificate":
+            certs.append(shared(cert))
+        elif choice.name == "v2_attr_cert":
+            attribute_certs.append(cert)
+    signer_cert, other_certs = _partition_certs(certs, extract_signer_info(signed_data))
+    return SignedDataCerts(
+        signer_cert=signer_cert, other_certs=other_certs, attribute_certs=attribute_certs
+    )
+
+
+_original_check_signing_certificate = generic_cms._check_signing_certificate
+
+
+def _check_signing_certificate(cert: Any, signed_attrs: Any) -> None:
+    document = _DOCUMENT.get()
+    if document is None:
+        _original_check_signing_certificate(cert, signed_attrs)
+        return
+    key = (cert.dump(), signed_attrs.dump())
+    if key in document.signing_certificates:
+        return
+    _original_check_signing_certificate(cert, signed_attrs)  # raises when they do not match
+    if len(document.signing_certificates) < _MAX_ENTRIES:
+        document.signing_certificates.add(key)
+
+
 def _extract_certificate_info(signed_data: Any) -> SignedDataCerts:
     document = _DOCUMENT.get()
     if document is None:
         return _original_extract_certificate_info(signed_data)
     known = document.extracted.get(id(signed_data))
     if known is None or known[0] is not signed_data:
-        found = _original_extract_certificate_info(signed_data)
-        known = (
-            signed_data,
-            SignedDataCerts(
-                signer_cert=shared(found.signer_cert),
-                other_certs=[shared(c) for c in found.other_certs],
-                attribute_certs=found.attribute_certs,
-            ),
-        )
+        known = (signed_data, _certificates_shared(signed_data))
         if len(document.extracted) < _MAX_ENTRIES:
             document.extracted[id(signed_data)] = known
     info = known[1]
@@ -268,3 +295,4 @@ def install() -> None:
     other than :class:`DocumentValidationContext` are validated exactly as before)."""
     generic_cms.validate_cert_usage = _validate_cert_usage
     generic_cms.extract_certificate_info = _extract_certificate_info
+    generic_cms._check_signing_certificate = _check_signing_certificate
