@@ -269,7 +269,8 @@ def _check_signing_certificate(cert: Any, signed_attrs: Any) -> None:
     if document is None:
         _original_check_signing_certificate(cert, signed_attrs)
         return
-    key = (cert.dump(), signed_attrs.dump())
+    # By the content octets: pyHanko passes the attributes with their [0] tag and without it.
+    key = (cert.dump(), bytes(signed_attrs.contents or b""))
     if key in document.signing_certificates:
         return
     _original_check_signing_certificate(cert, signed_attrs)  # raises when they do not match
