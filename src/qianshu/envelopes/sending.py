@@ -31,9 +31,9 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
+from qianshu.envelopes.audit import person_identity
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Envelope
-from qianshu.identity.access import verified_identity
 from qianshu.orgs.models import Membership, Organization
 
 WINDOW = dt.timedelta(hours=24)
@@ -53,7 +53,7 @@ class SendLimitReached(EnvelopeError):
 def sender_problems(envelope: Envelope, actor: User) -> list[str]:
     """Why ``actor`` may not send ``envelope`` (empty when they may), as messages."""
     out: list[str] = []
-    if verified_identity(actor) is None:
+    if person_identity(actor) is None:
         out.append(_("发起签署前，请先完成个人实名认证。"))
     org = envelope.initiator_org
     if org is not None:

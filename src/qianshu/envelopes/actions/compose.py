@@ -216,6 +216,10 @@ def do_set_recipients(
         if not locked.is_editable():
             raise EnvelopeError(_("任务已发起，不能再修改签署方。"))
         existing = {r.pk: r for r in locked.recipients.all()}
+        if not existing:  # a new draft (one made from a template): nothing to keep or remove
+            return Recipient.objects.bulk_create(
+                [Recipient(envelope=locked, **values) for values in cleaned]
+            )
         keep: list[Recipient] = []
         for item, values in zip(items, cleaned, strict=True):
             recipient = existing.get(item.id) if item.id is not None else None
@@ -254,6 +258,8 @@ def do_set_fields(envelope: Envelope, items: Sequence[FieldInput], *, actor: Use
                 raise EnvelopeError(_("签署位置对应的签署方或文件不存在，请刷新页面。"))
             values.append(check_field(item, recipient, document))
         existing = list(Field.objects.filter(envelope=locked).order_by("id"))
+        if not existing:  # a new draft's fields: nothing to keep or remove
+            return Field.objects.bulk_create([Field(envelope=locked, **v) for v in values])
         kept: list[Field] = []
         result: list[Field] = []
         for v in values:
@@ -454,6 +460,8 @@ def do_send_envelope(envelope: Envelope, *, actor: User, meta: RequestMeta) -> E
         )
         if not locked.is_draft():
             raise EnvelopeError(_("任务已经发起。"))
+        if locked.initiator_id == actor.pk:
+            locked.initiator = actor  # the audit events name them: looked up once
         sending.check_sender(locked, actor)
         found = problems(locked)
         if found:
