@@ -17,7 +17,10 @@ locks the sender's user row, then the organisation's row (this order everywhere;
 organisation's verification locks only the organisation, then envelopes), so two sends by the
 same person or organisation count one after the other, and the envelope sent now is counted by
 the next one once this transaction commits. A refused send rolls back and leaves the draft as
-it was.
+it was. The platform's signatures of the documents are made before, without these locks
+(:func:`qianshu.envelopes.actions.compose.do_send_envelope`), so the locks are held for the
+bookkeeping only; :func:`within_allowance` (no lock) spares a signature to a send that would
+be refused.
 """
 
 from __future__ import annotations
