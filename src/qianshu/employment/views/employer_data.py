@@ -11,15 +11,13 @@ from django.urls import URLPattern, path
 from django.views.decorators.http import require_GET
 
 from qianshu.accounts.decorators import login_required
-from qianshu.core.downloads import file_response
-from qianshu.core.meta import request_meta
 from qianshu.core.requests import current_user
 from qianshu.employment import employer_queries as eq
 from qianshu.employment.access import access_agreement_by_uuid
 from qianshu.employment.employer_forms import ARCHIVE, BASIC, HUKOU, TERMS
 from qianshu.employment.models import Agreement
+from qianshu.employment.views.common import envelope_document
 from qianshu.employment.views.employer_base import Employer, employer_page, page
-from qianshu.envelopes.actions.lifecycle import do_record_download
 from qianshu.envelopes.models import Envelope
 
 #: The agreement has been signed by all three parties: the electronic agreement exists.
@@ -104,21 +102,9 @@ def download_view(request: HttpRequest, agreement_uuid: uuid.UUID) -> HttpRespon
     agreement = _employer_agreement(request, agreement_uuid)
     if not _downloadable(agreement):
         raise Http404
-    envelope = agreement.envelope
-    assert envelope is not None
-    document = envelope.documents.select_related("current").order_by("position", "pk").first()
-    if document is None:
-        raise Http404
-    data = document.current.read()
-    do_record_download(
-        envelope,
-        "document",
-        actor=current_user(request),
-        meta=request_meta(request),
-        document=document,
-    )
-    return file_response(
-        data, filename=f"就业协议书-{agreement.number}.pdf", content_type="application/pdf"
+    assert agreement.envelope is not None
+    return envelope_document(
+        request, agreement.envelope, f"就业协议书-{agreement.number}.pdf", inline=False
     )
 
 

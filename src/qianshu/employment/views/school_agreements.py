@@ -44,6 +44,7 @@ from qianshu.employment.actions.terminations import do_decide_termination
 from qianshu.employment.errors import WrongState
 from qianshu.employment.models import Agreement, Staff, Termination
 from qianshu.employment.views import school_details
+from qianshu.employment.views.common import envelope_document
 from qianshu.employment.views.school_base import (
     filters_from,
     page_of,
@@ -51,8 +52,6 @@ from qianshu.employment.views.school_base import (
     require_staff,
     school_context,
 )
-from qianshu.envelopes.actions.lifecycle import do_record_download
-from qianshu.envelopes.models import Envelope
 from qianshu.storage.models import Blob
 
 Status = Agreement.Status
@@ -227,23 +226,6 @@ def _pdf(data: bytes, filename: str) -> HttpResponse:
     )  # fmt: skip
 
 
-def _envelope_pdf(request: HttpRequest, envelope: Envelope, filename: str) -> HttpResponse:
-    """The envelope's document as it is now (the signed final file once completed); the
-    download is part of the envelope's audit trail."""
-    document = envelope.documents.select_related("current").order_by("position", "id").first()
-    if document is None:
-        raise Http404
-    data = document.current.read()
-    do_record_download(
-        envelope,
-        "document",
-        actor=current_user(request),
-        meta=request_meta(request),
-        document=document,
-    )
-    return _pdf(data, filename)
-
-
 @login_required
 @require_GET
 def agreement_pdf_view(request: HttpRequest, agreement_uuid: uuid.UUID) -> HttpResponse:
@@ -252,7 +234,7 @@ def agreement_pdf_view(request: HttpRequest, agreement_uuid: uuid.UUID) -> HttpR
     agreement, _staff = _access(current_user(request), agreement_uuid)
     filename = f"就业协议书-{agreement.number}.pdf"
     if agreement.envelope is not None:
-        return _envelope_pdf(request, agreement.envelope, filename)
+        return envelope_document(request, agreement.envelope, filename)
     if agreement.mode != Agreement.Mode.OFFLINE:
         raise Http404
     try:
@@ -310,7 +292,9 @@ def termination_letter_view(request: HttpRequest, termination_uuid: uuid.UUID) -
     termination = _termination(request, termination_uuid)
     if termination.letter is None:
         raise Http404
-    return _envelope_pdf(request, termination.letter, f"解约函-{termination.agreement.number}.pdf")
+    return envelope_document(
+        request, termination.letter, f"解约函-{termination.agreement.number}.pdf"
+    )
 
 
 urlpatterns: list[URLPattern] = [

@@ -34,8 +34,8 @@ from qianshu.employment.student_forms import (
     StudentNoVerifyForm,
 )
 from qianshu.employment.views import student_paper, student_terminations
+from qianshu.employment.views.common import envelope_document
 from qianshu.employment.views.student_common import require_entry, sections_of, student_context
-from qianshu.envelopes.actions.lifecycle import do_record_download
 from qianshu.envelopes.confirmations import needs_code
 from qianshu.identity.access import verified_identity
 
@@ -202,19 +202,10 @@ def agreement_pdf_view(request: HttpRequest, agreement_uuid: uuid.UUID) -> HttpR
     user = current_user(request)
     agreement = _student_agreement(user, agreement_uuid)
     name = f"就业协议书-{agreement.number}.pdf"
+    inline = request.GET.get("download") != "1"
     if agreement.envelope is not None:
-        document = agreement.envelope.documents.select_related("current").order_by("pk").first()
-        if document is None:
-            raise Http404
-        data = document.current.read()
-        do_record_download(
-            agreement.envelope,
-            "document",
-            actor=user,
-            meta=request_meta(request),
-            document=document,
-        )
-    elif agreement.mode == Agreement.Mode.OFFLINE:
+        return envelope_document(request, agreement.envelope, name, inline=inline)
+    if agreement.mode == Agreement.Mode.OFFLINE:
         try:
             data = papers.agreement_pdf(agreement).pdf
         except UserError as exc:
@@ -222,7 +213,6 @@ def agreement_pdf_view(request: HttpRequest, agreement_uuid: uuid.UUID) -> HttpR
             return HttpResponseRedirect(reverse("employment:student-paper"))
     else:
         raise Http404
-    inline = request.GET.get("download") != "1"
     return file_response(data, filename=name, content_type="application/pdf", inline=inline)
 
 

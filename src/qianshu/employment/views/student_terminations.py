@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from qianshu.accounts.decorators import login_required
 from qianshu.accounts.models import User
-from qianshu.core.downloads import file_response
 from qianshu.core.errors import UserError, add_to_form
 from qianshu.core.meta import request_meta
 from qianshu.core.requests import current_user
@@ -31,8 +30,8 @@ from qianshu.employment.errors import EmploymentError
 from qianshu.employment.models import Agreement, Termination
 from qianshu.employment.student_forms import AnswerForm, PaperTerminationForm, TerminationForm
 from qianshu.employment.student_uploads import store_uploads
+from qianshu.employment.views.common import envelope_document
 from qianshu.employment.views.student_common import require_entry, student_context
-from qianshu.envelopes.actions.lifecycle import do_record_download
 from qianshu.envelopes.confirmations import needs_code
 
 TEMPLATES = "employment/student/"
@@ -195,17 +194,10 @@ def letter_view(request: HttpRequest, termination_uuid: uuid.UUID) -> HttpRespon
     envelope = termination.letter
     if envelope is None:
         raise Http404
-    document = envelope.documents.select_related("current").order_by("pk").first()
-    if document is None:
-        raise Http404
-    data = document.current.read()
-    do_record_download(
-        envelope, "document", actor=user, meta=request_meta(request), document=document
-    )
-    return file_response(
-        data,
-        filename=f"解约函-{termination.agreement.number}.pdf",
-        content_type="application/pdf",
+    return envelope_document(
+        request,
+        envelope,
+        f"解约函-{termination.agreement.number}.pdf",
         inline=request.GET.get("download") != "1",
     )
 
