@@ -165,8 +165,12 @@ def d_accepts_another(page: Any, w: World, shots: scenario.Shots) -> None:
 
 
 def a_agrees(page: Any, shots: scenario.Shots) -> None:
-    """解约办理 → 查看解约 → 解约须知 → 同意解约 with the PIN."""
-    page.goto("/employment/student/terminations/")
+    """学生用户中心's 解约待办 (1) → 解约办理 → 查看解约 → 解约须知 → 同意解约 with the PIN."""
+    page.goto("/employment/student/")
+    todo = page.get_by_test_id("home-terminations")
+    assert todo.locator("strong").inner_text() == "1"
+    todo.click()
+    page.wait_for_url("**/student/terminations/")
     page.get_by_test_id("termination-view").click()
     answer = page.get_by_test_id("termination-answer")
     answer.wait_for()
