@@ -19,7 +19,9 @@ from django.views.decorators.http import require_POST
 from qianshu.accounts.models import User
 from qianshu.backoffice.decorators import staff_required
 from qianshu.backoffice.forms import RejectForm
+from qianshu.backoffice.school_views import MarkSchoolForm
 from qianshu.core.meta import request_meta
+from qianshu.employment.models import School
 from qianshu.orgs.access import access_org_for_review
 from qianshu.orgs.actions.review import do_approve_org, do_reject_org
 from qianshu.orgs.licences import PDF
@@ -93,6 +95,8 @@ def org_review_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
             "form": RejectForm(),
             "presets": ORG_PRESET_REASONS,
             "awaiting": org.needs_review and org.status == Organization.Status.PENDING,
+            "school": School.objects.filter(org=org).first(),
+            "school_form": MarkSchoolForm(),
             "nav": "backoffice",
         },
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from qianshu.backoffice import org_views, user_views, views
+from qianshu.backoffice import org_views, school_views, user_views, views
 
 app_name = "backoffice"
 
@@ -35,4 +35,9 @@ urlpatterns = [
     path("orgs/<uuid:org_uuid>/", org_views.org_review_view, name="org-review"),
     path("orgs/<uuid:org_uuid>/licence/", org_views.org_licence_view, name="org-licence"),
     path("orgs/<uuid:org_uuid>/decide/", org_views.org_decide_view, name="org-decide"),
+    path(
+        "orgs/<uuid:org_uuid>/school/",
+        school_views.org_mark_school_view,
+        name="org-mark-school",
+    ),
 ]

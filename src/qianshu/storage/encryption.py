@@ -1,4 +1,5 @@
-"""Blobs encrypted at rest: identity photos, business licences and their previews.
+"""Blobs encrypted at rest: identity photos, business licences and their previews, uploaded
+student rosters.
 
 Format of an encrypted blob: ``QSB1`` ‖ 12-byte random nonce ‖ AES-256-GCM ciphertext and tag.
 The key is derived from the platform master key (``QIANSHU_MASTER_KEY``) with HKDF-SHA256 under a
@@ -34,7 +35,9 @@ _LABEL = b"qianshu/blob-at-rest/v1"
 IDENTITY_PHOTO = "identity-photo"
 ORG_LICENCE = "org-licence"
 ORG_LICENCE_PREVIEW = "org-licence-preview"
-PURPOSES = (IDENTITY_PHOTO, ORG_LICENCE, ORG_LICENCE_PREVIEW)
+#: A student roster uploaded by a school, kept between its check page and 确认导入.
+EMPLOYMENT_ROSTER = "employment-roster"
+PURPOSES = (IDENTITY_PHOTO, ORG_LICENCE, ORG_LICENCE_PREVIEW, EMPLOYMENT_ROSTER)
 
 
 @cache
