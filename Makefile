@@ -33,6 +33,7 @@ run: system-deps $(STAMP)
 	$(RUN_ENV) $(BIN)/qianshu init-pki --if-absent
 	$(RUN_ENV) $(BIN)/qianshu demo-data --if-absent
 	$(RUN_ENV) $(BIN)/qianshu demo-envelopes --if-absent
+	$(RUN_ENV) $(BIN)/qianshu demo-employment --if-absent
 	@echo ""
 	@echo "Qianshu is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"
 	@echo ""

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from qianshu.core.meta import TASK
 from qianshu.employment.actions import agreements as actions
+from qianshu.employment.actions import employers as employer_actions
 from qianshu.employment.actions.agreements import Letter
 from qianshu.employment.errors import EmploymentError, WrongState
 from qianshu.employment.models import Agreement, EmploymentRecord, RosterEntry
@@ -44,6 +45,7 @@ LETTER = Letter(
 def invite(world: World, name: str, employer: str = "employer") -> Agreement:
     org = getattr(world, employer)
     hr = world.hr1 if employer == "employer" else world.hr2
+    employer_actions.do_add_candidates(org, [world.students[name]], actor=hr)
     [sent] = actions.do_send_invitations(
         org,
         [world.students[name]],
@@ -93,8 +95,25 @@ def test_an_invitation_is_a_managed_envelope_sealed_by_the_employer(world: World
     assert agreement.events.filter(action="invited").exists()
 
 
+def test_only_students_on_the_send_list_can_be_invited(world: World) -> None:
+    """The attack: an employer posts the roster id of a student it never found."""
+    with pytest.raises(EmploymentError, match="签约发送列表"):
+        actions.do_send_invitations(
+            world.employer,
+            [world.students["黄河"]],
+            LETTER,
+            seal_uuid=world.seal_uuid(world.employer),
+            pin=PIN,
+            actor=world.hr1,
+            meta=TASK,
+        )
+    assert not Agreement.objects.exists()
+
+
 def test_a_wrong_pin_sends_nothing(world: World) -> None:
     from qianshu.envelopes.errors import ConfirmationError
+
+    employer_actions.do_add_candidates(world.employer, [world.students["黄河"]], actor=world.hr1)
 
     with pytest.raises(ConfirmationError):
         actions.do_send_invitations(

@@ -4,6 +4,7 @@ and its download, 解约办理 — and who may see what."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from typing import Any
@@ -23,12 +24,13 @@ from qianshu.employment.models import (
     EmployerApproval,
     EmployerProfile,
     RosterEntry,
+    Termination,
 )
 from qianshu.orgs.context import SESSION_KEY
 from qianshu.orgs.models import Membership, Organization
 from tests.employment.world import YEAR, World
 from tests.identity.helpers import logged_in
-from tests.support.personas import PIN, make_signer, make_verified_org
+from tests.support.personas import make_signer, make_verified_org
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +53,7 @@ def html(response: Any) -> str:
 
 
 def id_number(user: User) -> str:
-    return str(user.person_identity.id_number())  # type: ignore[attr-defined]
+    return str(user.person_identity.id_number())
 
 
 def search(client: Client, world: World, name: str, key: str, year: int = YEAR) -> Any:
@@ -79,7 +81,7 @@ def invited(world: World, name: str, status: str = Agreement.Status.ACCEPTED) ->
         terms={"position": "软件工程师"},
         archive={"unit": "星光集团人力资源部"},
         employer_info={"name": world.employer.name},
-        deadline=timezone.now() + timezone.timedelta(days=5),
+        deadline=timezone.now() + dt.timedelta(days=5),
         answered_at=timezone.now(),
         created_by=world.hr1,
     )
@@ -359,9 +361,7 @@ def test_the_letter_without_chosen_students_goes_back_to_the_list(world: World) 
 def test_the_accepted_list_and_the_invitations_with_their_state(world: World) -> None:
     accepted = invited(world, "黄河")
     waiting = invited(world, "长江", Agreement.Status.INVITED)
-    Agreement.objects.filter(pk=waiting.pk).update(
-        deadline=timezone.now() - timezone.timedelta(hours=1)
-    )
+    Agreement.objects.filter(pk=waiting.pk).update(deadline=timezone.now() - dt.timedelta(hours=1))
     client = acting(world.hr1, world.employer)
     page = html(client.get(reverse("employment:employer-accepted")))
     assert str(accepted.uuid) in page and str(waiting.uuid) not in page
@@ -409,8 +409,6 @@ def _urls(agreement: Agreement) -> list[str]:
 
 def test_anonymous_visitors_go_to_the_login(world: World) -> None:
     agreement = invited(world, "黄河")
-    from qianshu.employment.models import Termination
-
     termination = Termination.objects.create(
         agreement=agreement,
         student=agreement.student,
@@ -427,8 +425,6 @@ def test_anonymous_visitors_go_to_the_login(world: World) -> None:
 
 
 def test_outsiders_and_the_other_employer_get_404(world: World) -> None:
-    from qianshu.employment.models import Termination
-
     agreement = invited(world, "黄河")
     termination = Termination.objects.create(
         agreement=agreement,
@@ -483,4 +479,32 @@ def test_a_roster_student_is_never_shown_to_an_unapproved_employer(world: World)
     assert response.status_code == 302
     assert response["Location"] == reverse("employment:employer-home")
     assert RosterEntry.objects.filter(name="黄河").exists()
-    assert PIN  # the personas' PIN is used by the signing tests below
+
+
+def test_the_employer_pages_speak_english(world: World) -> None:
+    from tests.core.test_i18n import visible_cjk
+
+    client = acting(world.hr1, world.employer)
+    client.post(reverse("accounts:set-language"), {"language": "en", "next": "/"})
+    data = {"星光集团", "国有企业", "制造业", "湖北省武汉市", "江城理工大学", "汉江师范学院"}
+    data |= {"黄河", "软件工程师"}
+    # the models' status labels are the shared catalogue's (models.py), not these pages'
+    data |= {str(label) for _value, label in Agreement.Status.choices}
+    agreement = invited(world, "黄河")
+    urls = [
+        reverse("employment:employer-home"),
+        reverse("employment:employer-profile"),
+        reverse("employment:employer-approval"),
+        SEND,
+        reverse("employment:employer-import"),
+        reverse("employment:employer-accepted"),
+        reverse("employment:employer-accepted") + "?tab=invitations",
+        reverse("employment:employer-terminations"),
+        reverse("employment:employer-terminations") + "?tab=signed",
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert visible_cjk(html(response)) - data == set(), url
+    detail = html(client.get(reverse("employment:employer-agreement", args=[agreement.uuid])))
+    assert "Signing history" in detail and "Employment terms" in detail

@@ -55,3 +55,27 @@ def test_demo_envelopes_refuse_without_debug(settings: Any) -> None:
     settings.DEBUG = False
     with pytest.raises(CommandError, match="development only"):
         call_command("demo_envelopes", stdout=io.StringIO())
+
+
+def test_demo_employment_school_roster_and_employer(settings: Any) -> None:
+    from qianshu.employment.models import EmployerApproval, RosterEntry, School
+    from qianshu.employment.queries import find_student, is_approved_employer
+
+    settings.DEBUG = True
+    do_init_pki(name="测试平台")
+    call_command("demo_data", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="demo-envelopes"):
+        call_command("demo_employment", stdout=io.StringIO())
+    call_command("demo_envelopes", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("demo_employment", "--if-absent", stdout=out)
+    call_command("demo_employment", "--if-absent", stdout=io.StringIO())
+    school = School.objects.get()
+    assert school.org.name == "示例大学" and school.org.status == Organization.Status.VERIFIED
+    bob = RosterEntry.objects.get(name="李博文")
+    assert bob.user is not None and bob.user.phone == "13800000002"
+    employer = Organization.objects.get(name="示例科技有限公司")
+    assert is_approved_employer(employer)
+    assert EmployerApproval.objects.count() == 1
+    assert find_student(school, 2026, "李博文", "13800000002") == bob
+    assert "13800000003" in out.getvalue()

@@ -13,7 +13,13 @@ from django.utils.translation import gettext_lazy as _
 from qianshu.employment.models import School
 from qianshu.orgs.models import Seal
 
-_TEXT = {"max_length": 200, "required": False}
+
+class SchoolField(forms.ModelChoiceField):
+    """A school chosen by its organisation's name."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.org.name)
+
 
 BASIC = (
     ("nature", _("单位性质")),
@@ -64,7 +70,9 @@ class SectionsForm(forms.Form):
         super().__init__(data, initial=initial)
         for section, keys in self.sections:
             for key, label in keys:
-                self.fields[f"{section}_{key}"] = forms.CharField(label=label, **_TEXT)
+                self.fields[f"{section}_{key}"] = forms.CharField(
+                    label=label, max_length=200, required=False
+                )
         self.fields["archive_unit"].required = True
 
     def section(self, name: str) -> dict[str, str]:
@@ -86,7 +94,7 @@ class ProfileForm(SectionsForm):
 
 
 class ApprovalForm(forms.Form):
-    school = forms.ModelChoiceField(
+    school = SchoolField(
         label=_("学校"), queryset=School.objects.none(), empty_label=_("请选择学校")
     )
 
@@ -95,13 +103,12 @@ class ApprovalForm(forms.Form):
         field = self.fields["school"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = schools
-        field.label_from_instance = lambda school: school.org.name  # type: ignore[method-assign]
 
 
 class SearchForm(forms.Form):
     """签约搜索: all four items are required."""
 
-    school = forms.ModelChoiceField(
+    school = SchoolField(
         label=_("毕业学校"), queryset=School.objects.none(), empty_label=_("请选择毕业学校")
     )
     year = forms.IntegerField(label=_("毕业届"), min_value=2000, max_value=2100)
@@ -113,7 +120,6 @@ class SearchForm(forms.Form):
         field = self.fields["school"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = schools
-        field.label_from_instance = lambda school: school.org.name  # type: ignore[method-assign]
 
 
 class LetterForm(SectionsForm):

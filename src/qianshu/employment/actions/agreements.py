@@ -42,6 +42,7 @@ from qianshu.employment.models import (
     BINDING_STATES,
     Agreement,
     AgreementEvent,
+    Candidate,
     EmploymentRecord,
     RosterEntry,
     Staff,
@@ -135,6 +136,15 @@ def do_send_invitations(
     letter = clean_letter(letter)
     if not students:
         raise EmploymentError(_("请先勾选要邀约的学生。"))
+    # Only students the employer found (签约搜索 or the import, both exact) can be invited: an
+    # invitation by a guessed roster id would bypass the four-item rule.
+    listed = set(
+        Candidate.objects.filter(employer=org, student__in=students).values_list(
+            "student_id", flat=True
+        )
+    )
+    if any(s.pk not in listed for s in students):
+        raise EmploymentError(_("只能邀约签约发送列表中的学生。"))
     confirmation = check_pin(pin, actor, meta)
     out: list[Sent] = []
     for student in students:

@@ -30,6 +30,7 @@ from qianshu.employment.errors import EmploymentError
 from qianshu.employment.models import Candidate, RosterEntry
 from qianshu.employment.previews import preview_pdf
 from qianshu.employment.views.employer_base import Employer, employer_page, keep, kept, page
+from qianshu.envelopes.errors import ConfirmationError
 
 FOUND, IMPORTED, LETTER, SENT = (
     "employment_found",
@@ -321,7 +322,8 @@ def confirm_view(request: HttpRequest, employer: Employer) -> HttpResponse:
                 meta=request_meta(request),
             )
         except UserError as exc:
-            add_to_form(form, exc, field="pin" if exc.field == "pin" else None)
+            wrong_pin = exc.field == "pin" or isinstance(exc, ConfirmationError)
+            add_to_form(form, exc, field="pin" if wrong_pin else None)
         else:
             results = [
                 {
@@ -352,7 +354,11 @@ def preview_view(request: HttpRequest, employer: Employer) -> HttpResponse:
         return _back()
     wanted = request.GET.get("student", "")
     candidate = next((c for c in students if str(c.student.uuid) == wanted), students[0])
-    data = preview_pdf(employer.org, candidate.student, letter, actor=employer.user)
+    try:
+        data = preview_pdf(employer.org, candidate.student, letter, actor=employer.user)
+    except UserError as exc:  # a character the agreement cannot print, a letter too long
+        add_message(request, exc)
+        return HttpResponseRedirect(reverse("employment:employer-letter"))
     return file_response(
         data, filename=_("就业协议书预览.pdf"), content_type="application/pdf", inline=True
     )

@@ -64,7 +64,7 @@ ORG_NAME = "示例科技有限公司"
 ORG_CODE_BODY = "91110108MA01D3ME7"
 
 
-def _resident_id(first14: str, seq: str) -> str:
+def resident_id(first14: str, seq: str) -> str:
     first17 = first14 + seq
     return first17 + idcards.gb11643_check_char(first17)
 
@@ -94,12 +94,12 @@ def _verify(user: User, name: str, number: str) -> None:
     do_save_signature(SignatureImage.from_png(png), source="drawn", actor=user, meta=COMMAND)
 
 
-def _licence_picture() -> bytes:
-    """A plain picture standing for the demo company's scanned 营业执照."""
+def _licence_picture(name: str) -> bytes:
+    """A plain picture standing for a demo organisation's scanned 营业执照."""
     image = Image.new("RGB", (900, 620), (250, 246, 236))
     draw = ImageDraw.Draw(image)
     draw.rectangle((16, 16, 884, 604), outline=(180, 30, 30), width=8)
-    text = stamps.render_text_image(f"营业执照（示例）{ORG_NAME}", height_px=56)
+    text = stamps.render_text_image(f"营业执照（示例）{name}", height_px=56)
     with Image.open(io.BytesIO(text)) as title:
         title.thumbnail((800, 80))
         image.paste(title, ((900 - title.width) // 2, 60), title.convert("RGBA"))
@@ -110,15 +110,16 @@ def _licence_picture() -> bytes:
     return out.getvalue()
 
 
-def _verified_organisation(admin: User) -> Organization:
-    """Create and verify the demo organisation through the verification actions."""
+def _verified_organisation(admin: User, name: str, code_body: str, kind: str) -> Organization:
+    """Create and verify a demo organisation through the verification actions (``admin`` is
+    its legal representative)."""
     org = do_create_org(
-        kind=Organization.Kind.ENTERPRISE,
-        name=ORG_NAME,
-        credit_code=ORG_CODE_BODY + pki.credit_code_check_char(ORG_CODE_BODY),
+        kind=kind,
+        name=name,
+        credit_code=code_body + pki.credit_code_check_char(code_body),
         registration_number="",
         legal_rep_name=PEOPLE[admin.phone][0],
-        licence=check_licence(_licence_picture(), "营业执照.png"),
+        licence=check_licence(_licence_picture(name), "营业执照.png"),
         privacy_version=PRIVACY_VERSION,
         actor=admin,
         meta=COMMAND,
@@ -132,17 +133,26 @@ def _verified_organisation(admin: User) -> Organization:
     return org
 
 
-def _organisation(admin: User) -> tuple[Organization, Seal]:
-    org = Organization.objects.filter(name=ORG_NAME, status=Organization.Status.VERIFIED).first()
+def organisation_with_seal(
+    admin: User,
+    name: str = ORG_NAME,
+    *,
+    code_body: str = ORG_CODE_BODY,
+    kind: str = Organization.Kind.ENTERPRISE,
+    seal_kind: str = Seal.Kind.CONTRACT,
+) -> tuple[Organization, Seal]:
+    """The verified demo organisation ``name`` (made if absent) with a generated seal of
+    ``seal_kind`` granted to ``admin`` for a year."""
+    org = Organization.objects.filter(name=name, status=Organization.Status.VERIFIED).first()
     if org is None:
-        org = _verified_organisation(admin)
-    seal = org.seals.filter(kind=Seal.Kind.CONTRACT, status=Seal.Status.ACTIVE).first()
+        org = _verified_organisation(admin, name, code_body, kind)
+    seal = org.seals.filter(kind=seal_kind, status=Seal.Status.ACTIVE).first()
     if seal is None:
-        params = default_params(org, Seal.Kind.CONTRACT)
+        params = default_params(org, seal_kind)
         seal = do_create_generated_seal(
             org,
-            kind=Seal.Kind.CONTRACT,
-            name=default_name(Seal.Kind.CONTRACT),
+            kind=seal_kind,
+            name=default_name(seal_kind),
             spec=build_spec(org, params),
             params=params,
             actor=admin,
@@ -176,9 +186,9 @@ class Command(BaseCommand):
         if not Envelope.objects.filter(title=DEMO_TITLE).exists():
             with transaction.atomic():
                 for index, (phone, (name, first14)) in enumerate(PEOPLE.items(), start=1):
-                    _verify(people[phone], name, _resident_id(first14, f"{index:03d}"))
+                    _verify(people[phone], name, resident_id(first14, f"{index:03d}"))
                 alice, bob, charlie = (people[p] for p in PEOPLE)
-                org, _seal = _organisation(charlie)
+                org, _seal = organisation_with_seal(charlie)
                 self._envelope(alice, bob, charlie, org)
         elif not options["if_absent"]:
             self.stdout.write("the sample envelope already exists")
