@@ -412,3 +412,14 @@ def test_paper_termination_with_the_stamped_proof(world: World, client: Client) 
     assert response.status_code == 302
     termination = Termination.objects.get()
     assert termination.status == Termination.Status.AGREED and termination.proof is not None
+
+
+def test_the_pages_speak_english_when_switched(world: World) -> None:
+    agreement = invite(world, "黄河")
+    client = login(Client(headers={"accept-language": "en"}), world.users["黄河"])
+    home = text(client.get(reverse("employment:student-home")))
+    assert "Invitations received" in home and "Student details" in home
+    letter = text(client.get(reverse("employment:student-agreement", args=[agreement.uuid])))
+    assert "Sign now" in letter and "Signing history" in letter and "现在签约" not in letter
+    paper = text(client.get(reverse("employment:student-paper-edit")))
+    assert "Save and generate the agreement" in paper and "Hukou information" in paper

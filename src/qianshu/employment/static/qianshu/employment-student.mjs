@@ -62,3 +62,7 @@ document.querySelectorAll("[data-em-rules-form]").forEach(function (form) {
   syncRules(form);
   form.addEventListener("change", function () { syncRules(form); });
 });
+
+// On a phone the menu scrolls sideways: keep the current item in view.
+const current = document.querySelector(".em-student .side-menu [aria-current=page]");
+if (current && current.scrollIntoView) { current.scrollIntoView({ block: "nearest", inline: "nearest" }); }
