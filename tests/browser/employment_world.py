@@ -138,11 +138,14 @@ def approve_employer2(w: World) -> None:
 
 
 def invite_from_employer2(w: World, letters: list[str]) -> list[Agreement]:
-    """楚天科技 invites the students (sealed with its contract seal and PIN)."""
+    """楚天科技 puts the students on its 签约发送列表 and invites them (sealed with its contract
+    seal and PIN)."""
+    students = [w.entry(code) for code in letters]
+    employer_actions.do_add_candidates(w.employer2, students, actor=w.hr2)
     letter = Letter(terms={"position": "测试工程师", "contract_term": "3年", "salary": "9000元/月"})
     sent = agreement_actions.do_send_invitations(
         w.employer2,
-        [w.entry(code) for code in letters],
+        students,
         letter,
         seal_uuid=str(seal_of(w.employer2).uuid),
         pin=PIN,
