@@ -273,8 +273,18 @@ def _wait_status(page: Any, agreement: Agreement, status: str) -> None:
     assert badge.inner_text() == status, badge.inner_text()
 
 
+def _school_counts(page: Any, test_id: str, count: int, shots: scenario.Shots, name: str) -> None:
+    """就业管理 (the school's home): one of its 待办 counts."""
+    page.goto("/employment/school/")
+    number = page.get_by_test_id(test_id).locator(".emp-count-n")
+    assert number.inner_text() == str(count), (test_id, number.inner_text())
+    shots(page, name)
+
+
 def _school_passes_a(page: Any, a: Agreement, shots: scenario.Shots) -> None:
-    """The detail: 单位所在地 completed, the 鉴证 seal and PIN, 签约鉴证通过."""
+    """就业管理 counts A and D 等待签约鉴证; A's detail: 单位所在地 completed, the 鉴证 seal and
+    PIN, 签约鉴证通过."""
+    _school_counts(page, "count-waiting", 2, shots, "school-home")
     _school_opens(page, a, "/employment/school/agreements/", "agreement-row")
     assert "黄河" in page.get_by_test_id("section-student").inner_text()
     assert POSITION in page.get_by_test_id("section-terms").inner_text()
@@ -352,6 +362,7 @@ def _employer_applies(page: Any, shots: scenario.Shots) -> None:
 
 
 def _school_passes_termination(page: Any, a: Agreement, shots: scenario.Shots) -> Termination:
+    _school_counts(page, "count-terminations", 1, shots, "school-home-termination")
     _school_opens(page, a, "/employment/school/terminations/", "termination-row")
     decide = page.get_by_test_id("decide-termination")
     assert "岗位调整" in decide.get_by_test_id("termination-reason").inner_text()
