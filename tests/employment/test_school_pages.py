@@ -543,8 +543,8 @@ def test_the_school_passes_a_termination_with_its_seal(world: World, admin: Clie
     assert admin.get("/employment/school/").context["counts"].terminations == 1
     page = text(admin.get(f"/employment/agreements/{agreement.uuid}/school/"))
     assert "解约鉴证通过" in page and "岗位调整" in page
-    letter = admin.get(f"/employment/terminations/{termination.uuid}/school/letter.pdf")
-    assert letter.status_code == 200 and letter.content.startswith(b"%PDF")
+    pdf = admin.get(f"/employment/terminations/{termination.uuid}/school/letter.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     done = decide(
         admin, agreement, op="termination_pass", seal=world.seal_uuid(world.school.org), pin=PIN
     )
@@ -553,7 +553,8 @@ def test_the_school_passes_a_termination_with_its_seal(world: World, admin: Clie
     agreement.refresh_from_db()
     assert termination.status == Termination.Status.PASSED
     assert agreement.status == Agreement.Status.TERMINATED
-    assert Envelope.objects.get(employment_termination=termination).status == Envelope.Status.COMPLETED
+    letter = Envelope.objects.get(employment_termination=termination)
+    assert letter.status == Envelope.Status.COMPLETED
     assert EmploymentRecord.objects.get(agreement=agreement).ended_at is not None
     assert RosterEntry.objects.get(pk=world.students["黄河"].pk).status == "terminated"
 

@@ -209,7 +209,7 @@ def agreement_view(request: HttpRequest, agreement_uuid: uuid.UUID) -> HttpRespo
         else:
             messages.success(
                 request,
-                _("%(message)s（协议书编号 %(number)s）")
+                _("协议书 %(number)s：%(message)s")
                 % {"message": done.message, "number": agreement.number},
             )
             return HttpResponseRedirect(reverse(done.back))
@@ -255,7 +255,12 @@ def agreement_pdf_view(request: HttpRequest, agreement_uuid: uuid.UUID) -> HttpR
         return _envelope_pdf(request, agreement.envelope, filename)
     if agreement.mode != Agreement.Mode.OFFLINE:
         raise Http404
-    return _pdf(papers.agreement_pdf(agreement).pdf, filename)
+    try:
+        rendered = papers.agreement_pdf(agreement)
+    except UserError as exc:  # a value the PDF cannot print: said on the agreement's page
+        add_message(request, exc)
+        return HttpResponseRedirect(reverse("employment:school-agreement", args=[agreement.uuid]))
+    return _pdf(rendered.pdf, filename)
 
 
 def _blob_response(blob: Blob, name: str) -> HttpResponse:

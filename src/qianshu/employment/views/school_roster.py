@@ -79,6 +79,10 @@ def roster_template_view(request: HttpRequest) -> HttpResponse:
     """下载 Excel 模板 of the roster of one 届."""
     staff = require_staff(request, school_admin=True)
     year = _year(request.GET.get("year"), school_queries.default_year(staff))
+    try:
+        roster_uploads.check_year(year)
+    except UserError:
+        year = school_queries.default_year(staff)
     return file_response(
         roster.workbook(year),
         filename=_("%(year)d届学生名单.xlsx") % {"year": year},
