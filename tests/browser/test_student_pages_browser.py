@@ -69,3 +69,27 @@ def test_a_student_accepts_an_invitation_through_the_dialogs(
         shot(page, name)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.viewport_size["width"], "the page scrolls sideways"
+
+
+def test_a_student_applies_to_terminate_through_the_notice_dialog(
+    world: World, new_context: Callable[[str], Any], shot: Callable[[Any, str], Path]
+) -> None:
+    from tests.employment.test_agreements import accept, pass_it
+
+    user = world.users["黄河"]
+    off_loop(lambda: pass_it(world, accept(world, invite(world, "黄河"), "黄河")))
+    page = new_context("phone").new_page()
+    login_by_sms(page, user.phone)
+    page.goto("/employment/student/terminations/")
+    page.get_by_test_id("termination-apply").click()
+    dialog = page.get_by_test_id("dialog-apply")
+    dialog.get_by_text("解约机会仅有一次").wait_for()
+    submit = dialog.get_by_test_id("termination-submit")
+    assert submit.is_disabled()  # until the 解约须知 box is ticked
+    dialog.get_by_test_id("termination-rules").check()
+    dialog.get_by_test_id("termination-reason").fill("考取研究生")
+    dialog.get_by_test_id("pin").fill(PIN)
+    shot(page, "apply")
+    submit.click()
+    page.get_by_text("等待单位同意").wait_for()
+    shot(page, "applied")

@@ -422,4 +422,4 @@ def test_the_pages_speak_english_when_switched(world: World) -> None:
     letter = text(client.get(reverse("employment:student-agreement", args=[agreement.uuid])))
     assert "Sign now" in letter and "Signing history" in letter and "现在签约" not in letter
     paper = text(client.get(reverse("employment:student-paper-edit")))
-    assert "Save and generate the agreement" in paper and "Hukou information" in paper
+    assert "Save and generate the agreement" in paper and "Hukou" in paper

@@ -80,7 +80,7 @@ def paper_view(request: HttpRequest) -> HttpResponse:
     return render(request, TEMPLATES + "paper.html", context, status=status)
 
 
-def _editable(request: HttpRequest, entry: RosterEntry) -> tuple[Agreement | None, str]:
+def _editable(entry: RosterEntry) -> tuple[Agreement | None, str]:
     """The paper agreement the student may edit (None: a new one), or why not."""
     paper = queries.paper_agreement(entry)
     if paper is not None and paper.status not in EDITABLE:
@@ -111,7 +111,7 @@ def edit_view(request: HttpRequest) -> HttpResponse:
     保存并生成协议书 (saved, then the confirmation page)."""
     user = current_user(request)
     entry = require_entry(user)
-    paper, refusal = _editable(request, entry)
+    paper, refusal = _editable(entry)
     if refusal:
         messages.error(request, refusal)
         return _paper_page()
@@ -150,7 +150,7 @@ def confirm_view(request: HttpRequest) -> HttpResponse:
     checkbox) and the button's own 确定 prompt; then to the school's 协议书审核."""
     user = current_user(request)
     entry = require_entry(user)
-    paper, refusal = _editable(request, entry)
+    paper, refusal = _editable(entry)
     if refusal or paper is None:
         if refusal:
             messages.error(request, refusal)
