@@ -46,7 +46,7 @@ def completed(envelope: Envelope) -> None:
 
 
 def check_signers(report: Any, person: str, first_org: str) -> None:
-    """The employer's seal (or the student first), the student's signature, the school's seal."""
+    """The signatures in order: ``first_org``'s seal, ``person``'s signature, the school's seal."""
     platform = ("QS-Certification", "QS-Completion")
     signed = [
         s for s in report.signatures if s.kind == "signature" and s.field_name not in platform
