@@ -52,6 +52,7 @@ def test_a_student_accepts_an_invitation_through_the_dialogs(
         dialog.get_by_test_id("accept-no-signature").wait_for()
         draw_strokes(page)
         dialog.get_by_test_id("signature-save").click()
+        dialog.get_by_text("已使用本次书写的签名").wait_for()  # the PNG is made asynchronously
         assert dialog.locator("input[name=signature]").input_value().startswith("data:image/png")
     shot(page, "sign")
     dialog.get_by_test_id("pin").fill(PIN)
