@@ -107,6 +107,7 @@ def a_accepts(page: Any, w: World, shots: scenario.Shots) -> None:
     assert page.get_by_test_id("home-invitations").locator("strong").inner_text() == "2"
     shots(page, "student-A-home")
     page.get_by_test_id("home-invitations").click()
+    page.get_by_test_id("invitation-list").wait_for()
     assert page.get_by_test_id("invitation-row").count() == 2
     shots(page, "student-A-invitations")
     _accept(page, EMPLOYER, shots, "student-A")

@@ -213,6 +213,7 @@ def _employer_imports(page: Any, w: World, tmp_path: Path, shots: scenario.Shots
     assert "已加入 3 人，已在列表中 0 人，未找到 0 行，有误 0 行。" in summary.inner_text()
     shots(page, "employer-import")
     page.get_by_text("查看签约发送列表").click()
+    page.get_by_test_id("candidate-list").wait_for()
     assert page.get_by_test_id("candidate-row").count() == 4
 
 
