@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from openpyxl import Workbook, load_workbook
 
+from qianshu.core import sheets
 from qianshu.core.meta import TASK
 from qianshu.doctemplates import bulk
 from qianshu.doctemplates.actions import bulk as bulk_actions
@@ -224,7 +225,7 @@ def test_ten_thousand_rows_in_bounded_memory(world: dict[str, Any]) -> None:
     headers = [(c.key, c.header) for c in cols]
     tracemalloc.start()
     try:
-        status, rows = bulk.parse_sheet(data, headers, {}, bulk.MAX_ROWS)
+        status, rows = sheets.parse_sheet(data, headers, {}, bulk.MAX_ROWS)
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -244,7 +245,7 @@ def test_a_zip_bomb_is_refused_before_it_is_parsed(world: dict[str, Any]) -> Non
         archive.writestr("[Content_Types].xml", "<Types/>")
         with archive.open("xl/sharedStrings.xml", "w") as member:
             chunk = b"\0" * (1024 * 1024)
-            for _ in range(bulk.MAX_UNZIPPED_BYTES // len(chunk) + 1):
+            for _ in range(sheets.MAX_UNZIPPED_BYTES // len(chunk) + 1):
                 member.write(chunk)
     data = out.getvalue()
     assert len(data) < 2 * 1024 * 1024

@@ -180,3 +180,56 @@ def test_revision_copies_are_pyhankos(name: str, files: dict[str, bytes]) -> Non
             fast = _speedups.subsume_object(resolver, obj)
             original = _speedups._original_subsume(resolver, obj)
             assert _same_copy(fast, original, resolver), (name, revision, ref)
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_historical_reads_are_pyhankos(name: str, files: dict[str, bytes]) -> None:
+    """qianshu.signing._speedups keeps an older revision's objects by location: asked again,
+    in any revision, it gives what pyHanko reads there."""
+    reader = PdfFileReader(io.BytesIO(files[name]), strict=False)
+    fresh = PdfFileReader(io.BytesIO(files[name]), strict=False)
+    refs = {ref for r in range(reader.xrefs.total_revisions) for ref in _explicit(reader, r)}
+    for _ in range(2):  # the second round is answered from what the first one kept
+        for revision in range(reader.xrefs.total_revisions):
+            for ref in sorted(refs, key=lambda r: (r.idnum, r.generation)):
+                fast = _read(_speedups.get_object, reader, ref, revision)
+                original = _read(_speedups._original_get_object, fresh, ref, revision)
+                assert type(fast) is type(original) and fast == original, (name, revision, ref)
+
+
+def _explicit(reader: PdfFileReader, revision: int) -> set[generic.Reference]:
+    return set(reader.xrefs.explicit_refs_in_revision(revision))
+
+
+def _read(get: Any, reader: PdfFileReader, ref: Any, revision: int) -> Any:
+    try:
+        return get(reader, ref, revision, transparent_decrypt=False)
+    except Exception as exc:  # the same error, or the same object
+        return type(exc).__name__
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_cross_reference_answers_are_pyhankos(name: str, files: dict[str, bytes]) -> None:
+    """qianshu.signing._speedups keeps where and when each object was written: asked twice,
+    it answers what pyHanko's search of the cross-reference sections answers."""
+    xrefs = PdfFileReader(io.BytesIO(files[name]), strict=False).xrefs
+    total = xrefs.total_revisions
+    refs = {ref for r in range(total) for ref in xrefs.explicit_refs_in_revision(r)}
+    refs |= {generic.Reference(n) for n in range(max(r.idnum for r in refs) + 2)}
+    for _ in range(2):
+        for ref in refs:
+            for fast, original in (
+                (_speedups.get_last_change, _speedups._original_get_last_change),
+                (_speedups.get_introducing_revision, _speedups._original_get_introducing_revision),
+            ):
+                assert _answer(fast, xrefs, ref) == _answer(original, xrefs, ref), (name, ref)
+            for revision in range(total):
+                fast_at = _speedups.get_historical_ref(xrefs, ref, revision)
+                assert fast_at == _speedups._original_get_historical_ref(xrefs, ref, revision)
+
+
+def _answer(search: Any, *args: Any) -> Any:
+    try:
+        return search(*args)
+    except KeyError:
+        return "KeyError"

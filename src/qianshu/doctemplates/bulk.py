@@ -13,10 +13,7 @@ is sent.
 
 from __future__ import annotations
 
-import io
 import itertools
-import re
-import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,26 +23,20 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.phones import normalize_phone
+from qianshu.core import sheets
 from qianshu.doctemplates import datafields
 from qianshu.doctemplates.snapshots import Party
 from qianshu.envelopes.binding import credit_code_problem, normalise_code
 from qianshu.envelopes.models import Recipient
 from qianshu.identity.models import PersonIdentity
-from qianshu.signing.errors import SigningError
-from qianshu.signing.isolation import LimitExceeded, Limits, run_limited
 
 MAX_ROWS = 10_000
-MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
-PARSE_LIMITS = Limits(cpu_seconds=60, memory_bytes=768 * 1024 * 1024, wall_seconds=120)
+MAX_FILE_BYTES = sheets.MAX_FILE_BYTES
 MAX_TEXT = 100
 CHECK_CHUNK = 500
 TITLE = "title"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class SheetError(Exception):
-    """The file cannot be used at all (not a spreadsheet, no header, too many rows)."""
+XLSX_TYPE = sheets.XLSX_TYPE
+SheetError = sheets.SheetError
 
 
 @dataclass(frozen=True)
@@ -123,151 +114,36 @@ def workbook(
 ) -> bytes:
     """The template's spreadsheet: a header row, an example row, text cells, and Excel's data
     validation of phone numbers (11 digits), single choices (a list) and checkboxes (是/否)."""
-    from openpyxl import Workbook
-    from openpyxl.comments import Comment
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    cols = columns(roles, data_fields)
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = re.sub(r"[\[\]:*?/\\]", "", sheet_title)[:31] or "Sheet1"
-    sheet.append([c.header for c in cols])
-    sheet.append([c.example for c in cols])
-    bold, grey = Font(bold=True), Font(italic=True, color="888888")
-    for index, column in enumerate(cols, start=1):
-        letter = get_column_letter(index)
-        head = sheet.cell(row=1, column=index)
-        head.font = bold
-        if column.required:
-            head.fill = PatternFill("solid", fgColor="FFF3BF")
-        sheet.cell(row=2, column=index).font = grey
-        sheet.column_dimensions[letter].width = column.width
-        for row in (2,):
-            sheet.cell(row=row, column=index).number_format = "@"
-        if column.part == "phone":
-            rule = DataValidation(
-                type="textLength", operator="equal", formula1="11", allow_blank=True
-            )
-            rule.error = _("请输入 11 位手机号码。")
-            rule.errorTitle = _("手机号格式不正确")
-            sheet.add_data_validation(rule)
-            rule.add(f"{letter}3:{letter}{MAX_ROWS + 2}")
+    out = []
+    for column in columns(roles, data_fields):
+        validation: str | tuple[str, ...] = "phone" if column.part == "phone" else ""
         if column.part == "data":
             field = data_fields[int(column.key.split(".")[1])]
-            options = field.get("choices") if field["type"] == "choice" else None
-            if field["type"] == "checkbox":
-                options = [_("是"), _("否")]
-            listed = ",".join(options or [])
-            if options and len(listed) <= 250 and '"' not in listed:  # Excel's list limit
-                rule = DataValidation(type="list", formula1=f'"{listed}"', allow_blank=True)
-                rule.error = _("请从列表中选择。")
-                sheet.add_data_validation(rule)
-                rule.add(f"{letter}3:{letter}{MAX_ROWS + 2}")
-    sheet.cell(row=1, column=1).comment = Comment(
-        _("第 1 行是表头，第 2 行是示例（导入时忽略），请从第 3 行起每行填写一份签署任务。"
-          "黄色的列必填。"),
-        "Qianshu",
-    )  # fmt: skip
-    sheet.freeze_panes = "A3"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # a phone number typed as a number
-    return " ".join(str(value).split())
+            if field["type"] == "choice":
+                validation = tuple(field.get("choices") or ())
+            elif field["type"] == "checkbox":
+                validation = (_("是"), _("否"))
+        out.append(
+            sheets.SheetColumn(
+                column.key,
+                column.header,
+                column.example,
+                required=column.required,
+                width=column.width,
+                validation=validation,
+            )
+        )
+    note = _("第 1 行是表头，第 2 行是示例（导入时忽略），请从第 3 行起每行填写一份签署任务。"
+             "黄色的列必填。")  # fmt: skip
+    return sheets.workbook(out, sheet_title, note, MAX_ROWS)
 
 
 def read_rows(data: bytes, cols: Sequence[Column]) -> Iterator[tuple[int, dict[str, str]]]:
-    """(row number, values by column key) of each non-empty row after the header; the example
-    row is skipped while it is still the example. Raises :class:`SheetError`.
-
-    An XLSX is a ZIP of XML: a hostile one can expand to gigabytes. The archive's directory is
-    checked first (:data:`MAX_UNZIPPED_BYTES`), then the sheet is parsed — streaming, in
-    openpyxl's read-only mode — in a child process with CPU, memory and time limits
-    (:func:`qianshu.signing.isolation.run_limited`); only the rows come back."""
-    if len(data) > MAX_FILE_BYTES:
-        raise SheetError(_("文件过大（最大 20 MB）。"))
-    _check_archive(data)
-    headers = [(c.key, c.header) for c in cols]
-    example = {c.key: c.example for c in cols}
-    try:
-        status, result = run_limited(
-            parse_sheet, data, headers, example, MAX_ROWS, limits=PARSE_LIMITS
-        )
-    except LimitExceeded as exc:
-        raise SheetError(_("文件过于复杂，无法在限定时间和内存内读取，请检查文件。")) from exc
-    except SigningError as exc:  # the parser failed in an unexpected way
-        raise SheetError(_UNREADABLE()) from exc
-    if status != "ok":
-        raise SheetError(str(result))
-    yield from result
-
-
-def _UNREADABLE() -> str:
-    return _("无法读取该文件，请上传从本页下载的 Excel（.xlsx）模板填写后的文件。")
-
-
-def _check_archive(data: bytes) -> None:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            expanded = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise SheetError(_UNREADABLE()) from exc
-    if expanded > MAX_UNZIPPED_BYTES:
-        raise SheetError(_("文件解压后过大，请删除多余的内容后重新上传。"))
-
-
-def parse_sheet(
-    data: bytes,
-    headers: Sequence[tuple[str, str]],
-    example: dict[str, str],
-    max_rows: int,
-) -> tuple[str, Any]:
-    """The rows of the first sheet as ``("ok", [(number, values), …])`` or ``("error",
-    message)``. Runs in the limited child (module level: it is pickled by name)."""
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - zip, XML and openpyxl errors: not a usable XLSX file
-        return "error", _UNREADABLE()
-    try:
-        sheet = book.worksheets[0] if book.worksheets else None
-        if sheet is None:
-            return "error", _("文件中没有工作表。")
-        rows = sheet.iter_rows(values_only=True)
-        header = [_text(v) for v in next(rows, ())]
-        positions: dict[str, int] = {}
-        for key, title in headers:
-            if title not in header:
-                return "error", _("表头缺少“%(name)s”列，请使用本模板当前版本的 Excel 文件。") % {
-                    "name": title
-                }
-            positions[key] = header.index(title)
-        out: list[tuple[int, dict[str, str]]] = []
-        for number, raw in enumerate(rows, start=2):
-            cells = list(raw)
-            values = {
-                key: _text(cells[pos]) if pos < len(cells) else "" for key, pos in positions.items()
-            }
-            if not any(values.values()) or (number == 2 and values == example):
-                continue
-            if len(out) >= max_rows:
-                return "error", _("每次最多导入 %(n)d 行。") % {"n": max_rows}
-            out.append((number, values))
-        return "ok", out
-    except Exception:  # noqa: BLE001 - a sheet openpyxl cannot read to the end
-        return "error", _UNREADABLE()
-    finally:
-        book.close()
+    """(row number, values by column key) of each non-empty row after the header (the example
+    row is skipped while it is still the example), read safely by
+    :func:`qianshu.core.sheets.read_rows`. Raises :class:`SheetError`."""
+    simple = [sheets.SheetColumn(c.key, c.header, c.example) for c in cols]
+    return sheets.read_rows(data, simple, MAX_ROWS)
 
 
 @dataclass

@@ -17,7 +17,10 @@ locks the sender's user row, then the organisation's row (this order everywhere;
 organisation's verification locks only the organisation, then envelopes), so two sends by the
 same person or organisation count one after the other, and the envelope sent now is counted by
 the next one once this transaction commits. A refused send rolls back and leaves the draft as
-it was.
+it was. The platform's signatures of the documents are made before, without these locks
+(:func:`qianshu.envelopes.actions.compose.do_send_envelope`), so the locks are held for the
+bookkeeping only; :func:`within_allowance` (no lock) spares a signature to a send that would
+be refused.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
+from qianshu.envelopes.audit import person_identity
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Envelope
-from qianshu.identity.access import verified_identity
 from qianshu.orgs.models import Membership, Organization
 
 WINDOW = dt.timedelta(hours=24)
@@ -53,7 +56,7 @@ class SendLimitReached(EnvelopeError):
 def sender_problems(envelope: Envelope, actor: User) -> list[str]:
     """Why ``actor`` may not send ``envelope`` (empty when they may), as messages."""
     out: list[str] = []
-    if verified_identity(actor) is None:
+    if person_identity(actor) is None:
         out.append(_("发起签署前，请先完成个人实名认证。"))
     org = envelope.initiator_org
     if org is not None:
@@ -92,18 +95,36 @@ def _check(sent: QuerySet[Envelope], limit: int, message: str, values: dict[str,
     raise SendLimitReached(message % {**values, "n": limit, "time": when}, retry_at)
 
 
-def lock_quota(actor: User, org_id: int | None, *, now: dt.datetime) -> None:
-    """Lock the sender (and the organisation) and refuse with :class:`SendLimitReached` when a
-    24-hour allowance is used up. Call first in the sending transaction."""
-    User.objects.select_for_update().filter(pk=actor.pk).first()
+def _sent(actor: User, org_id: int | None, now: dt.datetime) -> tuple[QuerySet[Envelope], int]:
+    """The sends that count against the allowance ``actor`` sends from now, and its size."""
     since = now - WINDOW
     if org_id is None:
         personal = Envelope.objects.filter(
             initiator=actor, initiator_org__isnull=True, sent_at__gte=since
         )
+        return personal, settings.QIANSHU_SEND_PER_USER_DAY
+    sent = Envelope.objects.filter(initiator_org_id=org_id, sent_at__gte=since)
+    return sent, settings.QIANSHU_SEND_PER_ORG_DAY
+
+
+def within_allowance(actor: User, org_id: int | None, *, now: dt.datetime) -> bool:
+    """Whether a send now would be within the allowance, without locking: a hint (a send may
+    be refused all the same); only :func:`lock_quota` decides."""
+    sent, limit = _sent(actor, org_id, now)
+    return sent.count() < limit
+
+
+def lock_quota(actor: User, org_id: int | None, *, now: dt.datetime) -> None:
+    """Lock the sender (and the organisation) and refuse with :class:`SendLimitReached` when a
+    24-hour allowance is used up. Call first in the sending transaction."""
+    # FOR NO KEY UPDATE: excludes other senders like FOR UPDATE, but not the foreign-key checks
+    # of rows that merely refer to the user or the organisation (a draft being made meanwhile).
+    User.objects.select_for_update(no_key=True).filter(pk=actor.pk).first()
+    sent, limit = _sent(actor, org_id, now)
+    if org_id is None:
         _check(
-            personal,
-            settings.QIANSHU_SEND_PER_USER_DAY,
+            sent,
+            limit,
             _(
                 "您在 24 小时内最多可发起 %(n)d 个签署任务，已达上限，"
                 "请于 %(time)s 后再发起。草稿已保存。"
@@ -111,12 +132,12 @@ def lock_quota(actor: User, org_id: int | None, *, now: dt.datetime) -> None:
             {},
         )
         return
-    org = Organization.objects.select_for_update().filter(pk=org_id).first()
+    org = Organization.objects.select_for_update(no_key=True).filter(pk=org_id).first()
     if org is None:
         return
     _check(
-        Envelope.objects.filter(initiator_org_id=org_id, sent_at__gte=since),
-        settings.QIANSHU_SEND_PER_ORG_DAY,
+        sent,
+        limit,
         _(
             "“%(org)s”在 24 小时内最多可发起 %(n)d 个签署任务，已达上限，"
             "请于 %(time)s 后再发起。草稿已保存。"

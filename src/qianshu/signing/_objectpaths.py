@@ -27,7 +27,7 @@ own result or error.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pyhanko.pdf_utils import generic, misc
@@ -119,10 +119,36 @@ class _Converted(set[RawPdfPath]):
     pass
 
 
+def _reader_objects(resolver: HistoricalResolver) -> Callable[[generic.Reference], Any]:
+    """The objects of ``resolver``'s revision as the reader parsed them, without the copy bound
+    to the revision that ``resolver(ref)`` makes (the walk only reads their structure, and
+    resolves every reference it meets through this function, in the same revision)."""
+    cache = resolver.cache
+    reader = resolver.reader
+    revision = resolver.revision
+    last_change = reader.xrefs.get_last_change
+
+    def get(ref: generic.Reference) -> Any:
+        found = cache.get(ref)  # already copied for the revision: the same structure
+        if found is not None:
+            return found
+        try:
+            last = last_change(ref)
+        except KeyError:
+            last = None
+        # As HistoricalResolver.get_object decides between the shared and the historical read.
+        if last is not None and last <= revision:
+            return reader.get_object(ref, transparent_decrypt=False)
+        return reader.get_object(ref, revision, transparent_decrypt=False)
+
+    return get
+
+
 def paths_to_objects(resolver: HistoricalResolver) -> dict[generic.Reference, set[RawPdfPath]]:
     """Every path through which ``resolver``'s revision reaches each indirect object."""
     pages = _page_tree_paths(resolver)
     struct = _struct_elements(resolver)
+    get = _reader_objects(resolver)
     collected: defaultdict[generic.Reference, set[Path]] = defaultdict(set)
     containers = _CONTAINERS
     # (object, its path, the references on the path, inside the structure tree); only
@@ -138,7 +164,7 @@ def paths_to_objects(resolver: HistoricalResolver) -> dict[generic.Reference, se
                 continue
             collected[ref].add(path)
             on_path = on_path | {ref}
-            obj = resolver(ref)
+            obj = get(ref)
             if pages.get(ref, path) != path or (not in_struct and ref in struct):
                 continue
         if isinstance(obj, generic.DictionaryObject):

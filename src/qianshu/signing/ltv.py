@@ -44,6 +44,7 @@ from qianshu.signing.validation_memo import (
     DocumentValidationContext,
     KnownSignatures,
     known_signatures,
+    trust_manager,
 )
 from qianshu.signing.verdicts import TrustSettings
 
@@ -88,7 +89,7 @@ class Contexts:
         if cached is not None:
             return cached
         if self._trust_manager is None:
-            self._trust_manager = SimpleTrustManager.build(trust_roots=list(self.trust.roots))
+            self._trust_manager = trust_manager(self.trust.roots)
         material = self.covered if revocation else DssMaterial(certs=self.covered.certs)
         vc = DocumentValidationContext(
             trust_manager=self._trust_manager,

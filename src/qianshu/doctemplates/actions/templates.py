@@ -26,7 +26,13 @@ from qianshu.core.meta import RequestMeta
 from qianshu.doctemplates.access import can_manage
 from qianshu.doctemplates.datafields import clean_data, clean_definition, fill_document
 from qianshu.doctemplates.errors import TemplateError
-from qianshu.doctemplates.models import Template, TemplateDocument, TemplateUse, TemplateVersion
+from qianshu.doctemplates.models import (
+    Batch,
+    Template,
+    TemplateDocument,
+    TemplateUse,
+    TemplateVersion,
+)
 from qianshu.doctemplates.snapshots import (
     MAX_LABEL,
     ROLE_VALUES,
@@ -200,14 +206,17 @@ def do_use_template(
     *,
     data: Mapping[str, object] | None = None,
     title: str = "",
+    batch: Batch | None = None,
     actor: User,
     meta: RequestMeta,
 ) -> Envelope:
     """A draft made from ``version`` with ``parties`` (by role key) in its open roles and the
     values of its data fields (``data``, by field name) written into its documents as text —
-    ready for 确认发起 — and the version remembered. The caller checked that ``actor`` may use
-    the template. Raises :class:`TemplateError` (``DataError`` naming a data field) or the
-    compose actions' ``EnvelopeError``; nothing is kept then."""
+    ready for 确认发起 — and the version remembered (with the ``batch`` it was sent in). The
+    caller checked that ``actor`` may use the template. Raises :class:`TemplateError`
+    (``DataError`` naming a data field) or the compose actions' ``EnvelopeError``; nothing is
+    kept then. The version's documents may be prefetched (``prefetch_related("documents__blob")``,
+    as a batch does once for all its rows)."""
     template = Template.objects.select_related("org").get(pk=version.template_id)
     if not template.is_active:
         raise TemplateError(_("该模板已归档，不能再使用。"))
@@ -245,7 +254,7 @@ def do_use_template(
                 actor=actor,
                 meta=meta,
             )
-            for d in version.documents.select_related("blob").order_by("position")
+            for d in sorted(version.documents.all(), key=lambda d: d.position)
         ]
         recipients = compose_actions.do_set_recipients(
             envelope, [_recipient(r, parties.get(str(r["key"]))) for r in roles], actor=actor
@@ -266,7 +275,7 @@ def do_use_template(
         ]
         if fields:
             compose_actions.do_set_fields(envelope, fields, actor=actor)
-        TemplateUse.objects.create(envelope=envelope, version=version)
+        TemplateUse.objects.create(envelope=envelope, version=version, batch=batch)
     return envelope
 
 

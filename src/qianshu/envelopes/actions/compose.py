@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -218,6 +219,10 @@ def do_set_recipients(
         if not locked.is_editable():
             raise EnvelopeError(_("任务已发起，不能再修改签署方。"))
         existing = {r.pk: r for r in locked.recipients.all()}
+        if not existing:  # a new draft (one made from a template): nothing to keep or remove
+            return Recipient.objects.bulk_create(
+                [Recipient(envelope=locked, **values) for values in cleaned]
+            )
         keep: list[Recipient] = []
         for item, values in zip(items, cleaned, strict=True):
             recipient = existing.get(item.id) if item.id is not None else None
@@ -256,6 +261,8 @@ def do_set_fields(envelope: Envelope, items: Sequence[FieldInput], *, actor: Use
                 raise EnvelopeError(_("签署位置对应的签署方或文件不存在，请刷新页面。"))
             values.append(check_field(item, recipient, document))
         existing = list(Field.objects.filter(envelope=locked).order_by("id"))
+        if not existing:  # a new draft's fields: nothing to keep or remove
+            return Field.objects.bulk_create([Field(envelope=locked, **v) for v in values])
         kept: list[Field] = []
         result: list[Field] = []
         for v in values:
@@ -272,28 +279,42 @@ def do_set_fields(envelope: Envelope, items: Sequence[FieldInput], *, actor: Use
     return result
 
 
-def prepare_document_revision(
+@dataclass(frozen=True)
+class _Prepared:
+    """A document prepared (signed by the platform) before the send's locks were taken, and
+    what the preparation read (``made_from``: revision, its SHA-256, the signature fields,
+    certification, the signature's reason): used only if the locked draft still has all of it."""
+
+    made_from: tuple[object, ...]
+    data: bytes
+
+
+def _made_from(
+    envelope: Envelope, document: Document, specs: tuple[documents.FieldSpec, ...], certify: bool
+) -> tuple[object, ...]:
+    return (document.revision, document.current_id, specs, certify, _reason(envelope))
+
+
+def _reason(envelope: Envelope) -> str:
+    return f"{envelope.number} {envelope.title}"[:200]
+
+
+def _prepared_bytes(
     envelope: Envelope,
     document: Document,
     source: bytes,
+    specs: Sequence[documents.FieldSpec],
     certify: bool,
-    *,
-    step: str = "",
-    meta: RequestMeta,
-) -> None:
-    """Declare the document's fields on ``source`` and have the platform sign it (certify or
-    approve); stored as a new ``prepared`` revision. The caller holds the document row lock."""
+) -> bytes:
+    """``source`` with ``specs`` declared, signed by the platform (certified or approved)."""
     platform = load_platform()
     try:
-        # ``compose.field_specs`` is looked up when called (a test replaces it).
-        prepared = documents.prepare_document(
+        return documents.prepare_document(
             source,
-            compose.field_specs(document, document.fields.order_by("id")),
+            list(specs),
             certifier=platform.certifier,
             timestamper=platform.timestamper,
-            details=documents.SignatureDetails(
-                reason=f"{envelope.number} {envelope.title}"[:200], location="Qianshu"
-            ),
+            details=documents.SignatureDetails(reason=_reason(envelope), location="Qianshu"),
             certify=certify,
         )
     except SigningError as exc:
@@ -301,6 +322,17 @@ def prepare_document_revision(
         raise EnvelopeError(
             _("文件“%(name)s”无法发起签署，请检查签署位置后重试。") % {"name": document.name}
         ) from exc
+
+
+def _store_prepared(
+    envelope: Envelope,
+    document: Document,
+    prepared: bytes,
+    certify: bool,
+    *,
+    step: str = "",
+    meta: RequestMeta,
+) -> None:
     before = append_revision(document, prepared, action=Revision.Action.PREPARED, certified=certify)
     extra: dict[str, Any] = {"step": step} if step else {}
     audit.record(
@@ -316,9 +348,97 @@ def prepare_document_revision(
     )
 
 
-def _prepare(envelope: Envelope, certify: bool, meta: RequestMeta) -> None:
-    for document in envelope.documents.select_for_update().order_by("position", "id"):
-        prepare_document_revision(envelope, document, document.current.read(), certify, meta=meta)
+def prepare_document_revision(
+    envelope: Envelope,
+    document: Document,
+    source: bytes,
+    certify: bool,
+    *,
+    step: str = "",
+    meta: RequestMeta,
+) -> None:
+    """Declare the document's fields on ``source`` and have the platform sign it (certify or
+    approve); stored as a new ``prepared`` revision. The caller holds the document row lock."""
+    # ``compose.field_specs`` is looked up when called (a test replaces it).
+    specs = compose.field_specs(document, document.fields.order_by("id"))
+    prepared = _prepared_bytes(envelope, document, source, specs, certify)
+    _store_prepared(envelope, document, prepared, certify, step=step, meta=meta)
+
+
+def _send_plan(
+    envelope: Envelope, docs: Sequence[Document], recipients: Sequence[Recipient]
+) -> tuple[bool, dict[int, tuple[documents.FieldSpec, ...]]]:
+    """Whether the documents are certified, and each document's signature fields.
+
+    A recipient that places its own fields while signing rules out certification, and so does
+    a cross-page seal (its field is made when it is signed); the completion lock protects these
+    documents once everyone has signed."""
+    fields = list(envelope.fields.order_by("id"))
+    placed = {f.recipient_id for f in fields}
+    certify = all(
+        r.pk in placed for r in recipients if r.role in (Role.SIGN, Role.SEAL)
+    ) and not any(f.kind == Kind.CROSS_PAGE_SEAL for f in fields)
+    specs = {
+        d.pk: tuple(compose.field_specs(d, [f for f in fields if f.document_id == d.pk]))
+        for d in docs
+    }
+    return certify, specs
+
+
+def _prepare_ahead(envelope: Envelope, actor: User) -> dict[int, _Prepared]:
+    """Each document of the draft prepared without any lock (the platform's signature is most
+    of a send's time; under the sender's allowance lock, sends in one organisation's name would
+    wait for each other's). Nothing when the draft is not ready to send or the send would be
+    refused anyway: the locked send then finds and reports why."""
+    draft = Envelope.objects.select_related("initiator_org").filter(pk=envelope.pk).first()
+    if draft is None or not draft.is_draft():
+        return {}
+    if sending.sender_problems(draft, actor) or not sending.within_allowance(
+        actor, draft.initiator_org_id, now=timezone.now()
+    ):
+        return {}
+    docs = list(draft.documents.select_related("current").order_by("position", "id"))
+    recipients = list(draft.recipients.all())
+    if not docs or not any(r.acts for r in recipients):
+        return {}
+    certify, specs = _send_plan(draft, docs, recipients)
+    ahead = {}
+    try:
+        for document in docs:
+            data = _prepared_bytes(
+                draft, document, document.current.read(), specs[document.pk], certify
+            )
+            made_from = _made_from(draft, document, specs[document.pk], certify)
+            ahead[document.pk] = _Prepared(made_from, data)
+    except (EnvelopeError, PkiNotInitialised):
+        return {}  # the locked send prepares again and reports it
+    return ahead
+
+
+def _prepare(
+    envelope: Envelope,
+    recipients: Sequence[Recipient],
+    ahead: Mapping[int, _Prepared],
+    meta: RequestMeta,
+) -> bool:
+    """Prepare every document (locked here); returns whether they were certified. A document
+    prepared ahead is used when the draft still has what it was made from."""
+    docs = list(
+        envelope.documents.select_for_update(of=("self",))
+        .select_related("current")
+        .order_by("position", "id")
+    )
+    certify, specs = _send_plan(envelope, docs, recipients)
+    for document in docs:
+        ready = ahead.get(document.pk)
+        made_from = _made_from(envelope, document, specs[document.pk], certify)
+        if ready is not None and ready.made_from == made_from:
+            prepared = ready.data
+        else:
+            source = document.current.read()
+            prepared = _prepared_bytes(envelope, document, source, specs[document.pk], certify)
+        _store_prepared(envelope, document, prepared, certify, meta=meta)
+    return certify
 
 
 def do_send_envelope(envelope: Envelope, *, actor: User, meta: RequestMeta) -> Envelope:
@@ -326,7 +446,13 @@ def do_send_envelope(envelope: Envelope, *, actor: User, meta: RequestMeta) -> E
     Only a verified sender may, in an organisation's name only as a current member of that
     verified organisation, and within the 24-hour limits (:mod:`qianshu.envelopes.sending`);
     a refusal leaves the draft as it was. An envelope sent back (退回) is resent with
-    :func:`qianshu.envelopes.actions.returns.do_resend_envelope`, not here."""
+    :func:`qianshu.envelopes.actions.returns.do_resend_envelope`, not here.
+
+    The documents are prepared first, without locks (:func:`_prepare_ahead`); the sending
+    transaction then takes the allowance lock, the envelope and its documents, and stores what
+    was prepared if the draft did not change meanwhile (else prepares again, under the locks).
+    So the allowance lock is held for the bookkeeping only, not for the platform's signatures."""
+    ahead = _prepare_ahead(envelope, actor)
     with transaction.atomic():
         # The sender's rows first (see sending.lock_quota), then the envelope.
         sending.lock_quota(actor, envelope.initiator_org_id, now=timezone.now())
@@ -337,20 +463,15 @@ def do_send_envelope(envelope: Envelope, *, actor: User, meta: RequestMeta) -> E
         )
         if not locked.is_draft():
             raise EnvelopeError(_("任务已经发起。"))
+        if locked.initiator_id == actor.pk:
+            locked.initiator = actor  # the audit events name them: looked up once
         sending.check_sender(locked, actor)
         found = problems(locked)
         if found:
             raise EnvelopeError(found[0])
         recipients = list(locked.recipients.all())
-        # A recipient that places its own fields while signing rules out certification, and so
-        # does a cross-page seal (its field is made when it is signed); the completion lock
-        # protects these documents once everyone has signed.
-        certify = (
-            all(r.fields.exists() for r in recipients if r.role in (Role.SIGN, Role.SEAL))
-            and not locked.fields.filter(kind=Kind.CROSS_PAGE_SEAL).exists()
-        )
         try:
-            _prepare(locked, certify, meta)
+            _prepare(locked, recipients, ahead, meta)
         except PkiNotInitialised as exc:
             raise EnvelopeError(_("平台证书服务尚未初始化，请联系平台运营人员。")) from exc
         now = timezone.now()
