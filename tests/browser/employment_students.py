@@ -46,14 +46,16 @@ def completed(envelope: Envelope) -> None:
 
 
 def check_signers(report: Any, person: str, first_org: str) -> None:
-    """The signatures in order: ``first_org``'s seal, ``person``'s signature, the school's seal."""
+    """The signatures in order: ``first_org``'s seal and date, ``person``'s signature and date,
+    the school's seal and date."""
     platform = ("QS-Certification", "QS-Completion")
     signed = [
         s for s in report.signatures if s.kind == "signature" and s.field_name not in platform
     ]
-    assert [s.signer_name for s in signed if not s.organisation] == [person]
+    # each party's signing date is a second signature of that party, right after its mark
+    assert [s.signer_name for s in signed if not s.organisation] == [person, person]
     orgs = [s.organisation for s in signed if s.organisation]
-    assert orgs == [first_org, SCHOOL], orgs
+    assert orgs == [first_org, first_org, SCHOOL, SCHOOL], orgs
 
 
 # --- 3. 线上签约 ---------------------------------------------------------------------------------

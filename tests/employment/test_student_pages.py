@@ -186,7 +186,8 @@ def test_accepting_through_the_page_signs_and_makes_the_others_view_only(
     signed = client.get(reverse("employment:student-agreement-pdf", args=[first.uuid])).content
     names = [s.field_name for s in PdfFileReader(io.BytesIO(signed)).embedded_signatures]
     before = [s.field_name for s in PdfFileReader(io.BytesIO(pdf.content)).embedded_signatures]
-    assert len(names) == len(before) + 1  # the student's signature after the employer's seal
+    # the student's signature and signing date after the employer's seal and date
+    assert len(names) == len(before) + 2
 
     listing = text(client.get(reverse("employment:student-invitations")))
     assert "只能查看" in listing and "等待签约鉴证" in listing

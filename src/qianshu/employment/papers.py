@@ -9,11 +9,15 @@ from qianshu.employment import documents
 from qianshu.employment.models import Agreement, RosterEntry, School, Staff, Termination
 
 #: (routing order, spot of the rendered PDF, field kind) of an agreement's envelope: the
-#: employer's seal, the student's signature and date, the school's 鉴证 seal.
+#: employer's seal, the student's signature, the school's 鉴证 seal, each with its signing
+#: date (written as text by that party's own signature).
 AGREEMENT_FIELDS = (
     (1, "employer_seal", "seal"),
+    (1, "employer_date", "date"),
     (2, "student_signature", "signature"),
+    (2, "student_date", "date"),
     (3, "school_seal", "seal"),
+    (3, "school_date", "date"),
 )
 
 

@@ -157,13 +157,14 @@ def _letter(termination: Termination, actor: User, meta: RequestMeta) -> None:
         actor=actor,
     )
     by_order = {r.routing_order: r for r in recipients}
-    spots: dict[str, str] = {Side.STUDENT: "student_signature", Side.EMPLOYER: "employer_seal"}
     other = Side.EMPLOYER if termination.side == Side.STUDENT else Side.STUDENT
+    order_of = {termination.side: 1, other: 2, "school": 3}
     fields = []
-    for order, spot in ((1, spots[termination.side]), (2, spots[other]), (3, "school_seal")):
+    for order, spot, kind in papers.AGREEMENT_FIELDS:  # the same blocks as the agreement
+        party = {1: Side.EMPLOYER, 2: Side.STUDENT, 3: "school"}[order]
         page, rect = rendered.spots[spot]
-        kind = "signature" if spot == "student_signature" else "seal"
-        fields.append(FieldInput(by_order[order].pk, document.pk, kind, page, Rect(*rect)))
+        recipient = by_order[order_of[party]]
+        fields.append(FieldInput(recipient.pk, document.pk, kind, page, Rect(*rect)))
     compose_actions.do_set_fields(envelope, fields, actor=actor)
     compose_actions.do_send_envelope(envelope, actor=actor, meta=meta)
     termination.letter = envelope
