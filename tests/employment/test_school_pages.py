@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, TestCase
+from django.urls import reverse
 
 from qianshu.accounts.models import User
 from qianshu.core.meta import TASK
@@ -631,3 +632,48 @@ def test_an_unverified_organisation_is_not_marked(world: World) -> None:
     )
     assert any("已认证" in m for m in messages_of(response))
     assert not hasattr(Organization.objects.get(pk=org.pk), "school")
+
+
+def test_a_school_admin_edits_a_student_but_not_a_verified_name(world: World) -> None:
+    entry = world.students["汉水"]
+    url = reverse("employment:school-roster-edit", args=[entry.uuid])
+    admin = client_for(world.school_admin, world.school.org)
+    page = admin.get(url)
+    assert page.status_code == 200 and "roster-edit-form" in page.content.decode()
+    form = {
+        "name": "汉水",
+        "phone": "139 0000 0077",
+        "college": "文学院",
+        "major": "汉语言文学",
+        "class_name": "1班",
+    }
+    assert admin.post(url, form).status_code == 302
+    entry.refresh_from_db()
+    assert (entry.phone, entry.college.name, entry.major) == ("13900000077", "文学院", "汉语言文学")
+    # 汉水 passed 信息验证: the name was matched against the verified real name
+    refused = admin.post(url, {**form, "name": "别人"})
+    assert refused.status_code == 400 and "姓名不能修改" in refused.content.decode()
+    entry.refresh_from_db()
+    assert entry.name == "汉水" and entry.user == world.users["汉水"]
+    bad_phone = admin.post(url, {**form, "phone": "12345"})
+    assert bad_phone.status_code == 400
+
+
+@pytest.mark.parametrize("who", ["college_admin", "school_b_admin", "hr1"])
+def test_only_the_schools_admin_edits_its_roster(world: World, who: str) -> None:
+    entry = world.students["长江"]
+    url = reverse("employment:school-roster-edit", args=[entry.uuid])
+    user, org = {
+        "college_admin": (world.college_admin, world.school.org),
+        "school_b_admin": (world.school_b_admin, world.school_b.org),
+        "hr1": (world.hr1, world.employer),
+    }[who]
+    client = client_for(user, org)
+    assert client.get(url).status_code == 404
+    assert (
+        client.post(url, {"name": "x", "phone": "13900000001", "college": "y"}).status_code == 404
+    )
+    entry.refresh_from_db()
+    assert entry.name == "长江"
+    anonymous = Client().get(url)
+    assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]

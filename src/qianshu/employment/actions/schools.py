@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
+from qianshu.accounts.phones import normalize_phone
 from qianshu.employment import roster
 from qianshu.employment.errors import EmploymentError
 from qianshu.employment.models import College, RosterEntry, School, Staff
@@ -101,3 +103,41 @@ def do_import_roster(school: School, year: int, data: bytes, *, actor: User) -> 
                 },
             )
     return len(checked.rows)
+
+
+def do_update_roster_entry(
+    entry: RosterEntry,
+    *,
+    name: str,
+    phone: str,
+    college: str,
+    major: str,
+    class_name: str,
+    actor: User,
+) -> RosterEntry:
+    """编辑 one student of the roster (学校管理员). The ID number and 学号 are the student's
+    identity on the roster and change only by importing; the name cannot change once the
+    student passed 信息验证 (it was matched against their verified real name)."""
+    staff = Staff.objects.filter(school=entry.school, user=actor).first()
+    if staff is None or staff.role != Staff.Role.SCHOOL_ADMIN:
+        raise EmploymentError(_("只有学校管理员可以修改学生信息。"), status=403)
+    name, college = " ".join(name.split()), " ".join(college.split())
+    if not name or not college:
+        raise EmploymentError(_("姓名和学院必填。"))
+    if len(name) > 64 or len(college) > 100 or len(major) > 100 or len(class_name) > 100:
+        raise EmploymentError(_("内容过长。"))
+    try:
+        phone = normalize_phone(phone)
+    except ValidationError:
+        raise EmploymentError(_("手机号格式不正确。"), field="phone") from None
+    with transaction.atomic():
+        locked = RosterEntry.objects.select_for_update().get(pk=entry.pk)
+        if locked.user_id is not None and name != locked.name:
+            raise EmploymentError(_("该学生已通过信息验证，姓名不能修改。"), field="name")
+        locked.name = name
+        locked.phone = phone
+        locked.college, _created = College.objects.get_or_create(school=entry.school, name=college)
+        locked.major = " ".join(major.split())
+        locked.class_name = " ".join(class_name.split())
+        locked.save(update_fields=["name", "phone", "college", "major", "class_name"])
+    return locked

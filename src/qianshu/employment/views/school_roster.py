@@ -8,6 +8,7 @@ remembered in the session, never taken back from the page."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -26,7 +27,7 @@ from qianshu.core.errors import UserError, add_message
 from qianshu.core.requests import current_user
 from qianshu.employment import roster, school_queries
 from qianshu.employment.actions import roster_uploads
-from qianshu.employment.actions.schools import do_set_staff
+from qianshu.employment.actions.schools import do_set_staff, do_update_roster_entry
 from qianshu.employment.models import College, RosterEntry, Staff
 from qianshu.employment.views.school_base import (
     filters_from,
@@ -184,6 +185,42 @@ def roster_check_view(request: HttpRequest) -> HttpResponse:
     return render(request, "employment/school/roster_check.html", context)
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+def roster_edit_view(request: HttpRequest, entry_uuid: uuid.UUID) -> HttpResponse:
+    """编辑 one student of the roster (学校管理员; 学号 and ID number change only by import)."""
+    staff = require_staff(request, school_admin=True)
+    entry = (
+        RosterEntry.objects.select_related("college")
+        .filter(uuid=entry_uuid, school=staff.school)
+        .first()
+    )
+    if entry is None:
+        raise Http404
+    fields = ("name", "phone", "college", "major", "class_name")
+    values = {
+        "name": entry.name,
+        "phone": entry.phone,
+        "college": entry.college.name,
+        "major": entry.major,
+        "class_name": entry.class_name,
+    }
+    status = 200
+    if request.method == "POST":
+        values = {k: request.POST.get(k, "") for k in fields}
+        try:
+            do_update_roster_entry(entry, **values, actor=current_user(request))
+        except UserError as exc:
+            add_message(request, exc)
+            status = 400
+        else:
+            messages.success(request, _("已保存学生信息。"))
+            query = urlencode({"year": entry.year})
+            return HttpResponseRedirect(f"{reverse('employment:school-roster')}?{query}")
+    context = {**school_context(staff, "roster"), "entry": entry, "values": values}
+    return render(request, "employment/school/roster_edit.html", context, status=status)
+
+
 def _members(staff: Staff) -> list[User]:
     return list(
         User.objects.filter(memberships__org_id=staff.school.org_id)
@@ -236,5 +273,6 @@ urlpatterns: list[URLPattern] = [
     path("school/roster/template.xlsx", roster_template_view, name="school-roster-template"),
     path("school/roster/import/", roster_import_view, name="school-roster-import"),
     path("school/roster/import/check/", roster_check_view, name="school-roster-check"),
+    path("school/roster/<uuid:entry_uuid>/edit/", roster_edit_view, name="school-roster-edit"),
     path("school/staff/", staff_view, name="school-staff"),
 ]
