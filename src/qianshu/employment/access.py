@@ -106,21 +106,3 @@ def access_termination_by_uuid(
     if not roles:
         raise Http404
     return termination, roles
-
-
-def access_school_staff(actor: User, school_id: object) -> Staff:
-    """``actor``'s staff row at the school (学校管理员 or 学院管理员), else 404."""
-    try:
-        pk = int(str(school_id))
-    except ValueError:
-        raise Http404 from None
-    staff = (
-        Staff.objects.filter(school_id=pk, user=actor)
-        .select_related("school__org", "college")
-        .first()
-        if actor.is_authenticated
-        else None
-    )
-    if staff is None:
-        raise Http404
-    return staff

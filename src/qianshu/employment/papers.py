@@ -85,8 +85,10 @@ def agreement_data(agreement: Agreement) -> documents.AgreementData:
             other_terms=str(terms.get("other_terms") or ""),
         ),
         archive=documents.ArchiveInfo(
-            **{k: str(archive.get(k) or "") for k in ("unit", "address", "postcode", "contact")},
-            phone=str(archive.get("phone") or ""),
+            **{
+                k: str(archive.get(k) or "")
+                for k in ("unit", "address", "postcode", "contact", "phone")
+            }
         ),
         hukou=documents.HukouInfo(
             address=str(hukou.get("address") or ""), unit=str(hukou.get("unit") or "")

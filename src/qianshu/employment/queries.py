@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
-
 from qianshu.accounts.phones import normalize_phone
 from qianshu.employment.models import EmployerApproval, RosterEntry, School
 from qianshu.identity.crypto import number_hmac
@@ -34,11 +32,3 @@ def find_student(school: School, year: int, name: str, id_or_phone: str) -> Rost
     except Exception:  # noqa: BLE001 - not a phone number either: nobody
         return None
     return found.filter(phone=phone).first()
-
-
-def students_of(actor_school: School, college_id: int | None = None) -> QuerySet[RosterEntry]:
-    """A school's roster, or one college's part of it."""
-    roster = RosterEntry.objects.filter(school=actor_school).select_related("college")
-    if college_id is not None:
-        roster = roster.filter(college_id=college_id)
-    return roster.order_by("-year", "college__name", "student_no")

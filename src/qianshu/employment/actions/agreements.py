@@ -53,7 +53,7 @@ from qianshu.envelopes.actions import turns as turn_actions
 from qianshu.envelopes.actions.confirmations import confirm_signing
 from qianshu.envelopes.compose import RecipientInput
 from qianshu.envelopes.confirmations import Confirmation
-from qianshu.envelopes.models import Envelope, Recipient
+from qianshu.envelopes.models import Recipient
 from qianshu.envelopes.placement import FieldInput
 from qianshu.envelopes.turns import SignRequest, StagedField
 from qianshu.orgs.models import Organization
@@ -368,11 +368,8 @@ def do_expire_invitations(now: dt.datetime | None = None, *, meta: RequestMeta) 
             locked.status = Status.EXPIRED
             locked.save(update_fields=["status"])
             if locked.envelope is not None:
-                lifecycle.do_end_managed(
-                    locked.envelope,
-                    status=Envelope.Status.EXPIRED,
-                    reason=_("邀请已过反馈期限"),
-                    meta=meta,
+                lifecycle.do_expire_managed(
+                    locked.envelope, reason=_("邀请已过反馈期限"), meta=meta
                 )
             event(locked, "expired", _("邀请已过反馈期限"), None)
             count += 1

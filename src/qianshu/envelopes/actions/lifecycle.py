@@ -71,7 +71,7 @@ def _base_context(envelope: Envelope) -> dict[str, object]:
 
 def do_recall(envelope: Envelope, *, reason: str = "", actor: User, meta: RequestMeta) -> None:
     """撤回: the initiator ends an envelope in progress; nobody can sign it any more (not a
-    managed one: its app ends it, :func:`do_end_managed`)."""
+    managed one: its app ends it, :func:`do_expire_managed`)."""
     check_managed(envelope, managed=False)
     with transaction.atomic():
         locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
@@ -157,22 +157,16 @@ def _expire(envelope: Envelope, meta: RequestMeta, detail: dict[str, Any]) -> No
         routing.send(recipient, "envelope_expired", _base_context(envelope))
 
 
-def do_end_managed(envelope: Envelope, *, status: str, reason: str, meta: RequestMeta) -> bool:
-    """The app driving a managed envelope ends it: ``expired`` (its own deadline passed) or
-    ``recalled`` (e.g. an invitation that can no longer be answered). Call inside that app's
-    transaction. Returns False when the envelope had already ended."""
+def do_expire_managed(envelope: Envelope, *, reason: str, meta: RequestMeta) -> bool:
+    """The app driving a managed envelope ends it as expired (its own deadline passed, e.g.
+    an invitation's 反馈期限). Call inside that app's transaction. Returns False when the
+    envelope had already ended."""
     if envelope.kind != Envelope.Kind.MANAGED:
         raise EnvelopeError(_("只能结束业务签署任务。"))
     locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
     if not locked.is_active():
         return False
-    if status == Status.EXPIRED:
-        _expire(locked, meta, {"reason": reason})
-    elif status == Status.RECALLED:
-        _end(locked, Status.RECALLED, reason)
-        audit.record(locked, "recalled", meta=meta, reason=reason)
-    else:
-        raise ValueError(f"cannot end a managed envelope as {status!r}")
+    _expire(locked, meta, {"reason": reason})
     return True
 
 
