@@ -73,7 +73,7 @@ from qianshu.signing import cjkfont
 from qianshu.signing.errors import BrokenPdfError, ConfigurationError, PdfError, SigningError
 from qianshu.signing.ingest import is_signed
 from qianshu.signing.pages import error_text, open_pikepdf
-from qianshu.signing.stamps import Rect
+from qianshu.signing.stamps import Rect, pdf_number
 
 __all__ = [
     "CHECK_MARK",
@@ -283,7 +283,7 @@ def _draw_on_page(
     ops = [b"q 0 g 0 Tr"]
     for fill, layout, rotate in items:
         a, b, c, d, e, f = _matrix(fill.rect, rotate)
-        ops.append(b"q %s cm BT %s %s Tf" % (_nums(a, b, c, d, e, f), name, _num(layout.size)))
+        ops.append(b"q %s cm BT %s %s Tf" % (_nums(a, b, c, d, e, f), name, _nums(layout.size)))
         for line, (x, y) in zip(layout.lines, layout.origins, strict=True):
             ops.append(b"1 0 0 1 %s Tm %s Tj" % (_nums(x, y), font.encode(line)))
         ops.append(b"ET Q")
@@ -491,13 +491,8 @@ def _unbalanced_saves(page: pikepdf.Page) -> tuple[int, int]:
     return underflow, depth
 
 
-def _num(value: float) -> bytes:
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return (text if text not in ("", "-0") else "0").encode("ascii")
-
-
 def _nums(*values: float) -> bytes:
-    return b" ".join(_num(v) for v in values)
+    return b" ".join(pdf_number(v) for v in values)
 
 
 def _save(pdf: pikepdf.Pdf) -> bytes:

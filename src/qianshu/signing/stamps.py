@@ -107,8 +107,11 @@ def _image_xobject(writer: BasePdfFileWriter, image: StampImage) -> generic.Indi
     return writer.add_object(stream)
 
 
-def _num(value: float) -> bytes:
-    return (f"{value:.4f}".rstrip("0").rstrip(".") or "0").encode("ascii")
+def pdf_number(value: float) -> bytes:
+    """``value`` as a content-stream number: at most 4 decimals, no trailing zeros, never
+    ``-0``."""
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return (text if text not in ("", "-0") else "0").encode("ascii")
 
 
 def appearance_stream(
@@ -123,10 +126,10 @@ def appearance_stream(
     x, y = (width - w) / 2, (height - h) / 2
     content = b"q %s gs %s 0 0 %s %s %s cm %s Do Q" % (
         _MULTIPLY.encode("ascii"),
-        _num(w),
-        _num(h),
-        _num(x),
-        _num(y),
+        pdf_number(w),
+        pdf_number(h),
+        pdf_number(x),
+        pdf_number(y),
         _IMAGE.encode("ascii"),
     )
     multiply = generic.DictionaryObject(

@@ -26,7 +26,7 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter
 
 from qianshu.signing import cjkfont, filltext
 from qianshu.signing.errors import ConfigurationError
-from qianshu.signing.stamps import Rect
+from qianshu.signing.stamps import Rect, pdf_number
 
 _FONT = "/QSText"
 
@@ -80,9 +80,9 @@ def appearance_stream(
         resources[pdf_name("/Font")] = generic.DictionaryObject(
             {pdf_name(_FONT): _embed_font(writer, font)}
         )
-        ops.append(_FONT.encode("ascii") + b" " + _num(placed.size) + b" Tf")
+        ops.append(_FONT.encode("ascii") + b" " + pdf_number(placed.size) + b" Tf")
         for line, (x, y) in zip(placed.lines, placed.origins, strict=True):
-            ops.append(b"1 0 0 1 %s %s Tm %s Tj" % (_num(x), _num(y), font.encode(line)))
+            ops.append(b"1 0 0 1 %s %s Tm %s Tj" % (*map(pdf_number, (x, y)), font.encode(line)))
     ops.append(b"ET Q")
     form = generic.StreamObject(
         generic.DictionaryObject(
@@ -141,8 +141,3 @@ def _value(value: object) -> generic.PdfObject:
     if isinstance(value, str) and value.startswith("/"):
         return pdf_name(value)
     return generic.TextStringObject(str(value))
-
-
-def _num(value: float) -> bytes:
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return (text if text not in ("", "-0") else "0").encode("ascii")
