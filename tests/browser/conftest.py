@@ -103,7 +103,7 @@ def shot(artifacts_dir: Path, request: pytest.FixtureRequest) -> Callable[[Any, 
     def take(page: Any, name: str) -> Path:
         test = request.node.name.replace("[", "-").replace("]", "")
         path = folder / f"{test}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=True, scale="css")
         return path
 
     return take
