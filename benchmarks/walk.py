@@ -31,226 +31,59 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 PAGE_TARGET_MS = 300.0
 STARTUP_TARGET_S = 2.0
 RSS_TARGET_MB = 500.0
 WARM = 3
-MAX_TRIES = 80  # requests spent looking for a persona and parameters that reach a page
-
-# Not pages of the web UI: measured elsewhere (section 8) or Django's own.
-SKIPPED_PREFIXES = {
-    "admin:": "Django's admin (the operator's back office is /backoffice/)",
-    "api:": "the JSON API (API keys, not sessions; section 8 measures it)",
-}
-SKIPPED = {
-    "envelopes:download-zip": "a download of many envelopes' files as one ZIP",
-    "doctemplates:batch-download": "a download of a whole batch's files as one ZIP",
-    "pki:ocsp-get": "an OCSP request in the URL (a protocol endpoint, not a page)",
-    "pki:ocsp": "an OCSP responder (POST of a DER request)",
-    "pki:tsa": "the time-stamping authority (POST of a DER request)",
-}
-# Links whose secret only the recipient of an SMS or e-mail has (the database keeps a hash).
-TOKEN_PARAMS = {"token", "sha256", "encoded"}
 
 
 # --- the walking process ------------------------------------------------------------------------
 
 
-def _patterns() -> Iterator[tuple[str, str, list[str]]]:
-    """(name, route, parameter names) of every URL pattern, included ones recursively."""
-    from django.urls import URLPattern, URLResolver, get_resolver
-
-    def walk(resolver: URLResolver, prefix: str, namespace: str) -> Iterator[Any]:
-        for entry in resolver.url_patterns:
-            if isinstance(entry, URLResolver):
-                inner = namespace + (f"{entry.namespace}:" if entry.namespace else "")
-                yield from walk(entry, prefix + str(entry.pattern), inner)
-            else:
-                assert isinstance(entry, URLPattern)
-                name = f"{namespace}{entry.name or ''}"
-                yield name, prefix + str(entry.pattern), list(entry.pattern.regex.groupindex)
-
-    seen: set[str] = set()
-    for name, route, params in walk(get_resolver(), "", ""):
-        if route not in seen:  # one route may be declared twice (a GET and a POST view)
-            seen.add(route)
-            yield name, route, params
-
-
-def _candidates(params: list[str]) -> list[dict[str, Any]]:
-    """Parameter values from the demo data, each combination consistent (a document of that
-    envelope, a seal of that organisation …)."""
-    from qianshu.accounts.models import HandwrittenSignature, SignatureHandoff, User
-    from qianshu.doctemplates.models import Batch, Template
-    from qianshu.employment.models import Agreement, RosterEntry, Termination
-    from qianshu.envelopes.models import Document, Envelope
-    from qianshu.identity.models import VerificationAttempt
-    from qianshu.orgs.models import Invitation, Membership, Organization, Seal, SealGrant, SealUsage
-    from qianshu.webhooks.models import Endpoint
-
-    key = frozenset(params)
-    by_org: dict[str, Any] = {
-        "seal_uuid": (Seal.objects.all(), lambda s: {"org_uuid": s.org.uuid, "seal_uuid": s.uuid}),
-        "member_id": (
-            Membership.objects.all(),
-            lambda m: {"org_uuid": m.org.uuid, "member_id": m.pk},
-        ),
-        "grant_uuid": (
-            SealGrant.objects.select_related("seal__org"),
-            lambda g: {"org_uuid": g.seal.org.uuid, "grant_uuid": g.uuid},
-        ),
-        "usage_id": (
-            SealUsage.objects.select_related("seal__org"),
-            lambda u: {"org_uuid": u.seal.org.uuid, "usage_id": u.pk},
-        ),
-        "invitation_uuid": (
-            Invitation.objects.all(),
-            lambda i: {"org_uuid": i.org.uuid, "invitation_uuid": i.uuid},
-        ),
-        "endpoint_uuid": (
-            Endpoint.objects.all(),
-            lambda e: {"org_uuid": e.org.uuid, "endpoint_uuid": e.uuid},
-        ),
-    }
-    if not params:
-        return [{}]
-    if key == {"envelope_uuid", "document_id", "page"}:
-        docs = Document.objects.select_related("envelope").order_by("-pk")
-        return [{"envelope_uuid": d.envelope.uuid, "document_id": d.pk, "page": 1} for d in docs]
-    if key == {"envelope_uuid", "document_id"}:
-        docs = Document.objects.select_related("envelope").order_by("-pk")
-        return [{"envelope_uuid": d.envelope.uuid, "document_id": d.pk} for d in docs]
-    for param, (queryset, values) in by_org.items():
-        if key == {"org_uuid", param}:
-            return [values(row) for row in queryset.order_by("-pk")]
-    single: dict[str, Any] = {
-        "envelope_uuid": Envelope.objects.order_by("-pk").values_list("uuid", flat=True),
-        "org_uuid": Organization.objects.order_by("pk").values_list("uuid", flat=True),
-        "template_uuid": Template.objects.order_by("-pk").values_list("uuid", flat=True),
-        "batch_uuid": Batch.objects.order_by("-pk").values_list("uuid", flat=True),
-        "agreement_uuid": Agreement.objects.order_by("-pk").values_list("uuid", flat=True),
-        "termination_uuid": Termination.objects.order_by("-pk").values_list("uuid", flat=True),
-        "entry_uuid": RosterEntry.objects.order_by("pk").values_list("uuid", flat=True),
-        "signature_id": HandwrittenSignature.objects.order_by("-pk").values_list("pk", flat=True),
-        "handoff_id": SignatureHandoff.objects.order_by("-pk").values_list("pk", flat=True),
-        "user_id": User.objects.order_by("pk").values_list("pk", flat=True),
-        "attempt_uuid": VerificationAttempt.objects.order_by("-pk").values_list("uuid", flat=True),
-        "ca_id": ["root", "issuing"],
-    }
-    if len(params) == 1 and params[0] in single:
-        return [{params[0]: value} for value in single[params[0]]]
-    return []
-
-
-def _skip_reason(name: str, params: list[str]) -> str | None:
-    for prefix, reason in SKIPPED_PREFIXES.items():
-        if name.startswith(prefix):
-            return reason
-    if name in SKIPPED:
-        return SKIPPED[name]
-    if TOKEN_PARAMS & set(params):
-        return "a link with a secret token only its recipient has (the database keeps a hash)"
-    return None
-
-
-def _get(client: Any, url: str) -> tuple[int, float, str]:
-    start = time.perf_counter()
-    response = client.get(url)
-    elapsed = (time.perf_counter() - start) * 1000
-    return response.status_code, elapsed, response.get("Content-Type", "")
-
-
 def walk() -> dict[str, Any]:
     """In this process: start as the WSGI server does, then walk every page."""
-    from django.test import Client
-    from django.urls import reverse
+    import importlib
 
-    import qianshu.wsgi  # noqa: F401 - what gunicorn imports before any request
-    from qianshu.accounts.models import User
-    from qianshu.orgs.models import Membership
+    importlib.import_module("qianshu.wsgi")  # what gunicorn imports before any request
+    from tests.support import pagewalk
 
-    # Each person acting personally, then for each of their organisations (switched to as in
-    # the top bar), then nobody logged in.
-    clients: list[tuple[str, Any]] = []
-    for user in User.objects.order_by("-is_superuser", "pk"):
-        name = user.display_name or user.phone
-        client = Client(raise_request_exception=False)
-        client.force_login(user)
-        clients.append((name, client, user))
-        for membership in Membership.objects.filter(user=user).select_related("org"):
-            client = Client(raise_request_exception=False)
-            client.force_login(user)
-            switched = client.post(reverse("orgs:switch"), {"org": membership.org.uuid})
-            assert switched.status_code == 302, switched.status_code
-            clients.append((f"{name} for {membership.org.name}", client, user))
-    clients.append(("(anonymous)", Client(raise_request_exception=False), None))
+    from qianshu import warmup
 
+    warmup.wait()
+    people = pagewalk.personas()
     walked, skipped, problems, post_only = [], [], [], []
-    patterns = list(_patterns())
-    for name, route, params in patterns:
-        reason = _skip_reason(name, params)
+    routes = list(pagewalk.patterns())
+    for name, route, params in routes:
+        reason = pagewalk.skip_reason(name, params)
         if reason:
             skipped.append({"name": name, "route": route, "reason": reason})
             continue
-        found = _find(name, params, clients, reverse)
-        if found is None:
-            problems.append(
-                {"name": name, "route": route, "problem": "the demo data has nothing to fill it"}
-            )
-        elif found["status"] == 405:
+        outcome = pagewalk.find(name, params, people)
+        if outcome is None:
+            problem = "the demo data has nothing to fill it"
+            problems.append({"name": name, "route": route, "problem": problem})
+        elif outcome.status == 405:
             post_only.append(name)
-        elif found["status"] in (200, 302):
-            walked.append(found)
+        elif outcome.walked:
+            client = next(p.client for p in people if p.label == outcome.persona)
+            warm = [pagewalk.timed_get(client, outcome.url)[1] for _ in range(WARM)]
+            page = {"name": name, "url": outcome.url, "persona": outcome.persona}
+            page.update(status=outcome.status, kind=outcome.kind, cold=outcome.cold_ms)
+            walked.append({**page, "warm": statistics.median(warm)})
         else:
-            problems.append(
-                {"name": name, "route": route, "problem": f"answers {found['statuses']}"}
-            )
-    for page in walked:
-        client = next(client for persona, client, _ in clients if persona == page["persona"])
-        page["warm"] = statistics.median(_get(client, page["url"])[1] for _ in range(WARM))
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            problem = f"answers {outcome.statuses}"
+            problems.append({"name": name, "route": route, "problem": problem})
     return {
-        "patterns": len(patterns),
-        "personas": len(clients),
+        "patterns": len(routes),
+        "personas": len(people),
         "walked": walked,
         "skipped": skipped,
         "post_only": post_only,
         "problems": problems,
-        "rss_mb": rss,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-
-
-def _find(name: str, params: list[str], clients: list[tuple[str, Any, Any]], reverse: Any) -> Any:
-    """The first (persona, URL) that gets 200, else 302, else what was seen; ``None`` if the
-    demo data has no values for the parameters."""
-    candidates = _candidates(params)
-    if not candidates:
-        return None
-    fallback: dict[str, Any] | None = None
-    statuses: dict[int, int] = {}
-    tries = 0
-    for kwargs in candidates:
-        url = reverse(name, kwargs=kwargs)
-        for persona, client, user in clients:
-            if "logout" in name:  # a GET must not end the session the walk goes on with
-                client = type(client)(raise_request_exception=False)
-                if user is not None:
-                    client.force_login(user)
-            status, elapsed, kind = _get(client, url)
-            statuses[status] = statuses.get(status, 0) + 1
-            tries += 1
-            page = {"name": name, "url": url, "persona": persona, "status": status}
-            page.update(cold=elapsed, kind=kind.split(";")[0])
-            if status in (200, 405):
-                return page
-            if status == 302 and fallback is None:
-                fallback = page
-            if status == 500 or tries >= MAX_TRIES:
-                return fallback or {**page, "statuses": statuses}
-    return fallback or {"name": name, "status": None, "statuses": statuses}
 
 
 # --- the start-up measurement -------------------------------------------------------------------
@@ -262,22 +95,35 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _worker_rss_mb(master: int) -> float:
-    """Peak RSS (VmHWM) of the gunicorn worker, the master's child."""
+def _processes(master: int) -> list[int]:
+    """The gunicorn master and its workers."""
     with open(f"/proc/{master}/task/{master}/children") as children:
-        pids = children.read().split()
-    peaks = []
+        return [master, *map(int, children.read().split())]
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used (while they run)."""
+    ticks = 0
     for pid in pids:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    peaks.append(int(line.split()[1]) / 1024)
-    return max(peaks, default=0.0)
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def start_up(env: dict[str, str], heavy: list[str]) -> tuple[float, float]:
-    """Start gunicorn, return (seconds until ``/login/`` answers 200, the worker's peak RSS in
-    MB after it served ``heavy`` URLs, asked without a session: a login redirect or a 404)."""
+def _peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_up(env: dict[str, str], heavy: list[str]) -> dict[str, float]:
+    """Start gunicorn and ask for ``/login/`` until it answers 200. Returns the seconds until
+    then (wall) and the CPU seconds its processes used until then (what a busy host does not
+    inflate), and the worker's peak RSS once it has warmed up and served ``heavy`` URLs (asked
+    without a session: the login redirect or a 404)."""
     port = _free_port()
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     start = time.perf_counter()
@@ -291,21 +137,25 @@ def start_up(env: dict[str, str], heavy: list[str]) -> tuple[float, float]:
         deadline = start + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=5) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=60) as r:
                     if r.status == 200:
                         break
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:  # not listening yet (URLError, ConnectionError are OSErrors)
                 pass
             if server.poll() is not None or time.perf_counter() > deadline:
                 raise RuntimeError(f"gunicorn did not answer (exit code {server.poll()})")
             time.sleep(0.01)
         elapsed = time.perf_counter() - start
+        pids = _processes(server.pid)
+        cpu = _cpu_seconds(pids)
+        time.sleep(5)  # the warm-up goes on in the worker
         for url in heavy:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}{url}", timeout=30).close()
             except urllib.error.HTTPError:
                 pass
-        return elapsed, _worker_rss_mb(server.pid)
+        rss = max(_peak_rss_mb(pid) for pid in pids)
+        return {"wall": elapsed, "cpu": cpu, "rss": rss}
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -356,12 +206,17 @@ def run(*, quick: bool) -> None:
         walked = sorted(result["walked"], key=lambda page: -page["warm"])
         heavy = [page["url"] for page in walked[:10]]
         measured = [start_up(env, heavy) for _ in range(starts)]
-    startup = statistics.median(seconds for seconds, _rss in measured)
-    print("   web process start-up (gunicorn qianshu.wsgi, 1 worker, DEBUG off) until /login/ ")
+    wall = statistics.median(m["wall"] for m in measured)
+    cpu = statistics.median(m["cpu"] for m in measured)
     print(
-        f"   answers: median {startup:.2f} s of {starts} starts   (target < {STARTUP_TARGET_S:.0f}"
-        f" s); worker peak RSS {max(rss for _s, rss in measured):.0f} MB"
+        "   web process start-up, gunicorn qianshu.wsgi (1 worker, DEBUG off) until /login/ "
+        f"answers, median of {starts}:"
     )
+    print(
+        f"     {wall:.2f} s   (target < {STARTUP_TARGET_S:.0f} s; CPU time used until then "
+        f"{cpu:.2f} s, the figure a busy host does not inflate)"
+    )
+    print(f"     worker peak RSS {max(m['rss'] for m in measured):.0f} MB")
     print(
         f"   Walk through every page on the demo data of `make run` (DEBUG on, test client): "
         f"{len(walked)} pages walked of {result['patterns']} URL patterns, "

@@ -93,7 +93,9 @@ def test_the_server_entry_points_warm_up(entry: str, tmp_path: Path) -> None:
     """Imported as gunicorn / an ASGI server does, with the development settings."""
     code = (
         f"import {entry}, sys\n"
+        "from qianshu import warmup\n"
         "from qianshu.signing import seals\n"
+        "assert warmup.wait(100)\n"
         "sys.exit(0 if seals._font_info.cache_info().currsize == 1 else 1)\n"
     )
     env = {"QIANSHU_DEBUG": "1", "QIANSHU_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
