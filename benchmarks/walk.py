@@ -69,7 +69,7 @@ def walk() -> dict[str, Any]:
         elif outcome.walked:
             client = next(p.client for p in people if p.label == outcome.persona)
             warm = [pagewalk.timed_get(client, outcome.url)[1] for _ in range(WARM)]
-            page = {"name": name, "url": outcome.url, "persona": outcome.persona}
+            page: dict[str, Any] = {"name": name, "url": outcome.url, "persona": outcome.persona}
             page.update(status=outcome.status, kind=outcome.kind, cold=outcome.cold_ms)
             walked.append({**page, "warm": statistics.median(warm)})
         else:
@@ -240,12 +240,12 @@ def run(*, quick: bool) -> None:
     print(f"   POST-only (405 on GET), not walked: {len(result['post_only'])}")
     reasons: dict[str, list[str]] = {}
     for entry in result["skipped"]:
-        reasons.setdefault(entry["reason"], []).append(entry["name"])
-    for reason, names in reasons.items():
-        shown = ", ".join(names[:6]) + (f" … ({len(names)})" if len(names) > 6 else "")
-        print(f"   skipped, {reason}: {shown}")
+        reasons.setdefault(f"skipped, {entry['reason']}", []).append(entry["name"])
     for problem in result["problems"]:
-        print(f"   NOT WALKED {problem['name']} ({problem['route']}): {problem['problem']}")
+        reasons.setdefault(f"NOT WALKED, {problem['problem']}", []).append(problem["name"])
+    for reason, names in reasons.items():
+        shown = ", ".join(names[:8]) + (f" … ({len(names)})" if len(names) > 8 else "")
+        print(f"   {reason}: {shown}")
     print()
 
 
