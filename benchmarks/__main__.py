@@ -13,12 +13,15 @@ Prints, from one run:
   5. the 待我签署 list of a user among 100,000 envelopes on PostgreSQL (server time/request);
   6. batch signing of 200 envelope tasks through the batch path, against (1) from the same run;
   7. 印章制作, 批量签署 and 发起签署 on a cold load: server time of the first request in a fresh
-     process and of the requests after it, against the embedded defaults (benchmarks/pages.py).
+     process and of the requests after it, against the embedded defaults (benchmarks/pages.py);
+     gunicorn's start-up until its first answer, and a walk through every page on the demo
+     data, the ten slowest printed (benchmarks/walk.py).
   8. ``GET /api/v1/envelopes/{id}`` under gunicorn on 2 cores loaded by ``ab``, and webhook
      delivery throughput to a receiver on loopback (benchmarks/api.py).
 Targets: >= 4x stock per core, >= 60 documents/s for the batch on 2 cores, verification at
 least as fast as pdfsig in process, qianshu verify under 0.3 s (1 signature) and 0.5 s (9),
 peak RSS under 500 MB, the list under 50 ms, the batch path >= 30/s, each page under 300 ms,
+the web process answering within 2 s of its start,
 the API >= 500 req/s with p99 < 50 ms, webhooks >= 200 events/s.
 """
 

@@ -2,14 +2,20 @@
 ones cost.
 
 Django loads much lazily, on the first request that needs it: the URLconf (which imports every
-view and, through them, fpdf, numpy, pikepdf, pyHanko …), the URL patterns' regular expressions
+view and, through them, pikepdf and pyHanko), the URL patterns' regular expressions
 and the reverse lookup tables of each language and namespace, every template (parsed once, then
 kept by the cached loader), and our seal font's character map (read with fontTools, ~0.3 s for
-Noto Serif CJK). On a fresh process that made the first 印章制作, 批量签署 or 发起签署 page
+Noto Serif CJK), and the libraries our modules import where they are used (numpy, pypdfium2,
+fpdf, openpyxl …). On a fresh process that made the first 印章制作, 批量签署 or 发起签署 page
 take 0.5-1.8 s instead of 10-40 ms (``make bench``, section 7). :func:`warm_up` does all of
-it once, when the server process starts (``wsgi.py`` / ``asgi.py``, before gunicorn or
-runserver accept a request), not in ``AppConfig.ready``: management commands, the worker and
-the tests do not pay for it.
+it once, when the server process starts (``wsgi.py`` / ``asgi.py``), not in
+``AppConfig.ready``: management commands, the worker and the tests do not pay for it.
+
+It runs in a thread of its own (:func:`warm_up_in_background`), so that the server answers its
+first requests while it goes on (start-up target: under 2 s until the first answer); a request
+that needs the URLconf meanwhile waits for its import, which the warm-up has begun. A fork waits
+for the warm-up to end (``os.register_at_fork``): a preloading server (``gunicorn --preload``)
+or the batch signer's processes never fork in the middle of an import.
 
 It touches no database (a forking server must not share connections) and changes no state
 besides the caches named above.
@@ -17,7 +23,10 @@ besides the caches named above.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
+import threading
 import time
 from pathlib import Path
 
@@ -36,9 +45,41 @@ def warm_up() -> float:
     _urls()
     _templates()
     _fonts()
+    _libraries()
     elapsed = time.perf_counter() - start
     log.info("warm-up done in %.2f s", elapsed)
     return elapsed
+
+
+_thread: threading.Thread | None = None
+_lock = threading.Lock()
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Start :func:`warm_up` in a daemon thread (once per process) and return it."""
+    global _thread
+    with _lock:
+        if _thread is None:
+            _thread = threading.Thread(target=_run, name="qianshu-warm-up", daemon=True)
+            os.register_at_fork(before=wait)
+            _thread.start()
+        return _thread
+
+
+def wait(timeout: float | None = None) -> bool:
+    """Wait for the background warm-up, if one was started; True once none is running."""
+    thread = _thread
+    if thread is None or thread is threading.current_thread():
+        return True
+    thread.join(timeout)
+    return not thread.is_alive()
+
+
+def _run() -> None:
+    try:
+        warm_up()
+    except Exception:  # a page that needs what failed reports it; the server keeps serving
+        log.exception("warm-up failed")
 
 
 def _tables(resolver: URLResolver) -> None:
@@ -103,3 +144,14 @@ def _fonts() -> None:
         seals.preload_font()
     except ConfigurationError as exc:  # reported by the system checks and on the seal pages
         log.warning("seal font not preloaded: %s", exc)
+
+
+# Imported by the code that uses them, not at start-up (~0.6 s together, so that the process
+# answers sooner); imported here, in the background, so that the first page that needs one
+# (a page image, a roster template, a void statement …) does not wait for it.
+LAZY_LIBRARIES = ("numpy", "fontTools.ttLib", "pypdfium2", "fpdf", "httpx", "openpyxl")
+
+
+def _libraries() -> None:
+    for name in LAZY_LIBRARIES:
+        importlib.import_module(name)

@@ -5,6 +5,6 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qianshu.settings")
 application = get_wsgi_application()
 
-from qianshu.warmup import warm_up  # noqa: E402 - needs the apps loaded above
+from qianshu.warmup import warm_up_in_background  # noqa: E402 - needs the apps loaded above
 
-warm_up()
+warm_up_in_background()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from functools import lru_cache
 from typing import Any
 
 import qrcode
@@ -187,7 +188,10 @@ def _phone_url(token: str) -> str:
     return settings.PUBLIC_URL + reverse("accounts:signature-phone", args=[token])
 
 
+@lru_cache(maxsize=256)
 def _qr_svg(text: str) -> str:
+    """The QR code as SVG (~70 ms to draw): kept while the page is reloaded with the same
+    hand-off link."""
     image = qrcode.make(
         text,
         image_factory=qrcode.image.svg.SvgPathImage,

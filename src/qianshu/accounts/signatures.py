@@ -21,7 +21,6 @@ from PIL import Image, ImageChops, ImageOps
 from qianshu.accounts.models import HandwrittenSignature, User
 from qianshu.core.errors import UserError
 from qianshu.signing.errors import ImageError, NoInkError
-from qianshu.signing.photos import ACCEPTED_FORMATS, MAX_INPUT_PIXELS, clean_signature_image
 from qianshu.storage.models import Blob
 
 MAX_SIGNATURES = 10
@@ -149,6 +148,9 @@ def decode_png_data_url(text: str) -> bytes:
 
 def prepare_uploaded_signature(data: bytes) -> SignatureImage:
     """Check an uploaded photo or scan and clean it into a transparent signature PNG."""
+    # numpy (~0.1 s) is imported by the first upload, not at the web process's start-up.
+    from qianshu.signing.photos import ACCEPTED_FORMATS, MAX_INPUT_PIXELS, clean_signature_image
+
     if not data:
         raise SignatureImageError(_("文件为空，请重新选择签名图片。"))
     if len(data) > MAX_UPLOAD_BYTES:

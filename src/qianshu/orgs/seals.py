@@ -23,7 +23,6 @@ from qianshu.orgs.models import Organization, Seal
 from qianshu.pki.keystores import pkcs11_key_store, software_key_store
 from qianshu.signing.errors import ImageError, NoInkError, SigningError
 from qianshu.signing.keys import SigningKey
-from qianshu.signing.photos import ACCEPTED_FORMATS, MAX_INPUT_PIXELS, clean_seal_photo
 from qianshu.signing.seals import SealSpec, render_seal
 from qianshu.storage.models import Blob
 
@@ -155,6 +154,9 @@ def photo_too_large() -> SealError:
 def prepare_seal_photo(data: bytes) -> bytes:
     """Check an uploaded photo of a physical seal and clean it into a transparent red PNG,
     cropped to the seal."""
+    # numpy (~0.1 s) is imported by the first upload, not at the web process's start-up.
+    from qianshu.signing.photos import ACCEPTED_FORMATS, MAX_INPUT_PIXELS, clean_seal_photo
+
     if not data:
         raise SealError(_("文件为空，请重新选择印章图片。"))
     if len(data) > MAX_PHOTO_BYTES:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import pikepdf
-import pypdfium2 as pdfium
 
 from qianshu.signing.errors import (
     BrokenPdfError,
@@ -24,6 +23,9 @@ from qianshu.signing.errors import (
     PdfError,
     PdfTooLargeError,
 )
+
+if TYPE_CHECKING:
+    import pypdfium2 as pdfium
 
 ImageFormat = Literal["png", "jpeg", "webp"]
 
@@ -190,6 +192,8 @@ def _check_request(width_px: int, fmt: str) -> None:
 
 @contextmanager
 def _pdfium_document(data: bytes) -> Iterator[pdfium.PdfDocument]:
+    import pypdfium2 as pdfium  # imported by the first rendering, not at start-up
+
     check_pdf_header(data)
     try:
         document = pdfium.PdfDocument(bytes(data))

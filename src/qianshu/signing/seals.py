@@ -20,12 +20,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TypeAlias
 
-import numpy as np
-from fontTools.ttLib import TTCollection, TTFont
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from qianshu.signing import fonts
 from qianshu.signing.errors import ConfigurationError, ImageError, MissingGlyphError, SigningError
+
+# numpy and fontTools (~0.2 s to import) are imported by the functions that draw, not when
+# the web process starts.
 
 DEFAULT_FONT_FACE = "Noto Serif CJK SC"
 SEAL_RED: tuple[int, int, int] = (230, 0, 18)  # #E60012, the usual 印章红
@@ -228,6 +229,8 @@ class _FontInfo:
 
 @lru_cache(maxsize=8)
 def _font_info(path: str, face: str | None) -> _FontInfo:
+    from fontTools.ttLib import TTCollection, TTFont
+
     if not Path(path).is_file():
         raise ConfigurationError(
             f"seal font not found: {path} (install fonts-noto-cjk or set font_path)"
@@ -340,6 +343,8 @@ def _arc_places(
     origin, y down). ``offsets`` are arc lengths from the top (or bottom) middle, positive to the
     right. Top glyphs face outwards; bottom glyphs face the centre so both read left to right.
     """
+    import numpy as np
+
     origin = math.pi if bottom else 0.0
     t = np.linspace(origin - math.pi, origin + math.pi, 4097)
     ex, ey = a * np.sin(t), -b * np.cos(t)
@@ -361,6 +366,8 @@ def _arc_places(
 
 def _arc_span_deg(n: int) -> float:
     """Angle the organisation name occupies on a round seal: wider for longer names."""
+    import numpy as np
+
     return float(
         np.interp(n, [1, 2, 3, 4, 5, 6, 10, 20, 40], [40, 80, 120, 155, 190, 205, 220, 245, 250])
     )
@@ -398,6 +405,8 @@ def _draw_code(
     canvas: Image.Image, pen: _Pen, code: str, ab: tuple[float, float], inset: float, f: float
 ) -> None:
     """The last 13 digits, condensed and tracked, along the lower arc ``inset`` px inside."""
+    import numpy as np
+
     digits = code.strip()[-CODE_DIGITS:]
     advances = np.array([pen.advance(d) * f * 0.85 * 1.3 for d in digits])
     offsets = (np.cumsum(advances) - advances / 2 - advances.sum() / 2).tolist()
@@ -618,6 +627,8 @@ def _finish(canvas: Image.Image, spec: SealSpec) -> bytes:
 
 def _apply_texture(mask: Image.Image, spec: SealSpec) -> Image.Image:
     """Uneven ink: soft blotches and a few pale specks, seeded by the spec (same spec, same PNG)."""
+    import numpy as np
+
     seed = int.from_bytes(hashlib.sha256(repr(spec).encode()).digest()[:8], "big")
     rng = np.random.default_rng(seed)
     h, w = mask.height, mask.width

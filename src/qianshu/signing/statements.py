@@ -10,12 +10,14 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-
-from fpdf import FPDF
+from typing import TYPE_CHECKING
 
 from qianshu.signing import fonts
 from qianshu.signing.errors import ConfigurationError, ImageError
 from qianshu.signing.stamps import Rect
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 _PT_PER_MM = 72 / 25.4
 _A4_HEIGHT_MM = 297.0
@@ -38,6 +40,8 @@ class VoidStatement:
 
 
 def _pdf(font_path: str) -> FPDF:
+    from fpdf import FPDF  # ~0.3 s to import: not at the web process's start-up
+
     if not Path(font_path).is_file():
         raise ConfigurationError(f"font not found: {font_path}")
     pdf = FPDF(format="A4", unit="mm")

@@ -27,9 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
@@ -40,6 +39,9 @@ from qianshu.core.errors import UserError
 from qianshu.core.outbox import enqueue_at
 from qianshu.webhooks import alerts, secrets, targets
 from qianshu.webhooks.models import Attempt, Endpoint, Message, MessageQuerySet
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +134,8 @@ class _Sent:
 
 def _send(claim: _Claim) -> _Sent:
     """POST one claimed message (no database access: runs in the sending threads)."""
+    from httpx import HTTPError
+
     status_code: int | None = None
     excerpt = ""
     try:
@@ -139,7 +143,7 @@ def _send(claim: _Claim) -> _Sent:
         error = "" if 200 <= status_code < 300 else f"HTTP {status_code}"
     except UserError as exc:  # the URL no longer passes the guard
         error = exc.message
-    except httpx.HTTPError as exc:
+    except HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # noqa: BLE001 - whatever broke is recorded and retried
         error = f"{type(exc).__name__}: {exc}"
@@ -258,6 +262,8 @@ def _client(target: targets.Target) -> httpx.Client:
         if client is not None:
             _CLIENTS.move_to_end(key)
             return client
+        import httpx  # imported by the first delivery, not at the web process's start-up
+
         client = _CLIENTS[key] = httpx.Client(
             follow_redirects=False,
             trust_env=False,
