@@ -154,6 +154,11 @@ TASKS = {
         "QUEUES": ["default", "signing", "notifications", "webhooks"],
     }
 }
+# A job still running this many seconds after a worker claimed it belongs to a worker that died:
+# the envelope timers queue it again (qianshu.core.taskqueue). Longer than any job runs.
+QIANSHU_TASK_LEASE_SECONDS = env_int("QIANSHU_TASK_LEASE_SECONDS", 900)
+# A job whose workers died this many times is marked failed instead of queued again.
+QIANSHU_TASK_MAX_CLAIMS = env_int("QIANSHU_TASK_MAX_CLAIMS", 3)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
