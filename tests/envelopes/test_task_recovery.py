@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from django.test import TestCase, override_settings
 from django.utils import timezone
 from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Worker
-from django_tasks_db.models import DBTaskResult, get_date_max
+from django_tasks_db.models import DBTaskResult
 
 from qianshu.core import taskqueue
 from qianshu.core.meta import TASK
@@ -24,35 +25,48 @@ from tests.envelopes.helpers import all_fields, seen
 LEASE = 600
 
 
+# As in production: work is queued in the database for the workers (not run inline).
+DATABASE_TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "signing", "notifications", "webhooks"],
+    }
+}
+pytestmark = pytest.mark.usefixtures("database_tasks")
+
+
+@pytest.fixture
+def database_tasks(settings: Any) -> None:
+    settings.TASKS = DATABASE_TASKS
+    settings.QIANSHU_TASK_LEASE_SECONDS = LEASE
+
+
 def _signed_not_completed(people: dict, build: Any) -> Envelope:
-    """An envelope everyone signed whose completion job has not run yet."""
+    """An envelope everyone signed; its completion job is queued, not run yet."""
     alice, bob = people["alice"], people["bob"]
     envelope = build.draft(alice, [("sign", 1, bob)])
+    recipient = envelope.recipients.get()
     with TestCase.captureOnCommitCallbacks(execute=True):
         compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
-    recipient = envelope.recipients.get()
-    turns_actions.do_sign(
-        recipient,
-        turns.SignRequest(key="k", seen=seen(envelope), fields=all_fields(recipient)),
-        pin="802461",
-        actor=bob,
-        meta=TASK,
-    )
+        turns_actions.do_sign(
+            recipient,
+            turns.SignRequest(key="k", seen=seen(envelope), fields=all_fields(recipient)),
+            pin="802461",
+            actor=bob,
+            meta=TASK,
+        )
     envelope.refresh_from_db()
     assert envelope.status == Envelope.Status.IN_PROGRESS and envelope.all_signed_at is not None
     return envelope
 
 
 def _claimed_job(envelope: Envelope, *, workers: list[str], started: dt.datetime) -> DBTaskResult:
-    """The completion job as a worker leaves it when it claims it (``RUNNING``, its id)."""
-    job = DBTaskResult.objects.create(
-        task_path=tasks.complete_envelope.module_path,
-        args_kwargs={"args": [envelope.pk], "kwargs": {}},
-        queue_name="signing",
-        backend_name="default",
-        run_after=get_date_max(),
-        worker_ids=workers[:-1],
+    """The envelope's completion job as a worker leaves it when it claims it (``RUNNING``,
+    its id last in ``worker_ids``) and then dies."""
+    job = DBTaskResult.objects.ready().get(
+        task_path=tasks.complete_envelope.module_path, args_kwargs__args=[envelope.pk]
     )
+    job.worker_ids = workers[:-1]
     job.claim(workers[-1])
     DBTaskResult.objects.filter(pk=job.pk).update(started_at=started)
     job.refresh_from_db()
@@ -79,7 +93,9 @@ def _completed_events(envelope: Envelope) -> int:
     ).count()
 
 
-@override_settings(QIANSHU_TASK_LEASE_SECONDS=LEASE)
+# transaction=True: the worker closes its connection between jobs (close_old_connections), as
+# it must in production, which would end a test's enclosing transaction on PostgreSQL.
+@pytest.mark.django_db(transaction=True)
 def test_a_job_of_a_dead_worker_is_run_again_and_completes_once(people: dict, build: Any) -> None:
     envelope = _signed_not_completed(people, build)
     long_ago = timezone.now() - dt.timedelta(seconds=LEASE + 1)
@@ -102,7 +118,6 @@ def test_a_job_of_a_dead_worker_is_run_again_and_completes_once(people: dict, bu
     assert tasks.run_timers()["jobs_requeued"] == 0
 
 
-@override_settings(QIANSHU_TASK_LEASE_SECONDS=LEASE)
 def test_a_job_within_its_lease_is_left_to_its_worker(people: dict, build: Any) -> None:
     envelope = _signed_not_completed(people, build)
     recently = timezone.now() - dt.timedelta(seconds=LEASE - 60)
@@ -117,7 +132,10 @@ def test_a_job_within_its_lease_is_left_to_its_worker(people: dict, build: Any) 
     assert job.status == TaskResultStatus.READY
 
 
-@override_settings(QIANSHU_TASK_LEASE_SECONDS=LEASE, QIANSHU_TASK_MAX_CLAIMS=3)
+# transaction=True: the worker closes its connection between jobs (close_old_connections), as
+# it must in production, which would end a test's enclosing transaction on PostgreSQL.
+@pytest.mark.django_db(transaction=True)
+@override_settings(QIANSHU_TASK_MAX_CLAIMS=3)
 def test_a_job_that_killed_every_worker_fails(people: dict, build: Any) -> None:
     envelope = _signed_not_completed(people, build)
     long_ago = timezone.now() - dt.timedelta(seconds=LEASE + 1)
@@ -132,7 +150,6 @@ def test_a_job_that_killed_every_worker_fails(people: dict, build: Any) -> None:
     assert job.status == TaskResultStatus.FAILED  # not run again
 
 
-@override_settings(QIANSHU_TASK_LEASE_SECONDS=LEASE)
 def test_a_job_finished_meanwhile_is_not_queued_again(people: dict, build: Any) -> None:
     """The requeue is a compare-and-swap: the job read as abandoned finished before it."""
     envelope = _signed_not_completed(people, build)
