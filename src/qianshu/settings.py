@@ -135,7 +135,9 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'qianshu.sqlite3'}"),
+        # It holds the database password: like the other secrets, DATABASE_URL_FILE may name a
+        # file holding it (deploy/compose.yaml).
+        env_secret("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'qianshu.sqlite3'}",
         conn_max_age=env_int("QIANSHU_DB_CONN_MAX_AGE", 60),
     )
 }
