@@ -436,15 +436,12 @@ def _send(client: Client, count: int, offset: int) -> tuple[list[str], float]:
 def _completed(ids: list[str]) -> int:
     """How many of the envelopes ``ids`` are completed (one indexed query, so that watching
     does not load the web processes being measured)."""
-    import psycopg
-
-    with psycopg.connect(f"{SERVER.rsplit('/', 1)[0]}/{DB}", autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM envelopes_envelope WHERE uuid = ANY(%s::uuid[]) "
-            "AND status = 'completed'",
-            (ids,),
-        ).fetchone()
-    return int(row[0]) if row else 0
+    rows = _query(
+        "SELECT count(*) FROM envelopes_envelope WHERE uuid = ANY(%s::uuid[]) "
+        "AND status = 'completed'",
+        ids,
+    )
+    return int(rows[0][0])
 
 
 def _wait_completed(
@@ -486,17 +483,36 @@ def _start_workers(topology: Topology, names: list[str]) -> None:
         )
 
 
-def _running_completions() -> list[str]:
-    """The workers running a completion now (the last id of each such job), straight from
-    the database so that the worker is still at it when it is killed."""
+def _query(sql: str, *params: object) -> list[tuple[Any, ...]]:
     import psycopg
 
     with psycopg.connect(f"{SERVER.rsplit('/', 1)[0]}/{DB}", autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT worker_ids->>-1 FROM django_tasks_db_dbtaskresult "
-            "WHERE status = 'RUNNING' AND task_path LIKE %s",
-            ("%.complete_envelope",),
-        ).fetchall()
+        return conn.execute(sql, params).fetchall()
+
+
+def _database_now() -> Any:
+    return _query("SELECT now()")[0][0]
+
+
+def _job_seconds(since: Any) -> float:
+    """The seconds the workers spent in jobs started since ``since`` (all of them finished):
+    against the wall-clock time, how many ran at once on average."""
+    rows = _query(
+        "SELECT coalesce(sum(extract(epoch FROM finished_at - started_at)), 0) "
+        "FROM django_tasks_database_dbtaskresult WHERE started_at >= %s",
+        since,
+    )
+    return float(rows[0][0])
+
+
+def _running_completions() -> list[str]:
+    """The workers running a completion now (the last id of each such job), straight from
+    the database so that the worker is still at it when it is killed."""
+    rows = _query(
+        "SELECT worker_ids->>-1 FROM django_tasks_database_dbtaskresult "
+        "WHERE status = 'RUNNING' AND task_path LIKE %s",
+        "%.complete_envelope",
+    )
     return [row[0] for row in rows if row[0]]
 
 
@@ -526,8 +542,6 @@ def run(*, quick: bool) -> None:
 
 
 def _run(data_dir: Path, count: int) -> None:
-    import boto3
-
     s3_port, web_ports = _free_port(), [_free_port(), _free_port()]
     env = _environment(str(data_dir), s3_port, web_ports)
     topology = Topology(env=env, log_dir=data_dir)
@@ -535,100 +549,113 @@ def _run(data_dir: Path, count: int) -> None:
         stack.callback(topology.close)
         receiver = Receiver()
         stack.callback(receiver.close)
-        topology.start(
-            "s3",
-            sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port),
-        )  # fmt: skip
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=f"http://127.0.0.1:{s3_port}",
-            region_name="us-east-1",
-            aws_access_key_id=S3_KEYS["QIANSHU_S3_ACCESS_KEY"],
-            aws_secret_access_key=S3_KEYS["QIANSHU_S3_SECRET_KEY"],
-        )
-        _wait_until(lambda: s3.list_buckets() is not None, "moto S3 server", 30)
-        s3.create_bucket(Bucket=BUCKET)
-        seeded = _child(env, "seed", receiver.url)
-        gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-        for n, port in enumerate(web_ports, 1):
-            topology.start(
-                f"web{n}",
-                gunicorn, "qianshu.wsgi", "-c", str(GUNICORN_CONF),
-                "-b", f"127.0.0.1:{port}", "-w", "1", "--log-level", "warning",
-            )  # fmt: skip
-        for port in web_ports:
-            _wait_until(
-                lambda p=port: (
-                    urllib.request.urlopen(
-                        f"http://127.0.0.1:{p}/api/v1/openapi.json", timeout=5
-                    ).status
-                    == 200
-                ),
-                f"web process on {port}",
-                90,
-            )
-        client = Client(seeded["key"], seeded["org"], seeded["phone"], web_ports)
+        client = _start(topology, s3_port, web_ports, receiver)
         workers = ["worker1", "worker2"]
         _start_workers(topology, workers)
         warm, _ = _send(client, 4, 10**6)  # warm-up of every process (not counted)
         _wait_completed(client, topology, warm)
-
-        # The workers wait (SIGSTOP, idle) while the envelopes are sent, then drain the queue.
-        rates: dict[int, float] = {}
-        offset = 0
-        for running in (1, 2):
-            topology.pause(workers)
-            ids, sent = _send(client, count, offset)
-            offset += count
-            topology.resume(workers[:running])
-            elapsed = _wait_completed(client, topology, ids)
-            rates[running] = count / elapsed
-            print(
-                f"   {running} worker{'s' if running > 1 else ' '}: {rates[running]:6.2f} "
-                f"completed envelopes/s ({count} envelopes sent and sealed through the API in "
-                f"{sent:5.1f} s, {count / sent:5.2f}/s; then completed in {elapsed:5.1f} s)"
-            )
-        print(f"   ratio 2 / 1 workers: {rates[2] / rates[1]:.2f}x")
-
-        # The kill run: workers and timers running while the envelopes are sent.
-        topology.resume(workers)
-        topology.qianshu("timers", "envelope-timers", "--loop", "--interval", "1")
-        killed: dict[str, str] = {}
-        progress = client.progress
-
-        def kill_when_busy() -> None:
-            deadline = time.monotonic() + RUN_TIMEOUT
-            while progress() < offset + count // 4 and time.monotonic() < deadline:
-                time.sleep(0.2)
-            killed["worker"] = _kill_a_busy_worker(topology)
-
-        killer = threading.Thread(target=kill_when_busy, daemon=True)
-        started = time.perf_counter()
-        killer.start()
-        kill_ids, _sent = _send(client, count, offset)
-        killer.join(RUN_TIMEOUT)
-        if not killed:
-            raise RuntimeError("no worker could be killed during the kill run")
-        _wait_completed(client, topology, kill_ids)
-        _wait_until(
-            lambda: not {"READY", "RUNNING"} & set(_child(env, "state", "[]")["jobs"]),
-            "the task queue to drain",
-            RUN_TIMEOUT,
-        )
-        elapsed = time.perf_counter() - started
-        topology.sample()
-        checked = _child(env, "state", json.dumps(kill_ids))
-        _report_kill(killed, checked, count, elapsed, receiver)
+        _measure(client, topology, workers, count)
+        _kill_run(client, topology, workers, count, receiver)
         print("   peak RSS (VmHWM) of each process (target < 500 MB):")
         for name, peak in sorted(topology.peaks.items()):
             if peak:
                 print(f"     {name:16} {peak:7.1f} MB")
 
 
-def _warm_pdf() -> bytes:
-    from qianshu.signing.samples import make_test_pdf
+def _start(topology: Topology, s3_port: int, web_ports: list[int], receiver: Receiver) -> Client:
+    """moto's S3 server and its bucket, the database (seeded), the two web processes."""
+    import boto3
 
-    return make_test_pdf(pages=2)
+    topology.start(
+        "s3",
+        sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port),
+    )  # fmt: skip
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{s3_port}",
+        region_name="us-east-1",
+        aws_access_key_id=S3_KEYS["QIANSHU_S3_ACCESS_KEY"],
+        aws_secret_access_key=S3_KEYS["QIANSHU_S3_SECRET_KEY"],
+    )
+    _wait_until(lambda: s3.list_buckets() is not None, "moto S3 server", 30)
+    s3.create_bucket(Bucket=BUCKET)
+    seeded = _child(topology.env, "seed", receiver.url)
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    for n, port in enumerate(web_ports, 1):
+        topology.start(
+            f"web{n}",
+            gunicorn, "qianshu.wsgi", "-c", str(GUNICORN_CONF),
+            "-b", f"127.0.0.1:{port}", "-w", "1", "--log-level", "warning",
+        )  # fmt: skip
+    for port in web_ports:
+        url = f"http://127.0.0.1:{port}/api/v1/openapi.json"
+        _wait_until(
+            lambda u=url: urllib.request.urlopen(u, timeout=5).status == 200,
+            f"web process on {port}",
+            90,
+        )
+    return Client(seeded["key"], seeded["org"], seeded["phone"], web_ports)
+
+
+def _measure(client: Client, topology: Topology, workers: list[str], count: int) -> None:
+    """The workers wait (SIGSTOP, idle) while the envelopes are sent, then drain the queue:
+    first one worker, then both."""
+    rates: dict[int, float] = {}
+    for running in (1, 2):
+        topology.pause(workers)
+        ids, sent = _send(client, count, running * count)
+        since = _database_now()
+        topology.resume(workers[:running])
+        elapsed = _wait_completed(client, topology, ids)
+        rates[running] = count / elapsed
+        busy = _job_seconds(since)
+        print(
+            f"   {running} worker{'s' if running > 1 else ' '}: {rates[running]:6.2f} "
+            f"completed envelopes/s ({count} envelopes sent and sealed through the API in "
+            f"{sent:5.1f} s, {count / sent:5.2f}/s; then completed in {elapsed:5.1f} s, "
+            f"jobs running {busy / elapsed:4.2f} of the time on average)"
+        )
+    topology.resume(workers)
+    print(f"   ratio 2 / 1 workers: {rates[2] / rates[1]:.2f}x")
+
+
+def _queue_busy() -> bool:
+    """Whether a job is running or due (deferred retries are not waited for)."""
+    rows = _query(
+        "SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status = 'RUNNING' "
+        "OR (status = 'READY' AND (run_after <= now() OR run_after >= '9999-01-01'))"
+    )
+    return int(rows[0][0]) > 0
+
+
+def _kill_run(
+    client: Client, topology: Topology, workers: list[str], count: int, receiver: Receiver
+) -> None:
+    """Workers and timers running while the envelopes are sent; a worker killed once a
+    quarter of them is sealed, while it runs a completion."""
+    topology.qianshu("timers", "envelope-timers", "--loop", "--interval", "1")
+    offset = 3 * count
+    killed: dict[str, str] = {}
+
+    def kill_when_busy() -> None:
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while client.progress() < offset + count // 4 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        killed["worker"] = _kill_a_busy_worker(topology)
+
+    killer = threading.Thread(target=kill_when_busy, daemon=True)
+    started = time.perf_counter()
+    killer.start()
+    ids, _sent = _send(client, count, offset)
+    killer.join(RUN_TIMEOUT)
+    if not killed:
+        raise RuntimeError("no worker could be killed during the kill run")
+    _wait_completed(client, topology, ids)
+    _wait_until(lambda: not _queue_busy(), "the task queue to drain", RUN_TIMEOUT)
+    elapsed = time.perf_counter() - started
+    topology.sample()
+    checked = _child(topology.env, "state", json.dumps(ids))
+    _report_kill(killed, checked, count, elapsed, receiver)
 
 
 def _report_kill(
