@@ -168,3 +168,19 @@ def test_systemd_units_and_their_environment_file() -> None:
     }
     timer = units / "qianshu-sweeps.timer"
     assert timer.exists() and (units / "qianshu-sweeps.service").exists()
+
+
+def test_every_variable_of_the_deploy_files_is_documented() -> None:
+    """README, "Configuration", explains each variable the deploy files set."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    texts = [
+        (DEPLOY / "compose.yaml").read_text(encoding="utf-8"),
+        (DEPLOY / "systemd" / "qianshu.env.example").read_text(encoding="utf-8"),
+    ]
+    names = {
+        name.removesuffix("_FILE")
+        for text in texts
+        for name in re.findall(r"\b(QIANSHU_[A-Z0-9_]+|DATABASE_URL(?:_FILE)?)\b", text)
+    }
+    assert names
+    assert {name for name in names if f"`{name}`" not in readme} == set()
