@@ -602,6 +602,8 @@ def _measure(client: Client, topology: Topology, workers: list[str], count: int)
     first one worker, then both."""
     rates: dict[int, float] = {}
     for running in (1, 2):
+        # Paused between jobs only: a worker stopped in a job would hold its row locks.
+        _wait_until(lambda: not _queue_busy(), "the task queue to drain", RUN_TIMEOUT)
         topology.pause(workers)
         ids, sent = _send(client, count, running * count)
         since = _database_now()

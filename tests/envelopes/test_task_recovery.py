@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test import TestCase, override_settings
 from django.utils import timezone
 from django_tasks_db.compat import TaskResultStatus
@@ -20,7 +21,12 @@ from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.actions import turns as turns_actions
 from qianshu.envelopes.models import AuditEvent, Envelope
 from qianshu.notifications.models import OutboxMessage
+from qianshu.webhooks import delivery
+from qianshu.webhooks.actions.endpoints import do_create_endpoint
+from qianshu.webhooks.actions.messages import do_emit_event
 from tests.envelopes.helpers import all_fields, seen
+from tests.support.personas import make_verified_org
+from tests.webhooks.receiver import running_receiver
 
 LEASE = 600
 
@@ -176,3 +182,23 @@ def test_running_the_completion_twice_has_one_effect(people: dict, build: Any) -
     assert envelope.status == Envelope.Status.COMPLETED and envelope.report == report
     assert _completed_events(envelope) == 1
     assert OutboxMessage.objects.count() == after_first
+
+
+def test_running_a_webhook_delivery_twice_posts_once(people: dict, settings: Any) -> None:
+    """The delivery job of a message run again (its first worker died after the POST was
+    recorded) finds it delivered and posts nothing."""
+    settings.QIANSHU_WEBHOOK_ALLOW_PRIVATE = True  # the receiver runs on loopback
+    org = make_verified_org(people["alice"])
+    with running_receiver() as receiver:
+        do_create_endpoint(
+            org, url=receiver.url, events=["envelope.completed"], actor=people["alice"], meta=TASK
+        )
+        with transaction.atomic():
+            (message,) = do_emit_event(org, "envelope.completed", {"envelope": {"number": "1"}})
+        # Queued in the database: nothing was posted at commit.
+        assert receiver.received == []
+        first = delivery.deliver_message.call(message.pk)
+        second = delivery.deliver_message.call(message.pk)
+    assert (first, second) == ("delivered", "skipped")
+    assert len(receiver.received) == 1
+    assert message.delivery_attempts.count() == 1
