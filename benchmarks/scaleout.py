@@ -7,19 +7,24 @@ web processes (gunicorn with ``deploy/gunicorn.conf.py``, one worker of 4 thread
 machines would run them), ``qianshu envelope-timers --loop`` and ``qianshu db_worker``
 processes, and a webhook receiver (a thread of this process).
 
-Each run drives N envelopes through the open API over HTTP, alternating between the two web
+Each run sends N envelopes through the open API over HTTP, alternating between the two web
 processes (4 client threads): upload the PDF, create the envelope (one seal step of the
-organisation, sent at once), seal it with the key's seal (API 用印). The workers then do the
-rest: the completion (B-LTA, the signed evidence report), the SMS and the webhooks
-(``envelope.sent``, ``envelope.completed``). A run is timed from the first call until every
-envelope is completed: completed envelopes per second with 1 worker, then with 2.
+organisation, sent at once) on one web process, seal it with the key's seal (API 用印) on the
+other. The workers do the rest: the completion (B-LTA, the signed evidence report), the SMS and
+the webhooks (``envelope.sent``, ``envelope.completed``). So that the workers are measured, they
+wait (SIGSTOP, between jobs) while the envelopes are sent, then drain the queue: completed
+envelopes per second with 1 worker, then with 2, and how many jobs ran at once on average
+(the time spent in jobs over the wall-clock time). The timers are not running then: they would
+complete envelopes left waiting for two minutes themselves.
 
-The kill run: 2 workers; one is killed (SIGKILL) while it holds a running job; the timers
-queue that job again when its lease (``QIANSHU_TASK_LEASE_SECONDS``, 10 s here) runs out and
-the other worker finishes it. Checked from the database afterwards: every envelope completed,
+The kill run: 2 workers and the timers running while N more envelopes are sent; once a quarter
+of them is sealed, a worker is killed (SIGKILL) while it runs a completion; the timers queue
+that job again when its lease (``QIANSHU_TASK_LEASE_SECONDS``, 10 s here) runs out and the
+other worker finishes it. Checked from the database afterwards: every envelope completed,
 exactly one completion event, one evidence report and one webhook message per event and
-envelope, no job left queued, running or failed, no SMS twice. Then the peak RSS of every
-process (VmHWM).
+envelope, the killed worker's completion run again by the other worker, no job left queued,
+running or failed, no SMS twice; and the receiver counts each webhook-id it got. Then the peak
+RSS of every process (VmHWM).
 """
 
 from __future__ import annotations
