@@ -18,6 +18,9 @@ Prints, from one run:
      data, the ten slowest printed (benchmarks/walk.py).
   8. ``GET /api/v1/envelopes/{id}`` under gunicorn on 2 cores loaded by ``ab``, and webhook
      delivery throughput to a receiver on loopback (benchmarks/api.py).
+  9. Scale-out: the deploy/ topology as local processes (2 web processes, 1 then 2 workers,
+     the timers, PostgreSQL, moto's S3 server): completed envelopes per second, and a worker
+     killed mid-run with nothing lost or done twice (benchmarks/scaleout.py).
 Targets: >= 4x stock per core, >= 60 documents/s for the batch on 2 cores, verification at
 least as fast as pdfsig in process, qianshu verify under 0.3 s (1 signature) and 0.5 s (9),
 peak RSS under 500 MB, the list under 50 ms, the batch path >= 30/s, each page under 300 ms,
@@ -202,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
     parser.add_argument(
         "--only",
-        choices=["pages", "api", "verification", "bulk"],
-        help="run section 7 (pages), 8 (api), 3 (verification) or 6b (bulk sending) alone",
+        choices=["pages", "api", "verification", "bulk", "scaleout"],
+        help="run section 7 (pages), 8 (api), 9 (scale-out), 3 (verification) or 6b (bulk "
+        "sending) alone",
     )
     args = parser.parse_args(argv)
     if args.only == "verification":
@@ -221,9 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         envelopes.run_bulk(quick=args.quick)
         return 0
     if args.only:
-        from benchmarks import api, pages
+        from benchmarks import api, pages, scaleout
 
-        {"pages": pages, "api": api}[args.only].run(quick=args.quick)
+        {"pages": pages, "api": api, "scaleout": scaleout}[args.only].run(quick=args.quick)
         return 0
     install_speedups()  # as the platform does at start-up (CoreConfig.ready, qianshu verify)
     n_ours, n_stock = (10, 3) if args.quick else (150, 30)
@@ -264,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks import api
 
     api.run(quick=args.quick)
+    from benchmarks import scaleout
+
+    scaleout.run(quick=args.quick)
     return 0
 
 

@@ -135,7 +135,9 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'qianshu.sqlite3'}"),
+        # It holds the database password: like the other secrets, DATABASE_URL_FILE may name a
+        # file holding it (deploy/compose.yaml).
+        env_secret("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'qianshu.sqlite3'}",
         conn_max_age=env_int("QIANSHU_DB_CONN_MAX_AGE", 60),
     )
 }
@@ -154,6 +156,11 @@ TASKS = {
         "QUEUES": ["default", "signing", "notifications", "webhooks"],
     }
 }
+# A job still running this many seconds after a worker claimed it belongs to a worker that died:
+# the envelope timers queue it again (qianshu.core.taskqueue). Longer than any job runs.
+QIANSHU_TASK_LEASE_SECONDS = env_int("QIANSHU_TASK_LEASE_SECONDS", 900)
+# A job whose workers died this many times is marked failed instead of queued again.
+QIANSHU_TASK_MAX_CLAIMS = env_int("QIANSHU_TASK_MAX_CLAIMS", 3)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django_tasks import task
 
+from qianshu.core import taskqueue
 from qianshu.core.meta import TASK
 from qianshu.envelopes import audit, queries, signals
 from qianshu.envelopes.actions import archives, lifecycle
@@ -35,10 +36,12 @@ def schedule_completion(*, envelope: Envelope, **kwargs: object) -> None:
 
 
 def run_timers() -> dict[str, int]:
-    """Expire overdue envelopes, send the reminders before deadlines, retry completions a worker
-    did not finish, time-stamp the audit chains' heads when an anchor is due, keep the PKI's
-    service certificates current and renew due archives. Safe to run from several machines at
+    """Queue again the jobs of task workers that died, expire overdue envelopes, send the
+    reminders before deadlines, retry completions a worker did not finish, time-stamp the audit
+    chains' heads when an anchor is due, keep the PKI's service certificates current and renew
+    due archives. Safe to run from several machines at
     once (rows are locked). Also deletes licences kept from abandoned 创建组织 forms."""
+    jobs = taskqueue.requeue_abandoned_jobs()
     expired = lifecycle.do_expire_overdue_envelopes(meta=TASK)
     reminded = lifecycle.do_remind_before_deadline(meta=TASK)
     stuck = queries.stuck_completions()
@@ -68,6 +71,8 @@ def run_timers() -> dict[str, int]:
         "anchored": anchored,
         "renewed": _maintain_archives(),
         "licences_purged": do_purge_pending_licences(meta=TASK),
+        "jobs_requeued": jobs.requeued,
+        "jobs_failed": jobs.failed,
     }
 
 

@@ -1,6 +1,7 @@
-"""``qianshu envelope-timers``: expiry, reminders before deadlines, retried completions, the
-hourly time-stamp of the audit chains' heads (``QIANSHU_AUDIT_ANCHOR_SECONDS``), archive renewal
-and the PKI's service certificates (OCSP responder, TSA).
+"""``qianshu envelope-timers``: jobs of dead task workers queued again (``qianshu.core.taskqueue``),
+expiry, reminders before deadlines, retried completions, the hourly time-stamp of the audit
+chains' heads (``QIANSHU_AUDIT_ANCHOR_SECONDS``), archive renewal and the PKI's service
+certificates (OCSP responder, TSA).
 
 Run it every minute from cron (or once with ``--loop``, as ``make run`` does).
 """
@@ -17,7 +18,8 @@ from qianshu.envelopes.tasks import run_timers
 
 class Command(BaseCommand):
     help = (
-        "Expire overdue envelopes, send deadline reminders, retry unfinished completions, "
+        "Queue again the jobs of task workers that died, expire overdue envelopes, send "
+        "deadline reminders, retry unfinished completions, "
         "time-stamp the audit chains' heads when due, renew due archives and the PKI's service "
         "certificates."
     )
@@ -32,7 +34,8 @@ class Command(BaseCommand):
             if options["verbosity"] > 1 or any(result.values()):
                 self.stdout.write(
                     "expired {expired}, reminded {reminded}, completed {completed}, "
-                    "anchored {anchored}, archives renewed {renewed}".format(**result)
+                    "anchored {anchored}, archives renewed {renewed}, "
+                    "jobs queued again {jobs_requeued}, jobs failed {jobs_failed}".format(**result)
                 )
             if not options["loop"]:
                 return
