@@ -50,7 +50,7 @@ from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from benchmarks import verification
+from benchmarks import summary, verification
 from qianshu.signing import documents, hierarchy, install_speedups, seals, stamps
 from qianshu.signing.ephemeral import EphemeralPlatform, procurement_contract
 from qianshu.signing.keys import SoftwareSigningKey, generate_private_key
@@ -247,11 +247,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   stock pyHanko{stock_rate:8.1f} docs/s")
     print(f"   ratio        {ours_rate / stock_rate:8.2f}x   (target >= 4x)")
     print()
+    summary.record(
+        "signing core, one core (1-page PDF, visible seal, PAdES B-T)",
+        f"{ours_rate:.0f} docs/s ({ours_rate / stock_rate:.1f}× stock)",
+        baseline=f"stock pyHanko {stock_rate:.0f} docs/s",
+        target="≥ 4× stock",
+        met=ours_rate >= 4 * stock_rate,
+    )
 
     batch_rate = batch(png, doc, 20 if args.quick else args.docs, cores)
     print(f"2. Batch signing of {20 if args.quick else args.docs} documents, {cores} processes")
     print(f"   ours         {batch_rate:8.1f} docs/s   (target >= 60 docs/s on 2 cores)")
     print()
+    summary.record(
+        f"signing core, batch with {cores} processes",
+        f"{batch_rate:.0f} docs/s",
+        baseline=f"one core: {ours_rate:.0f} docs/s",
+        target="≥ 60 docs/s on 2 cores",
+        met=batch_rate >= 60,
+    )
 
     contracts = _contracts(platform, png, 4)
     verification.run(platform, ours_pdf, contracts[0], quick=args.quick, others=contracts[1:])
@@ -259,6 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   this process {rss_mb():8.1f} MB")
     print(f"   largest child{rss_mb(resource.RUSAGE_CHILDREN):8.1f} MB   (target < 500 MB)")
     print()
+    peak = max(rss_mb(), rss_mb(resource.RUSAGE_CHILDREN))
+    summary.record(
+        "peak RSS, bench process / batch workers (sections 1-3)",
+        f"{rss_mb():.0f} / {rss_mb(resource.RUSAGE_CHILDREN):.0f} MB",
+        target="< 500 MB",
+        met=peak < 500,
+    )
     from benchmarks import envelopes
 
     envelopes.run(ours_rate, quick=args.quick)
@@ -274,5 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run_and_summarise(argv: list[str] | None = None) -> int:
+    """``main``, then the closing table of every target next to its baseline."""
+    code = main(argv)
+    summary.print_summary()
+    return code
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_and_summarise())

@@ -30,6 +30,8 @@ import time
 import urllib.request
 from typing import Any
 
+from benchmarks import summary
+
 SERVER = os.environ.get("QIANSHU_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 DB = "qianshu_bench_api"
 TARGET_RPS, TARGET_P99_MS, TARGET_EVENTS = 500, 50, 200
@@ -285,6 +287,13 @@ def run(*, quick: bool) -> None:
                 f"{rps:7.1f} req/s, p99 {p99:.0f} ms "
                 f"(target >= {TARGET_RPS} req/s, p99 < {TARGET_P99_MS} ms)"
             )
+            summary.record(
+                "`GET /api/v1/envelopes/{id}`, gunicorn, `ab -k -c 8`",
+                f"{rps:.0f} req/s, p99 {p99:.0f} ms",
+                target=f"≥ {TARGET_RPS} req/s, p99 < {TARGET_P99_MS} ms",
+                met=rps >= TARGET_RPS and p99 < TARGET_P99_MS,
+            )
+            rates: dict[tuple[str, int], float] = {}
             for mode, label in (("task", "one message per task"), ("sweep", "sweep")):
                 for processes in (1, 2):
                     result = _child(env, "webhooks", str(events), str(processes), mode)
@@ -296,6 +305,15 @@ def run(*, quick: bool) -> None:
                         f"received, {result['failed_attempts']} of {result['attempts']} "
                         f"attempts failed; target >= {TARGET_EVENTS}/s)"
                     )
+                    rates[(mode, processes)] = rate
+                    if processes == 2:
+                        summary.record(
+                            f"webhook delivery, {label}, 1 / 2 processes",
+                            f"{rates[(mode, 1)]:.0f} / {rate:.0f} events/s",
+                            baseline=f"1 process: {rates[(mode, 1)]:.0f} events/s",
+                            target=f"≥ {TARGET_EVENTS} events/s",
+                            met=rate >= TARGET_EVENTS and result["delivered"] == events,
+                        )
     finally:
         _admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
     print()

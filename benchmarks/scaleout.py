@@ -48,6 +48,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from benchmarks import summary
+
 SERVER = os.environ.get("QIANSHU_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 DB = "qianshu_bench_scaleout"
 ROOT = Path(__file__).resolve().parent.parent
@@ -562,6 +564,14 @@ def _run(data_dir: Path, count: int) -> None:
         _measure(client, topology, workers, count)
         _kill_run(client, topology, workers, count, receiver)
         print("   peak RSS (VmHWM) of each process (target < 500 MB):")
+        peaks = {name: peak for name, peak in topology.peaks.items() if peak}
+        if peaks:
+            summary.record(
+                "scale-out: peak RSS of any process (web, worker, timers, S3 server)",
+                f"{max(peaks.values()):.0f} MB ({max(peaks, key=peaks.__getitem__)})",
+                target="< 500 MB",
+                met=max(peaks.values()) < 500,
+            )
         for name, peak in sorted(topology.peaks.items()):
             if peak:
                 print(f"     {name:16} {peak:7.1f} MB")
@@ -624,6 +634,11 @@ def _measure(client: Client, topology: Topology, workers: list[str], count: int)
         )
     topology.resume(workers)
     print(f"   ratio 2 / 1 workers: {rates[2] / rates[1]:.2f}x")
+    summary.record(
+        f"scale-out: completed envelopes/s, 2 web processes, {count} envelopes, 1 / 2 workers",
+        f"{rates[1]:.2f} / {rates[2]:.2f} ({rates[2] / rates[1]:.2f}×)",
+        baseline=f"1 worker: {rates[1]:.2f}/s",
+    )
 
 
 def _queue_busy() -> bool:
@@ -700,6 +715,12 @@ def _report_kill(
     )
     verdict = "FAILED: " + "; ".join(problems) if problems else "OK: none lost, none ran twice"
     print(f"     {verdict}")
+    summary.record(
+        "scale-out: a worker killed (SIGKILL) mid-completion",
+        f"{checked['completed']} of {count} completed; {verdict}",
+        target="none lost, none ran twice",
+        met=not problems,
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -33,6 +33,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from benchmarks import summary
+
 PAGE_TARGET_MS = 300.0
 STARTUP_TARGET_S = 2.0
 RSS_TARGET_MB = 500.0
@@ -236,6 +238,27 @@ def run(*, quick: bool) -> None:
     )
     print(
         f"   walking process peak RSS {result['rss_mb']:.0f} MB   (target < {RSS_TARGET_MB:.0f} MB)"
+    )
+    slowest = walked[0] if walked else None
+    summary.record(
+        "web process start-up (gunicorn, until /login/ answers)",
+        f"{wall:.2f} s (CPU {cpu:.2f} s)",
+        target=f"< {STARTUP_TARGET_S:.0f} s",
+        met=wall < STARTUP_TARGET_S,
+    )
+    if slowest is not None:
+        summary.record(
+            f"slowest of {len(walked)} pages walked on the demo data (warm / cold)",
+            f"{slowest['name']}: {slowest['warm']:.0f} / {slowest['cold']:.0f} ms; "
+            f"{len(over)} over {PAGE_TARGET_MS:.0f} ms",
+            target=f"< {PAGE_TARGET_MS:.0f} ms each",
+            met=not over,
+        )
+    summary.record(
+        "peak RSS, gunicorn worker / walking process",
+        f"{max(m['rss'] for m in measured):.0f} / {result['rss_mb']:.0f} MB",
+        target=f"< {RSS_TARGET_MB:.0f} MB",
+        met=max(max(m["rss"] for m in measured), result["rss_mb"]) < RSS_TARGET_MB,
     )
     print(f"   POST-only (405 on GET), not walked: {len(result['post_only'])}")
     reasons: dict[str, list[str]] = {}
