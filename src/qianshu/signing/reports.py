@@ -9,8 +9,9 @@ back. The output is an unsigned PDF; the platform signs it afterwards with an in
 signature.
 
 Fonts are embedded as subsets. fpdf2 would parse and subset the whole 65,535-glyph CJK face on
-every document (~0.35 s per face); instead the face is cut down here to the characters the
-report uses (cached by character set), so fpdf2 only ever sees a font of a few hundred glyphs.
+every document (~0.35 s per face); instead the face is cut down here (HarfBuzz's hb-subset) to
+the characters the report uses (cached by character set), so fpdf2 only ever sees a font of a
+few hundred glyphs.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import pikepdf
 import qrcode
 import qrcode.constants
 import qrcode.image.pil
-from fontTools import subset as ftsubset
 from fontTools.ttLib import TTCollection, TTFont
 from fpdf import FPDF
 from fpdf.enums import TableCellFillMode, XPos, YPos
@@ -212,29 +212,30 @@ def _face(path: str) -> _Face:
 
 @lru_cache(maxsize=16)
 def _subset(face: _Face, codepoints: frozenset[int]) -> bytes:
-    options = ftsubset.Options(
-        notdef_outline=True, recommended_glyphs=True, desubroutinize=True, layout_features=[]
-    )
-    options.drop_tables += list(_LAYOUT_TABLES)
+    """A standalone OpenType font of ``face`` with the glyphs of ``codepoints`` (and .notdef),
+    without layout tables. HarfBuzz's hb-subset takes ~2 ms where fontTools' subsetter took
+    ~0.1-0.25 s (it parses the collection's whole CFF table every time)."""
     try:
-        font = TTFont(
-            face.path, fontNumber=face.index, lazy=True, recalcTimestamp=False, recalcBBoxes=False
+        import uharfbuzz as hb
+
+        source = hb.Face(hb.Blob.from_file_path(face.path), face.index)
+        plan = hb.SubsetInput()
+        plan.unicode_set.update(codepoints & face.codepoints)
+        plan.flags = (
+            hb.SubsetFlags.DESUBROUTINIZE
+            | hb.SubsetFlags.NOTDEF_OUTLINE
+            | hb.SubsetFlags.NO_LAYOUT_CLOSURE
         )
-        try:
-            # Deleting them up front spares decompiling the large layout tables (~40 ms).
-            for tag in _LAYOUT_TABLES:
-                if tag in font:
-                    del font[tag]
-            subsetter = ftsubset.Subsetter(options)
-            subsetter.populate(unicodes=codepoints & face.codepoints)
-            subsetter.subset(font)
-            out = io.BytesIO()
-            font.save(out)
-        finally:
-            font.close()
-    except Exception as exc:  # fontTools raises many types on a damaged file
+        dropped = plan.sets(hb.SubsetInputSets.DROP_TABLE_TAG)
+        for tag in _LAYOUT_TABLES:
+            dropped.add(int.from_bytes(tag.encode("latin-1"), "big"))
+        subset = hb.subset(source, plan)
+        data = bytes(subset.blob.data) if subset is not None else b""
+    except Exception as exc:  # HarfBuzz raises several types on a damaged file
         raise ConfigurationError(f"report font {face.path} cannot be subset: {exc}") from exc
-    return out.getvalue()
+    if not data:
+        raise ConfigurationError(f"report font {face.path} cannot be subset")
+    return data
 
 
 def _clean(text: str, codepoints: frozenset[int], limit: int = _MAX_TEXT) -> str:
