@@ -262,7 +262,15 @@ def _plan(
         raise EnvelopeError(
             _("还有 %(n)d 处签署位置未签署，请完成后再提交。") % {"n": len(missing)}
         )
-    docs = {d.pk: d for d in envelope.documents.all()}
+    # Every document of the envelope, locked in one statement (in id order, under the
+    # envelope's lock); each is signed on top of the revision read here.
+    docs = {
+        d.pk: d
+        for d in Document.objects.select_for_update(of=("self",))
+        .select_related("current")
+        .filter(envelope=envelope)
+        .order_by("pk")
+    }
     plans: dict[int, _Plan] = {}
     free = [s for s in req.fields if s.field_id is None]
     for staged_free in free:
@@ -398,10 +406,9 @@ def _sign_document(
     seen: Mapping[int, str],
     platform: Platform,
 ) -> tuple[Document, str, str]:
-    """Sign one document on top of its latest revision; returns it with (before, after)."""
-    document = (
-        Document.objects.select_for_update().select_related("current").get(pk=plan.document.pk)
-    )
+    """Sign one document on top of its latest revision (locked by :func:`_plan`); returns it
+    with (before, after)."""
+    document = plan.document
     _check_seen(document, seen)
     data = document.current.read()
     for new in plan.new_fields:
@@ -499,18 +506,19 @@ def do_sign(
                 key, signer = person_signer(confirmation, locked, actor, platform)
                 name = locked.name
             plans = _plan(envelope, locked, req, signature=signature, seal_image=seal_image)
-            signed_docs = _sign_step(
-                envelope,
-                locked,
-                plans,
-                _Signing(key, signer, name, seal, grant, confirmation.method),
-                req.seen,
-                platform,
-                actor=actor,
-                meta=meta,
-            )
-            Submission.objects.create(recipient=locked, key=req.key)
-            _after_step(envelope, locked, actor)
+            with audit.batched(envelope):
+                signed_docs = _sign_step(
+                    envelope,
+                    locked,
+                    plans,
+                    _Signing(key, signer, name, seal, grant, confirmation.method),
+                    req.seen,
+                    platform,
+                    actor=actor,
+                    meta=meta,
+                )
+                Submission.objects.create(recipient=locked, key=req.key)
+                _after_step(envelope, locked, actor)
     except (SealError, SigningError) as exc:
         raise _refusal(exc, recipient) from exc
     return SignOutcome(recipient=locked, documents=signed_docs)
@@ -684,11 +692,12 @@ def do_seal_with_grant(
                 "api_key",
                 agent=agent,
             )
-            signed_docs = _sign_step(
-                envelope, locked, plans, signing, seen, platform, actor=None, meta=meta
-            )
-            Submission.objects.create(recipient=locked, key=key)
-            _after_step(envelope, locked, None)
+            with audit.batched(envelope):
+                signed_docs = _sign_step(
+                    envelope, locked, plans, signing, seen, platform, actor=None, meta=meta
+                )
+                Submission.objects.create(recipient=locked, key=key)
+                _after_step(envelope, locked, None)
     except (SealError, SigningError) as exc:
         raise _refusal(exc, recipient) from exc
     return SignOutcome(recipient=locked, documents=signed_docs)
