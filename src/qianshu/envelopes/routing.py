@@ -10,7 +10,8 @@ outbox rows are part of that transaction, so nothing is sent if it rolls back.
 批量签署 moves many envelopes at once, often to the same next person (a department head's
 evaluation forms all go on to HR). Inside :func:`collecting_notices` the "your turn" and
 progress messages are queued *held* (``hold_until``, in the step's transaction as always) and
-the step's notice is collected once its transaction commits; :func:`send_collected` then
+collected (the caller keeps a step's notices only if the step committed, one
+:func:`collecting_notices` block per step); :func:`send_collected` then
 replaces the held messages of each person by one summary naming every envelope — or releases
 them as they are when there is only one, or when one was sent already. If the batch dies
 before that, the held messages are sent one by one when their hold runs out (``HOLD``): a
@@ -26,7 +27,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import partial
 
 from django.db import transaction
 from django.urls import reverse
@@ -154,9 +154,7 @@ def _queue(
     except InvalidRecipient:
         log.warning("cannot send %s to %s / %s", kind, phone, email)
     if notices is not None and hold is not None and held:
-        notice = Notice(kind, phone, email, language, tuple(held), ctx)
-        # Collected only if the step commits: a step rolled back sent nothing.
-        transaction.on_commit(partial(notices.append, notice))
+        notices.append(Notice(kind, phone, email, language, tuple(held), ctx))
 
 
 def send(

@@ -83,8 +83,12 @@ def do_batch_sign(
     if processes > 1:
         results, notices = _sign_in_processes(items, confirmation, prepared, actor, meta, processes)
     else:
-        with routing.collecting_notices() as notices:
-            results = [_sign_item(item, confirmation, prepared, actor, meta) for item in items]
+        notices = []
+        results = []
+        for item in items:
+            result, sent = _sign_item(item, confirmation, prepared, actor, meta)
+            results.append(result)
+            notices += sent
     try:
         routing.send_collected(notices)
     except Exception:  # the held messages are sent one by one when their hold runs out
@@ -98,25 +102,28 @@ def _sign_item(
     prepared: Prepared,
     actor: User,
     meta: RequestMeta,
-) -> BatchResult:
+) -> tuple[BatchResult, list[routing.Notice]]:
+    """Sign one task; returns its result and the messages it held back (none if it failed:
+    its transaction rolled back, held messages included)."""
     req = turns.SignRequest(
         key=item.key, seen=item.seen, fields=item.fields, seal_uuid=item.seal_uuid
     )
     try:
-        outcome = do_sign(
-            item.recipient,
-            req,
-            confirmation=confirmation,
-            prepared=prepared,
-            actor=actor,
-            meta=meta,
-        )
+        with routing.collecting_notices() as notices:
+            outcome = do_sign(
+                item.recipient,
+                req,
+                confirmation=confirmation,
+                prepared=prepared,
+                actor=actor,
+                meta=meta,
+            )
     except EnvelopeError as exc:
-        return BatchResult(item, ok=False, message=str(exc))
+        return BatchResult(item, ok=False, message=str(exc)), []
     except Exception:  # one broken task must not stop the others
         log.exception("batch signing of recipient %s failed", item.recipient.pk)
-        return BatchResult(item, ok=False, message=_("签署失败，请稍后重试。"))
-    return BatchResult(item, ok=True, repeated=outcome.repeated)
+        return BatchResult(item, ok=False, message=_("签署失败，请稍后重试。")), []
+    return BatchResult(item, ok=True, repeated=outcome.repeated), notices
 
 
 # --- several processes ------------------------------------------------------------------------
@@ -159,8 +166,7 @@ def _child_started() -> None:
 def _sign_forked(index: int) -> _Reported:
     assert _FORKED is not None
     items, confirmation, prepared, actor, meta = _FORKED
-    with routing.collecting_notices() as notices:
-        result = _sign_item(items[index], confirmation, prepared, actor, meta)
+    result, notices = _sign_item(items[index], confirmation, prepared, actor, meta)
     return index, result.ok, result.message, result.repeated, notices
 
 
