@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -77,12 +78,29 @@ MAX_TEXT_CHARS = 100
 
 
 def _lock(recipient: Recipient) -> tuple[Envelope, Recipient]:
-    envelope = (
+    envelope = _lock_envelope(recipient)
+    return envelope, Recipient.objects.select_for_update().get(pk=recipient.pk)
+
+
+def _lock_step(recipient: Recipient, key: str) -> tuple[Envelope, Recipient, bool]:
+    """:func:`_lock`, and whether the submission ``key`` was signed already (read with the
+    recipient row, under the lock)."""
+    envelope = _lock_envelope(recipient)
+    submitted = Submission.objects.filter(recipient=OuterRef("pk"), key=key)
+    locked = (
+        Recipient.objects.select_for_update()
+        .annotate(submitted=Exists(submitted))
+        .get(pk=recipient.pk)
+    )
+    return envelope, locked, bool(locked.submitted)  # type: ignore[attr-defined]
+
+
+def _lock_envelope(recipient: Recipient) -> Envelope:
+    return (
         Envelope.objects.select_for_update(of=("self",))
         .select_related("initiator__person_identity", "initiator_org")
         .get(pk=recipient.envelope_id)
     )
-    return envelope, Recipient.objects.select_for_update().get(pk=recipient.pk)
 
 
 def _check_turn(envelope: Envelope, locked: Recipient, actor: User | None) -> None:
@@ -489,8 +507,8 @@ def do_sign(
         signature = None
     try:
         with transaction.atomic():
-            envelope, locked = _lock(recipient)
-            if Submission.objects.filter(recipient=locked, key=req.key).exists():
+            envelope, locked, submitted = _lock_step(recipient, req.key)
+            if submitted:
                 # The same submission, sent twice at once: the first one signed.
                 return SignOutcome(recipient=locked, repeated=True)
             _check_turn(envelope, locked, actor)
@@ -656,8 +674,8 @@ def do_seal_with_grant(
         raise SealNotAllowed(_("API 密钥只能为本组织的企业盖章环节用印。"))
     try:
         with transaction.atomic():
-            envelope, locked = _lock(recipient)
-            if Submission.objects.filter(recipient=locked, key=key).exists():
+            envelope, locked, submitted = _lock_step(recipient, key)
+            if submitted:
                 return SignOutcome(recipient=locked, repeated=True)
             _check_turn(envelope, locked, None)
             seal, held = _lock_key_grant(envelope, locked, grant)
