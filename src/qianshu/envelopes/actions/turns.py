@@ -92,7 +92,7 @@ def _lock_step(recipient: Recipient, key: str) -> tuple[Envelope, Recipient, boo
         .annotate(submitted=Exists(submitted))
         .get(pk=recipient.pk)
     )
-    return envelope, locked, bool(locked.submitted)  # type: ignore[attr-defined]
+    return envelope, locked, bool(locked.submitted)
 
 
 def _lock_envelope(recipient: Recipient) -> Envelope:

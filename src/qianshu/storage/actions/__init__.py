@@ -38,10 +38,10 @@ def _insert_new(blob: Blob) -> bool:
     savepoint (a signing step stores a new blob per document inside its transaction); a writer
     that inserted the same bytes first keeps its row."""
     fields = list(Blob._meta.concrete_fields)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     values = [f.get_db_prep_save(f.pre_save(blob, add=True), connection) for f in fields]
     table = connection.ops.quote_name(Blob._meta.db_table)
-    pk = connection.ops.quote_name(Blob._meta.pk.column)
+    pk = connection.ops.quote_name("sha256")
     with connection.cursor() as cursor:
         # Only quoted names of the model's own table and columns are formatted in; the values
         # are parameters.
