@@ -15,12 +15,20 @@ At completion a time-stamp token of the platform TSA is taken over (envelope, co
 (a completion anchor, :mod:`qianshu.core.anchors`) and the evidence report prints head, count
 and the token's time and embeds the token. :func:`check_envelope` compares the events with the
 row, the anchors and the stored report, and says where they differ.
+
+Inside :func:`batched` (a signing step: 签署, 批量签署, API 用印), the events of the locked
+envelope are chained in memory as they are recorded and written together when the block ends:
+one compare-and-swap ``UPDATE`` for all of them and one multi-row ``INSERT`` — the same rows,
+MACs and guarantees, in two statements instead of two per event.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models, transaction
@@ -179,6 +187,17 @@ def record(
     content = event_content(event)
     chain = chain_id(envelope)
     count, head = envelope.audit_count, envelope.audit_head
+    pending = _batch.get()
+    if pending is not None and pending.envelope_pk == envelope.pk:
+        if pending.events:
+            count, head = pending.events[-1].seq, pending.events[-1].mac
+        else:
+            count, head = pending.count, pending.head
+        mac = chains.event_mac(chains.KEY_ID, chain, count + 1, head, content)
+        event.seq, event.prev_mac, event.mac = count + 1, head, mac
+        pending.events.append(event)
+        envelope.audit_count, envelope.audit_head = event.seq, mac
+        return event
     with transaction.atomic(savepoint=False):
         while True:
             mac = chains.event_mac(chains.KEY_ID, chain, count + 1, head, content)
@@ -199,6 +218,62 @@ def record(
         event.save()
     envelope.audit_count, envelope.audit_head = event.seq, mac
     return event
+
+
+@dataclass
+class _Pending:
+    envelope_pk: int
+    count: int  # the row's count and head when the block began
+    head: str
+    events: list[AuditEvent] = field(default_factory=list)
+
+
+_batch: ContextVar[_Pending | None] = ContextVar("qianshu_audit_batch", default=None)
+
+
+@contextmanager
+def batched(envelope: Envelope) -> Iterator[None]:
+    """Write the events :func:`record` appends to ``envelope`` inside the block together when
+    it ends (nothing when it raises: the caller's transaction rolls back). Use inside the
+    transaction, with the envelope row locked, around code that saves the envelope only with
+    ``update_fields`` that leave the audit columns alone."""
+    pending = _Pending(envelope.pk, envelope.audit_count, envelope.audit_head)
+    token = _batch.set(pending)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if pending.events:
+        _write(envelope, pending)
+
+
+def _write(envelope: Envelope, pending: _Pending) -> None:
+    events = pending.events
+    count, head = pending.count, pending.head
+    with transaction.atomic(savepoint=False):
+        while not Envelope.objects.filter(
+            pk=envelope.pk, audit_count=count, audit_head=head
+        ).update(audit_count=count + len(events), audit_head=_chain(envelope, events, count, head)):
+            # A stale copy: lock the row and chain the events on its head (at most once).
+            count, head = (
+                Envelope.objects.select_for_update()
+                .filter(pk=envelope.pk)
+                .values_list("audit_count", "audit_head")
+                .get()
+            )
+        AuditEvent.objects.bulk_create(events)
+    envelope.audit_count, envelope.audit_head = events[-1].seq, events[-1].mac
+
+
+def _chain(envelope: Envelope, events: list[AuditEvent], count: int, head: str) -> str:
+    """Number and MAC ``events`` after (count, head); returns the new head."""
+    chain = chain_id(envelope)
+    for event in events:
+        count += 1
+        mac = chains.event_mac(chains.KEY_ID, chain, count, head, event_content(event))
+        event.seq, event.prev_mac, event.mac = count, head, mac
+        head = mac
+    return head
 
 
 def _links(envelope: Envelope) -> Iterable[Link]:

@@ -6,14 +6,30 @@ e-mail with their link. When nobody is left, completion (B-LTA, evidence report)
 
 Every function here runs inside the caller's transaction, with the envelope row locked; the
 outbox rows are part of that transaction, so nothing is sent if it rolls back.
+
+批量签署 moves many envelopes at once, often to the same next person (a department head's
+evaluation forms all go on to HR). Inside :func:`collecting_notices` the "your turn" and
+progress messages are queued *held* (``hold_until``, in the step's transaction as always) and
+collected (the caller keeps a step's notices only if the step committed, one
+:func:`collecting_notices` block per step); :func:`send_collected` then
+replaces the held messages of each person by one summary naming every envelope — or releases
+them as they are when there is only one, or when one was sent already. If the batch dies
+before that, the held messages are sent one by one when their hold runs out (``HOLD``): a
+step never ends up without its message.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
+from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import Promise, lazy
@@ -24,7 +40,13 @@ from qianshu.envelopes import audit
 from qianshu.envelopes.links import recipient_link
 from qianshu.envelopes.models import Envelope, Recipient
 from qianshu.envelopes.signals import all_signed
-from qianshu.notifications.actions import InvalidRecipient, do_queue_email, do_queue_sms
+from qianshu.notifications.actions import (
+    InvalidRecipient,
+    do_queue_email,
+    do_queue_sms,
+    do_release_held,
+    do_take_held,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +132,29 @@ def _queue(
 ) -> None:
     with override(language):
         ctx = {k: str(v) for k, v in context.items()}
+    notices = _collecting.get()
+    hold = timezone.now() + HOLD if notices is not None and kind in _SUMMARIES else None
+    held = []
     try:
         if phone:
-            do_queue_sms(phone, kind, _only(kind, "sms", ctx), language=language)
-        if email:
-            do_queue_email(
-                email, kind, _only(kind, "email", ctx), language=language, attachments=attachments
+            sms = do_queue_sms(
+                phone, kind, _only(kind, "sms", ctx), language=language, hold_until=hold
             )
+            held.append(sms.pk)
+        if email:
+            mail = do_queue_email(
+                email,
+                kind,
+                _only(kind, "email", ctx),
+                language=language,
+                attachments=attachments,
+                hold_until=hold,
+            )
+            held.append(mail.pk)
     except InvalidRecipient:
         log.warning("cannot send %s to %s / %s", kind, phone, email)
+    if notices is not None and hold is not None and held:
+        notices.append(Notice(kind, phone, email, language, tuple(held), ctx))
 
 
 def send(
@@ -183,16 +219,26 @@ def progress(envelope: Envelope) -> tuple[int, int]:
 def advance(envelope: Envelope, *, now: dt.datetime | None = None) -> list[Recipient]:
     """Activate the next routing order if the current one is done; schedule completion when
     nobody is left. Returns the recipients activated now."""
+    return advance_with_progress(envelope, now=now)[0]
+
+
+def advance_with_progress(
+    envelope: Envelope, *, now: dt.datetime | None = None
+) -> tuple[list[Recipient], tuple[int, int]]:
+    """:func:`advance`, and the :func:`progress` after it from the same rows."""
     now = now or timezone.now()
     rows = envelope.recipients.select_for_update(of=("self",)).select_related("user")
-    acting = [r for r in rows.order_by("routing_order", "id") if r.acts]
+    ordered = list(rows.order_by("routing_order", "id"))
+    signing = [r for r in ordered if r.role != Recipient.Role.CC]
+    progress = (sum(1 for r in signing if r.status == Status.DONE), len(signing))
+    acting = [r for r in ordered if r.acts]
     remaining = [r for r in acting if r.status != Status.DONE]
     if not remaining:
         if envelope.all_signed_at is None:
             envelope.all_signed_at = now
             envelope.save(update_fields=["all_signed_at"])
             all_signed.send(sender=Envelope, envelope=envelope)  # tasks.schedule_completion
-        return []
+        return [], progress
     current = remaining[0].routing_order
     activated = []
     for recipient in remaining:
@@ -210,4 +256,105 @@ def advance(envelope: Envelope, *, now: dt.datetime | None = None) -> list[Recip
             routing_order=recipient.routing_order,
         )
         activated.append(recipient)
-    return activated
+    return activated, progress
+
+
+# --- 批量签署: one message per person and batch ----------------------------------------------
+
+HOLD = dt.timedelta(minutes=10)
+_SUMMARIES = {
+    "envelope_sign_request": "envelope_sign_request_batch",
+    "envelope_progress": "envelope_progress_batch",
+}
+_TITLES_IN_SMS = 3
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message queued held during a batch: its kind, to whom, the held outbox rows and the
+    context it was rendered with (strings in ``language``)."""
+
+    kind: str
+    phone: str
+    email: str
+    language: str
+    held: tuple[int, ...]
+    context: Mapping[str, str]
+
+    def group(self) -> tuple[str, ...]:
+        """Notices summarised together: same kind and person; for progress, also the same
+        signer and action (the summary says "王五 已签署 …")."""
+        extra = (self.context["who"], self.context["action"]) if "who" in self.context else ()
+        return (self.kind, self.phone, self.email, self.language, *extra)
+
+
+_collecting: ContextVar[list[Notice] | None] = ContextVar("qianshu_notices", default=None)
+
+
+@contextmanager
+def collecting_notices() -> Iterator[list[Notice]]:
+    """Collect the turn and progress messages of the steps committed inside the block (held
+    in the outbox), to be sent by :func:`send_collected`."""
+    notices: list[Notice] = []
+    token = _collecting.set(notices)
+    try:
+        yield notices
+    finally:
+        _collecting.reset(token)
+
+
+def send_collected(notices: Sequence[Notice]) -> None:
+    """Send what a batch collected: per person one summary of the held messages, or the held
+    message itself when it is the only one (or when one of a person's messages has been sent
+    already: then every one goes as it is, so nothing is said twice)."""
+    groups: dict[tuple[str, ...], list[Notice]] = defaultdict(list)
+    for notice in notices:
+        groups[notice.group()].append(notice)
+    for group in groups.values():
+        held = [pk for notice in group for pk in notice.held]
+        with transaction.atomic():
+            if len(group) > 1 and do_take_held(held):
+                _queue_summary(group)
+            else:
+                do_release_held(held)
+
+
+def _queue_summary(group: list[Notice]) -> None:
+    first = group[0]
+    with override(first.language):
+        titles = "、".join(_("“%(title)s”") % {"title": n.context["title"]} for n in group)
+        if len(group) > _TITLES_IN_SMS:
+            shown = "、".join(
+                _("“%(title)s”") % {"title": n.context["title"]} for n in group[:_TITLES_IN_SMS]
+            )
+            titles = _("%(titles)s等") % {"titles": shown}
+        lines = "\n".join(_summary_line(n) for n in group)
+        context: dict[str, object] = {"count": str(len(group)), "titles": titles, "items": lines}
+        if first.kind == "envelope_progress":
+            context.update(who=first.context["who"], action=first.context["action"])
+        else:
+            context["link"] = _todo_url()
+    _queue(
+        _SUMMARIES[first.kind],
+        context,
+        phone=first.phone,
+        email=first.email,
+        language=first.language,
+    )
+
+
+def _summary_line(notice: Notice) -> str:
+    ctx = notice.context
+    if notice.kind == "envelope_progress":
+        return _("· “%(title)s”（编号 %(number)s），当前进度 %(progress)s：%(link)s") % ctx
+    line = _(
+        "· “%(title)s”（编号 %(number)s，%(initiator)s 发起），请您%(action)s%(deadline)s：%(link)s"
+    )
+    note = ctx.get("note", "")
+    return line % ctx + (_("\n  留言：%(note)s") % {"note": note} if note else "")
+
+
+def _todo_url() -> str:
+    from django.conf import settings
+
+    return settings.PUBLIC_URL.rstrip("/") + reverse("envelopes:list") + "?tab=todo"

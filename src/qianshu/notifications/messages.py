@@ -331,6 +331,21 @@ KINDS: dict[str, MessageKind] = {
             "当前进度 %(progress)s。\n%(link)s"
         ),
     ),
+    # 批量签署: what one batch moved, summarised per person (one message instead of one per
+    # envelope; ``items`` are lines made by ``envelopes.routing``).
+    "envelope_sign_request_batch": MessageKind(
+        sms=_("您有 %(count)s 份文件待处理：%(titles)s。请登录后在“待我签署”中查看：%(link)s"),
+        subject=_("%(count)s 份文件待您处理"),
+        body=_(
+            "您好：\n\n以下 %(count)s 份文件轮到您处理：\n%(items)s\n\n"
+            "请打开各文件的链接，或登录后在“待我签署”中查看：\n%(link)s"
+        ),
+    ),
+    "envelope_progress_batch": MessageKind(
+        sms=_("%(who)s 已%(action)s您发起的 %(count)s 份文件：%(titles)s。"),
+        subject=_("%(who)s 已%(action)s %(count)s 份文件"),
+        body=_("您好：\n\n%(who)s 已%(action)s您发起的以下 %(count)s 份文件：\n%(items)s"),
+    ),
     "envelope_rejected": MessageKind(
         sms=_("“%(title)s”已被 %(who)s 拒签，原因：%(reason)s。任务已结束。"),
         subject=_("%(title)s 已被拒签"),

@@ -3,7 +3,11 @@ confirmed: :mod:`qianshu.envelopes.batch`).
 
 Each task is signed by :func:`qianshu.envelopes.actions.turns.do_sign` in its own transaction,
 so one failure does not undo the others (so :func:`do_batch_sign` has no transaction of its
-own); a large batch on PostgreSQL is spread over forked processes.
+own); a large batch on PostgreSQL is spread over forked processes. What the batch prepares once
+for all its tasks (the platform's keys, the signature image, which tasks were submitted
+before) is handed to each step (:class:`~qianshu.envelopes.actions.turns.Prepared`). The
+"your turn" and progress messages of the batch go out once it is done, one per person
+(:func:`qianshu.envelopes.routing.send_collected`).
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
 from qianshu.core.meta import RequestMeta
-from qianshu.envelopes import confirmations, turns
+from qianshu.envelopes import confirmations, routing, turns
 from qianshu.envelopes.actions import confirmations as confirmation_actions
-from qianshu.envelopes.actions.turns import do_sign
+from qianshu.envelopes.actions.turns import Prepared, do_sign, prepare_steps
 from qianshu.envelopes.batch import MAX_ITEMS, BatchResult, batch_binding_of, valid_key
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Envelope
@@ -74,35 +78,52 @@ def do_batch_sign(
         actor=actor,
         meta=meta,
     )
+    prepared = prepare_steps([(item.recipient, item.key) for item in items], actor)
     processes = _processes(len(items))
     if processes > 1:
-        return _sign_in_processes(items, confirmation, actor, meta, processes)
-    return [_sign_item(item, confirmation, actor, meta) for item in items]
+        results, notices = _sign_in_processes(items, confirmation, prepared, actor, meta, processes)
+    else:
+        notices = []
+        results = []
+        for item in items:
+            result, sent = _sign_item(item, confirmation, prepared, actor, meta)
+            results.append(result)
+            notices += sent
+    try:
+        routing.send_collected(notices)
+    except Exception:  # the held messages are sent one by one when their hold runs out
+        log.exception("sending the batch's notifications failed")
+    return results
 
 
 def _sign_item(
     item: BatchItem,
     confirmation: confirmations.Confirmation,
+    prepared: Prepared,
     actor: User,
     meta: RequestMeta,
-) -> BatchResult:
+) -> tuple[BatchResult, list[routing.Notice]]:
+    """Sign one task; returns its result and the messages it held back (none if it failed:
+    its transaction rolled back, held messages included)."""
     req = turns.SignRequest(
         key=item.key, seen=item.seen, fields=item.fields, seal_uuid=item.seal_uuid
     )
     try:
-        outcome = do_sign(
-            item.recipient,
-            req,
-            confirmation=confirmation,
-            actor=actor,
-            meta=meta,
-        )
+        with routing.collecting_notices() as notices:
+            outcome = do_sign(
+                item.recipient,
+                req,
+                confirmation=confirmation,
+                prepared=prepared,
+                actor=actor,
+                meta=meta,
+            )
     except EnvelopeError as exc:
-        return BatchResult(item, ok=False, message=str(exc))
+        return BatchResult(item, ok=False, message=str(exc)), []
     except Exception:  # one broken task must not stop the others
         log.exception("batch signing of recipient %s failed", item.recipient.pk)
-        return BatchResult(item, ok=False, message=_("签署失败，请稍后重试。"))
-    return BatchResult(item, ok=True, repeated=outcome.repeated)
+        return BatchResult(item, ok=False, message=_("签署失败，请稍后重试。")), []
+    return BatchResult(item, ok=True, repeated=outcome.repeated), notices
 
 
 # --- several processes ------------------------------------------------------------------------
@@ -111,8 +132,11 @@ def _sign_item(
 # stays in memory and is never serialised or handed to the task queue's workers, which is what
 # sole control requires. Each child opens its own database connection and blob store client.
 
-_FORKED: tuple[Sequence[BatchItem], confirmations.Confirmation, User, RequestMeta] | None = None
+_FORKED: (
+    tuple[Sequence[BatchItem], confirmations.Confirmation, Prepared, User, RequestMeta] | None
+) = None
 MIN_ITEMS_PER_PROCESS = 8
+_Reported = tuple[int, bool, str, bool, list[routing.Notice]]
 
 
 def _processes(count: int) -> int:
@@ -139,41 +163,45 @@ def _child_started() -> None:
     reset_blob_store_cache()
 
 
-def _sign_forked(index: int) -> tuple[int, bool, str, bool]:
+def _sign_forked(index: int) -> _Reported:
     assert _FORKED is not None
-    items, confirmation, actor, meta = _FORKED
-    result = _sign_item(items[index], confirmation, actor, meta)
-    return index, result.ok, result.message, result.repeated
+    items, confirmation, prepared, actor, meta = _FORKED
+    result, notices = _sign_item(items[index], confirmation, prepared, actor, meta)
+    return index, result.ok, result.message, result.repeated, notices
 
 
 def _sign_in_processes(
     items: Sequence[BatchItem],
     confirmation: confirmations.Confirmation,
+    prepared: Prepared,
     actor: User,
     meta: RequestMeta,
     processes: int,
-) -> list[BatchResult]:
+) -> tuple[list[BatchResult], list[routing.Notice]]:
     import multiprocessing
 
     from django.db import connections
 
     global _FORKED
     connections.close_all()
-    _FORKED = (items, confirmation, actor, meta)
+    _FORKED = (items, confirmation, prepared, actor, meta)
     done: dict[int, BatchResult] = {}
+    notices: list[routing.Notice] = []
     try:
         context = multiprocessing.get_context("fork")
         with context.Pool(processes, initializer=_child_started) as pool:
             chunk = max(1, len(items) // (processes * 4))
-            for index, ok, message, repeated in pool.imap_unordered(
+            for index, ok, message, repeated, sent in pool.imap_unordered(
                 _sign_forked, range(len(items)), chunksize=chunk
             ):
                 done[index] = BatchResult(items[index], ok, message, repeated)
+                notices += sent
     except Exception:  # a child died: the tasks it did not report are failures
         log.exception("batch signing processes failed")
     finally:
         _FORKED = None
     failed = _("签署失败，请稍后重试。")
-    return [
+    results = [
         done.get(i) or BatchResult(item, ok=False, message=failed) for i, item in enumerate(items)
     ]
+    return results, notices

@@ -15,16 +15,22 @@ Signing is the one place where documents change, and it is serialised per envelo
 
 A crash anywhere before the commit leaves the previous revision as the current one (at most an
 unreferenced blob remains), and the recipient can sign again.
+
+批量签署 looks up once what every step would look up again (:func:`prepare_steps`: the
+platform's keys, the signer's saved signature, the keys submitted before); each step still
+checks its idempotency key again with the envelope locked, so a resubmitted batch signs
+nothing twice.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -72,12 +78,29 @@ MAX_TEXT_CHARS = 100
 
 
 def _lock(recipient: Recipient) -> tuple[Envelope, Recipient]:
-    envelope = (
+    envelope = _lock_envelope(recipient)
+    return envelope, Recipient.objects.select_for_update().get(pk=recipient.pk)
+
+
+def _lock_step(recipient: Recipient, key: str) -> tuple[Envelope, Recipient, bool]:
+    """:func:`_lock`, and whether the submission ``key`` was signed already (read with the
+    recipient row, under the lock)."""
+    envelope = _lock_envelope(recipient)
+    submitted = Submission.objects.filter(recipient=OuterRef("pk"), key=key)
+    locked = (
+        Recipient.objects.select_for_update()
+        .annotate(submitted=Exists(submitted))
+        .get(pk=recipient.pk)
+    )
+    return envelope, locked, bool(locked.submitted)
+
+
+def _lock_envelope(recipient: Recipient) -> Envelope:
+    return (
         Envelope.objects.select_for_update(of=("self",))
-        .select_related("initiator", "initiator_org")
+        .select_related("initiator__person_identity", "initiator_org")
         .get(pk=recipient.envelope_id)
     )
-    return envelope, Recipient.objects.select_for_update().get(pk=recipient.pk)
 
 
 def _check_turn(envelope: Envelope, locked: Recipient, actor: User | None) -> None:
@@ -183,13 +206,37 @@ def _blob_image(blob: Any) -> stamps.StampImage:
 def _signature_image(req: SignRequest, actor: User) -> stamps.StampImage:
     if req.signature_png is not None:
         return stamps.StampImage.from_png(req.signature_png)
-    signatures = HandwrittenSignature.objects.filter(user=actor).select_related("image")
-    if req.signature_id is not None:
-        signatures = signatures.filter(pk=req.signature_id)
-    chosen = signatures.order_by("-is_default", "-created_at").first()
+    chosen = _saved_signature(actor, req.signature_id)
     if chosen is None:
         raise EnvelopeError(_("您还没有手写签名，请先绘制签名。"))
-    return _blob_image(chosen.image)
+    return chosen
+
+
+def _saved_signature(actor: User, signature_id: int | None = None) -> stamps.StampImage | None:
+    signatures = HandwrittenSignature.objects.filter(user=actor).select_related("image")
+    if signature_id is not None:
+        signatures = signatures.filter(pk=signature_id)
+    chosen = signatures.order_by("-is_default", "-created_at").first()
+    return _blob_image(chosen.image) if chosen is not None else None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a batch looks up once for all its steps (:func:`prepare_steps`)."""
+
+    platform: Platform
+    signature: stamps.StampImage | None  # the signer's default saved signature
+    submitted: frozenset[tuple[int, str]]  # (recipient id, key) submitted before
+
+
+def prepare_steps(steps: Sequence[tuple[Recipient, str]], actor: User) -> Prepared:
+    """Look up once, for the steps ``(recipient, idempotency key)`` that ``actor`` is about to
+    sign, what each would look up again."""
+    keys = {key for _recipient, key in steps}
+    submitted = Submission.objects.filter(
+        recipient_id__in=[recipient.pk for recipient, _key in steps], key__in=keys
+    ).values_list("recipient_id", "key")
+    return Prepared(load_platform(), _saved_signature(actor), frozenset(submitted))
 
 
 @dataclass
@@ -233,7 +280,15 @@ def _plan(
         raise EnvelopeError(
             _("还有 %(n)d 处签署位置未签署，请完成后再提交。") % {"n": len(missing)}
         )
-    docs = {d.pk: d for d in envelope.documents.all()}
+    # Every document of the envelope, locked in one statement (in id order, under the
+    # envelope's lock); each is signed on top of the revision read here.
+    docs = {
+        d.pk: d
+        for d in Document.objects.select_for_update(of=("self",))
+        .select_related("current")
+        .filter(envelope=envelope)
+        .order_by("pk")
+    }
     plans: dict[int, _Plan] = {}
     free = [s for s in req.fields if s.field_id is None]
     for staged_free in free:
@@ -278,7 +333,8 @@ def _add_placements(
     seal_image: stamps.StampImage | None,
 ) -> None:
     if f.kind == Kind.SIGNATURE:
-        assert signature is not None
+        if signature is None:
+            raise EnvelopeError(_("您还没有手写签名，请先绘制签名。"))
         plan.placements.append((f, signature))
     elif f.kind in (Kind.SEAL, Kind.CROSS_PAGE_SEAL):
         assert seal_image is not None
@@ -326,14 +382,13 @@ def _check_seen(document: Document, seen: Mapping[int, str]) -> None:
     """The signer saw a revision since the document was last prepared (a document prepared
     again after 退回 may have other fields than the one seen before)."""
     sha = seen.get(document.pk, "")
-    prepared = (
-        Revision.objects.filter(document=document, action=Revision.Action.PREPARED)
-        .order_by("-number")
-        .values_list("number", flat=True)
-        .first()
+    revisions = list(
+        Revision.objects.filter(document=document).values_list("number", "action", "blob_id")
     )
-    since = Revision.objects.filter(document=document, number__gte=prepared or 0)
-    if not sha or not since.filter(blob_id=sha).exists():
+    prepared = max(
+        (n for n, action, _blob in revisions if action == Revision.Action.PREPARED), default=0
+    )
+    if not sha or not any(n >= prepared and blob == sha for n, _action, blob in revisions):
         raise DocumentChanged(
             _("文件“%(name)s”已更新，请重新查看后再签署。") % {"name": document.name}
         )
@@ -369,10 +424,9 @@ def _sign_document(
     seen: Mapping[int, str],
     platform: Platform,
 ) -> tuple[Document, str, str]:
-    """Sign one document on top of its latest revision; returns it with (before, after)."""
-    document = (
-        Document.objects.select_for_update().select_related("current").get(pk=plan.document.pk)
-    )
+    """Sign one document on top of its latest revision (locked by :func:`_plan`); returns it
+    with (before, after)."""
+    document = plan.document
     _check_seen(document, seen)
     data = document.current.read()
     for new in plan.new_fields:
@@ -405,6 +459,7 @@ def do_sign(
     pin: str | None = None,
     code: str | None = None,
     confirmation: Confirmation | None = None,
+    prepared: Prepared | None = None,
     managed: bool = False,
     actor: User,
     meta: RequestMeta,
@@ -417,13 +472,17 @@ def do_sign(
     ``confirmation`` it already checked (batch signing). Raises :class:`EnvelopeError`
     subclasses with a message for the signer; nothing changes then (a wrong PIN is still
     counted). ``managed``: the app driving a managed envelope is the caller
-    (:func:`~qianshu.envelopes.turns.check_managed`).
+    (:func:`~qianshu.envelopes.turns.check_managed`). ``prepared``: what a batch looked up
+    once for all its steps (:func:`prepare_steps`).
     """
     check_managed(recipient.envelope, managed)
     if not req.key or len(req.key) > 64:
         raise EnvelopeError(_("提交无效，请刷新页面后重试。"))
-    earlier = Submission.objects.filter(recipient=recipient, key=req.key).first()
-    if earlier is not None:
+    if prepared is not None:
+        earlier = (recipient.pk, req.key) in prepared.submitted
+    else:
+        earlier = Submission.objects.filter(recipient=recipient, key=req.key).exists()
+    if earlier:
         return SignOutcome(recipient=recipient, repeated=True)
     if recipient.role not in (Role.SIGN, Role.SEAL):
         raise EnvelopeError(_("该环节无需签署。"))
@@ -439,17 +498,23 @@ def do_sign(
         )
     else:
         check_confirmation(confirmation, recipient.envelope, actor)
-    signature = _signature_image(req, actor) if _needs(recipient, req, Kind.SIGNATURE) else None
+    if prepared is not None and req.signature_png is None and req.signature_id is None:
+        # A missing signature is refused by _plan if a field needs one.
+        signature = prepared.signature if recipient.role == Role.SIGN else None
+    elif _needs(recipient, req, Kind.SIGNATURE):
+        signature = _signature_image(req, actor)
+    else:
+        signature = None
     try:
         with transaction.atomic():
-            envelope, locked = _lock(recipient)
-            if Submission.objects.filter(recipient=locked, key=req.key).exists():
+            envelope, locked, submitted = _lock_step(recipient, req.key)
+            if submitted:
                 # The same submission, sent twice at once: the first one signed.
                 return SignOutcome(recipient=locked, repeated=True)
             _check_turn(envelope, locked, actor)
             seal = grant = None
             seal_image = None
-            platform = load_platform()
+            platform = prepared.platform if prepared is not None else load_platform()
             if locked.role == Role.SEAL:
                 seal, grant = _lock_seal(locked, req.seal_uuid, actor)
                 seal_image = _blob_image(seal.image)
@@ -459,18 +524,19 @@ def do_sign(
                 key, signer = person_signer(confirmation, locked, actor, platform)
                 name = locked.name
             plans = _plan(envelope, locked, req, signature=signature, seal_image=seal_image)
-            signed_docs = _sign_step(
-                envelope,
-                locked,
-                plans,
-                _Signing(key, signer, name, seal, grant, confirmation.method),
-                req.seen,
-                platform,
-                actor=actor,
-                meta=meta,
-            )
-            Submission.objects.create(recipient=locked, key=req.key)
-            _after_step(envelope, locked, actor)
+            with audit.batched(envelope):
+                signed_docs = _sign_step(
+                    envelope,
+                    locked,
+                    plans,
+                    _Signing(key, signer, name, seal, grant, confirmation.method),
+                    req.seen,
+                    platform,
+                    actor=actor,
+                    meta=meta,
+                )
+                Submission.objects.create(recipient=locked, key=req.key)
+                _after_step(envelope, locked, actor)
     except (SealError, SigningError) as exc:
         raise _refusal(exc, recipient) from exc
     return SignOutcome(recipient=locked, documents=signed_docs)
@@ -608,8 +674,8 @@ def do_seal_with_grant(
         raise SealNotAllowed(_("API 密钥只能为本组织的企业盖章环节用印。"))
     try:
         with transaction.atomic():
-            envelope, locked = _lock(recipient)
-            if Submission.objects.filter(recipient=locked, key=key).exists():
+            envelope, locked, submitted = _lock_step(recipient, key)
+            if submitted:
                 return SignOutcome(recipient=locked, repeated=True)
             _check_turn(envelope, locked, None)
             seal, held = _lock_key_grant(envelope, locked, grant)
@@ -644,11 +710,12 @@ def do_seal_with_grant(
                 "api_key",
                 agent=agent,
             )
-            signed_docs = _sign_step(
-                envelope, locked, plans, signing, seen, platform, actor=None, meta=meta
-            )
-            Submission.objects.create(recipient=locked, key=key)
-            _after_step(envelope, locked, None)
+            with audit.batched(envelope):
+                signed_docs = _sign_step(
+                    envelope, locked, plans, signing, seen, platform, actor=None, meta=meta
+                )
+                Submission.objects.create(recipient=locked, key=key)
+                _after_step(envelope, locked, None)
     except (SealError, SigningError) as exc:
         raise _refusal(exc, recipient) from exc
     return SignOutcome(recipient=locked, documents=signed_docs)
@@ -675,8 +742,7 @@ def _after_step(envelope: Envelope, recipient: Recipient, actor: User | None) ->
     """Routing and the initiator's notice after a recipient finished its step (``actor`` is
     None when an API key sealed)."""
     events.emit(envelope, "recipient.signed", recipient=recipient)
-    routing.advance(envelope)
-    done, total = routing.progress(envelope)
+    _activated, (done, total) = routing.advance_with_progress(envelope)
     if (actor is None or envelope.initiator_id != actor.pk) and done < total:
         who = recipient.name if recipient.role == Role.SEAL else audit.person_label(actor)
         routing.notify_initiator(

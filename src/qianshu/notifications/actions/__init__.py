@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from functools import partial
 
 from django.core.exceptions import ValidationError
@@ -26,7 +27,14 @@ from qianshu.notifications.models import REDACTED, OutboxMessage
 from qianshu.notifications.tasks import schedule_delivery
 from qianshu.storage.actions import do_store_blob
 
-__all__ = ["InvalidRecipient", "do_queue_email", "do_queue_sms", "do_retry_messages"]
+__all__ = [
+    "InvalidRecipient",
+    "do_queue_email",
+    "do_queue_sms",
+    "do_release_held",
+    "do_retry_messages",
+    "do_take_held",
+]
 
 # Digits with an optional leading +: mainland numbers (13800138000) and E.164 (+85291234567).
 _PHONE_RE = re.compile(r"\+?[0-9]{5,20}")
@@ -43,13 +51,17 @@ def do_queue_sms(
     *,
     language: str = "zh-hans",
     sensitive: bool = False,
+    hold_until: datetime | None = None,
 ) -> OutboxMessage:
     """Queue the SMS of message ``kind`` to ``phone``, rendered now in ``language``.
 
     The outbox row is written in the current transaction and delivered after it commits; if
     it rolls back, nothing is sent. Raises ``UnknownMessageKind`` / ``MessageContextError``
     (bad kind or context keys) and ``InvalidRecipient`` here, never at delivery. ``sensitive``
-    (always on for code kinds) redacts the stored text once it is delivered.
+    (always on for code kinds) redacts the stored text once it is delivered. ``hold_until``
+    holds the message back until then (no delivery is scheduled; the outbox sweep sends it
+    when due), so that the caller can replace it by a summary (:func:`do_take_held`) or
+    release it (:func:`do_release_held`); if the caller dies first, it is sent as it is.
     """
     phone = phone.strip()
     if not _PHONE_RE.fullmatch(phone):
@@ -65,6 +77,7 @@ def do_queue_sms(
         body=text,
         html_body="",
         attachments=[],
+        hold_until=hold_until,
     )
 
 
@@ -76,6 +89,7 @@ def do_queue_email(
     language: str = "zh-hans",
     sensitive: bool = False,
     attachments: Sequence[tuple[str, bytes, str]] = (),
+    hold_until: datetime | None = None,
 ) -> OutboxMessage:
     """Queue the e-mail of message ``kind`` to ``address``, rendered now in ``language``.
 
@@ -105,6 +119,7 @@ def do_queue_email(
         body=rendered.body,
         html_body=rendered.html_body,
         attachments=stored,
+        hold_until=hold_until,
     )
 
 
@@ -147,8 +162,10 @@ def _queue(
     body: str,
     html_body: str,
     attachments: Sequence[Mapping[str, str]],
+    hold_until: datetime | None = None,
 ) -> OutboxMessage:
-    with transaction.atomic():
+    # No savepoint: the row is all or nothing anyway, and a batch queues hundreds of them.
+    with transaction.atomic(savepoint=False):
         message = OutboxMessage.objects.create(
             channel=channel,
             recipient=recipient,
@@ -160,9 +177,49 @@ def _queue(
             attachments=list(attachments),
             sensitive=sensitive or get_kind(kind).sensitive,
             status=OutboxMessage.Status.PENDING,
-            next_attempt_at=timezone.now(),
+            next_attempt_at=hold_until or timezone.now(),
         )
+        if hold_until is not None:
+            return message
         # robust: a failure to enqueue must not fail the caller's committed request; the
         # periodic deliver-outbox sweep picks the message up anyway.
         transaction.on_commit(partial(schedule_delivery, message.pk), robust=True)
     return message
+
+
+def _held(message_ids: Iterable[int]) -> list[OutboxMessage]:
+    """The held messages among ``message_ids`` that nobody sent or claimed yet, locked."""
+    return list(
+        OutboxMessage.objects.select_for_update()
+        .filter(
+            pk__in=list(message_ids),
+            status=OutboxMessage.Status.PENDING,
+            attempts=0,
+            next_attempt_at__gt=timezone.now(),
+        )
+        .order_by("pk")
+    )
+
+
+def do_take_held(message_ids: Sequence[int]) -> bool:
+    """Delete the held messages ``message_ids`` (queued with ``hold_until``) to send a summary
+    of them instead, in the caller's transaction. Only all or none: returns False, deleting
+    nothing, when any of them is no longer held (the sweep sent it when its hold ran out)."""
+    with transaction.atomic():
+        held = _held(message_ids)
+        if len(held) != len(set(message_ids)):
+            return False
+        OutboxMessage.objects.filter(pk__in=[m.pk for m in held]).delete()
+    return True
+
+
+def do_release_held(message_ids: Iterable[int]) -> int:
+    """Send the held messages ``message_ids`` as they are: due now, delivery scheduled once
+    the caller's transaction commits. Returns how many were still held."""
+    now = timezone.now()
+    with transaction.atomic():
+        held = _held(message_ids)
+        OutboxMessage.objects.filter(pk__in=[m.pk for m in held]).update(next_attempt_at=now)
+        for message in held:
+            transaction.on_commit(partial(schedule_delivery, message.pk), robust=True)
+    return len(held)
