@@ -536,7 +536,7 @@ def _kill_a_busy_worker(topology: Topology) -> str:
 
 
 def run(*, quick: bool) -> None:
-    count = 20 if quick else 200
+    count = 20 if quick else 100
     print("9. Scale-out: 2 web processes, workers, timers, PostgreSQL, S3 (moto) on 127.0.0.1")
     _admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
     _admin(f"CREATE DATABASE {DB}")
