@@ -13,10 +13,21 @@ for the user; drafts are never listed (草稿箱 is the compose pages' list).
   completion — rejected, recalled, expired): the same participation.
 * 抄送我的 (``cc``): a CC recipient is the user.
 
-The queries are written for a user among 100,000 envelopes: the recipient conditions are
-semi-joins served by the recipient indexes ((user, status), (phone, status), (org, status)),
-and a page costs a constant number of queries whatever its size (progress counts, the user's
-turn and the documents for 预览 are fetched for the page's rows at once).
+The queries are written for an installation of a million envelopes and five million
+recipients (``python -m benchmarks --only lists`` measures them and checks their plans). A tab
+is known two ways (:class:`Source`): as the ids of the user's envelopes from index lookups of
+their own (the recipient indexes (user, status), (phone, status), (org, status); the initiator
+and organisation indexes of envelopes), and as a condition on an envelope row. A user with few
+envelopes in a tab (at most ``COUNT_LIMIT``, counted with a bounded ``UNION ALL``) gets the
+page from the ids, sorted, and an exact count; a user with more — an organisation's
+administrator sees every envelope it sent — gets the page by walking the envelopes newest
+first through the ``sent_at`` index and testing the condition on each (the user's share of
+them is then large enough that a page is found after a few hundred rows), and a count that
+stops at ``COUNT_LIMIT`` ("超过 1,000 条"). Searching 任务名称 / 任务编号 is served on
+PostgreSQL by trigram indexes when the text is rare (migration 0011).
+
+A page costs a constant number of queries whatever its size (progress counts, the user's turn
+and the documents for 预览 are fetched for the page's rows at once).
 """
 
 from __future__ import annotations
@@ -28,15 +39,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
 from qianshu.accounts.models import User
 from qianshu.envelopes import routing
-from qianshu.envelopes.access import Viewer
+from qianshu.envelopes.access import Viewer, person_q
 from qianshu.envelopes.models import Document, Envelope, Recipient, clean_scene
 from qianshu.orgs.models import Organization
 
@@ -45,6 +55,8 @@ Role = Recipient.Role
 
 PAGE_SIZE = 20
 MAX_QUERY = 100
+#: A list counts its envelopes exactly up to this many; beyond, it says "超过 1,000 条".
+COUNT_LIMIT = 1000
 ENDED = (Status.VOIDED, Status.REJECTED, Status.RECALLED, Status.EXPIRED)
 
 
@@ -88,34 +100,105 @@ TAB_BY_SLUG = {tab.slug: tab for tab in TABS}
 DEFAULT_TAB = "todo"
 
 
-def tab_queryset(viewer: Viewer, tab: str, filters: Filters | None = None) -> QuerySet[Envelope]:
-    """The envelopes of one tab matching ``filters`` (unordered)."""
+def _statuses(tab: str, filters: Filters) -> list[str]:
+    """The envelope statuses of ``tab`` the filters leave (状态 narrows a tab's own)."""
+    statuses = list(TAB_BY_SLUG[tab].statuses)
+    if filters.status in statuses:
+        return [filters.status]
+    return statuses
+
+
+@dataclass
+class Source:
+    """The envelopes of a tab two ways: ``parts``, querysets of envelope ids that are each an
+    index lookup of the user's own rows (their union is the tab), and ``condition``, the same
+    set as a condition on an envelope row; both within ``statuses``."""
+
+    statuses: list[str]
+    parts: list[QuerySet[Any, Any]]
+    condition: Q
+
+
+def source(viewer: Viewer, tab: str, filters: Filters | None = None) -> Source:
     filters = filters or Filters()
-    envelopes = Envelope.objects.all()
-    if tab == "todo":
-        envelopes = envelopes.filter(status=Status.IN_PROGRESS, pk__in=viewer.todo_ids())
-    elif tab == "others":
-        waiting = (Status.IN_PROGRESS, Status.RETURNED)
-        statuses = [filters.status] if filters.status in waiting else list(waiting)
-        ids = viewer.involved_ids(statuses, except_todo=True)
-        envelopes = envelopes.filter(pk__in=ids)
-    elif tab == "completed":
-        envelopes = envelopes.filter(pk__in=viewer.involved_ids([Status.COMPLETED]))
-    elif tab == "voided":
-        statuses = [filters.status] if filters.status in ENDED else list(ENDED)
-        envelopes = envelopes.filter(pk__in=viewer.involved_ids(statuses))
-    elif tab == "cc":
-        envelopes = envelopes.filter(pk__in=viewer.cc_ids()).exclude(status=Status.DRAFT)
-        if filters.status:
-            envelopes = envelopes.filter(status=filters.status)
-    else:
+    if tab not in TAB_BY_SLUG:
         raise ValueError(tab)
+    statuses = _statuses(tab, filters)
+    user = viewer.user
+    turn = Recipient.objects.filter(viewer.turn_q())
+    if tab == "todo":
+        parts = [turn.filter(envelope__status__in=statuses).order_by().values("envelope_id")]
+        return Source(statuses, parts, Exists(turn.filter(envelope=OuterRef("pk"))))
+    if tab == "cc":
+        cc = Recipient.objects.filter(Q(role=Role.CC) & person_q(user))
+        parts = [cc.filter(envelope__status__in=statuses).order_by().values("envelope_id")]
+        return Source(statuses, parts, Exists(cc.filter(envelope=OuterRef("pk"))))
+    parts = [Envelope.objects.filter(initiator=user, status__in=statuses).order_by().values("pk")]
+    # One EXISTS per index (bound person, unbound phone, organisation): each is read once, from
+    # the index alone, into a hashed set the walk tests its rows against.
+    condition = Q(initiator=user)
+    for rows in _acting_rows(viewer):
+        condition |= Exists(rows.filter(envelope=OuterRef("pk")))
+    if viewer.admin_org_ids:
+        parts.append(
+            Envelope.objects.filter(initiator_org_id__in=viewer.admin_org_ids, status__in=statuses)
+            .order_by()
+            .values("pk")
+        )
+        condition |= Q(initiator_org_id__in=viewer.admin_org_ids)
+    parts += [
+        rows.filter(envelope__status__in=statuses).order_by().values("envelope_id")
+        for rows in _acting_rows(viewer)
+    ]
+    if tab == "others":  # not where it is the user's turn (that is 待我签署)
+        todo = turn.order_by().values("envelope_id")
+        parts = [
+            part.exclude(envelope_id__in=todo)
+            if part.model is Recipient
+            else part.exclude(pk__in=todo)
+            for part in parts
+        ]
+        condition &= ~Exists(turn.filter(envelope=OuterRef("pk")))
+    return Source(statuses, parts, condition)
+
+
+def _acting_rows(viewer: Viewer) -> list[QuerySet[Recipient]]:
+    """The recipient rows the user acts as (not CC), split by the index that finds them."""
+    user = viewer.user
+    rows = [Recipient.objects.filter(user=user).exclude(role__in=(Role.SEAL, Role.CC))]
+    if user.phone:
+        rows.append(
+            Recipient.objects.filter(user__isnull=True, phone=user.phone).exclude(
+                role__in=(Role.SEAL, Role.CC)
+            )
+        )
+    if viewer.seals or viewer.admin_org_ids:
+        rows.append(Recipient.objects.filter(viewer.org_q()))
+    return rows
+
+
+def tab_queryset(viewer: Viewer, tab: str, filters: Filters | None = None) -> QuerySet[Envelope]:
+    """The envelopes of one tab matching ``filters`` (unordered), from the ids of the user's
+    own rows (for a user with few: batch signing takes at most a few hundred)."""
+    filters = filters or Filters()
+    found = source(viewer, tab, filters)
+    ids = found.parts[0].union(*found.parts[1:]) if len(found.parts) > 1 else found.parts[0]
+    envelopes = Envelope.objects.filter(status__in=found.statuses, pk__in=ids)
     return envelopes.filter(filters_q(filters))
 
 
+def bounded_count(parts: Sequence[QuerySet[Any, Any]], limit: int = COUNT_LIMIT) -> int:
+    """How many rows the parts have together (an envelope in two parts counts twice), stopping
+    at ``limit + 1``: each part is an index scan that stops there."""
+    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return len(union[: limit + 1])
+
+
 def todo_count(viewer: Viewer) -> int:
-    """The number on the 待我签署 tab."""
-    return tab_queryset(viewer, "todo").count()
+    """The number on the 待我签署 tab, exact up to ``COUNT_LIMIT`` (then ``COUNT_LIMIT + 1``,
+    shown as 1000+): one index scan of the user's turns."""
+    (turns,) = source(viewer, "todo").parts
+    return len(turns.distinct()[: COUNT_LIMIT + 1])
 
 
 # --- search -----------------------------------------------------------------------------------
@@ -265,10 +348,12 @@ DEFAULT_SCENES = (
     gettext_lazy("劳动合同"),
 )
 MAX_SCENE_CHOICES = 50
+SCENE_SAMPLE = 200  # a list of many offers the 场景 of its newest 200 envelopes
 
 
-def scene_choices(viewer: Viewer, tab: str, filters: Filters) -> list[str]:
-    """The 场景 of a tab's envelopes (matching the other filters), for its 场景 filter."""
+def scene_choices(viewer: Viewer, tab: str, filters: Filters, *, few: bool = True) -> list[str]:
+    """The 场景 of a tab's envelopes (matching the other filters), for its 场景 filter; for a
+    user with many (``few`` false), those of the tab's newest ``SCENE_SAMPLE``."""
     others = Filters(
         q=filters.q,
         initiator=filters.initiator,
@@ -276,9 +361,13 @@ def scene_choices(viewer: Viewer, tab: str, filters: Filters) -> list[str]:
         sent_to=filters.sent_to,
         status=filters.status,
     )
+    if few:
+        envelopes = tab_queryset(viewer, tab, others)
+    else:
+        newest = _walk(source(viewer, tab, others), others).values("pk")[:SCENE_SAMPLE]
+        envelopes = Envelope.objects.filter(pk__in=newest)
     scenes = (
-        tab_queryset(viewer, tab, others)
-        .exclude(scene="")
+        envelopes.exclude(scene="")
         .order_by("scene")
         .values_list("scene", flat=True)
         .distinct()[:MAX_SCENE_CHOICES]
@@ -388,13 +477,79 @@ def rows_for(viewer: Viewer, envelopes: Sequence[Envelope], *, start: int, tab: 
 
 
 @dataclass
+class ListPage:
+    """One page of a list, newest first. ``count`` is exact when ``exact``; otherwise the list
+    has more than ``COUNT_LIMIT`` envelopes, or (searched among many) was not counted."""
+
+    object_list: list[Envelope]
+    number: int
+    count: int
+    exact: bool
+    more: bool  # a next page exists
+
+    def has_next(self) -> bool:
+        return self.more
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def has_other_pages(self) -> bool:
+        return self.more or self.number > 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def num_pages(self) -> int:
+        """Pages known: all of them when ``exact``, else up to this one (and the next)."""
+        if self.exact:
+            return max(1, -(-self.count // PAGE_SIZE))
+        return self.number + int(self.more)
+
+    @property
+    def over_limit(self) -> bool:
+        return not self.exact and self.count > COUNT_LIMIT
+
+
+@dataclass
 class Listing:
     tab: Tab
     filters: Filters
-    page: Page[Envelope]
+    page: ListPage
     rows: list[Row]
     todo_count: int
     scenes: list[str] = field(default_factory=list)  # the 场景 filter's choices
+
+    @property
+    def todo_label(self) -> str:
+        """The 待我签署 badge: the count, or "1000+" beyond ``COUNT_LIMIT``."""
+        if self.todo_count > COUNT_LIMIT:
+            return f"{COUNT_LIMIT}+"
+        return str(self.todo_count)
+
+
+def _page_number(value: str | int | None) -> int:
+    try:
+        return max(1, int(value or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _walk(found: Source, filters: Filters) -> QuerySet[Envelope]:
+    """The tab's envelopes newest first, for a user with many: a walk of the envelopes newest
+    first — of one status through the (status, sent_at, id, initiator, organisation) index, of
+    several through the (sent_at, id, status, initiator, organisation) one — testing the tab's
+    condition on each index entry (the user's recipient rows are read once, into hashed sets)
+    until enough are found."""
+    return (
+        Envelope.objects.filter(status__in=found.statuses)
+        .filter(found.condition)
+        .filter(filters_q(filters))
+        .order_by("-sent_at", "-id")
+    )
 
 
 def list_envelopes(
@@ -402,20 +557,43 @@ def list_envelopes(
 ) -> Listing:
     """One page of a tab, filtered, newest first, with the 待我签署 count."""
     viewer = Viewer.of(user)
-    envelopes = tab_queryset(viewer, tab, filters)
-    envelopes = envelopes.select_related("initiator__person_identity", "initiator_org").order_by(
-        "-sent_at", "-id"
-    )
-    paginator = Paginator(envelopes, PAGE_SIZE)
-    page = paginator.get_page(page_number)
-    if tab == "todo" and not filters.active:
-        count = paginator.count
+    found = source(viewer, tab, filters)
+    few = bounded_count(found.parts) <= COUNT_LIMIT
+    number = _page_number(page_number)
+    start = (number - 1) * PAGE_SIZE
+    if few:
+        ordered = tab_queryset(viewer, tab, filters).order_by("-sent_at", "-id")
+        count, exact = ordered.count(), True
+        number = min(number, max(1, -(-count // PAGE_SIZE)))
+        start = (number - 1) * PAGE_SIZE
+        rows_of_page = list(
+            ordered.select_related("initiator__person_identity", "initiator_org")[
+                start : start + PAGE_SIZE + 1
+            ]
+        )
     else:
-        count = todo_count(viewer)
-    start = (page.number - 1) * PAGE_SIZE + 1
-    rows = rows_for(viewer, list(page.object_list), start=start, tab=tab)
-    scenes = scene_choices(viewer, tab, filters)
-    return Listing(TAB_BY_SLUG[tab], filters, page, rows, count, scenes)
+        count, exact = COUNT_LIMIT + 1, False
+        ids = list(
+            _walk(found, filters).values_list("pk", flat=True)[start : start + PAGE_SIZE + 1]
+        )
+        by_id = Envelope.objects.select_related(
+            "initiator__person_identity", "initiator_org"
+        ).in_bulk(ids)
+        rows_of_page = [by_id[pk] for pk in ids if pk in by_id]
+    if not few and (filters.active or len(rows_of_page) <= PAGE_SIZE):
+        # Walked: counted when this page is the last; else more than COUNT_LIMIT (or, searched
+        # among many, not counted).
+        count, exact = start + len(rows_of_page), len(rows_of_page) <= PAGE_SIZE
+        if not exact:
+            count = 0
+    page = ListPage(rows_of_page[:PAGE_SIZE], number, count, exact, len(rows_of_page) > PAGE_SIZE)
+    if tab == "todo" and not filters.active:
+        todo = count if exact else COUNT_LIMIT + 1
+    else:
+        todo = todo_count(viewer)
+    rows = rows_for(viewer, page.object_list, start=start + 1, tab=tab)
+    scenes = scene_choices(viewer, tab, filters, few=few)
+    return Listing(TAB_BY_SLUG[tab], filters, page, rows, todo, scenes)
 
 
 # --- 草稿箱 -----------------------------------------------------------------------------------
