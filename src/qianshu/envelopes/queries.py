@@ -46,7 +46,7 @@ from django.utils.translation import gettext_lazy, pgettext
 
 from qianshu.accounts.models import User
 from qianshu.envelopes import routing
-from qianshu.envelopes.access import Viewer, person_q
+from qianshu.envelopes.access import TURN, Viewer, seal_turn_q
 from qianshu.envelopes.models import Document, Envelope, Recipient, clean_scene
 from qianshu.orgs.models import Organization
 
@@ -125,20 +125,23 @@ def source(viewer: Viewer, tab: str, filters: Filters | None = None) -> Source:
         raise ValueError(tab)
     statuses = _statuses(tab, filters)
     user = viewer.user
-    turn = Recipient.objects.filter(viewer.turn_q())
+    turn = _rows(
+        viewer,
+        Q(status__in=TURN, role__in=(Role.SIGN, Role.APPROVE)),
+        Q(status__in=TURN) & seal_turn_q(viewer.seals) if viewer.seals else None,
+    )
     if tab == "todo":
-        parts = [turn.filter(envelope__status__in=statuses).order_by().values("envelope_id")]
-        return Source(statuses, parts, Exists(turn.filter(envelope=OuterRef("pk"))))
+        return Source(statuses, _ids(turn, statuses), _any(turn))
     if tab == "cc":
-        cc = Recipient.objects.filter(Q(role=Role.CC) & person_q(user))
-        parts = [cc.filter(envelope__status__in=statuses).order_by().values("envelope_id")]
-        return Source(statuses, parts, Exists(cc.filter(envelope=OuterRef("pk"))))
+        cc = _rows(viewer, Q(role=Role.CC))
+        return Source(statuses, _ids(cc, statuses), _any(cc))
+    acting = _rows(
+        viewer,
+        ~Q(role=Role.CC),
+        viewer.org_q() if viewer.seals or viewer.admin_org_ids else None,
+    )
     parts = [Envelope.objects.filter(initiator=user, status__in=statuses).order_by().values("pk")]
-    # One EXISTS per index (bound person, unbound phone, organisation): each is read once, from
-    # the index alone, into a hashed set the walk tests its rows against.
-    condition = Q(initiator=user)
-    for rows in _acting_rows(viewer):
-        condition |= Exists(rows.filter(envelope=OuterRef("pk")))
+    condition = Q(initiator=user) | _any(acting)
     if viewer.admin_org_ids:
         parts.append(
             Envelope.objects.filter(initiator_org_id__in=viewer.admin_org_ids, status__in=statuses)
@@ -146,35 +149,48 @@ def source(viewer: Viewer, tab: str, filters: Filters | None = None) -> Source:
             .values("pk")
         )
         condition |= Q(initiator_org_id__in=viewer.admin_org_ids)
-    parts += [
-        rows.filter(envelope__status__in=statuses).order_by().values("envelope_id")
-        for rows in _acting_rows(viewer)
-    ]
+    parts += _ids(acting, statuses)
     if tab == "others":  # not where it is the user's turn (that is 待我签署)
-        todo = turn.order_by().values("envelope_id")
-        parts = [
-            part.exclude(envelope_id__in=todo)
-            if part.model is Recipient
-            else part.exclude(pk__in=todo)
-            for part in parts
-        ]
-        condition &= ~Exists(turn.filter(envelope=OuterRef("pk")))
+        todo = [rows.order_by().values("envelope_id") for rows in turn]
+        parts = [_without(part, todo) for part in parts]
+        condition &= ~_any(turn)
     return Source(statuses, parts, condition)
 
 
-def _acting_rows(viewer: Viewer) -> list[QuerySet[Recipient]]:
-    """The recipient rows the user acts as (not CC), split by the index that finds them."""
+def _rows(viewer: Viewer, person: Q, seal: Q | None = None) -> list[QuerySet[Recipient]]:
+    """Recipient rows that are the user, split by the index that finds them: ``person`` rows
+    bound to the user's account, ``person`` rows not bound yet with the user's phone
+    (:func:`qianshu.envelopes.access.person_q`), and ``seal`` rows (organisations)."""
     user = viewer.user
-    rows = [Recipient.objects.filter(user=user).exclude(role__in=(Role.SEAL, Role.CC))]
+    mine = Recipient.objects.exclude(role=Role.SEAL).filter(person)
+    rows = [mine.filter(user=user)]
     if user.phone:
-        rows.append(
-            Recipient.objects.filter(user__isnull=True, phone=user.phone).exclude(
-                role__in=(Role.SEAL, Role.CC)
-            )
-        )
-    if viewer.seals or viewer.admin_org_ids:
-        rows.append(Recipient.objects.filter(viewer.org_q()))
+        rows.append(mine.filter(user__isnull=True, phone=user.phone))
+    if seal is not None:
+        rows.append(Recipient.objects.filter(seal))
     return rows
+
+
+def _any(rows: Sequence[QuerySet[Recipient]]) -> Q:
+    """Whether an envelope has one of ``rows``: one EXISTS per index, each read once, from the
+    index alone, into a hashed set that a walk tests its rows against."""
+    condition = Q(pk__in=[])
+    for part in rows:
+        condition |= Exists(part.filter(envelope=OuterRef("pk")))
+    return condition
+
+
+def _without(part: QuerySet[Any, Any], todo: Sequence[QuerySet[Any, Any]]) -> QuerySet[Any, Any]:
+    key = "envelope_id__in" if part.model is Recipient else "pk__in"
+    for ids in todo:
+        part = part.exclude(**{key: ids})
+    return part
+
+
+def _ids(rows: Sequence[QuerySet[Recipient]], statuses: Sequence[str]) -> list[QuerySet[Any, Any]]:
+    return [
+        part.filter(envelope__status__in=statuses).order_by().values("envelope_id") for part in rows
+    ]
 
 
 def tab_queryset(viewer: Viewer, tab: str, filters: Filters | None = None) -> QuerySet[Envelope]:
@@ -187,18 +203,19 @@ def tab_queryset(viewer: Viewer, tab: str, filters: Filters | None = None) -> Qu
     return envelopes.filter(filters_q(filters))
 
 
-def bounded_count(parts: Sequence[QuerySet[Any, Any]], limit: int = COUNT_LIMIT) -> int:
-    """How many rows the parts have together (an envelope in two parts counts twice), stopping
-    at ``limit + 1``: each part is an index scan that stops there."""
+def sample_ids(parts: Sequence[QuerySet[Any, Any]], limit: int = COUNT_LIMIT) -> list[int]:
+    """Up to ``limit + 1`` ids of the parts together (an envelope in two parts may come twice):
+    each part is an index scan that stops there. More than ``limit``: a user with many."""
     union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    return len(union[: limit + 1])
+    return [row["pk"] if "pk" in row else row["envelope_id"] for row in union[: limit + 1]]
 
 
 def todo_count(viewer: Viewer) -> int:
     """The number on the 待我签署 tab, exact up to ``COUNT_LIMIT`` (then ``COUNT_LIMIT + 1``,
-    shown as 1000+): one index scan of the user's turns."""
-    (turns,) = source(viewer, "todo").parts
-    return len(turns.distinct()[: COUNT_LIMIT + 1])
+    shown as 1000+): index scans of the user's turns."""
+    parts = source(viewer, "todo").parts
+    turns = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0].distinct()
+    return len(turns[: COUNT_LIMIT + 1])
 
 
 # --- search -----------------------------------------------------------------------------------
@@ -314,22 +331,24 @@ def filters_q(filters: Filters, prefix: str = "") -> Q:
     if filters.q:
         condition &= q(title__icontains=filters.q) | q(number__icontains=filters.q)
     if filters.initiator:
+        # The organisations and people of that name first (hashed once, then tested on each
+        # envelope) rather than joined to every envelope read.
         text = filters.initiator
-        condition &= q(initiator_org__name__icontains=text) | (
-            q(initiator_org__isnull=True)
-            & (
-                q(initiator__person_identity__name__icontains=text)
-                | q(
-                    initiator__person_identity__isnull=True, initiator__display_name__icontains=text
-                )
-            )
-        )
+        people = User.objects.filter(
+            Q(person_identity__name__icontains=text)
+            | Q(person_identity__isnull=True, display_name__icontains=text)
+        ).values("pk")
+        condition &= q(
+            initiator_org_id__in=Organization.objects.filter(name__icontains=text).values("pk")
+        ) | q(initiator_org__isnull=True, initiator_id__in=people)
     if filters.scene:
         condition &= q(scene=filters.scene)
     if filters.template:
-        condition &= q(template_use__version__template__uuid=filters.template)
+        uses = Envelope.objects.filter(template_use__version__template__uuid=filters.template)
+        condition &= q(pk__in=uses.values("pk"))
     if filters.batch:
-        condition &= q(template_use__batch__number=filters.batch)
+        uses = Envelope.objects.filter(template_use__batch__number=filters.batch)
+        condition &= q(pk__in=uses.values("pk"))
     if filters.sent_from:
         condition &= q(sent_at__gte=_day_start(filters.sent_from))
     if filters.sent_to:
@@ -348,12 +367,14 @@ DEFAULT_SCENES = (
     gettext_lazy("劳动合同"),
 )
 MAX_SCENE_CHOICES = 50
-SCENE_SAMPLE = 200  # a list of many offers the 场景 of its newest 200 envelopes
 
 
-def scene_choices(viewer: Viewer, tab: str, filters: Filters, *, few: bool = True) -> list[str]:
+def scene_choices(
+    viewer: Viewer, tab: str, filters: Filters, *, sample: list[int] | None = None
+) -> list[str]:
     """The 场景 of a tab's envelopes (matching the other filters), for its 场景 filter; for a
-    user with many (``few`` false), those of the tab's newest ``SCENE_SAMPLE``."""
+    user with many, those of a ``sample`` of them (:func:`sample_ids`, ``COUNT_LIMIT`` of the
+    tab's envelopes found first by the indexes)."""
     others = Filters(
         q=filters.q,
         initiator=filters.initiator,
@@ -361,11 +382,10 @@ def scene_choices(viewer: Viewer, tab: str, filters: Filters, *, few: bool = Tru
         sent_to=filters.sent_to,
         status=filters.status,
     )
-    if few:
+    if sample is None:
         envelopes = tab_queryset(viewer, tab, others)
     else:
-        newest = _walk(source(viewer, tab, others), others).values("pk")[:SCENE_SAMPLE]
-        envelopes = Envelope.objects.filter(pk__in=newest)
+        envelopes = Envelope.objects.filter(pk__in=sample).filter(filters_q(others))
     scenes = (
         envelopes.exclude(scene="")
         .order_by("scene")
@@ -558,7 +578,8 @@ def list_envelopes(
     """One page of a tab, filtered, newest first, with the 待我签署 count."""
     viewer = Viewer.of(user)
     found = source(viewer, tab, filters)
-    few = bounded_count(found.parts) <= COUNT_LIMIT
+    sample = sample_ids(found.parts)
+    few = len(sample) <= COUNT_LIMIT
     number = _page_number(page_number)
     start = (number - 1) * PAGE_SIZE
     if few:
@@ -592,7 +613,7 @@ def list_envelopes(
     else:
         todo = todo_count(viewer)
     rows = rows_for(viewer, page.object_list, start=start + 1, tab=tab)
-    scenes = scene_choices(viewer, tab, filters, few=few)
+    scenes = scene_choices(viewer, tab, filters, sample=None if few else sample)
     return Listing(TAB_BY_SLUG[tab], filters, page, rows, todo, scenes)
 
 
