@@ -176,7 +176,7 @@ def _any(rows: Sequence[QuerySet[Recipient]]) -> Q:
     index alone, into a hashed set that a walk tests its rows against."""
     condition = Q(pk__in=[])
     for part in rows:
-        condition |= Exists(part.filter(envelope=OuterRef("pk")))
+        condition |= Q(Exists(part.filter(envelope=OuterRef("pk"))))
     return condition
 
 
