@@ -284,3 +284,30 @@ def test_the_walk_reads_the_envelope_indexes_on_postgresql(
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert index in plan, plan
         assert "Seq Scan on envelopes_envelope" not in plan
+
+
+@pytest.mark.parametrize("limit", [1000, 20, 3])  # 20: bob has many, the batch (15) few
+def test_template_and_batch_filters_both_ways(
+    many: dict[str, Any], monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    from qianshu.doctemplates.models import Batch, Template, TemplateUse, TemplateVersion
+
+    bob = many["bob"]
+    template = Template.objects.create(name="采购合同模板", owner=bob, org=many["org"])
+    version = TemplateVersion.objects.create(
+        template=template, number=1, title="采购合同", created_by=bob
+    )
+    batch = Batch.objects.create(
+        number="PL202612050001", version=version, created_by=bob, file_name="名单.xlsx"
+    )
+    made = list(Envelope.objects.order_by("pk").values_list("pk", flat=True))[::3]
+    for n, pk in enumerate(made):
+        TemplateUse.objects.create(envelope_id=pk, version=version, batch=batch if n % 2 else None)
+    in_batch = set(made[1::2])
+    monkeypatch.setattr(queries, "COUNT_LIMIT", limit)
+    for tab in ("others", "completed", "voided"):
+        everything = expected(bob, tab)
+        by_template = queries.Filters(template=str(template.uuid))
+        assert listed(bob, tab, by_template) == [pk for pk in everything if pk in made]
+        by_batch = queries.Filters(batch=batch.number)
+        assert listed(bob, tab, by_batch) == [pk for pk in everything if pk in in_batch]
