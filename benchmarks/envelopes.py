@@ -1,7 +1,6 @@
 """Envelope benchmarks on PostgreSQL (part of ``make bench``).
 
-5. The 待我签署 list of one user among 100,000 envelopes: server time per request (Django test
-   client, no network), target under 50 ms.
+5. Every list among a million envelopes: benchmarks/lists.py, run in a process of its own.
 6. Batch signing of 200 tasks through the batch path (``actions.batch.do_batch_sign``: one PIN, one
    signature per document, each in its own transaction with row locks, blob and audit trail,
    the next signer's and the initiator's messages summarised per person), spread over
@@ -23,10 +22,7 @@ dropped afterwards.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import random
-import statistics
 import tempfile
 import time
 from typing import Any
@@ -67,92 +63,6 @@ def _setup_django(blob_dir: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-
-
-def _seed(total: int, rng: random.Random) -> Any:
-    """``total`` envelopes among 1,000 people; returns the user whose list is measured.
-
-    Every envelope has an initiator and two or three recipients; about 1 in 500 is waiting for
-    the measured user (so they have ~200 tasks in 待我签署 and many more in the other tabs).
-    """
-    from django.utils import timezone
-
-    from qianshu.accounts.models import User
-    from qianshu.envelopes.models import Envelope, Recipient
-
-    users = User.objects.bulk_create(
-        [User(phone=f"137{i:08d}", display_name=f"用户{i}") for i in range(1000)]
-    )
-    me = users[0]
-    now = timezone.now()
-    statuses = ["in_progress"] * 6 + ["completed"] * 3 + ["rejected"]
-    batch = 5000
-    for start in range(0, total, batch):
-        envelopes = []
-        for i in range(start, min(start + batch, total)):
-            sent = now - dt.timedelta(minutes=i)
-            envelopes.append(
-                Envelope(
-                    number=f"QB{i:012d}",
-                    title=f"采购合同 {i}",
-                    initiator=users[rng.randrange(1, len(users))],
-                    status=rng.choice(statuses),
-                    sent_at=sent,
-                    created_at=sent,
-                    deadline=sent + dt.timedelta(days=30),
-                )
-            )
-        Envelope.objects.bulk_create(envelopes)
-        recipients = []
-        for envelope in envelopes:
-            mine = rng.randrange(500) == 0
-            for order in range(1, rng.choice((3, 4))):
-                user = me if (mine and order == 1) else users[rng.randrange(1, len(users))]
-                if envelope.status == "in_progress":
-                    status = "pending" if order == 1 else "waiting"
-                else:
-                    status = "done"
-                recipients.append(
-                    Recipient(
-                        envelope=envelope,
-                        routing_order=order,
-                        role="sign",
-                        name=user.display_name,
-                        phone=user.phone,
-                        user=user,
-                        status=status,
-                    )
-                )
-        Recipient.objects.bulk_create(recipients)
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    return me
-
-
-def list_bench(total: int, requests: int) -> dict[str, float]:
-    """Server time of the list pages for one user among ``total`` envelopes."""
-    from django.test import Client
-    from django.urls import reverse
-
-    rng = random.Random(20261201)
-    me = _seed(total, rng)
-    client = Client()
-    client.force_login(me)
-    url = reverse("envelopes:list")
-    results = {}
-    for tab in ("todo", "others", "completed"):
-        client.get(url, {"tab": tab})  # warm-up
-        times = []
-        for _ in range(requests):
-            start = time.perf_counter()
-            response = client.get(url, {"tab": tab})
-            times.append((time.perf_counter() - start) * 1000)
-            assert response.status_code == 200
-        results[tab] = statistics.median(times)
-        results[f"{tab}_p95"] = sorted(times)[int(len(times) * 0.95) - 1]
-    return results
 
 
 def batch_bench(count: int) -> dict[str, float]:
@@ -331,6 +241,8 @@ def _send_in_child(fn: Any, batch_id: int) -> None:
 
 def run(core_rate: float, *, quick: bool) -> None:
     """Print sections 5 and 6 (skipped when PostgreSQL is not reachable)."""
+    from benchmarks import lists
+
     try:
         _reset_database()
     except Exception as exc:
@@ -339,19 +251,7 @@ def run(core_rate: float, *, quick: bool) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="qianshu-bench-") as blobs:
             _setup_django(blobs)
-            total = 10_000 if quick else 100_000
-            lists = list_bench(total, 10 if quick else 50)
-            print(f"5. 待我签署 list among {total:,} envelopes (PostgreSQL, server time/request)")
-            for tab, label in (
-                ("todo", "待我签署"),
-                ("others", "待他人签署"),
-                ("completed", "已完成签署"),
-            ):
-                print(
-                    f"   {label:6s} median {lists[tab]:6.1f} ms   p95 {lists[tab + '_p95']:6.1f} ms"
-                )
-            print("   (target: 待我签署 under 50 ms)")
-            print()
+            lists.run_in_child(quick=quick)
             _print_batch(core_rate, quick)
             _print_bulk(quick)
     finally:

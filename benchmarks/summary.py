@@ -8,7 +8,17 @@ prints one Markdown table at the end (the README's benchmark table is pasted fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# Set in a child bench process (a section run in a process of its own): its rows go to this
+# file for the parent's table instead of being printed.
+_CHILD_FILE = "QIANSHU_BENCH_SUMMARY_FILE"
 
 
 @dataclass(frozen=True)
@@ -38,8 +48,24 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+@contextmanager
+def from_child() -> Iterator[dict[str, str]]:
+    """The environment for a child bench process; its rows join this process's table when
+    the block ends."""
+    with tempfile.TemporaryDirectory(prefix="qianshu-bench-summary-") as tmp:
+        path = Path(tmp) / "rows.json"
+        yield {**os.environ, _CHILD_FILE: str(path)}
+        if path.is_file():
+            _ROWS.extend(Row(**row) for row in json.loads(path.read_text("utf-8")))
+
+
 def print_summary() -> None:
-    """Print the table of this run (nothing when no section recorded a figure)."""
+    """Print the table of this run (nothing when no section recorded a figure); in a child
+    process, hand the rows to the parent instead."""
+    child = os.environ.get(_CHILD_FILE)
+    if child:
+        Path(child).write_text(json.dumps([asdict(row) for row in _ROWS]), "utf-8")
+        return
     if not _ROWS:
         return
     print("Summary (paste into the README's benchmark table)")

@@ -89,7 +89,7 @@ class Envelope(models.Model):
     # tell at resending which documents keep their signatures (see envelopes/returns.py).
     return_snapshot = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
-    sent_at = models.DateTimeField(_("发起时间"), null=True, blank=True, db_index=True)
+    sent_at = models.DateTimeField(_("发起时间"), null=True, blank=True)  # indexed: env_sent_walk
     # Set when the last party has acted; completion (B-LTA, report) follows in a task.
     all_signed_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
@@ -120,6 +120,19 @@ class Envelope(models.Model):
             ),
             # The organisation's 24-hour send limit counts its envelopes by sending time.
             models.Index(fields=["initiator_org", "sent_at"], name="env_org_sent"),
+            # The organisation's envelopes newest first (GET /api/v1/envelopes), all or by status.
+            models.Index(fields=["initiator_org", "id"], name="env_org_id"),
+            models.Index(fields=["initiator_org", "status", "id"], name="env_org_status_id"),
+            # A list of many envelopes walks those of one status newest first, testing the
+            # initiator and the organisation on the index (envelopes/queries.py).
+            models.Index(
+                fields=["status", "-sent_at", "-id", "initiator", "initiator_org"],
+                name="env_status_sent",
+            ),
+            models.Index(
+                fields=["-sent_at", "-id", "status", "initiator", "initiator_org"],
+                name="env_sent_walk",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -299,9 +312,16 @@ class Recipient(models.Model):
         verbose_name_plural = _("签署方")
         ordering: ClassVar[list[str]] = ["envelope", "routing_order", "id"]
         indexes = [
-            models.Index(fields=["user", "status"], name="env_recipient_user"),
+            # The lists (envelopes/queries.py): a user's rows by status, with the role and the
+            # envelope in the key so that the lists read the index only.
+            models.Index(fields=["user", "status", "role", "envelope"], name="env_recipient_user"),
             models.Index(fields=["phone", "status"], name="env_recipient_phone"),
-            models.Index(fields=["org", "status"], name="env_recipient_org"),
+            models.Index(
+                fields=["phone", "status", "role", "envelope"],
+                name="env_recipient_unbound_phone",
+                condition=models.Q(user__isnull=True),
+            ),
+            models.Index(fields=["org", "status", "role", "envelope"], name="env_recipient_org"),
             # Unbound seal recipients are found by credit code when an organisation verifies.
             models.Index(
                 fields=["org_credit_code"],

@@ -13,10 +13,21 @@ for the user; drafts are never listed (草稿箱 is the compose pages' list).
   completion — rejected, recalled, expired): the same participation.
 * 抄送我的 (``cc``): a CC recipient is the user.
 
-The queries are written for a user among 100,000 envelopes: the recipient conditions are
-semi-joins served by the recipient indexes ((user, status), (phone, status), (org, status)),
-and a page costs a constant number of queries whatever its size (progress counts, the user's
-turn and the documents for 预览 are fetched for the page's rows at once).
+The queries are written for an installation of a million envelopes and five million
+recipients (``python -m benchmarks --only lists`` measures them and checks their plans). A tab
+is known two ways (:class:`Source`): as the ids of the user's envelopes from index lookups of
+their own (the recipient indexes (user, status), (phone, status), (org, status); the initiator
+and organisation indexes of envelopes), and as a condition on an envelope row. A user with few
+envelopes in a tab (at most ``COUNT_LIMIT``, counted with a bounded ``UNION ALL``) gets the
+page from the ids, sorted, and an exact count; a user with more — an organisation's
+administrator sees every envelope it sent — gets the page by walking the envelopes newest
+first through the ``sent_at`` index and testing the condition on each (the user's share of
+them is then large enough that a page is found after a few hundred rows), and a count that
+stops at ``COUNT_LIMIT`` ("超过 1,000 条"). Searching 任务名称 / 任务编号 is served on
+PostgreSQL by trigram indexes when the text is rare (migration 0011).
+
+A page costs a constant number of queries whatever its size (progress counts, the user's turn
+and the documents for 预览 are fetched for the page's rows at once).
 """
 
 from __future__ import annotations
@@ -28,15 +39,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
 from qianshu.accounts.models import User
 from qianshu.envelopes import routing
-from qianshu.envelopes.access import Viewer
+from qianshu.envelopes.access import TURN, Viewer, seal_turn_q
 from qianshu.envelopes.models import Document, Envelope, Recipient, clean_scene
 from qianshu.orgs.models import Organization
 
@@ -45,6 +55,8 @@ Role = Recipient.Role
 
 PAGE_SIZE = 20
 MAX_QUERY = 100
+#: A list counts its envelopes exactly up to this many; beyond, it says "超过 1,000 条".
+COUNT_LIMIT = 1000
 ENDED = (Status.VOIDED, Status.REJECTED, Status.RECALLED, Status.EXPIRED)
 
 
@@ -88,34 +100,122 @@ TAB_BY_SLUG = {tab.slug: tab for tab in TABS}
 DEFAULT_TAB = "todo"
 
 
-def tab_queryset(viewer: Viewer, tab: str, filters: Filters | None = None) -> QuerySet[Envelope]:
-    """The envelopes of one tab matching ``filters`` (unordered)."""
+def _statuses(tab: str, filters: Filters) -> list[str]:
+    """The envelope statuses of ``tab`` the filters leave (状态 narrows a tab's own)."""
+    statuses = list(TAB_BY_SLUG[tab].statuses)
+    if filters.status in statuses:
+        return [filters.status]
+    return statuses
+
+
+@dataclass
+class Source:
+    """The envelopes of a tab two ways: ``parts``, querysets of envelope ids that are each an
+    index lookup of the user's own rows (their union is the tab), and ``condition``, the same
+    set as a condition on an envelope row; both within ``statuses``."""
+
+    statuses: list[str]
+    parts: list[QuerySet[Any, Any]]
+    condition: Q
+
+
+def source(viewer: Viewer, tab: str, filters: Filters | None = None) -> Source:
     filters = filters or Filters()
-    envelopes = Envelope.objects.all()
-    if tab == "todo":
-        envelopes = envelopes.filter(status=Status.IN_PROGRESS, pk__in=viewer.todo_ids())
-    elif tab == "others":
-        waiting = (Status.IN_PROGRESS, Status.RETURNED)
-        statuses = [filters.status] if filters.status in waiting else list(waiting)
-        ids = viewer.involved_ids(statuses, except_todo=True)
-        envelopes = envelopes.filter(pk__in=ids)
-    elif tab == "completed":
-        envelopes = envelopes.filter(pk__in=viewer.involved_ids([Status.COMPLETED]))
-    elif tab == "voided":
-        statuses = [filters.status] if filters.status in ENDED else list(ENDED)
-        envelopes = envelopes.filter(pk__in=viewer.involved_ids(statuses))
-    elif tab == "cc":
-        envelopes = envelopes.filter(pk__in=viewer.cc_ids()).exclude(status=Status.DRAFT)
-        if filters.status:
-            envelopes = envelopes.filter(status=filters.status)
-    else:
+    if tab not in TAB_BY_SLUG:
         raise ValueError(tab)
+    statuses = _statuses(tab, filters)
+    user = viewer.user
+    turn = _rows(
+        viewer,
+        Q(status__in=TURN, role__in=(Role.SIGN, Role.APPROVE)),
+        Q(status__in=TURN) & seal_turn_q(viewer.seals) if viewer.seals else None,
+    )
+    if tab == "todo":
+        return Source(statuses, _ids(turn, statuses), _any(turn))
+    if tab == "cc":
+        cc = _rows(viewer, Q(role=Role.CC))
+        return Source(statuses, _ids(cc, statuses), _any(cc))
+    acting = _rows(
+        viewer,
+        ~Q(role=Role.CC),
+        viewer.org_q() if viewer.seals or viewer.admin_org_ids else None,
+    )
+    parts = [Envelope.objects.filter(initiator=user, status__in=statuses).order_by().values("pk")]
+    condition = Q(initiator=user) | _any(acting)
+    if viewer.admin_org_ids:
+        parts.append(
+            Envelope.objects.filter(initiator_org_id__in=viewer.admin_org_ids, status__in=statuses)
+            .order_by()
+            .values("pk")
+        )
+        condition |= Q(initiator_org_id__in=viewer.admin_org_ids)
+    parts += _ids(acting, statuses)
+    if tab == "others":  # not where it is the user's turn (that is 待我签署)
+        todo = [rows.order_by().values("envelope_id") for rows in turn]
+        parts = [_without(part, todo) for part in parts]
+        condition &= ~_any(turn)
+    return Source(statuses, parts, condition)
+
+
+def _rows(viewer: Viewer, person: Q, seal: Q | None = None) -> list[QuerySet[Recipient]]:
+    """Recipient rows that are the user, split by the index that finds them: ``person`` rows
+    bound to the user's account, ``person`` rows not bound yet with the user's phone
+    (:func:`qianshu.envelopes.access.person_q`), and ``seal`` rows (organisations)."""
+    user = viewer.user
+    mine = Recipient.objects.exclude(role=Role.SEAL).filter(person)
+    rows = [mine.filter(user=user)]
+    if user.phone:
+        rows.append(mine.filter(user__isnull=True, phone=user.phone))
+    if seal is not None:
+        rows.append(Recipient.objects.filter(seal))
+    return rows
+
+
+def _any(rows: Sequence[QuerySet[Recipient]]) -> Q:
+    """Whether an envelope has one of ``rows``: one EXISTS per index, each read once, from the
+    index alone, into a hashed set that a walk tests its rows against."""
+    condition = Q(pk__in=[])
+    for part in rows:
+        condition |= Q(Exists(part.filter(envelope=OuterRef("pk"))))
+    return condition
+
+
+def _without(part: QuerySet[Any, Any], todo: Sequence[QuerySet[Any, Any]]) -> QuerySet[Any, Any]:
+    key = "envelope_id__in" if part.model is Recipient else "pk__in"
+    for ids in todo:
+        part = part.exclude(**{key: ids})
+    return part
+
+
+def _ids(rows: Sequence[QuerySet[Recipient]], statuses: Sequence[str]) -> list[QuerySet[Any, Any]]:
+    return [
+        part.filter(envelope__status__in=statuses).order_by().values("envelope_id") for part in rows
+    ]
+
+
+def tab_queryset(viewer: Viewer, tab: str, filters: Filters | None = None) -> QuerySet[Envelope]:
+    """The envelopes of one tab matching ``filters`` (unordered), from the ids of the user's
+    own rows (for a user with few: batch signing takes at most a few hundred)."""
+    filters = filters or Filters()
+    found = source(viewer, tab, filters)
+    ids = found.parts[0].union(*found.parts[1:]) if len(found.parts) > 1 else found.parts[0]
+    envelopes = Envelope.objects.filter(status__in=found.statuses, pk__in=ids)
     return envelopes.filter(filters_q(filters))
 
 
+def sample_ids(parts: Sequence[QuerySet[Any, Any]], limit: int = COUNT_LIMIT) -> list[int]:
+    """Up to ``limit + 1`` ids of the parts together (an envelope in two parts may come twice):
+    each part is an index scan that stops there. More than ``limit``: a user with many."""
+    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return [row["pk"] if "pk" in row else row["envelope_id"] for row in union[: limit + 1]]
+
+
 def todo_count(viewer: Viewer) -> int:
-    """The number on the 待我签署 tab."""
-    return tab_queryset(viewer, "todo").count()
+    """The number on the 待我签署 tab, exact up to ``COUNT_LIMIT`` (then ``COUNT_LIMIT + 1``,
+    shown as 1000+): index scans of the user's turns."""
+    parts = source(viewer, "todo").parts
+    turns = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0].distinct()
+    return len(turns[: COUNT_LIMIT + 1])
 
 
 # --- search -----------------------------------------------------------------------------------
@@ -231,22 +331,24 @@ def filters_q(filters: Filters, prefix: str = "") -> Q:
     if filters.q:
         condition &= q(title__icontains=filters.q) | q(number__icontains=filters.q)
     if filters.initiator:
+        # The organisations and people of that name first (hashed once, then tested on each
+        # envelope) rather than joined to every envelope read.
         text = filters.initiator
-        condition &= q(initiator_org__name__icontains=text) | (
-            q(initiator_org__isnull=True)
-            & (
-                q(initiator__person_identity__name__icontains=text)
-                | q(
-                    initiator__person_identity__isnull=True, initiator__display_name__icontains=text
-                )
-            )
-        )
+        people = User.objects.filter(
+            Q(person_identity__name__icontains=text)
+            | Q(person_identity__isnull=True, display_name__icontains=text)
+        ).values("pk")
+        condition &= q(
+            initiator_org_id__in=Organization.objects.filter(name__icontains=text).values("pk")
+        ) | q(initiator_org__isnull=True, initiator_id__in=people)
     if filters.scene:
         condition &= q(scene=filters.scene)
     if filters.template:
-        condition &= q(template_use__version__template__uuid=filters.template)
+        uses = Envelope.objects.filter(template_use__version__template__uuid=filters.template)
+        condition &= q(pk__in=uses.values("pk"))
     if filters.batch:
-        condition &= q(template_use__batch__number=filters.batch)
+        uses = Envelope.objects.filter(template_use__batch__number=filters.batch)
+        condition &= q(pk__in=uses.values("pk"))
     if filters.sent_from:
         condition &= q(sent_at__gte=_day_start(filters.sent_from))
     if filters.sent_to:
@@ -267,8 +369,12 @@ DEFAULT_SCENES = (
 MAX_SCENE_CHOICES = 50
 
 
-def scene_choices(viewer: Viewer, tab: str, filters: Filters) -> list[str]:
-    """The 场景 of a tab's envelopes (matching the other filters), for its 场景 filter."""
+def scene_choices(
+    viewer: Viewer, tab: str, filters: Filters, *, sample: list[int] | None = None
+) -> list[str]:
+    """The 场景 of a tab's envelopes (matching the other filters), for its 场景 filter; for a
+    user with many, those of a ``sample`` of them (:func:`sample_ids`, ``COUNT_LIMIT`` of the
+    tab's envelopes found first by the indexes)."""
     others = Filters(
         q=filters.q,
         initiator=filters.initiator,
@@ -276,9 +382,12 @@ def scene_choices(viewer: Viewer, tab: str, filters: Filters) -> list[str]:
         sent_to=filters.sent_to,
         status=filters.status,
     )
+    if sample is None:
+        envelopes = tab_queryset(viewer, tab, others)
+    else:
+        envelopes = Envelope.objects.filter(pk__in=sample).filter(filters_q(others))
     scenes = (
-        tab_queryset(viewer, tab, others)
-        .exclude(scene="")
+        envelopes.exclude(scene="")
         .order_by("scene")
         .values_list("scene", flat=True)
         .distinct()[:MAX_SCENE_CHOICES]
@@ -388,13 +497,95 @@ def rows_for(viewer: Viewer, envelopes: Sequence[Envelope], *, start: int, tab: 
 
 
 @dataclass
+class ListPage:
+    """One page of a list, newest first. ``count`` is exact when ``exact``; otherwise the list
+    has more than ``COUNT_LIMIT`` envelopes, or (searched among many) was not counted."""
+
+    object_list: list[Envelope]
+    number: int
+    count: int
+    exact: bool
+    more: bool  # a next page exists
+
+    def has_next(self) -> bool:
+        return self.more
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def has_other_pages(self) -> bool:
+        return self.more or self.number > 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def num_pages(self) -> int:
+        """Pages known: all of them when ``exact``, else up to this one (and the next)."""
+        if self.exact:
+            return max(1, -(-self.count // PAGE_SIZE))
+        return self.number + int(self.more)
+
+    @property
+    def over_limit(self) -> bool:
+        return not self.exact and self.count > COUNT_LIMIT
+
+
+@dataclass
 class Listing:
     tab: Tab
     filters: Filters
-    page: Page[Envelope]
+    page: ListPage
     rows: list[Row]
     todo_count: int
     scenes: list[str] = field(default_factory=list)  # the 场景 filter's choices
+
+    @property
+    def todo_label(self) -> str:
+        """The 待我签署 badge: the count, or "1000+" beyond ``COUNT_LIMIT``."""
+        if self.todo_count > COUNT_LIMIT:
+            return f"{COUNT_LIMIT}+"
+        return str(self.todo_count)
+
+
+def _page_number(value: str | int | None) -> int:
+    try:
+        return max(1, int(value or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _walk(found: Source, filters: Filters) -> QuerySet[Envelope]:
+    """The tab's envelopes newest first, for a user with many: a walk of the envelopes newest
+    first — of one status through the (status, sent_at, id, initiator, organisation) index, of
+    several through the (sent_at, id, status, initiator, organisation) one — testing the tab's
+    condition on each index entry (the user's recipient rows are read once, into hashed sets)
+    until enough are found."""
+    return (
+        Envelope.objects.filter(status__in=found.statuses)
+        .filter(found.condition)
+        .filter(filters_q(filters))
+        .order_by("-sent_at", "-id")
+    )
+
+
+def _chosen(filters: Filters) -> list[int] | None:
+    """The envelopes made from the template or in the batch the filters name, when they are
+    at most ``COUNT_LIMIT`` (a batch of 批量发起 usually is): a page of a user with many is
+    then read from them, not found by walking every envelope (which, when the user has none
+    of them, would read all)."""
+    if not (filters.template or filters.batch):
+        return None
+    made = Envelope.objects.all()
+    if filters.template:
+        made = made.filter(template_use__version__template__uuid=filters.template)
+    if filters.batch:
+        made = made.filter(template_use__batch__number=filters.batch)
+    ids = list(made.order_by().values_list("pk", flat=True)[: COUNT_LIMIT + 1])
+    return ids if len(ids) <= COUNT_LIMIT else None
 
 
 def list_envelopes(
@@ -402,20 +593,46 @@ def list_envelopes(
 ) -> Listing:
     """One page of a tab, filtered, newest first, with the 待我签署 count."""
     viewer = Viewer.of(user)
-    envelopes = tab_queryset(viewer, tab, filters)
-    envelopes = envelopes.select_related("initiator__person_identity", "initiator_org").order_by(
-        "-sent_at", "-id"
-    )
-    paginator = Paginator(envelopes, PAGE_SIZE)
-    page = paginator.get_page(page_number)
-    if tab == "todo" and not filters.active:
-        count = paginator.count
+    found = source(viewer, tab, filters)
+    sample = sample_ids(found.parts)
+    few = len(sample) <= COUNT_LIMIT
+    number = _page_number(page_number)
+    start = (number - 1) * PAGE_SIZE
+    if few:
+        ordered = tab_queryset(viewer, tab, filters).order_by("-sent_at", "-id")
+        count, exact = ordered.count(), True
+        number = min(number, max(1, -(-count // PAGE_SIZE)))
+        start = (number - 1) * PAGE_SIZE
+        rows_of_page = list(
+            ordered.select_related("initiator__person_identity", "initiator_org")[
+                start : start + PAGE_SIZE + 1
+            ]
+        )
     else:
-        count = todo_count(viewer)
-    start = (page.number - 1) * PAGE_SIZE + 1
-    rows = rows_for(viewer, list(page.object_list), start=start, tab=tab)
-    scenes = scene_choices(viewer, tab, filters)
-    return Listing(TAB_BY_SLUG[tab], filters, page, rows, count, scenes)
+        count, exact = COUNT_LIMIT + 1, False
+        walk = _walk(found, filters)
+        chosen = _chosen(filters)
+        if chosen is not None:  # a template or a batch of few: those envelopes, not a walk
+            walk = walk.filter(pk__in=chosen)
+        ids = list(walk.values_list("pk", flat=True)[start : start + PAGE_SIZE + 1])
+        by_id = Envelope.objects.select_related(
+            "initiator__person_identity", "initiator_org"
+        ).in_bulk(ids)
+        rows_of_page = [by_id[pk] for pk in ids if pk in by_id]
+    if not few and (filters.active or len(rows_of_page) <= PAGE_SIZE):
+        # Walked: counted when this page is the last; else more than COUNT_LIMIT (or, searched
+        # among many, not counted).
+        count, exact = start + len(rows_of_page), len(rows_of_page) <= PAGE_SIZE
+        if not exact:
+            count = 0
+    page = ListPage(rows_of_page[:PAGE_SIZE], number, count, exact, len(rows_of_page) > PAGE_SIZE)
+    if tab == "todo" and not filters.active:
+        todo = count if exact else COUNT_LIMIT + 1
+    else:
+        todo = todo_count(viewer)
+    rows = rows_for(viewer, page.object_list, start=start + 1, tab=tab)
+    scenes = scene_choices(viewer, tab, filters, sample=None if few else sample)
+    return Listing(TAB_BY_SLUG[tab], filters, page, rows, todo, scenes)
 
 
 # --- 草稿箱 -----------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def list_view(request: HttpRequest) -> HttpResponse:
     filters = queries.parse_filters(request.GET, tab)
     listing = queries.list_envelopes(user, tab, filters, request.GET.get("page"))
     sign_all = ""
-    if tab == "todo" and listing.page.paginator.count:
+    if tab == "todo" and listing.page.object_list:
         sign_all = (
             reverse("envelopes:batch-sign") + "?" + urlencode({"all": "1", **filters.query()})
         )
@@ -111,7 +111,10 @@ def list_view(request: HttpRequest) -> HttpResponse:
         "current": request.get_full_path(),
         "preview": _preview_data(listing.rows),
         "sign_all": sign_all,
-        "sign_all_count": min(listing.page.paginator.count, batch.MAX_BATCH),
+        "sign_all_count": min(listing.page.count, batch.MAX_BATCH)
+        if listing.page.exact
+        else batch.MAX_BATCH,
+        "count_limit": f"{queries.COUNT_LIMIT:,}",
     }
     return render(request, "envelopes/lists/list.html", context)
 
