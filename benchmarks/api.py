@@ -30,9 +30,8 @@ import time
 import urllib.request
 from typing import Any
 
-from benchmarks import summary
+from benchmarks import database, summary
 
-SERVER = os.environ.get("QIANSHU_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 DB = "qianshu_bench_api"
 TARGET_RPS, TARGET_P99_MS, TARGET_EVENTS = 500, 50, 200
 # Kept-alive connections stay with the worker that accepted them (ab's 8 can land unevenly
@@ -41,20 +40,13 @@ TARGET_RPS, TARGET_P99_MS, TARGET_EVENTS = 500, 50, 200
 GUNICORN = os.environ.get("QIANSHU_BENCH_GUNICORN", "-w 2 --threads 4 -k gthread").split()
 
 
-def _admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(SERVER, autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def _environment(data_dir: str, port: int) -> dict[str, str]:
     """Production settings (benchmarks.pages: fixed secrets, DEBUG off) on PostgreSQL."""
     from benchmarks.pages import _environment as production
 
     env = production(data_dir)
     env.update(
-        DATABASE_URL=f"{SERVER.rsplit('/', 1)[0]}/{DB}",
+        DATABASE_URL=database.url(DB),
         QIANSHU_PUBLIC_URL=f"http://127.0.0.1:{port}",
         QIANSHU_ALLOWED_HOSTS="127.0.0.1",
         QIANSHU_API_PER_MINUTE=str(10**9),  # the limit is checked (a row update), never hit
@@ -253,8 +245,8 @@ def run(*, quick: bool) -> None:
     if not shutil.which("ab"):
         print("   ab (apache2-utils) is not installed: run `make bench` (it installs it)")
         return
-    _admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    _admin(f"CREATE DATABASE {DB}")
+    database.admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    database.admin(f"CREATE DATABASE {DB}")
     port = _free_port()
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     try:
@@ -315,7 +307,7 @@ def run(*, quick: bool) -> None:
                             met=rate >= TARGET_EVENTS and result["delivered"] == events,
                         )
     finally:
-        _admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        database.admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
     print()
 
 

@@ -25,44 +25,34 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from benchmarks import summary
+from benchmarks import database, summary
 
 BENCH_DB = "qianshu_bench"
-SERVER = os.environ.get("QIANSHU_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
 
-def _admin_connection() -> Any:
-    import psycopg
+@contextmanager
+def _bench_database(section: str) -> Iterator[bool]:
+    """A throwaway database ``qianshu_bench`` with Django set up on it for the block; yields
+    False (and prints why ``section`` is skipped) when PostgreSQL cannot be reached."""
+    try:
+        database.reset(BENCH_DB)
+    except Exception as exc:
+        print(f"{section} skipped: PostgreSQL not reachable ({exc})")
+        yield False
+        return
+    try:
+        with tempfile.TemporaryDirectory(prefix="qianshu-bench-") as blobs:
+            database.setup_django(BENCH_DB, blobs)
+            yield True
+    finally:
+        from django.db import connections
 
-    return psycopg.connect(SERVER, autocommit=True)
-
-
-def _reset_database() -> None:
-    with _admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-
-
-def _drop_database() -> None:
-    with _admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-
-
-def _setup_django(blob_dir: str) -> None:
-    base = SERVER.rsplit("/", 1)[0]
-    os.environ["DATABASE_URL"] = f"{base}/{BENCH_DB}"
-    os.environ["QIANSHU_STORAGE"] = "local"
-    os.environ["QIANSHU_STORAGE_DIR"] = blob_dir
-    os.environ["QIANSHU_DATA_DIR"] = blob_dir
-    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+        connections.close_all()
+        database.drop(BENCH_DB)
 
 
 def batch_bench(count: int) -> dict[str, float]:
@@ -243,22 +233,11 @@ def run(core_rate: float, *, quick: bool) -> None:
     """Print sections 5 and 6 (skipped when PostgreSQL is not reachable)."""
     from benchmarks import lists
 
-    try:
-        _reset_database()
-    except Exception as exc:
-        print(f"5./6. Envelope benchmarks skipped: PostgreSQL not reachable ({exc})")
-        return
-    try:
-        with tempfile.TemporaryDirectory(prefix="qianshu-bench-") as blobs:
-            _setup_django(blobs)
-            lists.run_in_child(quick=quick)
+    lists.run_in_child(quick=quick)  # its own process and database
+    with _bench_database("6./6b. Envelope benchmarks") as ready:
+        if ready:
             _print_batch(core_rate, quick)
             _print_bulk(quick)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        _drop_database()
 
 
 def _print_batch(core_rate: float, quick: bool) -> None:
@@ -289,20 +268,9 @@ def _print_batch(core_rate: float, quick: bool) -> None:
 
 def run_batch(core_rate: float, *, quick: bool) -> None:
     """Print section 6 alone (``--only batch``, after section 1)."""
-    try:
-        _reset_database()
-    except Exception as exc:
-        print(f"6. Batch signing skipped: PostgreSQL not reachable ({exc})")
-        return
-    try:
-        with tempfile.TemporaryDirectory(prefix="qianshu-bench-") as blobs:
-            _setup_django(blobs)
+    with _bench_database("6. Batch signing") as ready:
+        if ready:
             _print_batch(core_rate, quick)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        _drop_database()
 
 
 def _print_bulk(quick: bool) -> None:
@@ -333,17 +301,6 @@ def _print_bulk(quick: bool) -> None:
 
 def run_bulk(*, quick: bool) -> None:
     """Print section 6b alone (``--only bulk``)."""
-    try:
-        _reset_database()
-    except Exception as exc:
-        print(f"6b. Bulk sending skipped: PostgreSQL not reachable ({exc})")
-        return
-    try:
-        with tempfile.TemporaryDirectory(prefix="qianshu-bench-") as blobs:
-            _setup_django(blobs)
+    with _bench_database("6b. Bulk sending") as ready:
+        if ready:
             _print_bulk(quick)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        _drop_database()

@@ -37,9 +37,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks import summary
+from benchmarks import database, summary
 
-SERVER = os.environ.get("QIANSHU_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 BENCH_DB = os.environ.get("QIANSHU_BENCH_LISTS_DB", "qianshu_bench_lists")
 TARGET_MS = 50.0
 TARGET_SEED_S = 180.0
@@ -88,38 +87,6 @@ def rss_mb() -> float:
 
 
 # --- the database -----------------------------------------------------------------------------
-
-
-def _admin_connection() -> Any:
-    import psycopg
-
-    return psycopg.connect(SERVER, autocommit=True)
-
-
-def _reset_database() -> None:
-    with _admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-
-
-def _drop_database() -> None:
-    with _admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-
-
-def _setup_django(blob_dir: str) -> None:
-    base = SERVER.rsplit("/", 1)[0]
-    os.environ["DATABASE_URL"] = f"{base}/{BENCH_DB}"
-    os.environ["QIANSHU_STORAGE"] = "local"
-    os.environ["QIANSHU_STORAGE_DIR"] = blob_dir
-    os.environ["QIANSHU_DATA_DIR"] = blob_dir
-    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 # --- seeding ----------------------------------------------------------------------------------
@@ -585,13 +552,13 @@ def run(*, quick: bool) -> int:
     reuse = os.environ.get("QIANSHU_BENCH_LISTS_REUSE") == "1"
     try:
         if not reuse:
-            _reset_database()
+            database.reset(BENCH_DB)
     except Exception as exc:
         print(f"5. Lists skipped: PostgreSQL not reachable ({exc})")
         return 0
     try:
         with tempfile.TemporaryDirectory(prefix="qianshu-bench-") as blobs:
-            _setup_django(blobs)
+            database.setup_django(BENCH_DB, blobs)
             load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
             print(
                 f"5. Every list, search and count among {size.envelopes:,} envelopes "
@@ -629,7 +596,7 @@ def run(*, quick: bool) -> int:
 
         connections.close_all()
         if os.environ.get("QIANSHU_BENCH_LISTS_KEEP") != "1" and not reuse:
-            _drop_database()
+            database.drop(BENCH_DB)
 
 
 def run_in_child(*, quick: bool) -> int:

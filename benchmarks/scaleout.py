@@ -48,9 +48,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from benchmarks import summary
+from benchmarks import database, summary
 
-SERVER = os.environ.get("QIANSHU_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 DB = "qianshu_bench_scaleout"
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
@@ -59,13 +58,6 @@ CLIENTS = 4
 RUN_TIMEOUT = 900.0  # seconds: a run that does not finish by then fails
 S3_KEYS = {"QIANSHU_S3_ACCESS_KEY": "bench-access", "QIANSHU_S3_SECRET_KEY": "bench-secret"}
 BUCKET = "qianshu-bench"
-
-
-def _admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(SERVER, autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def _free_port() -> int:
@@ -206,7 +198,7 @@ def _environment(data_dir: str, s3_port: int, web_ports: list[int]) -> dict[str,
 
     env = production(data_dir)
     env.update(
-        DATABASE_URL=f"{SERVER.rsplit('/', 1)[0]}/{DB}",
+        DATABASE_URL=database.url(DB),
         QIANSHU_PUBLIC_URL=f"http://127.0.0.1:{web_ports[0]}",
         QIANSHU_ALLOWED_HOSTS="127.0.0.1",
         QIANSHU_STORAGE="s3",
@@ -493,7 +485,7 @@ def _start_workers(topology: Topology, names: list[str]) -> None:
 def _query(sql: str, *params: object) -> list[tuple[Any, ...]]:
     import psycopg
 
-    with psycopg.connect(f"{SERVER.rsplit('/', 1)[0]}/{DB}", autocommit=True) as conn:
+    with psycopg.connect(database.url(DB), autocommit=True) as conn:
         return conn.execute(sql, params).fetchall()
 
 
@@ -538,13 +530,13 @@ def _kill_a_busy_worker(topology: Topology) -> str:
 def run(*, quick: bool) -> None:
     count = 20 if quick else 100
     print("9. Scale-out: 2 web processes, workers, timers, PostgreSQL, S3 (moto) on 127.0.0.1")
-    _admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    _admin(f"CREATE DATABASE {DB}")
+    database.admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    database.admin(f"CREATE DATABASE {DB}")
     try:
         with tempfile.TemporaryDirectory(prefix="qianshu-bench-scaleout-") as data_dir:
             _run(Path(data_dir), count)
     finally:
-        _admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        database.admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
     print()
 
 
