@@ -392,10 +392,14 @@ def scene_choices(
         .values_list("scene", flat=True)
         .distinct()[:MAX_SCENE_CHOICES]
     )
-    found = list(scenes)
-    if filters.scene and filters.scene not in found:
-        found.append(filters.scene)  # still selectable (and shown selected) when it matches none
-    return found
+    return _kept(filters, list(scenes))
+
+
+def _kept(filters: Filters, scenes: list[str]) -> list[str]:
+    """The 场景 chosen stays selectable (and shown selected) when it matches none."""
+    if filters.scene and filters.scene not in scenes:
+        scenes.append(filters.scene)
+    return scenes
 
 
 def scene_suggestions(user: User, org: Organization | None) -> list[str]:
@@ -596,18 +600,17 @@ def list_envelopes(
     found = source(viewer, tab, filters)
     sample = sample_ids(found.parts)
     few = len(sample) <= COUNT_LIMIT
+    sample = sorted(set(sample))
     number = _page_number(page_number)
     start = (number - 1) * PAGE_SIZE
     if few:
-        ordered = tab_queryset(viewer, tab, filters).order_by("-sent_at", "-id")
-        count, exact = ordered.count(), True
+        # The sample is the whole tab: its envelopes are read by id (a plain primary-key
+        # lookup), not found again through the user's rows.
+        ordered = _ordered(sample, found.statuses, filters)
+        count, exact = len(ordered), True
         number = min(number, max(1, -(-count // PAGE_SIZE)))
         start = (number - 1) * PAGE_SIZE
-        rows_of_page = list(
-            ordered.select_related("initiator__person_identity", "initiator_org")[
-                start : start + PAGE_SIZE + 1
-            ]
-        )
+        ids = ordered[start : start + PAGE_SIZE + 1]
     else:
         count, exact = COUNT_LIMIT + 1, False
         walk = _walk(found, filters)
@@ -615,10 +618,7 @@ def list_envelopes(
         if chosen is not None:  # a template or a batch of few: those envelopes, not a walk
             walk = walk.filter(pk__in=chosen)
         ids = list(walk.values_list("pk", flat=True)[start : start + PAGE_SIZE + 1])
-        by_id = Envelope.objects.select_related(
-            "initiator__person_identity", "initiator_org"
-        ).in_bulk(ids)
-        rows_of_page = [by_id[pk] for pk in ids if pk in by_id]
+    rows_of_page = _envelopes(ids)
     if not few and (filters.active or len(rows_of_page) <= PAGE_SIZE):
         # Walked: counted when this page is the last; else more than COUNT_LIMIT (or, searched
         # among many, not counted).
@@ -631,8 +631,29 @@ def list_envelopes(
     else:
         todo = todo_count(viewer)
     rows = rows_for(viewer, page.object_list, start=start + 1, tab=tab)
-    scenes = scene_choices(viewer, tab, filters, sample=None if few else sample)
+    scenes = scene_choices(viewer, tab, filters, sample=sample) if sample else _kept(filters, [])
     return Listing(TAB_BY_SLUG[tab], filters, page, rows, todo, scenes)
+
+
+def _ordered(ids: list[int], statuses: Sequence[str], filters: Filters) -> list[int]:
+    """``ids`` (all the envelopes of a tab, for a user with few) matching ``filters``, newest
+    first."""
+    if not ids:
+        return []
+    matching = Envelope.objects.filter(pk__in=ids, status__in=statuses)
+    if filters.active:
+        matching = matching.filter(filters_q(filters))
+    return list(matching.order_by("-sent_at", "-id").values_list("pk", flat=True))
+
+
+def _envelopes(ids: list[int]) -> list[Envelope]:
+    """The envelopes ``ids`` in that order, with what a row shows of their initiator."""
+    if not ids:
+        return []
+    by_id = Envelope.objects.select_related("initiator__person_identity", "initiator_org").in_bulk(
+        ids
+    )
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 # --- 草稿箱 -----------------------------------------------------------------------------------
