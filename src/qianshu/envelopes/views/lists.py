@@ -242,8 +242,9 @@ def _batch_page(
     *,
     error: str = "",
     status: int = 200,
+    viewer: Viewer | None = None,
 ) -> HttpResponse:
-    plan = batch.plan_batch(user, ids, posted)
+    plan = batch.plan_batch(user, ids, posted, viewer=viewer)
     chosen = _seal_choice(request) if request.method == "POST" else {}
     choices = plan.seal_choices()
     for choice in choices:
@@ -307,10 +308,12 @@ def batch_sign_view(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     source = request.POST if request.method == "POST" else request.GET
     ids = _uuids(source.getlist("ids"))
+    viewer: Viewer | None = None
     if request.method == "GET" and request.GET.get("all") == "1":
         # 全部批量签署: every task of 待我签署 matching the list's filters (no long URL of ids).
         filters = queries.parse_filters(request.GET, "todo")
-        todo = queries.tab_queryset(Viewer.of(user), "todo", filters).order_by("-sent_at", "-id")
+        viewer = Viewer.of(user)
+        todo = queries.tab_queryset(viewer, "todo", filters).order_by("-sent_at", "-id")
         ids = [str(u) for u in todo.values_list("uuid", flat=True)[: batch.MAX_BATCH]]
     if not ids:
         messages.error(request, _("请先勾选要签署的任务。"))
@@ -327,7 +330,7 @@ def batch_sign_view(request: HttpRequest) -> HttpResponse:
             reverse("envelopes:batch-sign") + "?" + urlencode({"ids": ids}, doseq=True)
         )
     if request.method == "GET":
-        return _batch_page(request, user, ids)
+        return _batch_page(request, user, ids, viewer=viewer)
 
     posted = _posted_tasks(request)
     items = access_batch_items(user, list(posted.values()), _seal_choice(request))
