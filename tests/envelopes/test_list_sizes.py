@@ -311,3 +311,32 @@ def test_template_and_batch_filters_both_ways(
         assert listed(bob, tab, by_template) == [pk for pk in everything if pk in made]
         by_batch = queries.Filters(batch=batch.number)
         assert listed(bob, tab, by_batch) == [pk for pk in everything if pk in in_batch]
+
+
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize("initiator_limit", [0, 100_000])  # walked, or read from the user's ids
+def test_initiator_search_gives_the_same_rows_both_ways(
+    many: dict[str, Any],
+    walk: None,
+    monkeypatch: pytest.MonkeyPatch,
+    who: str,
+    initiator_limit: int,
+) -> None:
+    monkeypatch.setattr(queries, "INITIATOR_LIMIT", initiator_limit)
+    """发起方 (an organisation's name, a person's verified name, a name of nobody) lists the
+    same rows whether the user's envelopes are walked or read from their ids."""
+    user, org, alice = many[who], many["org"], many["alice"]
+    searches: tuple[tuple[str, Callable[[Envelope], bool]], ...] = (
+        ("某某科技", lambda e: e.initiator_org_id == org.pk),
+        (
+            alice.person_identity.name,
+            lambda e: e.initiator_org_id is None and e.initiator_id == alice.pk,
+        ),
+        ("没有这个人", lambda e: False),
+    )
+    for tab in queries.TABS:
+        everything = expected(user, tab.slug)
+        for text, match in searches:
+            want = [pk for pk in everything if match(Envelope.objects.get(pk=pk))]
+            found = listed(user, tab.slug, queries.Filters(initiator=text))
+            assert found == want, (tab.slug, text)

@@ -57,6 +57,8 @@ PAGE_SIZE = 20
 MAX_QUERY = 100
 #: A list counts its envelopes exactly up to this many; beyond, it says "超过 1,000 条".
 COUNT_LIMIT = 1000
+#: A 发起方 search among at most this many envelopes of the user's reads them from their ids.
+INITIATOR_LIMIT = 20_000
 ENDED = (Status.VOIDED, Status.REJECTED, Status.RECALLED, Status.EXPIRED)
 
 
@@ -117,6 +119,9 @@ class Source:
     statuses: list[str]
     parts: list[QuerySet[Any, Any]]
     condition: Q
+    #: The tab once narrowed to ``statuses``: ``parts`` with the recipient rows of any envelope
+    #: status (read from the recipient indexes alone, not joined to the envelopes).
+    wide: list[QuerySet[Any, Any]] = field(default_factory=list)
 
 
 def source(viewer: Viewer, tab: str, filters: Filters | None = None) -> Source:
@@ -131,10 +136,10 @@ def source(viewer: Viewer, tab: str, filters: Filters | None = None) -> Source:
         Q(status__in=TURN) & seal_turn_q(viewer.seals) if viewer.seals else None,
     )
     if tab == "todo":
-        return Source(statuses, _ids(turn, statuses), _any(turn))
+        return Source(statuses, _ids(turn, statuses), _any(turn), _all(turn))
     if tab == "cc":
         cc = _rows(viewer, Q(role=Role.CC))
-        return Source(statuses, _ids(cc, statuses), _any(cc))
+        return Source(statuses, _ids(cc, statuses), _any(cc), _all(cc))
     acting = _rows(
         viewer,
         ~Q(role=Role.CC),
@@ -149,12 +154,14 @@ def source(viewer: Viewer, tab: str, filters: Filters | None = None) -> Source:
             .values("pk")
         )
         condition |= Q(initiator_org_id__in=viewer.admin_org_ids)
+    wide = parts + _all(acting)
     parts += _ids(acting, statuses)
     if tab == "others":  # not where it is the user's turn (that is 待我签署)
         todo = [rows.order_by().values("envelope_id") for rows in turn]
         parts = [_without(part, todo) for part in parts]
+        wide = [_without(part, todo) for part in wide]
         condition &= ~_any(turn)
-    return Source(statuses, parts, condition)
+    return Source(statuses, parts, condition, wide)
 
 
 def _rows(viewer: Viewer, person: Q, seal: Q | None = None) -> list[QuerySet[Recipient]]:
@@ -187,17 +194,23 @@ def _without(part: QuerySet[Any, Any], todo: Sequence[QuerySet[Any, Any]]) -> Qu
     return part
 
 
+def _all(rows: Sequence[QuerySet[Recipient]]) -> list[QuerySet[Any, Any]]:
+    return [part.order_by().values("envelope_id") for part in rows]
+
+
 def _ids(rows: Sequence[QuerySet[Recipient]], statuses: Sequence[str]) -> list[QuerySet[Any, Any]]:
     return [
         part.filter(envelope__status__in=statuses).order_by().values("envelope_id") for part in rows
     ]
 
 
-def tab_queryset(viewer: Viewer, tab: str, filters: Filters | None = None) -> QuerySet[Envelope]:
+def tab_queryset(
+    viewer: Viewer, tab: str, filters: Filters | None = None, *, found: Source | None = None
+) -> QuerySet[Envelope]:
     """The envelopes of one tab matching ``filters`` (unordered), from the ids of the user's
     own rows (for a user with few: batch signing takes at most a few hundred)."""
     filters = filters or Filters()
-    found = source(viewer, tab, filters)
+    found = found or source(viewer, tab, filters)
     ids = found.parts[0].union(*found.parts[1:]) if len(found.parts) > 1 else found.parts[0]
     envelopes = Envelope.objects.filter(status__in=found.statuses, pk__in=ids)
     return envelopes.filter(filters_q(filters))
@@ -208,6 +221,11 @@ def sample_ids(parts: Sequence[QuerySet[Any, Any]], limit: int = COUNT_LIMIT) ->
     each part is an index scan that stops there. More than ``limit``: a user with many."""
     union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
     return [row["pk"] if "pk" in row else row["envelope_id"] for row in union[: limit + 1]]
+
+
+def _fewer_than(parts: Sequence[QuerySet[Any, Any]], limit: int) -> bool:
+    """Whether the parts together have at most ``limit`` ids (index scans stopping there)."""
+    return len(sample_ids(parts, limit)) <= limit
 
 
 def todo_count(viewer: Viewer) -> int:
@@ -320,9 +338,11 @@ def _day_start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
-def filters_q(filters: Filters, prefix: str = "") -> Q:
+def filters_q(filters: Filters, prefix: str = "", *, joined: bool = False) -> Q:
     """搜索 / 高级搜索 (but 状态, which the tabs apply) as a condition on envelopes; ``prefix``
-    is the path to the envelope (``"envelope__"`` from a recipient)."""
+    is the path to the envelope (``"envelope__"`` from a recipient). ``joined``: 发起方 is
+    tested on each envelope's initiator (for a few envelopes known by id) instead of hashing
+    every organisation and person of that name first (for a walk of many)."""
 
     def q(**lookups: Any) -> Q:
         return Q(**{prefix + key: value for key, value in lookups.items()})
@@ -330,7 +350,18 @@ def filters_q(filters: Filters, prefix: str = "") -> Q:
     condition = Q()
     if filters.q:
         condition &= q(title__icontains=filters.q) | q(number__icontains=filters.q)
-    if filters.initiator:
+    if filters.initiator and joined:
+        text = filters.initiator
+        condition &= (
+            q(initiator_org__name__icontains=text)
+            | q(initiator_org__isnull=True, initiator__person_identity__name__icontains=text)
+            | q(
+                initiator_org__isnull=True,
+                initiator__person_identity__isnull=True,
+                initiator__display_name__icontains=text,
+            )
+        )
+    elif filters.initiator:
         # The organisations and people of that name first (hashed once, then tested on each
         # envelope) rather than joined to every envelope read.
         text = filters.initiator
@@ -385,7 +416,7 @@ def scene_choices(
     if sample is None:
         envelopes = tab_queryset(viewer, tab, others)
     else:
-        envelopes = Envelope.objects.filter(pk__in=sample).filter(filters_q(others))
+        envelopes = Envelope.objects.filter(pk__in=sample).filter(filters_q(others, joined=True))
     scenes = (
         envelopes.exclude(scene="")
         .order_by("scene")
@@ -576,6 +607,17 @@ def _walk(found: Source, filters: Filters) -> QuerySet[Envelope]:
     )
 
 
+def _by_ids(found: Source, filters: Filters) -> QuerySet[Envelope]:
+    """The tab's envelopes matching ``filters`` newest first, from the user's ids, the 发起方
+    tested on each of them (joined) rather than by hashing every person of that name."""
+    ids = found.wide[0].union(*found.wide[1:]) if len(found.wide) > 1 else found.wide[0]
+    return (
+        Envelope.objects.filter(status__in=found.statuses, pk__in=ids)
+        .filter(filters_q(filters, joined=True))
+        .order_by("-sent_at", "-id")
+    )
+
+
 def _chosen(filters: Filters) -> list[int] | None:
     """The envelopes made from the template or in the batch the filters name, when they are
     at most ``COUNT_LIMIT`` (a batch of 批量发起 usually is): a page of a user with many is
@@ -617,6 +659,10 @@ def list_envelopes(
         chosen = _chosen(filters)
         if chosen is not None:  # a template or a batch of few: those envelopes, not a walk
             walk = walk.filter(pk__in=chosen)
+        elif filters.initiator and _fewer_than(found.wide, INITIATOR_LIMIT):
+            # 发起方 often matches none or few of the user's envelopes, and a walk would then
+            # read every envelope of the tab's statuses: from the user's own ids instead.
+            walk = _by_ids(found, filters)
         ids = list(walk.values_list("pk", flat=True)[start : start + PAGE_SIZE + 1])
     rows_of_page = _envelopes(ids)
     if not few and (filters.active or len(rows_of_page) <= PAGE_SIZE):
