@@ -84,6 +84,7 @@ class BatchTask:
     problem: str = ""
     key: str = ""
     seen: dict[int, str] = field(default_factory=dict)
+    link: str = ""  # 单独签署 / 查看 (set by the view)
 
     @property
     def ready(self) -> bool:

@@ -39,7 +39,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window
+from django.db.models.functions import DenseRank
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
@@ -374,12 +375,8 @@ def filters_q(filters: Filters, prefix: str = "", *, joined: bool = False) -> Q:
         ) | q(initiator_org__isnull=True, initiator_id__in=people)
     if filters.scene:
         condition &= q(scene=filters.scene)
-    if filters.template:
-        uses = Envelope.objects.filter(template_use__version__template__uuid=filters.template)
-        condition &= q(pk__in=uses.values("pk"))
-    if filters.batch:
-        uses = Envelope.objects.filter(template_use__batch__number=filters.batch)
-        condition &= q(pk__in=uses.values("pk"))
+    if filters.template or filters.batch:
+        condition &= q(pk__in=_uses(filters).values("envelope_id"))
     if filters.sent_from:
         condition &= q(sent_at__gte=_day_start(filters.sent_from))
     if filters.sent_to:
@@ -618,6 +615,20 @@ def _by_ids(found: Source, filters: Filters) -> QuerySet[Envelope]:
     )
 
 
+def _uses(filters: Filters) -> QuerySet[Any, Any]:
+    """The template uses (doctemplates' ``TemplateUse``, reached through the envelope's
+    relation: this app does not import that one) of the template and batch the filters name,
+    read by their own indexes rather than joined to every envelope."""
+    model = Envelope._meta.get_field("template_use").related_model
+    assert isinstance(model, type)
+    uses = model._default_manager.order_by()
+    if filters.template:
+        uses = uses.filter(version__template__uuid=filters.template)
+    if filters.batch:
+        uses = uses.filter(batch__number=filters.batch)
+    return uses
+
+
 def _chosen(filters: Filters) -> list[int] | None:
     """The envelopes made from the template or in the batch the filters name, when they are
     at most ``COUNT_LIMIT`` (a batch of 批量发起 usually is): a page of a user with many is
@@ -625,12 +636,7 @@ def _chosen(filters: Filters) -> list[int] | None:
     of them, would read all)."""
     if not (filters.template or filters.batch):
         return None
-    made = Envelope.objects.all()
-    if filters.template:
-        made = made.filter(template_use__version__template__uuid=filters.template)
-    if filters.batch:
-        made = made.filter(template_use__batch__number=filters.batch)
-    ids = list(made.order_by().values_list("pk", flat=True)[: COUNT_LIMIT + 1])
+    ids = list(_uses(filters).values_list("envelope_id", flat=True)[: COUNT_LIMIT + 1])
     return ids if len(ids) <= COUNT_LIMIT else None
 
 
@@ -648,7 +654,10 @@ def list_envelopes(
     if few:
         # The sample is the whole tab: its envelopes are read by id (a plain primary-key
         # lookup), not found again through the user's rows.
-        ordered = _ordered(sample, found.statuses, filters)
+        # The 场景 choices are those of the same rows unless a filter narrows them to one
+        # scene, or to a template or batch (scene_choices leaves those filters out).
+        same_rows = not (filters.scene or filters.template or filters.batch)
+        ordered, scenes = _ordered(sample, found.statuses, filters, scenes=same_rows)
         count, exact = len(ordered), True
         number = min(number, max(1, -(-count // PAGE_SIZE)))
         start = (number - 1) * PAGE_SIZE
@@ -664,6 +673,7 @@ def list_envelopes(
             # read every envelope of the tab's statuses: from the user's own ids instead.
             walk = _by_ids(found, filters)
         ids = list(walk.values_list("pk", flat=True)[start : start + PAGE_SIZE + 1])
+        scenes = None
     rows_of_page = _envelopes(ids)
     if not few and (filters.active or len(rows_of_page) <= PAGE_SIZE):
         # Walked: counted when this page is the last; else more than COUNT_LIMIT (or, searched
@@ -677,19 +687,35 @@ def list_envelopes(
     else:
         todo = todo_count(viewer)
     rows = rows_for(viewer, page.object_list, start=start + 1, tab=tab)
-    scenes = scene_choices(viewer, tab, filters, sample=sample) if sample else _kept(filters, [])
+    if scenes is None:
+        scenes = scene_choices(viewer, tab, filters, sample=sample) if sample else []
+    scenes = _kept(filters, scenes)
     return Listing(TAB_BY_SLUG[tab], filters, page, rows, todo, scenes)
 
 
-def _ordered(ids: list[int], statuses: Sequence[str], filters: Filters) -> list[int]:
+def _ordered(
+    ids: list[int], statuses: Sequence[str], filters: Filters, *, scenes: bool
+) -> tuple[list[int], list[str] | None]:
     """``ids`` (all the envelopes of a tab, for a user with few) matching ``filters``, newest
-    first."""
+    first; with ``scenes``, also the 场景 filter's choices, read from the same rows (each
+    scene's rank in the database's order of scenes comes with it)."""
     if not ids:
-        return []
+        return [], [] if scenes else None
     matching = Envelope.objects.filter(pk__in=ids, status__in=statuses)
     if filters.active:
-        matching = matching.filter(filters_q(filters))
-    return list(matching.order_by("-sent_at", "-id").values_list("pk", flat=True))
+        matching = matching.filter(filters_q(filters, joined=True))
+    matching = matching.order_by("-sent_at", "-id")
+    if not scenes:
+        return list(matching.values_list("pk", flat=True)), None
+    rows = list(
+        matching.annotate(scene_rank=Window(DenseRank(), order_by=F("scene").asc())).values_list(
+            "pk", "scene", "scene_rank"
+        )
+    )
+    ranked = sorted({(rank, scene) for _pk, scene, rank in rows if scene})
+    return [pk for pk, _scene, _rank in rows], [scene for _rank, scene in ranked][
+        :MAX_SCENE_CHOICES
+    ]
 
 
 def _envelopes(ids: list[int]) -> list[Envelope]:

@@ -120,16 +120,25 @@ def list_view(request: HttpRequest) -> HttpResponse:
 
 
 _PLACEHOLDER = uuid.UUID(int=0)
+_PLACEHOLDER_ID = 987654321  # stands for a document's id in a reversed URL
 
 
 def _url_of(name: str, *extra: object) -> Callable[..., str]:
     """``reverse(name, args=[envelope uuid, *extra])`` for many rows: reversed once, then
-    filled in (a list page would otherwise reverse a hundred URLs)."""
+    filled in (a list page would otherwise reverse a hundred URLs); an ``extra`` of
+    ``_PLACEHOLDER_ID`` is filled in from the call's second argument."""
     try:
         template = reverse(name, args=[_PLACEHOLDER, *extra])
     except NoReverseMatch:
         return lambda envelope_uuid, *args: ""
-    return lambda envelope_uuid: template.replace(str(_PLACEHOLDER), str(envelope_uuid))
+
+    def url(envelope_uuid: object, *args: object) -> str:
+        text = template.replace(str(_PLACEHOLDER), str(envelope_uuid))
+        if args:
+            text = text.replace(f"/{_PLACEHOLDER_ID}/", f"/{args[0]}/")
+        return text
+
+    return url
 
 
 def _link_rows(rows: list[queries.Row]) -> None:
@@ -143,6 +152,7 @@ def _link_rows(rows: list[queries.Row]) -> None:
 def _preview_data(rows: list[queries.Row]) -> dict[str, Any]:
     """What the 预览 dialog (lists.js) shows of each row: its documents' page images."""
     data: dict[str, Any] = {}
+    image = _url_of("envelopes:page-image", _PLACEHOLDER_ID, 0)
     for row in rows:
         envelope = row.envelope
         data[str(envelope.uuid)] = {
@@ -154,7 +164,7 @@ def _preview_data(rows: list[queries.Row]) -> dict[str, Any]:
                 {
                     "name": document.name,
                     "pages": document.page_count,
-                    "image": reverse("envelopes:page-image", args=[envelope.uuid, document.pk, 0]),
+                    "image": image(envelope.uuid, document.pk),
                     "revision": document.current_id,
                 }
                 for document in row.documents
@@ -245,6 +255,7 @@ def _batch_page(
     viewer: Viewer | None = None,
 ) -> HttpResponse:
     plan = batch.plan_batch(user, ids, posted, viewer=viewer)
+    _link_tasks(plan.skipped)
     chosen = _seal_choice(request) if request.method == "POST" else {}
     choices = plan.seal_choices()
     for choice in choices:
@@ -260,6 +271,16 @@ def _batch_page(
         "error": error,
     }
     return render(request, "envelopes/lists/batch.html", context, status=status)
+
+
+def _link_tasks(tasks: list[batch.BatchTask]) -> None:
+    """单独签署 (the signing page) for a task still the user's to sign, else 查看."""
+    detail, sign = _url_of("envelopes:detail"), _url_of("envelopes:sign")
+    for task in tasks:
+        envelope = task.envelope
+        task.link = detail(envelope.uuid)
+        if task.recipient is not None and envelope.is_active():
+            task.link = sign(envelope.uuid) or task.link
 
 
 def _confirmation_context(user: User, plan: batch.BatchPlan) -> dict[str, Any]:
