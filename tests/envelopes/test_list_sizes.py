@@ -23,6 +23,7 @@ from qianshu.envelopes import queries
 from qianshu.envelopes.access import Viewer
 from qianshu.envelopes.models import Envelope, Recipient
 from qianshu.orgs.models import Membership, Organization
+from tests.support.accounts import make_user
 
 Status = Envelope.Status
 TURN = (Recipient.Status.PENDING, Recipient.Status.VIEWED)
@@ -340,3 +341,50 @@ def test_initiator_search_gives_the_same_rows_both_ways(
             want = [pk for pk in everything if match(Envelope.objects.get(pk=pk))]
             found = listed(user, tab.slug, queries.Filters(initiator=text))
             assert found == want, (tab.slug, text)
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_a_template_used_mostly_by_others_is_read_among_the_users_envelopes(
+    many: dict[str, Any], monkeypatch: pytest.MonkeyPatch, who: str
+) -> None:
+    """A template used for more envelopes than ``COUNT_LIMIT``, few of them the user's: the
+    page is read from those few (found among the user's own envelopes), not walked — the same
+    rows, and never another user's envelope."""
+    from qianshu.doctemplates.models import Template, TemplateUse, TemplateVersion
+
+    user, dave = many[who], make_user("dave", phone="13900000088")
+    template = Template.objects.create(name="考核表模板", owner=dave)
+    version = TemplateVersion.objects.create(
+        template=template, number=1, title="考核表", created_by=dave
+    )
+    others = [
+        Envelope.objects.create(
+            number=f"QD{i:012d}",
+            title=f"考核表 {i}",
+            initiator=dave,
+            status=Status.COMPLETED,
+            sent_at=timezone.now(),
+        )
+        for i in range(20)
+    ]
+    theirs = list(
+        Envelope.objects.exclude(initiator=dave).order_by("pk").values_list("pk", flat=True)
+    )[::9]
+    for pk in [e.pk for e in others] + theirs:
+        TemplateUse.objects.create(envelope_id=pk, version=version)
+    monkeypatch.setattr(queries, "COUNT_LIMIT", 12)
+    chosen, read_among = queries._chosen, []
+
+    def spy(filters: queries.Filters, among: Any = ()) -> list[int] | None:
+        found = chosen(filters, among)
+        if among:
+            read_among.append(found is not None)
+        return found
+
+    monkeypatch.setattr(queries, "_chosen", spy)
+    by_template = queries.Filters(template=str(template.uuid))
+    for tab in queries.TABS:
+        want = [pk for pk in expected(user, tab.slug) if pk in theirs]
+        assert listed(user, tab.slug, by_template) == want
+    if who != "charlie":
+        assert True in read_among

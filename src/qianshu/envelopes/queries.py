@@ -629,14 +629,20 @@ def _uses(filters: Filters) -> QuerySet[Any, Any]:
     return uses
 
 
-def _chosen(filters: Filters) -> list[int] | None:
-    """The envelopes made from the template or in the batch the filters name, when they are
-    at most ``COUNT_LIMIT`` (a batch of 批量发起 usually is): a page of a user with many is
-    then read from them, not found by walking every envelope (which, when the user has none
-    of them, would read all)."""
+def _chosen(filters: Filters, among: Sequence[QuerySet[Any, Any]] = ()) -> list[int] | None:
+    """The envelopes made from the template or in the batch the filters name — ``among`` the
+    user's (:attr:`Source.wide`), if given — when they are at most ``COUNT_LIMIT`` (a batch
+    of 批量发起 usually is; a template used for many envelopes, of which the user has few): a
+    page of a user with many is then read from them, not found by walking every envelope
+    (which, when the user has none of them, would read all)."""
     if not (filters.template or filters.batch):
         return None
-    ids = list(_uses(filters).values_list("envelope_id", flat=True)[: COUNT_LIMIT + 1])
+    uses = _uses(filters)
+    if among:
+        uses = uses.filter(
+            envelope_id__in=among[0].union(*among[1:]) if len(among) > 1 else among[0]
+        )
+    ids = list(uses.values_list("envelope_id", flat=True)[: COUNT_LIMIT + 1])
     return ids if len(ids) <= COUNT_LIMIT else None
 
 
@@ -666,6 +672,8 @@ def list_envelopes(
         count, exact = COUNT_LIMIT + 1, False
         walk = _walk(found, filters)
         chosen = _chosen(filters)
+        if chosen is None and (filters.template or filters.batch):
+            chosen = _chosen(filters, among=found.wide)
         if chosen is not None:  # a template or a batch of few: those envelopes, not a walk
             walk = walk.filter(pk__in=chosen)
         elif filters.initiator and _fewer_than(found.wide, INITIATOR_LIMIT):
