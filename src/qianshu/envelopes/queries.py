@@ -622,10 +622,15 @@ def _uses(filters: Filters) -> QuerySet[Any, Any]:
     model = Envelope._meta.get_field("template_use").related_model
     assert isinstance(model, type)
     uses = model._default_manager.order_by()
-    if filters.template:
-        uses = uses.filter(version__template__uuid=filters.template)
-    if filters.batch:
-        uses = uses.filter(batch__number=filters.batch)
+    for name, lookup, value in (
+        ("version", "template__uuid", filters.template),
+        ("batch", "number", filters.batch),
+    ):
+        if value:
+            related = model._meta.get_field(name).related_model
+            assert isinstance(related, type)
+            ids = related._default_manager.filter(**{lookup: value}).values("pk")
+            uses = uses.filter(**{f"{name}_id__in": ids})
     return uses
 
 
@@ -642,7 +647,11 @@ def _chosen(filters: Filters, among: Sequence[QuerySet[Any, Any]] = ()) -> list[
         uses = uses.filter(
             envelope_id__in=among[0].union(*among[1:]) if len(among) > 1 else among[0]
         )
-    ids = list(uses.values_list("envelope_id", flat=True)[: COUNT_LIMIT + 1])
+    # In envelope order: an index scan that stops at COUNT_LIMIT + 1 even when the template's
+    # uses are most of the table.
+    ids = list(
+        uses.order_by("envelope_id").values_list("envelope_id", flat=True)[: COUNT_LIMIT + 1]
+    )
     return ids if len(ids) <= COUNT_LIMIT else None
 
 
