@@ -26,6 +26,13 @@ them is then large enough that a page is found after a few hundred rows), and a 
 stops at ``COUNT_LIMIT`` ("超过 1,000 条"). Searching 任务名称 / 任务编号 is served on
 PostgreSQL by trigram indexes when the text is rare (migration 0011).
 
+A filter that may match few of a heavy user's envelopes, where a walk would read every
+envelope of the statuses, is planned by its selectivity: a template or a batch with at most
+``COUNT_LIMIT`` envelopes (in all, or among the user's own) gives the page from those; 发起方,
+for a user with at most ``INITIATOR_LIMIT`` envelopes, is tested on each of the user's
+envelopes (:attr:`Source.wide`) instead. A user with few has the page, the count and the
+场景 choices from one query by id (index ``env_id_list``, migration 0012).
+
 A page costs a constant number of queries whatever its size (progress counts, the user's turn
 and the documents for 预览 are fetched for the page's rows at once).
 """
