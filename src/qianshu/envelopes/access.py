@@ -115,6 +115,29 @@ def visible_envelopes(actor: User) -> QuerySet[Envelope]:
     )
 
 
+def visible_sent_by_uuid(viewer: Viewer, envelope_uuids: Sequence[str]) -> dict[str, Envelope]:
+    """The sent envelopes among ``envelope_uuids`` that :func:`visible_envelopes` shows the
+    viewer, by uuid — decided for these few envelopes from their own recipient rows (read by
+    envelope), not from every recipient row of the user's (for a person with many, a join of
+    thousands): 批量签署 of up to 300 ticked tasks."""
+    user = viewer.user
+    candidates = list(
+        Envelope.objects.exclude(status=Envelope.Status.DRAFT)
+        .filter(uuid__in=list(envelope_uuids))
+        .select_related("initiator__person_identity", "initiator_org")
+    )
+    admin = set(viewer.admin_org_ids)
+    shown = {e.pk for e in candidates if e.initiator_id == user.pk or e.initiator_org_id in admin}
+    rest = [e.pk for e in candidates if e.pk not in shown]
+    if rest:
+        shown.update(
+            Recipient.objects.filter(person_q(user) | viewer.org_q(), envelope_id__in=rest)
+            .order_by()
+            .values_list("envelope_id", flat=True)
+        )
+    return {str(e.uuid): e for e in candidates if e.pk in shown}
+
+
 # --- who the user is among the recipients ---------------------------------------------------
 
 

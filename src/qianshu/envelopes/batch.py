@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import HandwrittenSignature, User
 from qianshu.envelopes import confirmations, turns
-from qianshu.envelopes.access import Viewer, access_batch_items, person_q
+from qianshu.envelopes.access import Viewer, access_batch_items, visible_sent_by_uuid
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient
 from qianshu.envelopes.queries import tab_queryset
@@ -185,29 +185,6 @@ def _problem(
     return ""
 
 
-def _visible(viewer: Viewer, envelope_uuids: Sequence[str]) -> dict[str, Envelope]:
-    """The sent envelopes among ``envelope_uuids`` the user takes part in, by uuid:
-    :func:`qianshu.envelopes.access.visible_envelopes` decided for these few envelopes from
-    their own recipient rows (read by envelope), not from every recipient row of the user's
-    (which, for a person with many, is a join of thousands)."""
-    user = viewer.user
-    candidates = list(
-        Envelope.objects.exclude(status=Envelope.Status.DRAFT)
-        .filter(uuid__in=list(envelope_uuids))
-        .select_related("initiator__person_identity", "initiator_org")
-    )
-    admin = set(viewer.admin_org_ids)
-    shown = {e.pk for e in candidates if e.initiator_id == user.pk or e.initiator_org_id in admin}
-    rest = [e.pk for e in candidates if e.pk not in shown]
-    if rest:
-        shown.update(
-            Recipient.objects.filter(person_q(user) | viewer.org_q(), envelope_id__in=rest)
-            .order_by()
-            .values_list("envelope_id", flat=True)
-        )
-    return {str(e.uuid): e for e in candidates if e.pk in shown}
-
-
 def plan_batch(
     actor: User,
     envelope_uuids: Sequence[str],
@@ -221,7 +198,7 @@ def plan_batch(
     ``viewer``: the actor's, when the caller has it already."""
     posted = posted or {}
     viewer = viewer or Viewer.of(actor)
-    found = _visible(viewer, envelope_uuids)
+    found = visible_sent_by_uuid(viewer, envelope_uuids)
     envelopes = [found[u] for u in envelope_uuids if u in found]
     ids = [e.pk for e in envelopes]
     recipients: dict[int, Recipient] = {}
