@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -211,8 +211,12 @@ def notify_initiator(envelope: Envelope, kind: str, context: Mapping[str, object
 
 def progress(envelope: Envelope) -> tuple[int, int]:
     """(done, total) of the acting recipients: the list's "1/4"."""
-    rows = envelope.recipients.exclude(role=Recipient.Role.CC).values_list("status", flat=True)
-    statuses = list(rows)
+    return _tally(envelope.recipients.values_list("role", "status"))
+
+
+def _tally(rows: Iterable[tuple[str, str]]) -> tuple[int, int]:
+    """(done, total) of ``(role, status)`` rows, CCs left out."""
+    statuses = [status for role, status in rows if role != Recipient.Role.CC]
     return sum(1 for s in statuses if s == Status.DONE), len(statuses)
 
 
@@ -229,8 +233,7 @@ def advance_with_progress(
     now = now or timezone.now()
     rows = envelope.recipients.select_for_update(of=("self",)).select_related("user")
     ordered = list(rows.order_by("routing_order", "id"))
-    signing = [r for r in ordered if r.role != Recipient.Role.CC]
-    progress = (sum(1 for r in signing if r.status == Status.DONE), len(signing))
+    progress = _tally((r.role, r.status) for r in ordered)
     acting = [r for r in ordered if r.acts]
     remaining = [r for r in acting if r.status != Status.DONE]
     if not remaining:
@@ -322,12 +325,10 @@ def send_collected(notices: Sequence[Notice]) -> None:
 def _queue_summary(group: list[Notice]) -> None:
     first = group[0]
     with override(first.language):
-        titles = "、".join(_("“%(title)s”") % {"title": n.context["title"]} for n in group)
+        quoted = [_("“%(title)s”") % {"title": n.context["title"]} for n in group]
+        titles = "、".join(quoted[:_TITLES_IN_SMS])
         if len(group) > _TITLES_IN_SMS:
-            shown = "、".join(
-                _("“%(title)s”") % {"title": n.context["title"]} for n in group[:_TITLES_IN_SMS]
-            )
-            titles = _("%(titles)s等") % {"titles": shown}
+            titles = _("%(titles)s等") % {"titles": titles}
         lines = "\n".join(_summary_line(n) for n in group)
         context: dict[str, object] = {"count": str(len(group)), "titles": titles, "items": lines}
         if first.kind == "envelope_progress":

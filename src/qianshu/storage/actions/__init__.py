@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import connection, models, transaction
+from django.db import models, transaction
 
 from qianshu.storage import encryption
 from qianshu.storage.blobs import get_blob_store
@@ -28,32 +28,12 @@ def do_store_blob(data: bytes, *, content_type: str) -> Blob:
     sha256 = get_blob_store().put(data)
     blob = Blob.objects.filter(sha256=sha256).first()
     if blob is None:
-        new = Blob(sha256=sha256, size=len(data), content_type=content_type)
-        blob = new if _insert_new(new) else Blob.objects.get(sha256=sha256)
+        # One INSERT … ON CONFLICT DO NOTHING, no savepoint (a signing step stores a new blob
+        # per document inside its transaction). A writer that inserted the same bytes at the
+        # same moment keeps its row; this call's object names the same bytes.
+        blob = Blob(sha256=sha256, size=len(data), content_type=content_type)
+        Blob.objects.bulk_create([blob], ignore_conflicts=True)
     return blob
-
-
-def _insert_new(blob: Blob) -> bool:
-    """Insert ``blob``'s row unless one exists; whether it was inserted. One statement and no
-    savepoint (a signing step stores a new blob per document inside its transaction); a writer
-    that inserted the same bytes first keeps its row."""
-    fields = list(Blob._meta.concrete_fields)
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-    values = [f.get_db_prep_save(f.pre_save(blob, add=True), connection) for f in fields]
-    table = connection.ops.quote_name(Blob._meta.db_table)
-    pk = connection.ops.quote_name("sha256")
-    with connection.cursor() as cursor:
-        # Only quoted names of the model's own table and columns are formatted in; the values
-        # are parameters.
-        placeholders = ", ".join(["%s"] * len(fields))
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-        cursor.execute(
-            sql + f"ON CONFLICT ({pk}) DO NOTHING RETURNING {pk}",
-            values,
-        )
-        inserted = cursor.fetchone() is not None
-    blob._state.adding, blob._state.db = False, connection.alias
-    return inserted
 
 
 def do_store_encrypted_blob(data: bytes, *, content_type: str, purpose: str) -> Blob:
