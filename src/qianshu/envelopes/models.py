@@ -194,7 +194,7 @@ class Document(models.Model):
     class Meta:
         verbose_name = _("签署文件")
         verbose_name_plural = _("签署文件")
-        ordering: ClassVar[list[str]] = ["envelope", "position", "id"]
+        ordering: ClassVar[list[str]] = ["envelope_id", "position", "id"]
 
     def __str__(self) -> str:
         return self.name
@@ -234,7 +234,7 @@ class Revision(models.Model):
     class Meta:
         verbose_name = _("文件版本")
         verbose_name_plural = _("文件版本")
-        ordering: ClassVar[list[str]] = ["document", "number"]
+        ordering: ClassVar[list[str]] = ["document_id", "number"]
         constraints = [
             models.UniqueConstraint(fields=["document", "number"], name="env_revision_unique")
         ]
@@ -314,7 +314,7 @@ class Recipient(models.Model):
     class Meta:
         verbose_name = _("签署方")
         verbose_name_plural = _("签署方")
-        ordering: ClassVar[list[str]] = ["envelope", "routing_order", "id"]
+        ordering: ClassVar[list[str]] = ["envelope_id", "routing_order", "id"]
         indexes = [
             # The lists (envelopes/queries.py): a user's rows by status, with the role and the
             # envelope in the key so that the lists read the index only.
@@ -387,7 +387,7 @@ class Field(models.Model):
     class Meta:
         verbose_name = _("签署位置")
         verbose_name_plural = _("签署位置")
-        ordering: ClassVar[list[str]] = ["document", "page", "id"]
+        ordering: ClassVar[list[str]] = ["document_id", "page", "id"]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} p{self.page + 1}"
@@ -471,7 +471,7 @@ class AuditEvent(models.Model):
     class Meta:
         verbose_name = _("签署日志")
         verbose_name_plural = _("签署日志")
-        ordering: ClassVar[list[str]] = ["envelope", "seq"]
+        ordering: ClassVar[list[str]] = ["envelope_id", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["envelope", "seq"], name="env_audit_seq_unique")
         ]
