@@ -23,6 +23,7 @@ from qianshu.doctemplates.actions.templates import do_save_template
 from qianshu.doctemplates.errors import TemplateError
 from qianshu.doctemplates.models import Batch, BatchRow, Template, TemplateUse
 from qianshu.doctemplates.snapshots import RoleChoice
+from qianshu.envelopes.audit import check_chain
 from qianshu.envelopes.models import Envelope
 from tests.envelopes.helpers import Builder
 from tests.identity.helpers import logged_in
@@ -166,6 +167,10 @@ def test_sending_continues_past_a_failed_row(
     assert not Envelope.objects.filter(title="考核表 3").exists()  # rolled back with its row
     sent = Envelope.objects.filter(title__startswith="考核表 ").exclude(status="draft")
     assert sent.count() == 4
+    # Each row's trail was written in one go (audit.deferred): whole, numbered, every MAC right.
+    for envelope in sent:
+        assert check_chain(envelope) is None
+        assert envelope.events.count() == envelope.audit_count >= 4
     used = TemplateUse.objects.filter(batch=batch).values_list("envelope__title", flat=True)
     assert set(used) == {"考核表 1", "考核表 2", "考核表 4", "考核表 5"}
     # Sending again sends nothing twice; the result file lists every row.

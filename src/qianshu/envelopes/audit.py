@@ -187,8 +187,9 @@ def record(
     content = event_content(event)
     chain = chain_id(envelope)
     count, head = envelope.audit_count, envelope.audit_head
-    pending = _batch.get()
-    if pending is not None and pending.envelope_pk == envelope.pk:
+    block = _batch.get()
+    pending = block.join(envelope) if block is not None else None
+    if pending is not None:
         if pending.events:
             count, head = pending.events[-1].seq, pending.events[-1].mac
         else:
@@ -228,7 +229,43 @@ class _Pending:
     events: list[AuditEvent] = field(default_factory=list)
 
 
-_batch: ContextVar[_Pending | None] = ContextVar("qianshu_audit_batch", default=None)
+@dataclass
+class _Block:
+    """The events held back by :func:`deferred`, per envelope (in the order first seen)."""
+
+    envelopes: dict[int, Envelope] = field(default_factory=dict)
+    pending: dict[int, _Pending] = field(default_factory=dict)
+    only: int | None = None  # batched(): the one envelope whose events are held
+
+    def join(self, envelope: Envelope) -> _Pending | None:
+        """The held events of ``envelope`` (begun from its row's count and head as the caller
+        locked it), or None when this block holds another envelope's only."""
+        if self.only is not None and self.only != envelope.pk:
+            return None
+        pending = self.pending.get(envelope.pk)
+        if pending is None:
+            pending = _Pending(envelope.pk, envelope.audit_count, envelope.audit_head)
+            self.pending[envelope.pk] = pending
+            self.envelopes[envelope.pk] = envelope
+        return pending
+
+    def write(self) -> None:
+        for pk, pending in self.pending.items():
+            if pending.events:
+                _write(self.envelopes[pk], pending)
+
+
+_batch: ContextVar[_Block | None] = ContextVar("qianshu_audit_batch", default=None)
+
+
+@contextmanager
+def _holding(block: _Block) -> Iterator[None]:
+    token = _batch.set(block)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    block.write()  # not reached when the block raised: the caller's transaction rolls back
 
 
 @contextmanager
@@ -236,15 +273,31 @@ def batched(envelope: Envelope) -> Iterator[None]:
     """Write the events :func:`record` appends to ``envelope`` inside the block together when
     it ends (nothing when it raises: the caller's transaction rolls back). Use inside the
     transaction, with the envelope row locked, around code that saves the envelope only with
-    ``update_fields`` that leave the audit columns alone."""
-    pending = _Pending(envelope.pk, envelope.audit_count, envelope.audit_head)
-    token = _batch.set(pending)
-    try:
+    ``update_fields`` that leave the audit columns alone. Inside :func:`deferred` it joins the
+    enclosing block, which writes them."""
+    outer = _batch.get()
+    if outer is not None and outer.only is None:
+        outer.join(envelope)
         yield
-    finally:
-        _batch.reset(token)
-    if pending.events:
-        _write(envelope, pending)
+        return
+    block = _Block(only=envelope.pk)
+    block.join(envelope)
+    with _holding(block):
+        yield
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Like :func:`batched`, for every envelope whose events are recorded inside the block —
+    also one created in it: each envelope's events are written when the block ends, with one
+    compare-and-swap of its row and one INSERT (a 批量发起 row creates, fills and sends an
+    envelope in one transaction). The same rules as :func:`batched`, and one more: a savepoint
+    rolled back inside the block must not be caught inside it (its events would stay held)."""
+    if _batch.get() is not None:
+        yield  # within an enclosing block, which writes them
+        return
+    with _holding(_Block()):
+        yield
 
 
 def _write(envelope: Envelope, pending: _Pending) -> None:

@@ -30,6 +30,7 @@ from qianshu.doctemplates import bulk
 from qianshu.doctemplates.actions.templates import do_use_template
 from qianshu.doctemplates.errors import TemplateError
 from qianshu.doctemplates.models import Batch, BatchRow, Template, TemplateVersion
+from qianshu.envelopes import audit
 from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.actions import lifecycle
 from qianshu.envelopes.models import Envelope
@@ -129,16 +130,18 @@ def _send_row(batch: Batch, row: BatchRow, meta: RequestMeta) -> None:
     # The sender as of this row, with their verified identity joined: the checks and audit
     # events of the row ask for it several times, and the next row looks it up again.
     actor = User.objects.select_related("person_identity").get(pk=batch.created_by_id)
-    envelope = do_use_template(
-        version,
-        bulk.parties(row.values, version.roles),
-        data=bulk.data_of(row.values, version.data_fields),
-        title=row.values.get(bulk.TITLE, ""),
-        batch=batch,
-        actor=actor,
-        meta=meta,
-    )
-    envelope = compose_actions.do_send_envelope(envelope, actor=actor, meta=meta)
+    # The row's audit events (made, its document, sent, notified) are written together.
+    with audit.deferred():
+        envelope = do_use_template(
+            version,
+            bulk.parties(row.values, version.roles),
+            data=bulk.data_of(row.values, version.data_fields),
+            title=row.values.get(bulk.TITLE, ""),
+            batch=batch,
+            actor=actor,
+            meta=meta,
+        )
+        envelope = compose_actions.do_send_envelope(envelope, actor=actor, meta=meta)
     row.status = BatchRow.Status.SENT
     row.envelope = envelope
     row.save(update_fields=["status", "envelope"])
