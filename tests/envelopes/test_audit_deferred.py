@@ -36,7 +36,8 @@ def _make_and_send(people: dict[str, Any], title: str) -> Envelope:
 
 
 def _inserts(queries: CaptureQueriesContext) -> int:
-    return sum(1 for q in queries.captured_queries if 'INSERT INTO "envelopes_auditevent"' in q["sql"])
+    insert = 'INSERT INTO "envelopes_auditevent"'
+    return sum(1 for q in queries.captured_queries if insert in q["sql"])
 
 
 def test_a_deferred_trail_is_the_trail_written_event_by_event(people: dict[str, Any]) -> None:

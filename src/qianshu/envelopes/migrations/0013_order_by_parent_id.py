@@ -4,30 +4,49 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('envelopes', '0012_list_id_index'),
+        ("envelopes", "0012_list_id_index"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='auditevent',
-            options={'ordering': ['envelope_id', 'seq'], 'verbose_name': '签署日志', 'verbose_name_plural': '签署日志'},
+            name="auditevent",
+            options={
+                "ordering": ["envelope_id", "seq"],
+                "verbose_name": "签署日志",
+                "verbose_name_plural": "签署日志",
+            },
         ),
         migrations.AlterModelOptions(
-            name='document',
-            options={'ordering': ['envelope_id', 'position', 'id'], 'verbose_name': '签署文件', 'verbose_name_plural': '签署文件'},
+            name="document",
+            options={
+                "ordering": ["envelope_id", "position", "id"],
+                "verbose_name": "签署文件",
+                "verbose_name_plural": "签署文件",
+            },
         ),
         migrations.AlterModelOptions(
-            name='field',
-            options={'ordering': ['document_id', 'page', 'id'], 'verbose_name': '签署位置', 'verbose_name_plural': '签署位置'},
+            name="field",
+            options={
+                "ordering": ["document_id", "page", "id"],
+                "verbose_name": "签署位置",
+                "verbose_name_plural": "签署位置",
+            },
         ),
         migrations.AlterModelOptions(
-            name='recipient',
-            options={'ordering': ['envelope_id', 'routing_order', 'id'], 'verbose_name': '签署方', 'verbose_name_plural': '签署方'},
+            name="recipient",
+            options={
+                "ordering": ["envelope_id", "routing_order", "id"],
+                "verbose_name": "签署方",
+                "verbose_name_plural": "签署方",
+            },
         ),
         migrations.AlterModelOptions(
-            name='revision',
-            options={'ordering': ['document_id', 'number'], 'verbose_name': '文件版本', 'verbose_name_plural': '文件版本'},
+            name="revision",
+            options={
+                "ordering": ["document_id", "number"],
+                "verbose_name": "文件版本",
+                "verbose_name_plural": "文件版本",
+            },
         ),
     ]
