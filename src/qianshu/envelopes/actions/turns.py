@@ -20,61 +20,61 @@ unreferenced blob remains), and the recipient can sign again.
 platform's keys, the signer's saved signature, the keys submitted before); each step still
 checks its idempotency key again with the envelope locked, so a resubmitted batch signs
 nothing twice.
+
+What a step applies — the stamps, each document's plan, the signing of each document on top of
+its latest revision — is :mod:`qianshu.envelopes.actions.stamping`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from qianshu.accounts.models import HandwrittenSignature, User
-from qianshu.core.errors import fill_message
+from qianshu.accounts.models import User
 from qianshu.core.meta import RequestMeta
 from qianshu.envelopes import audit, events, routing
 from qianshu.envelopes.access import seal_matches
 from qianshu.envelopes.actions.confirmations import confirm_signing
-from qianshu.envelopes.compose import check_field, cross_page_widgets, field_specs
+from qianshu.envelopes.actions.stamping import (
+    Signing,
+    blob_image,
+    plan_documents,
+    saved_signature,
+    sign_step,
+    signature_image,
+)
 from qianshu.envelopes.confirmations import (
     Confirmation,
-    SignerKey,
     check_confirmation,
     confirmation_binding,
     person_signer,
     seal_signer,
 )
-from qianshu.envelopes.errors import DocumentChanged, EnvelopeError, NotYourTurn, SealNotAllowed
-from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Revision, Submission
-from qianshu.envelopes.placement import FieldInput
-from qianshu.envelopes.revisions import append_revision
+from qianshu.envelopes.errors import EnvelopeError, NotYourTurn, SealNotAllowed
+from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Submission
 from qianshu.envelopes.turns import (
     SignOutcome,
     SignRequest,
     StagedField,
     check_managed,
     check_signer,
-    signing_date_text,
 )
-from qianshu.orgs.actions.grants import record_seal_use
 from qianshu.orgs.models import Membership, Seal, SealGrant
 from qianshu.orgs.seals import SealError
 from qianshu.pki.platform import Platform, load_platform
-from qianshu.signing import documents, stamps, textstamps
+from qianshu.signing import stamps
 from qianshu.signing.errors import SigningError
-from qianshu.signing.filltext import FillError
-from qianshu.signing.signers import KeySigner
 
 log = logging.getLogger(__name__)
 
 Kind = Field.Kind
 Role = Recipient.Role
-MAX_TEXT_CHARS = 100
 
 
 def _lock(recipient: Recipient) -> tuple[Envelope, Recipient]:
@@ -179,47 +179,6 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-# --- stamps -----------------------------------------------------------------------------------
-
-
-# Encoded stamp images by blob (content-addressed, so never stale) and by text: encoding an
-# image for PDF costs milliseconds, and a batch applies the same signature or seal many times.
-_TEXT_CACHE: dict[str, stamps.StampImage] = {}
-_IMAGE_CACHE: dict[str, stamps.StampImage] = {}
-_CACHE_SIZE = 256
-
-
-def _remember(cache: dict[str, stamps.StampImage], key: str, image: stamps.StampImage) -> None:
-    if len(cache) >= _CACHE_SIZE:
-        cache.clear()
-    cache[key] = image
-
-
-def _blob_image(blob: Any) -> stamps.StampImage:
-    image = _IMAGE_CACHE.get(blob.sha256)
-    if image is None:
-        image = stamps.StampImage.from_png(blob.read())
-        _remember(_IMAGE_CACHE, blob.sha256, image)
-    return image
-
-
-def _signature_image(req: SignRequest, actor: User) -> stamps.StampImage:
-    if req.signature_png is not None:
-        return stamps.StampImage.from_png(req.signature_png)
-    chosen = _saved_signature(actor, req.signature_id)
-    if chosen is None:
-        raise EnvelopeError(_("您还没有手写签名，请先绘制签名。"))
-    return chosen
-
-
-def _saved_signature(actor: User, signature_id: int | None = None) -> stamps.StampImage | None:
-    signatures = HandwrittenSignature.objects.filter(user=actor).select_related("image")
-    if signature_id is not None:
-        signatures = signatures.filter(pk=signature_id)
-    chosen = signatures.order_by("-is_default", "-created_at").first()
-    return _blob_image(chosen.image) if chosen is not None else None
-
-
 @dataclass(frozen=True)
 class Prepared:
     """What a batch looks up once for all its steps (:func:`prepare_steps`)."""
@@ -236,220 +195,7 @@ def prepare_steps(steps: Sequence[tuple[Recipient, str]], actor: User) -> Prepar
     submitted = Submission.objects.filter(
         recipient_id__in=[recipient.pk for recipient, _key in steps], key__in=keys
     ).values_list("recipient_id", "key")
-    return Prepared(load_platform(), _saved_signature(actor), frozenset(submitted))
-
-
-@dataclass
-class _Plan:
-    """What to apply to one document: new fields to declare, then placements to sign."""
-
-    document: Document
-    new_fields: list[Field] = field(default_factory=list)
-    placements: list[tuple[Field, stamps.StampImage | textstamps.TextStamp]] = field(
-        default_factory=list
-    )
-
-
-def _staged_by_id(req: SignRequest) -> dict[int, StagedField]:
-    out = {}
-    for staged in req.fields:
-        if staged.field_id is not None:
-            if staged.field_id in out:
-                raise EnvelopeError(_("同一签署位置提交了两次，请刷新页面后重试。"))
-            out[staged.field_id] = staged
-    return out
-
-
-def _plan(
-    envelope: Envelope,
-    recipient: Recipient,
-    req: SignRequest,
-    *,
-    signature: stamps.StampImage | None,
-    seal_image: stamps.StampImage | None,
-) -> list[_Plan]:
-    # Fields filled before the envelope was sent back (退回) on a document that kept its
-    # signatures are signed already.
-    declared = list(recipient.fields.filter(filled_at__isnull=True).select_related("document"))
-    staged = _staged_by_id(req)
-    unknown = set(staged) - {f.pk for f in declared}
-    if unknown:
-        raise EnvelopeError(_("提交的签署位置不属于您，请刷新页面后重试。"))
-    missing = [f for f in declared if f.pk not in staged]
-    if missing:
-        raise EnvelopeError(
-            _("还有 %(n)d 处签署位置未签署，请完成后再提交。") % {"n": len(missing)}
-        )
-    # Every document of the envelope, locked in one statement (in id order, under the
-    # envelope's lock); each is signed on top of the revision read here.
-    docs = {
-        d.pk: d
-        for d in Document.objects.select_for_update(of=("self",))
-        .select_related("current")
-        .filter(envelope=envelope)
-        .order_by("pk")
-    }
-    plans: dict[int, _Plan] = {}
-    free = [s for s in req.fields if s.field_id is None]
-    for staged_free in free:
-        document = docs.get(staged_free.document_id or 0)
-        if document is None or staged_free.rect is None:
-            raise EnvelopeError(_("签署位置对应的文件不存在，请刷新页面。"))
-        if document.certified:
-            raise EnvelopeError(_("该文件已锁定签署位置，只能在指定位置签署。"))
-        values = check_field(
-            FieldInput(
-                recipient_id=recipient.pk,
-                document_id=document.pk,
-                kind=staged_free.kind,
-                page=staged_free.page,
-                rect=staged_free.rect,
-                pages=staged_free.pages,
-                value=staged_free.value,
-            ),
-            recipient,
-            document,
-        )
-        new = Field(envelope=envelope, placed_by_signer=True, **values)
-        plans.setdefault(document.pk, _Plan(document)).new_fields.append(new)
-    if not declared and not free and recipient.role != Role.APPROVE:
-        raise EnvelopeError(_("请先在文件上放置签名或印章。"))
-    for f in declared:
-        plans.setdefault(f.document_id, _Plan(docs[f.document_id]))
-    for document_plan in plans.values():
-        fields = [f for f in declared if f.document_id == document_plan.document.pk]
-        fields += document_plan.new_fields
-        for f in fields:
-            value = staged[f.pk].value if f.pk in staged else f.value
-            _add_placements(document_plan, f, value, signature, seal_image)
-    return [plans[k] for k in sorted(plans)]
-
-
-def _add_placements(
-    plan: _Plan,
-    f: Field,
-    value: str,
-    signature: stamps.StampImage | None,
-    seal_image: stamps.StampImage | None,
-) -> None:
-    if f.kind == Kind.SIGNATURE:
-        if signature is None:
-            raise EnvelopeError(_("您还没有手写签名，请先绘制签名。"))
-        plan.placements.append((f, signature))
-    elif f.kind in (Kind.SEAL, Kind.CROSS_PAGE_SEAL):
-        assert seal_image is not None
-        plan.placements.append((f, seal_image))
-    elif f.kind == Kind.DATE:
-        plan.placements.append((f, _date_stamp(f)))
-    elif f.kind == Kind.TEXT:
-        text = " ".join((value or "").split())
-        label = f.label or _("文本")
-        if not text:
-            raise EnvelopeError(_("请填写“%(label)s”。") % {"label": label})
-        if len(text) > MAX_TEXT_CHARS:
-            raise EnvelopeError(_("填写的内容最多 %(n)d 个字。") % {"n": MAX_TEXT_CHARS})
-        f.value = text
-        plan.placements.append((f, _checked(textstamps.TextStamp(label, text), f)))
-
-
-def _date_stamp(f: Field) -> textstamps.TextStamp | stamps.StampImage:
-    """The signing date as text, shrunk to the box down to 4 pt; in a box too small even for
-    that (a sender may draw one 12 pt wide) as a picture fitted to it, as before text."""
-    text = signing_date_text()
-    stamp = textstamps.TextStamp(str(_("签署日期")), text, multiline=False)
-    try:
-        textstamps.check(stamp, f.x2 - f.x1, f.y2 - f.y1)
-    except FillError:
-        image = _TEXT_CACHE.get(text)
-        if image is None:
-            image = stamps.StampImage.from_png(stamps.render_text_image(text, height_px=64))
-            _remember(_TEXT_CACHE, text, image)
-        return image
-    return stamp
-
-
-def _checked(stamp: textstamps.TextStamp, f: Field) -> textstamps.TextStamp:
-    """``stamp`` once it is known to fit ``f``'s box, before anything is signed (a value that
-    does not fit is refused with the field named, never drawn too small to read)."""
-    try:
-        textstamps.check(stamp, f.x2 - f.x1, f.y2 - f.y1)
-    except FillError as exc:
-        raise EnvelopeError(fill_message(exc, stamp.name)) from exc
-    return stamp
-
-
-def _check_seen(document: Document, seen: Mapping[int, str]) -> None:
-    """The signer saw a revision since the document was last prepared (a document prepared
-    again after 退回 may have other fields than the one seen before)."""
-    sha = seen.get(document.pk, "")
-    revisions = list(
-        Revision.objects.filter(document=document).values_list("number", "action", "blob_id")
-    )
-    prepared = max(
-        (n for n, action, _blob in revisions if action == Revision.Action.PREPARED), default=0
-    )
-    if not sha or not any(n >= prepared and blob == sha for n, _action, blob in revisions):
-        raise DocumentChanged(
-            _("文件“%(name)s”已更新，请重新查看后再签署。") % {"name": document.name}
-        )
-
-
-def _placements(document: Document, data: bytes, plan: _Plan) -> list[documents.Placement]:
-    """What to sign: one placement per field; a cross-page seal makes its own field with a
-    widget on each page — or, on a document sent before cross-page seals became one signature,
-    fills its per-page fields with one slice each."""
-    crossing = any(f.kind == Kind.CROSS_PAGE_SEAL for f, _image in plan.placements)
-    existing = documents.signature_fields(data) if crossing else {}
-    out = []
-    for f, image in plan.placements:
-        name = f.pdf_field_names()[0]
-        legacy = f.legacy_pdf_field_names()
-        if legacy and legacy[0] in existing and isinstance(image, stamps.StampImage):
-            parts = stamps.slice_image(image, len(legacy))
-            out += [documents.Placement(n, p) for n, p in zip(legacy, parts, strict=True)]
-        elif f.kind == Kind.CROSS_PAGE_SEAL:
-            widgets = tuple(cross_page_widgets(document, f))
-            out.append(documents.Placement(name, image, new_widgets=widgets))
-        else:
-            out.append(documents.Placement(name, image))
-    return out
-
-
-def _sign_document(
-    envelope: Envelope,
-    recipient: Recipient,
-    plan: _Plan,
-    signer: KeySigner,
-    details: documents.SignatureDetails,
-    seen: Mapping[int, str],
-    platform: Platform,
-) -> tuple[Document, str, str]:
-    """Sign one document on top of its latest revision (locked by :func:`_plan`); returns it
-    with (before, after)."""
-    document = plan.document
-    _check_seen(document, seen)
-    data = document.current.read()
-    for new in plan.new_fields:
-        new.document = document
-        new.save()
-    specs = field_specs(document, plan.new_fields)
-    if specs:
-        data = documents.declare_fields(data, specs)
-    signed = documents.sign_turn(
-        data,
-        _placements(document, data, plan),
-        signer=signer,
-        timestamper=platform.timestamper,
-        details=details,
-    )
-    before = append_revision(document, signed, action=Revision.Action.SIGNED, recipient=recipient)
-    now = timezone.now()
-    filled = {f.pk: f for f, _image in plan.placements}
-    texts = [f for f in filled.values() if f.kind == Kind.TEXT]
-    Field.objects.filter(pk__in=set(filled) - {f.pk for f in texts}).update(filled_at=now)
-    for f in texts:
-        Field.objects.filter(pk=f.pk).update(filled_at=now, value=f.value)
-    return document, before, str(document.current_id)
+    return Prepared(load_platform(), saved_signature(actor), frozenset(submitted))
 
 
 def do_sign(
@@ -502,7 +248,7 @@ def do_sign(
         # A missing signature is refused by _plan if a field needs one.
         signature = prepared.signature if recipient.role == Role.SIGN else None
     elif _needs(recipient, req, Kind.SIGNATURE):
-        signature = _signature_image(req, actor)
+        signature = signature_image(req, actor)
     else:
         signature = None
     try:
@@ -517,19 +263,21 @@ def do_sign(
             platform = prepared.platform if prepared is not None else load_platform()
             if locked.role == Role.SEAL:
                 seal, grant = _lock_seal(locked, req.seal_uuid, actor)
-                seal_image = _blob_image(seal.image)
+                seal_image = blob_image(seal.image)
                 key, signer = seal_signer(confirmation, seal, platform)
                 name = f"{seal.org.name} {seal.name}"
             else:
                 key, signer = person_signer(confirmation, locked, actor, platform)
                 name = locked.name
-            plans = _plan(envelope, locked, req, signature=signature, seal_image=seal_image)
+            plans = plan_documents(
+                envelope, locked, req, signature=signature, seal_image=seal_image
+            )
             with audit.batched(envelope):
-                signed_docs = _sign_step(
+                signed_docs = sign_step(
                     envelope,
                     locked,
                     plans,
-                    _Signing(key, signer, name, seal, grant, confirmation.method),
+                    Signing(key, signer, name, seal, grant, confirmation.method),
                     req.seen,
                     platform,
                     actor=actor,
@@ -575,83 +323,6 @@ def _lock_key_grant(
     return seal, locked
 
 
-@dataclass(frozen=True)
-class _Signing:
-    """Who signs a step: the key and its pyHanko signer, the name in the signature, the seal
-    and grant when an organisation seals, and how it was confirmed (pin, sms, api_key)."""
-
-    key: SignerKey
-    signer: KeySigner
-    name: str
-    seal: Seal | None
-    grant: SealGrant | None
-    method: str
-    agent: str = ""  # names an actor that is not a person (an API key)
-
-
-def _sign_step(
-    envelope: Envelope,
-    locked: Recipient,
-    plans: list[_Plan],
-    signing: _Signing,
-    seen: Mapping[int, str],
-    platform: Platform,
-    *,
-    actor: User | None,
-    meta: RequestMeta,
-) -> list[Document]:
-    """Sign each planned document, record the audit events and seal uses, and mark the step
-    done (inside the transaction, with the envelope and recipient locked)."""
-    seal, grant = signing.seal, signing.grant
-    details = documents.SignatureDetails(
-        reason=(_("%(who)s盖章") if seal else _("%(who)s签署")) % {"who": signing.name},
-        location="Qianshu",
-        name=signing.name,
-    )
-    signed_docs = []
-    for plan in plans:
-        document, before, after = _sign_document(
-            envelope, locked, plan, signing.signer, details, seen, platform
-        )
-        signed_docs.append(document)
-        audit.record(
-            envelope,
-            "sealed" if seal else "signed",
-            actor=actor,
-            actor_name=signing.agent,
-            recipient=locked,
-            meta=meta,
-            document_name=document.name,
-            sha256_before=before,
-            sha256_after=after,
-            fields=len(plan.placements),
-            seal=seal.name if seal else "",
-            certificate=format(signing.key.certificate.serial_number, "x"),
-            confirmation=signing.method,
-        )
-        if seal is not None and grant is not None:
-            record_seal_use(
-                seal,
-                grant,
-                actor=actor,
-                meta=meta,
-                document_name=document.name,
-                sha256=after,
-                reference=envelope.number,
-            )
-    locked.status = Recipient.Status.DONE
-    locked.done_at = timezone.now()
-    locked.acted_by = actor
-    locked.seal = seal
-    locked.certificate = signing.key.issued
-    if seal is not None:
-        locked.org = seal.org
-    elif locked.user_id is None:
-        locked.user = actor
-    locked.save()
-    return signed_docs
-
-
 def do_seal_with_grant(
     recipient: Recipient, grant: SealGrant, *, key: str, agent: str, meta: RequestMeta
 ) -> SignOutcome:
@@ -691,8 +362,8 @@ def do_seal_with_grant(
                 seen={},
                 fields=tuple(StagedField(field_id=f.pk) for f in declared),
             )
-            seal_image = _blob_image(seal.image)
-            plans = _plan(envelope, locked, req, signature=None, seal_image=seal_image)
+            seal_image = blob_image(seal.image)
+            plans = plan_documents(envelope, locked, req, signature=None, seal_image=seal_image)
             # No person saw a revision: the step seals what is current now (the envelope row
             # is locked, so no other step can add a revision meanwhile).
             seen = {
@@ -701,7 +372,7 @@ def do_seal_with_grant(
                     "pk", "current_id"
                 )
             }
-            signing = _Signing(
+            signing = Signing(
                 signer_key,
                 signer,
                 f"{seal.org.name} {seal.name}",
@@ -711,7 +382,7 @@ def do_seal_with_grant(
                 agent=agent,
             )
             with audit.batched(envelope):
-                signed_docs = _sign_step(
+                signed_docs = sign_step(
                     envelope, locked, plans, signing, seen, platform, actor=None, meta=meta
                 )
                 Submission.objects.create(recipient=locked, key=key)
