@@ -80,6 +80,7 @@ from qianshu.signing.pdfio import (
     open_incremental,
     read_pdf,
     signature_fields,
+    signature_fields_of,
     write_incremental,
 )
 from qianshu.signing.stamps import Rect, StampImage, appearance_stream, slice_image
@@ -476,7 +477,9 @@ def sign_turn(
     names = [p.field_name for p in placements]
     if len(set(names)) != len(names):
         raise FieldError("a field is placed twice in one turn")
-    status = signature_fields(data)
+    # The first placement's writer reads the document once for the checks and the signing.
+    writer = open_incremental(data)
+    status = signature_fields_of(writer.prev)
     _refuse_locked(status)
     created = [p for p in placements if p.new_widgets]
     if created:
@@ -487,8 +490,9 @@ def sign_turn(
         if status[name]:
             raise FieldError(f"field {name!r} is already signed")
     current = data
-    for placement in placements:
-        writer = open_incremental(current)
+    for index, placement in enumerate(placements):
+        if index:
+            writer = open_incremental(current)
         try:
             # The result goes to a buffer, not back through the coroutine: asyncio takes the
             # repr of a task's result when it finishes, a millisecond for a whole PDF.

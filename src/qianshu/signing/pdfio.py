@@ -45,7 +45,12 @@ def write_incremental(writer: IncrementalPdfFileWriter) -> bytes:
 
 def signature_fields(data: bytes) -> dict[str, bool]:
     """Names of the signature fields in the PDF, each with whether it is already signed."""
-    reader = read_pdf(data)
+    return signature_fields_of(read_pdf(data))
+
+
+def signature_fields_of(reader: PdfFileReader) -> dict[str, bool]:
+    """:func:`signature_fields` of a PDF already read (e.g. the one an incremental writer
+    opened: read once for both)."""
     try:
         return {
             name: value is not None
