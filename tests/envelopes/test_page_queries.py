@@ -107,3 +107,25 @@ def test_draft_page_queries_do_not_grow_with_documents_or_recipients(
     html = response.content.decode()
     assert all(f"签署人{i}" in html for i in range(5)) and html.count("合同3.pdf") >= 1
     assert counts[1] == counts[0]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        lambda e: e.documents.all(),
+        lambda e: e.recipients.all(),
+        lambda e: e.fields.all(),
+        lambda e: e.events.all(),
+        lambda e: e.documents.get().revisions.all(),
+        lambda e: e.documents.get().fields.all(),
+    ],
+    ids=["documents", "recipients", "fields", "events", "revisions", "document fields"],
+)
+def test_one_envelopes_rows_are_read_without_joining_the_envelopes(
+    people: dict[str, Any], build: Any, rows: Any
+) -> None:
+    """The default orderings name the parent's id: reading one envelope's rows (every signing
+    step, the API, the envelope page) must not join the envelopes table to sort by its columns."""
+    envelope = build.draft(people["alice"], [("sign", 1, people["bob"])], pages=1)
+    sql = str(rows(envelope).query)
+    assert "JOIN" not in sql, sql
