@@ -294,7 +294,9 @@ def deferred() -> Iterator[None]:
     envelope in one transaction). The same rules as :func:`batched`, and one more: a savepoint
     rolled back inside the block must not be caught inside it (its events would stay held)."""
     if _batch.get() is not None:
-        yield  # within an enclosing block, which writes them
+        # Inside another block: it holds (and writes) what it holds; batched()'s holds one
+        # envelope's events, the others' are written at once, as outside any block.
+        yield
         return
     with _holding(_Block()):
         yield
