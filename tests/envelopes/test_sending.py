@@ -277,3 +277,50 @@ def test_parallel_sends_never_pass_the_limit(settings: Any) -> None:
     assert sorted(outcomes) == ["refused"] * 3 + ["sent"] * 3, outcomes
     statuses = sorted(Envelope.objects.values_list("status", flat=True))
     assert statuses == ["draft"] * 3 + ["in_progress"] * 3
+
+
+def test_the_prepared_documents_are_stored_before_the_allowance_lock(
+    people: dict, build: Builder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The platform's signature and the durable write of its result happen before the send
+    takes the sender's allowance lock (sends in one organisation's name wait for each other
+    there); the locked send then writes only the rows, of those very bytes."""
+    from qianshu.envelopes import sending
+    from qianshu.storage import blobs
+
+    draft = build.draft(people["alice"], [("sign", 1, people["bob"])], title="先存后锁")
+    order: list[str] = []
+    store = blobs.get_blob_store()  # one per process: its put is the one every write uses
+    real_put, real_lock = store.put, sending.lock_quota
+
+    def put(data: bytes) -> str:
+        sha = real_put(data)
+        order.append(f"put {sha}")
+        return sha
+
+    def lock_quota(*args: Any, **kwargs: Any) -> None:
+        order.append("lock")
+        real_lock(*args, **kwargs)
+
+    monkeypatch.setattr(store, "put", put)
+    monkeypatch.setattr(sending, "lock_quota", lock_quota)
+    compose_actions.do_send_envelope(draft, actor=people["alice"], meta=TASK)
+    prepared = draft.documents.get().current_id
+    assert f"put {prepared}" in order
+    assert order.index(f"put {prepared}") < order.index("lock")
+
+
+def test_a_store_failing_ahead_leaves_the_send_to_the_locked_path(
+    people: dict, build: Builder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qianshu.storage.errors import BlobStoreError
+
+    def broken(data: bytes) -> str:
+        raise BlobStoreError("the store is away for a moment")
+
+    draft = build.draft(people["alice"], [("sign", 1, people["bob"])], title="存储稍后")
+    monkeypatch.setattr(compose_actions, "do_put_blob_ahead", broken)
+    sent = compose_actions.do_send_envelope(draft, actor=people["alice"], meta=TASK)
+    assert sent.status == Envelope.Status.IN_PROGRESS
+    document = draft.documents.get()
+    assert document.revision == 1 and document.current.read()[:5] == b"%PDF-"

@@ -53,7 +53,8 @@ from qianshu.orgs.models import Organization
 from qianshu.pki.platform import PkiNotInitialised, load_platform
 from qianshu.signing import documents
 from qianshu.signing.errors import PdfError, SigningError
-from qianshu.storage.actions import do_store_blob
+from qianshu.storage.actions import do_put_blob_ahead, do_store_blob
+from qianshu.storage.errors import BlobStoreError
 
 log = logging.getLogger(__name__)
 
@@ -408,9 +409,11 @@ def _prepare_ahead(envelope: Envelope, actor: User) -> dict[int, _Prepared]:
             data = _prepared_bytes(
                 draft, document, document.current.read(), specs[document.pk], certify
             )
+            # Its bytes stored now: the locked send writes only the rows.
+            do_put_blob_ahead(data)
             made_from = _made_from(draft, document, specs[document.pk], certify)
             ahead[document.pk] = _Prepared(made_from, data)
-    except (EnvelopeError, PkiNotInitialised):
+    except (EnvelopeError, PkiNotInitialised, BlobStoreError):
         return {}  # the locked send prepares again and reports it
     return ahead
 
@@ -448,7 +451,8 @@ def do_send_envelope(envelope: Envelope, *, actor: User, meta: RequestMeta) -> E
     a refusal leaves the draft as it was. An envelope sent back (退回) is resent with
     :func:`qianshu.envelopes.actions.returns.do_resend_envelope`, not here.
 
-    The documents are prepared first, without locks (:func:`_prepare_ahead`); the sending
+    The documents are prepared — and their bytes stored — first, without locks
+    (:func:`_prepare_ahead`); the sending
     transaction then takes the allowance lock, the envelope and its documents, and stores what
     was prepared if the draft did not change meanwhile (else prepares again, under the locks).
     So the allowance lock is held for the bookkeeping only, not for the platform's signatures."""

@@ -36,6 +36,15 @@ def do_store_blob(data: bytes, *, content_type: str) -> Blob:
     return blob
 
 
+def do_put_blob_ahead(data: bytes) -> str:
+    """Store ``data``'s bytes before the transaction that will name them, and return their
+    SHA-256: the later :func:`do_store_blob` of the same bytes finds them stored and writes the
+    row only (the durable write — fsyncs, or an upload — then happens outside that
+    transaction's locks). If the transaction never comes, the bytes stay unreferenced, as after
+    any failure between a put and its row. Raises ``BlobStoreError`` if the store fails."""
+    return get_blob_store().put(data)
+
+
 def do_store_encrypted_blob(data: bytes, *, content_type: str, purpose: str) -> Blob:
     """Store ``data`` encrypted at rest (see ``storage.encryption``) as a new blob of its own.
 
