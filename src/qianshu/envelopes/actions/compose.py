@@ -452,10 +452,10 @@ def do_send_envelope(envelope: Envelope, *, actor: User, meta: RequestMeta) -> E
     :func:`qianshu.envelopes.actions.returns.do_resend_envelope`, not here.
 
     The documents are prepared — and their bytes stored — first, without locks
-    (:func:`_prepare_ahead`); the sending
-    transaction then takes the allowance lock, the envelope and its documents, and stores what
-    was prepared if the draft did not change meanwhile (else prepares again, under the locks).
-    So the allowance lock is held for the bookkeeping only, not for the platform's signatures."""
+    (:func:`_prepare_ahead`); the sending transaction then takes the allowance lock, the
+    envelope and its documents, and records what was prepared if the draft did not change
+    meanwhile (else prepares again, under the locks). So the allowance lock is held for the
+    bookkeeping only, not for the platform's signatures nor their durable writes."""
     ahead = _prepare_ahead(envelope, actor)
     with transaction.atomic():
         # The sender's rows first (see sending.lock_quota), then the envelope.
