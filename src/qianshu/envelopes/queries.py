@@ -289,13 +289,6 @@ class _AnyOf(Func):
     output_field = BooleanField()
 
 
-def _fewer_than(parts: Sequence[QuerySet[Any, Any]], limit: int) -> bool:
-    """Whether the parts together have at most ``limit`` ids (index scans stopping there,
-    counted in the database)."""
-    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    return union[: limit + 1].count() <= limit
-
-
 def todo_count(viewer: Viewer) -> int:
     """The number on the 待我签署 tab, exact up to ``COUNT_LIMIT`` (then ``COUNT_LIMIT + 1``,
     shown as 1000+): index scans of the user's turns that stop after ``COUNT_LIMIT + 1`` rows
@@ -428,14 +421,19 @@ def _walk(found: Source, filters: Filters) -> QuerySet[Envelope]:
 def _by_ids(found: Source, filters: Filters) -> QuerySet[Envelope]:
     """The tab's envelopes matching ``filters`` newest first, from the user's ids, the 发起方
     tested on each of them (joined) rather than by hashing every person of that name."""
-    # Each part tests the status itself (on its own rows): with the status outside, PostgreSQL
-    # would hash the user's ids and scan every envelope of the status for them.
-    ids = found.parts[0].union(*found.parts[1:]) if len(found.parts) > 1 else found.parts[0]
+    ids = _union(found.wide)
     return (
-        Envelope.objects.filter(pk__in=ids)
+        Envelope.objects.filter(status__in=found.statuses, pk__in=ids)
         .filter(filters_q(filters, joined=True))
         .order_by("-sent_at", "-id")
     )
+
+
+def _fewer_than(parts: Sequence[QuerySet[Any, Any]], limit: int) -> bool:
+    """Whether the parts together have at most ``limit`` ids (index scans stopping there,
+    counted in the database)."""
+    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return union[: limit + 1].count() <= limit
 
 
 def _chosen(filters: Filters, among: Sequence[QuerySet[Any, Any]] = ()) -> list[int] | None:
@@ -483,17 +481,17 @@ def list_envelopes(
         ids = ordered[start : start + PAGE_SIZE + 1]
     else:
         count, exact = COUNT_LIMIT + 1, False
-        walk = _walk(found, filters)
+        walk, walked = _walk(found, filters), True
         chosen = _chosen(filters)
         if chosen is None and (filters.template or filters.batch):
             chosen = _chosen(filters, among=found.wide)
         if chosen is not None:  # a template or a batch of few: those envelopes, not a walk
-            walk = walk.filter(id_in(chosen))
+            walk, walked = walk.filter(id_in(chosen)), False
         elif filters.initiator and _fewer_than(found.wide, INITIATOR_LIMIT):
             # 发起方 often matches none or few of the user's envelopes, and a walk would then
             # read every envelope of the tab's statuses: from the user's own ids instead.
-            walk = _by_ids(found, filters)
-        ids = _page_of(walk, start, PAGE_SIZE + 1)
+            walk, walked = _by_ids(found, filters), False
+        ids = _page_of(walk, start, PAGE_SIZE + 1, walked=walked)
         scenes = None
     rows_of_page = _envelopes(ids)
     if not few and (filters.active or len(rows_of_page) <= PAGE_SIZE):
@@ -514,7 +512,7 @@ def list_envelopes(
     return Listing(TAB_BY_SLUG[tab], filters, page, rows, todo, scenes)
 
 
-def _page_of(walk: QuerySet[Envelope], start: int, size: int) -> list[int]:
+def _page_of(walk: QuerySet[Envelope], start: int, size: int, *, walked: bool) -> list[int]:
     """``walk``'s ids ``start`` to ``start + size``, newest first. On PostgreSQL, where a
     descending order puts the envelopes without a sending time first, in two steps: those (none
     but drafts, which no tab lists: sending sets the time) found by the status index and put
@@ -523,7 +521,7 @@ def _page_of(walk: QuerySet[Envelope], start: int, size: int) -> list[int]:
     of a tab of several statuses (the PostgreSQL planner does not know that only drafts lack
     the time, so it is not asked to order the first step)."""
     ids = walk.values_list("pk", flat=True)
-    if connection.vendor != "postgresql":
+    if not walked or connection.vendor != "postgresql":
         return list(ids[start : start + size])
     unsent = sorted(ids.filter(sent_at__isnull=True).order_by(), reverse=True)
     head = unsent[start : start + size]
