@@ -208,10 +208,12 @@ def filters_q(filters: Filters, prefix: str = "", *, joined: bool = False) -> Q:
     return condition
 
 
-def template_uses(filters: Filters) -> QuerySet[Any, Any]:
+def template_uses(filters: Filters, *, resolved: bool = False) -> QuerySet[Any, Any]:
     """The template uses (doctemplates' ``TemplateUse``, reached through the envelope's
     relation: this app does not import that one) of the template and batch the filters name,
-    read by their own indexes rather than joined to every envelope."""
+    read by their own indexes rather than joined to every envelope. ``resolved``: the
+    template's versions and the batch are looked up first and given as values, so that the
+    database plans for how many uses they have (a subquery leaves it guessing)."""
     model = Envelope._meta.get_field("template_use").related_model
     assert isinstance(model, type)
     uses = model._default_manager.order_by()
@@ -223,6 +225,8 @@ def template_uses(filters: Filters) -> QuerySet[Any, Any]:
             related = model._meta.get_field(name).related_model
             assert isinstance(related, type)
             ids = related._default_manager.filter(**{lookup: value}).values("pk")
+            if resolved:
+                ids = list(ids.values_list("pk", flat=True))
             uses = uses.filter(**{f"{name}_id__in": ids})
     return uses
 

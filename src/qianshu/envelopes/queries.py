@@ -444,17 +444,32 @@ def _chosen(filters: Filters, among: Sequence[QuerySet[Any, Any]] = ()) -> list[
     (which, when the user has none of them, would read all)."""
     if not (filters.template or filters.batch):
         return None
-    uses = template_uses(filters)
+    uses = template_uses(filters, resolved=True)
     if among:
-        uses = uses.filter(
-            envelope_id__in=among[0].union(*among[1:]) if len(among) > 1 else among[0]
-        )
-    # In envelope order: an index scan that stops at COUNT_LIMIT + 1 even when the template's
-    # uses are most of the table.
-    ids = list(
-        uses.order_by("envelope_id").values_list("envelope_id", flat=True)[: COUNT_LIMIT + 1]
+        # In envelope order: merged with the user's envelopes (PostgreSQL would otherwise
+        # look up each of the user's envelopes among the uses, expecting to stop early).
+        uses = uses.filter(envelope_id__in=_union(among)).order_by("envelope_id")
+    # Else in no order: a scan of the uses that stops at COUNT_LIMIT + 1.
+    ids = list(uses.values_list("envelope_id", flat=True)[: COUNT_LIMIT + 1])
+    return sorted(ids) if len(ids) <= COUNT_LIMIT else None
+
+
+def _among_chosen(found: Source, filters: Filters, chosen: list[int]) -> QuerySet[Envelope]:
+    """The tab's envelopes among ``chosen`` (at most ``COUNT_LIMIT``), newest first. Their
+    statuses are read first (from the index by id): given with the ids, the status makes
+    PostgreSQL combine the ids with every envelope of the statuses."""
+    statuses = set(found.statuses)
+    kept = [
+        pk
+        for pk, status in Envelope.objects.filter(id_in(chosen)).values_list("pk", "status")
+        if status in statuses
+    ]
+    return (
+        Envelope.objects.filter(id_in(kept))
+        .filter(found.condition)
+        .filter(filters_q(filters))
+        .order_by("-sent_at", "-id")
     )
-    return ids if len(ids) <= COUNT_LIMIT else None
 
 
 def list_envelopes(
@@ -486,7 +501,7 @@ def list_envelopes(
         if chosen is None and (filters.template or filters.batch):
             chosen = _chosen(filters, among=found.wide)
         if chosen is not None:  # a template or a batch of few: those envelopes, not a walk
-            walk, walked = walk.filter(id_in(chosen)), False
+            walk, walked = _among_chosen(found, filters, chosen), False
         elif filters.initiator and _fewer_than(found.wide, INITIATOR_LIMIT):
             # 发起方 often matches none or few of the user's envelopes, and a walk would then
             # read every envelope of the tab's statuses: from the user's own ids instead.
