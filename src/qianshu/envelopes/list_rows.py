@@ -1,5 +1,6 @@
-"""The rows of a page of 文件管理: what a list shows about each envelope (progress, the user's
-turn, the documents for 预览), fetched for the page's rows at once."""
+"""A page of 文件管理: its rows — what a list shows about each envelope (progress, the user's
+turn, the documents for 预览), fetched for the page's rows at once — the page, and the listing
+a list view renders (made by :func:`qianshu.envelopes.queries.list_envelopes`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.utils.translation import pgettext
 
 from qianshu.envelopes import routing
 from qianshu.envelopes.access import Viewer
+from qianshu.envelopes.list_filters import Filters, Tab
 from qianshu.envelopes.models import Document, Envelope, Recipient
 
 Role = Recipient.Role
@@ -92,3 +94,61 @@ def rows_for(viewer: Viewer, envelopes: Sequence[Envelope], *, start: int, tab: 
             )
         )
     return rows
+
+
+@dataclass
+class ListPage:
+    """One page of a list, newest first. ``count`` is exact when ``exact``; otherwise the list
+    has more than ``count_limit`` envelopes, or (searched among many) was not counted."""
+
+    object_list: list[Envelope]
+    number: int
+    count: int
+    exact: bool
+    more: bool  # a next page exists
+    page_size: int
+    count_limit: int  # counted exactly up to this many (queries.COUNT_LIMIT)
+
+    def has_next(self) -> bool:
+        return self.more
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def has_other_pages(self) -> bool:
+        return self.more or self.number > 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def num_pages(self) -> int:
+        """Pages known: all of them when ``exact``, else up to this one (and the next)."""
+        if self.exact:
+            return max(1, -(-self.count // self.page_size))
+        return self.number + int(self.more)
+
+    @property
+    def over_limit(self) -> bool:
+        return not self.exact and self.count > self.count_limit
+
+
+@dataclass
+class Listing:
+    tab: Tab
+    filters: Filters
+    page: ListPage
+    rows: list[Row]
+    todo_count: int
+    scenes: list[str] = field(default_factory=list)  # the 场景 filter's choices
+
+    @property
+    def todo_label(self) -> str:
+        """The 待我签署 badge: the count, or "1000+" beyond the page's ``count_limit``."""
+        limit = self.page.count_limit
+        if self.todo_count > limit:
+            return f"{limit}+"
+        return str(self.todo_count)

@@ -33,6 +33,15 @@ for a user with at most ``INITIATOR_LIMIT`` envelopes, is tested on each of the 
 envelopes (:attr:`Source.wide`) instead. A user with few has the page, the count and the
 场景 choices from one query by id (index ``env_id_list``, migration 0012).
 
+How PostgreSQL is kept on those plans: a part of recipient rows tests its envelope's status
+row by row (a subquery on ``env_id_list``), since as a join the planner would hash every
+envelope of the statuses (130,000 for 已作废) to find the user's few; a list of ids (the
+sample, a template's envelopes) goes to the database as one array, not a thousand
+placeholders; a walk starts after the envelopes never sent, which a descending index puts
+first (the 30,000 drafts of a million); counts come back as one number. The tabs and their
+filters are in :mod:`qianshu.envelopes.list_filters`, a page's rows in
+:mod:`qianshu.envelopes.list_rows`.
+
 A page costs a constant number of queries whatever its size (progress counts, the user's turn
 and the documents for 预览 are fetched for the page's rows at once).
 """
@@ -41,7 +50,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -82,7 +91,7 @@ from qianshu.envelopes.list_filters import (
     scene_suggestions,
     template_uses,
 )
-from qianshu.envelopes.list_rows import Row, rows_for
+from qianshu.envelopes.list_rows import Listing, ListPage, Row, rows_for
 from qianshu.envelopes.models import Envelope, Recipient
 
 # The tabs, the filters and the rows of a page are defined beside this module; the views and
@@ -339,64 +348,6 @@ def _kept(filters: Filters, scenes: list[str]) -> list[str]:
     return scenes
 
 
-# --- a page ---------------------------------------------------------------------------------
-
-
-@dataclass
-class ListPage:
-    """One page of a list, newest first. ``count`` is exact when ``exact``; otherwise the list
-    has more than ``COUNT_LIMIT`` envelopes, or (searched among many) was not counted."""
-
-    object_list: list[Envelope]
-    number: int
-    count: int
-    exact: bool
-    more: bool  # a next page exists
-
-    def has_next(self) -> bool:
-        return self.more
-
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    def has_other_pages(self) -> bool:
-        return self.more or self.number > 1
-
-    def next_page_number(self) -> int:
-        return self.number + 1
-
-    def previous_page_number(self) -> int:
-        return self.number - 1
-
-    @property
-    def num_pages(self) -> int:
-        """Pages known: all of them when ``exact``, else up to this one (and the next)."""
-        if self.exact:
-            return max(1, -(-self.count // PAGE_SIZE))
-        return self.number + int(self.more)
-
-    @property
-    def over_limit(self) -> bool:
-        return not self.exact and self.count > COUNT_LIMIT
-
-
-@dataclass
-class Listing:
-    tab: Tab
-    filters: Filters
-    page: ListPage
-    rows: list[Row]
-    todo_count: int
-    scenes: list[str] = field(default_factory=list)  # the 场景 filter's choices
-
-    @property
-    def todo_label(self) -> str:
-        """The 待我签署 badge: the count, or "1000+" beyond ``COUNT_LIMIT``."""
-        if self.todo_count > COUNT_LIMIT:
-            return f"{COUNT_LIMIT}+"
-        return str(self.todo_count)
-
-
 def _page_number(value: str | int | None) -> int:
     try:
         return max(1, int(value or 1))
@@ -515,7 +466,8 @@ def list_envelopes(
         count, exact = start + len(rows_of_page), len(rows_of_page) <= PAGE_SIZE
         if not exact:
             count = 0
-    page = ListPage(rows_of_page[:PAGE_SIZE], number, count, exact, len(rows_of_page) > PAGE_SIZE)
+    more = len(rows_of_page) > PAGE_SIZE
+    page = ListPage(rows_of_page[:PAGE_SIZE], number, count, exact, more, PAGE_SIZE, COUNT_LIMIT)
     if tab == "todo" and not filters.active:
         todo = count if exact else COUNT_LIMIT + 1
     else:
@@ -529,19 +481,24 @@ def list_envelopes(
 
 def _page_of(walk: QuerySet[Envelope], start: int, size: int, *, walked: bool) -> list[int]:
     """``walk``'s ids ``start`` to ``start + size``, newest first. On PostgreSQL, where a
-    descending order puts the envelopes without a sending time first, in two steps: those (none
-    but drafts, which no tab lists: sending sets the time) found by the status index and put
-    in order here, then the others by walking the index from its first sending time on. One
-    walk of both would pass over the 30,000 drafts of a million envelopes before the first row
-    of a tab of several statuses (the PostgreSQL planner does not know that only drafts lack
-    the time, so it is not asked to order the first step)."""
+    descending order puts the envelopes without a sending time first, a walk is read in two
+    parts (one query): those (none but drafts, which no tab lists: sending sets the time)
+    found by the status index, and the others by walking the index from its first sending time
+    on. One walk of both would pass over the 30,000 drafts of a million envelopes before the
+    first row of a tab of several statuses (the planner does not know that only drafts lack
+    the time, so it is not asked to order the first part)."""
     ids = walk.values_list("pk", flat=True)
     if not walked or connection.vendor != "postgresql":
         return list(ids[start : start + size])
-    unsent = sorted(ids.filter(sent_at__isnull=True).order_by(), reverse=True)
-    head = unsent[start : start + size]
-    skip = max(0, start - len(unsent))
-    return head + list(ids.filter(sent_at__isnull=False)[skip : skip + size - len(head)])
+    unsent = walk.filter(sent_at__isnull=True).order_by().values_list("pk", "sent_at")
+    sent = walk.filter(sent_at__isnull=False)
+    rows = list(unsent.union(sent.values_list("pk", "sent_at")[start : start + size], all=True))
+    first = sorted((pk for pk, at in rows if at is None), reverse=True)
+    if not first:
+        return [pk for pk, _at in rows]
+    head = first[start : start + size]
+    skip = max(0, start - len(first))
+    return head + list(sent.values_list("pk", flat=True)[skip : skip + size - len(head)])
 
 
 def _ordered(
