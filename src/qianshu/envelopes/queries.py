@@ -485,18 +485,21 @@ def _page_of(walk: QuerySet[Envelope], start: int, size: int, *, walked: bool) -
     parts (one query): those (none but drafts, which no tab lists: sending sets the time)
     found by the status index, and the others by walking the index from its first sending time
     on. One walk of both would pass over the 30,000 drafts of a million envelopes before the
-    first row of a tab of several statuses (the planner does not know that only drafts lack
-    the time, so it is not asked to order the first part)."""
+    first row of a tab of several statuses. The planner does not know that only drafts lack
+    the time: the first part is not ordered (it would walk the drafts), and only whether there
+    is one is asked (expecting thousands of rows, PostgreSQL would compile the query to
+    machine code, which takes longer than running it); if there is, both are read again."""
     ids = walk.values_list("pk", flat=True)
     if not walked or connection.vendor != "postgresql":
         return list(ids[start : start + size])
+    end = start + size
     unsent = walk.filter(sent_at__isnull=True).order_by().values_list("pk", "sent_at")
     sent = walk.filter(sent_at__isnull=False)
-    rows = list(unsent.union(sent.values_list("pk", "sent_at")[start : start + size], all=True))
-    first = sorted((pk for pk, at in rows if at is None), reverse=True)
-    if not first:
+    rows = list(unsent[:1].union(sent.values_list("pk", "sent_at")[start:end], all=True))
+    if all(at is not None for _pk, at in rows):
         return [pk for pk, _at in rows]
-    head = first[start : start + size]
+    first = sorted(unsent.values_list("pk", flat=True), reverse=True)
+    head = first[start:end]
     skip = max(0, start - len(first))
     return head + list(sent.values_list("pk", flat=True)[skip : skip + size - len(head)])
 
