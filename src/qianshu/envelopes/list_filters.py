@@ -225,9 +225,8 @@ def template_uses(filters: Filters, *, resolved: bool = False) -> QuerySet[Any, 
             related = model._meta.get_field(name).related_model
             assert isinstance(related, type)
             ids = related._default_manager.filter(**{lookup: value}).values("pk")
-            if resolved:
-                ids = list(ids.values_list("pk", flat=True))
-            uses = uses.filter(**{f"{name}_id__in": ids})
+            found: Any = list(ids.values_list("pk", flat=True)) if resolved else ids
+            uses = uses.filter(**{f"{name}_id__in": found})
     return uses
 
 

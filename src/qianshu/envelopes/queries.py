@@ -410,11 +410,8 @@ def _among_chosen(found: Source, filters: Filters, chosen: list[int]) -> QuerySe
     statuses are read first (from the index by id): given with the ids, the status makes
     PostgreSQL combine the ids with every envelope of the statuses."""
     statuses = set(found.statuses)
-    kept = [
-        pk
-        for pk, status in Envelope.objects.filter(id_in(chosen)).values_list("pk", "status")
-        if status in statuses
-    ]
+    rows = Envelope.objects.filter(id_in(chosen)).order_by().values_list("pk", "status")
+    kept = [pk for pk, status in rows if status in statuses]
     return (
         Envelope.objects.filter(id_in(kept))
         .filter(found.condition)
