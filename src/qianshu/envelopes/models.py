@@ -325,7 +325,14 @@ class Recipient(models.Model):
                 name="env_recipient_unbound_phone",
                 condition=models.Q(user__isnull=True),
             ),
-            models.Index(fields=["org", "status", "role", "envelope"], name="env_recipient_org"),
+            # Seal recipients bound to an organisation (its administrators' and seal keepers'
+            # lists): the required seal type too, for 待我签署 from the index alone.
+            models.Index(
+                fields=["org", "status", "role", "envelope"],
+                include=["required_seal_kind"],
+                name="env_recipient_org",
+                condition=models.Q(org__isnull=False),
+            ),
             # Unbound seal recipients are found by credit code when an organisation verifies.
             models.Index(
                 fields=["org_credit_code"],

@@ -33,6 +33,15 @@ for a user with at most ``INITIATOR_LIMIT`` envelopes, is tested on each of the 
 envelopes (:attr:`Source.wide`) instead. A user with few has the page, the count and the
 场景 choices from one query by id (index ``env_id_list``, migration 0012).
 
+How PostgreSQL is kept on those plans: a part of recipient rows tests its envelope's status
+row by row (a subquery on ``env_id_list``), since as a join the planner would hash every
+envelope of the statuses (130,000 for 已作废) to find the user's few; a list of ids (the
+sample, a template's envelopes) goes to the database as one array, not a thousand
+placeholders; a walk starts after the envelopes never sent, which a descending index puts
+first (the 30,000 drafts of a million); counts come back as one number. The tabs and their
+filters are in :mod:`qianshu.envelopes.list_filters`, a page's rows in
+:mod:`qianshu.envelopes.list_rows`.
+
 A page costs a constant number of queries whatever its size (progress counts, the user's turn
 and the documents for 预览 are fetched for the page's rows at once).
 """
@@ -40,74 +49,87 @@ and the documents for 预览 are fetched for the page's rows at once).
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    Window,
+)
+from django.db.models import (
+    Field as DbField,
+)
 from django.db.models.functions import DenseRank
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext
 
 from qianshu.accounts.models import User
-from qianshu.envelopes import routing
 from qianshu.envelopes.access import TURN, Viewer, seal_turn_q
-from qianshu.envelopes.models import Document, Envelope, Recipient, clean_scene
-from qianshu.orgs.models import Organization
+from qianshu.envelopes.list_filters import (
+    DEFAULT_SCENES,
+    DEFAULT_TAB,
+    ENDED,
+    MAX_QUERY,
+    MAX_SCENE_CHOICES,
+    TAB_BY_SLUG,
+    TABS,
+    Filters,
+    Tab,
+    filters_q,
+    parse_filters,
+    scene_suggestions,
+    template_uses,
+)
+from qianshu.envelopes.list_rows import Listing, ListPage, Row, rows_for
+from qianshu.envelopes.models import Envelope, Recipient
+
+# The tabs, the filters and the rows of a page are defined beside this module; the views and
+# the tests know them as queries.*.
+__all__ = [
+    "COUNT_LIMIT",
+    "DEFAULT_SCENES",
+    "DEFAULT_TAB",
+    "ENDED",
+    "MAX_QUERY",
+    "PAGE_SIZE",
+    "TABS",
+    "TAB_BY_SLUG",
+    "Filters",
+    "ListPage",
+    "Listing",
+    "Row",
+    "Tab",
+    "drafts_of",
+    "list_envelopes",
+    "parse_filters",
+    "rows_for",
+    "scene_choices",
+    "scene_suggestions",
+    "source",
+    "stuck_completions",
+    "tab_queryset",
+    "todo_count",
+]
 
 Status = Envelope.Status
 Role = Recipient.Role
 
 PAGE_SIZE = 20
-MAX_QUERY = 100
 #: A list counts its envelopes exactly up to this many; beyond, it says "超过 1,000 条".
 COUNT_LIMIT = 1000
 #: A 发起方 search among at most this many envelopes of the user's reads them from their ids.
 INITIATOR_LIMIT = 20_000
-ENDED = (Status.VOIDED, Status.REJECTED, Status.RECALLED, Status.EXPIRED)
-
-
-@dataclass(frozen=True)
-class Tab:
-    slug: str
-    label: Any
-    empty: Any
-    statuses: tuple[str, ...]  # the envelope statuses the tab shows (its 状态 filter choices)
-
-
-TABS: tuple[Tab, ...] = (
-    Tab(
-        "todo",
-        gettext_lazy("待我签署"),
-        gettext_lazy("暂无待您签署的文件。"),
-        (Status.IN_PROGRESS,),
-    ),
-    Tab(
-        "others",
-        gettext_lazy("待他人签署"),
-        gettext_lazy("暂无等待他人签署的文件。"),
-        # 已退回: waiting for the initiator's correction (returns.py).
-        (Status.IN_PROGRESS, Status.RETURNED),
-    ),
-    Tab(
-        "completed",
-        gettext_lazy("已完成签署"),
-        gettext_lazy("暂无已完成的文件。"),
-        (Status.COMPLETED,),
-    ),
-    Tab("voided", gettext_lazy("已作废"), gettext_lazy("暂无已作废或已结束的文件。"), ENDED),
-    Tab(
-        "cc",
-        gettext_lazy("抄送我的"),
-        gettext_lazy("暂无抄送给您的文件。"),
-        (Status.IN_PROGRESS, Status.RETURNED, Status.COMPLETED, *ENDED),
-    ),
-)
-TAB_BY_SLUG = {tab.slug: tab for tab in TABS}
-DEFAULT_TAB = "todo"
 
 
 def _statuses(tab: str, filters: Filters) -> list[str]:
@@ -127,9 +149,14 @@ class Source:
     statuses: list[str]
     parts: list[QuerySet[Any, Any]]
     condition: Q
-    #: The tab once narrowed to ``statuses``: ``parts`` with the recipient rows of any envelope
-    #: status (read from the recipient indexes alone, not joined to the envelopes).
-    wide: list[QuerySet[Any, Any]] = field(default_factory=list)
+    #: Makes :attr:`wide` (only the filters 模板, 批次号 and 发起方 need it).
+    widen: Callable[[], list[QuerySet[Any, Any]]] = list
+
+    @cached_property
+    def wide(self) -> list[QuerySet[Any, Any]]:
+        """The tab once narrowed to ``statuses``: ``parts`` with the recipient rows of any
+        envelope status (read from the recipient indexes alone, not joined to the envelopes)."""
+        return self.widen()
 
 
 def source(viewer: Viewer, tab: str, filters: Filters | None = None) -> Source:
@@ -144,10 +171,10 @@ def source(viewer: Viewer, tab: str, filters: Filters | None = None) -> Source:
         Q(status__in=TURN) & seal_turn_q(viewer.seals) if viewer.seals else None,
     )
     if tab == "todo":
-        return Source(statuses, _ids(turn, statuses), _any(turn), _all(turn))
+        return Source(statuses, _ids(turn, statuses), _any(turn), lambda: _all(turn))
     if tab == "cc":
         cc = _rows(viewer, Q(role=Role.CC))
-        return Source(statuses, _ids(cc, statuses), _any(cc), _all(cc))
+        return Source(statuses, _ids(cc, statuses), _any(cc), lambda: _all(cc))
     acting = _rows(
         viewer,
         ~Q(role=Role.CC),
@@ -162,14 +189,20 @@ def source(viewer: Viewer, tab: str, filters: Filters | None = None) -> Source:
             .values("pk")
         )
         condition |= Q(initiator_org_id__in=viewer.admin_org_ids)
-    wide = parts + _all(acting)
+    envelopes = list(parts)
     parts += _ids(acting, statuses)
+    todo: QuerySet[Any, Any] | None = None
     if tab == "others":  # not where it is the user's turn (that is 待我签署)
-        todo = [rows.order_by().values("envelope_id") for rows in turn]
+        # The user's turns once, as one set each part is tested against.
+        todo = _union([rows.order_by().values("envelope_id") for rows in turn])
         parts = [_without(part, todo) for part in parts]
-        wide = [_without(part, todo) for part in wide]
         condition &= ~_any(turn)
-    return Source(statuses, parts, condition, wide)
+
+    def widen() -> list[QuerySet[Any, Any]]:
+        wide = envelopes + _all(acting)
+        return wide if todo is None else [_without(part, todo) for part in wide]
+
+    return Source(statuses, parts, condition, widen)
 
 
 def _rows(viewer: Viewer, person: Q, seal: Q | None = None) -> list[QuerySet[Recipient]]:
@@ -195,11 +228,13 @@ def _any(rows: Sequence[QuerySet[Recipient]]) -> Q:
     return condition
 
 
-def _without(part: QuerySet[Any, Any], todo: Sequence[QuerySet[Any, Any]]) -> QuerySet[Any, Any]:
+def _without(part: QuerySet[Any, Any], todo: QuerySet[Any, Any]) -> QuerySet[Any, Any]:
     key = "envelope_id__in" if part.model is Recipient else "pk__in"
-    for ids in todo:
-        part = part.exclude(**{key: ids})
-    return part
+    return part.exclude(**{key: todo})
+
+
+def _union(parts: Sequence[QuerySet[Any, Any]]) -> QuerySet[Any, Any]:
+    return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
 
 
 def _all(rows: Sequence[QuerySet[Recipient]]) -> list[QuerySet[Any, Any]]:
@@ -207,8 +242,19 @@ def _all(rows: Sequence[QuerySet[Recipient]]) -> list[QuerySet[Any, Any]]:
 
 
 def _ids(rows: Sequence[QuerySet[Recipient]], statuses: Sequence[str]) -> list[QuerySet[Any, Any]]:
+    """The envelopes of ``rows`` in ``statuses``: each row's envelope status looked up by its id
+    (a subquery per row, which the database cannot turn into a join). Joined, PostgreSQL
+    misjudges how many of a user's rows a LIMIT needs and hashes every envelope of the
+    statuses (130,000 of a million for 已作废) instead of looking up the user's few."""
+    status = Subquery(
+        Envelope.objects.filter(pk=OuterRef("envelope_id")).order_by().values("status")[:1]
+    )
     return [
-        part.filter(envelope__status__in=statuses).order_by().values("envelope_id") for part in rows
+        part.annotate(envelope_status=status)
+        .filter(envelope_status__in=statuses)
+        .order_by()
+        .values("envelope_id")
+        for part in rows
     ]
 
 
@@ -220,188 +266,53 @@ def tab_queryset(
     filters = filters or Filters()
     found = found or source(viewer, tab, filters)
     ids = found.parts[0].union(*found.parts[1:]) if len(found.parts) > 1 else found.parts[0]
-    envelopes = Envelope.objects.filter(status__in=found.statuses, pk__in=ids)
-    return envelopes.filter(filters_q(filters))
+    # Each part tests the status on its own rows (see _ids); with the status outside as well,
+    # PostgreSQL may hash the ids and scan every envelope of the status for them.
+    return Envelope.objects.filter(pk__in=ids).filter(filters_q(filters))
 
 
-def sample_ids(parts: Sequence[QuerySet[Any, Any]], limit: int = COUNT_LIMIT) -> list[int]:
-    """Up to ``limit + 1`` ids of the parts together (an envelope in two parts may come twice):
-    each part is an index scan that stops there. More than ``limit``: a user with many."""
-    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    return [row["pk"] if "pk" in row else row["envelope_id"] for row in union[: limit + 1]]
+def sample_ids(parts: Sequence[QuerySet[Any, Any]], limit: int | None = None) -> list[int]:
+    """Up to ``limit + 1`` (default ``COUNT_LIMIT + 1``) ids of the parts together (an envelope
+    in two parts may come twice): each part is an index scan that stops there. More than
+    ``limit``: a user with many."""
+    limit = COUNT_LIMIT if limit is None else limit
+    flat = [part.values_list(*part.query.values_select, flat=True) for part in parts]
+    union = flat[0].union(*flat[1:], all=True) if len(flat) > 1 else flat[0]
+    return list(union[: limit + 1])
 
 
-def _fewer_than(parts: Sequence[QuerySet[Any, Any]], limit: int) -> bool:
-    """Whether the parts together have at most ``limit`` ids (index scans stopping there)."""
-    return len(sample_ids(parts, limit)) <= limit
+def id_in(ids: Sequence[int]) -> Q:
+    """Envelopes whose id is one of ``ids`` (up to a thousand): on PostgreSQL one array
+    parameter (``id = ANY(%s)``) rather than a thousand placeholders, which the driver would
+    parse on every request (it caches only short statements)."""
+    if connection.vendor != "postgresql":
+        return Q(pk__in=ids)
+    return Q(_AnyOf(F("pk"), Value(list(ids), output_field=DbField())))
+
+
+class _AnyOf(Func):
+    """``column = ANY(array)`` (PostgreSQL)."""
+
+    arg_joiner = " = ANY("
+    template = "%(expressions)s)"
+    output_field = BooleanField()
 
 
 def todo_count(viewer: Viewer) -> int:
     """The number on the 待我签署 tab, exact up to ``COUNT_LIMIT`` (then ``COUNT_LIMIT + 1``,
-    shown as 1000+): index scans of the user's turns."""
+    shown as 1000+): index scans of the user's turns that stop after ``COUNT_LIMIT + 1`` rows
+    (:func:`sample_ids`); only when those rows hold an envelope twice and were cut short is
+    the tab counted again without its duplicates."""
     parts = source(viewer, "todo").parts
+    sample = sample_ids(parts)
+    distinct = len(set(sample))
+    if len(sample) <= COUNT_LIMIT or distinct > COUNT_LIMIT:
+        return min(distinct, COUNT_LIMIT + 1)
     turns = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0].distinct()
-    return len(turns[: COUNT_LIMIT + 1])
-
-
-# --- search -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Filters:
-    """搜索 / 高级搜索 of a list, parsed from the query string."""
-
-    q: str = ""
-    initiator: str = ""
-    sent_from: dt.date | None = None
-    sent_to: dt.date | None = None
-    status: str = ""
-    scene: str = ""
-    # Made from a template (its uuid) or in a batch (批次号) of 批量发起 (the doctemplates app).
-    template: str = ""
-    batch: str = ""
-    errors: tuple[str, ...] = ()
-
-    @property
-    def advanced(self) -> bool:
-        return bool(
-            self.initiator
-            or self.sent_from
-            or self.sent_to
-            or self.status
-            or self.scene
-            or self.template
-            or self.batch
-        )
-
-    @property
-    def active(self) -> bool:
-        return bool(self.q) or self.advanced
-
-    def query(self) -> dict[str, str]:
-        """The filters as query-string values (for page links)."""
-        values = {
-            "q": self.q,
-            "initiator": self.initiator,
-            "from": self.sent_from.isoformat() if self.sent_from else "",
-            "to": self.sent_to.isoformat() if self.sent_to else "",
-            "status": self.status,
-            "scene": self.scene,
-            "template": self.template,
-            "batch": self.batch,
-        }
-        return {k: v for k, v in values.items() if v}
-
-
-def _text(value: object) -> str:
-    return " ".join(str(value or "").split())[:MAX_QUERY]
-
-
-def _date(value: object, label: str, errors: list[str]) -> dt.date | None:
-    text = str(value or "").strip()
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        errors.append(
-            _("%(label)s的日期格式不正确，请按“年-月-日”填写，例如 2024-06-01。") % {"label": label}
-        )
-        return None
-
-
-def parse_filters(data: Any, tab: str) -> Filters:
-    """The filters of ``data`` (a QueryDict); bad values are dropped with a message."""
-    errors: list[str] = []
-    sent_from = _date(data.get("from"), _("开始日期"), errors)
-    sent_to = _date(data.get("to"), _("结束日期"), errors)
-    if sent_from and sent_to and sent_from > sent_to:
-        errors.append(_("开始日期不能晚于结束日期。"))
-        sent_from = sent_to = None
-    status = str(data.get("status") or "")
-    if status and status not in TAB_BY_SLUG[tab].statuses:
-        status = ""
-    return Filters(
-        q=_text(data.get("q")),
-        initiator=_text(data.get("initiator")),
-        sent_from=sent_from,
-        sent_to=sent_to,
-        status=status,
-        scene=clean_scene(data.get("scene")),
-        template=_uuid_text(data.get("template")),
-        batch=_text(data.get("batch"))[:24],
-        errors=tuple(errors),
-    )
-
-
-def _uuid_text(value: object) -> str:
-    try:
-        return str(uuid.UUID(str(value or "")))
-    except ValueError:
-        return ""
-
-
-def _day_start(day: dt.date) -> dt.datetime:
-    """Midnight of ``day`` in the site's time zone (Beijing)."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
-def filters_q(filters: Filters, prefix: str = "", *, joined: bool = False) -> Q:
-    """搜索 / 高级搜索 (but 状态, which the tabs apply) as a condition on envelopes; ``prefix``
-    is the path to the envelope (``"envelope__"`` from a recipient). ``joined``: 发起方 is
-    tested on each envelope's initiator (for a few envelopes known by id) instead of hashing
-    every organisation and person of that name first (for a walk of many)."""
-
-    def q(**lookups: Any) -> Q:
-        return Q(**{prefix + key: value for key, value in lookups.items()})
-
-    condition = Q()
-    if filters.q:
-        condition &= q(title__icontains=filters.q) | q(number__icontains=filters.q)
-    if filters.initiator and joined:
-        text = filters.initiator
-        condition &= (
-            q(initiator_org__name__icontains=text)
-            | q(initiator_org__isnull=True, initiator__person_identity__name__icontains=text)
-            | q(
-                initiator_org__isnull=True,
-                initiator__person_identity__isnull=True,
-                initiator__display_name__icontains=text,
-            )
-        )
-    elif filters.initiator:
-        # The organisations and people of that name first (hashed once, then tested on each
-        # envelope) rather than joined to every envelope read.
-        text = filters.initiator
-        people = User.objects.filter(
-            Q(person_identity__name__icontains=text)
-            | Q(person_identity__isnull=True, display_name__icontains=text)
-        ).values("pk")
-        condition &= q(
-            initiator_org_id__in=Organization.objects.filter(name__icontains=text).values("pk")
-        ) | q(initiator_org__isnull=True, initiator_id__in=people)
-    if filters.scene:
-        condition &= q(scene=filters.scene)
-    if filters.template or filters.batch:
-        condition &= q(pk__in=_uses(filters).values("envelope_id"))
-    if filters.sent_from:
-        condition &= q(sent_at__gte=_day_start(filters.sent_from))
-    if filters.sent_to:
-        condition &= q(sent_at__lt=_day_start(filters.sent_to + dt.timedelta(days=1)))
-    return condition
+    return turns[: COUNT_LIMIT + 1].count()
 
 
 # --- 场景 ---------------------------------------------------------------------------------------
-
-#: Offered at compose before the sender has scenes of their own (seed 000's 企业签约 and the
-#: four scenarios of the manuals).
-DEFAULT_SCENES = (
-    gettext_lazy("企业签约"),
-    gettext_lazy("年度考核"),
-    gettext_lazy("采购合同"),
-    gettext_lazy("劳动合同"),
-)
-MAX_SCENE_CHOICES = 50
 
 
 def scene_choices(
@@ -420,7 +331,7 @@ def scene_choices(
     if sample is None:
         envelopes = tab_queryset(viewer, tab, others)
     else:
-        envelopes = Envelope.objects.filter(pk__in=sample).filter(filters_q(others, joined=True))
+        envelopes = Envelope.objects.filter(id_in(sample)).filter(filters_q(others, joined=True))
     scenes = (
         envelopes.exclude(scene="")
         .order_by("scene")
@@ -435,159 +346,6 @@ def _kept(filters: Filters, scenes: list[str]) -> list[str]:
     if filters.scene and filters.scene not in scenes:
         scenes.append(filters.scene)
     return scenes
-
-
-def scene_suggestions(user: User, org: Organization | None) -> list[str]:
-    """The 场景 offered at compose: those the sender (or the organisation it acts for) used
-    lately, then the defaults."""
-    sent = (
-        Envelope.objects.filter(initiator_org=org)
-        if org
-        else Envelope.objects.filter(initiator=user, initiator_org__isnull=True)
-    )
-    used = list(
-        sent.exclude(scene="")
-        .order_by("-created_at")
-        .values_list("scene", flat=True)[:MAX_SCENE_CHOICES]
-    )
-    suggestions: list[str] = []
-    for scene in [*used, *(str(default) for default in DEFAULT_SCENES)]:
-        if scene not in suggestions:
-            suggestions.append(scene)
-    return suggestions[:20]
-
-
-# --- a page of rows ---------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    """One line of a list: the envelope with what the list shows about it."""
-
-    envelope: Envelope
-    index: int  # 序号 across pages
-    initiator: str  # 发起方
-    initiator_verified: bool = True  # False: marked 未认证 (sent before sending needed it)
-    done: int = 0
-    total: int = 0
-    turn: Recipient | None = None  # the user's step now (待我签署)
-    documents: list[Document] = field(default_factory=list)
-    detail_url: str = ""  # set by the view
-    sign_url: str = ""
-
-    @property
-    def progress(self) -> str:
-        return f"{self.done}/{self.total}"
-
-    @property
-    def action(self) -> str:
-        """What 签署 means for the user's step: 签署, 盖章 or 审批."""
-        if self.turn is None:
-            return ""
-        if self.turn.role == Role.SEAL:
-            return _("盖章")
-        if self.turn.role == Role.APPROVE:
-            return _("审批")
-        return pgettext("button", "签署")
-
-
-def rows_for(viewer: Viewer, envelopes: Sequence[Envelope], *, start: int, tab: str) -> list[Row]:
-    """The rows of a page: progress, the user's turn and the documents in a fixed number of
-    queries."""
-    if not envelopes:
-        return []
-    ids = [e.pk for e in envelopes]
-    counts = {
-        c["envelope_id"]: c
-        for c in Recipient.objects.filter(envelope_id__in=ids)
-        .exclude(role=Role.CC)
-        .order_by()
-        .values("envelope_id")
-        .annotate(
-            done=Count("pk", filter=Q(status=Recipient.Status.DONE)),
-            total=Count("pk"),
-        )
-    }
-    turns: dict[int, Recipient] = {}
-    if tab == "todo":
-        for recipient in Recipient.objects.filter(viewer.turn_q(), envelope_id__in=ids).order_by(
-            "routing_order", "id"
-        ):
-            turns.setdefault(recipient.envelope_id, recipient)
-    documents: dict[int, list[Document]] = defaultdict(list)
-    for document in Document.objects.filter(envelope_id__in=ids).order_by("position", "id"):
-        documents[document.envelope_id].append(document)
-    rows = []
-    for offset, envelope in enumerate(envelopes):
-        count: Any = counts.get(envelope.pk, {})
-        rows.append(
-            Row(
-                envelope=envelope,
-                index=start + offset,
-                initiator=routing.initiator_label(envelope),
-                initiator_verified=routing.initiator_verified(envelope),
-                done=int(count.get("done", 0)),
-                total=int(count.get("total", 0)),
-                turn=turns.get(envelope.pk),
-                documents=documents[envelope.pk],
-            )
-        )
-    return rows
-
-
-@dataclass
-class ListPage:
-    """One page of a list, newest first. ``count`` is exact when ``exact``; otherwise the list
-    has more than ``COUNT_LIMIT`` envelopes, or (searched among many) was not counted."""
-
-    object_list: list[Envelope]
-    number: int
-    count: int
-    exact: bool
-    more: bool  # a next page exists
-
-    def has_next(self) -> bool:
-        return self.more
-
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    def has_other_pages(self) -> bool:
-        return self.more or self.number > 1
-
-    def next_page_number(self) -> int:
-        return self.number + 1
-
-    def previous_page_number(self) -> int:
-        return self.number - 1
-
-    @property
-    def num_pages(self) -> int:
-        """Pages known: all of them when ``exact``, else up to this one (and the next)."""
-        if self.exact:
-            return max(1, -(-self.count // PAGE_SIZE))
-        return self.number + int(self.more)
-
-    @property
-    def over_limit(self) -> bool:
-        return not self.exact and self.count > COUNT_LIMIT
-
-
-@dataclass
-class Listing:
-    tab: Tab
-    filters: Filters
-    page: ListPage
-    rows: list[Row]
-    todo_count: int
-    scenes: list[str] = field(default_factory=list)  # the 场景 filter's choices
-
-    @property
-    def todo_label(self) -> str:
-        """The 待我签署 badge: the count, or "1000+" beyond ``COUNT_LIMIT``."""
-        if self.todo_count > COUNT_LIMIT:
-            return f"{COUNT_LIMIT}+"
-        return str(self.todo_count)
 
 
 def _page_number(value: str | int | None) -> int:
@@ -614,7 +372,7 @@ def _walk(found: Source, filters: Filters) -> QuerySet[Envelope]:
 def _by_ids(found: Source, filters: Filters) -> QuerySet[Envelope]:
     """The tab's envelopes matching ``filters`` newest first, from the user's ids, the 发起方
     tested on each of them (joined) rather than by hashing every person of that name."""
-    ids = found.wide[0].union(*found.wide[1:]) if len(found.wide) > 1 else found.wide[0]
+    ids = _union(found.wide)
     return (
         Envelope.objects.filter(status__in=found.statuses, pk__in=ids)
         .filter(filters_q(filters, joined=True))
@@ -622,23 +380,11 @@ def _by_ids(found: Source, filters: Filters) -> QuerySet[Envelope]:
     )
 
 
-def _uses(filters: Filters) -> QuerySet[Any, Any]:
-    """The template uses (doctemplates' ``TemplateUse``, reached through the envelope's
-    relation: this app does not import that one) of the template and batch the filters name,
-    read by their own indexes rather than joined to every envelope."""
-    model = Envelope._meta.get_field("template_use").related_model
-    assert isinstance(model, type)
-    uses = model._default_manager.order_by()
-    for name, lookup, value in (
-        ("version", "template__uuid", filters.template),
-        ("batch", "number", filters.batch),
-    ):
-        if value:
-            related = model._meta.get_field(name).related_model
-            assert isinstance(related, type)
-            ids = related._default_manager.filter(**{lookup: value}).values("pk")
-            uses = uses.filter(**{f"{name}_id__in": ids})
-    return uses
+def _fewer_than(parts: Sequence[QuerySet[Any, Any]], limit: int) -> bool:
+    """Whether the parts together have at most ``limit`` ids (index scans stopping there,
+    counted in the database)."""
+    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return union[: limit + 1].count() <= limit
 
 
 def _chosen(filters: Filters, among: Sequence[QuerySet[Any, Any]] = ()) -> list[int] | None:
@@ -649,17 +395,29 @@ def _chosen(filters: Filters, among: Sequence[QuerySet[Any, Any]] = ()) -> list[
     (which, when the user has none of them, would read all)."""
     if not (filters.template or filters.batch):
         return None
-    uses = _uses(filters)
+    uses = template_uses(filters, resolved=True)
     if among:
-        uses = uses.filter(
-            envelope_id__in=among[0].union(*among[1:]) if len(among) > 1 else among[0]
-        )
-    # In envelope order: an index scan that stops at COUNT_LIMIT + 1 even when the template's
-    # uses are most of the table.
-    ids = list(
-        uses.order_by("envelope_id").values_list("envelope_id", flat=True)[: COUNT_LIMIT + 1]
+        # In envelope order: merged with the user's envelopes (PostgreSQL would otherwise
+        # look up each of the user's envelopes among the uses, expecting to stop early).
+        uses = uses.filter(envelope_id__in=_union(among)).order_by("envelope_id")
+    # Else in no order: a scan of the uses that stops at COUNT_LIMIT + 1.
+    ids = list(uses.values_list("envelope_id", flat=True)[: COUNT_LIMIT + 1])
+    return sorted(ids) if len(ids) <= COUNT_LIMIT else None
+
+
+def _among_chosen(found: Source, filters: Filters, chosen: list[int]) -> QuerySet[Envelope]:
+    """The tab's envelopes among ``chosen`` (at most ``COUNT_LIMIT``), newest first. Their
+    statuses are read first (from the index by id): given with the ids, the status makes
+    PostgreSQL combine the ids with every envelope of the statuses."""
+    statuses = set(found.statuses)
+    rows = Envelope.objects.filter(id_in(chosen)).order_by().values_list("pk", "status")
+    kept = [pk for pk, status in rows if status in statuses]
+    return (
+        Envelope.objects.filter(id_in(kept))
+        .filter(found.condition)
+        .filter(filters_q(filters))
+        .order_by("-sent_at", "-id")
     )
-    return ids if len(ids) <= COUNT_LIMIT else None
 
 
 def list_envelopes(
@@ -686,17 +444,17 @@ def list_envelopes(
         ids = ordered[start : start + PAGE_SIZE + 1]
     else:
         count, exact = COUNT_LIMIT + 1, False
-        walk = _walk(found, filters)
+        walk, walked = _walk(found, filters), True
         chosen = _chosen(filters)
         if chosen is None and (filters.template or filters.batch):
             chosen = _chosen(filters, among=found.wide)
         if chosen is not None:  # a template or a batch of few: those envelopes, not a walk
-            walk = walk.filter(pk__in=chosen)
+            walk, walked = _among_chosen(found, filters, chosen), False
         elif filters.initiator and _fewer_than(found.wide, INITIATOR_LIMIT):
             # 发起方 often matches none or few of the user's envelopes, and a walk would then
             # read every envelope of the tab's statuses: from the user's own ids instead.
-            walk = _by_ids(found, filters)
-        ids = list(walk.values_list("pk", flat=True)[start : start + PAGE_SIZE + 1])
+            walk, walked = _by_ids(found, filters), False
+        ids = _page_of(walk, start, PAGE_SIZE + 1, walked=walked)
         scenes = None
     rows_of_page = _envelopes(ids)
     if not few and (filters.active or len(rows_of_page) <= PAGE_SIZE):
@@ -705,7 +463,8 @@ def list_envelopes(
         count, exact = start + len(rows_of_page), len(rows_of_page) <= PAGE_SIZE
         if not exact:
             count = 0
-    page = ListPage(rows_of_page[:PAGE_SIZE], number, count, exact, len(rows_of_page) > PAGE_SIZE)
+    more = len(rows_of_page) > PAGE_SIZE
+    page = ListPage(rows_of_page[:PAGE_SIZE], number, count, exact, more, PAGE_SIZE, COUNT_LIMIT)
     if tab == "todo" and not filters.active:
         todo = count if exact else COUNT_LIMIT + 1
     else:
@@ -717,6 +476,31 @@ def list_envelopes(
     return Listing(TAB_BY_SLUG[tab], filters, page, rows, todo, scenes)
 
 
+def _page_of(walk: QuerySet[Envelope], start: int, size: int, *, walked: bool) -> list[int]:
+    """``walk``'s ids ``start`` to ``start + size``, newest first. On PostgreSQL, where a
+    descending order puts the envelopes without a sending time first, a walk is read in two
+    parts (one query): those (none but drafts, which no tab lists: sending sets the time)
+    found by the status index, and the others by walking the index from its first sending time
+    on. One walk of both would pass over the 30,000 drafts of a million envelopes before the
+    first row of a tab of several statuses. The planner does not know that only drafts lack
+    the time: the first part is not ordered (it would walk the drafts), and only whether there
+    is one is asked (expecting thousands of rows, PostgreSQL would compile the query to
+    machine code, which takes longer than running it); if there is, both are read again."""
+    ids = walk.values_list("pk", flat=True)
+    if not walked or connection.vendor != "postgresql":
+        return list(ids[start : start + size])
+    end = start + size
+    unsent = walk.filter(sent_at__isnull=True).order_by().values_list("pk", "sent_at")
+    sent = walk.filter(sent_at__isnull=False)
+    rows = list(unsent[:1].union(sent.values_list("pk", "sent_at")[start:end], all=True))
+    if all(at is not None for _pk, at in rows):
+        return [pk for pk, _at in rows]
+    first = sorted(unsent.values_list("pk", flat=True), reverse=True)
+    head = first[start:end]
+    skip = max(0, start - len(first))
+    return head + list(sent.values_list("pk", flat=True)[skip : skip + size - len(head)])
+
+
 def _ordered(
     ids: list[int], statuses: Sequence[str], filters: Filters, *, scenes: bool
 ) -> tuple[list[int], list[str] | None]:
@@ -725,7 +509,7 @@ def _ordered(
     scene's rank in the database's order of scenes comes with it)."""
     if not ids:
         return [], [] if scenes else None
-    matching = Envelope.objects.filter(pk__in=ids, status__in=statuses)
+    matching = Envelope.objects.filter(id_in(ids), status__in=statuses)
     if filters.active:
         matching = matching.filter(filters_q(filters, joined=True))
     matching = matching.order_by("-sent_at", "-id")
