@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("envelopes", "0012_list_id_index"),
+        ("envelopes", "0013_list_org_index"),
     ]
 
     operations = [
