@@ -106,3 +106,22 @@ def test_the_todo_count_counts_an_envelope_once(
         monkeypatch.setattr(queries, "COUNT_LIMIT", limit)
         assert queries.todo_count(Viewer.of(alice)) == min(len(todo), limit + 1), limit
         assert listed(alice, "todo") == todo
+
+
+@pytest.mark.parametrize("limit", [1000, 3])
+def test_a_returned_envelope_with_a_turn_still_pending_is_waiting_for_others(
+    many: dict[str, Any], monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """A parallel co-signer sends the envelope back (退回): the user's own turn row stays
+    pending while the envelope is 已退回, so it is not 待我签署 — and must be 待他人签署
+    (waiting for the initiator's correction), not vanish from both tabs; read from the ids
+    and walked."""
+    alice = many["alice"]
+    todo = expected(alice, "todo")
+    returned = todo[:2]
+    Envelope.objects.filter(pk__in=returned).update(status=Status.RETURNED)
+    monkeypatch.setattr(queries, "COUNT_LIMIT", limit)
+    others = listed(alice, "others")
+    assert set(returned) <= set(others)
+    assert others == expected(alice, "others")
+    assert not set(returned) & set(listed(alice, "todo"))
