@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -63,3 +65,23 @@ def test_development_mode_generates_persistent_secrets(tmp_path: Path) -> None:
 def test_bad_boolean_is_a_clear_error(tmp_path: Path) -> None:
     result = _run({"QIANSHU_DATA_DIR": str(tmp_path), "QIANSHU_DEBUG": "maybe"}, "check")
     assert result.returncode != 0 and "QIANSHU_DEBUG must be a boolean" in result.stderr
+
+
+@pytest.mark.postgres
+def test_postgresql_sessions_run_without_jit(tmp_path: Path) -> None:
+    """A list's deep page has a high cost estimate, which makes PostgreSQL compile it to
+    machine code first (tens of milliseconds): the platform's sessions turn JIT off, unless
+    QIANSHU_DB_JIT=1 keeps the server's setting."""
+    url = os.environ["DATABASE_URL"]
+    show = "from django.db import connection as c; k = c.cursor(); k.execute('SHOW jit'); "
+    show += "print(k.fetchone()[0])"
+    env = {"QIANSHU_DATA_DIR": str(tmp_path), "QIANSHU_DEBUG": "1", "DATABASE_URL": url}
+    off = _run(env, "shell", "-c", show)
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.strip().splitlines()[-1] == "off"
+    kept = _run({**env, "QIANSHU_DB_JIT": "1"}, "shell", "-c", show)
+    assert kept.returncode == 0, kept.stderr
+    server = subprocess.run(
+        ["psql", url, "-Atc", "SHOW jit"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert kept.stdout.strip().splitlines()[-1] == server
