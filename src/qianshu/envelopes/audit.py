@@ -188,8 +188,8 @@ def record(
     chain = chain_id(envelope)
     count, head = envelope.audit_count, envelope.audit_head
     block = _batch.get()
-    pending = block.join(envelope) if block is not None else None
-    if pending is not None:
+    if block is not None:
+        pending = block.join(envelope)
         if pending.events:
             count, head = pending.events[-1].seq, pending.events[-1].mac
         else:
@@ -235,13 +235,10 @@ class _Block:
 
     envelopes: dict[int, Envelope] = field(default_factory=dict)
     pending: dict[int, _Pending] = field(default_factory=dict)
-    only: int | None = None  # batched(): the one envelope whose events are held
 
-    def join(self, envelope: Envelope) -> _Pending | None:
-        """The held events of ``envelope`` (begun from its row's count and head as the caller
-        locked it), or None when this block holds another envelope's only."""
-        if self.only is not None and self.only != envelope.pk:
-            return None
+    def join(self, envelope: Envelope) -> _Pending:
+        """The held events of ``envelope``, begun from its row's count and head as the caller
+        locked it."""
         pending = self.pending.get(envelope.pk)
         if pending is None:
             pending = _Pending(envelope.pk, envelope.audit_count, envelope.audit_head)
@@ -249,56 +246,41 @@ class _Block:
             self.envelopes[envelope.pk] = envelope
         return pending
 
-    def write(self) -> None:
-        for pk, pending in self.pending.items():
-            if pending.events:
-                _write(self.envelopes[pk], pending)
-
 
 _batch: ContextVar[_Block | None] = ContextVar("qianshu_audit_batch", default=None)
 
 
 @contextmanager
-def _holding(block: _Block) -> Iterator[None]:
+def deferred() -> Iterator[None]:
+    """Write the events :func:`record` appends inside the block — to any envelope, also one
+    created in it — when the block ends: each envelope's with one compare-and-swap of its row
+    and one INSERT (nothing when the block raises: the caller's transaction rolls back). A
+    block inside another joins it. Use inside the transaction, with the envelope rows locked,
+    around code that saves an envelope only with ``update_fields`` that leave the audit
+    columns alone; a savepoint rolled back inside the block must not be caught inside it (its
+    events would stay held). A 批量发起 row creates, fills and sends an envelope in one."""
+    if _batch.get() is not None:
+        yield
+        return
+    block = _Block()
     token = _batch.set(block)
     try:
         yield
     finally:
         _batch.reset(token)
-    block.write()  # not reached when the block raised: the caller's transaction rolls back
+    for pk, pending in block.pending.items():
+        if pending.events:
+            _write(block.envelopes[pk], pending)
 
 
 @contextmanager
 def batched(envelope: Envelope) -> Iterator[None]:
-    """Write the events :func:`record` appends to ``envelope`` inside the block together when
-    it ends (nothing when it raises: the caller's transaction rolls back). Use inside the
-    transaction, with the envelope row locked, around code that saves the envelope only with
-    ``update_fields`` that leave the audit columns alone. Inside :func:`deferred` it joins the
-    enclosing block, which writes them."""
-    outer = _batch.get()
-    if outer is not None and outer.only is None:
-        outer.join(envelope)
-        yield
-        return
-    block = _Block(only=envelope.pk)
-    block.join(envelope)
-    with _holding(block):
-        yield
-
-
-@contextmanager
-def deferred() -> Iterator[None]:
-    """Like :func:`batched`, for every envelope whose events are recorded inside the block —
-    also one created in it: each envelope's events are written when the block ends, with one
-    compare-and-swap of its row and one INSERT (a 批量发起 row creates, fills and sends an
-    envelope in one transaction). The same rules as :func:`batched`, and one more: a savepoint
-    rolled back inside the block must not be caught inside it (its events would stay held)."""
-    if _batch.get() is not None:
-        # Inside another block: it holds (and writes) what it holds; batched()'s holds one
-        # envelope's events, the others' are written at once, as outside any block.
-        yield
-        return
-    with _holding(_Block()):
+    """:func:`deferred` around one signing step of ``envelope`` (its events are held from the
+    row's count and head as locked now)."""
+    with deferred():
+        block = _batch.get()
+        assert block is not None
+        block.join(envelope)
         yield
 
 
