@@ -193,13 +193,13 @@ def source(viewer: Viewer, tab: str, filters: Filters | None = None) -> Source:
     parts += _ids(acting, statuses)
     todo: QuerySet[Any, Any] | None = None
     if tab == "others":  # not where it is the user's turn (that is 待我签署)
-        # The user's turns once, as one set each part is tested against: those of envelopes in
-        # progress only — a turn row stays pending while a co-signer's 退回 has the envelope
+        # The user's turns once, as one set each part is tested against: those of 待我签署's
+        # statuses only — a turn row stays pending while a co-signer's 退回 has the envelope
         # 已退回, which is then waiting for others (the initiator), not for the user.
-        in_progress = [Envelope.Status.IN_PROGRESS]
-        todo = _union(_ids(turn, in_progress))
+        mine = list(TAB_BY_SLUG["todo"].statuses)
+        todo = _union(_ids(turn, mine))
         parts = [_without(part, todo) for part in parts]
-        condition &= ~(Q(status__in=in_progress) & _any(turn))
+        condition &= ~(Q(status__in=mine) & _any(turn))
 
     def widen() -> list[QuerySet[Any, Any]]:
         wide = envelopes + _all(acting)
