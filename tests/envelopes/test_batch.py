@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -197,12 +198,7 @@ def test_a_document_changed_since_the_page_fails_alone(people: dict, build: Any)
     alice, bob = people["alice"], people["bob"]
     envelopes = tasks_for(build, alice, bob, 2)
     items = items_for(bob, envelopes)
-    stale = turns.BatchItem(
-        recipient=items[0].recipient,
-        key=items[0].key,
-        seen={k: "0" * 64 for k in items[0].seen},
-        fields=items[0].fields,
-    )
+    stale = replace(items[0], seen={k: "0" * 64 for k in items[0].seen})
     results = batch_actions.do_batch_sign([stale, items[1]], pin=PIN, actor=bob, meta=TASK_META)
     assert [r.ok for r in results] == [False, True]
     assert "已更新" in results[0].message

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -71,12 +72,7 @@ def test_the_summary_names_only_the_envelopes_signed(people: dict, build: Any) -
     alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
     envelopes = two_step(build, alice, bob, charlie, 3, "合同")
     items = items_for(bob, envelopes)
-    stale = turns.BatchItem(
-        recipient=items[2].recipient,
-        key=items[2].key,
-        seen={d: "0" * 64 for d in items[2].seen},
-        fields=items[2].fields,
-    )
+    stale = replace(items[2], seen={d: "0" * 64 for d in items[2].seen})
     OutboxMessage.objects.all().delete()
     results = batch_actions.do_batch_sign([*items[:2], stale], pin=PIN, actor=bob, meta=TASK_META)
     assert [r.ok for r in results] == [True, True, False]

@@ -16,15 +16,14 @@ from django_tasks_db.models import DBTaskResult
 
 from qianshu.core import taskqueue
 from qianshu.core.meta import TASK
-from qianshu.envelopes import tasks, turns
+from qianshu.envelopes import tasks
 from qianshu.envelopes.actions import compose as compose_actions
-from qianshu.envelopes.actions import turns as turns_actions
 from qianshu.envelopes.models import AuditEvent, Envelope
 from qianshu.notifications.models import OutboxMessage
 from qianshu.webhooks import delivery
 from qianshu.webhooks.actions.endpoints import do_create_endpoint
 from qianshu.webhooks.actions.messages import do_emit_event
-from tests.envelopes.helpers import all_fields, seen
+from tests.envelopes.helpers import sign
 from tests.support.personas import make_verified_org
 from tests.webhooks.receiver import running_receiver
 
@@ -51,16 +50,9 @@ def _signed_not_completed(people: dict, build: Any) -> Envelope:
     """An envelope everyone signed; its completion job is queued, not run yet."""
     alice, bob = people["alice"], people["bob"]
     envelope = build.draft(alice, [("sign", 1, bob)])
-    recipient = envelope.recipients.get()
     with TestCase.captureOnCommitCallbacks(execute=True):
         compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
-        turns_actions.do_sign(
-            recipient,
-            turns.SignRequest(key="k", seen=seen(envelope), fields=all_fields(recipient)),
-            pin="802461",
-            actor=bob,
-            meta=TASK,
-        )
+    sign(envelope.recipients.get(), bob)
     envelope.refresh_from_db()
     assert envelope.status == Envelope.Status.IN_PROGRESS and envelope.all_signed_at is not None
     return envelope
