@@ -465,6 +465,10 @@ def measure(world: World, requests: int, envelopes: int) -> bool:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from qianshu import warmup
+
+    warmup.warm_up()  # as a web process starts (wsgi.py), before its first request
+
     clients = {}
     for who in ("alice", "bob", "charlie"):
         clients[who] = Client()
