@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from qianshu.accounts.models import HandwrittenSignature, User
 from qianshu.envelopes import confirmations, turns
@@ -101,6 +102,22 @@ class BatchTask:
     @property
     def seen_text(self) -> str:
         return encode_seen(self.seen)
+
+    # The page's lines of a task, made here rather than by a {% blocktranslate %} per task:
+    # a batch of 300 tasks rendered three of them each (a quarter of the page's time).
+    @property
+    def initiator_text(self) -> str:
+        return _("发起方: %(name)s") % {"name": self.initiator}
+
+    @property
+    def documents_text(self) -> str:
+        n = len(self.documents)
+        return ngettext("%(n)s 份文件", "%(n)s 份文件", n) % {"n": n}
+
+    @property
+    def seal_text(self) -> str:
+        org = self.org
+        return _("以“%(org)s”盖章") % {"org": org.name} if org is not None else ""
 
     def applied(self) -> list[tuple[str, int]]:
         """What will be applied, as (kind label, count) — 签名 ×2, 签署日期 ×1 …"""
