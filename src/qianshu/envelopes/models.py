@@ -111,7 +111,13 @@ class Envelope(models.Model):
         ordering: ClassVar[list[str]] = ["-sent_at", "-created_at"]
         indexes = [
             models.Index(fields=["status", "deadline"], name="env_status_deadline"),
-            models.Index(fields=["initiator", "status", "-sent_at"], name="env_initiator_status"),
+            # The user's own envelopes of a tab: newest first, and their ids from the index
+            # alone (a list's sample of a user's envelopes; PostgreSQL).
+            models.Index(
+                fields=["initiator", "status", "-sent_at"],
+                include=["id"],
+                name="env_initiator_status",
+            ),
             # The periodic audit anchor looks for chains that moved since it last ran.
             models.Index(
                 fields=["id"],
