@@ -51,7 +51,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-from qianshu.signing import overlap, revisions
+from qianshu.signing import byteranges, overlap, revisions
 from qianshu.signing.errors import SigningError
 from qianshu.signing.isolation import Limits, run_limited
 from qianshu.signing.ltv import Contexts
@@ -367,6 +367,7 @@ def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> Verifica
         return checked
     reader, strict, warnings = checked
     embedded, broken = _embedded(reader)
+    byteranges.prefill(data, (sig for _, sig in embedded))
     common = {"strict_parser": strict, "revisions": reader.xrefs.total_revisions, **base}
     if not embedded and not broken:
         return VerificationReport(
