@@ -14,13 +14,15 @@ import sys
 
 def _verify(argv: list[str]) -> int:
     """``qianshu verify`` as a process of its own (see :mod:`qianshu.verification.cli`):
-    the imports run without cyclic garbage collection and what they made is frozen, so no
-    collection (in this process, in its limited child, at exit) traverses it again."""
+    the imports run without cyclic garbage collection, reusing the dataclass methods compiled
+    by earlier runs (:mod:`qianshu.verification.codecache`), and what they made is frozen, so
+    no collection (in this process, in its limited child, at exit) traverses it again."""
     gc.disable()
     try:
-        from qianshu.verification import cli
+        from qianshu.verification import cli, codecache
 
-        cli.load_verifier()
+        with codecache.compiled_dataclass_methods():
+            cli.load_verifier()
     finally:
         gc.freeze()
         gc.enable()
