@@ -205,13 +205,14 @@ def _embedded(
     return list(enumerate(found)), broken
 
 
-def _structure(data: bytes) -> tuple[PdfFileReader, bool, list[str]] | VerificationReport:
+def _structure(
+    data: bytes, base: dict[str, Any]
+) -> tuple[PdfFileReader, bool, list[str]] | VerificationReport:
     if not data.lstrip()[:1024].startswith(b"%PDF-") and b"%PDF-" not in data[:1024]:
         raise _CannotValidate("cannot be validated: the file is not a PDF")
     last_eof = data.rfind(b"%%EOF")
     if last_eof < 0:
         raise _CannotValidate("cannot be validated: the PDF is truncated (no %%EOF marker)")
-    base: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     if data[last_eof + 5 :].strip(b"\r\n\t\f\x00 "):
         return VerificationReport(
             verdict=INVALID,
@@ -362,7 +363,7 @@ def _freed_in_use(reader: PdfFileReader, first: int) -> list[ChangeReport]:
 
 
 def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> VerificationReport:
-    checked = _structure(data)
+    checked = _structure(data, base)
     if isinstance(checked, VerificationReport):
         return checked
     reader, strict, warnings = checked
