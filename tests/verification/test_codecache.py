@@ -130,6 +130,15 @@ def test_a_cache_file_others_can_write_is_not_used(cache_home: Path) -> None:
     assert _compiled_again(cache_home) > 0
 
 
+@pytest.mark.skipif(os.getuid() != 0, reason="needs to hand a folder to another user")
+def test_nothing_is_written_into_someone_elses_folder(cache_home: Path) -> None:
+    folder = cache_home / "qianshu"
+    folder.mkdir(parents=True)
+    os.chown(folder, 65534, 65534)
+    assert _compiled_again(cache_home) > 0
+    assert list(folder.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     "damage",
     [

@@ -15,7 +15,8 @@ text and ``exec`` of the code compiled from it with the same file name do the sa
 generated text names its inputs — defaults, types, the class — and ``dataclasses`` passes them
 in at ``exec`` time; no object identity is in the text). The file is per Python bytecode
 version, read only when it is the user's own and writable by nobody else (it holds code), and
-written atomically; any problem with it (missing, damaged, foreign) means compiling as before.
+written atomically, only into the user's own folder; any problem with it (missing, damaged,
+foreign) means compiling as before.
 Nothing is patched outside the ``with`` block, and nothing at all without ``HOME`` or
 ``XDG_CACHE_HOME`` in the environment.
 """
@@ -69,6 +70,8 @@ def _save(path: str, codes: dict[str, CodeType]) -> None:
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
+        if os.stat(folder).st_uid != os.getuid():
+            return  # someone else's cache (``sudo`` keeping ``HOME``): leave it alone
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as file:
             file.write(_FORMAT + marshal.dumps(codes))
