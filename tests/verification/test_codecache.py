@@ -51,6 +51,7 @@ def _behaviour(cls: type) -> tuple[object, ...]:
         frozen,
         cls.__init__.__code__.co_filename,
         cls.__init__.__code__.co_varnames,
+        cls.__init__.__annotations__,  # types, not strings: no future flag of ours leaks in
     )
 
 

@@ -11,14 +11,13 @@ compiled code of that text the same way: while the verifier is imported, the ``e
 written back once the imports are done.
 
 What it keeps cannot change behaviour: the key is the full source text, and ``exec`` of the
-text and ``exec`` of the code compiled from it with the same file name do the same (the
-generated text names its inputs — defaults, types, the class — and ``dataclasses`` passes them
-in at ``exec`` time; no object identity is in the text). The file is per Python bytecode
-version, read only when it is the user's own and writable by nobody else (it holds code), and
-written atomically, only into the user's own folder; any problem with it (missing, damaged,
-foreign) means compiling as before.
-Nothing is patched outside the ``with`` block, and nothing at all without ``HOME`` or
-``XDG_CACHE_HOME`` in the environment.
+text and ``exec`` of the code compiled from it with the same file name and compiler flags do
+the same (the generated text names its inputs — defaults, types, the class — and
+``dataclasses`` passes them in at ``exec`` time; no object identity is in the text). The file
+is per Python bytecode version, read only when it is the user's own and writable by nobody
+else (it holds code), and written atomically, only into the user's own folder; any problem
+with it (missing, damaged, foreign) means compiling as before. Nothing is patched outside the
+``with`` block, and nothing at all without ``HOME`` or ``XDG_CACHE_HOME`` in the environment.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from contextlib import contextmanager
 from types import CodeType
 from typing import Any
 
-_FORMAT = b"qianshu-dataclass-code-1\n"
+_FORMAT = b"qianshu-dataclass-code-2\n"
 
 
 def cache_file() -> str | None:
@@ -97,7 +96,9 @@ class _Methods:
             return
         code = self.known.get(source)
         if code is None:
-            code = compile(source, "<string>", "exec")  # the file name exec gives text
+            # As ``exec`` compiles text: that file name, and the future flags of the caller
+            # (``dataclasses`` has none), not this module's ``annotations``.
+            code = compile(source, "<string>", "exec", dont_inherit=True)
             self.compiled += 1
         self.used[source] = code
         builtins.exec(code, namespace, local_namespace)  # noqa: S102 - as dataclasses does
