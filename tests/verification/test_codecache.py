@@ -162,3 +162,46 @@ def test_no_cache_without_a_home(monkeypatch: pytest.MonkeyPatch) -> None:
     with codecache.compiled_dataclass_methods() as methods:
         assert methods is None
         assert "exec" not in vars(dataclasses)
+
+
+_SIGNATURES = (
+    "import dataclasses, re, sys\n"
+    "from qianshu.verification import cli, codecache\n"
+    "if sys.argv[1] == 'cached':\n"
+    "    with codecache.compiled_dataclass_methods():\n"
+    "        cli.load_verifier()\n"
+    "else:\n"
+    "    cli.load_verifier()\n"
+    "out = []\n"
+    "def shown(value):  # object addresses differ from process to process\n"
+    "    return re.sub(r' at 0x[0-9a-f]+', '', repr(value))\n"
+    "for module in list(sys.modules.values()):\n"
+    "    for cls in list(vars(module).values()):\n"
+    "        if isinstance(cls, type) and dataclasses.is_dataclass(cls):\n"
+    "            for name, fn in sorted(vars(cls).items()):\n"
+    "                code = getattr(fn, '__code__', None)\n"
+    "                if code is not None and code.co_filename == '<string>':\n"
+    "                    out.append((cls.__module__, cls.__qualname__, name, code.co_code,\n"
+    "                                code.co_flags, shown(fn.__annotations__),\n"
+    "                                shown(fn.__defaults__), shown(fn.__kwdefaults__)))\n"
+    "print(repr(sorted(set(out))))\n"
+)
+
+
+def test_every_dataclass_of_the_verifier_is_built_as_without_the_cache(tmp_path: Path) -> None:
+    def methods(mode: str) -> list[tuple[object, ...]]:
+        result = subprocess.run(
+            [sys.executable, "-c", _SIGNATURES, mode],
+            capture_output=True,
+            text=True,
+            env={"PYTHONPATH": str(SRC), "XDG_CACHE_HOME": str(tmp_path)},
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        found: list[tuple[object, ...]] = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+        return found
+
+    plain = methods("plain")
+    assert len(plain) > 300
+    methods("cached")  # writes the cache
+    assert methods("cached") == plain  # built from it
