@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from qianshu.signing.ephemeral import EphemeralPlatform
@@ -84,3 +86,29 @@ def test_limited_verification_reports_instead_of_raising() -> None:
         b"%PDF-1.7\n%%EOF\n", platform.trust, Limits(memory_bytes=1, wall_seconds=10)
     )
     assert report.verdict == "indeterminate"
+
+
+def _collector_state() -> tuple[int, int, int]:
+    """In the child: frozen objects, then the cycles a collection frees among new objects."""
+    frozen = gc.get_freeze_count()
+
+    class Node:
+        pass
+
+    for _ in range(100):
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # type: ignore[attr-defined]
+    del a, b
+    return frozen, gc.collect(), int(gc.isenabled())
+
+
+def test_the_child_leaves_what_it_inherited_to_the_parent_collector() -> None:
+    """The child freezes the objects it inherits: its collections never walk (and so never
+    copy) the parent's heap — a long-running web process made each limited verification pay
+    for its whole heap — while its own garbage is collected as usual."""
+    inherited = len(gc.get_objects())
+    before = gc.get_freeze_count()
+    frozen, freed, enabled = run_limited(_collector_state)
+    assert frozen >= inherited // 2 and frozen > before
+    assert freed >= 200 and enabled == int(gc.isenabled())
+    assert gc.get_freeze_count() == before  # the parent is untouched

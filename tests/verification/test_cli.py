@@ -7,6 +7,7 @@ is the one taken (Django is never imported), that it trusts the same roots as th
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import sqlite3
@@ -136,6 +137,57 @@ def test_verify_never_imports_django(signed: Path, root_pem: Path, tmp_path: Pat
         timeout=120,
     )
     assert result.stdout.strip().splitlines()[-1] == "0 False False", result.stdout + result.stderr
+
+
+_LAZY = ("json", "sqlite3", "pathlib", "ctypes", "pypdfium2", "PIL", "psycopg")
+
+
+def _start_up_probe(args: list[str], tmp_path: Path) -> dict[str, object]:
+    """Run the console script's ``verify`` path in a fresh interpreter; what it imported and
+    what it left to the garbage collector."""
+    probe = (
+        "import gc, sys\n"
+        "from qianshu.__main__ import _verify\n"
+        f"code = _verify({args!r})\n"
+        f"loaded = sorted(m for m in {_LAZY!r} if m in sys.modules)\n"
+        "print(repr({'code': code, 'loaded': loaded, 'frozen': gc.get_freeze_count(), "
+        "'enabled': gc.isenabled()}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(SRC), "QIANSHU_DATA_DIR": str(tmp_path)},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    found: dict[str, object] = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_verify_start_up_imports_only_what_the_file_needs(
+    signed: Path, root_pem: Path, tmp_path: Path
+) -> None:
+    """Start-up time is mostly imports: JSON output, the SQLite and PostgreSQL drivers (no
+    database here), pathlib, and the page renderer (PDFium, Pillow, ctypes: no appearance
+    added after a signature) stay out of a plain text run."""
+    text = _start_up_probe([str(signed), "--trust", str(root_pem)], tmp_path)
+    assert text["code"] == 0
+    assert text["loaded"] == []
+    as_json = _start_up_probe([str(signed), "--trust", str(root_pem), "--json"], tmp_path)
+    assert as_json["code"] == 0
+    assert as_json["loaded"] == ["json"]  # the probe sees an import when there is one
+
+
+def test_verify_start_up_freezes_what_the_imports_made(
+    signed: Path, root_pem: Path, tmp_path: Path
+) -> None:
+    """The imports' objects are frozen for the garbage collector (none of them is garbage), and
+    the collector is on again for the verification itself."""
+    found = _start_up_probe([str(signed), "--trust", str(root_pem)], tmp_path)
+    assert found["code"] == 0
+    assert isinstance(found["frozen"], int) and found["frozen"] > 50_000
+    assert found["enabled"] is True
 
 
 def test_platform_root_from_the_sqlite_database(

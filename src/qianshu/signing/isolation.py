@@ -10,11 +10,20 @@ starts with its parent's mappings, and a long-running web or worker process (thr
 their malloc arenas and stacks, native libraries) can hold more virtual address space than
 the budget itself — an absolute ``RLIMIT_AS`` would then refuse every allocation of the
 child, and harmless files would fail as if they were hostile.
+
+The child freezes the objects it inherits for the cyclic garbage collector (:func:`gc.freeze`,
+which only moves list heads): its collections then walk only what it creates itself. Without
+it, a collection of the oldest generation in the child — which the parent's collector state
+can make due at once — walks every object of the parent and, by writing to each, copies the
+parent's whole heap into the child: in a web process (some 300,000 objects) a limited
+verification of the 9-signature contract took 350 ms of CPU instead of 120 ms. The child's
+own garbage is collected as usual; the parent is not affected.
 """
 
 from __future__ import annotations
 
 import faulthandler
+import gc
 import multiprocessing
 import resource
 import traceback
@@ -56,6 +65,7 @@ def _child(conn: Connection, limits: Limits, fn: Callable[..., Any], args: tuple
         # no fault-handler traceback on the parent's stderr (the parent reports the limit).
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         faulthandler.disable()
+        gc.freeze()  # see the module docstring
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
         budget = _address_space() + limits.memory_bytes
         resource.setrlimit(resource.RLIMIT_AS, (budget, budget))

@@ -21,7 +21,6 @@ the margin, a signature in a blank box: nothing there can be hidden or drawn ove
 
 from __future__ import annotations
 
-import ctypes
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -43,6 +42,8 @@ Rect = tuple[float, float, float, float]
 
 def _region(page: Any, rect: Rect) -> tuple[int, int, int, int]:
     """The widget rectangle (plus a margin) in device pixels of a full render at SCALE."""
+    import ctypes  # like pypdfium2, only when a page is rendered
+
     import pypdfium2.raw as pdfium_c
 
     width = math.ceil(page.get_width() * SCALE)

@@ -51,7 +51,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-from qianshu.signing import overlap, revisions
+from qianshu.signing import byteranges, overlap, revisions
 from qianshu.signing.errors import SigningError
 from qianshu.signing.isolation import Limits, run_limited
 from qianshu.signing.ltv import Contexts
@@ -205,13 +205,14 @@ def _embedded(
     return list(enumerate(found)), broken
 
 
-def _structure(data: bytes) -> tuple[PdfFileReader, bool, list[str]] | VerificationReport:
+def _structure(
+    data: bytes, base: dict[str, Any]
+) -> tuple[PdfFileReader, bool, list[str]] | VerificationReport:
     if not data.lstrip()[:1024].startswith(b"%PDF-") and b"%PDF-" not in data[:1024]:
         raise _CannotValidate("cannot be validated: the file is not a PDF")
     last_eof = data.rfind(b"%%EOF")
     if last_eof < 0:
         raise _CannotValidate("cannot be validated: the PDF is truncated (no %%EOF marker)")
-    base: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     if data[last_eof + 5 :].strip(b"\r\n\t\f\x00 "):
         return VerificationReport(
             verdict=INVALID,
@@ -362,11 +363,12 @@ def _freed_in_use(reader: PdfFileReader, first: int) -> list[ChangeReport]:
 
 
 def _verify(data: bytes, trust: TrustSettings, base: dict[str, Any]) -> VerificationReport:
-    checked = _structure(data)
+    checked = _structure(data, base)
     if isinstance(checked, VerificationReport):
         return checked
     reader, strict, warnings = checked
     embedded, broken = _embedded(reader)
+    byteranges.prefill(data, (sig for _, sig in embedded))
     common = {"strict_parser": strict, "revisions": reader.xrefs.total_revisions, **base}
     if not embedded and not broken:
         return VerificationReport(

@@ -7,14 +7,13 @@ The platform root is the certificate of the platform key with role ``root`` (the
 database the settings would use: ``DATABASE_URL``, else the SQLite file in
 ``QIANSHU_DATA_DIR`` (``./var``), exactly as ``settings.py`` derives it. Only SQLite and
 PostgreSQL URLs are read (the databases the platform supports); any other raises
-:class:`UnsupportedDatabase`.
+:class:`UnsupportedDatabase`. Being on the start-up path of ``qianshu verify``, it imports the
+database drivers only when there is a database to read (and uses ``os.path``, not ``pathlib``).
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 _ROOT_QUERY = "SELECT certificate_der FROM pki_platformkey WHERE role = 'root'"
@@ -31,8 +30,9 @@ class RootsError(Exception):
 
 def database_url() -> str:
     """``DATABASE_URL``, or the SQLite default of ``settings.py``."""
-    data_dir = Path(os.environ.get("QIANSHU_DATA_DIR", str(Path.cwd() / "var"))).resolve()
-    return os.environ.get("DATABASE_URL", f"sqlite:///{data_dir / 'qianshu.sqlite3'}")
+    data_dir = os.environ.get("QIANSHU_DATA_DIR", os.path.join(os.getcwd(), "var"))
+    database = os.path.join(os.path.realpath(data_dir), "qianshu.sqlite3")
+    return os.environ.get("DATABASE_URL", f"sqlite:///{database}")
 
 
 def platform_root_der(url: str | None = None) -> bytes | None:
@@ -49,10 +49,12 @@ def platform_root_der(url: str | None = None) -> bytes | None:
 
 
 def _sqlite_root(path: str) -> bytes | None:
-    if not path or path == ":memory:" or not Path(path).is_file():
+    if not path or path == ":memory:" or not os.path.isfile(path):
         return None
+    import sqlite3
+
     try:
-        with sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True) as conn:
+        with sqlite3.connect(f"file:{os.path.realpath(path)}?mode=ro", uri=True) as conn:
             row = conn.execute(_ROOT_QUERY).fetchone()
     except sqlite3.OperationalError:  # no such table: migrations never ran here
         return None
@@ -80,7 +82,8 @@ def pem_certificates(path: str) -> list[bytes]:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     try:
-        certs = x509.load_pem_x509_certificates(Path(path).read_bytes())
+        with open(path, "rb") as file:
+            certs = x509.load_pem_x509_certificates(file.read())
     except (OSError, ValueError) as exc:
         raise RootsError(f"trust roots {path!r} cannot be loaded: {exc}") from exc
     return [c.public_bytes(Encoding.DER) for c in certs]
