@@ -44,6 +44,7 @@ from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.actions import lifecycle
 from qianshu.envelopes.compose import RecipientInput
 from qianshu.envelopes.models import Envelope
+from qianshu.pki.platform import PkiNotInitialised, Platform, load_platform
 from qianshu.signing import cjkfont
 
 log = logging.getLogger(__name__)
@@ -142,11 +143,20 @@ def do_cancel_batch(batch: Batch, *, actor: User) -> None:
 @dataclass
 class _Run:
     """What every row of one run of :func:`send_batch_rows` shares, read once: the version's
-    documents (bytes and page boxes) and its fixed parties as cleaned (a fixed seal party's
-    organisation resolved once)."""
+    documents (bytes and page boxes), the platform's keys (that certify each document) and the
+    version's fixed parties as cleaned (a fixed seal party's organisation resolved once)."""
 
     sources: list[SourceDocument]
+    platform: Platform
     fixed: dict[tuple[int, RecipientInput], dict[str, Any]] = field(default_factory=dict)
+
+
+def _start_run(version: TemplateVersion) -> _Run:
+    try:
+        platform = load_platform()
+    except PkiNotInitialised as exc:
+        raise TemplateError(_("平台证书服务尚未初始化，请联系平台运营人员。")) from exc
+    return _Run(version_documents(version), platform)
 
 
 def _send_row(batch: Batch, row: BatchRow, run: _Run, meta: RequestMeta) -> None:
@@ -170,7 +180,9 @@ def _send_row(batch: Batch, row: BatchRow, run: _Run, meta: RequestMeta) -> None
             actor=actor,
             meta=meta,
         )
-        envelope = compose_actions.send_new_draft(draft, actor=actor, meta=meta)
+        envelope = compose_actions.send_new_draft(
+            draft, platform=run.platform, actor=actor, meta=meta
+        )
     row.status = BatchRow.Status.SENT
     row.envelope = envelope
     row.save(update_fields=["status", "envelope"])
@@ -218,7 +230,7 @@ def _send_rows(batch: Batch, meta: RequestMeta, limit: int | None) -> int:
             try:
                 with transaction.atomic():
                     if run is None:
-                        run = _Run(version_documents(batch.version))
+                        run = _start_run(batch.version)
                     _send_row(batch, row, run, meta)
             except UserError as exc:
                 _fail(batch, row, str(exc))

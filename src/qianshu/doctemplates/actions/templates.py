@@ -245,7 +245,7 @@ def usable_template(version: TemplateVersion, actor: User) -> Template:
     )
     if not template.is_active:
         raise TemplateError(_("该模板已归档，不能再使用。"))
-    if template.org is not None and not template.actor_is_member:  # type: ignore[attr-defined]
+    if template.org is not None and not template.actor_is_member:
         raise TemplateError(_("您已不是该组织的成员，不能使用该组织的模板。"))
     return template
 
@@ -265,7 +265,8 @@ def do_use_template(
     ready for 确认发起 — and the version remembered (with the ``batch`` it was sent in). The
     caller checked that ``actor`` may use the template. Raises :class:`TemplateError`
     (``DataError`` naming a data field) or the compose actions' ``EnvelopeError``; nothing is
-    kept then. The version's documents may be prefetched (``prefetch_related("documents__blob")``)."""
+    kept then. The version's documents may be prefetched
+    (``prefetch_related("documents__blob")``)."""
     template = usable_template(version, actor)
     with transaction.atomic():
         draft = make_draft(

@@ -50,7 +50,7 @@ from qianshu.envelopes.models import (
 from qianshu.envelopes.placement import MAX_FIELDS, FieldInput
 from qianshu.envelopes.revisions import append_revision
 from qianshu.orgs.models import Organization
-from qianshu.pki.platform import PkiNotInitialised, load_platform
+from qianshu.pki.platform import PkiNotInitialised, Platform, load_platform
 from qianshu.signing import documents
 from qianshu.signing.errors import PdfError, SigningError
 from qianshu.signing.stamps import Rect
@@ -330,9 +330,11 @@ def _prepared_bytes(
     source: bytes,
     specs: Sequence[documents.FieldSpec],
     certify: bool,
+    platform: Platform | None = None,
 ) -> bytes:
-    """``source`` with ``specs`` declared, signed by the platform (certified or approved)."""
-    platform = load_platform()
+    """``source`` with ``specs`` declared, signed by the platform (certified or approved);
+    ``platform``: as the caller loaded it (a batch run, once), else loaded now."""
+    platform = platform or load_platform()
     try:
         return documents.prepare_document(
             source,
@@ -601,13 +603,16 @@ def set_new_fields(draft: NewDraft, items: Sequence[FieldInput]) -> list[Field]:
     return draft.fields
 
 
-def send_new_draft(draft: NewDraft, *, actor: User, meta: RequestMeta) -> Envelope:
+def send_new_draft(
+    draft: NewDraft, *, platform: Platform | None = None, actor: User, meta: RequestMeta
+) -> Envelope:
     """:func:`do_send_envelope` of a draft made in the caller's open transaction (which it
     joins: a refusal rolls the caller's block back with the draft). The same checks, events
     and routing, without reading back what the caller just wrote: the documents are prepared
     from their bytes first, then the sender's allowance is locked and counted
     (:func:`sending.lock_quota`), the sender checked against the organisation row as locked,
-    and the prepared revisions recorded."""
+    and the prepared revisions recorded. ``platform``: the platform's keys as the caller loaded
+    them (a batch run, once for its rows), else loaded now."""
     envelope = draft.envelope
     if not envelope.is_draft():
         raise EnvelopeError(_("任务已经发起。"))
@@ -618,8 +623,9 @@ def send_new_draft(draft: NewDraft, *, actor: User, meta: RequestMeta) -> Envelo
     prepared = {}
     try:
         for document in draft.documents if not found else ():
+            source = draft.sources[document.pk]
             data = _prepared_bytes(
-                envelope, document, draft.sources[document.pk], specs[document.pk], certify
+                envelope, document, source, specs[document.pk], certify, platform
             )
             do_put_blob_ahead(data)  # the durable write before the allowance lock
             prepared[document.pk] = data

@@ -39,12 +39,15 @@ def _insert_if_new(blob: Blob) -> bool:
     connection = connections[router.db_for_write(Blob)]
     quote = connection.ops.quote_name
     fields = list(Blob._meta.concrete_fields)
+    pk = Blob._meta.pk
+    assert pk is not None
     values = [f.get_db_prep_save(getattr(blob, f.attname), connection) for f in fields]
-    sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING {}".format(
+    # Only the model's own table and column names are formatted in; the values are parameters.
+    sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING {}".format(  # noqa: S608
         quote(Blob._meta.db_table),
-        ", ".join(quote(f.column) for f in fields),
+        ", ".join(quote(str(f.column)) for f in fields),
         ", ".join(["%s"] * len(fields)),
-        quote(Blob._meta.pk.column),
+        quote(str(pk.column)),
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
