@@ -179,15 +179,28 @@ def test_a_row_gives_the_envelope_and_trail_of_a_draft_sent_by_hand(
 
 
 def test_rows_past_the_allowance_fail_and_leave_nothing(
-    version: Any, people: dict[str, Any], settings: Any
+    version: Any, people: dict[str, Any], settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings.QIANSHU_SEND_PER_ORG_DAY = 2
-    batch = _batch(version, people["alice"], _rows(3))
-    assert send_batch_rows(batch.pk, meta=TASK) == 3
+    certified: list[str] = []
+    real = compose_actions._prepared_bytes
+
+    def counted(envelope: Envelope, *args: Any) -> bytes:
+        certified.append(envelope.title)
+        return real(envelope, *args)
+
+    monkeypatch.setattr(compose_actions, "_prepared_bytes", counted)
+    batch = _batch(
+        version, people["alice"], [[f"第{i}份", *row[1:]] for i, row in enumerate(_rows(4))]
+    )
+    assert send_batch_rows(batch.pk, meta=TASK) == 4
     batch.refresh_from_db()
-    assert (batch.sent, batch.failed) == (2, 1)
-    failed = BatchRow.objects.get(batch=batch, status=BatchRow.Status.FAILED)
-    assert "24 小时内最多可发起 2 个签署任务" in failed.error
-    # The refused row's draft went with its transaction.
+    assert (batch.sent, batch.failed) == (2, 2)
+    failed = BatchRow.objects.filter(batch=batch, status=BatchRow.Status.FAILED)
+    assert all("24 小时内最多可发起 2 个签署任务" in row.error for row in failed)
+    # The refused rows' drafts went with their transactions.
     assert Envelope.objects.filter(template_use__version=version).count() == 2
-    assert failed.envelope_id is None
+    assert not any(row.envelope_id for row in failed)
+    # The third row was certified before the allowance refused it; the fourth, after a
+    # refusal, was counted first and certified nothing.
+    assert certified == ["第0份", "第1份", "第2份"]

@@ -44,6 +44,7 @@ from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.actions import lifecycle
 from qianshu.envelopes.compose import RecipientInput
 from qianshu.envelopes.models import Envelope
+from qianshu.envelopes.sending import SendLimitReached
 from qianshu.pki.platform import PkiNotInitialised, Platform, load_platform
 from qianshu.signing import cjkfont
 
@@ -149,6 +150,8 @@ class _Run:
     sources: list[SourceDocument]
     platform: Platform
     fixed: dict[tuple[int, RecipientInput], dict[str, Any]] = field(default_factory=dict)
+    # The last row was over the allowance: the next counts it before certifying anything.
+    limited: bool = False
 
 
 def _start_run(version: TemplateVersion) -> _Run:
@@ -181,7 +184,7 @@ def _send_row(batch: Batch, row: BatchRow, run: _Run, meta: RequestMeta) -> None
             meta=meta,
         )
         envelope = compose_actions.send_new_draft(
-            draft, platform=run.platform, actor=actor, meta=meta
+            draft, platform=run.platform, hint=run.limited, actor=actor, meta=meta
         )
     row.status = BatchRow.Status.SENT
     row.envelope = envelope
@@ -232,7 +235,10 @@ def _send_rows(batch: Batch, meta: RequestMeta, limit: int | None) -> int:
                     if run is None:
                         run = _start_run(batch.version)
                     _send_row(batch, row, run, meta)
+                    run.limited = False
             except UserError as exc:
+                if run is not None:
+                    run.limited = isinstance(exc, SendLimitReached)
                 _fail(batch, row, str(exc))
             except Exception as exc:  # one broken row must not stop the batch
                 log.exception("batch %s row %s failed", batch.number, row.row_number)

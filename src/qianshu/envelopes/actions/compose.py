@@ -584,7 +584,7 @@ def add_new_document(
 def set_new_recipients(draft: NewDraft, cleaned: Sequence[dict[str, Any]]) -> list[Recipient]:
     """The new draft's recipients, from values as :func:`compose.clean_recipient` gives them."""
     if draft.recipients:
-        raise EnvelopeError(_("任务已有签署方。"))
+        raise ValueError("the new draft has its recipients already")
     if len(cleaned) > MAX_RECIPIENTS:
         raise EnvelopeError(_("每个任务最多 %(n)d 个签署方。") % {"n": MAX_RECIPIENTS})
     draft.recipients = _insert_recipients(draft.envelope, cleaned)
@@ -594,7 +594,7 @@ def set_new_recipients(draft: NewDraft, cleaned: Sequence[dict[str, Any]]) -> li
 def set_new_fields(draft: NewDraft, items: Sequence[FieldInput]) -> list[Field]:
     """The new draft's fields, checked as :func:`do_set_fields` checks them."""
     if draft.fields:
-        raise EnvelopeError(_("任务已有签署位置。"))
+        raise ValueError("the new draft has its fields already")
     if len(items) > MAX_FIELDS:
         raise EnvelopeError(_("签署位置最多 %(n)d 个。") % {"n": MAX_FIELDS})
     values = _checked_fields(items, draft.recipients, draft.documents)
@@ -604,7 +604,12 @@ def set_new_fields(draft: NewDraft, items: Sequence[FieldInput]) -> list[Field]:
 
 
 def send_new_draft(
-    draft: NewDraft, *, platform: Platform | None = None, actor: User, meta: RequestMeta
+    draft: NewDraft,
+    *,
+    platform: Platform | None = None,
+    hint: bool = False,
+    actor: User,
+    meta: RequestMeta,
 ) -> Envelope:
     """:func:`do_send_envelope` of a draft made in the caller's open transaction (which it
     joins: a refusal rolls the caller's block back with the draft). The same checks, events
@@ -612,7 +617,10 @@ def send_new_draft(
     from their bytes first, then the sender's allowance is locked and counted
     (:func:`sending.lock_quota`), the sender checked against the organisation row as locked,
     and the prepared revisions recorded. ``platform``: the platform's keys as the caller loaded
-    them (a batch run, once for its rows), else loaded now."""
+    them (a batch run, once for its rows), else loaded now. ``hint``: the caller expects a
+    refusal (the previous row of its batch was over the allowance): the allowance is counted
+    first without a lock (:func:`sending.within_allowance`), and a send over it is refused
+    without the platform's signatures."""
     envelope = draft.envelope
     if not envelope.is_draft():
         raise EnvelopeError(_("任务已经发起。"))
@@ -620,17 +628,23 @@ def send_new_draft(
         envelope.initiator = actor  # the audit events name them
     found = compose.draft_problems(envelope, draft.documents, draft.recipients)
     certify, specs = _plan(draft.documents, draft.recipients, draft.fields)
-    prepared = {}
-    try:
-        for document in draft.documents if not found else ():
-            source = draft.sources[document.pk]
-            data = _prepared_bytes(
+    ahead = not found and not (
+        hint and not sending.within_allowance(actor, envelope.initiator_org_id, now=timezone.now())
+    )
+
+    def prepared(document: Document) -> bytes:
+        source = draft.sources[document.pk]
+        try:
+            return _prepared_bytes(
                 envelope, document, source, specs[document.pk], certify, platform
             )
-            do_put_blob_ahead(data)  # the durable write before the allowance lock
-            prepared[document.pk] = data
-    except PkiNotInitialised as exc:
-        raise EnvelopeError(_("平台证书服务尚未初始化，请联系平台运营人员。")) from exc
+        except PkiNotInitialised as exc:
+            raise EnvelopeError(_("平台证书服务尚未初始化，请联系平台运营人员。")) from exc
+
+    ready = {}
+    for document in draft.documents if ahead else ():
+        ready[document.pk] = prepared(document)
+        do_put_blob_ahead(ready[document.pk])  # the durable write before the allowance lock
     with transaction.atomic(savepoint=False):
         org = sending.lock_quota(actor, envelope.initiator_org_id, now=timezone.now())
         if org is not None:
@@ -639,7 +653,8 @@ def send_new_draft(
         if found:
             raise EnvelopeError(found[0])
         for document in draft.documents:
-            _store_prepared(envelope, document, prepared[document.pk], certify, meta=meta)
+            data = ready.get(document.pk) or prepared(document)  # the hint was wrong
+            _store_prepared(envelope, document, data, certify, meta=meta)
         _start_routing(envelope, draft.recipients, held=True, actor=actor, meta=meta)
     return envelope
 
