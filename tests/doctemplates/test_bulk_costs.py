@@ -19,12 +19,13 @@ from qianshu.core.meta import TASK
 from qianshu.doctemplates import bulk
 from qianshu.doctemplates.actions.bulk import do_import_batch, do_start_batch, send_batch_rows
 from qianshu.doctemplates.actions.templates import do_save_template, do_use_template
-from qianshu.doctemplates.models import Batch, BatchRow
+from qianshu.doctemplates.models import Batch, BatchRow, Template
 from qianshu.doctemplates.snapshots import Party, RoleChoice
 from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.audit import check_chain
 from qianshu.envelopes.models import AuditEvent, Envelope, Field
 from qianshu.notifications.models import OutboxMessage
+from qianshu.orgs.models import Membership
 from tests.envelopes.helpers import Builder, field
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +205,32 @@ def test_rows_past_the_allowance_fail_and_leave_nothing(
     # The third row was certified before the allowance refused it; the fourth, after a
     # refusal, was counted first and certified nothing.
     assert certified == ["第0份", "第1份", "第2份"]
+
+
+@pytest.mark.parametrize("change", ["left", "archived"])
+def test_the_rows_after_the_sender_left_or_the_template_was_archived_fail(
+    version: Any, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """What a run reads once (the template, its organisation) does not outlive the rules: each
+    row checks that the template is still active, and its send that the sender is still a
+    member of the organisation (under the allowance lock)."""
+    alice, org = people["alice"], people["org"]
+    batch = _batch(version, alice, _rows(3))
+    real = compose_actions.send_new_draft
+
+    def then_change(draft: Any, **kwargs: Any) -> Envelope:
+        envelope = real(draft, **kwargs)
+        if change == "left":
+            Membership.objects.filter(org=org, user=alice).delete()
+        else:
+            Template.objects.filter(pk=version.template_id).update(status=Template.Status.ARCHIVED)
+        return envelope
+
+    monkeypatch.setattr(compose_actions, "send_new_draft", then_change)
+    assert send_batch_rows(batch.pk, meta=TASK) == 3
+    batch.refresh_from_db()
+    assert (batch.sent, batch.failed) == (1, 2)
+    expected = "您已不是“北京千书大学”的成员" if change == "left" else "该模板已归档"
+    errors = BatchRow.objects.filter(batch=batch, status=BatchRow.Status.FAILED)
+    assert all(expected in row.error for row in errors), [r.error for r in errors]
+    assert Envelope.objects.filter(template_use__version=version).count() == 1

@@ -33,6 +33,7 @@ from qianshu.core.meta import RequestMeta
 from qianshu.doctemplates import bulk
 from qianshu.doctemplates.actions.templates import (
     SourceDocument,
+    check_still_active,
     make_draft,
     usable_template,
     version_documents,
@@ -144,14 +145,16 @@ def do_cancel_batch(batch: Batch, *, actor: User) -> None:
 @dataclass
 class _Run:
     """What every row of one run of :func:`send_batch_rows` shares, read once: the version's
-    documents (bytes and page boxes), the platform's keys (that certify each document) and the
-    version's fixed parties as cleaned (a fixed seal party's organisation resolved once)."""
+    documents (bytes and page boxes), the platform's keys (that certify each document), the
+    version's fixed parties as cleaned (a fixed seal party's organisation resolved once) and
+    its template (with its organisation)."""
 
     sources: list[SourceDocument]
     platform: Platform
     fixed: dict[tuple[int, RecipientInput], dict[str, Any]] = field(default_factory=dict)
     # The last row was over the allowance: the next counts it before certifying anything.
     limited: bool = False
+    template: Template | None = None  # read with the run's first row that could use it
 
 
 def _start_run(version: TemplateVersion) -> _Run:
@@ -167,7 +170,12 @@ def _send_row(batch: Batch, row: BatchRow, run: _Run, meta: RequestMeta) -> None
     # The sender as of this row, with their verified identity joined: the checks and audit
     # events of the row ask for it several times, and the next row looks it up again.
     actor = User.objects.select_related("person_identity").get(pk=batch.created_by_id)
-    template = usable_template(version, actor)  # still active, still a member
+    if run.template is None:
+        run.template = usable_template(version, actor)  # active, the sender a member
+    else:
+        # Still active; the sender is still a member: the send checks it under the allowance
+        # lock (its message names the organisation).
+        check_still_active(version)
     # The row's audit events (made, its document, sent, notified) are written together. The
     # draft is made and sent in this transaction: its rows are sent as written, not read back.
     with audit.deferred():
@@ -177,7 +185,7 @@ def _send_row(batch: Batch, row: BatchRow, run: _Run, meta: RequestMeta) -> None
             data=bulk.data_of(row.values, version.data_fields),
             title=row.values.get(bulk.TITLE, ""),
             batch=batch,
-            org=template.org,
+            org=run.template.org,
             sources=run.sources,
             fixed=run.fixed,
             actor=actor,

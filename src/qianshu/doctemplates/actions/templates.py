@@ -250,6 +250,13 @@ def usable_template(version: TemplateVersion, actor: User) -> Template:
     return template
 
 
+def check_still_active(version: TemplateVersion) -> None:
+    """Refuse with :class:`TemplateError` once the version's template is archived (one cheap
+    query: a batch checks it for each row after :func:`usable_template` for its first)."""
+    if not Template.objects.filter(pk=version.template_id, status=Template.Status.ACTIVE).exists():
+        raise TemplateError(_("该模板已归档，不能再使用。"))
+
+
 def do_use_template(
     version: TemplateVersion,
     parties: Mapping[str, Party],
