@@ -22,6 +22,7 @@ from qianshu.doctemplates.actions.templates import do_save_template, do_use_temp
 from qianshu.doctemplates.models import Batch, BatchRow, Template
 from qianshu.doctemplates.snapshots import Party, RoleChoice
 from qianshu.envelopes.actions import compose as compose_actions
+from qianshu.envelopes.actions import new_drafts
 from qianshu.envelopes.audit import check_chain
 from qianshu.envelopes.models import AuditEvent, Envelope, Field
 from qianshu.notifications.models import OutboxMessage
@@ -216,7 +217,7 @@ def test_the_rows_after_the_sender_left_or_the_template_was_archived_fail(
     member of the organisation (under the allowance lock)."""
     alice, org = people["alice"], people["org"]
     batch = _batch(version, alice, _rows(3))
-    real = compose_actions.send_new_draft
+    real = new_drafts.send_new_draft
 
     def then_change(draft: Any, **kwargs: Any) -> Envelope:
         envelope = real(draft, **kwargs)
@@ -226,7 +227,7 @@ def test_the_rows_after_the_sender_left_or_the_template_was_archived_fail(
             Template.objects.filter(pk=version.template_id).update(status=Template.Status.ARCHIVED)
         return envelope
 
-    monkeypatch.setattr(compose_actions, "send_new_draft", then_change)
+    monkeypatch.setattr(new_drafts, "send_new_draft", then_change)
     assert send_batch_rows(batch.pk, meta=TASK) == 3
     batch.refresh_from_db()
     assert (batch.sent, batch.failed) == (1, 2)

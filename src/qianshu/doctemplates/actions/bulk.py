@@ -10,7 +10,7 @@
   LOCKED``, so a second worker (or a restarted one) continues where the first stopped and no row
   is sent twice. A row's draft is made and sent in its transaction
   (:func:`~qianshu.doctemplates.actions.templates.make_draft`,
-  :func:`~qianshu.envelopes.actions.compose.send_new_draft`): written once, never read back.
+  :func:`~qianshu.envelopes.actions.new_drafts.send_new_draft`): written once, never read back.
 """
 
 from __future__ import annotations
@@ -41,8 +41,7 @@ from qianshu.doctemplates.actions.templates import (
 from qianshu.doctemplates.errors import TemplateError
 from qianshu.doctemplates.models import Batch, BatchRow, Template, TemplateVersion
 from qianshu.envelopes import audit
-from qianshu.envelopes.actions import compose as compose_actions
-from qianshu.envelopes.actions import lifecycle
+from qianshu.envelopes.actions import lifecycle, new_drafts
 from qianshu.envelopes.compose import RecipientInput
 from qianshu.envelopes.models import Envelope
 from qianshu.envelopes.sending import SendLimitReached
@@ -191,7 +190,7 @@ def _send_row(batch: Batch, row: BatchRow, run: _Run, meta: RequestMeta) -> None
             actor=actor,
             meta=meta,
         )
-        envelope = compose_actions.send_new_draft(
+        envelope = new_drafts.send_new_draft(
             draft, platform=run.platform, hint=run.limited, actor=actor, meta=meta
         )
     row.status = BatchRow.Status.SENT

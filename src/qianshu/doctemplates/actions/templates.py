@@ -3,7 +3,7 @@ template, share an organisation's template, archive and restore.
 
 A version is a snapshot (:mod:`qianshu.doctemplates.snapshots`): its documents are the draft's
 blobs (immutable, content-addressed), its roles and fields JSON. Using a template runs the
-compose actions of a new draft (:class:`qianshu.envelopes.actions.compose.NewDraft`) —
+compose actions of a new draft (:class:`qianshu.envelopes.actions.new_drafts.NewDraft`) —
 create the draft, add each document (checked with the upload's rules when the draft it came
 from was composed; its data fields are written in by the platform), set the recipients and
 the fields (checked as the field editor's are) — in one transaction, so a template that no
@@ -48,7 +48,8 @@ from qianshu.doctemplates.snapshots import (
     text_fields,
 )
 from qianshu.envelopes.actions import compose as compose_actions
-from qianshu.envelopes.actions.compose import NewDraft
+from qianshu.envelopes.actions import new_drafts
+from qianshu.envelopes.actions.new_drafts import NewDraft
 from qianshu.envelopes.compose import RecipientInput, clean_recipient
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Envelope
@@ -331,9 +332,9 @@ def make_draft(
         org=org,
         meta=meta,
     )
-    draft = compose_actions.NewDraft(envelope, [], [], [], {})
+    draft = NewDraft(envelope, [], [], [], {})
     for source in sources:
-        compose_actions.add_new_document(
+        new_drafts.add_new_document(
             draft,
             fill_document(source.data, source.position, version.data_fields, values),
             source.name,
@@ -345,7 +346,7 @@ def make_draft(
         _cleaned(index, role, _recipient(role, parties.get(str(role["key"]))), fixed)
         for index, role in enumerate(roles)
     ]
-    recipients = compose_actions.set_new_recipients(draft, cleaned)
+    recipients = new_drafts.set_new_recipients(draft, cleaned)
     by_key = {str(r["key"]): rec for r, rec in zip(roles, recipients, strict=True)}
     docs = draft.documents
     fields = [
@@ -362,7 +363,7 @@ def make_draft(
         for f in version.fields
     ]
     if fields:
-        compose_actions.set_new_fields(draft, fields)
+        new_drafts.set_new_fields(draft, fields)
     TemplateUse.objects.create(envelope=envelope, version=version, batch=batch)
     return draft
 
