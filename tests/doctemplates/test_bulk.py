@@ -149,14 +149,14 @@ def test_sending_continues_past_a_failed_row(
     batch = do_import_batch(
         world["version"], _sheet(world["version"], rows), "考核.xlsx", actor=world["alice"]
     )
-    real_send = bulk_actions.compose_actions.do_send_envelope
+    real_send = bulk_actions.new_drafts.send_new_draft
 
-    def flaky(envelope: Envelope, **kwargs: Any) -> Envelope:
-        if envelope.title == "考核表 3":
+    def flaky(draft: Any, **kwargs: Any) -> Envelope:
+        if draft.envelope.title == "考核表 3":
             raise RuntimeError("disk on fire")
-        return real_send(envelope, **kwargs)
+        return real_send(draft, **kwargs)
 
-    monkeypatch.setattr(bulk_actions.compose_actions, "do_send_envelope", flaky)
+    monkeypatch.setattr(bulk_actions.new_drafts, "send_new_draft", flaky)
     alice = logged_in(world["alice"])
     with TestCase.captureOnCommitCallbacks(execute=True):
         assert alice.post(f"/templates/batches/{batch.uuid}/", {"op": "send"}).status_code == 302

@@ -55,3 +55,24 @@ def test_subsets_are_deterministic_and_leave_out_what_the_face_lacks() -> None:
     assert first == again
     assert set(first.cids) == {"签", "署"}
     assert first.base_font.endswith("+NotoSansCJKsc-Regular") and first.base_font[6] == "+"
+
+
+def test_subsetting_many_gives_the_same_subsets_faster() -> None:
+    """Inside :func:`cjkfont.subsetting_many` (批量发起) subsets come from the face HarfBuzz
+    preprocessed: byte for byte the ones made without it, at a fraction of the cost."""
+    import time
+
+    texts = [f"员工{i:03d}考核 HR-{i:03d}" for i in range(12)]
+    cjkfont.subset_cjk_font.cache_clear()
+    start = time.process_time()
+    plain = [cjkfont.subset_cjk_font(text) for text in texts]
+    plain_cpu = time.process_time() - start
+    cjkfont.subset_cjk_font.cache_clear()
+    with cjkfont.subsetting_many():
+        start = time.process_time()
+        fast = [cjkfont.subset_cjk_font(text) for text in texts]
+        fast_cpu = time.process_time() - start
+    cjkfont.subset_cjk_font.cache_clear()
+    assert fast == plain
+    assert fast_cpu < plain_cpu / 3, (fast_cpu, plain_cpu)  # ~0.1 ms against ~3 ms each
+    assert cjkfont._preprocessed.get() is None  # released with the block

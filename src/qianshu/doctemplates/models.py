@@ -179,7 +179,16 @@ class BatchRow(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["batch", "row_number"], name="batch_row_number")
         ]
-        indexes = [models.Index(fields=["batch", "status"])]
+        indexes = [
+            models.Index(fields=["batch", "status"]),
+            # The next row to send (claimed in row order), found at once however many rows
+            # of the batch were sent already.
+            models.Index(
+                fields=["batch", "row_number"],
+                condition=models.Q(status="pending"),
+                name="batchrow_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.batch} #{self.row_number}"

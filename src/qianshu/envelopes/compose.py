@@ -287,9 +287,16 @@ def same_field(f: Field, values: dict[str, object]) -> bool:
 
 def problems(envelope: Envelope) -> list[str]:
     """What keeps a draft from being sent, as messages for the initiator."""
+    return draft_problems(envelope, envelope.documents.all(), envelope.recipients.all())
+
+
+def draft_problems(
+    envelope: Envelope, docs: Iterable[Document], recipients: Iterable[Recipient]
+) -> list[str]:
+    """:func:`problems` of a draft whose documents and recipients the caller holds."""
     out: list[str] = []
-    docs = list(envelope.documents.all())
-    recipients = list(envelope.recipients.all())
+    docs = list(docs)
+    recipients = list(recipients)
     if not docs:
         out.append(_("请至少上传一份文件。"))
     if not any(r.acts for r in recipients):

@@ -220,19 +220,32 @@ def _tally(rows: Iterable[tuple[str, str]]) -> tuple[int, int]:
     return sum(1 for s in statuses if s == Status.DONE), len(statuses)
 
 
-def advance(envelope: Envelope, *, now: dt.datetime | None = None) -> list[Recipient]:
+def advance(
+    envelope: Envelope,
+    *,
+    now: dt.datetime | None = None,
+    recipients: Sequence[Recipient] | None = None,
+) -> list[Recipient]:
     """Activate the next routing order if the current one is done; schedule completion when
-    nobody is left. Returns the recipients activated now."""
-    return advance_with_progress(envelope, now=now)[0]
+    nobody is left. Returns the recipients activated now. ``recipients``: all of the
+    envelope's, rows no other transaction can change (a draft made and sent in the caller's
+    transaction), used instead of reading them locked."""
+    return advance_with_progress(envelope, now=now, recipients=recipients)[0]
 
 
 def advance_with_progress(
-    envelope: Envelope, *, now: dt.datetime | None = None
+    envelope: Envelope,
+    *,
+    now: dt.datetime | None = None,
+    recipients: Sequence[Recipient] | None = None,
 ) -> tuple[list[Recipient], tuple[int, int]]:
     """:func:`advance`, and the :func:`progress` after it from the same rows."""
     now = now or timezone.now()
-    rows = envelope.recipients.select_for_update(of=("self",)).select_related("user")
-    ordered = list(rows.order_by("routing_order", "id"))
+    if recipients is not None:
+        ordered = sorted(recipients, key=lambda r: (r.routing_order, r.pk))
+    else:
+        rows = envelope.recipients.select_for_update(of=("self",)).select_related("user")
+        ordered = list(rows.order_by("routing_order", "id"))
     progress = _tally((r.role, r.status) for r in ordered)
     acting = [r for r in ordered if r.acts]
     remaining = [r for r in acting if r.status != Status.DONE]

@@ -114,9 +114,10 @@ def within_allowance(actor: User, org_id: int | None, *, now: dt.datetime) -> bo
     return sent.count() < limit
 
 
-def lock_quota(actor: User, org_id: int | None, *, now: dt.datetime) -> None:
+def lock_quota(actor: User, org_id: int | None, *, now: dt.datetime) -> Organization | None:
     """Lock the sender (and the organisation) and refuse with :class:`SendLimitReached` when a
-    24-hour allowance is used up. Call first in the sending transaction."""
+    24-hour allowance is used up. Call first in the sending transaction. Returns the
+    organisation's row as locked (None when sending in one's own name)."""
     # FOR NO KEY UPDATE: excludes other senders like FOR UPDATE, but not the foreign-key checks
     # of rows that merely refer to the user or the organisation (a draft being made meanwhile).
     User.objects.select_for_update(no_key=True).filter(pk=actor.pk).first()
@@ -131,10 +132,10 @@ def lock_quota(actor: User, org_id: int | None, *, now: dt.datetime) -> None:
             ),
             {},
         )
-        return
+        return None
     org = Organization.objects.select_for_update(no_key=True).filter(pk=org_id).first()
     if org is None:
-        return
+        return None
     _check(
         sent,
         limit,
@@ -144,3 +145,4 @@ def lock_quota(actor: User, org_id: int | None, *, now: dt.datetime) -> None:
         ),
         {"org": org.name},
     )
+    return org

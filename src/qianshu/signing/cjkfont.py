@@ -18,7 +18,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,34 @@ def _find_sc_face(path: Path) -> int:
     raise ConfigurationError(f"no Noto Sans CJK SC face found in {path}")
 
 
+# The face preprocessed for subsetting, while a :func:`subsetting_many` block runs.
+_preprocessed: ContextVar[tuple[Path, Any] | None] = ContextVar("qianshu_cjk_face", default=None)
+
+
+@contextmanager
+def subsetting_many(path: Path = CJK_FONT_PATH) -> Iterator[None]:
+    """Make :func:`subset_cjk_font` fast inside the block, for work that subsets many times
+    (批量发起: every row's data fields). HarfBuzz's preprocessing of the face (hb-subset's
+    accelerator, made once here: about 0.5 s of CPU and 90 MB held until the block ends) takes
+    a subset from about 3 ms to 0.1 ms; the subsets are byte for byte the same."""
+    try:
+        import uharfbuzz as hb
+
+        face = hb.subset_preprocess(_hb_face(path))
+    except Exception as exc:  # HarfBuzz and fontTools raise many types: a configuration matter
+        raise ConfigurationError(f"cannot load the CJK font {path}: {exc}") from exc
+    token = _preprocessed.set((path, face))
+    try:
+        yield
+    finally:
+        _preprocessed.reset(token)
+
+
+def _subset_face(path: Path) -> Any:
+    held = _preprocessed.get()
+    return held[1] if held is not None and held[0] == path else _hb_face(path)
+
+
 @functools.lru_cache(maxsize=8)
 def subset_cjk_font(chars: str, path: Path = CJK_FONT_PATH) -> CjkFont:
     """The subset of the SC face in ``path`` with the glyphs of ``chars`` (and .notdef).
@@ -83,7 +113,7 @@ def subset_cjk_font(chars: str, path: Path = CJK_FONT_PATH) -> CjkFont:
         names = _glyph_names(path)
         glyph_ids = _glyph_ids(path)
         wanted = sorted({glyph_ids[names[ch]] for ch in chars if ch in names})
-        face = _hb_face(path)
+        face = _subset_face(path)
         plan = hb.SubsetInput()
         for gid in wanted:
             plan.glyph_set.add(gid)

@@ -8,7 +8,9 @@
 * :func:`send_batch_rows` sends the valid rows one by one, each in its own transaction: a row's
   failure is recorded on the row and never stops the others. Rows are claimed with ``SKIP
   LOCKED``, so a second worker (or a restarted one) continues where the first stopped and no row
-  is sent twice.
+  is sent twice. A row's draft is made and sent in its transaction
+  (:func:`~qianshu.doctemplates.actions.templates.make_draft`,
+  :func:`~qianshu.envelopes.actions.new_drafts.send_new_draft`): written once, never read back.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -27,16 +31,28 @@ from qianshu.accounts.models import User
 from qianshu.core.errors import UserError
 from qianshu.core.meta import RequestMeta
 from qianshu.doctemplates import bulk
-from qianshu.doctemplates.actions.templates import do_use_template
+from qianshu.doctemplates.actions.templates import (
+    SourceDocument,
+    check_still_active,
+    make_draft,
+    usable_template,
+    version_documents,
+)
 from qianshu.doctemplates.errors import TemplateError
 from qianshu.doctemplates.models import Batch, BatchRow, Template, TemplateVersion
 from qianshu.envelopes import audit
-from qianshu.envelopes.actions import compose as compose_actions
-from qianshu.envelopes.actions import lifecycle
+from qianshu.envelopes.actions import lifecycle, new_drafts
+from qianshu.envelopes.compose import RecipientInput
 from qianshu.envelopes.models import Envelope
+from qianshu.envelopes.sending import SendLimitReached
+from qianshu.pki.platform import PkiNotInitialised, Platform, load_platform
+from qianshu.signing import cjkfont
 
 log = logging.getLogger(__name__)
 INSERT_CHUNK = 500
+# From this many rows on, a run prepares the font for subsetting first (~0.5 s once, then
+# ~3 ms less per row with data fields).
+MANY_FILLS = 200
 
 
 def _number() -> str:
@@ -125,23 +141,58 @@ def do_cancel_batch(batch: Batch, *, actor: User) -> None:
         raise TemplateError(_("该批次已发起或已取消。"))
 
 
-def _send_row(batch: Batch, row: BatchRow, meta: RequestMeta) -> None:
+@dataclass
+class _Run:
+    """What every row of one run of :func:`send_batch_rows` shares, read once: the version's
+    documents (bytes and page boxes), the platform's keys (that certify each document), the
+    version's fixed parties as cleaned (a fixed seal party's organisation resolved once) and
+    its template (with its organisation)."""
+
+    sources: list[SourceDocument]
+    platform: Platform
+    fixed: dict[tuple[int, RecipientInput], dict[str, Any]] = field(default_factory=dict)
+    # The last row was over the allowance: the next counts it before certifying anything.
+    limited: bool = False
+    template: Template | None = None  # read with the run's first row that could use it
+
+
+def _start_run(version: TemplateVersion) -> _Run:
+    try:
+        platform = load_platform()
+    except PkiNotInitialised as exc:
+        raise TemplateError(_("平台证书服务尚未初始化，请联系平台运营人员。")) from exc
+    return _Run(version_documents(version), platform)
+
+
+def _send_row(batch: Batch, row: BatchRow, run: _Run, meta: RequestMeta) -> None:
     version = batch.version
     # The sender as of this row, with their verified identity joined: the checks and audit
     # events of the row ask for it several times, and the next row looks it up again.
     actor = User.objects.select_related("person_identity").get(pk=batch.created_by_id)
-    # The row's audit events (made, its document, sent, notified) are written together.
+    if run.template is None:
+        run.template = usable_template(version, actor)  # active, the sender a member
+    else:
+        # Still active; the sender is still a member: the send checks it under the allowance
+        # lock (its message names the organisation).
+        check_still_active(version)
+    # The row's audit events (made, its document, sent, notified) are written together. The
+    # draft is made and sent in this transaction: its rows are sent as written, not read back.
     with audit.deferred():
-        envelope = do_use_template(
+        draft = make_draft(
             version,
             bulk.parties(row.values, version.roles),
             data=bulk.data_of(row.values, version.data_fields),
             title=row.values.get(bulk.TITLE, ""),
             batch=batch,
+            org=run.template.org,
+            sources=run.sources,
+            fixed=run.fixed,
             actor=actor,
             meta=meta,
         )
-        envelope = compose_actions.do_send_envelope(envelope, actor=actor, meta=meta)
+        envelope = new_drafts.send_new_draft(
+            draft, platform=run.platform, hint=run.limited, actor=actor, meta=meta
+        )
     row.status = BatchRow.Status.SENT
     row.envelope = envelope
     row.save(update_fields=["status", "envelope"])
@@ -158,6 +209,23 @@ def send_batch_rows(batch_id: int, *, meta: RequestMeta, limit: int | None = Non
     )
     if batch.status != Batch.Status.SENDING:
         return 0
+    left = batch.valid - batch.sent - batch.failed
+    if limit is not None:
+        left = min(left, limit)
+    with ExitStack() as stack:
+        if batch.version.data_fields and left >= MANY_FILLS:
+            # Every row's values are written in with a font subset of their characters.
+            stack.enter_context(cjkfont.subsetting_many())
+        handled = _send_rows(batch, meta, limit)
+    if not BatchRow.objects.filter(batch=batch, status=BatchRow.Status.PENDING).exists():
+        Batch.objects.filter(pk=batch.pk, status=Batch.Status.SENDING).update(
+            status=Batch.Status.DONE, finished_at=timezone.now()
+        )
+    return handled
+
+
+def _send_rows(batch: Batch, meta: RequestMeta, limit: int | None) -> int:
+    run: _Run | None = None
     handled = 0
     while limit is None or handled < limit:
         with transaction.atomic():
@@ -171,17 +239,18 @@ def send_batch_rows(batch_id: int, *, meta: RequestMeta, limit: int | None = Non
                 break
             try:
                 with transaction.atomic():
-                    _send_row(batch, row, meta)
+                    if run is None:
+                        run = _start_run(batch.version)
+                    _send_row(batch, row, run, meta)
+                    run.limited = False
             except UserError as exc:
+                if run is not None:
+                    run.limited = isinstance(exc, SendLimitReached)
                 _fail(batch, row, str(exc))
             except Exception as exc:  # one broken row must not stop the batch
                 log.exception("batch %s row %s failed", batch.number, row.row_number)
                 _fail(batch, row, _("发起失败：%(reason)s") % {"reason": type(exc).__name__})
         handled += 1
-    if not BatchRow.objects.filter(batch=batch, status=BatchRow.Status.PENDING).exists():
-        Batch.objects.filter(pk=batch.pk, status=Batch.Status.SENDING).update(
-            status=Batch.Status.DONE, finished_at=timezone.now()
-        )
     return handled
 
 

@@ -3,21 +3,24 @@ template, share an organisation's template, archive and restore.
 
 A version is a snapshot (:mod:`qianshu.doctemplates.snapshots`): its documents are the draft's
 blobs (immutable, content-addressed), its roles and fields JSON. Using a template runs the
-ordinary compose actions — create the draft, add each document (checked with the upload's
-rules when the draft it came from was composed; its data fields are written in by the
-platform), set the recipients and the fields (checked as the field editor's are) — in one
-transaction, so a template that no longer fits (a field off a page, a role left empty)
-leaves nothing behind.
+compose actions of a new draft (:class:`qianshu.envelopes.actions.new_drafts.NewDraft`) —
+create the draft, add each document (checked with the upload's rules when the draft it came
+from was composed; its data fields are written in by the platform), set the recipients and
+the fields (checked as the field editor's are) — in one transaction, so a template that no
+longer fits (a field off a page, a role left empty) leaves nothing behind. 批量发起 makes and
+sends each row's draft in its own transaction with :func:`make_draft`, the version's
+documents read once for the batch (:func:`version_documents`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -45,10 +48,15 @@ from qianshu.doctemplates.snapshots import (
     text_fields,
 )
 from qianshu.envelopes.actions import compose as compose_actions
-from qianshu.envelopes.compose import RecipientInput
+from qianshu.envelopes.actions import new_drafts
+from qianshu.envelopes.actions.new_drafts import NewDraft
+from qianshu.envelopes.compose import RecipientInput, clean_recipient
+from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Envelope
 from qianshu.envelopes.placement import FieldInput
-from qianshu.orgs.models import Membership
+from qianshu.orgs.models import Membership, Organization
+from qianshu.signing import documents
+from qianshu.signing.errors import PdfError
 from qianshu.signing.stamps import Rect
 
 MAX_NAME = 100
@@ -200,6 +208,56 @@ def _recipient(role: Mapping[str, object], party: Party | None) -> RecipientInpu
     )
 
 
+@dataclass(frozen=True)
+class SourceDocument:
+    """A version's document as a draft made from it starts: its bytes and page boxes (the
+    data fields written in change neither the pages nor their boxes)."""
+
+    position: int
+    name: str
+    data: bytes
+    boxes: tuple[Rect, ...]
+
+
+def version_documents(version: TemplateVersion) -> list[SourceDocument]:
+    """The version's documents in order, read once (a batch reads them once for all its rows;
+    ``version.documents`` may be prefetched with their blobs)."""
+    out = []
+    for d in sorted(version.documents.all(), key=lambda d: d.position):
+        data = d.blob.read()
+        try:
+            boxes = documents.page_boxes(data)
+        except PdfError as exc:
+            raise EnvelopeError(
+                _("“%(name)s”已损坏，无法打开，请检查后重新上传。") % {"name": d.name}
+            ) from exc
+        out.append(SourceDocument(d.position, d.name, data, tuple(boxes)))
+    return out
+
+
+def usable_template(version: TemplateVersion, actor: User) -> Template:
+    """The version's template (with its organisation) if ``actor`` may make drafts from it
+    now: active, and for an organisation's template a current member (one query)."""
+    member = Membership.objects.filter(org=OuterRef("org"), user=actor)
+    template = (
+        Template.objects.select_related("org")
+        .annotate(actor_is_member=Exists(member))
+        .get(pk=version.template_id)
+    )
+    if not template.is_active:
+        raise TemplateError(_("该模板已归档，不能再使用。"))
+    if template.org is not None and not template.actor_is_member:
+        raise TemplateError(_("您已不是该组织的成员，不能使用该组织的模板。"))
+    return template
+
+
+def check_still_active(version: TemplateVersion) -> None:
+    """Refuse with :class:`TemplateError` once the version's template is archived (one cheap
+    query: a batch checks it for each row after :func:`usable_template` for its first)."""
+    if not Template.objects.filter(pk=version.template_id, status=Template.Status.ACTIVE).exists():
+        raise TemplateError(_("该模板已归档，不能再使用。"))
+
+
 def do_use_template(
     version: TemplateVersion,
     parties: Mapping[str, Party],
@@ -215,14 +273,42 @@ def do_use_template(
     ready for 确认发起 — and the version remembered (with the ``batch`` it was sent in). The
     caller checked that ``actor`` may use the template. Raises :class:`TemplateError`
     (``DataError`` naming a data field) or the compose actions' ``EnvelopeError``; nothing is
-    kept then. The version's documents may be prefetched (``prefetch_related("documents__blob")``,
-    as a batch does once for all its rows)."""
-    template = Template.objects.select_related("org").get(pk=version.template_id)
-    if not template.is_active:
-        raise TemplateError(_("该模板已归档，不能再使用。"))
-    org = template.org
-    if org is not None and not Membership.objects.filter(org=org, user=actor).exists():
-        raise TemplateError(_("您已不是该组织的成员，不能使用该组织的模板。"))
+    kept then. The version's documents may be prefetched
+    (``prefetch_related("documents__blob")``)."""
+    template = usable_template(version, actor)
+    with transaction.atomic():
+        draft = make_draft(
+            version,
+            parties,
+            data=data,
+            title=title,
+            batch=batch,
+            org=template.org,
+            actor=actor,
+            meta=meta,
+        )
+    return draft.envelope
+
+
+def make_draft(
+    version: TemplateVersion,
+    parties: Mapping[str, Party],
+    *,
+    data: Mapping[str, object] | None = None,
+    title: str = "",
+    batch: Batch | None = None,
+    org: Organization | None,
+    sources: Sequence[SourceDocument] | None = None,
+    fixed: dict[tuple[int, RecipientInput], dict[str, Any]] | None = None,
+    actor: User,
+    meta: RequestMeta,
+) -> NewDraft:
+    """:func:`do_use_template`'s draft, made in the caller's transaction (whose rollback leaves
+    nothing) by the compose actions of a new draft, for ``org`` (the template's, checked with
+    :func:`usable_template`). ``sources``: :func:`version_documents`, read by the caller once
+    for many drafts; ``fixed``: the cleaned parties of the version's fixed roles, kept by the
+    caller between the drafts of one batch run (resolved once: a fixed seal party's
+    organisation is looked up once)."""
     roles = list(version.roles)
     unknown = set(parties) - {str(r["key"]) for r in roles}
     if unknown:
@@ -233,50 +319,67 @@ def do_use_template(
     deadline = None
     if version.deadline_days:
         deadline = timezone.now() + dt.timedelta(days=version.deadline_days)
-    with transaction.atomic():
-        envelope = compose_actions.do_create_draft(
-            title=title or version.title,
+    if sources is None:
+        sources = version_documents(version)
+    envelope = compose_actions.do_create_draft(
+        title=title or version.title,
+        actor=actor,
+        scene=version.scene,
+        message=version.message,
+        deadline=deadline,
+        auto_remind=version.auto_remind,
+        allow_sms_signing=version.allow_sms_signing,
+        org=org,
+        meta=meta,
+    )
+    draft = NewDraft(envelope, [], [], [], {})
+    for source in sources:
+        new_drafts.add_new_document(
+            draft,
+            fill_document(source.data, source.position, version.data_fields, values),
+            source.name,
+            source.boxes,
             actor=actor,
-            scene=version.scene,
-            message=version.message,
-            deadline=deadline,
-            auto_remind=version.auto_remind,
-            allow_sms_signing=version.allow_sms_signing,
-            org=org,
             meta=meta,
         )
-        docs = [
-            compose_actions.do_add_document(
-                envelope,
-                fill_document(d.blob.read(), d.position, version.data_fields, values),
-                d.name,
-                ingested=True,  # a draft's document, checked when it was uploaded
-                actor=actor,
-                meta=meta,
-            )
-            for d in sorted(version.documents.all(), key=lambda d: d.position)
-        ]
-        recipients = compose_actions.do_set_recipients(
-            envelope, [_recipient(r, parties.get(str(r["key"]))) for r in roles], actor=actor
+    cleaned = [
+        _cleaned(index, role, _recipient(role, parties.get(str(role["key"]))), fixed)
+        for index, role in enumerate(roles)
+    ]
+    recipients = new_drafts.set_new_recipients(draft, cleaned)
+    by_key = {str(r["key"]): rec for r, rec in zip(roles, recipients, strict=True)}
+    docs = draft.documents
+    fields = [
+        FieldInput(
+            recipient_id=by_key[str(f["role"])].pk,
+            document_id=docs[int(f["document"])].pk,
+            kind=str(f["kind"]),
+            page=int(f["page"]),
+            rect=Rect(*(float(v) for v in f["rect"])),
+            pages=tuple(int(p) for p in f.get("pages") or ()),
+            label=str(f.get("label") or ""),
+            value=str(f.get("value") or ""),
         )
-        by_key = {str(r["key"]): rec for r, rec in zip(roles, recipients, strict=True)}
-        fields = [
-            FieldInput(
-                recipient_id=by_key[str(f["role"])].pk,
-                document_id=docs[int(f["document"])].pk,
-                kind=str(f["kind"]),
-                page=int(f["page"]),
-                rect=Rect(*(float(v) for v in f["rect"])),
-                pages=tuple(int(p) for p in f.get("pages") or ()),
-                label=str(f.get("label") or ""),
-                value=str(f.get("value") or ""),
-            )
-            for f in version.fields
-        ]
-        if fields:
-            compose_actions.do_set_fields(envelope, fields, actor=actor)
-        TemplateUse.objects.create(envelope=envelope, version=version, batch=batch)
-    return envelope
+        for f in version.fields
+    ]
+    if fields:
+        new_drafts.set_new_fields(draft, fields)
+    TemplateUse.objects.create(envelope=envelope, version=version, batch=batch)
+    return draft
+
+
+def _cleaned(
+    index: int,
+    role: Mapping[str, object],
+    item: RecipientInput,
+    fixed: dict[tuple[int, RecipientInput], dict[str, Any]] | None,
+) -> dict[str, Any]:
+    if fixed is None or not role.get("fixed"):
+        return clean_recipient(item, index)
+    key = (index, item)
+    if key not in fixed:
+        fixed[key] = clean_recipient(item, index)
+    return fixed[key]
 
 
 def do_share_template(template: Template, members: Iterable[User], *, actor: User) -> None:

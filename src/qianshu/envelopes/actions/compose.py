@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,11 +50,13 @@ from qianshu.envelopes.models import (
 from qianshu.envelopes.placement import MAX_FIELDS, FieldInput
 from qianshu.envelopes.revisions import append_revision
 from qianshu.orgs.models import Organization
-from qianshu.pki.platform import PkiNotInitialised, load_platform
+from qianshu.pki.platform import PkiNotInitialised, Platform, load_platform
 from qianshu.signing import documents
 from qianshu.signing.errors import PdfError, SigningError
+from qianshu.signing.stamps import Rect
 from qianshu.storage.actions import do_put_blob_ahead, do_store_blob
 from qianshu.storage.errors import BlobStoreError
+from qianshu.storage.models import Blob
 
 log = logging.getLogger(__name__)
 
@@ -162,26 +164,38 @@ def do_add_document(
         count = locked.documents.count()
         if count >= MAX_DOCUMENTS:
             raise EnvelopeError(_("每个任务最多 %(n)d 份文件。") % {"n": MAX_DOCUMENTS})
-        document = Document.objects.create(
-            envelope=locked,
-            position=count,
-            name=name,
-            original=blob,
-            current=blob,
-            page_boxes=[[b.x1, b.y1, b.x2, b.y2] for b in boxes],
-        )
-        Revision.objects.create(
-            document=document, number=0, blob=blob, action=Revision.Action.UPLOADED
-        )
-        audit.record(
-            locked,
-            "created",
-            actor=actor,
-            meta=meta,
-            document_name=name,
-            sha256_after=blob.sha256,
-            step="document_added",
-        )
+        return _insert_document(locked, blob, name, boxes, count, actor=actor, meta=meta)
+
+
+def _insert_document(
+    envelope: Envelope,
+    blob: Blob,
+    name: str,
+    boxes: Sequence[Rect],
+    position: int,
+    *,
+    actor: User,
+    meta: RequestMeta,
+) -> Document:
+    """The document row, its revision 0 and its audit event (the caller holds the envelope)."""
+    document = Document.objects.create(
+        envelope=envelope,
+        position=position,
+        name=name,
+        original=blob,
+        current=blob,
+        page_boxes=[[b.x1, b.y1, b.x2, b.y2] for b in boxes],
+    )
+    Revision.objects.create(document=document, number=0, blob=blob, action=Revision.Action.UPLOADED)
+    audit.record(
+        envelope,
+        "created",
+        actor=actor,
+        meta=meta,
+        document_name=name,
+        sha256_after=blob.sha256,
+        step="document_added",
+    )
     return document
 
 
@@ -220,10 +234,8 @@ def do_set_recipients(
         if not locked.is_editable():
             raise EnvelopeError(_("任务已发起，不能再修改签署方。"))
         existing = {r.pk: r for r in locked.recipients.all()}
-        if not existing:  # a new draft (one made from a template): nothing to keep or remove
-            return Recipient.objects.bulk_create(
-                [Recipient(envelope=locked, **values) for values in cleaned]
-            )
+        if not existing:  # a new draft: nothing to keep or remove
+            return _insert_recipients(locked, cleaned)
         keep: list[Recipient] = []
         for item, values in zip(items, cleaned, strict=True):
             recipient = existing.get(item.id) if item.id is not None else None
@@ -242,6 +254,10 @@ def do_set_recipients(
     return keep
 
 
+def _insert_recipients(envelope: Envelope, cleaned: Sequence[dict[str, Any]]) -> list[Recipient]:
+    return Recipient.objects.bulk_create([Recipient(envelope=envelope, **v) for v in cleaned])
+
+
 def do_set_fields(envelope: Envelope, items: Sequence[FieldInput], *, actor: User) -> list[Field]:
     """Replace the fields the initiator placed on the draft's documents. A field saved again
     where it was keeps its row (and its PDF field name): an envelope sent back (退回) keeps the
@@ -252,15 +268,7 @@ def do_set_fields(envelope: Envelope, items: Sequence[FieldInput], *, actor: Use
         locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
         if not locked.is_editable():
             raise EnvelopeError(_("任务已发起，不能再修改签署位置。"))
-        recipients = {r.pk: r for r in locked.recipients.all()}
-        docs = {d.pk: d for d in locked.documents.all()}
-        values = []
-        for item in items:
-            recipient = recipients.get(item.recipient_id)
-            document = docs.get(item.document_id)
-            if recipient is None or document is None:
-                raise EnvelopeError(_("签署位置对应的签署方或文件不存在，请刷新页面。"))
-            values.append(check_field(item, recipient, document))
+        values = _checked_fields(items, locked.recipients.all(), locked.documents.all())
         existing = list(Field.objects.filter(envelope=locked).order_by("id"))
         if not existing:  # a new draft's fields: nothing to keep or remove
             return Field.objects.bulk_create([Field(envelope=locked, **v) for v in values])
@@ -278,6 +286,22 @@ def do_set_fields(envelope: Envelope, items: Sequence[FieldInput], *, actor: Use
             if f.pk is None:
                 f.save()
     return result
+
+
+def _checked_fields(
+    items: Sequence[FieldInput], recipients: Iterable[Recipient], docs: Iterable[Document]
+) -> list[dict[str, object]]:
+    """The model values of ``items`` on the draft's ``recipients`` and ``docs``."""
+    by_pk = {r.pk: r for r in recipients}
+    documents_by_pk = {d.pk: d for d in docs}
+    values = []
+    for item in items:
+        recipient = by_pk.get(item.recipient_id)
+        document = documents_by_pk.get(item.document_id)
+        if recipient is None or document is None:
+            raise EnvelopeError(_("签署位置对应的签署方或文件不存在，请刷新页面。"))
+        values.append(check_field(item, recipient, document))
+    return values
 
 
 @dataclass(frozen=True)
@@ -306,9 +330,11 @@ def _prepared_bytes(
     source: bytes,
     specs: Sequence[documents.FieldSpec],
     certify: bool,
+    platform: Platform | None = None,
 ) -> bytes:
-    """``source`` with ``specs`` declared, signed by the platform (certified or approved)."""
-    platform = load_platform()
+    """``source`` with ``specs`` declared, signed by the platform (certified or approved);
+    ``platform``: as the caller loaded it (a batch run, once), else loaded now."""
+    platform = platform or load_platform()
     try:
         return documents.prepare_document(
             source,
@@ -374,7 +400,13 @@ def _send_plan(
     A recipient that places its own fields while signing rules out certification, and so does
     a cross-page seal (its field is made when it is signed); the completion lock protects these
     documents once everyone has signed."""
-    fields = list(envelope.fields.order_by("id"))
+    return _plan(docs, recipients, list(envelope.fields.order_by("id")))
+
+
+def _plan(
+    docs: Sequence[Document], recipients: Sequence[Recipient], fields: Sequence[Field]
+) -> tuple[bool, dict[int, tuple[documents.FieldSpec, ...]]]:
+    """:func:`_send_plan` of the draft's parts (``fields`` in id order)."""
     placed = {f.recipient_id for f in fields}
     certify = all(
         r.pk in placed for r in recipients if r.role in (Role.SIGN, Role.SEAL)
@@ -478,21 +510,35 @@ def do_send_envelope(envelope: Envelope, *, actor: User, meta: RequestMeta) -> E
             _prepare(locked, recipients, ahead, meta)
         except PkiNotInitialised as exc:
             raise EnvelopeError(_("平台证书服务尚未初始化，请联系平台运营人员。")) from exc
-        now = timezone.now()
-        locked.status = Envelope.Status.IN_PROGRESS
-        locked.sent_at = now
-        locked.save(update_fields=["status", "sent_at"])
-        audit.record(
-            locked,
-            "sent",
-            actor=actor,
-            meta=meta,
-            recipients=len(recipients),
-            deadline=locked.deadline.isoformat() if locked.deadline else "",
-        )
-        events.emit(locked, "envelope.sent")
-        routing.advance(locked, now=now)
+        _start_routing(locked, recipients, held=False, actor=actor, meta=meta)
     return locked
+
+
+def _start_routing(
+    envelope: Envelope,
+    recipients: Sequence[Recipient],
+    *,
+    held: bool,
+    actor: User,
+    meta: RequestMeta,
+) -> None:
+    """The envelope sent: its status, the event, the webhook, the first recipients notified.
+    ``held``: ``recipients`` are rows no other transaction can change (a new draft's), used as
+    they are; else routing reads them again, locked."""
+    now = timezone.now()
+    envelope.status = Envelope.Status.IN_PROGRESS
+    envelope.sent_at = now
+    envelope.save(update_fields=["status", "sent_at"])
+    audit.record(
+        envelope,
+        "sent",
+        actor=actor,
+        meta=meta,
+        recipients=len(recipients),
+        deadline=envelope.deadline.isoformat() if envelope.deadline else "",
+    )
+    events.emit(envelope, "envelope.sent")
+    routing.advance(envelope, now=now, recipients=recipients if held else None)
 
 
 def do_delete_draft(envelope: Envelope, *, actor: User) -> None:

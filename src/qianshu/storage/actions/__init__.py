@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 
 from qianshu.storage import encryption
 from qianshu.storage.blobs import get_blob_store
@@ -26,14 +26,32 @@ def do_store_blob(data: bytes, *, content_type: str) -> Blob:
     """
     _check_content_type(content_type)
     sha256 = get_blob_store().put(data)
-    blob = Blob.objects.filter(sha256=sha256).first()
-    if blob is None:
-        # One INSERT … ON CONFLICT DO NOTHING, no savepoint (a signing step stores a new blob
-        # per document inside its transaction). A writer that inserted the same bytes at the
-        # same moment keeps its row; this call's object names the same bytes.
-        blob = Blob(sha256=sha256, size=len(data), content_type=content_type)
-        Blob.objects.bulk_create([blob], ignore_conflicts=True)
-    return blob
+    blob = Blob(sha256=sha256, size=len(data), content_type=content_type)
+    if _insert_if_new(blob):
+        return blob
+    return Blob.objects.get(sha256=sha256)  # stored before: its row as it is
+
+
+def _insert_if_new(blob: Blob) -> bool:
+    """INSERT the row unless one with its SHA-256 exists; whether it was inserted. One
+    statement, no savepoint (a signing step stores a new blob per document inside its
+    transaction): a writer that inserted the same bytes at the same moment keeps its row."""
+    connection = connections[router.db_for_write(Blob)]
+    quote = connection.ops.quote_name
+    fields = list(Blob._meta.concrete_fields)
+    pk = Blob._meta.pk
+    assert pk is not None
+    values = [f.get_db_prep_save(getattr(blob, f.attname), connection) for f in fields]
+    # Only the model's own table and column names are formatted in; the values are parameters.
+    sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING {}".format(  # noqa: S608
+        quote(Blob._meta.db_table),
+        ", ".join(quote(str(f.column)) for f in fields),
+        ", ".join(["%s"] * len(fields)),
+        quote(str(pk.column)),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return cursor.fetchone() is not None
 
 
 def do_put_blob_ahead(data: bytes) -> str:
