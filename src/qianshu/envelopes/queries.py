@@ -241,9 +241,7 @@ def _any(rows: Sequence[QuerySet[Recipient]]) -> Q:
     return condition
 
 
-def _without(
-    part: QuerySet[Any, Any], todo: QuerySet[Any, Any] | list[int]
-) -> QuerySet[Any, Any]:
+def _without(part: QuerySet[Any, Any], todo: QuerySet[Any, Any] | list[int]) -> QuerySet[Any, Any]:
     key = "envelope_id" if part.model is Recipient else "pk"
     if isinstance(todo, list):
         return part.exclude(id_in(todo, key)) if todo else part
