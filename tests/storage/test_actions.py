@@ -32,6 +32,17 @@ def test_store_blob_writes_blob_and_row(configured_store: str) -> None:
         assert stream.read() == data
 
 
+def test_a_new_blob_comes_back_as_a_saved_row(configured_store: str) -> None:
+    """As ``save()`` leaves it: a many-to-many ``add`` (the 鉴证 feedback files of a paper
+    agreement) refuses a row that is on no database."""
+    blob = do_store_blob(b"new bytes", content_type="application/pdf")
+    again = do_store_blob(b"new bytes", content_type="application/pdf")
+
+    for row in (blob, again):
+        assert not row._state.adding
+        assert row._state.db == "default"
+
+
 def test_store_blob_is_idempotent(configured_store: str) -> None:
     first = do_store_blob(b"same", content_type="application/pdf")
     second = do_store_blob(b"same", content_type="application/octet-stream")

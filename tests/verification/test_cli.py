@@ -129,14 +129,19 @@ def test_verify_never_imports_django(signed: Path, root_pem: Path, tmp_path: Pat
         "    code = exc.code\n"
         "print(code, 'django' in sys.modules, 'pyhanko.sign.signers' in sys.modules)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
+    result = _python(probe, tmp_path)
+    assert result.stdout.strip().splitlines()[-1] == "0 False False", result.stdout + result.stderr
+
+
+def _python(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``code`` run by a fresh interpreter that finds our sources and nothing of the suite's."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         env={"PYTHONPATH": str(SRC), "QIANSHU_DATA_DIR": str(tmp_path)},
         timeout=120,
     )
-    assert result.stdout.strip().splitlines()[-1] == "0 False False", result.stdout + result.stderr
 
 
 _LAZY = ("json", "sqlite3", "pathlib", "ctypes", "pypdfium2", "PIL", "psycopg")
@@ -153,13 +158,7 @@ def _start_up_probe(args: list[str], tmp_path: Path) -> dict[str, object]:
         "print(repr({'code': code, 'loaded': loaded, 'frozen': gc.get_freeze_count(), "
         "'enabled': gc.isenabled()}))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(SRC), "QIANSHU_DATA_DIR": str(tmp_path)},
-        timeout=120,
-    )
+    result = _python(probe, tmp_path)
     assert result.returncode == 0, result.stderr
     found: dict[str, object] = ast.literal_eval(result.stdout.strip().splitlines()[-1])
     return found

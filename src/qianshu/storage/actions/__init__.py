@@ -51,7 +51,11 @@ def _insert_if_new(blob: Blob) -> bool:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
-        return cursor.fetchone() is not None
+        inserted = cursor.fetchone() is not None
+    if inserted:  # a saved row, as save() leaves it (a many-to-many add checks its database)
+        blob._state.adding = False
+        blob._state.db = connection.alias
+    return inserted
 
 
 def do_put_blob_ahead(data: bytes) -> str:
