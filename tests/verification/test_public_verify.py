@@ -9,6 +9,7 @@ be kept.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.urls import reverse
 
 from qianshu.signing import pki
 from qianshu.signing.ephemeral import EphemeralPlatform
+from qianshu.storage.blobs import reset_blob_store_cache
 from qianshu.storage.models import Blob
 from qianshu.verification.views import REPORT_SALT
 from tests.signing import helpers
@@ -67,11 +69,22 @@ def test_page_is_public_and_linked_from_home(client: Client) -> None:
     assert f'href="{URL}"' in home
 
 
+@pytest.fixture
+def own_storage(settings: Any, tmp_path: Path) -> Iterator[list[Path]]:
+    """The blob store and the media directory in folders of this test only (Django's default
+    MEDIA_ROOT is the working directory, where the other test processes write meanwhile)."""
+    settings.QIANSHU_STORAGE = "local"
+    settings.QIANSHU_STORAGE_DIR = tmp_path / "blobs"
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    reset_blob_store_cache()
+    yield [tmp_path / "blobs", tmp_path / "media"]
+    reset_blob_store_cache()
+
+
 def test_valid_file_from_a_trusted_platform(
-    client: Client, signed_pdf: bytes, trusted: None, settings: Any
+    client: Client, signed_pdf: bytes, trusted: None, own_storage: list[Path]
 ) -> None:
     blobs_before = Blob.objects.count()
-    stored_before = _files_under(Path(settings.MEDIA_ROOT))
     response = _upload(client, signed_pdf)
     assert response.status_code == 200
     html = response.content.decode()
@@ -83,7 +96,7 @@ def test_valid_file_from_a_trusted_platform(
     assert html.count('data-testid="verify-signature"') >= 2
     # The file is not kept: no blob, no file written.
     assert Blob.objects.count() == blobs_before
-    assert _files_under(Path(settings.MEDIA_ROOT)) == stored_before
+    assert [_files_under(folder) for folder in own_storage] == [set(), set()]
 
 
 def test_file_from_an_untrusted_platform_is_not_called_valid(
