@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 
 from qianshu.core.meta import TASK
 from qianshu.doctemplates import bulk
+from qianshu.doctemplates.actions import bulk as bulk_actions
 from qianshu.doctemplates.actions.bulk import do_import_batch, do_start_batch, send_batch_rows
 from qianshu.doctemplates.actions.templates import do_save_template, do_use_template
 from qianshu.doctemplates.models import Batch, BatchRow, Template
@@ -27,6 +28,8 @@ from qianshu.envelopes.audit import check_chain
 from qianshu.envelopes.models import AuditEvent, Envelope, Field
 from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.models import Membership
+from qianshu.signing import cjkfont
+from qianshu.signing.errors import ConfigurationError
 from tests.envelopes.helpers import Builder, field
 
 pytestmark = pytest.mark.django_db
@@ -235,3 +238,20 @@ def test_the_rows_after_the_sender_left_or_the_template_was_archived_fail(
     errors = BatchRow.objects.filter(batch=batch, status=BatchRow.Status.FAILED)
     assert all(expected in row.error for row in errors), [r.error for r in errors]
     assert Envelope.objects.filter(template_use__version=version).count() == 1
+
+
+def test_a_font_that_cannot_be_prepared_only_makes_the_run_slower(
+    version: Any, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The subsetting accelerator is a speed-up: failing to make it must not leave the batch's
+    rows pending with its task failed."""
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise ConfigurationError("cannot load the CJK font")
+
+    monkeypatch.setattr(bulk_actions, "MANY_FILLS", 1)
+    monkeypatch.setattr(cjkfont, "subsetting_many", broken)
+    batch = _batch(version, people["alice"], _rows(2))
+    assert send_batch_rows(batch.pk, meta=TASK) == 2
+    batch.refresh_from_db()
+    assert (batch.sent, batch.failed, batch.status) == (2, 0, Batch.Status.DONE)

@@ -327,12 +327,12 @@ def todo_count(viewer: Viewer, sample: list[int] | None = None) -> int:
     shown as 1000+), from :func:`todo_sample` (``sample``, if the caller read it already);
     only when those rows hold an envelope twice and were cut short is the tab counted again
     without its duplicates."""
-    parts = source(viewer, "todo").parts
     if sample is None:
-        sample = sample_ids(parts)
+        sample = todo_sample(viewer)
     distinct = len(set(sample))
     if len(sample) <= COUNT_LIMIT or distinct > COUNT_LIMIT:
         return min(distinct, COUNT_LIMIT + 1)
+    parts = source(viewer, "todo").parts
     turns = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0].distinct()
     return turns[: COUNT_LIMIT + 1].count()
 

@@ -47,6 +47,7 @@ from qianshu.envelopes.models import Envelope
 from qianshu.envelopes.sending import SendLimitReached
 from qianshu.pki.platform import PkiNotInitialised, Platform, load_platform
 from qianshu.signing import cjkfont
+from qianshu.signing.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 INSERT_CHUNK = 500
@@ -215,7 +216,10 @@ def send_batch_rows(batch_id: int, *, meta: RequestMeta, limit: int | None = Non
     with ExitStack() as stack:
         if batch.version.data_fields and left >= MANY_FILLS:
             # Every row's values are written in with a font subset of their characters.
-            stack.enter_context(cjkfont.subsetting_many())
+            try:
+                stack.enter_context(cjkfont.subsetting_many())
+            except ConfigurationError:  # only faster: each row reports what it cannot do
+                log.exception("batch %s: the font is not prepared for subsetting", batch.number)
         handled = _send_rows(batch, meta, limit)
     if not BatchRow.objects.filter(batch=batch, status=BatchRow.Status.PENDING).exists():
         Batch.objects.filter(pk=batch.pk, status=Batch.Status.SENDING).update(
