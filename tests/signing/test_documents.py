@@ -6,11 +6,18 @@ import io
 
 import pikepdf
 import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import signers
+from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
+from pyhanko.sign.general import SigningError as PyhankoSigningError
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
 
 from qianshu.signing import documents, stamps
 from qianshu.signing.documents import FieldSpec, Placement
 from qianshu.signing.ephemeral import EphemeralPlatform
-from qianshu.signing.errors import FieldError, ImageError, PdfError
+from qianshu.signing.errors import FieldError, ImageError, PdfError, SignatureError
+from qianshu.signing.pdfio import open_incremental
 from qianshu.signing.samples import make_test_pdf
 from qianshu.signing.stamps import Rect, StampImage
 from qianshu.signing.verify import verify_pdf
@@ -174,4 +181,78 @@ def test_finish_refuses_an_unsigned_document(platform: EphemeralPlatform) -> Non
             timestamper=platform.timestamper,
             revocation=platform.revocation,
             trust_roots=platform.trust_roots,
+        )
+
+
+def _certification_objects(data: bytes) -> dict[str, object]:
+    """What a certification adds, with values that differ from signature to signature (its
+    bytes, time, and the numbers of new objects) left out: the field, its signature dictionary
+    with the DocMDP reference, the catalog's /Perms, the form's flags and the extensions."""
+
+    def plain(value: object, depth: int = 0) -> object:
+        if depth > 6:
+            return "…"
+        if isinstance(value, pikepdf.Dictionary):
+            skip = {"/Contents", "/ByteRange", "/M", "/P", "/Parent", "/Data"}
+            return {k: plain(value[k], depth + 1) for k in sorted(value.keys()) if k not in skip}
+        if isinstance(value, pikepdf.Array):
+            return [plain(v, depth + 1) for v in value]
+        return str(value)
+
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        root = pdf.Root
+        field = next(f for f in root.AcroForm.Fields if str(f.T) == documents.CERTIFICATION_FIELD)
+        assert root.Perms.DocMDP.objgen == field.V.objgen
+        assert field.P.objgen == pdf.pages[0].obj.objgen
+        assert any(a.objgen == field.objgen for a in pdf.pages[0].obj.Annots)
+        return {
+            "field": plain(field),
+            "form": plain({k: v for k, v in root.AcroForm.items() if k != "/Fields"}),
+            "extensions": plain(root.get("/Extensions", pikepdf.Dictionary())),
+            "version": pdf.pdf_version,
+        }
+
+
+def test_the_certification_is_the_one_pyhankos_signer_makes(platform: EphemeralPlatform) -> None:
+    source = make_test_pdf(pages=2)
+    specs = [FieldSpec("a", 1, Rect(60, 60, 200, 120))]
+    details = documents.SignatureDetails(reason="Qianshu: document prepared for signing")
+    ours = documents.prepare_document(
+        source, specs, certifier=platform.certifier, timestamper=platform.timestamper
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name=documents.CERTIFICATION_FIELD,
+        certify=True,
+        docmdp_permissions=MDPPerm.FILL_FORMS,
+        subfilter=SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+        reason=details.reason,
+    )
+    writer = documents._declare(source, specs)
+    theirs = (
+        signers.PdfSigner(meta, signer=platform.certifier, timestamper=platform.timestamper)
+        .sign_pdf(writer, existing_fields_only=False)
+        .getvalue()
+    )
+    assert _certification_objects(ours) == _certification_objects(theirs)
+    assert ours.startswith(source)
+    context = ValidationContext(trust_roots=platform.trust_roots, allow_fetching=False)
+    embedded = PdfFileReader(io.BytesIO(ours)).embedded_signatures[0]
+    assert embedded.docmdp_level == MDPPerm.FILL_FORMS
+    status = validate_pdf_signature(embedded, context, context)
+    assert (status.intact, status.valid, status.trusted) == (True, True, True)
+    assert status.timestamp_validity is not None and status.timestamp_validity.valid
+    assert verify_pdf(ours, platform.trust).verdict == "valid"
+    # Both refuse to certify a document that has a signature already.
+    signed = documents.sign_turn(
+        documents.declare_fields(source, [FieldSpec("s", 0, Rect(60, 60, 200, 120))]),
+        [Placement("s", StampImage.from_png(stamps.render_text_image("甲")))],
+        signer=platform.person_signer("甲"),
+        timestamper=None,
+    )
+    with pytest.raises(SignatureError, match="first signature"):
+        documents.prepare_document(signed, [], certifier=platform.certifier, timestamper=None)
+    with pytest.raises(PyhankoSigningError, match="first signature"):
+        signers.PdfSigner(meta, signer=platform.certifier).sign_pdf(
+            open_incremental(signed), existing_fields_only=False
         )

@@ -56,7 +56,12 @@ from pyhanko.sign.fields import (
     SigSeedSubFilter,
 )
 from pyhanko.sign.signers import constants as signer_constants
-from pyhanko.sign.signers.cms_embedder import PdfCMSEmbedder, SigIOSetup, SigObjSetup
+from pyhanko.sign.signers.cms_embedder import (
+    PdfCMSEmbedder,
+    SigIOSetup,
+    SigMDPSetup,
+    SigObjSetup,
+)
 from pyhanko.sign.signers.pdf_byterange import SignatureObject
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import TimeStamper
@@ -163,7 +168,11 @@ def page_boxes(data: bytes) -> list[Rect]:
     Field rectangles are expressed in this space (PDF points, origin bottom-left of the
     unrotated page), which is what signature widget annotations use.
     """
-    reader = read_pdf(data)
+    return _page_boxes_of(read_pdf(data))
+
+
+def _page_boxes_of(reader: Any) -> list[Rect]:
+    """:func:`page_boxes` of a PDF already read (the one an incremental writer opened)."""
     boxes = []
     try:
         count = int(reader.root["/Pages"]["/Count"])
@@ -267,14 +276,19 @@ def _refuse_locked(existing: Mapping[str, bool]) -> None:
         raise LockedPdfError("the document is completed and locked: nothing can be added to it")
 
 
-def _declare(data: bytes, field_specs: Sequence[FieldSpec]) -> IncrementalPdfFileWriter:
-    boxes = page_boxes(data)
-    existing = signature_fields(data)
+def _declare(
+    data: bytes, field_specs: Sequence[FieldSpec], *, certify: bool = False
+) -> IncrementalPdfFileWriter:
+    # The writer reads the document once for the checks and the new fields.
+    writer = open_incremental(data)
+    existing = signature_fields_of(writer.prev)
     _refuse_locked(existing)
+    if certify and any(existing.values()):
+        raise SignatureError("a certification signature must be the document's first signature")
     _check_names([spec.name for spec in field_specs], existing)
+    boxes = _page_boxes_of(writer.prev)
     for spec in field_specs:
         _check_widgets(spec.name, [(spec.page, spec.rect)], boxes)
-    writer = open_incremental(data)
     try:
         for spec in field_specs:
             fields.append_signature_field(
@@ -302,12 +316,11 @@ def _platform_signature(
     *,
     field_name: str,
     permissions: MDPPerm,
-    certify: bool = False,
 ) -> bytes:
-    """An invisible platform signature through pyHanko's signer (certification, completion)."""
+    """An invisible approval signature of the platform through pyHanko's signer (an
+    uncertified document's preparation, completion)."""
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
-        certify=certify,
         docmdp_permissions=permissions,
         subfilter=SigSeedSubFilter.PADES,
         md_algorithm="sha256",
@@ -342,15 +355,54 @@ def prepare_document(
 
     Every rectangle must lie on its page (see :func:`page_boxes` for the coordinates).
     """
-    return _platform_signature(
-        _declare(data, field_specs),
-        certifier,
-        timestamper,
-        details,
-        field_name=CERTIFICATION_FIELD,
-        permissions=MDPPerm.FILL_FORMS,
-        certify=certify,
+    writer = _declare(data, field_specs, certify=certify)
+    if not certify:
+        return _platform_signature(
+            writer,
+            certifier,
+            timestamper,
+            details,
+            field_name=CERTIFICATION_FIELD,
+            permissions=MDPPerm.FILL_FORMS,
+        )
+    # The certification goes through the CMS embedding protocol, as a signing turn does
+    # (:func:`_fill_field`): the same signature as pyHanko's high-level signer makes (tests
+    # compare them), in about half its time — every send of an envelope certifies each of
+    # its documents, 批量发起 once per row.
+    if writer.prev.xrefs.hybrid_xrefs_present:
+        raise SignatureError("a document with hybrid cross-reference sections cannot be certified")
+    out = io.BytesIO()
+    try:
+        asyncio.run(_certify(writer, certifier, timestamper, details, out))
+    except SigningError:
+        raise
+    except Exception as exc:
+        raise SignatureError(f"signing failed: {type(exc).__name__}: {exc}") from exc
+    return out.getvalue()
+
+
+async def _certify(
+    writer: IncrementalPdfFileWriter,
+    signer: signers.Signer,
+    timestamper: TimeStamper | None,
+    details: SignatureDetails,
+    output: io.BytesIO,
+) -> None:
+    """The invisible certification signature (DocMDP P=2: form filling and signing allowed)
+    in a new field :data:`CERTIFICATION_FIELD`, into ``output``."""
+    now = dt.datetime.now(dt.UTC)
+    embedder = PdfCMSEmbedder().write_cms(
+        field_name=CERTIFICATION_FIELD, writer=writer, existing_fields_only=False
     )
+    next(embedder)  # the new field, invisible: nothing to paint
+    # The PDF extensions pyHanko's signer declares for this key (ESIC for PAdES, ISO 32002 for
+    # ECDSA on its curves, which also makes the output PDF 2.0).
+    meta = signers.PdfSignatureMetadata(
+        field_name=CERTIFICATION_FIELD, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256"
+    )
+    signers.PdfSigner(meta, signer=signer).register_extensions(writer, md_algorithm="sha256")
+    mdp = SigMDPSetup(md_algorithm="sha256", certify=True, docmdp_perms=MDPPerm.FILL_FORMS)
+    await _embed_signature(writer, embedder, signer, timestamper, details, output, now, mdp)
 
 
 def _widgets(field_ref: generic.IndirectObject) -> list[generic.IndirectObject]:
@@ -411,6 +463,23 @@ async def _fill_field(
         strips = slice_image(placement.image, len(widget_refs))
     for widget_ref, strip in zip(widget_refs, strips, strict=True):
         _paint(writer, widget_ref, strip)
+    await _embed_signature(writer, embedder, signer, timestamper, details, output, now)
+
+
+async def _embed_signature(
+    writer: IncrementalPdfFileWriter,
+    embedder: Any,
+    signer: signers.Signer,
+    timestamper: TimeStamper | None,
+    details: SignatureDetails,
+    output: io.BytesIO,
+    now: dt.datetime,
+    mdp: SigMDPSetup | None = None,
+) -> None:
+    """The rest of pyHanko's CMS embedding protocol once the field is ready (``embedder`` has
+    yielded it): the signature dictionary (with ``mdp``'s DocMDP transform, if any), the
+    digest of the byte ranges, the CMS signature with its time-stamp, written into
+    ``output``."""
     # PAdES, as pyHanko's own signer declares it (ETSI ESIC extension below PDF 2.0).
     writer.ensure_output_version(version=(1, 7))
     if writer.output_version < (2, 0):
@@ -425,7 +494,8 @@ async def _fill_field(
                 reason=details.reason,
                 contact_info=details.contact_info,
                 bytes_reserved=contents_size(signer, timestamper),
-            )
+            ),
+            mdp_setup=mdp,
         )
     )
     prepared, _ = embedder.send(SigIOSetup(md_algorithm="sha256", output=output))
