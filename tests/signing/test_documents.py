@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pikepdf
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import signers
-from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
+from pyhanko.sign import fields, signers
+from pyhanko.sign.fields import (
+    FieldMDPAction,
+    FieldMDPSpec,
+    MDPPerm,
+    SigFieldSpec,
+    SigSeedSubFilter,
+)
 from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
@@ -184,16 +191,19 @@ def test_finish_refuses_an_unsigned_document(platform: EphemeralPlatform) -> Non
         )
 
 
-def _certification_objects(data: bytes) -> dict[str, object]:
-    """What a certification adds, with values that differ from signature to signature (its
-    bytes, time, and the numbers of new objects) left out: the field, its signature dictionary
-    with the DocMDP reference, the catalog's /Perms, the form's flags and the extensions."""
+def _platform_field_objects(data: bytes, name: str) -> dict[str, object]:
+    """What a platform signature in field ``name`` adds, with values that differ from
+    signature to signature (its bytes, time, and the numbers of new objects) left out: the
+    field with its /Lock, its signature dictionary with the DocMDP or FieldMDP reference, the
+    catalog's /Perms, the form's flags and the extensions."""
 
     def plain(value: object, depth: int = 0) -> object:
         if depth > 6:
             return "…"
         if isinstance(value, pikepdf.Dictionary):
-            skip = {"/Contents", "/ByteRange", "/M", "/P", "/Parent", "/Data"}
+            if value.get("/Type") in ("/Page", "/Catalog"):
+                return str(value.get("/Type"))  # the field's page, a reference's /Data
+            skip = {"/Contents", "/ByteRange", "/M", "/Parent"}
             return {k: plain(value[k], depth + 1) for k in sorted(value.keys()) if k not in skip}
         if isinstance(value, pikepdf.Array):
             return [plain(v, depth + 1) for v in value]
@@ -201,58 +211,128 @@ def _certification_objects(data: bytes) -> dict[str, object]:
 
     with pikepdf.open(io.BytesIO(data)) as pdf:
         root = pdf.Root
-        field = next(f for f in root.AcroForm.Fields if str(f.T) == documents.CERTIFICATION_FIELD)
-        assert root.Perms.DocMDP.objgen == field.V.objgen
+        field = next(f for f in root.AcroForm.Fields if str(f.T) == name)
         assert field.P.objgen == pdf.pages[0].obj.objgen
         assert any(a.objgen == field.objgen for a in pdf.pages[0].obj.Annots)
+        perms = root.get("/Perms")
         return {
             "field": plain(field),
+            "perms": {k: v.objgen == field.V.objgen for k, v in perms.items()} if perms else {},
             "form": plain({k: v for k, v in root.AcroForm.items() if k != "/Fields"}),
             "extensions": plain(root.get("/Extensions", pikepdf.Dictionary())),
-            "version": pdf.pdf_version,
+            "version": str(root.get("/Version")),
         }
 
 
-def test_the_certification_is_the_one_pyhankos_signer_makes(platform: EphemeralPlatform) -> None:
-    source = make_test_pdf(pages=2)
-    specs = [FieldSpec("a", 1, Rect(60, 60, 200, 120))]
-    details = documents.SignatureDetails(reason="Qianshu: document prepared for signing")
-    ours = documents.prepare_document(
-        source, specs, certifier=platform.certifier, timestamper=platform.timestamper
-    )
+def _pyhankos_signature(
+    platform: EphemeralPlatform, writer: Any, name: str, permissions: MDPPerm, *, certify: bool
+) -> bytes:
+    """The platform signature as pyHanko's high-level signer makes it."""
     meta = signers.PdfSignatureMetadata(
-        field_name=documents.CERTIFICATION_FIELD,
-        certify=True,
-        docmdp_permissions=MDPPerm.FILL_FORMS,
+        field_name=name,
+        certify=certify,
+        docmdp_permissions=permissions,
         subfilter=SigSeedSubFilter.PADES,
         md_algorithm="sha256",
-        reason=details.reason,
+        reason="Qianshu",
     )
-    writer = documents._declare(source, specs)
-    theirs = (
-        signers.PdfSigner(meta, signer=platform.certifier, timestamper=platform.timestamper)
-        .sign_pdf(writer, existing_fields_only=False)
-        .getvalue()
+    pdf_signer = signers.PdfSigner(
+        meta, signer=platform.certifier, timestamper=platform.timestamper
     )
-    assert _certification_objects(ours) == _certification_objects(theirs)
-    assert ours.startswith(source)
+    return pdf_signer.sign_pdf(writer, existing_fields_only=False).getvalue()
+
+
+def _pyhanko_accepts(platform: EphemeralPlatform, data: bytes, index: int) -> Any:
     context = ValidationContext(trust_roots=platform.trust_roots, allow_fetching=False)
-    embedded = PdfFileReader(io.BytesIO(ours)).embedded_signatures[0]
-    assert embedded.docmdp_level == MDPPerm.FILL_FORMS
+    embedded = PdfFileReader(io.BytesIO(data)).embedded_signatures[index]
     status = validate_pdf_signature(embedded, context, context)
     assert (status.intact, status.valid, status.trusted) == (True, True, True)
     assert status.timestamp_validity is not None and status.timestamp_validity.valid
-    assert verify_pdf(ours, platform.trust).verdict == "valid"
-    # Both refuse to certify a document that has a signature already.
+    assert status.docmdp_ok is not False
+    return embedded
+
+
+def test_the_platform_signatures_are_the_ones_pyhankos_signer_makes(
+    platform: EphemeralPlatform,
+) -> None:
+    """The certification and the completion lock go through pyHanko's CMS embedding protocol:
+    the same objects as its high-level signer makes, accepted by it and by our verifier."""
+    source = make_test_pdf(pages=2)
+    specs = [FieldSpec("a", 1, Rect(60, 60, 200, 120))]
+    details = documents.SignatureDetails(reason="Qianshu")
+    certified = documents.prepare_document(
+        source,
+        specs,
+        certifier=platform.certifier,
+        timestamper=platform.timestamper,
+        details=details,
+    )
+    theirs = _pyhankos_signature(
+        platform,
+        documents._declare(source, specs),
+        documents.CERTIFICATION_FIELD,
+        MDPPerm.FILL_FORMS,
+        certify=True,
+    )
+    name = documents.CERTIFICATION_FIELD
+    assert _platform_field_objects(certified, name) == _platform_field_objects(theirs, name)
+    assert certified.startswith(source)
+    assert _pyhanko_accepts(platform, certified, 0).docmdp_level == MDPPerm.FILL_FORMS
+    assert verify_pdf(certified, platform.trust).verdict == "valid"
+
+    image = StampImage.from_png(stamps.render_text_image("甲"))
+    signed = documents.sign_turn(
+        certified,
+        [Placement("a", image)],
+        signer=platform.person_signer("甲"),
+        timestamper=platform.timestamper,
+    )
+    locked = documents.lock_document(
+        signed, signer=platform.certifier, timestamper=platform.timestamper, details=details
+    )
+    writer = open_incremental(signed)
+    lock = FieldMDPSpec(FieldMDPAction.ALL)
+    fields.append_signature_field(
+        writer,
+        SigFieldSpec(
+            documents.COMPLETION_FIELD, field_mdp_spec=lock, doc_mdp_update_value=MDPPerm.NO_CHANGES
+        ),
+    )
+    theirs = _pyhankos_signature(
+        platform, writer, documents.COMPLETION_FIELD, MDPPerm.NO_CHANGES, certify=False
+    )
+    name = documents.COMPLETION_FIELD
+    assert _platform_field_objects(locked, name) == _platform_field_objects(theirs, name)
+    assert locked.startswith(signed)
+    assert _pyhanko_accepts(platform, locked, 2).field_name == name
+    assert verify_pdf(locked, platform.trust).verdict == "valid"
+
+
+def test_platform_signatures_refused_where_pyhankos_signer_refuses(
+    platform: EphemeralPlatform,
+) -> None:
+    """No certification of a signed document; no lock on a document certified with "no
+    changes" (pyHanko's signer refuses both)."""
+    image = StampImage.from_png(stamps.render_text_image("甲"))
+    source = make_test_pdf(pages=1)
     signed = documents.sign_turn(
         documents.declare_fields(source, [FieldSpec("s", 0, Rect(60, 60, 200, 120))]),
-        [Placement("s", StampImage.from_png(stamps.render_text_image("甲")))],
+        [Placement("s", image)],
         signer=platform.person_signer("甲"),
         timestamper=None,
     )
     with pytest.raises(SignatureError, match="first signature"):
         documents.prepare_document(signed, [], certifier=platform.certifier, timestamper=None)
     with pytest.raises(PyhankoSigningError, match="first signature"):
-        signers.PdfSigner(meta, signer=platform.certifier).sign_pdf(
-            open_incremental(signed), existing_fields_only=False
+        _pyhankos_signature(
+            platform, open_incremental(signed), "QS-X", MDPPerm.FILL_FORMS, certify=True
+        )
+    frozen = _pyhankos_signature(
+        platform, open_incremental(source), "QS-X", MDPPerm.NO_CHANGES, certify=True
+    )
+    with pytest.raises(SignatureError, match="forbids any change"):
+        documents.lock_document(frozen, signer=platform.certifier, timestamper=None)
+    with pytest.raises(PyhankoSigningError, match="forbids all changes"):
+        _pyhankos_signature(
+            platform, open_incremental(frozen), "QS-Y", MDPPerm.NO_CHANGES, certify=False
         )

@@ -65,6 +65,7 @@ from pyhanko.sign.signers.cms_embedder import (
 from pyhanko.sign.signers.pdf_byterange import SignatureObject
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import TimeStamper
+from pyhanko.sign.validation.pdf_embedded import read_certification_data
 
 from qianshu.signing import archive, textstamps
 from qianshu.signing.archive import (
@@ -318,7 +319,7 @@ def _platform_signature(
     permissions: MDPPerm,
 ) -> bytes:
     """An invisible approval signature of the platform through pyHanko's signer (an
-    uncertified document's preparation, completion)."""
+    uncertified document's preparation)."""
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
         docmdp_permissions=permissions,
@@ -365,15 +366,31 @@ def prepare_document(
             field_name=CERTIFICATION_FIELD,
             permissions=MDPPerm.FILL_FORMS,
         )
-    # The certification goes through the CMS embedding protocol, as a signing turn does
-    # (:func:`_fill_field`): the same signature as pyHanko's high-level signer makes (tests
-    # compare them), in about half its time — every send of an envelope certifies each of
-    # its documents, 批量发起 once per row.
+    # DocMDP P=2: form filling and signing allowed.
+    mdp = SigMDPSetup(md_algorithm="sha256", certify=True, docmdp_perms=MDPPerm.FILL_FORMS)
+    return _sign_platform_field(writer, certifier, timestamper, details, CERTIFICATION_FIELD, mdp)
+
+
+def _sign_platform_field(
+    writer: IncrementalPdfFileWriter,
+    signer: signers.Signer,
+    timestamper: TimeStamper | None,
+    details: SignatureDetails,
+    field_name: str,
+    mdp: SigMDPSetup,
+) -> bytes:
+    """An invisible platform signature with ``mdp``'s transform (the certification, the
+    completion lock) in ``field_name``, made if it is not declared yet.
+
+    It goes through pyHanko's CMS embedding protocol, as a signing turn does
+    (:func:`_fill_field`): the signature pyHanko's high-level signer makes (tests compare
+    them), in about half its time — every send certifies each document of the envelope
+    (批量发起 once per row), every completion locks it."""
     if writer.prev.xrefs.hybrid_xrefs_present:
-        raise SignatureError("a document with hybrid cross-reference sections cannot be certified")
+        raise SignatureError("a document with hybrid cross-reference sections cannot be signed")
     out = io.BytesIO()
     try:
-        asyncio.run(_certify(writer, certifier, timestamper, details, out))
+        asyncio.run(_sign_field(writer, signer, timestamper, details, field_name, mdp, out))
     except SigningError:
         raise
     except Exception as exc:
@@ -381,27 +398,26 @@ def prepare_document(
     return out.getvalue()
 
 
-async def _certify(
+async def _sign_field(
     writer: IncrementalPdfFileWriter,
     signer: signers.Signer,
     timestamper: TimeStamper | None,
     details: SignatureDetails,
+    field_name: str,
+    mdp: SigMDPSetup,
     output: io.BytesIO,
 ) -> None:
-    """The invisible certification signature (DocMDP P=2: form filling and signing allowed)
-    in a new field :data:`CERTIFICATION_FIELD`, into ``output``."""
     now = dt.datetime.now(dt.UTC)
     embedder = PdfCMSEmbedder().write_cms(
-        field_name=CERTIFICATION_FIELD, writer=writer, existing_fields_only=False
+        field_name=field_name, writer=writer, existing_fields_only=False
     )
-    next(embedder)  # the new field, invisible: nothing to paint
+    next(embedder)  # the field, invisible: nothing to paint
     # The PDF extensions pyHanko's signer declares for this key (ESIC for PAdES, ISO 32002 for
     # ECDSA on its curves, which also makes the output PDF 2.0).
     meta = signers.PdfSignatureMetadata(
-        field_name=CERTIFICATION_FIELD, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256"
+        field_name=field_name, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256"
     )
     signers.PdfSigner(meta, signer=signer).register_extensions(writer, md_algorithm="sha256")
-    mdp = SigMDPSetup(md_algorithm="sha256", certify=True, docmdp_perms=MDPPerm.FILL_FORMS)
     await _embed_signature(writer, embedder, signer, timestamper, details, output, now, mdp)
 
 
@@ -588,35 +604,35 @@ def lock_document(
     See the module docstring. Raises :class:`FieldError` for a document that is already locked
     (a second lock would itself be a change the first one forbids).
     """
-    if COMPLETION_FIELD in signature_fields(data):
+    # The writer reads the document once for the checks and the lock.
+    writer = open_incremental(data)
+    if COMPLETION_FIELD in signature_fields_of(writer.prev):
         raise FieldError("the document is already locked")
     try:
         # Reading the earlier signatures of a hostile file raises pyHanko's own errors.
-        signed = bool(read_pdf(data).embedded_signatures)
+        signed = bool(writer.prev.embedded_signatures)
+        certification = read_certification_data(writer.prev)
     except Exception as exc:
         raise SignatureError(f"cannot read the signatures: {type(exc).__name__}") from exc
     if not signed:
         raise SignatureError("the document has no signature to lock")
-    writer = open_incremental(data)
+    if certification is not None and certification.permission == MDPPerm.NO_CHANGES:
+        raise SignatureError("the document's certification forbids any change")
+    lock = FieldMDPSpec(FieldMDPAction.ALL)
     try:
         fields.append_signature_field(
             writer,
             SigFieldSpec(
                 sig_field_name=COMPLETION_FIELD,
-                field_mdp_spec=FieldMDPSpec(FieldMDPAction.ALL),
+                field_mdp_spec=lock,
                 doc_mdp_update_value=MDPPerm.NO_CHANGES,
             ),
         )
     except Exception as exc:
         raise FieldError(f"cannot declare the completion field: {exc}") from exc
-    return _platform_signature(
-        writer,
-        signer,
-        timestamper,
-        details,
-        field_name=COMPLETION_FIELD,
-        permissions=MDPPerm.NO_CHANGES,
-    )
+    # The FieldMDP transform of the field's /Lock, and DocMDP P=1 from here on.
+    mdp = SigMDPSetup(md_algorithm="sha256", field_lock=lock, docmdp_perms=MDPPerm.NO_CHANGES)
+    return _sign_platform_field(writer, signer, timestamper, details, COMPLETION_FIELD, mdp)
 
 
 def finish_document(
