@@ -384,8 +384,8 @@ def _sign_platform_field(
 
     It goes through pyHanko's CMS embedding protocol, as a signing turn does
     (:func:`_fill_field`): the signature pyHanko's high-level signer makes (tests compare
-    them), in about half its time — every send certifies each document of the envelope
-    (批量发起 once per row), every completion locks it."""
+    them) without its set-up, 0.4-1.4 ms less of ~6 ms — every send certifies each document
+    of the envelope (批量发起 once per row), every completion locks it."""
     if writer.prev.xrefs.hybrid_xrefs_present:
         raise SignatureError("a document with hybrid cross-reference sections cannot be signed")
     out = io.BytesIO()
