@@ -389,36 +389,28 @@ def _sign_platform_field(
     if writer.prev.xrefs.hybrid_xrefs_present:
         raise SignatureError("a document with hybrid cross-reference sections cannot be signed")
     out = io.BytesIO()
+
+    async def sign() -> None:
+        embedder = PdfCMSEmbedder().write_cms(
+            field_name=field_name, writer=writer, existing_fields_only=False
+        )
+        next(embedder)  # the field, invisible: nothing to paint
+        # The PDF extensions pyHanko's signer declares for this key (ESIC for PAdES, ISO 32002
+        # for ECDSA on its curves, which also makes the output PDF 2.0).
+        meta = signers.PdfSignatureMetadata(
+            field_name=field_name, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256"
+        )
+        signers.PdfSigner(meta, signer=signer).register_extensions(writer, md_algorithm="sha256")
+        now = dt.datetime.now(dt.UTC)
+        await _embed_signature(writer, embedder, signer, timestamper, details, out, now, mdp)
+
     try:
-        asyncio.run(_sign_field(writer, signer, timestamper, details, field_name, mdp, out))
+        asyncio.run(sign())
     except SigningError:
         raise
     except Exception as exc:
         raise SignatureError(f"signing failed: {type(exc).__name__}: {exc}") from exc
     return out.getvalue()
-
-
-async def _sign_field(
-    writer: IncrementalPdfFileWriter,
-    signer: signers.Signer,
-    timestamper: TimeStamper | None,
-    details: SignatureDetails,
-    field_name: str,
-    mdp: SigMDPSetup,
-    output: io.BytesIO,
-) -> None:
-    now = dt.datetime.now(dt.UTC)
-    embedder = PdfCMSEmbedder().write_cms(
-        field_name=field_name, writer=writer, existing_fields_only=False
-    )
-    next(embedder)  # the field, invisible: nothing to paint
-    # The PDF extensions pyHanko's signer declares for this key (ESIC for PAdES, ISO 32002 for
-    # ECDSA on its curves, which also makes the output PDF 2.0).
-    meta = signers.PdfSignatureMetadata(
-        field_name=field_name, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256"
-    )
-    signers.PdfSigner(meta, signer=signer).register_extensions(writer, md_algorithm="sha256")
-    await _embed_signature(writer, embedder, signer, timestamper, details, output, now, mdp)
 
 
 def _widgets(field_ref: generic.IndirectObject) -> list[generic.IndirectObject]:
