@@ -485,7 +485,7 @@ async def _embed_signature(
     mdp: SigMDPSetup | None = None,
 ) -> None:
     """The rest of pyHanko's CMS embedding protocol once the field is ready (``embedder`` has
-    yielded it): the signature dictionary (with ``mdp``'s DocMDP transform, if any), the
+    yielded it): the signature dictionary (with ``mdp``'s DocMDP or FieldMDP transform), the
     digest of the byte ranges, the CMS signature with its time-stamp, written into
     ``output``."""
     # PAdES, as pyHanko's own signer declares it (ETSI ESIC extension below PDF 2.0).
