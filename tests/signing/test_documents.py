@@ -28,6 +28,7 @@ from qianshu.signing.pdfio import open_incremental
 from qianshu.signing.samples import make_test_pdf
 from qianshu.signing.stamps import Rect, StampImage
 from qianshu.signing.verify import verify_pdf
+from tests.signing.corpus import structure_files
 
 
 @pytest.fixture(scope="module")
@@ -335,4 +336,23 @@ def test_platform_signatures_refused_where_pyhankos_signer_refuses(
     with pytest.raises(PyhankoSigningError, match="forbids all changes"):
         _pyhankos_signature(
             platform, open_incremental(frozen), "QS-Y", MDPPerm.NO_CHANGES, certify=False
+        )
+
+
+def test_platform_signatures_refuse_a_hybrid_reference_file(platform: EphemeralPlatform) -> None:
+    """A hostile file whose classic table and cross-reference stream disagree (each reader
+    sees other page content) is neither certified nor locked, as pyHanko's signer refused it."""
+    with pikepdf.open(io.BytesIO(make_test_pdf(pages=1))) as pdf:
+        out = io.BytesIO()
+        pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    unsigned = structure_files._hybrid(out.getvalue(), conflict=True)
+    specs = [FieldSpec("a", 0, Rect(60, 60, 200, 120))]
+    with pytest.raises(SignatureError, match="hybrid"):
+        documents.prepare_document(unsigned, specs, certifier=platform.certifier, timestamper=None)
+    hostile = structure_files.hybrid_reference_conflict(platform)  # signed by a third party
+    with pytest.raises(SignatureError, match="hybrid"):
+        documents.lock_document(hostile, signer=platform.certifier, timestamper=None)
+    with pytest.raises(PyhankoSigningError, match="hybrid"):
+        _pyhankos_signature(
+            platform, open_incremental(hostile), "QS-X", MDPPerm.NO_CHANGES, certify=False
         )

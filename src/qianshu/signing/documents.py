@@ -47,6 +47,7 @@ from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import (
     FieldMDPAction,
@@ -172,7 +173,7 @@ def page_boxes(data: bytes) -> list[Rect]:
     return _page_boxes_of(read_pdf(data))
 
 
-def _page_boxes_of(reader: Any) -> list[Rect]:
+def _page_boxes_of(reader: PdfFileReader) -> list[Rect]:
     """:func:`page_boxes` of a PDF already read (the one an incremental writer opened)."""
     boxes = []
     try:
