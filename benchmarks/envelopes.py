@@ -11,8 +11,9 @@
    imported and checked, then each row made into an envelope — its values written into the
    page as text — and sent (prepared and certified) by one worker, then by two (as two task
    workers share a batch's send_batch tasks); resident memory.
-   (Each send locks the organisation's 24-hour allowance for its bookkeeping only: making each
-   row's document — the data fields — and certifying it run in parallel.)
+   (Rows are sent ten to a transaction; each group locks the organisation's 24-hour allowance
+   for its bookkeeping only: making each row's document — the data fields — and certifying it
+   run before, in parallel with the other worker's.)
    ``python -m benchmarks --only bulk`` runs this section alone.
 
 A throwaway database ``qianshu_bench`` is created on the PostgreSQL server of

@@ -139,9 +139,13 @@ def test_an_open_seal_role_checks_the_credit_code(world: dict[str, Any]) -> None
     assert found[4] == ["合作单位-联系人手机号：必填"]
 
 
+@pytest.mark.parametrize("where", ["certifying", "sending"])
 def test_sending_continues_past_a_failed_row(
-    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
+    """A row that breaks while its document is certified (before the allowance lock: it fails
+    alone in its group) or while it is sent (under the lock: the group is rolled back and its
+    rows sent one by one) fails; the others are sent."""
     rows = [
         {"title": f"考核表 {i}", "r1.name": f"员工{i}", "r1.phone": f"1390000{i:04d}"}
         for i in range(1, 6)
@@ -149,14 +153,16 @@ def test_sending_continues_past_a_failed_row(
     batch = do_import_batch(
         world["version"], _sheet(world["version"], rows), "考核.xlsx", actor=world["alice"]
     )
-    real_send = bulk_actions.new_drafts.send_new_draft
+    compose = bulk_actions.new_drafts.compose_actions
+    name = "_prepared_bytes" if where == "certifying" else "_start_routing"
+    real = getattr(compose, name)
 
-    def flaky(draft: Any, **kwargs: Any) -> Envelope:
-        if draft.envelope.title == "考核表 3":
+    def flaky(envelope: Envelope, *args: Any, **kwargs: Any) -> Any:
+        if envelope.title == "考核表 3":
             raise RuntimeError("disk on fire")
-        return real_send(draft, **kwargs)
+        return real(envelope, *args, **kwargs)
 
-    monkeypatch.setattr(bulk_actions.new_drafts, "send_new_draft", flaky)
+    monkeypatch.setattr(compose, name, flaky)
     alice = logged_in(world["alice"])
     with TestCase.captureOnCommitCallbacks(execute=True):
         assert alice.post(f"/templates/batches/{batch.uuid}/", {"op": "send"}).status_code == 302

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 
 from qianshu.core.meta import TASK
+from qianshu.doctemplates.actions import bulk as bulk_actions
 from qianshu.doctemplates.actions.bulk import do_import_batch, do_start_batch, send_batch_rows
 from qianshu.doctemplates.actions.templates import do_save_template
 from qianshu.doctemplates.models import Batch, BatchRow, TemplateUse
@@ -23,10 +24,22 @@ from tests.envelopes.helpers import Builder
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.mark.parametrize(
+    ("group", "allowance"),
+    [
+        (10, 5),  # one worker's group of 8 does not fit: its rows are sent one by one
+        (4, 7),  # two groups of 4 both fit the count before the lock; one is refused under it
+    ],
+)
 def test_two_workers_share_a_batch_within_the_allowance(
-    people: dict[str, Any], settings: Any
+    people: dict[str, Any],
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    group: int,
+    allowance: int,
 ) -> None:
-    settings.QIANSHU_SEND_PER_ORG_DAY = 5
+    monkeypatch.setattr(bulk_actions, "GROUP", group)
+    settings.QIANSHU_SEND_PER_ORG_DAY = allowance
     alice, bob, org = people["alice"], people["bob"], people["org"]
     draft = Builder().draft(
         alice, [("sign", 1, bob), ("seal", 2, org)], org=org, title="考核表", pages=1
@@ -63,13 +76,14 @@ def test_two_workers_share_a_batch_within_the_allowance(
         worker.join(timeout=300)
     assert not errors, errors
     batch.refresh_from_db()
-    assert batch.status == Batch.Status.DONE and (batch.sent, batch.failed) == (5, 3)
+    assert batch.status == Batch.Status.DONE
+    assert (batch.sent, batch.failed) == (allowance, 8 - allowance)
     failed = BatchRow.objects.filter(batch=batch, status=BatchRow.Status.FAILED)
-    assert all("24 小时内最多可发起 5 个" in row.error for row in failed)
+    assert all(f"24 小时内最多可发起 {allowance} 个" in row.error for row in failed)
     sent = Envelope.objects.exclude(status=Envelope.Status.DRAFT).exclude(pk=draft.pk)
-    assert sent.count() == 5
-    assert Envelope.objects.filter(title__startswith="考核表 ").count() == 5  # no leftovers
-    assert TemplateUse.objects.filter(batch=batch).count() == 5
+    assert sent.count() == allowance
+    assert Envelope.objects.filter(title__startswith="考核表 ").count() == allowance  # no leftovers
+    assert TemplateUse.objects.filter(batch=batch).count() == allowance
     envelopes = set(
         BatchRow.objects.filter(batch=batch, status=BatchRow.Status.SENT).values_list(
             "envelope", flat=True

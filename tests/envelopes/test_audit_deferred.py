@@ -85,9 +85,10 @@ def test_batched_inside_deferred_joins_it(people: dict[str, Any]) -> None:
 
 
 def test_several_envelopes_in_one_block_keep_their_own_chains(people: dict[str, Any]) -> None:
-    with transaction.atomic(), audit.deferred():
+    with CaptureQueriesContext(connection) as queries, transaction.atomic(), audit.deferred():
         first = _make_and_send(people, "甲")
         second = _make_and_send(people, "乙")
+    assert _inserts(queries) == 1  # both trails in one INSERT
     for envelope in (first, second):
         envelope.refresh_from_db()
         assert check_chain(envelope) is None
@@ -112,3 +113,29 @@ def test_a_head_moved_meanwhile_is_chained_after_not_overwritten(people: dict[st
     trail = _trail(envelope)
     assert trail[count:] == [(count + 1, "viewed", "other"), (count + 2, "viewed", "held")]
     assert envelope.audit_count == count + 2 and check_chain(envelope) is None
+
+
+def test_a_rolled_back_savepoint_drops_its_events_and_keeps_the_others(
+    people: dict[str, Any],
+) -> None:
+    """``audit.savepoint``: a 批量发起 group's row that fails is rolled back inside the block,
+    with the events it held — also those of an envelope it made, which no longer exists —
+    while the events before and after it are written, chained without a gap."""
+    kept = _make_and_send(people, "保留")
+    count = kept.audit_count
+    bob = people["bob"]
+    with transaction.atomic(), audit.deferred():
+        locked = Envelope.objects.select_for_update().get(pk=kept.pk)
+        audit.record(locked, "viewed", actor=bob, meta=TASK, step="before")
+        with pytest.raises(RuntimeError), audit.savepoint():
+            audit.record(locked, "viewed", actor=bob, meta=TASK, step="dropped")
+            _make_and_send(people, "回滚")
+            raise RuntimeError("the row failed")
+        audit.record(locked, "viewed", actor=bob, meta=TASK, step="after")
+    kept.refresh_from_db()
+    assert _trail(kept)[count:] == [
+        (count + 1, "viewed", "before"),
+        (count + 2, "viewed", "after"),
+    ]
+    assert kept.audit_count == count + 2 and check_chain(kept) is None
+    assert not Envelope.objects.filter(title="回滚").exists()

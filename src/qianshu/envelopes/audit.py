@@ -253,12 +253,13 @@ _batch: ContextVar[_Block | None] = ContextVar("qianshu_audit_batch", default=No
 @contextmanager
 def deferred() -> Iterator[None]:
     """Write the events :func:`record` appends inside the block — to any envelope, also one
-    created in it — when the block ends: each envelope's with one compare-and-swap of its row
-    and one INSERT (nothing when the block raises: the caller's transaction rolls back). A
-    block inside another joins it. Use inside the transaction, with the envelope rows locked,
-    around code that saves an envelope only with ``update_fields`` that leave the audit
-    columns alone; a savepoint rolled back inside the block must not be caught inside it (its
-    events would stay held). A 批量发起 row creates, fills and sends an envelope in one."""
+    created in it — when the block ends: each envelope's with one compare-and-swap of its row,
+    and all of them in one INSERT (nothing when the block raises: the caller's transaction
+    rolls back). A block inside another joins it. Use inside the transaction, with the
+    envelope rows locked, around code that saves an envelope only with ``update_fields`` that
+    leave the audit columns alone; a savepoint rolled back inside the block must not be caught
+    inside it (its events would stay held) unless it is :func:`savepoint`'s. A 批量发起 group
+    creates, fills and sends several envelopes in one."""
     if _batch.get() is not None:
         yield
         return
@@ -268,9 +269,31 @@ def deferred() -> Iterator[None]:
         yield
     finally:
         _batch.reset(token)
-    for pk, pending in block.pending.items():
-        if pending.events:
-            _write(block.envelopes[pk], pending)
+    with transaction.atomic(savepoint=False):
+        written = [_swap(block.envelopes[pk], pending) for pk, pending in block.pending.items()]
+        # Every envelope's events in one INSERT (a 批量发起 group sends several envelopes).
+        AuditEvent.objects.bulk_create(event for events in written for event in events)
+
+
+@contextmanager
+def savepoint() -> Iterator[None]:
+    """A savepoint inside a :func:`deferred` block that may be rolled back and caught there:
+    when the code inside raises, its writes are rolled back and the events it recorded are
+    dropped from the block with them (a 批量发起 group's row that fails). Outside a block, a
+    plain savepoint."""
+    block = _batch.get()
+    marks = {} if block is None else {pk: len(p.events) for pk, p in block.pending.items()}
+    try:
+        with transaction.atomic():
+            yield
+    except BaseException:
+        if block is not None:
+            for pk in list(block.pending):
+                if pk in marks:
+                    del block.pending[pk].events[marks[pk] :]
+                else:  # an envelope the rolled-back code made or first touched
+                    del block.pending[pk], block.envelopes[pk]
+        raise
 
 
 @contextmanager
@@ -284,22 +307,25 @@ def batched(envelope: Envelope) -> Iterator[None]:
         yield
 
 
-def _write(envelope: Envelope, pending: _Pending) -> None:
+def _swap(envelope: Envelope, pending: _Pending) -> list[AuditEvent]:
+    """Chain ``pending``'s events on the envelope's row with one compare-and-swap; returns them
+    for the caller's INSERT (in the same transaction: the swap holds the row's lock)."""
     events = pending.events
+    if not events:
+        return events
     count, head = pending.count, pending.head
-    with transaction.atomic(savepoint=False):
-        while not Envelope.objects.filter(
-            pk=envelope.pk, audit_count=count, audit_head=head
-        ).update(audit_count=count + len(events), audit_head=_chain(envelope, events, count, head)):
-            # A stale copy: lock the row and chain the events on its head (at most once).
-            count, head = (
-                Envelope.objects.select_for_update()
-                .filter(pk=envelope.pk)
-                .values_list("audit_count", "audit_head")
-                .get()
-            )
-        AuditEvent.objects.bulk_create(events)
+    while not Envelope.objects.filter(pk=envelope.pk, audit_count=count, audit_head=head).update(
+        audit_count=count + len(events), audit_head=_chain(envelope, events, count, head)
+    ):
+        # A stale copy: lock the row and chain the events on its head (at most once).
+        count, head = (
+            Envelope.objects.select_for_update()
+            .filter(pk=envelope.pk)
+            .values_list("audit_count", "audit_head")
+            .get()
+        )
     envelope.audit_count, envelope.audit_head = events[-1].seq, events[-1].mac
+    return events
 
 
 def _chain(envelope: Envelope, events: list[AuditEvent], count: int, head: str) -> str:

@@ -86,11 +86,15 @@ def _retry_at(sent: QuerySet[Envelope], count: int, limit: int) -> dt.datetime:
     return last + WINDOW
 
 
-def _check(sent: QuerySet[Envelope], limit: int, message: str, values: dict[str, object]) -> None:
+def _check(
+    sent: QuerySet[Envelope], limit: int, sends: int, message: str, values: dict[str, object]
+) -> None:
+    """Refuse unless ``sends`` more sends fit in the window of ``limit``."""
     count = sent.count()
-    if count < limit:
+    room = limit - sends + 1  # the window may hold fewer than this many before the sends
+    if count < room:
         return
-    retry_at = _retry_at(sent, count, limit)
+    retry_at = _retry_at(sent, count, room)
     when = date_format(timezone.localtime(retry_at), "Y-m-d H:i")
     raise SendLimitReached(message % {**values, "n": limit, "time": when}, retry_at)
 
@@ -107,17 +111,19 @@ def _sent(actor: User, org_id: int | None, now: dt.datetime) -> tuple[QuerySet[E
     return sent, settings.QIANSHU_SEND_PER_ORG_DAY
 
 
-def within_allowance(actor: User, org_id: int | None, *, now: dt.datetime) -> bool:
-    """Whether a send now would be within the allowance, without locking: a hint (a send may
-    be refused all the same); only :func:`lock_quota` decides."""
+def within_allowance(actor: User, org_id: int | None, *, now: dt.datetime, sends: int = 1) -> bool:
+    """Whether ``sends`` sends now would be within the allowance, without locking: a hint (a
+    send may be refused all the same); only :func:`lock_quota` decides."""
     sent, limit = _sent(actor, org_id, now)
-    return sent.count() < limit
+    return sent.count() + sends <= limit
 
 
-def lock_quota(actor: User, org_id: int | None, *, now: dt.datetime) -> Organization | None:
-    """Lock the sender (and the organisation) and refuse with :class:`SendLimitReached` when a
-    24-hour allowance is used up. Call first in the sending transaction. Returns the
-    organisation's row as locked (None when sending in one's own name)."""
+def lock_quota(
+    actor: User, org_id: int | None, *, now: dt.datetime, sends: int = 1
+) -> Organization | None:
+    """Lock the sender (and the organisation) and refuse with :class:`SendLimitReached` unless
+    ``sends`` more sends fit in the 24-hour allowance. Call first in the sending transaction.
+    Returns the organisation's row as locked (None when sending in one's own name)."""
     # FOR NO KEY UPDATE: excludes other senders like FOR UPDATE, but not the foreign-key checks
     # of rows that merely refer to the user or the organisation (a draft being made meanwhile).
     User.objects.select_for_update(no_key=True).filter(pk=actor.pk).first()
@@ -126,6 +132,7 @@ def lock_quota(actor: User, org_id: int | None, *, now: dt.datetime) -> Organiza
         _check(
             sent,
             limit,
+            sends,
             _(
                 "您在 24 小时内最多可发起 %(n)d 个签署任务，已达上限，"
                 "请于 %(time)s 后再发起。草稿已保存。"
@@ -139,6 +146,7 @@ def lock_quota(actor: User, org_id: int | None, *, now: dt.datetime) -> Organiza
     _check(
         sent,
         limit,
+        sends,
         _(
             "“%(org)s”在 24 小时内最多可发起 %(n)d 个签署任务，已达上限，"
             "请于 %(time)s 后再发起。草稿已保存。"

@@ -5,12 +5,16 @@
 * :func:`do_start_batch` marks the batch as sending; the view then enqueues
   ``tasks.send_batch``, which runs :func:`send_batch_rows`.
 * :func:`do_remind_batch` reminds every envelope of the batch still in progress.
-* :func:`send_batch_rows` sends the valid rows one by one, each in its own transaction: a row's
-  failure is recorded on the row and never stops the others. Rows are claimed with ``SKIP
-  LOCKED``, so a second worker (or a restarted one) continues where the first stopped and no row
-  is sent twice. A row's draft is made and sent in its transaction
-  (:func:`~qianshu.doctemplates.actions.templates.make_draft`,
-  :func:`~qianshu.envelopes.actions.new_drafts.send_new_draft`): written once, never read back.
+* :func:`send_batch_rows` sends the valid rows :data:`GROUP` at a time, each group in its own
+  transaction: a row's failure is recorded on the row and never stops the others. Rows are
+  claimed with ``SKIP LOCKED``, so a second worker (or a restarted one) continues where the
+  first stopped and no row is sent twice. A row's draft is made and sent in its group's
+  transaction (:func:`~qianshu.doctemplates.actions.templates.make_draft`,
+  :func:`~qianshu.envelopes.actions.new_drafts.prepare_new_draft` for each row, then
+  :func:`~qianshu.envelopes.actions.new_drafts.send_prepared_drafts` for the group): written
+  once, never read back. When the group as a whole is refused (the allowance cannot hold it
+  all, the sender may no longer send) or fails, it is rolled back and its rows are sent one
+  by one, each in a savepoint of its own, where each refusal is the row's.
 """
 
 from __future__ import annotations
@@ -42,9 +46,11 @@ from qianshu.doctemplates.errors import TemplateError
 from qianshu.doctemplates.models import Batch, BatchRow, Template, TemplateVersion
 from qianshu.envelopes import audit
 from qianshu.envelopes.actions import lifecycle, new_drafts
+from qianshu.envelopes.actions.new_drafts import NewDraft
 from qianshu.envelopes.compose import RecipientInput
 from qianshu.envelopes.models import Envelope
-from qianshu.envelopes.sending import SendLimitReached
+from qianshu.envelopes.sending import SendLimitReached, within_allowance
+from qianshu.orgs.models import Organization
 from qianshu.pki.platform import PkiNotInitialised, Platform, load_platform
 from qianshu.signing import cjkfont
 from qianshu.signing.errors import ConfigurationError
@@ -54,6 +60,10 @@ INSERT_CHUNK = 500
 # From this many rows on, a run prepares the font for subsetting first (~0.5 s once, then
 # ~3 ms less per row with data fields).
 MANY_FILLS = 200
+# Rows sent in one transaction: what they share is done once (the allowance lock, the audit
+# events' INSERT, the rows' outcomes); a worker holds the allowance lock for the group's
+# bookkeeping only, and its certifications run before, in parallel with another worker's.
+GROUP = 10
 
 
 def _number() -> str:
@@ -165,32 +175,53 @@ def _start_run(version: TemplateVersion) -> _Run:
     return _Run(version_documents(version), platform)
 
 
-def _send_row(batch: Batch, row: BatchRow, run: _Run, meta: RequestMeta) -> None:
-    version = batch.version
-    # The sender as of this row, with their verified identity joined: the checks and audit
-    # events of the row ask for it several times, and the next row looks it up again.
-    actor = User.objects.select_related("person_identity").get(pk=batch.created_by_id)
+def _template(version: TemplateVersion, actor: User, run: _Run) -> Template:
+    """The version's template, checked for the run's first row (active, the sender a member)
+    and after it still active (that the sender is still a member is checked under the
+    allowance lock, in a message naming the organisation)."""
     if run.template is None:
-        run.template = usable_template(version, actor)  # active, the sender a member
+        run.template = usable_template(version, actor)
     else:
-        # Still active; the sender is still a member: the send checks it under the allowance
-        # lock (its message names the organisation).
         check_still_active(version)
-    # The row's audit events (made, its document, sent, notified) are written together. The
-    # draft is made and sent in this transaction: its rows are sent as written, not read back.
+    return run.template
+
+
+def _sender(batch: Batch) -> User:
+    # The sender as of now, with their verified identity joined: the checks and audit events
+    # of a row ask for it several times.
+    return User.objects.select_related("person_identity").get(pk=batch.created_by_id)
+
+
+def _draft(
+    batch: Batch,
+    row: BatchRow,
+    run: _Run,
+    org: Organization | None,
+    actor: User,
+    meta: RequestMeta,
+) -> NewDraft:
+    """The row's draft in ``org``'s name (the template's, checked), made in the caller's
+    transaction: its rows are sent as written, not read back."""
+    version = batch.version
+    return make_draft(
+        version,
+        bulk.parties(row.values, version.roles),
+        data=bulk.data_of(row.values, version.data_fields),
+        title=row.values.get(bulk.TITLE, ""),
+        batch=batch,
+        org=org,
+        sources=run.sources,
+        fixed=run.fixed,
+        actor=actor,
+        meta=meta,
+    )
+
+
+def _send_row(batch: Batch, row: BatchRow, run: _Run, meta: RequestMeta) -> None:
+    actor = _sender(batch)
+    # The row's audit events (made, its document, sent, notified) are written together.
     with audit.deferred():
-        draft = make_draft(
-            version,
-            bulk.parties(row.values, version.roles),
-            data=bulk.data_of(row.values, version.data_fields),
-            title=row.values.get(bulk.TITLE, ""),
-            batch=batch,
-            org=run.template.org,
-            sources=run.sources,
-            fixed=run.fixed,
-            actor=actor,
-            meta=meta,
-        )
+        draft = _draft(batch, row, run, _template(batch.version, actor, run).org, actor, meta)
         envelope = new_drafts.send_new_draft(
             draft, platform=run.platform, hint=run.limited, actor=actor, meta=meta
         )
@@ -198,6 +229,55 @@ def _send_row(batch: Batch, row: BatchRow, run: _Run, meta: RequestMeta) -> None
     row.envelope = envelope
     row.save(update_fields=["status", "envelope"])
     Batch.objects.filter(pk=batch.pk).update(sent=F("sent") + 1)
+
+
+class _OneByOne(Exception):
+    """The allowance may not hold a whole group: its rows are sent one by one."""
+
+
+def _send_group(batch: Batch, rows: list[BatchRow], run: _Run, meta: RequestMeta) -> None:
+    """Send ``rows`` in the caller's transaction, as :func:`_send_row` sends each, but with what
+    they share done once: the sender read, the template checked, the allowance locked and
+    counted, the sender checked, the audit events written (all in one INSERT), the rows'
+    outcomes and the batch's counts written. First each row's draft is made and its documents
+    certified, without locks (in parallel with another worker's group); a row that fails
+    there is rolled back alone and recorded as failed. Then, under the allowance lock, the
+    drafts are sent. Any failure from there raises: the caller rolls the group back and sends
+    its rows one by one (where each refusal is a row's)."""
+    actor = _sender(batch)
+    org = _template(batch.version, actor, run).org
+    now = timezone.now()
+    if not within_allowance(actor, org.pk if org else None, now=now, sends=len(rows)):
+        raise _OneByOne
+    made: list[tuple[BatchRow, NewDraft, new_drafts.Prepared]] = []
+    with audit.deferred():
+        for row in rows:
+            try:
+                with audit.savepoint():
+                    draft = _draft(batch, row, run, org, actor, meta)
+                    ready = new_drafts.prepare_new_draft(draft, platform=run.platform, actor=actor)
+            except UserError as exc:
+                _failed(row, str(exc))
+                continue
+            except Exception as exc:  # one broken row must not stop the others
+                log.exception("batch %s row %s failed", batch.number, row.row_number)
+                _failed(row, _("发起失败：%(reason)s") % {"reason": type(exc).__name__})
+                continue
+            made.append((row, draft, ready))
+        if made:
+            new_drafts.send_prepared_drafts(
+                [(draft, ready) for _row, draft, ready in made],
+                platform=run.platform,
+                actor=actor,
+                meta=meta,
+            )
+    for row, draft, _ready in made:
+        row.status = BatchRow.Status.SENT
+        row.envelope = draft.envelope
+    BatchRow.objects.bulk_update(rows, ["status", "envelope", "error"])
+    Batch.objects.filter(pk=batch.pk).update(
+        sent=F("sent") + len(made), failed=F("failed") + len(rows) - len(made)
+    )
 
 
 def send_batch_rows(batch_id: int, *, meta: RequestMeta, limit: int | None = None) -> int:
@@ -232,35 +312,70 @@ def _send_rows(batch: Batch, meta: RequestMeta, limit: int | None) -> int:
     run: _Run | None = None
     handled = 0
     while limit is None or handled < limit:
+        size = GROUP if limit is None else min(GROUP, limit - handled)
         with transaction.atomic():
-            row = (
+            rows = list(
                 BatchRow.objects.select_for_update(skip_locked=True)
                 .filter(batch=batch, status=BatchRow.Status.PENDING)
-                .order_by("row_number")
-                .first()
+                .order_by("row_number")[:size]
             )
-            if row is None:
+            if not rows:
                 break
-            try:
-                with transaction.atomic():
-                    if run is None:
-                        run = _start_run(batch.version)
-                    _send_row(batch, row, run, meta)
-                    run.limited = False
-            except UserError as exc:
-                if run is not None:
-                    run.limited = isinstance(exc, SendLimitReached)
-                _fail(batch, row, str(exc))
-            except Exception as exc:  # one broken row must not stop the batch
-                log.exception("batch %s row %s failed", batch.number, row.row_number)
-                _fail(batch, row, _("发起失败：%(reason)s") % {"reason": type(exc).__name__})
-        handled += 1
+            if run is None:
+                try:
+                    run = _start_run(batch.version)
+                except UserError:
+                    pass  # each row fails with the reason, one by one
+            if not _sent_as_group(batch, rows, run, meta):
+                for row in rows:
+                    run = _send_one(batch, row, run, meta)
+        handled += len(rows)
     return handled
 
 
-def _fail(batch: Batch, row: BatchRow, reason: str) -> None:
+def _sent_as_group(batch: Batch, rows: list[BatchRow], run: _Run | None, meta: RequestMeta) -> bool:
+    """Whether ``rows`` were sent by :func:`_send_group` (else nothing of it is left)."""
+    if run is None or run.limited or len(rows) < 2:
+        return False
+    try:
+        with transaction.atomic():
+            _send_group(batch, rows, run, meta)
+    except _OneByOne:
+        return False
+    except UserError as exc:  # a refusal under the lock: the rows say whose it is
+        log.info("batch %s: rows sent one by one (%s)", batch.number, exc)
+        return False
+    except Exception:
+        log.exception("batch %s: rows sent one by one", batch.number)
+        return False
+    return True
+
+
+def _send_one(batch: Batch, row: BatchRow, run: _Run | None, meta: RequestMeta) -> _Run | None:
+    """Send one row in a savepoint of its own; a failure is written on the row."""
+    try:
+        with transaction.atomic():
+            if run is None:
+                run = _start_run(batch.version)
+            _send_row(batch, row, run, meta)
+            run.limited = False
+    except UserError as exc:
+        if run is not None:
+            run.limited = isinstance(exc, SendLimitReached)
+        _fail(batch, row, str(exc))
+    except Exception as exc:  # one broken row must not stop the batch
+        log.exception("batch %s row %s failed", batch.number, row.row_number)
+        _fail(batch, row, _("发起失败：%(reason)s") % {"reason": type(exc).__name__})
+    return run
+
+
+def _failed(row: BatchRow, reason: str) -> None:
     row.status = BatchRow.Status.FAILED
     row.error = reason[:300]
+
+
+def _fail(batch: Batch, row: BatchRow, reason: str) -> None:
+    _failed(row, reason)
     row.save(update_fields=["status", "error"])
     Batch.objects.filter(pk=batch.pk).update(failed=F("failed") + 1)
 

@@ -2,7 +2,9 @@
 
 The caller makes the draft in its open transaction (:class:`NewDraft`: the envelope, then
 :func:`add_new_document`, :func:`set_new_recipients`, :func:`set_new_fields`) and may send it in
-the same transaction (:func:`send_new_draft`). No other transaction sees these rows before the
+the same transaction (:func:`send_new_draft`; or in two halves, :func:`prepare_new_draft` for
+each of several drafts, then :func:`send_prepared_drafts` for all of them under one lock of the
+sender's allowance: a 批量发起 group). No other transaction sees these rows before the
 caller commits, so nothing can change them meanwhile: unlike the compose actions on a draft
 being edited (:mod:`qianshu.envelopes.actions.compose`), these neither lock the envelope nor
 read back what was just written — the same checks, rows, audit events and routing, in about
@@ -28,6 +30,7 @@ from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient
 from qianshu.envelopes.placement import MAX_FIELDS, FieldInput
 from qianshu.pki.platform import PkiNotInitialised, Platform
+from qianshu.signing.documents import FieldSpec
 from qianshu.signing.stamps import Rect
 from qianshu.storage.actions import do_put_blob_ahead, do_store_blob
 
@@ -93,6 +96,94 @@ def set_new_fields(draft: NewDraft, items: Sequence[FieldInput]) -> list[Field]:
     return draft.fields
 
 
+@dataclass
+class Prepared:
+    """What :func:`prepare_new_draft` made ready before the allowance lock: the draft's problems
+    (refused under the lock, after the sender's), the sending plan, and the documents as the
+    platform signed them (by document id; none when a refusal was expected)."""
+
+    found: list[str]
+    certify: bool
+    specs: dict[int, tuple[FieldSpec, ...]]
+    data: dict[int, bytes]
+
+
+def prepare_new_draft(
+    draft: NewDraft, *, platform: Platform | None = None, hint: bool = False, actor: User
+) -> Prepared:
+    """The first half of :func:`send_new_draft`, without locks: the draft checked, and its
+    documents prepared from their bytes (the platform's signatures) and written ahead —
+    unless there are problems, or ``hint`` and the allowance is used up."""
+    envelope = draft.envelope
+    if not envelope.is_draft():
+        raise EnvelopeError(_("任务已经发起。"))
+    if envelope.initiator_id == actor.pk:
+        envelope.initiator = actor  # the audit events name them
+    found = compose.draft_problems(envelope, draft.documents, draft.recipients)
+    certify, specs = compose_actions._plan(draft.documents, draft.recipients, draft.fields)
+    ready = Prepared(found, certify, specs, {})
+    if found or (
+        hint and not sending.within_allowance(actor, envelope.initiator_org_id, now=timezone.now())
+    ):
+        return ready
+    for document in draft.documents:
+        data = ready.data[document.pk] = _prepared(draft, ready, document, platform)
+        do_put_blob_ahead(data)  # the durable write before the allowance lock
+    return ready
+
+
+def _prepared(
+    draft: NewDraft, ready: Prepared, document: Document, platform: Platform | None
+) -> bytes:
+    try:
+        return compose_actions._prepared_bytes(
+            draft.envelope,
+            document,
+            draft.sources[document.pk],
+            ready.specs[document.pk],
+            ready.certify,
+            platform,
+        )
+    except PkiNotInitialised as exc:
+        raise EnvelopeError(_("平台证书服务尚未初始化，请联系平台运营人员。")) from exc
+
+
+def send_prepared_drafts(
+    items: Sequence[tuple[NewDraft, Prepared]],
+    *,
+    platform: Platform | None = None,
+    actor: User,
+    meta: RequestMeta,
+) -> None:
+    """The second half of :func:`send_new_draft` for drafts that ``actor`` sends in one name (a
+    批量发起 group: one transaction for several rows): the allowance locked once and counted
+    for all of them (:class:`~qianshu.envelopes.sending.SendLimitReached` unless all fit), the
+    sender checked once against the organisation row as locked, then each draft refused for
+    its problems or its prepared revisions recorded and its routing started. A refusal
+    refuses them all (the caller's block rolls back)."""
+    first = items[0][0].envelope
+    org_id = first.initiator_org_id
+    if any(draft.envelope.initiator_org_id != org_id for draft, _ready in items):
+        raise ValueError("the drafts are not sent in one name")
+    with transaction.atomic(savepoint=False):
+        org = sending.lock_quota(actor, org_id, now=timezone.now(), sends=len(items))
+        if org is not None:
+            for draft, _ready in items:
+                draft.envelope.initiator_org = org  # verified or not as of the lock
+        sending.check_sender(first, actor)
+        for draft, ready in items:
+            if ready.found:
+                raise EnvelopeError(ready.found[0])
+            envelope = draft.envelope
+            for document in draft.documents:
+                # Not prepared ahead: the hint was wrong.
+                data = ready.data.get(document.pk) or _prepared(draft, ready, document, platform)
+                compose_actions._store_prepared(envelope, document, data, ready.certify, meta=meta)
+            compose_actions._start_routing(
+                envelope, draft.recipients, held=True, actor=actor, meta=meta
+            )
+
+
 def send_new_draft(
     draft: NewDraft,
     *,
@@ -104,48 +195,14 @@ def send_new_draft(
     """:func:`compose.do_send_envelope` of a draft made in the caller's open transaction (which it
     joins: a refusal rolls the caller's block back with the draft). The same checks, events
     and routing, without reading back what the caller just wrote: the documents are prepared
-    from their bytes first, then the sender's allowance is locked and counted
-    (:func:`sending.lock_quota`), the sender checked against the organisation row as locked,
-    and the prepared revisions recorded. ``platform``: the platform's keys as the caller loaded
-    them (a batch run, once for its rows), else loaded now. ``hint``: the caller expects a
-    refusal (the previous row of its batch was over the allowance): the allowance is counted
-    first without a lock (:func:`sending.within_allowance`), and a send over it is refused
-    without the platform's signatures."""
-    envelope = draft.envelope
-    if not envelope.is_draft():
-        raise EnvelopeError(_("任务已经发起。"))
-    if envelope.initiator_id == actor.pk:
-        envelope.initiator = actor  # the audit events name them
-    found = compose.draft_problems(envelope, draft.documents, draft.recipients)
-    certify, specs = compose_actions._plan(draft.documents, draft.recipients, draft.fields)
-    ahead = not found and not (
-        hint and not sending.within_allowance(actor, envelope.initiator_org_id, now=timezone.now())
-    )
-
-    def prepared(document: Document) -> bytes:
-        source = draft.sources[document.pk]
-        try:
-            return compose_actions._prepared_bytes(
-                envelope, document, source, specs[document.pk], certify, platform
-            )
-        except PkiNotInitialised as exc:
-            raise EnvelopeError(_("平台证书服务尚未初始化，请联系平台运营人员。")) from exc
-
-    ready = {}
-    for document in draft.documents if ahead else ():
-        ready[document.pk] = prepared(document)
-        do_put_blob_ahead(ready[document.pk])  # the durable write before the allowance lock
-    with transaction.atomic(savepoint=False):
-        org = sending.lock_quota(actor, envelope.initiator_org_id, now=timezone.now())
-        if org is not None:
-            envelope.initiator_org = org  # verified or not as of the lock
-        sending.check_sender(envelope, actor)
-        if found:
-            raise EnvelopeError(found[0])
-        for document in draft.documents:
-            data = ready.get(document.pk) or prepared(document)  # the hint was wrong
-            compose_actions._store_prepared(envelope, document, data, certify, meta=meta)
-        compose_actions._start_routing(
-            envelope, draft.recipients, held=True, actor=actor, meta=meta
-        )
-    return envelope
+    from their bytes first (:func:`prepare_new_draft`), then the sender's allowance is locked
+    and counted (:func:`sending.lock_quota`), the sender checked against the organisation row
+    as locked, and the prepared revisions recorded (:func:`send_prepared_drafts`).
+    ``platform``: the platform's keys as the caller loaded them (a batch run, once for its
+    rows), else loaded now. ``hint``: the caller expects a refusal (the previous row of its
+    batch was over the allowance): the allowance is counted first without a lock
+    (:func:`sending.within_allowance`), and a send over it is refused without the platform's
+    signatures."""
+    ready = prepare_new_draft(draft, platform=platform, hint=hint, actor=actor)
+    send_prepared_drafts([(draft, ready)], platform=platform, actor=actor, meta=meta)
+    return draft.envelope
