@@ -128,6 +128,7 @@ def bulk_bench(count: int, processes: int = 1, run: int = 0) -> dict[str, float]
     """批量发起 of ``count`` rows from a template: the XLSX imported and checked, then every
     row made into an envelope and sent (prepared: certified) — rows per second of each phase,
     and the resident memory before and after."""
+    import gc
     import io
 
     from openpyxl import load_workbook
@@ -188,7 +189,12 @@ def bulk_bench(count: int, processes: int = 1, run: int = 0) -> dict[str, float]
     do_start_batch(batch, actor=hr)
     start = time.perf_counter()
     if processes == 1:
-        send_batch_rows(batch.pk, meta=TASK)
+        # As a worker of its own (see _send_in_child), then the bench's heap as it was.
+        gc.freeze()
+        try:
+            send_batch_rows(batch.pk, meta=TASK)
+        finally:
+            gc.unfreeze()
     else:
         _in_processes(send_batch_rows, batch.pk, processes)
     elapsed = time.perf_counter() - start
@@ -220,10 +226,16 @@ def _in_processes(fn: Any, batch_id: int, processes: int) -> None:
 
 
 def _send_in_child(fn: Any, batch_id: int) -> None:
+    import gc
+
     from django.db import connections
 
     from qianshu.core.meta import TASK
 
+    # A task worker is a process of its own: it does not carry this bench process's heap
+    # (sections 1-6), which the cyclic collector would otherwise walk at each collection of
+    # the oldest generation (~30 % slower, measured). Frozen, the child walks only its own.
+    gc.freeze()
     try:
         fn(batch_id, meta=TASK)
     finally:
