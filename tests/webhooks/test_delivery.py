@@ -246,6 +246,35 @@ def test_a_success_clears_the_failure_record(admin: User) -> None:
     assert Endpoint.objects.get(pk=endpoint.pk).failing_since is None
 
 
+def test_a_message_another_worker_delivered_meanwhile_keeps_that_record(
+    admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker whose lease ran out while it was posting records its success as stale: the
+    worker that took the message over delivered it first, and that record stays (our attempt
+    is logged as it went)."""
+    earlier = timezone.now() - dt.timedelta(minutes=1)
+    real = delivery._post
+
+    def taken_over(message: Message, signers: list[str]) -> tuple[int, str]:
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.DELIVERED, delivered_at=earlier
+        )
+        return real(message, signers)
+
+    with running_receiver() as receiver:
+        endpoint, _secret = _endpoint(admin, receiver.url)
+        monkeypatch.setattr(messages, "schedule", lambda *args, **kwargs: None)
+        message = _emit(endpoint)
+        monkeypatch.setattr(delivery, "_post", taken_over)
+        assert delivery.deliver(message.pk) == "stale"
+        monkeypatch.setattr(delivery, "_post", real)
+        assert delivery.deliver(message.pk) == "skipped"  # delivered: nothing to claim
+    message.refresh_from_db()
+    assert (message.status, message.delivered_at) == (Message.Status.DELIVERED, earlier)
+    attempt = message.delivery_attempts.get()
+    assert attempt.ok and attempt.status_code == 200
+
+
 def test_the_secret_is_encrypted_at_rest_and_bound_to_its_endpoint(admin: User) -> None:
     with running_receiver() as receiver:
         one, secret = _endpoint(admin, receiver.url)

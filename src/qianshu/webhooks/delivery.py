@@ -106,7 +106,7 @@ def deliver_due(*, limit: int = SWEEP_LIMIT) -> Counter[str]:
 
 def deliver(message_id: int) -> Outcome:
     """Claim, POST and record one message; never raises for a failed delivery."""
-    claims, _skipped = _claim_rows(Message.objects.filter(pk=message_id), 1)
+    claims, _skipped = _claim_rows(Message.objects.filter(pk=message_id).order_by(), 1)
     if not claims:
         return "skipped"
     sent = _send(claims[0])
@@ -327,20 +327,25 @@ def _finish(
         attempt.response = excerpt
         attempt.error = error[:_EXCERPT]
         attempt.save(update_fields=["finished_at", "ok", "status_code", "response", "error"])
-        current = Message.objects.select_for_update().get(pk=message.pk)
         if ok:
             # Only an endpoint that was failing has anything to clear (no lock otherwise).
-            Endpoint.objects.filter(pk=current.endpoint_id, failing_since__isnull=False).update(
+            Endpoint.objects.filter(pk=message.endpoint_id, failing_since__isnull=False).update(
                 failing_since=None
             )
-            if current.status == Message.Status.DELIVERED:
-                return "stale"
-            current.status = Message.Status.DELIVERED
-            current.delivered_at = now
-            current.next_attempt_at = None
-            current.last_error = ""
-            current.save(update_fields=["status", "delivered_at", "next_attempt_at", "last_error"])
-            return "delivered"
+            # One statement: delivered unless another worker (that took the message over when
+            # its lease ran out) recorded it delivered first.
+            fresh = (
+                Message.objects.filter(pk=message.pk)
+                .exclude(status=Message.Status.DELIVERED)
+                .update(
+                    status=Message.Status.DELIVERED,
+                    delivered_at=now,
+                    next_attempt_at=None,
+                    last_error="",
+                )
+            )
+            return "delivered" if fresh else "stale"
+        current = Message.objects.select_for_update().get(pk=message.pk)
         endpoint = Endpoint.objects.select_for_update().get(pk=current.endpoint_id)
         taken_over = current.delivery_attempts.filter(number__gt=attempt.number).exists()
         if current.status != Message.Status.SENDING or taken_over:
