@@ -32,6 +32,7 @@ from qianshu.notifications.models import OutboxMessage
 from qianshu.orgs.models import Membership
 from qianshu.signing import cjkfont
 from qianshu.signing.errors import ConfigurationError
+from tests.doctemplates.test_bulk import _sheet
 from tests.envelopes.helpers import Builder, field
 
 pytestmark = pytest.mark.django_db
@@ -240,6 +241,45 @@ def test_a_group_the_allowance_refuses_under_its_lock_is_sent_one_by_one(
         assert envelope.events.count() == envelope.audit_count
     # The group's rolled-back drafts left no events behind.
     assert not AuditEvent.objects.filter(envelope__title__in=["第2份", "第3份"]).exists()
+
+
+@pytest.mark.parametrize("allowance", [3, 10])
+def test_a_personal_template_counts_against_the_senders_own_allowance(
+    people: dict[str, Any], settings: Any, allowance: int
+) -> None:
+    """A personal template's batch is sent in the sender's own name: its groups lock and count
+    the sender's allowance (once for a group that fits, row by row for one that does not)."""
+    settings.QIANSHU_SEND_PER_USER_DAY = allowance
+    alice, bob = people["alice"], people["bob"]
+    draft = Builder().draft(alice, [("sign", 1, bob)], title="个人考核表", pages=1)
+    version = do_save_template(
+        draft, name="个人模板", choices=[RoleChoice("被考核人", False)], actor=alice, meta=TASK
+    )
+    rows = [
+        {"title": f"个人 {i}", "r1.name": f"员工{i}", "r1.phone": f"1390000{i:04d}"}
+        for i in range(1, 6)
+    ]
+    batch = do_import_batch(version, _sheet(version, rows), "个人.xlsx", actor=alice)
+    do_start_batch(batch, actor=alice)
+    with CaptureQueriesContext(connection) as queries:
+        assert send_batch_rows(batch.pk, meta=TASK) == 5
+    batch.refresh_from_db()
+    sent = min(allowance, 5)
+    assert (batch.sent, batch.failed) == (sent, 5 - sent)
+    failed = BatchRow.objects.filter(batch=batch, status=BatchRow.Status.FAILED)
+    assert all(f"您在 24 小时内最多可发起 {allowance} 个签署任务" in r.error for r in failed)
+    envelopes = Envelope.objects.filter(template_use__batch=batch)
+    assert envelopes.count() == sent
+    assert not envelopes.filter(initiator_org__isnull=False).exists()
+    assert all(check_chain(envelope) is None for envelope in envelopes)
+    if connection.vendor == "postgresql":  # SQLite has no row locks
+        locks = [
+            q
+            for q in queries.captured_queries
+            if 'FROM "accounts_user"' in q["sql"] and "FOR NO KEY UPDATE" in q["sql"]
+        ]
+        # One group: one lock of the sender's allowance; else each row's send locks it.
+        assert len(locks) == (1 if allowance == 10 else 5), len(locks)
 
 
 @pytest.mark.parametrize("change", ["left", "archived"])
