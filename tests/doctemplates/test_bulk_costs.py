@@ -9,6 +9,7 @@ whole and valid, the same checks and allowance."""
 from __future__ import annotations
 
 import io
+from functools import partial
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ from qianshu.envelopes.actions import new_drafts
 from qianshu.envelopes.audit import check_chain
 from qianshu.envelopes.models import AuditEvent, Envelope, Field
 from qianshu.notifications.models import OutboxMessage
+from qianshu.notifications.tasks import schedule_deliveries, schedule_delivery
 from qianshu.orgs.models import Membership
 from qianshu.signing import cjkfont
 from qianshu.signing.errors import ConfigurationError
@@ -118,6 +120,25 @@ def test_each_row_costs_a_bounded_number_of_statements(
     assert BatchRow.objects.filter(batch=batch, status=BatchRow.Status.SENT).count() == 9
 
 
+def test_a_groups_first_signers_are_told_by_one_delivery_task(
+    version: Any, people: dict[str, Any]
+) -> None:
+    """The SMS of a group's first signers (one per envelope) are scheduled together: one
+    delivery task, not one each."""
+    batch = _batch(version, people["alice"], _rows(3))
+    with TestCase.captureOnCommitCallbacks() as callbacks:
+        assert send_batch_rows(batch.pk, meta=TASK) == 3
+    deliveries = [
+        (c.func, c.args)
+        for c in callbacks
+        if isinstance(c, partial) and c.func in (schedule_delivery, schedule_deliveries)
+    ]
+    assert len(deliveries) == 1 and deliveries[0][0] is schedule_deliveries, deliveries
+    (ids,) = deliveries[0][1]
+    sms = OutboxMessage.objects.filter(pk__in=ids, channel="sms")
+    assert sorted(sms.values_list("recipient", flat=True)) == [f"1390000{i:04d}" for i in range(3)]
+
+
 def _trail(envelope: Envelope) -> list[tuple[object, ...]]:
     """What each event says, without what differs between two envelopes of the same draft
     (its number in the reason, the prepared bytes' hashes, the time)."""
@@ -189,6 +210,20 @@ def test_a_row_gives_the_envelope_and_trail_of_a_draft_sent_by_hand(
     assert [m.kind for m in messages] == ["envelope_sign_request"] * 2
 
 
+def _four_rows_past_an_allowance_of_two(version: Any, people: dict[str, Any]) -> Any:
+    """Send a batch of four rows (第0份 … 第3份) with the organisation's allowance at two:
+    two are sent, two fail with the allowance's message; returns the failed rows."""
+    batch = _batch(
+        version, people["alice"], [[f"第{i}份", *row[1:]] for i, row in enumerate(_rows(4))]
+    )
+    assert send_batch_rows(batch.pk, meta=TASK) == 4
+    batch.refresh_from_db()
+    assert (batch.sent, batch.failed) == (2, 2)
+    failed = BatchRow.objects.filter(batch=batch, status=BatchRow.Status.FAILED)
+    assert all("24 小时内最多可发起 2 个签署任务" in row.error for row in failed)
+    return failed
+
+
 def test_rows_past_the_allowance_fail_and_leave_nothing(
     version: Any, people: dict[str, Any], settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -201,14 +236,7 @@ def test_rows_past_the_allowance_fail_and_leave_nothing(
         return real(envelope, *args)
 
     monkeypatch.setattr(compose_actions, "_prepared_bytes", counted)
-    batch = _batch(
-        version, people["alice"], [[f"第{i}份", *row[1:]] for i, row in enumerate(_rows(4))]
-    )
-    assert send_batch_rows(batch.pk, meta=TASK) == 4
-    batch.refresh_from_db()
-    assert (batch.sent, batch.failed) == (2, 2)
-    failed = BatchRow.objects.filter(batch=batch, status=BatchRow.Status.FAILED)
-    assert all("24 小时内最多可发起 2 个签署任务" in row.error for row in failed)
+    failed = _four_rows_past_an_allowance_of_two(version, people)
     # The refused rows' drafts went with their transactions.
     assert Envelope.objects.filter(template_use__version=version).count() == 2
     assert not any(row.envelope_id for row in failed)
@@ -226,14 +254,7 @@ def test_a_group_the_allowance_refuses_under_its_lock_is_sent_one_by_one(
     message and leave nothing."""
     settings.QIANSHU_SEND_PER_ORG_DAY = 2
     monkeypatch.setattr(bulk_actions, "within_allowance", lambda *args, **kwargs: True)
-    batch = _batch(
-        version, people["alice"], [[f"第{i}份", *row[1:]] for i, row in enumerate(_rows(4))]
-    )
-    assert send_batch_rows(batch.pk, meta=TASK) == 4
-    batch.refresh_from_db()
-    assert (batch.sent, batch.failed) == (2, 2)
-    failed = BatchRow.objects.filter(batch=batch, status=BatchRow.Status.FAILED)
-    assert all("24 小时内最多可发起 2 个签署任务" in row.error for row in failed)
+    _four_rows_past_an_allowance_of_two(version, people)
     sent = Envelope.objects.filter(template_use__version=version)
     assert sorted(sent.values_list("title", flat=True)) == ["第0份", "第1份"]
     for envelope in sent:

@@ -10,12 +10,19 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.db import transaction
+from django.test import TestCase
 from django.utils import timezone
 
-from qianshu.notifications.actions import do_queue_email, do_queue_sms, do_retry_messages
+from qianshu.notifications.actions import (
+    delivered_together,
+    do_queue_email,
+    do_queue_sms,
+    do_retry_messages,
+)
 from qianshu.notifications.models import REDACTED, OutboxMessage
 from qianshu.notifications.sms import ConsoleSmsBackend
-from qianshu.notifications.tasks import deliver_due_messages, deliver_message
+from qianshu.notifications.tasks import deliver_due_messages, deliver_message, deliver_messages
 from tests.notifications.conftest import make_due
 
 PHONE = "13900139000"
@@ -147,3 +154,45 @@ def test_file_backend_appends_json_lines(committed: Any, sms_sent: Any) -> None:
         (PHONE, "【签署】这"),
         ("+85291234567", "【签署】您"),
     ]
+
+
+def test_messages_queued_together_go_out_in_one_task(sms_sent: Any) -> None:
+    """delivered_together (a 批量发起 group's first signers): one delivery task for all the
+    messages queued in the block, scheduled when the transaction commits; each still sent
+    once."""
+    phones = [f"1390013900{i}" for i in range(3)]
+    with TestCase.captureOnCommitCallbacks() as callbacks, transaction.atomic():
+        with delivered_together():
+            queued = [do_queue_sms(phone, "test_message", {}) for phone in phones]
+        alone = do_queue_sms(PHONE, "test_message", {})  # after the block: a task of its own
+    assert len(callbacks) == 2
+    assert sms_sent() == []
+    for callback in callbacks:
+        callback()
+    assert sorted(sms["phone"] for sms in sms_sent()) == sorted([*phones, PHONE])
+    for message in [*queued, alone]:
+        message.refresh_from_db()
+        assert message.status == OutboxMessage.Status.SENT and message.attempts == 1
+    assert deliver_messages.enqueue([m.pk for m in queued]).return_value == {"skipped": 3}
+
+
+def test_messages_queued_together_follow_their_transaction(sms_sent: Any) -> None:
+    """A block that fails inside a savepoint leaves nothing, scheduled or queued; one whose
+    exception is caught without a rollback leaves its message to commit, and delivered."""
+    with TestCase.captureOnCommitCallbacks() as callbacks, transaction.atomic():
+        try:
+            with transaction.atomic(), delivered_together():
+                do_queue_sms(PHONE, "test_message", {})
+                raise RuntimeError("the group failed")
+        except RuntimeError:
+            pass
+    assert callbacks == [] and not OutboxMessage.objects.exists()
+    with TestCase.captureOnCommitCallbacks(execute=True), transaction.atomic():
+        try:
+            with delivered_together():
+                kept = do_queue_sms(PHONE, "test_message", {})
+                raise RuntimeError("caught, nothing rolled back")
+        except RuntimeError:
+            pass
+    kept.refresh_from_db()
+    assert kept.status == OutboxMessage.Status.SENT and len(sms_sent()) == 1

@@ -63,10 +63,26 @@ def schedule_delivery(message_id: int, run_after: datetime | None = None) -> Non
     enqueue_at(deliver_message, message_id, run_after=run_after)
 
 
+def schedule_deliveries(message_ids: list[int]) -> None:
+    """Enqueue the delivery of messages queued together: one task for them all
+    (``deliver_messages``), or ``deliver_message`` for one."""
+    if len(message_ids) == 1:
+        schedule_delivery(message_ids[0])
+    elif message_ids:
+        enqueue_at(deliver_messages, list(message_ids))
+
+
 @task(queue_name=QUEUE)
 def deliver_message(message_id: int) -> str:
     """Send one outbox message if it is due; a no-op for one already sent or being sent."""
     return deliver(message_id)
+
+
+@task(queue_name=QUEUE)
+def deliver_messages(message_ids: list[int]) -> dict[str, int]:
+    """Send outbox messages queued together, one after another, each as ``deliver_message``
+    sends it (a message already sent, being sent or gone is skipped)."""
+    return dict(Counter(deliver(message_id) for message_id in message_ids))
 
 
 @task(queue_name=QUEUE)

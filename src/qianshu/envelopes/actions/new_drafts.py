@@ -29,6 +29,7 @@ from qianshu.envelopes.compose import MAX_DOCUMENTS, MAX_RECIPIENTS
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient
 from qianshu.envelopes.placement import MAX_FIELDS, FieldInput
+from qianshu.notifications.actions import delivered_together
 from qianshu.pki.platform import PkiNotInitialised, Platform
 from qianshu.signing.documents import FieldSpec
 from qianshu.signing.stamps import Rect
@@ -165,7 +166,8 @@ def send_prepared_drafts(
     org_id = first.initiator_org_id
     if any(draft.envelope.initiator_org_id != org_id for draft, _ready in items):
         raise ValueError("the drafts are not sent in one name")
-    with transaction.atomic(savepoint=False):
+    # The first signers' messages of all the drafts go out in one delivery task.
+    with transaction.atomic(savepoint=False), delivered_together():
         org = sending.lock_quota(actor, org_id, now=timezone.now(), sends=len(items))
         if org is not None:
             for draft, _ready in items:

@@ -1,13 +1,16 @@
 """State changes of the notifications app: queueing messages and retrying them.
 
 ``do_queue_sms`` and ``do_queue_email`` are meant to be called inside the caller's own
-transaction: the outbox row is part of it, and delivery is scheduled only once it commits.
+transaction: the outbox row is part of it, and delivery is scheduled only once it commits —
+one task per message, or one for all the messages queued inside :func:`delivered_together`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from functools import partial
 
@@ -24,11 +27,12 @@ from qianshu.notifications.messages import (
     resolve_language,
 )
 from qianshu.notifications.models import REDACTED, OutboxMessage
-from qianshu.notifications.tasks import schedule_delivery
+from qianshu.notifications.tasks import schedule_deliveries, schedule_delivery
 from qianshu.storage.actions import do_store_blob
 
 __all__ = [
     "InvalidRecipient",
+    "delivered_together",
     "do_queue_email",
     "do_queue_sms",
     "do_release_held",
@@ -42,6 +46,32 @@ _PHONE_RE = re.compile(r"\+?[0-9]{5,20}")
 
 class InvalidRecipient(MessageError, ValueError):
     """The phone number or e-mail address cannot receive messages (validate input earlier)."""
+
+
+# The ids of the messages queued inside delivered_together(), in this context.
+_together: ContextVar[list[int] | None] = ContextVar("qianshu_outbox_together", default=None)
+
+
+@contextmanager
+def delivered_together() -> Iterator[None]:
+    """Inside the block (in the caller's transaction), the messages queued to go out now are
+    delivered by one task once the transaction commits, instead of one task each: a 批量发起
+    group sends ten envelopes, each a first signer's SMS, with one task row. The task is
+    registered with the transaction when the block ends, also when it raises: a rollback
+    (of the transaction, or of a savepoint the block is in) discards it with the messages; an
+    exception caught without one leaves the messages to commit and to be delivered. A block
+    inside another joins it."""
+    if _together.get() is not None:
+        yield
+        return
+    ids: list[int] = []
+    token = _together.set(ids)
+    try:
+        yield
+    finally:
+        _together.reset(token)
+        if ids:
+            transaction.on_commit(partial(schedule_deliveries, ids), robust=True)
 
 
 def do_queue_sms(
@@ -180,6 +210,10 @@ def _queue(
             next_attempt_at=hold_until or timezone.now(),
         )
         if hold_until is not None:
+            return message
+        together = _together.get()
+        if together is not None:
+            together.append(message.pk)
             return message
         # robust: a failure to enqueue must not fail the caller's committed request; the
         # periodic deliver-outbox sweep picks the message up anyway.
