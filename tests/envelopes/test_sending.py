@@ -22,6 +22,7 @@ from django.utils.formats import date_format
 
 from qianshu.accounts.models import User
 from qianshu.core.meta import TASK
+from qianshu.envelopes import sending
 from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Envelope
 from qianshu.envelopes.sending import SendLimitReached
@@ -166,6 +167,30 @@ def test_the_organisation_limit_counts_every_member(
     # charlie may still send personally
     personal = build.draft(charlie, [("sign", 1, dave)])
     assert _post_send(client_for(charlie), personal).status_code == 302
+
+
+def test_several_sends_at_once_are_counted_together(
+    people: dict, build: Builder, settings: Any
+) -> None:
+    """lock_quota(sends=n) (a 批量发起 group): refused unless all n fit — also more than the
+    allowance holds at all, with nothing sent yet — with the allowance's message and a time
+    to retry; n that fit pass."""
+    settings.QIANSHU_SEND_PER_USER_DAY = 3
+    alice, bob = people["alice"], people["bob"]
+    now = timezone.now()
+    with pytest.raises(SendLimitReached, match="最多可发起 3 个签署任务") as refused:
+        sending.lock_quota(alice, None, now=now, sends=4)
+    assert refused.value.retry_at >= now
+    assert sending.within_allowance(alice, None, now=now, sends=3)
+    assert sending.lock_quota(alice, None, now=now, sends=3) is None
+    assert _post_send(client_for(alice), build.draft(alice, [("sign", 1, bob)])).status_code == 302
+    assert not sending.within_allowance(alice, None, now=timezone.now(), sends=3)
+    with pytest.raises(SendLimitReached) as refused:
+        sending.lock_quota(alice, None, now=timezone.now(), sends=3)
+    first = Envelope.objects.get(initiator=alice, sent_at__isnull=False)
+    assert first.sent_at is not None
+    assert refused.value.retry_at == first.sent_at + dt.timedelta(hours=24)
+    assert sending.lock_quota(alice, None, now=timezone.now(), sends=2) is None
 
 
 def test_sends_in_an_organisations_name_count_against_its_allowance_only(

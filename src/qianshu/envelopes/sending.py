@@ -94,7 +94,10 @@ def _check(
     room = limit - sends + 1  # the window may hold fewer than this many before the sends
     if count < room:
         return
-    retry_at = _retry_at(sent, count, room)
+    if count == 0:  # more sends at once than the allowance holds: nothing to age out
+        retry_at = timezone.now()
+    else:  # when enough have aged out (all of them, for more sends than the allowance)
+        retry_at = _retry_at(sent, count, max(room, 1))
     when = date_format(timezone.localtime(retry_at), "Y-m-d H:i")
     raise SendLimitReached(message % {**values, "n": limit, "time": when}, retry_at)
 

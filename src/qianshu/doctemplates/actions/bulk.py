@@ -282,7 +282,7 @@ def _send_group(batch: Batch, rows: list[BatchRow], run: _Run, meta: RequestMeta
 
 def send_batch_rows(batch_id: int, *, meta: RequestMeta, limit: int | None = None) -> int:
     """Send the pending rows of a sending batch (at most ``limit``); returns how many were
-    handled. Each row commits on its own; a failure is written on the row."""
+    handled. Each group of rows commits on its own; a failure is written on the row."""
     batch = (
         Batch.objects.select_related("version__template", "created_by")
         .prefetch_related("version__documents__blob")  # read once for all the rows
