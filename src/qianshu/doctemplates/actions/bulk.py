@@ -256,12 +256,8 @@ def _send_group(batch: Batch, rows: list[BatchRow], run: _Run, meta: RequestMeta
                 with audit.savepoint():
                     draft = _draft(batch, row, run, org, actor, meta)
                     ready = new_drafts.prepare_new_draft(draft, platform=run.platform, actor=actor)
-            except UserError as exc:
-                _failed(row, str(exc))
-                continue
-            except Exception as exc:  # one broken row must not stop the others
-                log.exception("batch %s row %s failed", batch.number, row.row_number)
-                _failed(row, _("发起失败：%(reason)s") % {"reason": type(exc).__name__})
+            except Exception as exc:  # noqa: BLE001 - one broken row must not stop the others (logged)
+                _failed(batch, row, exc)
                 continue
             made.append((row, draft, ready))
         if made:
@@ -359,23 +355,27 @@ def _send_one(batch: Batch, row: BatchRow, run: _Run | None, meta: RequestMeta) 
                 run = _start_run(batch.version)
             _send_row(batch, row, run, meta)
             run.limited = False
-    except UserError as exc:
-        if run is not None:
+    except Exception as exc:  # noqa: BLE001 - one broken row must not stop the batch (logged)
+        if run is not None and isinstance(exc, UserError):
             run.limited = isinstance(exc, SendLimitReached)
-        _fail(batch, row, str(exc))
-    except Exception as exc:  # one broken row must not stop the batch
-        log.exception("batch %s row %s failed", batch.number, row.row_number)
-        _fail(batch, row, _("发起失败：%(reason)s") % {"reason": type(exc).__name__})
+        _fail(batch, row, exc)
     return run
 
 
-def _failed(row: BatchRow, reason: str) -> None:
+def _failed(batch: Batch, row: BatchRow, exc: Exception) -> None:
+    """Mark ``row`` failed (not saved): with the refusal's message, or for an unexpected error
+    (logged, with its traceback: call from the ``except`` block) its kind only."""
+    if isinstance(exc, UserError):
+        reason = str(exc)
+    else:
+        log.exception("batch %s row %s failed", batch.number, row.row_number)
+        reason = _("发起失败：%(reason)s") % {"reason": type(exc).__name__}
     row.status = BatchRow.Status.FAILED
     row.error = reason[:300]
 
 
-def _fail(batch: Batch, row: BatchRow, reason: str) -> None:
-    _failed(row, reason)
+def _fail(batch: Batch, row: BatchRow, exc: Exception) -> None:
+    _failed(batch, row, exc)
     row.save(update_fields=["status", "error"])
     Batch.objects.filter(pk=batch.pk).update(failed=F("failed") + 1)
 
