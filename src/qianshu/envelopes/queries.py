@@ -33,9 +33,10 @@ for a user with at most ``INITIATOR_LIMIT`` envelopes, is tested on each of the 
 envelopes (:attr:`Source.wide`) instead. A user with few has the page, the count and the
 场景 choices from one query by id (index ``env_id_list``, migration 0012).
 
-How PostgreSQL is kept on those plans: a part of recipient rows tests its envelope's status
-row by row (a subquery on ``env_id_list``), since as a join the planner would hash every
-envelope of the statuses (130,000 for 已作废) to find the user's few; a list of ids (the
+How PostgreSQL is kept on those plans: a part of recipient rows tests the envelope's status
+the row carries (``Recipient.envelope_status``, copied by the database's triggers), since as a
+join the planner would hash every envelope of the statuses (130,000 for 已作废) to find the
+user's few, and a lookup of each row's envelope reads all the user's rows; a list of ids (the
 sample, a template's envelopes) goes to the database as one array, not a thousand
 placeholders; a walk starts after the envelopes never sent, which a descending index puts
 first (the 30,000 drafts of a million); counts come back as one number. The tabs and their
@@ -64,7 +65,6 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
     Window,
 )
@@ -257,18 +257,14 @@ def _all(rows: Sequence[QuerySet[Recipient]]) -> list[QuerySet[Any, Any]]:
 
 
 def _ids(rows: Sequence[QuerySet[Recipient]], statuses: Sequence[str]) -> list[QuerySet[Any, Any]]:
-    """The envelopes of ``rows`` in ``statuses``: each row's envelope status looked up by its id
-    (a subquery per row, which the database cannot turn into a join). Joined, PostgreSQL
-    misjudges how many of a user's rows a LIMIT needs and hashes every envelope of the
-    statuses (130,000 of a million for 已作废) instead of looking up the user's few."""
-    status = Subquery(
-        Envelope.objects.filter(pk=OuterRef("envelope_id")).order_by().values("status")[:1]
-    )
+    """The envelopes of ``rows`` in ``statuses``, by the envelope's status each recipient row
+    carries (``Recipient.envelope_status``, kept by the database): index ranges of the user's
+    rows of the tab alone. Joined to the envelopes, PostgreSQL misjudges how many of a user's
+    rows a LIMIT needs and hashes every envelope of the statuses (130,000 of a million for
+    已作废); looking up each row's envelope instead read every row of the user's (3,300 index
+    lookups for alice's 369 已作废 rows, 10 ms)."""
     return [
-        part.annotate(envelope_status=status)
-        .filter(envelope_status__in=statuses)
-        .order_by()
-        .values("envelope_id")
+        part.filter(envelope_status__in=statuses).order_by().values("envelope_id")
         for part in rows
     ]
 
