@@ -30,7 +30,7 @@ A filter that may match few of a heavy user's envelopes, where a walk would read
 envelope of the statuses, is planned by its selectivity: a template or a batch with at most
 ``COUNT_LIMIT`` envelopes (in all, or among the user's own) gives the page from those; 发起方,
 for a user with at most ``INITIATOR_LIMIT`` envelopes, is tested on each of the user's
-envelopes (:attr:`Source.wide`) instead. A user with few has the page, the count and the
+envelopes (:attr:`Source.parts`) instead. A user with few has the page, the count and the
 场景 choices from one query by id (index ``env_id_list``, migration 0012).
 
 How PostgreSQL is kept on those plans: a part of recipient rows tests the envelope's status
@@ -50,9 +50,8 @@ and the documents for 预览 are fetched for the page's rows at once).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from django.db import connection
@@ -150,14 +149,6 @@ class Source:
     statuses: list[str]
     parts: list[QuerySet[Any, Any]]
     condition: Q
-    #: Makes :attr:`wide` (only the filters 模板, 批次号 and 发起方 need it).
-    widen: Callable[[], list[QuerySet[Any, Any]]] = list
-
-    @cached_property
-    def wide(self) -> list[QuerySet[Any, Any]]:
-        """The tab once narrowed to ``statuses``: ``parts`` with the recipient rows of any
-        envelope status (read from the recipient indexes alone, not joined to the envelopes)."""
-        return self.widen()
 
 
 def source(
@@ -181,10 +172,10 @@ def source(
         Q(status__in=TURN) & seal_turn_q(viewer.seals) if viewer.seals else None,
     )
     if tab == "todo":
-        return Source(statuses, _ids(turn, statuses), _any(turn, statuses), lambda: _all(turn))
+        return Source(statuses, _ids(turn, statuses), _any(turn, statuses))
     if tab == "cc":
         cc = _rows(viewer, Q(role=Role.CC))
-        return Source(statuses, _ids(cc, statuses), _any(cc, statuses), lambda: _all(cc))
+        return Source(statuses, _ids(cc, statuses), _any(cc, statuses))
     acting = _rows(
         viewer,
         ~Q(role=Role.CC),
@@ -199,23 +190,18 @@ def source(
             .values("pk")
         )
         condition |= Q(initiator_org_id__in=viewer.admin_org_ids)
-    envelopes = list(parts)
     parts += _ids(acting, statuses)
-    todo: QuerySet[Any, Any] | list[int] | None = None
     if tab == "others":  # not where it is the user's turn (that is 待我签署)
         # The user's turns once, as one set each part is tested against: those of 待我签署's
         # statuses only — a turn row stays pending while a co-signer's 退回 has the envelope
         # 已退回, which is then waiting for others (the initiator), not for the user.
         mine = list(TAB_BY_SLUG["todo"].statuses)
-        todo = sorted(set(turns)) if turns is not None else _union(_ids(turn, mine))
+        todo: QuerySet[Any, Any] | list[int] = (
+            sorted(set(turns)) if turns is not None else _union(_ids(turn, mine))
+        )
         parts = [_without(part, todo) for part in parts]
         condition &= ~(Q(status__in=mine) & _any(turn, mine))
-
-    def widen() -> list[QuerySet[Any, Any]]:
-        wide = envelopes + _all(acting)
-        return wide if todo is None else [_without(part, todo) for part in wide]
-
-    return Source(statuses, parts, condition, widen)
+    return Source(statuses, parts, condition)
 
 
 def _rows(viewer: Viewer, person: Q, seal: Q | None = None) -> list[QuerySet[Recipient]]:
@@ -255,10 +241,6 @@ def _union(parts: Sequence[QuerySet[Any, Any]]) -> QuerySet[Any, Any]:
     return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
 
 
-def _all(rows: Sequence[QuerySet[Recipient]]) -> list[QuerySet[Any, Any]]:
-    return [part.order_by().values("envelope_id") for part in rows]
-
-
 def _ids(rows: Sequence[QuerySet[Recipient]], statuses: Sequence[str]) -> list[QuerySet[Any, Any]]:
     """The envelopes of ``rows`` in ``statuses``, by the envelope's status each recipient row
     carries (``Recipient.envelope_status``, kept by the database): index ranges of the user's
@@ -267,8 +249,7 @@ def _ids(rows: Sequence[QuerySet[Recipient]], statuses: Sequence[str]) -> list[Q
     已作废); looking up each row's envelope instead read every row of the user's (3,300 index
     lookups for alice's 369 已作废 rows, 10 ms)."""
     return [
-        part.filter(envelope_status__in=statuses).order_by().values("envelope_id")
-        for part in rows
+        part.filter(envelope_status__in=statuses).order_by().values("envelope_id") for part in rows
     ]
 
 
@@ -396,7 +377,7 @@ def _walk(found: Source, filters: Filters) -> QuerySet[Envelope]:
 def _by_ids(found: Source, filters: Filters) -> QuerySet[Envelope]:
     """The tab's envelopes matching ``filters`` newest first, from the user's ids, the 发起方
     tested on each of them (joined) rather than by hashing every person of that name."""
-    ids = _union(found.wide)
+    ids = _union(found.parts)
     return (
         Envelope.objects.filter(status__in=found.statuses, pk__in=ids)
         .filter(filters_q(filters, joined=True))
@@ -413,7 +394,7 @@ def _fewer_than(parts: Sequence[QuerySet[Any, Any]], limit: int) -> bool:
 
 def _chosen(filters: Filters, among: Sequence[QuerySet[Any, Any]] = ()) -> list[int] | None:
     """The envelopes made from the template or in the batch the filters name — ``among`` the
-    user's (:attr:`Source.wide`), if given — when they are at most ``COUNT_LIMIT`` (a batch
+    user's (:attr:`Source.parts`), if given — when they are at most ``COUNT_LIMIT`` (a batch
     of 批量发起 usually is; a template used for many envelopes, of which the user has few): a
     page of a user with many is then read from them, not found by walking every envelope
     (which, when the user has none of them, would read all)."""
@@ -481,10 +462,10 @@ def list_envelopes(
         walk, walked = _walk(found, filters), True
         chosen = _chosen(filters)
         if chosen is None and (filters.template or filters.batch):
-            chosen = _chosen(filters, among=found.wide)
+            chosen = _chosen(filters, among=found.parts)
         if chosen is not None:  # a template or a batch of few: those envelopes, not a walk
             walk, walked = _among_chosen(found, filters, chosen), False
-        elif filters.initiator and _fewer_than(found.wide, INITIATOR_LIMIT):
+        elif filters.initiator and _fewer_than(found.parts, INITIATOR_LIMIT):
             # 发起方 often matches none or few of the user's envelopes, and a walk would then
             # read every envelope of the tab's statuses: from the user's own ids instead.
             walk, walked = _by_ids(found, filters), False
