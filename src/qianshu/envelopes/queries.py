@@ -50,8 +50,9 @@ and the documents for 预览 are fetched for the page's rows at once).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.db import connection
@@ -143,12 +144,17 @@ def _statuses(tab: str, filters: Filters) -> list[str]:
 @dataclass
 class Source:
     """The envelopes of a tab two ways: ``parts``, querysets of envelope ids that are each an
-    index lookup of the user's own rows (their union is the tab), and ``condition``, the same
-    set as a condition on an envelope row; both within ``statuses``."""
+    index lookup of the user's own rows (their union is the tab), and :attr:`condition`, the
+    same set as a condition on an envelope row; both within ``statuses``."""
 
     statuses: list[str]
     parts: list[QuerySet[Any, Any]]
-    condition: Q
+    #: Builds :attr:`condition`, which only a walk of many envelopes needs.
+    make_condition: Callable[[], Q]
+
+    @cached_property
+    def condition(self) -> Q:
+        return self.make_condition()
 
 
 def source(
@@ -166,41 +172,48 @@ def source(
         raise ValueError(tab)
     statuses = _statuses(tab, filters)
     user = viewer.user
-    turn = _rows(
-        viewer,
-        Q(status__in=TURN, role__in=(Role.SIGN, Role.APPROVE)),
-        Q(status__in=TURN) & seal_turn_q(viewer.seals) if viewer.seals else None,
-    )
-    if tab == "todo":
-        return Source(statuses, _ids(turn, statuses), _any(turn, statuses))
-    if tab == "cc":
-        cc = _rows(viewer, Q(role=Role.CC))
-        return Source(statuses, _ids(cc, statuses), _any(cc, statuses))
+
+    def turn() -> list[QuerySet[Recipient]]:
+        return _rows(
+            viewer,
+            Q(status__in=TURN, role__in=(Role.SIGN, Role.APPROVE)),
+            Q(status__in=TURN) & seal_turn_q(viewer.seals) if viewer.seals else None,
+        )
+
+    if tab in ("todo", "cc"):
+        rows = turn() if tab == "todo" else _rows(viewer, Q(role=Role.CC))
+        return Source(statuses, _ids(rows, statuses), lambda: _any(rows, statuses))
     acting = _rows(
         viewer,
         ~Q(role=Role.CC),
         viewer.org_q() if viewer.seals or viewer.admin_org_ids else None,
     )
     parts = [Envelope.objects.filter(initiator=user, status__in=statuses).order_by().values("pk")]
-    condition = Q(initiator=user) | _any(acting, statuses)
     if viewer.admin_org_ids:
         parts.append(
             Envelope.objects.filter(initiator_org_id__in=viewer.admin_org_ids, status__in=statuses)
             .order_by()
             .values("pk")
         )
-        condition |= Q(initiator_org_id__in=viewer.admin_org_ids)
     parts += _ids(acting, statuses)
-    if tab == "others":  # not where it is the user's turn (that is 待我签署)
-        # The user's turns once, as one set each part is tested against: those of 待我签署's
-        # statuses only — a turn row stays pending while a co-signer's 退回 has the envelope
-        # 已退回, which is then waiting for others (the initiator), not for the user.
-        mine = list(TAB_BY_SLUG["todo"].statuses)
+    # 待他人签署 is not where it is the user's turn (that is 待我签署): the user's turns of
+    # 待我签署's statuses only — a turn row stays pending while a co-signer's 退回 has the
+    # envelope 已退回, which is then waiting for others (the initiator), not for the user.
+    mine = list(TAB_BY_SLUG["todo"].statuses)
+
+    def condition() -> Q:
+        taking_part = Q(initiator=user) | _any(acting, statuses)
+        if viewer.admin_org_ids:
+            taking_part |= Q(initiator_org_id__in=viewer.admin_org_ids)
+        if tab == "others":
+            taking_part &= ~(Q(status__in=mine) & _any(turn(), mine))
+        return taking_part
+
+    if tab == "others":  # the user's turns once, as one set each part is tested against
         todo: QuerySet[Any, Any] | list[int] = (
-            sorted(set(turns)) if turns is not None else _union(_ids(turn, mine))
+            sorted(set(turns)) if turns is not None else _union(_ids(turn(), mine))
         )
         parts = [_without(part, todo) for part in parts]
-        condition &= ~(Q(status__in=mine) & _any(turn, mine))
     return Source(statuses, parts, condition)
 
 
