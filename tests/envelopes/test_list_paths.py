@@ -6,10 +6,12 @@ The personas and the rule read in Python are those of ``test_list_sizes``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from qianshu.envelopes import queries
 from qianshu.envelopes.access import Viewer
@@ -125,3 +127,76 @@ def test_a_returned_envelope_with_a_turn_still_pending_is_waiting_for_others(
     assert set(returned) <= set(others)
     assert others == expected(alice, "others")
     assert not set(returned) & set(listed(alice, "todo"))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("who", WHO)
+def test_pages_read_from_the_parts_in_order_are_the_rule(
+    many: dict[str, Any], monkeypatch: pytest.MonkeyPatch, who: str
+) -> None:
+    """For a user with many, an unsearched tab is read newest first from each of the user's
+    index ranges and merged (PostgreSQL). Two rows a page, every tab, as the rows read in
+    Python say — where one envelope is in two ranges (alice initiated and signs it), and where
+    it is twice in one range (alice also approves some she signs, and is copied twice on
+    some): then the rows read may not tell a page for sure, and that page is walked."""
+    user = many[who]
+    alice = many["alice"]
+    signed = Envelope.objects.filter(
+        recipients__user=alice, recipients__role="sign", status=Status.COMPLETED
+    ).order_by("-sent_at")[:4]
+    for envelope in signed:
+        _recipient(envelope, 4, "approve", Recipient.Status.DONE, user=alice, phone=alice.phone)
+    copied = Envelope.objects.filter(recipients__user=alice, recipients__role="cc")
+    for envelope in copied.order_by("-sent_at")[:4]:  # her only range of 抄送我的
+        _recipient(envelope, 5, "cc", Recipient.Status.WAITING, user=alice, phone=alice.phone)
+    results: list[list[int] | None] = []
+    newest = queries._newest
+
+    def spy(*args: Any, **kwargs: Any) -> list[int] | None:
+        results.append(newest(*args, **kwargs))
+        return results[-1]
+
+    monkeypatch.setattr(queries, "_newest", spy)
+    monkeypatch.setattr(queries, "COUNT_LIMIT", 3)
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
+    for tab in queries.TABS:
+        assert listed(user, tab.slug) == expected(user, tab.slug), tab.slug
+        late = queries.Filters(sent_from=timezone.localdate() - dt.timedelta(days=1))
+        assert listed(user, tab.slug, late) == expected(user, tab.slug), tab.slug
+    assert any(ids is not None for ids in results)  # read from the ranges
+    if who == "alice":
+        assert any(ids is None for ids in results)  # walked: a range named an envelope twice
+
+
+@pytest.mark.postgres
+def test_a_range_naming_an_envelope_twice_is_not_trusted_below_its_last_row(
+    people: dict[str, Any],
+) -> None:
+    """alice signs and approves a1 and a2, signs a3, and initiated b1-b4, all older than a3.
+    Read three rows a range, her signing range gives a1, a1, a2 — a3 is not read — and her
+    initiator range b1-b3. The merged rows are sure only down to a2: the first page of three
+    is not b1 in a3's place; the page is walked, and it is a1, a2, a3."""
+    alice, bob = people["alice"], people["bob"]
+    now = timezone.now()
+
+    def envelope(name: str, minutes: int, initiator: Any) -> Envelope:
+        return Envelope.objects.create(
+            number=f"QP{minutes:012d}",
+            title=name,
+            initiator=initiator,
+            status=Status.COMPLETED,
+            sent_at=now - dt.timedelta(minutes=minutes),
+        )
+
+    signed = [envelope(name, minutes, bob) for name, minutes in (("a1", 1), ("a2", 2), ("a3", 3))]
+    for row in signed:
+        _recipient(row, 1, "sign", Recipient.Status.DONE, user=alice, phone=alice.phone)
+    for row in signed[:2]:
+        _recipient(row, 2, "approve", Recipient.Status.DONE, user=alice, phone=alice.phone)
+    for minutes in (4, 5, 6, 7):
+        envelope(f"b{minutes}", minutes, alice)
+    found = queries.source(Viewer.of(alice), "completed")
+    assert queries._newest(found, queries.Filters(), 0, 3) is None
+    assert queries._newest(found, queries.Filters(), 0, 1) == [signed[0].pk]
+    listing = queries.list_envelopes(alice, "completed", queries.Filters(), 1)
+    assert [e.title for e in listing.page.object_list][:3] == ["a1", "a2", "a3"]

@@ -7,6 +7,7 @@ another envelope — and read back what the database holds."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -153,3 +154,23 @@ def test_the_lists_follow_the_envelope_not_a_copy_in_memory(people: dict[str, An
     assert tabs() == {"voided"}
     outsider = make_user("eve", phone="13900000099")
     assert not queries.tab_queryset(Viewer.of(outsider), "voided").exists()
+
+
+def test_the_sending_time_is_copied_the_same_way(people: dict[str, Any], build: Any) -> None:
+    """Sending sets the time on every recipient row; a forged one, or a change made by a plain
+    update of the envelope, is replaced by the envelope's own."""
+    alice, bob = people["alice"], people["bob"]
+    envelope = build.draft(alice, [("sign", 1, bob)])
+
+    def times() -> set[Any]:
+        return set(envelope.recipients.values_list("envelope_sent_at", flat=True))
+
+    assert times() == {None}
+    compose_actions.do_send_envelope(envelope, actor=alice, meta=TASK)
+    envelope.refresh_from_db()
+    assert envelope.sent_at is not None and times() == {envelope.sent_at}
+    envelope.recipients.update(envelope_sent_at=None)
+    assert times() == {envelope.sent_at}
+    earlier = envelope.sent_at - dt.timedelta(days=30)
+    Envelope.objects.filter(pk=envelope.pk).update(sent_at=earlier)
+    assert times() == {earlier}

@@ -22,7 +22,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -204,63 +203,12 @@ class Viewer:
         acting_person = Q(role__in=(Role.SIGN, Role.APPROVE)) & person_q(self.user)
         return Q(status__in=TURN) & (acting_person | seal_turn_q(self.seals))
 
-    def todo_ids(self) -> QuerySet[Recipient, Any]:
-        return Recipient.objects.filter(self.turn_q()).order_by().values("envelope_id")
-
     def org_q(self) -> Q:
         """Seal recipient rows the user sees as a member: :func:`qianshu.envelopes.access.
         org_recipients_q` with the organisations resolved up front, so that the database gets
         plain values it can look up in the recipient indexes."""
         org_ids = sorted({seal.org_id for seal in self.seals} | set(self.admin_org_ids))
         return Q(role=Role.SEAL, org_id__in=org_ids)
-
-    def involved_ids(
-        self, statuses: Sequence[str], *, except_todo: bool = False
-    ) -> QuerySet[Any, Any]:
-        """Ids of the envelopes in ``statuses`` the user takes part in other than as a CC: as
-        initiator, as administrator of the organisation it was sent for, or as an acting
-        recipient. A UNION, so that each part is an index lookup of its own, with the status in
-        each part, so that the database starts from the user's few ids (with the status or a
-        search outside, PostgreSQL tends to scan every envelope in that status instead).
-        ``except_todo``: leave out the envelopes where it is the user's turn (in each part,
-        for the same reason)."""
-        parts: list[QuerySet[Any, Any]] = [
-            Envelope.objects.filter(initiator=self.user, status__in=statuses)
-            .order_by()
-            .values("pk")
-        ]
-        if self.admin_org_ids:
-            parts.append(
-                Envelope.objects.filter(
-                    initiator_org_id__in=self.admin_org_ids, status__in=statuses
-                )
-                .order_by()
-                .values("pk")
-            )
-        parts.append(
-            Recipient.objects.filter(
-                (person_q(self.user) | self.org_q()) & ~Q(role=Role.CC),
-                envelope__status__in=statuses,
-            )
-            .order_by()
-            .values("envelope_id")
-        )
-        if except_todo:
-            todo = self.todo_ids()
-            parts = [
-                part.exclude(envelope_id__in=todo)
-                if part.model is Recipient
-                else part.exclude(pk__in=todo)
-                for part in parts
-            ]
-        return parts[0].union(*parts[1:])
-
-    def cc_ids(self) -> QuerySet[Any, Any]:
-        return (
-            Recipient.objects.filter(Q(role=Role.CC) & person_q(self.user))
-            .order_by()
-            .values("envelope_id")
-        )
 
 
 def access_envelope_by_uuid(actor: User, envelope_uuid: object) -> Envelope:

@@ -201,10 +201,17 @@ def filters_q(filters: Filters, prefix: str = "", *, joined: bool = False) -> Q:
         condition &= q(scene=filters.scene)
     if filters.template or filters.batch:
         condition &= q(pk__in=template_uses(filters).values("envelope_id"))
+    return condition & sent_q(filters, prefix + "sent_at")
+
+
+def sent_q(filters: Filters, field: str = "sent_at") -> Q:
+    """发起时间 (``from`` and ``to``, Beijing dates) as a condition on ``field``, a sending
+    time (an envelope's, or the copy a recipient row carries)."""
+    condition = Q()
     if filters.sent_from:
-        condition &= q(sent_at__gte=_day_start(filters.sent_from))
+        condition &= Q(**{f"{field}__gte": _day_start(filters.sent_from)})
     if filters.sent_to:
-        condition &= q(sent_at__lt=_day_start(filters.sent_to + dt.timedelta(days=1)))
+        condition &= Q(**{f"{field}__lt": _day_start(filters.sent_to + dt.timedelta(days=1))})
     return condition
 
 

@@ -316,13 +316,14 @@ class Recipient(models.Model):
     viewed_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
     last_reminded_at = models.DateTimeField(null=True, blank=True)
-    # The envelope's status, copied onto its recipients by the database itself (triggers of
-    # migration 0016: when the envelope's status changes, and whenever a recipient row is
-    # written, whatever value the write carried), so that the lists find a user's rows of a
-    # tab from the recipient indexes alone. Never read for a decision: an instance loaded
-    # before a status change holds the old value (a save writes it back, and the database
-    # puts the current one in its place).
+    # The envelope's status and sending time, copied onto its recipients by the database
+    # itself (triggers of migrations 0016 and 0017: when the envelope's status or sending time
+    # changes, and whenever a recipient row is written, whatever values the write carried), so
+    # that the lists find a user's rows of a tab, newest first, from the recipient indexes
+    # alone. Never read for a decision: an instance loaded before a change holds the old
+    # values (a save writes them back, and the database puts the current ones in their place).
     envelope_status = models.CharField(max_length=16, default="", editable=False)
+    envelope_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("签署方")
@@ -348,19 +349,22 @@ class Recipient(models.Model):
             ),
             # The lists' own rows of a tab, by the envelope's status (envelopes/queries.py
             # ``_ids``): read from these indexes alone, without looking up each row's envelope.
+            # Newest first within a status: a page is read from the index in order.
             models.Index(
-                fields=["user", "envelope_status", "status", "role", "envelope"],
+                fields=["user", "envelope_status", "-envelope_sent_at", "-envelope"],
+                include=["status", "role"],
                 name="env_recipient_user_tab",
                 condition=models.Q(user__isnull=False),
             ),
             models.Index(
-                fields=["phone", "envelope_status", "status", "role", "envelope"],
+                fields=["phone", "envelope_status", "-envelope_sent_at", "-envelope"],
+                include=["status", "role"],
                 name="env_recipient_phone_tab",
                 condition=models.Q(user__isnull=True),
             ),
             models.Index(
-                fields=["org", "envelope_status", "status", "role", "envelope"],
-                include=["required_seal_kind"],
+                fields=["org", "envelope_status", "-envelope_sent_at", "-envelope"],
+                include=["status", "role", "required_seal_kind"],
                 name="env_recipient_org_tab",
                 condition=models.Q(org__isnull=False),
             ),

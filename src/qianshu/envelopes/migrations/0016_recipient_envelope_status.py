@@ -5,39 +5,42 @@ from typing import Any
 from django.conf import settings
 from django.db import migrations, models
 
-# Each recipient row carries its envelope's status, kept by the database whatever writes the
-# rows (an action, QuerySet.update(), a bulk insert, a stale instance's save): when an
-# envelope's status changes, its recipients take the new one; when a recipient row is
-# inserted or written, it takes its envelope's current status instead of the value it
-# carried. The lists read a user's rows of a tab from the recipient indexes alone.
+# Each recipient row carries its envelope's status and sending time, kept by the database
+# whatever writes the rows (an action, QuerySet.update(), a bulk insert, a stale instance's
+# save): when an envelope's status or sending time changes, its recipients take the new ones;
+# when a recipient row is inserted or written, it takes its envelope's current ones instead of
+# the values it carried. The lists read a user's rows of a tab, newest first, from the
+# recipient indexes alone.
 POSTGRESQL = [
     """
     CREATE FUNCTION envelopes_recipient_envelope_status() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
-        SELECT status INTO NEW.envelope_status
+        SELECT status, sent_at INTO NEW.envelope_status, NEW.envelope_sent_at
         FROM envelopes_envelope WHERE id = NEW.envelope_id;
         RETURN NEW;
     END $$
     """,
     """
     CREATE TRIGGER envelopes_recipient_envelope_status
-    BEFORE INSERT OR UPDATE OF envelope_id, envelope_status ON envelopes_recipient
+    BEFORE INSERT OR UPDATE OF envelope_id, envelope_status, envelope_sent_at
+    ON envelopes_recipient
     FOR EACH ROW EXECUTE FUNCTION envelopes_recipient_envelope_status()
     """,
     """
     CREATE FUNCTION envelopes_envelope_status_to_recipients() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
-        UPDATE envelopes_recipient SET envelope_status = NEW.status
+        UPDATE envelopes_recipient
+        SET envelope_status = NEW.status, envelope_sent_at = NEW.sent_at
         WHERE envelope_id = NEW.id;
         RETURN NULL;
     END $$
     """,
     """
     CREATE TRIGGER envelopes_envelope_status_to_recipients
-    AFTER UPDATE OF status ON envelopes_envelope
-    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+    AFTER UPDATE OF status, sent_at ON envelopes_envelope FOR EACH ROW
+    WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.sent_at IS DISTINCT FROM NEW.sent_at)
     EXECUTE FUNCTION envelopes_envelope_status_to_recipients()
     """,
 ]
@@ -47,31 +50,37 @@ SQLITE = [
     """
     CREATE TRIGGER envelopes_recipient_envelope_status_insert
     AFTER INSERT ON envelopes_recipient FOR EACH ROW BEGIN
-        UPDATE envelopes_recipient SET envelope_status =
-            (SELECT status FROM envelopes_envelope WHERE id = NEW.envelope_id)
+        UPDATE envelopes_recipient SET
+            envelope_status = (SELECT status FROM envelopes_envelope WHERE id = NEW.envelope_id),
+            envelope_sent_at = (SELECT sent_at FROM envelopes_envelope WHERE id = NEW.envelope_id)
         WHERE id = NEW.id;
     END
     """,
     """
     CREATE TRIGGER envelopes_recipient_envelope_status_update
-    AFTER UPDATE OF envelope_id, envelope_status ON envelopes_recipient FOR EACH ROW BEGIN
-        UPDATE envelopes_recipient SET envelope_status =
-            (SELECT status FROM envelopes_envelope WHERE id = NEW.envelope_id)
+    AFTER UPDATE OF envelope_id, envelope_status, envelope_sent_at ON envelopes_recipient
+    FOR EACH ROW BEGIN
+        UPDATE envelopes_recipient SET
+            envelope_status = (SELECT status FROM envelopes_envelope WHERE id = NEW.envelope_id),
+            envelope_sent_at = (SELECT sent_at FROM envelopes_envelope WHERE id = NEW.envelope_id)
         WHERE id = NEW.id;
     END
     """,
     """
     CREATE TRIGGER envelopes_envelope_status_to_recipients
-    AFTER UPDATE OF status ON envelopes_envelope FOR EACH ROW
-    WHEN OLD.status IS NOT NEW.status BEGIN
-        UPDATE envelopes_recipient SET envelope_status = NEW.status
+    AFTER UPDATE OF status, sent_at ON envelopes_envelope FOR EACH ROW
+    WHEN OLD.status IS NOT NEW.status OR OLD.sent_at IS NOT NEW.sent_at BEGIN
+        UPDATE envelopes_recipient SET envelope_status = NEW.status, envelope_sent_at = NEW.sent_at
         WHERE envelope_id = NEW.id;
     END
     """,
 ]
 FILL = """
-    UPDATE envelopes_recipient SET envelope_status =
-        (SELECT status FROM envelopes_envelope WHERE id = envelopes_recipient.envelope_id)
+    UPDATE envelopes_recipient SET
+        envelope_status =
+            (SELECT status FROM envelopes_envelope WHERE id = envelopes_recipient.envelope_id),
+        envelope_sent_at =
+            (SELECT sent_at FROM envelopes_envelope WHERE id = envelopes_recipient.envelope_id)
 """
 DROP = {
     "postgresql": [
@@ -121,12 +130,18 @@ class Migration(migrations.Migration):
             name="envelope_status",
             field=models.CharField(default="", editable=False, max_length=16),
         ),
+        migrations.AddField(
+            model_name="recipient",
+            name="envelope_sent_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
         migrations.RunPython(create_triggers, drop_triggers),
         migrations.AddIndex(
             model_name="recipient",
             index=models.Index(
                 condition=models.Q(("user__isnull", False)),
-                fields=["user", "envelope_status", "status", "role", "envelope"],
+                fields=["user", "envelope_status", "-envelope_sent_at", "-envelope"],
+                include=("status", "role"),
                 name="env_recipient_user_tab",
             ),
         ),
@@ -134,7 +149,8 @@ class Migration(migrations.Migration):
             model_name="recipient",
             index=models.Index(
                 condition=models.Q(("user__isnull", True)),
-                fields=["phone", "envelope_status", "status", "role", "envelope"],
+                fields=["phone", "envelope_status", "-envelope_sent_at", "-envelope"],
+                include=("status", "role"),
                 name="env_recipient_phone_tab",
             ),
         ),
@@ -142,8 +158,8 @@ class Migration(migrations.Migration):
             model_name="recipient",
             index=models.Index(
                 condition=models.Q(("org__isnull", False)),
-                fields=["org", "envelope_status", "status", "role", "envelope"],
-                include=("required_seal_kind",),
+                fields=["org", "envelope_status", "-envelope_sent_at", "-envelope"],
+                include=("status", "role", "required_seal_kind"),
                 name="env_recipient_org_tab",
             ),
         ),
