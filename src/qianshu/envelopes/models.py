@@ -129,6 +129,10 @@ class Envelope(models.Model):
             # The organisation's envelopes newest first (GET /api/v1/envelopes), all or by status.
             models.Index(fields=["initiator_org", "id"], name="env_org_id"),
             models.Index(fields=["initiator_org", "status", "id"], name="env_org_status_id"),
+            # An administrator's range of a list, newest first within a status (queries.py).
+            models.Index(
+                fields=["initiator_org", "status", "-sent_at", "-id"], name="env_org_status_sent"
+            ),
             # A list of many envelopes walks those of one status newest first, testing the
             # initiator and the organisation on the index (envelopes/queries.py).
             models.Index(

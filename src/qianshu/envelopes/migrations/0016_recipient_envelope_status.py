@@ -137,6 +137,12 @@ class Migration(migrations.Migration):
         ),
         migrations.RunPython(create_triggers, drop_triggers),
         migrations.AddIndex(
+            model_name="envelope",
+            index=models.Index(
+                fields=["initiator_org", "status", "-sent_at", "-id"], name="env_org_status_sent"
+            ),
+        ),
+        migrations.AddIndex(
             model_name="recipient",
             index=models.Index(
                 condition=models.Q(("user__isnull", False)),
