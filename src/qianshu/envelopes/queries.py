@@ -15,16 +15,18 @@ for the user; drafts are never listed (草稿箱 is the compose pages' list).
 
 The queries are written for an installation of a million envelopes and five million
 recipients (``python -m benchmarks --only lists`` measures them and checks their plans). A tab
-is known two ways (:class:`Source`): as the ids of the user's envelopes from index lookups of
-their own (the recipient indexes (user, status), (phone, status), (org, status); the initiator
-and organisation indexes of envelopes), and as a condition on an envelope row. A user with few
-envelopes in a tab (at most ``COUNT_LIMIT``, counted with a bounded ``UNION ALL``) gets the
-page from the ids, sorted, and an exact count; a user with more — an organisation's
-administrator sees every envelope it sent — gets the page by walking the envelopes newest
-first through the ``sent_at`` index and testing the condition on each (the user's share of
-them is then large enough that a page is found after a few hundred rows), and a count that
-stops at ``COUNT_LIMIT`` ("超过 1,000 条"). Searching 任务名称 / 任务编号 is served on
-PostgreSQL by trigram indexes when the text is rare (migration 0011).
+is known two ways (:class:`Source`): as the ids of the user's envelopes from index ranges of
+their own (the recipient indexes by user, unbound phone and organisation, with the envelope's
+status and sending time that each recipient row carries, copied by the database; the
+initiator and organisation indexes of envelopes), and as a condition on an envelope row. A
+user with few envelopes in a tab (at most ``COUNT_LIMIT``, counted with a bounded ``UNION
+ALL``) gets the page from the ids, sorted, and an exact count; a user with more — an
+organisation's administrator sees every envelope it sent — gets a count that stops at
+``COUNT_LIMIT`` ("超过 1,000 条") and the page by reading each range newest first and merging
+them in the database (:func:`_newest`), or, for a search or a page past the first
+``COUNT_LIMIT`` rows, by walking the envelopes newest first through the ``sent_at`` index and
+testing the condition on each. Searching 任务名称 / 任务编号 is served on PostgreSQL by trigram
+indexes when the text is rare (migration 0011).
 
 A filter that may match few of a heavy user's envelopes, where a walk would read every
 envelope of the statuses, is planned by its selectivity: a template or a batch with at most
@@ -70,6 +72,7 @@ from django.utils import timezone
 
 from qianshu.accounts.models import User
 from qianshu.core.sql import id_in
+from qianshu.envelopes import list_ranges
 from qianshu.envelopes.access import TURN, Viewer, seal_turn_q
 from qianshu.envelopes.list_filters import (
     DEFAULT_SCENES,
@@ -84,7 +87,6 @@ from qianshu.envelopes.list_filters import (
     filters_q,
     parse_filters,
     scene_suggestions,
-    sent_q,
     template_uses,
 )
 from qianshu.envelopes.list_rows import Listing, ListPage, Row, rows_for
@@ -365,75 +367,9 @@ def _walk(found: Source, filters: Filters) -> QuerySet[Envelope]:
 
 
 def _newest(found: Source, filters: Filters, start: int, size: int) -> list[int] | None:
-    """The tab's envelopes ``start`` to ``start + size``, newest first, for a user with many
-    (PostgreSQL): each part, one status at a time, read newest first from its index (the
-    recipient rows by the sending time they carry) up to ``start + size`` rows, and merged in
-    the database. Instead of a walk of every envelope of the statuses testing whose they are
-    (page 50 of alice's 已完成签署 walked 67,000 index entries). Only 发起时间 (and 状态, in
-    the statuses) may narrow it; for other searches, or when an envelope that several of one
-    part's rows name makes the merged rows too few to be sure of the page, None (the caller
-    walks)."""
-    if connection.vendor != "postgresql" or filters.q or filters.initiator or filters.scene:
-        return None
-    if filters.template or filters.batch:
-        return None
-    want = start + size
-    reads = []
-    params: list[Any] = []
-    # A range of each status apart, so that each is read in its index's order.
-    ranges = [
-        part.filter(**{"envelope_status" if part.model is Recipient else "status": status})
-        for part in found.parts
-        for status in found.statuses
-    ]
-    for index, part in enumerate(ranges):
-        recipients = part.model is Recipient
-        column, at = ("envelope_id", "envelope_sent_at") if recipients else ("pk", "sent_at")
-        read = (
-            part.filter(sent_q(filters, at))
-            .values_list(column, at)
-            .order_by(f"-{at}", f"-{column}")[:want]
-        )
-        # The ORM's own SQL of the part, its values as parameters; the index is ours.
-        sql, part_params = read.query.sql_with_params()
-        reads.append(_PART.format(index=index, sql=sql))
-        params += part_params
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _MERGED.format(parts=" UNION ALL ".join(reads)), [*params, want, start, size]
-        )
-        rows = cursor.fetchall()
-    if not rows:
-        return [] if not start else None
-    cut_short, sure = rows[0][1], rows[0][2]
-    if cut_short and sure < want:
-        return None
-    return [pk for pk, _cut, _sure in rows]
-
-
-_PART = """SELECT p.id, COALESCE(p.at, 'infinity'::timestamptz) AS k, {index} AS part
-FROM ({sql}) AS p (id, at)
-"""
-
-# The parts' rows merged newest first (a sending time missing — none but drafts, which no tab
-# lists — first, as PostgreSQL orders a descending time), each envelope once; a part cut short
-# (it had more rows) is complete only down to its last row, so the merged rows are sure only
-# down to the highest of those. Returns the page's ids, whether a part was cut short, and how
-# many envelopes are sure.
-_MERGED = """WITH u AS ({parts}),
-cut AS (
-    SELECT DISTINCT ON (part) k, id FROM u
-    WHERE part IN (SELECT part FROM u GROUP BY part HAVING count(*) = %s)
-    ORDER BY part, k, id
-),
-bound AS (SELECT k, id FROM cut ORDER BY k DESC, id DESC LIMIT 1),
-sure AS (
-    SELECT DISTINCT id, k FROM u
-    WHERE NOT EXISTS (SELECT 1 FROM bound) OR (k, id) >= (SELECT k, id FROM bound)
-)
-SELECT id, EXISTS (SELECT 1 FROM bound), count(*) OVER () FROM sure
-ORDER BY k DESC, id DESC OFFSET %s LIMIT %s
-"""
+    """The tab's envelopes ``start`` to ``start + size``, newest first, from the user's ranges
+    (:func:`qianshu.envelopes.list_ranges.newest`); None when the caller must walk."""
+    return list_ranges.newest(found.parts, found.statuses, filters, start, size)
 
 
 def _by_ids(found: Source, filters: Filters) -> QuerySet[Envelope]:
@@ -548,9 +484,10 @@ def list_envelopes(
 
 
 def _searched(found: Source, filters: Filters, start: int) -> list[int]:
-    """A page of a user with many, searched: among the envelopes of the template or batch
-    the filters name, from the user's own ids (发起方), or by walking the envelopes newest
-    first."""
+    """A page of a user with many that the ranges do not give (a search, a page past the
+    first ``COUNT_LIMIT`` rows, a page they are unsure of): among the envelopes of the template
+    or batch the filters name, from the user's own ids (发起方), or by walking the envelopes
+    newest first."""
     walk, walked = _walk(found, filters), True
     chosen = _chosen(filters)
     if chosen is None and (filters.template or filters.batch):
