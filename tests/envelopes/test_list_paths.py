@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from functools import partial
 from typing import Any
 
 import pytest
 from django.db.models import F
 from django.utils import timezone
 
-from qianshu.envelopes import queries
+from qianshu.envelopes import list_ranges, queries
 from qianshu.envelopes.access import Viewer
 from qianshu.envelopes.models import Envelope, Recipient
 from tests.envelopes.test_list_sizes import WHO, _recipient, expected, listed, many
@@ -155,13 +156,13 @@ def test_pages_read_from_the_parts_in_order_are_the_rule(
     earlier = set(Envelope.objects.order_by("pk").values_list("pk", flat=True)[::2])
     Envelope.objects.filter(pk__in=earlier).update(sent_at=F("sent_at") - dt.timedelta(days=10))
     results: list[list[int] | None] = []
-    newest = queries._newest
+    newest = list_ranges.newest
 
     def spy(*args: Any, **kwargs: Any) -> list[int] | None:
         results.append(newest(*args, **kwargs))
         return results[-1]
 
-    monkeypatch.setattr(queries, "_newest", spy)
+    monkeypatch.setattr(list_ranges, "newest", spy)
     monkeypatch.setattr(queries, "COUNT_LIMIT", 3)
     monkeypatch.setattr(queries, "PAGE_SIZE", 2)
     for tab in queries.TABS:
@@ -200,7 +201,32 @@ def test_a_range_naming_an_envelope_twice_is_not_trusted_below_its_last_row(
     for minutes in (4, 5, 6, 7):
         envelope(f"b{minutes}", minutes, alice)
     found = queries.source(Viewer.of(alice), "completed")
-    assert queries._newest(found, queries.Filters(), 0, 3) is None
-    assert queries._newest(found, queries.Filters(), 0, 1) == [signed[0].pk]
+    first = partial(list_ranges.newest, found.parts, found.statuses, queries.Filters(), 0)
+    assert first(3) is None
+    assert first(1) == [signed[0].pk]
     listing = queries.list_envelopes(alice, "completed", queries.Filters(), 1)
     assert [e.title for e in listing.page.object_list][:3] == ["a1", "a2", "a3"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("tab", [tab.slug for tab in queries.TABS])
+def test_the_ranges_of_an_outsider_or_a_same_named_account_hold_nothing(
+    many: dict[str, Any], tab: str
+) -> None:
+    """dave takes part in none of the envelopes; a second account named alice, with a phone of
+    its own, neither. Their ranges, read as for a user with many (the first page and a later
+    one, with and without 发起时间), hold none of the envelopes — also after alice's rows were
+    written again with a forged copy of their envelope's status."""
+    Recipient.objects.update(envelope_status=Status.IN_PROGRESS)  # the database undoes it
+    outsiders = [
+        make_user("dave", phone="13900000077"),
+        make_user("alice", phone="13900000078"),
+    ]
+    since = queries.Filters(sent_from=timezone.localdate() - dt.timedelta(days=30))
+    for user in outsiders:
+        found = queries.source(Viewer.of(user), tab)
+        for filters in (queries.Filters(), since):
+            for start in (0, 20):
+                read = list_ranges.newest(found.parts, found.statuses, filters, start, 21)
+                # Nothing: an empty first page; past it, no page to be sure of (walked).
+                assert read == ([] if start == 0 else None), (user, tab, filters, start)

@@ -31,9 +31,8 @@ def newest(
     the statuses) may narrow it; for other searches, or when an envelope that several of one
     part's rows name makes the merged rows too few to be sure of the page, None (the caller
     walks)."""
-    if connection.vendor != "postgresql" or filters.q or filters.initiator or filters.scene:
-        return None
-    if filters.template or filters.batch:
+    searched = filters.q or filters.initiator or filters.scene or filters.template or filters.batch
+    if connection.vendor != "postgresql" or searched:
         return None
     want = start + size
     reads = []

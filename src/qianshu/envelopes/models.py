@@ -321,7 +321,7 @@ class Recipient(models.Model):
     done_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
     last_reminded_at = models.DateTimeField(null=True, blank=True)
     # The envelope's status and sending time, copied onto its recipients by the database
-    # itself (triggers of migrations 0016 and 0017: when the envelope's status or sending time
+    # itself (triggers of migration 0016: when the envelope's status or sending time
     # changes, and whenever a recipient row is written, whatever values the write carried), so
     # that the lists find a user's rows of a tab, newest first, from the recipient indexes
     # alone. Never read for a decision: an instance loaded before a change holds the old

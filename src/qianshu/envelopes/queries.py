@@ -23,10 +23,10 @@ user with few envelopes in a tab (at most ``COUNT_LIMIT``, counted with a bounde
 ALL``) gets the page from the ids, sorted, and an exact count; a user with more — an
 organisation's administrator sees every envelope it sent — gets a count that stops at
 ``COUNT_LIMIT`` ("超过 1,000 条") and the page by reading each range newest first and merging
-them in the database (:func:`_newest`), or, for a search or a page past the first
-``COUNT_LIMIT`` rows, by walking the envelopes newest first through the ``sent_at`` index and
-testing the condition on each. Searching 任务名称 / 任务编号 is served on PostgreSQL by trigram
-indexes when the text is rare (migration 0011).
+them in the database (:mod:`qianshu.envelopes.list_ranges`), or, for a search or a page past
+the first ``COUNT_LIMIT`` rows, by walking the envelopes newest first through the ``sent_at``
+index and testing the condition on each. Searching 任务名称 / 任务编号 is served on PostgreSQL
+by trigram indexes when the text is rare (migration 0011).
 
 A filter that may match few of a heavy user's envelopes, where a walk would read every
 envelope of the statuses, is planned by its selectivity: a template or a batch with at most
@@ -366,12 +366,6 @@ def _walk(found: Source, filters: Filters) -> QuerySet[Envelope]:
     )
 
 
-def _newest(found: Source, filters: Filters, start: int, size: int) -> list[int] | None:
-    """The tab's envelopes ``start`` to ``start + size``, newest first, from the user's ranges
-    (:func:`qianshu.envelopes.list_ranges.newest`); None when the caller must walk."""
-    return list_ranges.newest(found.parts, found.statuses, filters, start, size)
-
-
 def _by_ids(found: Source, filters: Filters) -> QuerySet[Envelope]:
     """The tab's envelopes matching ``filters`` newest first, from the user's ids, the 发起方
     tested on each of them (joined) rather than by hashing every person of that name."""
@@ -460,7 +454,11 @@ def list_envelopes(
         # Deeper than the count limit, walking the envelopes newest first costs less than
         # reading that many rows of each range (bob's page 200: 4,000 rows of five ranges).
         shallow = start + PAGE_SIZE + 1 <= COUNT_LIMIT + 1
-        newest = _newest(found, filters, start, PAGE_SIZE + 1) if shallow else None
+        newest = (
+            list_ranges.newest(found.parts, found.statuses, filters, start, PAGE_SIZE + 1)
+            if shallow
+            else None
+        )
         ids = newest if newest is not None else _searched(found, filters, start)
         scenes = None
     rows_of_page = _envelopes(ids)

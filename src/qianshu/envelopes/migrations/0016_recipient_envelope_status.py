@@ -44,26 +44,27 @@ POSTGRESQL = [
     EXECUTE FUNCTION envelopes_envelope_status_to_recipients()
     """,
 ]
+# A recipient row's copies set from its envelope: by SQLite's triggers, and for the rows that
+# exist when the migration runs (both databases).
+COPY = """
+    UPDATE envelopes_recipient SET
+        envelope_status = (SELECT status FROM envelopes_envelope WHERE id = {row}.envelope_id),
+        envelope_sent_at = (SELECT sent_at FROM envelopes_envelope WHERE id = {row}.envelope_id)
+"""
 # SQLite cannot change the row being written in a BEFORE trigger: the row is set right after.
 # (Its recursive triggers are off, so a trigger's own UPDATE does not fire it again.)
 SQLITE = [
-    """
+    f"""
     CREATE TRIGGER envelopes_recipient_envelope_status_insert
     AFTER INSERT ON envelopes_recipient FOR EACH ROW BEGIN
-        UPDATE envelopes_recipient SET
-            envelope_status = (SELECT status FROM envelopes_envelope WHERE id = NEW.envelope_id),
-            envelope_sent_at = (SELECT sent_at FROM envelopes_envelope WHERE id = NEW.envelope_id)
-        WHERE id = NEW.id;
+        {COPY.format(row="NEW")} WHERE id = NEW.id;
     END
     """,
-    """
+    f"""
     CREATE TRIGGER envelopes_recipient_envelope_status_update
     AFTER UPDATE OF envelope_id, envelope_status, envelope_sent_at ON envelopes_recipient
     FOR EACH ROW BEGIN
-        UPDATE envelopes_recipient SET
-            envelope_status = (SELECT status FROM envelopes_envelope WHERE id = NEW.envelope_id),
-            envelope_sent_at = (SELECT sent_at FROM envelopes_envelope WHERE id = NEW.envelope_id)
-        WHERE id = NEW.id;
+        {COPY.format(row="NEW")} WHERE id = NEW.id;
     END
     """,
     """
@@ -75,13 +76,7 @@ SQLITE = [
     END
     """,
 ]
-FILL = """
-    UPDATE envelopes_recipient SET
-        envelope_status =
-            (SELECT status FROM envelopes_envelope WHERE id = envelopes_recipient.envelope_id),
-        envelope_sent_at =
-            (SELECT sent_at FROM envelopes_envelope WHERE id = envelopes_recipient.envelope_id)
-"""
+FILL = COPY.format(row="envelopes_recipient")
 DROP = {
     "postgresql": [
         "DROP TRIGGER envelopes_envelope_status_to_recipients ON envelopes_envelope",
