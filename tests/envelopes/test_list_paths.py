@@ -215,7 +215,7 @@ def test_the_ranges_of_an_outsider_or_a_same_named_account_hold_nothing(
 ) -> None:
     """dave takes part in none of the envelopes; a second account named alice, with a phone of
     its own, neither. Their ranges, read as for a user with many (the first page and a later
-    one, with and without 发起时间), hold none of the envelopes — also after alice's rows were
+    one, with and without 发起时间, and each search the ranges test), hold none of the envelopes — also after alice's rows were
     written again with a forged copy of their envelope's status."""
     Recipient.objects.update(envelope_status=Status.IN_PROGRESS)  # the database undoes it
     outsiders = [
@@ -223,10 +223,122 @@ def test_the_ranges_of_an_outsider_or_a_same_named_account_hold_nothing(
         make_user("alice", phone="13900000078"),
     ]
     since = queries.Filters(sent_from=timezone.localdate() - dt.timedelta(days=30))
+    searches = [f for f in SEARCHES if not f.template]  # a template's: never from the ranges
     for user in outsiders:
         found = queries.source(Viewer.of(user), tab)
-        for filters in (queries.Filters(), since):
+        for filters in (since, *searches):
             for start in (0, 20):
                 read = list_ranges.newest(found.parts, found.statuses, filters, start, 21)
                 # Nothing: an empty first page; past it, no page to be sure of (walked).
                 assert read == ([] if start == 0 else None), (user, tab, filters, start)
+
+
+def _initiator_label(envelope: Envelope) -> str:
+    """What 发起方 matches, read here: the organisation's name when sent for one, else the
+    initiator's verified name, else the display name the user chose."""
+    if envelope.initiator_org_id:
+        return envelope.initiator_org.name
+    identity = getattr(envelope.initiator, "person_identity", None)
+    return identity.name if identity else envelope.initiator.display_name
+
+
+def searched(user: Any, tab: str, filters: queries.Filters) -> list[int]:
+    """:func:`expected` narrowed by 任务名称 / 任务编号, 场景 and 发起方, read in Python."""
+    found = []
+    for pk in expected(user, tab):
+        envelope = Envelope.objects.select_related("initiator_org", "initiator").get(pk=pk)
+        text = filters.q.upper()
+        if text and text not in envelope.title.upper() and text not in envelope.number.upper():
+            continue
+        if filters.scene and envelope.scene != filters.scene:
+            continue
+        if filters.initiator and filters.initiator.upper() not in _initiator_label(envelope):
+            continue
+        found.append(pk)
+    return found
+
+
+def _spied(monkeypatch: pytest.MonkeyPatch) -> list[list[int] | None]:
+    results: list[list[int] | None] = []
+    newest = list_ranges.newest
+
+    def spy(*args: Any, **kwargs: Any) -> list[int] | None:
+        results.append(newest(*args, **kwargs))
+        return results[-1]
+
+    monkeypatch.setattr(list_ranges, "newest", spy)
+    return results
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize("scan", [1000, 2])
+def test_searched_pages_read_from_the_ranges_are_the_rule(
+    many: dict[str, Any], monkeypatch: pytest.MonkeyPatch, who: str, scan: int
+) -> None:
+    """For a user with many, 任务名称 / 任务编号, 场景 and 发起方 are tested on each row's
+    envelope as the user's ranges are read newest first (PostgreSQL). Two rows a page, every
+    tab, as the rows read in Python say. 发起方 matches the organisation an envelope was sent
+    for, else the initiator's verified name — not a display name a user chose: charlie's
+    account is called charlie, and a search for it finds none of his envelopes. With two rows
+    read a range, a range is cut short above rows that match in another one: those pages are
+    not taken from below its last row read (they are walked instead)."""
+    user = many[who]
+    charlie = many["charlie"]
+    monkeypatch.setattr(list_ranges, "SCAN", scan)
+    monkeypatch.setattr(list_ranges, "INITIATOR_SCAN", scan)
+    monkeypatch.setattr(queries, "COUNT_LIMIT", 3)
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
+    results = _spied(monkeypatch)
+    searches = (
+        queries.Filters(q="劳动合同"),
+        queries.Filters(q="ql00000000001"),  # 任务编号, in any case
+        queries.Filters(scene="采购合同"),
+        queries.Filters(initiator="某某科技"),  # the organisation's name
+        queries.Filters(initiator=charlie.person_identity.name),  # his verified name
+        queries.Filters(initiator="charlie"),  # his display name: nothing
+        queries.Filters(q="合同", scene="采购合同", initiator=charlie.person_identity.name),
+    )
+    for tab in queries.TABS:
+        for filters in searches:
+            want = searched(user, tab.slug, filters)
+            assert listed(user, tab.slug, filters) == want, (tab.slug, filters)
+            if filters.initiator == "charlie":
+                assert want == []
+    assert any(ids for ids in results)  # pages read from the ranges
+    if scan == 2:
+        assert None in results  # and pages the ranges were not sure of
+
+
+@pytest.mark.postgres
+def test_a_searched_range_cut_short_is_not_trusted_below_its_last_row(
+    people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """alice signs s1-s3 (newest), none a 劳动合同, and initiated the 劳动合同 b1 and b2, older.
+    Reading two rows a range, her signing range stops at s2 with no match: s3 is not read. b1
+    comes first in her initiator range, but it is not sure that no row of the signing range
+    below s2 matches, so the ranges are not trusted (and the page, walked, is b1, b2). With
+    the floor of a range left out, the page was taken from the ranges."""
+    alice, bob = people["alice"], people["bob"]
+    now = timezone.now()
+
+    def envelope(name: str, minutes: int, initiator: Any) -> Envelope:
+        return Envelope.objects.create(
+            number=f"QP{minutes:012d}",
+            title=name,
+            initiator=initiator,
+            status=Status.COMPLETED,
+            sent_at=now - dt.timedelta(minutes=minutes),
+        )
+
+    for name, minutes in (("采购合同 s1", 1), ("采购合同 s2", 2), ("采购合同 s3", 3)):
+        _recipient(envelope(name, minutes, bob), 1, "sign", Recipient.Status.DONE, user=alice)
+    older = [envelope(f"劳动合同 b{n}", 3 + n, alice) for n in (1, 2)]
+    monkeypatch.setattr(list_ranges, "SCAN", 2)
+    labour = queries.Filters(q="劳动合同")
+    found = queries.source(Viewer.of(alice), "completed", labour)
+    assert list_ranges.newest(found.parts, found.statuses, labour, 0, 3) is None
+    monkeypatch.setattr(list_ranges, "SCAN", 4)  # the whole signing range read: sure
+    assert list_ranges.newest(found.parts, found.statuses, labour, 0, 3) == [e.pk for e in older]
+    listing = queries.list_envelopes(alice, "completed", labour, 1)
+    assert [e.title for e in listing.page.object_list] == ["劳动合同 b1", "劳动合同 b2"]
