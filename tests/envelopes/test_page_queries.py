@@ -4,18 +4,23 @@ recipients they show. Their speed itself is measured by ``make bench`` (section 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.models import User
+from qianshu.accounts.signatures import SignatureImage
 from qianshu.core.meta import TASK
 from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Envelope
-from tests.support.personas import make_signer
+from tests.support.personas import make_signer, make_verified_person, real_name, signature_png
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +134,40 @@ def test_one_envelopes_rows_are_read_without_joining_the_envelopes(
     envelope = build.draft(people["alice"], [("sign", 1, people["bob"])], pages=1)
     sql = str(rows(envelope).query)
     assert "JOIN" not in sql, sql
+
+
+def test_list_and_batch_pages_read_no_column_they_left_out(
+    people: dict, build: Any, seal_org: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lists and 批量签署 read only some columns of an envelope and its initiator
+    (``access.LISTED_FIELDS``); a page that shows another would read it again for each row.
+    Shown here with envelopes sent for an organisation and by a person, a deadline, and a
+    signer without a signing PIN (confirmed by SMS code, which asks whether each envelope
+    allows it): no row's column is read afterwards."""
+    alice, bob = people["alice"], people["bob"]
+    org = seal_org(alice, "厦门某某科技有限公司")
+    dave = make_verified_person("dave", "13800000044", real_name="戴维")  # no PIN
+    do_save_signature(
+        SignatureImage.from_png(signature_png()), source="drawn", actor=dave, meta=TASK
+    )
+    deadline = timezone.now() + dt.timedelta(days=3)
+    sent = [
+        *_sent(build, alice, [("sign", 1, dave)], 2, org=org, deadline=deadline),
+        *_sent(build, bob, [("sign", 1, dave)], 2),
+    ]
+    reread: list[tuple[str, Any]] = []
+    refresh = Model.refresh_from_db
+
+    def spy(self: Model, *args: Any, **kwargs: Any) -> None:
+        reread.append((type(self).__name__, kwargs.get("fields") or args))
+        refresh(self, *args, **kwargs)
+
+    monkeypatch.setattr(Model, "refresh_from_db", spy)
+    client = Client()
+    client.force_login(dave)
+    for tab in ("todo", "others", "completed", "cc"):
+        assert client.get(reverse("envelopes:list"), {"tab": tab}).status_code == 200
+    html = _batch_page(client, sent)
+    assert html.count('data-testid="batch-task"') == 4
+    assert "厦门某某科技有限公司" in html and real_name(bob) in html
+    assert reread == []

@@ -73,7 +73,7 @@ from django.utils import timezone
 from qianshu.accounts.models import User
 from qianshu.core.sql import id_in
 from qianshu.envelopes import list_ranges
-from qianshu.envelopes.access import TURN, Viewer, seal_turn_q
+from qianshu.envelopes.access import LISTED_FIELDS, TURN, Viewer, seal_turn_q
 from qianshu.envelopes.list_filters import (
     DEFAULT_SCENES,
     DEFAULT_TAB,
@@ -550,11 +550,14 @@ def _ordered(
 
 
 def _envelopes(ids: list[int]) -> list[Envelope]:
-    """The envelopes ``ids`` in that order, with what a row shows of their initiator."""
+    """The envelopes ``ids`` in that order: the columns a row shows of them and of their
+    initiator (``LISTED_FIELDS``)."""
     if not ids:
         return []
-    by_id = Envelope.objects.select_related("initiator__person_identity", "initiator_org").in_bulk(
-        ids
+    by_id = (
+        Envelope.objects.select_related("initiator__person_identity", "initiator_org")
+        .only(*LISTED_FIELDS)
+        .in_bulk(ids)
     )
     return [by_id[pk] for pk in ids if pk in by_id]
 
