@@ -215,8 +215,9 @@ def test_the_ranges_of_an_outsider_or_a_same_named_account_hold_nothing(
 ) -> None:
     """dave takes part in none of the envelopes; a second account named alice, with a phone of
     its own, neither. Their ranges, read as for a user with many (the first page and a later
-    one, with and without 发起时间, and each search the ranges test), hold none of the envelopes — also after alice's rows were
-    written again with a forged copy of their envelope's status."""
+    one, with and without 发起时间, and each search the ranges test), hold none of the
+    envelopes — also after alice's rows were written again with a forged copy of their
+    envelope's status."""
     Recipient.objects.update(envelope_status=Status.IN_PROGRESS)  # the database undoes it
     outsiders = [
         make_user("dave", phone="13900000077"),
