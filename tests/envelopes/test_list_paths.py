@@ -343,3 +343,26 @@ def test_a_searched_range_cut_short_is_not_trusted_below_its_last_row(
     assert list_ranges.newest(found.parts, found.statuses, labour, 0, 3) == [e.pk for e in older]
     listing = queries.list_envelopes(alice, "completed", labour, 1)
     assert [e.title for e in listing.page.object_list] == ["劳动合同 b1", "劳动合同 b2"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("who", ["alice", "bob"])
+def test_others_read_from_the_ranges_leave_out_the_turns_read_for_the_count(
+    many: dict[str, Any], monkeypatch: pytest.MonkeyPatch, who: str
+) -> None:
+    """待他人签署 leaves out 待我签署. Where the turns read for the 待我签署 count are all of
+    them (at most ``COUNT_LIMIT``) but 待他人签署 has more, its pages come from the ranges with
+    those ids left out once for every range; with fewer turns than that, from a subquery of
+    them. Either way the pages are the rule, and hold none of the user's turns."""
+    user = many[who]
+    todo, others = expected(user, "todo"), expected(user, "others")
+    assert 0 < len(todo) < len(others) - 2
+    results = _spied(monkeypatch)
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
+    for limit in (len(todo), len(todo) - 1):  # the turns as ids, then as a subquery
+        monkeypatch.setattr(queries, "COUNT_LIMIT", limit)
+        results.clear()
+        listed_others = listed(user, "others")
+        assert listed_others == others, limit
+        assert not set(listed_others) & set(todo)
+        assert any(results)  # read from the ranges

@@ -141,18 +141,27 @@ def _statuses(tab: str, filters: Filters) -> list[str]:
 
 @dataclass
 class Source:
-    """The envelopes of a tab two ways: ``parts``, querysets of envelope ids that are each an
-    index lookup of the user's own rows (their union is the tab), and :attr:`condition`, the
-    same set as a condition on an envelope row; both within ``statuses``."""
+    """The envelopes of a tab two ways: :attr:`parts`, querysets of envelope ids that are each
+    an index lookup of the user's own rows (their union is the tab), and :attr:`condition`,
+    the same set as a condition on an envelope row; both within ``statuses``."""
 
     statuses: list[str]
-    parts: list[QuerySet[Any, Any]]
+    #: The parts before ``without`` is left out of each.
+    kept: list[QuerySet[Any, Any]]
     #: Builds :attr:`condition`, which only a walk of many envelopes needs.
     make_condition: Callable[[], Q]
+    #: Envelopes none of the parts has (待他人签署: the user's turns), as ids or a subquery.
+    without: QuerySet[Any, Any] | list[int] | None = None
 
     @cached_property
     def condition(self) -> Q:
         return self.make_condition()
+
+    @cached_property
+    def parts(self) -> list[QuerySet[Any, Any]]:
+        if self.without is None:
+            return self.kept
+        return [_without(part, self.without) for part in self.kept]
 
 
 def source(
@@ -211,7 +220,7 @@ def source(
         todo: QuerySet[Any, Any] | list[int] = (
             sorted(set(turns)) if turns is not None else _union(_ids(turn(), mine))
         )
-        parts = [_without(part, todo) for part in parts]
+        return Source(statuses, parts, condition, todo)
     return Source(statuses, parts, condition)
 
 
@@ -455,7 +464,9 @@ def list_envelopes(
         # reading that many rows of each range (bob's page 200: 4,000 rows of five ranges).
         shallow = start + PAGE_SIZE + 1 <= COUNT_LIMIT + 1
         newest = (
-            list_ranges.newest(found.parts, found.statuses, filters, start, PAGE_SIZE + 1)
+            list_ranges.newest(
+                found.kept, found.statuses, filters, start, PAGE_SIZE + 1, without=found.without
+            )
             if shallow
             else None
         )
