@@ -62,7 +62,7 @@ def newest(
     cte_params: list[Any] = []
     if without is not None:  # read once for every range (a subquery in each was run in each)
         if isinstance(without, list):
-            sql, without_params = _IDS, [without]
+            sql, without_params = _IDS, (without,)
         else:
             sql, without_params = without.query.sql_with_params()
         ctes.append(_WITHOUT.format(sql=sql))
