@@ -296,6 +296,21 @@ def sample_ids(parts: Sequence[QuerySet[Any, Any]], limit: int | None = None) ->
     return list(union[: limit + 1])
 
 
+def _sample_counts(parts: Sequence[QuerySet[Any, Any]]) -> tuple[int, int]:
+    """How many ids :func:`sample_ids` would give, and how many of them differ."""
+    flat = [part.values_list(*part.query.values_select, flat=True) for part in parts]
+    union = flat[0].union(*flat[1:], all=True) if len(flat) > 1 else flat[0]
+    sql, params = union[: COUNT_LIMIT + 1].query.sql_with_params()
+    column = connection.ops.quote_name(parts[0].query.values_select[0])  # the union's name
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNTS.format(sql=sql, column=column), params)
+        rows, distinct = cursor.fetchone()
+    return rows, distinct
+
+
+_COUNTS = "SELECT count(*), count(DISTINCT s.{column}) FROM ({sql}) s"
+
+
 def todo_sample(viewer: Viewer) -> list[int]:
     """Up to ``COUNT_LIMIT + 1`` ids of 待我签署 (an envelope may come twice): index scans of
     the user's turns that stop there (:func:`sample_ids`). At most ``COUNT_LIMIT``: all of
@@ -305,15 +320,17 @@ def todo_sample(viewer: Viewer) -> list[int]:
 
 def todo_count(viewer: Viewer, sample: list[int] | None = None) -> int:
     """The number on the 待我签署 tab, exact up to ``COUNT_LIMIT`` (then ``COUNT_LIMIT + 1``,
-    shown as 1000+), from :func:`todo_sample` (``sample``, if the caller read it already);
-    only when those rows hold an envelope twice and were cut short is the tab counted again
-    without its duplicates."""
-    if sample is None:
-        sample = todo_sample(viewer)
-    distinct = len(set(sample))
-    if len(sample) <= COUNT_LIMIT or distinct > COUNT_LIMIT:
-        return min(distinct, COUNT_LIMIT + 1)
+    shown as 1000+), from :func:`todo_sample` (``sample``, if the caller read it already;
+    else counted in the database from the same rows, which are not sent back); only when
+    those rows hold an envelope twice and were cut short is the tab counted again without
+    its duplicates."""
     parts = source(viewer, "todo").parts
+    if sample is None:
+        rows, distinct = _sample_counts(parts)
+    else:
+        rows, distinct = len(sample), len(set(sample))
+    if rows <= COUNT_LIMIT or distinct > COUNT_LIMIT:
+        return min(distinct, COUNT_LIMIT + 1)
     turns = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0].distinct()
     return turns[: COUNT_LIMIT + 1].count()
 
