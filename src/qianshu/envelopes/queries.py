@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     Count,
@@ -73,7 +74,7 @@ from django.utils import timezone
 from qianshu.accounts.models import User
 from qianshu.core.sql import id_in
 from qianshu.envelopes import list_ranges
-from qianshu.envelopes.access import LISTED_FIELDS, TURN, Viewer, seal_turn_q
+from qianshu.envelopes.access import TURN, Viewer, seal_turn_q
 from qianshu.envelopes.list_filters import (
     DEFAULT_SCENES,
     DEFAULT_TAB,
@@ -89,7 +90,7 @@ from qianshu.envelopes.list_filters import (
     scene_suggestions,
     template_uses,
 )
-from qianshu.envelopes.list_rows import Listing, ListPage, Row, rows_for
+from qianshu.envelopes.list_rows import Listing, ListPage, Row, envelopes_of, rows_for
 from qianshu.envelopes.models import Envelope, Recipient
 
 # The tabs, the filters and the rows of a page are defined beside this module; the views and
@@ -300,7 +301,10 @@ def _sample_counts(parts: Sequence[QuerySet[Any, Any]]) -> tuple[int, int]:
     """How many ids :func:`sample_ids` would give, and how many of them differ."""
     flat = [part.values_list(*part.query.values_select, flat=True) for part in parts]
     union = flat[0].union(*flat[1:], all=True) if len(flat) > 1 else flat[0]
-    sql, params = union[: COUNT_LIMIT + 1].query.sql_with_params()
+    try:
+        sql, params = union[: COUNT_LIMIT + 1].query.sql_with_params()
+    except EmptyResultSet:  # nothing to read (as evaluating the queryset would return)
+        return 0, 0
     column = connection.ops.quote_name(parts[0].query.values_select[0])  # the union's name
     with connection.cursor() as cursor:
         cursor.execute(_COUNTS.format(sql=sql, column=column), params)
@@ -489,7 +493,7 @@ def list_envelopes(
         )
         ids = newest if newest is not None else _searched(found, filters, start)
         scenes = None
-    rows_of_page = _envelopes(ids)
+    rows_of_page = envelopes_of(ids)
     if not few and (filters.active or len(rows_of_page) <= PAGE_SIZE):
         # Walked: counted when this page is the last; else more than COUNT_LIMIT (or, searched
         # among many, not counted).
@@ -575,19 +579,6 @@ def _ordered(
     return [pk for pk, _scene, _rank in rows], [scene for _rank, scene in ranked][
         :MAX_SCENE_CHOICES
     ]
-
-
-def _envelopes(ids: list[int]) -> list[Envelope]:
-    """The envelopes ``ids`` in that order: the columns a row shows of them and of their
-    initiator (``LISTED_FIELDS``)."""
-    if not ids:
-        return []
-    by_id = (
-        Envelope.objects.select_related("initiator__person_identity", "initiator_org")
-        .only(*LISTED_FIELDS)
-        .in_bulk(ids)
-    )
-    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 # --- 草稿箱 -----------------------------------------------------------------------------------
