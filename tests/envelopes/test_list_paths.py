@@ -155,14 +155,7 @@ def test_pages_read_from_the_parts_in_order_are_the_rule(
     # Every other envelope sent ten days earlier: 发起时间 from five days ago leaves them out.
     earlier = set(Envelope.objects.order_by("pk").values_list("pk", flat=True)[::2])
     Envelope.objects.filter(pk__in=earlier).update(sent_at=F("sent_at") - dt.timedelta(days=10))
-    results: list[list[int] | None] = []
-    newest = list_ranges.newest
-
-    def spy(*args: Any, **kwargs: Any) -> list[int] | None:
-        results.append(newest(*args, **kwargs))
-        return results[-1]
-
-    monkeypatch.setattr(list_ranges, "newest", spy)
+    results = _spied(monkeypatch)
     monkeypatch.setattr(queries, "COUNT_LIMIT", 3)
     monkeypatch.setattr(queries, "PAGE_SIZE", 2)
     for tab in queries.TABS:
@@ -171,6 +164,17 @@ def test_pages_read_from_the_parts_in_order_are_the_rule(
         recent = [pk for pk in expected(user, tab.slug) if pk not in earlier]
         assert listed(user, tab.slug, late) == recent, tab.slug
     assert any(ids is not None for ids in results)  # read from the ranges
+
+
+def _completed(name: str, minutes: int, initiator: Any) -> Envelope:
+    """A completed envelope titled ``name``, sent ``minutes`` ago."""
+    return Envelope.objects.create(
+        number=f"QP{minutes:012d}",
+        title=name,
+        initiator=initiator,
+        status=Status.COMPLETED,
+        sent_at=timezone.now() - dt.timedelta(minutes=minutes),
+    )
 
 
 @pytest.mark.postgres
@@ -182,24 +186,13 @@ def test_a_range_naming_an_envelope_twice_is_not_trusted_below_its_last_row(
     initiator range b1-b3. The merged rows are sure only down to a2: the first page of three
     is not b1 in a3's place; the page is walked, and it is a1, a2, a3."""
     alice, bob = people["alice"], people["bob"]
-    now = timezone.now()
-
-    def envelope(name: str, minutes: int, initiator: Any) -> Envelope:
-        return Envelope.objects.create(
-            number=f"QP{minutes:012d}",
-            title=name,
-            initiator=initiator,
-            status=Status.COMPLETED,
-            sent_at=now - dt.timedelta(minutes=minutes),
-        )
-
-    signed = [envelope(name, minutes, bob) for name, minutes in (("a1", 1), ("a2", 2), ("a3", 3))]
+    signed = [_completed(name, minutes, bob) for name, minutes in (("a1", 1), ("a2", 2), ("a3", 3))]
     for row in signed:
         _recipient(row, 1, "sign", Recipient.Status.DONE, user=alice, phone=alice.phone)
     for row in signed[:2]:
         _recipient(row, 2, "approve", Recipient.Status.DONE, user=alice, phone=alice.phone)
     for minutes in (4, 5, 6, 7):
-        envelope(f"b{minutes}", minutes, alice)
+        _completed(f"b{minutes}", minutes, alice)
     found = queries.source(Viewer.of(alice), "completed")
     first = partial(list_ranges.newest, found.parts, found.statuses, queries.Filters(), 0)
     assert first(3) is None
@@ -321,20 +314,9 @@ def test_a_searched_range_cut_short_is_not_trusted_below_its_last_row(
     below s2 matches, so the ranges are not trusted (and the page, walked, is b1, b2). With
     the floor of a range left out, the page was taken from the ranges."""
     alice, bob = people["alice"], people["bob"]
-    now = timezone.now()
-
-    def envelope(name: str, minutes: int, initiator: Any) -> Envelope:
-        return Envelope.objects.create(
-            number=f"QP{minutes:012d}",
-            title=name,
-            initiator=initiator,
-            status=Status.COMPLETED,
-            sent_at=now - dt.timedelta(minutes=minutes),
-        )
-
     for name, minutes in (("采购合同 s1", 1), ("采购合同 s2", 2), ("采购合同 s3", 3)):
-        _recipient(envelope(name, minutes, bob), 1, "sign", Recipient.Status.DONE, user=alice)
-    older = [envelope(f"劳动合同 b{n}", 3 + n, alice) for n in (1, 2)]
+        _recipient(_completed(name, minutes, bob), 1, "sign", Recipient.Status.DONE, user=alice)
+    older = [_completed(f"劳动合同 b{n}", 3 + n, alice) for n in (1, 2)]
     monkeypatch.setattr(list_ranges, "SCAN", 2)
     labour = queries.Filters(q="劳动合同")
     found = queries.source(Viewer.of(alice), "completed", labour)
