@@ -15,7 +15,7 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
-from qianshu.envelopes import list_ranges, queries
+from qianshu.envelopes import list_filters, list_ranges, queries
 from qianshu.envelopes.access import Viewer
 from qianshu.envelopes.models import Envelope, Recipient
 from tests.envelopes.test_list_sizes import WHO, _recipient, expected, listed, many
@@ -348,3 +348,11 @@ def test_others_read_from_the_ranges_leave_out_the_turns_read_for_the_count(
         assert listed_others == others, limit
         assert not set(listed_others) & set(todo)
         assert any(results)  # read from the ranges
+
+
+def test_a_joined_initiator_search_through_a_relation_is_refused() -> None:
+    """发起方 tested one envelope at a time reads the envelope's own columns: given a path
+    from another model it would test the wrong rows, so it is refused outright."""
+    with pytest.raises(ValueError):
+        list_filters.filters_q(queries.Filters(initiator="某某"), "envelope__", joined=True)
+    assert list_filters.filters_q(queries.Filters(q="合同"), "envelope__", joined=True)

@@ -328,13 +328,13 @@ def todo_count(viewer: Viewer, sample: list[int] | None = None) -> int:
     else counted in the database from the same rows, which are not sent back); only when
     those rows hold an envelope twice and were cut short is the tab counted again without
     its duplicates."""
-    parts = source(viewer, "todo").parts
     if sample is None:
-        rows, distinct = _sample_counts(parts)
+        rows, distinct = _sample_counts(source(viewer, "todo").parts)
     else:
         rows, distinct = len(sample), len(set(sample))
     if rows <= COUNT_LIMIT or distinct > COUNT_LIMIT:
         return min(distinct, COUNT_LIMIT + 1)
+    parts = source(viewer, "todo").parts
     turns = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0].distinct()
     return turns[: COUNT_LIMIT + 1].count()
 
