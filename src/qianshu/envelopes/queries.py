@@ -23,10 +23,12 @@ user with few envelopes in a tab (at most ``COUNT_LIMIT``, counted with a bounde
 ALL``) gets the page from the ids, sorted, and an exact count; a user with more — an
 organisation's administrator sees every envelope it sent — gets a count that stops at
 ``COUNT_LIMIT`` ("超过 1,000 条") and the page by reading each range newest first and merging
-them in the database (:mod:`qianshu.envelopes.list_ranges`), or, for a search or a page past
-the first ``COUNT_LIMIT`` rows, by walking the envelopes newest first through the ``sent_at``
-index and testing the condition on each. Searching 任务名称 / 任务编号 is served on PostgreSQL
-by trigram indexes when the text is rare (migration 0011).
+them in the database (:mod:`qianshu.envelopes.list_ranges`; 任务名称 / 任务编号, 场景 and
+发起方 are tested on each row's envelope as the ranges are read). A page the ranges are not
+sure of, one past the first ``COUNT_LIMIT`` rows, 模板 and 批次号, and a 任务名称 / 任务编号
+text so rare that PostgreSQL finds it by its trigram indexes (migration 0011) are read by
+walking the envelopes newest first through the ``sent_at`` index (or those indexes) and
+testing the condition on each.
 
 A filter that may match few of a heavy user's envelopes, where a walk would read every
 envelope of the statuses, is planned by its selectivity: a template or a batch with at most
@@ -291,18 +293,20 @@ def sample_ids(parts: Sequence[QuerySet[Any, Any]], limit: int | None = None) ->
     """Up to ``limit + 1`` (default ``COUNT_LIMIT + 1``) ids of the parts together (an envelope
     in two parts may come twice): each part is an index scan that stops there. More than
     ``limit``: a user with many."""
-    limit = COUNT_LIMIT if limit is None else limit
+    return list(_sample(parts, COUNT_LIMIT if limit is None else limit))
+
+
+def _sample(parts: Sequence[QuerySet[Any, Any]], limit: int) -> QuerySet[Any, Any]:
+    """The parts' ids together, as one ``UNION ALL`` stopping after ``limit + 1``."""
     flat = [part.values_list(*part.query.values_select, flat=True) for part in parts]
     union = flat[0].union(*flat[1:], all=True) if len(flat) > 1 else flat[0]
-    return list(union[: limit + 1])
+    return union[: limit + 1]
 
 
 def _sample_counts(parts: Sequence[QuerySet[Any, Any]]) -> tuple[int, int]:
     """How many ids :func:`sample_ids` would give, and how many of them differ."""
-    flat = [part.values_list(*part.query.values_select, flat=True) for part in parts]
-    union = flat[0].union(*flat[1:], all=True) if len(flat) > 1 else flat[0]
     try:
-        sql, params = union[: COUNT_LIMIT + 1].query.sql_with_params()
+        sql, params = _sample(parts, COUNT_LIMIT).query.sql_with_params()
     except EmptyResultSet:  # nothing to read (as evaluating the queryset would return)
         return 0, 0
     column = connection.ops.quote_name(parts[0].query.values_select[0])  # the union's name
