@@ -4,7 +4,7 @@ On a throwaway PostgreSQL database (``QIANSHU_BENCH_LISTS_DB``, default ``qiansh
 on the server of ``QIANSHU_BENCH_DATABASE_URL``) this section
 
 * seeds 1,000,000 envelopes with 5,000,000 recipients (four acting parties and a CC each),
-  1,000,000 documents and fields, 200,000 users and 2,000 organisations with bulk
+  1,000,000 documents and 1,025,000 fields, 200,000 users and 2,000 organisations with bulk
   ``INSERT … SELECT`` over ``generate_series`` (the rows are made in the database, so the
   bench process stays small); the tables' secondary indexes and constraints are dropped for
   the inserts and rebuilt after them, then ``VACUUM ANALYZE`` (target: under 3 minutes);
@@ -43,6 +43,7 @@ BENCH_DB = os.environ.get("QIANSHU_BENCH_LISTS_DB", "qianshu_bench_lists")
 TARGET_MS = 50.0
 TARGET_SEED_S = 180.0
 TARGET_RSS_MB = 500.0
+ALICE_NAME = "王爱丽"  # her real name, and the name on her steps (batch signing checks it)
 
 #: Tables a list query must never read with a sequential scan at this size.
 BIG_TABLES = frozenset(
@@ -164,6 +165,7 @@ class Plan:
     org0: int
     alice: int
     alice_phone: str
+    alice_name: str
     bob_org: int
     charlie: int
     version: int
@@ -179,6 +181,7 @@ class Plan:
             "org0": self.org0,
             "alice": self.alice,
             "alice_phone": self.alice_phone,
+            "alice_name": self.alice_name,
             "bob_org": self.bob_org,
             "charlie": self.charlie,
             "version": self.version,
@@ -191,8 +194,9 @@ class Plan:
 # the bench process stays small). Envelope i: alice is its first signer when i % 100 = 3 (one in
 # ten of those before binding, by her phone), its initiator when i % 200 = 0 and its CC when
 # i % 250 = 9; it is sent for bob's organisation when i % 10 = 1, and that organisation is its
-# seal party when i % 40 = 5; charlie approves it when i % 50,000 = 17. Its status follows
-# STATUS_SHARES; in progress, the turn is one of the four acting parties.
+# seal party when i % 40 = 5 (with a declared seal field); charlie approves it when
+# i % 50,000 = 17. Its status follows STATUS_SHARES; in progress, the turn is one of the four
+# acting parties.
 _STATUS_SQL = (
     "CASE "
     + " ".join(
@@ -243,7 +247,9 @@ INSERT INTO envelopes_recipient (id, routing_order, role, name, phone, email, co
     org_credit_code, required_seal_kind, status, reason, done_at, envelope_id, org_id, user_id,
     envelope_status, envelope_sent_at)
 SELECT (id - 1) * 5 + s, CASE WHEN s < 5 THEN s ELSE 1 END,
-    (ARRAY['sign', 'sign', 'seal', 'approve', 'cc'])[s], '签署方' || s,
+    (ARRAY['sign', 'sign', 'seal', 'approve', 'cc'])[s],
+    CASE WHEN (s = 1 AND id %% 100 = 3) OR (s = 5 AND id %% 250 = 9) THEN %(alice_name)s
+        ELSE '签署方' || s END,
     CASE WHEN s = 3 THEN '135' || lpad(floor(random() * 1e8)::text, 8, '0')
         WHEN (s = 1 AND id %% 100 = 3) OR (s = 5 AND id %% 250 = 9) THEN %(alice_phone)s
         WHEN uid IS NULL THEN ''
@@ -277,6 +283,12 @@ INSERT INTO envelopes_field (id, kind, page, x1, y1, x2, y2, pages, label, value
     placed_by_signer, document_id, envelope_id, recipient_id)
 SELECT i, 'signature', 0, 380, 60, 530, 210, '[]', '', '', false, i, i, (i - 1) * 5 + 1
 FROM generate_series(1, %(n)s) i""",
+    # bob's organisation's seal steps have a declared seal field (批量签署 seals them).
+    """
+INSERT INTO envelopes_field (id, kind, page, x1, y1, x2, y2, pages, label, value,
+    placed_by_signer, document_id, envelope_id, recipient_id)
+SELECT %(n)s + i, 'seal', 0, 300, 260, 460, 420, '[]', '', '', false, i, i, (i - 1) * 5 + 3
+FROM generate_series(5, %(n)s, 40) i""",
     """
 INSERT INTO doctemplates_templateuse (id, envelope_id, version_id, batch_id, created_at)
 SELECT i, i, %(version)s, CASE WHEN i <= 20000 THEN %(batch)s END, now()
@@ -291,15 +303,25 @@ def _personas(size: Size) -> tuple[World, Plan]:
     from tests.support.personas import grant_seal, make_verified_org, make_verified_person
     from tests.support.seals import make_seal
 
+    from qianshu.accounts.actions import do_save_signature
     from qianshu.accounts.models import User
+    from qianshu.accounts.signatures import SignatureImage
     from qianshu.api.actions.keys import do_create_api_key
     from qianshu.core.meta import COMMAND
     from qianshu.doctemplates.models import Batch, Template, TemplateVersion
     from qianshu.orgs.models import Organization
     from qianshu.pki.actions import do_init_pki
+    from qianshu.signing import stamps
     from qianshu.storage.actions import do_store_blob
 
-    alice = make_verified_person("alice", "13800000001", real_name="王爱丽")
+    alice = make_verified_person("alice", "13800000001", real_name=ALICE_NAME)
+    # Her saved signature: 批量签署 applies it to her tasks.
+    do_save_signature(
+        SignatureImage.from_png(stamps.render_text_image(ALICE_NAME, height_px=96)),
+        source="drawn",
+        actor=alice,
+        meta=COMMAND,
+    )
     bob = make_verified_person("bob", "13800000002", real_name="李博")
     charlie = make_verified_person("charlie", "13800000003", real_name="张查理")
     org = make_verified_org(bob, name="厦门千数科技有限公司")
@@ -325,6 +347,7 @@ def _personas(size: Size) -> tuple[World, Plan]:
         org0=org0,
         alice=alice.pk,
         alice_phone=alice.phone,
+        alice_name=ALICE_NAME,
         bob_org=org.pk,
         charlie=charlie.pk,
         version=version.pk,

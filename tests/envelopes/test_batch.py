@@ -381,6 +381,28 @@ def test_batch_pages_from_the_list_to_the_result(people: dict, build: Any) -> No
     assert "此前已提交签署" in client.get(again["Location"]).content.decode()
 
 
+def test_the_batch_page_escapes_what_an_initiator_wrote(people: dict, build: Any) -> None:
+    """The task lines are made outside the template language: a title that tries to close the
+    attribute and open a script — on a task to sign and on one left out — is shown as text,
+    and the form still posts back exactly the tasks shown."""
+    alice, bob = people["alice"], people["bob"]
+    hostile = '合同"><script>alert(1)</script>'
+    ready = send(build.draft(alice, [("sign", 1, bob)], title=hostile))
+    left = send(build.draft(alice, [("sign", 1, bob)], fields=False, title=hostile + "&"))
+    client = Client()
+    client.force_login(bob)
+    html, data = open_batch(client, [ready, left])
+    assert "<script>alert(1)</script>" not in html
+    escaped = "合同&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert f'<div class="batch-title">{escaped}</div>' in html
+    assert f'<div class="batch-title">{escaped}&amp;</div>' in html
+    assert len(TASK.findall(html)) == 1 and 'data-testid="batch-skipped-task"' in html
+    assert data["ids"] == [str(ready.uuid), str(left.uuid)]
+    done = client.post(reverse("envelopes:batch-sign"), {**data, "pin": PIN, "action": "sign"})
+    assert done.status_code == 302
+    assert revisions([ready, left]) == [2, 1]
+
+
 def test_batch_page_with_sms_code(people: dict, build: Any) -> None:
     alice = people["alice"]
     erin = make_verified_person("erin", "13800000005", real_name="陈一然")

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -356,3 +357,27 @@ def test_a_joined_initiator_search_through_a_relation_is_refused() -> None:
     with pytest.raises(ValueError):
         list_filters.filters_q(queries.Filters(initiator="某某"), "envelope__", joined=True)
     assert list_filters.filters_q(queries.Filters(q="合同"), "envelope__", joined=True)
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_the_newest_of_a_tab_for_batch_signing_are_the_rule_every_way(
+    many: dict[str, Any], monkeypatch: pytest.MonkeyPatch, who: str
+) -> None:
+    """全部批量签署 takes a tab's newest envelopes as a list page of that size is read: from
+    the user's ids (few), from the ranges (many, PostgreSQL), walked (many, a search), or
+    walked outright. Each way gives the rule's first rows, in its order, and none of another
+    tab's."""
+    user = many[who]
+    results = _spied(monkeypatch)
+    for limit in (1000, 3):
+        monkeypatch.setattr(queries, "COUNT_LIMIT", limit)
+        for tab in ("todo", "others", "completed"):
+            want = expected(user, tab)
+            for size in (1, 2, len(want) + 1):
+                got = queries.newest_ids(Viewer.of(user), tab, queries.Filters(), size)
+                assert got == want[:size], (limit, tab, size)
+            labour = queries.Filters(q="劳动合同")
+            searched = listed(user, tab, labour)
+            assert queries.newest_ids(Viewer.of(user), tab, labour, 3) == searched[:3]
+    if connection.vendor == "postgresql":
+        assert any(ids is not None for ids in results)  # read from the ranges

@@ -18,8 +18,10 @@ from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.models import User
 from qianshu.accounts.signatures import SignatureImage
 from qianshu.core.meta import TASK
+from qianshu.envelopes import compose
 from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Envelope
+from tests.envelopes.helpers import field
 from tests.support.personas import make_signer, make_verified_person, real_name, signature_png
 
 pytestmark = pytest.mark.django_db
@@ -141,9 +143,10 @@ def test_list_and_batch_pages_read_no_column_they_left_out(
 ) -> None:
     """The lists and 批量签署 read only some columns of an envelope and its initiator
     (``access.LISTED_FIELDS``); a page that shows another would read it again for each row.
-    Shown here with envelopes sent for an organisation and by a person, a deadline, and a
-    signer without a signing PIN (confirmed by SMS code, which asks whether each envelope
-    allows it): no row's column is read afterwards."""
+    Shown here with envelopes sent for an organisation and by a person, a deadline, a text
+    field the initiator filled in, and a signer without a signing PIN (confirmed by SMS code,
+    which asks whether each envelope allows it), ticked and as 全部批量签署: no row's column
+    is read afterwards."""
     alice, bob = people["alice"], people["bob"]
     org = seal_org(alice, "厦门某某科技有限公司")
     dave = make_verified_person("dave", "13800000044", real_name="戴维")  # no PIN
@@ -155,6 +158,20 @@ def test_list_and_batch_pages_read_no_column_they_left_out(
         *_sent(build, alice, [("sign", 1, dave)], 2, org=org, deadline=deadline),
         *_sent(build, bob, [("sign", 1, dave)], 2),
     ]
+    # A text field the initiator filled in (batch signing reads its value).
+    filled = build.draft(bob, [("sign", 1, dave)], fields=False, title="填写")
+    recipient, document = filled.recipients.get(), filled.documents.get()
+    text = field(document, recipient, "text", 0, (40, 100, 200, 124))
+    compose_actions.do_set_fields(
+        filled,
+        [
+            field(document, recipient, "signature", 0, (40, 40, 160, 88)),
+            compose.FieldInput(**{**text.__dict__, "value": "北京"}),
+        ],
+        actor=bob,
+    )
+    compose_actions.do_send_envelope(filled, actor=bob, meta=TASK)
+    sent.append(filled)
     reread: list[tuple[str, Any]] = []
     refresh = Model.refresh_from_db
 
@@ -168,6 +185,8 @@ def test_list_and_batch_pages_read_no_column_they_left_out(
     for tab in ("todo", "others", "completed", "cc"):
         assert client.get(reverse("envelopes:list"), {"tab": tab}).status_code == 200
     html = _batch_page(client, sent)
-    assert html.count('data-testid="batch-task"') == 4
+    assert html.count('data-testid="batch-task"') == 5
     assert "厦门某某科技有限公司" in html and real_name(bob) in html
+    everything = client.get(reverse("envelopes:batch-sign"), {"all": "1"}).content.decode()
+    assert everything.count('data-testid="batch-task"') == 5
     assert reread == []

@@ -139,6 +139,14 @@ LISTED_FIELDS = (
 )
 
 
+def listed(envelopes: QuerySet[Envelope]) -> QuerySet[Envelope]:
+    """``envelopes`` with only the columns a list row or a batch task shows of them and of
+    their initiator (``LISTED_FIELDS``), in the same query."""
+    return envelopes.select_related("initiator__person_identity", "initiator_org").only(
+        *LISTED_FIELDS
+    )
+
+
 def visible_sent_by_uuid(viewer: Viewer, envelope_uuids: Sequence[str]) -> dict[str, Envelope]:
     """The sent envelopes among ``envelope_uuids`` that :func:`visible_envelopes` shows the
     viewer, by uuid — decided for these few envelopes from their own recipient rows (read by
@@ -146,10 +154,11 @@ def visible_sent_by_uuid(viewer: Viewer, envelope_uuids: Sequence[str]) -> dict[
     thousands): 批量签署 of up to 300 ticked tasks."""
     user = viewer.user
     candidates = list(
-        Envelope.objects.exclude(status=Envelope.Status.DRAFT)
-        .filter(uuid__in=list(envelope_uuids))
-        .select_related("initiator__person_identity", "initiator_org")
-        .only(*LISTED_FIELDS)
+        listed(
+            Envelope.objects.exclude(status=Envelope.Status.DRAFT).filter(
+                uuid__in=list(envelope_uuids)
+            )
+        )
     )
     admin = set(viewer.admin_org_ids)
     shown = {e.pk for e in candidates if e.initiator_id == user.pk or e.initiator_org_id in admin}

@@ -13,8 +13,9 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from qianshu.core.sql import id_in
 from qianshu.envelopes import routing
-from qianshu.envelopes.access import LISTED_FIELDS, Viewer
+from qianshu.envelopes.access import Viewer, listed
 from qianshu.envelopes.list_filters import Filters, Tab
 from qianshu.envelopes.models import Document, Envelope, Recipient
 
@@ -67,11 +68,7 @@ def envelopes_of(ids: list[int]) -> list[Envelope]:
     initiator (``LISTED_FIELDS``)."""
     if not ids:
         return []
-    by_id = (
-        Envelope.objects.select_related("initiator__person_identity", "initiator_org")
-        .only(*LISTED_FIELDS)
-        .in_bulk(ids)
-    )
+    by_id = {e.pk: e for e in listed(Envelope.objects.filter(id_in(ids)))}
     return [by_id[pk] for pk in ids if pk in by_id]
 
 

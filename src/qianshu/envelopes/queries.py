@@ -517,7 +517,20 @@ def list_envelopes(
     return Listing(TAB_BY_SLUG[tab], filters, page, rows, todo, scenes)
 
 
-def _searched(found: Source, filters: Filters, start: int) -> list[int]:
+def newest_ids(viewer: Viewer, tab: str, filters: Filters, limit: int) -> list[int]:
+    """The ids of a tab's ``limit`` newest envelopes matching ``filters``, read as a list page
+    of that size is (全部批量签署: up to 300 of 待我签署)."""
+    found = source(viewer, tab, filters)
+    sample = sample_ids(found.parts)
+    if len(sample) <= COUNT_LIMIT:
+        return _ordered(sorted(set(sample)), found.statuses, filters, scenes=False)[0][:limit]
+    newest = list_ranges.newest(
+        found.kept, found.statuses, filters, 0, limit, without=found.without
+    )
+    return newest if newest is not None else _searched(found, filters, 0, limit)
+
+
+def _searched(found: Source, filters: Filters, start: int, size: int = PAGE_SIZE + 1) -> list[int]:
     """A page of a user with many that the ranges do not give (a search, a page past the
     first ``COUNT_LIMIT`` rows, a page they are unsure of): among the envelopes of the template
     or batch the filters name, from the user's own ids (发起方), or by walking the envelopes
@@ -532,7 +545,7 @@ def _searched(found: Source, filters: Filters, start: int) -> list[int]:
         # 发起方 often matches none or few of the user's envelopes, and a walk would then
         # read every envelope of the tab's statuses: from the user's own ids instead.
         walk, walked = _by_ids(found, filters), False
-    return _page_of(walk, start, PAGE_SIZE + 1, walked=walked)
+    return _page_of(walk, start, size, walked=walked)
 
 
 def _page_of(walk: QuerySet[Envelope], start: int, size: int, *, walked: bool) -> list[int]:

@@ -31,12 +31,18 @@ from qianshu.core.errors import add_message
 from qianshu.core.meta import request_meta
 from qianshu.core.requests import current_user
 from qianshu.envelopes import batch, confirmations, downloads, queries
-from qianshu.envelopes.access import Viewer, access_batch_items, access_envelopes_for_download
+from qianshu.envelopes.access import (
+    Viewer,
+    access_batch_items,
+    access_envelopes_for_download,
+)
 from qianshu.envelopes.actions.batch import do_batch_sign, do_send_batch_code
 from qianshu.envelopes.actions.downloads import do_download_archive
 from qianshu.envelopes.errors import ConfirmationError, EnvelopeError
+from qianshu.envelopes.list_rows import envelopes_of
 from qianshu.envelopes.models import Envelope
 from qianshu.envelopes.turns import BatchItem, PostedTask
+from qianshu.envelopes.views import batch_lines
 
 RESULT_SESSION_KEY = "qianshu_batch_result"
 
@@ -253,8 +259,9 @@ def _batch_page(
     error: str = "",
     status: int = 200,
     viewer: Viewer | None = None,
+    shown: dict[str, Envelope] | None = None,
 ) -> HttpResponse:
-    plan = batch.plan_batch(user, ids, posted, viewer=viewer)
+    plan = batch.plan_batch(user, ids, posted, viewer=viewer, shown=shown)
     _link_tasks(plan.skipped)
     chosen = _seal_choice(request) if request.method == "POST" else {}
     choices = plan.seal_choices()
@@ -264,7 +271,9 @@ def _batch_page(
     context = {
         "nav": "envelopes",
         "plan": plan,
-        "ids": ids,
+        "ready_lines": batch_lines.ready_lines(batch.task_lines(plan.ready)),
+        "skipped_lines": batch_lines.skipped_lines(batch.task_lines(plan.skipped)),
+        "id_inputs": batch_lines.id_inputs(ids),
         "seal_choices": choices,
         **_confirmation_context(user, plan),
         "masked_phone": user.masked_phone,
@@ -330,12 +339,14 @@ def batch_sign_view(request: HttpRequest) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     ids = _uuids(source.getlist("ids"))
     viewer: Viewer | None = None
+    shown: dict[str, Envelope] | None = None
     if request.method == "GET" and request.GET.get("all") == "1":
         # 全部批量签署: every task of 待我签署 matching the list's filters (no long URL of ids).
         filters = queries.parse_filters(request.GET, "todo")
         viewer = Viewer.of(user)
-        todo = queries.tab_queryset(viewer, "todo", filters).order_by("-sent_at", "-id")
-        ids = [str(u) for u in todo.values_list("uuid", flat=True)[: batch.MAX_BATCH]]
+        newest = queries.newest_ids(viewer, "todo", filters, batch.MAX_BATCH)
+        shown = {str(e.uuid): e for e in envelopes_of(newest)}
+        ids = list(shown)
     if not ids:
         messages.error(request, _("请先勾选要签署的任务。"))
         return _back(request) if request.method == "POST" else _list_redirect()
@@ -351,7 +362,7 @@ def batch_sign_view(request: HttpRequest) -> HttpResponse:
             reverse("envelopes:batch-sign") + "?" + urlencode({"ids": ids}, doseq=True)
         )
     if request.method == "GET":
-        return _batch_page(request, user, ids, viewer=viewer)
+        return _batch_page(request, user, ids, viewer=viewer, shown=shown)
 
     posted = _posted_tasks(request)
     items = access_batch_items(user, list(posted.values()), _seal_choice(request))
