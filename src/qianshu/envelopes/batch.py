@@ -24,6 +24,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -73,6 +74,13 @@ def decode_seen(text: str) -> dict[int, str] | None:
     return seen or None
 
 
+class TaskField(NamedTuple):
+    """A field of a task's step, as the batch page judges it."""
+
+    kind: str
+    value: str
+
+
 @dataclass
 class BatchTask:
     """A ticked task on the batch page: ready to sign, or why it needs single signing."""
@@ -80,8 +88,8 @@ class BatchTask:
     envelope: Envelope
     initiator: str
     recipient: Recipient | None = None
-    fields: list[Field] = field(default_factory=list)
-    documents: list[Document] = field(default_factory=list)
+    fields: list[TaskField] = field(default_factory=list)
+    documents: dict[int, str] = field(default_factory=dict)  # id: current revision's SHA-256
     seals: list[Seal] = field(default_factory=list)  # usable seals (organisation tasks)
     problem: str = ""
     key: str = ""
@@ -217,9 +225,10 @@ def _problem(
 
 
 # The columns the batch page reads of each task's rows (a page of 300 tasks reads some 1,200
-# of them; the rest — JSON page boxes, timestamps — cost a third of its time to decode). The
-# rows are read by arrays of ids (``id_in``): 300 placeholders each cost the driver 2 ms.
-# test_page_queries checks that no other column is read afterwards.
+# rows; the rest — JSON page boxes, timestamps — cost a third of its time to decode), and of
+# its fields and documents only values, not model instances. The rows are read by arrays of
+# ids (``id_in``): 300 placeholders each cost the driver 2 ms. test_page_queries checks that
+# no other column is read afterwards.
 _RECIPIENT_COLUMNS = (
     "envelope_id",
     "routing_order",
@@ -231,8 +240,6 @@ _RECIPIENT_COLUMNS = (
     "org_id",
     "required_seal_kind",
 )
-_FIELD_COLUMNS = ("recipient_id", "document_id", "page", "kind", "value")
-_DOCUMENT_COLUMNS = ("envelope_id", "position", "current_id")
 
 
 def plan_batch(
@@ -263,20 +270,20 @@ def plan_batch(
         .order_by("routing_order", "id")
     ):
         recipients.setdefault(row.envelope_id, row)
-    fields: dict[int, list[Field]] = defaultdict(list)
-    for f in (
+    fields: dict[int, list[TaskField]] = defaultdict(list)
+    for recipient_id, kind, value in (
         Field.objects.filter(id_in([r.pk for r in recipients.values()], "recipient_id"))
-        .only(*_FIELD_COLUMNS)
         .order_by("document_id", "page", "id")
+        .values_list("recipient_id", "kind", "value")
     ):
-        fields[f.recipient_id].append(f)
-    documents: dict[int, list[Document]] = defaultdict(list)
-    for document in (
+        fields[recipient_id].append(TaskField(kind, value))
+    documents: dict[int, dict[int, str]] = defaultdict(dict)
+    for envelope_id, document_id, current in (
         Document.objects.filter(id_in(ids, "envelope_id"))
-        .only(*_DOCUMENT_COLUMNS)
         .order_by("position", "id")
+        .values_list("envelope_id", "pk", "current_id")
     ):
-        documents[document.envelope_id].append(document)
+        documents[envelope_id][document_id] = current
     signature = (
         HandwrittenSignature.objects.filter(user=actor)
         .order_by("-is_default", "-created_at")
@@ -304,7 +311,7 @@ def plan_batch(
             task.key, task.seen = earlier.key, dict(earlier.seen)
         else:
             task.key = new_key()
-            task.seen = {d.pk: d.current_id for d in task.documents}
+            task.seen = dict(task.documents)
         tasks.append(task)
     return BatchPlan(tasks, signature, turns.signing_date_text())
 
