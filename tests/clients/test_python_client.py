@@ -149,6 +149,9 @@ def test_an_envelope_from_upload_to_signed_download(live_server: Any, settings: 
         with pytest.raises(ApiError) as refused:
             qs.seal(envelope["id"], recipient_id)
         assert (refused.value.status, refused.value.code) == (403, "seal_not_allowed")
+        with pytest.raises(ApiError) as refused:
+            qs.seal_batch([(envelope["id"], recipient_id)], idempotency_key="day-1")
+        assert (refused.value.status, refused.value.code) == (403, "seal_not_allowed")
         sign(Envelope.objects.get(uuid=envelope["id"]).recipients.get(), bob)
         done = qs.envelope(envelope["id"])
         assert done["status"] == "completed"
@@ -159,3 +162,52 @@ def test_an_envelope_from_upload_to_signed_download(live_server: Any, settings: 
         assert qs.audit_trail(envelope["id"])[0]["action"] == "created"
         report = qs.verify(pdf)
         assert report["verdict"] == "valid"  # the platform root is trusted
+
+
+def test_batch_sealing_through_the_client(live_server: Any) -> None:
+    """批量用印 with the key's granted seal: two steps sealed in one call, a third (a person's
+    step) refused in its result; the call sent again with its key seals nothing twice."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from qianshu.api.actions.seals import do_grant_seal_to_key
+    from qianshu.orgs.models import Seal, SealUsage
+    from qianshu.pki.actions import do_init_pki
+    from qianshu.signing.samples import make_test_pdf
+    from tests.support.personas import make_signer, real_name
+    from tests.support.seals import make_seal
+
+    do_init_pki(name="测试平台")
+    alice, bob = make_signer("alice"), make_signer("bob")
+    org = make_verified_org(alice)
+    key, plain = do_create_api_key(
+        org, name="MIS", scopes=list(Scope.values), actor=alice, meta=TASK
+    )
+    seal = make_seal(org, alice, kind=Seal.Kind.CONTRACT)
+    valid_until = timezone.now() + dt.timedelta(days=3)
+    do_grant_seal_to_key(key, seal, valid_until=valid_until, actor=alice, meta=TASK)
+    with Qianshu(live_server.url, plain, retries=0) as qs:
+        steps = []
+        for _ in range(2):
+            upload = qs.upload_document(make_test_pdf(pages=1), "采购合同.pdf")
+            sealer = {
+                "role": "seal", "order": 1, "name": org.name, "phone": alice.phone,
+                "org": {"name": org.name, "credit_code": org.credit_code},
+                "fields": [{"type": "seal", "document": upload["id"], "page": 1, "x": 300,
+                            "y": 560}],
+            }  # fmt: skip
+            signer = {
+                "role": "signer", "order": 2, "name": real_name(bob), "phone": bob.phone,
+                "fields": [{"type": "signature", "document": upload["id"], "page": 1, "x": 60,
+                            "y": 600}],
+            }  # fmt: skip
+            envelope = qs.create_envelope("采购合同", [upload["id"]], [sealer, signer])
+            by_role = {r["role"]: r["id"] for r in envelope["recipients"]}
+            steps.append((envelope["id"], by_role["seal"]))
+        person = (steps[1][0], by_role["signer"])  # the last envelope's person
+        done = qs.seal_batch([*steps, person], idempotency_key="PO-7")
+        assert (done["sealed"], done["refused"]) == (2, 1)
+        assert [r["code"] for r in done["results"]] == [None, None, "seal_not_allowed"]
+        assert qs.seal_batch([*steps, person], idempotency_key="PO-7") == done
+        assert SealUsage.objects.filter(seal=seal).count() == 2

@@ -196,7 +196,7 @@ def test_a_large_batch_is_signed_by_several_processes(settings: Any) -> None:
         compose_actions.do_send_envelope(envelope, actor=initiator, meta=TASK)
         envelopes.append(envelope)
     items = batch.pending_items(signer)
-    assert len(items) == len(envelopes) and batch_actions._processes(len(items)) == 2
+    assert len(items) == len(envelopes) and batch_actions.processes_for(len(items)) == 2
     results = batch_actions.do_batch_sign(items, pin=PIN, actor=signer, meta=TASK)
     assert all(r.ok for r in results), [r.message for r in results if not r.ok]
     # A resubmission of the same batch (same keys) signs nothing again.

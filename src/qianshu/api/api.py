@@ -16,7 +16,13 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from qianshu.api import routes_envelopes, routes_orgs, routes_verify, routes_webhooks
+from qianshu.api import (
+    routes_envelopes,
+    routes_orgs,
+    routes_sealing,
+    routes_verify,
+    routes_webhooks,
+)
 from qianshu.api.auth import KeyAuth
 from qianshu.api.errors import RateLimited, Unauthenticated
 from qianshu.api.problems import problem
@@ -38,6 +44,8 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 api.add_router("", routes_orgs.router)
+# Before /envelopes/{envelope_id}, which would take /envelopes/seal-batch for an envelope id.
+api.add_router("", routes_sealing.router)
 api.add_router("", routes_envelopes.router)
 api.add_router("", routes_verify.router)
 api.add_router("", routes_webhooks.router)

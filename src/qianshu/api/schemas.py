@@ -9,6 +9,8 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
+MAX_SEAL_BATCH = 200  # steps one call of 批量用印 seals
+
 
 class Problem(Schema):
     type: str
@@ -244,3 +246,28 @@ class TemplateOut(Schema):
     version: int
     title: str
     roles: list[TemplateRoleOut]
+
+
+class SealStepIn(Schema):
+    envelope_id: str = Field(..., max_length=64, description="the envelope's id")
+    recipient_id: int = Field(..., description="the organisation's seal step in it")
+
+
+class SealBatchIn(Schema):
+    steps: list[SealStepIn] = Field(..., min_length=1, max_length=MAX_SEAL_BATCH)
+
+
+class SealStepOut(Schema):
+    envelope_id: str
+    recipient_id: int
+    ok: bool
+    repeated: bool = Field(description="sealed before, by a call with this Idempotency-Key")
+    code: str | None = Field(description="why the step was refused (as in problem details)")
+    detail: str | None
+    status: str | None = Field(description="the envelope's status after the call")
+
+
+class SealBatchOut(Schema):
+    sealed: int
+    refused: int
+    results: list[SealStepOut]

@@ -46,6 +46,22 @@ class Upload(TypedDict):
     sha256: str
 
 
+class SealStep(TypedDict):
+    envelope_id: str
+    recipient_id: int
+    ok: bool
+    repeated: bool
+    code: str | None
+    detail: str | None
+    status: str | None
+
+
+class SealBatch(TypedDict):
+    sealed: int
+    refused: int
+    results: list[SealStep]
+
+
 class Envelope(TypedDict):
     id: str
     number: str
@@ -247,6 +263,18 @@ class Qianshu:
         result: Envelope = self._json(
             "POST", f"/envelopes/{envelope_id}/recipients/{recipient_id}/seal"
         )
+        return result
+
+    def seal_batch(
+        self, steps: list[tuple[str, int]], *, idempotency_key: str | None = None
+    ) -> SealBatch:
+        """批量用印: seal many of the organisation's seal steps — ``(envelope id, recipient
+        id)`` — in one call (up to 200). Every step has a result, in order: sealed (``ok``),
+        or refused with the ``code`` and ``detail`` the single call would give. Pass the same
+        ``idempotency_key`` to send the call again after a failure: no step is sealed twice."""
+        body = {"steps": [{"envelope_id": e, "recipient_id": r} for e, r in steps]}
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        result: SealBatch = self._json("POST", "/envelopes/seal-batch", json=body, headers=headers)
         return result
 
     def download_document(self, envelope_id: str, document_id: int) -> bytes:

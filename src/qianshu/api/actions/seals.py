@@ -8,6 +8,10 @@ seals its organisation's own seal steps without a person.
   it shows on 印章授权 and its uses on 用印记录, naming the key.
 * :func:`do_seal_step` — the key seals one step (``envelopes.actions.turns.do_seal_with_grant``
   checks everything again with the rows locked).
+* :func:`do_seal_steps` — 批量用印: the key seals many steps in one call, each as
+  :func:`do_seal_step` does in its own transaction (one refused step does not undo the
+  others), spread over forked processes like 批量签署; the next signers' and the initiators'
+  messages go out once per person for the whole call.
 * Revoking the grant is the organisation's ordinary 撤销 (``do_revoke_grant``); revoking the key
   revokes its grant too (:func:`revoke_key_grants`).
 """
@@ -15,6 +19,9 @@ seals its organisation's own seal steps without a person.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,8 +30,10 @@ from django.utils.translation import gettext as _
 from qianshu.accounts.models import User
 from qianshu.api.models import ApiKey
 from qianshu.core.meta import RequestMeta
+from qianshu.envelopes import routing
+from qianshu.envelopes.actions.batch import processes_for, spread
 from qianshu.envelopes.actions.turns import do_seal_with_grant
-from qianshu.envelopes.errors import SealNotAllowed
+from qianshu.envelopes.errors import EnvelopeError, SealNotAllowed
 from qianshu.envelopes.models import Recipient
 from qianshu.envelopes.turns import SignOutcome
 from qianshu.orgs.actions.grants import do_revoke_grant
@@ -32,6 +41,8 @@ from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.grants import MAX_GRANT_DAYS, GrantError, grant_detail
 from qianshu.orgs.models import OrgAction, Seal, SealGrant
 from qianshu.orgs.people import key_label
+
+log = logging.getLogger(__name__)
 
 
 def key_grant(key: ApiKey) -> SealGrant | None:
@@ -100,13 +111,79 @@ def revoke_key_grants(key: ApiKey, *, actor: User, meta: RequestMeta) -> None:
         do_revoke_grant(grant, actor=actor, meta=meta)
 
 
+def _held_grant(key: ApiKey) -> SealGrant:
+    grant = key_grant(key)
+    if grant is None:
+        raise SealNotAllowed(_("该 API 密钥没有获得印章授权，请组织管理员在“开放平台”中授权。"))
+    return grant
+
+
 def do_seal_step(
     key: ApiKey, recipient: Recipient, *, submission: str, meta: RequestMeta
 ) -> SignOutcome:
     """The key seals ``recipient`` (a seal step of an envelope of its organisation) with its
     granted seal. Raises ``SealNotAllowed`` when the key holds no grant, and the envelope
     errors of :func:`do_seal_with_grant`."""
-    grant = key_grant(key)
-    if grant is None:
-        raise SealNotAllowed(_("该 API 密钥没有获得印章授权，请组织管理员在“开放平台”中授权。"))
+    grant = _held_grant(key)
     return do_seal_with_grant(recipient, grant, key=submission, agent=key_label(grant), meta=meta)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What became of one step of :func:`do_seal_steps`: sealed (or sealed before by the same
+    submission: ``repeated``), or refused with the code and message of the refusal."""
+
+    ok: bool
+    repeated: bool = False
+    code: str = ""
+    detail: str = ""
+
+
+def do_seal_steps(
+    key: ApiKey,
+    steps: Sequence[Recipient | None],
+    *,
+    submissions: Sequence[str],
+    meta: RequestMeta,
+) -> list[StepResult]:
+    """批量用印: the key seals each of ``steps`` (``None``: a step the caller named that is
+    not one of its organisation's; refused as not found) with its granted seal, each in its own
+    transaction, as :func:`do_seal_step` — ``submissions[i]`` is step ``i``'s idempotency key.
+    Returns one result per step, in order. Raises ``SealNotAllowed`` before anything is sealed
+    when the key holds no grant. Each step is checked again with its rows locked (the grant
+    may be revoked halfway: the steps after it are refused)."""
+    grant = _held_grant(key)
+    agent = key_label(grant)
+
+    def seal(index: int) -> tuple[StepResult, list[routing.Notice]]:
+        recipient = steps[index]
+        if recipient is None:
+            return StepResult(False, code="not_found", detail=_("找不到该资源。")), []
+        try:
+            with routing.collecting_notices() as notices:
+                outcome = do_seal_with_grant(
+                    recipient, grant, key=submissions[index], agent=agent, meta=meta
+                )
+        except EnvelopeError as exc:
+            return StepResult(False, code=exc.code, detail=str(exc)), []
+        except Exception:  # one broken step must not stop the others
+            log.exception("API batch sealing of recipient %s failed", recipient.pk)
+            return StepResult(False, code="internal_error", detail=_("用印失败，请稍后重试。")), []
+        return StepResult(True, repeated=outcome.repeated), notices
+
+    processes = processes_for(len(steps))
+    if processes > 1:
+        done = spread(len(steps), seal, processes)
+    else:
+        done = {index: seal(index) for index in range(len(steps))}
+    lost = StepResult(False, code="internal_error", detail=_("用印失败，请稍后重试。"))
+    results, notices = [], []
+    for index in range(len(steps)):
+        result, sent = done.get(index, (lost, []))
+        results.append(result)
+        notices += sent
+    try:
+        routing.send_collected(notices)
+    except Exception:  # the held messages are sent one by one when their hold runs out
+        log.exception("sending the sealing batch's notifications failed")
+    return results

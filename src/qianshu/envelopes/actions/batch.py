@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from django.utils.translation import gettext as _
 
@@ -29,6 +30,7 @@ from qianshu.envelopes.models import Envelope
 from qianshu.envelopes.turns import BatchItem
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def do_send_batch_code(items: Sequence[BatchItem], *, actor: User, meta: RequestMeta) -> None:
@@ -80,7 +82,7 @@ def do_batch_sign(
         meta=meta,
     )
     prepared = prepare_steps([(item.recipient, item.key) for item in items], actor)
-    processes = _processes(len(items))
+    processes = processes_for(len(items))
     if processes > 1:
         results, notices = _sign_in_processes(items, confirmation, prepared, actor, meta, processes)
     else:
@@ -129,18 +131,19 @@ def _sign_item(
 
 # --- several processes ------------------------------------------------------------------------
 # Signing is CPU-bound Python, so one process uses one core. A large batch is split over
-# forked children of this process: the unlocked key (or the permission to make event keys)
-# stays in memory and is never serialised or handed to the task queue's workers, which is what
-# sole control requires. Each child opens its own database connection and blob store client.
+# forked children of this process: the unlocked key (or the permission to make event keys, or
+# an API key's grant) stays in memory and is never serialised or handed to the task queue's
+# workers, which is what sole control requires. Each child opens its own database connection
+# and blob store client, and works in the language of the request.
 
-_FORKED: (
-    tuple[Sequence[BatchItem], confirmations.Confirmation, Prepared, User, RequestMeta] | None
-) = None
+_FORKED: tuple[Callable[[int], Any], str] | None = None
 MIN_ITEMS_PER_PROCESS = 8
-_Reported = tuple[int, bool, str, bool, list[routing.Notice]]
+_Reported = tuple[bool, str, bool, list[routing.Notice]]
 
 
-def _processes(count: int) -> int:
+def processes_for(count: int) -> int:
+    """How many processes share ``count`` steps: ``QIANSHU_BATCH_PROCESSES`` at most, at least
+    ``MIN_ITEMS_PER_PROCESS`` steps each; one on SQLite or inside a transaction."""
     from django.conf import settings
     from django.db import connection
 
@@ -155,6 +158,7 @@ def _processes(count: int) -> int:
 
 def _child_started() -> None:
     from django.db import connections
+    from django.utils import translation
 
     from qianshu.storage.blobs import reset_blob_store_cache
 
@@ -167,13 +171,42 @@ def _child_started() -> None:
         # The parent closed its connections before forking; never reuse an inherited socket.
         conn.connection = None
     reset_blob_store_cache()
-
-
-def _sign_forked(index: int) -> _Reported:
     assert _FORKED is not None
-    items, confirmation, prepared, actor, meta = _FORKED
-    result, notices = _sign_item(items[index], confirmation, prepared, actor, meta)
-    return index, result.ok, result.message, result.repeated, notices
+    # The request's language: a child forked by the request's thread has it already, but one
+    # the pool starts again after a child died is forked by the pool's own thread.
+    translation.activate(_FORKED[1])
+
+
+def _run_forked(index: int) -> tuple[int, Any]:
+    assert _FORKED is not None
+    return index, _FORKED[0](index)
+
+
+def spread(count: int, work: Callable[[int], T], processes: int) -> dict[int, T]:
+    """``work(i)`` for each ``i`` in ``range(count)``, shared by ``processes`` forked children
+    of this process; the results by ``i``, which must pickle. A step a child did not report (it
+    died) is missing."""
+    import multiprocessing
+
+    from django.conf import settings
+    from django.db import connections
+    from django.utils import translation
+
+    global _FORKED
+    connections.close_all()
+    _FORKED = (work, translation.get_language() or settings.LANGUAGE_CODE)
+    done: dict[int, T] = {}
+    try:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(processes, initializer=_child_started) as pool:
+            chunk = max(1, count // (processes * 4))
+            for index, result in pool.imap_unordered(_run_forked, range(count), chunksize=chunk):
+                done[index] = result
+    except Exception:  # a child died: the steps it did not report are missing
+        log.exception("batch processes failed")
+    finally:
+        _FORKED = None
+    return done
 
 
 def _sign_in_processes(
@@ -184,30 +217,18 @@ def _sign_in_processes(
     meta: RequestMeta,
     processes: int,
 ) -> tuple[list[BatchResult], list[routing.Notice]]:
-    import multiprocessing
+    def work(index: int) -> _Reported:
+        result, sent = _sign_item(items[index], confirmation, prepared, actor, meta)
+        return result.ok, result.message, result.repeated, sent
 
-    from django.db import connections
-
-    global _FORKED
-    connections.close_all()
-    _FORKED = (items, confirmation, prepared, actor, meta)
-    done: dict[int, BatchResult] = {}
-    notices: list[routing.Notice] = []
-    try:
-        context = multiprocessing.get_context("fork")
-        with context.Pool(processes, initializer=_child_started) as pool:
-            chunk = max(1, len(items) // (processes * 4))
-            for index, ok, message, repeated, sent in pool.imap_unordered(
-                _sign_forked, range(len(items)), chunksize=chunk
-            ):
-                done[index] = BatchResult(items[index], ok, message, repeated)
-                notices += sent
-    except Exception:  # a child died: the tasks it did not report are failures
-        log.exception("batch signing processes failed")
-    finally:
-        _FORKED = None
+    done = spread(len(items), work, processes)
     failed = _("签署失败，请稍后重试。")
-    results = [
-        done.get(i) or BatchResult(item, ok=False, message=failed) for i, item in enumerate(items)
-    ]
+    results, notices = [], []
+    for i, item in enumerate(items):
+        if i in done:
+            ok, message, repeated, sent = done[i]
+            results.append(BatchResult(item, ok, message, repeated))
+            notices += sent
+        else:
+            results.append(BatchResult(item, ok=False, message=failed))
     return results, notices
