@@ -6,7 +6,10 @@
    the next signer's and the initiator's messages summarised per person), spread over
    ``QIANSHU_BATCH_PROCESSES`` forked processes, against the signing core's own throughput
    measured in the same run (section 1); also SQL statements per document.
-   ``python -m benchmarks --only batch`` runs section 1 and this section alone.
+   ``python -m benchmarks --only batch`` runs section 1 and this section alone (with 6a).
+6a. 批量用印 of 200 seal steps in one API call (``api.actions.seals.do_seal_steps``, what
+   ``POST /api/v1/envelopes/seal-batch`` runs: each step in its own transaction, spread over
+   the same forked processes), against the same core figure.
 6b. 批量发起 of 1,000 rows from a template with two data fields (姓名, 工号): the spreadsheet
    imported and checked, then each row made into an envelope — its values written into the
    page as text — and sent (prepared and certified) by one worker, then by two (as two task
@@ -116,6 +119,90 @@ def batch_bench(count: int) -> dict[str, float]:
     with CaptureQueriesContext(connection) as queries:
         results = batch_actions.do_batch_sign(items[count:], pin=PIN, actor=signer, meta=TASK)
     assert all(r.ok for r in results)
+    return {"rate": count / elapsed, "statements": len(queries.captured_queries) / counted}
+
+
+def seal_batch_bench(count: int) -> dict[str, float]:
+    """Steps per second of 批量用印 (``api.actions.seals.do_seal_steps``, what
+    ``POST /api/v1/envelopes/seal-batch`` runs) over ``count`` seal steps of envelopes sent
+    through the API's own actions — a seal and a date field each, a person signing after, so
+    that each step routes on and holds a message — then SQL statements per step of a small
+    call sealed in this process (counted, not timed). Runs after :func:`batch_bench` (its
+    platform PKI)."""
+    import datetime as dt
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+    from tests.support.personas import make_verified_org, make_verified_person
+    from tests.support.seals import make_seal
+
+    from qianshu.api.actions import envelopes as api_actions
+    from qianshu.api.actions.keys import do_create_api_key
+    from qianshu.api.actions.seals import do_grant_seal_to_key, do_seal_steps
+    from qianshu.api.models import Scope
+    from qianshu.api.schemas import EnvelopeIn
+    from qianshu.core.meta import TASK
+    from qianshu.envelopes.models import Envelope, Recipient
+    from qianshu.orgs.models import Seal
+    from qianshu.signing.samples import make_test_pdf
+
+    admin = make_verified_person("sealer", "13600000011", real_name="用印管理员")
+    signer = make_verified_person("after", "13600000012", real_name="后续签署人")
+    org = make_verified_org(admin, name="厦门批量用印有限公司")
+    key, _plain = do_create_api_key(
+        org, name="合同系统", scopes=[Scope.ENVELOPES_WRITE], actor=admin, meta=TASK
+    )
+    seal = make_seal(org, admin, kind=Seal.Kind.CONTRACT)
+    until = timezone.now() + dt.timedelta(days=1)
+    do_grant_seal_to_key(key, seal, valid_until=until, actor=admin, meta=TASK)
+    pdf = make_test_pdf(pages=1)
+    counted = 15  # below the size a call is spread over processes at
+    for i in range(count + counted):
+        upload = api_actions.do_upload_document(key, pdf, f"合同{i}.pdf", meta=TASK)
+        doc = str(upload.uuid)
+        spec = EnvelopeIn.model_validate(
+            {
+                "title": f"采购合同 {i}",
+                "documents": [doc],
+                "recipients": [
+                    {
+                        "role": "seal", "order": 1, "name": org.name, "phone": admin.phone,
+                        "org": {"name": org.name, "credit_code": org.credit_code},
+                        "fields": [
+                            {"type": "seal", "document": doc, "page": 1, "x": 300, "y": 560},
+                            {"type": "date", "document": doc, "page": 1, "x": 300, "y": 700},
+                        ],
+                    },
+                    {
+                        "role": "signer", "order": 2, "name": "后续签署人", "phone": signer.phone,
+                        "fields": [
+                            {"type": "signature", "document": doc, "page": 1, "x": 60, "y": 600}
+                        ],
+                    },
+                ],
+            }
+        )  # fmt: skip
+        api_actions.do_create_envelope(key, spec, meta=TASK)
+    steps: list[Recipient | None] = list(
+        Recipient.objects.filter(
+            envelope__initiator_org=org, role=Recipient.Role.SEAL, status="pending"
+        )
+        .select_related("envelope")
+        .order_by("pk")
+    )
+    assert len(steps) == count + counted, len(steps)
+    keys = [f"bench-{i}" for i in range(len(steps))]
+    start = time.perf_counter()
+    results = do_seal_steps(key, steps[:count], submissions=keys[:count], meta=TASK)
+    elapsed = time.perf_counter() - start
+    failed = [r for r in results if not r.ok]
+    assert not failed, failed[:3]
+    with CaptureQueriesContext(connection) as queries:
+        results = do_seal_steps(key, steps[count:], submissions=keys[count:], meta=TASK)
+    assert all(r.ok for r in results)
+    sealed = Envelope.objects.filter(initiator_org=org, recipients__status="done").count()
+    assert sealed == count + counted, sealed
     return {"rate": count / elapsed, "statements": len(queries.captured_queries) / counted}
 
 
@@ -250,6 +337,7 @@ def run(core_rate: float, *, quick: bool) -> None:
     with _bench_database("6./6b. Envelope benchmarks") as ready:
         if ready:
             _print_batch(core_rate, quick)
+            _print_seal_batch(core_rate, quick)
             _print_bulk(quick)
 
 
@@ -279,11 +367,37 @@ def _print_batch(core_rate: float, quick: bool) -> None:
     )
 
 
+def _print_seal_batch(core_rate: float, quick: bool) -> None:
+    from django.conf import settings
+
+    count = 20 if quick else 200
+    found = seal_batch_bench(count)
+    rate = found["rate"]
+    processes = settings.QIANSHU_BATCH_PROCESSES
+    print(
+        f"6a. 批量用印 of {count} seal steps in one API call "
+        f"(POST /envelopes/seal-batch's action, {processes} processes, PostgreSQL)"
+    )
+    print(f"   batch sealing {rate:7.1f} steps/s   (target >= 100 on 2 cores)")
+    print(f"   ratio         {rate / core_rate:7.2f}    (target >= 0.7 of the core)")
+    print(f"   SQL statements per step {found['statements']:.1f}")
+    print()
+    summary.record(
+        f"批量用印 of {count} seal steps in one API call, {processes} processes",
+        f"{rate:.0f} steps/s ({rate / core_rate:.2f} of the core; "
+        f"{found['statements']:.1f} SQL statements per step)",
+        baseline=f"signing core, one core: {core_rate:.0f} docs/s",
+        target="≥ 0.7 of the core and ≥ 100 docs/s",
+        met=rate >= 0.7 * core_rate and rate >= 100,
+    )
+
+
 def run_batch(core_rate: float, *, quick: bool) -> None:
-    """Print section 6 alone (``--only batch``, after section 1)."""
+    """Print sections 6 and 6a alone (``--only batch``, after section 1)."""
     with _bench_database("6. Batch signing") as ready:
         if ready:
             _print_batch(core_rate, quick)
+            _print_seal_batch(core_rate, quick)
 
 
 def _print_bulk(quick: bool) -> None:

@@ -236,3 +236,76 @@ def test_a_large_call_is_shared_by_processes_in_the_callers_language(
     assert SealUsage.objects.filter(seal=world["seal"]).count() == len(ready)
     for envelope in ready:
         assert check_chain(Envelope.objects.get(uuid=envelope["id"])) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_uses_of_one_seal_run_side_by_side_but_a_revocation_waits_for_them(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one step is being sealed (its locks taken, its document not yet signed), a
+    second step of the same seal in another envelope is sealed at once — the locks of a use
+    are shared — but the grant's revocation waits until the first use is committed, and a
+    use after the revocation is refused."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from qianshu.envelopes.actions import turns
+    from qianshu.envelopes.errors import SealNotAllowed
+    from qianshu.orgs.actions.grants import do_revoke_grant
+    from qianshu.orgs.models import SealGrant
+
+    grant = _grant(world)
+    first, second, third = _ready(world, 3)
+    holding, release = threading.Event(), threading.Event()
+    signing = turns.sign_step
+
+    def paused(envelope: Envelope, *args: Any, **kwargs: Any) -> Any:
+        if str(envelope.uuid) == first["id"]:
+            holding.set()
+            assert release.wait(timeout=60)
+        return signing(envelope, *args, **kwargs)
+
+    monkeypatch.setattr(turns, "sign_step", paused)
+    done: dict[str, float] = {}
+
+    def run(name: str, action: Any) -> None:
+        try:
+            action()
+            done[name] = time.monotonic()
+        except BaseException:  # a failure: no time, which the asserts below report
+            done[name] = -1.0
+        finally:
+            connection.close()
+
+    def seal(envelope: dict[str, Any], submission: str) -> Any:
+        step = Recipient.objects.select_related("envelope").get(pk=_seal_step(envelope))
+        return lambda: seal_actions.do_seal_step(
+            world["key"], step, submission=submission, meta=TASK
+        )
+
+    a = threading.Thread(target=run, args=("first", seal(first, "s-1")))
+    a.start()
+    assert holding.wait(timeout=60)
+    b = threading.Thread(target=run, args=("second", seal(second, "s-2")))
+    b.start()
+    b.join(timeout=15)
+    assert done.get("second", -1) > 0  # sealed while the first use held its locks
+    revoke = threading.Thread(
+        target=run,
+        args=("revoke", lambda: do_revoke_grant(grant, actor=world["alice"], meta=TASK)),
+    )
+    revoke.start()
+    revoke.join(timeout=1.0)
+    assert "revoke" not in done  # waits for the use under way
+    released = time.monotonic()
+    release.set()
+    a.join(timeout=60)
+    revoke.join(timeout=60)
+    assert done["first"] > 0 and done["revoke"] > released
+    assert SealGrant.objects.get(pk=grant.pk).status == SealGrant.Status.REVOKED
+    with pytest.raises(SealNotAllowed):
+        seal(third, "s-3")()
+    assert SealUsage.objects.filter(seal=world["seal"]).count() == 2

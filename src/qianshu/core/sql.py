@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, F, Func, Q, Value
+from django.db.models import BooleanField, F, Func, Q, QuerySet, Value
 from django.db.models import Field as DbField
 
 
@@ -26,3 +27,18 @@ class _AnyOf(Func):
     arg_joiner = " = ANY("
     template = "%(expressions)s::bigint[])"
     output_field = BooleanField()
+
+
+def lock_shared(rows: QuerySet[Any]) -> list[Any]:
+    """Lock ``rows`` (one table's, no join) ``FOR SHARE`` until the transaction ends and return
+    their primary keys: other transactions may read them and share the lock, but whoever
+    changes or deletes one waits for this transaction, and this one waits for a change under
+    way (then tests ``rows``' conditions on the changed row). On SQLite, which lets one writer
+    at a time, only the keys. Django's ``select_for_update`` has no shared mode."""
+    ids = rows.order_by().values_list("pk", flat=True)
+    if connection.vendor != "postgresql":
+        return list(ids)
+    sql, params = ids.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} FOR SHARE", params)
+        return [row[0] for row in cursor.fetchall()]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import Promise
@@ -26,9 +27,11 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from qianshu.accounts.models import User
 from qianshu.core.errors import UserError
+from qianshu.core.sql import lock_shared
 from qianshu.identity.access import verified_identity
 from qianshu.orgs.models import Membership, Organization, Seal, SealGrant, SealUsage
 from qianshu.orgs.seals import SealError, seal_signing_key
+from qianshu.pki.models import IssuedCertificate
 from qianshu.pki.platform import load_platform
 from qianshu.signing import documents
 from qianshu.signing.errors import SigningError
@@ -96,6 +99,26 @@ def grant_detail(grant: SealGrant) -> dict[str, Any]:
         "valid_from": grant.valid_from.isoformat(),
         "valid_until": grant.valid_until.isoformat(),
     }
+
+
+def locked_for_use(grants: QuerySet[SealGrant]) -> tuple[SealGrant, Seal] | None:
+    """The first of ``grants`` and its seal (with its organisation, certificate and image),
+    locked for one use of the seal, or None when none of them is left (revoked meanwhile).
+
+    The locks are shared and taken grant, seal, certificate — the order in which a revocation
+    takes them: a revocation, a disabled or destroyed seal or a revoked certificate waits for
+    the uses under way and holds back the ones after it, as an exclusive lock would, but uses
+    of one seal in several envelopes at once do not wait for each other (批量用印 and
+    批量签署 over several processes). The rows are read after they are locked."""
+    if not lock_shared(grants):
+        return None
+    grant = grants.first()
+    if grant is None:
+        return None
+    lock_shared(Seal.objects.filter(pk=grant.seal_id))
+    seals = Seal.objects.filter(pk=grant.seal_id)
+    lock_shared(IssuedCertificate.objects.filter(pk__in=seals.values("certificate_id")))
+    return grant, seals.select_related("org", "certificate", "image").get()
 
 
 def grant_for_token(token: str) -> SealGrant | None:

@@ -65,6 +65,7 @@ from qianshu.envelopes.turns import (
     check_managed,
     check_signer,
 )
+from qianshu.orgs.grants import locked_for_use
 from qianshu.orgs.models import Membership, Seal, SealGrant
 from qianshu.orgs.seals import SealError
 from qianshu.pki.platform import Platform, load_platform
@@ -128,31 +129,28 @@ def lock_turn(recipient: Recipient, actor: User) -> tuple[Envelope, Recipient]:
 
 
 def _lock_seal(recipient: Recipient, seal_uuid: str | None, actor: User) -> tuple[Seal, SealGrant]:
-    """The seal to apply, with the actor's current grant, both locked and re-checked."""
+    """The seal to apply, with the actor's current grant, both locked for this use
+    (:func:`~qianshu.orgs.grants.locked_for_use`) and re-checked."""
     if not seal_uuid:
         raise EnvelopeError(_("请选择要加盖的印章。"))
-    seal = (
-        Seal.objects.select_for_update()
-        .select_related("org", "certificate", "image")
-        .filter(uuid=seal_uuid)
-        .first()
+    seal_id = (
+        Seal.objects.filter(uuid=seal_uuid).values_list("pk", flat=True).first()
         if _is_uuid(seal_uuid)
         else None
     )
     now = timezone.now()
-    grant = (
-        SealGrant.objects.select_for_update()
-        .filter(
-            seal=seal,
-            grantee=actor,
-            status=SealGrant.Status.ACTIVE,
-            valid_from__lte=now,
-            valid_until__gt=now,
+    found = None
+    if seal_id is not None:
+        found = locked_for_use(
+            SealGrant.objects.filter(
+                seal_id=seal_id,
+                grantee=actor,
+                status=SealGrant.Status.ACTIVE,
+                valid_from__lte=now,
+                valid_until__gt=now,
+            )
         )
-        .first()
-        if seal is not None
-        else None
-    )
+    grant, seal = found or (None, None)
     allowed = (
         seal is not None
         and grant is not None
@@ -295,15 +293,13 @@ def _lock_key_grant(
 ) -> tuple[Seal, SealGrant]:
     """The seal of an API key's grant and the grant, both locked and re-checked: the grant is
     current, its key not revoked and of the envelope's organisation, the seal usable, not a
-    legal representative's seal, and right for the step (organisation, required type)."""
-    seal = (
-        Seal.objects.select_for_update()
-        .select_related("org", "certificate", "image")
-        .get(pk=grant.seal_id)
-    )
-    locked = (
-        SealGrant.objects.select_for_update(of=("self",)).select_related("api_key").get(pk=grant.pk)
-    )
+    legal representative's seal, and right for the step (organisation, required type). The
+    locks: :func:`~qianshu.orgs.grants.locked_for_use` (a revoked key revokes its grant, which
+    waits for the uses under way)."""
+    found = locked_for_use(SealGrant.objects.filter(pk=grant.pk).select_related("api_key"))
+    if found is None:
+        raise SealNotAllowed()
+    locked, seal = found
     api_key = locked.api_key
     allowed = (
         api_key is not None

@@ -45,6 +45,7 @@ from qianshu.orgs.grants import (
     is_member,
     legal_rep_refusal,
     local_time,
+    locked_for_use,
     seal_pdf,
     sealed_filename,
     token_hash,
@@ -212,11 +213,12 @@ def do_decide_legal_rep_grant(
 
 
 def _check_grant_still_current(grant: SealGrant, actor: User) -> tuple[Seal, SealGrant]:
-    """Lock the grant and the seal and check, once more, that the use is allowed right now."""
-    locked = SealGrant.objects.select_for_update().get(pk=grant.pk)
-    seal = (
-        Seal.objects.select_for_update().select_related("org", "certificate").get(pk=locked.seal_id)
-    )
+    """Lock the grant and the seal for this use (:func:`~qianshu.orgs.grants.locked_for_use`)
+    and check, once more, that the use is allowed right now."""
+    found = locked_for_use(SealGrant.objects.filter(pk=grant.pk))
+    if found is None:
+        raise SealUseError(_("您对该印章的授权已失效。"))
+    locked, seal = found
     allowed = (
         locked.grantee_id == actor.pk
         and locked.is_current()
