@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -342,52 +342,55 @@ def run(core_rate: float, *, quick: bool) -> None:
 
 
 def _print_batch(core_rate: float, quick: bool) -> None:
-    from django.conf import settings
-
-    count = 20 if quick else 200
-    found = batch_bench(count)
-    rate = found["rate"]
-    processes = settings.QIANSHU_BATCH_PROCESSES
-    print(
-        f"6. Batch signing of {count} tasks through the batch path "
-        f"(one PIN, {processes} processes, PostgreSQL)"
-    )
-    print(f"   batch path   {rate:8.1f} docs/s   (target >= 100 docs/s on 2 cores)")
-    print(f"   signing core {core_rate:8.1f} docs/s   (baseline: section 1, same run)")
-    print(f"   ratio        {rate / core_rate:8.2f}    (target >= 0.7 of the core)")
-    print(f"   SQL statements per document {found['statements']:.1f}")
-    print()
-    summary.record(
-        f"批量签署 of {count} tasks through the batch path, {processes} processes",
-        f"{rate:.0f} docs/s ({rate / core_rate:.2f} of the core; "
-        f"{found['statements']:.1f} SQL statements per document)",
-        baseline=f"signing core, one core: {core_rate:.0f} docs/s",
-        target="≥ 0.7 of the core and ≥ 100 docs/s",
-        met=rate >= 0.7 * core_rate and rate >= 100,
-    )
+    _print_path("batch", core_rate, quick)
 
 
 def _print_seal_batch(core_rate: float, quick: bool) -> None:
+    _print_path("seal", core_rate, quick)
+
+
+# Section 6 and 6a: the heading, the summary's label, the bench and its unit.
+_PATHS: dict[str, tuple[str, str, Callable[[int], dict[str, float]], str]] = {
+    "batch": (
+        "6. Batch signing of {count} tasks through the batch path "
+        "(one PIN, {processes} processes, PostgreSQL)",
+        "批量签署 of {count} tasks through the batch path, {processes} processes",
+        batch_bench,
+        "docs",
+    ),
+    "seal": (
+        "6a. 批量用印 of {count} seal steps in one API call "
+        "(POST /envelopes/seal-batch's action, {processes} processes, PostgreSQL)",
+        "批量用印 of {count} seal steps in one API call, {processes} processes",
+        seal_batch_bench,
+        "steps",
+    ),
+}
+
+
+def _print_path(path: str, core_rate: float, quick: bool) -> None:
+    """Section 6's or 6a's lines: the path's rate next to the signing core's, and its row in
+    the summary table."""
     from django.conf import settings
 
-    count = 20 if quick else 200
-    found = seal_batch_bench(count)
+    heading, label, bench, unit = _PATHS[path]
+    names = {"count": 20 if quick else 200, "processes": settings.QIANSHU_BATCH_PROCESSES}
+    heading, label = heading.format(**names), label.format(**names)
+    found = bench(names["count"])
     rate = found["rate"]
-    processes = settings.QIANSHU_BATCH_PROCESSES
-    print(
-        f"6a. 批量用印 of {count} seal steps in one API call "
-        f"(POST /envelopes/seal-batch's action, {processes} processes, PostgreSQL)"
-    )
-    print(f"   batch sealing {rate:7.1f} steps/s   (target >= 100 on 2 cores)")
-    print(f"   ratio         {rate / core_rate:7.2f}    (target >= 0.7 of the core)")
-    print(f"   SQL statements per step {found['statements']:.1f}")
+    per = "document" if unit == "docs" else "step"
+    print(heading)
+    print(f"   {unit + '/s':12s}{rate:8.1f}   (target >= 100 on 2 cores)")
+    print(f"   signing core{core_rate:8.1f} docs/s   (baseline: section 1, same run)")
+    print(f"   ratio       {rate / core_rate:8.2f}    (target >= 0.7 of the core)")
+    print(f"   SQL statements per {per} {found['statements']:.1f}")
     print()
     summary.record(
-        f"批量用印 of {count} seal steps in one API call, {processes} processes",
-        f"{rate:.0f} steps/s ({rate / core_rate:.2f} of the core; "
-        f"{found['statements']:.1f} SQL statements per step)",
+        label,
+        f"{rate:.0f} {unit}/s ({rate / core_rate:.2f} of the core; "
+        f"{found['statements']:.1f} SQL statements per {per})",
         baseline=f"signing core, one core: {core_rate:.0f} docs/s",
-        target="≥ 0.7 of the core and ≥ 100 docs/s",
+        target=f"≥ 0.7 of the core and ≥ 100 {unit}/s",
         met=rate >= 0.7 * core_rate and rate >= 100,
     )
 

@@ -120,6 +120,22 @@ def field(
     )
 
 
+def with_filled_text(envelope: Envelope, value: str = "北京") -> Envelope:
+    """``envelope`` (a draft of one signer, without fields) with a signature field and a text
+    field its initiator filled in with ``value``, for the signer."""
+    recipient, document = envelope.recipients.get(), envelope.documents.get()
+    text = field(document, recipient, "text", 0, (40, 100, 200, 124))
+    compose_actions.do_set_fields(
+        envelope,
+        [
+            field(document, recipient, "signature", 0, (40, 40, 160, 88)),
+            compose.FieldInput(**{**text.__dict__, "value": value}),
+        ],
+        actor=envelope.initiator,
+    )
+    return envelope
+
+
 def seen(envelope: Envelope) -> dict[int, str]:
     """The document hashes a signer sees now."""
     return {d.pk: d.current_id for d in envelope.documents.all()}  # type: ignore[misc]

@@ -16,7 +16,7 @@ from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.models import User
 from qianshu.accounts.signatures import SignatureImage
 from qianshu.core.meta import TASK as TASK_META
-from qianshu.envelopes import access, batch, compose, confirmations, turns
+from qianshu.envelopes import access, batch, confirmations, turns
 from qianshu.envelopes.actions import batch as batch_actions
 from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.actions import lifecycle
@@ -24,7 +24,7 @@ from qianshu.envelopes.errors import ConfirmationError, EnvelopeError
 from qianshu.envelopes.models import Envelope, Field, Recipient, Revision, Submission
 from qianshu.pki.platform import load_platform
 from qianshu.signing.verify import verify_pdf
-from tests.envelopes.helpers import field
+from tests.envelopes.helpers import field, with_filled_text
 from tests.support.accounts import sms_code
 from tests.support.personas import PIN, make_verified_person, real_name, seal_of, signature_png
 
@@ -164,17 +164,7 @@ def test_a_text_field_filled_by_the_initiator_does_not_need_single_signing(
     people: dict, build: Any
 ) -> None:
     alice, bob = people["alice"], people["bob"]
-    envelope = build.draft(alice, [("sign", 1, bob)], fields=False)
-    recipient, document = envelope.recipients.get(), envelope.documents.get()
-    filled = field(document, recipient, "text", 0, (40, 100, 200, 124))
-    compose_actions.do_set_fields(
-        envelope,
-        [
-            field(document, recipient, "signature", 0, (40, 40, 160, 88)),
-            compose.FieldInput(**{**filled.__dict__, "value": "北京"}),
-        ],
-        actor=alice,
-    )
+    envelope = with_filled_text(build.draft(alice, [("sign", 1, bob)], fields=False))
     send(envelope)
     results = batch_actions.do_batch_sign(
         items_for(bob, [envelope]), pin=PIN, actor=bob, meta=TASK_META

@@ -18,10 +18,9 @@ from qianshu.accounts.actions import do_save_signature
 from qianshu.accounts.models import User
 from qianshu.accounts.signatures import SignatureImage
 from qianshu.core.meta import TASK
-from qianshu.envelopes import compose
 from qianshu.envelopes.actions import compose as compose_actions
 from qianshu.envelopes.models import Envelope
-from tests.envelopes.helpers import field
+from tests.envelopes.helpers import with_filled_text
 from tests.support.personas import make_signer, make_verified_person, real_name, signature_png
 
 pytestmark = pytest.mark.django_db
@@ -159,17 +158,7 @@ def test_list_and_batch_pages_read_no_column_they_left_out(
         *_sent(build, bob, [("sign", 1, dave)], 2),
     ]
     # A text field the initiator filled in (batch signing reads its value).
-    filled = build.draft(bob, [("sign", 1, dave)], fields=False, title="填写")
-    recipient, document = filled.recipients.get(), filled.documents.get()
-    text = field(document, recipient, "text", 0, (40, 100, 200, 124))
-    compose_actions.do_set_fields(
-        filled,
-        [
-            field(document, recipient, "signature", 0, (40, 40, 160, 88)),
-            compose.FieldInput(**{**text.__dict__, "value": "北京"}),
-        ],
-        actor=bob,
-    )
+    filled = with_filled_text(build.draft(bob, [("sign", 1, dave)], fields=False, title="填写"))
     compose_actions.do_send_envelope(filled, actor=bob, meta=TASK)
     sent.append(filled)
     reread: list[tuple[str, Any]] = []

@@ -83,15 +83,9 @@ def current_grant(actor: User, seal: Seal) -> SealGrant | None:
         return None
     if not Membership.objects.filter(org_id=seal.org_id, user=actor).exists():
         return None
-    now = timezone.now()
     return (
-        SealGrant.objects.filter(
-            seal=seal,
-            grantee=actor,
-            status=SealGrant.Status.ACTIVE,
-            valid_from__lte=now,
-            valid_until__gt=now,
-        )
+        SealGrant.objects.filter(seal=seal, grantee=actor)
+        .current()
         .order_by("-valid_until")
         .first()
     )

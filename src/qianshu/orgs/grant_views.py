@@ -223,14 +223,8 @@ def my_seals_view(request: HttpRequest, org_uuid: uuid.UUID) -> HttpResponse:
     org, membership = access_org_by_uuid(user, org_uuid)
     now = timezone.now()
     grants = (
-        SealGrant.objects.filter(
-            seal__org=org,
-            seal__status=Seal.Status.ACTIVE,
-            grantee=user,
-            status=SealGrant.Status.ACTIVE,
-            valid_from__lte=now,
-            valid_until__gt=now,
-        )
+        SealGrant.objects.filter(seal__org=org, seal__status=Seal.Status.ACTIVE, grantee=user)
+        .current(now)
         .select_related("seal")
         .order_by("seal__created_at", "-valid_until")
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any, ClassVar
 
@@ -342,6 +343,14 @@ class Seal(models.Model):
         return self.status == self.Status.ACTIVE
 
 
+class SealGrantQuerySet(models.QuerySet["SealGrant"]):
+    def current(self, now: dt.datetime | None = None) -> SealGrantQuerySet:
+        """The grants that allow a use at ``now``: active and within their period (the query
+        of :meth:`SealGrant.is_current`)."""
+        now = now or timezone.now()
+        return self.filter(status=SealGrant.Status.ACTIVE, valid_from__lte=now, valid_until__gt=now)
+
+
 class SealGrant(models.Model):
     """印章授权: a member may use a seal for a period. A legal representative's seal is granted
     only with the legal representative's own approval.
@@ -394,6 +403,8 @@ class SealGrant(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(_("备注"), max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = SealGrantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("印章授权")

@@ -31,7 +31,7 @@ from qianshu.accounts.models import User
 from qianshu.api.models import ApiKey
 from qianshu.core.meta import RequestMeta
 from qianshu.envelopes import routing
-from qianshu.envelopes.actions.batch import processes_for, spread
+from qianshu.envelopes.actions.batch import run_steps
 from qianshu.envelopes.actions.turns import do_seal_with_grant
 from qianshu.envelopes.errors import EnvelopeError, SealNotAllowed
 from qianshu.envelopes.models import Recipient
@@ -171,19 +171,5 @@ def do_seal_steps(
             return StepResult(False, code="internal_error", detail=_("用印失败，请稍后重试。")), []
         return StepResult(True, repeated=outcome.repeated), notices
 
-    processes = processes_for(len(steps))
-    if processes > 1:
-        done = spread(len(steps), seal, processes)
-    else:
-        done = {index: seal(index) for index in range(len(steps))}
     lost = StepResult(False, code="internal_error", detail=_("用印失败，请稍后重试。"))
-    results, notices = [], []
-    for index in range(len(steps)):
-        result, sent = done.get(index, (lost, []))
-        results.append(result)
-        notices += sent
-    try:
-        routing.send_collected(notices)
-    except Exception:  # the held messages are sent one by one when their hold runs out
-        log.exception("sending the sealing batch's notifications failed")
-    return results
+    return run_steps(len(steps), seal, lost)

@@ -82,21 +82,14 @@ def do_batch_sign(
         meta=meta,
     )
     prepared = prepare_steps([(item.recipient, item.key) for item in items], actor)
-    processes = processes_for(len(items))
-    if processes > 1:
-        results, notices = _sign_in_processes(items, confirmation, prepared, actor, meta, processes)
-    else:
-        notices = []
-        results = []
-        for item in items:
-            result, sent = _sign_item(item, confirmation, prepared, actor, meta)
-            results.append(result)
-            notices += sent
-    try:
-        routing.send_collected(notices)
-    except Exception:  # the held messages are sent one by one when their hold runs out
-        log.exception("sending the batch's notifications failed")
-    return results
+
+    def sign(index: int) -> tuple[tuple[bool, str, bool], list[routing.Notice]]:
+        result, sent = _sign_item(items[index], confirmation, prepared, actor, meta)
+        return (result.ok, result.message, result.repeated), sent
+
+    lost = (False, _("签署失败，请稍后重试。"), False)
+    outcomes = run_steps(len(items), sign, lost)
+    return [BatchResult(item, *outcome) for item, outcome in zip(items, outcomes, strict=True)]
 
 
 def _sign_item(
@@ -138,7 +131,6 @@ def _sign_item(
 
 _FORKED: tuple[Callable[[int], Any], str] | None = None
 MIN_ITEMS_PER_PROCESS = 8
-_Reported = tuple[bool, str, bool, list[routing.Notice]]
 
 
 def processes_for(count: int) -> int:
@@ -182,7 +174,7 @@ def _run_forked(index: int) -> tuple[int, Any]:
     return index, _FORKED[0](index)
 
 
-def spread(count: int, work: Callable[[int], T], processes: int) -> dict[int, T]:
+def _spread(count: int, work: Callable[[int], T], processes: int) -> dict[int, T]:
     """``work(i)`` for each ``i`` in ``range(count)``, shared by ``processes`` forked children
     of this process; the results by ``i``, which must pickle. A step a child did not report (it
     died) is missing."""
@@ -209,26 +201,26 @@ def spread(count: int, work: Callable[[int], T], processes: int) -> dict[int, T]
     return done
 
 
-def _sign_in_processes(
-    items: Sequence[BatchItem],
-    confirmation: confirmations.Confirmation,
-    prepared: Prepared,
-    actor: User,
-    meta: RequestMeta,
-    processes: int,
-) -> tuple[list[BatchResult], list[routing.Notice]]:
-    def work(index: int) -> _Reported:
-        result, sent = _sign_item(items[index], confirmation, prepared, actor, meta)
-        return result.ok, result.message, result.repeated, sent
-
-    done = spread(len(items), work, processes)
-    failed = _("签署失败，请稍后重试。")
+def run_steps(
+    count: int, step: Callable[[int], tuple[T, list[routing.Notice]]], lost: T
+) -> list[T]:
+    """A batch's steps ``step(0)`` … ``step(count - 1)``, each returning its result and the
+    messages it held back: one after the other here, or a large batch on PostgreSQL shared by
+    forked processes (:func:`processes_for`). The results in order (``lost`` for a step a
+    child died before reporting); then the held messages go out, one per person for the whole
+    batch (:func:`~qianshu.envelopes.routing.send_collected`)."""
+    processes = processes_for(count)
+    if processes > 1:
+        done = _spread(count, step, processes)
+    else:
+        done = {index: step(index) for index in range(count)}
     results, notices = [], []
-    for i, item in enumerate(items):
-        if i in done:
-            ok, message, repeated, sent = done[i]
-            results.append(BatchResult(item, ok, message, repeated))
-            notices += sent
-        else:
-            results.append(BatchResult(item, ok=False, message=failed))
-    return results, notices
+    for index in range(count):
+        result, sent = done.get(index, (lost, []))
+        results.append(result)
+        notices += sent
+    try:
+        routing.send_collected(notices)
+    except Exception:  # the held messages are sent one by one when their hold runs out
+        log.exception("sending the batch's notifications failed")
+    return results

@@ -142,13 +142,7 @@ def _lock_seal(recipient: Recipient, seal_uuid: str | None, actor: User) -> tupl
     found = None
     if seal_id is not None:
         found = locked_for_use(
-            SealGrant.objects.filter(
-                seal_id=seal_id,
-                grantee=actor,
-                status=SealGrant.Status.ACTIVE,
-                valid_from__lte=now,
-                valid_until__gt=now,
-            )
+            SealGrant.objects.filter(seal_id=seal_id, grantee=actor).current(now)
         )
     grant, seal = found or (None, None)
     allowed = (
