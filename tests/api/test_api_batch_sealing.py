@@ -309,3 +309,23 @@ def test_uses_of_one_seal_run_side_by_side_but_a_revocation_waits_for_them(
     with pytest.raises(SealNotAllowed):
         seal(third, "s-3")()
     assert SealUsage.objects.filter(seal=world["seal"]).count() == 2
+
+
+def test_each_step_counts_against_the_keys_rate_limit(world: dict[str, Any], settings: Any) -> None:
+    """A batch call is no way around the per-minute limit: each step counts as a call. A call
+    whose steps do not fit in what is left is refused whole (429, nothing sealed); a smaller
+    one that fits goes through."""
+    from qianshu.accounts.models import RateLimit
+    from qianshu.api import ratelimit
+
+    _grant(world)
+    ready = _ready(world, 7)
+    settings.QIANSHU_API_PER_MINUTE = 6
+    ratelimit.forget_all()  # a new minute: the calls above made the envelopes
+    RateLimit.objects.all().delete()
+    problem_of(_batch(world["api"], [_step(e) for e in ready]), 429, "rate_limited")
+    assert SealUsage.objects.count() == 0
+    two = _batch(world["api"], [_step(e) for e in ready[:2]])
+    assert json.loads(two.content)["sealed"] == 2
+    problem_of(_batch(world["api"], [_step(e) for e in ready[2:6]]), 429, "rate_limited")
+    assert SealUsage.objects.count() == 2

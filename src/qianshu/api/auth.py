@@ -107,6 +107,16 @@ def current_key(request: HttpRequest) -> ApiKey:
     return key
 
 
+def charge(key: ApiKey, calls: int) -> None:
+    """Count ``calls`` more calls of ``key`` against its per-minute limit (the steps of a
+    batch call beyond the one its request counted): :class:`RateLimited` when they do not fit
+    (nothing of the call is done then)."""
+    if calls > 0:
+        retry_after = ratelimit.hit(f"api:{key.prefix}", settings.QIANSHU_API_PER_MINUTE, calls)
+        if retry_after:
+            raise RateLimited(retry_after)
+
+
 def caller(request: HttpRequest, scope: str) -> ApiKey:
     """The authenticated key, if it holds ``scope`` (:class:`ScopeMissing` otherwise)."""
     key = current_key(request)

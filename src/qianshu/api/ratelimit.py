@@ -53,31 +53,33 @@ _budgets: dict[tuple[str, int], _Budget] = {}
 _lock = threading.Lock()
 
 
-def _spend(name: str, limit: int, now: dt.datetime) -> int | None:
-    """0 when a reserved call is left, the seconds to wait when refused in this window
-    already, None when the database must be asked."""
+def _spend(name: str, limit: int, calls: int, now: dt.datetime) -> int | None:
+    """0 when ``calls`` reserved calls are left, the seconds to wait when refused in this
+    window already, None when the database must be asked."""
     with _lock:
         budget = _budgets.get((name, limit))
         if budget is None or budget.window_end <= now:
             return None
-        if budget.left > 0:
-            budget.left -= 1
+        if budget.left >= calls:
+            budget.left -= calls
             return 0
         if budget.refused:
             return _seconds_until(budget.window_end, now)
         return None
 
 
-def hit(name: str, limit: int) -> int:
-    """Count a call under ``name``; 0 when allowed, else the seconds until the window ends."""
+def hit(name: str, limit: int, calls: int = 1) -> int:
+    """Count ``calls`` calls under ``name`` (a batch call counts its steps); 0 when allowed,
+    else the seconds until the window ends (none of them is spent then)."""
     now = timezone.now()
-    spent = _spend(name, limit, now)
+    spent = _spend(name, limit, calls, now)
     if spent is not None:
         return spent
     with _lock:
         known = _budgets.get((name, limit))
         seen = known.seen if known is not None and known.window_end > now else 0
-    want = max(1, min(MAX_RESERVATION, math.ceil((limit - seen) / RESERVATION_SHARE)))
+    share = min(MAX_RESERVATION, math.ceil((limit - seen) / RESERVATION_SHARE))
+    want = max(1, calls, share)
     count, start = _reserve(name, want, now)
     granted = max(0, min(want, limit - (count - want)))
     window_end = start + WINDOW
@@ -88,11 +90,13 @@ def hit(name: str, limit: int) -> int:
                 _budgets.clear()
             budget = _budgets[(name, limit)] = _Budget(window_end, 0, count)
         budget.seen = max(budget.seen, count)
-        if granted:
-            budget.left += granted - 1  # this call takes one
+        if granted >= calls:
+            budget.left += granted - calls  # this call takes its own
             budget.refused = False
             return 0
-        budget.refused = True
+        # Too few for this call: what was granted stays for smaller ones.
+        budget.left += granted
+        budget.refused = granted == 0
     return _seconds_until(window_end, now)
 
 

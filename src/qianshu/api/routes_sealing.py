@@ -15,7 +15,7 @@ from ninja import Router
 
 from qianshu.api.actions import envelopes as actions
 from qianshu.api.actions.seals import do_seal_steps
-from qianshu.api.auth import api_meta, caller
+from qianshu.api.auth import api_meta, caller, charge
 from qianshu.api.models import ApiKey, Scope
 from qianshu.api.schemas import (
     MAX_SEAL_BATCH,
@@ -64,13 +64,15 @@ def _submission(idempotency_key: str, step: SealStepIn) -> str:
 
 @router.post(
     "/envelopes/seal-batch",
-    response={200: SealBatchOut, 400: Problem, 403: Problem},
+    response={200: SealBatchOut, 400: Problem, 403: Problem, 429: Problem},
     summary="批量用印: seal many of the organisation's seal steps with the key's seal",
     description=(
         f"Up to {MAX_SEAL_BATCH} steps, each sealed as by the single seal call, in its own "
         "transaction: the answer lists every step in order, sealed (`ok`) or refused with the "
         "`code` and `detail` a single call would have answered (`not_found`, "
-        "`not_your_turn`, `seal_not_allowed`, …). 403 `seal_not_allowed` when the key holds "
+        "`not_your_turn`, `seal_not_allowed`, …). Each step counts as a call against the "
+        "key's per-minute limit (429 `rate_limited` when they do not fit; nothing is sealed). "
+        "403 `seal_not_allowed` when the key holds "
         "no seal grant (nothing is sealed). Send an `Idempotency-Key`: the same call sent "
         "again returns the first answer, and after a failure halfway seals none of its steps "
         "twice (`repeated`). The next signers and the initiator get one message each for "
@@ -82,6 +84,7 @@ def seal_batch(request: HttpRequest, body: SealBatchIn) -> SealBatchOut:
     pairs = [(step.envelope_id, step.recipient_id) for step in body.steps]
     if len(set(pairs)) != len(pairs):
         raise actions.BadEnvelope(_("同一盖章环节提交了两次。"), field="steps")
+    charge(key, len(pairs) - 1)  # each step counts as a call against the key's limit
     steps = _steps(key, body.steps)
     idempotency_key = request.headers.get("Idempotency-Key", "")
     results = do_seal_steps(
