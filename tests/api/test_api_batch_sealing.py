@@ -245,8 +245,8 @@ def test_uses_of_one_seal_run_side_by_side_but_a_revocation_waits_for_them(
 ) -> None:
     """While one step is being sealed (its locks taken, its document not yet signed), a
     second step of the same seal in another envelope is sealed at once — the locks of a use
-    are shared — but the grant's revocation waits until the first use is committed, and a
-    use after the revocation is refused."""
+    are shared — but the grant's revocation, and the seal certificate's, wait until the first
+    use is committed, and a use after them is refused."""
     import threading
     import time
 
@@ -256,6 +256,7 @@ def test_uses_of_one_seal_run_side_by_side_but_a_revocation_waits_for_them(
     from qianshu.envelopes.errors import SealNotAllowed
     from qianshu.orgs.actions.grants import do_revoke_grant
     from qianshu.orgs.models import SealGrant
+    from qianshu.pki.actions import do_revoke_certificate
 
     grant = _grant(world)
     first, second, third = _ready(world, 3)
@@ -297,14 +298,22 @@ def test_uses_of_one_seal_run_side_by_side_but_a_revocation_waits_for_them(
         target=run,
         args=("revoke", lambda: do_revoke_grant(grant, actor=world["alice"], meta=TASK)),
     )
+    # The seal's certificate revoked directly (as by the PKI's operator) waits as well.
+    serial = world["seal"].certificate.serial_number
+    revoke_certificate = threading.Thread(
+        target=run, args=("certificate", lambda: do_revoke_certificate(serial))
+    )
     revoke.start()
+    revoke_certificate.start()
     revoke.join(timeout=1.0)
-    assert "revoke" not in done  # waits for the use under way
+    revoke_certificate.join(timeout=0.1)
+    assert "revoke" not in done and "certificate" not in done  # wait for the use under way
     released = time.monotonic()
     release.set()
     a.join(timeout=60)
     revoke.join(timeout=60)
-    assert done["first"] > 0 and done["revoke"] > released
+    revoke_certificate.join(timeout=60)
+    assert done["first"] > 0 and done["revoke"] > released and done["certificate"] > released
     assert SealGrant.objects.get(pk=grant.pk).status == SealGrant.Status.REVOKED
     with pytest.raises(SealNotAllowed):
         seal(third, "s-3")()
