@@ -81,7 +81,7 @@ def _submission(idempotency_key: str, step: SealStepIn) -> str:
 )
 def seal_batch(request: HttpRequest, body: SealBatchIn) -> SealBatchOut:
     key = caller(request, Scope.ENVELOPES_WRITE)
-    pairs = [(step.envelope_id, step.recipient_id) for step in body.steps]
+    pairs = [(_canonical(s.envelope_id) or s.envelope_id, s.recipient_id) for s in body.steps]
     if len(set(pairs)) != len(pairs):
         raise actions.BadEnvelope(_("同一盖章环节提交了两次。"), field="steps")
     charge(key, len(pairs) - 1)  # each step counts as a call against the key's limit
