@@ -338,3 +338,71 @@ def test_each_step_counts_against_the_keys_rate_limit(world: dict[str, Any], set
     assert json.loads(two.content)["sealed"] == 2
     problem_of(_batch(world["api"], [_step(e) for e in ready[2:6]]), 429, "rate_limited")
     assert SealUsage.objects.count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_destroying_a_seal_in_use_waits_for_the_use(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """销毁 while a use of the seal is under way — caught between locking the grant and
+    locking the seal: the destruction waits for the use to commit (it takes the seal's grants
+    before the seal, as a use does; the other way round, each would wait for the other until
+    PostgreSQL broke one off), and the seal is destroyed after it."""
+    import threading
+
+    from django.db import connection
+
+    from qianshu.orgs import grants
+    from qianshu.orgs.actions.seals import do_destroy_seal
+    from qianshu.orgs.models import Seal
+
+    _grant(world)
+    (envelope,) = _ready(world, 1)
+    holding, release = threading.Event(), threading.Event()
+    lock = grants.lock_shared
+
+    def paused(rows: Any) -> Any:
+        if rows.model is Seal and not holding.is_set():  # the grant is locked already
+            holding.set()
+            assert release.wait(timeout=60)
+        return lock(rows)
+
+    monkeypatch.setattr(grants, "lock_shared", paused)
+    outcomes: dict[str, str] = {}
+
+    def run(name: str, action: Any) -> None:
+        try:
+            action()
+            outcomes[name] = "done"
+        except BaseException as exc:  # reported by the assert below
+            outcomes[name] = repr(exc)
+        finally:
+            connection.close()
+
+    step = Recipient.objects.select_related("envelope").get(pk=_seal_step(envelope))
+    use = threading.Thread(
+        target=run,
+        args=(
+            "use",
+            lambda: seal_actions.do_seal_step(world["key"], step, submission="d-1", meta=TASK),
+        ),
+    )
+    use.start()
+    assert holding.wait(timeout=60)
+    destroy = threading.Thread(
+        target=run,
+        args=(
+            "destroy",
+            lambda: do_destroy_seal(world["seal"], actor=world["alice"], meta=TASK),
+        ),
+    )
+    destroy.start()
+    destroy.join(timeout=2.0)  # past PostgreSQL's deadlock check (1 s)
+    assert "destroy" not in outcomes
+    release.set()
+    use.join(timeout=60)
+    destroy.join(timeout=60)
+    assert outcomes == {"use": "done", "destroy": "done"}
+    assert Seal.objects.get(pk=world["seal"].pk).status == Seal.Status.DESTROYED
+    assert SealUsage.objects.filter(seal=world["seal"]).count() == 1

@@ -242,6 +242,9 @@ def do_destroy_seal(seal: Seal, *, actor: User, meta: RequestMeta) -> Seal:
     """销毁 (irreversible): revoke the certificate (reason cessation of operation), erase a
     software-wrapped key, mark the seal destroyed. The image stays for the record."""
     with transaction.atomic():
+        # The seal's grants first, then the seal: the order in which a use locks them
+        # (orgs.grants.locked_for_use), so that a use under way is waited for, not deadlocked.
+        list(SealGrant.objects.select_for_update().filter(seal_id=seal.pk).values_list("pk"))
         row = _locked(seal)
         if row.status == Seal.Status.DESTROYED:
             raise SealError(_("印章已经销毁。"))
