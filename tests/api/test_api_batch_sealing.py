@@ -334,10 +334,18 @@ def test_each_step_counts_against_the_keys_rate_limit(world: dict[str, Any], set
     RateLimit.objects.all().delete()
     problem_of(_batch(world["api"], [_step(e) for e in ready]), 429, "rate_limited")
     assert SealUsage.objects.count() == 0
+    # Refused again from memory: a client repeating a call too big for the minute costs no
+    # write of the shared count.
+    counted = RateLimit.objects.get().count
+    problem_of(_batch(world["api"], [_step(e) for e in ready]), 429, "rate_limited")
+    assert RateLimit.objects.get().count == counted
     two = _batch(world["api"], [_step(e) for e in ready[:2]])
     assert json.loads(two.content)["sealed"] == 2
     problem_of(_batch(world["api"], [_step(e) for e in ready[2:6]]), 429, "rate_limited")
     assert SealUsage.objects.count() == 2
+    counted = RateLimit.objects.get().count
+    problem_of(_batch(world["api"], [_step(e) for e in ready[2:6]]), 429, "rate_limited")
+    assert RateLimit.objects.get().count == counted
 
 
 @pytest.mark.postgres

@@ -94,9 +94,11 @@ def hit(name: str, limit: int, calls: int = 1) -> int:
             budget.left += granted - calls  # this call takes its own
             budget.refused = False
             return 0
-        # Too few for this call: what was granted stays for smaller ones.
+        # Too few for this call, and none left in the window (a grant short of what was
+        # asked is the rest of it): what was granted stays for smaller calls, and bigger ones
+        # are refused from memory, without a write.
         budget.left += granted
-        budget.refused = granted == 0
+        budget.refused = True
     return _seconds_until(window_end, now)
 
 

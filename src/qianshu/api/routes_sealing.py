@@ -22,7 +22,6 @@ from qianshu.api.schemas import (
     Problem,
     SealBatchIn,
     SealBatchOut,
-    SealStepIn,
     SealStepOut,
 )
 from qianshu.envelopes.models import Envelope, Recipient
@@ -37,28 +36,28 @@ def _canonical(value: str) -> str | None:
         return None
 
 
-def _steps(key: ApiKey, wanted: list[SealStepIn]) -> list[Recipient | None]:
-    """The named steps that are in envelopes the key's organisation sent (one query), in
-    order; ``None`` for any other."""
-    named = {_canonical(step.envelope_id) for step in wanted} - {None}
+def _steps(key: ApiKey, named: list[tuple[str | None, int]]) -> list[Recipient | None]:
+    """The named steps — (envelope uuid, canonical or None when malformed; recipient id) —
+    that are in envelopes the key's organisation sent (one query), in order; ``None`` for any
+    other."""
     found = {
         (str(row.envelope.uuid), row.pk): row
         for row in Recipient.objects.filter(
-            envelope__uuid__in=list(named),
+            envelope__uuid__in=list({envelope for envelope, _rid in named if envelope}),
             envelope__initiator_org=key.org,
             envelope__kind=Envelope.Kind.STANDARD,
-            pk__in=[step.recipient_id for step in wanted],
+            pk__in=[recipient for _envelope, recipient in named],
         ).select_related("envelope")
     }
-    return [found.get((_canonical(s.envelope_id) or "", s.recipient_id)) for s in wanted]
+    return [found.get((envelope, rid)) if envelope else None for envelope, rid in named]
 
 
-def _submission(idempotency_key: str, step: SealStepIn) -> str:
-    """Step ``step``'s idempotency key: made from the call's ``Idempotency-Key``, so that the
-    call sent again after a failure seals none of its steps twice; without one, a new key."""
+def _submission(idempotency_key: str, step: tuple[str | None, int]) -> str:
+    """A step's idempotency key: made from the call's ``Idempotency-Key``, so that the call
+    sent again after a failure seals none of its steps twice; without one, a new key."""
     if not idempotency_key:
         return f"api-{uuid.uuid4().hex}"
-    text = f"{idempotency_key}\n{_canonical(step.envelope_id)}\n{step.recipient_id}"
+    text = f"{idempotency_key}\n{step[0]}\n{step[1]}"
     return "api-" + hashlib.sha256(text.encode()).hexdigest()[:60]
 
 
@@ -81,16 +80,17 @@ def _submission(idempotency_key: str, step: SealStepIn) -> str:
 )
 def seal_batch(request: HttpRequest, body: SealBatchIn) -> SealBatchOut:
     key = caller(request, Scope.ENVELOPES_WRITE)
-    pairs = [(_canonical(s.envelope_id) or s.envelope_id, s.recipient_id) for s in body.steps]
-    if len(set(pairs)) != len(pairs):
+    named = [(_canonical(s.envelope_id), s.recipient_id) for s in body.steps]
+    written = [(e or s.envelope_id, r) for (e, r), s in zip(named, body.steps, strict=True)]
+    if len(set(written)) != len(written):
         raise actions.BadEnvelope(_("同一盖章环节提交了两次。"), field="steps")
-    charge(key, len(pairs) - 1)  # each step counts as a call against the key's limit
-    steps = _steps(key, body.steps)
+    charge(key, len(named) - 1)  # each step counts as a call against the key's limit
+    steps = _steps(key, named)
     idempotency_key = request.headers.get("Idempotency-Key", "")
     results = do_seal_steps(
         key,
         steps,
-        submissions=[_submission(idempotency_key, step) for step in body.steps],
+        submissions=[_submission(idempotency_key, step) for step in named],
         meta=api_meta(request),
     )
     statuses = dict(

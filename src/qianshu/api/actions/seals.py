@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
+from qianshu.api.errors import NotFound
 from qianshu.api.models import ApiKey
 from qianshu.core.meta import RequestMeta
 from qianshu.envelopes import routing
@@ -158,7 +159,8 @@ def do_seal_steps(
     def seal(index: int) -> tuple[StepResult, list[routing.Notice]]:
         recipient = steps[index]
         if recipient is None:
-            return StepResult(False, code="not_found", detail=_("找不到该资源。")), []
+            missing = NotFound()
+            return StepResult(False, code=missing.code, detail=missing.message), []
         try:
             with routing.collecting_notices() as notices:
                 outcome = do_seal_with_grant(

@@ -31,11 +31,7 @@ from qianshu.core.errors import add_message
 from qianshu.core.meta import request_meta
 from qianshu.core.requests import current_user
 from qianshu.envelopes import batch, confirmations, downloads, queries
-from qianshu.envelopes.access import (
-    Viewer,
-    access_batch_items,
-    access_envelopes_for_download,
-)
+from qianshu.envelopes.access import Viewer, access_batch_items, access_envelopes_for_download
 from qianshu.envelopes.actions.batch import do_batch_sign, do_send_batch_code
 from qianshu.envelopes.actions.downloads import do_download_archive
 from qianshu.envelopes.errors import ConfirmationError, EnvelopeError
