@@ -50,6 +50,7 @@ def test_generate_a_contract_seal_then_upload_a_seal_photo(page: Any, shot: Any,
 
     # The default specification with its preview.
     preview = page.get_by_test_id("seal-preview")
+    preview.wait_for()  # the generator page loads after the click; the predicate needs it there
     page.wait_for_function("() => document.getElementById('seal-preview').naturalWidth === 400")
     assert page.locator("#id_name").input_value() == "合同专用章"
     assert page.get_by_test_id("seal-refresh").is_hidden()  # the preview follows changes
