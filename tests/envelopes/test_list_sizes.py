@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from qianshu.accounts.models import User
-from qianshu.envelopes import queries
+from qianshu.envelopes import list_chosen, queries
 from qianshu.envelopes.access import Viewer
 from qianshu.envelopes.models import Envelope, Recipient
 from qianshu.orgs.models import Membership, Organization
@@ -373,15 +373,15 @@ def test_a_template_used_mostly_by_others_is_read_among_the_users_envelopes(
     for pk in [e.pk for e in others] + theirs:
         TemplateUse.objects.create(envelope_id=pk, version=version)
     monkeypatch.setattr(queries, "COUNT_LIMIT", 12)
-    chosen, read_among = queries._chosen, []
+    chosen, read_among = list_chosen.chosen, []
 
-    def spy(filters: queries.Filters, among: Any = ()) -> list[int] | None:
-        found = chosen(filters, among)
+    def spy(uses: Any, limit: int, among: Any = ()) -> list[int] | None:
+        found = chosen(uses, limit, among)
         if among:
             read_among.append(found is not None)
         return found
 
-    monkeypatch.setattr(queries, "_chosen", spy)
+    monkeypatch.setattr(list_chosen, "chosen", spy)
     by_template = queries.Filters(template=str(template.uuid))
     for tab in queries.TABS:
         want = [pk for pk in expected(user, tab.slug) if pk in theirs]

@@ -110,11 +110,21 @@ class TemplateUse(models.Model):
     envelope = models.OneToOneField(
         "envelopes.Envelope", on_delete=models.CASCADE, related_name="template_use"
     )
-    version = models.ForeignKey(TemplateVersion, on_delete=models.PROTECT, related_name="uses")
+    # Indexed with the envelope (Meta), which the lists' 模板 search reads.
+    version = models.ForeignKey(
+        TemplateVersion, on_delete=models.PROTECT, related_name="uses", db_index=False
+    )
     batch = models.ForeignKey(
         "Batch", null=True, blank=True, on_delete=models.SET_NULL, related_name="uses"
     )
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # A template's envelopes in order, from the index alone (the lists' 模板 search
+            # joins them to a user's envelopes, or reads the first thousand).
+            models.Index(fields=["version", "envelope"], name="tpl_use_version_env"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.envelope_id} ← {self.version}"

@@ -32,7 +32,8 @@ testing the condition on each.
 
 A filter that may match few of a heavy user's envelopes, where a walk would read every
 envelope of the statuses, is planned by its selectivity: a template or a batch with at most
-``COUNT_LIMIT`` envelopes (in all, or among the user's own) gives the page from those; 发起方,
+``COUNT_LIMIT`` envelopes (in all, or among the user's own) gives the page from those
+(:mod:`qianshu.envelopes.list_chosen`); 发起方,
 for a user with at most ``INITIATOR_LIMIT`` envelopes, is tested on each of the user's
 envelopes (:attr:`Source.parts`) instead. A user with few has the page, the count and the
 场景 choices from one query by id (index ``env_id_list``, migration 0012).
@@ -75,7 +76,7 @@ from django.utils import timezone
 
 from qianshu.accounts.models import User
 from qianshu.core.sql import id_in
-from qianshu.envelopes import list_ranges
+from qianshu.envelopes import list_chosen, list_ranges
 from qianshu.envelopes.access import TURN, Viewer, seal_turn_q
 from qianshu.envelopes.list_filters import (
     DEFAULT_SCENES,
@@ -418,44 +419,6 @@ def _fewer_than(parts: Sequence[QuerySet[Any, Any]], limit: int) -> bool:
     return union[: limit + 1].count() <= limit
 
 
-def _chosen(filters: Filters, among: Sequence[QuerySet[Any, Any]] = ()) -> list[int] | None:
-    """The envelopes made from the template or in the batch the filters name — ``among`` the
-    user's (:attr:`Source.parts`), if given — when they are at most ``COUNT_LIMIT`` (a batch
-    of 批量发起 usually is; a template used for many envelopes, of which the user has few): a
-    page of a user with many is then read from them, not found by walking every envelope
-    (which, when the user has none of them, would read all)."""
-    if not (filters.template or filters.batch):
-        return None
-    uses = template_uses(filters, resolved=True)
-    if among:
-        # In envelope order: merged with the user's envelopes (PostgreSQL would otherwise
-        # look up each of the user's envelopes among the uses, expecting to stop early).
-        uses = uses.filter(envelope_id__in=_union(among)).order_by("envelope_id")
-    else:
-        # In envelope order too, stopping at COUNT_LIMIT + 1: read from an index either way —
-        # the envelope index when nearly every use is the template's, the template's (or the
-        # batch's) when they are rare. In no order, the first case read the table itself up
-        # to the limit (as few rows, but no index: what the bench's EXPLAIN check refuses).
-        uses = uses.order_by("envelope_id")
-    ids = list(uses.values_list("envelope_id", flat=True)[: COUNT_LIMIT + 1])
-    return sorted(ids) if len(ids) <= COUNT_LIMIT else None
-
-
-def _among_chosen(found: Source, filters: Filters, chosen: list[int]) -> QuerySet[Envelope]:
-    """The tab's envelopes among ``chosen`` (at most ``COUNT_LIMIT``), newest first. Their
-    statuses are read first (from the index by id): given with the ids, the status makes
-    PostgreSQL combine the ids with every envelope of the statuses."""
-    statuses = set(found.statuses)
-    rows = Envelope.objects.filter(id_in(chosen)).order_by().values_list("pk", "status")
-    kept = [pk for pk, status in rows if status in statuses]
-    return (
-        Envelope.objects.filter(id_in(kept))
-        .filter(found.condition)
-        .filter(filters_q(filters))
-        .order_by("-sent_at", "-id")
-    )
-
-
 def list_envelopes(
     user: User, tab: str, filters: Filters, page_number: str | int | None
 ) -> Listing:
@@ -536,11 +499,15 @@ def _searched(found: Source, filters: Filters, start: int, size: int = PAGE_SIZE
     or batch the filters name, from the user's own ids (发起方), or by walking the envelopes
     newest first."""
     walk, walked = _walk(found, filters), True
-    chosen = _chosen(filters)
-    if chosen is None and (filters.template or filters.batch):
-        chosen = _chosen(filters, among=found.parts)
+    chosen = None
+    if filters.template or filters.batch:
+        uses = template_uses(filters, resolved=True)
+        chosen = list_chosen.chosen(uses, COUNT_LIMIT)
+        if chosen is None:
+            chosen = list_chosen.chosen(uses, COUNT_LIMIT, among=found.parts)
     if chosen is not None:  # a template or a batch of few: those envelopes, not a walk
-        walk, walked = _among_chosen(found, filters, chosen), False
+        walk = list_chosen.among(chosen, found.statuses, found.condition, filters)
+        walked = False
     elif filters.initiator and _fewer_than(found.parts, INITIATOR_LIMIT):
         # 发起方 often matches none or few of the user's envelopes, and a walk would then
         # read every envelope of the tab's statuses: from the user's own ids instead.
