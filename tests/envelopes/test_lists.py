@@ -27,6 +27,7 @@ from qianshu.envelopes.actions import turns as turns_actions
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.orgs.models import Membership, Organization
 from tests.envelopes.helpers import sign
+from tests.support.accounts import make_user
 from tests.support.personas import make_signer, real_name, seal_of
 
 pytestmark = pytest.mark.django_db
@@ -211,6 +212,46 @@ def test_rows_show_the_columns_of_the_manual(world: dict) -> None:
     sign_url = reverse("envelopes:sign", args=[envelope.uuid])
     assert f'href="{sign_url}" class="lists-primary" data-testid="row-sign"' in row
     assert client_of(world["bob"]).get(sign_url).status_code == 200
+
+
+HOSTILE = "<script>alert(1)</script>\"'&"
+
+
+def _row(html: str, envelope: Envelope) -> str:
+    row = html[html.index(f'data-envelope="{envelope.uuid}"') :]
+    return row[: row.index("</tr>")]
+
+
+def test_rows_escape_what_the_sender_wrote(people: dict) -> None:
+    """The rows are made as HTML in Python (views/list_lines.py): a title, scene, 作废 reason
+    or initiator name written to break out of the markup is shown as text, in every column."""
+    alice, bob = people["alice"], people["bob"]
+    mallory = make_user(HOSTILE, phone="13900000066")  # not verified
+    ended = quick(mallory, [("sign", "pending", bob)], title=HOSTILE, status=Envelope.Status.VOIDED)
+    ended.scene = '"><img src=x onerror=alert(1)>'
+    ended.end_reason = HOSTILE
+    ended.deadline = timezone.now() + dt.timedelta(days=3)
+    ended.kind = Envelope.Kind.VOID_STATEMENT
+    ended.save()
+    html = client_of(bob).get(reverse("envelopes:list"), {"tab": "voided"}).content.decode()
+    row = _row(html, ended)
+    assert "<script>" not in row and "<img" not in row
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;&amp;"
+    assert f">{escaped}</a>" in row  # 任务名称
+    assert f'aria-label="选择“{escaped}”"' in row
+    assert f'title="{escaped}" data-testid="row-status">已作废<' in row  # the reason
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;</a>" in row  # 场景, and its link:
+    assert "scene=%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E" in row
+    assert '<span class="badge">作废声明</span>' in row
+    assert timezone.localtime(ended.deadline).strftime("%Y-%m-%d %H:%M") in row  # 签署截止
+    # an initiator without real-name verification is shown by the name they chose, escaped,
+    # and marked
+    assert f"{escaped} <span" in row and 'data-testid="initiator-unverified"' in row
+    # a tab of one status has no 状态 column; a row without a deadline says 不限
+    todo = quick(alice, [("sign", "pending", bob)], title="无期限")
+    html = client_of(bob).get(reverse("envelopes:list")).content.decode()
+    row = _row(html, todo)
+    assert 'data-testid="row-status"' not in row and '<span class="muted">不限</span>' in row
 
 
 def test_organisation_tasks_progress_and_action(world: dict) -> None:

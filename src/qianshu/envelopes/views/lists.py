@@ -38,7 +38,7 @@ from qianshu.envelopes.errors import ConfirmationError, EnvelopeError
 from qianshu.envelopes.list_rows import envelopes_of
 from qianshu.envelopes.models import Envelope
 from qianshu.envelopes.turns import BatchItem, PostedTask
-from qianshu.envelopes.views import batch_lines
+from qianshu.envelopes.views import batch_lines, list_lines
 
 RESULT_SESSION_KEY = "qianshu_batch_result"
 
@@ -106,6 +106,9 @@ def list_view(request: HttpRequest) -> HttpResponse:
         "tabs": queries.TABS,
         "filters": filters,
         "rows": listing.rows,
+        "row_lines": list_lines.table_rows(
+            listing.rows, listing.tab.slug, with_status=len(statuses) > 1
+        ),
         "page_obj": listing.page,
         "page_links": _page_links(listing),
         "status_choices": statuses if len(statuses) > 1 else [],
