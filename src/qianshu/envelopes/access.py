@@ -139,12 +139,19 @@ LISTED_FIELDS = (
 )
 
 
-def listed(envelopes: QuerySet[Envelope]) -> QuerySet[Envelope]:
-    """``envelopes`` with only the columns a list row or a batch task shows of them and of
-    their initiator (``LISTED_FIELDS``), in the same query."""
-    return envelopes.select_related("initiator__person_identity", "initiator_org").only(
-        *LISTED_FIELDS
-    )
+#: What a task of 批量签署 reads: a row's columns but the times, 场景 and 作废 reason, which
+#: the batch page does not show (300 tasks: 600 times parsed for nothing, 3 ms of 13).
+BATCH_FIELDS = tuple(
+    name for name in LISTED_FIELDS if name not in ("sent_at", "deadline", "scene", "end_reason")
+)
+
+
+def listed(
+    envelopes: QuerySet[Envelope], fields: Sequence[str] = LISTED_FIELDS
+) -> QuerySet[Envelope]:
+    """``envelopes`` with only the columns a list row (or, with ``BATCH_FIELDS``, a batch
+    task) shows of them and of their initiator, in the same query."""
+    return envelopes.select_related("initiator__person_identity", "initiator_org").only(*fields)
 
 
 def visible_sent_by_uuid(viewer: Viewer, envelope_uuids: Sequence[str]) -> dict[str, Envelope]:
@@ -157,7 +164,8 @@ def visible_sent_by_uuid(viewer: Viewer, envelope_uuids: Sequence[str]) -> dict[
         listed(
             Envelope.objects.exclude(status=Envelope.Status.DRAFT).filter(
                 uuid__in=list(envelope_uuids)
-            )
+            ),
+            BATCH_FIELDS,
         )
     )
     admin = set(viewer.admin_org_ids)

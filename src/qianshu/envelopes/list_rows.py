@@ -15,7 +15,7 @@ from django.utils.translation import pgettext
 
 from qianshu.core.sql import id_in
 from qianshu.envelopes import routing
-from qianshu.envelopes.access import Viewer, listed
+from qianshu.envelopes.access import LISTED_FIELDS, Viewer, listed
 from qianshu.envelopes.list_filters import Filters, Tab
 from qianshu.envelopes.models import Document, Envelope, Recipient
 
@@ -63,12 +63,12 @@ class Row:
         return pgettext("button", "签署")
 
 
-def envelopes_of(ids: list[int]) -> list[Envelope]:
+def envelopes_of(ids: list[int], fields: Sequence[str] = LISTED_FIELDS) -> list[Envelope]:
     """The envelopes ``ids`` in that order: the columns a row shows of them and of their
-    initiator (``LISTED_FIELDS``)."""
+    initiator (``LISTED_FIELDS``, or ``access.BATCH_FIELDS`` for the tasks of 批量签署)."""
     if not ids:
         return []
-    by_id = {e.pk: e for e in listed(Envelope.objects.filter(id_in(ids)))}
+    by_id = {e.pk: e for e in listed(Envelope.objects.filter(id_in(ids)), fields)}
     return [by_id[pk] for pk in ids if pk in by_id]
 
 

@@ -31,7 +31,12 @@ from qianshu.core.errors import add_message
 from qianshu.core.meta import request_meta
 from qianshu.core.requests import current_user
 from qianshu.envelopes import batch, confirmations, downloads, queries
-from qianshu.envelopes.access import Viewer, access_batch_items, access_envelopes_for_download
+from qianshu.envelopes.access import (
+    BATCH_FIELDS,
+    Viewer,
+    access_batch_items,
+    access_envelopes_for_download,
+)
 from qianshu.envelopes.actions.batch import do_batch_sign, do_send_batch_code
 from qianshu.envelopes.actions.downloads import do_download_archive
 from qianshu.envelopes.errors import ConfirmationError, EnvelopeError
@@ -344,7 +349,7 @@ def batch_sign_view(request: HttpRequest) -> HttpResponse:
         filters = queries.parse_filters(request.GET, "todo")
         viewer = Viewer.of(user)
         newest = queries.newest_ids(viewer, "todo", filters, batch.MAX_BATCH)
-        shown = {str(e.uuid): e for e in envelopes_of(newest)}
+        shown = {str(e.uuid): e for e in envelopes_of(newest, BATCH_FIELDS)}
         ids = list(shown)
     if not ids:
         messages.error(request, _("请先勾选要签署的任务。"))
