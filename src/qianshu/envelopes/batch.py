@@ -264,7 +264,11 @@ def plan_batch(
     recipients: dict[int, Recipient] = {}
     for row in (
         Recipient.objects.filter(
-            viewer.turn_q(), id_in(ids, "envelope_id"), envelope__status=Envelope.Status.IN_PROGRESS
+            # The envelope's status each row carries (kept by the database): not joined to
+            # the envelopes for it (1 ms of 300 tasks); signing checks it again under the lock.
+            viewer.turn_q(),
+            id_in(ids, "envelope_id"),
+            envelope_status=Envelope.Status.IN_PROGRESS,
         )
         .only(*_RECIPIENT_COLUMNS)
         .order_by("routing_order", "id")
