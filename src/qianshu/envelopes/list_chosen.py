@@ -62,7 +62,7 @@ def _joined(
     return ids if len(ids) <= limit else None
 
 
-def among(
+def in_tab(
     ids: list[int], statuses: Sequence[str], condition: Q, filters: Filters
 ) -> QuerySet[Envelope]:
     """The tab's envelopes (``statuses``, the tab's ``condition``) among ``ids`` (at most a

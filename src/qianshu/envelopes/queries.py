@@ -506,7 +506,7 @@ def _searched(found: Source, filters: Filters, start: int, size: int = PAGE_SIZE
         if chosen is None:
             chosen = list_chosen.chosen(uses, COUNT_LIMIT, among=found.parts)
     if chosen is not None:  # a template or a batch of few: those envelopes, not a walk
-        walk = list_chosen.among(chosen, found.statuses, found.condition, filters)
+        walk = list_chosen.in_tab(chosen, found.statuses, found.condition, filters)
         walked = False
     elif filters.initiator and _fewer_than(found.parts, INITIATOR_LIMIT):
         # 发起方 often matches none or few of the user's envelopes, and a walk would then
