@@ -255,7 +255,7 @@ def plan_batch(
     hashes are kept so that a resubmission stays idempotent and an SMS code stays valid.
     ``viewer``: the actor's, when the caller has it already. ``shown``: the envelopes by
     uuid when the caller read them from the viewer's own 待我签署 (全部批量签署), with
-    ``access.LISTED_FIELDS``; otherwise they are looked up and checked here."""
+    ``access.BATCH_FIELDS``; otherwise they are looked up and checked here."""
     posted = posted or {}
     viewer = viewer or Viewer.of(actor)
     found = shown if shown is not None else visible_sent_by_uuid(viewer, envelope_uuids)

@@ -24,10 +24,10 @@ def chosen(
     ``among`` the user's (the ids of ``queries.Source.parts``), if given — sorted, when they
     are at most ``limit`` (a batch of 批量发起 usually is; a template used for many envelopes,
     of which the user has few); else None."""
-    if among and connection.vendor == "postgresql":
-        return _joined(uses, limit, among)
     if among:
-        union = among[0].union(*among[1:]) if len(among) > 1 else among[0]
+        union = among[0].union(*among[1:], all=True) if len(among) > 1 else among[0]
+        if connection.vendor == "postgresql":
+            return _joined(uses, limit, union)
         uses = uses.filter(envelope_id__in=union)
     # In envelope order, stopping at limit + 1: read from an index either way — the
     # (template version, envelope) one, or the batch's when its uses are rare. In no order,
@@ -38,14 +38,11 @@ def chosen(
     return sorted(ids) if len(ids) <= limit else None
 
 
-def _joined(
-    uses: QuerySet[Any, Any], limit: int, among: Sequence[QuerySet[Any, Any]]
-) -> list[int] | None:
+def _joined(uses: QuerySet[Any, Any], limit: int, union: QuerySet[Any, Any]) -> list[int] | None:
     """:func:`chosen` among the user's envelopes on PostgreSQL: the uses joined to the
-    parts' ids as they come (``UNION ALL``), the few found made distinct after. Asked as
-    ``envelope_id IN (the parts)``, PostgreSQL first made the user's ids distinct and sorted
-    them — 65,000 of bob's for a template of 50,000 uses none of which is his, 60 ms."""
-    union = among[0].union(*among[1:], all=True) if len(among) > 1 else among[0]
+    parts' ids as they come (``union``, a ``UNION ALL``), the few found made distinct after.
+    Asked as ``envelope_id IN (the parts)``, PostgreSQL first made the user's ids distinct and
+    sorted them — 65,000 of bob's for a template of 50,000 uses none of which is his, 60 ms."""
     try:
         union_sql, union_params = union.query.sql_with_params()
         uses_sql, uses_params = uses.values("envelope_id").query.sql_with_params()
@@ -69,9 +66,11 @@ def in_tab(
     thousand or so) matching ``filters``, newest first. Their statuses are read first (from
     the index by id): given with the ids, the status makes PostgreSQL combine the ids with
     every envelope of the statuses."""
+    if not ids:
+        return Envelope.objects.none()
     wanted = set(statuses)
     rows = Envelope.objects.filter(id_in(ids)).order_by().values_list("pk", "status")
-    kept = [pk for pk, status in rows if status in wanted] if ids else []
+    kept = [pk for pk, status in rows if status in wanted]
     if not kept:
         return Envelope.objects.none()
     return (

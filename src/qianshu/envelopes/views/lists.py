@@ -104,6 +104,7 @@ def list_view(request: HttpRequest) -> HttpResponse:
         )
     _link_rows(listing.rows)
     statuses = [(value, queries.Status(value).label) for value in listing.tab.statuses]
+    status_choices = statuses if len(statuses) > 1 else []  # the 状态 filter and column
     context: dict[str, Any] = {
         "nav": "envelopes",
         "listing": listing,
@@ -112,11 +113,11 @@ def list_view(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "rows": listing.rows,
         "row_lines": list_lines.table_rows(
-            listing.rows, listing.tab.slug, with_status=len(statuses) > 1
+            listing.rows, listing.tab.slug, with_status=bool(status_choices)
         ),
         "page_obj": listing.page,
         "page_links": _page_links(listing),
-        "status_choices": statuses if len(statuses) > 1 else [],
+        "status_choices": status_choices,
         "max_selected": downloads.MAX_TASKS,
         "current": request.get_full_path(),
         "preview": _preview_data(listing.rows),
