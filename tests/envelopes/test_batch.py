@@ -184,6 +184,19 @@ def test_a_task_that_is_no_longer_your_turn_fails_alone(people: dict, build: Any
     assert revisions(envelopes) == [2, 1, 2]
 
 
+def test_a_task_recalled_before_the_page_is_shown_skipped(people: dict, build: Any) -> None:
+    """The page finds the user's steps by the envelope status each recipient row carries
+    (kept by the database): a task recalled after it was ticked is not offered to sign."""
+    alice, bob = people["alice"], people["bob"]
+    envelopes = tasks_for(build, alice, bob, 2)
+    lifecycle.do_recall(envelopes[0], reason="改合同", actor=alice, meta=TASK_META)
+    plan = batch.plan_batch(bob, [str(e.uuid) for e in envelopes])
+    assert [t.envelope for t in plan.ready] == [envelopes[1]]
+    (skipped,) = plan.skipped
+    assert skipped.envelope == envelopes[0] and skipped.recipient is None
+    assert "不能再签署" in skipped.problem
+
+
 def test_a_document_changed_since_the_page_fails_alone(people: dict, build: Any) -> None:
     alice, bob = people["alice"], people["bob"]
     envelopes = tasks_for(build, alice, bob, 2)
