@@ -6,6 +6,7 @@ POST. Responses are checked against the OpenAPI document."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import zipfile
@@ -13,12 +14,15 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.serializers.json import DjangoJSONEncoder
 from django.test import Client
+from django.utils import timezone
 
+from qianshu.api import queries
 from qianshu.api.actions.keys import do_create_api_key
 from qianshu.api.models import Scope
 from qianshu.core.meta import TASK
-from qianshu.envelopes.models import Envelope
+from qianshu.envelopes.models import Document, Envelope, Recipient
 from qianshu.orgs.models import Organization
 from qianshu.pki.actions import do_init_pki
 from qianshu.signing.samples import make_test_pdf
@@ -295,3 +299,118 @@ def test_fields_placed_by_anchor_text(world: dict[str, Any]) -> None:
     missing = api.post("/api/v1/envelopes", spec, content_type="application/json")
     body = problem_of(missing, 400, "invalid_envelope")
     assert "丙方（盖章）" in body["detail"] and body["field"] == "fields"
+
+
+def _expected(envelope: Envelope) -> dict[str, Any]:
+    """The answer for ``envelope``, built from its rows apart from either of the API's paths."""
+    when = DjangoJSONEncoder().default
+    recipients = envelope.recipients.order_by("routing_order", "pk")
+    documents = envelope.documents.order_by("position", "pk")
+    return {
+        "id": str(envelope.uuid),
+        "number": envelope.number,
+        "title": envelope.title,
+        "status": envelope.status,
+        "scene": envelope.scene,
+        **{
+            name: getattr(envelope, name) and when(getattr(envelope, name))
+            for name in ("created_at", "sent_at", "completed_at", "deadline")
+        },
+        "recipients": [
+            {
+                "id": r.pk,
+                "role": {"sign": "signer", "seal": "seal", "approve": "approver"}[r.role],
+                "order": r.routing_order,
+                "name": r.name,
+                "status": r.status,
+                "viewed_at": r.viewed_at and when(r.viewed_at),
+                "done_at": r.done_at and when(r.done_at),
+                "reason": r.reason,
+            }
+            for r in recipients
+        ],
+        "documents": [
+            {"id": d.pk, "name": d.name, "pages": len(d.page_boxes), "sha256": d.current_id}
+            for d in documents
+        ],
+    }
+
+
+def test_answers_show_every_recipient_and_document_in_order(
+    world: dict[str, Any], openapi: dict[str, Any]
+) -> None:
+    """The one-statement answers (PostgreSQL) and the models' (SQLite, and the calls that act)
+    against the rows: recipients by routing order, documents by position, times in UTC."""
+    api = _client(world["org"])
+    two, three = (json.loads(_upload(api, make_test_pdf(pages=n)).content)["id"] for n in (2, 3))
+    carol = make_signer("charlie")
+    spec = _spec(two, world["bob"])
+    spec["documents"] = [three, two]
+    spec["recipients"].append(
+        {**spec["recipients"][0], "order": 2, "name": real_name(carol), "phone": carol.phone}
+    )
+    spec["recipients"][1]["fields"] = [{**spec["recipients"][0]["fields"][0], "x": 300}]
+    spec["scene"] = "采购"
+    created = api.post("/api/v1/envelopes", spec, content_type="application/json")
+    envelope = Envelope.objects.get(uuid=json.loads(created.content)["id"])
+    draft = {**_spec(two, world["bob"]), "send": False, "title": "草稿"}
+    newer = api.post("/api/v1/envelopes", draft, content_type="application/json")
+    newest = Envelope.objects.get(uuid=json.loads(newer.content)["id"])
+    moment = timezone.now().replace(microsecond=123456)
+    Envelope.objects.filter(pk=envelope.pk).update(deadline=moment + dt.timedelta(days=3))
+    first, second = envelope.recipients.order_by("routing_order")
+    # Stored in the reverse of their routing order, with times and a reason of their own.
+    Recipient.objects.filter(pk=first.pk).update(routing_order=3, viewed_at=moment, reason="“退回”")
+    Recipient.objects.filter(pk=second.pk).update(done_at=moment - dt.timedelta(seconds=1))
+    # The documents too: the one made first is put last.
+    Document.objects.filter(pk=envelope.documents.order_by("pk")[0].pk).update(position=5)
+    envelope.refresh_from_db()
+    expected = _expected(envelope)
+    assert [r["order"] for r in expected["recipients"]] == [2, 3]
+    assert [d["pages"] for d in expected["documents"]] == [2, 3]
+    got = api.get(f"/api/v1/envelopes/{envelope.uuid}")
+    check_openapi(openapi, "/api/v1/envelopes/{envelope_id}", "get", got)
+    assert json.loads(got.content) == expected
+    listed = api.get("/api/v1/envelopes")
+    check_openapi(openapi, "/api/v1/envelopes", "get", listed)
+    assert json.loads(listed.content)["items"] == [_expected(newest), expected]
+    model = queries.org_envelope(world["org"].pk, str(envelope.uuid))
+    assert model is not None
+    assert json.loads(json.dumps(queries.envelope_out(model).dict(), cls=DjangoJSONEncoder)) == (
+        expected
+    )
+
+
+def test_answers_are_only_of_the_keys_organisation_and_the_standard_kind(
+    world: dict[str, Any],
+) -> None:
+    """Another organisation — one with the same name too — gets none of this one's envelopes by
+    id, by a forged page of ids or by a crafted id; nor does this one get a non-standard
+    envelope (a 作废声明) by its id or in its list."""
+    api = _client(world["org"])
+    upload_id = json.loads(_upload(api).content)["id"]
+    spec = _spec(upload_id, world["bob"])
+    mine = [
+        Envelope.objects.get(
+            uuid=json.loads(
+                api.post("/api/v1/envelopes", spec, content_type="application/json").content
+            )["id"]
+        )
+        for _ in range(2)
+    ]
+    namesake = make_verified_org(make_signer("charlie"), name=world["org"].name)
+    theirs = _client(namesake)
+    for envelope in mine:
+        problem_of(theirs.get(f"/api/v1/envelopes/{envelope.uuid}"), 404, "not_found")
+        assert queries.envelope_answer(namesake.pk, str(envelope.uuid)) is None
+    assert queries.envelope_answers(namesake.pk, [e.pk for e in mine]) == []
+    assert json.loads(theirs.get("/api/v1/envelopes").content)["items"] == []
+    for crafted in ("' OR 1=1 --", f"{mine[0].uuid}' OR '1'='1", "%27%20OR%201=1"):
+        problem_of(theirs.get(f"/api/v1/envelopes/{crafted}"), 404, "not_found")
+    Envelope.objects.filter(pk=mine[0].pk).update(kind=Envelope.Kind.VOID_STATEMENT)
+    problem_of(api.get(f"/api/v1/envelopes/{mine[0].uuid}"), 404, "not_found")
+    listed = json.loads(api.get("/api/v1/envelopes").content)["items"]
+    assert [e["id"] for e in listed] == [str(mine[1].uuid)]
+    assert [a.id for a in queries.envelope_answers(world["org"].pk, [e.pk for e in mine])] == [
+        str(mine[1].uuid)
+    ]
