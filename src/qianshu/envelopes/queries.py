@@ -77,7 +77,7 @@ from django.utils import timezone
 from qianshu.accounts.models import User
 from qianshu.core.sql import id_in
 from qianshu.envelopes import list_chosen, list_ranges
-from qianshu.envelopes.access import TURN, Viewer, seal_turn_q
+from qianshu.envelopes.access import TURN, Viewer, listed, seal_turn_q
 from qianshu.envelopes.list_filters import (
     DEFAULT_SCENES,
     DEFAULT_TAB,
@@ -480,17 +480,25 @@ def list_envelopes(
     return Listing(TAB_BY_SLUG[tab], filters, page, rows, todo, scenes)
 
 
-def newest_ids(viewer: Viewer, tab: str, filters: Filters, limit: int) -> list[int]:
-    """The ids of a tab's ``limit`` newest envelopes matching ``filters``, read as a list page
-    of that size is (全部批量签署: up to 300 of 待我签署)."""
+def newest_envelopes(
+    viewer: Viewer, tab: str, filters: Filters, limit: int, fields: Sequence[str]
+) -> list[Envelope]:
+    """A tab's ``limit`` newest envelopes matching ``filters``, found as a list page of that
+    size is and read with ``fields`` (:func:`qianshu.envelopes.access.listed`; 全部批量签署: up
+    to 300 of 待我签署). For a user with few, in the one query that orders them."""
     found = source(viewer, tab, filters)
     sample = sample_ids(found.parts)
     if len(sample) <= COUNT_LIMIT:
-        return _ordered(sorted(set(sample)), found.statuses, filters, scenes=False)[0][:limit]
+        # The newest ids first, then their rows joined to the initiators (joined before the
+        # sort, all of a user's envelopes were: 735 of alice's for 300).
+        top = _matching(sorted(set(sample)), found.statuses, filters).values("pk")[:limit]
+        newest = Envelope.objects.filter(pk__in=top).order_by("-sent_at", "-id")
+        return list(listed(newest, fields)) if sample else []
     newest = list_ranges.newest(
         found.kept, found.statuses, filters, 0, limit, without=found.without
     )
-    return newest if newest is not None else _searched(found, filters, 0, limit)
+    ids = newest if newest is not None else _searched(found, filters, 0, limit)
+    return envelopes_of(ids, fields)
 
 
 def _searched(found: Source, filters: Filters, start: int, size: int = PAGE_SIZE + 1) -> list[int]:
@@ -548,10 +556,7 @@ def _ordered(
     scene's rank in the database's order of scenes comes with it)."""
     if not ids:
         return [], [] if scenes else None
-    matching = Envelope.objects.filter(id_in(ids), status__in=statuses)
-    if filters.active:
-        matching = matching.filter(filters_q(filters, joined=True))
-    matching = matching.order_by("-sent_at", "-id")
+    matching = _matching(ids, statuses, filters)
     if not scenes:
         return list(matching.values_list("pk", flat=True)), None
     rows = list(
@@ -563,6 +568,14 @@ def _ordered(
     return [pk for pk, _scene, _rank in rows], [scene for _rank, scene in ranked][
         :MAX_SCENE_CHOICES
     ]
+
+
+def _matching(ids: list[int], statuses: Sequence[str], filters: Filters) -> QuerySet[Envelope]:
+    """The envelopes ``ids`` in ``statuses`` matching ``filters``, newest first."""
+    matching = Envelope.objects.filter(id_in(ids), status__in=statuses)
+    if filters.active:
+        matching = matching.filter(filters_q(filters, joined=True))
+    return matching.order_by("-sent_at", "-id")
 
 
 # --- 草稿箱 -----------------------------------------------------------------------------------

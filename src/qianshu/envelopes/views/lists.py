@@ -40,7 +40,6 @@ from qianshu.envelopes.access import (
 from qianshu.envelopes.actions.batch import do_batch_sign, do_send_batch_code
 from qianshu.envelopes.actions.downloads import do_download_archive
 from qianshu.envelopes.errors import ConfirmationError, EnvelopeError
-from qianshu.envelopes.list_rows import envelopes_of
 from qianshu.envelopes.models import Envelope
 from qianshu.envelopes.turns import BatchItem, PostedTask
 from qianshu.envelopes.views import batch_lines, list_lines
@@ -349,8 +348,8 @@ def batch_sign_view(request: HttpRequest) -> HttpResponse:
         # 全部批量签署: every task of 待我签署 matching the list's filters (no long URL of ids).
         filters = queries.parse_filters(request.GET, "todo")
         viewer = Viewer.of(user)
-        newest = queries.newest_ids(viewer, "todo", filters, batch.MAX_BATCH)
-        shown = {str(e.uuid): e for e in envelopes_of(newest, BATCH_FIELDS)}
+        newest = queries.newest_envelopes(viewer, "todo", filters, batch.MAX_BATCH, BATCH_FIELDS)
+        shown = {str(e.uuid): e for e in newest}
         ids = list(shown)
     if not ids:
         messages.error(request, _("请先勾选要签署的任务。"))
