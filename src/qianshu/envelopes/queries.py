@@ -485,15 +485,15 @@ def newest_envelopes(
 ) -> list[Envelope]:
     """A tab's ``limit`` newest envelopes matching ``filters``, found as a list page of that
     size is and read with ``fields`` (:func:`qianshu.envelopes.access.listed`; 全部批量签署: up
-    to 300 of 待我签署). For a user with few, in the one query that orders them."""
+    to 300 of 待我签署). For a user with few, in one query."""
     found = source(viewer, tab, filters)
     sample = sample_ids(found.parts)
     if len(sample) <= COUNT_LIMIT:
         # The newest ids first, then their rows joined to the initiators (joined before the
         # sort, all of a user's envelopes were: 735 of alice's for 300).
         top = _matching(sorted(set(sample)), found.statuses, filters).values("pk")[:limit]
-        newest = Envelope.objects.filter(pk__in=top).order_by("-sent_at", "-id")
-        return list(listed(newest, fields)) if sample else []
+        rows = Envelope.objects.filter(pk__in=top).order_by("-sent_at", "-id")
+        return list(listed(rows, fields)) if sample else []
     newest = list_ranges.newest(
         found.kept, found.statuses, filters, 0, limit, without=found.without
     )
