@@ -488,12 +488,14 @@ def newest_envelopes(
     to 300 of 待我签署). For a user with few, in one query."""
     found = source(viewer, tab, filters)
     sample = sample_ids(found.parts)
+    if not sample:
+        return []
     if len(sample) <= COUNT_LIMIT:
         # The newest ids first, then their rows joined to the initiators (joined before the
         # sort, all of a user's envelopes were: 735 of alice's for 300).
         top = _matching(sorted(set(sample)), found.statuses, filters).values("pk")[:limit]
         rows = Envelope.objects.filter(pk__in=top).order_by("-sent_at", "-id")
-        return list(listed(rows, fields)) if sample else []
+        return list(listed(rows, fields))
     newest = list_ranges.newest(
         found.kept, found.statuses, filters, 0, limit, without=found.without
     )
