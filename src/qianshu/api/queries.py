@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from django.db import connection
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 
 from qianshu.api.actions.envelopes import DOCUMENT_FIELDS, RECIPIENT_FIELDS, ROLES
 from qianshu.api.schemas import DocumentOut, EnvelopeOut, RecipientOut
@@ -61,15 +61,19 @@ _RECIPIENT_COLUMNS = (
 )  # fmt: skip
 
 
+def _org_models(org_id: int) -> QuerySet[Envelope]:
+    """The organisation's standard envelopes as models, with what an answer shows."""
+    return (
+        Envelope.objects.filter(initiator_org_id=org_id, kind=Envelope.Kind.STANDARD)
+        .only(*ENVELOPE_FIELDS)
+        .prefetch_related(*RELATED)
+    )
+
+
 def org_envelope(org_id: int, value: str) -> Envelope | None:
     """The organisation's standard envelope ``value`` as a model, for the calls that act on it
     (their actions lock and reload the row)."""
-    return (
-        Envelope.objects.filter(initiator_org_id=org_id, uuid=value, kind=Envelope.Kind.STANDARD)
-        .only(*ENVELOPE_FIELDS)
-        .prefetch_related(*RELATED)
-        .first()
-    )
+    return _org_models(org_id).filter(uuid=value).first()
 
 
 def envelope_out(envelope: Envelope) -> EnvelopeOut:
@@ -95,11 +99,13 @@ def envelope_out(envelope: Envelope) -> EnvelopeOut:
                 done_at=r.done_at,
                 reason=r.reason,
             )
-            for r in envelope.recipients.all()  # ordered by RELATED
+            # Both in order: by RELATED, or by the models' default orderings (an envelope an
+            # action returns).
+            for r in envelope.recipients.all()
         ],
         documents=[
             DocumentOut(id=d.pk, name=d.name, pages=d.page_count, sha256=d.current_id)
-            for d in sorted(envelope.documents.all(), key=lambda d: (d.position, d.pk))
+            for d in envelope.documents.all()
         ],
     )
 
@@ -118,14 +124,7 @@ def envelope_answers(org_id: int, ids: Sequence[int]) -> list[EnvelopeOut]:
     if not ids:
         return []
     if connection.vendor != "postgresql":
-        page = (
-            Envelope.objects.filter(
-                initiator_org_id=org_id, kind=Envelope.Kind.STANDARD, pk__in=list(ids)
-            )
-            .only(*ENVELOPE_FIELDS)
-            .prefetch_related(*RELATED)
-            .order_by("-pk")
-        )
+        page = _org_models(org_id).filter(pk__in=list(ids)).order_by("-pk")
         return [envelope_out(e) for e in page]
     return _answers(org_id, "e.id = ANY(%s::bigint[])", [list(ids)])
 
