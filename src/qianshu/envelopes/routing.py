@@ -36,6 +36,7 @@ from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import override, pgettext_lazy
 
+from qianshu.core.statements import Statement
 from qianshu.envelopes import audit
 from qianshu.envelopes.links import recipient_link
 from qianshu.envelopes.models import Envelope, Recipient
@@ -220,6 +221,18 @@ def _tally(rows: Iterable[tuple[str, str]]) -> tuple[int, int]:
     return sum(1 for s in statuses if s == Status.DONE), len(statuses)
 
 
+# Built once (core/statements.py): every signing step reads its envelope's recipients so.
+_LOCKED_RECIPIENTS: Statement[Recipient] = Statement(
+    lambda envelope: (
+        Recipient.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(envelope_id=envelope.as_int())
+        .order_by("routing_order", "id")
+    ),
+    arity=1,
+)
+
+
 def advance(
     envelope: Envelope,
     *,
@@ -244,8 +257,7 @@ def advance_with_progress(
     if recipients is not None:
         ordered = sorted(recipients, key=lambda r: (r.routing_order, r.pk))
     else:
-        rows = envelope.recipients.select_for_update(of=("self",)).select_related("user")
-        ordered = list(rows.order_by("routing_order", "id"))
+        ordered = _LOCKED_RECIPIENTS.objects(envelope.pk, known={"envelope": envelope})
     progress = _tally((r.role, r.status) for r in ordered)
     acting = [r for r in ordered if r.acts]
     remaining = [r for r in acting if r.status != Status.DONE]

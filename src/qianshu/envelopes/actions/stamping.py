@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from qianshu.accounts.models import HandwrittenSignature, User
 from qianshu.core.errors import fill_message
 from qianshu.core.meta import RequestMeta
+from qianshu.core.statements import Statement
 from qianshu.envelopes import audit
 from qianshu.envelopes.compose import check_field, cross_page_widgets, field_specs
 from qianshu.envelopes.confirmations import SignerKey
@@ -85,6 +86,29 @@ class Plan:
     )
 
 
+# A step's reads, built once (core/statements.py): a recipient's unfilled fields, the
+# envelope's documents locked, a document's revisions.
+_UNFILLED: Statement[Field] = Statement(
+    lambda recipient: Field.objects.filter(recipient_id=recipient.as_int(), filled_at__isnull=True),
+    arity=1,
+)
+_LOCKED_DOCUMENTS: Statement[Document] = Statement(
+    lambda envelope: (
+        Document.objects.select_for_update(of=("self",))
+        .select_related("current")
+        .filter(envelope_id=envelope.as_int())
+        .order_by("pk")
+    ),
+    arity=1,
+)
+_REVISIONS: Statement[Any] = Statement(
+    lambda document: Revision.objects.filter(document_id=document.as_int()).values_list(
+        "number", "action", "blob_id"
+    ),
+    arity=1,
+)
+
+
 def _staged_by_id(req: SignRequest) -> dict[int, StagedField]:
     out = {}
     for staged in req.fields:
@@ -105,7 +129,7 @@ def plan_documents(
 ) -> list[Plan]:
     # Fields filled before the envelope was sent back (退回) on a document that kept its
     # signatures are signed already.
-    declared = list(recipient.fields.filter(filled_at__isnull=True).select_related("document"))
+    declared = _UNFILLED.objects(recipient.pk, known={"recipient": recipient})
     staged = _staged_by_id(req)
     unknown = set(staged) - {f.pk for f in declared}
     if unknown:
@@ -117,13 +141,7 @@ def plan_documents(
         )
     # Every document of the envelope, locked in one statement (in id order, under the
     # envelope's lock); each is signed on top of the revision read here.
-    docs = {
-        d.pk: d
-        for d in Document.objects.select_for_update(of=("self",))
-        .select_related("current")
-        .filter(envelope=envelope)
-        .order_by("pk")
-    }
+    docs = {d.pk: d for d in _LOCKED_DOCUMENTS.objects(envelope.pk)}
     plans: dict[int, Plan] = {}
     free = [s for s in req.fields if s.field_id is None]
     for staged_free in free:
@@ -217,9 +235,7 @@ def _check_seen(document: Document, seen: Mapping[int, str]) -> None:
     """The signer saw a revision since the document was last prepared (a document prepared
     again after 退回 may have other fields than the one seen before)."""
     sha = seen.get(document.pk, "")
-    revisions = list(
-        Revision.objects.filter(document=document).values_list("number", "action", "blob_id")
-    )
+    revisions = _REVISIONS.rows(document.pk)
     prepared = max(
         (n for n, action, _blob in revisions if action == Revision.Action.PREPARED), default=0
     )

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -38,6 +39,7 @@ from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
 from qianshu.core.meta import RequestMeta
+from qianshu.core.statements import Statement
 from qianshu.envelopes import audit, events, routing
 from qianshu.envelopes.access import seal_matches
 from qianshu.envelopes.actions.confirmations import confirm_signing
@@ -83,25 +85,38 @@ def _lock(recipient: Recipient) -> tuple[Envelope, Recipient]:
     return envelope, Recipient.objects.select_for_update().get(pk=recipient.pk)
 
 
+# The step's locking reads, built once (core/statements.py): they run on every signing step,
+# and building their SQL cost more than running it.
+_LOCKED_ENVELOPE: Statement[Envelope] = Statement(
+    lambda pk: (
+        Envelope.objects.select_for_update(of=("self",))
+        .select_related("initiator__person_identity", "initiator_org")
+        .filter(pk=pk.as_int())
+    ),
+    arity=1,
+)
+_LOCKED_STEP: Statement[Recipient] = Statement(
+    lambda pk, key: (
+        Recipient.objects.select_for_update()
+        .annotate(
+            submitted=Exists(Submission.objects.filter(recipient=OuterRef("pk"), key=key.as_str()))
+        )
+        .filter(pk=pk.as_int())
+    ),
+    arity=2,
+)
+
+
 def _lock_step(recipient: Recipient, key: str) -> tuple[Envelope, Recipient, bool]:
     """:func:`_lock`, and whether the submission ``key`` was signed already (read with the
     recipient row, under the lock)."""
     envelope = _lock_envelope(recipient)
-    submitted = Submission.objects.filter(recipient=OuterRef("pk"), key=key)
-    locked = (
-        Recipient.objects.select_for_update()
-        .annotate(submitted=Exists(submitted))
-        .get(pk=recipient.pk)
-    )
-    return envelope, locked, bool(locked.submitted)
+    locked = _LOCKED_STEP.get(recipient.pk, key)
+    return envelope, locked, bool(cast(Any, locked).submitted)
 
 
 def _lock_envelope(recipient: Recipient) -> Envelope:
-    return (
-        Envelope.objects.select_for_update(of=("self",))
-        .select_related("initiator__person_identity", "initiator_org")
-        .get(pk=recipient.envelope_id)
-    )
+    return _LOCKED_ENVELOPE.get(recipient.envelope_id)
 
 
 def _check_turn(envelope: Envelope, locked: Recipient, actor: User | None) -> None:

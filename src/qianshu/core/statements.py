@@ -1,0 +1,194 @@
+"""Querysets whose SQL is built once per process: the hot, fixed-shape reads of a signing step.
+
+Django builds a queryset's SQL anew on every evaluation. For a read with joins and a lock, such
+as the envelope a signing step locks (its initiator, their identity and organisation joined),
+building the statement costs more than running it: 2.3 of 3.6 ms, measured. A
+:class:`Statement` is declared once, from a function that makes the queryset with stand-ins
+for its values (:class:`Marker`); the first evaluation on a database builds the SQL and finds
+each stand-in among its parameters, and every later one only puts the values in their places,
+runs it, and makes the instances as the queryset itself would (Django's own converters, related
+objects from ``select_related``, annotations).
+
+Only a queryset whose SQL does not depend on the values qualifies: equality with a single
+value (no ``__in`` list, whose placeholders vary with its length). A stand-in that is not found
+exactly once among the parameters, or that the lookup changed, is refused when the SQL is
+built, so a statement cannot silently run with a value left out.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+from django.db import connections
+from django.db.models import Model, QuerySet
+from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
+
+M = TypeVar("M", bound=Model)
+
+
+class Marker:
+    """The stand-in for a statement's ``index``-th value while its SQL is built: an integer or
+    a string no real value equals."""
+
+    _BASE = 7_346_019_852_000_000_000
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def as_int(self) -> int:
+        return self._BASE + self.index
+
+    def as_str(self) -> str:
+        return f"\x1fqianshu-statement-value-{self.index}\x1f"
+
+
+@dataclass(frozen=True)
+class _Built:
+    sql: str
+    params: tuple[Any, ...]
+    slots: tuple[tuple[int, int], ...]  # (parameter position, value index)
+    compiler: Any
+    models: bool
+    init_list: tuple[str, ...]
+    start: int
+    end: int
+    populators: tuple[Any, ...]
+    annotations: tuple[tuple[str, int], ...]
+
+
+class Statement(Generic[M]):
+    """A queryset shape evaluated with new values each time (see the module docstring).
+
+    ``build(*markers)`` returns the queryset, using ``marker.as_int()`` or
+    ``marker.as_str()`` where a value goes; ``arity`` is the number of values. The queryset
+    returns model instances or ``values_list`` rows (not flat, not named).
+    """
+
+    def __init__(self, build: Callable[..., QuerySet[Any]], arity: int) -> None:
+        self._build = build
+        self._arity = arity
+        self._built: dict[tuple[str, str], _Built] = {}
+        self._lock = threading.Lock()
+
+    def objects(self, *values: Any, known: Mapping[str, Model] | None = None) -> list[M]:
+        """The instances for ``values``. ``known``: related objects to attach to each instance
+        by field name, as a related manager does (``envelope.recipients`` sets each
+        recipient's ``envelope``)."""
+        built, rows = self._run(values)
+        if not built.models:
+            raise TypeError("a values_list statement returns rows(), not objects()")
+        db = self._db()
+        model = built.compiler.query.model
+        out = []
+        setters = [(model._meta.get_field(name), value) for name, value in (known or {}).items()]
+        for row in rows:
+            obj = model.from_db(db, built.init_list, row[built.start : built.end])
+            for populator in built.populators:
+                populator.populate(row, obj)
+            for name, position in built.annotations:
+                setattr(obj, name, row[position])
+            for field, value in setters:
+                field.set_cached_value(obj, value)
+            out.append(obj)
+        return out
+
+    def get(self, *values: Any, known: Mapping[str, Model] | None = None) -> M:
+        """The one instance for ``values``; raises the model's ``DoesNotExist`` when there is
+        none (and ``MultipleObjectsReturned`` when the statement finds more)."""
+        found = self.objects(*values, known=known)
+        model = self._model()
+        if not found:
+            raise model.DoesNotExist(f"{model.__name__} matching query does not exist.")
+        if len(found) > 1:
+            raise model.MultipleObjectsReturned(f"get() returned {len(found)} objects")
+        return found[0]
+
+    def rows(self, *values: Any) -> list[tuple[Any, ...]]:
+        """The ``values_list`` rows for ``values``, converted as the queryset would."""
+        built, rows = self._run(values)
+        if built.models:
+            raise TypeError("a model statement returns objects(), not rows()")
+        return [tuple(row) for row in rows]
+
+    # --- building and running -----------------------------------------------------------------
+
+    def _db(self) -> str:
+        return "default"
+
+    def _model(self) -> Any:
+        connection = connections[self._db()]
+        return self._built[(connection.alias, connection.vendor)].compiler.query.model
+
+    def _run(self, values: Sequence[Any]) -> tuple[_Built, list[Any]]:
+        if len(values) != self._arity:
+            raise TypeError(f"the statement takes {self._arity} values, not {len(values)}")
+        connection = connections[self._db()]
+        key = (connection.alias, connection.vendor)
+        built = self._built.get(key)
+        if built is None:
+            with self._lock:
+                built = self._built.get(key) or self._make()
+                self._built[key] = built
+        params = list(built.params)
+        for position, index in built.slots:
+            params[position] = values[index]
+        with connection.cursor() as cursor:
+            cursor.execute(built.sql, params)
+            fetched = cursor.fetchall()
+        return built, list(built.compiler.results_iter([fetched]))
+
+    def _make(self) -> _Built:
+        markers = [Marker(i) for i in range(self._arity)]
+        queryset = self._build(*markers)
+        if queryset.db != self._db():
+            raise ValueError("a statement runs on the default database")
+        if queryset._iterable_class is ModelIterable:
+            models = True
+        elif queryset._iterable_class is ValuesListIterable:
+            models = False
+        else:
+            raise ValueError("a statement returns instances or values_list rows")
+        internals = cast(Any, queryset)
+        if internals._prefetch_related_lookups or internals._known_related_objects:
+            raise ValueError("a statement cannot prefetch or carry known related objects")
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        if compiler.has_extra_select:
+            raise ValueError("a statement cannot select more columns than it returns")
+        slots = []
+        stand_ins: dict[int | str, int] = {}
+        for marker in markers:
+            stand_ins[marker.as_int()] = marker.index
+            stand_ins[marker.as_str()] = marker.index
+        for position, param in enumerate(params):
+            if isinstance(param, (int, str)) and not isinstance(param, bool) and param in stand_ins:
+                slots.append((position, stand_ins[param]))
+        found = sorted(index for _position, index in slots)
+        if found != list(range(self._arity)):
+            raise ValueError(f"each value must appear once among the parameters: {found}")
+        if models:
+            klass_info = compiler.klass_info
+            select_fields = klass_info["select_fields"]
+            start, end = select_fields[0], select_fields[-1] + 1
+            init_list = tuple(f[0].target.attname for f in compiler.select[start:end])
+            populate = cast(Any, get_related_populators)
+            populators = tuple(populate(klass_info, compiler.select, queryset.db))
+            annotations = tuple((compiler.annotation_col_map or {}).items())
+        else:
+            start = end = 0
+            init_list, populators, annotations = (), (), ()
+        return _Built(
+            sql=sql,
+            params=tuple(params),
+            slots=tuple(slots),
+            compiler=compiler,
+            models=models,
+            init_list=init_list,
+            start=start,
+            end=end,
+            populators=populators,
+            annotations=annotations,
+        )

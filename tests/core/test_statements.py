@@ -1,0 +1,170 @@
+"""Statements built once (core/statements.py): the same rows and instances as the queryset
+itself, each call with its own values, and no shape whose SQL depends on the values."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.db.models import Model
+from django.test.utils import CaptureQueriesContext
+
+from qianshu.core.statements import Statement
+from qianshu.envelopes.models import Envelope, Field, Recipient, Revision
+from tests.envelopes.helpers import Builder
+from tests.support.personas import make_verified_org, make_verified_person
+
+pytestmark = pytest.mark.django_db
+
+
+def _columns(obj: Model) -> dict[str, Any]:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+def _two_envelopes() -> tuple[Envelope, Envelope]:
+    alice = make_verified_person("alice", "13800000001", real_name="张三")
+    bob = make_verified_person("bob", "13800000002", real_name="李四")
+    org = make_verified_org(alice, name="厦门语句测试有限公司")
+    first = Builder().draft(alice, [("sign", 1, bob), ("sign", 2, alice)], org=org)
+    second = Builder().draft(bob, [("sign", 1, alice)], title="另一份合同")
+    return first, second
+
+
+LOCKED_ENVELOPE: Statement[Envelope] = Statement(
+    lambda pk: (
+        Envelope.objects.select_for_update(of=("self",))
+        .select_related("initiator__person_identity", "initiator_org")
+        .filter(pk=pk.as_int())
+    ),
+    arity=1,
+)
+
+
+def test_instances_equal_the_querysets_own_with_related_objects_and_each_calls_values() -> None:
+    first, second = _two_envelopes()
+    with transaction.atomic():
+        for envelope in (first, second, first):
+            ours = LOCKED_ENVELOPE.get(envelope.pk)
+            theirs = (
+                Envelope.objects.select_for_update(of=("self",))
+                .select_related("initiator__person_identity", "initiator_org")
+                .get(pk=envelope.pk)
+            )
+            assert _columns(ours) == _columns(theirs)
+            assert not ours._state.adding and ours._state.db == "default"
+            # The joined rows are attached, as select_related does: no query to reach them.
+            with CaptureQueriesContext(connection) as queries:
+                assert _columns(ours.initiator) == _columns(theirs.initiator)
+                identity = ours.initiator.person_identity
+                assert _columns(identity) == _columns(theirs.initiator.person_identity)
+                if theirs.initiator_org is None:
+                    assert ours.initiator_org is None
+                else:
+                    assert _columns(ours.initiator_org) == _columns(theirs.initiator_org)
+            assert not queries.captured_queries
+    assert first.initiator_org is not None and second.initiator_org is None
+
+
+def test_missing_rows_raise_does_not_exist_and_hostile_values_stay_values() -> None:
+    first, _second = _two_envelopes()
+    steps: Statement[Recipient] = Statement(
+        lambda envelope, phone: Recipient.objects.filter(
+            envelope_id=envelope.as_int(), phone=phone.as_str()
+        ),
+        arity=2,
+    )
+    with transaction.atomic(), pytest.raises(Envelope.DoesNotExist):
+        LOCKED_ENVELOPE.get(10**9)
+    assert [r.phone for r in steps.objects(first.pk, "13800000002")] == ["13800000002"]
+    for hostile in ("' OR 1=1 --", "13800000002' OR '1'='1", "%s", "\x1fqianshu"):
+        assert steps.objects(first.pk, hostile) == []
+    with pytest.raises(Recipient.MultipleObjectsReturned):
+        Statement(lambda e: Recipient.objects.filter(envelope_id=e.as_int()), arity=1).get(first.pk)
+    with pytest.raises(TypeError):
+        steps.objects(first.pk)  # a value left out is refused, not run as the stand-in
+
+
+def test_known_objects_are_attached_and_annotations_and_rows_are_read() -> None:
+    first, _second = _two_envelopes()
+    recipients: Statement[Recipient] = Statement(
+        lambda envelope: (
+            Recipient.objects.select_related("user")
+            .filter(envelope_id=envelope.as_int())
+            .order_by("routing_order", "id")
+        ),
+        arity=1,
+    )
+    found = recipients.objects(first.pk, known={"envelope": first})
+    assert [r.pk for r in found] == [r.pk for r in first.recipients.order_by("routing_order")]
+    first.recipients.filter(routing_order=1).update(user=first.initiator)
+    found = recipients.objects(first.pk, known={"envelope": first})
+    with CaptureQueriesContext(connection) as queries:
+        assert all(r.envelope is first for r in found)
+        assert [r.user.phone if r.user else None for r in found] == ["13800000001", None]
+    assert not queries.captured_queries
+    revisions: Statement[Any] = Statement(
+        lambda document: Revision.objects.filter(document_id=document.as_int()).values_list(
+            "number", "action", "created_at"
+        ),
+        arity=1,
+    )
+    document = first.documents.get()
+    expected = list(
+        Revision.objects.filter(document=document).values_list("number", "action", "created_at")
+    )
+    assert revisions.rows(document.pk) == expected and expected
+    assert expected[0][2].tzinfo is not None  # Django's own converters applied
+    with pytest.raises(TypeError):
+        revisions.objects(document.pk)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        # A value Django writes into the SQL itself (a LIMIT): refused.
+        lambda pk: Field.objects.all()[: pk.as_int()],
+        # A value that is not among the parameters: refused.
+        lambda pk: Field.objects.filter(page=0),
+        # A value used twice: refused (one slot a value).
+        lambda pk: Field.objects.filter(pk=pk.as_int(), recipient_id=pk.as_int()),
+        # A value the lookup changes (LIKE pattern): refused.
+        lambda pk: Recipient.objects.filter(phone__contains=pk.as_str()),
+        # Flat rows are not what rows() returns: refused.
+        lambda pk: Field.objects.filter(pk=pk.as_int()).values_list("pk", flat=True),
+    ],
+)
+def test_shapes_whose_sql_depends_on_the_values_are_refused(build: Any) -> None:
+    with pytest.raises(ValueError):
+        Statement(build, arity=1).objects(1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_lock_is_taken_and_held_until_the_transaction_ends() -> None:
+    first, _second = _two_envelopes()
+    held, release, outcome = threading.Event(), threading.Event(), []
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                LOCKED_ENVELOPE.get(first.pk)
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(timeout=30)
+        with transaction.atomic():
+            try:
+                Envelope.objects.select_for_update(nowait=True).get(pk=first.pk)
+            except Exception as exc:  # DatabaseError: could not obtain lock
+                outcome.append(type(exc).__name__)
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    assert outcome == ["OperationalError"]
