@@ -368,15 +368,15 @@ def test_destroying_a_seal_in_use_waits_for_the_use(
     _grant(world)
     (envelope,) = _ready(world, 1)
     holding, release = threading.Event(), threading.Event()
-    lock = grants.lock_shared
+    lock = grants._locked_seal
 
-    def paused(rows: Any) -> Any:
-        if rows.model is Seal and not holding.is_set():  # the grant is locked already
+    def paused(seal_id: int) -> Any:
+        if not holding.is_set():  # the grant is locked already, the seal not yet
             holding.set()
             assert release.wait(timeout=60)
-        return lock(rows)
+        return lock(seal_id)
 
-    monkeypatch.setattr(grants, "lock_shared", paused)
+    monkeypatch.setattr(grants, "_locked_seal", paused)
     outcomes: dict[str, str] = {}
 
     def run(name: str, action: Any) -> None:

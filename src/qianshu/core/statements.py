@@ -64,12 +64,17 @@ class Statement(Generic[M]):
 
     ``build(*markers)`` returns the queryset, using ``marker.as_int()`` or
     ``marker.as_str()`` where a value goes; ``arity`` is the number of values. The queryset
-    returns model instances or ``values_list`` rows (not flat, not named).
+    returns model instances or ``values_list`` rows (not flat, not named). ``share``: lock the
+    rows ``FOR SHARE`` on PostgreSQL (one table's, no join: see
+    :func:`qianshu.core.sql.lock_shared`), which Django's ``select_for_update`` cannot say.
     """
 
-    def __init__(self, build: Callable[..., QuerySet[Any]], arity: int) -> None:
+    def __init__(
+        self, build: Callable[..., QuerySet[Any]], arity: int, *, share: bool = False
+    ) -> None:
         self._build = build
         self._arity = arity
+        self._share = share
         self._built: dict[tuple[str, str], _Built] = {}
         self._lock = threading.Lock()
 
@@ -158,6 +163,8 @@ class Statement(Generic[M]):
         sql, params = compiler.as_sql()
         if compiler.has_extra_select:
             raise ValueError("a statement cannot select more columns than it returns")
+        if self._share and compiler.connection.vendor == "postgresql":
+            sql = f"{sql} FOR SHARE"
         slots = []
         stand_ins: dict[int | str, int] = {}
         for marker in markers:

@@ -28,6 +28,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from qianshu.accounts.models import User
 from qianshu.core.errors import UserError
 from qianshu.core.sql import lock_shared
+from qianshu.core.statements import Statement
 from qianshu.identity.access import verified_identity
 from qianshu.orgs.models import Membership, Organization, Seal, SealGrant, SealUsage
 from qianshu.orgs.seals import SealError, seal_signing_key
@@ -115,10 +116,58 @@ def locked_for_use(grants: QuerySet[SealGrant]) -> tuple[SealGrant, Seal] | None
     grant = grants.first()
     if grant is None:
         return None
-    lock_shared(Seal.objects.filter(pk=grant.seal_id))
-    seals = Seal.objects.filter(pk=grant.seal_id)
-    lock_shared(IssuedCertificate.objects.filter(pk__in=seals.values("certificate_id")))
-    return grant, seals.select_related("org", "certificate", "image").get()
+    return grant, _locked_seal(grant.seal_id)
+
+
+def locked_grant_for_use(grant_id: int) -> tuple[SealGrant, Seal] | None:
+    """:func:`locked_for_use` of the grant ``grant_id`` (read with its API key): the same
+    locks in the same order, from statements built once (a 批量用印 step takes them)."""
+    if not _GRANT_SHARED.rows(grant_id):
+        return None
+    found = _GRANT.objects(grant_id)
+    if not found:
+        return None
+    return found[0], _locked_seal(found[0].seal_id)
+
+
+def _locked_seal(seal_id: int) -> Seal:
+    _SEAL_SHARED.rows(seal_id)
+    _CERTIFICATE_SHARED.rows(seal_id)
+    return _SEAL.get(seal_id)
+
+
+# The locks and reads of one use of a seal, built once (core/statements.py).
+_GRANT_SHARED: Statement[Any] = Statement(
+    lambda grant: SealGrant.objects.filter(pk=grant.as_int()).order_by().values_list("pk"),
+    arity=1,
+    share=True,
+)
+_GRANT: Statement[SealGrant] = Statement(
+    lambda grant: SealGrant.objects.select_related("api_key").filter(pk=grant.as_int()),
+    arity=1,
+)
+_SEAL_SHARED: Statement[Any] = Statement(
+    lambda seal: Seal.objects.filter(pk=seal.as_int()).order_by().values_list("pk"),
+    arity=1,
+    share=True,
+)
+_CERTIFICATE_SHARED: Statement[Any] = Statement(
+    lambda seal: (
+        IssuedCertificate.objects.filter(
+            pk__in=Seal.objects.filter(pk=seal.as_int()).values("certificate_id")
+        )
+        .order_by()
+        .values_list("pk")
+    ),
+    arity=1,
+    share=True,
+)
+_SEAL: Statement[Seal] = Statement(
+    lambda seal: Seal.objects.select_related("org", "certificate", "image").filter(
+        pk=seal.as_int()
+    ),
+    arity=1,
+)
 
 
 def grant_for_token(token: str) -> SealGrant | None:

@@ -42,6 +42,7 @@ from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.grants import MAX_GRANT_DAYS, GrantError, grant_detail
 from qianshu.orgs.models import OrgAction, Seal, SealGrant
 from qianshu.orgs.people import key_label
+from qianshu.pki.platform import load_platform
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ def do_seal_steps(
     may be revoked halfway: the steps after it are refused)."""
     grant = _held_grant(key)
     agent = key_label(grant)
+    platform = load_platform()  # once for the batch, as 批量签署's prepare_steps
 
     def seal(index: int) -> tuple[StepResult, list[routing.Notice]]:
         recipient = steps[index]
@@ -164,7 +166,12 @@ def do_seal_steps(
         try:
             with routing.collecting_notices() as notices:
                 outcome = do_seal_with_grant(
-                    recipient, grant, key=submissions[index], agent=agent, meta=meta
+                    recipient,
+                    grant,
+                    key=submissions[index],
+                    agent=agent,
+                    platform=platform,
+                    meta=meta,
                 )
         except EnvelopeError as exc:
             return StepResult(False, code=exc.code, detail=str(exc)), []

@@ -109,6 +109,12 @@ _REVISIONS: Statement[Any] = Statement(
 )
 
 
+def unfilled_fields(recipient: Recipient) -> list[Field]:
+    """The recipient's fields not filled yet (those filled before the envelope was sent back
+    — 退回 — on a document that kept its signatures are signed already)."""
+    return _UNFILLED.objects(recipient.pk, known={"recipient": recipient})
+
+
 def _staged_by_id(req: SignRequest) -> dict[int, StagedField]:
     out = {}
     for staged in req.fields:
@@ -127,9 +133,7 @@ def plan_documents(
     signature: stamps.StampImage | None,
     seal_image: stamps.StampImage | None,
 ) -> list[Plan]:
-    # Fields filled before the envelope was sent back (退回) on a document that kept its
-    # signatures are signed already.
-    declared = _UNFILLED.objects(recipient.pk, known={"recipient": recipient})
+    declared = unfilled_fields(recipient)
     staged = _staged_by_id(req)
     unknown = set(staged) - {f.pk for f in declared}
     if unknown:
@@ -376,5 +380,7 @@ def sign_step(
         locked.org = seal.org
     elif locked.user_id is None:
         locked.user = actor
-    locked.save()
+    locked.save(
+        update_fields=["status", "done_at", "acted_by", "seal", "certificate", "org", "user"]
+    )
     return signed_docs

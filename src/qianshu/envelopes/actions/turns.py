@@ -50,6 +50,7 @@ from qianshu.envelopes.actions.stamping import (
     saved_signature,
     sign_step,
     signature_image,
+    unfilled_fields,
 )
 from qianshu.envelopes.confirmations import (
     Confirmation,
@@ -59,7 +60,7 @@ from qianshu.envelopes.confirmations import (
     seal_signer,
 )
 from qianshu.envelopes.errors import EnvelopeError, NotYourTurn, SealNotAllowed
-from qianshu.envelopes.models import Document, Envelope, Field, Recipient, Submission
+from qianshu.envelopes.models import Envelope, Field, Recipient, Submission
 from qianshu.envelopes.turns import (
     SignOutcome,
     SignRequest,
@@ -67,7 +68,7 @@ from qianshu.envelopes.turns import (
     check_managed,
     check_signer,
 )
-from qianshu.orgs.grants import locked_for_use
+from qianshu.orgs.grants import locked_for_use, locked_grant_for_use
 from qianshu.orgs.models import Membership, Seal, SealGrant
 from qianshu.orgs.seals import SealError
 from qianshu.pki.platform import Platform, load_platform
@@ -305,7 +306,7 @@ def _lock_key_grant(
     legal representative's seal, and right for the step (organisation, required type). The
     locks: :func:`~qianshu.orgs.grants.locked_for_use` (a revoked key revokes its grant, which
     waits for the uses under way)."""
-    found = locked_for_use(SealGrant.objects.filter(pk=grant.pk).select_related("api_key"))
+    found = locked_grant_for_use(grant.pk)
     if found is None:
         raise SealNotAllowed()
     locked, seal = found
@@ -329,7 +330,13 @@ def _lock_key_grant(
 
 
 def do_seal_with_grant(
-    recipient: Recipient, grant: SealGrant, *, key: str, agent: str, meta: RequestMeta
+    recipient: Recipient,
+    grant: SealGrant,
+    *,
+    key: str,
+    agent: str,
+    platform: Platform | None = None,
+    meta: RequestMeta,
 ) -> SignOutcome:
     """API 用印 (契约锁's 静默签): the seal granted to an API key seals the organisation's own
     seal step ``recipient``, in the fields declared for it, without a person.
@@ -340,7 +347,8 @@ def do_seal_with_grant(
     another organisation — even one with the same name — a revoked key or grant, a legal
     representative's seal, a step whose turn has not come, or an envelope that is not the
     key's organisation's own are refused; nothing changes then. A key places nothing itself:
-    a step without declared seal fields is refused, and so is one that asks for text."""
+    a step without declared seal fields is refused, and so is one that asks for text.
+    ``platform``: the platform's keys, when a batch loaded them once for its steps."""
     check_managed(recipient.envelope, managed=False)
     if not key or len(key) > 64:
         raise EnvelopeError(_("提交无效，请刷新页面后重试。"))
@@ -355,12 +363,12 @@ def do_seal_with_grant(
                 return SignOutcome(recipient=locked, repeated=True)
             _check_turn(envelope, locked, None)
             seal, held = _lock_key_grant(envelope, locked, grant)
-            declared = list(locked.fields.filter(filled_at__isnull=True))
+            declared = unfilled_fields(locked)
             if not declared:
                 raise EnvelopeError(_("该盖章环节没有指定盖章位置，API 密钥不能自行放置印章。"))
             if any(f.kind not in (Kind.SEAL, Kind.CROSS_PAGE_SEAL, Kind.DATE) for f in declared):
                 raise EnvelopeError(_("该盖章环节需要填写内容，不能由 API 密钥自动盖章。"))
-            platform = load_platform()
+            platform = platform or load_platform()
             signer_key, signer = seal_signer(Confirmation(0, "api_key"), seal, platform)
             req = SignRequest(
                 key=key,
@@ -369,14 +377,9 @@ def do_seal_with_grant(
             )
             seal_image = blob_image(seal.image)
             plans = plan_documents(envelope, locked, req, signature=None, seal_image=seal_image)
-            # No person saw a revision: the step seals what is current now (the envelope row
-            # is locked, so no other step can add a revision meanwhile).
-            seen = {
-                pk: str(blob)
-                for pk, blob in Document.objects.filter(envelope=envelope).values_list(
-                    "pk", "current_id"
-                )
-            }
+            # No person saw a revision: the step seals what is current now (the documents as
+            # plan_documents read them locked; no other step can add a revision meanwhile).
+            seen = {plan.document.pk: str(plan.document.current_id) for plan in plans}
             signing = Signing(
                 signer_key,
                 signer,
