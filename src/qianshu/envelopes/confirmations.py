@@ -148,7 +148,9 @@ def issued_row(certificate: x509.Certificate) -> IssuedCertificate | None:
 def seal_signer(
     confirmation: Confirmation, seal: Seal, platform: Platform
 ) -> tuple[SignerKey, KeySigner]:
-    cached = confirmation.signers.get(f"seal:{seal.pk}")
+    # By certificate too: a seal whose certificate was renewed meanwhile signs with the new one.
+    name = f"seal:{seal.pk}:{seal.certificate_id}"
+    cached = confirmation.signers.get(name)
     if cached is None:
         key = SignerKey(
             seal_signing_key(seal),
@@ -156,7 +158,7 @@ def seal_signer(
             seal.certificate,
         )
         cached = (key, KeySigner(key.key, key.certificate, platform.pki.chain))
-        confirmation.signers[f"seal:{seal.pk}"] = cached
+        confirmation.signers[name] = cached
     return cached
 
 

@@ -34,6 +34,7 @@ from qianshu.core.meta import RequestMeta
 from qianshu.envelopes import routing
 from qianshu.envelopes.actions.batch import run_steps
 from qianshu.envelopes.actions.turns import do_seal_with_grant
+from qianshu.envelopes.confirmations import Confirmation
 from qianshu.envelopes.errors import EnvelopeError, SealNotAllowed
 from qianshu.envelopes.models import Recipient
 from qianshu.envelopes.turns import SignOutcome
@@ -156,7 +157,9 @@ def do_seal_steps(
     may be revoked halfway: the steps after it are refused)."""
     grant = _held_grant(key)
     agent = key_label(grant)
-    platform = load_platform()  # once for the batch, as 批量签署's prepare_steps
+    # Once for the call, as 批量签署's prepare_steps: the platform's keys, and the seal's
+    # signer (kept by the confirmation from one step to the next).
+    platform, confirmation = load_platform(), Confirmation(0, "api_key")
 
     def seal(index: int) -> tuple[StepResult, list[routing.Notice]]:
         recipient = steps[index]
@@ -171,6 +174,7 @@ def do_seal_steps(
                     key=submissions[index],
                     agent=agent,
                     platform=platform,
+                    confirmation=confirmation,
                     meta=meta,
                 )
         except EnvelopeError as exc:

@@ -336,6 +336,7 @@ def do_seal_with_grant(
     key: str,
     agent: str,
     platform: Platform | None = None,
+    confirmation: Confirmation | None = None,
     meta: RequestMeta,
 ) -> SignOutcome:
     """API 用印 (契约锁's 静默签): the seal granted to an API key seals the organisation's own
@@ -348,7 +349,9 @@ def do_seal_with_grant(
     representative's seal, a step whose turn has not come, or an envelope that is not the
     key's organisation's own are refused; nothing changes then. A key places nothing itself:
     a step without declared seal fields is refused, and so is one that asks for text.
-    ``platform``: the platform's keys, when a batch loaded them once for its steps."""
+    ``platform`` and ``confirmation``: what a batch prepared once for its steps — the
+    platform's keys, and the key's confirmation (``Confirmation(0, "api_key")``), which keeps
+    the seal's signer from one step to the next."""
     check_managed(recipient.envelope, managed=False)
     if not key or len(key) > 64:
         raise EnvelopeError(_("提交无效，请刷新页面后重试。"))
@@ -369,7 +372,8 @@ def do_seal_with_grant(
             if any(f.kind not in (Kind.SEAL, Kind.CROSS_PAGE_SEAL, Kind.DATE) for f in declared):
                 raise EnvelopeError(_("该盖章环节需要填写内容，不能由 API 密钥自动盖章。"))
             platform = platform or load_platform()
-            signer_key, signer = seal_signer(Confirmation(0, "api_key"), seal, platform)
+            confirmation = confirmation or Confirmation(0, "api_key")
+            signer_key, signer = seal_signer(confirmation, seal, platform)
             req = SignRequest(
                 key=key,
                 seen={},
