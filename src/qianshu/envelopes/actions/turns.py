@@ -108,6 +108,14 @@ _LOCKED_STEP: Statement[Recipient] = Statement(
 )
 
 
+_SUBMITTED: Statement[Any] = Statement(
+    lambda recipient, key: Submission.objects.filter(
+        recipient_id=recipient.as_int(), key=key.as_str()
+    ).values_list("pk")[:1],
+    arity=2,
+)
+
+
 def _lock_step(recipient: Recipient, key: str) -> tuple[Envelope, Recipient, bool]:
     """:func:`_lock`, and whether the submission ``key`` was signed already (read with the
     recipient row, under the lock)."""
@@ -355,7 +363,7 @@ def do_seal_with_grant(
     check_managed(recipient.envelope, managed=False)
     if not key or len(key) > 64:
         raise EnvelopeError(_("提交无效，请刷新页面后重试。"))
-    if Submission.objects.filter(recipient=recipient, key=key).exists():
+    if _SUBMITTED.rows(recipient.pk, key):
         return SignOutcome(recipient=recipient, repeated=True)
     if recipient.role != Role.SEAL:
         raise SealNotAllowed(_("API 密钥只能为本组织的企业盖章环节用印。"))

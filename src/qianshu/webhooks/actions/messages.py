@@ -12,11 +12,18 @@ from django.utils import timezone
 
 from qianshu.accounts.models import User
 from qianshu.core.meta import RequestMeta
+from qianshu.core.statements import Statement
 from qianshu.orgs.audit import record_org_event
 from qianshu.orgs.models import OrgAction, Organization
 from qianshu.webhooks.delivery import schedule
 from qianshu.webhooks.errors import EndpointDisabled
 from qianshu.webhooks.models import EVENT_TYPES, Endpoint, Message
+
+# Built once (core/statements.py): every signing step of an organisation's envelope emits.
+_ACTIVE: Statement[Endpoint] = Statement(
+    lambda org: Endpoint.objects.filter(org_id=org.as_int(), status=Endpoint.Status.ACTIVE),
+    arity=1,
+)
 
 
 def do_emit_event(org: Organization, event_type: str, data: dict[str, Any]) -> list[Message]:
@@ -25,11 +32,7 @@ def do_emit_event(org: Organization, event_type: str, data: dict[str, Any]) -> l
     it rolls back, nothing is sent. ``data`` must be JSON-serialisable."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    endpoints = [
-        e
-        for e in Endpoint.objects.filter(org=org, status=Endpoint.Status.ACTIVE)
-        if e.wants(event_type)
-    ]
+    endpoints = [e for e in _ACTIVE.objects(org.pk) if e.wants(event_type)]
     if not endpoints:
         return []
     now = timezone.now()
