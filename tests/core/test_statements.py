@@ -12,6 +12,7 @@ from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 
 from qianshu.core.statements import Statement
+from qianshu.envelopes.actions import turns
 from qianshu.envelopes.models import Envelope, Field, Recipient, Revision
 from tests.envelopes.helpers import Builder
 from tests.support.personas import make_verified_org, make_verified_person
@@ -32,14 +33,8 @@ def _two_envelopes() -> tuple[Envelope, Envelope]:
     return first, second
 
 
-LOCKED_ENVELOPE: Statement[Envelope] = Statement(
-    lambda pk: (
-        Envelope.objects.select_for_update(of=("self",))
-        .select_related("initiator__person_identity", "initiator_org")
-        .filter(pk=pk.as_int())
-    ),
-    arity=1,
-)
+# The signing step's own statement (envelopes/actions/turns.py): its envelope, locked.
+LOCKED_ENVELOPE = turns._LOCKED_ENVELOPE
 
 
 def test_instances_equal_the_querysets_own_with_related_objects_and_each_calls_values() -> None:
