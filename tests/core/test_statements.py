@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 from django.db.models import Model
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from qianshu.core.statements import Statement
@@ -139,6 +140,11 @@ def test_shapes_whose_sql_depends_on_the_values_are_refused(build: Any) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_the_lock_is_taken_and_held_until_the_transaction_ends() -> None:
     first, _second = _two_envelopes()
+    with transaction.atomic():
+        LOCKED_ENVELOPE.get(first.pk)  # built
+    # A lock outside a transaction is refused, as Django refuses it (it would end at once).
+    with pytest.raises(TransactionManagementError):
+        LOCKED_ENVELOPE.get(first.pk)
     held, release, outcome = threading.Event(), threading.Event(), []
 
     def holder() -> None:

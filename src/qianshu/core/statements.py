@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar, cast
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
+from django.db.transaction import TransactionManagementError
 
 M = TypeVar("M", bound=Model)
 
@@ -57,6 +58,7 @@ class _Built:
     end: int
     populators: tuple[Any, ...]
     annotations: tuple[tuple[str, int], ...]
+    locks: bool  # FOR UPDATE or FOR SHARE
 
 
 class Statement(Generic[M]):
@@ -137,6 +139,10 @@ class Statement(Generic[M]):
             with self._lock:
                 built = self._built.get(key) or self._make()
                 self._built[key] = built
+        locking = built.locks and connection.features.has_select_for_update
+        if locking and connection.get_autocommit():
+            # As Django refuses it: a lock outside a transaction would end with the statement.
+            raise TransactionManagementError("a locking statement needs a transaction")
         params = list(built.params)
         for position, index in built.slots:
             params[position] = values[index]
@@ -198,4 +204,5 @@ class Statement(Generic[M]):
             end=end,
             populators=populators,
             annotations=annotations,
+            locks=bool(queryset.query.select_for_update or self._share),
         )
