@@ -181,6 +181,44 @@ def test_a_grant_revoked_halfway_refuses_the_steps_after_it(
     assert SealUsage.objects.count() == 1
 
 
+def test_the_seals_signer_is_kept_for_the_call_but_a_revoked_certificate_stops_it(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call loads the seal's key once for all its steps; the seal certificate revoked
+    after the first step (as by the PKI's operator) refuses the others — the kept signer is
+    never used past the check each step makes under its locks."""
+    from qianshu.envelopes import confirmations
+    from qianshu.envelopes.actions import turns
+    from qianshu.pki.actions import do_revoke_certificate
+
+    _grant(world)
+    ready = _ready(world, 4)
+    loaded: list[int] = []
+    load = confirmations.seal_signing_key
+
+    def counted(seal: Any) -> Any:
+        loaded.append(seal.pk)
+        return load(seal)
+
+    monkeypatch.setattr(confirmations, "seal_signing_key", counted)
+    body = json.loads(_batch(world["api"], [_step(e) for e in ready[:2]]).content)
+    assert [r["ok"] for r in body["results"]] == [True, True]
+    assert loaded == [world["seal"].pk]  # once for the call's two steps
+    sealed = turns.do_seal_with_grant
+    serial = world["seal"].certificate.serial_number
+
+    def then_revoke(*args: Any, **kwargs: Any) -> Any:
+        outcome = sealed(*args, **kwargs)
+        do_revoke_certificate(serial)
+        return outcome
+
+    monkeypatch.setattr(seal_actions, "do_seal_with_grant", then_revoke)
+    body = json.loads(_batch(world["api"], [_step(e) for e in ready[2:]]).content)
+    assert [r["ok"] for r in body["results"]] == [True, False]
+    assert "印章证书已失效" in body["results"][1]["detail"]
+    assert SealUsage.objects.count() == 3
+
+
 def _seal_first(w: dict[str, Any]) -> dict[str, Any]:
     """The organisation seals (order 1), then bob signs (order 2)."""
     envelope = _envelope(w)

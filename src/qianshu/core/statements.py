@@ -28,6 +28,7 @@ from django.db.models.query import ModelIterable, ValuesListIterable, get_relate
 from django.db.transaction import TransactionManagementError
 
 M = TypeVar("M", bound=Model)
+DB = "default"  # statements run on the default database
 
 
 class Marker:
@@ -87,12 +88,11 @@ class Statement(Generic[M]):
         built, rows = self._run(values)
         if not built.models:
             raise TypeError("a values_list statement returns rows(), not objects()")
-        db = self._db()
         model = built.compiler.query.model
         out = []
         setters = [(model._meta.get_field(name), value) for name, value in (known or {}).items()]
         for row in rows:
-            obj = model.from_db(db, built.init_list, row[built.start : built.end])
+            obj = model.from_db(DB, built.init_list, row[built.start : built.end])
             for populator in built.populators:
                 populator.populate(row, obj)
             for name, position in built.annotations:
@@ -122,17 +122,14 @@ class Statement(Generic[M]):
 
     # --- building and running -----------------------------------------------------------------
 
-    def _db(self) -> str:
-        return "default"
-
     def _model(self) -> Any:
-        connection = connections[self._db()]
+        connection = connections[DB]
         return self._built[(connection.alias, connection.vendor)].compiler.query.model
 
     def _run(self, values: Sequence[Any]) -> tuple[_Built, list[Any]]:
         if len(values) != self._arity:
             raise TypeError(f"the statement takes {self._arity} values, not {len(values)}")
-        connection = connections[self._db()]
+        connection = connections[DB]
         key = (connection.alias, connection.vendor)
         built = self._built.get(key)
         if built is None:
@@ -154,7 +151,7 @@ class Statement(Generic[M]):
     def _make(self) -> _Built:
         markers = [Marker(i) for i in range(self._arity)]
         queryset = self._build(*markers)
-        if queryset.db != self._db():
+        if queryset.db != DB:
             raise ValueError("a statement runs on the default database")
         if queryset._iterable_class is ModelIterable:
             models = True

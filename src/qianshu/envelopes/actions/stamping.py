@@ -132,8 +132,12 @@ def plan_documents(
     *,
     signature: stamps.StampImage | None,
     seal_image: stamps.StampImage | None,
+    declared: list[Field] | None = None,
 ) -> list[Plan]:
-    declared = unfilled_fields(recipient)
+    """Each document's plan. ``declared``: the recipient's :func:`unfilled_fields`, when the
+    caller read them already (under the same locks)."""
+    if declared is None:
+        declared = unfilled_fields(recipient)
     staged = _staged_by_id(req)
     unknown = set(staged) - {f.pk for f in declared}
     if unknown:

@@ -388,7 +388,9 @@ def do_seal_with_grant(
                 fields=tuple(StagedField(field_id=f.pk) for f in declared),
             )
             seal_image = blob_image(seal.image)
-            plans = plan_documents(envelope, locked, req, signature=None, seal_image=seal_image)
+            plans = plan_documents(
+                envelope, locked, req, signature=None, seal_image=seal_image, declared=declared
+            )
             # No person saw a revision: the step seals what is current now (the documents as
             # plan_documents read them locked; no other step can add a revision meanwhile).
             seen = {plan.document.pk: str(plan.document.current_id) for plan in plans}
