@@ -15,6 +15,8 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
 from django.utils.translation import gettext as _
@@ -164,21 +166,42 @@ def _child_started() -> None:
         conn.connection = None
     reset_blob_store_cache()
     assert _FORKED is not None
-    # The request's language: a child forked by the request's thread has it already, but one
-    # the pool starts again after a child died is forked by the pool's own thread.
+    # The request's language (the thread that forked the child had it active already).
     translation.activate(_FORKED[1])
 
 
-def _run_forked(index: int) -> tuple[int, Any]:
+# A child that makes no progress for this long (no step reported) is taken to hang and is
+# killed: the steps it did not report are lost, as those of a child that died.
+STEP_SECONDS = 120.0
+
+
+def _child_loop(pipe: Connection) -> None:
+    """A forked child: runs the chunks of steps the parent sends, reporting each step's result
+    as it is done, then asks for more (``None``), until the parent sends ``None``."""
+    from django.db import connections
+
+    _child_started()
     assert _FORKED is not None
-    return index, _FORKED[0](index)
+    work = _FORKED[0]
+    try:
+        while (chunk := pipe.recv()) is not None:
+            for index in chunk:
+                pipe.send((index, work(index)))
+            pipe.send(None)
+    except EOFError:  # the parent is gone
+        pass
+    finally:
+        connections.close_all()
 
 
 def _spread(count: int, work: Callable[[int], T], processes: int) -> dict[int, T]:
     """``work(i)`` for each ``i`` in ``range(count)``, shared by ``processes`` forked children
-    of this process; the results by ``i``, which must pickle. A step a child did not report (it
-    died) is missing."""
+    of this process; the results by ``i``, which must pickle. A step that a child did not
+    report is missing: the child died, or reported nothing for :data:`STEP_SECONDS` and was
+    killed. Chunks go to whichever child is free, so a slow child takes fewer."""
     import multiprocessing
+    import time
+    from multiprocessing.connection import wait
 
     from django.conf import settings
     from django.db import connections
@@ -187,18 +210,61 @@ def _spread(count: int, work: Callable[[int], T], processes: int) -> dict[int, T
     global _FORKED
     connections.close_all()
     _FORKED = (work, translation.get_language() or settings.LANGUAGE_CODE)
+    size = max(1, count // (processes * 4))
+    chunks = [range(i, min(i + size, count)) for i in range(0, count, size)]
     done: dict[int, T] = {}
+    context = multiprocessing.get_context("fork")
+    children: dict[Connection, tuple[BaseProcess, float]] = {}  # pipe -> process, its deadline
+    finishing: set[Connection] = set()  # told there is nothing more: their end is no failure
     try:
-        context = multiprocessing.get_context("fork")
-        with context.Pool(processes, initializer=_child_started) as pool:
-            chunk = max(1, count // (processes * 4))
-            for index, result in pool.imap_unordered(_run_forked, range(count), chunksize=chunk):
-                done[index] = result
-    except Exception:  # a child died: the steps it did not report are missing
-        log.exception("batch processes failed")
+        for _ in range(min(processes, len(chunks))):
+            pipe, child_end = context.Pipe()
+            started: BaseProcess = context.Process(
+                target=_child_loop, args=(child_end,), daemon=True
+            )
+            started.start()
+            child_end.close()
+            pipe.send(chunks.pop(0))
+            children[pipe] = (started, time.monotonic() + STEP_SECONDS)
+        while children:
+            now = time.monotonic()
+            for late in [p for p, (_, deadline) in children.items() if deadline <= now]:
+                log.error("a batch process reported nothing for %g s: stopped", STEP_SECONDS)
+                _stop(late, children.pop(late)[0])
+            timeout = max(0.0, min((d for _, d in children.values()), default=now) - now)
+            for ready in wait(list(children), timeout=timeout):
+                assert isinstance(ready, Connection)
+                child = children[ready][0]
+                try:
+                    message = ready.recv()
+                except (EOFError, OSError):
+                    if ready not in finishing:
+                        log.error("a batch process died (exit code %s)", child.exitcode)
+                    _stop(ready, children.pop(ready)[0])
+                    continue
+                if message is None:  # its chunk is done: the next one, or the end
+                    if not chunks:
+                        finishing.add(ready)
+                    try:
+                        ready.send(chunks.pop(0) if chunks else None)
+                    except OSError:  # it died meanwhile: the EOF comes next
+                        pass
+                else:
+                    index, result = message
+                    done[index] = result
+                children[ready] = (child, time.monotonic() + STEP_SECONDS)
     finally:
         _FORKED = None
+        for pipe, (process, _) in children.items():
+            _stop(pipe, process)
     return done
+
+
+def _stop(pipe: Connection, process: BaseProcess) -> None:
+    if process.is_alive():
+        process.kill()
+    process.join(5)
+    pipe.close()
 
 
 def run_steps(
@@ -207,8 +273,8 @@ def run_steps(
     """A batch's steps ``step(0)`` … ``step(count - 1)``, each returning its result and the
     messages it held back: one after the other here, or a large batch on PostgreSQL shared by
     forked processes (:func:`processes_for`). The results in order (``lost`` for a step a
-    child died before reporting); then the held messages go out, one per person for the whole
-    batch (:func:`~qianshu.envelopes.routing.send_collected`)."""
+    child did not report: it died or hung); then the held messages go out, one per person for
+    the whole batch (:func:`~qianshu.envelopes.routing.send_collected`)."""
     processes = processes_for(count)
     if processes > 1:
         done = _spread(count, step, processes)
