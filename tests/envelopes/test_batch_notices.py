@@ -107,6 +107,38 @@ def test_held_messages_go_out_one_by_one_if_the_batch_never_sends_them(
     assert set(later.filter(recipient=charlie.phone).values_list("pk", flat=True)) == {
         m.pk for m in held
     }
+    # what the batch would have taken or released them by
+    written = OutboxMessage.objects.filter(recipient__in=[alice.phone, charlie.phone])
+    assert {u for n in notices for u in n.held} == {str(m.uuid) for m in written}
+
+
+def test_a_step_writes_its_messages_in_one_insert_and_reads_its_recipients_once(
+    people: dict, build: Any
+) -> None:
+    """The next signer's request and the initiator's progress of one step: one INSERT; the
+    envelope's recipients (the step's and the routing's after it) one locked read."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    alice, bob, charlie = people["alice"], people["bob"], people["charlie"]
+    envelopes = two_step(build, alice, bob, charlie, 1, "合同")
+    OutboxMessage.objects.all().delete()
+    [item] = items_for(bob, envelopes)
+    req = turns.SignRequest(key=item.key, seen=item.seen, fields=item.fields)
+    with CaptureQueriesContext(connection) as queries:
+        do_sign(item.recipient, req, pin=PIN, actor=bob, meta=TASK_META)
+    inserts = [
+        q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "notifications_')
+    ]
+    assert len(inserts) == 1
+    reads = [q for q in queries.captured_queries if 'FROM "envelopes_recipient"' in q["sql"]]
+    assert len(reads) == 1
+    if connection.features.has_select_for_update_of:
+        assert reads[0]["sql"].endswith('FOR UPDATE OF "envelopes_recipient"')
+    assert {(m.recipient, m.kind) for m in OutboxMessage.objects.all()} == {
+        (charlie.phone, "envelope_sign_request"),
+        (alice.phone, "envelope_progress"),
+    }
 
 
 def test_a_message_sent_already_makes_every_one_go_as_it_is(people: dict, build: Any) -> None:

@@ -18,7 +18,10 @@ from qianshu.notifications.actions import (
     delivered_together,
     do_queue_email,
     do_queue_sms,
+    do_release_held,
     do_retry_messages,
+    do_take_held,
+    written_together,
 )
 from qianshu.notifications.models import REDACTED, OutboxMessage
 from qianshu.notifications.sms import ConsoleSmsBackend
@@ -174,6 +177,45 @@ def test_messages_queued_together_go_out_in_one_task(sms_sent: Any) -> None:
         message.refresh_from_db()
         assert message.status == OutboxMessage.Status.SENT and message.attempts == 1
     assert deliver_messages.enqueue([m.pk for m in queued]).return_value == {"skipped": 3}
+
+
+def test_messages_written_together_are_one_insert_when_the_block_ends(sms_sent: Any) -> None:
+    """written_together (a signing step's messages): nothing is written until the block
+    ends, then every message in one INSERT; a held message gets no delivery (its uuid is
+    what the batch takes or releases it by), the others are delivered once the transaction
+    commits, in one task inside delivered_together."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    later = timezone.now() + timedelta(minutes=10)
+    with (
+        TestCase.captureOnCommitCallbacks() as callbacks,
+        transaction.atomic(),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        with delivered_together(), written_together():
+            now = [do_queue_sms(phone, "test_message", {}) for phone in (PHONE, "13900139001")]
+            held = do_queue_sms("13900139002", "test_message", {}, hold_until=later)
+            assert not OutboxMessage.objects.exists()
+            assert all(m.pk is None and m.uuid for m in [*now, held])
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 1
+    assert all(m.pk is not None for m in [*now, held])
+    assert OutboxMessage.objects.count() == 3
+    assert len(callbacks) == 1  # one task for the two due now; none for the held one
+    callbacks[0]()
+    assert sorted(sms["phone"] for sms in sms_sent()) == [PHONE, "13900139001"]
+    with transaction.atomic():
+        assert do_take_held([str(held.uuid), str(now[0].uuid)]) is False  # one was sent
+        assert do_release_held([str(held.uuid)]) == 1
+
+
+def test_nothing_is_written_when_a_written_together_block_raises() -> None:
+    with TestCase.captureOnCommitCallbacks() as callbacks, transaction.atomic():
+        with pytest.raises(RuntimeError), written_together():
+            do_queue_sms(PHONE, "test_message", {})
+            raise RuntimeError("the step failed")
+    assert callbacks == [] and not OutboxMessage.objects.exists()
 
 
 def test_messages_queued_together_follow_their_transaction(sms_sent: Any) -> None:

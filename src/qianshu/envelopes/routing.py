@@ -141,7 +141,7 @@ def _queue(
             sms = do_queue_sms(
                 phone, kind, _only(kind, "sms", ctx), language=language, hold_until=hold
             )
-            held.append(sms.pk)
+            held.append(str(sms.uuid))
         if email:
             mail = do_queue_email(
                 email,
@@ -151,7 +151,7 @@ def _queue(
                 attachments=attachments,
                 hold_until=hold,
             )
-            held.append(mail.pk)
+            held.append(str(mail.uuid))
     except InvalidRecipient:
         log.warning("cannot send %s to %s / %s", kind, phone, email)
     if notices is not None and hold is not None and held:
@@ -306,7 +306,7 @@ class Notice:
     phone: str
     email: str
     language: str
-    held: tuple[int, ...]
+    held: tuple[str, ...]  # the outbox messages' uuids
     context: Mapping[str, str]
 
     def group(self) -> tuple[str, ...]:
@@ -339,7 +339,7 @@ def send_collected(notices: Sequence[Notice]) -> None:
     for notice in notices:
         groups[notice.group()].append(notice)
     for group in groups.values():
-        held = [pk for notice in group for pk in notice.held]
+        held = [uuid for notice in group for uuid in notice.held]
         with transaction.atomic():
             if len(group) > 1 and do_take_held(held):
                 _queue_summary(group)

@@ -68,6 +68,7 @@ from qianshu.envelopes.turns import (
     check_managed,
     check_signer,
 )
+from qianshu.notifications.actions import written_together
 from qianshu.orgs.grants import locked_for_use, locked_grant_for_use
 from qianshu.orgs.models import Membership, Seal, SealGrant
 from qianshu.orgs.seals import SealError
@@ -96,13 +97,18 @@ _LOCKED_ENVELOPE: Statement[Envelope] = Statement(
     ),
     arity=1,
 )
-_LOCKED_STEP: Statement[Recipient] = Statement(
-    lambda pk, key: (
-        Recipient.objects.select_for_update()
+# The step's envelope's recipients, locked, each with whether the submission ``key`` was signed
+# already (it can be only the step's): the step's row, and those the routing moves on after it
+# (routing.advance_with_progress), in one statement.
+_LOCKED_RECIPIENTS: Statement[Recipient] = Statement(
+    lambda envelope, key: (
+        Recipient.objects.select_for_update(of=("self",))
+        .select_related("user")
         .annotate(
             submitted=Exists(Submission.objects.filter(recipient=OuterRef("pk"), key=key.as_str()))
         )
-        .filter(pk=pk.as_int())
+        .filter(envelope_id=envelope.as_int())
+        .order_by("routing_order", "id")
     ),
     arity=2,
 )
@@ -116,12 +122,16 @@ _SUBMITTED: Statement[Any] = Statement(
 )
 
 
-def _lock_step(recipient: Recipient, key: str) -> tuple[Envelope, Recipient, bool]:
-    """:func:`_lock`, and whether the submission ``key`` was signed already (read with the
-    recipient row, under the lock)."""
+def _lock_step(recipient: Recipient, key: str) -> tuple[Envelope, Recipient, bool, list[Recipient]]:
+    """:func:`_lock`, whether the submission ``key`` was signed already (read with the
+    recipient row, under the lock), and all the envelope's recipients locked (the step's
+    among them: the routing after the step reads them)."""
     envelope = _lock_envelope(recipient)
-    locked = _LOCKED_STEP.get(recipient.pk, key)
-    return envelope, locked, bool(cast(Any, locked).submitted)
+    recipients = _LOCKED_RECIPIENTS.objects(envelope.pk, key, known={"envelope": envelope})
+    for locked in recipients:
+        if locked.pk == recipient.pk:
+            return envelope, locked, bool(cast(Any, locked).submitted), recipients
+    raise Recipient.DoesNotExist("the step's recipient is gone")
 
 
 def _lock_envelope(recipient: Recipient) -> Envelope:
@@ -269,7 +279,7 @@ def do_sign(
         signature = None
     try:
         with transaction.atomic():
-            envelope, locked, submitted = _lock_step(recipient, req.key)
+            envelope, locked, submitted, recipients = _lock_step(recipient, req.key)
             if submitted:
                 # The same submission, sent twice at once: the first one signed.
                 return SignOutcome(recipient=locked, repeated=True)
@@ -288,7 +298,8 @@ def do_sign(
             plans = plan_documents(
                 envelope, locked, req, signature=signature, seal_image=seal_image
             )
-            with audit.batched(envelope):
+            # The step's audit events, and its messages, each written in one INSERT.
+            with audit.batched(envelope), written_together():
                 signed_docs = sign_step(
                     envelope,
                     locked,
@@ -300,7 +311,7 @@ def do_sign(
                     meta=meta,
                 )
                 Submission.objects.create(recipient=locked, key=req.key)
-                _after_step(envelope, locked, actor)
+                _after_step(envelope, locked, actor, recipients)
     except (SealError, SigningError) as exc:
         raise _refusal(exc, recipient) from exc
     return SignOutcome(recipient=locked, documents=signed_docs)
@@ -369,7 +380,7 @@ def do_seal_with_grant(
         raise SealNotAllowed(_("API 密钥只能为本组织的企业盖章环节用印。"))
     try:
         with transaction.atomic():
-            envelope, locked, submitted = _lock_step(recipient, key)
+            envelope, locked, submitted, recipients = _lock_step(recipient, key)
             if submitted:
                 return SignOutcome(recipient=locked, repeated=True)
             _check_turn(envelope, locked, None)
@@ -403,12 +414,13 @@ def do_seal_with_grant(
                 "api_key",
                 agent=agent,
             )
-            with audit.batched(envelope):
+            # The step's audit events, and its messages, each written in one INSERT.
+            with audit.batched(envelope), written_together():
                 signed_docs = sign_step(
                     envelope, locked, plans, signing, seen, platform, actor=None, meta=meta
                 )
                 Submission.objects.create(recipient=locked, key=key)
-                _after_step(envelope, locked, None)
+                _after_step(envelope, locked, None, recipients)
     except (SealError, SigningError) as exc:
         raise _refusal(exc, recipient) from exc
     return SignOutcome(recipient=locked, documents=signed_docs)
@@ -431,11 +443,17 @@ def _needs(recipient: Recipient, req: SignRequest, kind: str) -> bool:
     return recipient.fields.filter(kind=kind, filled_at__isnull=True).exists()
 
 
-def _after_step(envelope: Envelope, recipient: Recipient, actor: User | None) -> None:
+def _after_step(
+    envelope: Envelope,
+    recipient: Recipient,
+    actor: User | None,
+    recipients: list[Recipient] | None = None,
+) -> None:
     """Routing and the initiator's notice after a recipient finished its step (``actor`` is
-    None when an API key sealed)."""
+    None when an API key sealed). ``recipients``: the envelope's, locked in this transaction
+    with ``recipient`` among them, when the caller has them."""
     events.emit(envelope, "recipient.signed", recipient=recipient)
-    _activated, (done, total) = routing.advance_with_progress(envelope)
+    _activated, (done, total) = routing.advance_with_progress(envelope, recipients=recipients)
     if (actor is None or envelope.initiator_id != actor.pk) and done < total:
         who = recipient.name if recipient.role == Role.SEAL else audit.person_label(actor)
         routing.notify_initiator(

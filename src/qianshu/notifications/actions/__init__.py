@@ -2,7 +2,8 @@
 
 ``do_queue_sms`` and ``do_queue_email`` are meant to be called inside the caller's own
 transaction: the outbox row is part of it, and delivery is scheduled only once it commits —
-one task per message, or one for all the messages queued inside :func:`delivered_together`.
+one task per message, or one for all the messages queued inside :func:`delivered_together`;
+those queued inside :func:`written_together` are written in one INSERT when it ends.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "do_release_held",
     "do_retry_messages",
     "do_take_held",
+    "written_together",
 ]
 
 # Digits with an optional leading +: mainland numbers (13800138000) and E.164 (+85291234567).
@@ -72,6 +74,38 @@ def delivered_together() -> Iterator[None]:
         _together.reset(token)
         if ids:
             transaction.on_commit(partial(schedule_deliveries, ids), robust=True)
+
+
+# The messages queued inside written_together(), in this context, not yet written (and
+# whether each is held).
+_written: ContextVar[list[tuple[OutboxMessage, bool]] | None] = ContextVar(
+    "qianshu_outbox_written", default=None
+)
+
+
+@contextmanager
+def written_together() -> Iterator[None]:
+    """Inside the block (in the caller's transaction), the messages queued are written when it
+    ends, all in one INSERT, and their delivery then scheduled as ``_queue`` does: a signing
+    step's "your turn" and progress messages. Until then a queued message has its ``uuid``
+    but no ``pk``. Nothing is written when the block raises: use it inside a transaction
+    that then rolls back (its audit events and every other write of the step with it). A
+    block inside another joins it."""
+    if _written.get() is not None:
+        yield
+        return
+    pending: list[tuple[OutboxMessage, bool]] = []
+    token = _written.set(pending)
+    try:
+        yield
+    finally:
+        _written.reset(token)
+    if pending:
+        with transaction.atomic(savepoint=False):
+            OutboxMessage.objects.bulk_create(message for message, _ in pending)
+            for message, held in pending:
+                if not held:
+                    _schedule(message)
 
 
 def do_queue_sms(
@@ -194,39 +228,49 @@ def _queue(
     attachments: Sequence[Mapping[str, str]],
     hold_until: datetime | None = None,
 ) -> OutboxMessage:
+    message = OutboxMessage(
+        channel=channel,
+        recipient=recipient,
+        kind=kind,
+        language=resolve_language(language),
+        subject=subject,
+        body=body,
+        html_body=html_body,
+        attachments=list(attachments),
+        sensitive=sensitive or get_kind(kind).sensitive,
+        status=OutboxMessage.Status.PENDING,
+        next_attempt_at=hold_until or timezone.now(),
+    )
+    pending = _written.get()
+    if pending is not None:
+        pending.append((message, hold_until is not None))
+        return message
     # No savepoint: the row is all or nothing anyway, and a batch queues hundreds of them.
     with transaction.atomic(savepoint=False):
-        message = OutboxMessage.objects.create(
-            channel=channel,
-            recipient=recipient,
-            kind=kind,
-            language=resolve_language(language),
-            subject=subject,
-            body=body,
-            html_body=html_body,
-            attachments=list(attachments),
-            sensitive=sensitive or get_kind(kind).sensitive,
-            status=OutboxMessage.Status.PENDING,
-            next_attempt_at=hold_until or timezone.now(),
-        )
-        if hold_until is not None:
-            return message
-        together = _together.get()
-        if together is not None:
-            together.append(message.pk)
-            return message
-        # robust: a failure to enqueue must not fail the caller's committed request; the
-        # periodic deliver-outbox sweep picks the message up anyway.
-        transaction.on_commit(partial(schedule_delivery, message.pk), robust=True)
+        message.save(force_insert=True)
+        if hold_until is None:
+            _schedule(message)
     return message
 
 
-def _held(message_ids: Iterable[int]) -> list[OutboxMessage]:
-    """The held messages among ``message_ids`` that nobody sent or claimed yet, locked."""
+def _schedule(message: OutboxMessage) -> None:
+    """The delivery of a message just written (not held): with the other messages of
+    :func:`delivered_together`, or its own task once the transaction commits."""
+    together = _together.get()
+    if together is not None:
+        together.append(message.pk)
+        return
+    # robust: a failure to enqueue must not fail the caller's committed request; the
+    # periodic deliver-outbox sweep picks the message up anyway.
+    transaction.on_commit(partial(schedule_delivery, message.pk), robust=True)
+
+
+def _held(message_uuids: Iterable[str]) -> list[OutboxMessage]:
+    """The held messages among ``message_uuids`` that nobody sent or claimed yet, locked."""
     return list(
         OutboxMessage.objects.select_for_update()
         .filter(
-            pk__in=list(message_ids),
+            uuid__in=list(message_uuids),
             status=OutboxMessage.Status.PENDING,
             attempts=0,
             next_attempt_at__gt=timezone.now(),
@@ -235,24 +279,24 @@ def _held(message_ids: Iterable[int]) -> list[OutboxMessage]:
     )
 
 
-def do_take_held(message_ids: Sequence[int]) -> bool:
-    """Delete the held messages ``message_ids`` (queued with ``hold_until``) to send a summary
+def do_take_held(message_uuids: Sequence[str]) -> bool:
+    """Delete the held messages ``message_uuids`` (queued with ``hold_until``) to send a summary
     of them instead, in the caller's transaction. Only all or none: returns False, deleting
     nothing, when any of them is no longer held (the sweep sent it when its hold ran out)."""
     with transaction.atomic():
-        held = _held(message_ids)
-        if len(held) != len(set(message_ids)):
+        held = _held(message_uuids)
+        if len(held) != len(set(message_uuids)):
             return False
         OutboxMessage.objects.filter(pk__in=[m.pk for m in held]).delete()
     return True
 
 
-def do_release_held(message_ids: Iterable[int]) -> int:
-    """Send the held messages ``message_ids`` as they are: due now, delivery scheduled once
+def do_release_held(message_uuids: Iterable[str]) -> int:
+    """Send the held messages ``message_uuids`` as they are: due now, delivery scheduled once
     the caller's transaction commits. Returns how many were still held."""
     now = timezone.now()
     with transaction.atomic():
-        held = _held(message_ids)
+        held = _held(message_uuids)
         OutboxMessage.objects.filter(pk__in=[m.pk for m in held]).update(next_attempt_at=now)
         for message in held:
             transaction.on_commit(partial(schedule_delivery, message.pk), robust=True)
