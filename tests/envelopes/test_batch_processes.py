@@ -57,7 +57,7 @@ def test_a_child_that_dies_costs_only_the_steps_it_did_not_report() -> None:
 def test_a_child_that_hangs_is_stopped_and_the_others_steps_come_back(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(batch_actions, "STEP_SECONDS", 2.0)
+    monkeypatch.setattr(batch_actions, "STEP_SECONDS", 5.0)
     marker = tmp_path / "hung"
 
     def step(index: int) -> int:
