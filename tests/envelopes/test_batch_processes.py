@@ -74,3 +74,39 @@ def test_a_child_that_hangs_is_stopped_and_the_others_steps_come_back(
     assert all(result == i for i, result in enumerate(results) if result != LOST)
     with pytest.raises(ProcessLookupError):  # killed and reaped, not left behind
         os.kill(int(marker.read_text()), 0)
+
+
+@pytest.mark.usefixtures("two_processes")
+def test_no_process_to_be_had_answers_every_step_lost_instead_of_failing_the_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Forking refused (memory, the process limit): the call still answers, each step lost
+    (retried, nothing is signed twice), rather than raising out of the batch."""
+    import multiprocessing.context
+
+    def refused(self: Any) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", refused)
+    assert _run(lambda index: index, 40) == [LOST] * 40
+
+
+@pytest.mark.usefixtures("two_processes")
+def test_a_second_process_refused_leaves_the_batch_to_the_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import multiprocessing.context
+
+    start = multiprocessing.context.ForkProcess.start
+    started: list[int] = []
+
+    def once(self: Any) -> None:
+        if started:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        started.append(1)
+        start(self)
+
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", once)
+    results = _run(lambda index: (index, os.getpid()), 40)
+    assert [i for i, _ in results] == list(range(40))
+    assert len({pid for _, pid in results}) == 1

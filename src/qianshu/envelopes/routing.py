@@ -27,8 +27,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -221,15 +223,21 @@ def _tally(rows: Iterable[tuple[str, str]]) -> tuple[int, int]:
     return sum(1 for s in statuses if s == Status.DONE), len(statuses)
 
 
-# Built once (core/statements.py): every signing step reads its envelope's recipients so.
-_LOCKED_RECIPIENTS: Statement[Recipient] = Statement(
-    lambda envelope: (
+def locked_recipients(envelope_id: Any) -> QuerySet[Recipient]:
+    """The envelope's recipients as the routing reads them: locked, with their users, in
+    routing order (``envelope_id``: an id, or a statement's marker)."""
+    return (
         Recipient.objects.select_for_update(of=("self",))
         .select_related("user")
-        .filter(envelope_id=envelope.as_int())
+        .filter(envelope_id=envelope_id)
         .order_by("routing_order", "id")
-    ),
-    arity=1,
+    )
+
+
+# Built once (core/statements.py), for a caller that has not read them locked already (an
+# approval, a return, sending); a signing step reads them with its own row (actions.turns).
+_LOCKED_RECIPIENTS: Statement[Recipient] = Statement(
+    lambda envelope: locked_recipients(envelope.as_int()), arity=1
 )
 
 

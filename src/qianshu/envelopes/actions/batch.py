@@ -222,9 +222,15 @@ def _spread(count: int, work: Callable[[int], T], processes: int) -> dict[int, T
             started: BaseProcess = context.Process(
                 target=_child_loop, args=(child_end,), daemon=True
             )
-            started.start()
-            child_end.close()
-            pipe.send(chunks.pop(0))
+            try:
+                started.start()
+            except OSError:  # no process to be had (memory, process limit): fewer children
+                log.exception("a batch process could not be started")
+                pipe.close()
+                break
+            finally:
+                child_end.close()
+            _send(pipe, chunks.pop(0))
             children[pipe] = (started, time.monotonic() + STEP_SECONDS)
         while children:
             now = time.monotonic()
@@ -240,15 +246,13 @@ def _spread(count: int, work: Callable[[int], T], processes: int) -> dict[int, T
                 except (EOFError, OSError):
                     if ready not in finishing:
                         log.error("a batch process died (exit code %s)", child.exitcode)
-                    _stop(ready, children.pop(ready)[0])
+                    del children[ready]
+                    _stop(ready, child)
                     continue
                 if message is None:  # its chunk is done: the next one, or the end
                     if not chunks:
                         finishing.add(ready)
-                    try:
-                        ready.send(chunks.pop(0) if chunks else None)
-                    except OSError:  # it died meanwhile: the EOF comes next
-                        pass
+                    _send(ready, chunks.pop(0) if chunks else None)
                 else:
                     index, result = message
                     done[index] = result
@@ -258,6 +262,13 @@ def _spread(count: int, work: Callable[[int], T], processes: int) -> dict[int, T
         for pipe, (process, _) in children.items():
             _stop(pipe, process)
     return done
+
+
+def _send(pipe: Connection, chunk: range | None) -> None:
+    try:
+        pipe.send(chunk)
+    except OSError:  # the child died meanwhile: its end of the pipe comes next
+        pass
 
 
 def _stop(pipe: Connection, process: BaseProcess) -> None:

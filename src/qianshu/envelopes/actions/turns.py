@@ -101,14 +101,8 @@ _LOCKED_ENVELOPE: Statement[Envelope] = Statement(
 # already (it can be only the step's): the step's row, and those the routing moves on after it
 # (routing.advance_with_progress), in one statement.
 _LOCKED_RECIPIENTS: Statement[Recipient] = Statement(
-    lambda envelope, key: (
-        Recipient.objects.select_for_update(of=("self",))
-        .select_related("user")
-        .annotate(
-            submitted=Exists(Submission.objects.filter(recipient=OuterRef("pk"), key=key.as_str()))
-        )
-        .filter(envelope_id=envelope.as_int())
-        .order_by("routing_order", "id")
+    lambda envelope, key: routing.locked_recipients(envelope.as_int()).annotate(
+        submitted=Exists(Submission.objects.filter(recipient=OuterRef("pk"), key=key.as_str()))
     ),
     arity=2,
 )
