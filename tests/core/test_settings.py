@@ -86,3 +86,24 @@ def test_postgresql_sessions_run_without_jit(tmp_path: Path) -> None:
     kept = _run({**env, "QIANSHU_DB_JIT": "1"}, "shell", "-c", show)
     assert kept.returncode == 0, kept.stderr
     assert kept.stdout.strip().splitlines()[-1] == "on"
+
+
+@pytest.mark.postgres
+def test_postgresql_statements_run_again_are_prepared(tmp_path: Path) -> None:
+    """A statement a connection runs a third time is prepared on the server (parsed and
+    planned once); QIANSHU_DB_PREPARED=0 binds parameters on the client and prepares
+    nothing."""
+    show = "from django.db import connection as c; k = c.cursor()\n"
+    show += "for n in range(3): k.execute('SELECT %s::int + 1', [n])\n"
+    show += "k.execute('SELECT count(*) FROM pg_prepared_statements'); print(k.fetchone()[0])"
+    env = {
+        "QIANSHU_DATA_DIR": str(tmp_path),
+        "QIANSHU_DEBUG": "1",
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+    }
+    prepared = _run(env, "shell", "-c", show)
+    assert prepared.returncode == 0, prepared.stderr
+    assert prepared.stdout.strip().splitlines()[-1] == "1"
+    unprepared = _run({**env, "QIANSHU_DB_PREPARED": "0"}, "shell", "-c", show)
+    assert unprepared.returncode == 0, unprepared.stderr
+    assert unprepared.stdout.strip().splitlines()[-1] == "0"
