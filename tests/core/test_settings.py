@@ -67,6 +67,19 @@ def test_bad_boolean_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode != 0 and "QIANSHU_DEBUG must be a boolean" in result.stderr
 
 
+def _printed_on_postgresql(tmp_path: Path, code: str, **env: str) -> str:
+    """The last line ``code`` prints in ``qianshu shell`` on the test run's PostgreSQL server
+    (development settings), with ``env`` added to its environment."""
+    base = {
+        "QIANSHU_DATA_DIR": str(tmp_path),
+        "QIANSHU_DEBUG": "1",
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+    }
+    result = _run({**base, **env}, "shell", "-c", code)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
 @pytest.mark.postgres
 def test_postgresql_sessions_run_without_jit(tmp_path: Path) -> None:
     """A list's deep page has a high cost estimate, which makes PostgreSQL compile it to
@@ -74,18 +87,9 @@ def test_postgresql_sessions_run_without_jit(tmp_path: Path) -> None:
     QIANSHU_DB_JIT=1 keeps what the server (here: the client's PGOPTIONS) says."""
     show = "from django.db import connection as c; k = c.cursor(); k.execute('SHOW jit'); "
     show += "print(k.fetchone()[0])"
-    env = {
-        "QIANSHU_DATA_DIR": str(tmp_path),
-        "QIANSHU_DEBUG": "1",
-        "DATABASE_URL": os.environ["DATABASE_URL"],
-        "PGOPTIONS": "-c jit=on",  # what the session would have without the platform's say
-    }
-    off = _run(env, "shell", "-c", show)
-    assert off.returncode == 0, off.stderr
-    assert off.stdout.strip().splitlines()[-1] == "off"
-    kept = _run({**env, "QIANSHU_DB_JIT": "1"}, "shell", "-c", show)
-    assert kept.returncode == 0, kept.stderr
-    assert kept.stdout.strip().splitlines()[-1] == "on"
+    server = "-c jit=on"  # what the session would have without the platform's say
+    assert _printed_on_postgresql(tmp_path, show, PGOPTIONS=server) == "off"
+    assert _printed_on_postgresql(tmp_path, show, PGOPTIONS=server, QIANSHU_DB_JIT="1") == "on"
 
 
 @pytest.mark.postgres
@@ -96,14 +100,5 @@ def test_postgresql_statements_run_again_are_prepared(tmp_path: Path) -> None:
     show = "from django.db import connection as c; k = c.cursor()\n"
     show += "for n in range(3): k.execute('SELECT %s::int + 1', [n])\n"
     show += "k.execute('SELECT count(*) FROM pg_prepared_statements'); print(k.fetchone()[0])"
-    env = {
-        "QIANSHU_DATA_DIR": str(tmp_path),
-        "QIANSHU_DEBUG": "1",
-        "DATABASE_URL": os.environ["DATABASE_URL"],
-    }
-    prepared = _run(env, "shell", "-c", show)
-    assert prepared.returncode == 0, prepared.stderr
-    assert prepared.stdout.strip().splitlines()[-1] == "1"
-    unprepared = _run({**env, "QIANSHU_DB_PREPARED": "0"}, "shell", "-c", show)
-    assert unprepared.returncode == 0, unprepared.stderr
-    assert unprepared.stdout.strip().splitlines()[-1] == "0"
+    assert _printed_on_postgresql(tmp_path, show) == "1"
+    assert _printed_on_postgresql(tmp_path, show, QIANSHU_DB_PREPARED="0") == "0"
