@@ -44,6 +44,7 @@ BENCH_DB = os.environ.get("QIANSHU_BENCH_LISTS_DB", "qianshu_bench_lists")
 TARGET_MS = 50.0
 TARGET_SEED_S = 180.0
 TARGET_RSS_MB = 500.0
+MAINTENANCE_WORK_MEM = "256MB"  # for the sessions that rebuild the indexes after seeding
 ALICE_NAME = "王爱丽"  # her real name, and the name on her steps (batch signing checks it)
 
 #: Tables a list query must never read with a sequential scan at this size.
@@ -122,9 +123,9 @@ class World:
     counts: dict[str, int] | None = None
 
 
-def _without_indexes(cursor: Any, table: str) -> list[str]:
+def _without_indexes(cursor: Any, table: str) -> tuple[list[str], list[str]]:
     """Drop ``table``'s constraints (but its primary key) and secondary indexes; returns the
-    statements that put them back."""
+    statements that put them back: the indexes', then the constraints'."""
     cursor.execute(
         "SELECT conname, pg_get_constraintdef(oid), contype FROM pg_constraint "
         "WHERE conrelid = %s::regclass AND contype IN ('u', 'f', 'c')",
@@ -138,7 +139,7 @@ def _without_indexes(cursor: Any, table: str) -> list[str]:
         [table],
     )
     indexes = cursor.fetchall()
-    restore = [definition for _name, definition in indexes]
+    restore: list[str] = []
     # Unique constraints before foreign keys (a key may point at a unique column). The foreign
     # keys come back NOT VALID: the generated rows are consistent by construction, and checking
     # five million recipients against their envelopes, users and organisations again would take
@@ -154,7 +155,7 @@ def _without_indexes(cursor: Any, table: str) -> list[str]:
         cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     for name, _definition in indexes:
         cursor.execute(f"DROP INDEX {name}")
-    return restore
+    return [definition for _name, definition in indexes], restore
 
 
 @dataclass
@@ -358,41 +359,22 @@ def _personas(size: Size) -> tuple[World, Plan]:
     return world, plan
 
 
-def _create_indexes(statements: list[str], connections: int = 2) -> None:
-    """Run the ``CREATE INDEX`` statements over ``connections`` sessions at once, the GIN
-    (trigram) ones first: PostgreSQL builds a B-tree with parallel workers but a GIN index in
-    one process, so one session alone leaves a core idle while it builds the GIN ones. (Index
-    builds take a SHARE lock on their table, which does not conflict with another build's.)"""
-    import queue
-    import threading
+def _create_indexes(statements: list[str], sessions: int = 2) -> None:
+    """Run the ``CREATE INDEX`` statements in ``sessions`` sessions at once, the GIN (trigram)
+    ones first: PostgreSQL builds a B-tree with parallel workers but a GIN index in one
+    process, so one session alone leaves a core idle while it builds the GIN ones. (An index
+    build takes a SHARE lock on its table, which does not conflict with another build's.)"""
+    from concurrent.futures import ThreadPoolExecutor
 
     import psycopg
 
-    todo: queue.Queue[str] = queue.Queue()
-    for statement in sorted(statements, key=lambda s: "USING gin" not in s):
-        todo.put(statement)
-    failures: list[BaseException] = []
+    def build(statement: str) -> None:
+        with psycopg.connect(database.url(BENCH_DB), autocommit=True) as conn:
+            conn.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")  # type: ignore[call-overload]
+            conn.execute(statement)  # type: ignore[call-overload]
 
-    def build() -> None:
-        try:
-            with psycopg.connect(database.url(BENCH_DB), autocommit=True) as conn:
-                conn.execute("SET maintenance_work_mem = '256MB'")
-                while True:
-                    try:
-                        statement = todo.get_nowait()
-                    except queue.Empty:
-                        return
-                    conn.execute(statement)  # type: ignore[call-overload]
-        except BaseException as exc:  # re-raised in the caller's thread
-            failures.append(exc)
-
-    threads = [threading.Thread(target=build) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+    with ThreadPoolExecutor(sessions) as pool:
+        list(pool.map(build, sorted(statements, key=lambda s: "USING gin" not in s)))
 
 
 def seed(size: Size) -> World:
@@ -402,11 +384,14 @@ def seed(size: Size) -> World:
     start = time.perf_counter()
     world, plan = _personas(size)
     with connection.cursor() as cursor:
-        cursor.execute("SET maintenance_work_mem = '256MB'")
+        cursor.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
         cursor.execute("SELECT setseed(0.2026)")
-        restore: list[str] = []
+        indexes: list[str] = []
+        constraints: list[str] = []
         for table in COPIED:
-            restore += _without_indexes(cursor, table)
+            table_indexes, table_constraints = _without_indexes(cursor, table)
+            indexes += table_indexes
+            constraints += table_constraints
         inserted = time.perf_counter()
         # The rows carry their envelope's status and sending time themselves: the triggers
         # that keep them (migration envelopes 0016) would look them up again for each of five
@@ -419,10 +404,9 @@ def seed(size: Size) -> World:
             cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         inserted = time.perf_counter() - inserted
         rebuilt = time.perf_counter()
-        _create_indexes([s for s in restore if s.startswith("CREATE")])
-        for statement in restore:
-            if not statement.startswith("CREATE"):
-                cursor.execute(statement)
+        _create_indexes(indexes)
+        for statement in constraints:
+            cursor.execute(statement)
         rebuilt = time.perf_counter() - rebuilt
         for table in COPIED:
             cursor.execute(

@@ -141,25 +141,22 @@ DATABASES = {
         conn_max_age=env_int("QIANSHU_DB_CONN_MAX_AGE", 60),
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool(
-    "QIANSHU_DB_JIT", False
-):
-    # PostgreSQL's JIT compiles a query whose estimated cost is high — a deep page of a long
-    # list — to machine code before running it: tens of milliseconds spent on queries that
-    # run in a few. Off for the platform's sessions; QIANSHU_DB_JIT=1 keeps the server's
-    # setting (also for a connection pooler that refuses startup options).
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
-    "QIANSHU_DB_PREPARED", True
-):
-    # Parameters bound by the server, and a statement run a third time on a connection kept
-    # prepared (psycopg's prepare_threshold): PostgreSQL then parses and plans it once, not on
-    # every run. A signing step is ~19 short statements whose planning costs about what they
-    # do. QIANSHU_DB_PREPARED=0 binds on the client, unprepared (a pooler in transaction mode
-    # older than PgBouncer 1.21 cannot hold a session's prepared statements).
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=True, prepare_threshold=2
-    )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    if not env_bool("QIANSHU_DB_JIT", False):
+        # PostgreSQL's JIT compiles a query whose estimated cost is high — a deep page of a
+        # long list — to machine code before running it: tens of milliseconds spent on
+        # queries that run in a few. Off for the platform's sessions; QIANSHU_DB_JIT=1 keeps
+        # the server's setting (also for a connection pooler that refuses startup options).
+        _pg_options["options"] = "-c jit=off"
+    if env_bool("QIANSHU_DB_PREPARED", True):
+        # Parameters bound by the server, and a statement run a third time on a connection
+        # kept prepared (psycopg's prepare_threshold): PostgreSQL then parses and plans it
+        # once, not on every run. A signing step is ~19 short statements whose planning costs
+        # about what they do. QIANSHU_DB_PREPARED=0 binds on the client, unprepared (a pooler
+        # in transaction mode older than PgBouncer 1.21 cannot hold a session's prepared
+        # statements).
+        _pg_options.update(server_side_binding=True, prepare_threshold=2)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the web process and the worker share the file.
     DATABASES["default"]["OPTIONS"] = {
