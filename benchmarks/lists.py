@@ -16,7 +16,10 @@ on the server of ``QIANSHU_BENCH_DATABASE_URL``) this section
   median and p95 of N requests each, against the 50 ms target;
 * runs ``EXPLAIN (FORMAT JSON)`` on every query each of those requests made and prints FAIL
   (the section's result is then non-zero) when a plan reads one of the big tables (envelopes,
-  recipients, documents, fields, template uses, audit events) with a sequential scan;
+  recipients, documents, fields, template uses, audit events) with a sequential scan — at the
+  ``--quick`` size, where reading a small table whole is the right plan (2,500 template uses,
+  every one of them asked for), with sequential scans disabled (a weaker check: PostgreSQL
+  may then read a whole index instead; the full size checks the plans as they are);
 * prints the peak RSS of this process (target under 500 MB).
 
 ``python -m benchmarks --only lists [--quick]`` runs it alone (``--quick``: 50,000 envelopes);
@@ -486,11 +489,15 @@ def _plans(plan: Any) -> Iterator[dict[str, Any]]:
         yield from _plans(child)
 
 
-def seq_scans(sql: str) -> list[str]:
-    """The big tables ``sql``'s plan reads with a sequential scan."""
-    from django.db import connection
+def seq_scans(sql: str, *, index_possible: bool = False) -> list[str]:
+    """The big tables ``sql``'s plan reads with a sequential scan. ``index_possible``: planned
+    with sequential scans disabled, for tables too small for the plan they would have at full
+    size (PostgreSQL still scans a table no index of which it can use)."""
+    from django.db import connection, transaction
 
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if index_possible:
+            cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
         (document,) = cursor.fetchone()
     plans = document if isinstance(document, list) else json.loads(document)
@@ -532,6 +539,10 @@ def measure(world: World, requests: int, envelopes: int) -> bool:
     ok = True
     p95s: list[tuple[float, str]] = []
     scanned: set[str] = set()
+    # Below the full size, small tables are rightly read whole: is there an index for it?
+    small = envelopes < Size.of(quick=False).envelopes
+    if small:
+        print("   (plans checked with sequential scans disabled: small tables are read whole)")
     print(f"   {'who':8s}{'list':18s}{'median':>9s}{'p95':>9s}  queries  plan")
     for scenario in scenarios(world):
         client = clients[scenario.who]
@@ -546,7 +557,7 @@ def measure(world: World, requests: int, envelopes: int) -> bool:
         for query in captured.captured_queries:
             sql = query["sql"]
             if sql.lstrip("( ").upper().startswith(("SELECT", "WITH")):
-                scans += seq_scans(sql)
+                scans += seq_scans(sql, index_possible=small)
         verdict = "index" if not scans else "FAIL seq scan on " + ", ".join(sorted(set(scans)))
         slow = "" if p95 < TARGET_MS else "  (over target)"
         p95s.append((p95, f"{scenario.who} {scenario.label.strip()}"))
@@ -566,7 +577,8 @@ def measure(world: World, requests: int, envelopes: int) -> bool:
         met=not over,
     )
     summary.record(
-        "EXPLAIN of every list query at that size",
+        "EXPLAIN of every list query at that size"
+        + (" (sequential scans disabled)" if small else ""),
         "sequential scan of " + ", ".join(sorted(scanned)) if scanned else "indexes only",
         target="no sequential scan of a big table",
         met=not scanned,
