@@ -180,8 +180,13 @@ def core_rate_now(n: int) -> float:
 
     child = context.Process(target=measure)
     child.start()
+    sender.close()  # the child's end only: a child that dies unheard ends the wait below
     try:
         return float(receiver.recv())
+    except EOFError:
+        child.join()
+        code = child.exitcode
+        raise RuntimeError(f"measuring the core again failed (exit code {code})") from None
     finally:
         child.join()
 
