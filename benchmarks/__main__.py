@@ -166,11 +166,17 @@ def rate(fn, data: bytes, n: int) -> tuple[float, bytes]:  # type: ignore[no-unt
 def core_rate_now(n: int) -> float:
     """Section 1's figure measured again now, for a section that runs long after it while the
     host's speed moves: in a forked child with what this process holds frozen for the cyclic
-    collector, as the batch path's own children are (the caller closes its database
-    connections first: the child must not share their sockets)."""
+    collector, as the batch path's own children are. This process's database connections are
+    closed first (when Django is set up): the child must not share their sockets."""
     import gc
     import multiprocessing
 
+    from django.conf import settings
+
+    if settings.configured:
+        from django.db import connections
+
+        connections.close_all()
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
 
@@ -182,13 +188,13 @@ def core_rate_now(n: int) -> float:
     child.start()
     sender.close()  # the child's end only: a child that dies unheard ends the wait below
     try:
-        return float(receiver.recv())
+        measured: float | None = float(receiver.recv())
     except EOFError:
-        child.join()
-        code = child.exitcode
-        raise RuntimeError(f"measuring the core again failed (exit code {code})") from None
-    finally:
-        child.join()
+        measured = None
+    child.join()
+    if measured is None:
+        raise RuntimeError(f"measuring the core again failed (exit code {child.exitcode})")
+    return measured
 
 
 # --- batch: one platform signer per worker process -------------------------------------------

@@ -379,12 +379,10 @@ def _print_path(path: str, core_rate: float, core_again: CoreAgain, quick: bool)
     the summary table. The core is also measured again just before the path (the host's speed
     moves in the minutes since section 1; the target stays against section 1's figure)."""
     from django.conf import settings
-    from django.db import connections
 
     heading, label, bench, unit = _PATHS[path]
     names = {"count": 20 if quick else 200, "processes": settings.QIANSHU_BATCH_PROCESSES}
     heading, label = heading.format(**names), label.format(**names)
-    connections.close_all()  # the core is measured in a forked child
     near = core_again(10 if quick else 150)
     found = bench(names["count"])
     rate = found["rate"]
