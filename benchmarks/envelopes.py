@@ -342,45 +342,48 @@ def run(core_rate: float, core_again: CoreAgain, *, quick: bool) -> None:
     lists.run_in_child(quick=quick)  # its own process and database
     with _bench_database("6./6b. Envelope benchmarks") as ready:
         if ready:
-            _print_batch(core_rate, core_again, quick)
-            _print_seal_batch(core_rate, core_again, quick)
+            _print_paths(core_rate, core_again, quick)
             _print_bulk(quick)
 
 
-def _print_batch(core_rate: float, core_again: CoreAgain, quick: bool) -> None:
-    _print_path("batch", core_rate, core_again, quick)
-
-
-def _print_seal_batch(core_rate: float, core_again: CoreAgain, quick: bool) -> None:
-    _print_path("seal", core_rate, core_again, quick)
-
-
 # Section 6 and 6a: the heading, the summary's label, the bench and its unit.
-_PATHS: dict[str, tuple[str, str, Callable[[int], dict[str, float]], str]] = {
-    "batch": (
+_PATHS: tuple[tuple[str, str, Callable[[int], dict[str, float]], str], ...] = (
+    (
         "6. Batch signing of {count} tasks through the batch path "
         "(one PIN, {processes} processes, PostgreSQL)",
         "批量签署 of {count} tasks through the batch path, {processes} processes",
         batch_bench,
         "docs",
     ),
-    "seal": (
+    (
         "6a. 批量用印 of {count} seal steps in one API call "
         "(POST /envelopes/seal-batch's action, {processes} processes, PostgreSQL)",
         "批量用印 of {count} seal steps in one API call, {processes} processes",
         seal_batch_bench,
         "steps",
     ),
-}
+)
 
 
-def _print_path(path: str, core_rate: float, core_again: CoreAgain, quick: bool) -> None:
-    """Section 6's or 6a's lines: the path's rate next to the signing core's, and its row in
-    the summary table. The core is also measured again just before the path (the host's speed
+def _print_paths(core_rate: float, core_again: CoreAgain, quick: bool) -> None:
+    """Sections 6 and 6a: each path's rate next to the signing core's, and its row in the
+    summary table. The core is also measured again just before each path (the host's speed
     moves in the minutes since section 1; the target stays against section 1's figure)."""
+    for path in _PATHS:
+        _print_path(*path, core_rate, core_again, quick)
+
+
+def _print_path(
+    heading: str,
+    label: str,
+    bench: Callable[[int], dict[str, float]],
+    unit: str,
+    core_rate: float,
+    core_again: CoreAgain,
+    quick: bool,
+) -> None:
     from django.conf import settings
 
-    heading, label, bench, unit = _PATHS[path]
     names = {"count": 20 if quick else 200, "processes": settings.QIANSHU_BATCH_PROCESSES}
     heading, label = heading.format(**names), label.format(**names)
     near = core_again(10 if quick else 150)
@@ -408,8 +411,7 @@ def run_batch(core_rate: float, core_again: CoreAgain, *, quick: bool) -> None:
     """Print sections 6 and 6a alone (``--only batch``, after section 1)."""
     with _bench_database("6. Batch signing") as ready:
         if ready:
-            _print_batch(core_rate, core_again, quick)
-            _print_seal_batch(core_rate, core_again, quick)
+            _print_paths(core_rate, core_again, quick)
 
 
 def _print_bulk(quick: bool) -> None:
