@@ -60,6 +60,9 @@ class _Built:
     populators: tuple[Any, ...]
     annotations: tuple[tuple[str, int], ...]
     locks: bool  # FOR UPDATE or FOR SHARE
+    # Django's converters of the selected columns, found once (each evaluation of a queryset
+    # finds them again: half of the Python time of running a built statement, measured).
+    converters: dict[int, Any]
 
 
 class Statement(Generic[M]):
@@ -146,7 +149,9 @@ class Statement(Generic[M]):
         with connection.cursor() as cursor:
             cursor.execute(built.sql, params)
             fetched = cursor.fetchall()
-        return built, list(built.compiler.results_iter([fetched]))
+        if not built.converters:
+            return built, fetched
+        return built, list(built.compiler.apply_converters(fetched, built.converters))
 
     def _make(self) -> _Built:
         markers = [Marker(i) for i in range(self._arity)]
@@ -166,6 +171,9 @@ class Statement(Generic[M]):
         sql, params = compiler.as_sql()
         if compiler.has_extra_select:
             raise ValueError("a statement cannot select more columns than it returns")
+        columns = [selected[0] for selected in compiler.select[0 : compiler.col_count]]
+        if compiler.has_composite_fields(columns):
+            raise ValueError("a statement cannot select a composite primary key")
         if self._share and compiler.connection.vendor == "postgresql":
             sql = f"{sql} FOR SHARE"
         slots = []
@@ -202,4 +210,96 @@ class Statement(Generic[M]):
             populators=populators,
             annotations=annotations,
             locks=bool(queryset.query.select_for_update or self._share),
+            converters=compiler.get_converters(columns),
         )
+
+
+class Insert(Generic[M]):
+    """What ``Model.objects.bulk_create(rows)`` writes — every concrete field but an automatic
+    primary key, each value as the field's ``pre_save`` and ``get_db_prep_save`` make it, the
+    new primary keys read back — with its ``INSERT`` built once per process and number of
+    rows: the hot writes of a signing step (its audit events, messages, revision and
+    submission), where Django built the statement anew each time (0.4–1.2 ms of Python a
+    write, measured). As ``bulk_create``, no signals are sent and ``save()`` is not called.
+
+    Only plain models qualify (checked when the statement is first built): no field computed
+    by the database (``db_default``, generated, returned on insert) and no field whose
+    placeholder depends on its value."""
+
+    def __init__(self, model: type[M]) -> None:
+        self._model = model
+        self._sql: dict[tuple[str, str, int], str] = {}
+        self._lock = threading.Lock()
+        opts = model._meta
+        pk = opts.pk
+        assert pk is not None
+        self._auto_pk = bool(getattr(pk, "db_returning", False))
+        self._fields = tuple(
+            f for f in opts.concrete_fields if not (self._auto_pk and f.primary_key)
+        )
+
+    def save(self, rows: Sequence[M]) -> None:
+        """INSERT ``rows`` (new instances of the model) in one statement; each then has its
+        primary key and is saved, as ``bulk_create`` leaves it."""
+        connection = connections[DB]
+        size = max(1, connection.ops.bulk_batch_size(self._fields, rows))
+        for start in range(0, len(rows), size):
+            self._save(connection, rows[start : start + size])
+
+    def _save(self, connection: Any, rows: Sequence[M]) -> None:
+        sql = self._statement(connection, len(rows))
+        params: list[Any] = []
+        fields = self._fields
+        for row in rows:
+            if row._state.adding is False or (self._auto_pk and row.pk is not None):
+                raise ValueError("Insert.save takes new rows only")
+            # As bulk_create: a related object saved after it was assigned (its key read now),
+            # an unsaved one refused.
+            cast(Any, row)._prepare_related_fields_for_save(operation_name="bulk_create")
+            params += [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            keys = cursor.fetchall() if self._auto_pk else []
+        pk = self._model._meta.pk
+        assert pk is not None
+        for index, row in enumerate(rows):
+            if keys:
+                (value,) = keys[index]
+                setattr(row, pk.attname, value)
+            row._state.adding = False
+            row._state.db = DB
+
+    def _statement(self, connection: Any, count: int) -> str:
+        key = (connection.alias, connection.vendor, count)
+        sql = self._sql.get(key)
+        if sql is None:
+            with self._lock:
+                sql = self._sql.get(key) or self._build(connection, count)
+                self._sql[key] = sql
+        return sql
+
+    def _build(self, connection: Any, count: int) -> str:
+        from django.db.models import NOT_PROVIDED
+
+        for f in self._fields:
+            if (
+                f.db_default is not NOT_PROVIDED
+                or getattr(f, "generated", False)
+                or getattr(f, "db_returning", False)
+                or hasattr(f, "get_placeholder")
+            ):
+                raise ValueError(f"{self._model.__name__}.{f.name} is not a plain column")
+        quote = connection.ops.quote_name
+        opts = self._model._meta
+        columns = ", ".join(quote(f.column) for f in self._fields)
+        one = "(" + ", ".join(["%s"] * len(self._fields)) + ")"
+        # Only the model's own table and column names are formatted in; values are parameters.
+        sql = f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES " + ", ".join(  # noqa: S608
+            [one] * count
+        )
+        if self._auto_pk:
+            assert opts.pk is not None
+            if not connection.features.can_return_rows_from_bulk_insert:
+                raise ValueError("the database cannot return the new rows' keys")
+            sql += f" RETURNING {quote(opts.pk.column)}"
+        return sql

@@ -44,6 +44,7 @@ from qianshu.core.chains import ChainBreak, Checkpoint, Link
 from qianshu.core.labels import choice_label, event_kind_label
 from qianshu.core.meta import RequestMeta
 from qianshu.core.models import AuditAnchor
+from qianshu.core.statements import Insert
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.identity.models import PersonIdentity
 
@@ -247,6 +248,9 @@ class _Block:
         return pending
 
 
+# The events' INSERT, built once (a signing step writes its events with one).
+_INSERT: Insert[AuditEvent] = Insert(AuditEvent)
+
 _batch: ContextVar[_Block | None] = ContextVar("qianshu_audit_batch", default=None)
 
 
@@ -272,7 +276,7 @@ def deferred() -> Iterator[None]:
     with transaction.atomic(savepoint=False):
         written = [_swap(block.envelopes[pk], pending) for pk, pending in block.pending.items()]
         # Every envelope's events in one INSERT (a 批量发起 group sends several envelopes).
-        AuditEvent.objects.bulk_create(event for events in written for event in events)
+        _INSERT.save([event for events in written for event in events])
 
 
 @contextmanager

@@ -12,9 +12,13 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from qianshu.core.statements import Insert
 from qianshu.envelopes.errors import DocumentChanged
 from qianshu.envelopes.models import Document, Recipient, Revision
 from qianshu.storage.actions import do_store_blob
+
+# Built once: every signing step appends a revision per document.
+_INSERT: Insert[Revision] = Insert(Revision)
 
 
 def append_revision(
@@ -33,8 +37,8 @@ def append_revision(
     before = document.current_id
     blob = do_store_blob(data, content_type="application/pdf")
     number = document.revision + 1
-    Revision.objects.create(
-        document=document, number=number, blob=blob, action=action, recipient=recipient
+    _INSERT.save(
+        [Revision(document=document, number=number, blob=blob, action=action, recipient=recipient)]
     )
     swapped = Document.objects.filter(pk=document.pk, revision=document.revision).update(
         revision=number, current=blob, **changes

@@ -20,6 +20,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from qianshu.core.statements import Insert
 from qianshu.notifications.messages import (
     MessageError,
     get_kind,
@@ -76,6 +77,8 @@ def delivered_together() -> Iterator[None]:
             transaction.on_commit(partial(schedule_deliveries, ids), robust=True)
 
 
+_INSERT: Insert[OutboxMessage] = Insert(OutboxMessage)  # built once
+
 # The messages queued inside written_together(), in this context, not yet written (and
 # whether each is held).
 _written: ContextVar[list[tuple[OutboxMessage, bool]] | None] = ContextVar(
@@ -102,7 +105,7 @@ def written_together() -> Iterator[None]:
         _written.reset(token)
     if pending:
         with transaction.atomic(savepoint=False):
-            OutboxMessage.objects.bulk_create(message for message, _ in pending)
+            _INSERT.save([message for message, _ in pending])
             for message, held in pending:
                 if not held:
                     _schedule(message)
