@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
 from qianshu.core.meta import RequestMeta
-from qianshu.core.statements import Statement
+from qianshu.core.statements import Insert, Statement
 from qianshu.envelopes import audit, events, routing
 from qianshu.envelopes.access import seal_matches
 from qianshu.envelopes.actions.confirmations import confirm_signing
@@ -75,6 +75,8 @@ from qianshu.orgs.seals import SealError
 from qianshu.pki.platform import Platform, load_platform
 from qianshu.signing import stamps
 from qianshu.signing.errors import SigningError
+from qianshu.storage.actions import stored_alongside
+from qianshu.storage.errors import BlobStoreError
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,8 @@ _LOCKED_RECIPIENTS: Statement[Recipient] = Statement(
     arity=2,
 )
 
+
+_INSERT_SUBMISSION: Insert[Submission] = Insert(Submission)
 
 _SUBMITTED: Statement[Any] = Statement(
     lambda recipient, key: Submission.objects.filter(
@@ -272,7 +276,8 @@ def do_sign(
     else:
         signature = None
     try:
-        with transaction.atomic():
+        # The step's blobs are written while its statements run, durable before the commit.
+        with transaction.atomic(), stored_alongside():
             envelope, locked, submitted, recipients = _lock_step(recipient, req.key)
             if submitted:
                 # The same submission, sent twice at once: the first one signed.
@@ -304,9 +309,9 @@ def do_sign(
                     actor=actor,
                     meta=meta,
                 )
-                Submission.objects.create(recipient=locked, key=req.key)
+                _INSERT_SUBMISSION.save([Submission(recipient=locked, key=req.key)])
                 _after_step(envelope, locked, actor, recipients)
-    except (SealError, SigningError) as exc:
+    except (SealError, SigningError, BlobStoreError) as exc:
         raise _refusal(exc, recipient) from exc
     return SignOutcome(recipient=locked, documents=signed_docs)
 
@@ -373,7 +378,7 @@ def do_seal_with_grant(
     if recipient.role != Role.SEAL:
         raise SealNotAllowed(_("API 密钥只能为本组织的企业盖章环节用印。"))
     try:
-        with transaction.atomic():
+        with transaction.atomic(), stored_alongside():
             envelope, locked, submitted, recipients = _lock_step(recipient, key)
             if submitted:
                 return SignOutcome(recipient=locked, repeated=True)
@@ -413,16 +418,17 @@ def do_seal_with_grant(
                 signed_docs = sign_step(
                     envelope, locked, plans, signing, seen, platform, actor=None, meta=meta
                 )
-                Submission.objects.create(recipient=locked, key=key)
+                _INSERT_SUBMISSION.save([Submission(recipient=locked, key=key)])
                 _after_step(envelope, locked, None, recipients)
-    except (SealError, SigningError) as exc:
+    except (SealError, SigningError, BlobStoreError) as exc:
         raise _refusal(exc, recipient) from exc
     return SignOutcome(recipient=locked, documents=signed_docs)
 
 
-def _refusal(exc: SealError | SigningError, recipient: Recipient) -> EnvelopeError:
+def _refusal(exc: SealError | SigningError | BlobStoreError, recipient: Recipient) -> EnvelopeError:
     """What the signer is told when a step's signing failed (a seal's own reason, or a
-    generic one for the signing core's failures, which are logged)."""
+    generic one for the signing core's failures and the blob store's, which are logged:
+    nothing of the step was committed, and it can be signed again)."""
     if isinstance(exc, SealError):
         return EnvelopeError(str(exc))
     log.warning("signing %s for recipient %s failed: %s", recipient.envelope_id, recipient.pk, exc)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db import connections, models, router, transaction
 
 from qianshu.storage import encryption
 from qianshu.storage.blobs import get_blob_store
+from qianshu.storage.errors import BlobStoreError
 from qianshu.storage.models import Blob
 
 MAX_CONTENT_TYPE_LENGTH = 255
@@ -25,11 +34,64 @@ def do_store_blob(data: bytes, *, content_type: str) -> Blob:
     content type it was first stored with. Raises ``BlobStoreError`` if the store fails.
     """
     _check_content_type(content_type)
-    sha256 = get_blob_store().put(data)
+    puts = _alongside.get()
+    if puts is None:
+        sha256 = get_blob_store().put(data)
+    else:
+        sha256 = hashlib.sha256(data).hexdigest()
+        puts.append((sha256, _writer().submit(get_blob_store().put, data)))
     blob = Blob(sha256=sha256, size=len(data), content_type=content_type)
     if _insert_if_new(blob):
         return blob
     return Blob.objects.get(sha256=sha256)  # stored before: its row as it is
+
+
+# The puts started inside stored_alongside() in this context: (SHA-256, the put's future).
+_alongside: ContextVar[list[tuple[str, Future[str]]] | None] = ContextVar(
+    "qianshu_blobs_alongside", default=None
+)
+_pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, the pool)
+_pool_lock = threading.Lock()
+
+
+def _writer() -> ThreadPoolExecutor:
+    """This process's thread that writes the blobs of :func:`stored_alongside` blocks (a
+    forked child makes its own: the parent's thread is not in it)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="qianshu-blobs"))
+        return _pool[1]
+
+
+@contextmanager
+def stored_alongside() -> Iterator[None]:
+    """Inside the block — in a transaction, which must commit only after it ends — the bytes
+    :func:`do_store_blob` stores are written and made durable on a thread while the caller
+    goes on: the row is inserted at once, and the block's end waits for every write, raising
+    the store's error (``BlobStoreError``) if one failed, so that the transaction rolls back.
+    A row thus never names a missing blob once committed, which is the only time another
+    transaction can see it; a signing step's fsyncs (or upload) overlap its statements instead
+    of preceding them. When the block raises, its writes are waited for and the exception
+    goes on (a write that completed leaves an unreferenced blob, as any failure between a put
+    and its commit does). A block inside another joins it."""
+    if _alongside.get() is not None:
+        yield
+        return
+    puts: list[tuple[str, Future[str]]] = []
+    token = _alongside.set(puts)
+    try:
+        yield
+    except BaseException:
+        for _sha256, future in puts:
+            future.exception()  # waited for; the block's own exception is the one raised
+        raise
+    finally:
+        _alongside.reset(token)
+    for sha256, future in puts:
+        stored = future.result()  # the store's error, raised here
+        if stored != sha256:
+            raise BlobStoreError(f"the store named blob {sha256} {stored}")
 
 
 def _insert_if_new(blob: Blob) -> bool:

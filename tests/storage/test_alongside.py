@@ -1,0 +1,112 @@
+"""stored_alongside: a transaction's blobs written on a thread while it goes on, and durable
+before it can commit — an attacker or a failing store never gets a committed row naming a
+missing blob."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from qianshu.storage import actions
+from qianshu.storage.actions import do_store_blob, stored_alongside
+from qianshu.storage.blobs import get_blob_store
+from qianshu.storage.errors import BlobStoreError
+from qianshu.storage.models import Blob
+
+pytestmark = pytest.mark.django_db
+
+
+def _slowed(monkeypatch: pytest.MonkeyPatch, seconds: float) -> list[str]:
+    """The configured store's puts take ``seconds`` more; returns the threads that ran them."""
+    store = get_blob_store()
+    put = store.put
+    threads: list[str] = []
+
+    def slow(data: bytes) -> str:
+        threads.append(threading.current_thread().name)
+        time.sleep(seconds)
+        return put(data)
+
+    monkeypatch.setattr(store, "put", slow)
+    return threads
+
+
+def test_the_row_comes_at_once_and_the_blob_is_stored_when_the_block_ends(
+    configured_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads = _slowed(monkeypatch, 0.3)
+    data = b"%PDF-1.7 signed revision"
+    with transaction.atomic():
+        with stored_alongside():
+            start = time.monotonic()
+            blob = do_store_blob(data, content_type="application/pdf")
+            assert time.monotonic() - start < 0.25  # not waited for here
+            assert blob.sha256 == hashlib.sha256(data).hexdigest()
+            assert Blob.objects.filter(sha256=blob.sha256).exists()
+        # The block's end waited for the write: the bytes are there before any commit.
+        assert get_blob_store().get(blob.sha256) == data
+    assert threads and threads[0] != threading.current_thread().name
+    # Outside a block, a put is made before the row, in this thread.
+    do_store_blob(b"other bytes", content_type="application/pdf")
+    assert threads[-1] == threading.current_thread().name
+
+
+def test_a_failing_store_raises_at_the_end_and_the_transaction_keeps_nothing(
+    configured_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(data: bytes) -> str:
+        raise BlobStoreError("the disk is full")
+
+    monkeypatch.setattr(get_blob_store(), "put", broken)
+    with pytest.raises(BlobStoreError, match="the disk is full"):
+        with transaction.atomic(), stored_alongside():
+            do_store_blob(b"never stored", content_type="application/pdf")
+            assert Blob.objects.exists()  # the row, until the rollback
+    assert not Blob.objects.exists()
+
+
+def test_a_store_naming_other_bytes_is_refused(
+    configured_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store (or a hostile proxy in front of S3) that answers with another blob's name."""
+    monkeypatch.setattr(get_blob_store(), "put", lambda data: "0" * 64)
+    with pytest.raises(BlobStoreError):
+        with transaction.atomic(), stored_alongside():
+            do_store_blob(b"these bytes", content_type="application/pdf")
+    assert not Blob.objects.exists()
+
+
+def test_the_blocks_own_error_goes_on_after_its_writes_end(
+    configured_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _slowed(monkeypatch, 0.2)
+    done: list[Any] = []
+    with pytest.raises(ZeroDivisionError):
+        with transaction.atomic(), stored_alongside():
+            blob = do_store_blob(b"written, then unreferenced", content_type="application/pdf")
+            done.append(blob.sha256)
+            1 / 0  # noqa: B018
+    # Waited for: no write is left running once the block is gone (the bytes remain, as
+    # after any failure between a put and its commit).
+    assert get_blob_store().exists(done[0])
+    assert not Blob.objects.exists()
+
+
+def test_blocks_inside_blocks_join_and_a_forked_child_gets_its_own_writer(
+    configured_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with transaction.atomic(), stored_alongside():
+        with stored_alongside():
+            inner = do_store_blob(b"inner", content_type="application/pdf")
+        outer = do_store_blob(b"outer", content_type="application/pdf")
+    assert get_blob_store().get(inner.sha256) == b"inner"
+    assert get_blob_store().get(outer.sha256) == b"outer"
+    pool = actions._writer()
+    assert actions._writer() is pool
+    monkeypatch.setattr(actions.os, "getpid", lambda: -1)  # as in a forked child
+    assert actions._writer() is not pool
