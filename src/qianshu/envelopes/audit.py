@@ -44,7 +44,7 @@ from qianshu.core.chains import ChainBreak, Checkpoint, Link
 from qianshu.core.labels import choice_label, event_kind_label
 from qianshu.core.meta import RequestMeta
 from qianshu.core.models import AuditAnchor
-from qianshu.core.statements import Insert
+from qianshu.core.statements import Insert, Update
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.identity.models import PersonIdentity
 
@@ -250,6 +250,10 @@ class _Block:
 
 # The events' INSERT, built once (a signing step writes its events with one).
 _INSERT: Insert[AuditEvent] = Insert(AuditEvent)
+# The chain's compare-and-swap on the envelope row, built once as well.
+_SWAP: Update[Envelope] = Update(
+    Envelope, set=("audit_count", "audit_head"), where=("pk", "audit_count", "audit_head")
+)
 
 _batch: ContextVar[_Block | None] = ContextVar("qianshu_audit_batch", default=None)
 
@@ -318,8 +322,8 @@ def _swap(envelope: Envelope, pending: _Pending) -> list[AuditEvent]:
     if not events:
         return events
     count, head = pending.count, pending.head
-    while not Envelope.objects.filter(pk=envelope.pk, audit_count=count, audit_head=head).update(
-        audit_count=count + len(events), audit_head=_chain(envelope, events, count, head)
+    while not _SWAP.run(
+        (count + len(events), _chain(envelope, events, count, head)), (envelope.pk, count, head)
     ):
         # A stale copy: lock the row and chain the events on its head (at most once).
         count, head = (

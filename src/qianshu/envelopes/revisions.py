@@ -12,13 +12,15 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from qianshu.core.statements import Insert
+from qianshu.core.statements import Insert, Update
 from qianshu.envelopes.errors import DocumentChanged
 from qianshu.envelopes.models import Document, Recipient, Revision
 from qianshu.storage.actions import do_store_blob
 
 # Built once: every signing step appends a revision per document.
 _INSERT: Insert[Revision] = Insert(Revision)
+# The revision's compare-and-swap, one per set of further columns (``changes``).
+_SWAPS: dict[tuple[str, ...], Update[Document]] = {}
 
 
 def append_revision(
@@ -40,8 +42,13 @@ def append_revision(
     _INSERT.save(
         [Revision(document=document, number=number, blob=blob, action=action, recipient=recipient)]
     )
-    swapped = Document.objects.filter(pk=document.pk, revision=document.revision).update(
-        revision=number, current=blob, **changes
+    names = tuple(sorted(changes))
+    swap = _SWAPS.get(names) or _SWAPS.setdefault(
+        names,
+        Update(Document, set=("revision", "current", *names), where=("pk", "revision")),
+    )
+    swapped = swap.run(
+        (number, blob, *(changes[n] for n in names)), (document.pk, document.revision)
     )
     if swapped != 1:
         raise DocumentChanged(_("文件正在被其他人签署，请稍后重试。"))

@@ -38,7 +38,7 @@ from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import override, pgettext_lazy
 
-from qianshu.core.statements import Statement
+from qianshu.core.statements import Statement, Update
 from qianshu.envelopes import audit
 from qianshu.envelopes.links import recipient_link
 from qianshu.envelopes.models import Envelope, Recipient
@@ -239,6 +239,10 @@ def locked_recipients(envelope_id: Any) -> QuerySet[Recipient]:
 _LOCKED_RECIPIENTS: Statement[Recipient] = Statement(
     lambda envelope: locked_recipients(envelope.as_int()), arity=1
 )
+# A recipient whose turn comes: its row saved by an UPDATE built once.
+_SAVE_ACTIVATED: Update[Recipient] = Update(
+    Recipient, set=("status", "activated_at"), where=("pk",)
+)
 
 
 def advance(
@@ -282,7 +286,7 @@ def advance_with_progress(
             continue
         recipient.status = Status.PENDING
         recipient.activated_at = now
-        recipient.save(update_fields=["status", "activated_at"])
+        _SAVE_ACTIVATED.save(recipient)
         notify_turn(recipient)
         audit.record(
             envelope,

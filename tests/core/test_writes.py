@@ -1,5 +1,7 @@
-"""INSERTs built once (core/statements.py ``Insert``): the rows ``bulk_create`` would write,
-their keys read back in order, values kept as values, and nothing but new rows taken."""
+"""Writes built once (core/statements.py): ``Insert`` writes the rows ``bulk_create`` would,
+their keys read back in order, values kept as values, and takes nothing but new rows;
+``Update`` changes what ``filter().update()`` / ``save(update_fields=…)`` would, and a
+compare-and-swap on stale values changes nothing."""
 
 from __future__ import annotations
 
@@ -7,12 +9,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from qianshu.core.statements import Insert
+from qianshu.core.statements import Insert, Update
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient, Submission
 from qianshu.notifications.models import OutboxMessage
 from tests.envelopes.helpers import Builder
@@ -127,3 +129,51 @@ def test_many_rows_are_split_where_the_database_limits_parameters() -> None:
     assert len({r.pk for r in rows}) == 1200
     stored = dict(Submission.objects.values_list("pk", "key"))
     assert all(stored[r.pk] == r.key for r in rows)
+
+
+def test_an_update_swaps_only_on_the_values_it_expects() -> None:
+    envelope = _envelope()
+    swap = Update(
+        Envelope, set=("audit_count", "audit_head"), where=("pk", "audit_count", "audit_head")
+    )
+    envelope.refresh_from_db()
+    count, head = envelope.audit_count, envelope.audit_head
+    assert swap.run((count + 1, "f" * 64), (envelope.pk, count + 5, head)) == 0  # stale count
+    assert swap.run((count + 1, "f" * 64), (envelope.pk, count, "0" * 64)) == 0  # stale head
+    envelope.refresh_from_db()
+    assert (envelope.audit_count, envelope.audit_head) == (count, head)
+    assert swap.run((count + 1, "f" * 64), (envelope.pk, count, head)) == 1
+    envelope.refresh_from_db()
+    assert (envelope.audit_count, envelope.audit_head) == (count + 1, "f" * 64)
+    hostile = "' OR '1'='1"
+    assert swap.run((count + 2, hostile), (envelope.pk, count + 1, hostile)) == 0
+    with pytest.raises(ValueError):
+        swap.run((count + 2, "e" * 64), (envelope.pk, None, head))  # NULL matches nothing
+    with pytest.raises(TypeError):
+        swap.run((count + 2,), (envelope.pk, count + 1, "f" * 64))
+
+
+def test_save_writes_what_save_update_fields_writes() -> None:
+    envelope = _envelope()
+    bob = envelope.recipients.get()
+    alice = envelope.initiator
+    fields = ("status", "done_at", "acted_by", "user", "org", "seal", "certificate")
+    ours = Recipient.objects.create(
+        envelope=envelope, role="sign", routing_order=2, name="王五", phone="13800000005"
+    )
+    now = timezone.now()
+    for row in (bob, ours):
+        row.status, row.done_at, row.acted_by, row.user = "done", now, alice, alice
+        row.name = "不写入"  # not among the fields: stays as stored
+    bob.save(update_fields=list(fields))
+    Update(Recipient, set=fields, where=("pk",)).save(ours)
+    theirs, mine = _stored(bob), _stored(ours)
+    for name in ("routing_order", "phone", "name", "recipient_token", "created_at"):
+        theirs.pop(name, None), mine.pop(name, None)
+    assert mine == theirs
+    assert Recipient.objects.get(pk=ours.pk).name == "王五"
+    ours.pk = 10**9
+    with pytest.raises(DatabaseError):
+        Update(Recipient, set=fields, where=("pk",)).save(ours)
+    with pytest.raises(TypeError):
+        Update(Recipient, set=fields, where=("envelope",)).save(bob)
