@@ -122,3 +122,33 @@ def test_the_first_events_of_new_chains_race_safely() -> None:
     for org in orgs:
         chain = AuditChain.objects.get(key=chain_key(org.pk))
         assert chain.count == 2 * EACH and check_org_chain(chain) == []
+
+
+def test_appends_held_to_the_end_of_transactions_keep_each_chain_and_never_deadlock() -> None:
+    """A signing step appends its organisation's events at its end (chains.appended_at_end):
+    writers that hold events for two organisations, named in opposite orders, beside writers
+    appending at once, lock the chains in one order and keep each chain whole."""
+    from qianshu.core import chains
+
+    do_init_pki(name="测试平台")
+    alice = make_signer("alice", "13710000004", real_name="王爱丽")
+    first, second = (make_verified_org(alice, name=f"并发用印{i}有限公司") for i in range(2))
+
+    def work(index: int) -> None:
+        if index % 3 == 2:
+            record_org_event(first, "seal_used", actor=alice, n=index)
+            return
+        orgs = (first, second) if index % 3 else (second, first)
+        with transaction.atomic(), chains.appended_at_end():
+            for org in orgs:
+                event = record_org_event(org, "seal_used", actor=alice, n=index)
+                assert event.pk is None  # held: written when the block ends
+            Envelope.objects.exists()  # the rest of the step, the chains not locked yet
+
+    _parallel(work)
+    for org in (first, second):
+        chain = AuditChain.objects.get(key=chain_key(org.pk))
+        events = OrgEvent.objects.filter(org=org).order_by("seq")
+        assert chain.count == events.count() > 0
+        assert list(events.values_list("seq", flat=True)) == list(range(1, chain.count + 1))
+        assert check_org_chain(chain) == []

@@ -139,3 +139,24 @@ def test_a_deleted_user_leaves_the_log_intact(org: Organization) -> None:
     actor.delete()
     assert check_org_chain(_chain(org)) == []
     assert _events(org)[-1].actor_id == actor_id  # who acted stays on record
+
+
+def test_events_held_to_the_end_of_a_block_are_chained_in_order_or_not_at_all(
+    org: Organization, alice: User
+) -> None:
+    from django.db import transaction
+
+    chain_row = AuditChain.objects.filter(key=chain_key(org.pk))
+    before = chain_row.get().count if chain_row.exists() else 0
+    with pytest.raises(RuntimeError), transaction.atomic(), chains.appended_at_end():
+        record_org_event(org, OrgAction.SEAL_USED, actor=alice, n=1)
+        raise RuntimeError("the step failed after the use was recorded")
+    assert OrgEvent.objects.filter(org=org).count() == before
+    with transaction.atomic(), chains.appended_at_end():
+        for n in (1, 2, 3):
+            record_org_event(org, OrgAction.SEAL_USED, actor=alice, n=n)
+        assert OrgEvent.objects.filter(org=org).count() == before  # not yet
+    events = list(OrgEvent.objects.filter(org=org).order_by("seq"))
+    assert [e.detail.get("n") for e in events[before:]] == [1, 2, 3]
+    assert [e.seq for e in events] == list(range(1, before + 4))
+    assert check_org_chain(AuditChain.objects.get(key=chain_key(org.pk))) == []

@@ -24,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
@@ -34,6 +36,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.db import transaction
 
 from qianshu.core.models import GENESIS, AuditChain, ChainedEvent
+from qianshu.core.statements import Insert, Statement, Update
 from qianshu.pki.keystores import master_key
 
 KEY_ID = "m1"
@@ -174,30 +177,89 @@ def _checkpoint_problems(
 Event = TypeVar("Event", bound=ChainedEvent)
 
 
+# A chain row, locked; the head moved on; each kind of event inserted (built once: every use of
+# an organisation's seal appends to its chain).
+_LOCKED: Statement[AuditChain] = Statement(
+    lambda key: AuditChain.objects.select_for_update().filter(key=key.as_str()), arity=1
+)
+_MOVE_HEAD: Update[AuditChain] = Update(AuditChain, set=("count", "head"), where=("pk",))
+_INSERTS: dict[type[Any], Insert[Any]] = {}
+
+Content = Callable[[Any], Mapping[str, Any]]
+# The appends held by appended_at_end() in this context: (chain key, event, its content).
+_held: ContextVar[list[tuple[str, Any, Content]] | None] = ContextVar(
+    "qianshu_chain_appends", default=None
+)
+
+
 def lock_chain(key: str) -> AuditChain:
     """The chain row ``key``, created if need be, locked until the transaction ends."""
-    chain = AuditChain.objects.select_for_update().filter(key=key).first()
-    if chain is None:
+    found = _LOCKED.objects(key)
+    if not found:
         # Two first events of a chain at once: one insert wins, both then lock that row.
         AuditChain.objects.bulk_create([AuditChain(key=key)], ignore_conflicts=True)
-        chain = AuditChain.objects.select_for_update().get(key=key)
+        found = _LOCKED.objects(key)
+    (chain,) = found
     return chain
 
 
 def append(key: str, event: Event, content: Callable[[Event], Mapping[str, Any]]) -> Event:
     """Append ``event`` (unsaved, every content field set) to chain ``key``: number it, MAC it,
     save it and move the chain's head, all under the chain row's lock, in the caller's
-    transaction (or a transaction of its own)."""
+    transaction (or a transaction of its own). Inside :func:`appended_at_end`, held until the
+    block ends (the event is then not numbered, MACed or saved yet when this returns)."""
+    held = _held.get()
+    if held is not None:
+        held.append((key, event, content))
+        return event
     with transaction.atomic(savepoint=False):
-        chain = lock_chain(key)
-        event.chain = chain
-        event.seq = chain.count + 1
-        event.key_id = KEY_ID
-        event.prev_mac = chain.head
-        event.mac = event_mac(KEY_ID, key, event.seq, chain.head, content(event))
-        event.save()
-        AuditChain.objects.filter(pk=chain.pk).update(count=event.seq, head=event.mac)
+        _append_locked(key, [(event, content)])
     return event
+
+
+def _append_locked(key: str, events: Sequence[tuple[Any, Content]]) -> None:
+    chain = lock_chain(key)
+    count, head = chain.count, chain.head
+    for event, content in events:
+        count += 1
+        event.chain = chain
+        event.seq, event.key_id, event.prev_mac = count, KEY_ID, head
+        event.mac = head = event_mac(KEY_ID, key, count, head, content(event))
+    for model in dict.fromkeys(type(event) for event, _content in events):
+        insert = _INSERTS.get(model) or _INSERTS.setdefault(model, Insert(model))
+        insert.save([event for event, _content in events if type(event) is model])
+    _MOVE_HEAD.run((count, head), (chain.pk,))
+
+
+@contextmanager
+def appended_at_end() -> Iterator[None]:
+    """Inside the block — in the caller's transaction — :func:`append` holds its events, and
+    the block's end appends them: each chain's row locked then, in the order of the chains'
+    keys (one order for every writer), its events numbered and MACed in the order appended.
+    A chain many transactions share — an organisation's, which every use of its seals appends
+    to — is thus locked for the end of each transaction only, not from its event on: two
+    processes sealing for one organisation waited on each other for the rest of every step.
+
+    Nothing is written when the block raises (the caller's transaction rolls back). Use it
+    around code that does not read an appended event's number, MAC or key, and does not catch
+    a rolled-back savepoint with appends in it (they would stay held). A block inside another
+    joins it."""
+    if _held.get() is not None:
+        yield
+        return
+    held: list[tuple[str, Any, Content]] = []
+    token = _held.set(held)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+    if held:
+        by_chain: dict[str, list[tuple[Any, Content]]] = {}
+        for key, event, content in held:
+            by_chain.setdefault(key, []).append((event, content))
+        with transaction.atomic(savepoint=False):
+            for key in sorted(by_chain):
+                _append_locked(key, by_chain[key])
 
 
 def chain_existing(

@@ -38,6 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
+from qianshu.core import chains
 from qianshu.core.meta import RequestMeta
 from qianshu.core.statements import Insert, Statement
 from qianshu.envelopes import audit, events, routing
@@ -276,8 +277,10 @@ def do_sign(
     else:
         signature = None
     try:
-        # The step's blobs are written while its statements run, durable before the commit.
-        with transaction.atomic(), stored_alongside():
+        # The step's blobs are written while its statements run, durable before the commit;
+        # its organisation's log (a seal's use) is appended at the end, its chain row shared
+        # by every use of the organisation's seals locked for the commit only.
+        with transaction.atomic(), chains.appended_at_end(), stored_alongside():
             envelope, locked, submitted, recipients = _lock_step(recipient, req.key)
             if submitted:
                 # The same submission, sent twice at once: the first one signed.
@@ -378,7 +381,7 @@ def do_seal_with_grant(
     if recipient.role != Role.SEAL:
         raise SealNotAllowed(_("API 密钥只能为本组织的企业盖章环节用印。"))
     try:
-        with transaction.atomic(), stored_alongside():
+        with transaction.atomic(), chains.appended_at_end(), stored_alongside():
             envelope, locked, submitted, recipients = _lock_step(recipient, key)
             if submitted:
                 return SignOutcome(recipient=locked, repeated=True)

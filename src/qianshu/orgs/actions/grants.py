@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from qianshu.accounts.models import User
 from qianshu.core.meta import RequestMeta
+from qianshu.core.statements import Insert
 from qianshu.identity.actions import do_unlock_signing_key
 from qianshu.notifications.actions import do_queue_sms
 from qianshu.orgs.audit import record_org_event
@@ -54,6 +55,9 @@ from qianshu.orgs.models import OrgAction, Organization, Seal, SealGrant, SealUs
 from qianshu.orgs.people import person_label
 from qianshu.signing.ingest import IngestedPdf
 from qianshu.storage.actions import do_store_blob
+
+# Built once: every seal step of a batch records a use.
+_INSERT_USAGE: Insert[SealUsage] = Insert(SealUsage)
 
 
 def _notify_granted(grant: SealGrant) -> None:
@@ -247,7 +251,7 @@ def record_seal_use(
     if grant.api_key_id is not None:
         detail["api_key"] = str(grant.api_key)
     envelope: dict[str, Any] = {"envelope": reference} if reference else {}
-    usage = SealUsage.objects.create(
+    usage = SealUsage(
         seal=seal,
         user=actor,
         grant=grant,
@@ -256,6 +260,7 @@ def record_seal_use(
         reference=reference,
         ip=meta.ip,
     )
+    _INSERT_USAGE.save([usage])
     record_org_event(
         seal.org,
         OrgAction.SEAL_USED,
