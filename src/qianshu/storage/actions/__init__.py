@@ -50,24 +50,35 @@ def do_store_blob(data: bytes, *, content_type: str) -> Blob:
 _alongside: ContextVar[list[tuple[str, Future[str]]] | None] = ContextVar(
     "qianshu_blobs_alongside", default=None
 )
-_pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, the pool)
+# The threads that write the blobs of stored_alongside() blocks: a few, so that the request
+# threads of one web process do not queue behind each other's writes (an upload to S3 takes
+# tens of milliseconds). Made on first use; a forked child starts without them (the parent's
+# threads are not in it, and a lock a parent thread held at the fork would never be released).
+_WRITERS = 4
+_pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
 def _writer() -> ThreadPoolExecutor:
-    """This process's thread that writes the blobs of :func:`stored_alongside` blocks (a
-    forked child makes its own: the parent's thread is not in it)."""
     global _pool
     with _pool_lock:
-        if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="qianshu-blobs"))
-        return _pool[1]
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_WRITERS, thread_name_prefix="qianshu-blobs")
+        return _pool
+
+
+def _forked() -> None:
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 @contextmanager
 def stored_alongside() -> Iterator[None]:
     """Inside the block — in a transaction, which must commit only after it ends — the bytes
-    :func:`do_store_blob` stores are written and made durable on a thread while the caller
+    :func:`do_store_blob` stores are written and made durable on other threads while the caller
     goes on: the row is inserted at once, and the block's end waits for every write, raising
     the store's error (``BlobStoreError``) if one failed, so that the transaction rolls back.
     A row thus never names a missing blob once committed, which is the only time another
