@@ -18,6 +18,7 @@ from qianshu.api.actions.keys import do_create_api_key
 from qianshu.api.models import IdempotentRequest, Scope
 from qianshu.api.schemas import MAX_SEAL_BATCH
 from qianshu.core.meta import TASK
+from qianshu.envelopes.actions import turns
 from qianshu.envelopes.audit import check_chain
 from qianshu.envelopes.models import Envelope, Recipient
 from qianshu.notifications.models import OutboxMessage
@@ -130,6 +131,30 @@ def test_a_call_sent_again_seals_nothing_twice(world: dict[str, Any]) -> None:
     other = json.loads(_batch(world["api"], steps, **{"Idempotency-Key": "day-3"}).content)
     assert [r["code"] for r in other["results"]] == ["not_your_turn"] * 2
     assert SealUsage.objects.count() == 2
+
+
+def test_a_step_submitted_after_the_calls_look_up_is_still_sealed_once(
+    world: dict[str, Any],
+) -> None:
+    """A call looks up once which of its steps were submitted before; a step whose key was
+    submitted after that look-up (the same call racing itself) is found again with its rows
+    locked: repeated, never sealed twice."""
+    grant = _grant(world)
+    (envelope,) = _ready(world, 1)
+    step = Recipient.objects.select_related("envelope").get(pk=_seal_step(envelope))
+    looked_up = turns.submitted_before([(step, "race-1")])
+    assert looked_up == frozenset()
+    first = turns.do_seal_with_grant(step, grant, key="race-1", agent="采购系统", meta=TASK)
+    assert not first.repeated
+    step = Recipient.objects.select_related("envelope").get(pk=step.pk)
+    again = turns.do_seal_with_grant(
+        step, grant, key="race-1", agent="采购系统", submitted=looked_up, meta=TASK
+    )
+    assert again.repeated
+    assert SealUsage.objects.count() == 1
+    assert check_chain(step.envelope) is None
+    # Found by the look-up, the step is answered without being locked at all.
+    assert turns.submitted_before([(step, "race-1")]) == {(step.pk, "race-1")}
 
 
 def test_what_refuses_the_whole_call(world: dict[str, Any]) -> None:

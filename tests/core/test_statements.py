@@ -169,3 +169,82 @@ def test_the_lock_is_taken_and_held_until_the_transaction_ends() -> None:
         release.set()
         thread.join(timeout=30)
     assert outcome == ["OperationalError"]
+
+
+# A shared lock of a recipient read with its envelope joined (the shape of a seal's use:
+# orgs/grants.py locks a grant read with its API key, a seal read with its organisation).
+SHARED_RECIPIENT: Statement[Recipient] = Statement(
+    lambda pk: Recipient.objects.select_related("envelope").filter(pk=pk.as_int()).order_by(),
+    arity=1,
+    share=True,
+)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_shared_lock_holds_its_own_row_not_the_joined_ones_and_reads_a_change_it_waited_for() -> (
+    None
+):
+    first, _second = _two_envelopes()
+    recipient = first.recipients.order_by("pk").first()
+    assert recipient is not None
+    held, release, outcome = threading.Event(), threading.Event(), []
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                assert SHARED_RECIPIENT.get(recipient.pk).envelope.pk == first.pk
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(timeout=30)
+        with transaction.atomic():
+            # Another reader shares the lock; a writer of the row cannot have it.
+            assert SHARED_RECIPIENT.get(recipient.pk).pk == recipient.pk
+            try:
+                Recipient.objects.select_for_update(nowait=True).get(pk=recipient.pk)
+            except Exception as exc:  # DatabaseError: could not obtain lock
+                outcome.append(type(exc).__name__)
+        with transaction.atomic():
+            # The joined envelope is read, not locked.
+            Envelope.objects.select_for_update(nowait=True).get(pk=first.pk)
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    assert outcome == ["OperationalError"]
+
+    # A change under way is waited for, and the row is read as changed.
+    changing, commit, read = threading.Event(), threading.Event(), []
+
+    def changer() -> None:
+        try:
+            with transaction.atomic():
+                Recipient.objects.filter(pk=recipient.pk).update(name="改后的名字")
+                changing.set()
+                commit.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def reader() -> None:
+        try:
+            with transaction.atomic():
+                read.append(SHARED_RECIPIENT.get(recipient.pk).name)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=changer)
+    writer.start()
+    assert changing.wait(timeout=30)
+    waiting = threading.Thread(target=reader)
+    waiting.start()
+    waiting.join(timeout=0.5)
+    assert waiting.is_alive() and not read  # waits for the change
+    commit.set()
+    writer.join(timeout=30)
+    waiting.join(timeout=30)
+    assert read == ["改后的名字"]

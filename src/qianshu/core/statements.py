@@ -71,8 +71,12 @@ class Statement(Generic[M]):
     ``build(*markers)`` returns the queryset, using ``marker.as_int()`` or
     ``marker.as_str()`` where a value goes; ``arity`` is the number of values. The queryset
     returns model instances or ``values_list`` rows (not flat, not named). ``share``: lock the
-    rows ``FOR SHARE`` on PostgreSQL (one table's, no join: see
-    :func:`qianshu.core.sql.lock_shared`), which Django's ``select_for_update`` cannot say.
+    rows of the queryset's own table ``FOR SHARE`` on PostgreSQL (as
+    :func:`qianshu.core.sql.lock_shared` does), which Django's ``select_for_update`` cannot
+    say; rows joined by ``select_related`` are read, not locked. A row changed while the
+    statement waited for its lock is read as changed (PostgreSQL tests the conditions again on
+    the new version); the joined rows are the statement's own snapshot, so join only on keys
+    that never change.
     """
 
     def __init__(
@@ -175,7 +179,10 @@ class Statement(Generic[M]):
         if compiler.has_composite_fields(columns):
             raise ValueError("a statement cannot select a composite primary key")
         if self._share and compiler.connection.vendor == "postgresql":
-            sql = f"{sql} FOR SHARE"
+            # Only the queryset's own table (its alias in FROM), not the joined ones.
+            sql = (
+                f"{sql} FOR SHARE OF {compiler.quote_name_unless_alias(queryset.query.base_table)}"
+            )
         slots = []
         stand_ins: dict[int | str, int] = {}
         for marker in markers:

@@ -121,9 +121,8 @@ def locked_for_use(grants: QuerySet[SealGrant]) -> tuple[SealGrant, Seal] | None
 
 def locked_grant_for_use(grant_id: int) -> tuple[SealGrant, Seal] | None:
     """:func:`locked_for_use` of the grant ``grant_id`` (read with its API key): the same
-    locks in the same order, from statements built once (a 批量用印 step takes them)."""
-    if not _GRANT_SHARED.rows(grant_id):
-        return None
+    locks in the same order, from statements built once that lock a row and read it in one
+    (a 批量用印 step takes them)."""
     found = _GRANT.objects(grant_id)
     if not found:
         return None
@@ -131,42 +130,34 @@ def locked_grant_for_use(grant_id: int) -> tuple[SealGrant, Seal] | None:
 
 
 def _locked_seal(seal_id: int) -> Seal:
-    _SEAL_SHARED.rows(seal_id)
-    _CERTIFICATE_SHARED.rows(seal_id)
-    return _SEAL.get(seal_id)
+    """The seal (with its organisation and image) locked, then its certificate locked, each
+    read by the statement that locks it: a seal's organisation, image and certificate are
+    its own for life (never changed), so the rows joined to a locked row are the ones it
+    names."""
+    seal = _SEAL.get(seal_id)
+    seal.certificate = _CERTIFICATE.get(seal.certificate_id)
+    return seal
 
 
-# The locks and reads of one use of a seal, built once (core/statements.py).
-_GRANT_SHARED: Statement[Any] = Statement(
-    lambda grant: SealGrant.objects.filter(pk=grant.as_int()).order_by().values_list("pk"),
-    arity=1,
-    share=True,
-)
+# The locks and reads of one use of a seal, built once (core/statements.py). Each statement
+# locks its own table's row FOR SHARE and reads it (as changed, when a change was under way);
+# the rows it joins are read, not locked, by keys that never change (a grant's API key, a
+# seal's organisation and image). A key's revocation revokes its grant in the same
+# transaction, so the grant's lock orders a use and a revocation of its key.
 _GRANT: Statement[SealGrant] = Statement(
-    lambda grant: SealGrant.objects.select_related("api_key").filter(pk=grant.as_int()),
-    arity=1,
-)
-_SEAL_SHARED: Statement[Any] = Statement(
-    lambda seal: Seal.objects.filter(pk=seal.as_int()).order_by().values_list("pk"),
-    arity=1,
-    share=True,
-)
-_CERTIFICATE_SHARED: Statement[Any] = Statement(
-    lambda seal: (
-        IssuedCertificate.objects.filter(
-            pk__in=Seal.objects.filter(pk=seal.as_int()).values("certificate_id")
-        )
-        .order_by()
-        .values_list("pk")
-    ),
+    lambda grant: SealGrant.objects.select_related("api_key").filter(pk=grant.as_int()).order_by(),
     arity=1,
     share=True,
 )
 _SEAL: Statement[Seal] = Statement(
-    lambda seal: Seal.objects.select_related("org", "certificate", "image").filter(
-        pk=seal.as_int()
-    ),
+    lambda seal: Seal.objects.select_related("org", "image").filter(pk=seal.as_int()).order_by(),
     arity=1,
+    share=True,
+)
+_CERTIFICATE: Statement[IssuedCertificate] = Statement(
+    lambda certificate: IssuedCertificate.objects.filter(pk=certificate.as_int()),
+    arity=1,
+    share=True,
 )
 
 

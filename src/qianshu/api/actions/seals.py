@@ -33,7 +33,7 @@ from qianshu.api.models import ApiKey
 from qianshu.core.meta import RequestMeta
 from qianshu.envelopes import routing
 from qianshu.envelopes.actions.batch import run_steps
-from qianshu.envelopes.actions.turns import do_seal_with_grant
+from qianshu.envelopes.actions.turns import do_seal_with_grant, submitted_before
 from qianshu.envelopes.confirmations import Confirmation
 from qianshu.envelopes.errors import EnvelopeError, SealNotAllowed
 from qianshu.envelopes.models import Recipient
@@ -160,6 +160,9 @@ def do_seal_steps(
     # Once for the call, as 批量签署's prepare_steps: the platform's keys, and the seal's
     # signer (kept by the confirmation from one step to the next).
     platform, confirmation = load_platform(), Confirmation(0, "api_key")
+    submitted = submitted_before(
+        [(step, submissions[i]) for i, step in enumerate(steps) if step is not None]
+    )
 
     def seal(index: int) -> tuple[StepResult, list[routing.Notice]]:
         recipient = steps[index]
@@ -175,6 +178,7 @@ def do_seal_steps(
                     agent=agent,
                     platform=platform,
                     confirmation=confirmation,
+                    submitted=submitted,
                     meta=meta,
                 )
         except EnvelopeError as exc:

@@ -250,6 +250,9 @@ def _check_seen(document: Document, seen: Mapping[int, str]) -> None:
     """The signer saw a revision since the document was last prepared (a document prepared
     again after 退回 may have other fields than the one seen before)."""
     sha = seen.get(document.pk, "")
+    if sha and sha == str(document.current_id):
+        # The current revision (read locked): the newest, so no preparation came after it.
+        return
     revisions = _REVISIONS.rows(document.pk)
     prepared = max(
         (n for n, action, _blob in revisions if action == Revision.Action.PREPARED), default=0

@@ -216,11 +216,17 @@ class Prepared:
 def prepare_steps(steps: Sequence[tuple[Recipient, str]], actor: User) -> Prepared:
     """Look up once, for the steps ``(recipient, idempotency key)`` that ``actor`` is about to
     sign, what each would look up again."""
+    return Prepared(load_platform(), saved_signature(actor), submitted_before(steps))
+
+
+def submitted_before(steps: Sequence[tuple[Recipient, str]]) -> frozenset[tuple[int, str]]:
+    """Which of the steps ``(recipient, idempotency key)`` were submitted before, in one
+    statement (each step checks its key again with its rows locked)."""
     keys = {key for _recipient, key in steps}
     submitted = Submission.objects.filter(
         recipient_id__in=[recipient.pk for recipient, _key in steps], key__in=keys
     ).values_list("recipient_id", "key")
-    return Prepared(load_platform(), saved_signature(actor), frozenset(submitted))
+    return frozenset(submitted)
 
 
 def do_sign(
@@ -358,6 +364,7 @@ def do_seal_with_grant(
     agent: str,
     platform: Platform | None = None,
     confirmation: Confirmation | None = None,
+    submitted: frozenset[tuple[int, str]] | None = None,
     meta: RequestMeta,
 ) -> SignOutcome:
     """API 用印 (契约锁's 静默签): the seal granted to an API key seals the organisation's own
@@ -372,11 +379,16 @@ def do_seal_with_grant(
     a step without declared seal fields is refused, and so is one that asks for text.
     ``platform`` and ``confirmation``: what a batch prepared once for its steps — the
     platform's keys, and the key's confirmation (``Confirmation(0, "api_key")``), which keeps
-    the seal's signer from one step to the next."""
+    the seal's signer from one step to the next; ``submitted``: the steps the batch found
+    submitted before (:func:`submitted_before`), else looked up here."""
     check_managed(recipient.envelope, managed=False)
     if not key or len(key) > 64:
         raise EnvelopeError(_("提交无效，请刷新页面后重试。"))
-    if _SUBMITTED.rows(recipient.pk, key):
+    if submitted is not None:
+        earlier = (recipient.pk, key) in submitted
+    else:
+        earlier = bool(_SUBMITTED.rows(recipient.pk, key))
+    if earlier:
         return SignOutcome(recipient=recipient, repeated=True)
     if recipient.role != Role.SEAL:
         raise SealNotAllowed(_("API 密钥只能为本组织的企业盖章环节用印。"))
