@@ -394,8 +394,8 @@ def do_seal_with_grant(
         raise SealNotAllowed(_("API 密钥只能为本组织的企业盖章环节用印。"))
     try:
         with transaction.atomic(), chains.appended_at_end(), stored_alongside():
-            envelope, locked, submitted, recipients = _lock_step(recipient, key)
-            if submitted:
+            envelope, locked, repeated, recipients = _lock_step(recipient, key)
+            if repeated:
                 return SignOutcome(recipient=locked, repeated=True)
             _check_turn(envelope, locked, None)
             seal, held = _lock_key_grant(envelope, locked, grant)
