@@ -4,10 +4,12 @@ itself, each call with its own values, and no shape whose SQL depends on the val
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Model
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
@@ -136,21 +138,16 @@ def test_shapes_whose_sql_depends_on_the_values_are_refused(build: Any) -> None:
         Statement(build, arity=1).objects(1)
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_the_lock_is_taken_and_held_until_the_transaction_ends() -> None:
-    first, _second = _two_envelopes()
-    with transaction.atomic():
-        LOCKED_ENVELOPE.get(first.pk)  # built
-    # A lock outside a transaction is refused, as Django refuses it (it would end at once).
-    with pytest.raises(TransactionManagementError):
-        LOCKED_ENVELOPE.get(first.pk)
-    held, release, outcome = threading.Event(), threading.Event(), []
+@contextmanager
+def _held_in_another_transaction(work: Callable[[], object]) -> Iterator[None]:
+    """``work()`` in a transaction of another thread (a connection of its own), which stays
+    open for the block and commits after it."""
+    held, release = threading.Event(), threading.Event()
 
     def holder() -> None:
         try:
             with transaction.atomic():
-                LOCKED_ENVELOPE.get(first.pk)
+                work()
                 held.set()
                 release.wait(timeout=30)
         finally:
@@ -160,15 +157,34 @@ def test_the_lock_is_taken_and_held_until_the_transaction_ends() -> None:
     thread.start()
     try:
         assert held.wait(timeout=30)
-        with transaction.atomic():
-            try:
-                Envelope.objects.select_for_update(nowait=True).get(pk=first.pk)
-            except Exception as exc:  # DatabaseError: could not obtain lock
-                outcome.append(type(exc).__name__)
+        yield
     finally:
         release.set()
         thread.join(timeout=30)
-    assert outcome == ["OperationalError"]
+
+
+def _locked_elsewhere(queryset: Any) -> bool:
+    """Whether another transaction holds a lock on the row that an update would wait for."""
+    with transaction.atomic():
+        try:
+            queryset.select_for_update(nowait=True).get()
+        except OperationalError:  # could not obtain lock
+            return True
+    return False
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_lock_is_taken_and_held_until_the_transaction_ends() -> None:
+    first, _second = _two_envelopes()
+    with transaction.atomic():
+        LOCKED_ENVELOPE.get(first.pk)  # built
+    # A lock outside a transaction is refused, as Django refuses it (it would end at once).
+    with pytest.raises(TransactionManagementError):
+        LOCKED_ENVELOPE.get(first.pk)
+    with _held_in_another_transaction(lambda: LOCKED_ENVELOPE.get(first.pk)):
+        assert _locked_elsewhere(Envelope.objects.filter(pk=first.pk))
+    assert not _locked_elsewhere(Envelope.objects.filter(pk=first.pk))
 
 
 # A shared lock of a recipient read with its envelope joined (the shape of a seal's use:
@@ -188,47 +204,15 @@ def test_a_shared_lock_holds_its_own_row_not_the_joined_ones_and_reads_a_change_
     first, _second = _two_envelopes()
     recipient = first.recipients.order_by("pk").first()
     assert recipient is not None
-    held, release, outcome = threading.Event(), threading.Event(), []
-
-    def holder() -> None:
-        try:
-            with transaction.atomic():
-                assert SHARED_RECIPIENT.get(recipient.pk).envelope.pk == first.pk
-                held.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    try:
-        assert held.wait(timeout=30)
-        with transaction.atomic():
-            # Another reader shares the lock; a writer of the row cannot have it.
-            assert SHARED_RECIPIENT.get(recipient.pk).pk == recipient.pk
-            try:
-                Recipient.objects.select_for_update(nowait=True).get(pk=recipient.pk)
-            except Exception as exc:  # DatabaseError: could not obtain lock
-                outcome.append(type(exc).__name__)
-        with transaction.atomic():
-            # The joined envelope is read, not locked.
-            Envelope.objects.select_for_update(nowait=True).get(pk=first.pk)
-    finally:
-        release.set()
-        thread.join(timeout=30)
-    assert outcome == ["OperationalError"]
+    row, joined = Recipient.objects.filter(pk=recipient.pk), Envelope.objects.filter(pk=first.pk)
+    with _held_in_another_transaction(lambda: SHARED_RECIPIENT.get(recipient.pk)):
+        with transaction.atomic():  # another reader shares the lock
+            assert SHARED_RECIPIENT.get(recipient.pk).envelope.pk == first.pk
+        assert _locked_elsewhere(row)  # a writer of the row waits
+        assert not _locked_elsewhere(joined)  # the joined envelope is read, not locked
 
     # A change under way is waited for, and the row is read as changed.
-    changing, commit, read = threading.Event(), threading.Event(), []
-
-    def changer() -> None:
-        try:
-            with transaction.atomic():
-                Recipient.objects.filter(pk=recipient.pk).update(name="改后的名字")
-                changing.set()
-                commit.wait(timeout=30)
-        finally:
-            connection.close()
+    read: list[str] = []
 
     def reader() -> None:
         try:
@@ -237,14 +221,10 @@ def test_a_shared_lock_holds_its_own_row_not_the_joined_ones_and_reads_a_change_
         finally:
             connection.close()
 
-    writer = threading.Thread(target=changer)
-    writer.start()
-    assert changing.wait(timeout=30)
     waiting = threading.Thread(target=reader)
-    waiting.start()
-    waiting.join(timeout=0.5)
-    assert waiting.is_alive() and not read  # waits for the change
-    commit.set()
-    writer.join(timeout=30)
+    with _held_in_another_transaction(lambda: row.update(name="改后的名字")):
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive() and not read  # waits for the change
     waiting.join(timeout=30)
     assert read == ["改后的名字"]
