@@ -383,6 +383,60 @@ def test_uses_of_one_seal_run_side_by_side_but_a_revocation_waits_for_them(
     assert SealUsage.objects.filter(seal=world["seal"]).count() == 2
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_use_that_begins_during_a_certificate_revocation_waits_and_is_refused(
+    world: dict[str, Any],
+) -> None:
+    """The other order of the race above: the seal certificate's revocation is under way (its
+    row changed, not committed) when a step begins. The use waits for it at the certificate's
+    lock, reads the certificate as revoked — not as it was before the revocation — and is
+    refused; nothing is sealed."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from qianshu.envelopes.errors import EnvelopeError
+    from qianshu.pki.actions import do_revoke_certificate
+
+    _grant(world)
+    (envelope,) = _ready(world, 1)
+    step = Recipient.objects.select_related("envelope").get(pk=_seal_step(envelope))
+    serial = world["seal"].certificate.serial_number
+    revoking, commit, refused = threading.Event(), threading.Event(), []
+
+    def revoke() -> None:
+        try:
+            with transaction.atomic():
+                assert do_revoke_certificate(serial)
+                revoking.set()
+                assert commit.wait(timeout=60)
+        finally:
+            connection.close()
+
+    def use() -> None:
+        try:
+            seal_actions.do_seal_step(world["key"], step, submission="cert-race", meta=TASK)
+        except EnvelopeError as exc:
+            refused.append(str(exc))
+        finally:
+            connection.close()
+
+    revoker = threading.Thread(target=revoke)
+    revoker.start()
+    assert revoking.wait(timeout=60)
+    user = threading.Thread(target=use)
+    user.start()
+    user.join(timeout=1.0)
+    assert user.is_alive() and not refused  # waits at the certificate's lock
+    commit.set()
+    revoker.join(timeout=60)
+    user.join(timeout=60)
+    assert refused == ["印章证书已失效，请联系组织管理员。"]
+    assert SealUsage.objects.count() == 0
+    assert Recipient.objects.get(pk=step.pk).status != Recipient.Status.DONE
+
+
 def test_each_step_counts_against_the_keys_rate_limit(world: dict[str, Any], settings: Any) -> None:
     """A batch call is no way around the per-minute limit: each step counts as a call. A call
     whose steps do not fit in what is left is refused whole (429, nothing sealed); a smaller
