@@ -110,7 +110,8 @@ def locked_for_use(grants: QuerySet[SealGrant]) -> tuple[SealGrant, Seal] | None
     takes them: a revocation, a disabled or destroyed seal or a revoked certificate waits for
     the uses under way and holds back the ones after it, as an exclusive lock would, but uses
     of one seal in several envelopes at once do not wait for each other (批量用印 and
-    批量签署 over several processes). The rows are read after they are locked."""
+    批量签署 over several processes). Each row is read as it is locked or after (never
+    before: a revocation committed while the use waited is seen)."""
     if not lock_shared(grants):
         return None
     grant = grants.first()
