@@ -79,6 +79,9 @@ def _open_invitation(page: Any, employer: str) -> None:
     row = page.get_by_test_id("invitation-row").filter(has_text=employer)
     row.get_by_test_id("invitation-open").click()
     page.get_by_test_id("letter-head").wait_for()
+    # The page's scripts run and its layout settled before the next click (拒绝 once stayed
+    # closed after a click under a loaded suite: neither its script nor its link acted).
+    page.wait_for_load_state("load")
 
 
 def _accept(page: Any, employer: str, shots: scenario.Shots, name: str) -> None:
