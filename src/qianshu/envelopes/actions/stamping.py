@@ -43,6 +43,10 @@ _SAVE_DONE: Update[Recipient] = Update(
     set=("status", "done_at", "acted_by", "seal", "certificate", "org", "user"),
     where=("pk",),
 )
+# A document's one filled field (the usual step: one signature or seal), likewise; several are
+# written by one queryset update.
+_FILLED: Update[Field] = Update(Field, set=("filled_at",), where=("pk",))
+_FILLED_TEXT: Update[Field] = Update(Field, set=("filled_at", "value"), where=("pk",))
 
 # Encoded stamp images by blob (content-addressed, so never stale) and by text: encoding an
 # image for PDF costs milliseconds, and a batch applies the same signature or seal many times.
@@ -315,9 +319,13 @@ def _sign_document(
     now = timezone.now()
     filled = {f.pk: f for f, _image in plan.placements}
     texts = [f for f in filled.values() if f.kind == Kind.TEXT]
-    Field.objects.filter(pk__in=set(filled) - {f.pk for f in texts}).update(filled_at=now)
+    stamped = set(filled) - {f.pk for f in texts}
+    if len(stamped) == 1:
+        _FILLED.run([now], [*stamped])
+    elif stamped:
+        Field.objects.filter(pk__in=stamped).update(filled_at=now)
     for f in texts:
-        Field.objects.filter(pk=f.pk).update(filled_at=now, value=f.value)
+        _FILLED_TEXT.run([now, f.value], [f.pk])
     return document, before, str(document.current_id)
 
 
