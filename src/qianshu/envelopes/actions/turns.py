@@ -121,6 +121,17 @@ _SUBMITTED: Statement[Any] = Statement(
 )
 
 
+def _submitted_earlier(
+    recipient: Recipient, key: str, looked_up: frozenset[tuple[int, str]] | None
+) -> bool:
+    """Whether the submission ``key`` of this step was made before: from the batch's look-up
+    (:func:`submitted_before`) when it made one, else read here. Either way the step checks
+    again with its rows locked (:func:`_lock_step`)."""
+    if looked_up is not None:
+        return (recipient.pk, key) in looked_up
+    return bool(_SUBMITTED.rows(recipient.pk, key))
+
+
 def _lock_step(recipient: Recipient, key: str) -> tuple[Envelope, Recipient, bool, list[Recipient]]:
     """:func:`_lock`, whether the submission ``key`` was signed already (read with the
     recipient row, under the lock), and all the envelope's recipients locked (the step's
@@ -255,11 +266,7 @@ def do_sign(
     check_managed(recipient.envelope, managed)
     if not req.key or len(req.key) > 64:
         raise EnvelopeError(_("提交无效，请刷新页面后重试。"))
-    if prepared is not None:
-        earlier = (recipient.pk, req.key) in prepared.submitted
-    else:
-        earlier = Submission.objects.filter(recipient=recipient, key=req.key).exists()
-    if earlier:
+    if _submitted_earlier(recipient, req.key, prepared.submitted if prepared is not None else None):
         return SignOutcome(recipient=recipient, repeated=True)
     if recipient.role not in (Role.SIGN, Role.SEAL):
         raise EnvelopeError(_("该环节无需签署。"))
@@ -384,11 +391,7 @@ def do_seal_with_grant(
     check_managed(recipient.envelope, managed=False)
     if not key or len(key) > 64:
         raise EnvelopeError(_("提交无效，请刷新页面后重试。"))
-    if submitted is not None:
-        earlier = (recipient.pk, key) in submitted
-    else:
-        earlier = bool(_SUBMITTED.rows(recipient.pk, key))
-    if earlier:
+    if _submitted_earlier(recipient, key, submitted):
         return SignOutcome(recipient=recipient, repeated=True)
     if recipient.role != Role.SEAL:
         raise SealNotAllowed(_("API 密钥只能为本组织的企业盖章环节用印。"))
