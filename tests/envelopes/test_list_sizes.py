@@ -343,6 +343,62 @@ def test_initiator_search_gives_the_same_rows_both_ways(
             assert found == want, (tab.slug, text)
 
 
+def _initiator_matches(envelope: Envelope, text: str) -> bool:
+    """发起方 read in Python: the organisation sent for, else the initiator's verified name or,
+    not verified, their display name."""
+    if envelope.initiator_org_id is not None:
+        return text in envelope.initiator_org.name
+    identity = getattr(envelope.initiator, "person_identity", None)
+    return text in (identity.name if identity is not None else envelope.initiator.display_name)
+
+
+@pytest.mark.parametrize("initiator_limit", [0, 100_000])
+def test_initiator_search_tests_the_users_own_name_once(
+    many: dict[str, Any], walk: None, monkeypatch: pytest.MonkeyPatch, initiator_limit: int
+) -> None:
+    """The user's own envelopes are matched to 发起方 once, by their own name, not each
+    (queries.source): whatever their own name and the organisations they sent for, the rows
+    are those of the search read in Python — a text in both the user's name and the name of
+    an organisation they sent for (charlie, 张查理咨询), in another person's name only, in an
+    unverified user's display name (dave, 赵大卫, who has no verified name), in an
+    organisation's name only, and in nobody's."""
+    from tests.support.personas import make_verified_org
+
+    monkeypatch.setattr(queries, "INITIATOR_LIMIT", initiator_limit)
+    alice, bob, charlie = many["alice"], many["bob"], many["charlie"]
+    dave = make_user("赵大卫", phone="13900000077")
+    consultancy = make_verified_org(charlie, name="张查理咨询有限公司")
+    start = timezone.now() - dt.timedelta(hours=2)
+    for i, (initiator, org) in enumerate(
+        [(charlie, consultancy), (charlie, None), (dave, None), (dave, many["org"])] * 3
+    ):
+        envelope = Envelope.objects.create(
+            number=f"QI{i:012d}",
+            title=f"咨询合同 {i}",
+            initiator=initiator,
+            initiator_org=org,
+            status=(Status.IN_PROGRESS, Status.COMPLETED, Status.VOIDED)[i % 3],
+            sent_at=start + dt.timedelta(minutes=i),
+        )
+        state = Recipient.Status.DONE if i % 3 == 1 else Recipient.Status.PENDING
+        _recipient(envelope, 1, "sign", state, user=alice, phone=alice.phone)
+        _recipient(envelope, 2, "sign", state, user=dave, phone=dave.phone)
+    assert not hasattr(User.objects.get(pk=dave.pk), "person_identity")
+    for user in (alice, bob, charlie, dave):
+        for tab in ("todo", "others", "completed", "voided"):
+            everything = expected(user, tab)
+            for text in ("查理", "张查理咨询", "大卫", "某某科技", "王爱丽", "没有这个人"):
+                envelopes = Envelope.objects.select_related(
+                    "initiator__person_identity", "initiator_org"
+                ).in_bulk(everything)
+                want = [pk for pk in everything if _initiator_matches(envelopes[pk], text)]
+                found = listed(user, tab, queries.Filters(initiator=text))
+                assert found == want, (user.display_name, tab, text)
+    charlie_found = listed(charlie, "completed", queries.Filters(initiator="查理"))
+    kinds = {Envelope.objects.get(pk=pk).initiator_org_id for pk in charlie_found}
+    assert kinds == {None, consultancy.pk}  # both ways of charlie's own envelopes were listed
+
+
 @pytest.mark.parametrize("who", WHO)
 def test_a_template_used_mostly_by_others_is_read_among_the_users_envelopes(
     many: dict[str, Any], monkeypatch: pytest.MonkeyPatch, who: str

@@ -164,6 +164,7 @@ class BatchPlan:
     tasks: list[BatchTask]
     signature: HandwrittenSignature | None
     date_text: str
+    by_code: bool  # the actor confirms by SMS code (confirmations.needs_code), as planned
 
     @property
     def ready(self) -> list[BatchTask]:
@@ -317,7 +318,7 @@ def plan_batch(
             task.key = new_key()
             task.seen = dict(task.documents)
         tasks.append(task)
-    return BatchPlan(tasks, signature, turns.signing_date_text())
+    return BatchPlan(tasks, signature, turns.signing_date_text(), by_code)
 
 
 # --- signing ----------------------------------------------------------------------------------

@@ -89,6 +89,7 @@ from qianshu.envelopes.list_filters import (
     Filters,
     Tab,
     filters_q,
+    initiated_orgs,
     parse_filters,
     scene_suggestions,
     template_uses,
@@ -199,7 +200,15 @@ def source(
         ~Q(role=Role.CC),
         viewer.org_q() if viewer.seals or viewer.admin_org_ids else None,
     )
-    parts = [Envelope.objects.filter(initiator=user, status__in=statuses).order_by().values("pk")]
+    parts = []
+    # 发起方 not in the user's own name: of their own envelopes, only those sent for an
+    # organisation of that name (alice's 发起方 search walked her 2,600 envelopes for none).
+    orgs = initiated_orgs(filters, user)
+    if orgs is None or orgs:
+        mine = Envelope.objects.filter(initiator=user, status__in=statuses)
+        if orgs:
+            mine = mine.filter(initiator_org_id__in=orgs)
+        parts.append(mine.order_by().values("pk"))
     if viewer.admin_org_ids:
         parts.append(
             Envelope.objects.filter(initiator_org_id__in=viewer.admin_org_ids, status__in=statuses)

@@ -299,7 +299,7 @@ def _link_tasks(tasks: list[batch.BatchTask]) -> None:
 def _confirmation_context(user: User, plan: batch.BatchPlan) -> dict[str, Any]:
     """How the batch is confirmed: the PIN (and until when it is locked), or an SMS code (and
     why it cannot be used now)."""
-    if not confirmations.needs_code(user):
+    if not plan.by_code:  # as plan_batch found it (the page judged its tasks by it)
         return {"needs_code": False, "pin_locked_until": confirmations.pin_locked_until(user)}
     envelopes = [task.envelope for task in plan.ready]
     return {"needs_code": True, "sms_refusal": confirmations.sms_refusal(user, envelopes)}
