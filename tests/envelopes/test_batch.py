@@ -406,6 +406,42 @@ def test_the_batch_page_escapes_what_an_initiator_wrote(people: dict, build: Any
     assert revisions([ready, left]) == [2, 1]
 
 
+def test_the_batch_page_names_each_initiator_as_the_lists_do(people: dict, build: Any) -> None:
+    """发起方 on a task of the batch page is read from the envelope's row (no objects of the
+    initiator): the same label as everywhere else — the organisation sent for, the verified
+    name, else the display name, else the masked phone — and escaped; by the ids ticked and by
+    全部批量签署."""
+    from django.utils.html import escape
+
+    from qianshu.envelopes.routing import initiator_label
+    from tests.support.accounts import make_user
+    from tests.support.personas import make_verified_org
+
+    alice, bob = people["alice"], people["bob"]
+    org = make_verified_org(alice, name='<b>武汉"理工"</b>大学')
+    envelopes = [
+        send(build.draft(alice, [("sign", 1, bob)], title="个人发起")),
+        send(build.draft(alice, [("sign", 1, bob)], title="组织发起", org=org)),
+        send(build.draft(alice, [("sign", 1, bob)], title="未认证的发起人")),
+        send(build.draft(alice, [("sign", 1, bob)], title="没有名字的发起人")),
+    ]
+    # Envelopes sent before sending needed a verified initiator (as older ones were).
+    named, nameless = make_user("赵大卫", phone="13900000071"), make_user("", phone="13900000072")
+    Envelope.objects.filter(pk=envelopes[2].pk).update(initiator=named)
+    Envelope.objects.filter(pk=envelopes[3].pk).update(initiator=nameless)
+    labels = [initiator_label(Envelope.objects.get(pk=e.pk)) for e in envelopes]
+    assert labels == [real_name(alice), org.name, "赵大卫", "139****0072"]
+    client = Client()
+    client.force_login(bob)
+    ticked, _data = open_batch(client, envelopes)
+    everything = client.get(reverse("envelopes:batch-sign"), {"all": "1"}).content.decode()
+    for html in (ticked, everything):
+        assert len(TASK.findall(html)) == 4
+        for label in labels:
+            assert f"<span>发起方: {escape(label)}</span>" in html
+        assert "<b>" not in html.split('data-testid="batch-form"')[1]
+
+
 def test_batch_page_with_sms_code(people: dict, build: Any) -> None:
     alice = people["alice"]
     erin = make_verified_person("erin", "13800000005", real_name="陈一然")

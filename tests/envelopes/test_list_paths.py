@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from qianshu.envelopes import list_filters, list_ranges, queries
-from qianshu.envelopes.access import BATCH_FIELDS, Viewer
+from qianshu.envelopes.access import Viewer, batch_listed
 from qianshu.envelopes.models import Envelope, Recipient
 from tests.envelopes.test_list_sizes import WHO, _recipient, expected, listed, many
 from tests.support.accounts import make_user
@@ -375,12 +375,12 @@ def test_the_newest_of_a_tab_for_batch_signing_are_the_rule_every_way(
             want = expected(user, tab)
             for size in (1, 2, len(want) + 1):
                 got = queries.newest_envelopes(
-                    Viewer.of(user), tab, queries.Filters(), size, BATCH_FIELDS
+                    Viewer.of(user), tab, queries.Filters(), size, batch_listed
                 )
                 assert [e.pk for e in got] == want[:size], (limit, tab, size)
             labour = queries.Filters(q="劳动合同")
             searched = listed(user, tab, labour)
-            got = queries.newest_envelopes(Viewer.of(user), tab, labour, 3, BATCH_FIELDS)
+            got = queries.newest_envelopes(Viewer.of(user), tab, labour, 3, batch_listed)
             assert [e.pk for e in got] == searched[:3]
     if connection.vendor == "postgresql":
         assert any(ids is not None for ids in results)  # read from the ranges

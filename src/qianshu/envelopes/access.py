@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import Http404
 
 from qianshu.accounts.models import User
@@ -139,11 +139,23 @@ LISTED_FIELDS = (
 )
 
 
-#: What a task of 批量签署 reads: a row's columns but the times, 场景 and 作废 reason, which
-#: the batch page does not show (300 tasks: 600 times parsed for nothing, 3 ms of 13).
+#: What a task of 批量签署 reads of its envelope: a row's own columns but the times, 场景 and
+#: 作废 reason, which the batch page does not show (300 tasks: 600 times parsed for nothing,
+#: 3 ms of 13) ...
 BATCH_FIELDS = tuple(
-    name for name in LISTED_FIELDS if name not in ("sent_at", "deadline", "scene", "end_reason")
+    name
+    for name in LISTED_FIELDS
+    if "__" not in name and name not in ("sent_at", "deadline", "scene", "end_reason")
 )
+#: ... and of its initiator only what 发起方 shows (:func:`qianshu.envelopes.routing.
+#: batch_initiator_label`), as values on the envelope rather than three more objects a task
+#: (a person, their identity, an organisation: 4 of the 9 ms of reading 300 tasks).
+BATCH_INITIATOR = {
+    "initiator_org_name": F("initiator_org__name"),
+    "initiator_identity_name": F("initiator__person_identity__name"),
+    "initiator_display_name": F("initiator__display_name"),
+    "initiator_phone": F("initiator__phone"),
+}
 
 
 def listed(
@@ -154,6 +166,12 @@ def listed(
     return envelopes.select_related("initiator__person_identity", "initiator_org").only(*fields)
 
 
+def batch_listed(envelopes: QuerySet[Envelope]) -> QuerySet[Envelope]:
+    """``envelopes`` with what a task of 批量签署 shows of them (:data:`BATCH_FIELDS`,
+    :data:`BATCH_INITIATOR`), in the same query."""
+    return envelopes.only(*BATCH_FIELDS).annotate(**BATCH_INITIATOR)
+
+
 def visible_sent_by_uuid(viewer: Viewer, envelope_uuids: Sequence[str]) -> dict[str, Envelope]:
     """The sent envelopes among ``envelope_uuids`` that :func:`visible_envelopes` shows the
     viewer, by uuid — decided for these few envelopes from their own recipient rows (read by
@@ -161,11 +179,10 @@ def visible_sent_by_uuid(viewer: Viewer, envelope_uuids: Sequence[str]) -> dict[
     thousands): 批量签署 of up to 300 ticked tasks."""
     user = viewer.user
     candidates = list(
-        listed(
+        batch_listed(
             Envelope.objects.exclude(status=Envelope.Status.DRAFT).filter(
                 uuid__in=list(envelope_uuids)
-            ),
-            BATCH_FIELDS,
+            )
         )
     )
     admin = set(viewer.admin_org_ids)

@@ -39,6 +39,7 @@ from django.utils.translation import pgettext_lazy
 
 from qianshu.accounts.audit import event_meta
 from qianshu.accounts.models import User
+from qianshu.accounts.phones import mask_phone
 from qianshu.core import anchors, chains
 from qianshu.core.chains import ChainBreak, Checkpoint, Link
 from qianshu.core.labels import choice_label, event_kind_label
@@ -121,9 +122,17 @@ def person_label(user: User | None) -> str:
     if user is None:
         return ""
     identity = person_identity(user) if user.is_authenticated else None
-    if identity is not None:
-        return identity.name
-    return user.display_name or user.masked_phone
+    return person_label_of(
+        identity.name if identity is not None else None, user.display_name, user.phone
+    )
+
+
+def person_label_of(identity_name: str | None, display_name: str, phone: str) -> str:
+    """:func:`person_label` from its columns: the verified name (None: not verified), the
+    display name, the phone."""
+    if identity_name is not None:
+        return identity_name
+    return display_name or mask_phone(phone)
 
 
 def chain_id(envelope: Envelope) -> str:

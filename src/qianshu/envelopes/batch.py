@@ -36,7 +36,7 @@ from qianshu.envelopes.access import Viewer, access_batch_items, visible_sent_by
 from qianshu.envelopes.errors import EnvelopeError
 from qianshu.envelopes.models import Document, Envelope, Field, Recipient
 from qianshu.envelopes.queries import tab_queryset
-from qianshu.envelopes.routing import initiator_label
+from qianshu.envelopes.routing import batch_initiator_label
 from qianshu.envelopes.turns import BatchItem, PostedTask
 from qianshu.orgs.models import Organization, Seal
 
@@ -255,8 +255,9 @@ def plan_batch(
     are left out). ``posted``: the tasks of a batch form sent back, whose keys and document
     hashes are kept so that a resubmission stays idempotent and an SMS code stays valid.
     ``viewer``: the actor's, when the caller has it already. ``shown``: the envelopes by
-    uuid when the caller read them from the viewer's own 待我签署 (全部批量签署), with
-    ``access.BATCH_FIELDS``; otherwise they are looked up and checked here."""
+    uuid when the caller read them from the viewer's own 待我签署 (全部批量签署), by
+    :func:`~qianshu.envelopes.access.batch_listed`; otherwise they are looked up and checked
+    here."""
     posted = posted or {}
     viewer = viewer or Viewer.of(actor)
     found = shown if shown is not None else visible_sent_by_uuid(viewer, envelope_uuids)
@@ -302,7 +303,7 @@ def plan_batch(
             recipient.envelope = envelope
         task = BatchTask(
             envelope=envelope,
-            initiator=initiator_label(envelope),
+            initiator=batch_initiator_label(envelope),
             recipient=recipient,
             fields=fields[recipient.pk] if recipient else [],
             documents=documents[envelope.pk],

@@ -5,17 +5,17 @@ a list view renders (made by :func:`qianshu.envelopes.queries.list_envelopes`)."
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from qianshu.core.sql import id_in
 from qianshu.envelopes import routing
-from qianshu.envelopes.access import LISTED_FIELDS, Viewer, listed
+from qianshu.envelopes.access import Viewer, listed
 from qianshu.envelopes.list_filters import Filters, Tab
 from qianshu.envelopes.models import Document, Envelope, Recipient
 
@@ -63,12 +63,16 @@ class Row:
         return pgettext("button", "签署")
 
 
-def envelopes_of(ids: list[int], fields: Sequence[str] = LISTED_FIELDS) -> list[Envelope]:
-    """The envelopes ``ids`` in that order: the columns a row shows of them and of their
-    initiator (``LISTED_FIELDS``, or ``access.BATCH_FIELDS`` for the tasks of 批量签署)."""
+#: How envelopes are read: what a list row shows (:func:`qianshu.envelopes.access.listed`) or a
+#: task of 批量签署 (:func:`qianshu.envelopes.access.batch_listed`).
+Reading = Callable[[QuerySet[Envelope]], QuerySet[Envelope]]
+
+
+def envelopes_of(ids: list[int], read: Reading = listed) -> list[Envelope]:
+    """The envelopes ``ids`` in that order, read by ``read``."""
     if not ids:
         return []
-    by_id = {e.pk: e for e in listed(Envelope.objects.filter(id_in(ids)), fields)}
+    by_id = {e.pk: e for e in read(Envelope.objects.filter(id_in(ids)))}
     return [by_id[pk] for pk in ids if pk in by_id]
 
 

@@ -77,7 +77,7 @@ from django.utils import timezone
 from qianshu.accounts.models import User
 from qianshu.core.sql import id_in
 from qianshu.envelopes import list_chosen, list_ranges
-from qianshu.envelopes.access import TURN, Viewer, listed, seal_turn_q
+from qianshu.envelopes.access import TURN, Viewer, seal_turn_q
 from qianshu.envelopes.list_filters import (
     DEFAULT_SCENES,
     DEFAULT_TAB,
@@ -94,7 +94,7 @@ from qianshu.envelopes.list_filters import (
     scene_suggestions,
     template_uses,
 )
-from qianshu.envelopes.list_rows import Listing, ListPage, Row, envelopes_of, rows_for
+from qianshu.envelopes.list_rows import Listing, ListPage, Reading, Row, envelopes_of, rows_for
 from qianshu.envelopes.models import Envelope, Recipient
 
 # The tabs, the filters and the rows of a page are defined beside this module; the views and
@@ -200,15 +200,15 @@ def source(
         ~Q(role=Role.CC),
         viewer.org_q() if viewer.seals or viewer.admin_org_ids else None,
     )
-    parts = []
+    parts: list[QuerySet[Any, Any]] = []
     # 发起方 not in the user's own name: of their own envelopes, only those sent for an
     # organisation of that name (alice's 发起方 search walked her 2,600 envelopes for none).
     orgs = initiated_orgs(filters, user)
     if orgs is None or orgs:
-        mine = Envelope.objects.filter(initiator=user, status__in=statuses)
+        initiated = Envelope.objects.filter(initiator=user, status__in=statuses)
         if orgs:
-            mine = mine.filter(initiator_org_id__in=orgs)
-        parts.append(mine.order_by().values("pk"))
+            initiated = initiated.filter(initiator_org_id__in=orgs)
+        parts.append(initiated.order_by().values("pk"))
     if viewer.admin_org_ids:
         parts.append(
             Envelope.objects.filter(initiator_org_id__in=viewer.admin_org_ids, status__in=statuses)
@@ -490,11 +490,11 @@ def list_envelopes(
 
 
 def newest_envelopes(
-    viewer: Viewer, tab: str, filters: Filters, limit: int, fields: Sequence[str]
+    viewer: Viewer, tab: str, filters: Filters, limit: int, read: Reading
 ) -> list[Envelope]:
     """A tab's ``limit`` newest envelopes matching ``filters``, found as a list page of that
-    size is and read with ``fields`` (:func:`qianshu.envelopes.access.listed`; 全部批量签署: up
-    to 300 of 待我签署). For a user with few, in one query."""
+    size is and read by ``read`` (全部批量签署: up to 300 of 待我签署, by
+    :func:`qianshu.envelopes.access.batch_listed`). For a user with few, in one query."""
     found = source(viewer, tab, filters)
     sample = sample_ids(found.parts)
     if not sample:
@@ -504,12 +504,12 @@ def newest_envelopes(
         # sort, all of a user's envelopes were: 735 of alice's for 300).
         top = _matching(sorted(set(sample)), found.statuses, filters).values("pk")[:limit]
         rows = Envelope.objects.filter(pk__in=top).order_by("-sent_at", "-id")
-        return list(listed(rows, fields))
+        return list(read(rows))
     newest = list_ranges.newest(
         found.kept, found.statuses, filters, 0, limit, without=found.without
     )
     ids = newest if newest is not None else _searched(found, filters, 0, limit)
-    return envelopes_of(ids, fields)
+    return envelopes_of(ids, read)
 
 
 def _searched(found: Source, filters: Filters, start: int, size: int = PAGE_SIZE + 1) -> list[int]:

@@ -70,6 +70,18 @@ def initiator_label(envelope: Envelope) -> str:
     return audit.person_label(envelope.initiator)
 
 
+def batch_initiator_label(envelope: Envelope) -> str:
+    """:func:`initiator_label` of an envelope read by :func:`qianshu.envelopes.access.
+    batch_listed` (its initiator's columns as values, not objects)."""
+    if envelope.initiator_org_id is not None:
+        return str(envelope.initiator_org_name)  # type: ignore[attr-defined]
+    return audit.person_label_of(
+        envelope.initiator_identity_name,  # type: ignore[attr-defined]
+        envelope.initiator_display_name,  # type: ignore[attr-defined]
+        envelope.initiator_phone,  # type: ignore[attr-defined]
+    )
+
+
 def initiator_verified(envelope: Envelope) -> bool:
     """Whether 发起方 is verified: the organisation it was sent for, else the initiator's
     real-name identity. Envelopes sent before sending needed it are shown marked 未认证."""

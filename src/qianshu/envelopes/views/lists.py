@@ -32,10 +32,10 @@ from qianshu.core.meta import request_meta
 from qianshu.core.requests import current_user
 from qianshu.envelopes import batch, confirmations, downloads, queries
 from qianshu.envelopes.access import (
-    BATCH_FIELDS,
     Viewer,
     access_batch_items,
     access_envelopes_for_download,
+    batch_listed,
 )
 from qianshu.envelopes.actions.batch import do_batch_sign, do_send_batch_code
 from qianshu.envelopes.actions.downloads import do_download_archive
@@ -348,7 +348,7 @@ def batch_sign_view(request: HttpRequest) -> HttpResponse:
         # 全部批量签署: every task of 待我签署 matching the list's filters (no long URL of ids).
         filters = queries.parse_filters(request.GET, "todo")
         viewer = Viewer.of(user)
-        newest = queries.newest_envelopes(viewer, "todo", filters, batch.MAX_BATCH, BATCH_FIELDS)
+        newest = queries.newest_envelopes(viewer, "todo", filters, batch.MAX_BATCH, batch_listed)
         shown = {str(e.uuid): e for e in newest}
         ids = list(shown)
     if not ids:
