@@ -139,3 +139,45 @@ def test_a_rolled_back_savepoint_drops_its_events_and_keeps_the_others(
     ]
     assert kept.audit_count == count + 2 and check_chain(kept) is None
     assert not Envelope.objects.filter(title="回滚").exists()
+
+
+def test_events_of_any_savepoint_rolled_back_and_caught_are_dropped(
+    people: dict[str, Any],
+) -> None:
+    """Not only ``audit.savepoint``: code in the block that rolls back a plain savepoint and
+    catches the error (a step that tried something and handled its failure) leaves none of
+    the events recorded in it — also in a savepoint released inside it — and the trail
+    stays whole; a block whose events were all rolled back writes nothing and leaves the
+    envelope's head as it was. No commit callback is left behind."""
+    from django.test import TestCase
+
+    envelope = _make_and_send(people, "保留")
+    other = _make_and_send(people, "全部回滚")
+    count, other_count, other_head = envelope.audit_count, other.audit_count, other.audit_head
+    bob = people["bob"]
+    with TestCase.captureOnCommitCallbacks() as callbacks, transaction.atomic():
+        with audit.deferred():
+            locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
+            second = Envelope.objects.select_for_update().get(pk=other.pk)
+            audit.record(locked, "viewed", actor=bob, meta=TASK, step="before")
+            try:
+                with transaction.atomic():
+                    audit.record(locked, "viewed", actor=bob, meta=TASK, step="dropped")
+                    audit.record(second, "viewed", actor=bob, meta=TASK, step="dropped")
+                    with transaction.atomic():
+                        audit.record(locked, "viewed", actor=bob, meta=TASK, step="inner")
+                    raise RuntimeError("tried, failed, handled")
+            except RuntimeError:
+                pass
+            audit.record(locked, "viewed", actor=bob, meta=TASK, step="after")
+    envelope.refresh_from_db()
+    other.refresh_from_db()
+    assert _trail(envelope)[count:] == [
+        (count + 1, "viewed", "before"),
+        (count + 2, "viewed", "after"),
+    ]
+    assert envelope.audit_count == count + 2 and check_chain(envelope) is None
+    assert (other.audit_count, other.audit_head) == (other_count, other_head)
+    assert (second.audit_count, second.audit_head) == (other_count, other_head)
+    assert check_chain(other) is None
+    assert callbacks == []

@@ -238,3 +238,26 @@ def test_messages_queued_together_follow_their_transaction(sms_sent: Any) -> Non
             pass
     kept.refresh_from_db()
     assert kept.status == OutboxMessage.Status.SENT and len(sms_sent()) == 1
+
+
+def test_a_message_queued_in_a_savepoint_rolled_back_and_caught_is_not_sent(
+    sms_sent: Any,
+) -> None:
+    """written_together (a signing step's messages): a message queued inside a savepoint that
+    is rolled back there, its error caught, is neither written nor delivered — the event it
+    tells of was undone — while the messages before and after it go out."""
+    with TestCase.captureOnCommitCallbacks(execute=True), transaction.atomic():
+        with delivered_together(), written_together():
+            do_queue_sms(PHONE, "test_message", {})
+            try:
+                with transaction.atomic():
+                    do_queue_sms("13900139001", "test_message", {})
+                    raise RuntimeError("undone")
+            except RuntimeError:
+                pass
+            do_queue_sms("13900139002", "test_message", {})
+    assert sorted(OutboxMessage.objects.values_list("recipient", flat=True)) == [
+        PHONE,
+        "13900139002",
+    ]
+    assert sorted(sms["phone"] for sms in sms_sent()) == [PHONE, "13900139002"]

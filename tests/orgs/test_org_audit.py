@@ -160,3 +160,34 @@ def test_events_held_to_the_end_of_a_block_are_chained_in_order_or_not_at_all(
     assert [e.detail.get("n") for e in events[before:]] == [1, 2, 3]
     assert [e.seq for e in events] == list(range(1, before + 4))
     assert check_org_chain(AuditChain.objects.get(key=chain_key(org.pk))) == []
+
+
+def test_an_event_held_in_a_savepoint_rolled_back_and_caught_is_not_written(
+    org: Organization, alice: User
+) -> None:
+    """Code inside the block that rolls a savepoint back and catches the error (a seal's use
+    that failed and was handled): the event it appended is not written — the use it records
+    never happened — while the events before and after it are, numbered without a gap; a
+    savepoint released inside one rolled back goes with it. No commit callback is left."""
+    from django.db import transaction
+    from django.test import TestCase
+
+    before = len(_events(org))
+    with TestCase.captureOnCommitCallbacks() as callbacks, transaction.atomic():
+        with chains.appended_at_end():
+            record_org_event(org, OrgAction.SEAL_USED, actor=alice, n=1)
+            try:
+                with transaction.atomic():
+                    record_org_event(org, OrgAction.SEAL_USED, actor=alice, n=2)
+                    with transaction.atomic():  # released, inside the one rolled back
+                        record_org_event(org, OrgAction.SEAL_USED, actor=alice, n=3)
+                    raise RuntimeError("the use failed and was handled")
+            except RuntimeError:
+                pass
+            with transaction.atomic():  # released: stands
+                record_org_event(org, OrgAction.SEAL_USED, actor=alice, n=4)
+    events = _events(org)
+    assert [e.detail.get("n") for e in events[before:]] == [1, 4]
+    assert [e.seq for e in events] == list(range(1, before + 3))
+    assert check_org_chain(_chain(org)) == []
+    assert callbacks == []

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.db import transaction
 
 from qianshu.core.models import GENESIS, AuditChain, ChainedEvent
+from qianshu.core.savepoints import Mark, standing, withdraw
 from qianshu.core.statements import Insert, Statement, Update
 from qianshu.pki.keystores import master_key
 
@@ -186,8 +187,9 @@ _MOVE_HEAD: Update[AuditChain] = Update(AuditChain, set=("count", "head"), where
 _INSERTS: dict[type[Any], Insert[Any]] = {}
 
 Content = Callable[[Any], Mapping[str, Any]]
-# The appends held by appended_at_end() in this context: (chain key, event, its content).
-_held: ContextVar[list[tuple[str, Any, Content]] | None] = ContextVar(
+# The appends held by appended_at_end() in this context: (chain key, event, its content, the
+# savepoint mark it was held under).
+_held: ContextVar[list[tuple[str, Any, Content, Mark]] | None] = ContextVar(
     "qianshu_chain_appends", default=None
 )
 
@@ -210,7 +212,7 @@ def append(key: str, event: Event, content: Callable[[Event], Mapping[str, Any]]
     block ends (the event is then not numbered, MACed or saved yet when this returns)."""
     held = _held.get()
     if held is not None:
-        held.append((key, event, content))
+        held.append((key, event, content, Mark()))
         return event
     with transaction.atomic(savepoint=False):
         _append_locked(key, [(event, content)])
@@ -240,22 +242,26 @@ def appended_at_end() -> Iterator[None]:
     to — is thus locked for the end of each transaction only, not from its event on: two
     processes sealing for one organisation waited on each other for the rest of every step.
 
-    Nothing is written when the block raises (the caller's transaction rolls back). Use it
-    around code that does not read an appended event's number, MAC or key, and does not catch
-    a rolled-back savepoint with appends in it (they would stay held). A block inside another
-    joins it."""
+    Nothing is written when the block raises (the caller's transaction rolls back), nor an
+    event appended inside a savepoint that was rolled back there (its error caught:
+    :mod:`qianshu.core.savepoints`). Use it around code that does not read an appended
+    event's number, MAC or key. A block inside another joins it."""
     if _held.get() is not None:
         yield
         return
-    held: list[tuple[str, Any, Content]] = []
+    held: list[tuple[str, Any, Content, Mark]] = []
     token = _held.set(held)
     try:
         yield
+    except BaseException:
+        withdraw([mark for _key, _event, _content, mark in held])
+        raise
     finally:
         _held.reset(token)
-    if held:
+    kept = standing(held, [mark for _key, _event, _content, mark in held])
+    if kept:
         by_chain: dict[str, list[tuple[Any, Content]]] = {}
-        for key, event, content in held:
+        for key, event, content, _mark in kept:
             by_chain.setdefault(key, []).append((event, content))
         with transaction.atomic(savepoint=False):
             for key in sorted(by_chain):

@@ -45,6 +45,7 @@ from qianshu.core.chains import ChainBreak, Checkpoint, Link
 from qianshu.core.labels import choice_label, event_kind_label
 from qianshu.core.meta import RequestMeta
 from qianshu.core.models import AuditAnchor
+from qianshu.core.savepoints import Mark, standing, withdraw
 from qianshu.core.statements import Insert, Update
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.identity.models import PersonIdentity
@@ -207,6 +208,7 @@ def record(
         mac = chains.event_mac(chains.KEY_ID, chain, count + 1, head, content)
         event.seq, event.prev_mac, event.mac = count + 1, head, mac
         pending.events.append(event)
+        pending.marks.append(Mark())
         envelope.audit_count, envelope.audit_head = event.seq, mac
         return event
     with transaction.atomic(savepoint=False):
@@ -237,6 +239,7 @@ class _Pending:
     count: int  # the row's count and head when the block began
     head: str
     events: list[AuditEvent] = field(default_factory=list)
+    marks: list[Mark] = field(default_factory=list)  # each event's (core.savepoints)
 
 
 @dataclass
@@ -272,11 +275,12 @@ def deferred() -> Iterator[None]:
     """Write the events :func:`record` appends inside the block — to any envelope, also one
     created in it — when the block ends: each envelope's with one compare-and-swap of its row,
     and all of them in one INSERT (nothing when the block raises: the caller's transaction
-    rolls back). A block inside another joins it. Use inside the transaction, with the
+    rolls back), nor an event recorded inside a savepoint that was rolled back there, its
+    error caught (:mod:`qianshu.core.savepoints`; a savepoint that makes envelopes is
+    :func:`savepoint`). A block inside another joins it. Use inside the transaction, with the
     envelope rows locked, around code that saves an envelope only with ``update_fields`` that
-    leave the audit columns alone; a savepoint rolled back inside the block must not be caught
-    inside it (its events would stay held) unless it is :func:`savepoint`'s. A 批量发起 group
-    creates, fills and sends several envelopes in one."""
+    leave the audit columns alone. A 批量发起 group creates, fills and sends several envelopes
+    in one."""
     if _batch.get() is not None:
         yield
         return
@@ -284,6 +288,9 @@ def deferred() -> Iterator[None]:
     token = _batch.set(block)
     try:
         yield
+    except BaseException:
+        withdraw([mark for pending in block.pending.values() for mark in pending.marks])
+        raise
     finally:
         _batch.reset(token)
     with transaction.atomic(savepoint=False):
@@ -294,20 +301,22 @@ def deferred() -> Iterator[None]:
 
 @contextmanager
 def savepoint() -> Iterator[None]:
-    """A savepoint inside a :func:`deferred` block that may be rolled back and caught there:
-    when the code inside raises, its writes are rolled back and the events it recorded are
-    dropped from the block with them (a 批量发起 group's row that fails). Outside a block, a
-    plain savepoint."""
+    """A savepoint inside a :func:`deferred` block that may be rolled back and caught there, in
+    which envelopes are made (a 批量发起 group's row that fails): when the code inside raises,
+    its writes are rolled back, the events it recorded dropped — as any savepoint's are — and
+    the envelopes it made or first touched forgotten by the block, whose next envelope may get
+    the same key (SQLite gives a rolled-back row's id again). Outside a block, a plain
+    savepoint."""
     block = _batch.get()
-    marks = {} if block is None else {pk: len(p.events) for pk, p in block.pending.items()}
+    seen = {} if block is None else {pk: len(p.events) for pk, p in block.pending.items()}
     try:
         with transaction.atomic():
             yield
     except BaseException:
         if block is not None:
             for pk in list(block.pending):
-                if pk in marks:
-                    del block.pending[pk].events[marks[pk] :]
+                if pk in seen:
+                    del block.pending[pk].events[seen[pk] :], block.pending[pk].marks[seen[pk] :]
                 else:  # an envelope the rolled-back code made or first touched
                     del block.pending[pk], block.envelopes[pk]
         raise
@@ -327,10 +336,11 @@ def batched(envelope: Envelope) -> Iterator[None]:
 def _swap(envelope: Envelope, pending: _Pending) -> list[AuditEvent]:
     """Chain ``pending``'s events on the envelope's row with one compare-and-swap; returns them
     for the caller's INSERT (in the same transaction: the swap holds the row's lock)."""
-    events = pending.events
-    if not events:
-        return events
+    events = standing(pending.events, pending.marks)
     count, head = pending.count, pending.head
+    if not events:  # every one of them recorded in a savepoint rolled back since
+        envelope.audit_count, envelope.audit_head = count, head
+        return events
     while not _SWAP.run(
         (count + len(events), _chain(envelope, events, count, head)), (envelope.pk, count, head)
     ):

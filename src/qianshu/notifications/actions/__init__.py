@@ -20,6 +20,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from qianshu.core.savepoints import Mark, standing, withdraw
 from qianshu.core.statements import Insert
 from qianshu.notifications.messages import (
     MessageError,
@@ -79,9 +80,9 @@ def delivered_together() -> Iterator[None]:
 
 _INSERT: Insert[OutboxMessage] = Insert(OutboxMessage)  # built once
 
-# The messages queued inside written_together(), in this context, not yet written (and
-# whether each is held).
-_written: ContextVar[list[tuple[OutboxMessage, bool]] | None] = ContextVar(
+# The messages queued inside written_together(), in this context, not yet written (whether
+# each is held, and the savepoint mark it was queued under).
+_written: ContextVar[list[tuple[OutboxMessage, bool, Mark]] | None] = ContextVar(
     "qianshu_outbox_written", default=None
 )
 
@@ -92,17 +93,22 @@ def written_together() -> Iterator[None]:
     ends, all in one INSERT, and their delivery then scheduled as ``_queue`` does: a signing
     step's "your turn" and progress messages. Until then a queued message has its ``uuid``
     but no ``pk``. Nothing is written when the block raises: use it inside a transaction
-    that then rolls back (its audit events and every other write of the step with it). A
-    block inside another joins it."""
+    that then rolls back (its audit events and every other write of the step with it); nor a
+    message queued inside a savepoint that was rolled back there, its error caught
+    (:mod:`qianshu.core.savepoints`). A block inside another joins it."""
     if _written.get() is not None:
         yield
         return
-    pending: list[tuple[OutboxMessage, bool]] = []
-    token = _written.set(pending)
+    queued: list[tuple[OutboxMessage, bool, Mark]] = []
+    token = _written.set(queued)
     try:
         yield
+    except BaseException:
+        withdraw([mark for *_, mark in queued])
+        raise
     finally:
         _written.reset(token)
+    pending = [(m, held) for m, held, _ in standing(queued, [mark for *_, mark in queued])]
     if pending:
         with transaction.atomic(savepoint=False):
             _INSERT.save([message for message, _ in pending])
@@ -244,9 +250,9 @@ def _queue(
         status=OutboxMessage.Status.PENDING,
         next_attempt_at=hold_until or timezone.now(),
     )
-    pending = _written.get()
-    if pending is not None:
-        pending.append((message, hold_until is not None))
+    queued = _written.get()
+    if queued is not None:
+        queued.append((message, hold_until is not None, Mark()))
         return message
     # No savepoint: the row is all or nothing anyway, and a batch queues hundreds of them.
     with transaction.atomic(savepoint=False):
