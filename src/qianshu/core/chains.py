@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.db import transaction
 
 from qianshu.core.models import GENESIS, AuditChain, ChainedEvent
-from qianshu.core.savepoints import Mark, standing, withdraw
+from qianshu.core.savepoints import Held
 from qianshu.core.statements import Insert, Statement, Update
 from qianshu.pki.keystores import master_key
 
@@ -187,9 +187,8 @@ _MOVE_HEAD: Update[AuditChain] = Update(AuditChain, set=("count", "head"), where
 _INSERTS: dict[type[Any], Insert[Any]] = {}
 
 Content = Callable[[Any], Mapping[str, Any]]
-# The appends held by appended_at_end() in this context: (chain key, event, its content, the
-# savepoint mark it was held under).
-_held: ContextVar[list[tuple[str, Any, Content, Mark]] | None] = ContextVar(
+# The appends held by appended_at_end() in this context: (chain key, event, its content).
+_held: ContextVar[Held[tuple[str, Any, Content]] | None] = ContextVar(
     "qianshu_chain_appends", default=None
 )
 
@@ -212,7 +211,7 @@ def append(key: str, event: Event, content: Callable[[Event], Mapping[str, Any]]
     block ends (the event is then not numbered, MACed or saved yet when this returns)."""
     held = _held.get()
     if held is not None:
-        held.append((key, event, content, Mark()))
+        held.append((key, event, content))
         return event
     with transaction.atomic(savepoint=False):
         _append_locked(key, [(event, content)])
@@ -249,19 +248,19 @@ def appended_at_end() -> Iterator[None]:
     if _held.get() is not None:
         yield
         return
-    held: list[tuple[str, Any, Content, Mark]] = []
+    held: Held[tuple[str, Any, Content]] = Held()
     token = _held.set(held)
     try:
         yield
     except BaseException:
-        withdraw([mark for _key, _event, _content, mark in held])
+        held.withdraw()
         raise
     finally:
         _held.reset(token)
-    kept = standing(held, [mark for _key, _event, _content, mark in held])
+    kept = held.standing()
     if kept:
         by_chain: dict[str, list[tuple[Any, Content]]] = {}
-        for key, event, content, _mark in kept:
+        for key, event, content in kept:
             by_chain.setdefault(key, []).append((event, content))
         with transaction.atomic(savepoint=False):
             for key in sorted(by_chain):

@@ -11,15 +11,14 @@ audit event of an action that was undone, a message about it, must never be writ
 Django keeps no list of the savepoints rolled back, but it forgets the commit callbacks
 registered inside a savepoint when it rolls that savepoint back (``transaction.on_commit``:
 "callbacks registered in a savepoint that is rolled back are not run"). A :class:`Mark`, made
-where a write is held, registers a callback that does nothing; the write stands as long as its
-callback is still registered; reading the marks (:func:`standing`) withdraws them. Outside a
-transaction there is no savepoint to roll back: a mark made there stands.
+where a write is held (:class:`Held`), registers a callback that does nothing; the write stands
+as long as its callback is still registered, and the block's end withdraws the callbacks.
+Outside a transaction there is no savepoint to roll back: a mark made there stands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -41,31 +40,35 @@ class Mark:
         """Run when the transaction commits: nothing is left to do."""
 
 
-def standing(items: Sequence[T], marks: Sequence[Mark]) -> list[T]:
-    """Those of ``items`` whose mark (at the same position of ``marks``) stands, in order. The
-    marks are spent: their callbacks are withdrawn from the transaction (the commit, and a
-    test capturing the commit callbacks, sees only the callers' own)."""
-    if len(items) != len(marks):
-        raise ValueError("one mark for each item")
-    connection = connections[DEFAULT_DB_ALIAS]
-    ours = {id(mark) for mark in marks if mark.in_transaction}
-    if not ours:
-        return list(items)
-    registered = {id(entry[1]) for entry in connection.run_on_commit}
-    kept = [
-        item
-        for item, mark in zip(items, marks, strict=True)
-        if not mark.in_transaction or id(mark) in registered
-    ]
-    if ours & registered:
-        withdraw(marks)
-    return kept
+class Held(Generic[T]):
+    """Writes held back for the end of a block, each with the mark of where it was held."""
 
+    __slots__ = ("_marks", "items")
 
-def withdraw(marks: Iterable[Mark]) -> None:
-    """Withdraw the callbacks of ``marks`` from the transaction (a block that raised writes
-    nothing it held, and leaves no callback behind)."""
-    ours = {id(mark) for mark in marks if mark.in_transaction}
-    if ours:
-        connection = connections[DEFAULT_DB_ALIAS]
-        connection.run_on_commit = [e for e in connection.run_on_commit if id(e[1]) not in ours]
+    def __init__(self) -> None:
+        self.items: list[T] = []  # in the order held (read them; add with append)
+        self._marks: list[Mark] = []
+
+    def append(self, item: T) -> None:
+        self.items.append(item)
+        self._marks.append(Mark())
+
+    def standing(self) -> list[T]:
+        """The items whose savepoints all stand, in order; the marks are then withdrawn."""
+        registered = {id(entry[1]) for entry in connections[DEFAULT_DB_ALIAS].run_on_commit}
+        kept = [
+            item
+            for item, mark in zip(self.items, self._marks, strict=True)
+            if not mark.in_transaction or id(mark) in registered
+        ]
+        self.withdraw()
+        return kept
+
+    def withdraw(self) -> None:
+        """Withdraw the marks' callbacks from the transaction (the commit, and a test capturing
+        the commit callbacks, sees only the callers' own; a block that raised writes nothing it
+        held and leaves none behind)."""
+        ours = {id(mark) for mark in self._marks if mark.in_transaction}
+        if ours:
+            connection = connections[DEFAULT_DB_ALIAS]
+            connection.run_on_commit = [e for e in connection.run_on_commit if id(e[1]) not in ours]

@@ -45,7 +45,7 @@ from qianshu.core.chains import ChainBreak, Checkpoint, Link
 from qianshu.core.labels import choice_label, event_kind_label
 from qianshu.core.meta import RequestMeta
 from qianshu.core.models import AuditAnchor
-from qianshu.core.savepoints import Mark, standing, withdraw
+from qianshu.core.savepoints import Held
 from qianshu.core.statements import Insert, Update
 from qianshu.envelopes.models import AuditEvent, Envelope, Recipient
 from qianshu.identity.models import PersonIdentity
@@ -201,14 +201,13 @@ def record(
     block = _batch.get()
     if block is not None:
         pending = block.join(envelope)
-        if pending.events:
-            count, head = pending.events[-1].seq, pending.events[-1].mac
+        if pending.events.items:
+            count, head = pending.events.items[-1].seq, pending.events.items[-1].mac
         else:
             count, head = pending.count, pending.head
         mac = chains.event_mac(chains.KEY_ID, chain, count + 1, head, content)
         event.seq, event.prev_mac, event.mac = count + 1, head, mac
         pending.events.append(event)
-        pending.marks.append(Mark())
         envelope.audit_count, envelope.audit_head = event.seq, mac
         return event
     with transaction.atomic(savepoint=False):
@@ -238,8 +237,7 @@ class _Pending:
     envelope_pk: int
     count: int  # the row's count and head when the block began
     head: str
-    events: list[AuditEvent] = field(default_factory=list)
-    marks: list[Mark] = field(default_factory=list)  # each event's (core.savepoints)
+    events: Held[AuditEvent] = field(default_factory=Held)  # core.savepoints
 
 
 @dataclass
@@ -289,7 +287,8 @@ def deferred() -> Iterator[None]:
     try:
         yield
     except BaseException:
-        withdraw([mark for pending in block.pending.values() for mark in pending.marks])
+        for pending in block.pending.values():
+            pending.events.withdraw()
         raise
     finally:
         _batch.reset(token)
@@ -303,22 +302,19 @@ def deferred() -> Iterator[None]:
 def savepoint() -> Iterator[None]:
     """A savepoint inside a :func:`deferred` block that may be rolled back and caught there, in
     which envelopes are made (a 批量发起 group's row that fails): when the code inside raises,
-    its writes are rolled back, the events it recorded dropped — as any savepoint's are — and
-    the envelopes it made or first touched forgotten by the block, whose next envelope may get
-    the same key (SQLite gives a rolled-back row's id again). Outside a block, a plain
+    its writes are rolled back and the events it recorded dropped — as any savepoint's are —
+    and the envelopes it made or first touched are forgotten by the block, whose next envelope
+    may get the same key (SQLite gives a rolled-back row's id again). Outside a block, a plain
     savepoint."""
     block = _batch.get()
-    seen = {} if block is None else {pk: len(p.events) for pk, p in block.pending.items()}
+    known = set() if block is None else set(block.pending)
     try:
         with transaction.atomic():
             yield
     except BaseException:
         if block is not None:
-            for pk in list(block.pending):
-                if pk in seen:
-                    del block.pending[pk].events[seen[pk] :], block.pending[pk].marks[seen[pk] :]
-                else:  # an envelope the rolled-back code made or first touched
-                    del block.pending[pk], block.envelopes[pk]
+            for pk in set(block.pending) - known:
+                del block.pending[pk], block.envelopes[pk]
         raise
 
 
@@ -336,7 +332,7 @@ def batched(envelope: Envelope) -> Iterator[None]:
 def _swap(envelope: Envelope, pending: _Pending) -> list[AuditEvent]:
     """Chain ``pending``'s events on the envelope's row with one compare-and-swap; returns them
     for the caller's INSERT (in the same transaction: the swap holds the row's lock)."""
-    events = standing(pending.events, pending.marks)
+    events = pending.events.standing()
     count, head = pending.count, pending.head
     if not events:  # every one of them recorded in a savepoint rolled back since
         envelope.audit_count, envelope.audit_head = count, head

@@ -189,8 +189,7 @@ def filters_q(filters: Filters, prefix: str = "", *, joined: bool = False) -> Q:
     if filters.initiator and joined:
         if prefix:  # initiator_q tests an envelope row itself
             raise ValueError("a joined 发起方 is tested on envelopes, not through a relation")
-        orgs = Organization.objects.filter(name__icontains=filters.initiator)
-        condition &= Q(initiator_q(filters.initiator, list(orgs.values_list("pk", flat=True))))
+        condition &= Q(initiator_q(filters.initiator, orgs_named(filters.initiator)))
     elif filters.initiator:
         # The organisations and people of that name first (hashed once, then tested on each
         # envelope) rather than joined to every envelope read.
@@ -243,6 +242,11 @@ def initiated_orgs(filters: Filters, user: User) -> list[int] | None:
     text = filters.initiator
     if not text or User.objects.filter(person_named_q(text), pk=user.pk).exists():
         return None
+    return orgs_named(text)
+
+
+def orgs_named(text: str) -> list[int]:
+    """The organisations 发起方 ``text`` names (in their name), by id."""
     return list(Organization.objects.filter(name__icontains=text).values_list("pk", flat=True))
 
 

@@ -20,7 +20,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from qianshu.core.savepoints import Mark, standing, withdraw
+from qianshu.core.savepoints import Held
 from qianshu.core.statements import Insert
 from qianshu.notifications.messages import (
     MessageError,
@@ -80,9 +80,9 @@ def delivered_together() -> Iterator[None]:
 
 _INSERT: Insert[OutboxMessage] = Insert(OutboxMessage)  # built once
 
-# The messages queued inside written_together(), in this context, not yet written (whether
-# each is held, and the savepoint mark it was queued under).
-_written: ContextVar[list[tuple[OutboxMessage, bool, Mark]] | None] = ContextVar(
+# The messages queued inside written_together(), in this context, not yet written (and
+# whether each is held).
+_written: ContextVar[Held[tuple[OutboxMessage, bool]] | None] = ContextVar(
     "qianshu_outbox_written", default=None
 )
 
@@ -99,16 +99,16 @@ def written_together() -> Iterator[None]:
     if _written.get() is not None:
         yield
         return
-    queued: list[tuple[OutboxMessage, bool, Mark]] = []
+    queued: Held[tuple[OutboxMessage, bool]] = Held()
     token = _written.set(queued)
     try:
         yield
     except BaseException:
-        withdraw([mark for *_, mark in queued])
+        queued.withdraw()
         raise
     finally:
         _written.reset(token)
-    pending = [(m, held) for m, held, _ in standing(queued, [mark for *_, mark in queued])]
+    pending = queued.standing()
     if pending:
         with transaction.atomic(savepoint=False):
             _INSERT.save([message for message, _ in pending])
@@ -252,7 +252,7 @@ def _queue(
     )
     queued = _written.get()
     if queued is not None:
-        queued.append((message, hold_until is not None, Mark()))
+        queued.append((message, hold_until is not None))
         return message
     # No savepoint: the row is all or nothing anyway, and a batch queues hundreds of them.
     with transaction.atomic(savepoint=False):
