@@ -3,6 +3,7 @@ itself, each call with its own values, and no shape whose SQL depends on the val
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,10 +11,11 @@ from typing import Any
 
 import pytest
 from django.db import OperationalError, connection, transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
+from qianshu.core.sql import id_in
 from qianshu.core.statements import Statement
 from qianshu.envelopes.actions import turns
 from qianshu.envelopes.models import Envelope, Field, Recipient, Revision
@@ -125,8 +127,6 @@ def test_known_objects_are_attached_and_annotations_and_rows_are_read() -> None:
         lambda pk: Field.objects.all()[: pk.as_int()],
         # A value that is not among the parameters: refused.
         lambda pk: Field.objects.filter(page=0),
-        # A value used twice: refused (one slot a value).
-        lambda pk: Field.objects.filter(pk=pk.as_int(), recipient_id=pk.as_int()),
         # A value the lookup changes (LIKE pattern): refused.
         lambda pk: Recipient.objects.filter(phone__contains=pk.as_str()),
         # Flat rows are not what rows() returns: refused.
@@ -136,6 +136,97 @@ def test_known_objects_are_attached_and_annotations_and_rows_are_read() -> None:
 def test_shapes_whose_sql_depends_on_the_values_are_refused(build: Any) -> None:
     with pytest.raises(ValueError):
         Statement(build, arity=1).objects(1)
+
+
+def test_a_value_used_twice_fills_both_places() -> None:
+    first, second = _two_envelopes()
+    taking_part: Statement[Envelope] = Statement(
+        lambda user: (
+            Envelope.objects.filter(
+                Q(initiator_id=user.as_int()) | Q(recipients__user_id=user.as_int())
+            )
+            .distinct()
+            .order_by("pk")
+        ),
+        arity=1,
+    )
+    first.recipients.filter(routing_order=1).update(user=second.initiator)
+    for user in (first.initiator, second.initiator, first.initiator):
+        expected = list(
+            Envelope.objects.filter(Q(initiator=user) | Q(recipients__user=user))
+            .distinct()
+            .order_by("pk")
+        )
+        assert taking_part.objects(user.pk) == expected
+    # bob initiated the second and is the first's first signer; alice only initiated the first
+    assert [e.pk for e in taking_part.objects(second.initiator.pk)] == [first.pk, second.pk]
+    assert [e.pk for e in taking_part.objects(first.initiator.pk)] == [first.pk]
+
+
+# Each call's own list of ids, in one array parameter on PostgreSQL (made afresh on SQLite).
+BY_IDS: Statement[Envelope] = Statement(
+    lambda ids: Envelope.objects.filter(id_in(ids.as_ids())).order_by("pk"), arity=1
+)
+TITLES: Statement[Any] = Statement(
+    lambda ids, title: (
+        Envelope.objects.filter(id_in(ids.as_ids()), title=title.as_str())
+        .order_by("pk")
+        .values_list("pk", "title")
+    ),
+    arity=2,
+)
+
+
+def test_lists_of_ids_are_each_calls_own() -> None:
+    first, second = _two_envelopes()
+    for ids in ([first.pk, second.pk], [second.pk], [], [first.pk, 10**9], [second.pk] * 3):
+        expected = list(Envelope.objects.filter(pk__in=ids).order_by("pk"))
+        assert BY_IDS.objects(ids) == expected
+    assert TITLES.rows([first.pk, second.pk], "另一份合同") == [(second.pk, "另一份合同")]
+    assert TITLES.rows([first.pk], "另一份合同") == []
+    assert TITLES.rows([first.pk, second.pk], "' OR 1=1 --") == []
+    with pytest.raises(Envelope.DoesNotExist):
+        BY_IDS.get([10**9])
+    key = (connection.alias, connection.vendor)
+    # Built once where the list is one parameter; made with the values where it is not.
+    assert (BY_IDS._built[key] is not None) == (connection.vendor == "postgresql")
+    with pytest.raises(TypeError):
+        TITLES.objects([first.pk], "合同")  # rows, not instances, either way
+
+
+def test_a_list_the_database_gets_as_placeholders_is_refused_when_built_once() -> None:
+    first, _second = _two_envelopes()
+    plain_in: Statement[Envelope] = Statement(
+        lambda ids: Envelope.objects.filter(pk__in=ids.as_ids()), arity=1
+    )
+    if connection.vendor == "postgresql":
+        with pytest.raises(ValueError):  # IN (%s): the stand-in list is not a parameter
+            plain_in.objects([first.pk])
+    else:
+        assert plain_in.objects([first.pk]) == [first]
+
+
+def test_times_are_compared_as_the_queryset_compares_them() -> None:
+    first, _second = _two_envelopes()
+    made = list(Revision.objects.filter(document__envelope=first).order_by("pk"))
+    assert made
+    since: Statement[Revision] = Statement(
+        lambda at, until: Revision.objects.filter(
+            created_at__gte=at.as_datetime(), created_at__lt=until.as_datetime()
+        ).order_by("pk"),
+        arity=2,
+    )
+    at = made[0].created_at
+    china = dt.timezone(dt.timedelta(hours=8))
+    for start, end in (
+        (at, at + dt.timedelta(seconds=1)),
+        (at + dt.timedelta(microseconds=1), at + dt.timedelta(days=1)),
+        (at - dt.timedelta(days=1), at),
+        (at.astimezone(china), (at + dt.timedelta(seconds=1)).astimezone(china)),
+    ):
+        expected = list(Revision.objects.filter(created_at__gte=start, created_at__lt=end))
+        assert since.objects(start, end) == expected
+    assert since.objects(at, at + dt.timedelta(seconds=1))  # one found, not vacuous
 
 
 @contextmanager

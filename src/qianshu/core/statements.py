@@ -9,14 +9,18 @@ each stand-in among its parameters, and every later one only puts the values in 
 runs it, and makes the instances as the queryset itself would (Django's own converters, related
 objects from ``select_related``, annotations).
 
-Only a queryset whose SQL does not depend on the values qualifies: equality with a single
-value (no ``__in`` list, whose placeholders vary with its length). A stand-in that is not found
-exactly once among the parameters, or that the lookup changed, is refused when the SQL is
-built, so a statement cannot silently run with a value left out.
+Only a queryset whose SQL does not depend on the values qualifies: a comparison with a single
+value (no ``__in`` list, whose placeholders vary with its length), or a list of ids given to
+:func:`qianshu.core.sql.id_in`, which PostgreSQL gets as one array parameter. A stand-in that is
+not found among the parameters, or that the lookup changed, is refused when the SQL is built,
+so a statement cannot silently run with a value left out; one used twice fills both places.
+Where ``id_in`` spells a list as placeholders (SQLite), a statement given a list is not built
+once: its queryset is made with the values and evaluated each time, with the same results.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,13 +36,15 @@ DB = "default"  # statements run on the default database
 
 
 class Marker:
-    """The stand-in for a statement's ``index``-th value while its SQL is built: an integer or
-    a string no real value equals."""
+    """The stand-in for a statement's ``index``-th value while its SQL is built: an integer, a
+    string, a list of ids or a time no real value equals."""
 
     _BASE = 7_346_019_852_000_000_000
+    _IDS = 7_346_019_853_000_000_000
 
     def __init__(self, index: int) -> None:
         self.index = index
+        self.listed = False  # used as a list of ids
 
     def as_int(self) -> int:
         return self._BASE + self.index
@@ -46,12 +52,34 @@ class Marker:
     def as_str(self) -> str:
         return f"\x1fqianshu-statement-value-{self.index}\x1f"
 
+    def as_ids(self) -> list[int]:
+        """A list of ids, for :func:`qianshu.core.sql.id_in`."""
+        self.listed = True
+        return [self._IDS + self.index]
+
+    def as_datetime(self) -> dt.datetime:
+        """An aware time (given as an aware ``datetime``)."""
+        return dt.datetime(2999, 12, 31, 23, 59, 59, self.index, tzinfo=dt.UTC)
+
+
+class _Given:
+    """A value in a marker's place: a statement that is not built once makes its queryset
+    with these."""
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def as_int(self) -> Any:
+        return self._value
+
+    as_str = as_ids = as_datetime = as_int
+
 
 @dataclass(frozen=True)
 class _Built:
     sql: str
     params: tuple[Any, ...]
-    slots: tuple[tuple[int, int], ...]  # (parameter position, value index)
+    slots: tuple[tuple[int, int, bool], ...]  # (parameter position, value index, is a time)
     compiler: Any
     models: bool
     init_list: tuple[str, ...]
@@ -85,81 +113,106 @@ class Statement(Generic[M]):
         self._build = build
         self._arity = arity
         self._share = share
-        self._built: dict[tuple[str, str], _Built] = {}
+        # None: not built once on that database (a list of ids where id_in spells placeholders).
+        self._built: dict[tuple[str, str], _Built | None] = {}
         self._lock = threading.Lock()
 
     def objects(self, *values: Any, known: Mapping[str, Model] | None = None) -> list[M]:
         """The instances for ``values``. ``known``: related objects to attach to each instance
         by field name, as a related manager does (``envelope.recipients`` sets each
         recipient's ``envelope``)."""
-        built, rows = self._run(values)
-        if not built.models:
-            raise TypeError("a values_list statement returns rows(), not objects()")
-        model = built.compiler.query.model
-        out = []
-        setters = [(model._meta.get_field(name), value) for name, value in (known or {}).items()]
-        for row in rows:
-            obj = model.from_db(DB, built.init_list, row[built.start : built.end])
-            for populator in built.populators:
-                populator.populate(row, obj)
-            for name, position in built.annotations:
-                setattr(obj, name, row[position])
-            for field, value in setters:
-                field.set_cached_value(obj, value)
-            out.append(obj)
-        return out
+        return self._objects(values, known)[1]
 
     def get(self, *values: Any, known: Mapping[str, Model] | None = None) -> M:
         """The one instance for ``values``; raises the model's ``DoesNotExist`` when there is
         none (and ``MultipleObjectsReturned`` when the statement finds more)."""
-        found = self.objects(*values, known=known)
-        model = self._model()
+        model, found = self._objects(values, known)
         if not found:
             raise model.DoesNotExist(f"{model.__name__} matching query does not exist.")
         if len(found) > 1:
             raise model.MultipleObjectsReturned(f"get() returned {len(found)} objects")
         return found[0]
 
+    def _objects(
+        self, values: Sequence[Any], known: Mapping[str, Model] | None
+    ) -> tuple[Any, list[M]]:
+        built = self._ready(values)
+        if built is None:
+            queryset = self._fresh(values)
+            if queryset._iterable_class is not ModelIterable:
+                raise TypeError("a values_list statement returns rows(), not objects()")
+            out = list(queryset)
+            model: Any = queryset.model
+        else:
+            if not built.models:
+                raise TypeError("a values_list statement returns rows(), not objects()")
+            model = built.compiler.query.model
+            out = []
+            for row in self._execute(built, values):
+                obj = model.from_db(DB, built.init_list, row[built.start : built.end])
+                for populator in built.populators:
+                    populator.populate(row, obj)
+                for name, position in built.annotations:
+                    setattr(obj, name, row[position])
+                out.append(obj)
+        for name, value in (known or {}).items():
+            field = model._meta.get_field(name)
+            for obj in out:
+                field.set_cached_value(obj, value)
+        return model, out
+
     def rows(self, *values: Any) -> list[tuple[Any, ...]]:
         """The ``values_list`` rows for ``values``, converted as the queryset would."""
-        built, rows = self._run(values)
+        built = self._ready(values)
+        if built is None:
+            queryset = self._fresh(values)
+            if queryset._iterable_class is not ValuesListIterable:
+                raise TypeError("a model statement returns objects(), not rows()")
+            return [tuple(row) for row in queryset]
         if built.models:
             raise TypeError("a model statement returns objects(), not rows()")
-        return [tuple(row) for row in rows]
+        return [tuple(row) for row in self._execute(built, values)]
 
     # --- building and running -----------------------------------------------------------------
 
-    def _model(self) -> Any:
-        connection = connections[DB]
-        return self._built[(connection.alias, connection.vendor)].compiler.query.model
+    def _fresh(self, values: Sequence[Any]) -> QuerySet[Any]:
+        """The queryset made with the values themselves (a statement not built once)."""
+        return self._build(*[_Given(value) for value in values])
 
-    def _run(self, values: Sequence[Any]) -> tuple[_Built, list[Any]]:
+    def _ready(self, values: Sequence[Any]) -> _Built | None:
         if len(values) != self._arity:
             raise TypeError(f"the statement takes {self._arity} values, not {len(values)}")
         connection = connections[DB]
         key = (connection.alias, connection.vendor)
-        built = self._built.get(key)
-        if built is None:
+        if key not in self._built:
             with self._lock:
-                built = self._built.get(key) or self._make()
-                self._built[key] = built
+                if key not in self._built:
+                    self._built[key] = self._make()
+        return self._built[key]
+
+    def _execute(self, built: _Built, values: Sequence[Any]) -> list[Any]:
+        connection = connections[DB]
         locking = built.locks and connection.features.has_select_for_update
         if locking and connection.get_autocommit():
             # As Django refuses it: a lock outside a transaction would end with the statement.
             raise TransactionManagementError("a locking statement needs a transaction")
         params = list(built.params)
-        for position, index in built.slots:
-            params[position] = values[index]
+        for position, index, moment in built.slots:
+            value = values[index]
+            # A time as Django writes it for this database (SQLite: text in UTC).
+            params[position] = connection.ops.adapt_datetimefield_value(value) if moment else value
         with connection.cursor() as cursor:
             cursor.execute(built.sql, params)
             fetched = cursor.fetchall()
         if not built.converters:
-            return built, fetched
-        return built, list(built.compiler.apply_converters(fetched, built.converters))
+            return fetched
+        return list(built.compiler.apply_converters(fetched, built.converters))
 
-    def _make(self) -> _Built:
+    def _make(self) -> _Built | None:
         markers = [Marker(i) for i in range(self._arity)]
         queryset = self._build(*markers)
+        if any(marker.listed for marker in markers) and connections[DB].vendor != "postgresql":
+            return None  # id_in spelled the list as placeholders: made afresh each time
         if queryset.db != DB:
             raise ValueError("a statement runs on the default database")
         if queryset._iterable_class is ModelIterable:
@@ -184,16 +237,29 @@ class Statement(Generic[M]):
                 f"{sql} FOR SHARE OF {compiler.quote_name_unless_alias(queryset.query.base_table)}"
             )
         slots = []
-        stand_ins: dict[int | str, int] = {}
+        stand_ins: dict[Any, tuple[int, bool]] = {}
         for marker in markers:
-            stand_ins[marker.as_int()] = marker.index
-            stand_ins[marker.as_str()] = marker.index
+            stand_ins[marker.as_int()] = (marker.index, False)
+            stand_ins[marker.as_str()] = (marker.index, False)
+            moment = marker.as_datetime()
+            stand_ins[moment] = (marker.index, True)
+            stand_ins[compiler.connection.ops.adapt_datetimefield_value(moment)] = (
+                marker.index,
+                True,
+            )
+        ids = {marker._IDS + marker.index: marker.index for marker in markers}
         for position, param in enumerate(params):
-            if isinstance(param, (int, str)) and not isinstance(param, bool) and param in stand_ins:
-                slots.append((position, stand_ins[param]))
-        found = sorted(index for _position, index in slots)
+            if isinstance(param, list) and len(param) == 1 and param[0] in ids:
+                slots.append((position, ids[param[0]], False))
+            elif (
+                isinstance(param, (int, str, dt.datetime))
+                and not isinstance(param, bool)
+                and param in stand_ins
+            ):
+                slots.append((position, *stand_ins[param]))
+        found = sorted({index for _position, index, _moment in slots})
         if found != list(range(self._arity)):
-            raise ValueError(f"each value must appear once among the parameters: {found}")
+            raise ValueError(f"each value must appear among the parameters: {found}")
         if models:
             klass_info = compiler.klass_info
             select_fields = klass_info["select_fields"]
