@@ -24,13 +24,14 @@ import secrets
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from qianshu.accounts.models import HandwrittenSignature, User
 from qianshu.core.sql import id_in
+from qianshu.core.statements import Statement
 from qianshu.envelopes import confirmations, turns
 from qianshu.envelopes.access import Viewer, access_batch_items, visible_sent_by_uuid
 from qianshu.envelopes.errors import EnvelopeError
@@ -243,6 +244,32 @@ _RECIPIENT_COLUMNS = (
 )
 
 
+# The page's reads of the tasks' fields and documents and of the user's signature, built once
+# (core/statements.py).
+_FIELDS: Statement[Any] = Statement(
+    lambda ids: (
+        Field.objects.filter(id_in(ids.as_ids(), "recipient_id"))
+        .order_by("document_id", "page", "id")
+        .values_list("recipient_id", "kind", "value")
+    ),
+    arity=1,
+)
+_DOCUMENTS: Statement[Any] = Statement(
+    lambda ids: (
+        Document.objects.filter(id_in(ids.as_ids(), "envelope_id"))
+        .order_by("position", "id")
+        .values_list("envelope_id", "pk", "current_id")
+    ),
+    arity=1,
+)
+_SIGNATURE: Statement[HandwrittenSignature] = Statement(
+    lambda user: HandwrittenSignature.objects.filter(user_id=user.as_int()).order_by(
+        "-is_default", "-created_at"
+    )[:1],
+    arity=1,
+)
+
+
 def plan_batch(
     actor: User,
     envelope_uuids: Sequence[str],
@@ -277,24 +304,12 @@ def plan_batch(
     ):
         recipients.setdefault(row.envelope_id, row)
     fields: dict[int, list[TaskField]] = defaultdict(list)
-    for recipient_id, kind, value in (
-        Field.objects.filter(id_in([r.pk for r in recipients.values()], "recipient_id"))
-        .order_by("document_id", "page", "id")
-        .values_list("recipient_id", "kind", "value")
-    ):
+    for recipient_id, kind, value in _FIELDS.rows([r.pk for r in recipients.values()]):
         fields[recipient_id].append(TaskField(kind, value))
     documents: dict[int, dict[int, str]] = defaultdict(dict)
-    for envelope_id, document_id, current in (
-        Document.objects.filter(id_in(ids, "envelope_id"))
-        .order_by("position", "id")
-        .values_list("envelope_id", "pk", "current_id")
-    ):
+    for envelope_id, document_id, current in _DOCUMENTS.rows(ids):
         documents[envelope_id][document_id] = current
-    signature = (
-        HandwrittenSignature.objects.filter(user=actor)
-        .order_by("-is_default", "-created_at")
-        .first()
-    )
+    signature = next(iter(_SIGNATURE.objects(actor.pk)), None)
     by_code = confirmations.needs_code(actor)
     tasks = []
     for envelope in envelopes:

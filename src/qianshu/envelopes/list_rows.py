@@ -4,6 +4,7 @@ a list view renders (made by :func:`qianshu.envelopes.queries.list_envelopes`)."
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from qianshu.core.sql import id_in
+from qianshu.core.statements import Statement
 from qianshu.envelopes import routing
 from qianshu.envelopes.access import Viewer, listed
 from qianshu.envelopes.list_filters import Filters, Tab
@@ -68,12 +70,40 @@ class Row:
 Reading = Callable[[QuerySet[Envelope]], QuerySet[Envelope]]
 
 
+@functools.cache
+def _reading(read: Reading) -> Statement[Envelope]:
+    """The envelopes of a list of ids as ``read`` reads them, built once (core/statements.py)
+    for each of the module-level readings."""
+    return Statement(lambda ids: read(Envelope.objects.filter(id_in(ids.as_ids()))), arity=1)
+
+
 def envelopes_of(ids: list[int], read: Reading = listed) -> list[Envelope]:
     """The envelopes ``ids`` in that order, read by ``read``."""
     if not ids:
         return []
-    by_id = {e.pk: e for e in read(Envelope.objects.filter(id_in(ids)))}
+    by_id = {e.pk: e for e in _reading(read).objects(ids)}
     return [by_id[pk] for pk in ids if pk in by_id]
+
+
+# What every page reads of its rows' envelopes, built once (core/statements.py): their
+# progress (each not-CC recipient, and those done) and their documents.
+_PROGRESS: Statement[Any] = Statement(
+    lambda ids: (
+        Recipient.objects.filter(id_in(ids.as_ids(), "envelope_id"))
+        .exclude(role=Role.CC)
+        .order_by()
+        .values("envelope_id")
+        .annotate(done=Count("pk", filter=Q(status=Recipient.Status.DONE)), total=Count("pk"))
+        .values_list("envelope_id", "done", "total")
+    ),
+    arity=1,
+)
+_DOCUMENTS: Statement[Document] = Statement(
+    lambda ids: Document.objects.filter(id_in(ids.as_ids(), "envelope_id")).order_by(
+        "position", "id"
+    ),
+    arity=1,
+)
 
 
 def rows_for(viewer: Viewer, envelopes: Sequence[Envelope], *, start: int, tab: str) -> list[Row]:
@@ -82,17 +112,7 @@ def rows_for(viewer: Viewer, envelopes: Sequence[Envelope], *, start: int, tab: 
     if not envelopes:
         return []
     ids = [e.pk for e in envelopes]
-    counts = {
-        c["envelope_id"]: c
-        for c in Recipient.objects.filter(envelope_id__in=ids)
-        .exclude(role=Role.CC)
-        .order_by()
-        .values("envelope_id")
-        .annotate(
-            done=Count("pk", filter=Q(status=Recipient.Status.DONE)),
-            total=Count("pk"),
-        )
-    }
+    counts = {envelope_id: (done, total) for envelope_id, done, total in _PROGRESS.rows(ids)}
     turns: dict[int, Recipient] = {}
     if tab == "todo":
         for recipient in Recipient.objects.filter(viewer.turn_q(), envelope_id__in=ids).order_by(
@@ -100,19 +120,19 @@ def rows_for(viewer: Viewer, envelopes: Sequence[Envelope], *, start: int, tab: 
         ):
             turns.setdefault(recipient.envelope_id, recipient)
     documents: dict[int, list[Document]] = defaultdict(list)
-    for document in Document.objects.filter(envelope_id__in=ids).order_by("position", "id"):
+    for document in _DOCUMENTS.objects(ids):
         documents[document.envelope_id].append(document)
     rows = []
     for offset, envelope in enumerate(envelopes):
-        count: Any = counts.get(envelope.pk, {})
+        done, total = counts.get(envelope.pk, (0, 0))
         rows.append(
             Row(
                 envelope=envelope,
                 index=start + offset,
                 initiator=routing.initiator_label(envelope),
                 initiator_verified=routing.initiator_verified(envelope),
-                done=int(count.get("done", 0)),
-                total=int(count.get("total", 0)),
+                done=int(done),
+                total=int(total),
                 turn=turns.get(envelope.pk),
                 documents=documents[envelope.pk],
             )

@@ -55,6 +55,7 @@ and the documents for 预览 are fetched for the page's rows at once).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -76,6 +77,7 @@ from django.utils import timezone
 
 from qianshu.accounts.models import User
 from qianshu.core.sql import id_in
+from qianshu.core.statements import Statement
 from qianshu.envelopes import list_chosen, list_ranges
 from qianshu.envelopes.access import TURN, Viewer, seal_turn_q
 from qianshu.envelopes.list_filters import (
@@ -369,17 +371,29 @@ def scene_choices(
         sent_to=filters.sent_to,
         status=filters.status,
     )
+    if sample is not None and not others.active:  # a list's own page: its statement
+        return _kept(filters, [scene for (scene,) in _SCENES_AMONG.rows(sample)])
     if sample is None:
         envelopes = tab_queryset(viewer, tab, others)
     else:
         envelopes = Envelope.objects.filter(id_in(sample)).filter(filters_q(others, joined=True))
-    scenes = (
+    return _kept(filters, [scene for (scene,) in _scenes(envelopes)])
+
+
+def _scenes(envelopes: QuerySet[Envelope]) -> QuerySet[Any]:
+    return (
         envelopes.exclude(scene="")
         .order_by("scene")
-        .values_list("scene", flat=True)
+        .values_list("scene")
         .distinct()[:MAX_SCENE_CHOICES]
     )
-    return _kept(filters, list(scenes))
+
+
+# The 场景 of a sample of a user's envelopes, unfiltered (every list page of a user with
+# many), built once (core/statements.py).
+_SCENES_AMONG: Statement[Any] = Statement(
+    lambda ids: _scenes(Envelope.objects.filter(id_in(ids.as_ids()))), arity=1
+)
 
 
 def _kept(filters: Filters, scenes: list[str]) -> list[str]:
@@ -500,11 +514,10 @@ def newest_envelopes(
     if not sample:
         return []
     if len(sample) <= COUNT_LIMIT:
-        # The newest ids first, then their rows joined to the initiators (joined before the
-        # sort, all of a user's envelopes were: 735 of alice's for 300).
-        top = _matching(sorted(set(sample)), found.statuses, filters).values("pk")[:limit]
-        rows = Envelope.objects.filter(pk__in=top).order_by("-sent_at", "-id")
-        return list(read(rows))
+        ids = sorted(set(sample))
+        if not filters.active:
+            return _newest_among(read, tuple(found.statuses), limit).objects(ids)
+        return list(read(_newest_of(ids, found.statuses, filters, limit)))
     newest = list_ranges.newest(
         found.kept, found.statuses, filters, 0, limit, without=found.without
     )
@@ -512,26 +525,45 @@ def newest_envelopes(
     return envelopes_of(ids, read)
 
 
+def _newest_of(
+    ids: list[int], statuses: Sequence[str], filters: Filters, limit: int
+) -> QuerySet[Envelope]:
+    """The ``limit`` newest of ``ids`` in ``statuses`` matching ``filters``: the newest ids
+    first, then their rows (joined to the initiators before the sort, all of a user's
+    envelopes were: 735 of alice's for 300)."""
+    top = _matching(ids, statuses, filters).values("pk")[:limit]
+    return Envelope.objects.filter(pk__in=top).order_by("-sent_at", "-id")
+
+
+@functools.cache
+def _newest_among(read: Reading, statuses: tuple[str, ...], limit: int) -> Statement[Envelope]:
+    """:func:`_newest_of` unfiltered, read by ``read``, built once (core/statements.py) for
+    each reading, tab and size (全部批量签署)."""
+    return Statement(
+        lambda ids: read(_newest_of(ids.as_ids(), statuses, Filters(), limit)), arity=1
+    )
+
+
 def _searched(found: Source, filters: Filters, start: int, size: int = PAGE_SIZE + 1) -> list[int]:
     """A page of a user with many that the ranges do not give (a search, a page past the
     first ``COUNT_LIMIT`` rows, a page they are unsure of): among the envelopes of the template
     or batch the filters name, from the user's own ids (发起方), or by walking the envelopes
     newest first."""
-    walk, walked = _walk(found, filters), True
     chosen = None
     if filters.template or filters.batch:
         uses = template_uses(filters, resolved=True)
         chosen = list_chosen.chosen(uses, COUNT_LIMIT)
         if chosen is None:
             chosen = list_chosen.chosen(uses, COUNT_LIMIT, among=found.parts)
+    # The walk's queryset is made only when it is the one read (making it costs 3 ms).
     if chosen is not None:  # a template or a batch of few: those envelopes, not a walk
         walk = list_chosen.in_tab(chosen, found.statuses, found.condition, filters)
-        walked = False
-    elif filters.initiator and _fewer_than(found.parts, INITIATOR_LIMIT):
+        return _page_of(walk, start, size, walked=False)
+    if filters.initiator and _fewer_than(found.parts, INITIATOR_LIMIT):
         # 发起方 often matches none or few of the user's envelopes, and a walk would then
         # read every envelope of the tab's statuses: from the user's own ids instead.
-        walk, walked = _by_ids(found, filters), False
-    return _page_of(walk, start, size, walked=walked)
+        return _page_of(_by_ids(found, filters), start, size, walked=False)
+    return _page_of(_walk(found, filters), start, size, walked=True)
 
 
 def _page_of(walk: QuerySet[Envelope], start: int, size: int, *, walked: bool) -> list[int]:

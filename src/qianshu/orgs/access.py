@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterable
 
@@ -91,9 +92,12 @@ def current_grant(actor: User, seal: Seal) -> SealGrant | None:
     )
 
 
-def usable_seals(actor: User, org: Organization | None = None) -> QuerySet[Seal]:
-    """Seals the actor may use now (through a current grant), optionally of one organisation."""
-    now = timezone.now()
+def usable_seals(
+    actor: User | int, org: Organization | None = None, *, now: dt.datetime | None = None
+) -> QuerySet[Seal]:
+    """Seals the actor (a user or their id) may use now (through a current grant), optionally
+    of one organisation. ``now``: the time it is, when the caller read it."""
+    now = now or timezone.now()
     seals = Seal.objects.filter(
         status=Seal.Status.ACTIVE,
         org__memberships__user=actor,
@@ -121,7 +125,12 @@ def access_usable_seal(actor: User, seal_uuid: object) -> tuple[Seal, SealGrant]
 def organisations_of(actor: User) -> QuerySet[Organization]:
     if not actor.is_authenticated:
         return Organization.objects.none()
-    return Organization.objects.filter(memberships__user=actor).order_by("name")
+    return member_of(actor.pk)
+
+
+def member_of(user_id: int) -> QuerySet[Organization]:
+    """The organisations of which the user ``user_id`` is a member, by name."""
+    return Organization.objects.filter(memberships__user_id=user_id).order_by("name")
 
 
 def access_member_by_id(org: Organization, member_id: object) -> Membership:

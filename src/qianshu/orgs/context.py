@@ -14,7 +14,8 @@ from functools import cached_property
 from django.http import HttpRequest
 
 from qianshu.accounts.models import User
-from qianshu.orgs.access import organisations_of
+from qianshu.core.statements import Statement
+from qianshu.orgs.access import member_of, organisations_of
 from qianshu.orgs.models import Organization
 
 SESSION_KEY = "qianshu_acting_org"
@@ -71,7 +72,11 @@ class Switcher:
     @cached_property
     def organisations(self) -> list[Organization]:
         user = _user(self._request)
-        return list(organisations_of(user)) if user is not None else []
+        return _MEMBER_OF.objects(user.pk) if user is not None else []
+
+
+# The top bar's organisations, on every page: built once (core/statements.py).
+_MEMBER_OF: Statement[Organization] = Statement(lambda user: member_of(user.as_int()), arity=1)
 
 
 def switcher(request: HttpRequest) -> dict[str, object]:
