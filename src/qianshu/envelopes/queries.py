@@ -555,7 +555,8 @@ def _searched(found: Source, filters: Filters, start: int, size: int = PAGE_SIZE
         chosen = list_chosen.chosen(uses, COUNT_LIMIT)
         if chosen is None:
             chosen = list_chosen.chosen(uses, COUNT_LIMIT, among=found.parts)
-    # The walk's queryset is made only when it is the one read (making it costs 3 ms).
+    # The walk's queryset is made only when it is the one read (making it resolves the tab's
+    # whole condition, a few milliseconds).
     if chosen is not None:  # a template or a batch of few: those envelopes, not a walk
         walk = list_chosen.in_tab(chosen, found.statuses, found.condition, filters)
         return _page_of(walk, start, size, walked=False)
