@@ -55,7 +55,6 @@ and the documents for 预览 are fetched for the page's rows at once).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -508,19 +507,26 @@ def newest_envelopes(
 ) -> list[Envelope]:
     """A tab's ``limit`` newest envelopes matching ``filters``, found as a list page of that
     size is and read by ``read`` (全部批量签署: up to 300 of 待我签署, by
-    :func:`qianshu.envelopes.access.batch_listed`). For a user with few, in one query."""
+    :func:`qianshu.envelopes.access.batch_listed`). Unfiltered, from the user's ranges at once
+    (PostgreSQL), whether they have few or many: the sample that tells which (up to 1,001 ids)
+    is read only when the ranges are not sure. Otherwise, for a user with few, in one query."""
     found = source(viewer, tab, filters)
+
+    def ranges() -> list[int] | None:
+        return list_ranges.newest(
+            found.kept, found.statuses, filters, 0, limit, without=found.without
+        )
+
+    newest = None if filters.active else ranges()
+    if newest is not None:
+        return envelopes_of(newest, read)
     sample = sample_ids(found.parts)
     if not sample:
         return []
     if len(sample) <= COUNT_LIMIT:
-        ids = sorted(set(sample))
-        if not filters.active:
-            return _newest_among(read, tuple(found.statuses), limit).objects(ids)
-        return list(read(_newest_of(ids, found.statuses, filters, limit)))
-    newest = list_ranges.newest(
-        found.kept, found.statuses, filters, 0, limit, without=found.without
-    )
+        return list(read(_newest_of(sorted(set(sample)), found.statuses, filters, limit)))
+    if filters.active:  # a search among many: the ranges first (unfiltered, tried above)
+        newest = ranges()
     ids = newest if newest is not None else _searched(found, filters, 0, limit)
     return envelopes_of(ids, read)
 
@@ -533,15 +539,6 @@ def _newest_of(
     envelopes were: 735 of alice's for 300)."""
     top = _matching(ids, statuses, filters).values("pk")[:limit]
     return Envelope.objects.filter(pk__in=top).order_by("-sent_at", "-id")
-
-
-@functools.cache
-def _newest_among(read: Reading, statuses: tuple[str, ...], limit: int) -> Statement[Envelope]:
-    """:func:`_newest_of` unfiltered, read by ``read``, built once (core/statements.py) for
-    each reading, tab and size (全部批量签署)."""
-    return Statement(
-        lambda ids: read(_newest_of(ids.as_ids(), statuses, Filters(), limit)), arity=1
-    )
 
 
 def _searched(found: Source, filters: Filters, start: int, size: int = PAGE_SIZE + 1) -> list[int]:
