@@ -182,6 +182,7 @@ def test_lists_of_ids_are_each_calls_own() -> None:
     for ids in ([first.pk, second.pk], [second.pk], [], [first.pk, 10**9], [second.pk] * 3):
         expected = list(Envelope.objects.filter(pk__in=ids).order_by("pk"))
         assert BY_IDS.objects(ids) == expected
+        assert BY_IDS.objects(tuple(ids)) == expected  # any sequence of ids
     assert TITLES.rows([first.pk, second.pk], "另一份合同") == [(second.pk, "另一份合同")]
     assert TITLES.rows([first.pk], "另一份合同") == []
     assert TITLES.rows([first.pk, second.pk], "' OR 1=1 --") == []
@@ -227,6 +228,8 @@ def test_times_are_compared_as_the_queryset_compares_them() -> None:
         expected = list(Revision.objects.filter(created_at__gte=start, created_at__lt=end))
         assert since.objects(start, end) == expected
     assert since.objects(at, at + dt.timedelta(seconds=1))  # one found, not vacuous
+    with pytest.raises(ValueError):  # a naive time: which zone is it in? Refused.
+        since.objects(at.replace(tzinfo=None), at + dt.timedelta(seconds=1))
 
 
 @contextmanager

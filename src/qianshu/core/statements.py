@@ -33,6 +33,7 @@ from django.db.transaction import TransactionManagementError
 
 M = TypeVar("M", bound=Model)
 DB = "default"  # statements run on the default database
+_VALUE, _TIME, _IDS = "value", "time", "ids"  # what a value's place takes
 
 
 class Marker:
@@ -79,7 +80,7 @@ class _Given:
 class _Built:
     sql: str
     params: tuple[Any, ...]
-    slots: tuple[tuple[int, int, bool], ...]  # (parameter position, value index, is a time)
+    slots: tuple[tuple[int, int, str], ...]  # (parameter position, value index, VALUE/TIME/IDS)
     compiler: Any
     models: bool
     init_list: tuple[str, ...]
@@ -197,10 +198,15 @@ class Statement(Generic[M]):
             # As Django refuses it: a lock outside a transaction would end with the statement.
             raise TransactionManagementError("a locking statement needs a transaction")
         params = list(built.params)
-        for position, index, moment in built.slots:
+        for position, index, kind in built.slots:
             value = values[index]
-            # A time as Django writes it for this database (SQLite: text in UTC).
-            params[position] = connection.ops.adapt_datetimefield_value(value) if moment else value
+            if kind == _TIME:  # as Django writes an aware time for this database
+                if not isinstance(value, dt.datetime) or value.tzinfo is None:
+                    raise ValueError("a statement compares aware times only")
+                value = connection.ops.adapt_datetimefield_value(value)
+            elif kind == _IDS:
+                value = list(value)
+            params[position] = value
         with connection.cursor() as cursor:
             cursor.execute(built.sql, params)
             fetched = cursor.fetchall()
@@ -237,27 +243,25 @@ class Statement(Generic[M]):
                 f"{sql} FOR SHARE OF {compiler.quote_name_unless_alias(queryset.query.base_table)}"
             )
         slots = []
-        stand_ins: dict[Any, tuple[int, bool]] = {}
+        stand_ins: dict[Any, tuple[int, str]] = {}
         for marker in markers:
-            stand_ins[marker.as_int()] = (marker.index, False)
-            stand_ins[marker.as_str()] = (marker.index, False)
+            stand_ins[marker.as_int()] = (marker.index, _VALUE)
+            stand_ins[marker.as_str()] = (marker.index, _VALUE)
             moment = marker.as_datetime()
-            stand_ins[moment] = (marker.index, True)
-            stand_ins[compiler.connection.ops.adapt_datetimefield_value(moment)] = (
-                marker.index,
-                True,
-            )
+            stand_ins[moment] = (marker.index, _TIME)
+            adapted = compiler.connection.ops.adapt_datetimefield_value(moment)
+            stand_ins[adapted] = (marker.index, _TIME)
         ids = {marker._IDS + marker.index: marker.index for marker in markers}
         for position, param in enumerate(params):
             if isinstance(param, list) and len(param) == 1 and param[0] in ids:
-                slots.append((position, ids[param[0]], False))
+                slots.append((position, ids[param[0]], _IDS))
             elif (
                 isinstance(param, (int, str, dt.datetime))
                 and not isinstance(param, bool)
                 and param in stand_ins
             ):
                 slots.append((position, *stand_ins[param]))
-        found = sorted({index for _position, index, _moment in slots})
+        found = sorted({index for _position, index, _kind in slots})
         if found != list(range(self._arity)):
             raise ValueError(f"each value must appear among the parameters: {found}")
         if models:
