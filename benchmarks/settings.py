@@ -13,3 +13,7 @@ TASKS = {
 
 # The batch benchmark sends hundreds of envelopes from one person within seconds.
 QIANSHU_SEND_PER_USER_DAY = 100_000
+
+# The lists are measured as production runs them: without the tests' comparison of each list
+# statement built once per viewer shape with the viewer's own query.
+QIANSHU_CHECK_SHAPED_STATEMENTS = False

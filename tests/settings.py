@@ -31,3 +31,5 @@ QIANSHU_PLATFORM_ACCOUNT_NUMBER = "6200000000000001"
 # The sandbox business registry (allowed although DEBUG is off).
 QIANSHU_REGISTRY_PROVIDER = "sandbox"
 QIANSHU_REGISTRY_SANDBOX_ALLOWED = True
+# Each list statement built once per viewer shape is compared with the viewer's own query.
+QIANSHU_CHECK_SHAPED_STATEMENTS = True

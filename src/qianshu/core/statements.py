@@ -105,15 +105,22 @@ class Statement(Generic[M]):
     say; rows joined by ``select_related`` are read, not locked. A row changed while the
     statement waited for its lock is read as changed (PostgreSQL tests the conditions again on
     the new version); the joined rows are the statement's own snapshot, so join only on keys
-    that never change.
+    that never change. ``unused``: values the SQL may leave out (a viewer's values that another
+    of its lists needs: :mod:`qianshu.envelopes.list_shapes`); by default each must be in it.
     """
 
     def __init__(
-        self, build: Callable[..., QuerySet[Any]], arity: int, *, share: bool = False
+        self,
+        build: Callable[..., QuerySet[Any]],
+        arity: int,
+        *,
+        share: bool = False,
+        unused: bool = False,
     ) -> None:
         self._build = build
         self._arity = arity
         self._share = share
+        self._unused = unused
         # None: not built once on that database (a list of ids where id_in spells placeholders).
         self._built: dict[tuple[str, str], _Built | None] = {}
         self._lock = threading.Lock()
@@ -262,7 +269,9 @@ class Statement(Generic[M]):
             ):
                 slots.append((position, *stand_ins[param]))
         found = sorted({index for _position, index, _kind in slots})
-        if found != list(range(self._arity)):
+        if found != list(range(self._arity)) and not (
+            self._unused and set(found) <= set(range(self._arity))
+        ):
             raise ValueError(f"each value must appear among the parameters: {found}")
         if models:
             klass_info = compiler.klass_info

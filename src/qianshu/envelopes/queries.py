@@ -49,7 +49,9 @@ filters are in :mod:`qianshu.envelopes.list_filters`, a page's rows in
 :mod:`qianshu.envelopes.list_rows`.
 
 A page costs a constant number of queries whatever its size (progress counts, the user's turn
-and the documents for 预览 are fetched for the page's rows at once).
+and the documents for 预览 are fetched for the page's rows at once). An unfiltered tab's sample
+and the 待我签署 count are read by statements built once per viewer shape
+(:mod:`qianshu.envelopes.list_shapes`), the page's rows by statements built once.
 """
 
 from __future__ import annotations
@@ -60,7 +62,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     Count,
@@ -77,7 +78,7 @@ from django.utils import timezone
 from qianshu.accounts.models import User
 from qianshu.core.sql import id_in
 from qianshu.core.statements import Statement
-from qianshu.envelopes import list_chosen, list_ranges
+from qianshu.envelopes import list_chosen, list_ranges, list_shapes
 from qianshu.envelopes.access import TURN, Viewer, seal_turn_q
 from qianshu.envelopes.list_filters import (
     DEFAULT_SCENES,
@@ -307,46 +308,44 @@ def sample_ids(parts: Sequence[QuerySet[Any, Any]], limit: int | None = None) ->
     return list(_sample(parts, COUNT_LIMIT if limit is None else limit))
 
 
-def _sample(parts: Sequence[QuerySet[Any, Any]], limit: int) -> QuerySet[Any, Any]:
-    """The parts' ids together, as one ``UNION ALL`` stopping after ``limit + 1``."""
-    flat = [part.values_list(*part.query.values_select, flat=True) for part in parts]
-    union = flat[0].union(*flat[1:], all=True) if len(flat) > 1 else flat[0]
+def _sample(
+    parts: Sequence[QuerySet[Any, Any]], limit: int, *, flat: bool = True
+) -> QuerySet[Any, Any]:
+    """The parts' ids together, as one ``UNION ALL`` stopping after ``limit + 1`` (``flat``:
+    ids, else rows of one id)."""
+    ids = [part.values_list(*part.query.values_select, flat=flat) for part in parts]
+    union = ids[0].union(*ids[1:], all=True) if len(ids) > 1 else ids[0]
     return union[: limit + 1]
 
 
-def _sample_counts(parts: Sequence[QuerySet[Any, Any]]) -> tuple[int, int]:
-    """How many ids :func:`sample_ids` would give, and how many of them differ."""
-    try:
-        sql, params = _sample(parts, COUNT_LIMIT).query.sql_with_params()
-    except EmptyResultSet:  # nothing to read (as evaluating the queryset would return)
-        return 0, 0
-    column = connection.ops.quote_name(parts[0].query.values_select[0])  # the union's name
-    with connection.cursor() as cursor:
-        cursor.execute(_COUNTS.format(sql=sql, column=column), params)
-        rows, distinct = cursor.fetchone()
-    return rows, distinct
+def _tab_sample(viewer: Viewer, tab: str, turns: list[int] | None, limit: int) -> QuerySet[Any]:
+    """An unfiltered tab's sample (rows of one id), the query built once per viewer shape
+    (:func:`shaped_sample`)."""
+    return _sample(source(viewer, tab, turns=turns).parts, limit, flat=False)
 
 
-_COUNTS = "SELECT count(*), count(DISTINCT s.{column}) FROM ({sql}) s"
+def shaped_sample(viewer: Viewer, tab: str, turns: list[int] | None = None) -> list[int]:
+    """:func:`sample_ids` of an unfiltered tab, by a statement built once per viewer shape
+    (:mod:`qianshu.envelopes.list_shapes`)."""
+    return list_shapes.sample(_tab_sample, viewer, tab, turns, COUNT_LIMIT)
 
 
 def todo_sample(viewer: Viewer) -> list[int]:
     """Up to ``COUNT_LIMIT + 1`` ids of 待我签署 (an envelope may come twice): index scans of
     the user's turns that stop there (:func:`sample_ids`). At most ``COUNT_LIMIT``: all of
     them."""
-    return sample_ids(source(viewer, "todo").parts)
+    return shaped_sample(viewer, "todo")
 
 
 def todo_count(viewer: Viewer, sample: list[int] | None = None) -> int:
     """The number on the 待我签署 tab, exact up to ``COUNT_LIMIT`` (then ``COUNT_LIMIT + 1``,
-    shown as 1000+), from :func:`todo_sample` (``sample``, if the caller read it already;
-    else counted in the database from the same rows, which are not sent back); only when
-    those rows hold an envelope twice and were cut short is the tab counted again without
-    its duplicates."""
+    shown as 1000+), from :func:`todo_sample` (``sample``, if the caller read it already);
+    only when those rows hold an envelope twice and were cut short is the tab counted again
+    without its duplicates. (The sample's up to 1,001 ids cost less to send than counting them
+    in a query built for the page: its statement is built once per viewer shape.)"""
     if sample is None:
-        rows, distinct = _sample_counts(source(viewer, "todo").parts)
-    else:
-        rows, distinct = len(sample), len(set(sample))
+        sample = todo_sample(viewer)
+    rows, distinct = len(sample), len(set(sample))
     if rows <= COUNT_LIMIT or distinct > COUNT_LIMIT:
         return min(distinct, COUNT_LIMIT + 1)
     parts = source(viewer, "todo").parts
@@ -452,7 +451,10 @@ def list_envelopes(
     turns = todo_sample(viewer) if tab == "others" else None
     whole = turns is not None and len(turns) <= COUNT_LIMIT
     found = source(viewer, tab, filters, turns=turns if whole else None)
-    sample = sample_ids(found.parts)
+    if filters.active:
+        sample = sample_ids(found.parts)
+    else:
+        sample = shaped_sample(viewer, tab, turns if whole else None)
     few = len(sample) <= COUNT_LIMIT
     sample = sorted(set(sample))
     number = _page_number(page_number)
