@@ -82,6 +82,8 @@ def test_every_shape_reads_what_the_viewers_own_query_reads(
     # bob: two organisations' seals, of two kinds in one, and administers a third.
     grant_seal(make_seal(first, alice, kind=Seal.Kind.OFFICIAL), bob, alice)
     third = seal_org(bob, "丙方有限公司", keeper=alice)
+    # bob administers the first too, made so later (its row rewritten after the third's)
+    Membership.objects.filter(org=first, user=bob).update(role=Membership.Role.ADMIN)
     Recipient.objects.all().delete()
     quick(alice, [("seal", "pending", first), ("sign", "pending", bob)])
     quick(charlie, [("seal", "pending", second)])

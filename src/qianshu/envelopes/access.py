@@ -238,9 +238,11 @@ _VIEWER_SEALS: Statement[Seal] = Statement(
     arity=2,
 )
 _VIEWER_ADMIN_OF: Statement[Any] = Statement(
-    lambda user: Membership.objects.filter(
-        user_id=user.as_int(), role=Membership.Role.ADMIN
-    ).values_list("org_id"),
+    lambda user: (
+        Membership.objects.filter(user_id=user.as_int(), role=Membership.Role.ADMIN)
+        .order_by("org_id")  # as list_shapes numbers them
+        .values_list("org_id")
+    ),
     arity=1,
 )
 
