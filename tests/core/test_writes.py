@@ -177,3 +177,18 @@ def test_save_writes_what_save_update_fields_writes() -> None:
         Update(Recipient, set=fields, where=("pk",)).save(ours)
     with pytest.raises(TypeError):
         Update(Recipient, set=fields, where=("envelope",)).save(bob)
+
+
+def test_an_update_writes_a_related_object_as_update_does_and_refuses_an_unsaved_one() -> None:
+    envelope = _envelope()
+    bob = envelope.recipients.get()
+    alice = envelope.initiator
+    acted = Update(Recipient, set=("acted_by",), where=("pk",))
+    assert acted.run((alice,), (bob.pk,)) == 1  # an object: its key, as update() writes it
+    assert Recipient.objects.get(pk=bob.pk).acted_by_id == alice.pk
+    unsaved = type(alice)(phone="13800000099")
+    with pytest.raises(ValueError):  # its key would have been written as NULL
+        acted.run((unsaved,), (bob.pk,))
+    assert Recipient.objects.get(pk=bob.pk).acted_by_id == alice.pk
+    with pytest.raises(TypeError):  # an object where no relation is
+        Update(Recipient, set=("name",), where=("pk",)).run((alice,), (bob.pk,))

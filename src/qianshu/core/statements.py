@@ -41,7 +41,7 @@ class Marker:
     string, a list of ids or a time no real value equals."""
 
     _BASE = 7_346_019_852_000_000_000
-    _IDS = 7_346_019_853_000_000_000
+    _LISTED = 7_346_019_853_000_000_000
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -56,7 +56,7 @@ class Marker:
     def as_ids(self) -> list[int]:
         """A list of ids, for :func:`qianshu.core.sql.id_in`."""
         self.listed = True
-        return [self._IDS + self.index]
+        return [self._LISTED + self.index]
 
     def as_datetime(self) -> dt.datetime:
         """An aware time (given as an aware ``datetime``)."""
@@ -258,7 +258,7 @@ class Statement(Generic[M]):
             stand_ins[moment] = (marker.index, _TIME)
             adapted = compiler.connection.ops.adapt_datetimefield_value(moment)
             stand_ins[adapted] = (marker.index, _TIME)
-        ids = {marker._IDS + marker.index: marker.index for marker in markers}
+        ids = {marker._LISTED + marker.index: marker.index for marker in markers}
         for position, param in enumerate(params):
             if isinstance(param, list) and len(param) == 1 and param[0] in ids:
                 slots.append((position, ids[param[0]], _IDS))
@@ -451,5 +451,9 @@ class Update(Generic[M]):
 
 def _prep(field: Any, value: Any, connection: Any) -> Any:
     if isinstance(value, Model):
-        value = value.pk
+        if field.remote_field is None:
+            raise TypeError(f"{field.name} is not a relation: a model instance cannot go in it")
+        # As update() writes it: the value of the field the relation points at (its to_field),
+        # and an unsaved object refused (its key would be written as NULL).
+        value = value.prepare_database_save(field)
     return field.get_db_prep_save(value, connection)
