@@ -97,10 +97,10 @@ class _Built:
 class Statement(Generic[M]):
     """A queryset shape evaluated with new values each time (see the module docstring).
 
-    ``build(*markers)`` returns the queryset, using ``marker.as_int()`` or
-    ``marker.as_str()`` where a value goes; ``arity`` is the number of values. The queryset
-    returns model instances or ``values_list`` rows (not flat, not named). ``share``: lock the
-    rows of the queryset's own table ``FOR SHARE`` on PostgreSQL (as
+    ``build(*markers)`` returns the queryset, using ``marker.as_int()``, ``as_str()``,
+    ``as_ids()`` or ``as_datetime()`` where a value goes; ``arity`` is the number of values.
+    The queryset returns model instances or ``values_list`` rows (not flat, not named).
+    ``share``: lock the rows of the queryset's own table ``FOR SHARE`` on PostgreSQL (as
     :func:`qianshu.core.sql.lock_shared` does), which Django's ``select_for_update`` cannot
     say; rows joined by ``select_related`` are read, not locked. A row changed while the
     statement waited for its lock is read as changed (PostgreSQL tests the conditions again on
@@ -198,24 +198,34 @@ class Statement(Generic[M]):
                     self._built[key] = self._make()
         return self._built[key]
 
-    def _execute(self, built: _Built, values: Sequence[Any]) -> list[Any]:
-        connection = connections[DB]
-        locking = built.locks and connection.features.has_select_for_update
-        if locking and connection.get_autocommit():
-            # As Django refuses it: a lock outside a transaction would end with the statement.
-            raise TransactionManagementError("a locking statement needs a transaction")
+    def sql_with_params(self, *values: Any) -> tuple[str, list[Any]] | None:
+        """The SQL and parameters the statement runs for ``values`` (as a queryset's
+        ``query.sql_with_params()``), or None where it is not built once (SQLite, a list)."""
+        built = self._ready(values)
+        return None if built is None else (built.sql, self._params(built, values))
+
+    @staticmethod
+    def _params(built: _Built, values: Sequence[Any]) -> list[Any]:
         params = list(built.params)
         for position, index, kind in built.slots:
             value = values[index]
             if kind == _TIME:  # as Django writes an aware time for this database
                 if not isinstance(value, dt.datetime) or value.tzinfo is None:
                     raise ValueError("a statement compares aware times only")
-                value = connection.ops.adapt_datetimefield_value(value)
+                value = connections[DB].ops.adapt_datetimefield_value(value)
             elif kind == _IDS:
                 value = list(value)
             params[position] = value
+        return params
+
+    def _execute(self, built: _Built, values: Sequence[Any]) -> list[Any]:
+        connection = connections[DB]
+        locking = built.locks and connection.features.has_select_for_update
+        if locking and connection.get_autocommit():
+            # As Django refuses it: a lock outside a transaction would end with the statement.
+            raise TransactionManagementError("a locking statement needs a transaction")
         with connection.cursor() as cursor:
-            cursor.execute(built.sql, params)
+            cursor.execute(built.sql, self._params(built, values))
             fetched = cursor.fetchall()
         if not built.converters:
             return fetched
