@@ -5,7 +5,9 @@
    signature per document, each in its own transaction with row locks, blob and audit trail,
    the next signer's and the initiator's messages summarised per person), spread over
    ``QIANSHU_BATCH_PROCESSES`` forked processes, against the signing core's own throughput
-   measured in the same run (section 1); also SQL statements per document.
+   measured in the same run (section 1); also SQL statements per document, and where a step's
+   CPU goes (the signature, the SQL calls, the rest of the step, the blob writer, PostgreSQL)
+   when 40 more are signed in one process.
    ``python -m benchmarks --only batch`` runs section 1 and this section alone (with 6a).
 6a. 批量用印 of 200 seal steps in one API call (``api.actions.seals.do_seal_steps``, what
    ``POST /api/v1/envelopes/seal-batch`` runs: each step in its own transaction, spread over
@@ -28,6 +30,7 @@ dropped afterwards.
 from __future__ import annotations
 
 import os
+import resource
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -87,7 +90,7 @@ def batch_bench(count: int) -> dict[str, float]:
     do_save_signature(SignatureImage.from_png(png), source="drawn", actor=signer, meta=TASK)
     pdf = make_test_pdf(pages=1)
     counted = 15  # below the size a batch is spread over processes at
-    for i in range(count + counted):
+    for i in range(count + counted + SPLIT_STEPS):
         envelope = compose_actions.do_create_draft(title=f"考核表 {i}", actor=other, meta=TASK)
         document = compose_actions.do_add_document(
             envelope, pdf, "考核表.pdf", actor=other, meta=TASK
@@ -110,17 +113,23 @@ def batch_bench(count: int) -> dict[str, float]:
         )
         compose_actions.do_send_envelope(envelope, actor=other, meta=TASK)
     items = batch.pending_items(signer)
-    assert len(items) == count + counted, len(items)
+    assert len(items) == count + counted + SPLIT_STEPS, len(items)
     start = time.perf_counter()
     results = batch_actions.do_batch_sign(items[:count], pin=PIN, actor=signer, meta=TASK)
     elapsed = time.perf_counter() - start
     failed = [r for r in results if not r.ok]
     assert not failed, failed[:3]
     # A small batch is signed in this process, so that its statements can be counted.
+    rest = items[count + counted :]
     with CaptureQueriesContext(connection) as queries:
-        results = batch_actions.do_batch_sign(items[count:], pin=PIN, actor=signer, meta=TASK)
+        results = batch_actions.do_batch_sign(
+            items[count : count + counted], pin=PIN, actor=signer, meta=TASK
+        )
     assert all(r.ok for r in results)
-    return {"rate": count / elapsed, "statements": len(queries.captured_queries) / counted}
+    found = {"rate": count / elapsed, "statements": len(queries.captured_queries) / counted}
+    return found | split_cpu(
+        lambda: batch_actions.do_batch_sign(rest, pin=PIN, actor=signer, meta=TASK), len(rest)
+    )
 
 
 def seal_batch_bench(count: int) -> dict[str, float]:
@@ -160,7 +169,7 @@ def seal_batch_bench(count: int) -> dict[str, float]:
     do_grant_seal_to_key(key, seal, valid_until=until, actor=admin, meta=TASK)
     pdf = make_test_pdf(pages=1)
     counted = 15  # below the size a call is spread over processes at
-    for i in range(count + counted):
+    for i in range(count + counted + SPLIT_STEPS):
         upload = api_actions.do_upload_document(key, pdf, f"合同{i}.pdf", meta=TASK)
         doc = str(upload.uuid)
         spec = EnvelopeIn.model_validate(
@@ -192,19 +201,102 @@ def seal_batch_bench(count: int) -> dict[str, float]:
         .select_related("envelope")
         .order_by("pk")
     )
-    assert len(steps) == count + counted, len(steps)
+    assert len(steps) == count + counted + SPLIT_STEPS, len(steps)
     keys = [f"bench-{i}" for i in range(len(steps))]
     start = time.perf_counter()
     results = do_seal_steps(key, steps[:count], submissions=keys[:count], meta=TASK)
     elapsed = time.perf_counter() - start
     failed = [r for r in results if not r.ok]
     assert not failed, failed[:3]
+    small = slice(count, count + counted)
     with CaptureQueriesContext(connection) as queries:
-        results = do_seal_steps(key, steps[count:], submissions=keys[count:], meta=TASK)
+        results = do_seal_steps(key, steps[small], submissions=keys[small], meta=TASK)
     assert all(r.ok for r in results)
+    rest = slice(count + counted, None)
+    found = {"rate": count / elapsed, "statements": len(queries.captured_queries) / counted}
+    found |= split_cpu(
+        lambda: do_seal_steps(key, steps[rest], submissions=keys[rest], meta=TASK),
+        len(steps[rest]),
+    )
     sealed = Envelope.objects.filter(initiator_org=org, recipients__status="done").count()
-    assert sealed == count + counted, sealed
-    return {"rate": count / elapsed, "statements": len(queries.captured_queries) / counted}
+    assert sealed == len(steps), sealed
+    return found
+
+
+#: Steps of each batch path signed once more in this process, one after the other, to tell
+#: where a document's CPU time goes (:func:`split_cpu`).
+SPLIT_STEPS = 40
+
+
+def split_cpu(run: Callable[[], Any], steps: int) -> dict[str, float]:
+    """Where a step's CPU time goes, per step, when ``run()`` signs ``steps`` steps in this
+    process one after the other (no forked processes, no statement capture): the signatures
+    (this thread's CPU inside ``documents.sign_turn``), the SQL calls (inside Django's cursor
+    execution, from its ``execute_wrapper`` hook, and the commits), the rest of the step's
+    Python, other threads (the blob writer), and — when the server runs on this machine —
+    the PostgreSQL backend serving this connection (its CPU from ``/proc``). Counted, not
+    timed as a rate: it says what the batch ratio is made of."""
+    from django.db import connection
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.test import override_settings
+
+    from qianshu.signing import documents
+
+    spent = {"sign": 0.0, "sql": 0.0}
+
+    def timed(key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[key] += time.thread_time() - start
+
+        return call
+
+    def sql(execute: Callable[..., Any], *args: Any) -> Any:
+        return timed("sql", execute)(*args)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    sign_turn, commit = documents.sign_turn, BaseDatabaseWrapper.commit
+    documents.sign_turn = timed("sign", sign_turn)  # type: ignore[assignment]
+    BaseDatabaseWrapper.commit = timed("sql", commit)  # type: ignore[method-assign]
+    try:
+        with override_settings(QIANSHU_BATCH_PROCESSES=1), connection.execute_wrapper(sql):
+            server, thread = _backend_cpu(backend), time.thread_time()
+            process = resource.getrusage(resource.RUSAGE_SELF)
+            results = run()
+            thread = time.thread_time() - thread
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            server = _backend_cpu(backend) - server if server >= 0 else -1.0
+    finally:
+        documents.sign_turn, BaseDatabaseWrapper.commit = sign_turn, commit  # type: ignore[method-assign]
+    assert all(r.ok for r in results)
+    total = after.ru_utime + after.ru_stime - process.ru_utime - process.ru_stime
+    per = 1000 / steps
+    return {
+        "sign_ms": spent["sign"] * per,
+        "sql_ms": spent["sql"] * per,
+        "rest_ms": (thread - spent["sign"] - spent["sql"]) * per,
+        "threads_ms": (total - thread) * per,
+        "server_ms": server * per if server >= 0 else -1.0,
+    }
+
+
+def _backend_cpu(pid: int) -> float:
+    """CPU seconds of process ``pid`` (a PostgreSQL backend), or -1 when it is not on this
+    machine."""
+    try:
+        with open(f"/proc/{pid}/comm", encoding="ascii") as comm:
+            if not comm.read().startswith("postgres"):
+                return -1.0  # the server is elsewhere: this pid is another process
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _resident_mb() -> float:
@@ -396,6 +488,7 @@ def _print_path(
     print(f"   ratio       {rate / core_rate:8.2f}    (target >= 0.7 of the core)")
     print(f"   signing core measured again just before: {near:.1f} docs/s, ratio {rate / near:.2f}")
     print(f"   SQL statements per {per} {found['statements']:.1f}")
+    _print_split(found, near, core_rate)
     print()
     summary.record(
         label,
@@ -404,6 +497,27 @@ def _print_path(
         baseline=f"signing core, one core: {core_rate:.0f} docs/s",
         target=f"≥ 0.7 of the core and ≥ 100 {unit}/s",
         met=rate >= 0.7 * core_rate and rate >= 100,
+    )
+
+
+def _print_split(found: dict[str, float], near: float, core_rate: float) -> None:
+    """Where a step's CPU goes (:func:`split_cpu`), against the core's own signature and what
+    the target leaves for a whole step on this machine's cores."""
+    parts = [
+        ("signature", found["sign_ms"]),
+        ("SQL calls", found["sql_ms"]),
+        ("rest of the step", found["rest_ms"]),
+        ("other threads", found["threads_ms"]),
+    ]
+    if found["server_ms"] >= 0:
+        parts.append(("PostgreSQL backend", found["server_ms"]))
+    total = sum(ms for _, ms in parts)
+    cores = os.cpu_count() or 1
+    print(f"   CPU of a step ({SPLIT_STEPS} more, signed in one process), ms:")
+    print("     " + ", ".join(f"{name} {ms:.2f}" for name, ms in parts) + f"; total {total:.2f}")
+    print(
+        f"     the core's whole signature {1000 / near:.2f} (measured just before); "
+        f"0.7 of the core leaves {cores * 1000 / (0.7 * core_rate):.2f} of the {cores} cores"
     )
 
 
