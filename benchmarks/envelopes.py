@@ -7,7 +7,7 @@
    ``QIANSHU_BATCH_PROCESSES`` forked processes, against the signing core's own throughput
    measured in the same run (section 1); also SQL statements per document, and where a step's
    CPU goes (the signature, the SQL calls, the rest of the step, the blob writer, PostgreSQL)
-   when 40 more are signed in one process.
+   when as many more are signed in one process.
    ``python -m benchmarks --only batch`` runs section 1 and this section alone (with 6a).
 6a. 批量用印 of 200 seal steps in one API call (``api.actions.seals.do_seal_steps``, what
    ``POST /api/v1/envelopes/seal-batch`` runs: each step in its own transaction, spread over
@@ -91,7 +91,7 @@ def batch_bench(count: int) -> dict[str, float]:
     do_save_signature(SignatureImage.from_png(png), source="drawn", actor=signer, meta=TASK)
     pdf = make_test_pdf(pages=1)
     counted = 15  # below the size a batch is spread over processes at
-    for i in range(count + counted + SPLIT_STEPS):
+    for i in range(2 * count + counted):
         envelope = compose_actions.do_create_draft(title=f"考核表 {i}", actor=other, meta=TASK)
         document = compose_actions.do_add_document(
             envelope, pdf, "考核表.pdf", actor=other, meta=TASK
@@ -114,7 +114,7 @@ def batch_bench(count: int) -> dict[str, float]:
         )
         compose_actions.do_send_envelope(envelope, actor=other, meta=TASK)
     items = batch.pending_items(signer)
-    assert len(items) == count + counted + SPLIT_STEPS, len(items)
+    assert len(items) == 2 * count + counted, len(items)
     start = time.perf_counter()
     results = batch_actions.do_batch_sign(items[:count], pin=PIN, actor=signer, meta=TASK)
     elapsed = time.perf_counter() - start
@@ -170,7 +170,7 @@ def seal_batch_bench(count: int) -> dict[str, float]:
     do_grant_seal_to_key(key, seal, valid_until=until, actor=admin, meta=TASK)
     pdf = make_test_pdf(pages=1)
     counted = 15  # below the size a call is spread over processes at
-    for i in range(count + counted + SPLIT_STEPS):
+    for i in range(2 * count + counted):
         upload = api_actions.do_upload_document(key, pdf, f"合同{i}.pdf", meta=TASK)
         doc = str(upload.uuid)
         spec = EnvelopeIn.model_validate(
@@ -202,7 +202,7 @@ def seal_batch_bench(count: int) -> dict[str, float]:
         .select_related("envelope")
         .order_by("pk")
     )
-    assert len(steps) == count + counted + SPLIT_STEPS, len(steps)
+    assert len(steps) == 2 * count + counted, len(steps)
     keys = [f"bench-{i}" for i in range(len(steps))]
     start = time.perf_counter()
     results = do_seal_steps(key, steps[:count], submissions=keys[:count], meta=TASK)
@@ -224,14 +224,11 @@ def seal_batch_bench(count: int) -> dict[str, float]:
     return found
 
 
-#: Steps of each batch path signed once more in this process, one after the other, to tell
-#: where a document's CPU time goes (:func:`split_cpu`).
-SPLIT_STEPS = 40
-
-
 def split_cpu(run: Callable[[], Any], steps: int) -> dict[str, float]:
     """Where a step's CPU time goes, per step, when ``run()`` signs ``steps`` steps in this
-    process one after the other (no forked processes, no statement capture): the signatures
+    process one after the other (no forked processes, no statement capture; as many as the
+    timed batch, so that what a batch does once — the PIN, the summary messages at its end —
+    weighs on a step as much as there): the signatures
     (this thread's CPU inside ``documents.sign_turn``), the SQL calls (inside Django's cursor
     execution, from its ``execute_wrapper`` hook, and the commits), the rest of the step's
     Python, other threads (the blob writer), and — when the server runs on this machine —
@@ -288,6 +285,7 @@ def split_cpu(run: Callable[[], Any], steps: int) -> dict[str, float]:
         "rest_ms": (thread - spent["sign"] - spent["sql"]) * per,
         "threads_ms": (total - thread) * per,
         "server_ms": server * per if server >= 0 else -1.0,
+        "split_steps": float(steps),
     }
 
 
@@ -519,7 +517,7 @@ def _print_split(found: dict[str, float], near: float, core_rate: float) -> None
         parts.append(("PostgreSQL backend", found["server_ms"]))
     total = sum(ms for _, ms in parts)
     cores = os.cpu_count() or 1
-    print(f"   CPU of a step ({SPLIT_STEPS} more, signed in one process), ms:")
+    print(f"   CPU of a step ({found['split_steps']:.0f} more, signed in one process), ms:")
     print("     " + ", ".join(f"{name} {ms:.2f}" for name, ms in parts) + f"; total {total:.2f}")
     print(
         f"     the core's whole signature {1000 / near:.2f} (measured just before); "
