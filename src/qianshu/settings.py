@@ -418,7 +418,7 @@ QIANSHU_REGISTRY_GATEWAY_URL = env_str("QIANSHU_REGISTRY_GATEWAY_URL")
 QIANSHU_REGISTRY_GATEWAY_SECRET = env_secret("QIANSHU_REGISTRY_GATEWAY_SECRET")
 QIANSHU_REGISTRY_GATEWAY_TIMEOUT = env_int("QIANSHU_REGISTRY_GATEWAY_TIMEOUT", 15)  # seconds
 # Registry checks (each one a paid call) per organisation per 24 hours.
+QIANSHU_ORG_REGISTRY_CHECKS_PER_DAY = env_int("QIANSHU_ORG_REGISTRY_CHECKS_PER_DAY", 10)
 # Every list statement built once per viewer shape (envelopes/list_shapes.py) also compared
 # with the viewer's own query on each call: for the tests, never needed in production.
 QIANSHU_CHECK_SHAPED_STATEMENTS = env_bool("QIANSHU_CHECK_SHAPED_STATEMENTS", False)
-QIANSHU_ORG_REGISTRY_CHECKS_PER_DAY = env_int("QIANSHU_ORG_REGISTRY_CHECKS_PER_DAY", 10)

@@ -117,5 +117,9 @@ def test_a_stand_in_not_of_the_viewers_shape_is_caught(
     try:
         with pytest.raises(AssertionError, match="not the viewer's query"):
             queries.shaped_sample(Viewer.of(bob), "completed")
+        # 待他人签署 leaving out the user's turns by their ids: on SQLite a statement given a
+        # list is made with the values each time, and is compared all the same.
+        with pytest.raises(AssertionError, match="not the viewer's query"):
+            queries.shaped_sample(Viewer.of(bob), "others", [10**9])
     finally:
         list_shapes._statement.cache_clear()

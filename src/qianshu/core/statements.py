@@ -198,11 +198,16 @@ class Statement(Generic[M]):
                     self._built[key] = self._make()
         return self._built[key]
 
-    def sql_with_params(self, *values: Any) -> tuple[str, list[Any]] | None:
+    def sql_with_params(self, *values: Any) -> tuple[str, list[Any]]:
         """The SQL and parameters the statement runs for ``values`` (as a queryset's
-        ``query.sql_with_params()``), or None where it is not built once (SQLite, a list)."""
+        ``query.sql_with_params()``): where it is not built once (SQLite, a list of ids), those
+        of the queryset it makes with the values. Raises ``EmptyResultSet`` for a query of
+        nothing, as the queryset's does."""
         built = self._ready(values)
-        return None if built is None else (built.sql, self._params(built, values))
+        if built is None:
+            sql, params = self._fresh(values).query.sql_with_params()
+            return sql, list(params)
+        return built.sql, self._params(built, values)
 
     @staticmethod
     def _params(built: _Built, values: Sequence[Any]) -> list[Any]:
@@ -279,9 +284,7 @@ class Statement(Generic[M]):
             ):
                 slots.append((position, *stand_ins[param]))
         found = sorted({index for _position, index, _kind in slots})
-        if found != list(range(self._arity)) and not (
-            self._unused and set(found) <= set(range(self._arity))
-        ):
+        if not self._unused and found != list(range(self._arity)):
             raise ValueError(f"each value must appear among the parameters: {found}")
         if models:
             klass_info = compiler.klass_info
